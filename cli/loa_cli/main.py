@@ -1,0 +1,125 @@
+"""`loa upload`, `loa status`: the media team's command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from loa_cli.config import ConfigError, CliConfig, load_config
+
+app = typer.Typer(help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True)
+
+FINAL_STATES = {"published", "failed"}
+
+
+def _config() -> CliConfig:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(response: httpx.Response) -> None:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    typer.echo(f"Error {response.status_code}: {detail}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def upload(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Video file")],
+    title: Annotated[str, typer.Option(help="Title (tiêu đề)")],
+    channel: Annotated[list[str] | None, typer.Option(help="Target channel; repeat for several")] = None,
+    description: Annotated[str, typer.Option(help="Description (mô tả)")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="Tag; repeat for several")] = None,
+    series: Annotated[str | None, typer.Option(help="Series (chuỗi sự kiện)")] = None,
+) -> None:
+    """Upload FILE and print its footage id."""
+    config = _config()
+    data: dict[str, Any] = {"title": title, "description": description, "channels": channel or [], "tags": tag or []}
+    if series:
+        data["series"] = series
+    with file.open("rb") as body:
+        try:
+            response = httpx.post(
+                f"{config.ingest_url}/footage",
+                headers={"Authorization": f"Bearer {config.token}"},
+                data=data,
+                files={"file": (file.name, body, "application/octet-stream")},
+                timeout=httpx.Timeout(30.0, read=600.0),
+            )
+        except httpx.HTTPError as exc:
+            typer.echo(f"Cannot reach ingest at {config.ingest_url}: {exc}. Is `make run` running?", err=True)
+            raise typer.Exit(1) from exc
+    if response.status_code not in (200, 201):
+        _fail(response)
+    result = response.json()
+    if result.get("duplicate"):
+        typer.echo("This file was uploaded before; same footage. / Tệp này đã được tải lên.", err=True)
+    typer.echo(result["footage_id"])
+
+
+def _fetch_status(config: CliConfig, footage_id: str) -> httpx.Response:
+    return httpx.get(
+        f"{config.metrics_url}/footage/{footage_id}",
+        headers={"Authorization": f"Bearer {config.token}"},
+        timeout=10.0,
+    )
+
+
+@app.command()
+def status(
+    footage_id: Annotated[str, typer.Argument(help="The id `loa upload` printed")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full status as JSON")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait until published or failed")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most with --wait")] = 1800.0,
+) -> None:
+    """Show where a footage is: stages, errors, published locations."""
+    config = _config()
+    deadline = time.monotonic() + timeout
+    view: dict[str, Any] | None = None
+    last_state = None
+    while True:
+        try:
+            response = _fetch_status(config, footage_id)
+        except httpx.HTTPError as exc:
+            typer.echo(f"Cannot reach the status API at {config.metrics_url}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        if response.status_code == 200:
+            view = response.json()
+        elif response.status_code != 404 or not wait:
+            _fail(response)
+        state = view["status"] if view else "waiting"
+        if wait and not as_json and state != last_state:
+            typer.echo(f"… {state}", err=True)
+            last_state = state
+        if not wait or state in FINAL_STATES or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    assert view is not None or wait
+    if view is None:
+        typer.echo(f"Footage {footage_id} was not seen within {timeout:.0f} s.", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+    else:
+        _print_human(view)
+    if view["status"] == "failed" or (wait and view["status"] not in FINAL_STATES):
+        raise typer.Exit(1)
+
+
+def _print_human(view: dict[str, Any]) -> None:
+    typer.echo(f"{view['title']}  [{view['status']}]")
+    for post in view["stages"]["published"]["posts"]:
+        typer.echo(f"  {post['channel']}/{post['profile']}: {post['url']}")
+    for error in view["errors"]:
+        typer.echo(f"  error ({error['stage']}): {error['reason']}")

@@ -1,0 +1,135 @@
+"""Kafka plumbing shared by every service: topic creation, an idempotent producer, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(
+    bootstrap: str, prefix: str = "", specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 60.0
+) -> list[str]:
+    """Create the declared topics that do not exist yet; waits for a broker that is still starting."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [s for s in specs if s.full_name(prefix) not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                s.full_name(prefix),
+                                num_partitions=s.partitions,
+                                replication_factor=1,
+                                topic_configs={"retention.ms": str(s.retention_ms)},
+                            )
+                            for s in missing
+                        ]
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another service created them between our list and create
+            return [s.full_name(prefix) for s in missing]
+        except (KafkaConnectionError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+def record_key(spec: TopicSpec, event: Event) -> bytes | None:
+    value = getattr(event, spec.key, None)
+    return None if value is None else str(value).encode("utf-8")
+
+
+class EventProducer:
+    """aiokafka producer with idempotence and acks=all: a send that returns is durably on the broker.
+
+    Faust's own producer is not idempotent, so the Faust services send their output events through this too.
+    """
+
+    def __init__(self, bootstrap: str, prefix: str = "", client_id: str = "loa") -> None:
+        self._bootstrap = bootstrap
+        self._prefix = prefix
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        # aiokafka binds to the running loop, so the client is made here, on first use; a Faust agent
+        # can then send without a separate start-up hook.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    enable_idempotence=True,
+                    acks="all",
+                )
+                await producer.start()
+                self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def send(self, spec: TopicSpec, event: Event) -> None:
+        if not isinstance(event, spec.event):
+            raise TypeError(f"{type(event).__name__} does not belong on {spec.name}")
+        await self.start()
+        assert self._producer is not None
+        await self._producer.send_and_wait(spec.full_name(self._prefix), event.to_bytes(), key=record_key(spec, event))
+
+
+def dead_letter_for(
+    raw: bytes | None,
+    *,
+    service: str,
+    topic: str,
+    error: BaseException,
+    partition: int | None = None,
+    offset: int | None = None,
+    footage_id: str | None = None,
+) -> DeadLetter:
+    """Wrap a record that cannot be processed, keeping its bytes intact whatever they are."""
+    raw = raw or b""
+    try:
+        original, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        original, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    return DeadLetter(
+        origin_service=service,
+        origin_topic=topic,
+        origin_partition=partition,
+        origin_offset=offset,
+        reason=f"{type(error).__name__}: {error}"[:4000],
+        error_type=type(error).__name__,
+        footage_id=footage_id,
+        original_value=original,
+        original_encoding=encoding,  # type: ignore[arg-type]
+    )
+
+
+async def send_dead_letter(producer: EventProducer, letter: DeadLetter) -> None:
+    log.warning(
+        "dead-lettered a record from %s[%s]@%s: %s",
+        letter.origin_topic, letter.origin_partition, letter.origin_offset, letter.reason,
+    )
+    await producer.send(DEAD_LETTER, letter)

@@ -1,0 +1,141 @@
+"""ffprobe and ffmpeg behind one module: one runner that logs the exact command and raises one error type.
+
+Commands are argv lists, never shell strings: file names and user text never reach a shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+
+
+class MediaError(Exception):
+    """ffmpeg or ffprobe refused the input or failed; `stderr` holds the tail of what it said."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    codec_type: str
+    codec_name: str
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    format_name: str
+    duration_s: float
+    size_bytes: int
+    streams: tuple[StreamInfo, ...]
+
+    @property
+    def video(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.codec_type == "video"), None)
+
+    @property
+    def has_audio(self) -> bool:
+        return any(s.codec_type == "audio" for s in self.streams)
+
+
+def parse_probe(raw: dict[str, object]) -> ProbeResult:
+    """Turn ffprobe's JSON into a ProbeResult (pure, so it is tested without ffprobe)."""
+    fmt = raw.get("format") or {}
+    assert isinstance(fmt, dict)
+    streams = []
+    for s in raw.get("streams") or []:  # type: ignore[union-attr]
+        assert isinstance(s, dict)
+        # Attached pictures (cover art) are "video" streams that are not footage.
+        if (s.get("disposition") or {}).get("attached_pic"):
+            continue
+        streams.append(
+            StreamInfo(
+                codec_type=str(s.get("codec_type", "")),
+                codec_name=str(s.get("codec_name", "")),
+                width=int(s["width"]) if s.get("width") else None,
+                height=int(s["height"]) if s.get("height") else None,
+            )
+        )
+    duration = fmt.get("duration")
+    return ProbeResult(
+        format_name=str(fmt.get("format_name", "")),
+        duration_s=float(duration) if duration not in (None, "N/A") else 0.0,  # type: ignore[arg-type]
+        size_bytes=int(fmt.get("size", 0) or 0),  # type: ignore[call-overload]
+        streams=tuple(streams),
+    )
+
+
+async def _run(argv: Sequence[str], timeout_s: float | None) -> tuple[bytes, str]:
+    log.info("running %s", shlex.join(argv))
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except (TimeoutError, asyncio.CancelledError):
+        proc.kill()
+        await proc.wait()
+        raise
+    stderr = err.decode("utf-8", errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise MediaError(f"{Path(argv[0]).name} exited with {proc.returncode}: {tail[-2000:]}", stderr)
+    return out, stderr
+
+
+async def probe(path: Path, timeout_s: float = 60.0) -> ProbeResult:
+    argv = [
+        FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+        # "file:" stops ffprobe from reading a name like "concat:..." or "http:..." as a protocol.
+        f"file:{path}",
+    ]
+    out, _ = await _run(argv, timeout_s)
+    try:
+        return parse_probe(json.loads(out))
+    except (ValueError, AssertionError) as exc:
+        raise MediaError(f"ffprobe printed something that is not its JSON: {exc}") from exc
+
+
+ProgressCallback = Callable[[dict[str, str]], Awaitable[None]]
+
+
+async def run_ffmpeg(args: Sequence[str], on_progress: ProgressCallback | None = None) -> None:
+    """Run ffmpeg with `args` (everything after the program name). Progress comes from `-progress pipe:1`."""
+    argv = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
+    log.info("running %s", shlex.join(argv))
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_task = asyncio.create_task(proc.stderr.read())
+    try:
+        block: dict[str, str] = {}
+        async for line in proc.stdout:
+            key, _, value = line.decode("utf-8", errors="replace").strip().partition("=")
+            block[key] = value
+            if key == "progress":  # ffmpeg ends each progress block with progress=continue|end
+                if on_progress is not None:
+                    await on_progress(block)
+                block = {}
+        returncode = await proc.wait()
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
+    stderr = (await stderr_task).decode("utf-8", errors="replace")
+    if returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        raise MediaError(f"ffmpeg exited with {returncode}: {tail[-2000:]}", stderr)

@@ -1,0 +1,51 @@
+"""Settings every service shares. Each service subclasses `CommonSettings` once with its own fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from loa_core.storage import StorageSettings
+
+
+class CommonSettings(BaseSettings):
+    """Read from LOA_* environment variables (and secret files under /run/secrets when present)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOA_", secrets_dir=None, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Prepended to every topic and consumer group: tests run many pipelines side by side on one broker.
+    topic_prefix: str = ""
+    data_dir: Path = Path(".cache/run/data")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_root: Path = Path(".cache/run/storage")
+    s3_bucket: str = "loa"
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+
+    # sha256 hex digests of the API tokens allowed in; the tokens themselves are never stored.
+    api_token_hashes: str = ""
+    channels_file: Path | None = None
+
+    def token_hashes(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.api_token_hashes.split(",") if h.strip())
+
+    def storage(self) -> StorageSettings:
+        return StorageSettings(
+            backend=self.storage_backend,
+            root=self.storage_root,
+            s3_bucket=self.s3_bucket,
+            s3_endpoint_url=self.s3_endpoint_url,
+            s3_access_key=self.s3_access_key,
+            s3_secret_key=self.s3_secret_key,
+            s3_region=self.s3_region,
+        )

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install everything Loa needs on a fresh machine, idempotently; what it fetches or builds goes into .cache/.
+#   scripts/setup.sh          what `make run` needs: ffmpeg, Java, Maven, the venv, Kafka's jars, the `loa` CLI
+#   scripts/setup.sh --test   plus what `make test` needs: test tools and the MinIO server
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${REPO_ROOT}/.cache"
+VENV="${CACHE}/venv"
+PYTHON="${PYTHON:-python3}"
+WITH_TEST=0
+[[ "${1:-}" == "--test" ]] && WITH_TEST=1
+
+log() { printf '[setup] %s\n' "$*"; }
+mkdir -p "${CACHE}"
+
+# --- System packages (Debian): ffmpeg/ffprobe for media, a JDK and Maven for Kafka's jars.
+missing=()
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v ffprobe >/dev/null || missing+=(ffmpeg)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+if [[ ${WITH_TEST} == 1 ]]; then
+    command -v go >/dev/null || missing+=(golang-go)  # builds MinIO for the S3 tests
+fi
+if (( ${#missing[@]} )); then
+    log "installing Debian packages: ${missing[*]}"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    ${SUDO} apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive ${SUDO} apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python venv with every Loa package installed editable (re-run only when a pyproject changes).
+if [[ ! -x "${VENV}/bin/python" ]]; then
+    log "creating the Python venv in ${VENV}"
+    "${PYTHON}" -m venv "${VENV}"
+    "${VENV}/bin/pip" install -q --upgrade pip
+fi
+stamp_input=$(cat "${REPO_ROOT}"/libs/loa_core/pyproject.toml "${REPO_ROOT}"/services/*/pyproject.toml \
+    "${REPO_ROOT}"/cli/pyproject.toml "${REPO_ROOT}"/tools/pyproject.toml; \
+    [[ ${WITH_TEST} == 1 ]] && cat "${REPO_ROOT}/requirements-test.txt"; true)
+stamp_hash=$(printf '%s' "${stamp_input}" | sha256sum | cut -c1-16)
+stamp="${VENV}/.loa-installed-${stamp_hash}-${WITH_TEST}"
+if [[ ! -f "${stamp}" ]]; then
+    log "installing Loa's Python packages"
+    pip_args=(-e "${REPO_ROOT}/libs/loa_core[faust]" -e "${REPO_ROOT}/services/ingest" -e "${REPO_ROOT}/services/transcode"
+              -e "${REPO_ROOT}/services/publisher" -e "${REPO_ROOT}/services/metrics" -e "${REPO_ROOT}/cli"
+              -e "${REPO_ROOT}/tools")
+    [[ ${WITH_TEST} == 1 ]] && pip_args+=(-r "${REPO_ROOT}/requirements-test.txt")
+    "${VENV}/bin/pip" install -q "${pip_args[@]}"
+    rm -f "${VENV}"/.loa-installed-*
+    touch "${stamp}"
+fi
+
+# --- Kafka's broker jars, resolved by Maven from deploy/kafka/pom.xml.
+"${VENV}/bin/python" -c "from loa_dev.kafka import ensure_kafka_jars; ensure_kafka_jars()"
+
+# --- The `loa` command on PATH.
+for bin_dir in /usr/local/bin "${HOME}/.local/bin"; do
+    if [[ -w "${bin_dir}" ]] || { [[ ! -e "${bin_dir}" ]] && mkdir -p "${bin_dir}" 2>/dev/null; }; then
+        ln -sf "${VENV}/bin/loa" "${bin_dir}/loa"
+        case ":${PATH}:" in *":${bin_dir}:"*) ;; *) log "add ${bin_dir} to your PATH to use \`loa\`";; esac
+        break
+    fi
+done
+
+# --- MinIO (tests of the S3 backend only), built from its Go module.
+if [[ ${WITH_TEST} == 1 ]]; then
+    "${REPO_ROOT}/scripts/install-minio.sh"
+fi
+log "ready"

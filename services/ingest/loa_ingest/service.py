@@ -1,0 +1,105 @@
+"""Accept one upload: validate it, store it, announce it. Nothing is announced for a refused file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, new_id
+from loa_core.kafka import EventProducer
+from loa_core.media import MediaError, probe
+from loa_core.storage import Storage
+
+from loa_ingest.catalog import Catalog
+from loa_ingest.settings import IngestSettings
+from loa_ingest.validation import RejectedUpload, media_problems
+
+log = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Accepted:
+    footage_id: str
+    duplicate: bool
+
+
+def source_key(footage_id: str) -> str:
+    return f"raw/{footage_id}/source"
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, storage: Storage, producer: EventProducer, catalog: Catalog) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.producer = producer
+        self.catalog = catalog
+        self.spool_dir = settings.data_dir / "ingest-spool"
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+
+    async def accept(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted:
+        existing = self.catalog.find(sha256)
+        if existing is not None:
+            return Accepted(existing, duplicate=True)
+        if size == 0:
+            raise RejectedUpload("The file is empty. / Tệp rỗng.")
+        try:
+            found = await probe(path)
+        except MediaError as exc:
+            raise RejectedUpload(
+                "The file is not a video ffmpeg can read. / Tệp không phải video đọc được."
+            ) from exc
+        problems = media_problems(found, self.settings)
+        if problems:
+            raise RejectedUpload(" ".join(problems))
+        video = found.video
+        assert video is not None and video.width and video.height
+        footage_id = new_id()
+        key = source_key(footage_id)
+        await asyncio.to_thread(self.storage.put_file, key, path)
+        event = FootageUploaded(
+            footage_id=footage_id,
+            metadata=metadata,
+            media=SourceMedia(
+                key=key, size_bytes=size, sha256=sha256, duration_s=found.duration_s,
+                width=video.width, height=video.height, has_audio=found.has_audio,
+            ),
+        )
+        try:
+            await self.producer.send(FOOTAGE_UPLOADED, event)
+        except Exception:
+            # Not announced means not accepted: leave no stray object behind.
+            await asyncio.to_thread(self.storage.delete, key)
+            raise
+        self.catalog.add(sha256, footage_id)
+        log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
+        return Accepted(footage_id, duplicate=False)
+
+
+class SpooledUpload:
+    """Writes an incoming body to a spool file in bounded memory, hashing as it goes."""
+
+    def __init__(self, spool_dir: Path, max_bytes: int) -> None:
+        self.path = spool_dir / f"{new_id()}.part"
+        self._file = self.path.open("wb")
+        self._hash = hashlib.sha256()
+        self._max = max_bytes
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self._max:
+            raise RejectedUpload(f"The file is larger than {self._max} bytes. / Tệp quá lớn.")
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def close(self) -> str:
+        self._file.close()
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)

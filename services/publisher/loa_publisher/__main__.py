@@ -1,0 +1,21 @@
+"""`python -m loa_publisher`: the one bootstrap that wires settings, storage, ledger and producer."""
+
+from loa_core.kafka import EventProducer
+from loa_core.storage import make_storage
+from loa_core.streaming import run_worker
+
+from loa_publisher.app import SERVICE, create_app
+from loa_publisher.ledger import Ledger
+from loa_publisher.settings import PublisherSettings
+
+
+def main() -> None:
+    settings = PublisherSettings()
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=f"loa-{SERVICE}")
+    ledger = Ledger(settings.data_dir / "publisher-ledger.sqlite3")
+    app = create_app(settings, make_storage(settings.storage()), producer, ledger)
+    run_worker(app, settings, SERVICE, producer)
+
+
+if __name__ == "__main__":
+    main()

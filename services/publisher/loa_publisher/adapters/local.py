@@ -1,0 +1,69 @@
+"""The `local` target: copies each cut into a folder and keeps an index.html listing every post."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from loa_core.storage import Storage
+
+from loa_publisher.adapters import PostResult, PublishRequest
+
+_templates = Environment(loader=PackageLoader("loa_publisher", "templates"), autoescape=select_autoescape())
+
+
+class LocalAdapter:
+    platform = "local"
+
+    def __init__(self, storage: Storage, publish_dir: Path) -> None:
+        self._storage = storage
+        self._root = publish_dir.resolve()
+        self._lock = asyncio.Lock()  # one index rewrite at a time
+
+    async def publish(self, request: PublishRequest) -> PostResult:
+        # Ids and profile names are validated by the contracts (hex, [a-z0-9_-]), so they are safe path parts.
+        folder = self._root / request.footage_id
+        name = f"{request.rendition.profile}.mp4"
+        await asyncio.to_thread(self._copy, request.rendition.key, folder, name)
+        async with self._lock:
+            await asyncio.to_thread(self._write_manifest, folder, request, name)
+            await asyncio.to_thread(self._write_index)
+        target = folder / name
+        return PostResult(post_id=f"{request.footage_id}/{name}", url=target.as_uri())
+
+    def _copy(self, key: str, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{name}.partial"
+        self._storage.download(key, partial)
+        os.replace(partial, folder / name)  # a reader never sees half a file
+
+    def _write_manifest(self, folder: Path, request: PublishRequest, name: str) -> None:
+        manifest_path = folder / "post.json"
+        manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {"cuts": {}}
+        manifest.update(
+            footage_id=request.footage_id,
+            title=request.metadata.title,
+            description=request.metadata.description,
+            tags=list(request.metadata.tags),
+        )
+        manifest["cuts"][request.rendition.profile] = {
+            "file": name,
+            "width": request.rendition.width,
+            "height": request.rendition.height,
+            "duration_s": request.rendition.duration_s,
+        }
+        tmp = folder / ".post.json.partial"
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+        os.replace(tmp, manifest_path)
+
+    def _write_index(self) -> None:
+        posts = []
+        for manifest_path in sorted(self._root.glob("*/post.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+            posts.append(json.loads(manifest_path.read_text("utf-8")))
+        html = _templates.get_template("index.html.j2").render(posts=posts)
+        tmp = self._root / ".index.html.partial"
+        tmp.write_text(html, "utf-8")
+        os.replace(tmp, self._root / "index.html")

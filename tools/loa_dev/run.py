@@ -1,0 +1,76 @@
+"""`make run`: the whole pipeline on the embedded default, in the foreground, until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from loa_core.auth import new_token
+
+from loa_dev.kafka import CACHE_DIR
+from loa_dev.stack import SERVICES, Stack
+
+RUN_DIR = CACHE_DIR / "run"
+CLI_CONFIG = Path(os.environ.get("LOA_CLI_CONFIG", Path.home() / ".config" / "loa" / "cli.json"))
+PORTS = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004}
+KAFKA_PORT = 9092
+
+
+def _token() -> str:
+    """One token per machine, kept with the run state, so the CLI keeps working across restarts."""
+    path = RUN_DIR / "api-token"
+    if not path.exists():
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(new_token())
+    return path.read_text().strip()
+
+
+def _write_cli_config(stack: Stack) -> None:
+    CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    CLI_CONFIG.touch(mode=0o600)
+    CLI_CONFIG.write_text(
+        json.dumps({"ingest_url": stack.url("ingest"), "metrics_url": stack.url("metrics"), "token": stack.token}, indent=2)
+    )
+
+
+def main() -> None:
+    stack = Stack(root=RUN_DIR, token=_token(), ports=dict(PORTS), kafka_port=KAFKA_PORT)
+    print("Starting Kafka and the four Loa services… / Đang khởi động…", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start()
+        _write_cli_config(stack)
+        print(
+            f"""
+Loa is running. / Loa đang chạy.
+  Ingest API:      {stack.url("ingest")}   (docs: {stack.url("ingest")}/docs)
+  Status API:      {stack.url("metrics")}/footage/ID
+  Published cuts:  {stack.publish_dir}/index.html
+  Metrics:         {", ".join(f"{stack.url(s)}/metrics" for s in SERVICES)}
+  Kafka:           {stack.kafka_bootstrap}
+  Logs:            {stack.logs_dir}
+  CLI config:      {CLI_CONFIG} (API token inside; `loa upload clip.mp4 --title "…"` uses it)
+Press Ctrl-C to stop. / Nhấn Ctrl-C để dừng.""",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(1)
+        dead = [s for s, p in stack.processes.items() if p.poll() is not None]
+        print(f"Service(s) stopped unexpectedly: {', '.join(dead)}. Last log lines:", file=sys.stderr)
+        for service in dead:
+            print(f"--- {service}\n{stack.log_tail(service)}", file=sys.stderr)
+        raise SystemExit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping… / Đang dừng…", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

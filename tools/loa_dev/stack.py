@@ -1,0 +1,123 @@
+"""The whole pipeline as separate processes on one machine: Kafka plus the four services.
+
+`make run` uses it with fixed ports; the e2e tests use it with free ports and a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from loa_core.auth import hash_token
+
+from loa_dev.kafka import KafkaBroker, free_port
+
+SERVICES = ("ingest", "transcode", "publisher", "metrics")
+
+
+class StackStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class Stack:
+    root: Path
+    token: str
+    kafka_bootstrap: str | None = None  # None: start our own broker under root/kafka
+    topic_prefix: str = ""
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    kafka_port: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: KafkaBroker | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def publish_dir(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        assert self.kafka_bootstrap is not None
+        env = {
+            **os.environ,
+            "LOA_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "LOA_TOPIC_PREFIX": self.topic_prefix,
+            "LOA_HTTP_PORT": str(self.ports[service]),
+            "LOA_DATA_DIR": str(self.root / "data"),
+            "LOA_STORAGE_ROOT": str(self.root / "storage"),
+            "LOA_PUBLISH_DIR": str(self.publish_dir),
+            "LOA_API_TOKEN_HASHES": hash_token(self.token),
+        }
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        if self.kafka_bootstrap is None:
+            self.broker = KafkaBroker(self.root / "kafka", **({"port": self.kafka_port} if self.kafka_port else {}))
+            self.broker.start()
+            self.kafka_bootstrap = self.broker.bootstrap
+        for service in SERVICES:
+            self.start_service(service)
+        for service in SERVICES:
+            self.wait_healthy(service, timeout_s)
+
+    def start_service(self, service: str) -> None:
+        log = (self.logs_dir / f"{service}.log").open("ab")
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"loa_{service}"],
+            env=self.service_env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+        )
+
+    def wait_healthy(self, service: str, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise StackStartError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
+            try:
+                if httpx.get(f"{self.url(service)}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise StackStartError(f"{service} was not healthy after {timeout_s:.0f} s:\n{self.log_tail(service)}")
+
+    def log_tail(self, service: str, lines: int = 40) -> str:
+        path = self.logs_dir / f"{service}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+    def stop_service(self, service: str, sig_kill: bool = False) -> None:
+        process = self.processes.get(service)
+        if process is None or process.poll() is not None:
+            return
+        if sig_kill:
+            process.kill()
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for service in reversed(SERVICES):
+            self.stop_service(service)
+        if self.broker is not None:
+            self.broker.stop()
