@@ -1,0 +1,419 @@
+"""The Docker deployment files, checked without a Docker engine (CI has none).
+
+docker-compose.yml is validated against the official Compose Specification JSON schema that
+check-jsonschema vendors (`check-jsonschema --builtin-schema vendor.compose-spec`). The other
+tests check what a schema cannot: our services have healthchecks, paths on the host exist,
+ports agree across files, and no secret is written into the repository.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA_DASHBOARD_PROVIDER = REPO / "deploy" / "grafana" / "provisioning" / "dashboards" / "loa.yml"
+
+# Loa's own services and the port each one serves /healthz, /readyz and /metrics on.
+LOA_SERVICES = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004}
+# Only these run ffmpeg/ffprobe; the other images stay without it.
+FFMPEG_SERVICES = {"ingest", "transcode"}
+
+# Environment keys whose value is a secret: it must come from outside the repository.
+SECRET_KEY = re.compile(r"SECRET|PASSWORD|TOKEN", re.IGNORECASE)
+# The only accepted value for such a key: a whole `${VAR}` reference, optionally `${VAR:?message}`.
+# `${VAR:-default}` is refused on purpose: its default would be a secret literal in the repo.
+SECRET_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}")
+# user:password@ inside a URL (e.g. a future postgresql:// DSN) leaks whatever the key is called.
+URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:(?P<password>[^/\s@]+)@")
+# Variables Compose interpolates from .env: ${VAR...} or $VAR, but not the escaped $$.
+VARIABLE_USE = re.compile(r"(?<!\$)\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+# --- Helpers (pure, so the negative tests below can prove each check fails when it should) ---
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def validate_against_compose_spec(path: Path) -> subprocess.CompletedProcess[str]:
+    """`check-jsonschema --builtin-schema vendor.compose-spec <path>`, through this interpreter's install."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, Any]:
+    """A service's environment as a mapping; Compose also accepts a list of KEY=VALUE strings."""
+    env = service.get("environment") or {}
+    if isinstance(env, dict):
+        return env
+    pairs: dict[str, Any] = {}
+    for item in env:
+        key, sep, value = str(item).partition("=")
+        pairs[key] = value if sep else None
+    return pairs
+
+
+def our_services(compose: dict[str, Any]) -> list[str]:
+    """Loa's services, and any service built from this repository (so a new one cannot slip by)."""
+    services = compose.get("services") or {}
+    return sorted(name for name, spec in services.items() if name in LOA_SERVICES or "build" in spec)
+
+
+def services_without_healthcheck(compose: dict[str, Any]) -> list[str]:
+    services = compose["services"]
+    return [
+        name
+        for name in our_services(compose)
+        if not (services[name].get("healthcheck") or {}).get("test") or services[name]["healthcheck"].get("disable")
+    ]
+
+
+def missing_dockerfiles(compose: dict[str, Any], base: Path) -> list[str]:
+    """`build.dockerfile` is relative to `build.context`, which is relative to the compose file."""
+    missing = []
+    for name, spec in (compose.get("services") or {}).items():
+        build = spec.get("build")
+        if build is None:
+            continue
+        if isinstance(build, str):
+            build = {"context": build}
+        dockerfile = base / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+        if not dockerfile.is_file():
+            missing.append(f"{name}: {dockerfile}")
+    return missing
+
+
+def bind_sources(compose: dict[str, Any]) -> list[tuple[str, str]]:
+    """(service, host path) of every bind mount, in short ("./a:/b:ro") or long (type: bind) syntax."""
+    sources = []
+    for name, spec in (compose.get("services") or {}).items():
+        for volume in spec.get("volumes") or []:
+            if isinstance(volume, str):
+                source = volume.split(":", 1)[0]
+                # A source without a path prefix is a named volume, not a host path.
+                if source.startswith((".", "/", "~")):
+                    sources.append((name, source))
+            elif volume.get("type") == "bind":
+                sources.append((name, volume["source"]))
+    # Top-level configs and secrets read from files are bind mounts too.
+    for section in ("configs", "secrets"):
+        for name, spec in (compose.get(section) or {}).items():
+            if spec and "file" in spec:
+                sources.append((f"{section}.{name}", spec["file"]))
+    return sources
+
+
+def missing_bind_sources(compose: dict[str, Any], base: Path) -> list[str]:
+    return [f"{owner}: {source}" for owner, source in bind_sources(compose) if not (base / source).exists()]
+
+
+def secret_literals(compose: dict[str, Any]) -> list[str]:
+    """service.KEY of each environment value that writes a secret into the file instead of referencing one."""
+    found = []
+    for name, spec in (compose.get("services") or {}).items():
+        for key, value in environment_of(spec).items():
+            if value is None:  # `KEY` alone passes the host's value through: nothing written here.
+                continue
+            text = str(value)
+            if SECRET_KEY.search(key) and not SECRET_REFERENCE.fullmatch(text):
+                found.append(f"{name}.{key}")
+            credentials = URL_CREDENTIALS.search(text)
+            if credentials and not SECRET_REFERENCE.fullmatch(credentials.group("password")):
+                found.append(f"{name}.{key} (password in URL)")
+    return found
+
+
+def strings_in(node: Any) -> list[str]:
+    """Every string value in a parsed YAML document (comments are already gone)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings_in(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings_in(item)]
+    return []
+
+
+def variables_used(compose: dict[str, Any]) -> set[str]:
+    names = set()
+    for text in strings_in(compose):
+        for match in VARIABLE_USE.finditer(text):
+            names.add(match.group("braced") or match.group("bare"))
+    return names
+
+
+def dotenv_assignments(text: str) -> dict[str, str]:
+    pairs = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with comments dropped and backslash continuations joined."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    return instructions
+
+
+def dockerfile_env(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    env = {}
+    for keyword, arguments in instructions:
+        if keyword == "ENV":
+            for pair in shlex.split(arguments):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
+
+# --- The real files ---
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = load_yaml(COMPOSE_FILE)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = validate_against_compose_spec(COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "validation done" in result.stdout
+
+
+def test_all_four_services_are_in_compose_and_built_from_their_dockerfile(compose: dict[str, Any]) -> None:
+    assert our_services(compose) == sorted(LOA_SERVICES)
+    for name in LOA_SERVICES:
+        build = compose["services"][name]["build"]
+        assert build == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+
+
+def test_our_services_have_healthchecks(compose: dict[str, Any]) -> None:
+    assert services_without_healthcheck(compose) == []
+    for name in our_services(compose):
+        assert "/healthz" in " ".join(compose["services"][name]["healthcheck"]["test"])
+
+
+def test_every_dependency_waits_for_a_condition(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, spec in services.items():
+        depends_on = spec.get("depends_on") or {}
+        # The list form only orders container starts; it does not wait for health.
+        assert isinstance(depends_on, dict), f"{name}: depends_on must use the long form with a condition"
+        for dependency, options in depends_on.items():
+            expected = "service_completed_successfully" if dependency == "minio-init" else "service_healthy"
+            assert options.get("condition") == expected, f"{name} -> {dependency}"
+            if expected == "service_healthy":
+                assert services[dependency].get("healthcheck"), f"{name} waits on {dependency}, which has none"
+    for name in LOA_SERVICES:
+        assert "kafka" in services[name]["depends_on"], name
+
+
+def test_services_use_s3_on_minio(compose: dict[str, Any]) -> None:
+    for name in LOA_SERVICES:
+        env = environment_of(compose["services"][name])
+        assert env["LOA_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        if name == "metrics":
+            # metrics reads events only: it is given no storage credentials at all.
+            assert not any(key.startswith(("LOA_S3_", "LOA_STORAGE_")) for key in env)
+        else:
+            assert env["LOA_STORAGE_BACKEND"] == "s3"
+            assert env["LOA_S3_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_every_dockerfile_in_compose_exists(compose: dict[str, Any]) -> None:
+    assert missing_dockerfiles(compose, REPO) == []
+
+
+def test_every_bind_mount_source_exists_in_the_repo(compose: dict[str, Any]) -> None:
+    assert bind_sources(compose), "expected the Prometheus and Grafana configuration to be bind-mounted"
+    assert missing_bind_sources(compose, REPO) == []
+    for _, source in bind_sources(compose):
+        # Inside the repository, so the stack runs the same from any clone.
+        assert (REPO / source).resolve().is_relative_to(REPO), source
+
+
+def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, spec in compose["services"].items():
+        for volume in spec.get("volumes") or []:
+            if isinstance(volume, str) and not volume.startswith((".", "/", "~")):
+                assert volume.split(":", 1)[0] in declared, f"{name}: {volume}"
+    for name in LOA_SERVICES:
+        assert f"{name}-data:/data" in compose["services"][name]["volumes"]
+
+
+def test_no_secret_literal_in_compose(compose: dict[str, Any]) -> None:
+    assert secret_literals(compose) == []
+    # The check has something to look at: the secrets really are passed, as references.
+    checked = [key for spec in compose["services"].values() for key in environment_of(spec) if SECRET_KEY.search(key)]
+    assert "LOA_S3_SECRET_KEY" in checked and "MINIO_ROOT_PASSWORD" in checked
+
+
+def test_env_example_documents_every_variable_and_holds_no_secret(compose: dict[str, Any]) -> None:
+    example = dotenv_assignments(ENV_EXAMPLE.read_text(encoding="utf-8"))
+    assert variables_used(compose) - set(example) == set()
+    for key, value in example.items():
+        if SECRET_KEY.search(key):
+            assert value == "", f".env.example must leave {key} empty (a placeholder to fill in)"
+
+
+def test_dotenv_is_git_ignored() -> None:
+    # Exit 0 means ignored. Asked of git itself, so any .gitignore pattern that matches counts.
+    result = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=REPO, check=False)
+    assert result.returncode == 0, ".env must be git-ignored: it holds the deployment's secrets"
+
+
+@pytest.mark.parametrize("name", sorted(LOA_SERVICES))
+def test_dockerfile_follows_the_shared_shape(name: str) -> None:
+    path = REPO / "services" / name / "Dockerfile"
+    instructions = dockerfile_instructions(path)
+    keywords = [keyword for keyword, _ in instructions]
+    arguments = {keyword: args for keyword, args in instructions}  # the last of each kind
+
+    assert arguments["FROM"].startswith("python:3.11-slim")
+    assert "USER" in keywords and arguments["USER"] not in {"root", "0"}
+    # The process runs as the last USER; nothing after it may switch back.
+    assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k == "RUN")
+    assert "/healthz" in arguments["HEALTHCHECK"] and "CMD" in arguments["HEALTHCHECK"]
+    assert arguments["CMD"] == f'["python", "-m", "loa_{name}"]'
+
+    env = dockerfile_env(instructions)
+    assert env["LOA_HTTP_PORT"] == str(LOA_SERVICES[name])
+    # loa_core binds 127.0.0.1 by default, unreachable from outside the container.
+    assert env["LOA_HTTP_HOST"] == "0.0.0.0"
+    assert arguments["EXPOSE"] == str(LOA_SERVICES[name])
+
+    copies = [args.split() for keyword, args in instructions if keyword == "COPY"]
+    assert ["libs/loa_core", "/src/libs/loa_core"] in copies
+    assert [f"services/{name}", f"/src/services/{name}"] in copies
+    for source, _ in copies:
+        assert (REPO / source).exists(), source  # the build context is the repository root
+
+    installs_ffmpeg = any(k == "RUN" and "apt-get install" in a and "ffmpeg" in a for k, a in instructions)
+    assert installs_ffmpeg == (name in FFMPEG_SERVICES)
+
+
+def test_ports_agree_across_compose_dockerfiles_and_prometheus(compose: dict[str, Any]) -> None:
+    config = load_yaml(PROMETHEUS_CONFIG)
+    targets = {t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]}
+    for name, port in LOA_SERVICES.items():
+        service = compose["services"][name]
+        assert environment_of(service)["LOA_HTTP_PORT"] == str(port)
+        assert any(str(mapping).endswith(f"{port}:{port}") for mapping in service["ports"]), name
+        assert f"{name}:{port}" in targets
+
+
+def test_grafana_reads_dashboards_where_compose_mounts_them(compose: dict[str, Any]) -> None:
+    provider = load_yaml(GRAFANA_DASHBOARD_PROVIDER)
+    [dashboards_path] = [p["options"]["path"] for p in provider["providers"]]
+    assert f"./deploy/grafana/dashboards:{dashboards_path}:ro" in compose["services"]["grafana"]["volumes"]
+    datasources = load_yaml(REPO / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
+    assert [d["url"] for d in datasources["datasources"]] == ["http://prometheus:9090"]
+
+
+# --- Negative tests: each check above can fail ---
+
+
+@pytest.mark.parametrize(
+    ("broken", "complaint"),
+    [
+        # A misspelt key: the schema forbids unknown service properties.
+        ("services:\n  ingest:\n    image: loa-ingest\n    helthcheck: {test: [CMD, 'true']}\n", "helthcheck"),
+        # A condition Compose does not know.
+        (
+            "services:\n  ingest:\n    image: loa-ingest\n    depends_on:\n      kafka: {condition: when_ready}\n",
+            "when_ready",
+        ),
+        # A wrong type.
+        ("services:\n  ingest:\n    image: loa-ingest\n    init: [yes]\n", "init"),
+    ],
+)
+def test_schema_validation_rejects_a_broken_compose_file(tmp_path: Path, broken: str, complaint: str) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(broken, encoding="utf-8")
+    result = validate_against_compose_spec(path)
+    output = result.stdout + result.stderr
+    # Exit 1 with a validation report, not a crash of the tool (which would also be non-zero).
+    assert result.returncode == 1, output
+    assert "Schema validation errors were encountered" in output
+    assert complaint in output
+
+
+def test_checks_report_a_broken_compose_document(tmp_path: Path) -> None:
+    broken = {
+        "services": {
+            "ingest": {"build": {"context": ".", "dockerfile": "services/ingest/Dockerfile.missing"}},
+            "newcomer": {"build": "."},
+            "transcode": {
+                "image": "loa-transcode",
+                "healthcheck": {"test": ["CMD", "true"], "disable": True},
+                "volumes": ["./no/such/dir:/etc/x:ro", "named-volume:/data"],
+                "environment": [
+                    "LOA_S3_SECRET_KEY=hunter2hunter2",
+                    "LOA_API_TOKEN_HASHES=${LOA_API_TOKEN_HASHES:-0123abcd}",
+                    "PASSTHROUGH_PASSWORD",
+                ],
+            },
+            "publisher": {
+                "image": "loa-publisher",
+                "healthcheck": {"test": ["CMD", "true"]},
+                "environment": {
+                    "LOA_LEDGER_URL": "postgresql://loa:s3cret@db/loa",
+                    "GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_ADMIN_PASSWORD}",
+                },
+            },
+        },
+        "secrets": {"api": {"file": "./no/such/secret.txt"}},
+    }
+    assert services_without_healthcheck(broken) == ["ingest", "newcomer", "transcode"]
+    assert missing_dockerfiles(broken, tmp_path) == [
+        f"ingest: {tmp_path / 'services' / 'ingest' / 'Dockerfile.missing'}",
+        f"newcomer: {tmp_path / 'Dockerfile'}",
+    ]
+    assert missing_bind_sources(broken, tmp_path) == [
+        "transcode: ./no/such/dir",
+        "secrets.api: ./no/such/secret.txt",
+    ]
+    assert secret_literals(broken) == [
+        "transcode.LOA_S3_SECRET_KEY",
+        "transcode.LOA_API_TOKEN_HASHES",
+        "publisher.LOA_LEDGER_URL (password in URL)",
+    ]
+
+
+def test_variable_and_dotenv_parsing() -> None:
+    document = {"a": ["${ONE:?msg}", "$TWO and $${NOT_ME}", {"b": "${THREE:-x}"}], "c": 5}
+    assert variables_used(document) == {"ONE", "TWO", "THREE"}
+    assert dotenv_assignments("# comment\nA=\n B = 2 \n\n") == {"A": "", "B": "2"}
