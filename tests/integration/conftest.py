@@ -1,0 +1,3 @@
+from tests.integration.conftest_minio import minio_server
+
+__all__ = ["minio_server"]

@@ -1,0 +1,29 @@
+"""Small generated media for tests: ffmpeg's testsrc2 and sine, never downloaded footage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def make_clip(
+    path: Path, *, width: int = 640, height: int = 360, duration_s: float = 2.0, fps: int = 30, audio: bool = True
+) -> Path:
+    argv = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
+    if audio:
+        argv += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
+    argv += ["-t", f"{duration_s}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    argv += ["-c:a", "aac"] if audio else []
+    subprocess.run([*argv, str(path)], check=True)
+    return path
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
