@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
 

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from loa_cli.config import ConfigError, CliConfig, load_config
+from loa_cli.config import CliConfig, ConfigError, load_config
 
-app = typer.Typer(help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True)
+app = typer.Typer(
+    help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True
+)
 
 FINAL_STATES = {"published", "failed"}
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from loa_core.auth import new_token
-
 from loa_dev.kafka import CACHE_DIR
 from loa_dev.stack import SERVICES, Stack
 
@@ -34,7 +33,9 @@ def _write_cli_config(stack: Stack) -> None:
     CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     CLI_CONFIG.touch(mode=0o600)
     CLI_CONFIG.write_text(
-        json.dumps({"ingest_url": stack.url("ingest"), "metrics_url": stack.url("metrics"), "token": stack.token}, indent=2)
+        json.dumps(
+            {"ingest_url": stack.url("ingest"), "metrics_url": stack.url("metrics"), "token": stack.token}, indent=2
+        )
     )
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from loa_core.auth import hash_token
 
+from loa_core.auth import hash_token
 from loa_dev.kafka import KafkaBroker, free_port
 
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
@@ -66,7 +66,9 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         if self.kafka_bootstrap is None:
-            self.broker = KafkaBroker(self.root / "kafka", **({"port": self.kafka_port} if self.kafka_port else {}))
+            self.broker = KafkaBroker(self.root / "kafka")
+            if self.kafka_port:
+                self.broker.port = self.kafka_port
             self.broker.start()
             self.kafka_bootstrap = self.broker.bootstrap
         for service in SERVICES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 
@@ -28,7 +29,8 @@ async def ensure_topics(
             existing = set(await admin.list_topics())
             missing = [s for s in specs if s.full_name(prefix) not in existing]
             if missing:
-                try:
+                # Another service may create them between our list and create: that is fine.
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
                             NewTopic(
@@ -40,8 +42,6 @@ async def ensure_topics(
                             for s in missing
                         ]
                     )
-                except TopicAlreadyExistsError:
-                    pass  # another service created them between our list and create
             return [s.full_name(prefix) for s in missing]
         except (KafkaConnectionError, OSError) as exc:
             if time.monotonic() > deadline:
@@ -130,6 +130,9 @@ def dead_letter_for(
 async def send_dead_letter(producer: EventProducer, letter: DeadLetter) -> None:
     log.warning(
         "dead-lettered a record from %s[%s]@%s: %s",
-        letter.origin_topic, letter.origin_partition, letter.origin_offset, letter.reason,
+        letter.origin_topic,
+        letter.origin_partition,
+        letter.origin_offset,
+        letter.reason,
     )
     await producer.send(DEAD_LETTER, letter)

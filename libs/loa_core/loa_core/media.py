@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,11 @@ class ProbeResult:
         return any(s.codec_type == "audio" for s in self.streams)
 
 
-def parse_probe(raw: dict[str, object]) -> ProbeResult:
+def parse_probe(raw: dict[str, Any]) -> ProbeResult:
     """Turn ffprobe's JSON into a ProbeResult (pure, so it is tested without ffprobe)."""
-    fmt = raw.get("format") or {}
-    assert isinstance(fmt, dict)
+    fmt: dict[str, Any] = raw.get("format") or {}
     streams = []
-    for s in raw.get("streams") or []:  # type: ignore[union-attr]
-        assert isinstance(s, dict)
+    for s in raw.get("streams") or []:
         # Attached pictures (cover art) are "video" streams that are not footage.
         if (s.get("disposition") or {}).get("attached_pic"):
             continue
@@ -72,8 +71,8 @@ def parse_probe(raw: dict[str, object]) -> ProbeResult:
     duration = fmt.get("duration")
     return ProbeResult(
         format_name=str(fmt.get("format_name", "")),
-        duration_s=float(duration) if duration not in (None, "N/A") else 0.0,  # type: ignore[arg-type]
-        size_bytes=int(fmt.get("size", 0) or 0),  # type: ignore[call-overload]
+        duration_s=float(duration) if duration not in (None, "N/A") else 0.0,
+        size_bytes=int(fmt.get("size") or 0),
         streams=tuple(streams),
     )
 
@@ -98,14 +97,20 @@ async def _run(argv: Sequence[str], timeout_s: float | None) -> tuple[bytes, str
 
 async def probe(path: Path, timeout_s: float = 60.0) -> ProbeResult:
     argv = [
-        FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+        FFPROBE,
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
         # "file:" stops ffprobe from reading a name like "concat:..." or "http:..." as a protocol.
         f"file:{path}",
     ]
     out, _ = await _run(argv, timeout_s)
     try:
         return parse_probe(json.loads(out))
-    except (ValueError, AssertionError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise MediaError(f"ffprobe printed something that is not its JSON: {exc}") from exc
 
 

@@ -13,7 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 # Anything that looks like a credential is masked before a log line is written.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(authorization:\s*(bearer|oauth)\s+)\S+"),
-    re.compile(r"(?i)((access_token|refresh_token|client_secret|secret_key|password|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,]+"),
+    re.compile(
+        r"(?i)((access_token|refresh_token|client_secret|secret_key|password|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,]+"
+    ),
 )
 
 

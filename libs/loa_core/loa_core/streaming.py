@@ -126,7 +126,7 @@ async def process_record(
                 await asyncio.sleep(delay)
                 continue
             error: BaseException = exc
-        except Exception as exc:  # noqa: BLE001 — a bug must not ack silently: dead-letter it with the reason
+        except Exception as exc:
             if not isinstance(exc, PermanentError):
                 log.exception("unexpected error handling %s", footage_id)
             error = exc
@@ -178,7 +178,7 @@ def run_worker(app: faust.App, settings: CommonSettings, service: str, producer:
     from loa_core.kafka import ensure_topics
     from loa_core.observability import setup_logging
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers
     async def _stop_producer(app: faust.App, **_: Any) -> None:
         await producer.stop()
 

@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 from fastapi import FastAPI
+
 from loa_core.channels import load_channels
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import make_storage
-
 from loa_ingest.api import create_api
 from loa_ingest.catalog import Catalog
 from loa_ingest.service import IngestService

@@ -1,17 +1,16 @@
 """Ingest's HTTP edge: thin routes over `IngestService`."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
 from loa_core.auth import bearer_dependency
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata
 from loa_core.observability import health_router
-from pydantic import ValidationError
-
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.validation import RejectedUpload, clean_text, split_list
 
@@ -55,7 +54,11 @@ def create_api(service: IngestService, channels: dict[str, Channel]) -> FastAPI:
 
 
 def _metadata(
-    title: str, description: str, tags: list[str], series: str | None, channel_names: list[str],
+    title: str,
+    description: str,
+    tags: list[str],
+    series: str | None,
+    channel_names: list[str],
     channels: dict[str, Channel],
 ) -> FootageMetadata:
     names = split_list(channel_names) or list(channels)[:1]

@@ -12,7 +12,6 @@ from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploade
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe
 from loa_core.storage import Storage
-
 from loa_ingest.catalog import Catalog
 from loa_ingest.settings import IngestSettings
 from loa_ingest.validation import RejectedUpload, media_problems
@@ -49,9 +48,7 @@ class IngestService:
         try:
             found = await probe(path)
         except MediaError as exc:
-            raise RejectedUpload(
-                "The file is not a video ffmpeg can read. / Tệp không phải video đọc được."
-            ) from exc
+            raise RejectedUpload("The file is not a video ffmpeg can read. / Tệp không phải video đọc được.") from exc
         problems = media_problems(found, self.settings)
         if problems:
             raise RejectedUpload(" ".join(problems))
@@ -64,8 +61,13 @@ class IngestService:
             footage_id=footage_id,
             metadata=metadata,
             media=SourceMedia(
-                key=key, size_bytes=size, sha256=sha256, duration_s=found.duration_s,
-                width=video.width, height=video.height, has_audio=found.has_audio,
+                key=key,
+                size_bytes=size,
+                sha256=sha256,
+                duration_s=found.duration_s,
+                width=video.width,
+                height=video.height,
+                has_audio=found.has_audio,
             ),
         )
         try:

@@ -6,7 +6,6 @@ import unicodedata
 from collections.abc import Iterable
 
 from loa_core.media import ProbeResult
-
 from loa_ingest.settings import IngestSettings
 
 

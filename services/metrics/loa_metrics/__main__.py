@@ -3,7 +3,6 @@
 from loa_core.channels import load_channels
 from loa_core.kafka import EventProducer
 from loa_core.streaming import run_worker
-
 from loa_metrics.app import SERVICE, create_app
 from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings

@@ -1,13 +1,12 @@
 """The HTTP side of the metrics service: status per footage, health and /metrics."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path
+
 from loa_core.auth import bearer_dependency
 from loa_core.observability import health_router
-
 from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import faust
 import uvicorn
+
 from loa_core.contracts import (
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
@@ -21,7 +22,6 @@ from loa_core.contracts import (
 )
 from loa_core.kafka import EventProducer
 from loa_core.streaming import consume, make_app
-
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.projection import Projection

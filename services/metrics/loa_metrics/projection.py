@@ -44,8 +44,12 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-def footage_status(row: Mapping[str, Any], posts: list[dict[str, Any]], failures: list[dict[str, Any]],
-                   expected_posts: set[tuple[str, str]]) -> str:
+def footage_status(
+    row: Mapping[str, Any],
+    posts: list[dict[str, Any]],
+    failures: list[dict[str, Any]],
+    expected_posts: set[tuple[str, str]],
+) -> str:
     """One word for where a footage is (pure): failed, published, publishing, transcoded, uploaded."""
     if failures:
         return "failed"
@@ -59,8 +63,9 @@ def footage_status(row: Mapping[str, Any], posts: list[dict[str, Any]], failures
     return "uploaded" if row.get("uploaded_at") else "unknown"
 
 
-def expected_posts_for(channel_names: list[str], renditions: list[dict[str, Any]],
-                       channels: Mapping[str, Channel]) -> set[tuple[str, str]]:
+def expected_posts_for(
+    channel_names: list[str], renditions: list[dict[str, Any]], channels: Mapping[str, Channel]
+) -> set[tuple[str, str]]:
     produced = {r["profile"] for r in renditions}
     return {(name, p) for name in channel_names if name in channels for p in channels[name].profiles if p in produced}
 
@@ -83,19 +88,32 @@ class Projection:
         cur = self._db.execute(
             "UPDATE footage SET title=?, series=?, channels=?, source=?, uploaded_at=? "
             "WHERE footage_id=? AND uploaded_at IS NULL",
-            (event.metadata.title, event.metadata.series, json.dumps(list(event.metadata.channels)),
-             event.source, event.occurred_at.isoformat(), event.footage_id),
+            (
+                event.metadata.title,
+                event.metadata.series,
+                json.dumps(list(event.metadata.channels)),
+                event.source,
+                event.occurred_at.isoformat(),
+                event.footage_id,
+            ),
         )
         return cur.rowcount > 0
 
     def renditions_ready(self, event: RenditionsReady) -> bool:
         self._ensure_row(event.footage_id)
-        renditions = [r.model_dump(include={"profile", "key", "width", "height", "duration_s"}) for r in event.renditions]
+        renditions = [
+            r.model_dump(include={"profile", "key", "width", "height", "duration_s"}) for r in event.renditions
+        ]
         cur = self._db.execute(
-            "UPDATE footage SET transcoded_at=?, renditions=?, title=COALESCE(title, ?), channels=COALESCE(channels, ?) "
-            "WHERE footage_id=? AND transcoded_at IS NULL",
-            (event.occurred_at.isoformat(), json.dumps(renditions), event.metadata.title,
-             json.dumps(list(event.metadata.channels)), event.footage_id),
+            "UPDATE footage SET transcoded_at=?, renditions=?, title=COALESCE(title, ?), "
+            "channels=COALESCE(channels, ?) WHERE footage_id=? AND transcoded_at IS NULL",
+            (
+                event.occurred_at.isoformat(),
+                json.dumps(renditions),
+                event.metadata.title,
+                json.dumps(list(event.metadata.channels)),
+                event.footage_id,
+            ),
         )
         return cur.rowcount > 0
 
@@ -103,12 +121,21 @@ class Projection:
         self._ensure_row(event.footage_id)
         cur = self._db.execute(
             "INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (event.footage_id, event.channel, event.profile, event.platform, event.post_id, event.url,
-             event.published_at.isoformat()),
+            (
+                event.footage_id,
+                event.channel,
+                event.profile,
+                event.platform,
+                event.post_id,
+                event.url,
+                event.published_at.isoformat(),
+            ),
         )
         return cur.rowcount > 0
 
     def failure(self, event: PostFailed | DeadLetter) -> bool:
+        footage_id: str | None
+        channel: str | None
         if isinstance(event, PostFailed):
             footage_id, stage, channel = event.footage_id, "publish", event.channel
         else:
@@ -136,11 +163,20 @@ class Projection:
         if row is None:
             return None
         data = dict(row)
-        posts = [dict(p) for p in self._db.execute(
-            "SELECT channel, profile, platform, post_id, url, published_at FROM posts WHERE footage_id=? "
-            "ORDER BY channel, profile", (footage_id,))]
-        failures = [dict(f) for f in self._db.execute(
-            "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,))]
+        posts = [
+            dict(p)
+            for p in self._db.execute(
+                "SELECT channel, profile, platform, post_id, url, published_at FROM posts WHERE footage_id=? "
+                "ORDER BY channel, profile",
+                (footage_id,),
+            )
+        ]
+        failures = [
+            dict(f)
+            for f in self._db.execute(
+                "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
+            )
+        ]
         channel_names = json.loads(data["channels"]) if data["channels"] else []
         renditions = json.loads(data["renditions"]) if data["renditions"] else []
         expected = expected_posts_for(channel_names, renditions, self._channels)

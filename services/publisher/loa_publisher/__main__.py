@@ -3,7 +3,6 @@
 from loa_core.kafka import EventProducer
 from loa_core.storage import make_storage
 from loa_core.streaming import run_worker
-
 from loa_publisher.app import SERVICE, create_app
 from loa_publisher.ledger import Ledger
 from loa_publisher.settings import PublisherSettings

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import faust
+
 from loa_core.channels import load_channels
 from loa_core.contracts import RENDITIONS_READY, RenditionsReady
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
-
 from loa_publisher.adapters import Adapter
 from loa_publisher.adapters.local import LocalAdapter
 from loa_publisher.ledger import Ledger

@@ -67,8 +67,14 @@ class Ledger:
         if row is None:
             return None
         return LedgerEntry(
-            row[0], row[1], row[2], PostState(row[3]), row[4], row[5],
-            datetime.fromisoformat(row[6]) if row[6] else None, row[7],
+            row[0],
+            row[1],
+            row[2],
+            PostState(row[3]),
+            row[4],
+            row[5],
+            datetime.fromisoformat(row[6]) if row[6] else None,
+            row[7],
         )
 
     def _upsert(self, footage_id: str, channel: str, profile: str, **fields: str | None) -> None:
@@ -89,8 +95,14 @@ class Ledger:
         self, footage_id: str, channel: str, profile: str, *, post_id: str, url: str, published_at: datetime
     ) -> None:
         self._upsert(
-            footage_id, channel, profile,
-            state=PostState.POSTED.value, post_id=post_id, url=url, published_at=published_at.isoformat(), error=None,
+            footage_id,
+            channel,
+            profile,
+            state=PostState.POSTED.value,
+            post_id=post_id,
+            url=url,
+            published_at=published_at.isoformat(),
+            error=None,
         )
 
     def mark_failed(self, footage_id: str, channel: str, profile: str, error: str) -> None:

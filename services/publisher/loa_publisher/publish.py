@@ -18,7 +18,6 @@ from loa_core.contracts import (
 )
 from loa_core.kafka import EventProducer
 from loa_core.streaming import PermanentError, RetryableError
-
 from loa_publisher.adapters import Adapter, PublishRequest
 from loa_publisher.ledger import Ledger, PostState
 
@@ -80,8 +79,13 @@ async def _publish_one(
         await producer.send(
             POSTS_PUBLISHED,
             PostPublished(
-                footage_id=footage_id, channel=channel.name, platform=channel.platform, profile=profile,
-                post_id=entry.post_id, url=entry.url, published_at=entry.published_at,
+                footage_id=footage_id,
+                channel=channel.name,
+                platform=channel.platform,
+                profile=profile,
+                post_id=entry.post_id,
+                url=entry.url,
+                published_at=entry.published_at,
             ),
         )
         return
@@ -104,12 +108,19 @@ async def _publish_one(
         )
         raise PermanentError(reason) from exc
     published_at = utc_now()
-    ledger.mark_posted(footage_id, channel.name, profile, post_id=result.post_id, url=result.url, published_at=published_at)
+    ledger.mark_posted(
+        footage_id, channel.name, profile, post_id=result.post_id, url=result.url, published_at=published_at
+    )
     log.info("posted %s/%s to %s: %s", footage_id, profile, channel.name, result.url)
     await producer.send(
         POSTS_PUBLISHED,
         PostPublished(
-            footage_id=footage_id, channel=channel.name, platform=channel.platform, profile=profile,
-            post_id=result.post_id, url=result.url, published_at=published_at,
+            footage_id=footage_id,
+            channel=channel.name,
+            platform=channel.platform,
+            profile=profile,
+            post_id=result.post_id,
+            url=result.url,
+            published_at=published_at,
         ),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import faust
+
 from loa_core.channels import load_channels
 from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, FootageUploaded
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
-
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import transcode
 from loa_transcode.settings import TranscodeSettings

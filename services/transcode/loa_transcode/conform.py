@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from loa_core.media import ProbeResult
-
 from loa_transcode.profiles import Profile
 
 # Container and stream durations differ by up to an AAC frame (~21 ms at 48 kHz) plus one video frame.

@@ -36,7 +36,9 @@ def _even(n: float) -> int:
     return max(2, int(n) // 2 * 2)
 
 
-def _fan_out(stream: ffmpeg.nodes.FilterableStream, count: int, split_filter: str) -> list[ffmpeg.nodes.FilterableStream]:
+def _fan_out(
+    stream: ffmpeg.nodes.FilterableStream, count: int, split_filter: str
+) -> list[ffmpeg.nodes.FilterableStream]:
     """One decoded stream feeds many filter chains through split/asplit (a filter output is used once)."""
     if count == 1:
         return [stream]
@@ -86,7 +88,7 @@ def build_args(
         audio = ffmpeg.input("anullsrc=channel_layout=stereo:sample_rate=48000", f="lavfi", t=f"{duration_s:.3f}").audio
     audio_streams = _fan_out(audio, len(outputs), "asplit")
 
-    rendered = []
+    rendered: list[ffmpeg.nodes.OutputStream] = []
     cursor = 0
     for output, blur in zip(outputs, needs_blur, strict=True):
         p = output.profile
@@ -116,4 +118,4 @@ def build_args(
                 t=f"{duration_s:.3f}",
             )
         )
-    return ffmpeg.merge_outputs(*rendered).get_args()  # type: ignore[no-any-return]
+    return list(ffmpeg.merge_outputs(*rendered).get_args())

@@ -12,7 +12,6 @@ from loa_core.contracts import FootageUploaded, Rendition, RenditionsReady
 from loa_core.media import MediaError, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
-
 from loa_transcode.conform import conformance_problems
 from loa_transcode.graph import EncodeOptions, Output, build_args
 from loa_transcode.profiles import profiles_for

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from loa_core.storage import Storage
 
+from loa_core.storage import Storage
 from loa_publisher.adapters import PostResult, PublishRequest
 
 _templates = Environment(loader=PackageLoader("loa_publisher", "templates"), autoescape=select_autoescape())
@@ -38,7 +37,7 @@ class LocalAdapter:
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{name}.partial"
         self._storage.download(key, partial)
-        os.replace(partial, folder / name)  # a reader never sees half a file
+        partial.replace(folder / name)  # a reader never sees half a file
 
     def _write_manifest(self, folder: Path, request: PublishRequest, name: str) -> None:
         manifest_path = folder / "post.json"
@@ -57,7 +56,7 @@ class LocalAdapter:
         }
         tmp = folder / ".post.json.partial"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        os.replace(tmp, manifest_path)
+        tmp.replace(manifest_path)
 
     def _write_index(self) -> None:
         posts = []
@@ -66,4 +65,4 @@ class LocalAdapter:
         html = _templates.get_template("index.html.j2").render(posts=posts)
         tmp = self._root / ".index.html.partial"
         tmp.write_text(html, "utf-8")
-        os.replace(tmp, self._root / "index.html")
+        tmp.replace(self._root / "index.html")
