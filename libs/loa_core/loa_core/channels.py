@@ -16,6 +16,9 @@ class Channel(BaseModel):
     name: ChannelName
     platform: str
     profiles: tuple[ProfileName, ...] = Field(min_length=1)
+    # Platform settings for the publisher's adapter (base URLs, page id, privacy, TikTok mode, templates).
+    # Never credentials: those come from the environment or secret files, by channel name.
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 # The embedded default: one `local` channel that receives both cuts, so `make run` needs no configuration.
