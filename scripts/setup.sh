@@ -44,7 +44,7 @@ stamp="${VENV}/.loa-installed-${stamp_hash}-${WITH_TEST}"
 if [[ ! -f "${stamp}" ]]; then
     log "installing Loa's Python packages"
     pip_args=(-e "${REPO_ROOT}/libs/loa_core[faust]" -e "${REPO_ROOT}/services/ingest" -e "${REPO_ROOT}/services/transcode"
-              -e "${REPO_ROOT}/services/publisher" -e "${REPO_ROOT}/services/metrics" -e "${REPO_ROOT}/cli"
+              -e "${REPO_ROOT}/services/publisher" -e "${REPO_ROOT}/services/metrics" -e "${REPO_ROOT}/services/archiver" -e "${REPO_ROOT}/cli"
               -e "${REPO_ROOT}/tools")
     [[ ${WITH_TEST} == 1 ]] && pip_args+=(-r "${REPO_ROOT}/requirements-test.txt")
     "${VENV}/bin/pip" install -q "${pip_args[@]}"
