@@ -5,11 +5,13 @@ from loa_core.contracts.events import (
     DeadLetter,
     FootageMetadata,
     FootageUploaded,
+    Image,
     PostFailed,
     PostPublished,
     Rendition,
     RenditionsReady,
     SourceMedia,
+    TranscodeProgress,
 )
 from loa_core.contracts.topics import (
     ALL_TOPICS,
@@ -18,6 +20,7 @@ from loa_core.contracts.topics import (
     POSTS_FAILED,
     POSTS_PUBLISHED,
     RENDITIONS_READY,
+    TRANSCODE_PROGRESS,
     TopicSpec,
 )
 
@@ -28,16 +31,19 @@ __all__ = [
     "POSTS_FAILED",
     "POSTS_PUBLISHED",
     "RENDITIONS_READY",
+    "TRANSCODE_PROGRESS",
     "DeadLetter",
     "Event",
     "FootageMetadata",
     "FootageUploaded",
+    "Image",
     "PostFailed",
     "PostPublished",
     "Rendition",
     "RenditionsReady",
     "SourceMedia",
     "TopicSpec",
+    "TranscodeProgress",
     "new_id",
     "utc_now",
 ]

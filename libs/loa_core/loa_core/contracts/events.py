@@ -22,6 +22,13 @@ class FootageMetadata(BaseModel):
     tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=100)], ...] = ()
     series: Annotated[str, StringConstraints(max_length=100)] | None = None
     channels: tuple[ChannelName, ...] = Field(min_length=1)
+    # Edits for transcode (all optional): keep only [trim_start_s, trim_end_s) of the source, burn in the
+    # subtitles stored at subtitles_key (SRT, UTF-8), and frame horizontal footage vertically either by
+    # fitting it on a blurred background ("blur") or by following the faces in it ("subject").
+    trim_start_s: float | None = Field(default=None, ge=0)
+    trim_end_s: float | None = Field(default=None, gt=0)
+    subtitles_key: str | None = None
+    vertical_framing: Literal["blur", "subject"] = "blur"
 
 
 class SourceMedia(BaseModel):
@@ -60,12 +67,41 @@ class Rendition(BaseModel):
     audio_codec: str | None
 
 
+class Image(BaseModel):
+    """A still made for the footage: the 16:9 `thumbnail` and the 9:16 `cover` (JPEG)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    key: str
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    size_bytes: int = Field(ge=1)
+
+
 class RenditionsReady(Event):
     """Every cut of one footage is in storage, checked against its profile. Key: footage_id."""
 
     footage_id: Id
     metadata: FootageMetadata
     renditions: tuple[Rendition, ...] = Field(min_length=1)
+    images: tuple[Image, ...] = ()
+
+
+class TranscodeProgress(Event):
+    """How far one transcode job is: `running` every few seconds, then `done` or `failed` (with the reason).
+
+    Informational (a lost progress event changes nothing); a failure is also on the dead-letter topic.
+    Key: footage_id.
+    """
+
+    footage_id: Id
+    state: Literal["running", "done", "failed"]
+    percent: float = Field(ge=0, le=100)
+    fps: float | None = None
+    eta_s: float | None = None
+    attempt_id: str = ""
+    reason: str | None = None
 
 
 class PostPublished(Event):

@@ -11,6 +11,7 @@ from loa_core.contracts.events import (
     PostFailed,
     PostPublished,
     RenditionsReady,
+    TranscodeProgress,
 )
 
 DAY_MS = 24 * 3600 * 1000
@@ -34,6 +35,8 @@ FOOTAGE_UPLOADED = TopicSpec("footage.uploaded", FootageUploaded, "footage_id", 
 RENDITIONS_READY = TopicSpec("renditions.ready", RenditionsReady, "footage_id", 6, 30 * DAY_MS)
 POSTS_PUBLISHED = TopicSpec("posts.published", PostPublished, "footage_id", 6, 365 * DAY_MS)
 POSTS_FAILED = TopicSpec("posts.failed", PostFailed, "footage_id", 6, 90 * DAY_MS)
+# Progress is only interesting while a job runs.
+TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS)
 # Dead letters are kept long: each one is something a person must look at.
 DEAD_LETTER = TopicSpec("pipeline.deadletter", DeadLetter, "footage_id", 3, 90 * DAY_MS)
 
@@ -43,4 +46,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_PUBLISHED,
     POSTS_FAILED,
     DEAD_LETTER,
+    TRANSCODE_PROGRESS,
 )
