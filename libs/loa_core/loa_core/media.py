@@ -34,6 +34,18 @@ class StreamInfo:
     codec_name: str
     width: int | None
     height: int | None
+    # What transcode needs to plan and to check its outputs; empty/None when ffprobe did not say.
+    profile: str = ""
+    pix_fmt: str = ""
+    sample_aspect_ratio: str = ""  # "1:1", "16:15", ... ("" or "0:1" when unknown)
+    r_frame_rate: float = 0.0  # the container's base rate
+    avg_frame_rate: float = 0.0  # frames / duration; differs from r_frame_rate in variable-frame-rate video
+    field_order: str = ""  # "progressive", "tt", "bb", "tb", "bt" or "" (unknown)
+    rotation: int = 0  # degrees from the display matrix (phones film sideways and say so here)
+    duration_s: float | None = None
+    nb_frames: int | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,39 @@ class ProbeResult:
         return any(s.codec_type == "audio" for s in self.streams)
 
 
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None  # absent, or ffprobe's "N/A"
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = _float_or_none(value)
+    return None if number is None else int(number)
+
+
+def _rate(value: Any) -> float:
+    """ffprobe writes rates as fractions ("30000/1001"); "0/0" means unknown, returned as 0."""
+    num, _, den = str(value or "0/0").partition("/")
+    try:
+        n, d = float(num), float(den or 1)
+    except ValueError:
+        return 0.0
+    return n / d if d else 0.0
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Rotation in degrees: the display matrix side data (ffmpeg >= 5), else the legacy `rotate` tag."""
+    for side in stream.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            return int(float(side["rotation"]))
+    tags = stream.get("tags") or {}
+    if isinstance(tags, dict) and "rotate" in tags:
+        return int(float(tags["rotate"]))
+    return 0
+
+
 def parse_probe(raw: dict[str, Any]) -> ProbeResult:
     """Turn ffprobe's JSON into a ProbeResult (pure, so it is tested without ffprobe)."""
     fmt: dict[str, Any] = raw.get("format") or {}
@@ -66,6 +111,17 @@ def parse_probe(raw: dict[str, Any]) -> ProbeResult:
                 codec_name=str(s.get("codec_name", "")),
                 width=int(s["width"]) if s.get("width") else None,
                 height=int(s["height"]) if s.get("height") else None,
+                profile=str(s.get("profile", "")),
+                pix_fmt=str(s.get("pix_fmt", "")),
+                sample_aspect_ratio=str(s.get("sample_aspect_ratio", "")),
+                r_frame_rate=_rate(s.get("r_frame_rate")),
+                avg_frame_rate=_rate(s.get("avg_frame_rate")),
+                field_order=str(s.get("field_order", "")),
+                rotation=_rotation(s),
+                duration_s=_float_or_none(s.get("duration")),
+                nb_frames=_int_or_none(s.get("nb_frames")),
+                sample_rate=_int_or_none(s.get("sample_rate")),
+                channels=_int_or_none(s.get("channels")),
             )
         )
     duration = fmt.get("duration")
