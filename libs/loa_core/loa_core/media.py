@@ -173,8 +173,11 @@ async def probe(path: Path, timeout_s: float = 60.0) -> ProbeResult:
 ProgressCallback = Callable[[dict[str, str]], Awaitable[None]]
 
 
-async def run_ffmpeg(args: Sequence[str], on_progress: ProgressCallback | None = None) -> None:
-    """Run ffmpeg with `args` (everything after the program name). Progress comes from `-progress pipe:1`."""
+async def run_ffmpeg(args: Sequence[str], on_progress: ProgressCallback | None = None) -> str:
+    """Run ffmpeg with `args` (everything after the program name). Progress comes from `-progress pipe:1`.
+
+    Returns what ffmpeg wrote on stderr: some filters (loudnorm, ebur128) report their measurements there.
+    """
     argv = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *args]
     log.info("running %s", shlex.join(argv))
     proc = await asyncio.create_subprocess_exec(
@@ -200,3 +203,4 @@ async def run_ffmpeg(args: Sequence[str], on_progress: ProgressCallback | None =
     if returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         raise MediaError(f"ffmpeg exited with {returncode}: {tail[-2000:]}", stderr)
+    return stderr
