@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from loa_core.contracts.base import ChannelName, Event, Id, ProfileName
 
@@ -29,6 +29,9 @@ class FootageMetadata(BaseModel):
     trim_end_s: float | None = Field(default=None, gt=0)
     subtitles_key: str | None = None
     vertical_framing: Literal["blur", "subject"] = "blur"
+    # When each channel should show the post (timezone-aware); a channel not listed posts as soon as it can.
+    # The publisher holds the post until then (or hands YouTube a publishAt), across restarts.
+    publish_at: dict[ChannelName, AwareDatetime] = Field(default_factory=dict)
 
 
 class SourceMedia(BaseModel):
