@@ -1,6 +1,8 @@
 """`python -m loa_ingest`: the one bootstrap for ingest."""
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -10,30 +12,58 @@ from loa_core.channels import load_channels
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import make_storage
+from loa_ingest.access import RateLimiter, TokenStore
 from loa_ingest.api import create_api
 from loa_ingest.catalog import Catalog
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
+from loa_ingest.tus import TusUploads
+from loa_ingest.uploads import UploadStore
+
+log = logging.getLogger("loa_ingest")
+SWEEP_EVERY_S = 60.0
 
 
-def main() -> None:
-    settings = IngestSettings()
-    setup_logging("ingest", settings.log_level)
+def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id="loa-ingest")
-    service = IngestService(
-        settings, make_storage(settings.storage()), producer, Catalog(settings.data_dir / "ingest-catalog.sqlite3")
+    data = settings.data_dir
+    catalog = Catalog(data / "ingest-catalog.sqlite3")
+    service = IngestService(settings, make_storage(settings.storage()), producer, catalog)
+    api = create_api(
+        service,
+        load_channels(settings.channels_file),
+        TokenStore(data / "ingest-tokens.sqlite3", settings.token_hashes),
+        UploadStore(data / "ingest-uploads.sqlite3", data / "ingest-spool" / "tus"),
+        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
     )
-    api = create_api(service, load_channels(settings.channels_file))
+    tus: TusUploads = api.state.tus
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                if expired := await tus.expire_due():
+                    log.info("dropped %d expired uploads", expired)
+            except Exception:
+                log.exception("sweeping expired uploads failed; trying again later")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
         await producer.start()
+        sweeper = asyncio.create_task(sweep())
         yield
+        sweeper.cancel()
         await producer.stop()
 
     api.router.lifespan_context = lifespan
-    uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning")
+    return api
+
+
+def main() -> None:
+    settings = IngestSettings()
+    setup_logging("ingest", settings.log_level)
+    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,92 @@
-"""Ingest's HTTP edge: thin routes over `IngestService`."""
+"""Ingest's HTTP edge: thin routes over `IngestService`, the tus handlers and the token store."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, UploadFile, status
+from fastapi import Body, Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
-from loa_core.auth import bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts import FootageMetadata
 from loa_core.observability import health_router
+from loa_ingest.access import Principal, RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
-from loa_ingest.validation import RejectedUpload, clean_text, split_list
+from loa_ingest.tus import TusError, TusUploads, error_response
+from loa_ingest.uploads import UploadStore
+from loa_ingest.validation import RejectedUpload
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `loa token create` or LOA_API_TOKEN_HASHES")
+
+_TUS_PATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
-def create_api(service: IngestService, channels: dict[str, Channel]) -> FastAPI:
-    api = FastAPI(title="Loa ingest", version="0.1.0")
-    require_token = bearer_dependency(service.settings.token_hashes)
+class TokenRequest(BaseModel):
+    role: Role
+    label: str = Field(default="", max_length=200)
+
+
+class TokenCreated(BaseModel):
+    token: str
+    token_id: str
+    role: Role
+    label: str
+
+
+def create_api(
+    service: IngestService,
+    channels: dict[str, Channel],
+    tokens: TokenStore,
+    uploads: UploadStore,
+    limiter: RateLimiter,
+) -> FastAPI:
+    settings = service.settings
+    api = FastAPI(title="Loa ingest", version="0.2.0")
+    tus = TusUploads(
+        service,
+        uploads,
+        lambda fields: build_metadata(fields, channels),
+        max_size=settings.max_upload_bytes,
+        expiry_s=settings.upload_expiry_s,
+    )
+    api.state.tus = tus
+
+    def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
+        async def principal(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        ) -> Principal:
+            found = tokens.authenticate(credentials.credentials) if credentials is not None else None
+            if found is None:
+                raise HTTPException(
+                    status.HTTP_401_UNAUTHORIZED,
+                    "A valid API token is required (Authorization: Bearer <token>). / Cần mã truy cập hợp lệ.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if not found.allows(role):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN, f"This needs the {role} role. / Mã truy cập không đủ quyền ({role})."
+                )
+            wait = limiter.take(found.token_id)
+            if wait > 0:
+                raise HTTPException(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    "Too many requests for this token; slow down. / Quá nhiều yêu cầu, hãy chậm lại.",
+                    headers={"Retry-After": retry_after_header(wait)},
+                )
+            return found
+
+        return principal
+
+    Viewer = Annotated[Principal, Depends(requires("viewer"))]
+    Uploader = Annotated[Principal, Depends(requires("uploader"))]
+    Admin = Annotated[Principal, Depends(requires("admin"))]
 
     async def ready() -> str | None:
         return None
@@ -26,11 +95,54 @@ def create_api(service: IngestService, channels: dict[str, Channel]) -> FastAPI:
 
     @api.exception_handler(RejectedUpload)
     async def rejected(_: object, exc: RejectedUpload) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers={"Tus-Resumable": "1.0.0"}
+        )
 
-    @api.post("/footage", status_code=status.HTTP_201_CREATED)
+    @api.exception_handler(TusError)
+    async def tus_error(_: object, exc: TusError) -> JSONResponse:
+        return error_response(exc)
+
+    # -- tus: /files/ ----------------------------------------------------------------------------------------
+
+    @api.options("/files", include_in_schema=False)
+    @api.options("/files/", include_in_schema=False)
+    @api.options("/files/{upload_id}", include_in_schema=False)
+    async def tus_options() -> Response:
+        return Response(status_code=204, headers=tus.options_headers())
+
+    @api.post("/files/", status_code=201, tags=["tus"], summary="tus: create an upload")
+    async def tus_create(request: Request, who: Uploader) -> Response:
+        return await tus.create(request, who)
+
+    api.add_api_route("/files", tus_create, methods=["POST"], include_in_schema=False)
+
+    @api.head("/files/{upload_id}", tags=["tus"], summary="tus: the upload's offset")
+    async def tus_head(upload_id: str, who: Uploader) -> Response:
+        return await tus.head(upload_id, who)
+
+    @api.patch(
+        "/files/{upload_id}", status_code=204, tags=["tus"], summary="tus: append bytes", openapi_extra=_TUS_PATCH_BODY
+    )
+    async def tus_patch(upload_id: str, request: Request, who: Uploader) -> Response:
+        return await tus.patch(upload_id, request, who)
+
+    @api.delete("/files/{upload_id}", status_code=204, tags=["tus"], summary="tus: terminate an upload")
+    async def tus_delete(upload_id: str, request: Request, who: Uploader) -> Response:
+        return await tus.terminate(upload_id, request, who)
+
+    @api.get("/files/{upload_id}", tags=["tus"], summary="Where an upload stands (Loa's addition, not tus)")
+    async def upload_status(upload_id: str, who: Uploader) -> dict[str, object]:
+        upload = uploads.get(upload_id)
+        if upload is None or (upload.owner != who.token_id and not who.allows("admin")):
+            raise HTTPException(404, "No such upload. / Không tìm thấy lượt tải lên.")
+        return tus.status(upload)
+
+    # -- the one-request upload (kept for simple scripts; the CLI and the page use tus) ------------------------
+
+    @api.post("/footage", status_code=status.HTTP_201_CREATED, tags=["footage"])
     async def upload_footage(
-        _: Annotated[str, Depends(require_token)],
+        _: Uploader,
         file: Annotated[UploadFile, File(description="The video file")],
         title: Annotated[str, Form(max_length=1000)],
         description: Annotated[str, Form(max_length=20000)] = "",
@@ -38,8 +150,15 @@ def create_api(service: IngestService, channels: dict[str, Channel]) -> FastAPI:
         series: Annotated[str | None, Form(max_length=1000)] = None,
         channels_: Annotated[list[str] | None, Form(alias="channels")] = None,
     ) -> JSONResponse:
-        metadata = _metadata(title, description, tags or [], series, channels_ or [], channels)
-        spool = SpooledUpload(service.spool_dir, service.settings.max_upload_bytes)
+        fields: dict[str, str | list[str]] = {"title": title, "description": description}
+        fields["tags"] = tags or []
+        fields["channels"] = channels_ or []
+        if series:
+            fields["series"] = series
+        if file.filename:
+            fields["filename"] = file.filename
+        metadata = build_metadata(fields, channels)
+        spool = SpooledUpload(service.spool_dir, settings.max_upload_bytes)
         try:
             while chunk := await file.read(CHUNK):
                 spool.write(chunk)
@@ -50,31 +169,25 @@ def create_api(service: IngestService, channels: dict[str, Channel]) -> FastAPI:
         body = {"footage_id": accepted.footage_id, "duplicate": accepted.duplicate}
         return JSONResponse(body, status_code=status.HTTP_200_OK if accepted.duplicate else status.HTTP_201_CREATED)
 
+    # -- tokens ------------------------------------------------------------------------------------------------
+
+    @api.post("/tokens", status_code=201, tags=["tokens"], summary="Create an API token (admins)")
+    async def create_token(who: Admin, body: Annotated[TokenRequest, Body()]) -> TokenCreated:
+        issued = tokens.create(body.role, body.label, created_by=who.token_id)
+        return TokenCreated(token=issued.token, token_id=issued.token_id, role=issued.role, label=issued.label)
+
+    @api.get("/tokens", tags=["tokens"], summary="List API tokens, without their secrets (admins)")
+    async def list_tokens(_: Admin) -> list[dict[str, object]]:
+        return tokens.list()
+
+    @api.delete("/tokens/{token_id}", status_code=204, tags=["tokens"], summary="Revoke an API token (admins)")
+    async def revoke_token(token_id: str, _: Admin) -> Response:
+        if not tokens.revoke(token_id):
+            raise HTTPException(404, "No such active token. / Không tìm thấy mã truy cập.")
+        return Response(status_code=204)
+
+    @api.get("/whoami", tags=["tokens"], summary="The role of the token sent")
+    async def whoami(who: Viewer) -> dict[str, str]:
+        return {"token_id": who.token_id, "role": who.role, "label": who.label}
+
     return api
-
-
-def _metadata(
-    title: str,
-    description: str,
-    tags: list[str],
-    series: str | None,
-    channel_names: list[str],
-    channels: dict[str, Channel],
-) -> FootageMetadata:
-    names = split_list(channel_names) or list(channels)[:1]
-    unknown = [n for n in names if n not in channels]
-    if unknown:
-        raise HTTPException(
-            422,
-            f"Unknown channel(s): {', '.join(unknown)}. Known: {', '.join(channels)}. / Kênh không tồn tại.",
-        )
-    try:
-        return FootageMetadata(
-            title=clean_text(title, "title", 200),
-            description=clean_text(description, "description", 5000),
-            tags=tuple(clean_text(t, "tag", 100) for t in split_list(tags)),
-            series=clean_text(series, "series", 100) if series else None,
-            channels=tuple(dict.fromkeys(names)),
-        )
-    except ValidationError as exc:
-        raise RejectedUpload("; ".join(e["msg"] for e in exc.errors())) from exc

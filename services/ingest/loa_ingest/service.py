@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,9 @@ class IngestService:
         assert video is not None and video.width and video.height
         footage_id = new_id()
         key = source_key(footage_id)
-        await asyncio.to_thread(self.storage.put_file, key, path)
+        # put_stream reads the spool 1 MiB at a time: bounded memory on both backends (S3: sequential multipart
+        # parts of 8 MiB, where boto's upload_file would hold up to 10 parts in flight).
+        await asyncio.to_thread(self.storage.put_stream, key, _file_chunks(path))
         event = FootageUploaded(
             footage_id=footage_id,
             metadata=metadata,
@@ -79,6 +82,12 @@ class IngestService:
         self.catalog.add(sha256, footage_id)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while block := f.read(CHUNK):
+            yield block
 
 
 class SpooledUpload:

@@ -1,0 +1,461 @@
+"""The tus 1.0.0 resumable upload protocol: core, creation, creation-with-upload, termination, expiration, checksum.
+
+https://tus.io/protocols/resumable-upload. Bytes go to a spool file on local disk as they arrive (bounded memory:
+one 1 MiB block at a time), the offset is committed to SQLite after each PATCH, and a dropped connection keeps
+what arrived, so the client resumes from the server's offset. When the last byte is in, the spool is validated
+(ffprobe, dedup by sha256) by `IngestService.accept`, streamed to storage (local or S3 multipart) and announced.
+The final PATCH answers 204 with `Loa-Footage-Id`, or 422 with the reason when the file is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+
+from loa_core.contracts import FootageMetadata, new_id
+from loa_ingest.access import Principal
+from loa_ingest.service import CHUNK, IngestService
+from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
+from loa_ingest.validation import RejectedUpload
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
+# sha1 is the algorithm every tus server must support; sha256 is what Loa's own clients send.
+CHECKSUM_ALGORITHMS = ("sha256", "sha1", "md5")
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+MAX_METADATA_HEADER = 16 * 1024
+
+
+class TusError(Exception):
+    """A protocol-level refusal: status code plus a message for people (English / Vietnamese)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def parse_upload_metadata(header: str) -> dict[str, str]:
+    """Upload-Metadata: comma-separated `key base64(value)` pairs; keys unique ASCII, values UTF-8 text."""
+    if len(header) > MAX_METADATA_HEADER:
+        raise TusError(400, f"Upload-Metadata is longer than {MAX_METADATA_HEADER} bytes. / Siêu dữ liệu quá dài.")
+    result: dict[str, str] = {}
+    for pair in header.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, encoded = pair.partition(" ")
+        if not key.isascii() or not key.isprintable() or " " in encoded.strip():
+            raise TusError(400, "Upload-Metadata is malformed. / Siêu dữ liệu sai định dạng.")
+        if key in result:
+            raise TusError(400, f"Upload-Metadata repeats the key {key!r}. / Khóa bị lặp.")
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise TusError(400, f"Upload-Metadata value of {key!r} is not base64. / Không phải base64.") from exc
+        try:
+            result[key] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TusError(400, f"Upload-Metadata value of {key!r} is not UTF-8. / Giá trị không phải UTF-8.") from exc
+    return result
+
+
+def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    if header is None:
+        return None
+    algorithm, _, encoded = header.strip().partition(" ")
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise TusError(400, f"Checksum algorithm {algorithm!r} is not supported; use sha256. / Không hỗ trợ.")
+    try:
+        return algorithm, base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise TusError(400, "Upload-Checksum is not base64. / Mã kiểm tra sai định dạng.") from exc
+
+
+def parse_non_negative(value: str | None, name: str) -> int:
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
+        raise TusError(400, f"{name} must be a non-negative integer. / {name} phải là số nguyên không âm.")
+    return int(value)
+
+
+def http_date(timestamp: float) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
+@dataclass
+class _Received:
+    """What one PATCH body added."""
+
+    size: int
+    sha256_state: Any | None  # hashlib object for the whole file so far, or None when it must be recomputed
+
+
+class _SpoolWriter:
+    """Appends to the spool file from a worker thread; file writes and hashing release the GIL."""
+
+    def __init__(self, path: Path, offset: int, file_hash: Any | None, checksum_algorithm: str | None) -> None:
+        self._file: BinaryIO = path.open("r+b")
+        # Anything past the committed offset is an uncommitted tail from a crash: cut it off.
+        self._file.truncate(offset)
+        self._file.seek(offset)
+        self.file_hash = file_hash
+        self.request_hash = hashlib.new(checksum_algorithm) if checksum_algorithm else None
+
+    def write(self, block: bytes) -> None:
+        self._file.write(block)
+        if self.file_hash is not None:
+            self.file_hash.update(block)
+        if self.request_hash is not None:
+            self.request_hash.update(block)
+
+    def commit(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    def rollback(self, offset: int) -> None:
+        self._file.truncate(offset)
+        self._file.close()
+
+
+class TusUploads:
+    """The tus handlers, independent of routing so they are easy to test and to mount."""
+
+    def __init__(
+        self,
+        service: IngestService,
+        store: UploadStore,
+        build_metadata: Callable[[dict[str, str]], FootageMetadata],
+        *,
+        max_size: int,
+        expiry_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.build_metadata = build_metadata
+        self.max_size = max_size
+        self.expiry_s = expiry_s
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        # sha256 of each upload's committed bytes, while this process lives: (offset covered, hash object).
+        self._hashes: dict[str, tuple[int, Any]] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def base_headers(self) -> dict[str, str]:
+        return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
+
+    def options_headers(self) -> dict[str, str]:
+        return {
+            "Tus-Resumable": TUS_VERSION,
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(self.max_size),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+        }
+
+    def check_version(self, request: Request) -> None:
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            raise TusError(
+                412,
+                f"Tus-Resumable: {TUS_VERSION} is required. / Cần header Tus-Resumable: {TUS_VERSION}.",
+                {"Tus-Version": TUS_VERSION},
+            )
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(upload_id, asyncio.Lock())
+
+    async def _live(self, upload_id: str, principal: Principal) -> Upload:
+        """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily)."""
+        upload = self.store.get(upload_id)
+        if upload is None or (upload.owner != principal.token_id and not principal.allows("admin")):
+            raise TusError(404, "No such upload. / Không tìm thấy lượt tải lên.")
+        if upload.state in ("receiving", "received") and upload.expires_at < self.clock():
+            await self.expire(upload.id)
+            upload = replace(upload, state="expired")
+        if upload.state in GONE_STATES:
+            reason = upload.reason or "The upload is gone."
+            raise TusError(410, f"{reason} / Lượt tải lên không còn ({upload.state}).")
+        return upload
+
+    async def expire(self, upload_id: str) -> None:
+        self.store.finish(upload_id, "expired", reason="The upload expired before it was finished.")
+        self._hashes.pop(upload_id, None)
+        self._locks.pop(upload_id, None)
+
+    async def expire_due(self) -> int:
+        """Drop every unfinished upload past its Upload-Expires; called periodically by the bootstrap."""
+        ids = self.store.expired_ids(self.clock())
+        for upload_id in ids:
+            lock = self._lock(upload_id)
+            if lock.locked():
+                continue  # being written to right now: its PATCH renews the expiry
+            await self.expire(upload_id)
+        return len(ids)
+
+    # -- protocol --------------------------------------------------------------------------------------------
+
+    async def create(self, request: Request, principal: Principal) -> Response:
+        self.check_version(request)
+        if request.headers.get("upload-defer-length") is not None:
+            raise TusError(400, "Upload-Defer-Length is not supported; send Upload-Length. / Cần Upload-Length.")
+        length = parse_non_negative(request.headers.get("upload-length"), "Upload-Length")
+        if length > self.max_size:
+            too_big = f"The file is larger than {self.max_size} bytes. / Tệp quá lớn."
+            raise TusError(413, too_big, {"Tus-Max-Size": str(self.max_size)})
+        if length == 0:
+            raise TusError(400, "The file is empty. / Tệp rỗng.")
+        raw_metadata = request.headers.get("upload-metadata", "")
+        fields = parse_upload_metadata(raw_metadata)
+        # Metadata is checked before a single byte is accepted: a typo costs nothing to fix.
+        metadata = self.build_metadata(fields)
+        now = self.clock()
+        upload = Upload(
+            id=new_id(),
+            length=length,
+            offset=0,
+            raw_metadata=raw_metadata,
+            metadata_json=metadata.model_dump_json(),
+            owner=principal.token_id,
+            created_at=now,
+            expires_at=now + self.expiry_s,
+            state="receiving",
+        )
+        self.store.create(upload)
+        self._hashes[upload.id] = (0, hashlib.sha256())
+        log.info("tus upload %s created (%d bytes) by token %s", upload.id, length, principal.token_id)
+        headers = {
+            **self.base_headers(),
+            "Location": f"/files/{upload.id}",
+            "Upload-Expires": http_date(upload.expires_at),
+        }
+        has_body = request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE)
+        if has_body:
+            # creation-with-upload: the body is the first chunk, at offset 0.
+            return await self._patch(upload, request, status_on_success=201, extra_headers=headers)
+        await request.close()
+        return Response(status_code=201, headers={**headers, "Upload-Offset": "0"})
+
+    async def head(self, upload_id: str, principal: Principal) -> Response:
+        upload = await self._live(upload_id, principal)
+        lock = self._lock(upload.id)
+        if lock.locked():
+            # A PATCH is still writing (often one whose client already gave up): report the offset it commits,
+            # not the one before it, or the resumed PATCH would conflict with it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0), lock:
+                    pass
+            upload = await self._live(upload_id, principal)
+        headers = {
+            **self.base_headers(),
+            "Upload-Offset": str(upload.offset),
+            "Upload-Length": str(upload.length),
+        }
+        if upload.raw_metadata:
+            headers["Upload-Metadata"] = upload.raw_metadata
+        if upload.state in ("receiving", "received"):
+            headers["Upload-Expires"] = http_date(upload.expires_at)
+        if upload.footage_id:
+            headers["Loa-Footage-Id"] = upload.footage_id
+        return Response(status_code=200, headers=headers)
+
+    async def patch(self, upload_id: str, request: Request, principal: Principal) -> Response:
+        self.check_version(request)
+        if not request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE):
+            raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai Content-Type.")
+        upload = await self._live(upload_id, principal)
+        return await self._patch(upload, request, status_on_success=204, extra_headers={})
+
+    async def _patch(
+        self, upload: Upload, request: Request, *, status_on_success: int, extra_headers: dict[str, str]
+    ) -> Response:
+        offset = parse_non_negative(request.headers.get("upload-offset", "0"), "Upload-Offset")
+        checksum = parse_checksum(request.headers.get("upload-checksum"))
+        declared = request.headers.get("content-length")
+        lock = self._lock(upload.id)
+        try:
+            # A client that lost its connection may be back before the server noticed: wait for the old PATCH.
+            await asyncio.wait_for(lock.acquire(), timeout=15.0)
+        except TimeoutError as exc:
+            raise TusError(423, "The upload is busy with another request. / Đang bận, thử lại sau.") from exc
+        try:
+            upload = self.store.get(upload.id) or upload  # re-read: the previous PATCH may have moved it on
+            if upload.state in GONE_STATES:
+                raise TusError(410, "The upload is gone. / Lượt tải lên không còn.")
+            if upload.state == "accepted":
+                return self._done_response(upload, status_on_success, extra_headers)
+            if offset != upload.offset:
+                raise TusError(
+                    409,
+                    f"Upload-Offset {offset} does not match the server's offset {upload.offset}; send HEAD and resume."
+                    " / Vị trí không khớp.",
+                )
+            if declared is not None and declared.isdigit() and offset + int(declared) > upload.length:
+                raise TusError(413, "The body runs past Upload-Length. / Dữ liệu vượt quá độ dài đã khai báo.")
+            received = await self._receive(upload, request, checksum)
+            new_offset = upload.offset + received.size
+            now = self.clock()
+            state: UploadState = "received" if new_offset == upload.length else "receiving"
+            self.store.set_offset(upload.id, new_offset, now + self.expiry_s, state)
+            if received.sha256_state is not None:
+                self._hashes[upload.id] = (new_offset, received.sha256_state)
+            upload = replace(upload, offset=new_offset, expires_at=now + self.expiry_s, state=state)
+            if state == "received":
+                upload = await self._finish(upload)
+                return self._done_response(upload, status_on_success, extra_headers)
+            return Response(
+                status_code=status_on_success,
+                headers={
+                    **self.base_headers(),
+                    **extra_headers,
+                    "Upload-Offset": str(new_offset),
+                    "Upload-Expires": http_date(upload.expires_at),
+                },
+            )
+        finally:
+            lock.release()
+
+    async def _receive(self, upload: Upload, request: Request, checksum: tuple[str, bytes] | None) -> _Received:
+        """Stream the body into the spool at the committed offset; return how much was committed."""
+        known = self._hashes.get(upload.id)
+        file_hash = known[1].copy() if known is not None and known[0] == upload.offset else None
+        writer = await asyncio.to_thread(
+            _SpoolWriter, self.store.spool_path(upload.id), upload.offset, file_hash, checksum[0] if checksum else None
+        )
+        remaining = upload.length - upload.offset
+        size = 0
+        block = bytearray()
+        disconnected = False
+        try:
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > remaining:
+                        raise TusError(413, "The body runs past Upload-Length. / Dữ liệu vượt quá độ dài đã khai báo.")
+                    block += chunk
+                    if len(block) >= CHUNK:
+                        await asyncio.to_thread(writer.write, bytes(block))
+                        block.clear()
+            except ClientDisconnect:
+                # Keep what arrived: the client resumes from the offset HEAD reports.
+                disconnected = True
+            if block:
+                await asyncio.to_thread(writer.write, bytes(block))
+            if checksum is not None:
+                assert writer.request_hash is not None
+                if disconnected or not hmac.compare_digest(writer.request_hash.digest(), checksum[1]):
+                    raise TusError(460, "Checksum mismatch: the chunk was damaged; send it again. / Sai mã kiểm tra.")
+            await asyncio.to_thread(writer.commit)
+        except BaseException:
+            await asyncio.to_thread(writer.rollback, upload.offset)
+            raise
+        if disconnected:
+            log.info("tus upload %s: client went away at offset %d", upload.id, upload.offset + size)
+        return _Received(size=size, sha256_state=writer.file_hash)
+
+    async def _finish(self, upload: Upload) -> Upload:
+        """All bytes are in: validate, store and announce, or refuse and drop the bytes."""
+        path = self.store.spool_path(upload.id)
+        known = self._hashes.pop(upload.id, None)
+        if known is not None and known[0] == upload.length:
+            sha256 = known[1].hexdigest()
+        else:
+            sha256 = await asyncio.to_thread(_sha256_file, path)
+        metadata = FootageMetadata.model_validate_json(upload.metadata_json)
+        try:
+            accepted = await self.service.accept(path, sha256, upload.length, metadata)
+        except RejectedUpload as exc:
+            self.store.finish(upload.id, "rejected", reason=str(exc))
+            self._locks.pop(upload.id, None)
+            raise
+        except Exception as exc:
+            # Storage or Kafka failed: the bytes stay, and an empty PATCH at the final offset tries again.
+            log.exception("tus upload %s: accepting failed; the client may retry", upload.id)
+            raise TusError(
+                503,
+                "The upload is complete but could not be stored or announced yet; send an empty PATCH at the final "
+                "offset to try again. / Chưa lưu được, hãy thử lại.",
+                {"Retry-After": "5"},
+            ) from exc
+        self.store.finish(upload.id, "accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
+        self._locks.pop(upload.id, None)
+        return replace(upload, state="accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
+
+    def _done_response(self, upload: Upload, status: int, extra_headers: dict[str, str]) -> Response:
+        assert upload.footage_id is not None
+        return Response(
+            status_code=status,
+            headers={
+                **self.base_headers(),
+                **extra_headers,
+                "Upload-Offset": str(upload.length),
+                "Loa-Footage-Id": upload.footage_id,
+                "Loa-Duplicate": "true" if upload.duplicate else "false",
+            },
+        )
+
+    async def resume_finish(self, upload_id: str, principal: Principal) -> Upload:
+        """Retry validation/announcement of an upload whose bytes are all in (e.g. Kafka was down at the end)."""
+        upload = await self._live(upload_id, principal)
+        if upload.state != "received":
+            return upload
+        async with self._lock(upload.id):
+            return await self._finish(upload)
+
+    async def terminate(self, upload_id: str, request: Request, principal: Principal) -> Response:
+        self.check_version(request)
+        upload = await self._live(upload_id, principal)
+        if upload.state == "accepted":
+            raise TusError(409, "The upload is finished and accepted; it cannot be terminated. / Đã hoàn tất.")
+        async with self._lock(upload.id):
+            self.store.finish(upload.id, "terminated", reason="The upload was terminated by the client.")
+        self._hashes.pop(upload.id, None)
+        self._locks.pop(upload.id, None)
+        return Response(status_code=204, headers=self.base_headers())
+
+    def status(self, upload: Upload) -> dict[str, object]:
+        return {
+            "upload_id": upload.id,
+            "state": upload.state,
+            "offset": upload.offset,
+            "length": upload.length,
+            "footage_id": upload.footage_id,
+            "duplicate": upload.duplicate,
+            "reason": upload.reason,
+            "metadata": FootageMetadata.model_validate_json(upload.metadata_json).model_dump(mode="json"),
+            "created_at": upload.created_at,
+            "expires_at": upload.expires_at,
+        }
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def error_response(exc: TusError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION, **exc.headers}
+    )

@@ -1,0 +1,189 @@
+"""Run the real ingest service as a process, and read what it announced on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from loa_core.auth import hash_token, new_token
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded
+from loa_dev.kafka import free_port
+
+
+@dataclass
+class IngestProcess:
+    url: str
+    token: str  # an admin token (LOA_API_TOKEN_HASHES)
+    root: Path
+    bootstrap: str
+    prefix: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def storage_root(self) -> Path:
+        return self.root / "storage"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.root / "data" / "ingest-spool"
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def log(self) -> str:
+        path = self.root / "ingest.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stored_objects(self) -> list[Path]:
+        return sorted(p for p in self.storage_root.rglob("*") if p.is_file())
+
+    def uploaded_events(self) -> list[FootageUploaded]:
+        return [
+            FootageUploaded.from_bytes(v) for v in read_topic(self.bootstrap, FOOTAGE_UPLOADED.full_name(self.prefix))
+        ]
+
+
+@contextmanager
+def run_ingest(root: Path, bootstrap: str, extra_env: dict[str, str] | None = None) -> Iterator[IngestProcess]:
+    root.mkdir(parents=True, exist_ok=True)
+    token = new_token()
+    port = free_port()
+    prefix = f"i{uuid.uuid4().hex[:10]}."
+    env = {
+        **os.environ,
+        "LOA_KAFKA_BOOTSTRAP": bootstrap,
+        "LOA_TOPIC_PREFIX": prefix,
+        "LOA_HTTP_PORT": str(port),
+        "LOA_DATA_DIR": str(root / "data"),
+        "LOA_STORAGE_ROOT": str(root / "storage"),
+        "LOA_API_TOKEN_HASHES": hash_token(token),
+        **(extra_env or {}),
+    }
+    with (root / "ingest.log").open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "loa_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    ingest = IngestProcess(f"http://127.0.0.1:{port}", token, root, bootstrap, prefix, process)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"ingest exited with {process.returncode}:\n{ingest.log()}")
+            try:
+                if httpx.get(f"{ingest.url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ingest did not start:\n{ingest.log()}")
+            time.sleep(0.2)
+        yield ingest
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record currently in the topic (all partitions, from the beginning up to the end offsets)."""
+
+    async def read() -> list[bytes]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            # topics() fetches fresh metadata but does not keep it; the cluster it fetched has the partitions.
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = [TopicPartition(topic, p) for p in (cluster.partitions_for_topic(topic) or set())]
+            assert partitions, f"topic {topic} does not exist"
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            values: list[bytes] = []
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    values.extend(r.value for r in records if r.value is not None)
+            return values
+        finally:
+            # aiokafka's group-less coordinator lets its cancelled background task escape stop(); it is harmless.
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def tus_metadata(**fields: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CuttingProxy:
+    """A TCP proxy that drops the first connection after `cut_after` bytes from the client: a dropped link."""
+
+    def __init__(self, target_port: int, cut_after: int) -> None:
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cut_done = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            limit = None if self.cut_done.is_set() else self.cut_after
+            threading.Thread(target=self._pipe, args=(client, upstream, limit), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if limit is not None and sent + len(data) >= limit:
+                    dst.sendall(data[: limit - sent])
+                    self.cut_done.set()
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._server.close()
