@@ -11,7 +11,7 @@ from loa_publisher.settings import PublisherSettings
 def main() -> None:
     settings = PublisherSettings()
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=f"loa-{SERVICE}")
-    ledger = Ledger(settings.data_dir / "publisher-ledger.sqlite3")
+    ledger = Ledger.open(settings.ledger_location())
     app = create_app(settings, make_storage(settings.storage()), producer, ledger)
     run_worker(app, settings, SERVICE, producer)
 

@@ -1,30 +1,98 @@
-"""The publisher worker: a thin Faust agent around `publish.publish_all`."""
+"""The publisher worker: a thin Faust agent around `Publisher`, a timer for held posts, and `POST /posts/{id}/retry`."""
 
 from __future__ import annotations
 
-import faust
+import logging
+import re
+from datetime import timedelta
+from typing import Any
 
+import faust
+import httpx
+from faust.web import Request, Response, View
+
+from loa_core.auth import token_is_valid
 from loa_core.channels import load_channels
 from loa_core.contracts import RENDITIONS_READY, RenditionsReady
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
 from loa_publisher.adapters import Adapter
+from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.local import LocalAdapter
+from loa_publisher.adapters.youtube import YouTubeAdapter
+from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger
-from loa_publisher.publish import publish_all
+from loa_publisher.publish import Publisher
 from loa_publisher.settings import PublisherSettings
 
 SERVICE = "publisher"
+log = logging.getLogger(__name__)
+_FOOTAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def build_adapters(
+    settings: PublisherSettings, storage: Storage, ledger: Ledger, http: httpx.AsyncClient
+) -> dict[str, Adapter]:
+    secrets = Secrets(settings.secrets_dir)
+    policy = RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s)
+    return {
+        "local": LocalAdapter(storage, settings.publish_dir),
+        "youtube": YouTubeAdapter(
+            storage, http, secrets, ledger, chunk_size=settings.youtube_chunk_bytes, policy=policy
+        ),
+    }
+
+
+def http_client() -> httpx.AsyncClient:
+    # Long write/read timeouts: a chunk of several MB on a slow uplink; connect fails fast.
+    return httpx.AsyncClient(timeout=httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=30.0))
 
 
 def create_app(settings: PublisherSettings, storage: Storage, producer: EventProducer, ledger: Ledger) -> faust.App:
     app = make_app(SERVICE, settings, stream_wait_empty=False)
     channels = load_channels(settings.channels_file)
-    adapters: dict[str, Adapter] = {"local": LocalAdapter(storage, settings.publish_dir)}
+    http = http_client()
+    publisher = Publisher(
+        channels=channels,
+        adapters=build_adapters(settings, storage, ledger, http),
+        ledger=ledger,
+        producer=producer,
+        hold_after_transient=timedelta(seconds=settings.hold_after_transient_s),
+    )
 
     async def handle(event: RenditionsReady) -> None:
-        await publish_all(event, channels=channels, adapters=adapters, ledger=ledger, producer=producer)
+        await publisher.handle(event)
 
     consume(app, RENDITIONS_READY, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handle)
+
+    @app.timer(interval=settings.schedule_poll_s)
+    async def post_held() -> None:
+        # Held posts: publish times, quota waits, platforms that were down, `loa retry`. Survives restarts
+        # because the ledger is the schedule.
+        try:
+            await publisher.run_due()
+        except Exception:
+            log.exception("posting held posts failed; trying again at the next tick")
+
+    @app.page("/posts/{footage_id}/retry")
+    class Retry(View):
+        async def post(self, request: Request, footage_id: str) -> Response:
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            if not token or not token_is_valid(token, settings.token_hashes()):
+                return self.json({"detail": "missing or invalid API token"}, status=401)
+            if not _FOOTAGE_ID.match(footage_id):
+                return self.json({"detail": "not a footage id"}, status=404)
+            keys = publisher.retry(footage_id)
+            body: dict[str, Any] = {
+                "footage_id": footage_id,
+                "retried": [{"channel": k.channel, "profile": k.profile} for k in keys],
+            }
+            return self.json(body)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _close_http(app: faust.App, **_: Any) -> None:
+        await http.aclose()
+
     return app

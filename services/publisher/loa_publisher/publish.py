@@ -1,10 +1,18 @@
-"""Post every cut of a footage to every channel that wants it, exactly once, guided by the ledger."""
+"""Post every cut of a footage to every channel that wants it, exactly once, guided by the ledger.
+
+Two ways in, one way through: `handle` for a renditions.ready event from Kafka, `run_due` for posts the ledger
+held (a publish time, a quota that resets tomorrow, a platform that stayed down, `loa retry`). Both end in
+`_post`, serialized per (footage, channel, cut), which never posts what the ledger says is POSTED and hands the
+adapter its stored upload session so an interrupted upload resumes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
@@ -17,11 +25,16 @@ from loa_core.contracts import (
     utc_now,
 )
 from loa_core.kafka import EventProducer
+from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
-from loa_publisher.adapters import Adapter, PublishRequest
-from loa_publisher.ledger import Ledger, PostState
+from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
+from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
+from loa_publisher.text import render
 
 log = logging.getLogger(__name__)
+
+# Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
+NATIVE_SCHEDULING = frozenset({"youtube"})
 
 
 @dataclass(frozen=True)
@@ -49,78 +62,146 @@ def plan_posts(event: RenditionsReady, channels: Mapping[str, Channel]) -> tuple
     return posts, problems
 
 
-async def publish_all(
-    event: RenditionsReady,
-    *,
-    channels: Mapping[str, Channel],
-    adapters: Mapping[str, Adapter],
-    ledger: Ledger,
-    producer: EventProducer,
-) -> None:
-    posts, problems = plan_posts(event, channels)
-    for post in posts:
+class Publisher:
+    def __init__(
+        self,
+        *,
+        channels: Mapping[str, Channel],
+        adapters: Mapping[str, Adapter],
+        ledger: Ledger,
+        producer: EventProducer,
+        hold_after_transient: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.channels = channels
+        self.adapters = adapters
+        self.ledger = ledger
+        self.producer = producer
+        self.hold_after_transient = hold_after_transient
+        self.clock = clock
+        self._locks: dict[PostKey, asyncio.Lock] = {}
+
+    async def handle(self, event: RenditionsReady) -> None:
+        """A renditions.ready event (first delivery or a redelivery)."""
+        posts, problems = plan_posts(event, self.channels)
+        for post in posts:
+            try:
+                await self._post(event, post)
+            except PermanentError as exc:
+                problems.append(str(exc))
+        if problems:
+            # The dead letter keeps the whole event; `loa retry` re-drives the FAILED posts from the ledger.
+            raise PermanentError("; ".join(problems))
+
+    async def run_due(self) -> int:
+        """Post what the ledger held and is now due. Returns how many were attempted."""
+        attempted = 0
+        for entry in self.ledger.due(self.clock()):
+            if entry.request is None:
+                continue
+            event = RenditionsReady.model_validate_json(entry.request)
+            channel = self.channels.get(entry.channel)
+            rendition = next((r for r in event.renditions if r.profile == entry.profile), None)
+            if channel is None or rendition is None:
+                self.ledger.mark_failed(entry.key, f"channel {entry.channel!r} or cut {entry.profile!r} is gone")
+                continue
+            attempted += 1
+            try:
+                await self._post(event, PlannedPost(channel, rendition))
+            except PermanentError as exc:
+                log.warning("held post %s failed: %s", entry.key, exc)
+            except RetryableError as exc:
+                log.warning("held post %s will be retried: %s", entry.key, exc)
+        return attempted
+
+    def retry(self, footage_id: str) -> list[PostKey]:
+        """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
+        return self.ledger.retry_failed(footage_id, self.clock())
+
+    def _lock(self, key: PostKey) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _post(self, event: RenditionsReady, post: PlannedPost) -> None:
+        key = PostKey(event.footage_id, post.channel.name, post.rendition.profile)
+        async with self._lock(key):
+            await self._post_locked(event, post, key)
+
+    async def _post_locked(self, event: RenditionsReady, post: PlannedPost, key: PostKey) -> None:
+        channel, now = post.channel, self.clock()
+        entry = self.ledger.get(key.footage_id, key.channel, key.profile)
+        if entry is not None and entry.state is PostState.POSTED:
+            # Posted before a crash or redelivery: announce again (consumers upsert), never post again.
+            await self._announce(entry, channel)
+            return
+        if entry is not None and entry.state is PostState.FAILED:
+            return  # waits for a person: `loa retry`
+        request_json = event.model_dump_json()
+        if entry is not None and entry.state is PostState.SCHEDULED:
+            if entry.due_at is not None and entry.due_at > now:
+                return  # held: the scheduler posts it on time
+            if not self.ledger.claim_due(key):
+                return  # another worker took it
+        publish_at = event.metadata.publish_at.get(channel.name)
+        if publish_at is not None and publish_at > now and channel.platform not in NATIVE_SCHEDULING:
+            self.ledger.schedule(key, publish_at, request=request_json)
+            log.info("holding %s until %s", key, publish_at.isoformat())
+            return
+        adapter = self.adapters.get(channel.platform)
+        if adapter is None:
+            raise PermanentError(f"no adapter for platform {channel.platform!r} (channel {channel.name!r})")
+        self.ledger.mark_pending(key, request_json)
+        session = UploadSession(
+            entry.session if entry else None,
+            _save=lambda data: self.ledger.save_session(key, data),
+            _clear=lambda: self.ledger.clear_session(key),
+        )
+        request = PublishRequest(
+            footage_id=key.footage_id,
+            channel=channel,
+            rendition=post.rendition,
+            metadata=event.metadata,
+            text=render(channel, event.metadata, key.footage_id),
+            publish_at=publish_at,
+        )
         try:
-            await _publish_one(event, post, adapters, ledger, producer)
+            result = await adapter.publish(request, session)
+        except QuotaExceeded as exc:
+            # Not a failure: the platform's day is over. The stored session (if any) is resumed then.
+            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=redact(str(exc)))
+            log.warning("quota exhausted for %s: holding until %s", key, exc.retry_at.isoformat())
+            return
+        except RetryableError as exc:
+            # The adapter already backed off; hold the post rather than block this partition, and try later.
+            due = self.clock() + self.hold_after_transient
+            self.ledger.schedule(key, due, request=request_json, reason=redact(str(exc)))
+            log.warning("%s still failing (%s): holding until %s", key, redact(str(exc)), due.isoformat())
+            return
         except PermanentError as exc:
-            problems.append(str(exc))
-    if problems:
-        # The dead letter keeps the whole event: re-driving it re-tries only what the ledger has not POSTED.
-        raise PermanentError("; ".join(problems))
+            reason = redact(f"{channel.platform}: {exc}")
+            self.ledger.mark_failed(key, reason)
+            await self.producer.send(
+                POSTS_FAILED,
+                PostFailed(footage_id=key.footage_id, channel=channel.name, platform=channel.platform, reason=reason),
+            )
+            raise PermanentError(reason) from exc
+        published_at = self.clock()
+        self.ledger.mark_posted(key, post_id=result.post_id, url=result.url, published_at=published_at)
+        log.info("posted %s to %s: %s", key, channel.name, result.url)
+        posted = self.ledger.get(key.footage_id, key.channel, key.profile)
+        assert posted is not None
+        await self._announce(posted, channel)
 
-
-async def _publish_one(
-    event: RenditionsReady, post: PlannedPost, adapters: Mapping[str, Adapter], ledger: Ledger, producer: EventProducer
-) -> None:
-    footage_id, channel, profile = event.footage_id, post.channel, post.rendition.profile
-    entry = ledger.get(footage_id, channel.name, profile)
-    if entry is not None and entry.state is PostState.POSTED:
-        # Posted before a crash or redelivery: announce again (consumers upsert), never post again.
+    async def _announce(self, entry: LedgerEntry, channel: Channel) -> None:
         assert entry.post_id and entry.url and entry.published_at
-        await producer.send(
+        await self.producer.send(
             POSTS_PUBLISHED,
             PostPublished(
-                footage_id=footage_id,
+                footage_id=entry.footage_id,
                 channel=channel.name,
                 platform=channel.platform,
-                profile=profile,
+                profile=entry.profile,
                 post_id=entry.post_id,
                 url=entry.url,
                 published_at=entry.published_at,
             ),
         )
-        return
-    adapter = adapters.get(channel.platform)
-    if adapter is None:
-        raise PermanentError(f"no adapter for platform {channel.platform!r} (channel {channel.name!r})")
-    ledger.mark_pending(footage_id, channel.name, profile)
-    try:
-        result = await adapter.publish(
-            PublishRequest(footage_id=footage_id, channel=channel, rendition=post.rendition, metadata=event.metadata)
-        )
-    except RetryableError:
-        raise
-    except PermanentError as exc:
-        reason = f"{channel.platform}: {exc}"
-        ledger.mark_failed(footage_id, channel.name, profile, reason)
-        await producer.send(
-            POSTS_FAILED,
-            PostFailed(footage_id=footage_id, channel=channel.name, platform=channel.platform, reason=reason),
-        )
-        raise PermanentError(reason) from exc
-    published_at = utc_now()
-    ledger.mark_posted(
-        footage_id, channel.name, profile, post_id=result.post_id, url=result.url, published_at=published_at
-    )
-    log.info("posted %s/%s to %s: %s", footage_id, profile, channel.name, result.url)
-    await producer.send(
-        POSTS_PUBLISHED,
-        PostPublished(
-            footage_id=footage_id,
-            channel=channel.name,
-            platform=channel.platform,
-            profile=profile,
-            post_id=result.post_id,
-            url=result.url,
-            published_at=published_at,
-        ),
-    )

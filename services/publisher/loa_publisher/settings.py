@@ -9,3 +9,25 @@ class PublisherSettings(CommonSettings):
     http_port: int = 8003
     # Where the `local` adapter publishes: a folder with the cuts and an index.html to open in a browser.
     publish_dir: Path = Path(".cache/run/published")
+    # The ledger: a SQLite path (default: <data_dir>/publisher-ledger.sqlite3) or postgresql://… for replicas.
+    ledger_url: str | None = None
+    # Channel secrets: LOA_SECRET_<CHANNEL>_<NAME>, else the file <secrets_dir>/<channel>/<name>.
+    secrets_dir: Path | None = None
+    # YouTube chunk size: a multiple of 256 KiB; one chunk (plus one read ahead) is all an upload holds in memory.
+    youtube_chunk_bytes: int = 8 * 1024 * 1024
+    # TikTok chunk size (5–64 MB per the FILE_UPLOAD rules).
+    tiktok_chunk_bytes: int = 10 * 1024 * 1024
+    # Backoff for 5xx/429/dropped connections, per request: attempts, first and longest wait (full jitter).
+    retry_attempts: int = 8
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 60.0
+    # A post whose platform stayed down through the backoff is held this long, then tried again (resuming).
+    hold_after_transient_s: float = 300.0
+    # How often held posts (publish times, quota waits, `loa retry`) are checked.
+    schedule_poll_s: float = 5.0
+    # How often platform-side processing (TikTok status, Zalo verify) is polled, and for how long at most.
+    status_poll_s: float = 5.0
+    status_timeout_s: float = 3600.0
+
+    def ledger_location(self) -> str:
+        return self.ledger_url or str(self.data_dir / "publisher-ledger.sqlite3")

@@ -1,12 +1,50 @@
-"""One small interface for every platform; each adapter lives in its own module."""
+"""One small interface for every platform; each adapter lives in its own module.
+
+An adapter gets a `PublishRequest` (what to post, already rendered for its platform) and an `UploadSession`
+(its slot in the ledger) and returns a `PostResult`. It saves whatever it needs to resume an upload in the
+session *before* sending bytes to it, and on a second call with saved data it resumes instead of starting over.
+It says what went wrong with one of three exceptions: `RetryableError` (try again soon), `QuotaExceeded`
+(try again at a given time; not a failure) or `PermanentError` (the platform's own message; a person must act).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata, Rendition
+from loa_core.streaming import PermanentError, RetryableError
+
+__all__ = [
+    "Adapter",
+    "PermanentError",
+    "PostResult",
+    "PostText",
+    "PublishRequest",
+    "QuotaExceeded",
+    "RetryableError",
+    "UploadSession",
+]
+
+
+class QuotaExceeded(RetryableError):
+    """The platform's quota is spent until `retry_at`: the post is held until then, not failed."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True)
+class PostText:
+    """Title, description and hashtags rendered from the channel's templates, within the platform's limits."""
+
+    title: str
+    description: str
+    hashtags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -15,6 +53,10 @@ class PublishRequest:
     channel: Channel
     rendition: Rendition
     metadata: FootageMetadata
+    text: PostText
+    # When the post should go public. Adapters that can schedule on the platform (YouTube publishAt) use it;
+    # the others are only called once it has passed.
+    publish_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -23,7 +65,24 @@ class PostResult:
     url: str
 
 
+@dataclass
+class UploadSession:
+    """The adapter's durable resume data for one post; `save` writes it to the ledger before returning."""
+
+    data: dict[str, Any] | None
+    _save: Callable[[dict[str, Any]], None] = field(repr=False)
+    _clear: Callable[[], None] = field(repr=False)
+
+    def save(self, data: dict[str, Any]) -> None:
+        self._save(data)
+        self.data = data
+
+    def clear(self) -> None:
+        self._clear()
+        self.data = None
+
+
 class Adapter(Protocol):
     platform: str
 
-    async def publish(self, request: PublishRequest) -> PostResult: ...
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult: ...

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from loa_core.storage import Storage
-from loa_publisher.adapters import PostResult, PublishRequest
+from loa_publisher.adapters import PostResult, PublishRequest, UploadSession
 
 _templates = Environment(loader=PackageLoader("loa_publisher", "templates"), autoescape=select_autoescape())
 
@@ -22,7 +22,8 @@ class LocalAdapter:
         self._root = publish_dir.resolve()
         self._lock = asyncio.Lock()  # one index rewrite at a time
 
-    async def publish(self, request: PublishRequest) -> PostResult:
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        # A copy into a folder needs no resumable session: a retry just copies again (atomically).
         # Ids and profile names are validated by the contracts (hex, [a-z0-9_-]), so they are safe path parts.
         folder = self._root / request.footage_id
         name = f"{request.rendition.profile}.mp4"

@@ -1,0 +1,286 @@
+"""YouTube Data API v3: the resumable upload protocol spoken directly over httpx.
+
+Not google-api-python-client: it stalls after a 503 (it re-sends a consumed stream) and does not retry a dropped
+connection (see PLATFORMS.md). Here every chunk is read from storage at the offset the server acknowledged, so a
+retry always sends the right bytes, and the session URI lives in the ledger so a restarted publisher resumes it.
+
+Channel options: base_url, token_url, privacy (private|unlisted|public; default private), category_id.
+Secrets: client_id, client_secret, refresh_token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from loa_core.channels import Channel
+from loa_core.storage import Storage
+from loa_publisher.adapters import (
+    PermanentError,
+    PostResult,
+    PublishRequest,
+    QuotaExceeded,
+    UploadSession,
+)
+from loa_publisher.adapters.http import (
+    RangeReader,
+    RetryPolicy,
+    Transient,
+    platform_message,
+    transient_for,
+    with_backoff,
+)
+from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource
+
+DEFAULT_BASE_URL = "https://www.googleapis.com"
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
+CHUNK_ALIGNMENT = 256 * 1024  # every chunk but the last is a multiple of 256 KiB [docs]
+QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"}
+# 403s that mean "slow down", not "come back tomorrow".
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+# Daily quotas reset at midnight Pacific time.
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+_RANGE = re.compile(r"^bytes=0-(\d+)$")
+
+
+def next_quota_reset(now: datetime) -> datetime:
+    local = now.astimezone(_PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 5), tzinfo=_PACIFIC)
+    return midnight.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Status:
+    offset: int = 0
+    resource: dict[str, Any] | None = None
+    gone: bool = False
+
+
+class _SessionGone(Exception):
+    """404 on the session URI: it expired; start a new session."""
+
+
+class YouTubeAdapter:
+    platform = "youtube"
+
+    def __init__(
+        self,
+        storage: Storage,
+        http: httpx.AsyncClient,
+        secrets: Secrets,
+        token_store: RefreshTokenStore,
+        *,
+        chunk_size: int = 8 * 1024 * 1024,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        if chunk_size <= 0 or chunk_size % CHUNK_ALIGNMENT:
+            raise ValueError(f"YouTube chunk size must be a positive multiple of 256 KiB, got {chunk_size}")
+        self._storage = storage
+        self._http = http
+        self._secrets = secrets
+        self._token_store = token_store
+        self._chunk = chunk_size
+        self._policy = policy or RetryPolicy()
+        self._tokens: dict[str, TokenSource] = {}
+
+    def tokens(self, channel: Channel) -> TokenSource:
+        if channel.name not in self._tokens:
+            self._tokens[channel.name] = OAuthRefresher(
+                channel=channel.name,
+                http=self._http,
+                token_url=str(channel.options.get("token_url", DEFAULT_TOKEN_URL)),
+                form={
+                    "client_id": self._secrets.require(channel.name, "client_id"),
+                    "client_secret": self._secrets.require(channel.name, "client_secret"),
+                },
+                headers=None,
+                refresh_token=self._secrets.require(channel.name, "refresh_token"),
+                store=self._token_store,
+                policy=self._policy,
+            )
+        return self._tokens[channel.name]
+
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        channel = request.channel
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        tokens = self.tokens(channel)
+        size = self._storage.size(request.rendition.key)
+        reader = RangeReader(self._storage, request.rendition.key, size)
+        try:
+            resource: dict[str, Any] | None = None
+            for _ in range(3):  # a session can expire under us; three fresh sessions in a row is not bad luck
+                saved = session.data
+                if saved and saved.get("size") == size and saved.get("uri"):
+                    uri = str(saved["uri"])
+                    status = await self._status(uri, size, tokens)
+                    if status.resource is not None:
+                        resource = status.resource
+                        break
+                    if status.gone:
+                        session.clear()
+                        continue
+                    offset = status.offset
+                else:
+                    uri = await with_backoff(
+                        self._policy, "youtube: start upload", lambda: self._initiate(base, request, size, tokens)
+                    )
+                    # Durable before the first byte: a crash from here on resumes this very session.
+                    session.save({"uri": uri, "size": size})
+                    offset = 0
+                try:
+                    resource = await self._upload(uri, reader, offset, size, tokens)
+                    break
+                except _SessionGone:
+                    session.clear()
+            if resource is None:
+                raise PermanentError("youtube: the upload session expired three times in a row")
+        finally:
+            await reader.aclose()
+        video_id = resource.get("id")
+        if not isinstance(video_id, str) or not video_id:
+            raise PermanentError(f"youtube: upload finished without a video id: {str(resource)[:200]}")
+        return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+    # --- protocol steps
+
+    async def _send(self, tokens: TokenSource, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; a 401 refreshes the token once and repeats it [docs]."""
+        headers = dict(kwargs.pop("headers", {}))
+        headers["Authorization"] = f"Bearer {await tokens.token()}"
+        response = await self._http.request(method, url, headers=headers, **kwargs)
+        if response.status_code == 401:
+            headers["Authorization"] = f"Bearer {await tokens.refresh()}"
+            response = await self._http.request(method, url, headers=headers, **kwargs)
+            if response.status_code == 401:
+                raise PermanentError(f"youtube: still unauthorized after a token refresh: {platform_message(response)}")
+        return response
+
+    def _raise_for(self, response: httpx.Response, what: str) -> None:
+        transient = transient_for(response, f"youtube: {what}")
+        if transient:
+            raise transient
+        reasons = _error_reasons(response) if response.status_code == 403 else set()
+        if reasons & RATE_REASONS:
+            raise Transient(f"youtube: {what}: {platform_message(response)}")
+        if reasons & QUOTA_REASONS:
+            raise QuotaExceeded(f"youtube: {platform_message(response)}", next_quota_reset(datetime.now(UTC)))
+        raise PermanentError(f"youtube: {what}: {platform_message(response)}")
+
+    async def _initiate(self, base: str, request: PublishRequest, size: int, tokens: TokenSource) -> str:
+        options = request.channel.options
+        status: dict[str, Any] = {
+            "privacyStatus": str(options.get("privacy", "private")),
+            "selfDeclaredMadeForKids": False,
+        }
+        if request.publish_at is not None and request.publish_at > datetime.now(UTC):
+            # publishAt needs a private video; YouTube makes it public at that time [docs].
+            status["privacyStatus"] = "private"
+            status["publishAt"] = request.publish_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "snippet": {
+                "title": request.text.title,
+                "description": request.text.description,
+                "tags": list(request.metadata.tags),
+                "categoryId": str(options.get("category_id", "25")),  # 25 = News & Politics
+            },
+            "status": status,
+        }
+        response = await self._send(
+            tokens,
+            "POST",
+            f"{base}/upload/youtube/v3/videos",
+            params={"uploadType": "resumable", "part": "snippet,status"},
+            json=body,
+            headers={"X-Upload-Content-Length": str(size), "X-Upload-Content-Type": "video/mp4"},
+        )
+        if response.status_code != 200:
+            self._raise_for(response, "start upload")
+        location = response.headers.get("location")
+        if not location:
+            raise PermanentError("youtube: start upload answered 200 without a Location header")
+        return location
+
+    async def _status(self, uri: str, size: int, tokens: TokenSource) -> _Status:
+        return await with_backoff(self._policy, "youtube: upload status", lambda: self._query(uri, size, tokens))
+
+    async def _query(self, uri: str, size: int, tokens: TokenSource) -> _Status:
+        """Where is the session? An empty PUT with `Content-Range: bytes */size` [docs]."""
+        response = await self._send(tokens, "PUT", uri, content=b"", headers={"Content-Range": f"bytes */{size}"})
+        if response.status_code in (200, 201):
+            return _Status(resource=response.json())
+        if response.status_code == 308:
+            return _Status(offset=_next_offset(response))
+        if response.status_code == 404:
+            return _Status(gone=True)
+        self._raise_for(response, "upload status")
+        raise AssertionError("unreachable")
+
+    async def _upload(
+        self, uri: str, reader: RangeReader, offset: int, size: int, tokens: TokenSource
+    ) -> dict[str, Any]:
+        requery = False
+
+        async def attempt() -> dict[str, Any] | None:
+            nonlocal offset, requery
+            if requery:
+                # After a failure we do not know what the server kept: ask, then send from there.
+                status = await self._query(uri, size, tokens)
+                if status.resource is not None:
+                    return status.resource
+                if status.gone:
+                    raise _SessionGone
+                offset = status.offset
+                requery = False
+            chunk = await reader.read(offset, self._chunk)
+            last = offset + len(chunk) - 1
+            try:
+                response = await self._send(
+                    tokens,
+                    "PUT",
+                    uri,
+                    content=chunk,
+                    headers={"Content-Range": f"bytes {offset}-{last}/{size}", "Content-Type": "video/mp4"},
+                )
+            except httpx.TransportError:
+                requery = True
+                raise
+            if response.status_code in (200, 201):
+                return dict(response.json())
+            if response.status_code == 308:
+                offset = _next_offset(response)
+                return None
+            if response.status_code == 404:
+                raise _SessionGone
+            requery = True
+            self._raise_for(response, "upload chunk")
+            raise AssertionError("unreachable")
+
+        while True:
+            # The backoff budget is per chunk: progress resets it.
+            resource = await with_backoff(self._policy, "youtube: upload chunk", attempt)
+            if resource is not None:
+                return resource
+
+
+def _next_offset(response: httpx.Response) -> int:
+    """308's Range header says what the server has; none means nothing yet [docs]."""
+    value = response.headers.get("range")
+    if not value:
+        return 0
+    match = _RANGE.match(value.strip())
+    if not match:
+        raise Transient(f"youtube: unreadable Range header {value!r}")
+    return int(match.group(1)) + 1
+
+
+def _error_reasons(response: httpx.Response) -> set[str]:
+    try:
+        errors = response.json().get("error", {}).get("errors", [])
+    except (ValueError, AttributeError):
+        return set()
+    return {str(e.get("reason")) for e in errors if isinstance(e, dict)}

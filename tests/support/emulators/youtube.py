@@ -1,0 +1,221 @@
+"""YouTube Data API v3 resumable upload + Google's OAuth token endpoint, strictly.
+
+Checked on every request: the bearer token; on start: uploadType=resumable, part, X-Upload-Content-Length,
+X-Upload-Content-Type video/*, title 1–100 chars without '<' '>', description ≤ 5000 bytes, publishAt only with
+privacyStatus private; on chunks: Content-Range `bytes a-b/total` with `a` = what the session holds, total = the
+announced length, Content-Length = b-a+1, a multiple of 256 KiB unless it is the last chunk; status queries
+`bytes */total` answer 308 (+Range) or the finished video. A dropped connection keeps what arrived, rounded down
+to 256 KiB, as Google's servers may.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.emulators import Emulator, Fault, Stored, receive_body
+
+ALIGN = 256 * 1024
+_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+_QUERY = re.compile(r"^bytes \*/(\d+)$")
+
+
+@dataclass
+class Session:
+    id: str
+    size: int
+    meta: dict[str, Any]
+    path: Path
+    persisted: int = 0
+    video: Stored | None = None
+    expired: bool = False
+    chunks: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _error(status: int, message: str, reason: str = "badRequest") -> web.Response:
+    body = {"error": {"code": status, "message": message, "errors": [{"reason": reason, "message": message}]}}
+    return web.json_response(body, status=status)
+
+
+class YouTubeEmulator(Emulator):
+    def __init__(
+        self, root: Path, *, client_id: str = "cid", client_secret: str = "csecret", refresh_token: str = "rt-1"
+    ) -> None:
+        super().__init__(root)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.sessions: dict[str, Session] = {}
+        self.videos: dict[str, Stored] = {}
+        self.quota_remaining: int | None = None  # None = unlimited
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/token", self._token)
+        app.router.add_post("/upload/youtube/v3/videos", self._start)
+        app.router.add_put("/upload/youtube/v3/videos", self._put)
+        app.router.add_put("/plain/{name}", self._plain_put)
+
+    # --- OAuth
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.log("token")
+        form = await request.post()
+        fault = self.take_fault("token")
+        if fault and fault.kind == "status":
+            return _error(fault.status, "backend error")
+        if form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("refresh_token") != self.refresh_token:
+            return web.json_response(
+                {"error": "invalid_grant", "error_description": "Token has been revoked."}, status=400
+            )
+        self.refresh_calls += 1
+        return web.json_response({"access_token": self.mint_token(), "expires_in": 3599, "token_type": "Bearer"})
+
+    def _authorized(self, request: web.Request, on: str) -> tuple[web.Response | None, Fault | None]:
+        """(a 401 answer or None, the fault injected for this request)."""
+        fault = self.take_fault(on)
+        if fault and fault.kind == "expire_token":
+            self.revoke_tokens()
+            fault = None
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or header.removeprefix("Bearer ") not in self.valid_tokens:
+            return _error(401, "Request had invalid authentication credentials.", "authError"), fault
+        return None, fault
+
+    # --- resumable upload
+
+    async def _start(self, request: web.Request) -> web.Response:
+        self.log("init")
+        denied, fault = self._authorized(request, "init")
+        if denied:
+            return denied
+        if fault and fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+            return web.json_response(
+                {"error": {"code": fault.status, "message": "Backend Error"}}, status=fault.status, headers=headers
+            )
+        if request.query.get("uploadType") != "resumable":
+            return _error(400, "uploadType must be resumable")
+        if set(request.query.get("part", "").split(",")) != {"snippet", "status"}:
+            return _error(400, "part must be snippet,status")
+        try:
+            size = int(request.headers["X-Upload-Content-Length"])
+        except (KeyError, ValueError):
+            return _error(400, "X-Upload-Content-Length is required")
+        if not request.headers.get("X-Upload-Content-Type", "").startswith("video/"):
+            return _error(400, "X-Upload-Content-Type must be video/*")
+        if (fault and fault.kind == "quota") or self.quota_remaining == 0:
+            return _error(403, "The request cannot be completed because you have exceeded your quota.", "quotaExceeded")
+        try:
+            meta = json.loads(await request.text())
+        except ValueError:
+            return _error(400, "body is not JSON")
+        snippet, status = meta.get("snippet", {}), meta.get("status", {})
+        title = snippet.get("title", "")
+        if not title or len(title) > 100 or "<" in title or ">" in title:
+            return _error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
+        if len(snippet.get("description", "").encode("utf-8")) > 5000 or "<" in snippet.get("description", ""):
+            return _error(400, "The request metadata specifies an invalid video description.", "invalidDescription")
+        if "publishAt" in status and status.get("privacyStatus") != "private":
+            return _error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
+        if self.quota_remaining is not None:
+            self.quota_remaining -= 1
+        session_id = self.new_id("sess")
+        self.sessions[session_id] = Session(session_id, size, meta, self.root / f"{session_id}.part")
+        location = f"{self.base_url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={session_id}"
+        return web.Response(status=200, headers={"Location": location})
+
+    def _finished(self, session: Session) -> web.Response:
+        assert session.video is not None
+        video = session.video
+        body = {
+            "kind": "youtube#video",
+            "id": video.id,
+            **video.meta,
+            "status": {**video.meta.get("status", {}), "uploadStatus": "uploaded"},
+        }
+        return web.json_response(body, status=200)
+
+    def _incomplete(self, session: Session) -> web.Response:
+        headers = {"Range": f"bytes=0-{session.persisted - 1}"} if session.persisted else {}
+        return web.Response(status=308, headers=headers)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        session = self.sessions.get(request.query.get("upload_id", ""))
+        content_range = request.headers.get("Content-Range", "")
+        kind = "status" if content_range.startswith("bytes */") else "chunk"
+        self.log(kind, content_range)
+        denied, fault = self._authorized(request, kind)
+        if denied:
+            return denied
+        if fault and fault.kind == "expire_session" and session is not None:
+            session.expired = True
+        if session is None or session.expired:
+            return _error(404, "upload session not found", "notFound")
+        if fault and fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+            if kind == "chunk":
+                await request.read()  # the body was sent; the server just failed
+            return web.json_response(
+                {"error": {"code": fault.status, "message": "Backend Error"}}, status=fault.status, headers=headers
+            )
+        if kind == "status":
+            match = _QUERY.match(content_range)
+            if not match or int(match.group(1)) != session.size or request.content_length not in (0, None):
+                return _error(400, f"bad status query Content-Range {content_range!r}")
+            return self._finished(session) if session.video else self._incomplete(session)
+        match = _RANGE.match(content_range)
+        if not match:
+            return _error(400, f"bad Content-Range {content_range!r}")
+        first, last, total = (int(g) for g in match.groups())
+        length = last - first + 1
+        if total != session.size:
+            return _error(400, f"Content-Range total {total} differs from X-Upload-Content-Length {session.size}")
+        if session.video is not None:
+            return _error(400, "upload already complete")
+        if first != session.persisted:
+            return _error(400, f"chunk starts at {first} but the session holds {session.persisted} bytes")
+        if last >= session.size or length <= 0:
+            return _error(400, "chunk goes past the end of the file")
+        if request.content_length != length:
+            return _error(400, f"Content-Length {request.content_length} differs from the range length {length}")
+        if last != session.size - 1 and length % ALIGN:
+            return _error(400, f"chunk of {length} bytes is not a multiple of 256 KiB and is not the last")
+        if fault and fault.kind == "drop":
+            got = await receive_body(request, session.path, first, length, drop_after=fault.after_bytes)
+            session.persisted = first + (got // ALIGN) * ALIGN
+            return web.Response(status=500)
+        got = await receive_body(request, session.path, first, length)
+        if got != length:
+            # The client went away mid-chunk: keep what is whole.
+            session.persisted = first + (got // ALIGN) * ALIGN
+            return web.Response(status=400)
+        session.persisted = last + 1
+        session.chunks.append((first, last))
+        if session.persisted < session.size:
+            return self._incomplete(session)
+        video_id = self.new_id("vid")
+        final = self.root / f"{video_id}.mp4"
+        session.path.rename(final)
+        session.video = Stored(video_id, final, session.size, meta=session.meta)
+        self.videos[video_id] = session.video
+        return self._finished(session)
+
+    # --- the benchmark's baseline: one plain streamed PUT
+
+    async def _plain_put(self, request: web.Request) -> web.Response:
+        path = self.root / f"plain-{request.match_info['name']}"
+        size = 0
+        with path.open("wb") as out:
+            async for data in request.content.iter_chunked(1024 * 1024):
+                out.write(data)
+                size += len(data)
+        return web.json_response({"size": size})
