@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec
+from loa_core.metrics import DEAD_LETTERS_SENT
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +137,4 @@ async def send_dead_letter(producer: EventProducer, letter: DeadLetter) -> None:
         letter.reason,
     )
     await producer.send(DEAD_LETTER, letter)
+    DEAD_LETTERS_SENT.labels(letter.origin_service, letter.error_type).inc()
