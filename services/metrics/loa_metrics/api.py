@@ -1,33 +1,127 @@
-"""The HTTP side of the metrics service: status per footage, health and /metrics."""
+"""The HTTP side of the metrics service: status per footage and post, reports, health and /metrics."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Path
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
 
 from loa_core.auth import bearer_dependency
-from loa_core.observability import health_router
-from loa_metrics.projection import Projection
+from loa_core.contracts.base import ChannelName
+from loa_core.observability import health_router, instrument_http
+from loa_metrics import reports
+from loa_metrics.projection import STATUSES, Projection
 from loa_metrics.settings import MetricsSettings
+
+Status = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
+assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+DateFrom = Annotated[date | None, Query(alias="from", description="First day, inclusive (UTC), e.g. 2026-11-01")]
+DateTo = Annotated[date | None, Query(alias="to", description="Last day, inclusive (UTC)")]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
 
 def create_api(settings: MetricsSettings, projection: Projection) -> FastAPI:
-    api = FastAPI(title="Loa metrics", version="0.1.0")
+    api = FastAPI(title="Loa metrics", version="0.2.0")
+    instrument_http(api)
     require_token = bearer_dependency(settings.token_hashes)
 
     async def ready() -> str | None:
         return None
 
     api.include_router(health_router(ready))
+    # Everything but health and /metrics needs a token.
+    router = APIRouter(dependencies=[Depends(require_token)])
 
-    @api.get("/footage/{footage_id}")
-    async def get_footage(
-        footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
-        _: Annotated[str, Depends(require_token)],
+    @router.get("/footage")
+    async def list_footage(
+        status: Annotated[Status | None, Query()] = None,
+        series: Annotated[str | None, Query(max_length=100)] = None,
+        channel: Annotated[ChannelName | None, Query()] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
+        items = projection.list_footage(
+            status=status,
+            series=series,
+            channel=channel,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            offset=offset,
+        )
+        return {"items": items, "limit": limit, "offset": offset}
+
+    @router.get("/footage/{footage_id}")
+    async def get_footage(footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
         view = projection.footage(footage_id)
         if view is None:
             raise HTTPException(404, f"No footage {footage_id} has been seen yet. / Chưa thấy footage này.")
         return view
 
+    @router.get("/posts")
+    async def list_posts(
+        series: Annotated[str | None, Query(max_length=100)] = None,
+        channel: Annotated[ChannelName | None, Query()] = None,
+        platform: Annotated[str | None, Query(max_length=40)] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        items = projection.list_posts(
+            series=series,
+            channel=channel,
+            platform=platform,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            offset=offset,
+        )
+        return {"items": items, "limit": limit, "offset": offset}
+
+    def _report(period: reports.Period, fmt: str) -> Any:
+        start, end = period.bounds()
+        rows = reports.report_rows(period, projection.engagement(published_from=start, published_before=end))
+        if fmt == "csv":
+            return Response(
+                reports.to_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="loa-report-{period.label}.csv"'},
+            )
+        return {
+            "period": period.label,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),  # exclusive
+            "rows": rows,
+            "followers": projection.followers(),
+        }
+
+    @router.get("/reports/monthly")
+    async def monthly_report(
+        month: Annotated[str | None, Query(description="YYYY-MM; default: this month (UTC)")] = None,
+        format: Format = "json",
+    ) -> Any:
+        try:
+            period = reports.month_period(month)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return _report(period, format)
+
+    @router.get("/reports/weekly")
+    async def weekly_report(
+        week: Annotated[str | None, Query(description="ISO week YYYY-Www; default: this week (UTC)")] = None,
+        format: Format = "json",
+    ) -> Any:
+        try:
+            period = reports.week_period(week)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return _report(period, format)
+
+    api.include_router(router)
     return api

@@ -1,12 +1,20 @@
-"""The metrics worker: Faust agents project every pipeline topic; FastAPI serves the view in the same loop."""
+"""The metrics worker: Faust agents project every pipeline topic; FastAPI serves the view in the same loop.
+
+Background tasks in the same loop: consumer lag of every Loa consumer group, and engagement polling.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator
+from functools import partial
 
 import faust
+import httpx
 import uvicorn
+from prometheus_client import REGISTRY
 
 from loa_core.contracts import (
     DEAD_LETTER,
@@ -21,13 +29,23 @@ from loa_core.contracts import (
     RenditionsReady,
 )
 from loa_core.kafka import EventProducer
+from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import consume, make_app
 from loa_metrics import metrics
 from loa_metrics.api import create_api
-from loa_metrics.projection import Projection
+from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
+from loa_metrics.projection import Projection, seconds_between
 from loa_metrics.settings import MetricsSettings
 
 SERVICE = "metrics"
+log = logging.getLogger(__name__)
+
+# Which Loa consumer group reads which topic: the lag monitor's map. The group id is Faust's app id.
+CONSUMED_TOPICS = {
+    "transcode": (FOOTAGE_UPLOADED,),
+    "publisher": (RENDITIONS_READY,),
+    "metrics": (FOOTAGE_UPLOADED, RENDITIONS_READY, POSTS_PUBLISHED, POSTS_FAILED, DEAD_LETTER),
+}
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -41,6 +59,19 @@ class _EmbeddedServer(uvicorn.Server):
 def create_app(settings: MetricsSettings, projection: Projection, producer: EventProducer) -> faust.App:
     # Faust's own web server is off: FastAPI answers /healthz, /readyz and /metrics (Faust's sensor included).
     app = make_app(SERVICE, settings, web_enabled=False)
+    metrics.initialise({name: c.platform for name, c in projection.channels.items()})
+    storage_root = settings.storage_root if settings.storage_backend == "local" else None
+    REGISTRY.register(metrics.ProjectionCollector(projection, storage_root))
+
+    def observe_stages(footage_id: str, *, transcoded: bool = False, published: bool = False) -> None:
+        times = projection.stage_times(footage_id)
+        if transcoded and (s := seconds_between(times["uploaded_at"], times["transcoded_at"])) is not None:
+            metrics.STAGE_LATENCY.labels("transcode").observe(s)
+        if published:
+            if (s := seconds_between(times["transcoded_at"], times["published_at"])) is not None:
+                metrics.STAGE_LATENCY.labels("publish").observe(s)
+            if (s := seconds_between(times["uploaded_at"], times["published_at"])) is not None:
+                metrics.STAGE_LATENCY.labels("end_to_end").observe(s)
 
     async def on_uploaded(event: FootageUploaded) -> None:
         metrics.EVENTS_PROJECTED.labels(FOOTAGE_UPLOADED.name).inc()
@@ -51,6 +82,7 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
         metrics.EVENTS_PROJECTED.labels(RENDITIONS_READY.name).inc()
         if projection.renditions_ready(event):
             metrics.FOOTAGE_TRANSCODED.inc()
+            observe_stages(event.footage_id, transcoded=True)
         _count_published(event.footage_id)
 
     async def on_published(event: PostPublished) -> None:
@@ -70,8 +102,11 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
             metrics.DEAD_LETTERS.labels(event.origin_service).inc()
 
     def _count_published(footage_id: str) -> None:
+        # Stage latencies are observed once per footage, when it is first seen fully published
+        # (an upload event arriving late is rare and then only misses that footage's sample).
         if projection.mark_published_once(footage_id):
             metrics.FOOTAGE_PUBLISHED.inc()
+            observe_stages(footage_id, published=True)
 
     for spec, handler in (
         (FOOTAGE_UPLOADED, on_uploaded),
@@ -88,5 +123,39 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
     async def serve_http() -> None:
         config = uvicorn.Config(api, host=settings.http_host, port=settings.http_port, log_level="warning")
         await _EmbeddedServer(config).serve()
+
+    @app.task
+    async def measure_lag() -> None:
+        groups = [
+            Group(label=f"loa-{service}", group_id=f"{settings.topic_prefix}loa-{service}", topics=topics)
+            for service, topics in CONSUMED_TOPICS.items()
+        ]
+        monitor = LagMonitor(settings.kafka_bootstrap, settings.topic_prefix, groups)
+        try:
+            await monitor.run(settings.lag_interval_s)
+        finally:
+            await monitor.close()
+
+    @app.task
+    async def poll_engagement() -> None:
+        if settings.stats_credentials_file is None:
+            log.info("no LOA_STATS_CREDENTIALS_FILE: engagement polling is off")
+            return
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+            poller = Poller(
+                projection,
+                [YouTubeStats(http, settings.youtube_api_base), TikTokStats(http, settings.tiktok_api_base)],
+                {
+                    "youtube": Budget(settings.youtube_daily_units, 24 * 3600),
+                    "tiktok": Budget(settings.tiktok_requests_per_minute, 60),
+                },
+                partial(load_credentials, settings.stats_credentials_file),
+            )
+            while True:
+                try:
+                    await poller.poll_once()
+                except Exception:  # a bug in one round must not stop the next ones
+                    log.exception("engagement polling round failed")
+                await asyncio.sleep(settings.stats_round_s)
 
     return app

@@ -1,8 +1,23 @@
-"""Every Prometheus metric the metrics service exports, declared once. Labels stay bounded: never ids."""
+"""Every Prometheus metric the metrics service exports, declared once. Labels stay bounded: never ids.
+
+Channels are configuration (a handful) and series are a ward's recurring event series (a handful), so
+(channel, series) stays small. The shared HTTP, dead-letter and consumer-lag metrics live in loa_core.metrics.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-# Each pipeline event projected, by topic (a fixed set of five names).
+from loa_core.metrics import job_duration_histogram
+from loa_metrics.projection import STATUSES, Projection
+
+# Each pipeline event projected, by topic (a fixed set of names).
 EVENTS_PROJECTED = Counter("loa_pipeline_events_total", "Pipeline events projected into the status view", ["topic"])
 # Footage announced by ingest, by source (upload or livestream).
 FOOTAGE_UPLOADED = Counter("loa_footage_uploaded_total", "Footage uploaded and validated", ["source"])
@@ -14,5 +29,88 @@ FOOTAGE_PUBLISHED = Counter("loa_footage_published_total", "Footage published to
 POSTS_PUBLISHED = Counter("loa_posts_published_total", "Posts published", ["platform", "channel"])
 # Posts that failed for good, by platform and channel.
 POSTS_FAILED = Counter("loa_posts_failed_total", "Posts failed permanently", ["platform", "channel"])
-# Records dead-lettered, by the service that gave up on them.
-DEAD_LETTERS = Counter("loa_dead_letters_total", "Records sent to the dead-letter topic", ["origin_service"])
+# Dead letters seen on the dead-letter topic, by the service that gave up on them (all services, one place).
+DEAD_LETTERS = Counter("loa_dead_letters_total", "Records seen on the dead-letter topic", ["origin_service"])
+# Seconds each stage took for one footage, from the events' own times: transcode (upload → all cuts),
+# publish (all cuts → last post), end_to_end (upload → last post). Buckets up to hours.
+STAGE_LATENCY = job_duration_histogram("loa_stage_latency_seconds", "Time a footage spent per stage", ["stage"])
+STAGES = ("transcode", "publish", "end_to_end")
+# Statistics calls to the platforms, by outcome: ok, error, quota (platform said stop), deferred (our own
+# budget is spent for now), no_credentials (a channel with posts but no token to ask with).
+ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to the platforms", ["platform", "outcome"])
+# Known origins of dead letters, initialised so their series exist (at 0) before the first failure.
+SERVICES = ("ingest", "transcode", "publisher", "metrics")
+TOP_POSTS = 10
+
+
+class ProjectionCollector(Collector):
+    """Gauges read from the projection at scrape time, so they are never stale or double counted."""
+
+    def __init__(self, projection: Projection, storage_root: Path | None) -> None:
+        self._projection = projection
+        self._storage_root = storage_root
+
+    def collect(self) -> Iterator[Metric]:
+        p = self._projection
+        by_status = GaugeMetricFamily("loa_footage", "Footage currently in each status", labels=["status"])
+        counts = dict.fromkeys(STATUSES, 0)
+        for view in p.list_footage(limit=1_000_000):
+            counts[view["status"]] += 1
+        for status, n in counts.items():
+            by_status.add_metric([status], n)
+        yield by_status
+
+        labels = ["channel", "platform", "series"]
+        # Lifetime figures of every post, summed per channel and series, as last polled from the platforms.
+        families = {
+            name: GaugeMetricFamily(
+                f"loa_engagement_{name}", f"{name.capitalize()} of the posts, as last polled", labels=labels
+            )
+            for name in ("posts", "views", "likes", "comments", "shares")
+        }
+        for row in p.engagement():
+            key = [row.channel, row.platform, row.series]
+            for name, family in families.items():
+                family.add_metric(key, getattr(row, name))
+        yield from families.values()
+
+        followers = GaugeMetricFamily(
+            "loa_channel_followers", "Followers per channel, as last polled", labels=["channel", "platform"]
+        )
+        for account in p.followers():
+            followers.add_metric([account["channel"], account["platform"]], account["followers"])
+        yield followers
+
+        # The ten most viewed posts by rank: at most ten series at any time (titles, never ids).
+        top = GaugeMetricFamily(
+            "loa_top_post_views", "Views of the ten most viewed posts", labels=["rank", "channel", "series", "title"]
+        )
+        for rank, post in enumerate(p.top_posts(TOP_POSTS), start=1):
+            top.add_metric([str(rank), post["channel"], post["series"], post["title"] or ""], post["views"])
+        yield top
+
+        stored = GaugeMetricFamily(
+            "loa_storage_bytes", "Bytes the pipeline has put in storage, by kind", labels=["kind"]
+        )
+        for kind, n in p.stored_bytes().items():
+            stored.add_metric([kind], n)
+        yield stored
+
+        if self._storage_root is not None and self._storage_root.exists():
+            # Local-disk storage only; with S3 the object store reports its own capacity (MinIO's metrics).
+            usage = shutil.disk_usage(self._storage_root)
+            yield GaugeMetricFamily("loa_storage_capacity_bytes", "Size of the storage volume", value=usage.total)
+            yield GaugeMetricFamily("loa_storage_free_bytes", "Free space on the storage volume", value=usage.free)
+
+
+def initialise(channels: dict[str, str]) -> None:
+    """Create every known label set at 0, so rates and dashboards have a series before the first event."""
+    for stage in STAGES:
+        STAGE_LATENCY.labels(stage)
+    for service in SERVICES:
+        DEAD_LETTERS.labels(service)
+    for name, platform in channels.items():
+        POSTS_PUBLISHED.labels(platform, name)
+        POSTS_FAILED.labels(platform, name)
+    FOOTAGE_UPLOADED.labels("upload")
+    FOOTAGE_UPLOADED.labels("livestream")

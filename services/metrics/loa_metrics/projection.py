@@ -1,10 +1,17 @@
-"""Project every pipeline event into a queryable status per footage and per post (SQLite)."""
+"""Project every pipeline event into a queryable status per footage and per post (SQLite).
+
+Topics are consumed independently, so events of one footage can arrive in any order: every method
+creates the footage row first and only fills what is still empty, which also makes redelivery harmless.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +48,30 @@ CREATE TABLE IF NOT EXISTS failures (
     reason     TEXT NOT NULL,
     at         TEXT NOT NULL
 );
+-- Followers per channel, from the platform's account endpoint (latest poll only).
+CREATE TABLE IF NOT EXISTS channel_stats (
+    channel   TEXT PRIMARY KEY,
+    platform  TEXT NOT NULL,
+    followers INTEGER NOT NULL,
+    polled_at TEXT NOT NULL
+);
 """
+
+# Columns added after the first release; an older database gets them on open (SQLite has no ADD IF MISSING).
+_ADDED_COLUMNS = {
+    "footage": {"source_bytes": "INTEGER"},
+    "posts": {
+        "views": "INTEGER",
+        "likes": "INTEGER",
+        "comments": "INTEGER",
+        "shares": "INTEGER",
+        "stats_at": "TEXT",  # when the platform last answered for this post
+    },
+}
+
+# The statuses GET /footage?status= accepts, in pipeline order.
+STATUSES = ("unknown", "uploaded", "transcoded", "publishing", "published", "failed")
+NO_SERIES = "none"
 
 
 def footage_status(
@@ -70,30 +100,101 @@ def expected_posts_for(
     return {(name, p) for name in channel_names if name in channels for p in channels[name].profiles if p in produced}
 
 
+def _ts(moment: datetime) -> str:
+    """Stored times are UTC ISO strings, so text order is time order and the first 10 characters are the UTC day."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A published post the engagement poller asks the platform about."""
+
+    footage_id: str
+    channel: str
+    profile: str
+    platform: str
+    post_id: str
+    published_at: str
+    stats_at: str | None
+
+
+@dataclass(frozen=True)
+class PostStats:
+    views: int
+    likes: int
+    comments: int
+    shares: int | None  # YouTube has no public share count
+
+
+@dataclass(frozen=True)
+class EngagementRow:
+    """Totals of one (channel, series) over a set of posts."""
+
+    channel: str
+    platform: str
+    series: str
+    posts: int
+    views: int
+    likes: int
+    comments: int
+    shares: int
+
+
 class Projection:
     def __init__(self, path: Path, channels: Mapping[str, Channel]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # FastAPI's test client and the Prometheus collector may call in from another thread than the loop;
+        # one lock serialises every use of the one connection.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         self._channels = channels
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        return self._channels
+
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, tuple(params))
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, tuple(params)).fetchall()]
 
     def _ensure_row(self, footage_id: str) -> None:
         # Topics are consumed independently, so a post may arrive before its upload: create the row first.
-        self._db.execute("INSERT OR IGNORE INTO footage (footage_id) VALUES (?)", (footage_id,))
+        self._execute("INSERT OR IGNORE INTO footage (footage_id) VALUES (?)", (footage_id,))
+
+    # --- events in -------------------------------------------------------------------------------------
 
     def footage_uploaded(self, event: FootageUploaded) -> bool:
         self._ensure_row(event.footage_id)
-        cur = self._db.execute(
-            "UPDATE footage SET title=?, series=?, channels=?, source=?, uploaded_at=? "
+        cur = self._execute(
+            "UPDATE footage SET title=?, series=?, channels=?, source=?, uploaded_at=?, source_bytes=? "
             "WHERE footage_id=? AND uploaded_at IS NULL",
             (
                 event.metadata.title,
                 event.metadata.series,
                 json.dumps(list(event.metadata.channels)),
                 event.source,
-                event.occurred_at.isoformat(),
+                _ts(event.occurred_at),
+                event.media.size_bytes,
                 event.footage_id,
             ),
         )
@@ -102,15 +203,18 @@ class Projection:
     def renditions_ready(self, event: RenditionsReady) -> bool:
         self._ensure_row(event.footage_id)
         renditions = [
-            r.model_dump(include={"profile", "key", "width", "height", "duration_s"}) for r in event.renditions
+            r.model_dump(include={"profile", "key", "width", "height", "duration_s", "size_bytes"})
+            for r in event.renditions
         ]
-        cur = self._db.execute(
+        cur = self._execute(
             "UPDATE footage SET transcoded_at=?, renditions=?, title=COALESCE(title, ?), "
-            "channels=COALESCE(channels, ?) WHERE footage_id=? AND transcoded_at IS NULL",
+            "series=COALESCE(series, ?), channels=COALESCE(channels, ?) "
+            "WHERE footage_id=? AND transcoded_at IS NULL",
             (
-                event.occurred_at.isoformat(),
+                _ts(event.occurred_at),
                 json.dumps(renditions),
                 event.metadata.title,
+                event.metadata.series,
                 json.dumps(list(event.metadata.channels)),
                 event.footage_id,
             ),
@@ -119,8 +223,9 @@ class Projection:
 
     def post_published(self, event: PostPublished) -> bool:
         self._ensure_row(event.footage_id)
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?, ?, ?, ?)",
+        cur = self._execute(
+            "INSERT OR IGNORE INTO posts (footage_id, channel, profile, platform, post_id, url, published_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 event.footage_id,
                 event.channel,
@@ -128,7 +233,7 @@ class Projection:
                 event.platform,
                 event.post_id,
                 event.url,
-                event.published_at.isoformat(),
+                _ts(event.published_at),
             ),
         )
         return cur.rowcount > 0
@@ -142,9 +247,9 @@ class Projection:
             footage_id, stage, channel = event.footage_id, event.origin_service, None
         if footage_id:
             self._ensure_row(footage_id)
-        cur = self._db.execute(
+        cur = self._execute(
             "INSERT OR IGNORE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
-            (event.event_id, footage_id, stage, channel, event.reason, event.occurred_at.isoformat()),
+            (event.event_id, footage_id, stage, channel, event.reason, _ts(event.occurred_at)),
         )
         return cur.rowcount > 0
 
@@ -153,30 +258,27 @@ class Projection:
         view = self.footage(footage_id)
         if view is None or view["status"] != "published":
             return False
-        cur = self._db.execute(
+        cur = self._execute(
             "UPDATE footage SET published_counted=1 WHERE footage_id=? AND published_counted=0", (footage_id,)
         )
         return cur.rowcount > 0
 
+    # --- views out -------------------------------------------------------------------------------------
+
     def footage(self, footage_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM footage WHERE footage_id=?", (footage_id,)).fetchone()
-        if row is None:
-            return None
-        data = dict(row)
-        posts = [
-            dict(p)
-            for p in self._db.execute(
-                "SELECT channel, profile, platform, post_id, url, published_at FROM posts WHERE footage_id=? "
-                "ORDER BY channel, profile",
-                (footage_id,),
-            )
-        ]
-        failures = [
-            dict(f)
-            for f in self._db.execute(
-                "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
-            )
-        ]
+        rows = self._rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
+        return self._view(rows[0]) if rows else None
+
+    def _view(self, data: dict[str, Any]) -> dict[str, Any]:
+        footage_id = data["footage_id"]
+        posts = self._rows(
+            "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at "
+            "FROM posts WHERE footage_id=? ORDER BY channel, profile",
+            (footage_id,),
+        )
+        failures = self._rows(
+            "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
+        )
         channel_names = json.loads(data["channels"]) if data["channels"] else []
         renditions = json.loads(data["renditions"]) if data["renditions"] else []
         expected = expected_posts_for(channel_names, renditions, self._channels)
@@ -194,3 +296,163 @@ class Projection:
             },
             "errors": failures,
         }
+
+    def list_footage(
+        self,
+        *,
+        status: str | None = None,
+        series: str | None = None,
+        channel: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Newest first. Dates are inclusive and compare the upload day (UTC)."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if series is not None:
+            where.append("series = ?")
+            params.append(series)
+        if channel is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(footage.channels) WHERE value = ?)")
+            params.append(channel)
+        if date_from is not None:
+            where.append("substr(uploaded_at, 1, 10) >= ?")
+            params.append(date_from.isoformat())
+        if date_to is not None:
+            where.append("substr(uploaded_at, 1, 10) <= ?")
+            params.append(date_to.isoformat())
+        rows = self._rows(
+            f"SELECT * FROM footage WHERE {' AND '.join(where)} ORDER BY uploaded_at DESC, footage_id",  # noqa: S608
+            params,
+        )
+        # The status is derived, not stored, so it is filtered here; a ward has thousands of footage, not millions.
+        views = (self._view(r) for r in rows)
+        matching = [v for v in views if status is None or v["status"] == status]
+        return matching[offset : offset + limit]
+
+    def list_posts(
+        self,
+        *,
+        series: str | None = None,
+        channel: str | None = None,
+        platform: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Newest first, with the latest engagement figures. Dates compare the publication day (UTC)."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        for column, value in (("f.series", series), ("p.channel", channel), ("p.platform", platform)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if date_from is not None:
+            where.append("substr(p.published_at, 1, 10) >= ?")
+            params.append(date_from.isoformat())
+        if date_to is not None:
+            where.append("substr(p.published_at, 1, 10) <= ?")
+            params.append(date_to.isoformat())
+        params += [limit, offset]
+        return self._rows(
+            "SELECT p.footage_id, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
+            "p.published_at, p.views, p.likes, p.comments, p.shares, p.stats_at "
+            "FROM posts p JOIN footage f USING (footage_id) "
+            f"WHERE {' AND '.join(where)} ORDER BY p.published_at DESC, p.footage_id, p.channel, p.profile "
+            "LIMIT ? OFFSET ?",
+            params,
+        )
+
+    # --- engagement ------------------------------------------------------------------------------------
+
+    def published_posts(self, platform: str) -> list[PostRef]:
+        return [
+            PostRef(**r)
+            for r in self._rows(
+                "SELECT footage_id, channel, profile, platform, post_id, published_at, stats_at FROM posts "
+                "WHERE platform=? AND post_id IS NOT NULL ORDER BY published_at",
+                (platform,),
+            )
+        ]
+
+    def record_post_stats(self, platform: str, stats: Mapping[str, PostStats], at: datetime) -> int:
+        """Store the latest figures per platform post id; returns how many posts were updated."""
+        updated = 0
+        with self._lock:
+            for post_id, s in stats.items():
+                cur = self._db.execute(
+                    "UPDATE posts SET views=?, likes=?, comments=?, shares=?, stats_at=? "
+                    "WHERE platform=? AND post_id=?",
+                    (s.views, s.likes, s.comments, s.shares, _ts(at), platform, post_id),
+                )
+                updated += cur.rowcount
+        return updated
+
+    def mark_polled(self, platform: str, post_ids: Iterable[str], at: datetime) -> None:
+        """A post the platform did not return (private, under review, deleted) still waits its turn again."""
+        with self._lock:
+            for post_id in post_ids:
+                self._db.execute(
+                    "UPDATE posts SET stats_at=? WHERE platform=? AND post_id=?", (_ts(at), platform, post_id)
+                )
+
+    def record_followers(self, channel: str, platform: str, followers: int, at: datetime) -> None:
+        self._execute(
+            "INSERT INTO channel_stats VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
+            "platform=excluded.platform, followers=excluded.followers, polled_at=excluded.polled_at",
+            (channel, platform, followers, _ts(at)),
+        )
+
+    def followers(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT channel, platform, followers, polled_at FROM channel_stats ORDER BY channel")
+
+    def engagement(
+        self, *, published_from: str | None = None, published_before: str | None = None
+    ) -> list[EngagementRow]:
+        """Totals per (channel, series) of the posts published in [from, before) (ISO timestamps or dates)."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if published_from is not None:
+            where.append("p.published_at >= ?")
+            params.append(published_from)
+        if published_before is not None:
+            where.append("p.published_at < ?")
+            params.append(published_before)
+        rows = self._rows(
+            f"SELECT p.channel, p.platform, COALESCE(f.series, '{NO_SERIES}') AS series, COUNT(*) AS posts, "  # noqa: S608
+            "COALESCE(SUM(p.views), 0) AS views, COALESCE(SUM(p.likes), 0) AS likes, "
+            "COALESCE(SUM(p.comments), 0) AS comments, COALESCE(SUM(p.shares), 0) AS shares "
+            f"FROM posts p JOIN footage f USING (footage_id) WHERE {' AND '.join(where)} "
+            "GROUP BY p.channel, p.platform, series ORDER BY p.channel, series",
+            params,
+        )
+        return [EngagementRow(**r) for r in rows]
+
+    def top_posts(self, n: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT p.channel, p.platform, COALESCE(f.series, ?) AS series, f.title, p.views "
+            "FROM posts p JOIN footage f USING (footage_id) WHERE p.views IS NOT NULL "
+            "ORDER BY p.views DESC, p.published_at DESC LIMIT ?",
+            (NO_SERIES, n),
+        )
+
+    def stored_bytes(self) -> dict[str, int]:
+        """Bytes the pipeline put in storage, by kind: raw uploads and transcoded renditions."""
+        raw = self._rows("SELECT COALESCE(SUM(source_bytes), 0) AS n FROM footage")[0]["n"]
+        renditions = 0
+        for r in self._rows("SELECT renditions FROM footage WHERE renditions IS NOT NULL"):
+            renditions += sum(int(x.get("size_bytes") or 0) for x in json.loads(r["renditions"]))
+        return {"raw": int(raw), "rendition": renditions}
+
+    def stage_times(self, footage_id: str) -> dict[str, str | None]:
+        """When each stage of one footage completed (the last post's time for `published`)."""
+        rows = self._rows(
+            "SELECT uploaded_at, transcoded_at, "
+            "(SELECT MAX(published_at) FROM posts WHERE footage_id=?) AS published_at "
+            "FROM footage WHERE footage_id=?",
+            (footage_id, footage_id),
+        )
+        return rows[0] if rows else {"uploaded_at": None, "transcoded_at": None, "published_at": None}

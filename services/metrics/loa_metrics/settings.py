@@ -1,7 +1,25 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from loa_core.settings import CommonSettings
 
 
 class MetricsSettings(CommonSettings):
     http_port: int = 8004
+
+    # How often consumer lag is measured for every Loa consumer group (one small request per group).
+    lag_interval_s: float = 15.0
+
+    # Engagement polling. Base URLs are configurable so the tests point them at emulators.
+    youtube_api_base: str = "https://www.googleapis.com"
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+    # {"<channel>": {"access_token": "...", "api_key": "..."}}; re-read every round. No file: no polling.
+    stats_credentials_file: Path | None = None
+    # How often the poller wakes; each post is only asked for when due (see engagement.poll_interval).
+    stats_round_s: float = 300.0
+    # Units a day the poller may spend of the YouTube project's quota (default 10,000 shared with uploads,
+    # each videos.insert costing far more than a statistics call).
+    youtube_daily_units: int = 2000
+    # Requests a minute the poller may send TikTok per endpoint family (the platform allows 600).
+    tiktok_requests_per_minute: int = 60

@@ -1,0 +1,142 @@
+"""The metrics HTTP API in process (FastAPI's test client) over a real SQLite projection."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from loa_core.auth import hash_token
+from loa_core.channels import Channel
+from loa_metrics.api import create_api
+from loa_metrics.projection import PostStats, Projection
+from loa_metrics.settings import MetricsSettings
+from tests.support.metrics_events import T0, new_id, published, renditions, uploaded
+
+TOKEN = "test-token-for-the-metrics-api"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CHANNELS = {
+    "yt": Channel(name="yt", platform="youtube", profiles=("youtube",)),
+    "tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",)),
+}
+
+
+@pytest.fixture
+def projection(tmp_path: Path) -> Projection:
+    return Projection(tmp_path / "p.sqlite3", CHANNELS)
+
+
+@pytest.fixture
+def client(projection: Projection) -> TestClient:
+    settings = MetricsSettings(api_token_hashes=hash_token(TOKEN))
+    return TestClient(create_api(settings, projection))
+
+
+def seed(projection: Projection) -> tuple[str, str]:
+    a, b = new_id(), new_id()
+    projection.footage_uploaded(uploaded(a, series="Hội thi", channels=("yt", "tt")))
+    projection.renditions_ready(renditions(a, channels=("yt", "tt")))
+    projection.post_published(published(a, "youtube", channel="yt", platform="youtube", post_id="ytA"))
+    projection.post_published(published(a, "tiktok", channel="tt", platform="tiktok", post_id="ttA"))
+    projection.footage_uploaded(uploaded(b, T0 + timedelta(days=20), series=None, channels=("yt",)))
+    projection.record_post_stats("youtube", {"ytA": PostStats(200, 10, 5, None)}, T0)
+    projection.record_post_stats("tiktok", {"ttA": PostStats(1000, 50, 20, 30)}, T0)
+    projection.record_followers("tt", "tiktok", 321, T0)
+    return a, b
+
+
+@pytest.mark.parametrize(
+    "path", ["/footage", f"/footage/{'a' * 32}", "/posts", "/reports/weekly", "/reports/monthly?format=csv"]
+)
+def test_everything_but_health_needs_a_token(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_footage_by_id_keeps_the_cli_shape(client: TestClient, projection: Projection) -> None:
+    a, _ = seed(projection)
+    body = client.get(f"/footage/{a}", headers=AUTH).json()
+    assert body["status"] == "published"
+    assert {p["post_id"] for p in body["stages"]["published"]["posts"]} == {"ytA", "ttA"}
+    assert body["errors"] == []
+    assert client.get(f"/footage/{'b' * 32}", headers=AUTH).status_code == 404
+    assert client.get("/footage/not-an-id", headers=AUTH).status_code == 422
+
+
+def test_footage_list_filters(client: TestClient, projection: Projection) -> None:
+    a, b = seed(projection)
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/footage{query}", headers=AUTH)
+        assert response.status_code == 200, response.text
+        return [v["footage_id"] for v in response.json()["items"]]
+
+    assert ids("") == [b, a]
+    assert ids("?status=published") == [a]
+    assert ids("?status=uploaded") == [b]
+    assert ids("?series=H%E1%BB%99i%20thi") == [a]
+    assert ids("?channel=tt") == [a]
+    assert ids("?from=2026-12-01") == [b]
+    assert ids("?to=2026-11-30") == [a]
+    assert client.get("/footage?status=lost", headers=AUTH).status_code == 422
+    assert client.get("/footage?from=yesterday", headers=AUTH).status_code == 422
+    assert client.get("/footage?limit=0", headers=AUTH).status_code == 422
+
+
+def test_posts_list(client: TestClient, projection: Projection) -> None:
+    seed(projection)
+    items = client.get("/posts?channel=tt", headers=AUTH).json()["items"]
+    assert [(p["post_id"], p["views"], p["shares"]) for p in items] == [("ttA", 1000, 30)]
+    assert len(client.get("/posts?series=H%E1%BB%99i%20thi", headers=AUTH).json()["items"]) == 2
+    assert client.get("/posts?from=2026-12-01", headers=AUTH).json()["items"] == []
+
+
+def test_monthly_report_json_and_csv(client: TestClient, projection: Projection) -> None:
+    seed(projection)
+    body = client.get("/reports/monthly?month=2026-11", headers=AUTH).json()
+    assert body["period"] == "2026-11" and body["from"] == "2026-11-01" and body["to"] == "2026-12-01"
+    rows = {(r["channel"], r["series"]): r for r in body["rows"]}
+    assert rows[("tt", "Hội thi")]["avg_views_per_post"] == 1000.0
+    assert rows[("tt", "Hội thi")]["engagement_rate"] == 0.1
+    assert rows[("yt", "Hội thi")]["engagement_rate"] == 0.075
+    assert body["followers"][0]["followers"] == 321
+
+    response = client.get("/reports/monthly?month=2026-11&format=csv", headers=AUTH)
+    assert response.headers["content-type"].startswith("text/csv")
+    parsed = list(csv.DictReader(io.StringIO(response.text)))
+    assert {(r["channel"], r["views"]) for r in parsed} == {("tt", "1000"), ("yt", "200")}
+
+    assert client.get("/reports/monthly?month=2026-10", headers=AUTH).json()["rows"] == []
+    assert client.get("/reports/monthly?month=2026-13", headers=AUTH).status_code == 422
+
+
+def test_weekly_report(client: TestClient, projection: Projection) -> None:
+    seed(projection)  # posts published on 2026-11-20, ISO week 2026-W47
+    assert len(client.get("/reports/weekly?week=2026-W47", headers=AUTH).json()["rows"]) == 2
+    assert client.get("/reports/weekly?week=2026-W48", headers=AUTH).json()["rows"] == []
+    assert client.get("/reports/weekly?week=2026-W99", headers=AUTH).status_code == 422
+    assert client.get("/reports/weekly", headers=AUTH).status_code == 200
+
+
+def test_requests_are_counted_by_route_template(client: TestClient, projection: Projection) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(route: str, status: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "loa_http_requests_total", {"method": "GET", "route": route, "status": status}
+        )
+        return value or 0.0
+
+    before = count("/footage/{footage_id}", "404")
+    client.get(f"/footage/{'c' * 32}", headers=AUTH)
+    client.get(f"/footage/{'d' * 32}", headers=AUTH)
+    assert count("/footage/{footage_id}", "404") == before + 2
+    unmatched = count("unmatched", "404")
+    client.get("/no/such/path")
+    assert count("unmatched", "404") == unmatched + 1
