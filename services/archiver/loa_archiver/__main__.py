@@ -1,0 +1,44 @@
+"""`python -m loa_archiver`: the one bootstrap for the archiver (HTTP API + RTMP listener + HLS puller)."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from loa_archiver.api import create_api
+from loa_archiver.service import Archiver
+from loa_archiver.settings import ArchiverSettings
+from loa_archiver.store import ArchiveStore
+from loa_core.channels import load_channels
+from loa_core.kafka import EventProducer, ensure_topics
+from loa_core.observability import setup_logging
+from loa_core.storage import make_storage
+
+
+def main() -> None:
+    settings = ArchiverSettings()
+    setup_logging("archiver", settings.log_level)
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id="loa-archiver")
+    store = ArchiveStore(settings.data_dir / "archiver.sqlite3")
+    archiver = Archiver(
+        settings, make_storage(settings.storage()), producer, store, set(load_channels(settings.channels_file))
+    )
+    api = create_api(archiver)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+        await producer.start()
+        await archiver.start()
+        yield
+        await archiver.stop()
+        await producer.stop()
+        store.close()
+
+    api.router.lifespan_context = lifespan
+    uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

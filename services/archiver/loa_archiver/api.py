@@ -1,0 +1,215 @@
+"""The archiver's HTTP edge: stream keys, HLS pull requests, archives and highlight marks. Thin over Archiver."""
+# No `from __future__ import annotations`: FastAPI must resolve the route annotations at runtime.
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from loa_archiver.netsafe import RefusedUrl, check_url_shape
+from loa_archiver.recorder import restream_url_problem
+from loa_archiver.service import Archiver
+from loa_archiver.store import Archive, Pull, StreamKey
+from loa_core.auth import bearer_dependency, hash_token, new_token
+from loa_core.observability import health_router
+
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=180, strip_whitespace=True)]
+
+
+class StreamKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelName
+    title: Title | None = None
+    # Where the full archive and the highlight cuts are announced to; both default to `channel`.
+    archive_channels: list[ChannelName] | None = None
+    highlight_channels: list[ChannelName] | None = None
+    # Optional restream: the live also goes to these platform RTMP ingests (rtmp:// or rtmps://).
+    restream_urls: list[Annotated[str, StringConstraints(max_length=2000)]] = Field(default_factory=list, max_length=5)
+
+
+class PullRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    channel: ChannelName
+    title: Title | None = None
+    archive_channels: list[ChannelName] | None = None
+    highlight_channels: list[ChannelName] | None = None
+    # A scheduled capture window; no start means now, no end means until the stream ends or goes silent.
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+
+class MarkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(gt=0)
+    title: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] | None = None
+
+
+def _key_view(key: StreamKey) -> dict[str, object]:
+    return {
+        "key_id": key.key_id,
+        "channel": key.channel,
+        "title": key.title,
+        "archive_channels": list(key.archive_channels),
+        "highlight_channels": list(key.highlight_channels),
+        "restream_targets": len(key.restream_urls),  # the URLs embed platform keys: never shown again
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def _pull_view(pull: Pull) -> dict[str, object]:
+    return {
+        "pull_id": pull.pull_id,
+        "url": pull.url,
+        "channel": pull.channel,
+        "title": pull.title,
+        "start_at": pull.start_at,
+        "end_at": pull.end_at,
+        "state": pull.state,
+        "archive_id": pull.archive_id,
+        "error": pull.error,
+    }
+
+
+def create_api(archiver: Archiver) -> FastAPI:
+    api = FastAPI(title="Loa archiver", version="0.1.0")
+    require_token = bearer_dependency(archiver.settings.token_hashes)
+    Authorized = Annotated[str, Depends(require_token)]
+    store = archiver.store
+
+    async def ready() -> str | None:
+        return archiver.ready_problem()
+
+    api.include_router(health_router(ready))
+
+    def check_channels(*groups: list[str] | None) -> None:
+        unknown = sorted({c for group in groups for c in group or [] if c not in archiver.channels})
+        if unknown:
+            raise HTTPException(422, f"Unknown channel(s): {', '.join(unknown)}. / Kênh không tồn tại.")
+
+    def archive_view(archive: Archive) -> dict[str, object]:
+        segments = store.segments(archive.archive_id)
+        return {
+            "archive_id": archive.archive_id,
+            "source": archive.source,
+            "channel": archive.channel,
+            "title": archive.title,
+            "state": archive.state,
+            "footage_id": archive.footage_id,
+            "segments": len(segments),
+            "recorded_s": round(sum(s.duration_s for s in segments), 3),
+            "started_at": archive.started_at,
+            "ended_at": archive.ended_at,
+            "error": archive.error,
+            "marks": [
+                {"start_s": m.start_s, "end_s": m.end_s, "title": m.title, "footage_id": m.footage_id}
+                for m in store.marks(archive.archive_id)
+            ],
+        }
+
+    @api.post("/stream-keys", status_code=status.HTTP_201_CREATED)
+    async def create_stream_key(_: Authorized, body: StreamKeyRequest) -> dict[str, object]:
+        check_channels([body.channel], body.archive_channels, body.highlight_channels)
+        for url in body.restream_urls:
+            problem = restream_url_problem(url)
+            if problem:
+                raise HTTPException(422, problem)
+        secret = new_token()
+        key = store.add_stream_key(
+            body.channel,
+            hash_token(secret),
+            body.title or f"Livestream {body.channel}",
+            tuple(body.archive_channels or [body.channel]),
+            tuple(body.highlight_channels or [body.channel]),
+            tuple(body.restream_urls),
+        )
+        # The key is shown once, here; only its hash is stored.
+        return {**_key_view(key), "stream_key": secret, "rtmp_url": archiver.settings.rtmp_url()}
+
+    @api.get("/stream-keys")
+    async def list_stream_keys(_: Authorized) -> list[dict[str, object]]:
+        return [_key_view(k) for k in store.stream_keys()]
+
+    @api.delete("/stream-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def revoke_stream_key(_: Authorized, key_id: str) -> Response:
+        if store.stream_key(key_id) is None:
+            raise HTTPException(404, "No such stream key.")
+        archiver.revoke_key(key_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @api.post("/pulls", status_code=status.HTTP_201_CREATED)
+    async def create_pull(_: Authorized, body: PullRequest) -> dict[str, object]:
+        check_channels([body.channel], body.archive_channels, body.highlight_channels)
+        try:
+            # The shape and the allow-list now; addresses are checked at every fetch (DNS may change).
+            check_url_shape(body.url, archiver.policy)
+        except RefusedUrl as exc:
+            raise HTTPException(422, f"URL refused: {exc}") from exc
+        start = body.start_at or datetime.now(UTC)
+        if start.tzinfo is None or (body.end_at is not None and body.end_at.tzinfo is None):
+            raise HTTPException(422, "start_at and end_at need a time zone (e.g. 2026-05-01T19:00:00+07:00).")
+        if body.end_at is not None and body.end_at <= start:
+            raise HTTPException(422, "end_at must be after start_at.")
+        pull = store.add_pull(
+            body.url,
+            body.channel,
+            body.title or f"Livestream {body.channel}",
+            tuple(body.archive_channels or [body.channel]),
+            tuple(body.highlight_channels or [body.channel]),
+            start,
+            body.end_at,
+        )
+        return _pull_view(pull)
+
+    @api.get("/pulls/{pull_id}")
+    async def get_pull(_: Authorized, pull_id: str) -> dict[str, object]:
+        pull = store.pull(pull_id)
+        if pull is None:
+            raise HTTPException(404, "No such pull.")
+        return _pull_view(pull)
+
+    @api.delete("/pulls/{pull_id}", status_code=status.HTTP_202_ACCEPTED)
+    async def stop_pull(_: Authorized, pull_id: str) -> dict[str, object]:
+        if not archiver.cancel_pull(pull_id):
+            raise HTTPException(404, "No such pull, or it has already finished.")
+        pull = store.pull(pull_id)
+        assert pull is not None
+        return _pull_view(pull)
+
+    @api.get("/archives")
+    async def list_archives(_: Authorized) -> list[dict[str, object]]:
+        return [archive_view(a) for a in store.archives()]
+
+    @api.get("/archives/{archive_id}")
+    async def get_archive(_: Authorized, archive_id: str) -> dict[str, object]:
+        archive = store.archive(archive_id)
+        if archive is None:
+            raise HTTPException(404, "No such archive.")
+        return archive_view(archive)
+
+    @api.post("/archives/{archive_id}/marks", status_code=status.HTTP_201_CREATED)
+    async def mark_highlight(_: Authorized, archive_id: str, body: MarkRequest) -> dict[str, object]:
+        archive = store.archive(archive_id)
+        if archive is None:
+            raise HTTPException(404, "No such archive.")
+        if archive.state != "recording":
+            raise HTTPException(409, "Highlights are marked while the archive is recording.")
+        if body.end_s <= body.start_s:
+            raise HTTPException(422, "end_s must be after start_s.")
+        mark = store.add_mark(archive_id, body.start_s, body.end_s, body.title)
+        return {"idx": mark.idx, "start_s": mark.start_s, "end_s": mark.end_s, "footage_id": mark.footage_id}
+
+    @api.post("/archives/{archive_id}/stop", status_code=status.HTTP_202_ACCEPTED)
+    async def stop_archive(_: Authorized, archive_id: str) -> dict[str, object]:
+        if not archiver.stop_archive(archive_id):
+            raise HTTPException(409, "No such archive, or it is not recording.")
+        return {"archive_id": archive_id, "stopping": True}
+
+    return api

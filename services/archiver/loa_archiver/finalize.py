@@ -1,0 +1,109 @@
+"""End of stream: assemble the stored segments losslessly into one MP4, and plan the highlight cuts.
+
+Pure argument builders plus two small ffmpeg steps; the orchestration (state, announce) is in service.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from loa_core.contracts import FootageMetadata
+from loa_core.media import run_ffmpeg
+
+
+def concat_list(paths: list[Path]) -> str:
+    """The concat demuxer's script. Paths are ours (a temp folder), quoted anyway as the demuxer documents."""
+    return "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in paths)
+
+
+def assemble_args(list_path: Path, out: Path) -> list[str]:
+    return [
+        "-f",
+        "concat",
+        # -safe 0: the list holds absolute paths (our own temp folder), which the safe mode refuses.
+        "-safe",
+        "0",
+        "-i",
+        str(list_path),
+        # Video and audio only: an HLS source may carry timed-metadata streams that MP4 cannot hold.
+        "-map",
+        "0:v?",
+        "-map",
+        "0:a?",
+        "-c",
+        "copy",
+        # The index at the front, so platforms and players can start before the whole file arrived.
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
+
+
+def cut_args(source: Path, start_s: float, end_s: float, out: Path) -> list[str]:
+    """A lossless cut (stream copy): it starts at the keyframe at or before start_s."""
+    return [
+        "-ss",
+        f"{start_s:.3f}",
+        "-i",
+        str(source),
+        "-t",
+        f"{end_s - start_s:.3f}",
+        "-map",
+        "0:v?",
+        "-map",
+        "0:a?",
+        "-c",
+        "copy",
+        "-avoid_negative_ts",
+        "make_zero",
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
+
+
+async def assemble(segment_paths: list[Path], work: Path) -> Path:
+    list_path = work / "concat.txt"
+    list_path.write_text(concat_list(segment_paths), encoding="utf-8")
+    out = work / "archive.mp4"
+    await run_ffmpeg(assemble_args(list_path, out))
+    return out
+
+
+async def cut(source: Path, start_s: float, end_s: float, out: Path) -> Path:
+    await run_ffmpeg(cut_args(source, start_s, end_s, out))
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class HighlightRange:
+    start_s: float
+    end_s: float
+
+
+def clamp_range(start_s: float, end_s: float, duration_s: float) -> HighlightRange | None:
+    """The part of [start_s, end_s) inside the archive, or None when nothing of it is."""
+    start = max(0.0, min(start_s, duration_s))
+    end = max(0.0, min(end_s, duration_s))
+    return HighlightRange(start, end) if end - start >= 0.5 else None
+
+
+def trims_supported() -> bool:
+    """Whether the contracts carry trims for transcode (then a highlight is the archive plus a trim)."""
+    fields = FootageMetadata.model_fields
+    return "trim_start_s" in fields and "trim_end_s" in fields
+
+
+def highlight_title(title: str, label: str | None, idx: int) -> str:
+    suffix = f" — {label}" if label else f" — highlight {idx}"
+    return (title[: 200 - len(suffix)] + suffix).strip()

@@ -1,0 +1,168 @@
+"""SSRF-safe HTTP GET for HLS pull: allow-listed hosts only, no internal addresses, every redirect hop checked.
+
+The archiver fetches playlists and segments itself (ffmpeg never sees a URL), so every URL it follows is
+checked here. A host name is resolved once, every address it resolves to is checked, and the connection is
+made to that checked address (the Host header and TLS SNI still carry the name). So a DNS answer that changes
+between the check and the connection (DNS rebinding) cannot lead the fetch somewhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+MAX_REDIRECTS = 5
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class RefusedUrl(ValueError):
+    """The URL (or a redirect it led to) is not allowed: not retried, the operator must change the settings."""
+
+
+class FetchError(Exception):
+    """The allowed URL could not be fetched right now (network, HTTP error status): worth retrying."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    allowed_hosts: tuple[str, ...]
+    # Hosts or IP literals the operator named explicitly: these may be loopback, private or link-local.
+    allowed_private: tuple[str, ...] = ()
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        if host in self.allowed_private:
+            return True
+        for pattern in self.allowed_hosts:
+            if pattern.startswith("*."):
+                if host.endswith(pattern[1:]) and host != pattern[2:]:
+                    return True
+            elif host == pattern:
+                return True
+        return False
+
+
+def address_is_internal(address: str) -> bool:
+    """Anything that is not a public unicast address: loopback, private, link-local, multicast, reserved..."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def check_url_shape(url: str, policy: Policy) -> tuple[str, str, int]:
+    """Scheme, allow-listed host and port of `url`, or RefusedUrl (no DNS here; see `resolve_checked`)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise RefusedUrl(f"only http and https URLs can be pulled, not {parts.scheme or 'no scheme'!r}")
+    if parts.username or parts.password:
+        raise RefusedUrl("URLs with credentials in them are refused")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise RefusedUrl("the URL has no host")
+    if not policy.host_allowed(host):
+        raise RefusedUrl(f"host {host!r} is not in the archiver's allow-list (LOA_HLS_ALLOWED_HOSTS)")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise RefusedUrl(f"bad port in URL: {exc}") from exc
+    return parts.scheme, host, port
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def resolve_checked(url: str, policy: Policy, resolve: Resolver = system_resolve) -> tuple[str, str]:
+    """The address to connect to for `url` after every check, and the host name to send as Host/SNI."""
+    _, host, port = check_url_shape(url, policy)
+    try:
+        addresses = await resolve(host, port)
+    except OSError as exc:
+        raise FetchError(f"cannot resolve {host}: {exc}") from exc
+    if not addresses:
+        raise FetchError(f"{host} resolves to no address")
+    if host not in policy.allowed_private:
+        internal = [a for a in addresses if address_is_internal(a)]
+        if internal:
+            # Refuse if any answer is internal: picking a "good" one would still let a rebinding answer through.
+            raise RefusedUrl(
+                f"{host} resolves to a loopback, private or link-local address ({internal[0]}); name it in "
+                "LOA_HLS_ALLOWED_PRIVATE to allow it"
+            )
+    return addresses[0], host
+
+
+def _pinned_url(url: str, address: str) -> str:
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+class SafeFetcher:
+    """GETs with every hop checked against the policy; bodies capped at `max_bytes`."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        timeout_s: float = 15.0,
+        resolve: Resolver = system_resolve,
+        user_agent: str = "loa-archiver",
+    ) -> None:
+        self.policy = policy
+        self._resolve = resolve
+        # follow_redirects=False: redirects are followed below, each target checked like the first URL.
+        # trust_env=False: no proxy from the environment may bypass the address checks.
+        self._client = httpx.AsyncClient(
+            timeout=timeout_s, follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent}
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, max_bytes: int) -> tuple[str, bytes]:
+        """The final URL (after redirects, for resolving relative URIs) and the body."""
+        for _ in range(MAX_REDIRECTS + 1):
+            address, host = await resolve_checked(url, self.policy, self._resolve)
+            parts = urlsplit(url)
+            host_header = host if parts.port is None else f"{host}:{parts.port}"
+            request = self._client.build_request(
+                "GET",
+                _pinned_url(url, address),
+                headers={"Host": host_header},
+                extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+            )
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+            try:
+                if response.status_code in (301, 302, 303, 307, 308):
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError(f"GET {url}: redirect without a Location")
+                    url = urljoin(url, location)
+                    continue
+                if response.status_code != 200:
+                    raise FetchError(f"GET {url}: HTTP {response.status_code}")
+                body = bytearray()
+                try:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise RefusedUrl(f"GET {url}: body larger than {max_bytes} bytes")
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"GET {url} failed while reading: {exc}") from exc
+                return url, bytes(body)
+            finally:
+                await response.aclose()
+        raise RefusedUrl(f"more than {MAX_REDIRECTS} redirects from {url}")

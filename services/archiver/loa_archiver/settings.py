@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from loa_core.settings import CommonSettings
+
+
+def split_csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+class ArchiverSettings(CommonSettings):
+    """Read from LOA_* like every service; lists are comma-separated strings (like api_token_hashes)."""
+
+    http_port: int = 8006
+    # The RTMP listener the media team's OBS or phone app publishes to: rtmp://<host>:<port>/<app>/<stream key>.
+    rtmp_host: str = "127.0.0.1"
+    rtmp_port: int = 1935
+    rtmp_app: str = "live"
+    # What the API tells the media team to use; empty means rtmp://<rtmp_host>:<rtmp_port>/<rtmp_app>.
+    rtmp_public_url: str = ""
+    # Recording segment length: a crash loses at most the segment being written.
+    segment_s: float = 4.0
+    # End of stream when no media arrived for this long (also how long a dropped publisher has to reconnect).
+    silence_timeout_s: float = 30.0
+    # HLS pull: host names the archiver may fetch from ("example.com" or "*.example.com").
+    hls_allowed_hosts: str = ""
+    # Hosts or IP literals the operator explicitly allows even though they are loopback/private/link-local.
+    hls_allowed_private: str = ""
+    hls_max_playlist_bytes: int = 2 * 1024 * 1024
+    hls_max_segment_bytes: int = 200 * 1024 * 1024
+    hls_timeout_s: float = 15.0
+    # Highlight announced for TikTok when no range was marked during the live: the first N seconds (0 = none).
+    highlight_first_s: float = 60.0
+    scheduler_interval_s: float = 1.0
+
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return split_csv(self.hls_allowed_hosts)
+
+    def allowed_private(self) -> tuple[str, ...]:
+        return split_csv(self.hls_allowed_private)
+
+    def rtmp_url(self) -> str:
+        return self.rtmp_public_url or f"rtmp://{self.rtmp_host}:{self.rtmp_port}/{self.rtmp_app}"
