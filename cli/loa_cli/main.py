@@ -125,3 +125,59 @@ def _print_human(view: dict[str, Any]) -> None:
         typer.echo(f"  {post['channel']}/{post['profile']}: {post['url']}")
     for error in view["errors"]:
         typer.echo(f"  error ({error['stage']}): {error['reason']}")
+
+
+@app.command()
+def report(
+    month: Annotated[str | None, typer.Option(help="Month YYYY-MM, e.g. 2026-11 (default: this month)")] = None,
+    week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www instead of a month, e.g. 2026-W47")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal")] = None,
+) -> None:
+    """Posts, views, average views per post and engagement rate per channel and series (báo cáo)."""
+    if output_format not in ("table", "csv", "json"):
+        typer.echo("--format must be table, csv or json", err=True)
+        raise typer.Exit(2)
+    if month and week:
+        typer.echo("Give --month or --week, not both.", err=True)
+        raise typer.Exit(2)
+    config = _config()
+    path, params = ("/reports/weekly", {"week": week}) if week else ("/reports/monthly", {"month": month})
+    query = {k: v for k, v in params.items() if v} | {"format": "csv" if output_format == "csv" else "json"}
+    try:
+        response = httpx.get(
+            f"{config.metrics_url}{path}",
+            params=query,
+            headers={"Authorization": f"Bearer {config.token}"},
+            timeout=30.0,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach the metrics API at {config.metrics_url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if response.status_code != 200:
+        _fail(response)
+    if output_format == "csv":
+        text = response.text
+    elif output_format == "json":
+        text = json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = _report_table(response.json())
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _report_table(body: dict[str, Any]) -> str:
+    columns = ("channel", "series", "posts", "views", "avg_views_per_post", "engagement_rate")
+    rows = [[str(r[c]) for c in columns] for r in body["rows"]]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = [f"Loa report {body['period']} ({body['from']} – {body['to']}, exclusive)"]
+    lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    if not rows:
+        lines.append("(no posts in this period / không có bài đăng)")
+    for f in body.get("followers", []):
+        lines.append(f"followers {f['channel']}: {f['followers']}")
+    return "\n".join(lines) + "\n"
