@@ -70,6 +70,64 @@ def upload(
     typer.echo(result["footage_id"])
 
 
+token_app = typer.Typer(help="API tokens (admins) / mã truy cập (quản trị).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+ROLES = ("viewer", "uploader", "admin")
+
+
+def _admin_request(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    config = _config()
+    try:
+        return httpx.request(
+            method,
+            f"{config.ingest_url}{path}",
+            headers={"Authorization": f"Bearer {config.token}"},
+            timeout=30.0,
+            **kwargs,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach ingest at {config.ingest_url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, uploader or admin")],
+    label: Annotated[str, typer.Option(help="Who or what the token is for")] = "",
+) -> None:
+    """Create a token and print it once (it is stored only as a hash)."""
+    if role not in ROLES:
+        typer.echo(f"--role must be one of {', '.join(ROLES)}. / Vai trò không hợp lệ.", err=True)
+        raise typer.Exit(2)
+    response = _admin_request("POST", "/tokens", json={"role": role, "label": label})
+    if response.status_code != 201:
+        _fail(response)
+    created = response.json()
+    typer.echo(f"Token {created['token_id']} ({created['role']}); shown once, keep it safe:", err=True)
+    typer.echo(created["token"])
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (ids, roles, labels; never the secrets)."""
+    response = _admin_request("GET", "/tokens")
+    if response.status_code != 200:
+        _fail(response)
+    for row in response.json():
+        revoked = "  revoked" if row["revoked_at"] else ""
+        typer.echo(f"{row['token_id']}  {row['role']:<8}  {row['label']}{revoked}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The id `loa token list` shows")]) -> None:
+    """Revoke a token: it stops working at once."""
+    response = _admin_request("DELETE", f"/tokens/{token_id}")
+    if response.status_code != 204:
+        _fail(response)
+    typer.echo(f"Revoked {token_id}.")
+
+
 def _fetch_status(config: CliConfig, footage_id: str) -> httpx.Response:
     return httpx.get(
         f"{config.metrics_url}/footage/{footage_id}",

@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
+from loa_core.storage import S3Storage
 from loa_dev.kafka import KafkaBroker
 from tests.support.ingest import CuttingProxy, IngestProcess, run_ingest, sha256_file, tus_metadata
 from tests.support.media import make_clip
+from tests.support.minio import MinioServer
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -42,10 +45,10 @@ def big_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "nullsrc=s=320x240:r=25,geq=random(1)*255:128:128",
-         "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(path)],
+         "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(path)],
         check=True,
     )  # fmt: skip
-    assert path.stat().st_size > 3_000_000
+    assert path.stat().st_size > 9 * 1024 * 1024, "more than one 8 MiB multipart part"
     return path
 
 
@@ -222,3 +225,34 @@ def test_unfinished_upload_expires(kafka_broker: KafkaBroker, tmp_path: Path, cl
         assert short.uploaded_events() == []
         assert short.stored_objects() == []
         assert list((short.spool_dir / "tus").iterdir()) == []
+
+
+def test_tus_upload_into_s3_multipart(
+    kafka_broker: KafkaBroker, minio_server: MinioServer, tmp_path: Path, big_clip: Path
+) -> None:
+    bucket = f"ingest-{uuid.uuid4().hex[:12]}"
+    env = {
+        "LOA_STORAGE_BACKEND": "s3",
+        "LOA_S3_BUCKET": bucket,
+        "LOA_S3_ENDPOINT_URL": minio_server.endpoint_url,
+        "LOA_S3_ACCESS_KEY": minio_server.access_key,
+        "LOA_S3_SECRET_KEY": minio_server.secret_key,
+    }
+    with run_ingest(tmp_path / "ingest", kafka_broker.bootstrap, env) as on_s3:
+        uploader = Sha256Uploader(
+            file_path=str(big_clip),
+            client=_client(on_s3),
+            chunk_size=4 * 1024 * 1024,
+            metadata={"title": "Lưu trên S3"},
+            upload_checksum=True,
+        )
+        uploader.upload()
+        footage_id = uploader.request.response_headers["loa-footage-id"]
+        (event,) = _event_for(on_s3, footage_id)
+        assert on_s3.stored_objects() == [], "nothing written to local storage"
+    s3 = S3Storage(
+        bucket, minio_server.endpoint_url, minio_server.access_key, minio_server.secret_key, create_bucket=False
+    )
+    assert s3.list() == [event.media.key]
+    s3.download(event.media.key, tmp_path / "back.mp4")
+    assert sha256_file(tmp_path / "back.mp4") == sha256_file(big_clip)
