@@ -230,7 +230,7 @@ def report(
 def _report_table(body: dict[str, Any]) -> str:
     columns = ("channel", "series", "posts", "views", "avg_views_per_post", "engagement_rate")
     rows = [[str(r[c]) for c in columns] for r in body["rows"]]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     lines = [f"Loa report {body['period']} ({body['from']} – {body['to']}, exclusive)"]
     lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]

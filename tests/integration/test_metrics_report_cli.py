@@ -1,0 +1,82 @@
+"""`loa report` against the metrics API served over real HTTP (uvicorn on a free port, own thread)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from loa_cli.main import app as cli
+from loa_core.auth import hash_token
+from loa_core.channels import Channel
+from loa_metrics.api import create_api
+from loa_metrics.projection import PostStats, Projection
+from loa_metrics.settings import MetricsSettings
+from tests.support.metrics_events import new_id, published, uploaded
+
+TOKEN = "cli-report-token"
+
+
+@pytest.fixture
+def metrics_url(tmp_path: Path) -> Iterator[str]:
+    projection = Projection(tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))})
+    fid = new_id()
+    projection.footage_uploaded(uploaded(fid, series="Hội thi", channels=("tt",)))
+    projection.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v1"))
+    projection.record_post_stats("tiktok", {"v1": PostStats(800, 40, 30, 10)}, published(fid, "tiktok").published_at)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection)
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(30)
+
+
+def run(metrics_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+    env = {"LOA_METRICS_URL": metrics_url, "LOA_TOKEN": TOKEN, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+    result = CliRunner().invoke(cli, ["report", *args], env=env)
+    return result.exit_code, result.output
+
+
+def test_report_month_as_table_csv_and_json(metrics_url: str, tmp_path: Path) -> None:
+    code, out = run(metrics_url, tmp_path, "--month", "2026-11")
+    assert code == 0, out
+    assert "Loa report 2026-11" in out
+    assert "Hội thi" in out and "800" in out and "0.1" in out
+
+    code, out = run(metrics_url, tmp_path, "--month", "2026-11", "--format", "csv")
+    assert code == 0, out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["channel"] == "tt" and rows[0]["engagement_rate"] == "0.1"
+
+    target = tmp_path / "out.json"
+    code, _ = run(metrics_url, tmp_path, "--week", "2026-W47", "--format", "json", "--output", str(target))
+    assert code == 0
+    assert json.loads(target.read_text())["rows"][0]["posts"] == 1
+
+    code, out = run(metrics_url, tmp_path, "--month", "2026-10")
+    assert code == 0 and "no posts" in out
+
+
+def test_report_errors(metrics_url: str, tmp_path: Path) -> None:
+    code, out = run(metrics_url, tmp_path, "--month", "2026-13")
+    assert code == 1 and "422" in out
+    assert run(metrics_url, tmp_path, "--month", "2026-11", "--week", "2026-W47")[0] == 2
+    assert run(metrics_url, tmp_path, "--format", "xml")[0] == 2
