@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -22,6 +22,8 @@ class FootageMetadata(BaseModel):
     tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=100)], ...] = ()
     series: Annotated[str, StringConstraints(max_length=100)] | None = None
     channels: tuple[ChannelName, ...] = Field(min_length=1)
+    # The day the event took place (not the upload day): for titles, archives and the status list's date filter.
+    event_date: date | None = None
     # Edits for transcode (all optional): keep only [trim_start_s, trim_end_s) of the source, burn in the
     # subtitles stored at subtitles_key (SRT, UTF-8), and frame horizontal footage vertically either by
     # fitting it on a blurred background ("blur") or by following the faces in it ("subject").
