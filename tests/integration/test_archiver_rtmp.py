@@ -1,0 +1,97 @@
+"""RTMP push end to end: ffmpeg publishes a generated live stream to the archiver process; the archive and its
+highlight are announced on real Kafka; unknown and revoked keys are refused; a SIGKILLed archiver continues the
+same archive when the publisher comes back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loa_dev.kafka import KafkaBroker
+from tests.support.archiver import SEGMENT_S, TOKEN, Publisher, archiver_process, livestream_events, wait_for
+from tests.support.media import ffprobe
+
+
+def test_publish_is_archived_and_announced_with_a_highlight(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix) as archiver:
+        assert (
+            archiver.client.post("/stream-keys", json={"channel": "local"}, headers={"Authorization": ""}).status_code
+            == 401
+        )
+        key = archiver.new_stream_key(title="Lễ kỷ niệm")
+        assert "stream_key" not in archiver.client.get("/stream-keys").json()[0]
+
+        refused = Publisher(f"{archiver.rtmp_base}/not-a-key", 3)
+        assert refused.wait() != 0, "a publish with an unknown stream key must be refused"
+
+        publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 10)
+        assert publisher.wait() == 0, publisher.stderr()
+
+        events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
+        archive_event, highlight = events[0], events[1]
+        assert {e.source for e in events} == {"livestream"}
+        assert archive_event.metadata.title == "Lễ kỷ niệm"
+        assert archive_event.metadata.trim_start_s is None
+        # The archive holds what was sent, within one segment.
+        assert abs(archive_event.media.duration_s - publisher.sent_s) <= SEGMENT_S, (
+            archive_event.media.duration_s,
+            publisher.sent_s,
+        )
+        assert archive_event.media.has_audio and (archive_event.media.width, archive_event.media.height) == (320, 180)
+        stored = archiver.storage_root / archive_event.media.key
+        probed = ffprobe(stored)
+        assert {s["codec_name"] for s in probed["streams"]} == {"h264", "aac"}  # stream copy: no re-encode
+
+        # The highlight: the first LOA_HIGHLIGHT_FIRST_S seconds, as a trim of the same archive for transcode.
+        assert highlight.footage_id != archive_event.footage_id
+        assert highlight.media.key == archive_event.media.key
+        assert (highlight.metadata.trim_start_s, highlight.metadata.trim_end_s) == (0.0, 4.0)
+
+        (archive,) = archiver.archives()
+        assert archive["state"] == "announced" and archive["footage_id"] == archive_event.footage_id
+        assert len(archiver.stored_segments(archive["archive_id"])) >= 10 / SEGMENT_S - 1
+
+
+def test_revoked_key_is_refused(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
+    with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix) as archiver:
+        key = archiver.new_stream_key()
+        assert archiver.client.delete(f"/stream-keys/{key['key_id']}").status_code == 204
+        publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 3)
+        assert publisher.wait() != 0
+        assert archiver.archives() == []
+
+
+def test_killed_archiver_continues_the_same_archive(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix) as archiver:
+        key = archiver.new_stream_key()
+        url = f"{archiver.rtmp_base}/{key['stream_key']}"
+        first = Publisher(url, 60)
+
+        def recording() -> str | None:
+            archives = archiver.archives()
+            if archives and len(archiver.stored_segments(archives[0]["archive_id"])) >= 2:
+                return str(archives[0]["archive_id"])
+            return None
+
+        archive_id = wait_for(recording, 60, "two stored segments")
+        archiver.kill()
+        # The publisher loses its connection with the archiver (as OBS would) ...
+        assert first.wait() != 0
+        sent_before = first.sent_s
+        archiver.start()
+        # ... and publishes again with the same key; the archive goes on.
+        second = Publisher(url, 6)
+        assert second.wait() == 0, second.stderr()
+        events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
+        assert [a["archive_id"] for a in archiver.archives()] == [archive_id]
+        archive = archiver.archives()[0]
+        assert archive["state"] == "announced"
+        segments = archiver.stored_segments(archive_id)
+        assert segments == [f"seg{n:05d}.ts" for n in range(1, len(segments) + 1)], segments
+        sent = sent_before + second.sent_s
+        # At most one segment lost across the kill.
+        assert abs(events[0].media.duration_s - sent) <= SEGMENT_S, (events[0].media.duration_s, sent)
+        assert TOKEN not in archiver.log_tail(400) and key["stream_key"] not in archiver.log_tail(400)

@@ -1,0 +1,230 @@
+"""The archiver as a real process for integration tests, plus generated live sources (RTMP publisher, HLS)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from loa_core.auth import hash_token
+from loa_core.contracts import FootageUploaded
+from loa_dev.kafka import free_port
+from tests.support.kafka import read_topic
+
+TOKEN = "archiver-test-token"
+SEGMENT_S = 2.0
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class ArchiverProcess:
+    """`python -m loa_archiver` with its own data dir, storage root and ports; killable with SIGKILL."""
+
+    def __init__(self, root: Path, bootstrap: str, prefix: str, **settings: str) -> None:
+        self.root = root
+        self.storage_root = root / "storage"
+        self.http_port = free_port()
+        self.rtmp_port = free_port()
+        self.env = {
+            **os.environ,
+            "LOA_KAFKA_BOOTSTRAP": bootstrap,
+            "LOA_TOPIC_PREFIX": prefix,
+            "LOA_DATA_DIR": str(root / "data"),
+            "LOA_STORAGE_ROOT": str(self.storage_root),
+            "LOA_HTTP_PORT": str(self.http_port),
+            "LOA_RTMP_PORT": str(self.rtmp_port),
+            "LOA_API_TOKEN_HASHES": hash_token(TOKEN),
+            "LOA_SEGMENT_S": str(SEGMENT_S),
+            "LOA_SILENCE_TIMEOUT_S": "5",
+            "LOA_HIGHLIGHT_FIRST_S": "4",
+            **{f"LOA_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.http_port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+
+    @property
+    def rtmp_base(self) -> str:
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live"
+
+    def start(self) -> None:
+        self.runs += 1
+        log = (self.root / f"archiver-{self.runs}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loa_archiver"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the archiver exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                return self.client.get("/readyz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60, "the archiver to be ready")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up code of the archiver runs."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.client.close()
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = "\n".join(p.read_text(errors="replace") for p in sorted(self.root.glob("archiver-*.log")))
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stored_segments(self, archive_id: str) -> list[str]:
+        folder = self.storage_root / "live" / archive_id
+        return sorted(p.name for p in folder.glob("seg*")) if folder.is_dir() else []
+
+    def new_stream_key(self, **body: Any) -> dict[str, Any]:
+        response = self.client.post("/stream-keys", json={"channel": "local", **body})
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def archives(self) -> list[dict[str, Any]]:
+        response = self.client.get("/archives")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def archiver_process(root: Path, bootstrap: str, prefix: str, **settings: str) -> Iterator[ArchiverProcess]:
+    archiver = ArchiverProcess(root, bootstrap, prefix, **settings)
+    archiver.start()
+    try:
+        yield archiver
+    except BaseException:
+        print(archiver.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        archiver.stop()
+
+
+def live_source_args(duration_s: float) -> list[str]:
+    """A generated live stream (testsrc2 + sine) in real time (-re), H.264/AAC with a keyframe every second."""
+    return [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", f"{duration_s}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "64k",
+    ]  # fmt: skip
+
+
+class Publisher:
+    """ffmpeg publishing a generated live stream over RTMP; reports how much media it has sent."""
+
+    def __init__(self, url: str, duration_s: float) -> None:
+        argv = [*live_source_args(duration_s), "-progress", "pipe:1", "-f", "flv", url]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.sent_s = 0.0
+        self._reader = threading.Thread(target=self._read_progress, daemon=True)
+        self._reader.start()
+
+    def _read_progress(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                self.sent_s = int(value) / 1e6
+
+    def wait(self, timeout_s: float = 60) -> int:
+        code = self.proc.wait(timeout_s)
+        self._reader.join(5)
+        return code
+
+    def stderr(self) -> str:
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().decode(errors="replace")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    redirect_to: str = ""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/redirect") and self.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", self.redirect_to)
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def http_server(folder: Path, redirect_to: str = "") -> Iterator[int]:
+    """Serve `folder` on 127.0.0.1 (a free port); /redirect answers 302 to `redirect_to`."""
+
+    class Handler(_QuietHandler):
+        pass
+
+    Handler.redirect_to = redirect_to
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def start_hls_source(folder: Path, duration_s: float) -> subprocess.Popen[bytes]:
+    """A live HLS stream being written into `folder` (playlist live.m3u8), segments of 2 s, all kept listed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [
+        *live_source_args(duration_s),
+        "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+        # temp_file: a segment appears under its name only once complete.
+        "-hls_flags", "temp_file",
+        "-hls_segment_filename", str(folder / "s%03d.ts"),
+        str(folder / "live.m3u8"),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def livestream_events(bootstrap: str, prefix: str, count: int, timeout_s: float = 90) -> list[FootageUploaded]:
+    """Wait until `count` footage.uploaded events are on the topic; return them decoded."""
+    records = read_topic(bootstrap, f"{prefix}footage.uploaded", lambda r: len(r) >= count, timeout_s)
+    assert len(records) >= count, f"only {len(records)} footage.uploaded events arrived, expected {count}"
+    return [FootageUploaded.from_bytes(r.value) for r in records if r.value is not None]
