@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from loa_core.contracts import DEAD_LETTER, FOOTAGE_UPLOADED, RENDITIONS_READY, DeadLetter
 from loa_dev.kafka import KafkaBroker
 from loa_dev.stack import Stack
-
 from tests.support.kafka import produce_raw, read_topic
 from tests.support.media import ffprobe, make_clip
 
@@ -133,8 +133,10 @@ def test_undecodable_events_are_dead_lettered_and_the_pipeline_goes_on(stack: St
     records = read_topic(
         bootstrap,
         DEAD_LETTER.full_name(stack.topic_prefix),
-        until=lambda rs: {(d.origin_service, d.original_encoding) for d in letters(rs)}
-        >= {("transcode", "utf-8"), ("publisher", "base64")},
+        until=lambda rs: (
+            {(d.origin_service, d.original_encoding) for d in letters(rs)}
+            >= {("transcode", "utf-8"), ("publisher", "base64")}
+        ),
         timeout_s=60,
     )
     found = {(d.origin_service, d.original_value) for d in letters(records)}

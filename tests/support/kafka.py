@@ -10,8 +10,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 
-async def _read(bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-                timeout_s: float) -> list[ConsumerRecord[bytes, bytes]]:
+async def _read(
+    bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout_s: float
+) -> list[ConsumerRecord[bytes, bytes]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -28,8 +29,12 @@ async def _read(bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord
     return records
 
 
-def read_topic(bootstrap: str, topic: str, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool] = lambda r: False,
-               timeout_s: float = 5.0) -> list[ConsumerRecord[bytes, bytes]]:
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool] = lambda r: False,
+    timeout_s: float = 5.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on `topic` from the start, reading until `until(records)` holds or the time is up."""
     return asyncio.run(_read(bootstrap, topic, until, timeout_s))
 

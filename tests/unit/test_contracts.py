@@ -6,8 +6,9 @@ import json
 from importlib import resources
 
 import pytest
-from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, FOOTAGE_UPLOADED, FootageUploaded, TopicSpec
 from pydantic import ValidationError
+
+from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, FOOTAGE_UPLOADED, FootageUploaded, TopicSpec
 
 EXAMPLES = resources.files("loa_core.contracts") / "examples"
 

@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from loa_core.auth import hash_token, new_token, token_is_valid
 from loa_core.channels import DEFAULT_CHANNELS, load_channels
 from loa_core.kafka import dead_letter_for
@@ -18,8 +19,13 @@ def test_parse_probe_reads_video_audio_and_skips_cover_art() -> None:
         {
             "format": {"format_name": "mov,mp4", "duration": "2.500000", "size": "1234"},
             "streams": [
-                {"codec_type": "video", "codec_name": "mjpeg", "width": 300, "height": 300,
-                 "disposition": {"attached_pic": 1}},
+                {
+                    "codec_type": "video",
+                    "codec_name": "mjpeg",
+                    "width": 300,
+                    "height": 300,
+                    "disposition": {"attached_pic": 1},
+                },
                 {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080},
                 {"codec_type": "audio", "codec_name": "aac"},
             ],
@@ -36,8 +42,8 @@ def test_parse_probe_without_duration_or_streams() -> None:
 
 
 def test_dead_letter_keeps_utf8_as_text_and_binary_as_base64() -> None:
-    text = dead_letter_for("{\"tiêu đề\": 1".encode(), service="s", topic="t", error=ValueError("bad"))
-    assert text.original_encoding == "utf-8" and text.original_value == "{\"tiêu đề\": 1"
+    text = dead_letter_for('{"tiêu đề": 1'.encode(), service="s", topic="t", error=ValueError("bad"))
+    assert text.original_encoding == "utf-8" and text.original_value == '{"tiêu đề": 1'
     assert text.reason == "ValueError: bad" and text.error_type == "ValueError"
     binary = dead_letter_for(b"\xff\x00", service="s", topic="t", error=ValueError("bad"), offset=7)
     assert binary.original_encoding == "base64"
@@ -74,7 +80,9 @@ def test_channels_default_and_file(tmp_path: Path) -> None:
     path.write_text('[{"name": "yt-phuong", "platform": "youtube", "profiles": ["youtube"]}]')
     channels = load_channels(path)
     assert channels["yt-phuong"].platform == "youtube"
-    path.write_text('[{"name": "a", "platform": "local", "profiles": ["tiktok"]},'
-                    ' {"name": "a", "platform": "local", "profiles": ["tiktok"]}]')
+    path.write_text(
+        '[{"name": "a", "platform": "local", "profiles": ["tiktok"]},'
+        ' {"name": "a", "platform": "local", "profiles": ["tiktok"]}]'
+    )
     with pytest.raises(ValueError, match="unique"):
         load_channels(path)

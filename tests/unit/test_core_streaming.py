@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from loa_core.contracts import DEAD_LETTER, FOOTAGE_UPLOADED, DeadLetter, Event, FootageUploaded, TopicSpec
 from loa_core.streaming import PermanentError, RetryableError, process_record
 from tests.unit.test_contracts import _examples
@@ -26,8 +27,16 @@ RAW = json.dumps(_examples(FOOTAGE_UPLOADED)[0]).encode()
 
 async def _process(raw: bytes, handler: Any, producer: RecordingProducer, spec: TopicSpec = FOOTAGE_UPLOADED) -> None:
     await process_record(
-        raw, spec=spec, topic="footage.uploaded", partition=1, offset=9, service="transcode",
-        handler=handler, producer=producer, retries=2, backoff_s=0.0,  # type: ignore[arg-type]
+        raw,
+        spec=spec,
+        topic="footage.uploaded",
+        partition=1,
+        offset=9,
+        service="transcode",
+        handler=handler,
+        producer=producer,
+        retries=2,
+        backoff_s=0.0,  # type: ignore[arg-type]
     )
 
 
