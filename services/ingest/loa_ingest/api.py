@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from loa_core.channels import Channel
-from loa_core.observability import health_router
+from loa_core.observability import health_router, instrument_http
 from loa_ingest.access import Principal, RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
@@ -49,6 +49,7 @@ def create_api(
 ) -> FastAPI:
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
+    instrument_http(api)
     tus = TusUploads(
         service,
         uploads,
@@ -149,12 +150,22 @@ def create_api(
         tags: Annotated[list[str] | None, Form()] = None,
         series: Annotated[str | None, Form(max_length=1000)] = None,
         channels_: Annotated[list[str] | None, Form(alias="channels")] = None,
+        event_date: Annotated[str | None, Form(max_length=100)] = None,
+        trim_start_s: Annotated[str | None, Form(max_length=100)] = None,
+        trim_end_s: Annotated[str | None, Form(max_length=100)] = None,
+        publish_at: Annotated[str | None, Form(max_length=100)] = None,
     ) -> JSONResponse:
         fields: dict[str, str | list[str]] = {"title": title, "description": description}
         fields["tags"] = tags or []
         fields["channels"] = channels_ or []
-        if series:
-            fields["series"] = series
+        optional = {
+            "series": series,
+            "event_date": event_date,
+            "trim_start_s": trim_start_s,
+            "trim_end_s": trim_end_s,
+            "publish_at": publish_at,
+        }
+        fields.update({k: v for k, v in optional.items() if v})
         if file.filename:
             fields["filename"] = file.filename
         metadata = build_metadata(fields, channels)
