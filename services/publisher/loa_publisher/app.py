@@ -20,6 +20,7 @@ from loa_core.streaming import consume, make_app
 from loa_publisher.adapters import Adapter
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.local import LocalAdapter
+from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger
@@ -40,6 +41,16 @@ def build_adapters(
         "local": LocalAdapter(storage, settings.publish_dir),
         "youtube": YouTubeAdapter(
             storage, http, secrets, ledger, chunk_size=settings.youtube_chunk_bytes, policy=policy
+        ),
+        "tiktok": TikTokAdapter(
+            storage,
+            http,
+            secrets,
+            ledger,
+            chunk_size=settings.tiktok_chunk_bytes,
+            policy=policy,
+            poll_s=settings.status_poll_s,
+            poll_timeout_s=settings.status_timeout_s,
         ),
     }
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -157,3 +157,36 @@ class OAuthRefresher:
             self._expires_at = self._clock() + max(0.0, expires_in - 60)
             self.refresh_count += 1
             return self._access
+
+
+Body = bytes | Callable[[], AsyncIterator[bytes]] | None
+
+
+async def authorized_request(
+    http: httpx.AsyncClient,
+    tokens: TokenSource,
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    header: str = "Authorization",
+    scheme: str = "Bearer ",
+    body: Body = None,
+    unauthorized: Callable[[httpx.Response], bool] = lambda r: r.status_code == 401,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request with the channel's access token; if the platform says the token is bad, refresh once and
+    repeat (a streamed body is made anew by its factory). A second refusal is permanent."""
+    headers = dict(kwargs.pop("headers", None) or {})
+
+    async def send(token: str) -> httpx.Response:
+        headers[header] = f"{scheme}{token}"
+        content = body() if callable(body) else body
+        return await http.request(method, url, headers=headers, content=content, **kwargs)
+
+    response = await send(await tokens.token())
+    if unauthorized(response):
+        response = await send(await tokens.refresh())
+        if unauthorized(response):
+            raise PermanentError(f"{platform}: still unauthorized after a token refresh: {platform_message(response)}")
+    return response

@@ -30,6 +30,7 @@ class Fault:
     retry_after: str | None = None
     after_bytes: int = 0
     times: int = 1
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -132,6 +133,9 @@ class Emulator:
         with self._lock:
             for fault in self._faults:
                 if fault.on == on:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

@@ -1,0 +1,270 @@
+"""TikTok Content Posting API: direct post or inbox upload, FILE_UPLOAD in chunks, status polled to the end.
+
+Steps [docs]: creator_info (privacy levels allowed, longest video) → init (direct `video/init/` or inbox
+`inbox/video/init/`) → PUT each chunk to upload_url with Content-Range → status/fetch until final.
+Chunk rules: 5–64 MB chunks in order, the last absorbs the remainder (≤ 128 MB), total_chunk_count =
+floor(size / chunk_size); a file no larger than one chunk goes whole. Each chunk is streamed from storage, so
+memory stays at one read-ahead piece whatever the chunk size.
+
+Resume: publish_id and upload_url are saved before the first chunk; after a crash, status/fetch's
+`uploaded_bytes` says which chunk comes next, and a finished upload goes straight to polling.
+
+Channel options: base_url, mode (direct|inbox; default direct), privacy_level (default SELF_ONLY: unaudited
+apps may only post privately), disable_comment/duet/stitch. Secrets: client_key, client_secret, refresh_token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from loa_core.channels import Channel
+from loa_core.storage import Storage
+from loa_publisher.adapters import (
+    PermanentError,
+    PostResult,
+    PublishRequest,
+    QuotaExceeded,
+    RetryableError,
+    UploadSession,
+)
+from loa_publisher.adapters.http import RangeReader, RetryPolicy, platform_message, transient_for, with_backoff
+from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
+
+DEFAULT_BASE_URL = "https://open.tiktokapis.com"
+MB = 1024 * 1024
+MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MB, 64 * MB, 128 * MB
+UPLOAD_URL_LIFETIME_S = 3600  # the upload_url lives one hour [docs]
+FINAL_DIRECT = "PUBLISH_COMPLETE"
+FINAL_INBOX = "SEND_TO_USER_INBOX"
+
+
+def chunk_plan(size: int, chunk_size: int) -> tuple[int, int]:
+    """(chunk_size, total_chunk_count) per the FILE_UPLOAD rules."""
+    if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"TikTok chunk size must be 5–64 MB, got {chunk_size}")
+    if size <= chunk_size:
+        return size, 1  # under 5 MB (or within one chunk): the whole file in one chunk
+    count = size // chunk_size
+    assert size - (count - 1) * chunk_size < 2 * chunk_size <= MAX_LAST_CHUNK
+    if count > 1000:
+        raise PermanentError(f"tiktok: {size} bytes need more than 1000 chunks of {chunk_size}")
+    return chunk_size, count
+
+
+def chunk_range(index: int, size: int, chunk_size: int, count: int) -> tuple[int, int]:
+    first = index * chunk_size
+    last = size - 1 if index == count - 1 else first + chunk_size - 1
+    return first, last
+
+
+class TikTokAdapter:
+    platform = "tiktok"
+
+    def __init__(
+        self,
+        storage: Storage,
+        http: httpx.AsyncClient,
+        secrets: Secrets,
+        token_store: RefreshTokenStore,
+        *,
+        chunk_size: int = 10 * MB,
+        policy: RetryPolicy | None = None,
+        poll_s: float = 5.0,
+        poll_timeout_s: float = 3600.0,
+    ) -> None:
+        chunk_plan(MIN_CHUNK * 2, chunk_size)  # validates the size
+        self._storage = storage
+        self._http = http
+        self._secrets = secrets
+        self._token_store = token_store
+        self._chunk = chunk_size
+        self._policy = policy or RetryPolicy()
+        self._poll_s = poll_s
+        self._poll_timeout_s = poll_timeout_s
+        self._tokens: dict[str, TokenSource] = {}
+
+    def tokens(self, channel: Channel) -> TokenSource:
+        if channel.name not in self._tokens:
+            base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+            self._tokens[channel.name] = OAuthRefresher(
+                channel=channel.name,
+                http=self._http,
+                token_url=str(channel.options.get("token_url", f"{base}/v2/oauth/token/")),
+                form={
+                    "client_key": self._secrets.require(channel.name, "client_key"),
+                    "client_secret": self._secrets.require(channel.name, "client_secret"),
+                },
+                headers=None,
+                refresh_token=self._secrets.require(channel.name, "refresh_token"),
+                store=self._token_store,
+                policy=self._policy,
+            )
+        return self._tokens[channel.name]
+
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        channel = request.channel
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        tokens = self.tokens(channel)
+        size = self._storage.size(request.rendition.key)
+        saved = session.data
+        fresh = saved and saved.get("size") == size and time.time() < float(saved.get("expires_at", 0))
+        if saved and saved.get("publish_id") and not fresh and not saved.get("uploaded"):
+            session.clear()  # the upload_url died with its hour; the unfinished publish is abandoned
+            saved = None
+        if not saved:
+            creator = await self._call(tokens, base, "/v2/post/publish/creator_info/query/", {}, "creator info")
+            mode, body = self._init_body(request, creator, size)
+            path = "/v2/post/publish/inbox/video/init/" if mode == "inbox" else "/v2/post/publish/video/init/"
+            data = await self._call(tokens, base, path, body, "init")
+            chunk_size, count = chunk_plan(size, self._chunk)
+            saved = {
+                "publish_id": data["publish_id"],
+                "upload_url": data["upload_url"],
+                "size": size,
+                "chunk_size": chunk_size,
+                "count": count,
+                "mode": mode,
+                "username": creator.get("creator_username", ""),
+                "expires_at": time.time() + UPLOAD_URL_LIFETIME_S - 60,
+            }
+            session.save(saved)  # durable before the first chunk
+            next_chunk = 0
+        elif saved.get("uploaded"):
+            next_chunk = int(saved["count"])
+        else:
+            status = await self._status(tokens, base, str(saved["publish_id"]))
+            uploaded = int(status.get("uploaded_bytes") or 0)
+            next_chunk = min(uploaded // int(saved["chunk_size"]), int(saved["count"]))
+            if status.get("status") not in (None, "PROCESSING_UPLOAD") or uploaded >= size:
+                next_chunk = int(saved["count"])
+        if next_chunk < int(saved["count"]):
+            await self._upload(request.rendition.key, saved, next_chunk)
+            session.save({**saved, "uploaded": True})
+        return await self._poll(tokens, base, saved)
+
+    def _init_body(self, request: PublishRequest, creator: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
+        options = request.channel.options
+        max_s = creator.get("max_video_post_duration_sec")
+        if isinstance(max_s, int | float) and request.rendition.duration_s > max_s:
+            raise PermanentError(
+                f"tiktok: the cut lasts {request.rendition.duration_s:.0f} s; this creator may post at most {max_s} s"
+            )
+        chunk_size, count = chunk_plan(size, self._chunk)
+        source = {"source": "FILE_UPLOAD", "video_size": size, "chunk_size": chunk_size, "total_chunk_count": count}
+        mode = str(options.get("mode", "direct"))
+        if mode == "inbox":
+            return mode, {"source_info": source}
+        if mode != "direct":
+            raise PermanentError(f"tiktok: channel option mode must be direct or inbox, not {mode!r}")
+        privacy = str(options.get("privacy_level", "SELF_ONLY"))
+        allowed = creator.get("privacy_level_options") or []
+        if privacy not in allowed:
+            raise PermanentError(f"tiktok: privacy level {privacy} is not offered to this creator (offered: {allowed})")
+        post_info = {
+            "title": request.text.title,
+            "privacy_level": privacy,
+            # A creator who disabled comments/duets/stitches keeps them disabled [docs: creator_info].
+            "disable_comment": bool(options.get("disable_comment", False)) or bool(creator.get("comment_disabled")),
+            "disable_duet": bool(options.get("disable_duet", False)) or bool(creator.get("duet_disabled")),
+            "disable_stitch": bool(options.get("disable_stitch", False)) or bool(creator.get("stitch_disabled")),
+        }
+        return mode, {"post_info": post_info, "source_info": source}
+
+    async def _call(self, tokens: TokenSource, base: str, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        """A JSON POST to the API: `data` on success; the error envelope classified otherwise."""
+
+        async def attempt() -> dict[str, Any]:
+            response = await authorized_request(
+                self._http,
+                tokens,
+                "POST",
+                f"{base}{path}",
+                platform="tiktok",
+                json=body,
+                headers={"Content-Type": "application/json; charset=UTF-8"},
+            )
+            transient = transient_for(response, f"tiktok: {what}")
+            if transient:
+                raise transient
+            try:
+                envelope = response.json()
+            except ValueError:
+                envelope = {}
+            code = str(envelope.get("error", {}).get("code", ""))
+            if response.status_code == 200 and code == "ok":
+                return dict(envelope.get("data") or {})
+            if code in ("spam_risk_too_many_posts", "spam_risk_too_many_pending_share"):
+                # The creator's daily cap: come back later, it is not a failure.
+                raise QuotaExceeded(
+                    f"tiktok: {what}: {platform_message(response)}", datetime.now(UTC) + timedelta(hours=6)
+                )
+            raise PermanentError(f"tiktok: {what}: {platform_message(response)}")
+
+        return await with_backoff(self._policy, f"tiktok: {what}", attempt)
+
+    async def _status(self, tokens: TokenSource, base: str, publish_id: str) -> dict[str, Any]:
+        return await self._call(tokens, base, "/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status")
+
+    async def _upload(self, key: str, saved: dict[str, Any], start: int) -> None:
+        size, chunk_size, count = int(saved["size"]), int(saved["chunk_size"]), int(saved["count"])
+        url = str(saved["upload_url"])
+        reader = RangeReader(self._storage, key, size)
+        try:
+            for index in range(start, count):
+                first, last = chunk_range(index, size, chunk_size, count)
+
+                async def body(first: int = first, last: int = last) -> AsyncIterator[bytes]:
+                    offset = first
+                    while offset <= last:
+                        piece = await reader.read(offset, min(MB, last + 1 - offset))
+                        offset += len(piece)
+                        yield piece
+
+                async def attempt(first: int = first, last: int = last, body: Any = body, index: int = index) -> None:
+                    # The upload_url carries its own authorization: no token on chunk PUTs [docs].
+                    response = await self._http.put(
+                        url,
+                        content=body(),
+                        headers={
+                            "Content-Type": "video/mp4",
+                            "Content-Length": str(last - first + 1),
+                            "Content-Range": f"bytes {first}-{last}/{size}",
+                        },
+                    )
+                    if response.status_code in (200, 201, 206):
+                        return
+                    transient = transient_for(response, "tiktok: upload chunk")
+                    if transient:
+                        raise transient
+                    raise PermanentError(f"tiktok: upload chunk {index + 1}/{count}: {platform_message(response)}")
+
+                await with_backoff(self._policy, "tiktok: upload chunk", attempt)
+        finally:
+            await reader.aclose()
+
+    async def _poll(self, tokens: TokenSource, base: str, saved: dict[str, Any]) -> PostResult:
+        publish_id, username = str(saved["publish_id"]), str(saved.get("username", ""))
+        final = FINAL_INBOX if saved.get("mode") == "inbox" else FINAL_DIRECT
+        deadline = time.monotonic() + self._poll_timeout_s
+        while True:
+            status = await self._status(tokens, base, publish_id)
+            state = status.get("status")
+            if state == "FAILED":
+                raise PermanentError(f"tiktok: processing failed: {status.get('fail_reason', 'no reason given')}")
+            if state == final or (final == FINAL_INBOX and state == FINAL_DIRECT):
+                public = status.get("publicaly_available_post_id") or []  # sic, the API's spelling
+                if public:
+                    post_id = str(public[0])
+                    return PostResult(post_id=post_id, url=f"https://www.tiktok.com/@{username}/video/{post_id}")
+                # Private or in the creator's inbox: no public id exists (yet); the publish id names it.
+                return PostResult(post_id=publish_id, url=f"https://www.tiktok.com/@{username}")
+            if time.monotonic() > deadline:
+                # Held and polled again later; the session says the upload is done.
+                raise RetryableError(f"tiktok: still {state} after {self._poll_timeout_s:.0f} s")
+            await asyncio.sleep(self._poll_s)

@@ -1,0 +1,146 @@
+"""The TikTok adapter against a strict Content Posting API emulator over real HTTP, with injected faults."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loa_core.channels import Channel
+from loa_core.contracts import new_id
+from loa_core.storage import LocalStorage
+from loa_publisher.adapters import PermanentError, RetryableError
+from loa_publisher.adapters.http import RetryPolicy
+from loa_publisher.adapters.tiktok import TikTokAdapter
+from loa_publisher.auth import Secrets
+from loa_publisher.ledger import Ledger, PostKey
+from tests.support.emulators.tiktok import MB, TikTokEmulator
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[TikTokEmulator]:
+    with TikTokEmulator(tmp_path / "tiktok") as emu:
+        yield emu
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        yield client
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, emulator: TikTokEmulator, ledger: Ledger, http: httpx.AsyncClient) -> None:
+        self.emulator, self.ledger, self.http = emulator, ledger, http
+        self.storage = LocalStorage(tmp_path / "storage")
+        self.footage_id = new_id()
+        self.meta = metadata(("ward-tt",))
+        self.key = PostKey(self.footage_id, "ward-tt", "tiktok")
+        self.secrets = Secrets(
+            None,
+            environ={
+                "LOA_SECRET_WARD_TT_CLIENT_KEY": "ck",
+                "LOA_SECRET_WARD_TT_CLIENT_SECRET": "cs",
+                "LOA_SECRET_WARD_TT_REFRESH_TOKEN": "rft-1",
+            },
+        )
+
+    def channel(self, **options: str | bool) -> Channel:
+        return Channel(
+            name="ward-tt",
+            platform="tiktok",
+            profiles=("tiktok",),
+            options={"base_url": self.emulator.base_url, **options},
+        )
+
+    def adapter(self, policy: RetryPolicy = FAST) -> TikTokAdapter:
+        return TikTokAdapter(
+            self.storage, self.http, self.secrets, self.ledger, chunk_size=5 * MB, policy=policy, poll_s=0.01
+        )
+
+    async def publish(self, size: int, channel: Channel | None = None, adapter: TikTokAdapter | None = None) -> str:
+        if not (self.storage.root / f"renditions/{self.footage_id}/tiktok.mp4").exists():
+            self.rendition = stored_rendition(self.storage, size, profile="tiktok", footage_id=self.footage_id)
+        result = await (adapter or self.adapter()).publish(
+            request_for(channel or self.channel(), self.rendition, self.footage_id, self.meta),
+            ledger_session(self.ledger, self.key),
+        )
+        return result.post_id
+
+    def assert_one_identical_video(self) -> None:
+        assert len(self.emulator.videos) == 1
+        video = next(iter(self.emulator.videos.values()))
+        assert sha256_file(video.path) == sha256_file(self.storage.root / self.rendition.key)
+
+
+@pytest.fixture
+def h(tmp_path: Path, emulator: TikTokEmulator, ledger: Ledger, http: httpx.AsyncClient) -> Harness:
+    return Harness(tmp_path, emulator, ledger, http)
+
+
+async def test_direct_post_in_chunks_is_polled_to_completion(h: Harness) -> None:
+    h.emulator.public_ids = True
+    post_id = await h.publish(11 * MB + 12345)
+    h.assert_one_identical_video()
+    publish = next(iter(h.emulator.publishes.values()))
+    assert (publish.chunk_size, publish.count) == (5 * MB, 2)  # the last chunk absorbs the remainder
+    assert publish.post_info["privacy_level"] == "SELF_ONLY"
+    assert publish.post_info["disable_duet"] is True  # the creator disabled duets
+    assert publish.post_info["title"].startswith("Lễ kỷ niệm 80 năm") and "#phườngBếnNghé" in publish.post_info["title"]
+    assert post_id == next(iter(h.emulator.videos))
+    assert h.emulator.count("status") >= 3  # polled through processing
+
+
+async def test_inbox_upload_of_a_small_file_goes_whole(h: Harness) -> None:
+    await h.publish(3 * MB, channel=h.channel(mode="inbox"))
+    h.assert_one_identical_video()
+    publish = next(iter(h.emulator.publishes.values()))
+    assert (publish.mode, publish.count, publish.status) == ("inbox", 1, "SEND_TO_USER_INBOX")
+
+
+async def test_faults_are_survived_and_the_rotated_refresh_token_is_stored(h: Harness) -> None:
+    h.emulator.inject("drop", on="chunk", after_bytes=MB)
+    h.emulator.inject("status", on="chunk", status=500)
+    h.emulator.inject("status", on="status", status=429, retry_after="0")
+    h.emulator.inject("expire_token", on="status")
+    await h.publish(11 * MB)
+    h.assert_one_identical_video()
+    assert h.emulator.refresh_calls == 2
+    assert h.ledger.refresh_token("ward-tt") == h.emulator.refresh_token == "rft-3"
+
+
+async def test_privacy_level_must_be_offered_by_the_creator(h: Harness) -> None:
+    h.emulator.creator["privacy_level_options"] = ["SELF_ONLY"]
+    with pytest.raises(PermanentError, match="PUBLIC_TO_EVERYONE is not offered"):
+        await h.publish(3 * MB, channel=h.channel(privacy_level="PUBLIC_TO_EVERYONE"))
+    assert h.emulator.publishes == {}
+
+
+async def test_too_long_for_the_creator_is_refused_before_upload(h: Harness) -> None:
+    h.emulator.creator["max_video_post_duration_sec"] = 10  # the cut lasts 12 s
+    with pytest.raises(PermanentError, match="at most 10 s"):
+        await h.publish(3 * MB)
+    assert h.emulator.publishes == {}
+
+
+async def test_an_interrupted_upload_resumes_at_the_next_chunk(h: Harness) -> None:
+    # The first chunk goes through, then the platform fails long enough for the adapter to give up.
+    h.emulator.inject("status", on="chunk", status=503, times=2, skip=1)
+    with pytest.raises(RetryableError):
+        await h.publish(16 * MB, adapter=h.adapter(RetryPolicy(attempts=2, initial_s=0.01, max_s=0.02)))
+    sent_before = h.emulator.count("chunk")
+    await h.publish(16 * MB)  # a new adapter (a restarted publisher); the session comes from the ledger
+    h.assert_one_identical_video()
+    assert len(h.emulator.publishes) == 1
+    ranges = [d for k, d in h.emulator.requests if k == "chunk"][sent_before:]
+    assert ranges == [f"bytes {5 * MB}-{10 * MB - 1}/{16 * MB}", f"bytes {10 * MB}-{16 * MB - 1}/{16 * MB}"]
