@@ -2,38 +2,106 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from typing import Any
 
 import faust
 
 from loa_core.channels import load_channels
-from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, FootageUploaded
+from loa_core.contracts import (
+    FOOTAGE_UPLOADED,
+    RENDITIONS_READY,
+    TRANSCODE_PROGRESS,
+    Event,
+    FootageUploaded,
+    TranscodeProgress,
+)
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
 from loa_transcode.graph import EncodeOptions
-from loa_transcode.pipeline import transcode
+from loa_transcode.pipeline import JobContext, transcode
+from loa_transcode.progress import Progress
 from loa_transcode.settings import TranscodeSettings
 
 SERVICE = "transcode"
+log = logging.getLogger(__name__)
+
+
+def faust_options(settings: TranscodeSettings) -> dict[str, Any]:
+    """Consumer-group timing for long jobs, chosen deliberately (tests/integration/test_transcode_long_job.py).
+
+    Heartbeats run in aiokafka's own task, so a busy agent keeps its membership (session timeout); and
+    Faust's fetcher keeps polling while an agent works, so max.poll.interval is not what a long encode
+    trips. It is still set above the longest job we run, because a poll gap that long means a stuck worker.
+    """
+    return {
+        "broker_session_timeout": settings.broker_session_timeout_s,
+        "broker_heartbeat_interval": settings.broker_heartbeat_interval_s,
+        "broker_max_poll_interval": settings.broker_max_poll_interval_s,
+        # Do not wait for in-flight events to drain at rebalance: a job interrupted then is redone by the
+        # partition's new owner (its offset was never committed), and a 30-minute job must not stall it.
+        "stream_wait_empty": False,
+    }
 
 
 def create_app(settings: TranscodeSettings, storage: Storage, producer: EventProducer) -> faust.App:
-    app = make_app(
-        SERVICE,
-        settings,
-        # A long encode holds its partition's stream; heartbeats run on their own, and this bound is what
-        # decides when a silent consumer is evicted: above any single job we run (2-hour livestreams).
-        broker_max_poll_interval=timedelta(hours=3).total_seconds(),
-        # Do not wait for in-flight events to drain at rebalance: a job killed then is redone by the new owner.
-        stream_wait_empty=False,
+    app = make_app(SERVICE, settings, **faust_options(settings))
+    ctx = JobContext(
+        storage=storage,
+        channels=load_channels(settings.channels_file),
+        options=EncodeOptions(preset=settings.x264_preset, crf=settings.crf, threads=settings.ffmpeg_threads),
+        workdir_root=settings.data_dir / "transcode-work",
     )
-    channels = load_channels(settings.channels_file)
-    options = EncodeOptions(preset=settings.x264_preset, crf=settings.crf, threads=settings.ffmpeg_threads)
 
     async def handle(event: FootageUploaded) -> None:
-        ready = await transcode(event, storage=storage, channels=channels, options=options)
-        await producer.send(RENDITIONS_READY, ready)
+        async def report(progress: Progress) -> None:
+            # Progress is informational: a failed send is logged, never fails the job.
+            try:
+                await producer.send(
+                    TRANSCODE_PROGRESS,
+                    TranscodeProgress(
+                        footage_id=event.footage_id,
+                        state="running",
+                        percent=progress.percent,
+                        fps=progress.fps,
+                        eta_s=progress.eta_s,
+                        attempt_id=event.event_id,
+                    ),
+                )
+            except Exception:
+                log.warning("could not send progress for %s", event.footage_id, exc_info=True)
 
-    consume(app, FOOTAGE_UPLOADED, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handle)
+        ready = await transcode(event, ctx=ctx, report=report)
+        await producer.send(RENDITIONS_READY, ready)
+        await producer.send(
+            TRANSCODE_PROGRESS,
+            TranscodeProgress(footage_id=event.footage_id, state="done", percent=100.0, attempt_id=event.event_id),
+        )
+
+    async def on_dead_letter(event: Event | None, error: BaseException) -> None:
+        # The dead letter (already sent, with footage_id) is the durable failure record; this event tells
+        # whoever follows the job's progress that it stopped, and why.
+        if isinstance(event, FootageUploaded):
+            await producer.send(
+                TRANSCODE_PROGRESS,
+                TranscodeProgress(
+                    footage_id=event.footage_id,
+                    state="failed",
+                    percent=0.0,
+                    attempt_id=event.event_id,
+                    reason=f"{type(error).__name__}: {error}"[:4000],
+                ),
+            )
+
+    consume(
+        app,
+        FOOTAGE_UPLOADED,
+        service=SERVICE,
+        prefix=settings.topic_prefix,
+        producer=producer,
+        handler=handle,
+        on_dead_letter=on_dead_letter,
+        concurrency=settings.concurrency,
+    )
     return app

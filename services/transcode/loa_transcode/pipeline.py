@@ -1,32 +1,81 @@
-"""Turn one uploaded footage into every cut its channels need. The Faust agent only calls `transcode`."""
+"""Turn one uploaded footage into every cut its channels need. The Faust agent only calls `transcode`.
+
+Steps: probe the source → measure its loudness (audio only) → one ffmpeg run writes every cut and the
+thumbnail candidates → check every cut → make the stills → stage every file → move them into place →
+write the manifest. A job killed anywhere before the manifest leaves nothing a reader is told about;
+redoing it overwrites its own staging keys. A job whose manifest exists is not redone: the same
+announcement (same event id) is returned again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from loa_core.channels import Channel
-from loa_core.contracts import FootageUploaded, Rendition, RenditionsReady
-from loa_core.media import MediaError, probe, run_ffmpeg
+from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady
+from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
-from loa_transcode.conform import conformance_problems
-from loa_transcode.graph import EncodeOptions, Output, build_args
-from loa_transcode.profiles import profiles_for
+from loa_transcode import subtitles as srt
+from loa_transcode.conform import Expected, conformance_problems, moov_before_mdat
+from loa_transcode.graph import (
+    Candidates,
+    EncodeOptions,
+    Job,
+    Loudness,
+    Output,
+    Trim,
+    build_args,
+    measure_loudness_args,
+    stills_args,
+)
+from loa_transcode.loudness import parse_loudnorm
+from loa_transcode.profiles import IMAGES, Target, profiles_for, resolve
+from loa_transcode.progress import Progress, parse_progress
+from loa_transcode.source import SourceInfo, source_info
+from loa_transcode.thumbnails import pick_frame
 
 log = logging.getLogger(__name__)
 
+# At most this many candidate frames are looked at for the stills, spread evenly over the cut.
+MAX_CANDIDATES = 60
+# Progress events at most this often: they are for people watching, not for control.
+PROGRESS_EVERY_S = 2.0
 
-def rendition_key(footage_id: str, profile: str) -> str:
-    return f"renditions/{footage_id}/{profile}.mp4"
+ProgressReport = Callable[[Progress], Awaitable[None]]
 
 
-def staging_key(footage_id: str, attempt_id: str, profile: str) -> str:
-    # Written here first and moved into place only when every cut passed its checks, so no reader
-    # ever sees a partial output and a retry simply overwrites its own staging keys.
-    return f"renditions/{footage_id}/.staging-{attempt_id}/{profile}.mp4"
+@dataclass(frozen=True)
+class JobContext:
+    storage: Storage
+    channels: dict[str, Channel]
+    options: EncodeOptions
+    workdir_root: Path
+
+
+def rendition_key(footage_id: str, name: str, ext: str = "mp4") -> str:
+    return f"renditions/{footage_id}/{name}.{ext}"
+
+
+def manifest_key(footage_id: str) -> str:
+    return f"renditions/{footage_id}/manifest.json"
+
+
+def staging_key(footage_id: str, attempt_id: str, name: str) -> str:
+    # Outside renditions/: a reader listing a footage's renditions never sees a half-finished attempt.
+    return f"staging/transcode/{footage_id}/{attempt_id}/{name}"
+
+
+def announcement_id(event: FootageUploaded) -> str:
+    """The renditions.ready event id, derived from the upload: a redone job announces the same event."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:renditions.ready:{event.event_id}").hex
 
 
 def wanted_profiles(channel_names: tuple[str, ...], channels: dict[str, Channel]) -> set[str]:
@@ -36,64 +85,210 @@ def wanted_profiles(channel_names: tuple[str, ...], channels: dict[str, Channel]
     return {p for name in channel_names for p in channels[name].profiles}
 
 
+def distinct_outputs(targets: list[Target], workdir: Path) -> dict[str, Output]:
+    """Which file each cut is written to: cuts that would be encoded identically share one encode.
+
+    TikTok and Shorts of a clip under 3 minutes are the same 1080x1920 file; encoding it twice would
+    double the most expensive part of the job for nothing.
+    """
+    by_shape: dict[tuple[object, ...], Output] = {}
+    chosen: dict[str, Output] = {}
+    for t in targets:
+        p = t.profile
+        shape = (t.width, t.height, t.duration_s, t.video_kbps, p.max_fps, p.audio_kbps, p.audio_rate)
+        chosen[t.name] = by_shape.setdefault(shape, Output(t, workdir / f"{t.name}.mp4"))
+    return chosen
+
+
+def plan_trim(event: FootageUploaded, info: SourceInfo) -> Trim:
+    start = event.metadata.trim_start_s or 0.0
+    end = event.metadata.trim_end_s
+    if start >= info.duration_s:
+        raise PermanentError(f"trim start {start:.3f} s is past the end of the footage ({info.duration_s:.3f} s)")
+    if end is not None and end <= start:
+        raise PermanentError(f"trim end {end:.3f} s is not after trim start {start:.3f} s")
+    return Trim(start, None if end is None or end >= info.duration_s else end)
+
+
 async def transcode(
-    event: FootageUploaded, *, storage: Storage, channels: dict[str, Channel], options: EncodeOptions
+    event: FootageUploaded, *, ctx: JobContext, report: ProgressReport | None = None
 ) -> RenditionsReady:
+    storage = ctx.storage
+    existing = await _existing_announcement(storage, event)
+    if existing is not None:
+        log.info("footage %s: renditions already in place, announcing them again", event.footage_id)
+        return existing
     try:
-        profiles = profiles_for(wanted_profiles(event.metadata.channels, channels))
+        profiles = profiles_for(wanted_profiles(event.metadata.channels, ctx.channels))
     except KeyError as exc:
         raise PermanentError(str(exc)) from exc
-    with tempfile.TemporaryDirectory(prefix="loa-transcode-") as tmp:
-        workdir = Path(tmp)
+
+    # One folder per upload event: a worker killed mid-job leaves it behind, and the redo starts by clearing it.
+    workdir = ctx.workdir_root / f"{event.footage_id}-{event.event_id}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
         source = await _local_source(storage, event.media.key, workdir)
-        outputs = [Output(p, workdir / f"{p.name}.mp4") for p in profiles]
-        args = build_args(
-            source,
-            width=event.media.width,
-            height=event.media.height,
-            duration_s=event.media.duration_s,
-            has_audio=event.media.has_audio,
-            outputs=outputs,
-            options=options,
+        info = source_info(await _probe(source, "the source"))
+        trim = plan_trim(event, info)
+        length = Job(source, info, (), trim=trim).duration_s
+        targets = [resolve(p, source_width=info.width, source_height=info.height, duration_s=length) for p in profiles]
+        loudness = await _measure_loudness(source, trim) if info.has_audio else None
+        subtitles = await _subtitles(storage, event, trim, workdir)
+        every_s = max(length / MAX_CANDIDATES, min(1.0, length / 4))
+        encoded = distinct_outputs(targets, workdir)
+        job = Job(
+            source=source,
+            info=info,
+            outputs=tuple(dict.fromkeys(encoded.values())),
+            options=ctx.options,
+            trim=trim,
+            loudness=loudness,
+            subtitles=subtitles,
+            candidates=Candidates(workdir / "candidates.gray", every_s=every_s),
         )
-        last_logged = -10.0
+        await _encode(job, max(t.duration_s for t in targets), report)
+        cuts = [Output(t, encoded[t.name].path) for t in targets]
+        renditions = [await _checked(out, info, loudness is not None, event) for out in cuts]
+        images = await _stills(job, event, workdir, every_s)
+        ready = RenditionsReady(
+            event_id=announcement_id(event),
+            footage_id=event.footage_id,
+            metadata=event.metadata,
+            renditions=tuple(renditions),
+            images=tuple(image for image, _ in images),
+        )
+        files = [(f"{o.target.name}.mp4", o.path) for o in cuts] + [
+            (f"{image.kind}.jpg", path) for image, path in images
+        ]
+        await _publish(storage, event, files, ready)
+        return ready
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
-        async def on_progress(block: dict[str, str]) -> None:
-            nonlocal last_logged
-            done_s = int(block.get("out_time_us", "0") or 0) / 1e6 if block.get("out_time_us", "N/A") != "N/A" else 0.0
-            percent = min(100.0, 100.0 * done_s / event.media.duration_s)
-            if percent - last_logged >= 10 or block.get("progress") == "end":
-                last_logged = percent
-                log.info("footage %s: %.0f%% (fps %s)", event.footage_id, percent, block.get("fps", "?"))
 
-        try:
-            await run_ffmpeg(args, on_progress)
-        except MediaError as exc:
-            raise PermanentError(f"ffmpeg could not transcode this footage: {exc}") from exc
+async def _probe(path: Path, what: str) -> ProbeResult:
+    try:
+        return await probe(path)
+    except MediaError as exc:
+        raise PermanentError(f"ffprobe cannot read {what}: {exc}") from exc
 
-        renditions = []
-        for output in outputs:
-            found = await probe(output.path)
-            problems = conformance_problems(output.profile, found, event.media.duration_s)
-            if problems:
-                raise PermanentError("; ".join(problems))
-            video = found.video
-            assert video is not None
-            audio = next((s for s in found.streams if s.codec_type == "audio"), None)
-            renditions.append(
-                Rendition(
-                    profile=output.profile.name,
-                    key=rendition_key(event.footage_id, output.profile.name),
-                    width=output.profile.width,
-                    height=output.profile.height,
-                    duration_s=found.duration_s,
-                    size_bytes=output.path.stat().st_size,
-                    video_codec=video.codec_name,
-                    audio_codec=audio.codec_name if audio else None,
-                )
+
+async def _measure_loudness(source: Path, trim: Trim) -> Loudness | None:
+    try:
+        stderr = await run_ffmpeg(measure_loudness_args(source, trim))
+        return parse_loudnorm(stderr)
+    except (MediaError, ValueError) as exc:
+        raise PermanentError(f"could not measure the loudness of the source: {exc}") from exc
+
+
+async def _subtitles(storage: Storage, event: FootageUploaded, trim: Trim, workdir: Path) -> Path | None:
+    key = event.metadata.subtitles_key
+    if key is None:
+        return None
+    raw = workdir / "subtitles.source.srt"
+    await _download(storage, key, raw)
+    try:
+        text = raw.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PermanentError(f"subtitles {key} are not UTF-8 text: {exc}") from exc
+    cues = srt.shift(srt.parse_srt(text), trim.start_s, trim.end_s)
+    if not cues:
+        return None
+    path = workdir / "subtitles.srt"
+    path.write_text(srt.to_srt(cues), "utf-8")
+    return path
+
+
+async def _encode(job: Job, total_s: float, report: ProgressReport | None) -> None:
+    last_sent = 0.0
+
+    async def on_progress(block: dict[str, str]) -> None:
+        nonlocal last_sent
+        progress = parse_progress(block, total_s)
+        now = time.monotonic()
+        if report is not None and (now - last_sent >= PROGRESS_EVERY_S or progress.done):
+            last_sent = now
+            await report(progress)
+
+    try:
+        await run_ffmpeg(build_args(job), on_progress)
+    except MediaError as exc:
+        raise PermanentError(f"ffmpeg could not transcode this footage: {exc}") from exc
+
+
+async def _measure_output(path: Path) -> Loudness | None:
+    try:
+        return parse_loudnorm(await run_ffmpeg(measure_loudness_args(path, Trim())))
+    except (MediaError, ValueError) as exc:
+        raise PermanentError(f"could not measure the loudness of {path.name}: {exc}") from exc
+
+
+async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUploaded) -> Rendition:
+    target: Target = out.target
+    found = await _probe(out.path, f"the {target.name} cut")
+    problems = conformance_problems(
+        target,
+        found,
+        Expected(duration_s=target.duration_s, fps=info.fps_value, loud=loud),
+        faststart=moov_before_mdat(out.path),
+        loudness=await _measure_output(out.path),
+    )
+    if problems:
+        raise PermanentError("; ".join(problems))
+    video = found.video
+    assert video is not None
+    audio = next((s for s in found.streams if s.codec_type == "audio"), None)
+    return Rendition(
+        profile=target.name,
+        key=rendition_key(event.footage_id, target.name),
+        width=target.width,
+        height=target.height,
+        duration_s=video.duration_s or found.duration_s,
+        size_bytes=out.path.stat().st_size,
+        video_codec=video.codec_name,
+        audio_codec=audio.codec_name if audio else None,
+    )
+
+
+async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: float) -> list[tuple[Image, Path]]:
+    assert job.candidates is not None
+    raw = job.candidates.path.read_bytes() if job.candidates.path.exists() else b""
+    index = pick_frame(raw, job.candidates.width, job.candidates.height)
+    at_s = job.trim.start_s + (index or 0) * every_s
+    paths = [(spec.width, spec.height, workdir / f"{spec.kind}.jpg") for spec in IMAGES]
+    try:
+        await run_ffmpeg(stills_args(job.source, at_s, job.info, paths))
+    except MediaError as exc:
+        raise PermanentError(f"could not make the stills at {at_s:.2f} s: {exc}") from exc
+    images = []
+    for spec, (_w, _h, path) in zip(IMAGES, paths, strict=True):
+        found = await _probe(path, f"the {spec.kind}")
+        video = found.video
+        if video is None or (video.width, video.height) != (spec.width, spec.height):
+            raise PermanentError(f"{spec.kind}: not a {spec.width}x{spec.height} picture")
+        images.append(
+            (
+                Image(
+                    kind=spec.kind,
+                    key=rendition_key(event.footage_id, spec.kind, "jpg"),
+                    width=spec.width,
+                    height=spec.height,
+                    size_bytes=path.stat().st_size,
+                ),
+                path,
             )
-        await _publish_outputs(storage, event, outputs)
-    return RenditionsReady(footage_id=event.footage_id, metadata=event.metadata, renditions=tuple(renditions))
+        )
+    return images
+
+
+async def _download(storage: Storage, key: str, target: Path) -> None:
+    try:
+        await asyncio.to_thread(storage.download, key, target)
+    except ObjectNotFound as exc:
+        raise PermanentError(f"{key} is not in storage") from exc
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
 
 
 async def _local_source(storage: Storage, key: str, workdir: Path) -> Path:
@@ -103,26 +298,41 @@ async def _local_source(storage: Storage, key: str, workdir: Path) -> Path:
             raise PermanentError(f"source {key} is not in storage")
         return local
     target = workdir / "source"
-    try:
-        await asyncio.to_thread(storage.download, key, target)
-    except ObjectNotFound as exc:
-        raise PermanentError(f"source {key} is not in storage") from exc
-    except OSError as exc:
-        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+    await _download(storage, key, target)
     return target
 
 
-async def _publish_outputs(storage: Storage, event: FootageUploaded, outputs: list[Output]) -> None:
+async def _existing_announcement(storage: Storage, event: FootageUploaded) -> RenditionsReady | None:
     try:
-        for output in outputs:
-            await asyncio.to_thread(
-                storage.put_file, staging_key(event.footage_id, event.event_id, output.profile.name), output.path
-            )
-        for output in outputs:
+        if not await asyncio.to_thread(storage.exists, manifest_key(event.footage_id)):
+            return None
+        with await asyncio.to_thread(storage.open_read, manifest_key(event.footage_id)) as f:
+            raw = f.read()
+    except ObjectNotFound:
+        return None
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading the manifest: {exc}") from exc
+    ready = RenditionsReady.from_bytes(raw)
+    # Another upload event for the same footage id (a re-upload) is a new job, not a redelivery.
+    return ready if ready.event_id == announcement_id(event) else None
+
+
+async def _publish(
+    storage: Storage, event: FootageUploaded, files: list[tuple[str, Path]], ready: RenditionsReady
+) -> None:
+    attempt = uuid.uuid4().hex
+    manifest = Path(files[0][1]).parent / "manifest.json"
+    manifest.write_bytes(ready.to_bytes())
+    try:
+        for name, path in files:
+            await asyncio.to_thread(storage.put_file, staging_key(event.footage_id, attempt, name), path)
+        for name, _ in files:
             await asyncio.to_thread(
                 storage.move,
-                staging_key(event.footage_id, event.event_id, output.profile.name),
-                rendition_key(event.footage_id, output.profile.name),
+                staging_key(event.footage_id, attempt, name),
+                f"renditions/{event.footage_id}/{name}",
             )
+        # Last: the manifest says "this set is complete"; a redelivered job that finds it announces again.
+        await asyncio.to_thread(storage.put_file, manifest_key(event.footage_id), manifest)
     except OSError as exc:
         raise RetryableError(f"storage unavailable while writing renditions: {exc}") from exc

@@ -1,8 +1,16 @@
-"""Output profiles are data: what each platform is handed (see shared/PLATFORMS.md)."""
+"""Output profiles are data: what each platform is handed (see shared/PLATFORMS.md).
+
+A `Profile` says what a platform accepts; `resolve` turns it into a `Target` for one footage (the frame
+size a 4K source keeps, the length a Short is cut to, the bitrate that fits Zalo's 50 MB).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from loa_core.streaming import PermanentError
+
+MB = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -10,20 +18,67 @@ class Profile:
     name: str
     width: int
     height: int
+    # A source at least this large keeps this larger frame (YouTube: a 4K source stays 2160p).
+    large_width: int | None = None
+    large_height: int | None = None
     max_fps: float = 60.0
+    # Longer footage is cut to this length (Shorts are at most 3 minutes, TikTok's API takes 10).
+    max_duration_s: float | None = None
+    # The file must fit in this many bytes: the video bitrate is then chosen from the duration (Zalo).
+    max_size_bytes: int | None = None
+    # Ceiling for the size-driven bitrate: more than this buys nothing visible at this frame size.
+    max_video_kbps: int = 2500
     audio_rate: int = 48_000
-    audio_bitrate: str = "128k"
+    audio_kbps: int = 128
 
     @property
     def aspect(self) -> float:
         return self.width / self.height
 
+    @property
+    def vertical(self) -> bool:
+        return self.height > self.width
+
+
+@dataclass(frozen=True)
+class Target:
+    """A profile resolved for one footage."""
+
+    profile: Profile
+    width: int
+    height: int
+    duration_s: float
+    # None: quality-driven (CRF). A number: size-driven average bitrate, capped by the VBV buffer.
+    video_kbps: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    kind: str
+    width: int
+    height: int
+
 
 PROFILES: dict[str, Profile] = {
-    # TikTok, Reels and Shorts take the same vertical 9:16 cut.
-    "tiktok": Profile("tiktok", 1080, 1920),
-    "youtube": Profile("youtube", 1920, 1080),
+    "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0),
+    # YouTube classifies a vertical video of at most 3 minutes as a Short; no API flag exists.
+    "shorts": Profile("shorts", 1080, 1920, max_duration_s=180.0),
+    "youtube": Profile("youtube", 1920, 1080, large_width=3840, large_height=2160),
+    # Zalo articles take at most 50 MB; 720p keeps the bitrate per pixel sensible for long footage.
+    "zalo": Profile("zalo", 1280, 720, max_size_bytes=50 * MB, audio_kbps=96),
 }
+
+# Every footage gets both stills, whatever its channels: they are small and every platform takes a cover.
+IMAGES: tuple[ImageSpec, ...] = (ImageSpec("thumbnail", 1280, 720), ImageSpec("cover", 1080, 1920))
+
+# What a size-driven file may use of its limit: the muxer's overhead and x264's rate-control error.
+SIZE_HEADROOM = 0.90
+# Below this the picture is not worth publishing; such footage is too long for the platform's size limit.
+MIN_VIDEO_KBPS = 150
 
 
 def profiles_for(names: set[str] | frozenset[str]) -> list[Profile]:
@@ -31,3 +86,28 @@ def profiles_for(names: set[str] | frozenset[str]) -> list[Profile]:
     if unknown:
         raise KeyError(f"unknown profiles: {', '.join(unknown)}")
     return [PROFILES[n] for n in sorted(names)]
+
+
+def resolve(profile: Profile, *, source_width: int, source_height: int, duration_s: float) -> Target:
+    """Pick the frame size, length and bitrate of one cut for one footage (pure)."""
+    width, height = profile.width, profile.height
+    if (
+        profile.large_width is not None
+        and profile.large_height is not None
+        # Orientation-free: a 3840x2160 source and a sideways-filmed 2160x3840 one are both 4K.
+        and max(source_width, source_height) >= profile.large_width
+        and min(source_width, source_height) >= profile.large_height
+    ):
+        width, height = profile.large_width, profile.large_height
+    if profile.max_duration_s is not None:
+        duration_s = min(duration_s, profile.max_duration_s)
+    video_kbps = None
+    if profile.max_size_bytes is not None:
+        total_kbps = profile.max_size_bytes * 8 * SIZE_HEADROOM / duration_s / 1000
+        video_kbps = min(profile.max_video_kbps, int(total_kbps - profile.audio_kbps))
+        if video_kbps < MIN_VIDEO_KBPS:
+            raise PermanentError(
+                f"{profile.name}: {duration_s:.0f} s of footage cannot fit in {profile.max_size_bytes / MB:.0f} MB "
+                f"(would need {video_kbps} kb/s of video, minimum {MIN_VIDEO_KBPS}); trim it or drop this cut"
+            )
+    return Target(profile, width, height, duration_s, video_kbps)

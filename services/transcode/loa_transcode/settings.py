@@ -7,8 +7,17 @@ from loa_core.settings import CommonSettings
 
 class TranscodeSettings(CommonSettings):
     http_port: int = 8002
-    # x264 speed/size trade-off; "veryfast" keeps a 2-core machine near real time for 1080p.
-    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    # x264 speed/size trade-off; "veryfast" keeps a 2-core machine near real time for 1080p. Not "ultrafast":
+    # it turns off CABAC and B-frames, so its output is Constrained Baseline, not the High profile platforms want.
+    x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
     crf: int = 23
     # Threads per ffmpeg run; 0 lets x264 pick (all cores).
     ffmpeg_threads: int = 0
+    # Jobs one worker runs at once. More than one lets a short job pass a long one from another partition
+    # (each job's offset is committed only once it is done, so none is lost either way).
+    concurrency: int = 2
+    # Consumer-group timing (see app.faust_options). The session timeout bounds how long a dead worker's
+    # partitions wait for a new owner; max poll interval is above the longest job (2-hour livestreams).
+    broker_session_timeout_s: float = 30.0
+    broker_heartbeat_interval_s: float = 3.0
+    broker_max_poll_interval_s: float = 3 * 3600.0

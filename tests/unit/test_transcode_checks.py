@@ -1,0 +1,164 @@
+"""Pure helpers around the encode: loudness and progress parsing, SRT shifting, still picking, conformance."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loa_core.media import ProbeResult, StreamInfo
+from loa_transcode.conform import Expected, conformance_problems, moov_before_mdat
+from loa_transcode.graph import Loudness
+from loa_transcode.loudness import parse_loudnorm
+from loa_transcode.profiles import PROFILES, resolve
+from loa_transcode.progress import parse_progress
+from loa_transcode.subtitles import Cue, parse_srt, shift, to_srt
+from loa_transcode.thumbnails import pick_frame
+
+LOUDNORM_STDERR = """size=N/A time=00:00:02.00 bitrate=N/A speed= 512x
+[Parsed_loudnorm_0 @ 0x55e5e4ce0100]
+{
+	"input_i" : "-41.75",
+	"input_tp" : "-38.05",
+	"input_lra" : "0.00",
+	"input_thresh" : "-51.75",
+	"output_i" : "-14.05",
+	"output_tp" : "-10.30",
+	"output_lra" : "0.00",
+	"output_thresh" : "-24.05",
+	"normalization_type" : "linear",
+	"target_offset" : "0.05"
+}
+"""
+
+
+def test_parse_loudnorm() -> None:
+    assert parse_loudnorm(LOUDNORM_STDERR) == Loudness(-41.75, -38.05, 0.0, -51.75, 0.05)
+
+
+def test_silence_has_no_loudness() -> None:
+    silent = LOUDNORM_STDERR.replace('"-41.75"', '"-inf"').replace('"-38.05"', '"-inf"')
+    assert parse_loudnorm(silent) is None
+
+
+def test_no_measurement_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no measurement"):
+        parse_loudnorm("Error while filtering")
+
+
+def test_progress_percent_fps_eta() -> None:
+    p = parse_progress({"out_time_us": "15000000", "fps": "48.2", "speed": "1.5x", "progress": "continue"}, 60.0)
+    assert (p.percent, p.fps, p.eta_s, p.done) == (25.0, 48.2, 30.0, False)
+    early = parse_progress({"out_time_us": "N/A", "fps": "0.00", "speed": "N/A", "progress": "continue"}, 60.0)
+    assert (early.percent, early.eta_s) == (0.0, None)
+    end = parse_progress({"out_time_us": "59990000", "progress": "end"}, 60.0)
+    assert (end.percent, end.eta_s, end.done) == (100.0, 0.0, True)
+    # ffmpeg can report a little past the planned length (the audio tail); never above 99.9 until the end.
+    assert parse_progress({"out_time_us": "61000000", "progress": "continue"}, 60.0).percent == 99.9
+
+
+SRT = (
+    "\ufeff1\r\nxx 00:00:01,000 --> 00:00:03,500\r\nChào mừng quý vị đến với phường\r\n\r\n"
+    "2\r\n00:00:05,000 --> 00:00:09,000\r\nLễ khai mạc hội thi văn nghệ\r\nnăm 2026\r\n\r\n"
+    "3\r\n00:00:10,000 --> 00:00:12,000\r\nHẹn gặp lại\r\n"
+)
+
+
+def test_srt_parse_and_shift_to_the_trim() -> None:
+    cues = parse_srt(SRT)
+    assert cues[0] == Cue(1.0, 3.5, "Chào mừng quý vị đến với phường")
+    assert cues[1].text == "Lễ khai mạc hội thi văn nghệ\nnăm 2026"
+    shifted = shift(cues, 2.0, 9.5)
+    assert shifted == [
+        Cue(0.0, 1.5, "Chào mừng quý vị đến với phường"),
+        Cue(3.0, 7.0, "Lễ khai mạc hội thi văn nghệ\nnăm 2026"),
+    ]
+    text = to_srt(shifted)
+    assert text.startswith("1\n00:00:00,000 --> 00:00:01,500\nChào mừng")
+    assert parse_srt(text) == shifted
+
+
+def test_pick_frame_skips_black_and_flat_and_prefers_sharp() -> None:
+    w, h = 16, 12
+    black = np.zeros((h, w), np.uint8)
+    flat = np.full((h, w), 128, np.uint8)
+    blurry = np.tile(np.linspace(40, 200, w, dtype=np.uint8), (h, 1))
+    sharp = np.where((np.indices((h, w)).sum(axis=0) % 2) == 0, 40, 220).astype(np.uint8)
+    raw = b"".join(f.tobytes() for f in (black, flat, blurry, sharp, black))
+    assert pick_frame(raw, w, h) == 3
+    assert pick_frame(black.tobytes() + (black + 10).tobytes(), w, h) == 1  # all dark: the brightest
+    assert pick_frame(b"", w, h) is None
+
+
+def _mp4(path: Path, boxes: list[bytes]) -> Path:
+    path.write_bytes(b"".join(struct.pack(">I4s", 8 + 4, name) + b"\0\0\0\0" for name in boxes))
+    return path
+
+
+def test_moov_before_mdat(tmp_path: Path) -> None:
+    assert moov_before_mdat(_mp4(tmp_path / "fast.mp4", [b"ftyp", b"moov", b"mdat"]))
+    assert not moov_before_mdat(_mp4(tmp_path / "slow.mp4", [b"ftyp", b"mdat", b"moov"]))
+    assert not moov_before_mdat(_mp4(tmp_path / "none.mp4", [b"ftyp", b"free"]))
+
+
+GOOD_VIDEO = StreamInfo(
+    "video",
+    "h264",
+    1080,
+    1920,
+    profile="High",
+    pix_fmt="yuv420p",
+    sample_aspect_ratio="1:1",
+    r_frame_rate=30.0,
+    avg_frame_rate=30.0,
+    duration_s=10.0,
+)
+GOOD_AUDIO = StreamInfo("audio", "aac", None, None, sample_rate=48000, channels=2)
+TIKTOK = resolve(PROFILES["tiktok"], source_width=1920, source_height=1080, duration_s=10.0)
+ON_TARGET = Loudness(-14.2, -1.6, 3.0, -24.0, 0.0)
+
+
+def _check(video: StreamInfo = GOOD_VIDEO, *, audio: StreamInfo | None = GOOD_AUDIO, **kwargs: object) -> list[str]:
+    streams = (video,) if audio is None else (video, audio)
+    probe = ProbeResult("mp4", 10.0, 1000, streams)
+    options: dict[str, object] = {"faststart": True, "loudness": ON_TARGET}
+    options.update(kwargs)
+    expected = Expected(duration_s=10.0, fps=30.0, loud=True)
+    return conformance_problems(TIKTOK, probe, expected, **options)  # type: ignore[arg-type]
+
+
+def test_a_conforming_cut_has_no_problems() -> None:
+    assert _check() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"width": 1080, "height": 1080}, "size 1080x1080, expected 1080x1920"),
+        ({"sample_aspect_ratio": "4:3"}, "not square"),
+        ({"profile": "Main"}, "expected h264 High"),
+        ({"pix_fmt": "yuv420p10le"}, "pixel format yuv420p10le"),
+        ({"avg_frame_rate": 120.0}, "120.00 fps, at most 60"),
+        ({"duration_s": 9.95}, "video lasts 9.950 s"),
+    ],
+)
+def test_each_video_check_names_its_reason(change: dict[str, object], problem: str) -> None:
+    fields = {**GOOD_VIDEO.__dict__, **change}
+    problems = _check(StreamInfo(**fields))  # type: ignore[arg-type]
+    assert len(problems) == 1 and problems[0].startswith("tiktok: ") and problem in problems[0]
+
+
+def test_one_frame_of_duration_slack() -> None:
+    fields = {**GOOD_VIDEO.__dict__, "duration_s": 10.0 + 1 / 30}
+    assert _check(StreamInfo(**fields)) == []  # type: ignore[arg-type]
+
+
+def test_audio_checks() -> None:
+    assert "no audio stream" in _check(audio=None)[0]
+    assert "expected aac at 48000" in _check(audio=StreamInfo("audio", "aac", None, None, sample_rate=44100))[0]
+    assert "loudness -19.0 LUFS" in _check(loudness=Loudness(-19.0, -5.0, 3.0, -29.0, 0.0))[0]
+    assert "true peak -0.2 dBTP" in _check(loudness=Loudness(-14.0, -0.2, 3.0, -24.0, 0.0))[0]
+    assert "silent" in _check(loudness=None)[0]
+    assert "not faststart" in _check(faststart=False)[0]

@@ -1,0 +1,281 @@
+"""The pure parts of transcode: profiles, source planning and the ffmpeg graph builder, without ffmpeg."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from loa_core.media import ProbeResult, StreamInfo
+from loa_core.streaming import PermanentError
+from loa_transcode.graph import (
+    Candidates,
+    CropPath,
+    Job,
+    Loudness,
+    Output,
+    Trim,
+    build_args,
+    build_graph,
+    escape_value,
+    measure_loudness_args,
+    stills_args,
+)
+from loa_transcode.profiles import MB, PROFILES, profiles_for, resolve
+from loa_transcode.source import SourceInfo, output_rate, source_info
+
+HD = SourceInfo(width=1920, height=1080, duration_s=10.0, has_audio=True, fps="30", fps_value=30.0)
+
+
+def _target(name: str, info: SourceInfo = HD, duration_s: float | None = None):  # type: ignore[no-untyped-def]
+    return resolve(
+        PROFILES[name], source_width=info.width, source_height=info.height, duration_s=duration_s or info.duration_s
+    )
+
+
+def _job(*names: str, info: SourceInfo = HD, **kwargs: object) -> Job:
+    outputs = tuple(Output(_target(n, info), Path(f"/w/{n}.mp4")) for n in names)
+    return Job(Path("/w/source.mp4"), info, outputs, **kwargs)  # type: ignore[arg-type]
+
+
+def _value(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+# --- profiles -----------------------------------------------------------------------------------------
+
+
+def test_youtube_keeps_4k_only_for_a_4k_source() -> None:
+    assert (_target("youtube").width, _target("youtube").height) == (1920, 1080)
+    uhd = SourceInfo(3840, 2160, 10.0, True, "30", 30.0)
+    assert (_target("youtube", uhd).width, _target("youtube", uhd).height) == (3840, 2160)
+    # A 4K phone video filmed upright is 4K too.
+    upright = SourceInfo(2160, 3840, 10.0, True, "30", 30.0)
+    assert _target("youtube", upright).height == 2160
+    assert (_target("tiktok", uhd).width, _target("tiktok", uhd).height) == (1080, 1920)
+
+
+def test_shorts_are_cut_to_three_minutes_and_tiktok_to_ten() -> None:
+    assert _target("shorts", duration_s=300).duration_s == 180
+    assert _target("shorts", duration_s=42).duration_s == 42
+    assert _target("tiktok", duration_s=900).duration_s == 600
+    assert _target("youtube", duration_s=7200).duration_s == 7200
+
+
+def test_zalo_bitrate_comes_from_the_duration() -> None:
+    short, long = _target("zalo", duration_s=60), _target("zalo", duration_s=1200)
+    assert short.video_kbps == PROFILES["zalo"].max_video_kbps  # plenty of room: capped
+    assert long.video_kbps is not None and long.video_kbps < 300
+    # The whole file fits in 50 MB with its audio.
+    assert (long.video_kbps + PROFILES["zalo"].audio_kbps) * 1000 / 8 * 1200 <= 50 * MB
+    assert _target("youtube").video_kbps is None
+
+
+def test_zalo_refuses_footage_too_long_to_fit() -> None:
+    with pytest.raises(PermanentError, match="cannot fit in 50 MB"):
+        _target("zalo", duration_s=4 * 3600)
+
+
+def test_unknown_profile_is_named() -> None:
+    with pytest.raises(KeyError, match="instagram"):
+        profiles_for({"tiktok", "instagram"})
+
+
+# --- source planning ----------------------------------------------------------------------------------
+
+
+def _probe(**video: object) -> ProbeResult:
+    fields: dict[str, object] = {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080}
+    fields.update(video)
+    return ProbeResult("mp4", 5.0, 1, (StreamInfo(**fields),))  # type: ignore[arg-type]
+
+
+def test_rotated_phone_video_is_planned_upright() -> None:
+    info = source_info(_probe(rotation=-90, avg_frame_rate=30.0))
+    assert (info.width, info.height) == (1080, 1920)
+
+
+def test_anamorphic_pixels_are_made_square() -> None:
+    info = source_info(_probe(width=720, height=576, sample_aspect_ratio="64:45", avg_frame_rate=25.0))
+    assert (info.width, info.height) == (1024, 576)
+    assert "scale=1024:576,setsar=1" in build_graph(_job("youtube", info=info))[0]
+
+
+def test_interlaced_footage_is_deinterlaced_first() -> None:
+    info = source_info(_probe(field_order="tt", avg_frame_rate=25.0))
+    graph = build_graph(_job("youtube", info=info))[0]
+    assert graph.startswith("[0:v]bwdif=")
+
+
+@pytest.mark.parametrize(
+    ("avg", "base", "expected"),
+    [
+        (29.6, 90000.0, "30000/1001"),  # variable frame rate phone video: snapped to a broadcast rate
+        (25.0, 25.0, "25"),
+        (120.0, 120.0, "60"),  # high-speed footage is capped at 60 fps
+        (0.0, 24.0, "24"),  # unknown average: the base rate
+        (12.5, 12.5, "12.500"),  # an unusual rate is kept
+    ],
+)
+def test_output_rate(avg: float, base: float, expected: str) -> None:
+    assert output_rate(avg, base)[0] == expected
+
+
+def test_source_without_video_is_refused() -> None:
+    with pytest.raises(PermanentError, match="no video"):
+        source_info(ProbeResult("mp3", 3.0, 1, (StreamInfo("audio", "mp3", None, None),)))
+
+
+# --- graph --------------------------------------------------------------------------------------------
+
+
+def test_one_input_one_graph_every_output() -> None:
+    args = build_args(_job("tiktok", "youtube", "zalo"))
+    assert args.count("-i") == 1
+    assert args.count("-filter_complex") == 1
+    for name in ("tiktok", "youtube", "zalo"):
+        assert f"file:/w/{name}.mp4" in args
+    assert args.count("+faststart") == 3
+    assert args.count("-profile:v") == 3 and set(args[i + 1] for i, a in enumerate(args) if a == "-profile:v") == {
+        "high"
+    }
+    graph = _value(args, "-filter_complex")
+    # Only tiktok (vertical from horizontal) needs a second copy for its blurred background.
+    assert "split=4[s0][s1][s2][s3]" in graph
+    assert graph.count("boxblur") == 1
+    assert graph.count("format=yuv420p") == 3
+    assert "asplit=3[a0][a1][a2]" in graph
+
+
+def test_blur_is_computed_at_a_quarter_of_the_output_size() -> None:
+    graph = build_graph(_job("tiktok"))[0]
+    assert "scale=270:480:force_original_aspect_ratio=increase,crop=270:480,boxblur=10,scale=1080:1920" in graph
+    assert "overlay=x=(W-w)/2:y=(H-h)/2" in graph
+
+
+def test_vertical_source_gets_a_blurred_pillarbox_for_youtube_and_fills_tiktok() -> None:
+    upright = SourceInfo(1080, 1920, 10.0, True, "30", 30.0)
+    graph = build_graph(_job("youtube", "tiktok", info=upright))[0]
+    assert graph.count("boxblur") == 1  # youtube only
+    assert "scale=1080:1920:force_original_aspect_ratio=increase,crop=1080:1920" in graph  # tiktok fills
+
+
+def test_quality_driven_cuts_use_crf_and_zalo_uses_a_capped_bitrate() -> None:
+    args = build_args(_job("youtube"))
+    assert "-crf" in args and "-b:v" not in args
+    zalo = build_args(_job("zalo"))
+    assert "-crf" not in zalo
+    assert _value(zalo, "-b:v") == _value(zalo, "-maxrate") == "2500k"
+
+
+def test_every_cut_is_cut_at_its_own_length() -> None:
+    info = SourceInfo(1920, 1080, 300.0, True, "30", 30.0)
+    args = build_args(_job("shorts", "youtube", info=info))
+    assert [args[i + 1] for i, a in enumerate(args) if a == "-t"] == ["180", "300"]
+
+
+def test_trim_seeks_on_the_input() -> None:
+    job = _job("youtube", trim=Trim(2.5, 7.25))
+    args = build_args(job)
+    assert args[: args.index("-i")] == ["-ss", "2.5", "-to", "7.25"]
+    assert job.duration_s == pytest.approx(4.75)
+    assert measure_loudness_args(Path("/w/source.mp4"), Trim(2.5, 7.25))[:4] == ["-ss", "2.5", "-to", "7.25"]
+
+
+def test_no_audio_gets_silence_of_the_right_length() -> None:
+    info = SourceInfo(1920, 1080, 4.0, False, "30", 30.0)
+    args = build_args(_job("youtube", "tiktok", info=info, trim=Trim(1.0)))
+    assert args.count("-i") == 2
+    lavfi = args.index("lavfi")
+    assert args[lavfi + 1 : lavfi + 5] == ["-t", "3", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
+    graph = _value(args, "-filter_complex")
+    assert "[1:a]aresample=48000" in graph and "loudnorm" not in graph
+
+
+def test_loudness_uses_the_measurement_in_linear_mode() -> None:
+    loud = Loudness(input_i=-23.5, input_tp=-6.1, input_lra=4.2, input_thresh=-33.9, target_offset=0.3)
+    graph = build_graph(_job("youtube", loudness=loud))[0]
+    assert (
+        "loudnorm=I=-14:TP=-1.5:LRA=11:measured_I=-23.5:measured_TP=-6.1:measured_LRA=4.2:measured_thresh=-33.9"
+        ":offset=0.3:linear=true" in graph
+    )
+    assert graph.index("loudnorm") < graph.index("aresample=48000")
+
+
+def test_subtitles_and_logo_on_every_cut() -> None:
+    job = _job("tiktok", "youtube", subtitles=Path("/w/sub: a,b.srt"), logo=Path("/w/logo.png"))
+    args = build_args(job)
+    assert args.count("-i") == 2 and "file:/w/logo.png" in args
+    graph = _value(args, "-filter_complex")
+    assert graph.count("subtitles=filename=") == 2
+    assert escape_value("/w/sub: a,b.srt") in graph
+    assert "[1:v]format=rgba,split=2[logo0][logo1]" in graph
+    assert "[logo1]scale=230:-2[lg1]" in graph  # 12% of 1920
+    assert graph.count("overlay=x=W-w-") == 2
+
+
+def test_escape_value_quotes_both_levels() -> None:
+    # Level 1 (option values) escapes ':' and quotes, level 2 (the graph) escapes those backslashes and ','.
+    assert escape_value("a:b") == "a\\\\:b"
+    assert escape_value("x,y") == "x\\,y"
+    assert escape_value("it's") == "it\\\\\\'s"
+
+
+def test_subject_crop_replaces_the_blur() -> None:
+    target = _target("tiktok")
+    crop = CropPath(606, 1080, "if(lt(t,1),100,200)")
+    job = Job(Path("/w/s.mp4"), HD, (Output(target, Path("/w/t.mp4"), crop),))
+    graph = build_graph(job)[0]
+    assert "boxblur" not in graph
+    assert "crop=w=606:h=1080:x=if(lt(t\\,1)\\,100\\,200):y=0,scale=1080:1920" in graph
+
+
+def test_candidates_are_one_more_copy() -> None:
+    job = _job("youtube", candidates=Candidates(Path("/w/c.gray"), every_s=0.5))
+    args = build_args(job)
+    graph = _value(args, "-filter_complex")
+    assert "split=2[s0][s1]" in graph
+    assert "[s1]fps=1/0.5,scale=160:90,format=gray[cand]" in graph
+    assert args[-6:] == ["-map", "[cand]", "-f", "rawvideo", "-pix_fmt", "gray"] or args[-1] == "file:/w/c.gray"
+
+
+def test_no_outputs_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        build_args(Job(Path("/w/s.mp4"), HD, ()))
+
+
+def test_every_graph_label_is_produced_once_and_consumed_once() -> None:
+    """A dangling or reused label makes ffmpeg refuse the graph; check the plumbing of a busy graph."""
+    job = _job(
+        "tiktok",
+        "shorts",
+        "youtube",
+        "zalo",
+        subtitles=Path("/w/s.srt"),
+        logo=Path("/w/l.png"),
+        candidates=Candidates(Path("/w/c.gray"), 1.0),
+    )
+    graph, video, audio = build_graph(job)
+    produced: list[str] = []
+    consumed: list[str] = []
+    for chain in graph.split(";"):
+        head = re.match(r"^((?:\[[^\]]+\])+)", chain)
+        tail = re.search(r"((?:\[[^\]]+\])+)$", chain)
+        assert head and tail, chain
+        consumed += re.findall(r"\[([^\]]+)\]", head.group(1))
+        produced += re.findall(r"\[([^\]]+)\]", tail.group(1))
+    outputs = [*video, *audio, "cand"]
+    inputs = ["0:v", "0:a:0", "1:v"]
+    assert sorted(produced) == sorted(set(produced))
+    assert sorted(consumed) == sorted(set(consumed))
+    assert set(produced) - set(consumed) == set(outputs)
+    assert set(consumed) - set(produced) == set(inputs)
+
+
+def test_stills_frame_each_image() -> None:
+    args = stills_args(Path("/w/s.mp4"), 3.5, HD, [(1280, 720, Path("/w/t.jpg")), (1080, 1920, Path("/w/c.jpg"))])
+    assert args[:4] == ["-ss", "3.5", "-i", "file:/w/s.mp4"]
+    graph = _value(args, "-filter_complex")
+    assert "split=3" in graph  # thumbnail fills 16:9, the cover needs a blurred background
+    assert args.count("-frames:v") == 2
