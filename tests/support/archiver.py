@@ -43,6 +43,7 @@ class ArchiverProcess:
 
     def __init__(self, root: Path, bootstrap: str, prefix: str, **settings: str) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.storage_root = root / "storage"
         self.http_port = free_port()
         self.rtmp_port = free_port()
