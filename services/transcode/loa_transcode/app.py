@@ -19,6 +19,7 @@ from loa_core.contracts import (
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
+from loa_transcode import metrics
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext, transcode
 from loa_transcode.progress import Progress
@@ -72,7 +73,10 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
             except Exception:
                 log.warning("could not send progress for %s", event.footage_id, exc_info=True)
 
-        ready = await transcode(event, ctx=ctx, report=report)
+        with metrics.job():
+            ready = await transcode(event, ctx=ctx, report=report)
+        metrics.MEDIA_SECONDS.inc(event.media.duration_s)
+        metrics.BYTES_STORED.inc(sum(r.size_bytes for r in ready.renditions))
         await producer.send(RENDITIONS_READY, ready)
         await producer.send(
             TRANSCODE_PROGRESS,
