@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from loa_core.streaming import PermanentError
+from loa_publisher import metrics
 from loa_publisher.adapters.http import RetryPolicy, platform_message, transient_for, with_backoff
 
 
@@ -143,6 +144,7 @@ class OAuthRefresher:
                 body = {}
             access = body.get("access_token") if isinstance(body, dict) else None
             if response.status_code != 200 or not access:
+                metrics.AUTH_FAILURES.labels("refresh_refused").inc()
                 raise PermanentError(
                     f"channel {self._channel!r}: OAuth refresh refused ({platform_message(response)}); "
                     "re-authorize the channel"
@@ -186,7 +188,9 @@ async def authorized_request(
 
     response = await send(await tokens.token())
     if unauthorized(response):
+        metrics.AUTH_FAILURES.labels("token_rejected").inc()
         response = await send(await tokens.refresh())
         if unauthorized(response):
+            metrics.AUTH_FAILURES.labels("still_unauthorized").inc()
             raise PermanentError(f"{platform}: still unauthorized after a token refresh: {platform_message(response)}")
     return response

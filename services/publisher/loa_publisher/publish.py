@@ -27,6 +27,7 @@ from loa_core.contracts import (
 from loa_core.kafka import EventProducer
 from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
+from loa_publisher import metrics
 from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
 from loa_publisher.text import render
@@ -164,7 +165,8 @@ class Publisher:
             publish_at=publish_at,
         )
         try:
-            result = await adapter.publish(request, session)
+            with metrics.upload(channel.platform):
+                result = await adapter.publish(request, session)
         except QuotaExceeded as exc:
             # Not a failure: the platform's day is over. The stored session (if any) is resumed then.
             self.ledger.schedule(key, exc.retry_at, request=request_json, reason=redact(str(exc)))

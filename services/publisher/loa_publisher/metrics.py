@@ -1,0 +1,55 @@
+"""Every Prometheus metric the publisher exports, declared once (Faust's sensor and dead letters come from loa_core).
+
+Labels: platform (a fixed set of adapters), outcome and kind (fixed words). Never a footage, post or channel id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from prometheus_client import Counter, Gauge
+
+from loa_core.metrics import job_duration_histogram
+from loa_core.streaming import RetryableError
+
+# Upload attempts by platform and outcome: ok, quota (held for the platform's next day), retry (held after
+# transient errors), failed (permanent: the post waits for a person).
+UPLOADS = Counter("loa_publisher_uploads_total", "Upload attempts by outcome", ["platform", "outcome"])
+# Wall-clock seconds per upload attempt (a 4 GB upload over a slow uplink takes a while): buckets up to 8 h.
+UPLOAD_SECONDS = job_duration_histogram("loa_publisher_upload_seconds", "Upload attempt duration", ["platform"])
+# Uploads running now in this worker.
+UPLOADS_ACTIVE = Gauge("loa_publisher_uploads_active", "Uploads running now")
+# Authorization problems, by kind: token_rejected (a 401, normally cured by one refresh), refresh_refused (the
+# platform refused the refresh token: the channel must be re-authorized), still_unauthorized (a 401 right after a
+# fresh token: revoked access or missing scope). The last two need a person and are what the alert watches.
+AUTH_FAILURES = Counter("loa_publisher_auth_failures_total", "Authorization failures by kind", ["kind"])
+
+for _kind in ("token_rejected", "refresh_refused", "still_unauthorized"):
+    AUTH_FAILURES.labels(_kind)
+
+
+def _outcome(exc: BaseException) -> str:
+    if type(exc).__name__ == "QuotaExceeded":
+        return "quota"
+    if isinstance(exc, RetryableError):
+        return "retry"
+    return "failed"  # PermanentError, or a bug: either way the post does not go out now
+
+
+@contextlib.contextmanager
+def upload(platform: str) -> Iterator[None]:
+    """Count, time and mark active one upload attempt to a platform."""
+    UPLOADS_ACTIVE.inc()
+    started = time.monotonic()
+    outcome = "ok"
+    try:
+        yield
+    except BaseException as exc:
+        outcome = _outcome(exc)
+        raise
+    finally:
+        UPLOADS_ACTIVE.dec()
+        UPLOADS.labels(platform, outcome).inc()
+        UPLOAD_SECONDS.labels(platform).observe(time.monotonic() - started)
