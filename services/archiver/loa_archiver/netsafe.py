@@ -116,14 +116,18 @@ class SafeFetcher:
         policy: Policy,
         timeout_s: float = 15.0,
         resolve: Resolver = system_resolve,
-        user_agent: str = "loa-archiver",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.policy = policy
         self._resolve = resolve
         # follow_redirects=False: redirects are followed below, each target checked like the first URL.
         # trust_env=False: no proxy from the environment may bypass the address checks.
         self._client = httpx.AsyncClient(
-            timeout=timeout_s, follow_redirects=False, trust_env=False, headers={"User-Agent": user_agent}
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "loa-archiver"},
+            transport=transport,
         )
 
     async def aclose(self) -> None:
