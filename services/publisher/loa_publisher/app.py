@@ -18,10 +18,12 @@ from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
 from loa_publisher.adapters import Adapter
+from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.local import LocalAdapter
 from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.adapters.youtube import YouTubeAdapter
+from loa_publisher.adapters.zalo import ZaloAdapter
 from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger
 from loa_publisher.publish import Publisher
@@ -48,6 +50,16 @@ def build_adapters(
             secrets,
             ledger,
             chunk_size=settings.tiktok_chunk_bytes,
+            policy=policy,
+            poll_s=settings.status_poll_s,
+            poll_timeout_s=settings.status_timeout_s,
+        ),
+        "facebook": FacebookAdapter(storage, http, secrets, policy=policy),
+        "zalo": ZaloAdapter(
+            storage,
+            http,
+            secrets,
+            ledger,
             policy=policy,
             poll_s=settings.status_poll_s,
             poll_timeout_s=settings.status_timeout_s,

@@ -1,0 +1,174 @@
+"""Facebook Page video through the Graph API's Resumable Upload API, then `/{page-id}/videos`.
+
+Steps [docs]: `POST /{v}/{app-id}/uploads?file_name&file_length&file_type` → `upload:<id>` (saved in the ledger);
+`POST /{v}/upload:<id>` with `Authorization: OAuth <user token>`, `file_offset: N` and the bytes from N, streamed
+from storage → `{"h": handle}`; after an interruption `GET /{v}/upload:<id>` → `file_offset` to go on from.
+Publish: `POST /{v}/{page-id}/videos` with the Page token, title, description and
+`fbuploader_video_file_chunk=<handle>` → the video id.
+
+The publish call is not idempotent, so the ledger records "publishing" before it; a post resumed in that state
+first looks for the video among the Page's recent videos (by title and description) before publishing again.
+
+Channel options: base_url (https://graph-video.facebook.com), version (v21.0), app_id, page_id.
+Secrets: user_token (app admin, for the upload session), page_token (posts on the Page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from loa_core.channels import Channel
+from loa_core.storage import Storage
+from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, UploadSession
+from loa_publisher.adapters.http import RangeReader, RetryPolicy, platform_message, transient_for, with_backoff
+from loa_publisher.auth import Secrets, StaticToken, TokenSource, authorized_request
+
+DEFAULT_BASE_URL = "https://graph-video.facebook.com"
+DEFAULT_VERSION = "v21.0"
+
+
+class FacebookAdapter:
+    platform = "facebook"
+
+    def __init__(
+        self, storage: Storage, http: httpx.AsyncClient, secrets: Secrets, *, policy: RetryPolicy | None = None
+    ) -> None:
+        self._storage = storage
+        self._http = http
+        self._secrets = secrets
+        self._policy = policy or RetryPolicy()
+
+    def _option(self, channel: Channel, name: str) -> str:
+        value = channel.options.get(name)
+        if value is None or value == "":
+            raise PermanentError(f"facebook: channel {channel.name!r} needs the option {name!r}")
+        return str(value)
+
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        channel = request.channel
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        graph = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}"
+        app_id, page_id = self._option(channel, "app_id"), self._option(channel, "page_id")
+        user = StaticToken(channel.name, self._secrets.require(channel.name, "user_token"))
+        page = StaticToken(channel.name, self._secrets.require(channel.name, "page_token"))
+        size = self._storage.size(request.rendition.key)
+        saved = dict(session.data or {})
+        if saved.get("size") != size:
+            saved = {}
+        if not saved.get("handle"):
+            if not saved.get("upload_id"):
+                saved = {"upload_id": await self._start(graph, app_id, user, request, size), "size": size}
+                session.save(saved)  # durable before the first byte
+            saved["handle"] = await self._upload(graph, str(saved["upload_id"]), user, request, size)
+            session.save(saved)
+        was_publishing = bool(saved.get("publishing"))
+        saved["publishing"] = True
+        session.save(saved)
+        return await self._publish(graph, page_id, page, request, str(saved["handle"]), look_first=was_publishing)
+
+    async def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        transient = transient_for(response, f"facebook: {what}")
+        if transient:
+            raise transient
+        if response.status_code != 200:
+            raise PermanentError(f"facebook: {what}: {platform_message(response)}")
+        return dict(response.json())
+
+    async def _start(self, graph: str, app_id: str, user: TokenSource, request: PublishRequest, size: int) -> str:
+        async def attempt() -> str:
+            response = await self._http.post(
+                f"{graph}/{app_id}/uploads",
+                params={
+                    "file_name": f"{request.footage_id}-{request.rendition.profile}.mp4",
+                    "file_length": str(size),
+                    "file_type": "video/mp4",
+                    "access_token": await user.token(),
+                },
+            )
+            return str((await self._json(response, "start upload"))["id"])
+
+        return await with_backoff(self._policy, "facebook: start upload", attempt)
+
+    async def _upload(self, graph: str, upload_id: str, user: TokenSource, request: PublishRequest, size: int) -> str:
+        reader = RangeReader(self._storage, request.rendition.key, size)
+        offset: int | None = None
+
+        async def attempt() -> str:
+            nonlocal offset
+            if offset is None:
+                # Where the session stands (0 for a new one): the source of truth after any interruption.
+                response = await authorized_request(
+                    self._http, user, "GET", f"{graph}/{upload_id}", platform="facebook", scheme="OAuth "
+                )
+                offset = int((await self._json(response, "upload status")).get("file_offset", 0))
+            start = offset
+            try:
+                response = await authorized_request(
+                    self._http,
+                    user,
+                    "POST",
+                    f"{graph}/{upload_id}",
+                    platform="facebook",
+                    scheme="OAuth ",
+                    body=lambda: reader.stream(start),
+                    headers={"file_offset": str(start), "Content-Length": str(size - start)},
+                )
+                body = await self._json(response, "upload")
+            except Exception:
+                offset = None  # ask again before the next attempt
+                raise
+            if "h" not in body:
+                offset = None
+                raise PermanentError(f"facebook: upload answered without a file handle: {str(body)[:200]}")
+            return str(body["h"])
+
+        try:
+            return await with_backoff(self._policy, "facebook: upload", attempt)
+        finally:
+            await reader.aclose()
+
+    async def _publish(
+        self, graph: str, page_id: str, page: TokenSource, request: PublishRequest, handle: str, *, look_first: bool
+    ) -> PostResult:
+        tried = look_first
+
+        async def attempt() -> PostResult:
+            nonlocal tried
+            if tried:
+                # An earlier publish may have gone through with its answer lost: never post twice.
+                found = await self._find_published(graph, page_id, page, request)
+                if found:
+                    return found
+            tried = True
+            response = await self._http.post(
+                f"{graph}/{page_id}/videos",
+                data={
+                    "access_token": await page.token(),
+                    "title": request.text.title,
+                    "description": request.text.description,
+                    "fbuploader_video_file_chunk": handle,
+                },
+            )
+            video_id = str((await self._json(response, "publish"))["id"])
+            return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
+
+        return await with_backoff(self._policy, "facebook: publish", attempt)
+
+    async def _find_published(
+        self, graph: str, page_id: str, page: TokenSource, request: PublishRequest
+    ) -> PostResult | None:
+        async def attempt() -> dict[str, Any]:
+            response = await self._http.get(
+                f"{graph}/{page_id}/videos",
+                params={"fields": "id,title,description", "limit": "50", "access_token": await page.token()},
+            )
+            return await self._json(response, "list videos")
+
+        listing = await attempt()  # inside the caller's backoff
+        for video in listing.get("data", []):
+            if video.get("title") == request.text.title and video.get("description") == request.text.description:
+                video_id = str(video["id"])
+                return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
+        return None

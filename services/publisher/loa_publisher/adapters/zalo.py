@@ -1,0 +1,243 @@
+"""Zalo Official Account: an article with a video. [2nd-hand protocol, from community SDKs; see PLATFORMS.md]
+
+Steps: `POST {base}/v2.0/article/upload_video/preparevideo` (multipart `file`, header `access_token`, ≤ 50 MB)
+→ token; `GET …/upload_video/verify?token=` until status 1 (ready; 2/3 processing, 4 failed) → video_id;
+`POST {base}/v2.0/article/create` (type video, title ≤ 150, description ≤ 300, video_id) → token;
+`POST {base}/v2.0/article/verify` → the article id. Errors come as HTTP 200 with `error` ≠ 0; -216/-124 mean the
+access token is invalid or expired (refresh once).
+
+Zalo has no resumable upload: a crash mid-upload sends the (≤ 50 MB) file again, streamed from storage as a
+multipart body built here with its exact length. Each later step's result is saved in the ledger, and an article
+being created is looked up among the OA's recent articles before creating it again.
+
+OAuth v4: `POST https://oauth.zaloapp.com/v4/oa/access_token` (header secret_key; app_id, grant_type=refresh_token,
+refresh_token). The refresh token rotates on every refresh: the new one is stored in the ledger at once.
+
+Channel options: base_url, token_url, oa_url (link shown for posts), cover_url (optional article cover).
+Secrets: app_id, secret_key, refresh_token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as random_tokens
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from loa_core.channels import Channel
+from loa_core.storage import Storage
+from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
+from loa_publisher.adapters.http import (
+    RangeReader,
+    RetryPolicy,
+    Transient,
+    platform_message,
+    transient_for,
+    with_backoff,
+)
+from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
+
+DEFAULT_BASE_URL = "https://openapi.zalo.me"
+DEFAULT_TOKEN_URL = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105 — a URL
+MAX_VIDEO_BYTES = 50 * 1024 * 1024
+TOKEN_ERRORS = {-216, -124}
+RATE_ERRORS = {-32}  # "exceeded rate limit"
+
+
+def _zalo_error(response: httpx.Response) -> int | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return int(error) if isinstance(error, int) else None
+
+
+class ZaloAdapter:
+    platform = "zalo"
+
+    def __init__(
+        self,
+        storage: Storage,
+        http: httpx.AsyncClient,
+        secrets: Secrets,
+        token_store: RefreshTokenStore,
+        *,
+        policy: RetryPolicy | None = None,
+        poll_s: float = 5.0,
+        poll_timeout_s: float = 3600.0,
+    ) -> None:
+        self._storage = storage
+        self._http = http
+        self._secrets = secrets
+        self._token_store = token_store
+        self._policy = policy or RetryPolicy()
+        self._poll_s = poll_s
+        self._poll_timeout_s = poll_timeout_s
+        self._tokens: dict[str, TokenSource] = {}
+
+    def tokens(self, channel: Channel) -> TokenSource:
+        if channel.name not in self._tokens:
+            self._tokens[channel.name] = OAuthRefresher(
+                channel=channel.name,
+                http=self._http,
+                token_url=str(channel.options.get("token_url", DEFAULT_TOKEN_URL)),
+                form={"app_id": self._secrets.require(channel.name, "app_id")},
+                headers={"secret_key": self._secrets.require(channel.name, "secret_key")},
+                refresh_token=self._secrets.require(channel.name, "refresh_token"),
+                store=self._token_store,
+                policy=self._policy,
+            )
+        return self._tokens[channel.name]
+
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        channel = request.channel
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        tokens = self.tokens(channel)
+        size = self._storage.size(request.rendition.key)
+        if size > MAX_VIDEO_BYTES:
+            raise PermanentError(f"zalo: the {request.rendition.profile!r} cut is {size} bytes; Zalo takes ≤ 50 MB")
+        saved = dict(session.data or {})
+        if saved.get("size") != size:
+            saved = {"size": size}
+        if not saved.get("video_id"):
+            if not saved.get("upload_token"):
+                saved["upload_token"] = await self._prepare(base, tokens, request, size)
+                session.save(saved)
+            saved["video_id"] = await self._wait_ready(base, tokens, str(saved["upload_token"]))
+            session.save(saved)
+        if saved.get("creating"):
+            found = await self._find_article(base, tokens, request)
+            if found:
+                return self._result(channel, found)
+        saved["creating"] = True
+        session.save(saved)
+        article_id = await self._create(base, tokens, request, str(saved["video_id"]))
+        return self._result(channel, article_id)
+
+    def _result(self, channel: Channel, article_id: str) -> PostResult:
+        oa_url = str(channel.options.get("oa_url", "https://zalo.me")).rstrip("/")
+        return PostResult(post_id=article_id, url=f"{oa_url}#article-{article_id}")
+
+    async def _api(self, tokens: TokenSource, method: str, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One API call with backoff: `data` when `error` is 0; the error classified otherwise."""
+
+        async def attempt() -> dict[str, Any]:
+            response = await authorized_request(
+                self._http,
+                tokens,
+                method,
+                url,
+                platform="zalo",
+                header="access_token",
+                scheme="",
+                unauthorized=lambda r: _zalo_error(r) in TOKEN_ERRORS,
+                **kwargs,
+            )
+            transient = transient_for(response, f"zalo: {what}")
+            if transient:
+                raise transient
+            code = _zalo_error(response)
+            if response.status_code == 200 and code == 0:
+                return dict(response.json().get("data") or {})
+            if code in RATE_ERRORS:
+                raise Transient(f"zalo: {what}: {platform_message(response)}")
+            raise PermanentError(f"zalo: {what}: {platform_message(response)}")
+
+        return await with_backoff(self._policy, f"zalo: {what}", attempt)
+
+    async def _prepare(self, base: str, tokens: TokenSource, request: PublishRequest, size: int) -> str:
+        boundary = f"loa-{random_tokens.token_hex(12)}"
+        head = (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{request.footage_id}.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def body() -> AsyncIterator[bytes]:
+            async def stream() -> AsyncIterator[bytes]:
+                reader = RangeReader(self._storage, request.rendition.key, size)
+                try:
+                    yield head
+                    async for piece in reader.stream(0):
+                        yield piece
+                    yield tail
+                finally:
+                    await reader.aclose()
+
+            return stream()
+
+        data = await self._api(
+            tokens,
+            "POST",
+            f"{base}/v2.0/article/upload_video/preparevideo",
+            "upload video",
+            body=body,
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + size + len(tail)),
+            },
+        )
+        token = data.get("token")
+        if not token:
+            raise PermanentError(f"zalo: upload video answered without a token: {str(data)[:200]}")
+        return str(token)
+
+    async def _wait_ready(self, base: str, tokens: TokenSource, upload_token: str) -> str:
+        deadline = time.monotonic() + self._poll_timeout_s
+        while True:
+            data = await self._api(
+                tokens,
+                "GET",
+                f"{base}/v2.0/article/upload_video/verify",
+                "video status",
+                params={"token": upload_token},
+            )
+            status = data.get("status")
+            if status == 1 and data.get("video_id"):
+                return str(data["video_id"])
+            if status == 4:
+                raise PermanentError(f"zalo: video processing failed: {data.get('status_message', 'no reason given')}")
+            if time.monotonic() > deadline:
+                raise RetryableError(f"zalo: video still processing after {self._poll_timeout_s:.0f} s")
+            await asyncio.sleep(self._poll_s)
+
+    async def _create(self, base: str, tokens: TokenSource, request: PublishRequest, video_id: str) -> str:
+        article: dict[str, Any] = {
+            "type": "video",
+            "title": request.text.title,
+            "description": request.text.description,
+            "video_id": video_id,
+            "status": "show",
+            "comment": "show",
+        }
+        cover = request.channel.options.get("cover_url")
+        if cover:
+            article["avatar"] = str(cover)
+        created = await self._api(tokens, "POST", f"{base}/v2.0/article/create", "create article", json=article)
+        token = created.get("token")
+        if not token:
+            raise PermanentError(f"zalo: create article answered without a token: {str(created)[:200]}")
+        verified = await self._api(
+            tokens, "POST", f"{base}/v2.0/article/verify", "verify article", json={"token": str(token)}
+        )
+        if not verified.get("id"):
+            raise PermanentError(f"zalo: verify article answered without an id: {str(verified)[:200]}")
+        return str(verified["id"])
+
+    async def _find_article(self, base: str, tokens: TokenSource, request: PublishRequest) -> str | None:
+        data = await self._api(
+            tokens,
+            "GET",
+            f"{base}/v2.0/article/getslice",
+            "list articles",
+            params={"offset": "0", "limit": "20", "type": "video"},
+        )
+        for article in data.get("medias", []):
+            if article.get("title") == request.text.title:
+                return str(article["id"])
+        return None

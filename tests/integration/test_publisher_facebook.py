@@ -1,0 +1,116 @@
+"""The Facebook adapter against a strict Resumable Upload API + Page videos emulator over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loa_core.channels import Channel
+from loa_core.contracts import new_id
+from loa_core.storage import LocalStorage
+from loa_publisher.adapters import PermanentError, RetryableError
+from loa_publisher.adapters.facebook import FacebookAdapter
+from loa_publisher.adapters.http import RetryPolicy
+from loa_publisher.auth import Secrets
+from loa_publisher.ledger import Ledger, PostKey
+from tests.support.emulators.facebook import FacebookEmulator
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
+
+SIZE = 3 * 1024 * 1024 + 777
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[FacebookEmulator]:
+    with FacebookEmulator(tmp_path / "facebook") as emu:
+        yield emu
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        yield client
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, emulator: FacebookEmulator, http: httpx.AsyncClient) -> None:
+        self.emulator, self.http = emulator, http
+        self.storage = LocalStorage(tmp_path / "storage")
+        self.ledger = Ledger(tmp_path / "ledger.sqlite3")
+        self.footage_id = new_id()
+        self.rendition = stored_rendition(self.storage, SIZE, profile="youtube", footage_id=self.footage_id)
+        self.meta = metadata(("ward-fb",))
+        self.key = PostKey(self.footage_id, "ward-fb", "youtube")
+        self.channel = Channel(
+            name="ward-fb",
+            platform="facebook",
+            profiles=("youtube",),
+            options={"base_url": emulator.base_url, "app_id": emulator.app_id, "page_id": emulator.page_id},
+        )
+
+    def adapter(self, policy: RetryPolicy = FAST, page_token: str | None = None) -> FacebookAdapter:
+        environ = {
+            "LOA_SECRET_WARD_FB_USER_TOKEN": self.emulator.user_token,
+            "LOA_SECRET_WARD_FB_PAGE_TOKEN": page_token or self.emulator.page_token,
+        }
+        return FacebookAdapter(self.storage, self.http, Secrets(None, environ), policy=policy)
+
+    async def publish(self, adapter: FacebookAdapter | None = None) -> str:
+        request = request_for(self.channel, self.rendition, self.footage_id, self.meta)
+        result = await (adapter or self.adapter()).publish(request, ledger_session(self.ledger, self.key))
+        return result.post_id
+
+    def assert_one_identical_video(self, video_id: str) -> None:
+        assert list(self.emulator.videos) == [video_id]
+        video = self.emulator.videos[video_id]
+        assert sha256_file(video.path) == sha256_file(self.storage.root / self.rendition.key)
+
+
+@pytest.fixture
+def h(tmp_path: Path, emulator: FacebookEmulator, http: httpx.AsyncClient) -> Iterator[Harness]:
+    harness = Harness(tmp_path, emulator, http)
+    yield harness
+    harness.ledger.close()
+
+
+async def test_resumable_upload_then_page_video(h: Harness) -> None:
+    video_id = await h.publish()
+    h.assert_one_identical_video(video_id)
+    meta = h.emulator.videos[video_id].meta
+    assert meta["title"] == h.meta.title
+    assert "#phườngBếnNghé" in meta["description"]
+
+
+async def test_dropped_upload_resumes_from_the_sessions_offset(h: Harness) -> None:
+    h.emulator.inject("drop", on="upload", after_bytes=1024 * 1024 + 5)
+    h.emulator.inject("status", on="upload", status=503)
+    video_id = await h.publish()
+    h.assert_one_identical_video(video_id)
+    offsets = [d for k, d in h.emulator.requests if k == "upload"]
+    assert offsets[0] == "0" and str(1024 * 1024 + 5) in offsets[1:]
+    assert len(h.emulator.uploads) == 1
+
+
+async def test_lost_publish_answer_never_posts_twice(h: Harness) -> None:
+    h.emulator.inject("drop", on="after_publish")
+    video_id = await h.publish()
+    h.assert_one_identical_video(video_id)
+    assert h.emulator.count("list") == 1
+
+
+async def test_restart_after_publish_finds_the_video_instead_of_posting_again(h: Harness) -> None:
+    h.emulator.inject("drop", on="after_publish")
+    # A second publish call would meet these 500s, then post twice; the lookup must make it unnecessary.
+    h.emulator.inject("status", on="publish", status=500, times=5)
+    with pytest.raises(RetryableError):
+        await h.publish(h.adapter(RetryPolicy(attempts=1, initial_s=0.01, max_s=0.01)))
+    video_id = await h.publish()  # a restarted publisher, session from the ledger
+    h.assert_one_identical_video(video_id)
+
+
+async def test_rejected_page_token_is_permanent_with_the_platforms_message(h: Harness) -> None:
+    with pytest.raises(PermanentError, match="Invalid OAuth access token") as caught:
+        await h.publish(h.adapter(page_token="EAAwrong-secret"))
+    assert "EAAwrong-secret" not in str(caught.value)

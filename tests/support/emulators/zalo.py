@@ -1,0 +1,168 @@
+"""Zalo OA article-with-video API + OAuth v4 with rotating refresh tokens, strictly (as community SDKs describe it).
+
+Checked: the `access_token` header (error -216 when unknown), the multipart body (one `file` part, video/mp4,
+≤ 50 MB, Content-Length exact), the article fields (type video, title ≤ 150, description ≤ 300, a ready
+video_id). The token endpoint wants the secret_key header and app_id, and every refresh token works once: each
+refresh returns a new one and the old one is dead (error -14014).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.emulators import Emulator, Stored
+
+MAX = 50 * 1024 * 1024
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    description: str
+    video_id: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _ok(data: dict[str, Any] | list[Any] | None = None) -> web.Response:
+    return web.json_response({"error": 0, "message": "Success", "data": data if data is not None else {}})
+
+
+def _err(code: int, message: str) -> web.Response:
+    # Zalo answers errors with HTTP 200 and a negative code.
+    return web.json_response({"error": code, "message": message})
+
+
+class ZaloEmulator(Emulator):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.app_id = "4321"
+        self.secret_key = "zalo-secret-key"
+        self.refresh_token = "zrt-1"
+        self.spent_refresh_tokens: set[str] = set()
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.videos: dict[str, Stored] = {}
+        self.articles: dict[str, Article] = {}
+        self.processing_polls = 1
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v4/oa/access_token", self._token)
+        app.router.add_post("/v2.0/article/upload_video/preparevideo", self._prepare)
+        app.router.add_get("/v2.0/article/upload_video/verify", self._verify_video)
+        app.router.add_post("/v2.0/article/create", self._create)
+        app.router.add_post("/v2.0/article/verify", self._verify_article)
+        app.router.add_get("/v2.0/article/getslice", self._list)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.log("token")
+        form = await request.post()
+        if request.headers.get("secret_key") != self.secret_key or form.get("app_id") != self.app_id:
+            return web.json_response({"error": -14002, "error_name": "Invalid app", "error_description": "bad app"})
+        given = str(form.get("refresh_token", ""))
+        if form.get("grant_type") != "refresh_token" or given != self.refresh_token:
+            spent = " (already used)" if given in self.spent_refresh_tokens else ""
+            return web.json_response(
+                {"error": -14014, "error_name": "Invalid refresh token", "error_description": f"invalid{spent}"}
+            )
+        self.refresh_calls += 1
+        self.spent_refresh_tokens.add(given)
+        self.refresh_token = f"zrt-{self.refresh_calls + 1}"
+        return web.json_response(
+            {"access_token": self.mint_token(), "refresh_token": self.refresh_token, "expires_in": "90000"}
+        )
+
+    def _check(self, request: web.Request, on: str) -> web.Response | None:
+        fault = self.take_fault(on)
+        if fault and fault.kind == "expire_token":
+            self.revoke_tokens()
+        elif fault and fault.kind == "status":
+            return web.json_response({"error": -1, "message": "server error"}, status=fault.status)
+        elif fault and fault.kind == "rate":
+            return _err(-32, "Request exceeds the limit")
+        if request.headers.get("access_token") not in self.valid_tokens:
+            return _err(-216, "Access token is invalid")
+        return None
+
+    async def _prepare(self, request: web.Request) -> web.Response:
+        self.log("prepare")
+        denied = self._check(request, "prepare")
+        if denied:
+            await request.read()
+            return denied
+        if request.content_length is None or request.content_length > MAX + 4096:
+            return _err(-201, "file is too large (max 50 MB)")
+        reader = await request.multipart()
+        part = await reader.next()
+        if part is None or getattr(part, "name", None) != "file":
+            return _err(-201, "missing file part")
+        if part.headers.get("Content-Type") != "video/mp4":  # type: ignore[union-attr]
+            return _err(-201, "file must be video/mp4")
+        token = self.new_id("zvt")
+        path = self.root / f"{token}.mp4"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := await part.read_chunk(1024 * 1024):  # type: ignore[union-attr]
+                out.write(chunk)
+                size += len(chunk)
+        if await reader.next() is not None:
+            return _err(-201, "one file part only")
+        self.uploads[token] = {"path": path, "size": size, "polls": self.processing_polls, "video_id": None}
+        return _ok({"token": token})
+
+    async def _verify_video(self, request: web.Request) -> web.Response:
+        self.log("verify_video")
+        denied = self._check(request, "verify_video")
+        if denied:
+            return denied
+        upload = self.uploads.get(request.query.get("token", ""))
+        if upload is None:
+            return _err(-201, "token not found")
+        if upload["polls"] > 0:
+            upload["polls"] -= 1
+            return _ok({"status": 3, "status_message": "processing", "convert_percent": 50})
+        if upload["video_id"] is None:
+            video_id = self.new_id("zv")
+            upload["video_id"] = video_id
+            self.videos[video_id] = Stored(video_id, upload["path"], upload["size"])
+        return _ok({"status": 1, "video_id": upload["video_id"], "status_message": "ready"})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        self.log("create")
+        denied = self._check(request, "create")
+        if denied:
+            return denied
+        body = await request.json()
+        if body.get("type") != "video" or body.get("video_id") not in self.videos:
+            return _err(-201, "type must be video with a ready video_id")
+        title, description = body.get("title", ""), body.get("description", "")
+        if not title or len(title) > 150 or len(description) > 300:
+            return _err(-201, "title (1–150) or description (≤ 300) out of bounds")
+        article_id = self.new_id("za")
+        self.articles[article_id] = Article(article_id, title, description, body["video_id"], meta=body)
+        fault = self.take_fault("after_create")
+        if fault and fault.kind == "drop" and request.transport is not None:
+            request.transport.abort()
+        return _ok({"token": f"tok-{article_id}"})
+
+    async def _verify_article(self, request: web.Request) -> web.Response:
+        self.log("verify_article")
+        denied = self._check(request, "verify_article")
+        if denied:
+            return denied
+        token = (await request.json()).get("token", "")
+        article_id = token.removeprefix("tok-")
+        if article_id not in self.articles:
+            return _err(-201, "token not found")
+        return _ok({"id": article_id})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self.log("list")
+        denied = self._check(request, "list")
+        if denied:
+            return denied
+        medias = [{"id": a.id, "title": a.title, "type": "video"} for a in reversed(list(self.articles.values()))]
+        return _ok({"medias": medias[: int(request.query.get("limit", "10"))], "total": len(medias)})
