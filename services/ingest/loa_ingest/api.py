@@ -150,12 +150,22 @@ def create_api(
         tags: Annotated[list[str] | None, Form()] = None,
         series: Annotated[str | None, Form(max_length=1000)] = None,
         channels_: Annotated[list[str] | None, Form(alias="channels")] = None,
+        event_date: Annotated[str | None, Form(max_length=100)] = None,
+        trim_start_s: Annotated[str | None, Form(max_length=100)] = None,
+        trim_end_s: Annotated[str | None, Form(max_length=100)] = None,
+        publish_at: Annotated[str | None, Form(max_length=100)] = None,
     ) -> JSONResponse:
         fields: dict[str, str | list[str]] = {"title": title, "description": description}
         fields["tags"] = tags or []
         fields["channels"] = channels_ or []
-        if series:
-            fields["series"] = series
+        optional = {
+            "series": series,
+            "event_date": event_date,
+            "trim_start_s": trim_start_s,
+            "trim_end_s": trim_end_s,
+            "publish_at": publish_at,
+        }
+        fields.update({k: v for k, v in optional.items() if v})
         if file.filename:
             fields["filename"] = file.filename
         metadata = build_metadata(fields, channels)

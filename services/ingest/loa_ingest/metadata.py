@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -14,7 +17,26 @@ from loa_ingest.validation import RejectedUpload, clean_text, split_list
 # Keys browsers and tus clients send on their own (Uppy: name, type, filename, filetype, relativePath). Accepted
 # and, apart from the file name check, ignored: Loa names objects itself.
 CLIENT_KEYS = frozenset({"name", "type", "filename", "filetype", "relativePath", "relativepath"})
-FIELDS = frozenset({"title", "description", "tags", "series", "channels"})
+FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "tags",
+        "series",
+        "channels",
+        "event_date",
+        "trim_start_s",
+        "trim_end_s",
+        "publish_at",
+        "vertical_framing",
+    }
+)
+MAX_TAGS = 30
+MAX_CHANNELS = 20
+# A publish time a little in the past is someone who filled the form slowly: post now rather than refuse.
+PUBLISH_SLACK = timedelta(minutes=10)
+PUBLISH_HORIZON = timedelta(days=366)
+EARLIEST_EVENT = date(1945, 1, 1)
 
 
 def check_filename(name: str) -> None:
@@ -27,8 +49,54 @@ def check_filename(name: str) -> None:
         raise RejectedUpload("The file name is longer than 255 characters. / Tên tệp quá dài.")
 
 
+def _seconds(value: str | None, field: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError as exc:
+        raise RejectedUpload(f"{field} must be a number of seconds. / {field} phải là số giây.") from exc
+    if not math.isfinite(seconds) or seconds < 0:
+        raise RejectedUpload(f"{field} must be a non-negative number of seconds. / {field} không hợp lệ.")
+    return seconds
+
+
+def _event_date(value: str | None, today: date) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise RejectedUpload("event_date must be a date like 2026-11-20. / Ngày sự kiện không hợp lệ.") from exc
+    if day < EARLIEST_EVENT or day > today + timedelta(days=1):
+        raise RejectedUpload("event_date is not a plausible day for the event. / Ngày sự kiện không hợp lý.")
+    return day
+
+
+def _publish_at(value: str | None, now: datetime) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise RejectedUpload(
+            "publish_at must be a time like 2026-11-20T19:00:00+07:00. / Giờ đăng không hợp lệ."
+        ) from exc
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise RejectedUpload("publish_at needs a time zone, e.g. +07:00. / Giờ đăng cần múi giờ (+07:00).")
+    if when < now - PUBLISH_SLACK:
+        raise RejectedUpload("publish_at is in the past. / Giờ đăng đã qua.")
+    if when > now + PUBLISH_HORIZON:
+        raise RejectedUpload("publish_at is more than a year ahead. / Giờ đăng quá xa.")
+    return when
+
+
 def build_metadata(
-    fields: Mapping[str, str | Sequence[str]], channels: Mapping[str, Channel], *, strict_keys: bool = True
+    fields: Mapping[str, str | Sequence[str]],
+    channels: Mapping[str, Channel],
+    *,
+    strict_keys: bool = True,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FootageMetadata:
     """Validate and NFC-normalize the fields; raise RejectedUpload with a message for people."""
 
@@ -61,14 +129,33 @@ def build_metadata(
         raise RejectedUpload(
             f"Unknown channel(s): {', '.join(unknown_channels)}. Known: {', '.join(channels)}. / Kênh không tồn tại."
         )
+    if len(names) > MAX_CHANNELS:
+        raise RejectedUpload(f"At most {MAX_CHANNELS} channels. / Quá nhiều kênh.")
+    tags = tuple(dict.fromkeys(clean_text(t, "tag", 100) for t in many("tags")))
+    if len(tags) > MAX_TAGS:
+        raise RejectedUpload(f"At most {MAX_TAGS} tags. / Quá nhiều thẻ.")
+    trim_start, trim_end = _seconds(one("trim_start_s"), "trim_start_s"), _seconds(one("trim_end_s"), "trim_end_s")
+    if trim_end is not None and trim_end <= (trim_start or 0.0):
+        raise RejectedUpload("trim_end_s must be after trim_start_s. / Điểm cắt cuối phải sau điểm cắt đầu.")
+    current = now()
+    publish_at = _publish_at(one("publish_at"), current)
+    framing_text = one("vertical_framing") or "blur"
+    if framing_text not in ("blur", "subject"):
+        raise RejectedUpload("vertical_framing must be blur or subject. / Kiểu khung dọc không hợp lệ.")
+    framing: Literal["blur", "subject"] = "subject" if framing_text == "subject" else "blur"
     series = one("series")
     try:
         return FootageMetadata(
             title=clean_text(title, "title", 200),
             description=clean_text(one("description") or "", "description", 5000),
-            tags=tuple(dict.fromkeys(clean_text(t, "tag", 100) for t in many("tags"))),
+            tags=tags,
             series=clean_text(series, "series", 100) or None if series else None,
             channels=tuple(dict.fromkeys(names)),
+            event_date=_event_date(one("event_date"), (current + timedelta(hours=7)).date()),
+            trim_start_s=trim_start,
+            trim_end_s=trim_end,
+            vertical_framing=framing,
+            publish_at={name: publish_at for name in dict.fromkeys(names)} if publish_at else {},
         )
     except ValidationError as exc:
         raise RejectedUpload("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc

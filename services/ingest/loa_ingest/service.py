@@ -11,12 +11,12 @@ from pathlib import Path
 
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, new_id
 from loa_core.kafka import EventProducer
-from loa_core.media import MediaError, probe
+from loa_core.media import MediaError, probe, run_ffmpeg
 from loa_core.storage import Storage
 from loa_ingest import metrics
 from loa_ingest.catalog import Catalog
 from loa_ingest.settings import IngestSettings
-from loa_ingest.validation import RejectedUpload, media_problems
+from loa_ingest.validation import RejectedUpload, media_problems, trim_problems
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -62,9 +62,10 @@ class IngestService:
             found = await probe(path)
         except MediaError as exc:
             raise RejectedUpload("The file is not a video ffmpeg can read. / Tệp không phải video đọc được.") from exc
-        problems = media_problems(found, self.settings)
+        problems = media_problems(found, self.settings) + trim_problems(metadata, found.duration_s)
         if problems:
             raise RejectedUpload(" ".join(problems))
+        await _check_decodable(path)
         video = found.video
         assert video is not None and video.width and video.height
         footage_id = new_id()
@@ -94,6 +95,22 @@ class IngestService:
         self.catalog.add(sha256, footage_id)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
+
+
+async def _check_decodable(path: Path) -> None:
+    """Decode the first and the last second of video: a truncated or damaged file fails here, not in transcode.
+
+    ffprobe reads only headers, so an MP4 cut short after its moov atom still probes fine; decoding both ends
+    catches it at the cost of two seconds of decoding, whatever the file's length.
+    """
+    common = ["-v", "error", "-xerror", "-i", f"file:{path}", "-map", "0:v:0", "-f", "null", "-"]
+    for position in (["-t", "1"], ["-sseof", "-1"]):
+        try:
+            await run_ffmpeg([*position, *common])
+        except MediaError as exc:
+            raise RejectedUpload(
+                "The video cannot be decoded (truncated or damaged file). / Video bị hỏng hoặc không đầy đủ."
+            ) from exc
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

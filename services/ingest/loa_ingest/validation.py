@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from loa_core.contracts import FootageMetadata
 from loa_core.media import ProbeResult
 from loa_ingest.settings import IngestSettings
 
@@ -18,6 +19,8 @@ def media_problems(probe: ProbeResult, settings: IngestSettings) -> list[str]:
     if video is None or not video.width or not video.height:
         return ["The file has no video stream. / Tệp không có hình ảnh (video)."]
     problems = []
+    if probe.format_name.endswith("_pipe") or probe.format_name == "image2":
+        return ["The file is a still image, not a video. / Tệp là ảnh tĩnh, không phải video."]
     if probe.duration_s <= 0:
         problems.append("The video has no duration. / Video không có thời lượng.")
     if probe.duration_s > settings.max_duration_s:
@@ -29,6 +32,23 @@ def media_problems(probe: ProbeResult, settings: IngestSettings) -> list[str]:
         problems.append(
             f"The video is {video.width}x{video.height}; each side must be {settings.min_side_px}–"
             f"{settings.max_side_px} px. / Kích thước video không hợp lệ."
+        )
+    return problems
+
+
+def trim_problems(metadata: FootageMetadata, duration_s: float) -> list[str]:
+    """Trims must fall inside the footage; known only once ffprobe has measured it."""
+    problems = []
+    if metadata.trim_start_s is not None and metadata.trim_start_s >= duration_s:
+        problems.append(
+            f"trim_start_s ({metadata.trim_start_s:g} s) is past the end of the video ({duration_s:.2f} s). "
+            "/ Điểm cắt đầu vượt quá thời lượng."
+        )
+    # A few milliseconds of slack: people type the duration the player shows, rounded.
+    if metadata.trim_end_s is not None and metadata.trim_end_s > duration_s + 0.05:
+        problems.append(
+            f"trim_end_s ({metadata.trim_end_s:g} s) is past the end of the video ({duration_s:.2f} s). "
+            "/ Điểm cắt cuối vượt quá thời lượng."
         )
     return problems
 
