@@ -4,9 +4,10 @@ same archive when the publisher comes back."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from loa_dev.kafka import KafkaBroker
+from loa_dev.kafka import KafkaBroker, free_port
 from tests.support.archiver import SEGMENT_S, TOKEN, Publisher, archiver_process, livestream_events, wait_for
 from tests.support.media import ffprobe
 
@@ -95,3 +96,30 @@ def test_killed_archiver_continues_the_same_archive(
         # At most one segment lost across the kill.
         assert abs(events[0].media.duration_s - sent) <= SEGMENT_S, (events[0].media.duration_s, sent)
         assert TOKEN not in archiver.log_tail(400) and key["stream_key"] not in archiver.log_tail(400)
+
+
+def test_restream_goes_to_the_platform_ingest_while_recording(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    # The "platform": ffmpeg listening for one RTMP publish, writing what it receives.
+    platform_port = free_port()
+    received = tmp_path / "platform.flv"
+    platform = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-listen", "1", "-i",
+         f"rtmp://127.0.0.1:{platform_port}/app/platform-key", "-c", "copy", str(received)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        with archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix) as archiver:
+            key = archiver.new_stream_key(restream_urls=[f"rtmp://127.0.0.1:{platform_port}/app/platform-key"])
+            publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 8)
+            assert publisher.wait() == 0, publisher.stderr()
+            events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
+            assert abs(events[0].media.duration_s - publisher.sent_s) <= SEGMENT_S
+            assert platform.wait(30) == 0, platform.stderr.read() if platform.stderr else ""
+        restreamed = ffprobe(received)
+        assert {s["codec_name"] for s in restreamed["streams"]} == {"h264", "aac"}
+        assert abs(float(restreamed["format"]["duration"]) - publisher.sent_s) <= SEGMENT_S
+    finally:
+        platform.kill()
+        platform.wait()
