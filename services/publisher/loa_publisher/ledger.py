@@ -84,7 +84,6 @@ def _schema() -> list[str]:
     cols = ",\n    ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
     return [
         f"CREATE TABLE IF NOT EXISTS posts (\n    {cols},\n    PRIMARY KEY (footage_id, channel, profile)\n)",
-        "CREATE INDEX IF NOT EXISTS posts_due ON posts (state, due_at)",
         "CREATE TABLE IF NOT EXISTS refresh_tokens "
         "(channel TEXT PRIMARY KEY, token TEXT NOT NULL, updated_at TEXT NOT NULL)",
     ]
@@ -171,6 +170,8 @@ class Ledger:
         missing = [c for c in _COLUMNS if c not in self._db.columns()]
         for column in missing:
             self._db.execute(f"ALTER TABLE posts ADD COLUMN {column} {_COLUMNS[column]}")
+        # After the upgrade: a first-version ledger has no due_at until the ALTER above.
+        self._db.execute("CREATE INDEX IF NOT EXISTS posts_due ON posts (state, due_at)")
 
     @classmethod
     def open(cls, url: str) -> Ledger:

@@ -1,0 +1,145 @@
+"""Backoff, Retry-After, error messages, secrets lookup and the TikTok chunk rules (pure parts, no network)."""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loa_core.storage import LocalStorage
+from loa_publisher.adapters import PermanentError
+from loa_publisher.adapters.http import (
+    RangeReader,
+    RetryPolicy,
+    Transient,
+    _wait,
+    platform_message,
+    retry_after_seconds,
+)
+from loa_publisher.adapters.tiktok import MB, chunk_plan, chunk_range
+from loa_publisher.adapters.youtube import next_quota_reset
+from loa_publisher.auth import Secrets
+
+
+class _State:
+    def __init__(self, attempt: int, exc: BaseException) -> None:
+        self.attempt_number = attempt
+
+        class _Outcome:
+            def exception(self_inner) -> BaseException:
+                return exc
+
+        self.outcome = _Outcome()
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    assert 100 < (retry_after_seconds(httpx.Response(503, headers={"Retry-After": when})) or 0) <= 120
+    assert retry_after_seconds(httpx.Response(503)) is None
+    assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+
+
+def test_backoff_has_jitter_a_cap_and_honours_retry_after() -> None:
+    wait = _wait(RetryPolicy(attempts=10, initial_s=1.0, max_s=8.0))
+    plain = [
+        wait(
+            _State(n, Transient("x")),
+        )
+        for n in range(1, 10)
+        for _ in range(20)
+    ]  # type: ignore[arg-type]
+    assert all(0 <= d <= 8.0 for d in plain)
+    assert len({round(d, 6) for d in plain}) > 100  # jittered, not a fixed ladder
+    assert wait(_State(1, Transient("x", retry_after_s=30.0))) >= 30.0  # type: ignore[arg-type]
+
+
+def test_platform_message_is_redacted() -> None:
+    response = httpx.Response(400, json={"error": {"message": "bad access_token=abc123 given"}})
+    message = platform_message(response)
+    assert "abc123" not in message and "HTTP 400" in message
+
+
+def test_secrets_from_env_then_files_and_missing_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "ward-yt").mkdir()
+    (tmp_path / "ward-yt" / "client_secret").write_text("from-file\n")
+    secrets = Secrets(tmp_path, {"LOA_SECRET_WARD_YT_CLIENT_ID": "from-env"})
+    assert secrets.get("ward-yt", "client_id") == "from-env"
+    assert secrets.get("ward-yt", "client_secret") == "from-file"
+    with pytest.raises(PermanentError, match="LOA_SECRET_WARD_YT_REFRESH_TOKEN"):
+        secrets.require("ward-yt", "refresh_token")
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk", "expected"),
+    [
+        (3 * MB, 10 * MB, (3 * MB, 1)),  # under 5 MB: whole
+        (10 * MB, 10 * MB, (10 * MB, 1)),
+        (25 * MB + 1, 10 * MB, (10 * MB, 2)),  # last chunk absorbs the remainder: 15 MB + 1
+        (4096 * MB, 64 * MB, (64 * MB, 64)),
+    ],
+)
+def test_tiktok_chunk_plan(size: int, chunk: int, expected: tuple[int, int]) -> None:
+    assert chunk_plan(size, chunk) == expected
+    chunk_size, count = expected
+    ranges = [chunk_range(i, size, chunk_size, count) for i in range(count)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == size - 1
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
+    assert ranges[-1][1] - ranges[-1][0] + 1 <= 128 * MB
+
+
+def test_tiktok_chunk_size_bounds() -> None:
+    with pytest.raises(ValueError):
+        chunk_plan(100 * MB, 4 * MB)
+    with pytest.raises(ValueError):
+        chunk_plan(100 * MB, 65 * MB)
+
+
+def test_quota_resets_after_midnight_pacific() -> None:
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # 04:00 in Los Angeles
+    reset = next_quota_reset(now)
+    assert reset > now and reset - now < timedelta(hours=25)
+    assert reset.astimezone(UTC).hour in (8, 7)  # 00:05 PST/PDT
+
+
+class _Unseekable:
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def read(self, n: int = -1) -> bytes:
+        piece = self._data[self._pos : self._pos + n]
+        self._pos += len(piece)
+        return piece
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+async def test_range_reader_reads_any_offset_from_seekable_and_unseekable_streams(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4000
+    storage = LocalStorage(tmp_path)
+    (tmp_path / "k").write_bytes(data)
+    reader = RangeReader(storage, "k", len(data))
+    assert await reader.read(0, 1000) == data[:1000]
+    assert await reader.read(1000, 1000) == data[1000:2000]  # the read-ahead
+    assert await reader.read(500, 10) == data[500:510]  # back (a resume from the server's Range)
+    assert await reader.read(len(data) - 5, 1000) == data[-5:]
+    await reader.aclose()
+
+    class _S3Like(LocalStorage):
+        def open_read(self, key: str) -> Any:
+            return _Unseekable(data)
+
+    reader = RangeReader(_S3Like(tmp_path), "k", len(data))
+    assert await reader.read(300_000, 100) == data[300_000:300_100]
+    assert await reader.read(10, 10) == data[10:20]  # reopened to go back
+    assert b"".join([p async for p in reader.stream(len(data) - 3000, piece=1024)]) == data[-3000:]
+    await reader.aclose()

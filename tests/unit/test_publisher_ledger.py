@@ -1,0 +1,83 @@
+"""The SQLite ledger: states, sessions, schedule, claims, rotating tokens, and the first version's schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from loa_publisher.ledger import Ledger, PostKey, PostState
+
+KEY = PostKey("a" * 32, "ward-yt", "youtube")
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger.mark_pending(KEY, '{"e": 1}')
+    ledger.save_session(KEY, {"uri": "http://x/upload?upload_id=1", "size": 10})
+    ledger.close()
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    entry = ledger.get(*vars(KEY).values())
+    assert entry is not None and entry.state is PostState.UPLOADING
+    assert entry.session == {"uri": "http://x/upload?upload_id=1", "size": 10}
+    assert entry.request == '{"e": 1}'
+    ledger.mark_pending(KEY, '{"e": 1}')  # a retry keeps the session to resume it
+    assert ledger.get(*vars(KEY).values()).session is not None  # type: ignore[union-attr]
+    ledger.mark_posted(KEY, post_id="v1", url="https://y/v1", published_at=NOW)
+    entry = ledger.get(*vars(KEY).values())
+    assert entry is not None and (entry.state, entry.post_id, entry.published_at) == (PostState.POSTED, "v1", NOW)
+
+
+def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger.schedule(KEY, NOW + timedelta(hours=1), request="{}")
+    assert ledger.due(NOW) == []
+    assert ledger.next_due() == NOW + timedelta(hours=1)
+    due = ledger.due(NOW + timedelta(hours=1))
+    assert [e.key for e in due] == [KEY]
+    assert ledger.claim_due(KEY) is True
+    assert ledger.claim_due(KEY) is False  # a second worker does not get it
+    assert ledger.get(*vars(KEY).values()).state is PostState.PENDING  # type: ignore[union-attr]
+
+
+def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    other = PostKey(KEY.footage_id, "ward-tt", "tiktok")
+    ledger.mark_pending(KEY, "{}")
+    ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
+    ledger.mark_pending(other, "{}")
+    ledger.mark_posted(other, post_id="p", url="u", published_at=NOW)
+    assert ledger.retry_failed(KEY.footage_id, NOW) == [KEY]
+    entry = ledger.get(*vars(KEY).values())
+    assert entry is not None and entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.error is None
+    assert ledger.retry_failed(KEY.footage_id, NOW) == []
+
+
+def test_refresh_tokens_rotate_durably(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    assert ledger.refresh_token("oa") is None
+    ledger.store_refresh_token("oa", "r1")
+    ledger.store_refresh_token("oa", "r2")
+    ledger.close()
+    assert Ledger(tmp_path / "l.sqlite3").refresh_token("oa") == "r2"
+    assert (tmp_path / "l.sqlite3").stat().st_mode & 0o077 == 0  # tokens inside: owner only
+
+
+def test_a_first_version_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE posts (footage_id TEXT NOT NULL, channel TEXT NOT NULL, profile TEXT NOT NULL,"
+        " state TEXT NOT NULL,"
+        " post_id TEXT, url TEXT, published_at TEXT, error TEXT, updated_at TEXT NOT NULL,"
+        " PRIMARY KEY (footage_id, channel, profile))"
+    )
+    db.execute(
+        "INSERT INTO posts VALUES (?, ?, ?, 'POSTED', 'p', 'u', ?, NULL, ?)",
+        (*vars(KEY).values(), NOW.isoformat(), NOW.isoformat()),
+    )
+    db.commit()
+    db.close()
+    entry = Ledger(path).get(*vars(KEY).values())
+    assert entry is not None and entry.state is PostState.POSTED and entry.session is None
