@@ -27,6 +27,12 @@ def test_publish_is_archived_and_announced_with_a_highlight(
         assert refused.wait() != 0, "a publish with an unknown stream key must be refused"
 
         publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 10)
+        # During the live, the media team marks a highlight through the API.
+        archive_id = wait_for(lambda: [a["archive_id"] for a in archiver.archives()], 30, "the archive")[0]
+        mark = archiver.client.post(
+            f"/archives/{archive_id}/marks", json={"start_s": 2, "end_s": 6, "title": "Trao giải"}
+        )
+        assert mark.status_code == 201, mark.text
         assert publisher.wait() == 0, publisher.stderr()
 
         events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
@@ -44,10 +50,11 @@ def test_publish_is_archived_and_announced_with_a_highlight(
         probed = ffprobe(stored)
         assert {s["codec_name"] for s in probed["streams"]} == {"h264", "aac"}  # stream copy: no re-encode
 
-        # The highlight: the first LOA_HIGHLIGHT_FIRST_S seconds, as a trim of the same archive for transcode.
-        assert highlight.footage_id != archive_event.footage_id
+        # The marked range (not the automatic first N seconds), as a trim of the same archive for transcode.
+        assert highlight.footage_id == mark.json()["footage_id"] != archive_event.footage_id
         assert highlight.media.key == archive_event.media.key
-        assert (highlight.metadata.trim_start_s, highlight.metadata.trim_end_s) == (0.0, 4.0)
+        assert (highlight.metadata.trim_start_s, highlight.metadata.trim_end_s) == (2.0, 6.0)
+        assert highlight.metadata.title == "Lễ kỷ niệm — Trao giải"
 
         (archive,) = archiver.archives()
         assert archive["state"] == "announced" and archive["footage_id"] == archive_event.footage_id
