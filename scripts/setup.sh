@@ -23,6 +23,8 @@ command -v mvn >/dev/null || missing+=(maven)
 if [[ ${WITH_TEST} == 1 ]]; then
     # Go builds MinIO for the S3 tests; Debian's golang-go (1.19) is too old, so it is only a last resort.
     command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || missing+=(golang-go)
+    # Prometheus server and promtool: rule unit tests and the scrape test against a running stack.
+    command -v promtool >/dev/null || missing+=(prometheus)
 fi
 if (( ${#missing[@]} )); then
     log "installing Debian packages: ${missing[*]}"
