@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import Counter
@@ -15,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from loa_core.metrics import job_duration_histogram
-from loa_metrics.projection import STATUSES, Projection
+from loa_metrics.projection import STATUSES, Projection, seconds_between
 
 # Each pipeline event projected, by topic (a fixed set of names).
 EVENTS_PROJECTED = Counter("loa_pipeline_events_total", "Pipeline events projected into the status view", ["topic"])
@@ -41,6 +42,8 @@ ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to th
 # Known origins of dead letters, initialised so their series exist (at 0) before the first failure.
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
 TOP_POSTS = 10
+# Statuses of footage still on its way through the pipeline.
+WAITING = ("uploaded", "transcoded", "publishing")
 
 
 class ProjectionCollector(Collector):
@@ -54,11 +57,22 @@ class ProjectionCollector(Collector):
         p = self._projection
         by_status = GaugeMetricFamily("loa_footage", "Footage currently in each status", labels=["status"])
         counts = dict.fromkeys(STATUSES, 0)
+        oldest_waiting: str | None = None
         for view in p.list_footage(limit=1_000_000):
             counts[view["status"]] += 1
+            uploaded_at = view["stages"]["uploaded"]["at"]
+            if view["status"] in WAITING and uploaded_at and (oldest_waiting is None or uploaded_at < oldest_waiting):
+                oldest_waiting = uploaded_at
         for status, n in counts.items():
             by_status.add_metric([status], n)
         yield by_status
+        # 0 when nothing waits, so "stalled" alerts compare a number, never a missing series.
+        age = seconds_between(oldest_waiting, datetime.now(UTC).isoformat()) if oldest_waiting else 0.0
+        yield GaugeMetricFamily(
+            "loa_footage_oldest_waiting_age_seconds",
+            "Age of the oldest footage not yet fully published (nor failed)",
+            value=age or 0.0,
+        )
 
         labels = ["channel", "platform", "series"]
         # Lifetime figures of every post, summed per channel and series, as last polled from the platforms.
