@@ -20,12 +20,35 @@ from loa_ingest.validation import RejectedUpload
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `loa token create` or LOA_API_TOKEN_HASHES")
 
-_TUS_PATCH_BODY: dict[str, Any] = {
+
+def _header(name: str, required: bool = False, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "header", "required": required, "schema": schema}
+
+
+# tus speaks in headers; declaring them lets API tools (and schemathesis) exercise the protocol, not just the routes.
+_TUS_VERSION_HEADER = _header("Tus-Resumable", required=True)
+_TUS_CREATE: dict[str, Any] = {
+    "parameters": [
+        _TUS_VERSION_HEADER,
+        _header("Upload-Length", required=True, pattern=r"^[0-9]+$"),
+        _header("Upload-Metadata"),
+    ]
+}
+_TUS_PATCH: dict[str, Any] = {
+    "parameters": [
+        _TUS_VERSION_HEADER,
+        _header("Upload-Offset", required=True, pattern=r"^[0-9]+$"),
+        _header("Upload-Checksum"),
+    ],
     "requestBody": {
         "required": True,
         "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
+    },
 }
+_TUS_DELETE: dict[str, Any] = {"parameters": [_TUS_VERSION_HEADER]}
 
 
 class TokenRequest(BaseModel):
@@ -112,7 +135,7 @@ def create_api(
     async def tus_options() -> Response:
         return Response(status_code=204, headers=tus.options_headers())
 
-    @api.post("/files/", status_code=201, tags=["tus"], summary="tus: create an upload")
+    @api.post("/files/", status_code=201, tags=["tus"], summary="tus: create an upload", openapi_extra=_TUS_CREATE)
     async def tus_create(request: Request, who: Uploader) -> Response:
         return await tus.create(request, who)
 
@@ -123,12 +146,18 @@ def create_api(
         return await tus.head(upload_id, who)
 
     @api.patch(
-        "/files/{upload_id}", status_code=204, tags=["tus"], summary="tus: append bytes", openapi_extra=_TUS_PATCH_BODY
+        "/files/{upload_id}", status_code=204, tags=["tus"], summary="tus: append bytes", openapi_extra=_TUS_PATCH
     )
     async def tus_patch(upload_id: str, request: Request, who: Uploader) -> Response:
         return await tus.patch(upload_id, request, who)
 
-    @api.delete("/files/{upload_id}", status_code=204, tags=["tus"], summary="tus: terminate an upload")
+    @api.delete(
+        "/files/{upload_id}",
+        status_code=204,
+        tags=["tus"],
+        summary="tus: terminate an upload",
+        openapi_extra=_TUS_DELETE,
+    )
     async def tus_delete(upload_id: str, request: Request, who: Uploader) -> Response:
         return await tus.terminate(upload_id, request, who)
 
