@@ -73,7 +73,8 @@ def test_revoked_key_is_refused(tmp_path: Path, kafka_broker: KafkaBroker, topic
 def test_killed_archiver_continues_the_same_archive(
     tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
 ) -> None:
-    with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix) as archiver:
+    # Time for the publisher to come back after the restart (OBS reconnects by itself; here the test does).
+    with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix, silence_timeout_s="15") as archiver:
         key = archiver.new_stream_key()
         url = f"{archiver.rtmp_base}/{key['stream_key']}"
         first = Publisher(url, 60)
@@ -124,6 +125,7 @@ def test_restream_goes_to_the_platform_ingest_while_recording(
             events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
             assert abs(events[0].media.duration_s - publisher.sent_s) <= SEGMENT_S
             assert platform.wait(30) == 0, platform.stderr.read() if platform.stderr else ""
+            assert "platform-key" not in archiver.log_tail(400)  # the platform's key never reaches the log
         restreamed = ffprobe(received)
         assert {s["codec_name"] for s in restreamed["streams"]} == {"h264", "aac"}
         assert abs(float(restreamed["format"]["duration"]) - publisher.sent_s) <= SEGMENT_S

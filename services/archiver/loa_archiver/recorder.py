@@ -138,7 +138,11 @@ class SegmentRecorder:
         start_number = self._store.next_segment_number(self.archive_id)
         run_id = f"{time.time_ns()}"
         argv = [FFMPEG, *recorder_args(self.work_dir, run_id, self._segment_s, start_number, self._restream)]
-        log.info("archive %s: recording from segment %d: %s", self.archive_id, start_number, shlex.join(argv))
+        # Restream URLs carry the platforms' stream keys: never in the log.
+        shown = shlex.join(argv)
+        for url in self._restream:
+            shown = shown.replace(url, "<restream target>")
+        log.info("archive %s: recording from segment %d: %s", self.archive_id, start_number, shown)
         with (self.work_dir / f"ffmpeg-{run_id}.log").open("wb") as stderr:
             self._proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=stderr

@@ -25,6 +25,11 @@ DEFAULT_CHUNK_SIZE = 128
 OUT_CHUNK_SIZE = 4096
 WINDOW_ACK_SIZE = 2_500_000
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # one video frame above this is not a livestream we want to buffer
+# Before a publish is authorized, a peer only sends small commands: these bound what an unknown peer can make
+# us buffer or how long it can hold a connection.
+MAX_UNAUTHORIZED_MESSAGE = 64 * 1024
+MAX_CHUNK_STREAMS = 64
+PUBLISH_DEADLINE_S = 30.0
 
 MSG_SET_CHUNK_SIZE = 1
 MSG_ABORT = 2
@@ -197,7 +202,13 @@ class RtmpConnection:
         self._received += size
         return data
 
+    def _expire_if_unauthorized(self) -> None:
+        if self.publication is None and not self._closed_clean:
+            log.warning("rtmp %s: no authorized publish within %.0f s; closing", self.peer, PUBLISH_DEADLINE_S)
+            self._writer.close()
+
     async def run(self) -> None:
+        deadline = asyncio.get_running_loop().call_later(PUBLISH_DEADLINE_S, self._expire_if_unauthorized)
         try:
             await self._handshake()
             while True:
@@ -210,6 +221,7 @@ class RtmpConnection:
         except RtmpError as exc:
             log.warning("rtmp %s: protocol error: %s", self.peer, exc)
         finally:
+            deadline.cancel()
             publication, self.publication = self.publication, None
             if publication is not None:
                 await publication.close(self._closed_clean)
@@ -237,6 +249,8 @@ class RtmpConnection:
         elif csid == 1:
             extra = await self._read(2)
             csid = 64 + extra[0] + extra[1] * 256
+        if csid not in self._streams and len(self._streams) >= MAX_CHUNK_STREAMS:
+            raise RtmpError("too many chunk streams")
         cs = self._streams.setdefault(csid, _ChunkStream())
         if fmt == 0:
             header = await self._read(11)
@@ -267,7 +281,7 @@ class RtmpConnection:
                 await self._read(4)
             if not cs.buffer:
                 cs.timestamp += cs.delta  # a new message on this chunk stream with the same header
-        if cs.length > MAX_MESSAGE_SIZE:
+        if cs.length > (MAX_MESSAGE_SIZE if self.publication is not None else MAX_UNAUTHORIZED_MESSAGE):
             raise RtmpError(f"message of {cs.length} bytes is too large")
         want = min(self._in_chunk_size, cs.length - len(cs.buffer))
         if want > 0:
@@ -371,8 +385,6 @@ class RtmpConnection:
             if start:
                 out += bytes([0xC0 | csid])  # type-3 continuation chunk
             out += payload[start : start + self._out_chunk_size]
-        if not payload:
-            pass
         self._writer.write(bytes(out))
         await self._writer.drain()
 
