@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
+import signal
 import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loa_core.channels import Channel
-from loa_core.contracts import FootageMetadata, FootageUploaded, SourceMedia, new_id
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from loa_core.channels import Channel, dump_channels
+from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMedia, TopicSpec, new_id
+from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
+from loa_dev.kafka import free_port
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext
 from tests.support.media import ffprobe
@@ -86,3 +99,184 @@ def audio_stream(path: Path) -> dict[str, Any] | None:
 
 def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+# --- the worker as a process, and what it says on Kafka ---------------------------------------------------
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` when the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class TranscodeWorker:
+    """`python -m loa_transcode` as its own process, as it runs in production."""
+
+    def __init__(self, root: Path, bootstrap: str, prefix: str, name: str = "worker", **settings: str) -> None:
+        self.root = root
+        self.name = name
+        self.port = free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        channels_file = root / "channels.json"
+        channels_file.write_text(
+            dump_channels(list(channels(*settings.pop("profiles", "youtube").split(",")).values())), "utf-8"
+        )
+        self.env = {
+            **os.environ,
+            "LOA_KAFKA_BOOTSTRAP": bootstrap,
+            "LOA_TOPIC_PREFIX": prefix,
+            "LOA_HTTP_PORT": str(self.port),
+            "LOA_DATA_DIR": str(root / "data"),
+            "LOA_STORAGE_ROOT": str(root / "storage"),
+            "LOA_CHANNELS_FILE": str(channels_file),
+            "LOA_X264_PRESET": TEST_OPTIONS.preset,
+            "LOA_CRF": str(TEST_OPTIONS.crf),
+            "LOA_FFMPEG_THREADS": str(TEST_OPTIONS.threads),
+            **{f"LOA_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.log_path = root / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "loa_transcode"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+            )
+
+    def wait_assigned(self, timeout_s: float = 90.0) -> None:
+        """Until the worker has joined its group and owns partitions (its /readyz)."""
+
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout_s, f"{self.name} to own partitions", interval_s=0.3)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, no offset is committed, ffmpeg is orphaned."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class EventCollector:
+    """Every event on some topics, decoded by its contract, collected by a background consumer thread."""
+
+    def __init__(self, bootstrap: str, prefix: str, *specs: TopicSpec) -> None:
+        self.bootstrap = bootstrap
+        self.by_name = {s.full_name(prefix): s for s in specs}
+        self.events: list[tuple[str, Event]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.by_name, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        self._started.set()
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=300)
+                for records in batch.values():
+                    for record in records:
+                        spec = self.by_name[record.topic]
+                        with self._lock:
+                            self.events.append((spec.name, spec.event.from_bytes(record.value or b"")))
+        finally:
+            await consumer.stop()
+
+    def __enter__(self) -> EventCollector:
+        self._thread.start()
+        self._started.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def of(self, spec: TopicSpec, footage_id: str | None = None) -> list[Any]:
+        with self._lock:
+            return [
+                e
+                for name, e in self.events
+                if name == spec.name and (footage_id is None or getattr(e, "footage_id", None) == footage_id)
+            ]
+
+    def wait_for(self, spec: TopicSpec, footage_id: str, timeout_s: float, count: int = 1) -> list[Any]:
+        return wait_until(  # type: ignore[no-any-return]
+            lambda: (found := self.of(spec, footage_id)) and len(found) >= count and found,
+            timeout_s,
+            f"{count} {spec.name} event(s) for {footage_id}",
+        )
+
+
+def send_event(bootstrap: str, prefix: str, spec: TopicSpec, event: Event) -> None:
+    async def send() -> None:
+        producer = EventProducer(bootstrap, prefix)
+        try:
+            await producer.send(spec, event)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def group_members(bootstrap: str, group: str) -> tuple[str, list[str]]:
+    """The consumer group's state and member ids, as the broker sees them."""
+
+    async def describe() -> tuple[str, list[str]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            response = (await admin.describe_consumer_groups([group]))[0]
+            _error, _group, state, _ptype, _protocol, members, *_ = response.groups[0]
+            return state, [m[0] for m in members]
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[int, int]:
+    async def offsets() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            found = await admin.list_consumer_group_offsets(group)
+            return {tp.partition: meta.offset for tp, meta in found.items()}
+        finally:
+            await admin.close()
+
+    return asyncio.run(offsets())

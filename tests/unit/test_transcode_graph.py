@@ -279,3 +279,11 @@ def test_stills_frame_each_image() -> None:
     graph = _value(args, "-filter_complex")
     assert "split=3" in graph  # thumbnail fills 16:9, the cover needs a blurred background
     assert args.count("-frames:v") == 2
+
+
+def test_read_rate_caps_the_input() -> None:
+    from loa_transcode.graph import EncodeOptions
+
+    args = build_args(_job("youtube", options=EncodeOptions(read_rate=1.5), trim=Trim(1.0)))
+    assert args[: args.index("-i")] == ["-ss", "1", "-readrate", "1.5"]
+    assert "-readrate" not in build_args(_job("youtube"))

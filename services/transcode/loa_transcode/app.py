@@ -51,7 +51,12 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
     ctx = JobContext(
         storage=storage,
         channels=load_channels(settings.channels_file),
-        options=EncodeOptions(preset=settings.x264_preset, crf=settings.crf, threads=settings.ffmpeg_threads),
+        options=EncodeOptions(
+            preset=settings.x264_preset,
+            crf=settings.crf,
+            threads=settings.ffmpeg_threads,
+            read_rate=settings.ffmpeg_read_rate,
+        ),
         workdir_root=settings.data_dir / "transcode-work",
     )
 

@@ -41,6 +41,10 @@ class EncodeOptions:
     preset: str = "veryfast"
     crf: int = 23
     threads: int = 0
+    # Read the source at most this many times faster than real time (0: as fast as possible). A cap
+    # keeps a transcode from starving services that share the machine, and makes a job's length
+    # predictable (the crash test relies on that to have a job still running when it kills the worker).
+    read_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,8 @@ def _video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
 def build_args(job: Job) -> list[str]:
     """ffmpeg arguments (without the program name) for one decode feeding every output (pure)."""
     graph, video_labels, audio_labels = build_graph(job)
-    args = [*trim_input_args(job.trim), "-i", f"file:{job.source}"]
+    read_rate = ["-readrate", _num(job.options.read_rate)] if job.options.read_rate > 0 else []
+    args = [*trim_input_args(job.trim), *read_rate, "-i", f"file:{job.source}"]
     if job.logo is not None:
         args += ["-i", f"file:{job.logo}"]
     if not job.info.has_audio:

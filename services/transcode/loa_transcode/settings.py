@@ -13,6 +13,8 @@ class TranscodeSettings(CommonSettings):
     crf: int = 23
     # Threads per ffmpeg run; 0 lets x264 pick (all cores).
     ffmpeg_threads: int = 0
+    # Cap on how fast the source is read, in multiples of real time (0: no cap); see EncodeOptions.read_rate.
+    ffmpeg_read_rate: float = 0.0
     # Jobs one worker runs at once. More than one lets a short job pass a long one from another partition
     # (each job's offset is committed only once it is done, so none is lost either way).
     concurrency: int = 2
