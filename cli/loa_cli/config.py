@@ -19,6 +19,8 @@ class CliConfig:
     ingest_url: str
     metrics_url: str
     token: str
+    # `loa retry` asks the publisher itself: its ledger is what knows which posts failed.
+    publisher_url: str = "http://127.0.0.1:8003"
 
 
 def load_config() -> CliConfig:
@@ -26,10 +28,11 @@ def load_config() -> CliConfig:
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     ingest = os.environ.get("LOA_INGEST_URL", stored.get("ingest_url", "http://127.0.0.1:8001"))
     metrics = os.environ.get("LOA_METRICS_URL", stored.get("metrics_url", "http://127.0.0.1:8004"))
+    publisher = os.environ.get("LOA_PUBLISHER_URL", stored.get("publisher_url", "http://127.0.0.1:8003"))
     token = os.environ.get("LOA_TOKEN", stored.get("token", ""))
     if not token:
         raise ConfigError(
             f"No API token: set LOA_TOKEN or start Loa with `make run`, which writes {path}. "
             "/ Chưa có mã truy cập (LOA_TOKEN)."
         )
-    return CliConfig(ingest.rstrip("/"), metrics.rstrip("/"), token)
+    return CliConfig(ingest.rstrip("/"), metrics.rstrip("/"), token, publisher.rstrip("/"))

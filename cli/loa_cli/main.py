@@ -11,6 +11,7 @@ import httpx
 import typer
 
 from loa_cli.config import CliConfig, ConfigError, load_config
+from loa_cli.tus import UploadError, upload_resumable
 
 app = typer.Typer(
     help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True
@@ -44,30 +45,37 @@ def upload(
     description: Annotated[str, typer.Option(help="Description (mô tả)")] = "",
     tag: Annotated[list[str] | None, typer.Option(help="Tag; repeat for several")] = None,
     series: Annotated[str | None, typer.Option(help="Series (chuỗi sự kiện)")] = None,
+    event_date: Annotated[str | None, typer.Option(help="Day of the event, YYYY-MM-DD (ngày sự kiện)")] = None,
+    trim_start: Annotated[float | None, typer.Option(help="Keep from this second (cắt đầu)")] = None,
+    trim_end: Annotated[float | None, typer.Option(help="Keep until this second (cắt cuối)")] = None,
+    publish_at: Annotated[
+        str | None, typer.Option(help="When to publish, e.g. 2026-11-21T19:00:00+07:00 (giờ đăng)")
+    ] = None,
+    chunk_mib: Annotated[int, typer.Option(help="MiB per request", min=1, max=1024)] = 8,
+    retries: Annotated[int, typer.Option(help="Reconnect attempts after a dropped connection", min=0)] = 5,
 ) -> None:
-    """Upload FILE and print its footage id."""
+    """Upload FILE (resumable: run it again after an interruption) and print its footage id."""
     config = _config()
-    data: dict[str, Any] = {"title": title, "description": description, "channels": channel or [], "tags": tag or []}
-    if series:
-        data["series"] = series
-    with file.open("rb") as body:
-        try:
-            response = httpx.post(
-                f"{config.ingest_url}/footage",
-                headers={"Authorization": f"Bearer {config.token}"},
-                data=data,
-                files={"file": (file.name, body, "application/octet-stream")},
-                timeout=httpx.Timeout(30.0, read=600.0),
-            )
-        except httpx.HTTPError as exc:
-            typer.echo(f"Cannot reach ingest at {config.ingest_url}: {exc}. Is `make run` running?", err=True)
-            raise typer.Exit(1) from exc
-    if response.status_code not in (200, 201):
-        _fail(response)
-    result = response.json()
-    if result.get("duplicate"):
+    fields: dict[str, str] = {"title": title, "filename": file.name}
+    optional = {
+        "description": description,
+        "tags": ",".join(tag or []),
+        "channels": ",".join(channel or []),
+        "series": series,
+        "event_date": event_date,
+        "trim_start_s": None if trim_start is None else f"{trim_start:g}",
+        "trim_end_s": None if trim_end is None else f"{trim_end:g}",
+        "publish_at": publish_at,
+    }
+    fields.update({k: v for k, v in optional.items() if v})
+    try:
+        result = upload_resumable(config, file, fields, chunk_bytes=chunk_mib * 1024 * 1024, retries=retries)
+    except UploadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    if result.duplicate:
         typer.echo("This file was uploaded before; same footage. / Tệp này đã được tải lên.", err=True)
-    typer.echo(result["footage_id"])
+    typer.echo(result.footage_id)
 
 
 token_app = typer.Typer(help="API tokens (admins) / mã truy cập (quản trị).", no_args_is_help=True)
@@ -183,6 +191,29 @@ def _print_human(view: dict[str, Any]) -> None:
         typer.echo(f"  {post['channel']}/{post['profile']}: {post['url']}")
     for error in view["errors"]:
         typer.echo(f"  error ({error['stage']}): {error['reason']}")
+
+
+@app.command()
+def retry(footage_id: Annotated[str, typer.Argument(help="The footage whose failed posts to try again")]) -> None:
+    """Post again what failed for a footage (đăng lại các bài lỗi); what was posted stays posted."""
+    config = _config()
+    try:
+        response = httpx.post(
+            f"{config.publisher_url}/posts/{footage_id}/retry",
+            headers={"Authorization": f"Bearer {config.token}"},
+            timeout=10.0,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"Cannot reach the publisher at {config.publisher_url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if response.status_code != 200:
+        _fail(response)
+    retried = response.json()["retried"]
+    if not retried:
+        typer.echo("Nothing failed for this footage. / Không có bài đăng lỗi.")
+        return
+    for post in retried:
+        typer.echo(f"retrying {post['channel']}/{post['profile']}")
 
 
 @app.command()

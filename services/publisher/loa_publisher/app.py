@@ -73,7 +73,10 @@ def http_client() -> httpx.AsyncClient:
 
 
 def create_app(settings: PublisherSettings, storage: Storage, producer: EventProducer, ledger: Ledger) -> faust.App:
-    app = make_app(SERVICE, settings, stream_wait_empty=False)
+    overrides: dict[str, Any] = {}
+    if settings.broker_session_timeout_s is not None:
+        overrides["broker_session_timeout"] = settings.broker_session_timeout_s
+    app = make_app(SERVICE, settings, stream_wait_empty=False, **overrides)
     channels = load_channels(settings.channels_file)
     http = http_client()
     publisher = Publisher(

@@ -28,6 +28,9 @@ class PublisherSettings(CommonSettings):
     # How often platform-side processing (TikTok status, Zalo verify) is polled, and for how long at most.
     status_poll_s: float = 5.0
     status_timeout_s: float = 3600.0
+    # Kafka consumer session timeout; unset keeps Faust's default. Tests shorten it so a SIGKILLed
+    # worker's partitions move to its replacement quickly.
+    broker_session_timeout_s: float | None = None
 
     def ledger_location(self) -> str:
         return self.ledger_url or str(self.data_dir / "publisher-ledger.sqlite3")

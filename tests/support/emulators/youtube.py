@@ -10,8 +10,10 @@ to 256 KiB, as Google's servers may.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,14 @@ class YouTubeEmulator(Emulator):
         self.sessions: dict[str, Session] = {}
         self.videos: dict[str, Stored] = {}
         self.quota_remaining: int | None = None  # None = unlimited
+        # Crash tests: once a session holds this many bytes, the next chunk waits (before reading its body)
+        # until `release()`, so the test can kill the uploader while an upload is certainly in flight.
+        self.pause_after_bytes: int | None = None
+        self._released = threading.Event()
+        self.paused = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/token", self._token)
@@ -189,6 +199,11 @@ class YouTubeEmulator(Emulator):
             return _error(400, f"Content-Length {request.content_length} differs from the range length {length}")
         if last != session.size - 1 and length % ALIGN:
             return _error(400, f"chunk of {length} bytes is not a multiple of 256 KiB and is not the last")
+        if self.pause_after_bytes is not None and first >= self.pause_after_bytes and not self._released.is_set():
+            self.paused.set()
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+            return web.Response(status=503)  # the uploader that sent this is gone by now
         if fault and fault.kind == "drop":
             got = await receive_body(request, session.path, first, length, drop_after=fault.after_bytes)
             session.persisted = first + (got // ALIGN) * ALIGN

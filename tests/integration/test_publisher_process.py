@@ -1,0 +1,145 @@
+"""The publisher as a real process: SIGKILL mid-upload, restart, exactly one byte-identical video; `loa retry`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loa_core.channels import Channel
+from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, PostFailed, PostPublished, new_id
+from loa_core.kafka import EventProducer
+from loa_core.storage import LocalStorage
+from loa_dev.kafka import KafkaBroker
+from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
+from tests.support.kafka import read_topic
+from tests.support.publisher_process import PublisherProcess, cli_env
+from tests.support.publishing import event_for, metadata, sha256_file, stored_rendition
+
+SIZE = 64 * ALIGN + 12345  # 16 MiB and a bit, in 256 KiB chunks: 65 PUTs
+
+
+@pytest.fixture
+def youtube(tmp_path: Path) -> Iterator[YouTubeEmulator]:
+    with YouTubeEmulator(tmp_path / "yt") as emu:
+        yield emu
+
+
+@pytest.fixture
+def publisher(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str, youtube: YouTubeEmulator
+) -> Iterator[PublisherProcess]:
+    channel = Channel(
+        name="ward-yt",
+        platform="youtube",
+        profiles=("youtube",),
+        options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
+    )
+    process = PublisherProcess(
+        tmp_path / "publisher",
+        bootstrap=kafka_broker.bootstrap,
+        prefix=topic_prefix,
+        channels=[channel],
+        token="test-token-" + new_id(),
+        env={
+            "LOA_SECRET_WARD_YT_CLIENT_ID": youtube.client_id,
+            "LOA_SECRET_WARD_YT_CLIENT_SECRET": youtube.client_secret,
+            "LOA_SECRET_WARD_YT_REFRESH_TOKEN": youtube.refresh_token,
+            "LOA_YOUTUBE_CHUNK_BYTES": str(ALIGN),
+        },
+    )
+    yield process
+    process.stop()
+    if sys.exc_info()[0] is not None:
+        print(process.log_tail())
+
+
+def send(bootstrap: str, prefix: str, event: object) -> None:
+    async def go() -> None:
+        producer = EventProducer(bootstrap, prefix)
+        try:
+            await producer.send(RENDITIONS_READY, event)  # type: ignore[arg-type]
+        finally:
+            await producer.stop()
+
+    asyncio.run(go())
+
+
+def wait_for(what: str, check: object, timeout_s: float, publisher: PublisherProcess) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout_s:.0f} s\n{publisher.log_tail()}")
+
+
+def test_sigkill_mid_upload_then_restart_gives_exactly_one_identical_video(
+    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    storage = LocalStorage(publisher.root / "storage")
+    footage_id = new_id()
+    rendition = stored_rendition(storage, SIZE, "youtube", footage_id)
+    event = event_for(footage_id, metadata(("ward-yt",)), rendition)
+    youtube.pause_after_bytes = 20 * ALIGN  # the 21st chunk waits: the upload is certainly in flight
+
+    publisher.start()
+    send(kafka_broker.bootstrap, topic_prefix, event)
+    wait_for("the upload reaching the pause", youtube.paused.is_set, 120, publisher)
+    session = next(iter(youtube.sessions.values()))
+    assert session.persisted == 20 * ALIGN and session.video is None
+    publisher.kill()
+    youtube.release()
+
+    publisher.start()  # renditions.ready was never committed: it is redelivered, the ledger resumes
+    published_topic = POSTS_PUBLISHED.full_name(topic_prefix)
+    records = read_topic(kafka_broker.bootstrap, published_topic, lambda r: len(r) >= 1, timeout_s=180)
+    assert len(records) >= 1, publisher.log_tail()
+    post = PostPublished.from_bytes(records[0].value)
+
+    assert list(youtube.videos) == [post.post_id]
+    assert len(youtube.sessions) == 1  # the same session was resumed, not a second upload started
+    video = youtube.videos[post.post_id]
+    assert video.size == SIZE
+    assert sha256_file(video.path) == sha256_file(storage.root / rendition.key)
+    # The restarted process asked where the session stood and went on from there.
+    chunk_starts = [int(d.split()[1].split("-")[0]) for k, d in youtube.requests if k == "chunk"]
+    assert chunk_starts.count(0) == 1
+    assert "refresh_token" not in publisher.log_text() and youtube.client_secret not in publisher.log_text()
+
+
+def test_loa_retry_redrives_a_failed_post(
+    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path
+) -> None:
+    storage = LocalStorage(publisher.root / "storage")
+    footage_id = new_id()
+    event = event_for(footage_id, metadata(("ward-yt",)), stored_rendition(storage, 3 * ALIGN, "youtube", footage_id))
+    youtube.inject("status", on="init", status=403)  # forbidden: a person must act
+    publisher.start()
+    send(kafka_broker.bootstrap, topic_prefix, event)
+    failed = read_topic(kafka_broker.bootstrap, POSTS_FAILED.full_name(topic_prefix), lambda r: len(r) >= 1, 120)
+    assert len(failed) == 1 and "Backend Error" in PostFailed.from_bytes(failed[0].value).reason
+    assert youtube.videos == {}
+
+    loa = str(Path(sys.executable).parent / "loa")  # this checkout's CLI, not whichever `loa` is on PATH
+    result = subprocess.run(
+        [loa, "retry", footage_id], env=cli_env(publisher, tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "retrying ward-yt/youtube" in result.stdout
+    published = read_topic(kafka_broker.bootstrap, POSTS_PUBLISHED.full_name(topic_prefix), lambda r: len(r) >= 1, 120)
+    assert len(published) == 1 and len(youtube.videos) == 1
+
+    again = subprocess.run(
+        [loa, "retry", footage_id], env=cli_env(publisher, tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0 and "Nothing failed" in again.stdout
+
+    bad_env = {**cli_env(publisher, tmp_path), "LOA_TOKEN": "wrong"}
+    refused = subprocess.run([loa, "retry", footage_id], env=bad_env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "401" in refused.stderr
