@@ -25,6 +25,8 @@ if [[ ${WITH_TEST} == 1 ]]; then
     command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || missing+=(golang-go)
     # Prometheus server and promtool: rule unit tests and the scrape test against a running stack.
     command -v promtool >/dev/null || missing+=(prometheus)
+    # PostgreSQL server binaries: the publisher's ledger is tested against a throwaway cluster (initdb/pg_ctl).
+    command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 fi
 if (( ${#missing[@]} )); then
     log "installing Debian packages: ${missing[*]}"
