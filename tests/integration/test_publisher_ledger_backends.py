@@ -1,0 +1,77 @@
+"""The ledger's contract on both backends: SQLite (embedded) and a real PostgreSQL server (shared by replicas)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from loa_publisher.ledger import Ledger, PostKey, PostState
+from tests.support.postgres import PostgresServer
+
+KEY = PostKey("b" * 32, "ward-yt", "youtube")
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'ledger.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+def get(ledger: Ledger, key: PostKey = KEY):  # type: ignore[no-untyped-def]
+    return ledger.get(key.footage_id, key.channel, key.profile)
+
+
+def test_lifecycle_survives_reconnect(location: str) -> None:
+    ledger = Ledger.open(location)
+    ledger.mark_pending(KEY, '{"event": "Lễ chào cờ"}')
+    ledger.save_session(KEY, {"uri": "https://upload/x?upload_id=1", "size": 123})
+    ledger.close()
+    ledger = Ledger.open(location)  # a restarted publisher
+    entry = get(ledger)
+    assert entry.state is PostState.UPLOADING and entry.session == {"uri": "https://upload/x?upload_id=1", "size": 123}
+    assert entry.request == '{"event": "Lễ chào cờ"}'
+    ledger.clear_session(KEY)
+    assert get(ledger).session is None
+    ledger.mark_posted(KEY, post_id="vid1", url="https://youtu.be/vid1", published_at=NOW)
+    entry = get(ledger)
+    assert (entry.state, entry.post_id, entry.published_at) == (PostState.POSTED, "vid1", NOW)
+    ledger.close()
+
+
+def test_schedule_due_claim_and_retry(location: str) -> None:
+    ledger = Ledger.open(location)
+    ledger.schedule(KEY, NOW + timedelta(minutes=5), request="{}", reason="youtube: quota")
+    assert ledger.due(NOW) == [] and ledger.next_due() == NOW + timedelta(minutes=5)
+    assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [KEY]
+    # Two replicas race for the same held post: exactly one gets it.
+    other = Ledger.open(location)
+    assert [ledger.claim_due(KEY), other.claim_due(KEY)] == [True, False]
+    other.close()
+    ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
+    assert get(ledger).error == "youtube: HTTP 403: forbidden"
+    assert ledger.retry_failed(KEY.footage_id, NOW) == [KEY]
+    assert get(ledger).state is PostState.SCHEDULED and ledger.retry_failed(KEY.footage_id, NOW) == []
+    ledger.close()
+
+
+def test_rotating_refresh_tokens(location: str) -> None:
+    ledger = Ledger.open(location)
+    assert ledger.refresh_token("ward-oa") is None
+    ledger.store_refresh_token("ward-oa", "zrt-2")
+    ledger.store_refresh_token("ward-oa", "zrt-3")
+    ledger.close()
+    assert Ledger.open(location).refresh_token("ward-oa") == "zrt-3"
