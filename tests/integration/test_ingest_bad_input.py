@@ -105,17 +105,17 @@ Case = Callable[[IngestProcess, Media], httpx.Response]
 CASES: dict[str, tuple[int, str, Case]] = {
     # -- files --
     "zero bytes": (400, "empty", lambda i, m: _create(i, 0)),
-    "truncated mp4": (422, "decoded", lambda i, m: _upload(i, m.faststart[: len(m.faststart) * 2 // 3])),
+    "truncated mp4": (422, "truncated or damaged", lambda i, m: _upload(i, m.faststart[: len(m.faststart) * 2 // 3])),
     "random bytes named .mp4": (
         422,
-        "video",
+        "not a video",
         lambda i, m: _upload(i, random.Random(7).randbytes(200_000), tus_metadata(title="r", filename="clip.mp4")),
     ),
     "text named .mp4": (422, "not a video", lambda i, m: _upload(i, b"hello, not a video\n" * 100)),
     "png image": (422, "still image", lambda i, m: _upload(i, m.png)),
     "audio only": (422, "no video", lambda i, m: _upload(i, m.audio_only)),
     "1x1 video": (422, "1x1", lambda i, m: _upload(i, m.one_by_one)),
-    "mp4 without moov": (422, "video", lambda i, m: _upload(i, m.no_moov)),
+    "mp4 without moov": (422, "not a video", lambda i, m: _upload(i, m.no_moov)),
     "over the size cap": (413, "larger", lambda i, m: _create(i, MAX_BYTES + 1)),
     # -- tus protocol --
     "missing Tus-Resumable": (412, "Tus-Resumable", lambda i, m: _create(i, 10, **{"Tus-Resumable": "<drop>"})),
@@ -189,7 +189,7 @@ CASES: dict[str, tuple[int, str, Case]] = {
     ),
     "form upload of random bytes": (
         422,
-        "video",
+        "not a video",
         lambda i, m: httpx.post(
             f"{i.url}/footage",
             headers=i.headers(),

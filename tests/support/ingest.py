@@ -145,12 +145,15 @@ def sha256_file(path: Path) -> str:
 
 
 class CuttingProxy:
-    """A TCP proxy that drops the first connection after `cut_after` bytes from the client: a dropped link."""
+    """A TCP proxy that drops the connection carrying client byte number `cut_after` (counted over all
+    connections), once: a link that fails mid-upload. Later connections pass through untouched."""
 
     def __init__(self, target_port: int, cut_after: int) -> None:
         self.target_port = target_port
         self.cut_after = cut_after
         self.cut_done = threading.Event()
+        self._sent = 0
+        self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self._stop = False
@@ -163,20 +166,21 @@ class CuttingProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            limit = None if self.cut_done.is_set() else self.cut_after
-            threading.Thread(target=self._pipe, args=(client, upstream, limit), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
-        sent = 0
+    def _pipe(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
         try:
             while data := src.recv(65536):
-                if limit is not None and sent + len(data) >= limit:
-                    dst.sendall(data[: limit - sent])
-                    self.cut_done.set()
-                    break
+                if counted and not self.cut_done.is_set():
+                    with self._lock:
+                        room = self.cut_after - self._sent
+                        self._sent += len(data)
+                    if room <= len(data):
+                        dst.sendall(data[: max(room, 0)])
+                        self.cut_done.set()
+                        break
                 dst.sendall(data)
-                sent += len(data)
         except OSError:
             pass
         for s in (src, dst):

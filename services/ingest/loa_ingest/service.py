@@ -109,7 +109,7 @@ async def _check_decodable(path: Path) -> None:
             await run_ffmpeg([*position, *common])
         except MediaError as exc:
             raise RejectedUpload(
-                "The video cannot be decoded (truncated or damaged file). / Video bị hỏng hoặc không đầy đủ."
+                "The file is not a video that decodes: it is truncated or damaged. / Video bị hỏng hoặc không đầy đủ."
             ) from exc
 
 

@@ -17,12 +17,12 @@ class RejectedUpload(ValueError):
 def media_problems(probe: ProbeResult, settings: IngestSettings) -> list[str]:
     video = probe.video
     if video is None or not video.width or not video.height:
-        return ["The file has no video stream. / Tệp không có hình ảnh (video)."]
+        return ["The file is not a video: it has no video stream. / Tệp không có hình ảnh (video)."]
     problems = []
     if probe.format_name.endswith("_pipe") or probe.format_name == "image2":
         return ["The file is a still image, not a video. / Tệp là ảnh tĩnh, không phải video."]
     if probe.duration_s <= 0:
-        problems.append("The video has no duration. / Video không có thời lượng.")
+        problems.append("The file is not a video that plays: it has no duration. / Video không có thời lượng.")
     if probe.duration_s > settings.max_duration_s:
         problems.append(
             f"The video is {probe.duration_s:.0f} s long; the limit is {settings.max_duration_s:.0f} s. "
