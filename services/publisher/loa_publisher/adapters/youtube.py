@@ -31,11 +31,12 @@ from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
     Transient,
+    once,
     platform_message,
     transient_for,
     with_backoff,
 )
-from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource
+from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://www.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
@@ -150,15 +151,7 @@ class YouTubeAdapter:
 
     async def _send(self, tokens: TokenSource, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; a 401 refreshes the token once and repeats it [docs]."""
-        headers = dict(kwargs.pop("headers", {}))
-        headers["Authorization"] = f"Bearer {await tokens.token()}"
-        response = await self._http.request(method, url, headers=headers, **kwargs)
-        if response.status_code == 401:
-            headers["Authorization"] = f"Bearer {await tokens.refresh()}"
-            response = await self._http.request(method, url, headers=headers, **kwargs)
-            if response.status_code == 401:
-                raise PermanentError(f"youtube: still unauthorized after a token refresh: {platform_message(response)}")
-        return response
+        return await authorized_request(self._http, tokens, method, url, platform="youtube", **kwargs)
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
         transient = transient_for(response, f"youtube: {what}")
@@ -210,7 +203,7 @@ class YouTubeAdapter:
 
     async def _query(self, uri: str, size: int, tokens: TokenSource) -> _Status:
         """Where is the session? An empty PUT with `Content-Range: bytes */size` [docs]."""
-        response = await self._send(tokens, "PUT", uri, content=b"", headers={"Content-Range": f"bytes */{size}"})
+        response = await self._send(tokens, "PUT", uri, body=b"", headers={"Content-Range": f"bytes */{size}"})
         if response.status_code in (200, 201):
             return _Status(resource=response.json())
         if response.status_code == 308:
@@ -243,8 +236,12 @@ class YouTubeAdapter:
                     tokens,
                     "PUT",
                     uri,
-                    content=chunk,
-                    headers={"Content-Range": f"bytes {offset}-{last}/{size}", "Content-Type": "video/mp4"},
+                    body=lambda: once(chunk),
+                    headers={
+                        "Content-Range": f"bytes {offset}-{last}/{size}",
+                        "Content-Type": "video/mp4",
+                        "Content-Length": str(len(chunk)),
+                    },
                 )
             except httpx.TransportError:
                 requery = True
