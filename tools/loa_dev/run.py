@@ -16,6 +16,8 @@ from loa_dev.stack import SERVICES, Stack
 RUN_DIR = CACHE_DIR / "run"
 CLI_CONFIG = Path(os.environ.get("LOA_CLI_CONFIG", Path.home() / ".config" / "loa" / "cli.json"))
 PORTS = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004}
+# The livestream archiver runs beside the four (RTMP ingest on its default rtmp://127.0.0.1:1935/live).
+ARCHIVER_PORT = 8006
 KAFKA_PORT = 9092
 
 
@@ -40,11 +42,13 @@ def _write_cli_config(stack: Stack) -> None:
 
 
 def main() -> None:
-    stack = Stack(root=RUN_DIR, token=_token(), ports=dict(PORTS), kafka_port=KAFKA_PORT)
+    stack = Stack(root=RUN_DIR, token=_token(), ports={**PORTS, "archiver": ARCHIVER_PORT}, kafka_port=KAFKA_PORT)
     print("Starting Kafka and the four Loa services… / Đang khởi động…", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start()
+        stack.start_service("archiver")
+        stack.wait_healthy("archiver")
         _write_cli_config(stack)
         print(
             f"""
@@ -53,6 +57,7 @@ Loa is running. / Loa đang chạy.
   Status API:      {stack.url("metrics")}/footage/ID
   Published cuts:  {stack.publish_dir}/index.html
   Metrics:         {", ".join(f"{stack.url(s)}/metrics" for s in SERVICES)}
+  Livestreams:     rtmp://127.0.0.1:1935/live/<stream key> (keys: POST {stack.url("archiver")}/stream-keys)
   Kafka:           {stack.kafka_bootstrap}
   Logs:            {stack.logs_dir}
   CLI config:      {CLI_CONFIG} (API token inside; `loa upload clip.mp4 --title "…"` uses it)
@@ -70,6 +75,7 @@ Press Ctrl-C to stop. / Nhấn Ctrl-C để dừng.""",
         pass
     finally:
         print("Stopping… / Đang dừng…", flush=True)
+        stack.stop_service("archiver")
         stack.stop()
 
 
