@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -127,20 +128,43 @@ async def adapter_upload(
     return elapsed, baseline, rss.peak
 
 
+def phase(kind: str, base_url: str, work: Path, size: int, chunk: int) -> None:
+    """One measurement in this (fresh) process; prints a JSON line for the parent."""
+    storage = LocalStorage(work / "storage")
+    if kind == "plain":
+        baseline = rss_bytes()
+        with PeakRss() as rss:
+            elapsed = asyncio.run(plain_put(base_url, storage.root / f"renditions/{'f' * 32}/youtube.mp4", size))
+        peak = rss.peak
+    else:
+        elapsed, baseline, peak = asyncio.run(adapter_upload(base_url, storage, work, size, chunk))
+    print(json.dumps({"elapsed": elapsed, "baseline": baseline, "peak": peak}), flush=True)
+
+
+def run_phase(kind: str, base_url: str, work: Path, size: int, chunk: int) -> dict[str, float]:
+    argv = [sys.executable, __file__, "--phase", kind, "--base-url", base_url, "--work", str(work)]
+    argv += ["--size-mb", str(size // MB), "--chunk-mb", str(chunk // MB)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO)
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--chunk-mb", type=int, default=8, help="YouTube chunk size (multiple of 0.25)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk-mb", type=int, default=32, help="YouTube chunk size in MB")
+    parser.add_argument("--phase", choices=["plain", "adapter"], help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    size = args.size_mb * MB
+    size, chunk = args.size_mb * MB, args.chunk_mb * MB
+    if args.phase:
+        phase(args.phase, args.base_url, args.work, size, chunk)
+        return
     work = Path(tempfile.mkdtemp(prefix="loa-bench-"))
     server_root = work / "server"
-    storage = LocalStorage(work / "storage")
-    footage_id = "f" * 32
     print(f"writing a {args.size_mb} MB rendition …", flush=True)
-    stored_rendition(storage, size, "youtube", footage_id)
-    path = storage.root / f"renditions/{footage_id}/youtube.mp4"
+    stored_rendition(LocalStorage(work / "storage"), size, "youtube", "f" * 32)
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.support.emulators.serve", "youtube", str(server_root)],
         cwd=REPO,
@@ -151,33 +175,32 @@ def main() -> None:
     try:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
-        plain_s: list[float] = []
-        adapter_s: list[float] = []
-        peaks: list[int] = []
-        baselines: list[int] = []
+        results: dict[str, list[dict[str, float]]] = {"plain": [], "adapter": []}
         for round_ in range(1, args.rounds + 1):
-            plain_s.append(asyncio.run(plain_put(base_url, path, size)))
-            shutil.rmtree(server_root, ignore_errors=True)
-            server_root.mkdir(parents=True, exist_ok=True)
-            elapsed, baseline, peak = asyncio.run(adapter_upload(base_url, storage, work, size, args.chunk_mb * MB))
-            baselines.append(baseline)
-            adapter_s.append(elapsed)
-            peaks.append(peak)
-            for leftover in server_root.glob("*"):
-                leftover.unlink()
+            # Alternating, each in a fresh process, so neither side inherits the other's heap or cache state.
+            for kind in ("plain", "adapter"):
+                results[kind].append(run_phase(kind, base_url, work, size, chunk))
+                for leftover in server_root.glob("*"):
+                    leftover.unlink()
+            plain, ours = results["plain"][-1], results["adapter"][-1]
             print(
-                f"round {round_}: plain PUT {size / MB / plain_s[-1]:.0f} MB/s, "
-                f"adapter {size / MB / adapter_s[-1]:.0f} MB/s, RSS {baseline / MB:.0f} MB before, peak {peak / MB:.0f} MB",
+                f"round {round_}: plain PUT {size / MB / plain['elapsed']:.0f} MB/s, "
+                f"adapter {size / MB / ours['elapsed']:.0f} MB/s "
+                f"(RSS {ours['baseline'] / MB:.0f} MB at start, peak {ours['peak'] / MB:.0f} MB)",
                 flush=True,
             )
-        plain_rate = size / MB / min(plain_s)
-        adapter_rate = size / MB / min(adapter_s)
+        plain_rate = size / MB / min(r["elapsed"] for r in results["plain"])
+        adapter_rate = size / MB / min(r["elapsed"] for r in results["adapter"])
         print(f"size: {args.size_mb} MB, YouTube chunk: {args.chunk_mb} MB, rounds: {args.rounds} (best of each)")
-        print(f"plain chunked PUT:       {plain_rate:7.1f} MB/s")
-        print(f"YouTube resumable (ours): {adapter_rate:7.1f} MB/s")
-        print(f"ratio adapter/plain:      {adapter_rate / plain_rate:7.2f}  (goal >= 0.8)")
-        print(f"RSS before the upload:    {max(baselines) / MB:7.1f} MB (imports: httpx, boto3, pydantic, faust …)")
-        print(f"peak RSS during adapter:  {max(peaks) / MB:7.1f} MB (goal < 200 MB)")
+        print(f"plain chunked PUT:         {plain_rate:7.1f} MB/s")
+        print(f"YouTube resumable (ours):  {adapter_rate:7.1f} MB/s")
+        print(f"ratio adapter/plain:       {adapter_rate / plain_rate:7.2f}  (goal >= 0.8)")
+        start_rss = max(r["baseline"] for r in results["adapter"])
+        print(f"adapter process RSS at start: {start_rss / MB:6.1f} MB (imports: httpx, boto3, pydantic …)")
+        print(
+            f"adapter process peak RSS:     {max(r['peak'] for r in results['adapter']) / MB:6.1f} MB (goal < 200 MB)"
+        )
+        print(f"plain PUT process peak RSS:   {max(r['peak'] for r in results['plain']) / MB:6.1f} MB")
     finally:
         assert server.stdin is not None
         server.stdin.close()

@@ -13,8 +13,9 @@ class PublisherSettings(CommonSettings):
     ledger_url: str | None = None
     # Channel secrets: LOA_SECRET_<CHANNEL>_<NAME>, else the file <secrets_dir>/<channel>/<name>.
     secrets_dir: Path | None = None
-    # YouTube chunk size: a multiple of 256 KiB; one chunk (plus one read ahead) is all an upload holds in memory.
-    youtube_chunk_bytes: int = 8 * 1024 * 1024
+    # YouTube chunk size: a multiple of 256 KiB. Chunks are streamed from storage in 2 MiB pieces, so this sets
+    # how much is re-sent after an interruption and how many round trips an upload takes, not memory.
+    youtube_chunk_bytes: int = 32 * 1024 * 1024
     # TikTok chunk size (5–64 MB per the FILE_UPLOAD rules).
     tiktok_chunk_bytes: int = 10 * 1024 * 1024
     # Backoff for 5xx/429/dropped connections, per request: attempts, first and longest wait (full jitter).

@@ -119,22 +119,6 @@ async def with_backoff(policy: RetryPolicy, what: str, attempt: Callable[[], Awa
     raise AssertionError("unreachable")  # pragma: no cover — AsyncRetrying either returns or raises
 
 
-def once(data: bytes) -> AsyncIterator[bytes]:
-    """A request body that lets go of `data` once sent.
-
-    httpx keeps each request (and its body) reachable from its response through a reference cycle, so a chunk
-    passed as plain bytes lives until the garbage collector runs: eight 8 MB chunks were seen piling up.
-    A generator that has been consumed holds nothing. (Set Content-Length yourself: httpx cannot know it.)
-    """
-    holder = [data]
-    del data
-
-    async def body() -> AsyncIterator[bytes]:
-        yield holder.pop()
-
-    return body()
-
-
 class RangeReader:
     """Reads a stored object in chunks at arbitrary offsets with bounded memory (one chunk plus one read ahead).
 
@@ -173,10 +157,11 @@ class RangeReader:
             self._ahead = (following, next_length, self._in_thread(following, next_length))
         return data
 
-    async def stream(self, offset: int, piece: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        """Everything from `offset` to the end, piece by piece (a streamed request body)."""
-        while offset < self.size:
-            data = await self.read(offset, piece)
+    async def stream(self, offset: int, piece: int = 1024 * 1024, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes [offset, end) (default: to the end of the object), piece by piece: a streamed request body."""
+        end = self.size if end is None else min(end, self.size)
+        while offset < end:
+            data = await self.read(offset, min(piece, end - offset))
             offset += len(data)
             yield data
 

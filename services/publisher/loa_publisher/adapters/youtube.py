@@ -31,7 +31,6 @@ from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
     Transient,
-    once,
     platform_message,
     transient_for,
     with_backoff,
@@ -41,6 +40,8 @@ from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, Token
 DEFAULT_BASE_URL = "https://www.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
 CHUNK_ALIGNMENT = 256 * 1024  # every chunk but the last is a multiple of 256 KiB [docs]
+# What one upload holds in memory: the piece on the wire and the one read ahead.
+PIECE = 2 * 1024 * 1024
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"}
 # 403s that mean "slow down", not "come back tomorrow".
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -76,7 +77,7 @@ class YouTubeAdapter:
         secrets: Secrets,
         token_store: RefreshTokenStore,
         *,
-        chunk_size: int = 8 * 1024 * 1024,
+        chunk_size: int = 32 * 1024 * 1024,
         policy: RetryPolicy | None = None,
     ) -> None:
         if chunk_size <= 0 or chunk_size % CHUNK_ALIGNMENT:
@@ -229,18 +230,19 @@ class YouTubeAdapter:
                     raise _SessionGone
                 offset = status.offset
                 requery = False
-            chunk = await reader.read(offset, self._chunk)
-            last = offset + len(chunk) - 1
+            first, end = offset, min(offset + self._chunk, size)
             try:
+                # The chunk is streamed from storage piece by piece: memory does not grow with the chunk size,
+                # and a retry streams it again from the offset the server acknowledged.
                 response = await self._send(
                     tokens,
                     "PUT",
                     uri,
-                    body=lambda: once(chunk),
+                    body=lambda: reader.stream(first, PIECE, end),
                     headers={
-                        "Content-Range": f"bytes {offset}-{last}/{size}",
+                        "Content-Range": f"bytes {first}-{end - 1}/{size}",
                         "Content-Type": "video/mp4",
-                        "Content-Length": str(len(chunk)),
+                        "Content-Length": str(end - first),
                     },
                 )
             except httpx.TransportError:
