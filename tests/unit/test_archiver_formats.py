@@ -95,6 +95,9 @@ def test_listed_segments(tmp_path: Path) -> None:
 
 def test_finalize_pieces(tmp_path: Path) -> None:
     assert concat_list([Path("/a/seg1.ts"), Path("/b/it's.ts")]) == "file '/a/seg1.ts'\nfile '/b/it'\\''s.ts'\n"
+    assert concat_list([Path("/a/1.mp4"), Path("/a/2.ts")], [2.0, None]) == (
+        "file '/a/1.mp4'\nduration 2.000000\nfile '/a/2.ts'\n"
+    )
     args = assemble_args(tmp_path / "l.txt", tmp_path / "o.mp4")
     assert args[:6] == ["-f", "concat", "-safe", "0", "-i", str(tmp_path / "l.txt")]
     assert args[args.index("-c") + 1] == "copy"

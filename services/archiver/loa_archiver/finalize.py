@@ -13,9 +13,19 @@ from loa_core.contracts import FootageMetadata
 from loa_core.media import run_ffmpeg
 
 
-def concat_list(paths: list[Path]) -> str:
-    """The concat demuxer's script. Paths are ours (a temp folder), quoted anyway as the demuxer documents."""
-    return "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in paths)
+def concat_list(paths: list[Path], durations: list[float | None] | None = None) -> str:
+    """The concat demuxer's script. Paths are ours (a temp folder), quoted anyway as the demuxer documents.
+
+    A duration is given for fragmented-MP4 segments (HLS with EXT-X-MAP): ffmpeg reports such a file's end
+    time as its duration, which would push every following segment later by the time before it.
+    """
+    lines = []
+    for i, path in enumerate(paths):
+        lines.append("file '" + str(path).replace("'", "'\\''") + "'\n")
+        duration = durations[i] if durations else None
+        if duration is not None:
+            lines.append(f"duration {duration:.6f}\n")
+    return "".join(lines)
 
 
 def assemble_args(list_path: Path, out: Path) -> list[str]:
@@ -64,9 +74,9 @@ def cut_args(source: Path, start_s: float, end_s: float, out: Path) -> list[str]
     ]
 
 
-async def assemble(segment_paths: list[Path], work: Path) -> Path:
+async def assemble(segment_paths: list[Path], work: Path, durations: list[float | None] | None = None) -> Path:
     list_path = work / "concat.txt"
-    list_path.write_text(concat_list(segment_paths), encoding="utf-8")
+    list_path.write_text(concat_list(segment_paths, durations), encoding="utf-8")
     out = work / "archive.mp4"
     await run_ffmpeg(assemble_args(list_path, out))
     return out

@@ -112,6 +112,7 @@ class Archiver:
         self._pulls: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}  # by pull id
         self._finalizing: dict[str, asyncio.Task[None]] = {}
         self._finalize_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._finalize_attempts: dict[str, int] = {}
         self._scheduler: asyncio.Task[None] | None = None
 
     def work_dir(self, archive_id: str) -> Path:
@@ -128,6 +129,11 @@ class Archiver:
             if archive.source == "rtmp":
                 # The publisher was cut off when we died; give it the usual time to reconnect.
                 self._start_grace(archive.archive_id)
+            else:
+                pull = self.store.pull(archive.owner_id)
+                if pull is None or pull.state != "running":
+                    # The pull had ended but the archive was not finalized yet when we died.
+                    self.schedule_finalize(archive.archive_id)
         await self.rtmp.start()
         self._scheduler = asyncio.create_task(self._schedule_pulls())
 
@@ -181,7 +187,13 @@ class Archiver:
             self.settings.segment_s,
             key.restream_urls,
         )
-        await recorder.start()
+        try:
+            await recorder.start()
+        except Exception:
+            # No recorder, no publish: the publisher is refused (and retries) rather than streaming into nothing.
+            log.exception("archive %s: the recorder did not start", archive.archive_id)
+            self._start_grace(archive.archive_id)
+            return None
         session = PushSession(self, key, archive, recorder, conn)
         self._live[key.key_id] = session
         LIVE_STREAMS.labels(source="rtmp").inc()
@@ -371,11 +383,18 @@ class Archiver:
             try:
                 outcome = await self._finalize(archive)
             except Exception as exc:
-                # Left in "finalizing" with the reason: a restart tries again; nothing is announced half.
-                log.exception("archive %s: finalizing failed", archive_id)
+                # Left in "finalizing" with the reason and tried again later (and by a restart); the footage ids
+                # are fixed, so an event that did get out before the failure is only repeated, never doubled.
+                attempt = self._finalize_attempts[archive_id] = self._finalize_attempts.get(archive_id, 0) + 1
+                delay = min(300.0, self.settings.finalize_retry_s * 2 ** (attempt - 1))
+                log.exception(
+                    "archive %s: finalizing failed (attempt %d); retrying in %.0f s", archive_id, attempt, delay
+                )
                 self.store.set_archive_state(archive_id, "finalizing", error=f"{type(exc).__name__}: {exc}"[:2000])
                 ARCHIVES_FINISHED.labels(outcome="failed").inc()
+                asyncio.get_running_loop().call_later(delay, self.schedule_finalize, archive_id)
                 return
+            self._finalize_attempts.pop(archive_id, None)
             self.store.set_archive_state(archive_id, outcome)
             ARCHIVES_FINISHED.labels(outcome=outcome).inc()
 
@@ -395,7 +414,8 @@ class Archiver:
                 path = work / segment.key.rsplit("/", 1)[-1]
                 await asyncio.to_thread(self.storage.download, segment.key, path)
                 paths.append(path)
-            out = await assemble(paths, work)
+            durations = [s.duration_s if s.key.endswith(".mp4") else None for s in segments]
+            out = await assemble(paths, work, durations)
             for path in paths:
                 path.unlink()
             media = await self._store_media(out, f"live/{archive_id}/archive.mp4")

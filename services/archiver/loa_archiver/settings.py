@@ -31,6 +31,8 @@ class ArchiverSettings(CommonSettings):
     # Highlight announced for TikTok when no range was marked during the live: the first N seconds (0 = none).
     highlight_first_s: float = 60.0
     scheduler_interval_s: float = 1.0
+    # First wait before finalizing again after a failure (Kafka or storage down); doubles up to 5 minutes.
+    finalize_retry_s: float = 5.0
 
     def allowed_hosts(self) -> tuple[str, ...]:
         return split_csv(self.hls_allowed_hosts)

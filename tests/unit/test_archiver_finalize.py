@@ -1,0 +1,59 @@
+"""Finalizing in-process with a producer that fails once: retried, same footage ids, then announced."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+from loa_archiver.recorder import segment_key
+from loa_archiver.service import Archiver
+from loa_archiver.settings import ArchiverSettings
+from loa_archiver.store import ArchiveStore
+from loa_core.contracts import FootageUploaded, TopicSpec
+from loa_core.storage import LocalStorage
+
+
+class FlakyProducer:
+    """Fails the second send (the broker went down after the archive was announced), then records the rest."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sent: list[FootageUploaded] = []
+
+    async def send(self, spec: TopicSpec, event: FootageUploaded) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            raise ConnectionError("broker down")
+        self.sent.append(event)
+
+
+async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Path) -> None:
+    settings = ArchiverSettings(data_dir=tmp_path / "data", finalize_retry_s=0.05, highlight_first_s=1)
+    storage = LocalStorage(tmp_path / "storage")
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    producer = FlakyProducer()
+    archiver = Archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-t", "2", "-c:v", "libx264",
+         "-preset", "ultrafast", "-f", "mpegts", str(tmp_path / "seg.ts")],
+        check=True,
+    )  # fmt: skip
+    for n in (1, 2):
+        storage.put_file(segment_key(archive.archive_id, n), tmp_path / "seg.ts")
+        store.add_segment(archive.archive_id, n, segment_key(archive.archive_id, n), 2.0)
+
+    archiver.schedule_finalize(archive.archive_id)
+    for _ in range(200):
+        found = store.archive(archive.archive_id)
+        assert found is not None
+        if found.state == "announced":
+            break
+        await asyncio.sleep(0.05)
+    assert found.state == "announced" and found.error is None
+    (mark,) = store.marks(archive.archive_id)
+    # The archive is announced again under the same id (a redelivery for the pipeline), and the highlight,
+    # whose id was recorded before its send failed, keeps that id.
+    assert [e.footage_id for e in producer.sent] == [archive.footage_id, archive.footage_id, mark.footage_id]
+    assert abs(producer.sent[0].media.duration_s - 4.0) < 0.2
