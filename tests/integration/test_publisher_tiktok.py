@@ -144,3 +144,10 @@ async def test_an_interrupted_upload_resumes_at_the_next_chunk(h: Harness) -> No
     assert len(h.emulator.publishes) == 1
     ranges = [d for k, d in h.emulator.requests if k == "chunk"][sent_before:]
     assert ranges == [f"bytes {5 * MB}-{10 * MB - 1}/{16 * MB}", f"bytes {10 * MB}-{16 * MB - 1}/{16 * MB}"]
+
+
+async def test_expired_upload_url_starts_a_new_publish(h: Harness) -> None:
+    h.emulator.inject("expire_url", on="chunk", skip=1)  # the URL dies after the first chunk
+    await h.publish(11 * MB)
+    h.assert_one_identical_video()
+    assert len(h.emulator.publishes) == 2  # the first was abandoned unfinished; nothing was posted twice

@@ -63,6 +63,10 @@ def chunk_range(index: int, size: int, chunk_size: int, count: int) -> tuple[int
     return first, last
 
 
+class _UploadUrlGone(Exception):
+    """404 on the upload_url: expired or unknown."""
+
+
 class TikTokAdapter:
     platform = "tiktok"
 
@@ -108,6 +112,15 @@ class TikTokAdapter:
         return self._tokens[channel.name]
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        for _ in range(2):
+            try:
+                return await self._publish_once(request, session)
+            except _UploadUrlGone:
+                # The upload_url died (its hour is up): that publish can never finish, so start a new one.
+                session.clear()
+        raise PermanentError("tiktok: the upload URL expired twice in a row")
+
+    async def _publish_once(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         tokens = self.tokens(channel)
@@ -242,6 +255,8 @@ class TikTokAdapter:
                     transient = transient_for(response, "tiktok: upload chunk")
                     if transient:
                         raise transient
+                    if response.status_code == 404:
+                        raise _UploadUrlGone
                     raise PermanentError(f"tiktok: upload chunk {index + 1}/{count}: {platform_message(response)}")
 
                 await with_backoff(self._policy, "tiktok: upload chunk", attempt)
