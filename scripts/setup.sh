@@ -20,6 +20,8 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# npm fetches Uppy, the upload widget of ingest's web page (no CDN at run time).
+command -v npm >/dev/null || missing+=(npm)
 if [[ ${WITH_TEST} == 1 ]]; then
     # Go builds MinIO for the S3 tests; Debian's golang-go (1.19) is too old, so it is only a last resort.
     command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || missing+=(golang-go)
@@ -27,6 +29,8 @@ if [[ ${WITH_TEST} == 1 ]]; then
     command -v promtool >/dev/null || missing+=(prometheus)
     # PostgreSQL server binaries: the publisher's ledger is tested against a throwaway cluster (initdb/pg_ctl).
     command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    # Headless Chromium for the ingest page test (driven by Playwright with executable_path=/usr/bin/chromium).
+    command -v chromium >/dev/null || missing+=(chromium)
 fi
 if (( ${#missing[@]} )); then
     log "installing Debian packages: ${missing[*]}"
@@ -55,6 +59,14 @@ if [[ ! -f "${stamp}" ]]; then
     "${VENV}/bin/pip" install -q "${pip_args[@]}"
     rm -f "${VENV}"/.loa-installed-*
     touch "${stamp}"
+fi
+
+# --- Uppy for ingest's web page, from npm into .cache/web (ingest serves it from .cache/web/node_modules).
+UPPY_VERSION=6.0.1
+if ! grep -qs "\"version\": \"${UPPY_VERSION}\"" "${CACHE}/web/node_modules/uppy/package.json"; then
+    log "installing Uppy ${UPPY_VERSION} (npm) into ${CACHE}/web"
+    mkdir -p "${CACHE}/web"
+    npm install --prefix "${CACHE}/web" --no-audit --no-fund --silent "uppy@${UPPY_VERSION}"
 fi
 
 # --- Kafka's broker jars, resolved by Maven from deploy/kafka/pom.xml.
