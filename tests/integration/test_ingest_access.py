@@ -98,3 +98,12 @@ def test_upload_size_cap(ingest: IngestProcess) -> None:
     assert too_big.status_code == 413
     assert "larger" in too_big.json()["detail"]
     assert httpx.options(f"{ingest.url}/files/").headers["Tus-Max-Size"] == str(MAX_BYTES)
+
+
+def test_status_relay_says_so_when_metrics_is_down(ingest: IngestProcess) -> None:
+    viewer = _create(ingest, "viewer")
+    down = httpx.get(f"{ingest.url}/footage", params={"status": "published"}, headers=ingest.headers(viewer))
+    assert down.status_code == 502 and "metrics" in down.json()["detail"]
+    assert httpx.get(f"{ingest.url}/footage", headers=ingest.headers("wrong")).status_code == 401
+    assert httpx.get(f"{ingest.url}/footage?status=nonsense", headers=ingest.headers(viewer)).status_code == 422
+    assert httpx.get(f"{ingest.url}/healthz").status_code == 200

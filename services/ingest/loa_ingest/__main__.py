@@ -17,6 +17,7 @@ from loa_ingest.api import create_api
 from loa_ingest.catalog import Catalog
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
+from loa_ingest.status import StatusRelay
 from loa_ingest.tus import TusUploads
 from loa_ingest.uploads import UploadStore
 
@@ -28,6 +29,8 @@ def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id="loa-ingest")
     data = settings.data_dir
     catalog = Catalog(data / "ingest-catalog.sqlite3")
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    relay = StatusRelay(settings.metrics_url, metrics_token)
     service = IngestService(settings, make_storage(settings.storage()), producer, catalog)
     api = create_api(
         service,
@@ -35,6 +38,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         TokenStore(data / "ingest-tokens.sqlite3", settings.token_hashes),
         UploadStore(data / "ingest-uploads.sqlite3", data / "ingest-spool" / "tus"),
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        relay,
     )
     tus: TusUploads = api.state.tus
 
@@ -54,6 +58,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         sweeper = asyncio.create_task(sweep())
         yield
         sweeper.cancel()
+        await relay.close()
         await producer.stop()
 
     api.router.lifespan_context = lifespan

@@ -2,21 +2,44 @@
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from datetime import date
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile, status
-from fastapi.responses import JSONResponse
+from fastapi import (
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from loa_core.channels import Channel
+from loa_core.contracts.base import ChannelName
 from loa_core.observability import health_router, instrument_http
 from loa_ingest.access import Principal, RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
+from loa_ingest.status import StatusRelay, StatusUnavailable
 from loa_ingest.tus import TusError, TusUploads, error_response
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
+
+WEB_DIR = FilePath(__file__).parent / "web"
+# services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
+DEFAULT_VENDOR_DIR = FilePath(__file__).resolve().parents[3] / ".cache" / "web" / "node_modules"
+FootageStatus = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `loa token create` or LOA_API_TOKEN_HASHES")
 
@@ -69,6 +92,7 @@ def create_api(
     tokens: TokenStore,
     uploads: UploadStore,
     limiter: RateLimiter,
+    relay: StatusRelay,
 ) -> FastAPI:
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
@@ -229,5 +253,67 @@ def create_api(
     @api.get("/whoami", tags=["tokens"], summary="The role of the token sent")
     async def whoami(who: Viewer) -> dict[str, str]:
         return {"token_id": who.token_id, "role": who.role, "label": who.label}
+
+    @api.get("/channels", tags=["footage"], summary="The channels footage can be sent to")
+    async def list_channels(_: Viewer) -> list[dict[str, object]]:
+        return [{"name": c.name, "platform": c.platform, "profiles": list(c.profiles)} for c in channels.values()]
+
+    # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
+
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+    async def relayed(path: str, params: dict[str, Any], credentials: HTTPAuthorizationCredentials | None) -> Any:
+        assert credentials is not None  # the role dependency already refused requests without one
+        try:
+            code, body = await relay.get(path, params, credentials.credentials)
+        except StatusUnavailable as exc:
+            raise HTTPException(
+                status.HTTP_502_BAD_GATEWAY,
+                "The status service (metrics) is not answering; try again shortly. / Chưa lấy được trạng thái.",
+            ) from exc
+        if code != 200:
+            detail = body.get("detail", body) if isinstance(body, dict) else body
+            raise HTTPException(code if 400 <= code < 500 else status.HTTP_502_BAD_GATEWAY, detail)
+        return body
+
+    @api.get("/footage", tags=["footage"], summary="Footage and where each stands (from metrics)")
+    async def list_footage(
+        _: Viewer,
+        credentials: Credentials,
+        status_: Annotated[FootageStatus | None, Query(alias="status")] = None,
+        series: Annotated[str | None, Query(max_length=100)] = None,
+        channel: Annotated[ChannelName | None, Query()] = None,
+        date_from: Annotated[date | None, Query(alias="from")] = None,
+        date_to: Annotated[date | None, Query(alias="to")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        params = {
+            "status": status_,
+            "series": series,
+            "channel": channel,
+            "from": date_from.isoformat() if date_from else None,
+            "to": date_to.isoformat() if date_to else None,
+            "limit": limit,
+            "offset": offset,
+        }
+        return await relayed("/footage", params, credentials)
+
+    @api.get("/footage/{footage_id}", tags=["footage"], summary="One footage through every stage (from metrics)")
+    async def footage_status(
+        footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], _: Viewer, credentials: Credentials
+    ) -> Any:
+        return await relayed(f"/footage/{footage_id}", {}, credentials)
+
+    # -- the media team's page ------------------------------------------------------------------------------------
+
+    @api.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    vendor = settings.web_vendor_dir or DEFAULT_VENDOR_DIR
+    # Mounted even when missing (check_dir=False): the page then says Uppy is not installed instead of failing.
+    api.mount("/ui/vendor", StaticFiles(directory=vendor, check_dir=False), name="vendor")
+    api.mount("/ui", StaticFiles(directory=WEB_DIR, html=True), name="ui")
 
     return api

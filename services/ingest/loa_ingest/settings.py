@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import SecretStr
+
 from loa_core.settings import CommonSettings
 
 
@@ -16,3 +20,8 @@ class IngestSettings(CommonSettings):
     rate_limit_burst: int = 200
     # The metrics service, whose status API the web page shows (ingest proxies it: same origin, one token).
     metrics_url: str = "http://127.0.0.1:8004"
+    # The token ingest sends to metrics when it relays status for the page; without it, the caller's own token is
+    # relayed (works for the LOA_API_TOKEN_HASHES tokens metrics knows, not for ingest's role tokens).
+    metrics_token: SecretStr | None = None
+    # node_modules holding Uppy (scripts/setup.sh installs it with npm); None: the repository's .cache/web.
+    web_vendor_dir: Path | None = None
