@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loa_core.media import ProbeResult, StreamInfo
-from loa_transcode.conform import Expected, conformance_problems, moov_before_mdat
+from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import Loudness
 from loa_transcode.loudness import parse_loudnorm
 from loa_transcode.profiles import PROFILES, resolve
@@ -162,3 +162,17 @@ def test_audio_checks() -> None:
     assert "true peak -0.2 dBTP" in _check(loudness=Loudness(-14.0, -0.2, 3.0, -24.0, 0.0))[0]
     assert "silent" in _check(loudness=None)[0]
     assert "not faststart" in _check(faststart=False)[0]
+
+
+def test_damage_report() -> None:
+    clean = "Input #0, mov,mp4\n  Stream #0:0: Video: h264\nframe=   60 fps=0.0 q=-0.0 Lsize=N/A"
+    assert damage_report(clean) is None
+    damaged = (
+        "[h264 @ 0x55] Invalid NAL unit size (1084626034 > 3026).\n"
+        "Error while decoding stream #0:0: Invalid data found when processing input\n"
+        "[h264 @ 0x55] concealing 122 DC, 122 AC, 122 MV errors in P frame\n"
+        "corrupt.mp4: corrupt decoded frame in stream 0\n"
+    )
+    assert damage_report(damaged) == (
+        "2 decoding error(s), first: Error while decoding stream #0:0: Invalid data found when processing input"
+    )

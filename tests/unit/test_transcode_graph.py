@@ -115,7 +115,9 @@ def test_interlaced_footage_is_deinterlaced_first() -> None:
         (25.0, 25.0, "25"),
         (120.0, 120.0, "60"),  # high-speed footage is capped at 60 fps
         (0.0, 24.0, "24"),  # unknown average: the base rate
-        (12.5, 12.5, "12.500"),  # an unusual rate is kept
+        (12.5, 12.5, "24"),  # frames repeated up to the lowest rate platforms take
+        (20.69, 30.0, "24"),  # variable frame rate with dropped frames
+        (59.94, 59.94, "60000/1001"),
     ],
 )
 def test_output_rate(avg: float, base: float, expected: str) -> None:

@@ -16,6 +16,19 @@ MAX_TRUE_PEAK_DBTP = -1.0
 FPS_SLACK = 0.01
 
 
+# ffmpeg's own words when a decoder met broken data (ffmpeg.c, not a decoder's chatter): the source is
+# damaged, and the cut would carry concealed garbage or a jump.
+DAMAGE_MARKERS = ("Error while decoding stream", "corrupt decoded frame")
+
+
+def damage_report(stderr: str) -> str | None:
+    """A sentence about decoding errors in an ffmpeg run's stderr, or None when the source decoded cleanly."""
+    hits = [line.strip() for line in stderr.splitlines() if any(m in line for m in DAMAGE_MARKERS)]
+    if not hits:
+        return None
+    return f"{len(hits)} decoding error(s), first: {hits[0]}"
+
+
 @dataclass(frozen=True)
 class Expected:
     duration_s: float

@@ -24,7 +24,7 @@ from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import subtitles as srt
-from loa_transcode.conform import Expected, conformance_problems, moov_before_mdat
+from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import (
     Candidates,
     EncodeOptions,
@@ -212,9 +212,14 @@ async def _encode(job: Job, total_s: float, report: ProgressReport | None) -> No
             await report(progress)
 
     try:
-        await run_ffmpeg(build_args(job), on_progress)
+        stderr = await run_ffmpeg(build_args(job), on_progress)
     except MediaError as exc:
         raise PermanentError(f"ffmpeg could not transcode this footage: {exc}") from exc
+    damage = damage_report(stderr)
+    if damage is not None:
+        # Concealed macroblocks or skipped seconds on an official channel are worse than no post: a person
+        # decides (re-upload a good copy, or trim around the damage).
+        raise PermanentError(f"the source is damaged: {damage}")
 
 
 async def _measure_output(path: Path) -> Loudness | None:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from loa_core.media import ProbeResult
 from loa_core.streaming import PermanentError
 
-# Output rates snap to the broadcast rate nearest to the source's average: a phone's variable-frame-rate
-# 29.6 fps becomes 29.97, and platforms get the constant rate they expect.
+# Output rates are one of these constant rates (see output_rate).
 STANDARD_RATES: tuple[tuple[str, float], ...] = (
     ("24000/1001", 24000 / 1001),
     ("24", 24.0),
@@ -55,17 +54,20 @@ def _sar(text: str) -> float:
 
 
 def output_rate(avg: float, base: float, max_fps: float = 60.0) -> tuple[str, float]:
-    """A constant output rate for a source whose average rate is `avg` (pure)."""
+    """A constant output rate for a source whose average rate is `avg` (pure).
+
+    The broadcast rate within 2 % of the source's average (a phone's variable-frame-rate 29.6 fps becomes
+    29.97), else the smallest one above it (a 12.5 fps camera becomes 24: TikTok wants at least 23), by
+    repeating frames, never dropping them; high-speed 120 fps footage is capped at the platforms' 60.
+    """
     rate = avg if avg > 0 else base
     if rate <= 0:
         rate = 30.0
-    # High-speed phone footage (120/240 fps) is shown at a platform's maximum, keeping real-time speed.
     rate = min(rate, max_fps)
     name, value = min(STANDARD_RATES, key=lambda r: abs(r[1] - rate))
-    if abs(value - rate) / rate <= 0.05:
+    if abs(value - rate) / rate <= 0.02:
         return name, value
-    # An unusual rate (12.5 fps security cameras) is kept as is rather than invented frames.
-    return f"{rate:.3f}", round(rate, 3)
+    return next((n, v) for n, v in STANDARD_RATES if v >= rate and "/" not in n)
 
 
 def source_info(probe: ProbeResult, *, max_fps: float = 60.0) -> SourceInfo:
