@@ -158,3 +158,20 @@ def test_reopening_keeps_data_and_migrates(tmp_path: Path) -> None:
     Projection(tmp_path / "p.sqlite3", CHANNELS).footage_uploaded(uploaded(fid))
     again = Projection(tmp_path / "p.sqlite3", CHANNELS)
     assert again.footage(fid) is not None
+
+
+def test_status_summary_follows_every_change(projection: Projection) -> None:
+    fid = new_id()
+    counts, oldest = projection.status_summary()
+    assert sum(counts.values()) == 0 and oldest is None
+    projection.footage_uploaded(uploaded(fid))
+    counts, oldest = projection.status_summary()
+    assert counts["uploaded"] == 1 and oldest == T0.isoformat()
+    assert projection.status_summary() == (counts, oldest), "unchanged between events"
+    projection.renditions_ready(renditions(fid))
+    projection.post_published(published(fid, "tiktok"))
+    projection.post_published(published(fid, "youtube"))
+    counts, oldest = projection.status_summary()
+    assert counts["published"] == 1 and counts["uploaded"] == 0 and oldest is None
+    projection.failure(post_failed(fid))
+    assert projection.status_summary()[0]["failed"] == 1

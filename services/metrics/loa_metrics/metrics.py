@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from loa_core.metrics import job_duration_histogram
-from loa_metrics.projection import STATUSES, Projection, seconds_between
+from loa_metrics.projection import Projection, seconds_between
 
 # Each pipeline event projected, by topic (a fixed set of names).
 EVENTS_PROJECTED = Counter("loa_pipeline_events_total", "Pipeline events projected into the status view", ["topic"])
@@ -42,8 +42,6 @@ ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to th
 # Known origins of dead letters, initialised so their series exist (at 0) before the first failure.
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
 TOP_POSTS = 10
-# Statuses of footage still on its way through the pipeline.
-WAITING = ("uploaded", "transcoded", "publishing")
 
 
 class ProjectionCollector(Collector):
@@ -56,13 +54,7 @@ class ProjectionCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         p = self._projection
         by_status = GaugeMetricFamily("loa_footage", "Footage currently in each status", labels=["status"])
-        counts = dict.fromkeys(STATUSES, 0)
-        oldest_waiting: str | None = None
-        for view in p.list_footage(limit=1_000_000):
-            counts[view["status"]] += 1
-            uploaded_at = view["stages"]["uploaded"]["at"]
-            if view["status"] in WAITING and uploaded_at and (oldest_waiting is None or uploaded_at < oldest_waiting):
-                oldest_waiting = uploaded_at
+        counts, oldest_waiting = p.status_summary()
         for status, n in counts.items():
             by_status.add_metric([status], n)
         yield by_status

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS failures (
     reason     TEXT NOT NULL,
     at         TEXT NOT NULL
 );
+-- The poller updates posts by platform id; a failure is looked up by footage.
+CREATE INDEX IF NOT EXISTS posts_by_platform_id ON posts (platform, post_id);
+CREATE INDEX IF NOT EXISTS failures_by_footage ON failures (footage_id);
 -- Followers per channel, from the platform's account endpoint (latest poll only).
 CREATE TABLE IF NOT EXISTS channel_stats (
     channel   TEXT PRIMARY KEY,
@@ -71,6 +74,8 @@ _ADDED_COLUMNS = {
 
 # The statuses GET /footage?status= accepts, in pipeline order.
 STATUSES = ("unknown", "uploaded", "transcoded", "publishing", "published", "failed")
+# Statuses of footage still on its way through the pipeline.
+WAITING = ("uploaded", "transcoded", "publishing")
 NO_SERIES = "none"
 
 
@@ -157,6 +162,10 @@ class Projection:
         self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
+        # A read model: with WAL, NORMAL loses nothing when the process dies, only the last commits on a power
+        # cut, and replaying the topics (a new consumer group) rebuilds it. FULL fsyncs every event, which
+        # capped catching up at ~100-150 events/s on the test machine (bench/metrics_scrape.py).
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():
             present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
@@ -164,13 +173,17 @@ class Projection:
                 if name not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         self._channels = channels
+        self._generation = 0
+        self._summary: tuple[int, dict[str, int], str | None] | None = None
 
     @property
     def channels(self) -> Mapping[str, Channel]:
         return self._channels
 
     def _execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """A write that may change a footage's status (the status summary is cached until the next one)."""
         with self._lock:
+            self._generation += 1
             return self._db.execute(sql, tuple(params))
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
@@ -327,10 +340,48 @@ class Projection:
             f"SELECT * FROM footage WHERE {' AND '.join(where)} ORDER BY uploaded_at DESC, footage_id",  # noqa: S608
             params,
         )
-        # The status is derived, not stored, so it is filtered here; a ward has thousands of footage, not millions.
-        views = (self._view(r) for r in rows)
-        matching = [v for v in views if status is None or v["status"] == status]
-        return matching[offset : offset + limit]
+        # The status is derived, not stored: computed for all matching rows in bulk (three queries), then only
+        # the requested page is expanded into full views.
+        statuses = self._statuses(rows)
+        matching = [r for r in rows if status is None or statuses[r["footage_id"]] == status]
+        return [self._view(r) for r in matching[offset : offset + limit]]
+
+    def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        posts: dict[str, list[dict[str, Any]]] = {}
+        for p in self._rows("SELECT footage_id, channel, profile FROM posts"):
+            posts.setdefault(p["footage_id"], []).append(p)
+        failed = {r["footage_id"] for r in self._rows("SELECT DISTINCT footage_id FROM failures")}
+        out = {}
+        for row in rows:
+            fid = row["footage_id"]
+            names = json.loads(row["channels"]) if row["channels"] else []
+            renditions = json.loads(row["renditions"]) if row["renditions"] else []
+            expected = expected_posts_for(names, renditions, self._channels)
+            out[fid] = footage_status(row, posts.get(fid, []), [{}] if fid in failed else [], expected)
+        return out
+
+    def status_summary(self) -> tuple[dict[str, int], str | None]:
+        """How many footage are in each status, and the upload time of the oldest one still waiting.
+
+        Every scrape asks; between two events the answer is the same, so it is computed once per change.
+        """
+        with self._lock:
+            generation = self._generation
+            if self._summary is not None and self._summary[0] == generation:
+                return dict(self._summary[1]), self._summary[2]
+        rows = self._rows("SELECT * FROM footage")
+        counts = dict.fromkeys(STATUSES, 0)
+        oldest: str | None = None
+        statuses = self._statuses(rows)
+        for row in rows:
+            status = statuses[row["footage_id"]]
+            counts[status] += 1
+            at = row["uploaded_at"]
+            if status in WAITING and at and (oldest is None or at < oldest):
+                oldest = at
+        with self._lock:
+            self._summary = (generation, counts, oldest)
+        return dict(counts), oldest
 
     def list_posts(
         self,
@@ -442,10 +493,11 @@ class Projection:
     def stored_bytes(self) -> dict[str, int]:
         """Bytes the pipeline put in storage, by kind: raw uploads and transcoded renditions."""
         raw = self._rows("SELECT COALESCE(SUM(source_bytes), 0) AS n FROM footage")[0]["n"]
-        renditions = 0
-        for r in self._rows("SELECT renditions FROM footage WHERE renditions IS NOT NULL"):
-            renditions += sum(int(x.get("size_bytes") or 0) for x in json.loads(r["renditions"]))
-        return {"raw": int(raw), "rendition": renditions}
+        renditions = self._rows(
+            "SELECT COALESCE(SUM(json_extract(r.value, '$.size_bytes')), 0) AS n "
+            "FROM footage, json_each(footage.renditions) AS r WHERE footage.renditions IS NOT NULL"
+        )[0]["n"]
+        return {"raw": int(raw), "rendition": int(renditions)}
 
     def stage_times(self, footage_id: str) -> dict[str, str | None]:
         """When each stage of one footage completed (the last post's time for `published`)."""
