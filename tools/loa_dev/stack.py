@@ -59,6 +59,10 @@ class Stack:
             "LOA_PUBLISH_DIR": str(self.publish_dir),
             "LOA_API_TOKEN_HASHES": hash_token(self.token),
         }
+        if service == "ingest":
+            # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).
+            env["LOA_METRICS_URL"] = self.url("metrics")
+            env["LOA_METRICS_TOKEN"] = self.token
         env.update(self.extra_env)
         return env
 
