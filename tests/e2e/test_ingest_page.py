@@ -39,8 +39,6 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
         kafka_bootstrap=kafka_broker.bootstrap,
         topic_prefix=f"page{uuid.uuid4().hex[:8]}.",
     )
-    # Ingest relays pipeline status from metrics with its own service token (see loa_ingest/status.py).
-    stack.extra_env = {"LOA_METRICS_URL": stack.url("metrics"), "LOA_METRICS_TOKEN": stack.token}
     stack.start()
     try:
         yield stack
