@@ -240,7 +240,13 @@ async def test_permanent_error_is_posts_failed_and_a_dead_letter_then_retry_redr
     assert world.youtube.videos == {}
     await world.handle(event)  # a redelivery does not retry a failed post by itself
     assert world.youtube.count("init") == 1
+    world.youtube.inject("status", on="init", status=400)
     assert world.publisher.retry(event.footage_id) == [PostKey(event.footage_id, "ward-yt", "youtube")]
+    assert await world.publisher.run_due() == 1  # fails again: posts.failed and a dead letter again
+    letters = [DeadLetter.from_bytes(v) for v in await world.topic(DEAD_LETTER.name, 2)]
+    assert len(letters) == 2 and RenditionsReady.model_validate_json(letters[1].original_value) == event
+    assert len(await world.topic(POSTS_FAILED.name, 2)) == 2
+    world.publisher.retry(event.footage_id)
     assert await world.publisher.run_due() == 1
     assert len(world.youtube.videos) == 1
     entry = world.ledger.get(event.footage_id, "ward-yt", "youtube")

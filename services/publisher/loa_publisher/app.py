@@ -77,6 +77,9 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     if settings.broker_session_timeout_s is not None:
         overrides["broker_session_timeout"] = settings.broker_session_timeout_s
     app = make_app(SERVICE, settings, stream_wait_empty=False, **overrides)
+    # httpx logs every request line at INFO, query string included (Graph API tokens travel there): the
+    # formatter would mask them, but they need not be written at all.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     channels = load_channels(settings.channels_file)
     http = http_client()
     publisher = Publisher(

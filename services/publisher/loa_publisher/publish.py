@@ -18,13 +18,14 @@ from loa_core.channels import Channel
 from loa_core.contracts import (
     POSTS_FAILED,
     POSTS_PUBLISHED,
+    RENDITIONS_READY,
     PostFailed,
     PostPublished,
     Rendition,
     RenditionsReady,
     utc_now,
 )
-from loa_core.kafka import EventProducer
+from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
@@ -110,7 +111,16 @@ class Publisher:
             try:
                 await self._post(event, PlannedPost(channel, rendition))
             except PermanentError as exc:
-                log.warning("held post %s failed: %s", entry.key, exc)
+                # No Kafka record is being processed here, so the dead letter is sent by hand, carrying the
+                # stored renditions.ready event, as the worker's own path would have.
+                letter = dead_letter_for(
+                    entry.request.encode("utf-8"),
+                    service="publisher",
+                    topic=RENDITIONS_READY.name,
+                    error=exc,
+                    footage_id=entry.footage_id,
+                )
+                await send_dead_letter(self.producer, letter)
             except RetryableError as exc:
                 log.warning("held post %s will be retried: %s", entry.key, exc)
         return attempted
