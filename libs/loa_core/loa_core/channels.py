@@ -19,6 +19,11 @@ class Channel(BaseModel):
     # Platform settings for the publisher's adapter (base URLs, page id, privacy, TikTok mode, templates).
     # Never credentials: those come from the environment or secret files, by channel name.
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # The channel's look, applied by transcode to every cut it makes for this channel's footage (storage
+    # keys): the official logo watermark (a PNG with transparency), and intro/outro clips around the footage.
+    logo_key: str | None = None
+    intro_key: str | None = None
+    outro_key: str | None = None
 
 
 # The embedded default: one `local` channel that receives both cuts, so `make run` needs no configuration.
