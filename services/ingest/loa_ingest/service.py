@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, new_id
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe, run_ffmpeg
-from loa_core.storage import Storage
+from loa_core.storage import LocalStorage, Storage, validate_key
 from loa_ingest import metrics
 from loa_ingest.catalog import Catalog
 from loa_ingest.settings import IngestSettings
@@ -70,9 +71,7 @@ class IngestService:
         assert video is not None and video.width and video.height
         footage_id = new_id()
         key = source_key(footage_id)
-        # put_stream reads the spool 1 MiB at a time: bounded memory on both backends (S3: sequential multipart
-        # parts of 8 MiB, where boto's upload_file would hold up to 10 parts in flight).
-        await asyncio.to_thread(self.storage.put_stream, key, _file_chunks(path))
+        moved = await asyncio.to_thread(self._store, key, path)
         event = FootageUploaded(
             footage_id=footage_id,
             metadata=metadata,
@@ -89,12 +88,40 @@ class IngestService:
         try:
             await self.producer.send(FOOTAGE_UPLOADED, event)
         except Exception:
-            # Not announced means not accepted: leave no stray object behind.
-            await asyncio.to_thread(self.storage.delete, key)
+            # Not announced means not accepted: leave no stray object behind (and give a moved spool back, so a
+            # retry of the same upload still has its bytes).
+            if moved:
+                await asyncio.to_thread(self._local_target(key).replace, path)
+            else:
+                await asyncio.to_thread(self.storage.delete, key)
             raise
         self.catalog.add(sha256, footage_id)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
+
+    def _local_target(self, key: str) -> Path:
+        assert isinstance(self.storage, LocalStorage)
+        return self.storage.root / validate_key(key)
+
+    def _store(self, key: str, path: Path) -> bool:
+        """Hand the validated spool file to storage; True if it was moved rather than copied.
+
+        On local storage on the same filesystem the spool file is renamed into place: atomic like the storage's
+        own writes, and a 2 GB upload is not copied a second time. Otherwise (S3, or another filesystem) it is
+        streamed 1 MiB at a time with put_stream: bounded memory on both backends (S3: sequential 8 MiB multipart
+        parts, where boto's upload_file would keep up to 10 parts in flight).
+        """
+        if isinstance(self.storage, LocalStorage):
+            target = self._local_target(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.replace(target)
+                return True
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        self.storage.put_stream(key, _file_chunks(path))
+        return False
 
 
 async def _check_decodable(path: Path) -> None:
