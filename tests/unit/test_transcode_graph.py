@@ -10,6 +10,7 @@ import pytest
 from loa_core.media import ProbeResult, StreamInfo
 from loa_core.streaming import PermanentError
 from loa_transcode.graph import (
+    Bumper,
     Candidates,
     CropPath,
     Job,
@@ -19,7 +20,9 @@ from loa_transcode.graph import (
     build_args,
     build_graph,
     escape_value,
+    measure_job_loudness_args,
     measure_loudness_args,
+    plan_inputs,
     stills_args,
 )
 from loa_transcode.profiles import MB, PROFILES, profiles_for, resolve
@@ -202,7 +205,7 @@ def test_loudness_uses_the_measurement_in_linear_mode() -> None:
         "loudnorm=I=-14:TP=-1.5:LRA=11:measured_I=-23.5:measured_TP=-6.1:measured_LRA=4.2:measured_thresh=-33.9"
         ":offset=0.3:linear=true" in graph
     )
-    assert graph.index("loudnorm") < graph.index("aresample=48000")
+    assert graph.index("loudnorm") < graph.rindex("aresample=48000")
 
 
 def test_subtitles_and_logo_on_every_cut() -> None:
@@ -247,18 +250,30 @@ def test_no_outputs_is_an_error() -> None:
         build_args(Job(Path("/w/s.mp4"), HD, ()))
 
 
-def test_every_graph_label_is_produced_once_and_consumed_once() -> None:
+INTRO = Bumper(Path("/w/intro.mp4"), SourceInfo(1920, 1080, 2.0, True, "25", 25.0))
+OUTRO = Bumper(Path("/w/outro.mp4"), SourceInfo(1080, 1920, 1.5, False, "30", 30.0))
+
+
+@pytest.mark.parametrize(
+    "bumpers", [{}, {"intro": INTRO, "outro": OUTRO}, {"outro": OUTRO}], ids=["none", "both", "outro"]
+)
+@pytest.mark.parametrize("has_audio", [True, False])
+def test_every_graph_label_is_produced_once_and_consumed_once(bumpers: dict[str, Bumper], has_audio: bool) -> None:
     """A dangling or reused label makes ffmpeg refuse the graph; check the plumbing of a busy graph."""
+    info = SourceInfo(1920, 1080, 10.0, has_audio, "30", 30.0)
     job = _job(
         "tiktok",
         "shorts",
         "youtube",
         "zalo",
+        info=info,
         subtitles=Path("/w/s.srt"),
         logo=Path("/w/l.png"),
         candidates=Candidates(Path("/w/c.gray"), 1.0),
+        **bumpers,
     )
-    graph, video, audio = build_graph(job)
+    inputs = plan_inputs(job)
+    graph, video, audio = build_graph(job, inputs)
     produced: list[str] = []
     consumed: list[str] = []
     for chain in graph.split(";"):
@@ -268,11 +283,29 @@ def test_every_graph_label_is_produced_once_and_consumed_once() -> None:
         consumed += re.findall(r"\[([^\]]+)\]", head.group(1))
         produced += re.findall(r"\[([^\]]+)\]", tail.group(1))
     outputs = [*video, *audio, "cand"]
-    inputs = ["0:v", "0:a:0", "1:v"]
+    streams = ["0:v", inputs.main_audio, f"{inputs.logo}:v"]
+    streams += [f"{i}:v" for i in (inputs.intro, inputs.outro) if i is not None]
+    streams += [a for a in (inputs.intro_audio, inputs.outro_audio) if a is not None]
     assert sorted(produced) == sorted(set(produced))
     assert sorted(consumed) == sorted(set(consumed))
     assert set(produced) - set(consumed) == set(outputs)
-    assert set(consumed) - set(produced) == set(inputs)
+    assert set(consumed) - set(produced) == set(streams)
+    assert inputs.args.count("-i") == 1 + 1 + len(bumpers) + (not has_audio) + ("outro" in bumpers)
+
+
+def test_bumpers_frame_into_each_cut_and_join_the_footage() -> None:
+    job = _job("tiktok", "youtube", intro=INTRO, outro=OUTRO)
+    args = build_args(job)
+    assert args.count("-i") == 4  # source, intro, outro, and silence for the outro that has no sound
+    graph = _value(args, "-filter_complex")
+    assert "[1:v]fps=30,split=3[intro0][intro1][intro2]" in graph  # 16:9 intro: tiktok needs a blur copy
+    assert "[2:v]fps=30,split=3[outro0][outro1][outro2]" in graph  # 9:16 outro: youtube needs one
+    assert "[ib0][m0][ob0]concat=n=3:v=1:a=0[v0]" in graph
+    assert "apad,atrim=duration=2" in graph and "[3:a]" in graph
+    assert "[ia][ma][oa]concat=n=3:v=0:a=1[joined]" in graph
+    assert job.total_s == 13.5
+    measure = measure_job_loudness_args(job)
+    assert measure.count("-i") == 4 and "[aout]" in measure and "loudnorm" in _value(measure, "-filter_complex")
 
 
 def test_stills_frame_each_image() -> None:

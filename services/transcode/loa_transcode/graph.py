@@ -91,6 +91,14 @@ class Candidates:
 
 
 @dataclass(frozen=True)
+class Bumper:
+    """An intro or outro clip of the channel, played whole before or after the footage in every cut."""
+
+    path: Path
+    info: SourceInfo
+
+
+@dataclass(frozen=True)
 class Job:
     source: Path
     info: SourceInfo
@@ -101,12 +109,37 @@ class Job:
     subtitles: Path | None = None
     logo: Path | None = None
     candidates: Candidates | None = None
+    intro: Bumper | None = None
+    outro: Bumper | None = None
 
     @property
     def duration_s(self) -> float:
         """Length of the trimmed source."""
         end = self.info.duration_s if self.trim.end_s is None else min(self.trim.end_s, self.info.duration_s)
         return max(0.0, end - self.trim.start_s)
+
+    @property
+    def bumpers(self) -> tuple[Bumper, ...]:
+        return tuple(b for b in (self.intro, self.outro) if b is not None)
+
+    @property
+    def total_s(self) -> float:
+        """Length of a cut with its bumpers, before a profile's maximum."""
+        return self.duration_s + sum(b.info.duration_s for b in self.bumpers)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where each input of the ffmpeg command is (its index), and the arguments that open them."""
+
+    args: list[str]
+    logo: int | None
+    intro: int | None
+    outro: int | None
+    # Where each part's audio comes from: a real stream or generated silence (for parts without sound).
+    main_audio: str
+    intro_audio: str | None
+    outro_audio: str | None
 
 
 def escape_value(value: str) -> str:
@@ -151,19 +184,76 @@ def trim_input_args(trim: Trim) -> list[str]:
 
 
 def measure_loudness_args(source: Path, trim: Trim) -> list[str]:
-    """Audio-only first pass: decodes no video, so it costs a small fraction of the encode."""
-    return [
-        *trim_input_args(trim),
-        "-i",
-        f"file:{source}",
-        "-map",
-        "0:a:0",
-        "-af",
-        loudnorm_filter(None),
-        "-f",
-        "null",
-        "-",
-    ]
+    """Audio-only loudness measurement of a file: decodes no video, so it costs a fraction of the encode."""
+    measure = ["-map", "0:a:0", "-af", loudnorm_filter(None), "-f", "null", "-"]
+    return [*trim_input_args(trim), "-i", f"file:{source}", *measure]
+
+
+def _silence(duration_s: float) -> list[str]:
+    # Parts without sound get digital silence: platforms handle a silent track better than none.
+    return ["-f", "lavfi", "-t", _num(duration_s), "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
+
+
+def plan_inputs(job: Job, *, video: bool = True) -> Inputs:
+    """The inputs of a job's command, in order (pure). Without `video`, only what the audio needs."""
+    read_rate = ["-readrate", _num(job.options.read_rate)] if video and job.options.read_rate > 0 else []
+    args = [*trim_input_args(job.trim), *read_rate, "-i", f"file:{job.source}"]
+    count = 1
+
+    def add(more: list[str]) -> int:
+        nonlocal count
+        args.extend(more)
+        count += 1
+        return count - 1
+
+    logo = add(["-i", f"file:{job.logo}"]) if video and job.logo is not None else None
+    intro = add(["-i", f"file:{job.intro.path}"]) if job.intro is not None else None
+    outro = add(["-i", f"file:{job.outro.path}"]) if job.outro is not None else None
+    main_audio = "0:a:0" if job.info.has_audio else f"{add(_silence(job.duration_s))}:a"
+
+    def bumper_audio(bumper: Bumper | None, index: int | None) -> str | None:
+        if bumper is None:
+            return None
+        return f"{index}:a:0" if bumper.info.has_audio else f"{add(_silence(bumper.info.duration_s))}:a"
+
+    return Inputs(args, logo, intro, outro, main_audio, bumper_audio(job.intro, intro), bumper_audio(job.outro, outro))
+
+
+def _audio_chain(job: Job, inputs: Inputs, loudnorm: str | None) -> str:
+    """One audio track for every cut (intro, footage, outro), normalized once; ends in [aout]."""
+    chains = []
+    parts = []
+    for name, source, bumper in (
+        ("ia", inputs.intro_audio, job.intro),
+        ("ma", inputs.main_audio, None),
+        ("oa", inputs.outro_audio, job.outro),
+    ):
+        if source is None:
+            continue
+        steps = ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
+        if bumper is not None:
+            # A bumper's sound is padded or cut to its picture, so the footage after it stays in sync.
+            steps += ["apad", f"atrim=duration={_num(bumper.info.duration_s)}"]
+        chains.append(f"[{source}]{','.join(steps)}[{name}]")
+        parts.append(name)
+    joined = "ma"
+    if len(parts) > 1:
+        chains.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=0:a=1[joined]")
+        joined = "joined"
+    # loudnorm works at 192 kHz internally: back to 48 kHz stereo, which every platform wants.
+    after = [loudnorm] if loudnorm else []
+    after += ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
+    chains.append(f"[{joined}]{','.join(after)}[aout]")
+    return ";".join(chains)
+
+
+def measure_job_loudness_args(job: Job) -> list[str]:
+    """First pass of the loudness normalization: the audio of a whole cut (bumpers included), no video."""
+    if not job.bumpers:
+        return measure_loudness_args(job.source, job.trim)
+    inputs = plan_inputs(job, video=False)
+    graph = _audio_chain(job, inputs, loudnorm_filter(None))
+    return [*inputs.args, "-filter_complex", graph, "-map", "[aout]", "-f", "null", "-"]
 
 
 def _frame(src: str, bg: str | None, out: Output, info: SourceInfo, label: str) -> list[str]:
@@ -191,36 +281,54 @@ def _needs_blur(out: Output, info: SourceInfo) -> bool:
     return out.crop is None and not same_aspect(info, out.target)
 
 
-def build_graph(job: Job) -> tuple[str, list[str], list[str]]:
+def _prepare(info: SourceInfo, fps: str) -> list[str]:
+    steps: list[str] = []
+    if info.interlaced:
+        # Broadcast footage: bwdif deinterlaces one frame per frame; platforms show progressive video only.
+        steps.append("bwdif=mode=send_frame:parity=auto:deint=interlaced")
+    if abs(info.sar - 1.0) > ASPECT_TOLERANCE:
+        # Anamorphic pixels made square first, so every later size is plain arithmetic on the shown picture.
+        steps.append(f"scale={info.width}:{info.height},setsar=1")
+    # One constant rate for every cut: variable-frame-rate phone footage becomes what platforms expect.
+    steps.append(f"fps={fps}")
+    return steps
+
+
+def _fan(source: str, steps: list[str], labels: list[str], split: str = "split") -> str:
+    """A chain from `source` through `steps` into as many copies as `labels` (a filter output is used once)."""
+    fan = f"{split}={len(labels)}" if len(labels) > 1 else ("null" if split == "split" else "anull")
+    return f"[{source}]{','.join([*steps, fan])}" + "".join(f"[{x}]" for x in labels)
+
+
+def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str], list[str]]:
     """The filtergraph, and the labels of each output's video and audio (pure)."""
     if not job.outputs:
         raise ValueError("at least one output is needed")
+    inputs = inputs or plan_inputs(job)
     info = job.info
     chains: list[str] = []
 
-    pre: list[str] = []
-    if info.interlaced:
-        # Broadcast footage: bwdif deinterlaces one frame per frame; platforms show progressive video only.
-        pre.append("bwdif=mode=send_frame:parity=auto:deint=interlaced")
-    if abs(info.sar - 1.0) > ASPECT_TOLERANCE:
-        # Anamorphic pixels made square first, so every later size is plain arithmetic on the shown picture.
-        pre.append(f"scale={info.width}:{info.height},setsar=1")
-    # One constant rate for every cut: variable-frame-rate phone footage becomes what platforms expect.
-    pre.append(f"fps={info.fps}")
-
     copies = sum(2 if _needs_blur(o, info) else 1 for o in job.outputs) + (1 if job.candidates else 0)
     copy_labels = [f"s{i}" for i in range(copies)]
-    split = f"split={copies}" + "".join(f"[{c}]" for c in copy_labels) if copies > 1 else f"null[{copy_labels[0]}]"
-    chains.append(f"[0:v]{','.join(pre)},{split}")
+    chains.append(_fan("0:v", _prepare(info, info.fps), copy_labels))
 
     logo_labels: list[str] = []
-    if job.logo is not None:
+    if inputs.logo is not None:
         logo_labels = [f"logo{i}" for i in range(len(job.outputs))]
-        fan = f"split={len(logo_labels)}" if len(logo_labels) > 1 else "null"
-        chains.append(f"[1:v]format=rgba,{fan}" + "".join(f"[{x}]" for x in logo_labels))
+        chains.append(_fan(f"{inputs.logo}:v", ["format=rgba"], logo_labels))
+
+    bumper_copies: dict[str, list[str]] = {}
+    for name, bumper, index in (("intro", job.intro, inputs.intro), ("outro", job.outro, inputs.outro)):
+        if bumper is None or index is None:
+            continue
+        labels = [f"{name}{k}" for k in range(sum(2 if _needs_blur(o, bumper.info) else 1 for o in job.outputs))]
+        # At the footage's rate, so the parts of a cut join into one constant-rate stream.
+        chains.append(_fan(f"{index}:v", _prepare(bumper.info, info.fps), labels))
+        bumper_copies[name] = labels
 
     video_labels: list[str] = []
     cursor = 0
+    bumper_cursor = dict.fromkeys(bumper_copies, 0)
     for i, out in enumerate(job.outputs):
         t = out.target
         src = copy_labels[cursor]
@@ -228,36 +336,51 @@ def build_graph(job: Job) -> tuple[str, list[str], list[str]]:
         cursor += 2 if bg else 1
         framed = f"f{i}"
         chains.extend(_frame(src, bg, out, info, framed))
+        current = framed
+        if inputs.logo is not None:
+            logo_w = _even(t.width * LOGO_WIDTH_SHARE)
+            margin = _even(t.width * LOGO_MARGIN_SHARE)
+            chains.append(f"[{logo_labels[i]}]scale={logo_w}:-2[lg{i}]")
+            # The single logo picture is repeated over the whole footage (overlay's default at the logo's end).
+            chains.append(f"[{current}][lg{i}]overlay=x=W-w-{margin}:y={margin}[wm{i}]")
+            current = f"wm{i}"
         steps: list[str] = []
         if job.subtitles is not None:
+            # On the footage only, whose timeline starts at 0 here, as the shifted SRT does.
             style = f"FontName={SUBTITLE_FONT},FontSize=18,Outline=2,MarginV=30"
             steps.append(
                 f"subtitles=filename={escape_value(str(job.subtitles))}:charenc=UTF-8:force_style={escape_value(style)}"
             )
         steps += ["setsar=1", "format=yuv420p"]
-        current = framed
-        if job.logo is not None:
-            logo_w = _even(t.width * LOGO_WIDTH_SHARE)
-            margin = _even(t.width * LOGO_MARGIN_SHARE)
-            chains.append(f"[{logo_labels[i]}]scale={logo_w}:-2[lg{i}]")
-            # The single logo picture is repeated over the whole cut (overlay's default at the logo's end).
-            chains.append(f"[{current}][lg{i}]overlay=x=W-w-{margin}:y={margin}[wm{i}]")
-            current = f"wm{i}"
+        parts = []
+        for name, bumper in (("intro", job.intro), ("outro", job.outro)):
+            if bumper is None or name not in bumper_copies:
+                continue
+            k = bumper_cursor[name]
+            labels = bumper_copies[name]
+            bumper_bg = labels[k + 1] if _needs_blur(out, bumper.info) else None
+            bumper_cursor[name] += 2 if bumper_bg else 1
+            label = f"{name[0]}b{i}"
+            chains.extend(_frame(labels[k], bumper_bg, Output(t, out.path), bumper.info, f"{label}f"))
+            chains.append(f"[{label}f]setsar=1,format=yuv420p[{label}]")
+            parts.append((name, label))
         label = f"v{i}"
-        chains.append(f"[{current}]{','.join(steps)}[{label}]")
+        if parts:
+            chains.append(f"[{current}]{','.join(steps)}[m{i}]")
+            order = [p for n, p in parts if n == "intro"] + [f"m{i}"] + [p for n, p in parts if n == "outro"]
+            chains.append("".join(f"[{p}]" for p in order) + f"concat=n={len(order)}:v=1:a=0[{label}]")
+        else:
+            chains.append(f"[{current}]{','.join(steps)}[{label}]")
         video_labels.append(label)
 
     if job.candidates is not None:
         c = job.candidates
         chains.append(f"[{copy_labels[cursor]}]fps=1/{_num(c.every_s)},scale={c.width}:{c.height},format=gray[cand]")
 
-    audio_source = "0:a:0" if info.has_audio else f"{2 if job.logo else 1}:a"
-    audio_steps = [loudnorm_filter(job.loudness)] if info.has_audio and job.loudness is not None else []
-    # Every platform wants 48 kHz stereo AAC; resampling once before the fan-out serves every cut.
-    audio_steps += ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
+    loudnorm = loudnorm_filter(job.loudness) if job.loudness is not None else None
+    chains.append(_audio_chain(job, inputs, loudnorm))
     audio_labels = [f"a{i}" for i in range(len(job.outputs))]
-    fan = f"asplit={len(audio_labels)}" if len(audio_labels) > 1 else "anull"
-    chains.append(f"[{audio_source}]{','.join(audio_steps)},{fan}" + "".join(f"[{a}]" for a in audio_labels))
+    chains.append(_fan("aout", [], audio_labels, split="asplit"))
     return ";".join(chains), video_labels, audio_labels
 
 
@@ -274,15 +397,9 @@ def _video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
 
 def build_args(job: Job) -> list[str]:
     """ffmpeg arguments (without the program name) for one decode feeding every output (pure)."""
-    graph, video_labels, audio_labels = build_graph(job)
-    read_rate = ["-readrate", _num(job.options.read_rate)] if job.options.read_rate > 0 else []
-    args = [*trim_input_args(job.trim), *read_rate, "-i", f"file:{job.source}"]
-    if job.logo is not None:
-        args += ["-i", f"file:{job.logo}"]
-    if not job.info.has_audio:
-        # Footage without sound gets digital silence: platforms handle a silent track better than none.
-        args += ["-f", "lavfi", "-t", _num(job.duration_s), "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
-    args += ["-filter_complex", graph]
+    inputs = plan_inputs(job)
+    graph, video_labels, audio_labels = build_graph(job, inputs)
+    args = [*inputs.args, "-filter_complex", graph]
     for out, v, a in zip(job.outputs, video_labels, audio_labels, strict=True):
         t = out.target
         args += ["-map", f"[{v}]", "-map", f"[{a}]", *_video_codec_args(out, job.options)]

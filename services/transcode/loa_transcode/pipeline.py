@@ -15,7 +15,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loa_core.channels import Channel
@@ -26,6 +26,7 @@ from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import subtitles as srt
 from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import (
+    Bumper,
     Candidates,
     EncodeOptions,
     Job,
@@ -33,6 +34,7 @@ from loa_transcode.graph import (
     Output,
     Trim,
     build_args,
+    measure_job_loudness_args,
     measure_loudness_args,
     stills_args,
 )
@@ -100,6 +102,26 @@ def distinct_outputs(targets: list[Target], workdir: Path) -> dict[str, Output]:
     return chosen
 
 
+@dataclass(frozen=True)
+class Look:
+    logo_key: str | None = None
+    intro_key: str | None = None
+    outro_key: str | None = None
+
+
+def channel_look(channel_names: tuple[str, ...], channels: dict[str, Channel]) -> Look:
+    """Logo and bumpers for a footage: from the first of its channels that has each (pure).
+
+    The cuts are shared by all of a footage's channels (one encode per profile), so one look applies;
+    a ward's channels carry the same official mark.
+    """
+
+    def first(attr: str) -> str | None:
+        return next((v for c in channel_names if c in channels and (v := getattr(channels[c], attr))), None)
+
+    return Look(first("logo_key"), first("intro_key"), first("outro_key"))
+
+
 def plan_trim(event: FootageUploaded, info: SourceInfo) -> Trim:
     start = event.metadata.trim_start_s or 0.0
     end = event.metadata.trim_end_s
@@ -131,20 +153,30 @@ async def transcode(
         source = await _local_source(storage, event.media.key, workdir)
         info = source_info(await _probe(source, "the source"))
         trim = plan_trim(event, info)
-        length = Job(source, info, (), trim=trim).duration_s
-        targets = [resolve(p, source_width=info.width, source_height=info.height, duration_s=length) for p in profiles]
-        loudness = await _measure_loudness(source, trim) if info.has_audio else None
-        subtitles = await _subtitles(storage, event, trim, workdir)
-        every_s = max(length / MAX_CANDIDATES, min(1.0, length / 4))
-        encoded = distinct_outputs(targets, workdir)
-        job = Job(
+        look = channel_look(event.metadata.channels, ctx.channels)
+        base = Job(
             source=source,
             info=info,
-            outputs=tuple(dict.fromkeys(encoded.values())),
+            outputs=(),
             options=ctx.options,
             trim=trim,
+            subtitles=await _subtitles(storage, event, trim, workdir),
+            logo=await _fetch(storage, look.logo_key, workdir / "logo.png"),
+            intro=await _bumper(storage, look.intro_key, workdir / "intro.mp4", "intro"),
+            outro=await _bumper(storage, look.outro_key, workdir / "outro.mp4", "outro"),
+        )
+        length = base.duration_s
+        targets = [
+            resolve(p, source_width=info.width, source_height=info.height, duration_s=base.total_s) for p in profiles
+        ]
+        any_sound = info.has_audio or any(b.info.has_audio for b in base.bumpers)
+        loudness = await _measure_loudness(base) if any_sound else None
+        every_s = max(length / MAX_CANDIDATES, min(1.0, length / 4))
+        encoded = distinct_outputs(targets, workdir)
+        job = replace(
+            base,
+            outputs=tuple(dict.fromkeys(encoded.values())),
             loudness=loudness,
-            subtitles=subtitles,
             candidates=Candidates(workdir / "candidates.gray", every_s=every_s),
         )
         await _encode(job, max(t.duration_s for t in targets), report)
@@ -174,9 +206,9 @@ async def _probe(path: Path, what: str) -> ProbeResult:
         raise PermanentError(f"ffprobe cannot read {what}: {exc}") from exc
 
 
-async def _measure_loudness(source: Path, trim: Trim) -> Loudness | None:
+async def _measure_loudness(job: Job) -> Loudness | None:
     try:
-        stderr = await run_ffmpeg(measure_loudness_args(source, trim))
+        stderr = await run_ffmpeg(measure_job_loudness_args(job))
         return parse_loudnorm(stderr)
     except (MediaError, ValueError) as exc:
         raise PermanentError(f"could not measure the loudness of the source: {exc}") from exc
@@ -285,6 +317,20 @@ async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: floa
             )
         )
     return images
+
+
+async def _fetch(storage: Storage, key: str | None, target: Path) -> Path | None:
+    if key is None:
+        return None
+    await _download(storage, key, target)
+    return target
+
+
+async def _bumper(storage: Storage, key: str | None, target: Path, what: str) -> Bumper | None:
+    path = await _fetch(storage, key, target)
+    if path is None:
+        return None
+    return Bumper(path, source_info(await _probe(path, f"the channel's {what} ({key})")))
 
 
 async def _download(storage: Storage, key: str, target: Path) -> None:
