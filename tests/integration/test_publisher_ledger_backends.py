@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from loa_core.channels import Channel
+from loa_core.storage import LocalStorage
+from loa_publisher.adapters import RetryableError
+from loa_publisher.adapters.http import RetryPolicy
+from loa_publisher.adapters.youtube import YouTubeAdapter
+from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger, PostKey, PostState
+from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
 from tests.support.postgres import PostgresServer
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
 
 KEY = PostKey("b" * 32, "ward-yt", "youtube")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -75,3 +84,39 @@ def test_rotating_refresh_tokens(location: str) -> None:
     ledger.store_refresh_token("ward-oa", "zrt-3")
     ledger.close()
     assert Ledger.open(location).refresh_token("ward-oa") == "zrt-3"
+
+
+async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(location: str, tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "storage")
+    rendition = stored_rendition(storage, 6 * ALIGN + 99, footage_id=KEY.footage_id)
+    with YouTubeEmulator(tmp_path / "yt") as emulator:
+        channel = Channel(
+            name="ward-yt",
+            platform="youtube",
+            profiles=("youtube",),
+            options={"base_url": emulator.base_url, "token_url": f"{emulator.base_url}/token"},
+        )
+        secrets = Secrets(
+            None,
+            {
+                "LOA_SECRET_WARD_YT_CLIENT_ID": emulator.client_id,
+                "LOA_SECRET_WARD_YT_CLIENT_SECRET": emulator.client_secret,
+                "LOA_SECRET_WARD_YT_REFRESH_TOKEN": emulator.refresh_token,
+            },
+        )
+        request = request_for(channel, rendition, KEY.footage_id, metadata(("ward-yt",)))
+        emulator.inject("status", on="chunk", status=503, times=2, skip=2)  # two chunks in, the platform fails
+        async with httpx.AsyncClient(timeout=30) as http:
+            ledger = Ledger.open(location)
+            first = YouTubeAdapter(
+                storage, http, secrets, ledger, chunk_size=ALIGN, policy=RetryPolicy(attempts=2, initial_s=0.01)
+            )
+            with pytest.raises(RetryableError):
+                await first.publish(request, ledger_session(ledger, KEY))
+            ledger.close()
+            ledger = Ledger.open(location)  # a restarted publisher, possibly another replica
+            second = YouTubeAdapter(storage, http, secrets, ledger, chunk_size=ALIGN, policy=FAST)
+            result = await second.publish(request, ledger_session(ledger, KEY))
+            ledger.close()
+        assert list(emulator.videos) == [result.post_id] and len(emulator.sessions) == 1
+        assert sha256_file(emulator.videos[result.post_id].path) == sha256_file(storage.root / rendition.key)
