@@ -204,6 +204,14 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         lambda: httpx.get(f"{prometheus.url}/api/v1/targets").text[:3000],
     )
 
+    # The metrics service says ready once its consumer has partitions.
+    _wait(
+        "the metrics service to be ready",
+        lambda: httpx.get(f"{stack.url('metrics')}/readyz", timeout=5).status_code == 200,
+        120,
+        lambda: stack.log_tail("metrics"),
+    )
+
     # An upload goes all the way through: ingest → transcode → publisher (local channel) → metrics.
     clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, duration_s=2.0)
     with clip.open("rb") as body:

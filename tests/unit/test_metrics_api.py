@@ -140,3 +140,13 @@ def test_requests_are_counted_by_route_template(client: TestClient, projection: 
     unmatched = count("unmatched", "404")
     client.get("/no/such/path")
     assert count("unmatched", "404") == unmatched + 1
+
+
+def test_readiness_reports_the_reason(projection: Projection) -> None:
+    async def not_yet() -> str | None:
+        return "no partitions assigned yet"
+
+    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection, not_yet)
+    response = TestClient(api).get("/readyz")
+    assert response.status_code == 503 and response.json()["reason"] == "no partitions assigned yet"
+    assert TestClient(api).get("/healthz").status_code == 200

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Res
 
 from loa_core.auth import bearer_dependency
 from loa_core.contracts.base import ChannelName
-from loa_core.observability import health_router, instrument_http
+from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_metrics import reports
 from loa_metrics.projection import STATUSES, Projection
 from loa_metrics.settings import MetricsSettings
@@ -23,15 +23,15 @@ DateTo = Annotated[date | None, Query(alias="to", description="Last day, inclusi
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
 
-def create_api(settings: MetricsSettings, projection: Projection) -> FastAPI:
+async def _always_ready() -> str | None:
+    return None
+
+
+def create_api(settings: MetricsSettings, projection: Projection, readiness: ReadinessCheck = _always_ready) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
     require_token = bearer_dependency(settings.token_hashes)
-
-    async def ready() -> str | None:
-        return None
-
-    api.include_router(health_router(ready))
+    api.include_router(health_router(readiness))
     # Everything but health and /metrics needs a token.
     router = APIRouter(dependencies=[Depends(require_token)])
 

@@ -117,7 +117,15 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
     ):
         consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handler)
 
-    api = create_api(settings, projection)
+    async def ready() -> str | None:
+        # Ready once this worker consumes: partitions assigned and no rebalance under way.
+        if app.rebalancing:
+            return "consumer group rebalancing"
+        if not (app.consumer and app.consumer.assignment()):
+            return "no partitions assigned yet"
+        return None
+
+    api = create_api(settings, projection, ready)
 
     @app.task
     async def serve_http() -> None:
