@@ -256,3 +256,34 @@ def test_tus_upload_into_s3_multipart(
     assert s3.list() == [event.media.key]
     s3.download(event.media.key, tmp_path / "back.mp4")
     assert sha256_file(tmp_path / "back.mp4") == sha256_file(big_clip)
+
+
+def test_offset_falls_back_to_what_the_spool_really_holds(ingest: IngestProcess, clip: Path) -> None:
+    """After a power cut the spool can be shorter than the committed offset (no fsync per PATCH): resume from it."""
+    data = clip.read_bytes()
+    created = httpx.post(
+        f"{ingest.url}/files/",
+        content=data[:5000],
+        headers={
+            **TUS,
+            **ingest.headers(),
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": tus_metadata(title="power cut"),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert created.headers["Upload-Offset"] == "5000"
+    url = f"{ingest.url}{created.headers['Location']}"
+    spool = ingest.spool_dir / "tus" / f"{url.rsplit('/', 1)[1]}.bin"
+    with spool.open("r+b") as f:
+        f.truncate(2000)  # the last 3000 bytes never reached the disk
+    head = httpx.head(url, headers={**TUS, **ingest.headers()})
+    assert head.headers["Upload-Offset"] == "2000"
+    rest = httpx.patch(
+        url,
+        content=data[2000:],
+        headers={**TUS, **ingest.headers(), "Upload-Offset": "2000", "Content-Type": "application/offset+octet-stream"},
+    )
+    assert rest.status_code == 204, rest.text
+    (event,) = _event_for(ingest, rest.headers["Loa-Footage-Id"])
+    assert event.media.sha256 == sha256_file(clip)

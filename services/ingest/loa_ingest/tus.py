@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -119,7 +118,7 @@ class _SpoolWriter:
         self.file_hash = file_hash
         self.request_hash = hashlib.new(checksum_algorithm) if checksum_algorithm else None
 
-    def write(self, block: bytes) -> None:
+    def write(self, block: bytes | bytearray) -> None:
         self._file.write(block)
         if self.file_hash is not None:
             self.file_hash.update(block)
@@ -127,8 +126,10 @@ class _SpoolWriter:
             self.request_hash.update(block)
 
     def commit(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        # No fsync per PATCH: it cost more than half the throughput (a 16 MiB chunk waited ~100 ms for the disk).
+        # A crashed process loses nothing (the bytes are in the page cache); after a power cut the spool may be
+        # shorter than the committed offset, and `_live` then lowers the offset to what is really on disk, so the
+        # client resends the rest (tus clients keep the file until the upload is finished).
         self._file.close()
 
     def rollback(self, offset: int) -> None:
@@ -195,6 +196,18 @@ class TusUploads:
         if upload.state in GONE_STATES:
             reason = upload.reason or "The upload is gone."
             raise TusError(410, f"{reason} / Lượt tải lên không còn ({upload.state}).")
+        if upload.state in ("receiving", "received"):
+            on_disk = self.store.spool_path(upload.id).stat().st_size
+            if on_disk < upload.offset:
+                log.warning(
+                    "tus upload %s: spool holds %d of %d committed bytes; resuming from there",
+                    upload.id,
+                    on_disk,
+                    upload.offset,
+                )
+                self.store.set_offset(upload.id, on_disk, upload.expires_at, "receiving")
+                self._hashes.pop(upload.id, None)
+                upload = replace(upload, offset=on_disk, state="receiving")
         return upload
 
     async def expire(self, upload_id: str) -> None:
@@ -353,13 +366,14 @@ class TusUploads:
                         raise TusError(413, "The body runs past Upload-Length. / Dữ liệu vượt quá độ dài đã khai báo.")
                     block += chunk
                     if len(block) >= CHUNK:
-                        await asyncio.to_thread(writer.write, bytes(block))
-                        block.clear()
+                        # The full block goes to the writer thread as is; a fresh one collects the next MiB.
+                        await asyncio.to_thread(writer.write, block)
+                        block = bytearray()
             except ClientDisconnect:
                 # Keep what arrived: the client resumes from the offset HEAD reports.
                 disconnected = True
             if block:
-                await asyncio.to_thread(writer.write, bytes(block))
+                await asyncio.to_thread(writer.write, block)
             if checksum is not None:
                 assert writer.request_hash is not None
                 if disconnected or not hmac.compare_digest(writer.request_hash.digest(), checksum[1]):

@@ -1,0 +1,147 @@
+"""tus upload throughput and ingest's peak RSS for a large file, against a plain copy into the same storage.
+
+Run: .cache/venv/bin/python bench/ingest_upload.py [--size-mb 2048] [--chunk-mb 16] [--s3]
+
+Makes (once, cached in .cache/bench/) a valid video of about --size-mb: raw 1280x720 frames in Matroska, so it
+passes ingest's ffprobe and decode checks and costs no encoding time. Starts a Kafka broker and the real ingest
+process (`python -m loa_ingest`), uploads the file with the standard tuspy client over loopback (sha256 checksum
+on every chunk, as `loa upload` does), and times it from the creation request to the final 204 (so validation,
+storage and the Kafka announcement are included). The baseline, in the same run, is a plain copy of the same file
+into the same storage (`Storage.put_file`). Prints both throughputs, their ratio (goal >= 0.7) and the ingest
+process's peak RSS from /proc (VmHWM, goal < 150 MB). With --s3, storage is a local MinIO (.cache/bin/minio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tusclient.client import TusClient  # noqa: E402
+from tusclient.uploader.uploader import Uploader  # noqa: E402
+
+from loa_core.storage import LocalStorage, S3Storage, Storage  # noqa: E402
+from loa_dev.kafka import KafkaBroker  # noqa: E402
+from tests.support.ingest import run_ingest  # noqa: E402
+
+MB = 1024 * 1024
+WIDTH, HEIGHT, FPS = 1280, 720, 25
+FRAME_BYTES = WIDTH * HEIGHT * 3 // 2  # yuv420p
+
+
+class Sha256Uploader(Uploader):
+    CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
+
+
+def make_source(size_mb: int) -> Path:
+    frames = max(FPS, size_mb * MB // FRAME_BYTES)
+    path = REPO / ".cache" / "bench" / f"ingest-raw-{WIDTH}x{HEIGHT}-{frames}f.mkv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part.mkv")
+        print(f"making a {frames}-frame raw video ({frames * FRAME_BYTES / MB:.0f} MiB) at {path} …", flush=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}",
+             "-frames:v", str(frames), "-c:v", "rawvideo", "-pix_fmt", "yuv420p", str(tmp)],
+            check=True,
+        )  # fmt: skip
+        tmp.replace(path)
+    return path
+
+
+def vm_hwm(pid: int) -> int:
+    """Peak resident set size of a live process, in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM")
+
+
+def vm_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=2048)
+    parser.add_argument("--chunk-mb", type=int, default=16)
+    parser.add_argument("--s3", action="store_true", help="store in a local MinIO instead of on local disk")
+    args = parser.parse_args()
+    source = make_source(args.size_mb)
+    size = source.stat().st_size
+    # On the repository's disk (not tmpfs), like the real data and storage folders.
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=REPO / ".cache" / "bench"))
+    broker = KafkaBroker(work / "kafka")
+    broker.start()
+    minio = None
+    try:
+        env: dict[str, str] = {"LOA_LOG_LEVEL": "WARNING"}
+        storage: Storage
+        if args.s3:
+            from tests.support.minio import MinioServer
+
+            minio = MinioServer(workdir=work / "minio").start()
+            bucket = f"bench-{uuid.uuid4().hex[:8]}"
+            env |= {
+                "LOA_STORAGE_BACKEND": "s3",
+                "LOA_S3_BUCKET": bucket,
+                "LOA_S3_ENDPOINT_URL": minio.endpoint_url,
+                "LOA_S3_ACCESS_KEY": minio.access_key,
+                "LOA_S3_SECRET_KEY": minio.secret_key,
+            }
+            storage = S3Storage(bucket, minio.endpoint_url, minio.access_key, minio.secret_key)
+        else:
+            storage = LocalStorage(work / "ingest" / "storage")
+
+        # Baseline: a plain copy of the same file into the same storage (file already in the page cache for both).
+        started = time.perf_counter()
+        storage.put_file("baseline/copy", source)
+        copy_s = time.perf_counter() - started
+        storage.delete("baseline/copy")
+
+        with run_ingest(work / "ingest", broker.bootstrap, env) as ingest:
+            idle_rss = vm_rss(ingest.process.pid)
+            client = TusClient(f"{ingest.url}/files/", headers=ingest.headers())
+            uploader = Sha256Uploader(
+                file_path=str(source),
+                client=client,
+                chunk_size=args.chunk_mb * MB,
+                metadata={"title": "Benchmark", "filename": source.name},
+                upload_checksum=True,
+            )
+            started = time.perf_counter()
+            uploader.upload()
+            tus_s = time.perf_counter() - started
+            footage_id = uploader.request.response_headers.get("loa-footage-id")
+            assert footage_id, uploader.request.response_headers
+            peak = vm_hwm(ingest.process.pid)
+        copy_mbps, tus_mbps = size / MB / copy_s, size / MB / tus_s
+        backend = "S3 (MinIO)" if args.s3 else "local disk"
+        print(f"file: {size / MB:.0f} MiB ({source.name}); storage: {backend}; tus chunk {args.chunk_mb} MiB + sha256")
+        print(f"plain copy into storage : {copy_s:7.2f} s  {copy_mbps:8.1f} MiB/s")
+        print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  (footage {footage_id})")
+        print(f"ratio tus / copy        : {tus_mbps / copy_mbps:.2f}  (goal >= 0.7)")
+        print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {peak / MB:.0f} MiB  (goal peak < 150 MB)")
+    finally:
+        if minio is not None:
+            minio.stop()
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
