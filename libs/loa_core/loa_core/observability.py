@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
@@ -65,7 +66,10 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
 
     @router.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # In a worker thread: collectors that read a database (the metrics service's projection) must not
+        # hold up the event loop that also runs the Kafka consumer.
+        body = await asyncio.to_thread(generate_latest)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router
 
