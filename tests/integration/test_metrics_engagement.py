@@ -47,7 +47,12 @@ def projection(tmp_path: Path) -> Projection:
         for i in range(count):
             fid = new_id()
             p.footage_uploaded(uploaded(fid, series=series, channels=(channel,)))
-            p.post_published(published(fid, profile, channel=channel, platform=platform, post_id=f"{channel}{i}"))
+            post_id = f"{channel}{i}" if platform == "youtube" else str(7_000_000 + i)
+            p.post_published(published(fid, profile, channel=channel, platform=platform, post_id=post_id))
+    # A private TikTok post is known only by its publish id: never sent to /v2/video/query/.
+    fid = new_id()
+    p.footage_uploaded(uploaded(fid, series="Họp dân", channels=("tt",)))
+    p.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v_pub_file~v2-1.123"))
     return p
 
 
@@ -75,8 +80,8 @@ async def test_polls_in_documented_batches_and_exports_per_channel_and_series(
 ) -> None:
     for i in range(60):
         youtube.videos[f"yt{i}"] = Figures(views=100, likes=10, comments=1)
-    for i in range(24):  # tt24 is still under review: TikTok leaves it out
-        tiktok.videos[f"tt{i}"] = Figures(views=1000, likes=50, comments=5, shares=3)
+    for i in range(24):  # the 25th is still under review: TikTok leaves it out
+        tiktok.videos[str(7_000_000 + i)] = Figures(views=1000, likes=50, comments=5, shares=3)
     youtube.subscribers, tiktok.followers = 4321, 98765
 
     async with httpx.AsyncClient() as http:
@@ -84,6 +89,7 @@ async def test_polls_in_documented_batches_and_exports_per_channel_and_series(
         assert await poller.poll_once(NOW) == {"youtube": 60, "tiktok": 24}
         assert [len(ids) for kind, ids in youtube.calls if kind == "videos"] == [50, 10]
         assert [len(ids) for kind, ids in tiktok.calls if kind == "video/query"] == [20, 5]
+        assert all(i.isdigit() for kind, ids in tiktok.calls for i in ids), "publish ids are never queried"
         assert ("channels", []) in youtube.calls and ("user/info", []) in tiktok.calls
 
         # Nothing is due again a few minutes later: no call at all.
@@ -103,7 +109,7 @@ async def test_polls_in_documented_batches_and_exports_per_channel_and_series(
     assert registry.get_sample_value("loa_engagement_likes", yt) == 60 * 10 + 2
     assert registry.get_sample_value("loa_engagement_comments", tt) == 24 * 5
     assert registry.get_sample_value("loa_engagement_shares", tt) == 24 * 3
-    assert registry.get_sample_value("loa_engagement_posts", tt) == 25
+    assert registry.get_sample_value("loa_engagement_posts", tt) == 26  # the private one counts as a post
     assert registry.get_sample_value("loa_channel_followers", {"channel": "yt", "platform": "youtube"}) == 4321
     assert registry.get_sample_value("loa_channel_followers", {"channel": "tt", "platform": "tiktok"}) == 98765
     assert (

@@ -111,6 +111,10 @@ class StatsClient(Protocol):
     platform: str
     max_ids: int
 
+    def queryable(self, post_id: str) -> bool:
+        """Whether the platform's statistics endpoint can know this id at all."""
+        ...
+
     async def video_stats(self, ids: list[str], creds: Credentials) -> dict[str, PostStats]: ...
 
     async def followers(self, creds: Credentials) -> int: ...
@@ -128,6 +132,9 @@ class YouTubeStats:
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
+
+    def queryable(self, post_id: str) -> bool:
+        return bool(post_id)
 
     def _auth(self, creds: Credentials) -> tuple[dict[str, str], dict[str, str]]:
         headers = {"Authorization": f"Bearer {creds.access_token}"} if creds.access_token else {}
@@ -175,6 +182,11 @@ class TikTokStats:
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
+
+    def queryable(self, post_id: str) -> bool:
+        # A post that is private or still in the creator's inbox is known only by its publish id
+        # ("v_pub_…"); only public videos have the numeric id /v2/video/query/ answers for.
+        return post_id.isdigit()
 
     def _check(self, response: httpx.Response, path: str) -> dict[str, Any]:
         body = _json(response)
@@ -253,7 +265,7 @@ class Poller:
         budget = self._budgets[client.platform]
         due_by_channel: dict[str, list[PostRef]] = {}
         for post in self._projection.published_posts(client.platform):
-            if is_due(post, now):
+            if client.queryable(post.post_id) and is_due(post, now):
                 due_by_channel.setdefault(post.channel, []).append(post)
         updated = 0
         try:
