@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
@@ -168,7 +169,13 @@ async def world(
     w.ledger.close()
 
 
+def uploads_metric(platform: str, outcome: str) -> float:
+    labels = {"platform": platform, "outcome": outcome}
+    return REGISTRY.get_sample_value("loa_publisher_uploads_total", labels) or 0.0
+
+
 async def test_redelivered_event_never_posts_twice(world: World) -> None:
+    before = uploads_metric("youtube", "ok")
     event = world.event(("ward-yt", "ward-tt"))
     await world.handle(event)
     await world.handle(event)  # redelivery (a rebalance, a crash before the commit)
@@ -177,6 +184,7 @@ async def test_redelivered_event_never_posts_twice(world: World) -> None:
     assert len(world.youtube.videos) == 1 and len(world.youtube.sessions) == 1
     assert len(world.tiktok.videos) == 1 and len(world.tiktok.publishes) == 1
     published = [PostPublished.from_bytes(v) for v in await world.topic(POSTS_PUBLISHED.name, 6)]
+    assert uploads_metric("youtube", "ok") - before == 1  # three deliveries, one upload
     # Every delivery announces (consumers upsert), always with the same post ids.
     assert len(published) == 6
     assert {(p.channel, p.post_id) for p in published} == {
