@@ -151,3 +151,13 @@ async def test_expired_upload_url_starts_a_new_publish(h: Harness) -> None:
     await h.publish(11 * MB)
     h.assert_one_identical_video()
     assert len(h.emulator.publishes) == 2  # the first was abandoned unfinished; nothing was posted twice
+
+
+async def test_init_rate_limit_is_waited_out_as_retry_after_says(h: Harness) -> None:
+    h.emulator.init_limit, h.emulator.init_window_s = 2, 1.0
+    for _ in range(3):
+        h.footage_id = new_id()
+        h.key = PostKey(h.footage_id, "ward-tt", "tiktok")
+        await h.publish(1 * MB)
+    assert h.emulator.count("rate_limited") >= 1  # the third init met the limit, waited, then went through
+    assert len(h.emulator.videos) == 3

@@ -10,7 +10,9 @@ status fetches before the final state.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,11 @@ class TikTokEmulator(Emulator):
             "max_video_post_duration_sec": 600,
         }
         self.processing_polls = 2
+        # init is limited per user [docs: ≈ 6 requests per minute]: a sliding window, answered with 429
+        # rate_limit_exceeded and a Retry-After saying when the oldest request leaves the window.
+        self.init_limit = 6
+        self.init_window_s = 60.0
+        self._init_times: list[float] = []
         self.public_ids = False  # audited app posting publicly: a public post id appears at the end
 
     def routes(self, app: web.Application) -> None:
@@ -147,6 +154,15 @@ class TikTokEmulator(Emulator):
         denied = self._check(request, "init")
         if denied:
             return denied
+        now = time.monotonic()
+        self._init_times = [t for t in self._init_times if now - t < self.init_window_s]
+        if len(self._init_times) >= self.init_limit:
+            wait = self.init_window_s - (now - self._init_times[0])
+            response = _api(code="rate_limit_exceeded", message="Too many requests", status=429)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            self.log("rate_limited", mode)
+            return response
+        self._init_times.append(now)
         body = await request.json()
         post_info = body.get("post_info") or {}
         if mode == "direct":
