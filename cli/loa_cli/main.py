@@ -259,7 +259,7 @@ def report(
 
 
 def _report_table(body: dict[str, Any]) -> str:
-    columns = ("channel", "series", "posts", "views", "avg_views_per_post", "engagement_rate")
+    columns = ("channel", "series", "posts", "views", "avg_views_per_post", "engagement_rate", "views_in_period")
     rows = [[str(r[c]) for c in columns] for r in body["rows"]]
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     lines = [f"Loa report {body['period']} ({body['from']} – {body['to']}, exclusive)"]

@@ -105,6 +105,7 @@ def test_monthly_report_json_and_csv(client: TestClient, projection: Projection)
     assert rows[("tt", "Hội thi")]["avg_views_per_post"] == 1000.0
     assert rows[("tt", "Hội thi")]["engagement_rate"] == 0.1
     assert rows[("yt", "Hội thi")]["engagement_rate"] == 0.075
+    assert rows[("tt", "Hội thi")]["views_in_period"] == 1000, "polled within November, published within November"
     assert body["followers"][0]["followers"] == 321
 
     response = client.get("/reports/monthly?month=2026-11&format=csv", headers=AUTH)

@@ -175,3 +175,31 @@ def test_status_summary_follows_every_change(projection: Projection) -> None:
     assert counts["published"] == 1 and counts["uploaded"] == 0 and oldest is None
     projection.failure(post_failed(fid))
     assert projection.status_summary()[0]["failed"] == 1
+
+
+def test_views_gained_within_a_period(projection: Projection) -> None:
+    from datetime import UTC, datetime
+
+    def day(month: int, d: int, hour: int = 12) -> datetime:
+        return datetime(2026, month, d, hour, tzinfo=UTC)
+
+    posts = {"A": day(10, 20), "B": day(11, 10), "C": day(10, 1)}
+    for post_id, at in posts.items():
+        fid = new_id()
+        projection.footage_uploaded(uploaded(fid, at, series="Hội thi", channels=("yt",)))
+        projection.post_published(published(fid, "youtube", channel="yt", platform="youtube", post_id=post_id, at=at))
+    for post_id, at, views in (
+        ("A", day(10, 31), 100),
+        ("A", day(11, 15, 8), 150),
+        ("A", day(11, 15, 20), 160),  # the day's last poll wins
+        ("A", day(12, 2), 300),
+        ("B", day(11, 12), 40),
+        ("B", day(11, 30), 90),
+        ("C", day(11, 5), 500),  # first polled within November: nothing before it is counted
+        ("C", day(11, 20), 520),
+    ):
+        projection.record_post_stats("youtube", {post_id: PostStats(views, 0, 0, None)}, at)
+    key = ("yt", "youtube", "Hội thi")
+    assert projection.views_gained(date(2026, 11, 1), date(2026, 12, 1)) == {key: 60 + 90 + 20}
+    assert projection.views_gained(date(2026, 10, 1), date(2026, 11, 1)) == {key: 100}
+    assert projection.views_gained(date(2026, 12, 1), date(2027, 1, 1)) == {key: 140}

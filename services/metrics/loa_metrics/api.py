@@ -86,7 +86,11 @@ def create_api(settings: MetricsSettings, projection: Projection, readiness: Rea
 
     def _report(period: reports.Period, fmt: str) -> Any:
         start, end = period.bounds()
-        rows = reports.report_rows(period, projection.engagement(published_from=start, published_before=end))
+        rows = reports.report_rows(
+            period,
+            projection.engagement(published_from=start, published_before=end),
+            projection.views_gained(period.start, period.end),
+        )
         if fmt == "csv":
             return Response(
                 reports.to_csv(rows),

@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS failures (
 -- The poller updates posts by platform id; a failure is looked up by footage.
 CREATE INDEX IF NOT EXISTS posts_by_platform_id ON posts (platform, post_id);
 CREATE INDEX IF NOT EXISTS failures_by_footage ON failures (footage_id);
+-- Views of each post at the end of each UTC day it was polled (the last poll of the day wins): what a report
+-- needs to tell the views gained within a period from the lifetime total.
+CREATE TABLE IF NOT EXISTS post_views_daily (
+    platform TEXT NOT NULL,
+    post_id  TEXT NOT NULL,
+    day      TEXT NOT NULL,  -- YYYY-MM-DD (UTC)
+    views    INTEGER NOT NULL,
+    PRIMARY KEY (platform, post_id, day)
+);
 -- Followers per channel, from the platform's account endpoint (latest poll only).
 CREATE TABLE IF NOT EXISTS channel_stats (
     channel   TEXT PRIMARY KEY,
@@ -440,6 +449,12 @@ class Projection:
                     (s.views, s.likes, s.comments, s.shares, _ts(at), platform, post_id),
                 )
                 updated += cur.rowcount
+                if cur.rowcount:
+                    self._db.execute(
+                        "INSERT INTO post_views_daily VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (platform, post_id, day) DO UPDATE SET views = excluded.views",
+                        (platform, post_id, _ts(at)[:10], s.views),
+                    )
         return updated
 
     def mark_polled(self, platform: str, post_ids: Iterable[str], at: datetime) -> None:
@@ -481,6 +496,35 @@ class Projection:
             params,
         )
         return [EngagementRow(**r) for r in rows]
+
+    def views_gained(self, start: date, end: date) -> dict[tuple[str, str, str], int]:
+        """Views gained within the days [start, end) by every post published before `end`, per
+        (channel, platform, series): views at the end of the period's last polled day minus views before it.
+
+        Before the period: the last daily figure before `start`; 0 for a post published within the period; for an
+        older post first polled within the period, its first figure there (so nothing earlier is counted in).
+        """
+        rows = self._rows(
+            """
+            SELECT p.channel, p.platform, COALESCE(f.series, ?) AS series,
+              SUM(MAX(0,
+                COALESCE((SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
+                          AND d.post_id = p.post_id AND d.day < ? ORDER BY d.day DESC LIMIT 1), 0)
+                - COALESCE(
+                    (SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
+                     AND d.post_id = p.post_id AND d.day < ? ORDER BY d.day DESC LIMIT 1),
+                    CASE WHEN substr(p.published_at, 1, 10) >= ? THEN 0 ELSE
+                      (SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
+                       AND d.post_id = p.post_id AND d.day >= ? ORDER BY d.day ASC LIMIT 1) END,
+                    0)
+              )) AS gained
+            FROM posts p JOIN footage f USING (footage_id)
+            WHERE substr(p.published_at, 1, 10) < ?
+            GROUP BY p.channel, p.platform, series
+            """,
+            (NO_SERIES, end.isoformat(), start.isoformat(), start.isoformat(), start.isoformat(), end.isoformat()),
+        )
+        return {(r["channel"], r["platform"], r["series"]): int(r["gained"] or 0) for r in rows}
 
     def top_posts(self, n: int) -> list[dict[str, Any]]:
         return self._rows(

@@ -1,7 +1,9 @@
 """Weekly and monthly figures per channel and series, as the ward reports them upward (pure functions).
 
-A period's report covers the posts *published* in that period, with their latest lifetime figures
-(views, likes, comments, shares as last polled). Engagement rate = (likes + comments + shares) / views.
+A period's row per (channel, platform, series) counts the posts *published* in that period, with their latest
+lifetime figures (views, likes, comments, shares as last polled); engagement rate = (likes + comments + shares)
+/ views. `views_in_period` is different: the views gained within the period by every post of that channel and
+series, old ones included, from the daily figures the poller keeps.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +33,7 @@ CSV_COLUMNS = (
     "shares",
     "avg_views_per_post",
     "engagement_rate",
+    "views_in_period",
 )
 
 
@@ -72,7 +76,16 @@ def week_period(value: str | None, today: date | None = None) -> Period:
     return Period(value, start, start + timedelta(days=7))
 
 
-def report_rows(period: Period, rows: list[EngagementRow]) -> list[dict[str, Any]]:
+def report_rows(
+    period: Period, rows: list[EngagementRow], gained: Mapping[tuple[str, str, str], int] | None = None
+) -> list[dict[str, Any]]:
+    gained = dict(gained or {})
+    # A (channel, series) whose older posts gained views but which published nothing new still gets a row.
+    known = {(r.channel, r.platform, r.series) for r in rows}
+    rows = rows + [
+        EngagementRow(c, p, s, 0, 0, 0, 0, 0) for (c, p, s), n in gained.items() if n and (c, p, s) not in known
+    ]
+    rows.sort(key=lambda r: (r.channel, r.series, r.platform))
     out = []
     for r in rows:
         interactions = r.likes + r.comments + r.shares
@@ -89,6 +102,7 @@ def report_rows(period: Period, rows: list[EngagementRow]) -> list[dict[str, Any
                 "shares": r.shares,
                 "avg_views_per_post": round(r.views / r.posts, 2) if r.posts else 0.0,
                 "engagement_rate": round(interactions / r.views, 4) if r.views else 0.0,
+                "views_in_period": gained.get((r.channel, r.platform, r.series), 0),
             }
         )
     return out
