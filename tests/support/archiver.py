@@ -225,7 +225,10 @@ def start_hls_source(folder: Path, duration_s: float) -> subprocess.Popen[bytes]
 
 
 def livestream_events(bootstrap: str, prefix: str, count: int, timeout_s: float = 90) -> list[FootageUploaded]:
-    """Wait until `count` footage.uploaded events are on the topic; return them decoded."""
+    """Wait until `count` footage.uploaded events are on the topic; return them decoded, archives first."""
     records = read_topic(bootstrap, f"{prefix}footage.uploaded", lambda r: len(r) >= count, timeout_s)
     assert len(records) >= count, f"only {len(records)} footage.uploaded events arrived, expected {count}"
-    return [FootageUploaded.from_bytes(r.value) for r in records if r.value is not None]
+    events = [FootageUploaded.from_bytes(r.value) for r in records if r.value is not None]
+    # The archive and its highlights have different keys, so different partitions: no order between them on
+    # the topic. Archives (no trim) first, then highlights by start.
+    return sorted(events, key=lambda e: (e.metadata.trim_start_s is not None, e.metadata.trim_start_s or 0.0))

@@ -30,6 +30,11 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # one video frame above this is not a lives
 MAX_UNAUTHORIZED_MESSAGE = 64 * 1024
 MAX_CHUNK_STREAMS = 64
 PUBLISH_DEADLINE_S = 30.0
+# How much of a publisher's stream may wait in our memory rather than in the kernel's socket buffer. A publisher
+# closes its socket as soon as it has sent everything; if anything we sent is still unread on its side, its
+# kernel answers with a reset and ours then drops whatever it had not handed to us yet. Reading eagerly into
+# our own buffer keeps that tail safe when recording lags behind (a loaded machine, a burst after a stall).
+RECEIVE_BUFFER = 32 * 1024 * 1024
 
 MSG_SET_CHUNK_SIZE = 1
 MSG_ABORT = 2
@@ -177,10 +182,85 @@ class _ChunkStream:
     buffer: bytearray = field(default_factory=bytearray)
 
 
+class _Link(asyncio.Protocol):
+    """The socket side of one connection: reads eagerly into our buffer, and keeps what it read.
+
+    asyncio's StreamReader raises a connection reset even when the bytes before it are buffered; a publisher
+    that closes right after its last packet (with one of our acks unread, so its kernel sends a reset) would
+    then lose the end of its stream. Here the buffered bytes are handed out first, and only then the end.
+    """
+
+    def __init__(self, on_connect: Callable[[_Link], None], limit: int = RECEIVE_BUFFER) -> None:
+        self._on_connect = on_connect
+        self._limit = limit
+        self._buffer = bytearray()
+        self._ended = False
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._on_connect(self)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > self._limit and not self._paused and self.transport is not None:
+            self.transport.pause_reading()  # backpressure: the publisher's TCP window closes
+            self._paused = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._ended = True
+        self._wake()
+        return True  # keep the transport open: we may still answer (and then close it ourselves)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended = True
+        self._wake()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def readexactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            if self._ended:
+                raise asyncio.IncompleteReadError(bytes(self._buffer), size)
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        if self._paused and len(self._buffer) < self._limit // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self._ended = True
+        self._wake()
+
+    async def wait_closed(self) -> None:
+        await self._closed
+
+    def peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+
+
 class RtmpConnection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, authorize: Authorize) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, link: _Link, authorize: Authorize) -> None:
+        self._link = link
         self._authorize = authorize
         self._in_chunk_size = DEFAULT_CHUNK_SIZE
         self._streams: dict[int, _ChunkStream] = {}
@@ -190,22 +270,21 @@ class RtmpConnection:
         self.app = ""
         self.publication: Publication | None = None
         self._closed_clean = False
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+        self.peer = link.peer()
 
     def close(self) -> None:
         """Drop the connection (a revoked key, silence): the read loop ends and the publication closes."""
-        self._writer.close()
+        self._link.close()
 
     async def _read(self, size: int) -> bytes:
-        data = await self._reader.readexactly(size)
+        data = await self._link.readexactly(size)
         self._received += size
         return data
 
     def _expire_if_unauthorized(self) -> None:
         if self.publication is None and not self._closed_clean:
             log.warning("rtmp %s: no authorized publish within %.0f s; closing", self.peer, PUBLISH_DEADLINE_S)
-            self._writer.close()
+            self._link.close()
 
     async def run(self) -> None:
         deadline = asyncio.get_running_loop().call_later(PUBLISH_DEADLINE_S, self._expire_if_unauthorized)
@@ -225,9 +304,9 @@ class RtmpConnection:
             publication, self.publication = self.publication, None
             if publication is not None:
                 await publication.close(self._closed_clean)
-            self._writer.close()
+            self._link.close()
             with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
+                await asyncio.wait_for(self._link.wait_closed(), 5)
 
     async def _handshake(self) -> None:
         c0 = await self._read(1)
@@ -237,8 +316,7 @@ class RtmpConnection:
         # S1 with a zero version field is the plain (non-digest) handshake, which every client accepts for
         # publishing. S2 echoes C1.
         s1 = struct.pack(">II", 0, 0) + os.urandom(HANDSHAKE_SIZE - 8)
-        self._writer.write(b"\x03" + s1 + c1)
-        await self._writer.drain()
+        self._link.write(b"\x03" + s1 + c1)
         await self._read(HANDSHAKE_SIZE)  # C2
 
     async def _read_chunk(self) -> None:
@@ -385,8 +463,8 @@ class RtmpConnection:
             if start:
                 out += bytes([0xC0 | csid])  # type-3 continuation chunk
             out += payload[start : start + self._out_chunk_size]
-        self._writer.write(bytes(out))
-        await self._writer.drain()
+        # Our messages are small and few; the transport buffers them (no drain needed).
+        self._link.write(bytes(out))
 
 
 class RtmpServer:
@@ -402,17 +480,14 @@ class RtmpServer:
         return self._server is not None and self._server.is_serving()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Link(self._serve), self._host, self._port)
         log.info("RTMP ingest listening on %s:%d", self._host, self._port)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _serve(self, link: _Link) -> None:
+        task = asyncio.create_task(RtmpConnection(link, self._authorize).run())
         self._connections.add(task)
-        try:
-            await RtmpConnection(reader, writer, self._authorize).run()
-        finally:
-            self._connections.discard(task)
+        task.add_done_callback(self._connections.discard)
 
     async def stop(self) -> None:
         if self._server is not None:
