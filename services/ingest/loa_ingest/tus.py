@@ -197,7 +197,10 @@ class TusUploads:
             reason = upload.reason or "The upload is gone."
             raise TusError(410, f"{reason} / Lượt tải lên không còn ({upload.state}).")
         if upload.state in ("receiving", "received"):
-            on_disk = self.store.spool_path(upload.id).stat().st_size
+            spool = self.store.spool_path(upload.id)
+            if not spool.exists():
+                spool.touch()  # lost with its disk: start this upload's bytes again rather than fail
+            on_disk = spool.stat().st_size
             if on_disk < upload.offset:
                 log.warning(
                     "tus upload %s: spool holds %d of %d committed bytes; resuming from there",
