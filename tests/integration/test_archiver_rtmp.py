@@ -132,3 +132,26 @@ def test_restream_goes_to_the_platform_ingest_while_recording(
     finally:
         platform.kill()
         platform.wait()
+
+
+def test_fast_publisher_keeps_the_end_of_its_stream(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    # A publisher faster than real time (a backlog after a network stall looks like this) closes its socket
+    # right after its last packet; nothing it sent may be lost, and its stop counts as the end of the stream.
+    clip = tmp_path / "burst.flv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine",
+         "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3M", "-g", "25", "-c:a", "aac", str(clip)],
+        check=True,
+    )  # fmt: skip
+    with archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix, silence_timeout_s="600") as archiver:
+        key = archiver.new_stream_key()
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-f", "flv",
+             f"{archiver.rtmp_base}/{key['stream_key']}"],
+            check=True,
+        )  # fmt: skip
+        # With a 10-minute silence timeout, only a clean end of stream can announce this archive in time.
+        archive_event = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)[0]
+        assert abs(archive_event.media.duration_s - 30.0) <= 0.5, archive_event.media.duration_s
