@@ -120,3 +120,12 @@ async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(loc
             ledger.close()
         assert list(emulator.videos) == [result.post_id] and len(emulator.sessions) == 1
         assert sha256_file(emulator.videos[result.post_id].path) == sha256_file(storage.root / rendition.key)
+
+
+def test_postgres_ledger_reconnects_after_a_server_restart(postgres: PostgresServer) -> None:
+    ledger = Ledger.open(postgres.new_database())
+    ledger.mark_pending(KEY, "{}")
+    postgres.restart()  # every connection is cut; the next statement reconnects
+    ledger.save_session(KEY, {"uri": "u", "size": 1})
+    assert get(ledger).session == {"uri": "u", "size": 1}
+    ledger.close()

@@ -12,6 +12,7 @@ The same database keeps rotated OAuth refresh tokens (Zalo's change on every ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+
+from loa_core.streaming import RetryableError
 
 
 class PostState(StrEnum):
@@ -135,6 +138,8 @@ class _Postgres:
     def __init__(self, url: str) -> None:
         import psycopg  # only needed when a PostgreSQL ledger is configured
 
+        self._psycopg = psycopg
+        self._url = url
         self._db = psycopg.connect(url, autocommit=True)
 
     @staticmethod
@@ -142,15 +147,29 @@ class _Postgres:
         # Our SQL uses sqlite's `?` placeholders and never a literal '?' or '%'.
         return sql.replace("?", "%s")
 
+    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[tuple[Any, ...]], int]:
+        """Execute once; a dropped connection (server restart, failover) is reopened and the statement re-run
+        once. Every statement is a single autocommitted one, so re-running one that failed is safe. A server
+        still away is a RetryableError: the post waits, it does not fail."""
+        for attempt in (1, 2):
+            try:
+                if self._db.closed:
+                    self._db = self._psycopg.connect(self._url, autocommit=True)
+                with self._db.cursor() as cur:
+                    cur.execute(self._sql(sql), params)
+                    return (list(cur.fetchall()) if cur.description else []), cur.rowcount
+            except self._psycopg.OperationalError as exc:
+                with contextlib.suppress(Exception):
+                    self._db.close()
+                if attempt == 2:
+                    raise RetryableError(f"ledger database unavailable: {exc}") from exc
+        raise AssertionError("unreachable")
+
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._db.cursor() as cur:
-            cur.execute(self._sql(sql), params)
-            return list(cur.fetchall()) if cur.description else []
+        return self._run(sql, params)[0]
 
     def execute_count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        with self._db.cursor() as cur:
-            cur.execute(self._sql(sql), params)
-            return cur.rowcount
+        return self._run(sql, params)[1]
 
     def columns(self) -> set[str]:
         rows = self.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'")
