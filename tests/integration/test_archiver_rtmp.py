@@ -39,6 +39,7 @@ def test_publish_is_archived_and_announced_with_a_highlight(
         archive_event, highlight = events[0], events[1]
         assert {e.source for e in events} == {"livestream"}
         assert archive_event.metadata.title == "Lễ kỷ niệm"
+        assert archive_event.metadata.event_date == highlight.metadata.event_date is not None
         assert archive_event.metadata.trim_start_s is None
         # The archive holds what was sent, within one segment.
         assert abs(archive_event.media.duration_s - publisher.sent_s) <= SEGMENT_S, (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from loa_transcode.graph import (
     Trim,
     build_args,
     build_graph,
+    crop_script,
     escape_value,
     measure_job_loudness_args,
     measure_loudness_args,
@@ -227,13 +229,25 @@ def test_escape_value_quotes_both_levels() -> None:
     assert escape_value("it's") == "it\\\\\\'s"
 
 
-def test_subject_crop_replaces_the_blur() -> None:
+def test_subject_crop_replaces_the_blur_and_moves_by_commands() -> None:
     target = _target("tiktok")
-    crop = CropPath(606, 1080, "if(lt(t,1),100,200)")
-    job = Job(Path("/w/s.mp4"), HD, (Output(target, Path("/w/t.mp4"), crop),))
+    crop = CropPath(606, 1080, ((0.0, 100.0), (1.0, 200.0), (2.5, 200.0)))
+    job = Job(
+        Path("/w/s.mp4"),
+        HD,
+        (Output(_target("youtube"), Path("/w/y.mp4")), Output(target, Path("/w/t.mp4"), crop)),
+        crop_commands=Path("/w/crop.cmd"),
+    )
     graph = build_graph(job)[0]
     assert "boxblur" not in graph
-    assert "crop=w=606:h=1080:x=if(lt(t\\,1)\\,100\\,200):y=0,scale=1080:1920" in graph
+    assert graph.startswith("[0:v]fps=30,sendcmd=f=/w/crop.cmd,split=2")
+    assert "[s1]crop@f1=w=606:h=1080:x=100:y=0,scale=1080:1920[f1]" in graph
+    assert (
+        crop_script(job)
+        == "0.000 crop@f1 x '100+(100)*(t-0)/1';\n1.000 crop@f1 x '200+(0)*(t-1)/1.5';\n2.500 crop@f1 x '200';\n"
+    )
+    with pytest.raises(ValueError, match="crop_commands"):
+        build_graph(replace(job, crop_commands=None))
 
 
 def test_candidates_are_one_more_copy() -> None:

@@ -15,9 +15,10 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from loa_archiver.finalize import (
     assemble,
@@ -419,7 +420,9 @@ class Archiver:
             for path in paths:
                 path.unlink()
             media = await self._store_media(out, f"live/{archive_id}/archive.mp4")
-            metadata = FootageMetadata(title=archive.title[:200], channels=archive.archive_channels)
+            metadata = FootageMetadata(
+                title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
+            )
             await self.producer.send(
                 FOOTAGE_UPLOADED,
                 FootageUploaded(footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media),
@@ -429,6 +432,9 @@ class Archiver:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return "announced"
+
+    def _event_date(self, archive: Archive) -> date:
+        return datetime.fromisoformat(archive.started_at).astimezone(ZoneInfo(self.settings.timezone)).date()
 
     async def _store_media(self, path: Path, key: str) -> SourceMedia:
         try:
@@ -464,6 +470,7 @@ class Archiver:
             fields: dict[str, object] = {
                 "title": highlight_title(archive.title, mark.title, mark.idx),
                 "channels": archive.highlight_channels,
+                "event_date": self._event_date(archive),
             }
             if trims_supported():
                 # The cut is the archive itself with a trim for transcode: no second copy of the media.

@@ -31,6 +31,8 @@ class ArchiverSettings(CommonSettings):
     # Highlight announced for TikTok when no range was marked during the live: the first N seconds (0 = none).
     highlight_first_s: float = 60.0
     scheduler_interval_s: float = 1.0
+    # The ward's time zone: an archive's event_date is the day the live started there.
+    timezone: str = "Asia/Ho_Chi_Minh"
     # First wait before finalizing again after a failure (Kafka or storage down); doubles up to 5 minutes.
     finalize_retry_s: float = 5.0
 

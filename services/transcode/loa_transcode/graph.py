@@ -66,11 +66,14 @@ class Loudness:
 
 @dataclass(frozen=True)
 class CropPath:
-    """A vertical crop window that moves: `x` is an ffmpeg expression of t (seconds), in source pixels."""
+    """A crop window that moves sideways: (t seconds, left edge x) keyframes, in source pixels.
+
+    Between keyframes x moves linearly; ffmpeg's sendcmd hands each stretch to the crop filter.
+    """
 
     width: int
     height: int
-    x: str
+    keyframes: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Job:
     candidates: Candidates | None = None
     intro: Bumper | None = None
     outro: Bumper | None = None
+    # Where the crop path commands (crop_script) are written, when some output follows a subject.
+    crop_commands: Path | None = None
 
     @property
     def duration_s(self) -> float:
@@ -261,7 +266,11 @@ def _frame(src: str, bg: str | None, out: Output, info: SourceInfo, label: str) 
     t = out.target
     if out.crop is not None:
         c = out.crop
-        return [f"[{src}]crop=w={c.width}:h={c.height}:x={escape_value(c.x)}:y=0,scale={t.width}:{t.height}[{label}]"]
+        # Named, so the crop path commands reach this crop only (and not the ones inside other framings).
+        return [
+            f"[{src}]crop@{label}=w={c.width}:h={c.height}:x={_num(c.keyframes[0][1])}:y=0,"
+            f"scale={t.width}:{t.height}[{label}]"
+        ]
     if bg is None:
         # Same shape: fill the frame exactly (a few pixels of a not-quite-equal aspect are cropped, not stretched).
         return [
@@ -275,6 +284,26 @@ def _frame(src: str, bg: str | None, out: Output, info: SourceInfo, label: str) 
         # The whole frame stays visible, centred on a blurred, cropped copy of itself: never stretched.
         f"[{label}bg][{label}fg]overlay=x=(W-w)/2:y=(H-h)/2[{label}]",
     ]
+
+
+def crop_script(job: Job) -> str:
+    """The sendcmd script that moves every subject crop along its path (pure).
+
+    Each stretch between two keyframes sets x to a linear function of t, so the window glides.
+    """
+    lines: dict[float, list[str]] = {}
+    for i, out in enumerate(job.outputs):
+        if out.crop is None:
+            continue
+        frames = out.crop.keyframes
+        for k, (t0, x0) in enumerate(frames):
+            if k + 1 < len(frames) and frames[k + 1][0] > t0:
+                t1, x1 = frames[k + 1]
+                expr = f"{_num(x0)}+({_num(x1 - x0)})*(t-{_num(t0)})/{_num(t1 - t0)}"
+            else:
+                expr = _num(x0)
+            lines.setdefault(round(t0, 3), []).append(f"crop@f{i} x '{expr}'")
+    return "".join(f"{t:.3f} {', '.join(cmds)};\n" for t, cmds in sorted(lines.items()))
 
 
 def _needs_blur(out: Output, info: SourceInfo) -> bool:
@@ -310,7 +339,13 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
 
     copies = sum(2 if _needs_blur(o, info) else 1 for o in job.outputs) + (1 if job.candidates else 0)
     copy_labels = [f"s{i}" for i in range(copies)]
-    chains.append(_fan("0:v", _prepare(info, info.fps), copy_labels))
+    prepare = _prepare(info, info.fps)
+    if any(o.crop is not None for o in job.outputs):
+        if job.crop_commands is None:
+            raise ValueError("an output follows a subject, but the job has no crop_commands file")
+        # Timed commands move the subject crops; after fps, so they see the cut's own timeline.
+        prepare.append(f"sendcmd=f={escape_value(str(job.crop_commands))}")
+    chains.append(_fan("0:v", prepare, copy_labels))
 
     logo_labels: list[str] = []
     if inputs.logo is not None:

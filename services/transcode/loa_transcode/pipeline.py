@@ -23,6 +23,7 @@ from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsRead
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
+from loa_transcode import subject
 from loa_transcode import subtitles as srt
 from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import (
@@ -34,6 +35,7 @@ from loa_transcode.graph import (
     Output,
     Trim,
     build_args,
+    crop_script,
     measure_job_loudness_args,
     measure_loudness_args,
     stills_args,
@@ -173,12 +175,16 @@ async def transcode(
         loudness = await _measure_loudness(base) if any_sound else None
         every_s = max(length / MAX_CANDIDATES, min(1.0, length / 4))
         encoded = distinct_outputs(targets, workdir)
+        if event.metadata.vertical_framing == "subject":
+            encoded = await _follow_subjects(base, encoded, workdir)
         job = replace(
             base,
             outputs=tuple(dict.fromkeys(encoded.values())),
             loudness=loudness,
             candidates=Candidates(workdir / "candidates.gray", every_s=every_s),
+            crop_commands=workdir / "crop.cmd",
         )
+        (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
         await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         renditions = [await _checked(out, info, loudness is not None, event) for out in cuts]
@@ -197,6 +203,24 @@ async def transcode(
         return ready
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path) -> dict[str, Output]:
+    """Vertical cuts of horizontal footage follow its subjects, when the analysis finds a path for them."""
+    info = base.info
+    vertical = {name: o for name, o in encoded.items() if o.target.profile.vertical}
+    if not vertical or info.width <= info.height:
+        return encoded  # nothing to crop: vertical footage already fills a vertical cut
+    crop_w = max(2, round(info.height * 9 / 16 / 2) * 2)
+    try:
+        path = await subject.analyse(base.source, info, base.trim, workdir, crop_w)
+    except MediaError as exc:
+        raise PermanentError(f"could not analyse the footage for the subject crop: {exc}") from exc
+    if path is None:
+        log.info("subjects do not fit a vertical crop (or none found): fitting on a blurred background")
+        return encoded
+    cropped = {id(o): replace(o, crop=path) for o in vertical.values()}
+    return {name: cropped.get(id(o), o) for name, o in encoded.items()}
 
 
 async def _probe(path: Path, what: str) -> ProbeResult:
