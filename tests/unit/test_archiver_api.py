@@ -34,6 +34,7 @@ def make_client(tmp_path: Path) -> tuple[TestClient, ArchiveStore]:
 def test_token_is_required(tmp_path: Path) -> None:
     client, _ = make_client(tmp_path)
     assert client.get("/healthz").status_code == 200
+    assert "loa_http_requests_total" in client.get("/metrics").text
     for method, path in (("get", "/stream-keys"), ("post", "/pulls"), ("get", "/archives")):
         assert client.request(method, path, headers={"Authorization": "Bearer wrong"}).status_code == 401
 

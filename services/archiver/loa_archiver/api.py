@@ -12,7 +12,7 @@ from loa_archiver.recorder import restream_url_problem
 from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
 from loa_core.auth import bearer_dependency, hash_token, new_token
-from loa_core.observability import health_router
+from loa_core.observability import health_router, instrument_http
 
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=180, strip_whitespace=True)]
@@ -80,6 +80,7 @@ def _pull_view(pull: Pull) -> dict[str, object]:
 
 def create_api(archiver: Archiver) -> FastAPI:
     api = FastAPI(title="Loa archiver", version="0.1.0")
+    instrument_http(api)
     require_token = bearer_dependency(archiver.settings.token_hashes)
     Authorized = Annotated[str, Depends(require_token)]
     store = archiver.store
