@@ -16,6 +16,7 @@ from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, 
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
+from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
 from tests.support.kafka import read_topic
 from tests.support.publisher_process import PublisherProcess, cli_env
@@ -31,32 +32,43 @@ def youtube(tmp_path: Path) -> Iterator[YouTubeEmulator]:
 
 
 @pytest.fixture
+def tiktok(tmp_path: Path) -> Iterator[TikTokEmulator]:
+    with TikTokEmulator(tmp_path / "tt") as emu:
+        yield emu
+
+
+@pytest.fixture
 def publisher(
-    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str, youtube: YouTubeEmulator
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str, youtube: YouTubeEmulator, tiktok: TikTokEmulator
 ) -> Iterator[PublisherProcess]:
-    channel = Channel(
-        name="ward-yt",
-        platform="youtube",
-        profiles=("youtube",),
-        options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
-    )
+    channels = [
+        Channel(
+            name="ward-yt",
+            platform="youtube",
+            profiles=("youtube",),
+            options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
+        ),
+        Channel(name="ward-tt", platform="tiktok", profiles=("tiktok",), options={"base_url": tiktok.base_url}),
+    ]
     process = PublisherProcess(
         tmp_path / "publisher",
         bootstrap=kafka_broker.bootstrap,
         prefix=topic_prefix,
-        channels=[channel],
+        channels=channels,
         token="test-token-" + new_id(),
         env={
             "LOA_SECRET_WARD_YT_CLIENT_ID": youtube.client_id,
             "LOA_SECRET_WARD_YT_CLIENT_SECRET": youtube.client_secret,
             "LOA_SECRET_WARD_YT_REFRESH_TOKEN": youtube.refresh_token,
             "LOA_YOUTUBE_CHUNK_BYTES": str(ALIGN),
+            "LOA_SECRET_WARD_TT_CLIENT_KEY": tiktok.client_key,
+            "LOA_SECRET_WARD_TT_CLIENT_SECRET": tiktok.client_secret,
+            "LOA_SECRET_WARD_TT_REFRESH_TOKEN": tiktok.refresh_token,
+            "LOA_STATUS_POLL_S": "0.05",
         },
     )
     yield process
     process.stop()
-    if sys.exc_info()[0] is not None:
-        print(process.log_tail())
 
 
 def send(bootstrap: str, prefix: str, event: object) -> None:
@@ -80,12 +92,18 @@ def wait_for(what: str, check: object, timeout_s: float, publisher: PublisherPro
 
 
 def test_sigkill_mid_upload_then_restart_gives_exactly_one_identical_video(
-    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
+    publisher: PublisherProcess,
+    youtube: YouTubeEmulator,
+    tiktok: TikTokEmulator,
+    kafka_broker: KafkaBroker,
+    topic_prefix: str,
 ) -> None:
     storage = LocalStorage(publisher.root / "storage")
     footage_id = new_id()
     rendition = stored_rendition(storage, SIZE, "youtube", footage_id)
-    event = event_for(footage_id, metadata(("ward-yt",)), rendition)
+    vertical = stored_rendition(storage, 3 * 1024 * 1024 + 5, "tiktok", footage_id)
+    # TikTok first: it is posted before the kill, so the restart must not post it again.
+    event = event_for(footage_id, metadata(("ward-tt", "ward-yt")), rendition, vertical)
     youtube.pause_after_bytes = 20 * ALIGN  # the 21st chunk waits: the upload is certainly in flight
 
     publisher.start()
@@ -98,9 +116,16 @@ def test_sigkill_mid_upload_then_restart_gives_exactly_one_identical_video(
 
     publisher.start()  # renditions.ready was never committed: it is redelivered, the ledger resumes
     published_topic = POSTS_PUBLISHED.full_name(topic_prefix)
-    records = read_topic(kafka_broker.bootstrap, published_topic, lambda r: len(r) >= 1, timeout_s=180)
-    assert len(records) >= 1, publisher.log_tail()
-    post = PostPublished.from_bytes(records[0].value)
+    records = read_topic(
+        kafka_broker.bootstrap,
+        published_topic,
+        lambda r: any(PostPublished.from_bytes(x.value).channel == "ward-yt" for x in r),
+        timeout_s=180,
+    )
+    posts = [PostPublished.from_bytes(r.value) for r in records]
+    youtube_posts = [p for p in posts if p.channel == "ward-yt"]
+    assert len(youtube_posts) == 1, publisher.log_tail()
+    post = youtube_posts[0]
 
     assert list(youtube.videos) == [post.post_id]
     assert len(youtube.sessions) == 1  # the same session was resumed, not a second upload started
@@ -110,7 +135,14 @@ def test_sigkill_mid_upload_then_restart_gives_exactly_one_identical_video(
     # The restarted process asked where the session stood and went on from there.
     chunk_starts = [int(d.split()[1].split("-")[0]) for k, d in youtube.requests if k == "chunk"]
     assert chunk_starts.count(0) == 1
-    assert "refresh_token" not in publisher.log_text() and youtube.client_secret not in publisher.log_text()
+    # The TikTok post made before the kill was announced again after the restart, never posted again.
+    assert len(tiktok.publishes) == 1 and len(tiktok.videos) == 1
+    tiktok_video = next(iter(tiktok.videos.values()))
+    assert sha256_file(tiktok_video.path) == sha256_file(storage.root / vertical.key)
+    assert {p.post_id for p in posts if p.channel == "ward-tt"} == set(tiktok.publishes)
+    log_text = publisher.log_text()
+    for secret in (youtube.client_secret, youtube.refresh_token, tiktok.client_secret, "rft-"):
+        assert secret not in log_text
 
 
 def test_loa_retry_redrives_a_failed_post(
