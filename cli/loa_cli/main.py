@@ -137,11 +137,13 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id `loa token
 
 
 def _fetch_status(config: CliConfig, footage_id: str) -> httpx.Response:
-    return httpx.get(
-        f"{config.metrics_url}/footage/{footage_id}",
-        headers={"Authorization": f"Bearer {config.token}"},
-        timeout=10.0,
-    )
+    headers = {"Authorization": f"Bearer {config.token}"}
+    response = httpx.get(f"{config.metrics_url}/footage/{footage_id}", headers=headers, timeout=10.0)
+    if response.status_code == 401:
+        # Metrics knows only the deployment's static tokens; tokens made with `loa token create` are ingest's,
+        # and ingest relays the same status view to them.
+        response = httpx.get(f"{config.ingest_url}/footage/{footage_id}", headers=headers, timeout=10.0)
+    return response
 
 
 @app.command()

@@ -4,6 +4,7 @@ sign in with an uploader token, fill the metadata in Vietnamese, drop a good and
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from typer.testing import CliRunner
 
+from loa_cli.main import app as cli
 from loa_dev.kafka import KafkaBroker
 from loa_dev.stack import Stack
 from tests.support.media import make_clip
@@ -108,6 +111,11 @@ def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page,
     assert footage_id
     view = httpx.get(f"{ingest}/footage/{footage_id}", headers={"Authorization": f"Bearer {uploader_token}"}).json()
     assert view["title"] == TITLE and view["status"] == "published"
+    # `loa status` works with the uploader's token too (metrics refuses it; ingest relays the same view).
+    env = {"LOA_INGEST_URL": ingest, "LOA_METRICS_URL": stack.url("metrics"), "LOA_TOKEN": uploader_token}
+    status = CliRunner().invoke(cli, ["status", footage_id, "--json"], env={**env, "LOA_CLI_CONFIG": "/nonexistent"})
+    assert status.exit_code == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "published"
 
     # The list, filtered by status, shows it too.
     page.select_option("#filters [name=status]", "published")
