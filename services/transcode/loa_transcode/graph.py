@@ -226,6 +226,11 @@ def plan_inputs(job: Job, *, video: bool = True) -> Inputs:
 
 def _audio_chain(job: Job, inputs: Inputs, loudnorm: str | None) -> str:
     """One audio track for every cut (intro, footage, outro), normalized once; ends in [aout]."""
+    after = [loudnorm] if loudnorm else []
+    # loudnorm works at 192 kHz internally: back to 48 kHz stereo, which every platform wants.
+    after += ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
+    if not job.bumpers:
+        return f"[{inputs.main_audio}]{','.join(after)}[aout]"
     chains = []
     parts = []
     for name, source, bumper in (
@@ -235,20 +240,15 @@ def _audio_chain(job: Job, inputs: Inputs, loudnorm: str | None) -> str:
     ):
         if source is None:
             continue
+        # The parts must agree in rate and layout before they are joined.
         steps = ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
         if bumper is not None:
             # A bumper's sound is padded or cut to its picture, so the footage after it stays in sync.
             steps += ["apad", f"atrim=duration={_num(bumper.info.duration_s)}"]
         chains.append(f"[{source}]{','.join(steps)}[{name}]")
         parts.append(name)
-    joined = "ma"
-    if len(parts) > 1:
-        chains.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=0:a=1[joined]")
-        joined = "joined"
-    # loudnorm works at 192 kHz internally: back to 48 kHz stereo, which every platform wants.
-    after = [loudnorm] if loudnorm else []
-    after += ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
-    chains.append(f"[{joined}]{','.join(after)}[aout]")
+    chains.append("".join(f"[{p}]" for p in parts) + f"concat=n={len(parts)}:v=0:a=1[joined]")
+    chains.append(f"[joined]{','.join(after)}[aout]")
     return ";".join(chains)
 
 
