@@ -138,6 +138,9 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
     # The committed local configuration, pointed at this stack's ports and scraping every second.
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(PROMETHEUS_DIR / f) for f in config["rule_files"]]
+    # Jobs of services this stack does not run (the livestream archiver) are left out.
+    config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in stack.ports]
+    assert {job["job_name"] for job in config["scrape_configs"]} == {"ingest", "transcode", "publisher", "metrics"}
     for job in config["scrape_configs"]:
         job["static_configs"] = [{"targets": [stack.url(job["job_name"]).removeprefix("http://")]}]
     path = tmp_path / "prometheus.yml"
