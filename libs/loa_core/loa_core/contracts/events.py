@@ -105,7 +105,8 @@ class TranscodeProgress(Event):
     percent: float = Field(ge=0, le=100)
     fps: float | None = None
     eta_s: float | None = None
-    attempt_id: str = ""
+    # The footage.uploaded event this job works on (a redelivered job reports under the same id).
+    upload_event_id: str = ""
     reason: str | None = None
 
 
