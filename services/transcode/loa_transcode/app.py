@@ -72,7 +72,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
                         percent=progress.percent,
                         fps=progress.fps,
                         eta_s=progress.eta_s,
-                        attempt_id=event.event_id,
+                        upload_event_id=event.event_id,
                     ),
                 )
             except Exception:
@@ -85,7 +85,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
         await producer.send(RENDITIONS_READY, ready)
         await producer.send(
             TRANSCODE_PROGRESS,
-            TranscodeProgress(footage_id=event.footage_id, state="done", percent=100.0, attempt_id=event.event_id),
+            TranscodeProgress(footage_id=event.footage_id, state="done", percent=100.0, upload_event_id=event.event_id),
         )
 
     async def on_dead_letter(event: Event | None, error: BaseException) -> None:
@@ -98,7 +98,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
                     footage_id=event.footage_id,
                     state="failed",
                     percent=0.0,
-                    attempt_id=event.event_id,
+                    upload_event_id=event.event_id,
                     reason=f"{type(error).__name__}: {error}"[:4000],
                 ),
             )
