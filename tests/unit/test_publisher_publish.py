@@ -1,0 +1,145 @@
+"""Publisher logic with an in-process fake adapter and producer: holds, failures, resume data, planning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loa_core.channels import Channel
+from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, Event, Rendition, TopicSpec, new_id
+from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
+from loa_publisher.ledger import Ledger, PostState
+from loa_publisher.publish import Publisher, plan_posts
+from tests.support.publishing import event_for, metadata
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Event]] = []
+
+    async def send(self, spec: TopicSpec, event: Event) -> None:
+        self.sent.append((spec.name, event))
+
+
+class FakeAdapter:
+    platform = "tiktok"
+
+    def __init__(self, *outcomes: Any) -> None:
+        self.outcomes = list(outcomes)
+        self.sessions_seen: list[dict[str, Any] | None] = []
+        self.requests: list[PublishRequest] = []
+
+    async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        self.requests.append(request)
+        self.sessions_seen.append(session.data)
+        session.save({"upload_url": "https://u/1", "sent": len(self.sessions_seen)})
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return PostResult(post_id=outcome, url=f"https://t/{outcome}")
+
+
+def rendition(profile: str) -> Rendition:
+    return Rendition(
+        profile=profile,
+        key=f"renditions/x/{profile}.mp4",
+        width=1080,
+        height=1920,
+        duration_s=10.0,
+        size_bytes=100,
+        video_codec="h264",
+        audio_codec="aac",
+    )
+
+
+class Clock:
+    now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make(tmp_path: Path, adapter: FakeAdapter) -> tuple[Publisher, FakeProducer, Ledger, Clock]:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    producer = FakeProducer()
+    clock = Clock()
+    channels = {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))}
+    publisher = Publisher(
+        channels=channels,
+        adapters={"tiktok": adapter},
+        ledger=ledger,
+        producer=producer,  # type: ignore[arg-type]
+        hold_after_transient=timedelta(minutes=5),
+        clock=clock,
+    )
+    return publisher, producer, ledger, clock
+
+
+def test_plan_reports_unknown_channels_and_missing_cuts() -> None:
+    channels = {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok", "cover"))}
+    event = event_for(new_id(), metadata(("tt", "ghost")), rendition("tiktok"))
+    posts, problems = plan_posts(event, channels)
+    assert [(p.channel.name, p.rendition.profile) for p in posts] == [("tt", "tiktok")]
+    assert problems == [
+        "channel 'tt' wants the 'cover' cut, which was not produced",
+        "channel 'ghost' is not configured in the publisher",
+    ]
+
+
+async def test_transient_failure_is_held_then_resumed_with_the_saved_session(tmp_path: Path) -> None:
+    adapter = FakeAdapter(RetryableError("tiktok: 503 through the whole backoff"), "pub-1")
+    publisher, producer, ledger, clock = make(tmp_path, adapter)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    await publisher.handle(event)  # no exception: the Kafka record is done, the ledger holds the post
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    assert entry is not None and entry.state is PostState.SCHEDULED
+    assert entry.due_at == NOW + timedelta(minutes=5) and "503" in (entry.error or "")
+    assert producer.sent == []
+    assert await publisher.run_due() == 0
+    clock.now = NOW + timedelta(minutes=5)
+    assert await publisher.run_due() == 1
+    assert adapter.sessions_seen == [None, {"upload_url": "https://u/1", "sent": 1}]  # resumed, not restarted
+    assert [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
+    assert ledger.get(event.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]
+
+
+async def test_permanent_failure_is_posts_failed_and_raised_for_the_dead_letter(tmp_path: Path) -> None:
+    adapter = FakeAdapter(PermanentError("HTTP 400: privacy_level invalid, access_token=abc123"))
+    publisher, producer, ledger, _ = make(tmp_path, adapter)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    with pytest.raises(PermanentError, match="tiktok: HTTP 400"):
+        await publisher.handle(event)
+    ((name, failed),) = producer.sent
+    assert name == POSTS_FAILED.name and "privacy_level invalid" in failed.reason  # type: ignore[attr-defined]
+    assert "abc123" not in failed.reason  # type: ignore[attr-defined]
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    assert entry is not None and entry.state is PostState.FAILED and entry.session is None
+
+
+async def test_a_past_publish_time_posts_at_once_and_a_future_one_holds(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1", "pub-2")
+    publisher, _, ledger, clock = make(tmp_path, adapter)
+    past = event_for(new_id(), metadata(("tt",), publish_at={"tt": NOW - timedelta(hours=1)}), rendition("tiktok"))
+    await publisher.handle(past)
+    assert len(adapter.requests) == 1
+    future_at = NOW + timedelta(days=1)
+    future = event_for(new_id(), metadata(("tt",), publish_at={"tt": future_at}), rendition("tiktok"))
+    await publisher.handle(future)
+    assert len(adapter.requests) == 1
+    assert ledger.next_due() == future_at
+    clock.now = future_at
+    assert await publisher.run_due() == 1
+    assert adapter.requests[-1].footage_id == future.footage_id
+
+
+async def test_no_adapter_for_the_platform_is_permanent(tmp_path: Path) -> None:
+    publisher, _, _, _ = make(tmp_path, FakeAdapter())
+    publisher.adapters = {}
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    with pytest.raises(PermanentError, match="no adapter for platform 'tiktok'"):
+        await publisher.handle(event)
