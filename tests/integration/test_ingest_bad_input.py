@@ -128,6 +128,11 @@ CASES: dict[str, tuple[int, str, Case]] = {
         "Content-Type",
         lambda i, m: _patch(i, _url(i, _create(i, 100)), b"x" * 10, **{"Content-Type": "application/octet-stream"}),
     ),
+    "PATCH without Upload-Offset": (
+        400,
+        "Upload-Offset",
+        lambda i, m: _patch(i, _url(i, _create(i, 100)), b"x" * 10, **{"Upload-Offset": "<drop>"}),
+    ),
     "out-of-order offset": (409, "does not match", lambda i, m: _patch(i, _url(i, _create(i, 100)), b"x" * 10, 50)),
     "checksum mismatch": (
         460,

@@ -298,12 +298,15 @@ class TusUploads:
         self.check_version(request)
         if not request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE):
             raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai Content-Type.")
+        if request.headers.get("upload-offset") is None:
+            raise TusError(400, "Upload-Offset is required. / Cần header Upload-Offset.")
         upload = await self._live(upload_id, principal)
         return await self._patch(upload, request, status_on_success=204, extra_headers={})
 
     async def _patch(
         self, upload: Upload, request: Request, *, status_on_success: int, extra_headers: dict[str, str]
     ) -> Response:
+        # creation-with-upload has no Upload-Offset: its body starts at 0.
         offset = parse_non_negative(request.headers.get("upload-offset", "0"), "Upload-Offset")
         checksum = parse_checksum(request.headers.get("upload-checksum"))
         declared = request.headers.get("content-length")
