@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 from loa_archiver.recorder import segment_key
-from loa_archiver.service import Archiver
+from loa_archiver.service import Archiver, PushSession
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.contracts import FootageUploaded, TopicSpec
 from loa_core.storage import LocalStorage
+from loa_dev.kafka import free_port
 
 
 class FlakyProducer:
@@ -57,3 +59,70 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
     # whose id was recorded before its send failed, keeps that id.
     assert [e.footage_id for e in producer.sent] == [archive.footage_id, archive.footage_id, mark.footage_id]
     assert abs(producer.sent[0].media.duration_s - 4.0) < 0.2
+
+
+def _ts_segment(path: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-t", "2", "-c:v", "libx264",
+         "-preset", "ultrafast", "-f", "mpegts", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_returns(tmp_path: Path) -> None:
+    settings = ArchiverSettings(
+        data_dir=tmp_path / "data", silence_timeout_s=0.3, highlight_first_s=0, rtmp_port=free_port()
+    )
+    storage = LocalStorage(tmp_path / "storage")
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    # What a killed archiver left: an RTMP archive still "recording", one segment stored and one closed by the
+    # orphaned ffmpeg but never stored.
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    storage.put_file(segment_key(archive.archive_id, 1), _ts_segment(tmp_path / "one.ts"))
+    store.add_segment(archive.archive_id, 1, segment_key(archive.archive_id, 1), 2.0)
+    work = settings.data_dir / "archiver" / "work" / archive.archive_id
+    work.mkdir(parents=True)
+    _ts_segment(work / "seg00002.ts")
+    (work / "list-1.csv").write_text("seg00002.ts,2.0,4.0\n")
+
+    producer = FlakyProducer()
+    producer.calls = 10  # never fails
+    archiver = Archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
+    await archiver.start()
+    try:
+        for _ in range(200):
+            found = store.archive(archive.archive_id)
+            assert found is not None
+            if found.state != "recording" and found.state != "finalizing":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await archiver.stop()
+    assert found.state == "announced"
+    assert [s.n for s in store.segments(archive.archive_id)] == [1, 2]
+    assert [e.footage_id for e in producer.sent] == [archive.footage_id]
+    assert abs(producer.sent[0].media.duration_s - 4.0) < 0.3
+
+
+async def test_silent_publisher_ends_the_stream() -> None:
+    class Conn:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Settings:
+        silence_timeout_s = 0.2
+
+    class FakeArchiver:
+        settings = Settings()
+
+    conn = Conn()
+    session = PushSession(FakeArchiver(), None, SimpleNamespace(archive_id="a1"), None, conn)  # type: ignore[arg-type]
+    for _ in range(100):
+        if conn.closed:
+            break
+        await asyncio.sleep(0.02)
+    # No media for longer than the timeout: closed by us, so the archive is finished at once, not waited for.
+    assert conn.closed and session.ended_by_us
