@@ -25,9 +25,9 @@ PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_DASHBOARD_PROVIDER = REPO / "deploy" / "grafana" / "provisioning" / "dashboards" / "loa.yml"
 
 # Loa's own services and the port each one serves /healthz, /readyz and /metrics on.
-LOA_SERVICES = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004}
+LOA_SERVICES = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004, "archiver": 8006}
 # Only these run ffmpeg/ffprobe; the other images stay without it.
-FFMPEG_SERVICES = {"ingest", "transcode"}
+FFMPEG_SERVICES = {"ingest", "transcode", "archiver"}
 
 # Environment keys whose value is a secret: it must come from outside the repository.
 SECRET_KEY = re.compile(r"SECRET|PASSWORD|TOKEN", re.IGNORECASE)
