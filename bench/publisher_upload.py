@@ -74,7 +74,7 @@ class PeakRss:
 async def plain_put(base_url: str, path: Path, size: int) -> float:
     async def body() -> AsyncIterator[bytes]:
         with path.open("rb") as f:
-            while piece := await asyncio.to_thread(f.read, MB):
+            while piece := await asyncio.to_thread(f.read, 2 * MB):  # the same piece size as the adapter
                 yield piece
 
     started = time.perf_counter()
