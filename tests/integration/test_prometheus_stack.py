@@ -1,14 +1,13 @@
 """Proof with real parts: Debian's Prometheus scrapes a running stack (four service processes, the real broker)
 after an upload went all the way through, and every query of every dashboard panel returns data.
 
-Engagement figures come from the metrics service polling strict statistics emulators over HTTP for two posts
-announced on posts.published for YouTube and TikTok channels (the publisher's own platform uploads are proven by
-its tests against the upload emulators; here the `local` channel publishes the real upload).
+The upload targets three channels: `local`, a YouTube channel and a TikTok channel. The publisher uploads to the
+strict upload emulators (tests/support/emulators), and the metrics service polls the figures of exactly the
+videos those emulators hold from the statistics emulators (tests/support/stats_emulators.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import shutil
@@ -17,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,11 @@ import httpx
 import pytest
 import yaml
 
-from loa_core.contracts import POSTS_PUBLISHED, PostPublished
-from loa_core.kafka import EventProducer
+from loa_core.channels import Channel, dump_channels
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_dev.stack import Stack
+from tests.support.emulators.tiktok import TikTokEmulator
+from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.media import make_clip
 from tests.support.stats_emulators import Figures, TikTokStatsEmulator, YouTubeStatsEmulator
 
@@ -38,6 +37,8 @@ DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 # Grafana's variables, as Grafana would expand them for "All" over a short range.
 SUBSTITUTIONS = {"$__rate_interval": "10m", "$__range": "30m", "$channel": ".*", "$series": ".*"}
 SERIES = "Sự kiện phường"
+YOUTUBE_FIGURES = Figures(views=1200, likes=80, comments=12)
+TIKTOK_FIGURES = Figures(views=56000, likes=4100, comments=230, shares=310)
 
 
 @dataclass
@@ -81,44 +82,84 @@ def _finite(result: list[dict[str, Any]]) -> bool:
     return any(math.isfinite(float(r["value"][1])) for r in result)
 
 
-@pytest.fixture
-def emulators(tmp_path: Path) -> Iterator[tuple[YouTubeStatsEmulator, TikTokStatsEmulator]]:
-    with YouTubeStatsEmulator(tmp_path / "yt") as youtube, TikTokStatsEmulator(tmp_path / "tt") as tiktok:
-        youtube.videos["ytvid1"] = Figures(views=1200, likes=80, comments=12)  # type: ignore[attr-defined]
-        youtube.subscribers = 3400  # type: ignore[attr-defined]
-        tiktok.videos["7001"] = Figures(views=56000, likes=4100, comments=230, shares=310)  # type: ignore[attr-defined]
-        tiktok.followers = 15800  # type: ignore[attr-defined]
-        yield youtube, tiktok  # type: ignore[misc]
+@dataclass
+class Platforms:
+    youtube: YouTubeEmulator
+    tiktok: TikTokEmulator
+    youtube_stats: YouTubeStatsEmulator
+    tiktok_stats: TikTokStatsEmulator
 
 
 @pytest.fixture
-def stack(
-    kafka_broker: KafkaBroker, tmp_path: Path, emulators: tuple[YouTubeStatsEmulator, TikTokStatsEmulator]
-) -> Iterator[Stack]:
-    youtube, tiktok = emulators
-    channels = tmp_path / "metrics-channels.json"
+def platforms(tmp_path: Path) -> Iterator[Platforms]:
+    with (
+        YouTubeEmulator(tmp_path / "yt-upload") as youtube,
+        TikTokEmulator(tmp_path / "tt-upload") as tiktok,
+        YouTubeStatsEmulator(tmp_path / "yt-stats") as youtube_stats,
+        TikTokStatsEmulator(tmp_path / "tt-stats") as tiktok_stats,
+    ):
+        assert isinstance(youtube, YouTubeEmulator) and isinstance(tiktok, TikTokEmulator)
+        assert isinstance(youtube_stats, YouTubeStatsEmulator) and isinstance(tiktok_stats, TikTokStatsEmulator)
+        tiktok.public_ids = True  # an audited app posting publicly: the post gets its public id
+        # Statistics exist for exactly the videos the platforms received.
+        youtube_stats.figures_for = lambda vid: YOUTUBE_FIGURES if vid in youtube.videos else None
+        tiktok_stats.figures_for = lambda vid: TIKTOK_FIGURES if vid in tiktok.videos else None
+        youtube_stats.subscribers = 3400
+        tiktok_stats.followers = 15800
+        yield Platforms(youtube, tiktok, youtube_stats, tiktok_stats)
+
+
+@pytest.fixture
+def stack(kafka_broker: KafkaBroker, tmp_path: Path, platforms: Platforms) -> Iterator[Stack]:
+    channels = tmp_path / "channels.json"
     channels.write_text(
-        json.dumps(
+        dump_channels(
             [
-                {"name": "local", "platform": "local", "profiles": ["tiktok", "youtube"]},
-                {"name": "yt", "platform": "youtube", "profiles": ["youtube"]},
-                {"name": "tt", "platform": "tiktok", "profiles": ["tiktok"]},
+                Channel(name="local", platform="local", profiles=("tiktok", "youtube")),
+                Channel(
+                    name="ward-yt",
+                    platform="youtube",
+                    profiles=("youtube",),
+                    options={
+                        "base_url": platforms.youtube.base_url,
+                        "token_url": f"{platforms.youtube.base_url}/token",
+                    },
+                ),
+                Channel(
+                    name="ward-tt",
+                    platform="tiktok",
+                    profiles=("tiktok",),
+                    options={"base_url": platforms.tiktok.base_url},
+                ),
             ]
         )
     )
     credentials = tmp_path / "stats-credentials.json"
-    credentials.write_text(json.dumps({"yt": {"access_token": "yt-token"}, "tt": {"access_token": "tt-token"}}))
+    credentials.write_text(
+        json.dumps({"ward-yt": {"access_token": "yt-token"}, "ward-tt": {"access_token": "tt-token"}})
+    )
     credentials.chmod(0o600)
     stack = MetricsPollingStack(
         root=tmp_path / "stack",
         token=f"prom-{uuid.uuid4().hex}",
         kafka_bootstrap=kafka_broker.bootstrap,
         topic_prefix=f"prom{uuid.uuid4().hex[:8]}.",
-        metrics_env={
+        extra_env={
             "LOA_CHANNELS_FILE": str(channels),
+            # The publisher's OAuth clients for the two platform channels (emulators' test values).
+            "LOA_SECRET_WARD_YT_CLIENT_ID": platforms.youtube.client_id,
+            "LOA_SECRET_WARD_YT_CLIENT_SECRET": platforms.youtube.client_secret,
+            "LOA_SECRET_WARD_YT_REFRESH_TOKEN": platforms.youtube.refresh_token,
+            "LOA_SECRET_WARD_TT_CLIENT_KEY": platforms.tiktok.client_key,
+            "LOA_SECRET_WARD_TT_CLIENT_SECRET": platforms.tiktok.client_secret,
+            "LOA_SECRET_WARD_TT_REFRESH_TOKEN": platforms.tiktok.refresh_token,
+            "LOA_YOUTUBE_CHUNK_BYTES": str(256 * 1024),
+            "LOA_STATUS_POLL_S": "0.2",
+        },
+        metrics_env={
             "LOA_STATS_CREDENTIALS_FILE": str(credentials),
-            "LOA_YOUTUBE_API_BASE": youtube.base_url,
-            "LOA_TIKTOK_API_BASE": tiktok.base_url,
+            "LOA_YOUTUBE_API_BASE": platforms.youtube_stats.base_url,
+            "LOA_TIKTOK_API_BASE": platforms.tiktok_stats.base_url,
             "LOA_STATS_ROUND_S": "1",
             "LOA_LAG_INTERVAL_S": "1",
         },
@@ -196,7 +237,7 @@ def _dashboard_queries() -> list[tuple[str, str, str]]:
 
 
 def test_every_dashboard_query_returns_data_from_a_live_stack(
-    stack: Stack, prometheus: Prometheus, tmp_path: Path
+    stack: Stack, prometheus: Prometheus, platforms: Platforms, tmp_path: Path
 ) -> None:
     headers = {"Authorization": f"Bearer {stack.token}"}
     # Every service is scraped before anything happens, so counters are seen going up (rates need two samples).
@@ -215,13 +256,13 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         lambda: stack.log_tail("metrics"),
     )
 
-    # An upload goes all the way through: ingest → transcode → publisher (local channel) → metrics.
+    # An upload goes all the way through: ingest → transcode → publisher (local, YouTube, TikTok) → metrics.
     clip = make_clip(tmp_path / "clip.mp4", width=640, height=360, duration_s=2.0)
     with clip.open("rb") as body:
         response = httpx.post(
             f"{stack.url('ingest')}/footage",
             headers=headers,
-            data={"title": "Họp dân tháng 11", "series": SERIES, "channels": ["local"]},
+            data={"title": "Họp dân tháng 11", "series": SERIES, "channels": ["local", "ward-yt", "ward-tt"]},
             files={"file": ("clip.mp4", body, "video/mp4")},
             timeout=120,
         )
@@ -236,40 +277,25 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         "the upload to be published", published, 300, lambda: stack.log_tail("transcode") + stack.log_tail("publisher")
     )
 
-    # Two platform posts of the same footage are announced as the publisher announces them; the metrics
-    # service then polls their figures from the statistics emulators.
-    async def announce() -> None:
-        producer = EventProducer(stack.kafka_bootstrap or "", stack.topic_prefix)
-        try:
-            for channel, platform, profile, post_id in (
-                ("yt", "youtube", "youtube", "ytvid1"),
-                ("tt", "tiktok", "tiktok", "7001"),
-            ):
-                await producer.send(
-                    POSTS_PUBLISHED,
-                    PostPublished(
-                        footage_id=footage_id,
-                        channel=channel,
-                        platform=platform,
-                        profile=profile,
-                        post_id=post_id,
-                        url=f"https://example.invalid/{post_id}",
-                        published_at=datetime.now(UTC),
-                    ),
-                )
-        finally:
-            await producer.stop()
-
-    asyncio.run(announce())
+    posts = httpx.get(f"{stack.url('metrics')}/footage/{footage_id}", headers=headers, timeout=10).json()
+    posts = posts["stages"]["published"]["posts"]
+    assert {(p["channel"], p["profile"]) for p in posts} == {
+        ("local", "tiktok"),
+        ("local", "youtube"),
+        ("ward-yt", "youtube"),
+        ("ward-tt", "tiktok"),
+    }
+    assert len(platforms.youtube.videos) == 1 and len(platforms.tiktok.videos) == 1
 
     def polled() -> bool:
-        posts = httpx.get(f"{stack.url('metrics')}/posts", headers=headers, timeout=10).json()["items"]
-        return {p["post_id"]: p["views"] for p in posts if p["views"] is not None} == {"ytvid1": 1200, "7001": 56000}
+        items = httpx.get(f"{stack.url('metrics')}/posts", headers=headers, timeout=10).json()["items"]
+        views = {p["channel"]: p["views"] for p in items if p["platform"] != "local"}
+        return views == {"ward-yt": YOUTUBE_FIGURES.views, "ward-tt": TIKTOK_FIGURES.views}
 
     _wait("the engagement figures to be polled", polled, 60, lambda: stack.log_tail("metrics"))
     _wait(
         "Prometheus to scrape the figures",
-        lambda: _finite(prometheus.query('loa_engagement_views{channel="tt"} == 56000')),
+        lambda: _finite(prometheus.query(f'loa_engagement_views{{channel="ward-tt"}} == {TIKTOK_FIGURES.views}')),
         60,
     )
 

@@ -10,6 +10,7 @@ quota answers 403 with reason quotaExceeded. TikTok: POST /v2/video/query/?field
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ class YouTubeStatsEmulator(Emulator):
         super().__init__(root)
         self.valid_tokens = {access_token}
         self.videos: dict[str, Figures] = {}
+        # Optional: figures for ids not in `videos` (e.g. whatever the upload emulator holds); None = unknown id.
+        self.figures_for: Callable[[str], Figures | None] | None = None
         self.subscribers = 0
         self.quota_remaining = quota_units  # None = unlimited
         self.calls: list[tuple[str, list[str]]] = []  # (endpoint, ids asked)
@@ -43,6 +46,12 @@ class YouTubeStatsEmulator(Emulator):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/youtube/v3/videos", self._videos)
         app.router.add_get("/youtube/v3/channels", self._channels)
+
+    def _figures(self, video_id: str) -> Figures | None:
+        found = self.videos.get(video_id)
+        if found is None and self.figures_for is not None:
+            found = self.figures_for(video_id)
+        return found
 
     def _check(self, request: web.Request) -> web.Response | None:
         auth = request.headers.get("Authorization", "")
@@ -81,7 +90,7 @@ class YouTubeStatsEmulator(Emulator):
                 },
             }
             for i in ids
-            if (f := self.videos.get(i)) is not None
+            if (f := self._figures(i)) is not None
         ]
         return web.json_response(
             {"kind": "youtube#videoListResponse", "items": items, "pageInfo": {"totalResults": len(items)}}
@@ -119,6 +128,7 @@ class TikTokStatsEmulator(Emulator):
         super().__init__(root)
         self.valid_tokens = {access_token}
         self.videos: dict[str, Figures] = {}
+        self.figures_for: Callable[[str], Figures | None] | None = None  # as in YouTubeStatsEmulator
         self.followers = 0
         self.per_minute = per_minute  # None = unlimited; a count, not a clock: the tests stay timing-free
         self.calls: list[tuple[str, list[str]]] = []
@@ -155,6 +165,8 @@ class TikTokStatsEmulator(Emulator):
         videos = []
         for i in ids:
             f = self.videos.get(i)
+            if f is None and self.figures_for is not None:
+                f = self.figures_for(i)
             if f is None:
                 continue  # not the user's, private or not yet public: TikTok leaves it out
             full = {
