@@ -126,3 +126,16 @@ async def test_silent_publisher_ends_the_stream() -> None:
         await asyncio.sleep(0.02)
     # No media for longer than the timeout: closed by us, so the archive is finished at once, not waited for.
     assert conn.closed and session.ended_by_us
+
+
+async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path) -> None:
+    settings = ArchiverSettings(data_dir=tmp_path / "data")
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    producer = FlakyProducer()
+    archiver = Archiver(settings, LocalStorage(tmp_path / "s"), producer, store, {"local"})  # type: ignore[arg-type]
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    # The grace period ran out just as the publisher reconnected: the reconnect registered first.
+    archiver._pushing.add(archive.archive_id)
+    await archiver.finalize(archive.archive_id)
+    found = store.archive(archive.archive_id)
+    assert found is not None and found.state == "recording" and producer.sent == []

@@ -109,6 +109,9 @@ class Archiver:
         self.rtmp = RtmpServer(settings.rtmp_host, settings.rtmp_port, self.authorize_publish)
         self._fetcher: SafeFetcher | None = None
         self._live: dict[str, PushSession] = {}  # by stream key id
+        # Archives a publisher is recording into (or about to): finalize leaves them alone. Checked and set
+        # without an await in between, so a reconnect and a grace period running out cannot both win.
+        self._pushing: set[str] = set()
         self._grace: dict[str, asyncio.Task[None]] = {}  # by archive id: waiting for a publisher to come back
         self._pulls: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}  # by pull id
         self._finalizing: dict[str, asyncio.Task[None]] = {}
@@ -177,6 +180,7 @@ class Archiver:
             log.info("archive %s: new RTMP archive for stream key %s", archive.archive_id, key.key_id)
         else:
             log.info("archive %s: publisher is back, continuing the archive", archive.archive_id)
+        self._pushing.add(archive.archive_id)
         grace = self._grace.pop(archive.archive_id, None)
         if grace is not None:
             grace.cancel()
@@ -193,6 +197,7 @@ class Archiver:
         except Exception:
             # No recorder, no publish: the publisher is refused (and retries) rather than streaming into nothing.
             log.exception("archive %s: the recorder did not start", archive.archive_id)
+            self._pushing.discard(archive.archive_id)
             self._start_grace(archive.archive_id)
             return None
         session = PushSession(self, key, archive, recorder, conn)
@@ -205,6 +210,7 @@ class Archiver:
         LIVE_STREAMS.labels(source="rtmp").dec()
         await session.recorder.finish()
         archive_id = session.archive.archive_id
+        self._pushing.discard(archive_id)
         if finished:
             log.info("archive %s: stream ended", archive_id)
             self.schedule_finalize(archive_id)
@@ -379,6 +385,9 @@ class Archiver:
         async with self._finalize_locks[archive_id]:
             archive = self.store.archive(archive_id)
             if archive is None or archive.state in ("announced", "empty"):
+                return
+            if archive_id in self._pushing:
+                log.info("archive %s: a publisher is back; not finishing it", archive_id)
                 return
             self.store.set_archive_state(archive_id, "finalizing")
             try:
