@@ -129,3 +129,15 @@ def test_postgres_ledger_reconnects_after_a_server_restart(postgres: PostgresSer
     ledger.save_session(KEY, {"uri": "u", "size": 1})
     assert get(ledger).session == {"uri": "u", "size": 1}
     ledger.close()
+
+
+def test_abandoned_in_flight_posts_are_reclaimed_once(location: str) -> None:
+    ledger, other = Ledger.open(location), Ledger.open(location)
+    ledger.mark_pending(KEY, "{}")
+    ledger.save_session(KEY, {"uri": "u", "size": 1})
+    assert ledger.reclaim_abandoned(timedelta(minutes=5), NOW) == []  # its heartbeat is fresh
+    assert [ledger.reclaim_abandoned(timedelta(0), NOW), other.reclaim_abandoned(timedelta(0), NOW)] == [[KEY], []]
+    entry = get(ledger)
+    assert entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.session == {"uri": "u", "size": 1}
+    ledger.close()
+    other.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from loa_core.channels import Channel
 from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, Event, Rendition, TopicSpec, new_id
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
-from loa_publisher.ledger import Ledger, PostState
+from loa_publisher.ledger import Ledger, PostKey, PostState
 from loa_publisher.publish import Publisher, plan_posts
 from tests.support.publishing import event_for, metadata
 
@@ -143,3 +144,45 @@ async def test_no_adapter_for_the_platform_is_permanent(tmp_path: Path) -> None:
     event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
     with pytest.raises(PermanentError, match="no adapter for platform 'tiktok'"):
         await publisher.handle(event)
+
+
+async def test_a_held_post_whose_worker_died_mid_upload_is_resumed_by_the_scheduler(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1")
+    publisher, producer, ledger, _ = make(tmp_path, adapter)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    key = PostKey(event.footage_id, "tt", "tiktok")
+    # What a worker leaves behind when it is killed while posting a held post: UPLOADING with a session, and no
+    # Kafka record that will ever bring it back (renditions.ready was committed when the post was held).
+    ledger.mark_pending(key, event.model_dump_json())
+    ledger.save_session(key, {"upload_url": "https://u/0", "sent": 0})
+    assert await publisher.run_due() == 0  # fresh: its worker may still be uploading
+    publisher.abandoned_after = timedelta(0)
+    assert await publisher.run_due() == 1
+    assert adapter.sessions_seen == [{"upload_url": "https://u/0", "sent": 0}]  # resumed with its session
+    assert ledger.get(*vars(key).values()).state is PostState.POSTED  # type: ignore[union-attr]
+    assert [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
+
+
+async def test_an_upload_in_progress_keeps_its_row_fresh(tmp_path: Path) -> None:
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    class SlowAdapter(FakeAdapter):
+        async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+            session.save({"upload_url": "https://u/1"})
+            started.set()
+            await finish.wait()
+            return PostResult(post_id="p", url="https://t/p")
+
+    publisher, _, ledger, _ = make(tmp_path, SlowAdapter())
+    publisher.heartbeat = timedelta(seconds=0.01)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    task = asyncio.create_task(publisher.handle(event))
+    await started.wait()
+    key = PostKey(event.footage_id, "tt", "tiktok")
+    first = ledger.updated_at(key)
+    deadline = asyncio.get_running_loop().time() + 30
+    while ledger.updated_at(key) == first and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert ledger.updated_at(key) != first  # the heartbeat touched it while the upload ran
+    finish.set()
+    await task

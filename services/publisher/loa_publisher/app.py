@@ -88,6 +88,8 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         ledger=ledger,
         producer=producer,
         hold_after_transient=timedelta(seconds=settings.hold_after_transient_s),
+        heartbeat=timedelta(seconds=settings.heartbeat_s),
+        abandoned_after=timedelta(seconds=settings.abandoned_after_s),
     )
 
     async def handle(event: RenditionsReady) -> None:

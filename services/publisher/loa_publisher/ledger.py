@@ -16,7 +16,7 @@ import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -308,6 +308,55 @@ class Ledger:
             ),
         )
         return count == 1
+
+    def updated_at(self, key: PostKey) -> str | None:
+        rows = self._db.execute(
+            "SELECT updated_at FROM posts WHERE footage_id=? AND channel=? AND profile=?",
+            (key.footage_id, key.channel, key.profile),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def touch(self, key: PostKey) -> None:
+        """Heartbeat of a post being uploaded: its row stays fresh, so no one takes it for abandoned."""
+        self._db.execute(
+            "UPDATE posts SET updated_at=? WHERE footage_id=? AND channel=? AND profile=?",
+            (_now(), key.footage_id, key.channel, key.profile),
+        )
+
+    def reclaim_abandoned(self, older_than: timedelta, due: datetime) -> list[PostKey]:
+        """In-flight posts (PENDING/UPLOADING) whose heartbeat stopped `older_than` ago: their worker died.
+
+        They become due at `due` (now), keeping their upload session, so the scheduler resumes them. This is
+        what rescues a held post that crashed mid-upload: its renditions.ready was committed long ago and will
+        not come back.
+        Each row is taken with a conditional UPDATE on the updated_at it was seen with, so one worker wins.
+        """
+        threshold = (datetime.now(UTC) - older_than).isoformat()
+        rows = self._db.execute(
+            "SELECT footage_id, channel, profile, updated_at FROM posts "
+            "WHERE state IN (?, ?) AND updated_at < ? AND request IS NOT NULL",
+            (PostState.PENDING.value, PostState.UPLOADING.value, threshold),
+        )
+        reclaimed: list[PostKey] = []
+        for footage_id, channel, profile, seen in rows:
+            count = self._db.execute_count(
+                "UPDATE posts SET state=?, due_at=?, updated_at=? "
+                "WHERE footage_id=? AND channel=? AND profile=? AND state IN (?, ?) AND updated_at=?",
+                (
+                    PostState.SCHEDULED.value,
+                    due.astimezone(UTC).isoformat(),
+                    _now(),
+                    footage_id,
+                    channel,
+                    profile,
+                    PostState.PENDING.value,
+                    PostState.UPLOADING.value,
+                    seen,
+                ),
+            )
+            if count == 1:
+                reclaimed.append(PostKey(footage_id, channel, profile))
+        return reclaimed
 
     def retry_failed(self, footage_id: str, now: datetime) -> list[PostKey]:
         """`loa retry`: every FAILED post of the footage becomes due now."""

@@ -73,6 +73,8 @@ class Publisher:
         ledger: Ledger,
         producer: EventProducer,
         hold_after_transient: timedelta = timedelta(minutes=5),
+        heartbeat: timedelta = timedelta(seconds=30),
+        abandoned_after: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.channels = channels
@@ -80,6 +82,8 @@ class Publisher:
         self.ledger = ledger
         self.producer = producer
         self.hold_after_transient = hold_after_transient
+        self.heartbeat = heartbeat
+        self.abandoned_after = abandoned_after
         self.clock = clock
         self._locks: dict[PostKey, asyncio.Lock] = {}
 
@@ -97,6 +101,8 @@ class Publisher:
 
     async def run_due(self) -> int:
         """Post what the ledger held and is now due. Returns how many were attempted."""
+        for key in self.ledger.reclaim_abandoned(self.abandoned_after, self.clock()):
+            log.warning("resuming %s: the worker that was posting it stopped", key)
         attempted = 0
         for entry in self.ledger.due(self.clock()):
             if entry.request is None:
@@ -128,6 +134,15 @@ class Publisher:
     def retry(self, footage_id: str) -> list[PostKey]:
         """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
         return self.ledger.retry_failed(footage_id, self.clock())
+
+    async def _heartbeat(self, key: PostKey) -> None:
+        """Keep the row fresh while its upload runs (see `Ledger.reclaim_abandoned`)."""
+        while True:
+            await asyncio.sleep(self.heartbeat.total_seconds())
+            try:
+                self.ledger.touch(key)
+            except Exception:  # a missed beat only risks an early reclaim, which the per-key lock serializes
+                log.warning("ledger heartbeat for %s failed", key, exc_info=True)
 
     def _lock(self, key: PostKey) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -174,6 +189,7 @@ class Publisher:
             text=render(channel, event.metadata, key.footage_id),
             publish_at=publish_at,
         )
+        heartbeat = asyncio.create_task(self._heartbeat(key))
         try:
             with metrics.upload(channel.platform):
                 result = await adapter.publish(request, session)
@@ -196,6 +212,8 @@ class Publisher:
                 PostFailed(footage_id=key.footage_id, channel=channel.name, platform=channel.platform, reason=reason),
             )
             raise PermanentError(reason) from exc
+        finally:
+            heartbeat.cancel()
         published_at = self.clock()
         self.ledger.mark_posted(key, post_id=result.post_id, url=result.url, published_at=published_at)
         log.info("posted %s to %s: %s", key, channel.name, result.url)

@@ -26,6 +26,10 @@ class PublisherSettings(CommonSettings):
     hold_after_transient_s: float = 300.0
     # How often held posts (publish times, quota waits, `loa retry`) are checked.
     schedule_poll_s: float = 5.0
+    # A post being uploaded refreshes its ledger row this often; one whose row went quiet for
+    # `abandoned_after_s` belonged to a worker that died, and is resumed (with its session) by the scheduler.
+    heartbeat_s: float = 30.0
+    abandoned_after_s: float = 300.0
     # How often platform-side processing (TikTok status, Zalo verify) is polled, and for how long at most.
     status_poll_s: float = 5.0
     status_timeout_s: float = 3600.0
