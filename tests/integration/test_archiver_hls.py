@@ -146,7 +146,9 @@ def test_scheduled_capture_window(tmp_path: Path, kafka_broker: KafkaBroker, top
         source.wait()
 
 
-def test_fragmented_mp4_playlist_is_archived(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
+def test_fragmented_mp4_playlist_behind_a_master_is_archived(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
     hls = tmp_path / "hls"
     hls.mkdir()
     # A finished (EXT-X-ENDLIST) fMP4 playlist: init segment + 2 s fragments.
@@ -156,11 +158,17 @@ def test_fragmented_mp4_playlist_is_archived(tmp_path: Path, kafka_broker: Kafka
          "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", "-hls_segment_type", "fmp4", str(hls / "vod.m3u8")],
         check=True,
     )  # fmt: skip
+    # Behind a master playlist, as CDNs serve it: the best variant is followed.
+    (hls / "master.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\nmissing.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=900000\nvod.m3u8\n"
+    )
     with (
         http_server(hls) as port,
         archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix, **LOCAL) as archiver,
     ):
-        response = archiver.client.post("/pulls", json={"url": f"http://127.0.0.1:{port}/vod.m3u8", "channel": "local"})
+        response = archiver.client.post(
+            "/pulls", json={"url": f"http://127.0.0.1:{port}/master.m3u8", "channel": "local"}
+        )
         assert response.status_code == 201, response.text
         archive_event = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)[0]
         assert abs(archive_event.media.duration_s - 6.0) <= 0.3, archive_event.media.duration_s
