@@ -68,6 +68,10 @@ class UploadStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: no fsync per commit (one per PATCH halved throughput with 16 MiB chunks). A power cut can lose
+        # the last offsets; the spool is then longer than the row says and its tail is cut off before the next write,
+        # so the client resends those bytes. Nothing is lost that the client does not still have.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, length INTEGER NOT NULL, offset INTEGER NOT NULL,"
             " raw_metadata TEXT NOT NULL, metadata_json TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,"
