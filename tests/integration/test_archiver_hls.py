@@ -32,51 +32,62 @@ def _pull(archiver: ArchiverProcess, pull_id: str) -> dict[str, Any]:
 
 def test_pull_survives_a_killed_archiver(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
     hls = tmp_path / "hls"
-    source = start_hls_source(hls, 14)
+    hls.mkdir()
+    source: subprocess.Popen[bytes] | None = None
     try:
-        _pull_and_kill(tmp_path, hls, source, kafka_broker, topic_prefix)
+        with (
+            http_server(hls) as port,
+            archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix, **LOCAL) as archiver,
+        ):
+            # The live starts once the archiver is up, so the kill below lands in the middle of it.
+            source = start_hls_source(hls, 14)
+            _pull_and_kill(archiver, port, hls, source, kafka_broker, topic_prefix)
     finally:
-        source.kill()
-        source.wait()
+        if source is not None:
+            source.kill()
+            source.wait()
 
 
 def _pull_and_kill(
-    tmp_path: Path, hls: Path, source: subprocess.Popen[bytes], kafka_broker: KafkaBroker, topic_prefix: str
+    archiver: ArchiverProcess,
+    port: int,
+    hls: Path,
+    source: subprocess.Popen[bytes],
+    kafka_broker: KafkaBroker,
+    topic_prefix: str,
 ) -> None:
-    with (
-        http_server(hls) as port,
-        archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix, **LOCAL) as archiver,
-    ):
-        wait_for(lambda: (hls / "live.m3u8").exists(), 30, "the HLS playlist")
-        response = archiver.client.post(
-            "/pulls", json={"url": f"http://127.0.0.1:{port}/live.m3u8", "channel": "local", "title": "Hội thi"}
-        )
-        assert response.status_code == 201, response.text
-        pull_id = response.json()["pull_id"]
+    wait_for(lambda: (hls / "live.m3u8").exists(), 30, "the HLS playlist")
+    response = archiver.client.post(
+        "/pulls", json={"url": f"http://127.0.0.1:{port}/live.m3u8", "channel": "local", "title": "Hội thi"}
+    )
+    assert response.status_code == 201, response.text
+    pull_id = response.json()["pull_id"]
 
-        def two_segments() -> str | None:
-            archive_id = _pull(archiver, pull_id)["archive_id"]
-            return archive_id if archive_id and len(archiver.stored_segments(archive_id)) >= 2 else None
+    def two_segments() -> str | None:
+        archive_id = _pull(archiver, pull_id)["archive_id"]
+        return archive_id if archive_id and len(archiver.stored_segments(archive_id)) >= 2 else None
 
-        archive_id = wait_for(two_segments, 60, "two pulled segments")
-        archiver.kill()
-        archiver.start()
-        assert source.wait(60) == 0, source.stderr.read() if source.stderr else ""
-        events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
-        assert _pull(archiver, pull_id)["state"] == "done"
-        assert [a["archive_id"] for a in archiver.archives()] == [archive_id]
-        archive_event = events[0]
-        assert archive_event.source == "livestream" and archive_event.metadata.title == "Hội thi"
-        sent_s = sum(
-            float(line.split(":")[1].split(",")[0])
-            for line in (hls / "live.m3u8").read_text().splitlines()
-            if line.startswith("#EXTINF:")
-        )
-        assert abs(sent_s - 14) < 0.5
-        assert abs(archive_event.media.duration_s - sent_s) <= SEGMENT_S, (archive_event.media.duration_s, sent_s)
-        segments = archiver.stored_segments(archive_id)
-        assert segments == [f"seg{n:05d}.ts" for n in range(1, len(segments) + 1)]
-        assert events[1].metadata.trim_end_s == 4.0 and events[1].media.key == archive_event.media.key
+    archive_id = wait_for(two_segments, 60, "two pulled segments")
+    archiver.kill()
+    stored_before_kill = len(archiver.stored_segments(archive_id))
+    archiver.start()
+    assert source.wait(60) == 0, source.stderr.read() if source.stderr else ""
+    events = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)
+    assert _pull(archiver, pull_id)["state"] == "done"
+    assert [a["archive_id"] for a in archiver.archives()] == [archive_id]
+    archive_event = events[0]
+    assert archive_event.source == "livestream" and archive_event.metadata.title == "Hội thi"
+    sent_s = sum(
+        float(line.split(":")[1].split(",")[0])
+        for line in (hls / "live.m3u8").read_text().splitlines()
+        if line.startswith("#EXTINF:")
+    )
+    assert abs(sent_s - 14) < 0.5
+    assert abs(archive_event.media.duration_s - sent_s) <= SEGMENT_S, (archive_event.media.duration_s, sent_s)
+    segments = archiver.stored_segments(archive_id)
+    assert segments == [f"seg{n:05d}.ts" for n in range(1, len(segments) + 1)]
+    assert len(segments) > stored_before_kill  # the restarted archiver went on with the same pull
+    assert events[1].metadata.trim_end_s == 4.0 and events[1].media.key == archive_event.media.key
 
 
 def test_pull_address_policy(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
