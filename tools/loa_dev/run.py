@@ -45,6 +45,8 @@ def main() -> None:
     stack = Stack(root=RUN_DIR, token=_token(), ports={**PORTS, "archiver": ARCHIVER_PORT}, kafka_port=KAFKA_PORT)
     print("Starting Kafka and the four Loa services… / Đang khởi động…", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A shell that starts us in the background hands down SIGINT as ignored; Ctrl-C must still stop us cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
         stack.start_service("archiver")
