@@ -56,7 +56,11 @@ if [[ ! -f "${stamp}" ]]; then
               -e "${REPO_ROOT}/services/publisher" -e "${REPO_ROOT}/services/metrics" -e "${REPO_ROOT}/services/archiver" -e "${REPO_ROOT}/cli"
               -e "${REPO_ROOT}/tools")
     [[ ${WITH_TEST} == 1 ]] && pip_args+=(-r "${REPO_ROOT}/requirements-test.txt")
-    "${VENV}/bin/pip" install -q "${pip_args[@]}"
+    # setuptools prints pages of warnings for editable installs; keep them in a log, show it only on failure.
+    if ! "${VENV}/bin/pip" install -q "${pip_args[@]}" >"${CACHE}/pip-install.log" 2>&1; then
+        cat "${CACHE}/pip-install.log" >&2
+        exit 1
+    fi
     rm -f "${VENV}"/.loa-installed-*
     touch "${stamp}"
 fi
