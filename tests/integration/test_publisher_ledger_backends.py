@@ -46,6 +46,7 @@ def get(ledger: Ledger, key: PostKey = KEY):  # type: ignore[no-untyped-def]
 
 def test_lifecycle_survives_reconnect(location: str) -> None:
     ledger = Ledger.open(location)
+    assert ledger.shared is location.startswith("postgresql://")  # several workers may share it
     ledger.mark_pending(KEY, '{"event": "Lễ chào cờ"}')
     ledger.save_session(KEY, {"uri": "https://upload/x?upload_id=1", "size": 123})
     ledger.close()

@@ -186,3 +186,29 @@ async def test_an_upload_in_progress_keeps_its_row_fresh(tmp_path: Path) -> None
     assert ledger.updated_at(key) != first  # the heartbeat touched it while the upload ran
     finish.set()
     await task
+
+
+async def test_on_a_shared_ledger_a_live_upload_of_another_worker_is_left_alone(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1")
+    publisher, _, ledger, _ = make(tmp_path, adapter)
+    ledger.shared = True  # as a PostgreSQL ledger is
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    key = PostKey(event.footage_id, "tt", "tiktok")
+    ledger.mark_pending(key, event.model_dump_json())  # another worker is uploading it (fresh heartbeat)
+    ledger.save_session(key, {"upload_url": "https://u/9"})
+    await publisher.handle(event)  # the redelivery after a rebalance
+    assert adapter.requests == []
+    publisher.abandoned_after = timedelta(0)  # that worker's heartbeat stops
+    assert await publisher.run_due() == 1
+    assert adapter.sessions_seen == [{"upload_url": "https://u/9"}]
+
+
+async def test_on_an_embedded_ledger_an_in_flight_row_is_resumed_at_once(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1")
+    publisher, _, ledger, _ = make(tmp_path, adapter)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    key = PostKey(event.footage_id, "tt", "tiktok")
+    ledger.mark_pending(key, event.model_dump_json())  # left by this very worker before it was killed
+    ledger.save_session(key, {"upload_url": "https://u/3"})
+    await publisher.handle(event)
+    assert adapter.sessions_seen == [{"upload_url": "https://u/3"}]

@@ -184,6 +184,8 @@ class Ledger:
 
     def __init__(self, path: Path, *, _db: _Db | None = None) -> None:
         self._db: _Db = _db if _db is not None else _Sqlite(path)
+        # Shared by several workers (PostgreSQL): an in-flight row may belong to another, live worker.
+        self.shared = isinstance(self._db, _Postgres)
         for statement in _schema():
             self._db.execute(statement)
         missing = [c for c in _COLUMNS if c not in self._db.columns()]

@@ -135,6 +135,15 @@ class Publisher:
         """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
         return self.ledger.retry_failed(footage_id, self.clock())
 
+    def _owned_elsewhere(self, key: PostKey) -> bool:
+        """Only a shared ledger can have another worker behind a fresh in-flight row: ours are serialized by the
+        per-key lock held here, and an embedded (SQLite) ledger has one worker, so its in-flight rows are ours
+        from before a crash and are resumed at once."""
+        if not self.ledger.shared:
+            return False
+        touched = self.ledger.updated_at(key)
+        return touched is not None and datetime.fromisoformat(touched) > utc_now() - self.abandoned_after
+
     async def _heartbeat(self, key: PostKey) -> None:
         """Keep the row fresh while its upload runs (see `Ledger.reclaim_abandoned`)."""
         while True:
@@ -161,6 +170,11 @@ class Publisher:
             return
         if entry is not None and entry.state is PostState.FAILED:
             return  # waits for a person: `loa retry`
+        if entry is not None and entry.state in (PostState.PENDING, PostState.UPLOADING) and self._owned_elsewhere(key):
+            # Another worker's upload is alive (its heartbeat is fresh): a redelivery after a rebalance must not
+            # race it on the same session. If that worker dies, `run_due` reclaims the post once it goes quiet.
+            log.info("%s is being posted by another worker; leaving it to that worker", key)
+            return
         request_json = event.model_dump_json()
         if entry is not None and entry.state is PostState.SCHEDULED:
             if entry.due_at is not None and entry.due_at > now:
