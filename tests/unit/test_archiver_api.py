@@ -101,3 +101,20 @@ def test_marks_only_while_recording(tmp_path: Path) -> None:
     store.set_archive_state(archive.archive_id, "announced")
     assert client.post(f"/archives/{archive.archive_id}/marks", json={"start_s": 0, "end_s": 5}).status_code == 409
     assert client.get("/archives/nope").status_code == 404
+
+
+def test_live_page_and_marking_the_last_seconds(tmp_path: Path) -> None:
+    client, store = make_client(tmp_path)
+    page = client.get("/live", headers={"Authorization": ""})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/archives" in page.text and "last_s" in page.text and "innerHTML" not in page.text
+    archive = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",))
+    store.add_segment(archive.archive_id, 1, "k1", 2.0)
+    store.add_segment(archive.archive_id, 2, "k2", 2.0)
+    # 4 s stored and the live just began on the wall clock: "now" is the end of what is stored.
+    mark = client.post(f"/archives/{archive.archive_id}/marks", json={"last_s": 3, "title": "Khoảnh khắc"})
+    assert mark.status_code == 201, mark.text
+    assert (mark.json()["start_s"], mark.json()["end_s"]) == (1.0, 4.0)
+    both = {"last_s": 3, "start_s": 0, "end_s": 2}
+    assert client.post(f"/archives/{archive.archive_id}/marks", json=both).status_code == 422
+    assert client.post(f"/archives/{archive.archive_id}/marks", json={"title": "x"}).status_code == 422

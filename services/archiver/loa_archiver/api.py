@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Response, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from loa_archiver.netsafe import RefusedUrl, check_url_shape
+from loa_archiver.page import LIVE_PAGE
 from loa_archiver.recorder import restream_url_problem
 from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
@@ -44,10 +46,13 @@ class PullRequest(BaseModel):
 
 
 class MarkRequest(BaseModel):
+    """A range of the archive, in seconds from its start; or `last_s`: the last N seconds up to now."""
+
     model_config = ConfigDict(extra="forbid")
 
-    start_s: float = Field(ge=0)
-    end_s: float = Field(gt=0)
+    start_s: float | None = Field(default=None, ge=0)
+    end_s: float | None = Field(default=None, gt=0)
+    last_s: float | None = Field(default=None, gt=0, le=3600)
     title: Annotated[str, StringConstraints(max_length=100, strip_whitespace=True)] | None = None
 
 
@@ -202,10 +207,24 @@ def create_api(archiver: Archiver) -> FastAPI:
             raise HTTPException(404, "No such archive.")
         if archive.state != "recording":
             raise HTTPException(409, "Highlights are marked while the archive is recording.")
-        if body.end_s <= body.start_s:
+        if body.last_s is not None:
+            if body.start_s is not None or body.end_s is not None:
+                raise HTTPException(422, "Give either last_s or start_s and end_s.")
+            end = archiver.position_s(archive)
+            start = max(0.0, end - body.last_s)
+        elif body.start_s is not None and body.end_s is not None:
+            start, end = body.start_s, body.end_s
+        else:
+            raise HTTPException(422, "Give start_s and end_s, or last_s.")
+        if end <= start:
             raise HTTPException(422, "end_s must be after start_s.")
-        mark = store.add_mark(archive_id, body.start_s, body.end_s, body.title)
+        mark = store.add_mark(archive_id, start, end, body.title)
         return {"idx": mark.idx, "start_s": mark.start_s, "end_s": mark.end_s, "footage_id": mark.footage_id}
+
+    @api.get("/live", response_class=HTMLResponse, include_in_schema=False)
+    async def live_page() -> HTMLResponse:
+        # Static and secret-free; the calls it makes carry the token the user enters.
+        return HTMLResponse(LIVE_PAGE, headers={"Content-Security-Policy": "default-src 'self' 'unsafe-inline'"})
 
     @api.post("/archives/{archive_id}/stop", status_code=status.HTTP_202_ACCEPTED)
     async def stop_archive(_: Authorized, archive_id: str) -> dict[str, object]:

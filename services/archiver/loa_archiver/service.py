@@ -228,6 +228,13 @@ class Archiver:
 
         self._grace[archive_id] = asyncio.create_task(wait_then_finalize())
 
+    def position_s(self, archive: Archive) -> float:
+        """Where the live is now, in seconds of the archive: what is stored, plus at most the segment being
+        written (wall time since the start overestimates after a reconnect, stored time lags by a segment)."""
+        recorded = sum(s.duration_s for s in self.store.segments(archive.archive_id))
+        since_start = (datetime.now(UTC) - datetime.fromisoformat(archive.started_at)).total_seconds()
+        return max(recorded, min(since_start, recorded + self.settings.segment_s))
+
     def revoke_key(self, key_id: str) -> bool:
         revoked = self.store.revoke_stream_key(key_id)
         session = self._live.get(key_id)
