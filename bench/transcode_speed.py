@@ -7,8 +7,9 @@ Run: .cache/venv/bin/python bench/transcode_speed.py [--seconds 8] [--repeat 2] 
 - naive: the same filters and encoder settings, one ffmpeg run per cut (each decodes the source again).
 - floor: decoding the source to null, plus encoding each cut's exact output frames from raw video at the
          same preset and CRF (the frames are rendered to raw files first, untimed).
-Each figure is the best of --repeat runs (the machine may be shared). Prints wall times, the ratios
-(goal: naive/ours >= 1.35, ours/floor <= 1.10), the real-time factor and the peak RSS of each ffmpeg.
+Each figure is the best of --repeat interleaved rounds (the machine may be shared). Prints wall and CPU
+times (CPU time is what a loaded machine distorts least), the ratios (goal: naive/ours >= 1.35,
+ours/floor <= 1.10), the real-time factor and the peak RSS of each ffmpeg.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,21 +41,25 @@ from loa_transcode.source import SourceInfo  # noqa: E402
 CUTS = ("tiktok", "youtube", "zalo")
 
 
-def run(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one ffmpeg run (wait4 gives the child's own rusage)."""
+@dataclass
+class Figure:
+    wall_s: float = float("inf")
+    cpu_s: float = float("inf")
+    rss_mib: int = 0
+
+
+def run(args: list[str], figure: Figure | None = None) -> None:
+    """One ffmpeg run; keeps the best wall and CPU time and the peak RSS (wait4: the child's own rusage)."""
     start = time.perf_counter()
     process = subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", *args])
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"ffmpeg failed ({process.returncode}): {' '.join(args)[:500]}")
-    return elapsed, usage.ru_maxrss // 1024
-
-
-def best(args: list[str], repeat: int) -> tuple[float, int]:
-    results = [run(args) for _ in range(repeat)]
-    return min(r[0] for r in results), max(r[1] for r in results)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"ffmpeg failed: {' '.join(args)[:500]}")
+    if figure is not None:
+        figure.wall_s = min(figure.wall_s, elapsed)
+        figure.cpu_s = min(figure.cpu_s, usage.ru_utime + usage.ru_stime)
+        figure.rss_mib = max(figure.rss_mib, usage.ru_maxrss // 1024)
 
 
 def main() -> None:
@@ -80,23 +86,14 @@ def main() -> None:
         outputs = tuple(Output(t, work / f"{t.name}.mp4") for t in targets)
         candidates = Candidates(work / "candidates.gray", every_s=1.0)
 
-        ours_job = Job(source, info, outputs, options=options, candidates=candidates)
-        ours, ours_rss = best(build_args(ours_job), opts.repeat)
-        print(f"ours  (one run, {len(outputs)} cuts): {ours:7.2f} s, peak RSS {ours_rss} MiB", flush=True)
-
-        naive = 0.0
-        naive_rss = 0
-        for out in outputs:
-            seconds, rss = best(build_args(Job(source, info, (out,), options=options)), opts.repeat)
-            naive += seconds
-            naive_rss = max(naive_rss, rss)
-            print(f"naive {out.target.name:8s}: {seconds:7.2f} s, peak RSS {rss} MiB", flush=True)
-
-        decode, decode_rss = best(["-i", str(source), "-f", "null", "-"], opts.repeat)
-        print(f"floor decode      : {decode:7.2f} s", flush=True)
-        floor = decode
+        commands: dict[str, list[str]] = {
+            "ours": build_args(Job(source, info, outputs, options=options, candidates=candidates)),
+            "decode": ["-i", str(source), "-f", "null", "-"],
+        }
         for out in outputs:
             job = Job(source, info, (out,), options=options)
+            commands[f"naive {out.target.name}"] = build_args(job)
+            # The floor's input: the cut's exact frames, rendered to a raw file once (untimed).
             inputs = plan_inputs(job)
             graph, video, audio = build_graph(job, inputs)
             raw = work / f"{out.target.name}.yuv"
@@ -104,22 +101,38 @@ def main() -> None:
             run([*inputs.args, "-filter_complex", graph, *render])
             encode_args = build_args(job)
             video_codec = encode_args[encode_args.index("-c:v") : encode_args.index("-c:a")]
-            seconds, _ = best(
-                ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{out.target.width}x{out.target.height}",
-                 "-r", info.fps, "-i", str(raw), *video_codec, "-f", "null", "-"],
-                opts.repeat,
-            )  # fmt: skip
-            raw.unlink()
-            floor += seconds
-            print(f"floor encode {out.target.name:8s}: {seconds:7.2f} s", flush=True)
+            commands[f"encode {out.target.name}"] = [
+                "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{out.target.width}x{out.target.height}",
+                "-r", info.fps, "-i", str(raw), *video_codec, "-f", "null", "-",
+            ]  # fmt: skip
 
+        # Rounds interleave every command, so a load change on a shared machine hits them all alike.
+        figures = {name: Figure() for name in commands}
+        load_before = os.getloadavg()[0]
+        for round_ in range(opts.repeat):
+            for name, args in commands.items():
+                run(args, figures[name])
+                f = figures[name]
+                print(f"round {round_ + 1} {name:16s} best wall {f.wall_s:7.2f} s  cpu {f.cpu_s:7.2f} s", flush=True)
+        load_after = os.getloadavg()[0]
+
+        ours = figures["ours"]
+        naive = [f for n, f in figures.items() if n.startswith("naive")]
+        floor = [figures["decode"], *(f for n, f in figures.items() if n.startswith("encode"))]
+        naive_wall, floor_wall = sum(f.wall_s for f in naive), sum(f.wall_s for f in floor)
+        naive_cpu, floor_cpu = sum(f.cpu_s for f in naive), sum(f.cpu_s for f in floor)
         print()
         print(f"source: {opts.seconds:g} s 1080p30; cuts: {', '.join(CUTS)}; preset {opts.preset}, crf {opts.crf}")
-        print(f"ours {ours:.2f} s | naive {naive:.2f} s | floor {floor:.2f} s")
-        print(f"naive / ours = {naive / ours:.2f}x  (goal >= 1.35)")
-        print(f"ours / floor = {ours / floor:.2f}x  (goal <= 1.10)")
-        print(f"real-time factor (source seconds per wall second): {opts.seconds / ours:.2f}")
-        print(f"peak RSS: ours {ours_rss} MiB, naive max {naive_rss} MiB, decode {decode_rss} MiB")
+        print(f"load average (1 min) before/after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} CPUs")
+        print(f"wall: ours {ours.wall_s:.2f} s | naive {naive_wall:.2f} s | floor {floor_wall:.2f} s")
+        print(f"cpu:  ours {ours.cpu_s:.2f} s | naive {naive_cpu:.2f} s | floor {floor_cpu:.2f} s")
+        print(f"naive / ours = {naive_wall / ours.wall_s:.2f}x wall, {naive_cpu / ours.cpu_s:.2f}x cpu  (goal >= 1.35)")
+        print(f"ours / floor = {ours.wall_s / floor_wall:.2f}x wall, {ours.cpu_s / floor_cpu:.2f}x cpu  (goal <= 1.10)")
+        print(f"real-time factor (source seconds per wall second): {opts.seconds / ours.wall_s:.2f}")
+        print(
+            f"peak RSS: ours {ours.rss_mib} MiB, naive max {max(f.rss_mib for f in naive)} MiB, "
+            f"decode {figures['decode'].rss_mib} MiB"
+        )
 
 
 if __name__ == "__main__":
