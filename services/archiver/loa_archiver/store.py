@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS marks (
     archive_id TEXT NOT NULL, idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, title TEXT,
     footage_id TEXT NOT NULL, PRIMARY KEY (archive_id, idx)
 );
+-- pulls.last_seq is not used: a pull resumes after MAX(segments.source_seq) of its archive, which is written in
+-- the same statement as the segment itself.
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id TEXT PRIMARY KEY, url TEXT NOT NULL, channel TEXT NOT NULL, title TEXT NOT NULL,
     archive_channels TEXT NOT NULL, highlight_channels TEXT NOT NULL, start_at TEXT NOT NULL, end_at TEXT,
