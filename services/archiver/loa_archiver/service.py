@@ -369,6 +369,11 @@ class Archiver:
                     return "the stream ended (EXT-X-ENDLIST)"
             except FetchError as exc:
                 log.warning("pull %s: %s (will retry)", pull.pull_id, exc)
+            except PlaylistError as exc:
+                if last_seq is None:
+                    raise  # never a playlist we can record: refuse at once
+                # Mid-stream, a bad answer (a CDN error page served with 200) is retried until the silence timeout.
+                log.warning("pull %s: %s (will retry)", pull.pull_id, exc)
             if time.monotonic() - last_new > settings.silence_timeout_s:
                 return f"no new segment for {settings.silence_timeout_s:.0f} s"
             with contextlib.suppress(TimeoutError):
