@@ -48,6 +48,7 @@ def test_stream_keys(tmp_path: Path) -> None:
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["rtmp_url"] == "rtmp://live.ward.example/live" and len(body["stream_key"]) >= 40
+    assert body["rtmps_url"] is None  # RTMPS only when a port and certificate are configured
     assert store.active_key_by_hash(hash_token(body["stream_key"])) is not None
     listed = client.get("/stream-keys").json()
     assert "stream_key" not in listed[0] and "SECRET" not in str(listed)

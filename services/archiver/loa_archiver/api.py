@@ -137,7 +137,8 @@ def create_api(archiver: Archiver) -> FastAPI:
             tuple(body.restream_urls),
         )
         # The key is shown once, here; only its hash is stored.
-        return {**_key_view(key), "stream_key": secret, "rtmp_url": archiver.settings.rtmp_url()}
+        urls = {"rtmp_url": archiver.settings.rtmp_url(), "rtmps_url": archiver.settings.rtmps_url()}
+        return {**_key_view(key), "stream_key": secret, **urls}
 
     @api.get("/stream-keys")
     async def list_stream_keys(_: Authorized) -> list[dict[str, object]]:

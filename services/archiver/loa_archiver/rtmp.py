@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -468,10 +469,13 @@ class RtmpConnection:
 
 
 class RtmpServer:
-    def __init__(self, host: str, port: int, authorize: Authorize) -> None:
+    """RTMP, or RTMPS when given a TLS context (the same protocol inside TLS, as OBS and phone apps speak it)."""
+
+    def __init__(self, host: str, port: int, authorize: Authorize, tls: ssl.SSLContext | None = None) -> None:
         self._host = host
         self._port = port
         self._authorize = authorize
+        self._tls = tls
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -481,8 +485,10 @@ class RtmpServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Link(self._serve), self._host, self._port)
-        log.info("RTMP ingest listening on %s:%d", self._host, self._port)
+        # With TLS, asyncio calls the protocol's connection_made only after the handshake.
+        self._server = await loop.create_server(lambda: _Link(self._serve), self._host, self._port, ssl=self._tls)
+        scheme = "RTMPS" if self._tls is not None else "RTMP"
+        log.info("%s ingest listening on %s:%d", scheme, self._host, self._port)
 
     def _serve(self, link: _Link) -> None:
         task = asyncio.create_task(RtmpConnection(link, self._authorize).run())

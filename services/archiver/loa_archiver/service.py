@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import ssl
 import tempfile
 import time
 from collections import defaultdict
@@ -107,6 +108,13 @@ class Archiver:
         self.policy = Policy(settings.allowed_hosts(), settings.allowed_private())
         self.work_root = settings.data_dir / "archiver"
         self.rtmp = RtmpServer(settings.rtmp_host, settings.rtmp_port, self.authorize_publish)
+        self.rtmps: RtmpServer | None = None
+        if settings.rtmps_port:
+            if settings.rtmps_cert_file is None or settings.rtmps_key_file is None:
+                raise ValueError("LOA_RTMPS_PORT needs LOA_RTMPS_CERT_FILE and LOA_RTMPS_KEY_FILE")
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(settings.rtmps_cert_file, settings.rtmps_key_file)
+            self.rtmps = RtmpServer(settings.rtmp_host, settings.rtmps_port, self.authorize_publish, tls)
         self._fetcher: SafeFetcher | None = None
         self._live: dict[str, PushSession] = {}  # by stream key id
         # Archives a publisher is recording into (or about to): finalize leaves them alone. Checked and set
@@ -139,12 +147,16 @@ class Archiver:
                     # The pull had ended but the archive was not finalized yet when we died.
                     self.schedule_finalize(archive.archive_id)
         await self.rtmp.start()
+        if self.rtmps is not None:
+            await self.rtmps.start()
         self._scheduler = asyncio.create_task(self._schedule_pulls())
 
     async def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.cancel()
         await self.rtmp.stop()
+        if self.rtmps is not None:
+            await self.rtmps.stop()
         tasks = [t for t, _ in self._pulls.values()] + list(self._grace.values()) + list(self._finalizing.values())
         for task in tasks:
             task.cancel()
@@ -153,7 +165,11 @@ class Archiver:
             await self._fetcher.aclose()
 
     def ready_problem(self) -> str | None:
-        return None if self.rtmp.listening else "the RTMP listener is not running"
+        if not self.rtmp.listening:
+            return "the RTMP listener is not running"
+        if self.rtmps is not None and not self.rtmps.listening:
+            return "the RTMPS listener is not running"
+        return None
 
     # ------------------------------------------------------------------ RTMP push
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from loa_core.settings import CommonSettings
 
 
@@ -17,6 +19,11 @@ class ArchiverSettings(CommonSettings):
     rtmp_app: str = "live"
     # What the API tells the media team to use; empty means rtmp://<rtmp_host>:<rtmp_port>/<rtmp_app>.
     rtmp_public_url: str = ""
+    # RTMPS (RTMP inside TLS), so stream keys do not cross the network in clear: on when a port is set (e.g. 443
+    # or 1936) with a PEM certificate chain and its key.
+    rtmps_port: int = 0
+    rtmps_cert_file: Path | None = None
+    rtmps_key_file: Path | None = None
     # Recording segment length: a crash loses at most the segment being written.
     segment_s: float = 4.0
     # End of stream when no media arrived for this long (also how long a dropped publisher has to reconnect).
@@ -41,6 +48,12 @@ class ArchiverSettings(CommonSettings):
 
     def allowed_private(self) -> tuple[str, ...]:
         return split_csv(self.hls_allowed_private)
+
+    def rtmps_url(self) -> str | None:
+        if not self.rtmps_port:
+            return None
+        host = self.rtmp_public_url.split("://", 1)[-1].split("/", 1)[0].split(":")[0] or self.rtmp_host
+        return f"rtmps://{host}:{self.rtmps_port}/{self.rtmp_app}"
 
     def rtmp_url(self) -> str:
         return self.rtmp_public_url or f"rtmp://{self.rtmp_host}:{self.rtmp_port}/{self.rtmp_app}"
