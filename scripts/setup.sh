@@ -31,6 +31,8 @@ if [[ ${WITH_TEST} == 1 ]]; then
     command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     # Headless Chromium for the ingest page test (driven by Playwright with executable_path=/usr/bin/chromium).
     command -v chromium >/dev/null || missing+=(chromium)
+    # openssl makes the self-signed certificate of the archiver's RTMPS test.
+    command -v openssl >/dev/null || missing+=(openssl)
 fi
 if (( ${#missing[@]} )); then
     log "installing Debian packages: ${missing[*]}"
