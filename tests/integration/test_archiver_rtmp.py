@@ -156,25 +156,3 @@ def test_fast_publisher_keeps_the_end_of_its_stream(
         # With a 10-minute silence timeout, only a clean end of stream can announce this archive in time.
         archive_event = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)[0]
         assert abs(archive_event.media.duration_s - 30.0) <= 0.5, archive_event.media.duration_s
-
-
-def test_rtmps_publish_is_archived(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
-    # A self-signed certificate for 127.0.0.1 (ffmpeg's RTMPS client does not verify by default, as OBS
-    # does not for a custom server unless told to).
-    cert, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key_file), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    rtmps_port = free_port()
-    settings = {"rtmps_port": str(rtmps_port), "rtmps_cert_file": str(cert), "rtmps_key_file": str(key_file)}
-    with archiver_process(tmp_path / "a", kafka_broker.bootstrap, topic_prefix, **settings) as archiver:
-        key = archiver.new_stream_key()
-        assert key["rtmps_url"] == f"rtmps://127.0.0.1:{rtmps_port}/live"
-        refused = Publisher(f"{key['rtmps_url']}/wrong-key", 2)
-        assert refused.wait() != 0
-        publisher = Publisher(f"{key['rtmps_url']}/{key['stream_key']}", 5)
-        assert publisher.wait() == 0, publisher.stderr()
-        archive_event = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)[0]
-        assert abs(archive_event.media.duration_s - publisher.sent_s) <= SEGMENT_S
