@@ -59,7 +59,7 @@ def _load_state() -> dict[str, str]:
 def _save_state(state: dict[str, str]) -> None:
     path = _state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # several `loa upload` may run at once
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)
 
@@ -140,7 +140,9 @@ def upload_resumable(
                     _finish(upload_url, auth)  # every byte is in but the end was not confirmed: ask again
                     break
             except (TusUploadFailed, TusCommunicationError) as exc:
-                if exc.status_code is None and attempts < retries:
+                # No answer (dropped link), 423 (the server still finishing the previous request) or 503 (stored
+                # but not yet announced): ask the server where it stands and carry on.
+                if exc.status_code in (None, 423, 503) and attempts < retries:
                     attempts += 1
                     time.sleep(min(30.0, 2.0**attempts))
                     try:
@@ -187,4 +189,5 @@ def _finish(url: str, auth: dict[str, str]) -> None:
         timeout=600,
     )
     if response.status_code != 204:
-        raise UploadError(f"Error {response.status_code}: {_detail(response.status_code, response.content)}")
+        # The same error type as tuspy's, so the upload loop decides about retrying in one place.
+        raise TusUploadFailed("", response.status_code, response.content)  # type: ignore[no-untyped-call]
