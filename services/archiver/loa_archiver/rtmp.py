@@ -220,7 +220,9 @@ class _Link(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._ended = True
         self._wake()
-        return True  # keep the transport open: we may still answer (and then close it ourselves)
+        # Plain TCP: keep the transport open, we may still answer (and then close it ourselves). TLS has no
+        # half-close, so there the transport closes; what was received stays in our buffer either way.
+        return self.transport is not None and self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ended = True
