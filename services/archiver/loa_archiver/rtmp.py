@@ -55,6 +55,10 @@ class RtmpError(Exception):
     """The peer broke the protocol; the connection is closed."""
 
 
+class PublishRefused(RtmpError):
+    """The publish was refused (the authorize callback said why); the connection is closed."""
+
+
 # ---------------------------------------------------------------- AMF0
 
 
@@ -300,6 +304,8 @@ class RtmpConnection:
                     await self._send(2, MSG_ACK, 0, 0, struct.pack(">I", self._received & 0xFFFFFFFF))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass  # the publisher went away
+        except PublishRefused:
+            pass  # already logged with the reason by the authorize callback
         except RtmpError as exc:
             log.warning("rtmp %s: protocol error: %s", self.peer, exc)
         finally:
@@ -431,7 +437,7 @@ class RtmpConnection:
                     None,
                     {"level": "error", "code": "NetStream.Publish.BadName", "description": "Publish refused."},
                 )
-                raise RtmpError("publish refused")
+                raise PublishRefused("publish refused")
             self.publication = publication
             await self._command(
                 1,
