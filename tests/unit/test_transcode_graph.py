@@ -157,7 +157,10 @@ def test_one_input_one_graph_every_output() -> None:
 
 def test_blur_is_computed_at_a_quarter_of_the_output_size() -> None:
     graph = build_graph(_job("tiktok"))[0]
-    assert "scale=270:480:force_original_aspect_ratio=increase,crop=270:480,boxblur=10,scale=1080:1920" in graph
+    assert (
+        "scale=270:480:force_original_aspect_ratio=increase:flags=fast_bilinear,crop=270:480,boxblur=10,"
+        "scale=1080:1920:flags=fast_bilinear" in graph
+    )
     assert "overlay=x=(W-w)/2:y=(H-h)/2" in graph
 
 
