@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loa_archiver.recorder import sweep
+from loa_archiver.recorder import SegmentRecorder, sweep
 from loa_archiver.store import ArchiveStore
 from loa_core.storage import LocalStorage
 
@@ -68,3 +68,21 @@ def test_sweep_stores_closed_segments_left_by_a_killed_run(tmp_path: Path) -> No
     ]
     assert (work / "seg00003.ts").exists() and not (work / "seg00001.ts").exists()
     assert store.next_segment_number(archive.archive_id) == 3
+
+
+async def test_a_new_run_numbers_after_a_segment_an_old_ffmpeg_may_still_write(tmp_path: Path) -> None:
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    storage = LocalStorage(tmp_path / "storage")
+    archive = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",))
+    for n in (1, 2, 3):
+        store.add_segment(archive.archive_id, n, f"k{n}", 2.0)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "seg00004.ts").write_bytes(b"being finished by the previous run's ffmpeg")
+    recorder = SegmentRecorder(archive.archive_id, work, storage, store, 2.0)
+    await recorder.start()
+    try:
+        assert recorder.start_number == 5
+    finally:
+        await recorder.finish()
+    assert (work / "seg00004.ts").read_bytes().startswith(b"being finished")  # untouched

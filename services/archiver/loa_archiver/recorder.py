@@ -128,6 +128,7 @@ class SegmentRecorder:
         self._segment_s = segment_s
         self._restream = restream_urls
         self._proc: asyncio.subprocess.Process | None = None
+        self.start_number = 0
         self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -136,6 +137,12 @@ class SegmentRecorder:
         # so the numbering below continues after them.
         await asyncio.to_thread(sweep, self.work_dir, self.archive_id, self._storage, self._store)
         start_number = self._store.next_segment_number(self.archive_id)
+        # A segment file still on disk may belong to a previous run's ffmpeg that is finishing it right now
+        # (it got EOF when the archiver was killed): number after it, never over it. Its list line makes a
+        # later sweep store it in its place.
+        on_disk = [int(p.stem[3:]) for p in self.work_dir.glob("seg*.ts") if p.stem[3:].isdigit()]
+        start_number = max([start_number, *(n + 1 for n in on_disk)])
+        self.start_number = start_number
         run_id = f"{time.time_ns()}"
         argv = [FFMPEG, *recorder_args(self.work_dir, run_id, self._segment_s, start_number, self._restream)]
         # Restream URLs carry the platforms' stream keys: never in the log.
