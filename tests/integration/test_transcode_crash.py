@@ -59,8 +59,9 @@ def test_long_job_keeps_membership_and_survives_sigkill(
     group = f"{topic_prefix}loa-transcode"
     root = tmp_path / "w"
     storage = LocalStorage(root / "storage")
-    # The first worker reads sources at real-time speed: this job lasts 20 s on any machine, with little CPU.
-    long_job = upload(storage, make_clip(tmp_path / "long.mp4", width=320, height=180, duration_s=20.0, fps=10))
+    # The first worker reads sources at real-time speed: this job lasts 30 s on any machine, with little CPU
+    # (a margin over the stability window, the short job and the commit waits on a slow machine).
+    long_job = upload(storage, make_clip(tmp_path / "long.mp4", width=320, height=180, duration_s=30.0, fps=10))
     short_job = _on_another_partition(
         storage, make_clip(tmp_path / "short.mp4", width=320, height=180, duration_s=1.0), long_job
     )
