@@ -55,6 +55,7 @@ def main() -> None:
         print(
             f"""
 Loa is running. / Loa đang chạy.
+  Upload page:     {stack.url("ingest")}/   (sign in with the API token in the CLI config below)
   Ingest API:      {stack.url("ingest")}   (docs: {stack.url("ingest")}/docs)
   Status API:      {stack.url("metrics")}/footage/ID
   Published cuts:  {stack.publish_dir}/index.html
