@@ -88,7 +88,12 @@ def test_livestream_archive_to_youtube_and_highlight_to_tiktok(
         )
         publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 6)
         assert publisher.wait() == 0, publisher.stderr()
-        archive_event, highlight_event = livestream_events(kafka_broker.bootstrap, stack.topic_prefix, 2)
+        events = livestream_events(kafka_broker.bootstrap, stack.topic_prefix, 2)
+        # The two events are keyed by different footage ids, so they may sit on different partitions and
+        # come back in either order: tell them apart by the channel each was announced to.
+        by_channel = {e.metadata.channels: e for e in events}
+        assert set(by_channel) == {("ward-youtube",), ("ward-tiktok",)}, by_channel
+        archive_event, highlight_event = by_channel[("ward-youtube",)], by_channel[("ward-tiktok",)]
 
         full = _status(stack, archive_event.footage_id)
         cut = _status(stack, highlight_event.footage_id)
