@@ -17,8 +17,8 @@ from tests.support.archiver import (
     http_server,
     livestream_events,
     start_hls_source,
-    wait_for,
 )
+from tests.support.polling import wait_until
 
 # The test's own HTTP server is on loopback, so the operator (the test) names it explicitly.
 LOCAL = {"hls_allowed_hosts": "127.0.0.1", "hls_allowed_private": "127.0.0.1"}
@@ -56,7 +56,7 @@ def _pull_and_kill(
     kafka_broker: KafkaBroker,
     topic_prefix: str,
 ) -> None:
-    wait_for(lambda: (hls / "live.m3u8").exists(), 30, "the HLS playlist")
+    wait_until(lambda: (hls / "live.m3u8").exists(), 30, "the HLS playlist")
     response = archiver.client.post(
         "/pulls", json={"url": f"http://127.0.0.1:{port}/live.m3u8", "channel": "local", "title": "Hội thi"}
     )
@@ -67,7 +67,7 @@ def _pull_and_kill(
         archive_id = _pull(archiver, pull_id)["archive_id"]
         return archive_id if archive_id and len(archiver.stored_segments(archive_id)) >= 2 else None
 
-    archive_id = wait_for(two_segments, 60, "two pulled segments")
+    archive_id = wait_until(two_segments, 60, "two pulled segments")
     archiver.kill()
     stored_before_kill = len(archiver.stored_segments(archive_id))
     archiver.start()
@@ -113,7 +113,7 @@ def test_pull_address_policy(tmp_path: Path, kafka_broker: KafkaBroker, topic_pr
             "/pulls", json={"url": f"http://127.0.0.1:{port}/redirect", "channel": "local"}
         ).json()
         for pull in (direct, redirected):
-            done = wait_for(
+            done = wait_until(
                 lambda pull=pull: (p := _pull(archiver, pull["pull_id"]))["state"] == "failed" and p,
                 30,
                 "the pull to be refused",
@@ -123,7 +123,7 @@ def test_pull_address_policy(tmp_path: Path, kafka_broker: KafkaBroker, topic_pr
             def closed(archive_id: str = done["archive_id"]) -> bool:
                 return bool(archiver.client.get(f"/archives/{archive_id}").json()["state"] == "empty")
 
-            wait_for(closed, 30, "the empty archive to be closed")
+            wait_until(closed, 30, "the empty archive to be closed")
 
 
 def test_scheduled_capture_window(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
@@ -150,7 +150,7 @@ def test_scheduled_capture_window(tmp_path: Path, kafka_broker: KafkaBroker, top
             assert response.status_code == 201, response.text
             pull = response.json()
             assert pull["state"] == "scheduled" and pull["archive_id"] is None
-            wait_for(lambda: _pull(archiver, pull["pull_id"])["state"] == "done", 60, "the window to close")
+            wait_until(lambda: _pull(archiver, pull["pull_id"])["state"] == "done", 60, "the window to close")
             # The window ended the capture (not the end of the live, which runs 30 s).
             assert f"pull {pull['pull_id']}: capture window closed" in archiver.log_tail(400)
             events = livestream_events(kafka_broker.bootstrap, topic_prefix, 1)

@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from loa_dev.kafka import KafkaBroker
-from tests.support.archiver import TOKEN, Publisher, archiver_process, livestream_events, wait_for
+from tests.support.archiver import TOKEN, Publisher, archiver_process, livestream_events
+from tests.support.polling import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -33,7 +34,7 @@ def test_marking_a_highlight_from_the_live_page(
     with archiver_process(tmp_path, kafka_broker.bootstrap, topic_prefix) as archiver:
         key = archiver.new_stream_key(title="Đêm hội trăng rằm")
         publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 10)
-        wait_for(lambda: archiver.archives(), 30, "the live to be recording")
+        wait_until(lambda: archiver.archives(), 30, "the live to be recording")
 
         page.goto(f"http://127.0.0.1:{archiver.http_port}/live")
         page.fill("#token", TOKEN)

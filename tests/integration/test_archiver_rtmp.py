@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 
 from loa_dev.kafka import KafkaBroker, free_port
-from tests.support.archiver import SEGMENT_S, TOKEN, Publisher, archiver_process, livestream_events, wait_for
+from tests.support.archiver import SEGMENT_S, TOKEN, Publisher, archiver_process, livestream_events
 from tests.support.media import ffprobe
+from tests.support.polling import wait_until
 
 
 def test_publish_is_archived_and_announced_with_a_highlight(
@@ -28,7 +29,7 @@ def test_publish_is_archived_and_announced_with_a_highlight(
 
         publisher = Publisher(f"{archiver.rtmp_base}/{key['stream_key']}", 8)
         # During the live, the media team marks a highlight through the API.
-        archive_id = wait_for(lambda: [a["archive_id"] for a in archiver.archives()], 30, "the archive")[0]
+        archive_id = wait_until(lambda: [a["archive_id"] for a in archiver.archives()], 30, "the archive")[0]
         mark = archiver.client.post(
             f"/archives/{archive_id}/marks", json={"start_s": 2, "end_s": 6, "title": "Trao giải"}
         )
@@ -86,7 +87,7 @@ def test_killed_archiver_continues_the_same_archive(
                 return str(archives[0]["archive_id"])
             return None
 
-        archive_id = wait_for(recording, 60, "two stored segments")
+        archive_id = wait_until(recording, 60, "two stored segments")
         archiver.kill()
         # The publisher loses its connection with the archiver (as OBS would) ...
         assert first.wait() != 0

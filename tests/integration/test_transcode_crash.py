@@ -18,6 +18,7 @@ from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
 from tests.support.media import make_clip
+from tests.support.polling import wait_until
 from tests.support.transcode import (
     EventCollector,
     TranscodeWorker,
@@ -25,7 +26,6 @@ from tests.support.transcode import (
     group_members,
     send_event,
     upload,
-    wait_until,
 )
 
 # Deliberately short timings: the session timeout is the broker's minimum, and the max poll interval is

@@ -10,8 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,10 @@ from loa_core.auth import hash_token
 from loa_core.contracts import FootageUploaded
 from loa_dev.kafka import free_port
 from tests.support.kafka import read_topic
+from tests.support.polling import wait_until
 
 TOKEN = "archiver-test-token"
 SEGMENT_S = 2.0
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 class ArchiverProcess:
@@ -88,7 +76,7 @@ class ArchiverProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, 60, "the archiver to be ready")
+        wait_until(ready, 60, "the archiver to be ready")
 
     def kill(self) -> None:
         """SIGKILL: no clean-up code of the archiver runs."""

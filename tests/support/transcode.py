@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from loa_dev.kafka import free_port
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext
 from tests.support.media import ffprobe
+from tests.support.polling import wait_until
 
 # superfast, not ultrafast: ultrafast cannot make the H.264 High profile the conformance check demands.
 TEST_OPTIONS = EncodeOptions(preset="superfast", crf=30, threads=2)
@@ -102,18 +101,6 @@ def ffmpeg(*args: str) -> None:
 
 
 # --- the worker as a process, and what it says on Kafka ---------------------------------------------------
-
-
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` when the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 class TranscodeWorker:
