@@ -162,6 +162,16 @@ class EngagementRow:
     shares: int
 
 
+def _day_range(column: str, date_from: date | None, date_to: date | None, where: list[str], params: list[Any]) -> None:
+    """Add an inclusive filter on the UTC day of an ISO timestamp column (its first 10 characters)."""
+    if date_from is not None:
+        where.append(f"substr({column}, 1, 10) >= ?")
+        params.append(date_from.isoformat())
+    if date_to is not None:
+        where.append(f"substr({column}, 1, 10) <= ?")
+        params.append(date_to.isoformat())
+
+
 class Projection:
     def __init__(self, path: Path, channels: Mapping[str, Channel]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -291,6 +301,12 @@ class Projection:
         rows = self._rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
         return self._view(rows[0]) if rows else None
 
+    def _plan(self, row: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], set[tuple[str, str]]]:
+        """A footage row's channels, renditions and the (channel, cut) posts they call for."""
+        channel_names = json.loads(row["channels"]) if row["channels"] else []
+        renditions = json.loads(row["renditions"]) if row["renditions"] else []
+        return channel_names, renditions, expected_posts_for(channel_names, renditions, self._channels)
+
     def _view(self, data: dict[str, Any]) -> dict[str, Any]:
         footage_id = data["footage_id"]
         posts = self._rows(
@@ -301,9 +317,7 @@ class Projection:
         failures = self._rows(
             "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
         )
-        channel_names = json.loads(data["channels"]) if data["channels"] else []
-        renditions = json.loads(data["renditions"]) if data["renditions"] else []
-        expected = expected_posts_for(channel_names, renditions, self._channels)
+        channel_names, renditions, expected = self._plan(data)
         return {
             "footage_id": footage_id,
             "title": data["title"],
@@ -339,12 +353,7 @@ class Projection:
         if channel is not None:
             where.append("EXISTS (SELECT 1 FROM json_each(footage.channels) WHERE value = ?)")
             params.append(channel)
-        if date_from is not None:
-            where.append("substr(uploaded_at, 1, 10) >= ?")
-            params.append(date_from.isoformat())
-        if date_to is not None:
-            where.append("substr(uploaded_at, 1, 10) <= ?")
-            params.append(date_to.isoformat())
+        _day_range("uploaded_at", date_from, date_to, where, params)
         rows = self._rows(
             f"SELECT * FROM footage WHERE {' AND '.join(where)} ORDER BY uploaded_at DESC, footage_id",  # noqa: S608
             params,
@@ -363,9 +372,7 @@ class Projection:
         out = {}
         for row in rows:
             fid = row["footage_id"]
-            names = json.loads(row["channels"]) if row["channels"] else []
-            renditions = json.loads(row["renditions"]) if row["renditions"] else []
-            expected = expected_posts_for(names, renditions, self._channels)
+            _, _, expected = self._plan(row)
             out[fid] = footage_status(row, posts.get(fid, []), [{}] if fid in failed else [], expected)
         return out
 
@@ -410,12 +417,7 @@ class Projection:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if date_from is not None:
-            where.append("substr(p.published_at, 1, 10) >= ?")
-            params.append(date_from.isoformat())
-        if date_to is not None:
-            where.append("substr(p.published_at, 1, 10) <= ?")
-            params.append(date_to.isoformat())
+        _day_range("p.published_at", date_from, date_to, where, params)
         params += [limit, offset]
         return self._rows(
             "SELECT p.footage_id, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
