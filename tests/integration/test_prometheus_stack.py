@@ -24,7 +24,8 @@ import pytest
 import yaml
 
 from loa_core.channels import Channel, dump_channels
-from loa_dev.kafka import KafkaBroker, free_port
+from loa_dev.kafka import KafkaBroker
+from loa_dev.processes import free_port, stop_process
 from loa_dev.stack import Stack
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import YouTubeEmulator
@@ -213,12 +214,7 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
         _wait("Prometheus to be ready", ready, 60)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

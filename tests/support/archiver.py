@@ -19,6 +19,7 @@ import httpx
 from loa_core.auth import hash_token
 from loa_core.contracts import FootageUploaded
 from loa_dev.kafka import free_port
+from loa_dev.processes import stop_process
 from tests.support.kafka import read_topic
 from tests.support.polling import wait_until
 
@@ -85,13 +86,7 @@ class ArchiverProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, timeout_s=20)
         self.client.close()
 
     def log_tail(self, lines: int = 60) -> str:

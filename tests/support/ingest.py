@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from loa_core.auth import hash_token, new_token
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded
 from loa_dev.kafka import free_port
+from loa_dev.processes import stop_process
 
 
 @dataclass
@@ -96,12 +97,7 @@ def run_ingest(root: Path, bootstrap: str, extra_env: dict[str, str] | None = No
             time.sleep(0.2)
         yield ingest
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=20)
 
 
 def read_topic(bootstrap: str, topic: str) -> list[bytes]:

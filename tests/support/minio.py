@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from types import TracebackType
 from pydantic import SecretStr
 
 from loa_core.storage import StorageSettings
+from loa_dev.processes import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Same cache override as tools/loa_dev/kafka.py, so one variable relocates every fetched artefact.
@@ -135,13 +135,7 @@ class MinioServer:
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM and wait (MinIO shuts down gracefully on it); SIGKILL only if it hangs."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

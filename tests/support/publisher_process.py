@@ -14,6 +14,7 @@ import httpx
 from loa_core.auth import hash_token
 from loa_core.channels import Channel, dump_channels
 from loa_dev.kafka import free_port
+from loa_dev.processes import stop_process
 
 
 class PublisherProcess:
@@ -80,13 +81,7 @@ class PublisherProcess:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():

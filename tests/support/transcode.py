@@ -22,6 +22,7 @@ from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMe
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_dev.kafka import free_port
+from loa_dev.processes import stop_process
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext
 from tests.support.media import ffprobe
@@ -162,13 +163,7 @@ class TranscodeWorker:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"

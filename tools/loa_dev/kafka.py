@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loa_dev.processes import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("LOA_CACHE_DIR", REPO_ROOT / ".cache"))
 KAFKA_LIBS = CACHE_DIR / "kafka" / "libs"
@@ -147,11 +149,5 @@ class KafkaBroker:
             return "(no log)"
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()  # SIGTERM: the broker shuts down cleanly and closes its logs.
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        # SIGTERM: the broker shuts down cleanly and closes its logs.
+        stop_process(self.process, timeout_s)

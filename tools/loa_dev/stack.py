@@ -16,6 +16,7 @@ import httpx
 
 from loa_core.auth import hash_token
 from loa_dev.kafka import KafkaBroker, free_port
+from loa_dev.processes import stop_process
 
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
 
@@ -110,17 +111,11 @@ class Stack:
 
     def stop_service(self, service: str, sig_kill: bool = False) -> None:
         process = self.processes.get(service)
-        if process is None or process.poll() is not None:
-            return
-        if sig_kill:
-            process.kill()
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if sig_kill and process is not None and process.poll() is None:
             process.kill()
             process.wait()
+            return
+        stop_process(process)
 
     def stop(self) -> None:
         for service in reversed(SERVICES):
