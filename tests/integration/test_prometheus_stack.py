@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from loa_core.channels import Channel, dump_channels
-from loa_dev.kafka import KafkaBroker
-from loa_dev.processes import free_port, stop_process
+from loa_dev.kafka import KafkaBroker, free_port
+from loa_dev.processes import stop_process
 from loa_dev.stack import Stack
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import YouTubeEmulator
