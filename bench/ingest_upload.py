@@ -1,6 +1,7 @@
 """tus upload throughput and ingest's peak RSS for a large file, against a plain copy into the same storage.
 
 Run: .cache/venv/bin/python bench/ingest_upload.py [--size-mb 2048] [--chunk-mb 16] [--s3] [--no-checksum]
+         [--profile DIR]
 
 Makes (once, cached in .cache/bench/) a valid video of about --size-mb: raw 1280x720 frames in Matroska, so it
 passes ingest's ffprobe and decode checks and costs no encoding time. Starts a Kafka broker and the real ingest
@@ -9,13 +10,18 @@ on every chunk, as `loa upload` does), and times it from the creation request to
 storage and the Kafka announcement are included). The baseline, in the same run, is a plain copy of the same file
 into the same storage (`Storage.put_file`). Prints both throughputs, their ratio (goal >= 0.7) and the ingest
 process's peak RSS from /proc (VmHWM, goal < 150 MB). With --s3, storage is a local MinIO (.cache/bin/minio).
+With --profile DIR, py-spy (if installed in the venv) samples the ingest process and this client during the upload
+and writes their collapsed stacks to DIR (ingest.txt, client.txt); the busiest functions are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,14 +81,49 @@ def vm_rss(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [str(py_spy), "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--format", "raw",
+         "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes], out: Path) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    profiler.wait(timeout=60)
+    if not out.exists():
+        print(f"py-spy wrote no {out}")
+        return
+    # Collapsed stacks: "frame;frame;...;leaf count". Busiest leaves (self time) and busiest functions anywhere.
+    leaves: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(count)
+        leaves[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"{out.name}: {total} busy samples at 200 Hz")
+    for title, counter in (("self", leaves), ("inclusive", inclusive)):
+        print(f"  top {title}:")
+        for frame, count in counter.most_common(12):
+            print(f"    {100 * count / max(total, 1):5.1f} %  {frame}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=2048)
     parser.add_argument("--chunk-mb", type=int, default=16)
     parser.add_argument("--s3", action="store_true", help="store in a local MinIO instead of on local disk")
     parser.add_argument("--no-checksum", action="store_true", help="send chunks without Upload-Checksum")
+    parser.add_argument("--profile", type=Path, help="write py-spy profiles of ingest and this client to this folder")
     args = parser.parse_args()
     source = make_source(args.size_mb)
+    load_before = os.getloadavg()
     size = source.stat().st_size
     # On the repository's disk (not tmpfs), like the real data and storage folders.
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=REPO / ".cache" / "bench"))
@@ -124,9 +165,17 @@ def main() -> None:
                 metadata={"title": "Benchmark", "filename": source.name},
                 upload_checksum=not args.no_checksum,
             )
+            profilers = []
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                for pid, name in ((ingest.process.pid, "ingest.txt"), (os.getpid(), "client.txt")):
+                    profilers.append((start_profiler(pid, args.profile / name), args.profile / name))
+                time.sleep(1.0)  # py-spy attaches
             started = time.perf_counter()
             uploader.upload()
             tus_s = time.perf_counter() - started
+            for profiler, out in profilers:
+                stop_profiler(profiler, out)
             footage_id = uploader.request.response_headers.get("loa-footage-id")
             assert footage_id, uploader.request.response_headers
             peak = vm_hwm(ingest.process.pid)
@@ -139,6 +188,8 @@ def main() -> None:
         print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  (footage {footage_id})")
         print(f"ratio tus / copy        : {tus_mbps / copy_mbps:.2f}  (goal >= 0.7)")
         print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {peak / MB:.0f} MiB  (goal peak < 150 MB)")
+        print(f"load average before / after: {' '.join(f'{x:.2f}' for x in load_before)} / "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
     finally:
         if minio is not None:
             minio.stop()
