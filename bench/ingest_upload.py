@@ -8,7 +8,8 @@ passes ingest's ffprobe and decode checks and costs no encoding time. Starts a K
 process (`python -m loa_ingest`), uploads the file with the standard tuspy client over loopback (sha256 checksum
 on every chunk, as `loa upload` does), and times it from the creation request to the final 204 (so validation,
 storage and the Kafka announcement are included). The baseline, in the same run, is a plain copy of the same file
-into the same storage (`Storage.put_file`). Prints both throughputs, their ratio (goal >= 0.7) and the ingest
+into the same storage (`Storage.put_file`). Prints both throughputs, their ratio (goal >= 0.7), how many of the
+machine's cores were busy during each (from /proc/stat: every process, other people's too) and the ingest
 process's peak RSS from /proc (VmHWM, goal < 150 MB). With --s3, storage is a local MinIO (.cache/bin/minio).
 With --profile DIR, py-spy (if installed in the venv) samples the ingest process and this client during the upload
 and writes their collapsed stacks to DIR (ingest.txt, client.txt); the busiest functions are printed.
@@ -81,6 +82,19 @@ def vm_rss(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How many of the machine's cores were busy on average between two cpu_ticks() (any process, not only ours)."""
+    return (after[0] - before[0]) / max(after[1] - before[1], 1) * (os.cpu_count() or 1)
+
+
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     py_spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
@@ -150,9 +164,10 @@ def main() -> None:
             storage = LocalStorage(work / "ingest" / "storage")
 
         # Baseline: a plain copy of the same file into the same storage (file already in the page cache for both).
-        started = time.perf_counter()
+        ticks, started = cpu_ticks(), time.perf_counter()
         storage.put_file("baseline/copy", source)
         copy_s = time.perf_counter() - started
+        copy_cores = busy_cores(ticks, cpu_ticks())
         storage.delete("baseline/copy")
 
         with run_ingest(work / "ingest", broker.bootstrap, env) as ingest:
@@ -171,9 +186,10 @@ def main() -> None:
                 for pid, name in ((ingest.process.pid, "ingest.txt"), (os.getpid(), "client.txt")):
                     profilers.append((start_profiler(pid, args.profile / name), args.profile / name))
                 time.sleep(1.0)  # py-spy attaches
-            started = time.perf_counter()
+            ticks, started = cpu_ticks(), time.perf_counter()
             uploader.upload()
             tus_s = time.perf_counter() - started
+            tus_cores = busy_cores(ticks, cpu_ticks())
             for profiler, out in profilers:
                 stop_profiler(profiler, out)
             footage_id = uploader.request.response_headers.get("loa-footage-id")
@@ -184,8 +200,9 @@ def main() -> None:
         checksum = "no checksum" if args.no_checksum else "sha256 per chunk"
         print(f"file: {size / MB:.0f} MiB ({source.name}); storage: {backend}")
         print(f"tus: {args.chunk_mb} MiB chunks, {checksum}")
-        print(f"plain copy into storage : {copy_s:7.2f} s  {copy_mbps:8.1f} MiB/s")
-        print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  (footage {footage_id})")
+        print(f"plain copy into storage : {copy_s:7.2f} s  {copy_mbps:8.1f} MiB/s  ({copy_cores:.1f} cores busy)")
+        print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  ({tus_cores:.1f} cores busy)")
+        print(f"footage id              : {footage_id}")
         print(f"ratio tus / copy        : {tus_mbps / copy_mbps:.2f}  (goal >= 0.7)")
         print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {peak / MB:.0f} MiB  (goal peak < 150 MB)")
         print(f"load average before / after: {' '.join(f'{x:.2f}' for x in load_before)} / "
