@@ -17,7 +17,7 @@ import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,9 @@ class _Link(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: uvloop's TLS transport has the full Transport API without subclassing
+        # asyncio.Transport, and uvicorn runs the archiver on uvloop whenever uvloop is installed.
+        self.transport = cast(asyncio.Transport, transport)
         self._on_connect(self)
 
     def _wake(self) -> None:
