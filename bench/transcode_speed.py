@@ -1,6 +1,15 @@
 """All cuts in one ffmpeg run, against one run per cut (naive) and against the floor, for a 1080p30 source.
 
 Run: .cache/venv/bin/python bench/transcode_speed.py [--seconds 8] [--repeat 2] [--preset veryfast]
+         [--source camera|synthetic] [--ffmpeg PATH]
+
+Sources (both 1080p30 H.264 High with AAC sound, made untimed before the rounds):
+- camera (default): testsrc2 with temporal sensor grain, encoded at 16 Mb/s like a phone or camcorder records
+  1080p30; it costs a real decoder what such footage costs.
+- synthetic: plain testsrc2 at CRF 20, about 1 Mb/s of flat colours; its decode is nearly free, which leaves
+  the one-decode design little to save.
+Every command runs the ffmpeg the services run (loa_core.media.FFMPEG, the pinned FFmpeg 9 build); --ffmpeg runs
+another one (e.g. /usr/bin/ffmpeg, Debian 12's 5.1) for comparison.
 
 - ours:  the command transcode runs (graph.build_args): one decode feeding tiktok, youtube and zalo, plus
          the thumbnail candidates.
@@ -26,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from loa_core.media import FFMPEG  # noqa: E402
 from loa_transcode.graph import (  # noqa: E402
     Candidates,
     EncodeOptions,
@@ -39,6 +49,12 @@ from loa_transcode.profiles import PROFILES, resolve  # noqa: E402
 from loa_transcode.source import SourceInfo  # noqa: E402
 
 CUTS = ("tiktok", "youtube", "zalo")
+SOURCES = {
+    # Grain that changes every frame (allf=t) keeps the 16 Mb/s honest: a clean pattern would not need it.
+    "camera": ["-vf", "noise=alls=14:allf=t+u", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "16M",
+               "-maxrate", "20M", "-bufsize", "32M"],
+    "synthetic": ["-c:v", "libx264", "-preset", "medium", "-crf", "20"],
+}  # fmt: skip
 
 
 @dataclass
@@ -48,10 +64,10 @@ class Figure:
     rss_mib: int = 0
 
 
-def run(args: list[str], figure: Figure | None = None) -> None:
+def run(ffmpeg: str, args: list[str], figure: Figure | None = None) -> None:
     """One ffmpeg run; keeps the best wall and CPU time and the peak RSS (wait4: the child's own rusage)."""
     start = time.perf_counter()
-    process = subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", *args])
+    process = subprocess.Popen([ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *args])
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -68,18 +84,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--crf", type=int, default=23)
+    parser.add_argument("--source", choices=sorted(SOURCES), default="camera")
+    parser.add_argument("--ffmpeg", default=FFMPEG, help="the ffmpeg binary to time (default: the services' own)")
     opts = parser.parse_args()
+    ffmpeg = opts.ffmpeg
+    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=True).stdout.split()[2]
 
     with tempfile.TemporaryDirectory(prefix="loa-bench-transcode-") as tmp:
         work = Path(tmp)
         source = work / "source.mp4"
-        print(f"making a {opts.seconds:g} s 1080p30 source with sound ...", flush=True)
+        print(f"making a {opts.seconds:g} s 1080p30 {opts.source} source with sound ...", flush=True)
         subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+            [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
              "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(opts.seconds),
-             "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)],
+             *SOURCES[opts.source], "-profile:v", "high", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)],
             check=True,
         )  # fmt: skip
+        source_mbps = source.stat().st_size * 8 / opts.seconds / 1e6
         info = SourceInfo(1920, 1080, opts.seconds, True, "30", 30.0)
         options = EncodeOptions(preset=opts.preset, crf=opts.crf)
         targets = [resolve(PROFILES[c], source_width=1920, source_height=1080, duration_s=opts.seconds) for c in CUTS]
@@ -98,7 +119,7 @@ def main() -> None:
             graph, video, audio = build_graph(job, inputs)
             raw = work / f"{out.target.name}.yuv"
             render = ["-map", f"[{video[0]}]", "-f", "rawvideo", str(raw), "-map", f"[{audio[0]}]", "-f", "null", "-"]
-            run([*inputs.args, "-filter_complex", graph, *render])
+            run(ffmpeg, [*inputs.args, "-filter_complex", graph, *render])
             encode_args = build_args(job)
             video_codec = encode_args[encode_args.index("-c:v") : encode_args.index("-c:a")]
             commands[f"encode {out.target.name}"] = [
@@ -111,7 +132,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         for round_ in range(opts.repeat):
             for name, args in commands.items():
-                run(args, figures[name])
+                run(ffmpeg, args, figures[name])
                 f = figures[name]
                 print(f"round {round_ + 1} {name:16s} best wall {f.wall_s:7.2f} s  cpu {f.cpu_s:7.2f} s", flush=True)
         load_after = os.getloadavg()[0]
@@ -122,7 +143,11 @@ def main() -> None:
         naive_wall, floor_wall = sum(f.wall_s for f in naive), sum(f.wall_s for f in floor)
         naive_cpu, floor_cpu = sum(f.cpu_s for f in naive), sum(f.cpu_s for f in floor)
         print()
-        print(f"source: {opts.seconds:g} s 1080p30; cuts: {', '.join(CUTS)}; preset {opts.preset}, crf {opts.crf}")
+        print(f"ffmpeg {version} ({ffmpeg})")
+        print(
+            f"source: {opts.seconds:g} s 1080p30 {opts.source}, {source_mbps:.1f} Mb/s; cuts: {', '.join(CUTS)}; "
+            f"preset {opts.preset}, crf {opts.crf}"
+        )
         print(f"load average (1 min) before/after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} CPUs")
         print(f"wall: ours {ours.wall_s:.2f} s | naive {naive_wall:.2f} s | floor {floor_wall:.2f} s")
         print(f"cpu:  ours {ours.cpu_s:.2f} s | naive {naive_cpu:.2f} s | floor {floor_cpu:.2f} s")

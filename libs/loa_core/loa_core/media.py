@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import imageio_ffmpeg
+
 log = logging.getLogger(__name__)
 
-FFMPEG = "ffmpeg"
+# Every service runs the same pinned ffmpeg: the static FFmpeg 9 build inside the imageio-ffmpeg wheel, not the
+# distribution's. FFmpeg 7+ runs each decoder, filtergraph and encoder of one command in its own thread; Debian 12's
+# 5.1 feeds every cut of transcode's one-decode command from a single thread, which made it barely faster than one
+# run per cut (bench/transcode_speed.py). IMAGEIO_FFMPEG_EXE=/usr/bin/ffmpeg switches back to the system binary.
+# ffprobe is not in the wheel and stays the system's: probing does not depend on the encoder's version.
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 FFPROBE = "ffprobe"
 
 
