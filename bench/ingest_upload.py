@@ -95,6 +95,38 @@ def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(after[1] - before[1], 1) * (os.cpu_count() or 1)
 
 
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of a live process: its main thread (for ingest: the event loop), its other live
+    threads, in all ("total", which keeps the time of threads that have exited) and its waited-for children
+    ("children": ffprobe/ffmpeg for ingest)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def parse(stat: str) -> tuple[str, list[str]]:
+        return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+    result: collections.defaultdict[str, float] = collections.defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            _, fields = parse((task / "stat").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        name = "main thread" if task.name == str(pid) else "other threads"
+        result[name] += (int(fields[11]) + int(fields[12])) / tick
+    _, fields = parse(Path(f"/proc/{pid}/stat").read_text())
+    result["total"] = (int(fields[11]) + int(fields[12])) / tick
+    result["children"] = (int(fields[13]) + int(fields[14])) / tick
+    return dict(result)
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     py_spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
@@ -115,12 +147,12 @@ def stop_profiler(profiler: subprocess.Popen[bytes], out: Path) -> None:
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
+        stack, _, samples = line.rpartition(" ")
         frames = stack.split(";")
-        total += int(count)
-        leaves[frames[-1]] += int(count)
+        total += int(samples)
+        leaves[frames[-1]] += int(samples)
         for frame in set(frames):
-            inclusive[frame] += int(count)
+            inclusive[frame] += int(samples)
     print(f"{out.name}: {total} busy samples at 200 Hz")
     for title, counter in (("self", leaves), ("inclusive", inclusive)):
         print(f"  top {title}:")
@@ -164,10 +196,15 @@ def main() -> None:
             storage = LocalStorage(work / "ingest" / "storage")
 
         # Baseline: a plain copy of the same file into the same storage (file already in the page cache for both).
-        ticks, started = cpu_ticks(), time.perf_counter()
+        minio_pid = minio.process.pid if minio is not None and minio.process is not None else None
+        minio_cpu = process_cpu(minio_pid)["total"] if minio_pid else 0.0
+        ticks, client_cpu, started = cpu_ticks(), own_cpu(), time.perf_counter()
         storage.put_file("baseline/copy", source)
         copy_s = time.perf_counter() - started
         copy_cores = busy_cores(ticks, cpu_ticks())
+        copy_cpu = {"this process": own_cpu() - client_cpu}
+        if minio_pid:
+            copy_cpu["MinIO"] = process_cpu(minio_pid)["total"] - minio_cpu
         storage.delete("baseline/copy")
 
         with run_ingest(work / "ingest", broker.bootstrap, env) as ingest:
@@ -186,12 +223,21 @@ def main() -> None:
                 for pid, name in ((ingest.process.pid, "ingest.txt"), (os.getpid(), "client.txt")):
                     profilers.append((start_profiler(pid, args.profile / name), args.profile / name))
                 time.sleep(1.0)  # py-spy attaches
-            ticks, started = cpu_ticks(), time.perf_counter()
+            ingest_cpu = process_cpu(ingest.process.pid)
+            minio_cpu = process_cpu(minio_pid)["total"] if minio_pid else 0.0
+            ticks, client_cpu, started = cpu_ticks(), own_cpu(), time.perf_counter()
             uploader.upload()
             tus_s = time.perf_counter() - started
             tus_cores = busy_cores(ticks, cpu_ticks())
+            tus_cpu = {"client (tuspy)": own_cpu() - client_cpu}
+            ingest_used = cpu_delta(ingest_cpu, process_cpu(ingest.process.pid))
+            tus_cpu["ingest"] = ingest_used.pop("total")
+            tus_cpu |= {f"  ingest {name}": seconds for name, seconds in ingest_used.items() if seconds > 0.005}
+            if minio_pid:
+                tus_cpu["MinIO"] = process_cpu(minio_pid)["total"] - minio_cpu
             for profiler, out in profilers:
                 stop_profiler(profiler, out)
+            assert uploader.request is not None
             footage_id = uploader.request.response_headers.get("loa-footage-id")
             assert footage_id, uploader.request.response_headers
             peak = vm_hwm(ingest.process.pid)
@@ -204,6 +250,10 @@ def main() -> None:
         print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  ({tus_cores:.1f} cores busy)")
         print(f"footage id              : {footage_id}")
         print(f"ratio tus / copy        : {tus_mbps / copy_mbps:.2f}  (goal >= 0.7)")
+        gib = size / (1024 * MB)
+        print("CPU seconds per GiB (user + system):")
+        print("  plain copy: " + ", ".join(f"{name} {seconds / gib:.2f}" for name, seconds in copy_cpu.items()))
+        print("  tus upload: " + ", ".join(f"{name.strip()} {seconds / gib:.2f}" for name, seconds in tus_cpu.items()))
         print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {peak / MB:.0f} MiB  (goal peak < 150 MB)")
         print(f"load average before / after: {' '.join(f'{x:.2f}' for x in load_before)} / "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
