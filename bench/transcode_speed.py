@@ -6,10 +6,11 @@ Run: .cache/venv/bin/python bench/transcode_speed.py [--seconds 8] [--repeat 2] 
 Sources (both 1080p30 H.264 High with AAC sound, made untimed before the rounds):
 - camera (default): testsrc2 with temporal sensor grain, encoded at 16 Mb/s like a phone or camcorder records
   1080p30; it costs a real decoder what such footage costs.
-- synthetic: plain testsrc2 at CRF 20, about 1 Mb/s of flat colours; its decode is nearly free, which leaves
-  the one-decode design little to save.
+- synthetic: plain testsrc2 at CRF 20 (about 8 Mb/s of flat colours): cheap to decode, which leaves the
+  one-decode design less to save.
 Every command runs the ffmpeg the services run (loa_core.media.FFMPEG, the pinned FFmpeg 9 build); --ffmpeg runs
-another one (e.g. /usr/bin/ffmpeg, Debian 12's 5.1) for comparison.
+another one; --against also times "ours" with a second binary (e.g. /usr/bin/ffmpeg, Debian 12's 5.1) in the
+same rounds.
 
 - ours:  the command transcode runs (graph.build_args): one decode feeding tiktok, youtube and zalo, plus
          the thumbnail candidates.
@@ -78,6 +79,10 @@ def run(ffmpeg: str, args: list[str], figure: Figure | None = None) -> None:
         figure.rss_mib = max(figure.rss_mib, usage.ru_maxrss // 1024)
 
 
+def version_of(ffmpeg: str) -> str:
+    return subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=True).stdout.split()[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -86,9 +91,9 @@ def main() -> None:
     parser.add_argument("--crf", type=int, default=23)
     parser.add_argument("--source", choices=sorted(SOURCES), default="camera")
     parser.add_argument("--ffmpeg", default=FFMPEG, help="the ffmpeg binary to time (default: the services' own)")
+    parser.add_argument("--against", metavar="FFMPEG", help="also time 'ours' with this binary in the same rounds")
     opts = parser.parse_args()
     ffmpeg = opts.ffmpeg
-    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=True).stdout.split()[2]
 
     with tempfile.TemporaryDirectory(prefix="loa-bench-transcode-") as tmp:
         work = Path(tmp)
@@ -107,13 +112,15 @@ def main() -> None:
         outputs = tuple(Output(t, work / f"{t.name}.mp4") for t in targets)
         candidates = Candidates(work / "candidates.gray", every_s=1.0)
 
-        commands: dict[str, list[str]] = {
-            "ours": build_args(Job(source, info, outputs, options=options, candidates=candidates)),
-            "decode": ["-i", str(source), "-f", "null", "-"],
-        }
+        ours_args = build_args(Job(source, info, outputs, options=options, candidates=candidates))
+        commands: dict[str, list[str]] = {"ours": ours_args, "decode": ["-i", str(source), "-f", "null", "-"]}
+        binaries = {name: ffmpeg for name in commands}
+        if opts.against:
+            commands["ours (against)"], binaries["ours (against)"] = ours_args, opts.against
         for out in outputs:
             job = Job(source, info, (out,), options=options)
             commands[f"naive {out.target.name}"] = build_args(job)
+            binaries[f"naive {out.target.name}"] = ffmpeg
             # The floor's input: the cut's exact frames, rendered to a raw file once (untimed).
             inputs = plan_inputs(job)
             graph, video, audio = build_graph(job, inputs)
@@ -126,13 +133,14 @@ def main() -> None:
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{out.target.width}x{out.target.height}",
                 "-r", info.fps, "-i", str(raw), *video_codec, "-f", "null", "-",
             ]  # fmt: skip
+            binaries[f"encode {out.target.name}"] = ffmpeg
 
         # Rounds interleave every command, so a load change on a shared machine hits them all alike.
         figures = {name: Figure() for name in commands}
         load_before = os.getloadavg()[0]
         for round_ in range(opts.repeat):
             for name, args in commands.items():
-                run(ffmpeg, args, figures[name])
+                run(binaries[name], args, figures[name])
                 f = figures[name]
                 print(f"round {round_ + 1} {name:16s} best wall {f.wall_s:7.2f} s  cpu {f.cpu_s:7.2f} s", flush=True)
         load_after = os.getloadavg()[0]
@@ -143,7 +151,7 @@ def main() -> None:
         naive_wall, floor_wall = sum(f.wall_s for f in naive), sum(f.wall_s for f in floor)
         naive_cpu, floor_cpu = sum(f.cpu_s for f in naive), sum(f.cpu_s for f in floor)
         print()
-        print(f"ffmpeg {version} ({ffmpeg})")
+        print(f"ffmpeg {version_of(ffmpeg)} ({ffmpeg})")
         print(
             f"source: {opts.seconds:g} s 1080p30 {opts.source}, {source_mbps:.1f} Mb/s; cuts: {', '.join(CUTS)}; "
             f"preset {opts.preset}, crf {opts.crf}"
@@ -158,6 +166,12 @@ def main() -> None:
             f"peak RSS: ours {ours.rss_mib} MiB, naive max {max(f.rss_mib for f in naive)} MiB, "
             f"decode {figures['decode'].rss_mib} MiB"
         )
+        if opts.against:
+            other = figures["ours (against)"]
+            print(
+                f"ours with ffmpeg {version_of(opts.against)}: wall {other.wall_s:.2f} s, cpu {other.cpu_s:.2f} s "
+                f"= {other.wall_s / ours.wall_s:.2f}x the wall time with {version_of(ffmpeg)}"
+            )
 
 
 if __name__ == "__main__":
