@@ -88,3 +88,33 @@ async def test_two_people_far_apart_fall_back_to_the_blurred_fit(tmp_path: Path,
     faces = cascade.detectMultiScale(frame, scaleFactor=1.05, minNeighbors=4, minSize=(16, 16))
     centres = sorted(x + w / 2 for x, y, w, h in faces if 300 < y < 660)
     assert len(centres) >= 2 and centres[0] < 200 and centres[-1] > 340, faces
+
+
+async def test_the_fallback_is_decided_shot_by_shot(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "storage")
+    clip = tmp_path / "two-shots.mp4"
+    # Shot 1 (0-2 s): one speaker at the left. Shot 2 (2-4 s, a lighter background so it is a cut): two people far
+    # apart, who cannot both fit a vertical crop.
+    ffmpeg("-f", "lavfi", "-i", "color=c=0x303030:size=1280x720:rate=25:d=2",
+           "-f", "lavfi", "-i", "color=c=0x909090:size=1280x720:rate=25:d=2", "-loop", "1", "-i", str(ASTRONAUT),
+           "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000",
+           "-filter_complex",
+           "[2:v]split=3[p][a][b];[p]scale=600:600[big];[a]scale=400:400[l];[b]scale=400:400[r];"
+           "[0:v][big]overlay=x=40:y=60:shortest=1[one];[1:v][l]overlay=x=0:y=160:shortest=1[t];"
+           "[t][r]overlay=x=880:y=160:shortest=1[two];[one][two]concat=n=2:v=1:a=0,format=yuv420p[v]",
+           "-map", "[v]", "-map", "3:a", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+           str(clip))  # fmt: skip
+    event = upload(storage, clip, vertical_framing="subject")
+    ready = await transcode(event, ctx=context(storage, tmp_path / "work", "tiktok"))
+    cut = storage.local_path(ready.renditions[0].key)
+    assert cut is not None
+    frames = _frames(cut, 540, 960)
+    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"))
+
+    # Shot 1 is cropped to the speaker: one face, as large as a 404-pixel-wide crop of 1280 makes it.
+    speaker = cascade.detectMultiScale(frames[4], scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))
+    assert len(speaker) == 1 and speaker[0][2] > 100, speaker
+    # Shot 2 shows the whole frame on a blurred background: both faces, small, one either side.
+    faces = cascade.detectMultiScale(frames[12], scaleFactor=1.05, minNeighbors=4, minSize=(16, 16))
+    centres = sorted(x + w / 2 for x, y, w, h in faces if 300 < y < 660)
+    assert len(centres) >= 2 and centres[0] < 200 and centres[-1] > 340, faces

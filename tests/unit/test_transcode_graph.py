@@ -253,6 +253,17 @@ def test_subject_crop_replaces_the_blur_and_moves_by_commands() -> None:
         build_graph(replace(job, crop_commands=None))
 
 
+def test_a_subject_crop_shows_the_blurred_fit_during_the_shots_that_fall_back() -> None:
+    crop = CropPath(606, 1080, ((0.0, 100.0),), fallback=((0.0, 1.5), (4.0, 6.25)))
+    job = Job(Path("/w/s.mp4"), HD, (Output(_target("tiktok"), Path("/w/t.mp4"), crop),), crop_commands=Path("/w/c"))
+    graph = build_graph(job)[0]
+    # Three copies: the crop, and the fitted frame's picture and background.
+    assert graph.startswith("[0:v]fps=30,sendcmd=f=/w/c,split=3[s0][s1][s2];")
+    assert "[s0]crop@f0=w=606:h=1080:x=100:y=0,scale=1080:1920[f0crop]" in graph
+    assert "[s2]scale=270:480" in graph and "[s1]scale=1080:1920:force_original_aspect_ratio=decrease" in graph
+    assert "[f0crop][f0fit]overlay=x=0:y=0:enable='between(t,0,1.5)+between(t,4,6.25)'[f0]" in graph
+
+
 def test_candidates_are_one_more_copy() -> None:
     job = _job("youtube", candidates=Candidates(Path("/w/c.gray"), every_s=0.5))
     args = build_args(job)
@@ -275,7 +286,10 @@ OUTRO = Bumper(Path("/w/outro.mp4"), SourceInfo(1080, 1920, 1.5, False, "30", 30
     "bumpers", [{}, {"intro": INTRO, "outro": OUTRO}, {"outro": OUTRO}], ids=["none", "both", "outro"]
 )
 @pytest.mark.parametrize("has_audio", [True, False])
-def test_every_graph_label_is_produced_once_and_consumed_once(bumpers: dict[str, Bumper], has_audio: bool) -> None:
+@pytest.mark.parametrize("subject", [False, True], ids=["fitted", "subject-crop"])
+def test_every_graph_label_is_produced_once_and_consumed_once(
+    bumpers: dict[str, Bumper], has_audio: bool, subject: bool
+) -> None:
     """A dangling or reused label makes ffmpeg refuse the graph; check the plumbing of a busy graph."""
     info = SourceInfo(1920, 1080, 10.0, has_audio, "30", 30.0)
     job = _job(
@@ -289,6 +303,13 @@ def test_every_graph_label_is_produced_once_and_consumed_once(bumpers: dict[str,
         candidates=Candidates(Path("/w/c.gray"), 1.0),
         **bumpers,
     )
+    if subject:
+        # The tiktok cut follows a subject, except during one shot that falls back to the blurred fit.
+        tiktok = job.outputs[0]
+        crop = CropPath(606, 1080, ((0.0, 100.0),), fallback=((2.0, 4.5),))
+        job = replace(
+            job, outputs=(Output(tiktok.target, tiktok.path, crop), *job.outputs[1:]), crop_commands=Path("/w/c.cmd")
+        )
     inputs = plan_inputs(job)
     graph, video, audio = build_graph(job, inputs)
     produced: list[str] = []

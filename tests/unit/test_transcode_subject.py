@@ -62,6 +62,27 @@ def test_people_far_apart_fall_back_to_the_blurred_fit() -> None:
     assert plan_crop(samples, frame_w=FRAME_W, frame_h=FRAME_H, crop_w=CROP_W) is None
 
 
+def test_only_the_shot_whose_people_do_not_fit_falls_back() -> None:
+    speaker = [Sample(i / 4, (face(500),)) for i in range(8)]  # shot 1, 0-2 s: one speaker
+    panel = [Sample((8 + i) / 4, (face(300), face(1600)), cut=i == 0) for i in range(8)]  # shot 2: far apart
+    close_up = [Sample((16 + i) / 4, (face(1400),), cut=i == 0) for i in range(8)]  # shot 3, 4-6 s
+    path = plan_crop(speaker + panel + close_up, frame_w=FRAME_W, frame_h=FRAME_H, crop_w=CROP_W)
+    assert path is not None
+    assert path.fallback == ((2.0, 4.0),)
+    assert abs(_x_at(path.keyframes, 1.0) - (500 - CROP_W / 2)) < 2
+    assert abs(_x_at(path.keyframes, 5.0) - (1400 - CROP_W / 2)) < 2
+
+
+def test_a_shot_with_nobody_falls_back_until_the_next_shot_and_to_the_end() -> None:
+    hall = [Sample(i / 4, ()) for i in range(8)]  # 0-2 s: a wide shot of the hall, nobody detectable
+    speaker = [Sample((8 + i) / 4, (face(900),), cut=i == 0) for i in range(8)]  # 2-4 s
+    crowd = [Sample((16 + i) / 4, (face(100), face(1800)), cut=i == 0) for i in range(4)]  # 4-5 s, last shot
+    path = plan_crop(hall + speaker + crowd, frame_w=FRAME_W, frame_h=FRAME_H, crop_w=CROP_W)
+    assert path is not None
+    # The last shot's span runs past its last sample (4.75 s), to cover the footage's last frames.
+    assert path.fallback == ((0.0, 2.0), (4.0, 5.25))
+
+
 def test_nobody_found_falls_back_to_the_blurred_fit() -> None:
     samples = [Sample(i / 4, (face(900),) if i == 3 else ()) for i in range(12)]
     assert plan_crop(samples, frame_w=FRAME_W, frame_h=FRAME_H, crop_w=CROP_W) is None

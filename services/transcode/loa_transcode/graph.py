@@ -68,12 +68,15 @@ class Loudness:
 class CropPath:
     """A crop window that moves sideways: (t seconds, left edge x) keyframes, in source pixels.
 
-    Between keyframes x moves linearly; ffmpeg's sendcmd hands each stretch to the crop filter.
+    Between keyframes x moves linearly; ffmpeg's sendcmd hands each stretch to the crop filter. During the
+    `fallback` spans (start, end seconds: the shots whose subjects do not fit the crop) the cut shows the whole
+    frame fitted on a blurred background instead.
     """
 
     width: int
     height: int
     keyframes: tuple[tuple[float, float], ...]
+    fallback: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,21 +264,40 @@ def measure_job_loudness_args(job: Job) -> list[str]:
     return [*inputs.args, "-filter_complex", graph, "-map", "[aout]", "-f", "null", "-"]
 
 
-def _frame(src: str, bg: str | None, out: Output, info: SourceInfo, label: str) -> list[str]:
-    """Filter chains that turn one copy of the source into the cut's frame, ending at [label]."""
+def _copies(out: Output, info: SourceInfo) -> int:
+    """How many copies of the source `_frame` needs for this output: the picture, a background to blur, or both
+    plus the crop when a subject crop falls back to the blurred fit for some shots."""
+    if out.crop is not None:
+        return 1 + (_copies(_plain(out), info) if out.crop.fallback else 0)
+    return 1 if same_aspect(info, out.target) else 2
+
+
+def _frame(copies: Sequence[str], out: Output, info: SourceInfo, label: str) -> list[str]:
+    """Filter chains that turn `_copies(out, info)` copies of the source into the cut's frame, ending at [label]."""
     t = out.target
     if out.crop is not None:
         c = out.crop
         # Named, so the crop path commands reach this crop only (and not the ones inside other framings).
+        crop = (
+            f"[{copies[0]}]crop@{label}=w={c.width}:h={c.height}:x={_num(c.keyframes[0][1])}:y=0,"
+            f"scale={t.width}:{t.height}"
+        )
+        if not c.fallback:
+            return [f"{crop}[{label}]"]
+        shots = "+".join(f"between(t,{_num(start)},{_num(end)})" for start, end in c.fallback)
+        # The fitted frame covers the whole crop during the shots that fall back; elsewhere overlay passes the crop.
         return [
-            f"[{src}]crop@{label}=w={c.width}:h={c.height}:x={_num(c.keyframes[0][1])}:y=0,"
-            f"scale={t.width}:{t.height}[{label}]"
+            f"{crop}[{label}crop]",
+            *_frame(copies[1:], Output(t, out.path), info, f"{label}fit"),
+            f"[{label}crop][{label}fit]overlay=x=0:y=0:enable='{shots}'[{label}]",
         ]
-    if bg is None:
+    src = copies[0]
+    if len(copies) == 1:
         # Same shape: fill the frame exactly (a few pixels of a not-quite-equal aspect are cropped, not stretched).
         return [
             f"[{src}]scale={t.width}:{t.height}:force_original_aspect_ratio=increase,crop={t.width}:{t.height}[{label}]"
         ]
+    bg = copies[1]
     small_w, small_h = _even(t.width / BLUR_DOWNSCALE), _even(t.height / BLUR_DOWNSCALE)
     # fast_bilinear for the background's two scalings: it is blurred anyway, and this halves their cost
     # (measured: 0.95 → 0.55 CPU-s per 8 s of 1080p).
@@ -286,6 +308,11 @@ def _frame(src: str, bg: str | None, out: Output, info: SourceInfo, label: str) 
         # The whole frame stays visible, centred on a blurred, cropped copy of itself: never stretched.
         f"[{label}bg][{label}fg]overlay=x=(W-w)/2:y=(H-h)/2[{label}]",
     ]
+
+
+def _plain(out: Output) -> Output:
+    """The output without its subject crop (for the clips the crop path was not planned on)."""
+    return Output(out.target, out.path)
 
 
 def crop_script(job: Job) -> str:
@@ -306,10 +333,6 @@ def crop_script(job: Job) -> str:
                 expr = _num(x0)
             lines.setdefault(round(t0, 3), []).append(f"crop@f{i} x '{expr}'")
     return "".join(f"{t:.3f} {', '.join(cmds)};\n" for t, cmds in sorted(lines.items()))
-
-
-def _needs_blur(out: Output, info: SourceInfo) -> bool:
-    return out.crop is None and not same_aspect(info, out.target)
 
 
 def _prepare(info: SourceInfo, fps: str) -> list[str]:
@@ -339,7 +362,7 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
     info = job.info
     chains: list[str] = []
 
-    copies = sum(2 if _needs_blur(o, info) else 1 for o in job.outputs) + (1 if job.candidates else 0)
+    copies = sum(_copies(o, info) for o in job.outputs) + (1 if job.candidates else 0)
     copy_labels = [f"s{i}" for i in range(copies)]
     prepare = _prepare(info, info.fps)
     if any(o.crop is not None for o in job.outputs):
@@ -358,7 +381,8 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
     for name, bumper, index in (("intro", job.intro, inputs.intro), ("outro", job.outro, inputs.outro)):
         if bumper is None or index is None:
             continue
-        labels = [f"{name}{k}" for k in range(sum(2 if _needs_blur(o, bumper.info) else 1 for o in job.outputs))]
+        # Bumpers are framed without the footage's subject crop: fitted (on a blur) like any other clip.
+        labels = [f"{name}{k}" for k in range(sum(_copies(_plain(o), bumper.info) for o in job.outputs))]
         # At the footage's rate, so the parts of a cut join into one constant-rate stream.
         chains.append(_fan(f"{index}:v", _prepare(bumper.info, info.fps), labels))
         bumper_copies[name] = labels
@@ -368,11 +392,10 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
     bumper_cursor = dict.fromkeys(bumper_copies, 0)
     for i, out in enumerate(job.outputs):
         t = out.target
-        src = copy_labels[cursor]
-        bg = copy_labels[cursor + 1] if _needs_blur(out, info) else None
-        cursor += 2 if bg else 1
+        used = _copies(out, info)
         framed = f"f{i}"
-        chains.extend(_frame(src, bg, out, info, framed))
+        chains.extend(_frame(copy_labels[cursor : cursor + used], out, info, framed))
+        cursor += used
         current = framed
         if inputs.logo is not None:
             logo_w = _even(t.width * LOGO_WIDTH_SHARE)
@@ -394,11 +417,10 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
             if bumper is None or name not in bumper_copies:
                 continue
             k = bumper_cursor[name]
-            labels = bumper_copies[name]
-            bumper_bg = labels[k + 1] if _needs_blur(out, bumper.info) else None
-            bumper_cursor[name] += 2 if bumper_bg else 1
+            used = _copies(_plain(out), bumper.info)
+            bumper_cursor[name] += used
             label = f"{name[0]}b{i}"
-            chains.extend(_frame(labels[k], bumper_bg, Output(t, out.path), bumper.info, f"{label}f"))
+            chains.extend(_frame(bumper_copies[name][k : k + used], _plain(out), bumper.info, f"{label}f"))
             chains.append(f"[{label}f]setsar=1,format=yuv420p[{label}]")
             parts.append((name, label))
         label = f"v{i}"
@@ -459,13 +481,13 @@ def stills_args(source: Path, at_s: float, info: SourceInfo, images: Sequence[tu
     pre = "bwdif=mode=send_frame:parity=auto:deint=interlaced," if info.interlaced else ""
     if abs(info.sar - 1.0) > ASPECT_TOLERANCE:
         pre += f"scale={info.width}:{info.height},setsar=1,"
-    copies = [f"s{i}" for i in range(sum(2 if _needs_blur(o, info) else 1 for o in outputs))]
+    copies = [f"s{i}" for i in range(sum(_copies(o, info) for o in outputs))]
     chains = [f"[0:v]{pre}split={len(copies)}" + "".join(f"[{c}]" for c in copies)]
     cursor = 0
     for i, out in enumerate(outputs):
-        bg = copies[cursor + 1] if _needs_blur(out, info) else None
-        chains.extend(_frame(copies[cursor], bg, out, info, f"f{i}"))
-        cursor += 2 if bg else 1
+        used = _copies(out, info)
+        chains.extend(_frame(copies[cursor : cursor + used], out, info, f"f{i}"))
+        cursor += used
         chains.append(f"[f{i}]setsar=1,format=yuvj420p[v{i}]")
     args = ["-ss", _num(at_s), "-i", f"file:{source}", "-filter_complex", ";".join(chains)]
     for i, out in enumerate(outputs):

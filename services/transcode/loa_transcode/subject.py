@@ -6,8 +6,8 @@
 3. Detection: OpenCV's Haar cascades (frontal and profile faces; upper bodies where no face is found).
 4. Path (pure, `plan_crop`): per sample the centre of the subjects; within each shot, gaps filled and the
    path smoothed (held still when the subject barely moves, a moving average otherwise); never smoothed
-   across a cut. When the subjects do not fit in the crop (people far apart), or nobody is found, the
-   plan is None and the caller fits the whole frame on a blurred background instead.
+   across a cut. A shot whose subjects do not fit in the crop (people far apart), or where nobody is found,
+   shows the whole frame fitted on a blurred background instead; when that is every shot, the plan is None.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ SHOT_CHANGE = 30.0
 STILL_SHARE = 0.15
 # Moving-average window over the samples of a shot, in seconds.
 SMOOTH_S = 1.0
-# The path falls back to the blurred fit when the subjects do not fit in this share of samples.
+# A shot falls back to the blurred fit when the subjects do not fit in this share of its samples...
 MISFIT_SHARE = 0.2
-# ...or when subjects are found in fewer than this share of samples.
+# ...or when subjects are found in fewer than this share of its samples.
 MIN_FOUND_SHARE = 0.3
 
 
@@ -94,26 +94,24 @@ def plan_crop(
 ) -> CropPath | None:
     """A smoothed crop path in frame pixels (boxes are in analysis pixels: frame = analysis * scale); pure.
 
-    None when a blurred fit serves the footage better (see the module docstring).
+    Decided shot by shot: a shot whose subjects do not fit the crop, or where nobody is found, falls back to the
+    blurred fit (`CropPath.fallback`). None when every shot falls back: the whole footage is then simply fitted.
     """
     if not samples or crop_w >= frame_w:
         return None
     centres: list[float | None] = []
-    misfits = 0
+    misfit: list[bool] = []
     for s in samples:
         if not s.boxes:
             centres.append(None)
+            misfit.append(False)
             continue
         left = min(b.x for b in s.boxes) * scale
         right = max(b.x + b.w for b in s.boxes) * scale
-        if right - left > crop_w:
-            misfits += 1
+        misfit.append(right - left > crop_w)
         # Weighted by area: the main speaker matters more than a face far in the back.
         weights = [b.w * b.h for b in s.boxes]
         centres.append(sum((b.x + b.w / 2) * scale * wt for b, wt in zip(s.boxes, weights, strict=True)) / sum(weights))
-    found = sum(c is not None for c in centres)
-    if found < MIN_FOUND_SHARE * len(samples) or misfits > MISFIT_SHARE * found:
-        return None
 
     # Shots: [start, end) index ranges.
     starts = [0] + [i for i, s in enumerate(samples) if s.cut and i > 0]
@@ -121,13 +119,26 @@ def plan_crop(
     interval = (samples[-1].t - samples[0].t) / max(1, len(samples) - 1) if len(samples) > 1 else 1.0
     window = max(1, round(SMOOTH_S / max(interval, 1e-3)))
     path: list[float] = []
-    for start, end in bounds:
-        shot = _fill(centres[start:end], frame_w / 2)
-        if max(shot) - min(shot) <= STILL_SHARE * crop_w:
-            shot = [float(np.mean(shot))] * len(shot)
+    fallback: list[tuple[float, float]] = []
+    for number, (start, end) in enumerate(bounds):
+        shot = centres[start:end]
+        found = sum(c is not None for c in shot)
+        if found < MIN_FOUND_SHARE * len(shot) or sum(misfit[start:end]) > MISFIT_SHARE * found:
+            # From this shot's first sample (the start of the footage for the first shot) to the next shot's
+            # first sample; the last shot's span runs past the end (samples reach within one interval of it).
+            span_start = 0.0 if number == 0 else samples[start].t
+            span_end = samples[end].t if end < len(samples) else samples[-1].t + 2 * interval
+            if fallback and fallback[-1][1] == span_start:
+                span_start = fallback.pop()[0]
+            fallback.append((round(span_start, 3), round(span_end, 3)))
+        filled = _fill(shot, frame_w / 2)
+        if max(filled) - min(filled) <= STILL_SHARE * crop_w:
+            filled = [float(np.mean(filled))] * len(filled)
         else:
-            shot = _moving_average(shot, window)
-        path += shot
+            filled = _moving_average(filled, window)
+        path += filled
+    if len(fallback) == 1 and fallback[0][0] == 0.0 and fallback[0][1] >= samples[-1].t:
+        return None
     limit = frame_w - crop_w
     keyframes: list[tuple[float, float]] = []
     for i, (s, centre) in enumerate(zip(samples, path, strict=True)):
@@ -137,7 +148,7 @@ def plan_crop(
             keyframes.append((max(s.t - 1e-3, keyframes[-1][0]), keyframes[-1][1]))
         if i == 0 or s.cut or i == len(samples) - 1 or abs(x - keyframes[-1][1]) >= 1.0:
             keyframes.append((s.t, round(x, 1)))
-    return CropPath(width=crop_w, height=frame_h, keyframes=tuple(keyframes))
+    return CropPath(width=crop_w, height=frame_h, keyframes=tuple(keyframes), fallback=tuple(fallback))
 
 
 def _fill(values: list[float | None], default: float) -> list[float]:
