@@ -164,6 +164,34 @@ class OAuthRefresher:
 Body = bytes | Callable[[], AsyncIterator[bytes]] | None
 
 
+class RefresherPerChannel:
+    """One OAuthRefresher per channel, made on first use from the channel's secrets: the bookkeeping the OAuth
+    adapters share. `form` and `headers` name the secrets that identify the client to the token endpoint."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, secrets: Secrets, store: RefreshTokenStore, policy: RetryPolicy
+    ) -> None:
+        self._http = http
+        self._secrets = secrets
+        self._store = store
+        self._policy = policy
+        self._refreshers: dict[str, TokenSource] = {}
+
+    def get(self, channel: str, *, token_url: str, form: tuple[str, ...], headers: tuple[str, ...] = ()) -> TokenSource:
+        if channel not in self._refreshers:
+            self._refreshers[channel] = OAuthRefresher(
+                channel=channel,
+                http=self._http,
+                token_url=token_url,
+                form={name: self._secrets.require(channel, name) for name in form},
+                headers={name: self._secrets.require(channel, name) for name in headers} or None,
+                refresh_token=self._secrets.require(channel, "refresh_token"),
+                store=self._store,
+                policy=self._policy,
+            )
+        return self._refreshers[channel]
+
+
 async def authorized_request(
     http: httpx.AsyncClient,
     tokens: TokenSource,

@@ -34,7 +34,7 @@ from loa_publisher.adapters import (
     UploadSession,
 )
 from loa_publisher.adapters.http import RangeReader, RetryPolicy, platform_message, transient_for, with_backoff
-from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
+from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://open.tiktokapis.com"
 MB = 1024 * 1024
@@ -85,31 +85,16 @@ class TikTokAdapter:
         chunk_plan(MIN_CHUNK * 2, chunk_size)  # validates the size
         self._storage = storage
         self._http = http
-        self._secrets = secrets
-        self._token_store = token_store
         self._chunk = chunk_size
         self._policy = policy or RetryPolicy()
         self._poll_s = poll_s
         self._poll_timeout_s = poll_timeout_s
-        self._tokens: dict[str, TokenSource] = {}
+        self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
 
     def tokens(self, channel: Channel) -> TokenSource:
-        if channel.name not in self._tokens:
-            base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
-            self._tokens[channel.name] = OAuthRefresher(
-                channel=channel.name,
-                http=self._http,
-                token_url=str(channel.options.get("token_url", f"{base}/v2/oauth/token/")),
-                form={
-                    "client_key": self._secrets.require(channel.name, "client_key"),
-                    "client_secret": self._secrets.require(channel.name, "client_secret"),
-                },
-                headers=None,
-                refresh_token=self._secrets.require(channel.name, "refresh_token"),
-                store=self._token_store,
-                policy=self._policy,
-            )
-        return self._tokens[channel.name]
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        token_url = str(channel.options.get("token_url", f"{base}/v2/oauth/token/"))
+        return self._refreshers.get(channel.name, token_url=token_url, form=("client_key", "client_secret"))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         for _ in range(2):

@@ -35,7 +35,7 @@ from loa_publisher.adapters.http import (
     transient_for,
     with_backoff,
 )
-from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
+from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://www.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
@@ -84,28 +84,13 @@ class YouTubeAdapter:
             raise ValueError(f"YouTube chunk size must be a positive multiple of 256 KiB, got {chunk_size}")
         self._storage = storage
         self._http = http
-        self._secrets = secrets
-        self._token_store = token_store
         self._chunk = chunk_size
         self._policy = policy or RetryPolicy()
-        self._tokens: dict[str, TokenSource] = {}
+        self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
 
     def tokens(self, channel: Channel) -> TokenSource:
-        if channel.name not in self._tokens:
-            self._tokens[channel.name] = OAuthRefresher(
-                channel=channel.name,
-                http=self._http,
-                token_url=str(channel.options.get("token_url", DEFAULT_TOKEN_URL)),
-                form={
-                    "client_id": self._secrets.require(channel.name, "client_id"),
-                    "client_secret": self._secrets.require(channel.name, "client_secret"),
-                },
-                headers=None,
-                refresh_token=self._secrets.require(channel.name, "refresh_token"),
-                store=self._token_store,
-                policy=self._policy,
-            )
-        return self._tokens[channel.name]
+        token_url = str(channel.options.get("token_url", DEFAULT_TOKEN_URL))
+        return self._refreshers.get(channel.name, token_url=token_url, form=("client_id", "client_secret"))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel

@@ -38,7 +38,7 @@ from loa_publisher.adapters.http import (
     transient_for,
     with_backoff,
 )
-from loa_publisher.auth import OAuthRefresher, RefreshTokenStore, Secrets, TokenSource, authorized_request
+from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://openapi.zalo.me"
 DEFAULT_TOKEN_URL = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105 — a URL
@@ -72,26 +72,15 @@ class ZaloAdapter:
     ) -> None:
         self._storage = storage
         self._http = http
-        self._secrets = secrets
-        self._token_store = token_store
         self._policy = policy or RetryPolicy()
         self._poll_s = poll_s
         self._poll_timeout_s = poll_timeout_s
-        self._tokens: dict[str, TokenSource] = {}
+        self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
 
     def tokens(self, channel: Channel) -> TokenSource:
-        if channel.name not in self._tokens:
-            self._tokens[channel.name] = OAuthRefresher(
-                channel=channel.name,
-                http=self._http,
-                token_url=str(channel.options.get("token_url", DEFAULT_TOKEN_URL)),
-                form={"app_id": self._secrets.require(channel.name, "app_id")},
-                headers={"secret_key": self._secrets.require(channel.name, "secret_key")},
-                refresh_token=self._secrets.require(channel.name, "refresh_token"),
-                store=self._token_store,
-                policy=self._policy,
-            )
-        return self._tokens[channel.name]
+        token_url = str(channel.options.get("token_url", DEFAULT_TOKEN_URL))
+        # Zalo sends the app's secret in a `secret_key` header rather than in the form.
+        return self._refreshers.get(channel.name, token_url=token_url, form=("app_id",), headers=("secret_key",))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
