@@ -19,9 +19,8 @@ import httpx
 from loa_core.auth import hash_token
 from loa_core.contracts import FootageUploaded
 from loa_dev.kafka import free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 from tests.support.kafka import read_topic
-from tests.support.polling import wait_until
 
 TOKEN = "archiver-test-token"
 SEGMENT_S = 2.0
@@ -68,16 +67,8 @@ class ArchiverProcess:
         )
         log.close()
 
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the archiver exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                return self.client.get("/readyz").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, 60, "the archiver to be ready")
+        url = f"http://127.0.0.1:{self.http_port}/readyz"
+        wait_healthy(self.proc, url, name="the archiver", log_tail=self.log_tail, timeout_s=60)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up code of the archiver runs."""

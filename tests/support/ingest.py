@@ -11,20 +11,18 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from loa_core.auth import hash_token, new_token
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded
 from loa_dev.kafka import free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 
 
 @dataclass
@@ -83,18 +81,7 @@ def run_ingest(root: Path, bootstrap: str, extra_env: dict[str, str] | None = No
         process = subprocess.Popen([sys.executable, "-m", "loa_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
     ingest = IngestProcess(f"http://127.0.0.1:{port}", token, root, bootstrap, prefix, process)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"ingest exited with {process.returncode}:\n{ingest.log()}")
-            try:
-                if httpx.get(f"{ingest.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ingest did not start:\n{ingest.log()}")
-            time.sleep(0.2)
+        wait_healthy(process, f"{ingest.url}/readyz", name="ingest", log_tail=ingest.log, timeout_s=90, interval_s=0.2)
         yield ingest
     finally:
         stop_process(process, timeout_s=20)

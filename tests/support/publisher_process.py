@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from loa_core.auth import hash_token
 from loa_core.channels import Channel, dump_channels
 from loa_dev.kafka import free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 
 
 class PublisherProcess:
@@ -62,17 +59,7 @@ class PublisherProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "loa_publisher"], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"publisher exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"publisher not healthy after {timeout_s:.0f} s:\n{self.log_tail()}")
+        wait_healthy(self.process, f"{self.url}/healthz", name="publisher", log_tail=self.log_tail, timeout_s=timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no commit, no goodbye."""

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -22,7 +21,7 @@ from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMe
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_dev.kafka import free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext
 from tests.support.media import ffprobe
@@ -145,16 +144,9 @@ class TranscodeWorker:
     def wait_assigned(self, timeout_s: float = 90.0) -> None:
         """Until the worker has joined its group and owns partitions (its /readyz)."""
 
-        def ready() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, timeout_s, f"{self.name} to own partitions", interval_s=0.3)
+        assert self.process is not None
+        url = f"http://127.0.0.1:{self.port}/readyz"
+        wait_healthy(self.process, url, name=self.name, log_tail=self.log_tail, timeout_s=timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, no offset is committed, ffmpeg is orphaned."""

@@ -8,21 +8,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from loa_core.auth import hash_token
 from loa_dev.kafka import KafkaBroker, free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
-
-
-class StackStartError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -92,18 +85,13 @@ class Stack:
         )
 
     def wait_healthy(self, service: str, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            process = self.processes[service]
-            if process.poll() is not None:
-                raise StackStartError(f"{service} exited with {process.returncode}:\n{self.log_tail(service)}")
-            try:
-                if httpx.get(f"{self.url(service)}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise StackStartError(f"{service} was not healthy after {timeout_s:.0f} s:\n{self.log_tail(service)}")
+        wait_healthy(
+            self.processes[service],
+            f"{self.url(service)}/healthz",
+            name=service,
+            log_tail=lambda: self.log_tail(service),
+            timeout_s=timeout_s,
+        )
 
     def log_tail(self, service: str, lines: int = 40) -> str:
         path = self.logs_dir / f"{service}.log"
