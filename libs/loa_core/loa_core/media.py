@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
-
 log = logging.getLogger(__name__)
 
-# Every service runs the same pinned ffmpeg: the static FFmpeg 9 build inside the imageio-ffmpeg wheel, not the
-# distribution's. FFmpeg 7+ runs each decoder, filtergraph and encoder of one command in its own thread; Debian 12's
-# 5.1 feeds every cut of transcode's one-decode command from a single thread, which made it barely faster than one
-# run per cut (bench/transcode_speed.py). IMAGEIO_FFMPEG_EXE=/usr/bin/ffmpeg switches back to the system binary.
-# ffprobe is not in the wheel and stays the system's: probing does not depend on the encoder's version.
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+# The distribution's ffmpeg (Debian 12: 5.1, with its security updates). FFmpeg 9's threaded pipeline was measured
+# against it on transcode's one-decode command: no faster on phone-like footage (bench/transcode_speed.py --against).
+FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
 
 
