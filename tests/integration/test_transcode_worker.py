@@ -8,6 +8,7 @@ from loa_core.contracts import DEAD_LETTER, FOOTAGE_UPLOADED, RENDITIONS_READY, 
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.media import make_clip
+from tests.support.polling import wait_until
 from tests.support.transcode import EventCollector, TranscodeWorker, send_event, upload
 
 
@@ -35,7 +36,15 @@ def test_worker_announces_cuts_reports_progress_and_dead_letters_a_broken_upload
             assert {r.profile for r in ready.renditions} == {"youtube", "tiktok"}
             for rendition in ready.renditions:
                 assert storage.exists(rendition.key)
-            progress = events.wait_for(TRANSCODE_PROGRESS, good.footage_id, timeout_s=30)
+            # "done" is sent just after renditions.ready: wait for it, not merely for the first progress event.
+            progress = wait_until(
+                lambda: (
+                    [p for p in events.of(TRANSCODE_PROGRESS, good.footage_id) if p.state == "done"]
+                    and events.of(TRANSCODE_PROGRESS, good.footage_id)
+                ),
+                30,
+                "the progress of the good upload to reach done",
+            )
             states = [p.state for p in progress]
             assert states[-1] == "done" and set(states) <= {"running", "done"}
             percents = [p.percent for p in progress]
