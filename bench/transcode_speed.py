@@ -9,8 +9,9 @@ depends on what the decode costs against the encodes, so the figures differ per 
   bitrate phones record 1080p30 at.
 - grainy: the same with heavy grain, like a dim hall filmed at high ISO; costlier to decode and to encode.
 - synthetic: plain testsrc2 at CRF 20 (about 8 Mb/s of flat colours).
-Every command runs the ffmpeg the services run (loa_core.media.FFMPEG, Debian's 5.1); --ffmpeg runs another one;
---against also times "ours" with a second binary (e.g. a static FFmpeg 9 build) in the same rounds.
+Every command runs the ffmpeg the services run (loa_core.media.FFMPEG, the pinned FFmpeg 9 build); --ffmpeg runs
+another one; --against also times "ours" with a second binary (e.g. /usr/bin/ffmpeg, Debian 12's 5.1) in the
+same rounds.
 
 - ours:  the command transcode runs (graph.build_args): one decode feeding tiktok, youtube and zalo, plus
          the thumbnail candidates.
