@@ -12,7 +12,6 @@ import json
 import math
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +24,12 @@ import yaml
 
 from loa_core.channels import Channel, dump_channels
 from loa_dev.kafka import KafkaBroker, free_port
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 from loa_dev.stack import Stack
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.media import make_clip
+from tests.support.polling import wait_until
 from tests.support.stats_emulators import Figures, TikTokStatsEmulator, YouTubeStatsEmulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,17 +66,6 @@ class Prometheus:
         assert body["status"] == "success", (expr, body)
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
-
-
-def _wait(what: str, check: Any, timeout_s: float, diagnose: Any = None) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}" + (f":\n{diagnose()}" if diagnose else ""))
-        time.sleep(0.5)
 
 
 def _finite(result: list[dict[str, Any]]) -> bool:
@@ -202,16 +191,15 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
     )
     server = Prometheus(f"http://127.0.0.1:{port}", process)
 
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError((tmp_path / "prometheus.log").read_text()[-3000:])
-        try:
-            return httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        _wait("Prometheus to be ready", ready, 60)
+        wait_healthy(
+            process,
+            f"{server.url}/-/ready",
+            name="Prometheus",
+            log_tail=lambda: (tmp_path / "prometheus.log").read_text()[-3000:],
+            timeout_s=60,
+            interval_s=0.5,
+        )
         yield server
     finally:
         stop_process(process)
@@ -237,18 +225,20 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
 ) -> None:
     headers = {"Authorization": f"Bearer {stack.token}"}
     # Every service is scraped before anything happens, so counters are seen going up (rates need two samples).
-    _wait(
-        "all four targets up",
+    wait_until(
         lambda: len([r for r in prometheus.query("up == 1")]) == 4,
         120,
+        "all four targets up",
+        0.5,
         lambda: httpx.get(f"{prometheus.url}/api/v1/targets").text[:3000],
     )
 
     # The metrics service says ready once its consumer has partitions.
-    _wait(
-        "the metrics service to be ready",
+    wait_until(
         lambda: httpx.get(f"{stack.url('metrics')}/readyz", timeout=5).status_code == 200,
         120,
+        "the metrics service to be ready",
+        0.5,
         lambda: stack.log_tail("metrics"),
     )
 
@@ -269,8 +259,12 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         view = httpx.get(f"{stack.url('metrics')}/footage/{footage_id}", headers=headers, timeout=10)
         return view.status_code == 200 and view.json()["status"] == "published"
 
-    _wait(
-        "the upload to be published", published, 300, lambda: stack.log_tail("transcode") + stack.log_tail("publisher")
+    wait_until(
+        published,
+        300,
+        "the upload to be published",
+        0.5,
+        lambda: stack.log_tail("transcode") + stack.log_tail("publisher"),
     )
 
     posts = httpx.get(f"{stack.url('metrics')}/footage/{footage_id}", headers=headers, timeout=10).json()
@@ -288,18 +282,19 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         views = {p["channel"]: p["views"] for p in items if p["platform"] != "local"}
         return views == {"ward-yt": YOUTUBE_FIGURES.views, "ward-tt": TIKTOK_FIGURES.views}
 
-    _wait("the engagement figures to be polled", polled, 60, lambda: stack.log_tail("metrics"))
-    _wait(
-        "Prometheus to scrape the figures",
+    wait_until(polled, 60, "the engagement figures to be polled", 0.5, lambda: stack.log_tail("metrics"))
+    wait_until(
         lambda: _finite(prometheus.query(f'loa_engagement_views{{channel="ward-tt"}} == {TIKTOK_FIGURES.views}')),
         60,
+        "Prometheus to scrape the figures",
+        0.5,
     )
 
     # Every query of every panel returns at least one finite sample.
     missing = []
     for board, title, expr in _dashboard_queries():
         try:
-            _wait(f"{board} / {title}", lambda expr=expr: _finite(prometheus.query(expr)), 30)
+            wait_until(lambda expr=expr: _finite(prometheus.query(expr)), 30, f"{board} / {title}", 0.5)
         except AssertionError:
             missing.append(f"{board} / {title}: {expr} -> {prometheus.query(expr)}")
     assert not missing, "\n".join(missing)

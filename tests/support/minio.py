@@ -13,16 +13,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from pydantic import SecretStr
 
 from loa_core.storage import StorageSettings
-from loa_dev.processes import stop_process
+from loa_dev.processes import stop_process, wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Same cache override as tools/loa_dev/kafka.py, so one variable relocates every fetched artefact.
@@ -113,18 +110,7 @@ class MinioServer:
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None
         url = f"{self.endpoint_url}/minio/health/ready"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise MinioError(f"MinIO exited with code {self.process.returncode}:\n{self._log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise MinioError(f"MinIO was not ready at {url} within {timeout:.0f}s:\n{self._log_tail()}")
+        wait_healthy(self.process, url, name="MinIO", log_tail=self._log_tail, timeout_s=timeout, interval_s=0.2)
 
     def _log_tail(self, lines: int = 40) -> str:
         try:
