@@ -116,33 +116,31 @@ def main() -> None:
 
         ours_args = build_args(Job(source, info, outputs, options=options, candidates=candidates))
         commands: dict[str, list[str]] = {"ours": ours_args, "decode": ["-i", str(source), "-f", "null", "-"]}
-        binaries = {name: ffmpeg for name in commands}
+        # Every command runs the chosen ffmpeg, but for the one comparison run with another binary.
+        other_binary: dict[str, str] = {}
         if opts.against:
-            commands["ours (against)"], binaries["ours (against)"] = ours_args, opts.against
+            commands["ours (against)"], other_binary["ours (against)"] = ours_args, opts.against
         for out in outputs:
             job = Job(source, info, (out,), options=options)
-            commands[f"naive {out.target.name}"] = build_args(job)
-            binaries[f"naive {out.target.name}"] = ffmpeg
+            naive_args = commands[f"naive {out.target.name}"] = build_args(job)
             # The floor's input: the cut's exact frames, rendered to a raw file once (untimed).
             inputs = plan_inputs(job)
             graph, video, audio = build_graph(job, inputs)
             raw = work / f"{out.target.name}.yuv"
             render = ["-map", f"[{video[0]}]", "-f", "rawvideo", str(raw), "-map", f"[{audio[0]}]", "-f", "null", "-"]
             run(ffmpeg, [*inputs.args, "-filter_complex", graph, *render])
-            encode_args = build_args(job)
-            video_codec = encode_args[encode_args.index("-c:v") : encode_args.index("-c:a")]
+            video_codec = naive_args[naive_args.index("-c:v") : naive_args.index("-c:a")]
             commands[f"encode {out.target.name}"] = [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{out.target.width}x{out.target.height}",
                 "-r", info.fps, "-i", str(raw), *video_codec, "-f", "null", "-",
             ]  # fmt: skip
-            binaries[f"encode {out.target.name}"] = ffmpeg
 
         # Rounds interleave every command, so a load change on a shared machine hits them all alike.
         figures = {name: Figure() for name in commands}
         load_before = os.getloadavg()[0]
         for round_ in range(opts.repeat):
             for name, args in commands.items():
-                run(binaries[name], args, figures[name])
+                run(other_binary.get(name, ffmpeg), args, figures[name])
                 f = figures[name]
                 print(f"round {round_ + 1} {name:16s} best wall {f.wall_s:7.2f} s  cpu {f.cpu_s:7.2f} s", flush=True)
         load_after = os.getloadavg()[0]
