@@ -1,7 +1,7 @@
 """tus upload throughput and ingest's peak RSS for a large file, against a plain copy into the same storage.
 
-Run: .cache/venv/bin/python bench/ingest_upload.py [--size-mb 2048] [--chunk-mb 16] [--s3] [--no-checksum]
-         [--profile DIR]
+Run: .cache/venv/bin/python bench/ingest_upload.py [--size-mb 2048] [--chunk-mb 16] [--rounds 1] [--floor] [--s3]
+         [--no-checksum] [--profile DIR]
 
 Makes (once, cached in .cache/bench/) a valid video of about --size-mb: raw 1280x720 frames in Matroska, so it
 passes ingest's ffprobe and decode checks and costs no encoding time. Starts a Kafka broker and the real ingest
@@ -10,7 +10,12 @@ on every chunk, as `loa upload` does), and times it from the creation request to
 storage and the Kafka announcement are included). The baseline, in the same run, is a plain copy of the same file
 into the same storage (`Storage.put_file`). Prints both throughputs, their ratio (goal >= 0.7), how many of the
 machine's cores were busy during each (from /proc/stat: every process, other people's too) and the ingest
-process's peak RSS from /proc (VmHWM, goal < 150 MB). With --s3, storage is a local MinIO (.cache/bin/minio).
+process's peak RSS from /proc (VmHWM, goal < 150 MB). --rounds N repeats every measurement N times, interleaved
+(a fresh ingest each round, so the file is never a duplicate), and reports medians. --floor adds, in each round,
+the same tuspy upload to bench/tus_floor.py, the leanest receiver Python can be: "store" does only what every
+receiver must (write the spool and hash the whole file, in two lanes), "discard" drops the bytes (the transport
+alone). ingest / floor (store) says how much ingest's own code costs; floor / copy, what no receiver can beat on
+this machine with this client. With --s3, storage is a local MinIO (.cache/bin/minio).
 With --profile DIR, py-spy (if installed in the venv) samples the ingest process and this client during the upload
 and writes their collapsed stacks to DIR (ingest.txt, client.txt); the busiest functions are printed.
 """
@@ -19,15 +24,20 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +47,8 @@ from tusclient.client import TusClient  # noqa: E402
 from tusclient.uploader.uploader import Uploader  # noqa: E402
 
 from loa_core.storage import LocalStorage, S3Storage, Storage  # noqa: E402
-from loa_dev.kafka import KafkaBroker  # noqa: E402
+from loa_dev.kafka import KafkaBroker, free_port  # noqa: E402
+from loa_dev.processes import stop_process, wait_healthy  # noqa: E402
 from tests.support.ingest import run_ingest  # noqa: E402
 
 MB = 1024 * 1024
@@ -160,15 +171,74 @@ def stop_profiler(profiler: subprocess.Popen[bytes], out: Path) -> None:
             print(f"    {100 * count / max(total, 1):5.1f} %  {frame}")
 
 
+@dataclass
+class Timed:
+    seconds: float
+    cores: float  # busy cores on the machine meanwhile (every process)
+    cpu: dict[str, float]  # CPU seconds of each party
+
+
+def timed(me: str, parties: dict[str, int | None], work: Callable[[], object]) -> Timed:
+    """Run work(); CPU seconds of this process (named ``me``) and of each named live process (by pid)."""
+    pids = {name: pid for name, pid in parties.items() if pid is not None}
+    before = {name: process_cpu(pid) for name, pid in pids.items()}
+    ticks, own, started = cpu_ticks(), own_cpu(), time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    cores = busy_cores(ticks, cpu_ticks())
+    cpu = {me: own_cpu() - own}
+    for name, pid in pids.items():
+        used = cpu_delta(before[name], process_cpu(pid))
+        cpu[name] = used.pop("total")
+        if name == "ingest":  # where ingest's time goes: its event loop, its worker threads, ffprobe/ffmpeg
+            cpu |= {f"ingest {part}": seconds for part, seconds in used.items() if seconds > 0.005}
+    return Timed(seconds, cores, cpu)
+
+
+def tus_upload(url: str, headers: dict[str, str], source: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Upload the file with tuspy; the final response's headers."""
+    uploader = Sha256Uploader(
+        file_path=str(source),
+        client=TusClient(url, headers=headers),
+        chunk_size=args.chunk_mb * MB,
+        metadata={"title": "Benchmark", "filename": source.name},
+        upload_checksum=not args.no_checksum,
+    )
+    uploader.upload()
+    assert uploader.request is not None
+    return dict(uploader.request.response_headers)
+
+
+@contextmanager
+def run_floor(work: str, spool: Path, log: Path) -> Iterator[tuple[str, int]]:
+    """bench/tus_floor.py as a process; yields its tus endpoint and its pid."""
+    port = free_port()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "bench" / "tus_floor.py"), "--port", str(port), "--spool", str(spool),
+             "--work", work],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(process, f"{url}/healthz", name=f"tus floor ({work})", log_tail=log.read_text, timeout_s=30)
+        yield f"{url}/files/", process.pid
+    finally:
+        stop_process(process, timeout_s=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=2048)
     parser.add_argument("--chunk-mb", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every measurement")
     parser.add_argument("--s3", action="store_true", help="store in a local MinIO instead of on local disk")
     parser.add_argument("--no-checksum", action="store_true", help="send chunks without Upload-Checksum")
+    parser.add_argument("--floor", action="store_true", help="also upload to bench/tus_floor.py (store and discard)")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of ingest and this client to this folder")
     args = parser.parse_args()
     source = make_source(args.size_mb)
+    source_sha256 = hashlib.file_digest(source.open("rb"), "sha256").hexdigest() if args.floor else ""
     load_before = os.getloadavg()
     size = source.stat().st_size
     # On the repository's disk (not tmpfs), like the real data and storage folders.
@@ -176,6 +246,9 @@ def main() -> None:
     broker = KafkaBroker(work / "kafka")
     broker.start()
     minio = None
+    rounds: list[dict[str, Timed]] = []
+    peaks: list[int] = []
+    idle_rss = 0
     try:
         env: dict[str, str] = {"LOA_LOG_LEVEL": "WARNING"}
         storage: Storage
@@ -193,75 +266,100 @@ def main() -> None:
             }
             storage = S3Storage(bucket, minio.endpoint_url, minio.access_key, minio.secret_key)
         else:
-            storage = LocalStorage(work / "ingest" / "storage")
-
-        # Baseline: a plain copy of the same file into the same storage (file already in the page cache for both).
+            storage = LocalStorage(work / "copy-storage")
         minio_pid = minio.process.pid if minio is not None and minio.process is not None else None
-        minio_cpu = process_cpu(minio_pid)["total"] if minio_pid else 0.0
-        ticks, client_cpu, started = cpu_ticks(), own_cpu(), time.perf_counter()
-        storage.put_file("baseline/copy", source)
-        copy_s = time.perf_counter() - started
-        copy_cores = busy_cores(ticks, cpu_ticks())
-        copy_cpu = {"this process": own_cpu() - client_cpu}
-        if minio_pid:
-            copy_cpu["MinIO"] = process_cpu(minio_pid)["total"] - minio_cpu
-        storage.delete("baseline/copy")
+        floor_spool = work / "floor-spool"
 
-        with run_ingest(work / "ingest", broker.bootstrap, env) as ingest:
-            idle_rss = vm_rss(ingest.process.pid)
-            client = TusClient(f"{ingest.url}/files/", headers=ingest.headers())
-            uploader = Sha256Uploader(
-                file_path=str(source),
-                client=client,
-                chunk_size=args.chunk_mb * MB,
-                metadata={"title": "Benchmark", "filename": source.name},
-                upload_checksum=not args.no_checksum,
-            )
-            profilers = []
-            if args.profile:
-                args.profile.mkdir(parents=True, exist_ok=True)
-                for pid, name in ((ingest.process.pid, "ingest.txt"), (os.getpid(), "client.txt")):
-                    profilers.append((start_profiler(pid, args.profile / name), args.profile / name))
-                time.sleep(1.0)  # py-spy attaches
-            ingest_cpu = process_cpu(ingest.process.pid)
-            minio_cpu = process_cpu(minio_pid)["total"] if minio_pid else 0.0
-            ticks, client_cpu, started = cpu_ticks(), own_cpu(), time.perf_counter()
-            uploader.upload()
-            tus_s = time.perf_counter() - started
-            tus_cores = busy_cores(ticks, cpu_ticks())
-            tus_cpu = {"client (tuspy)": own_cpu() - client_cpu}
-            ingest_used = cpu_delta(ingest_cpu, process_cpu(ingest.process.pid))
-            tus_cpu["ingest"] = ingest_used.pop("total")
-            tus_cpu |= {f"  ingest {name}": seconds for name, seconds in ingest_used.items() if seconds > 0.005}
-            if minio_pid:
-                tus_cpu["MinIO"] = process_cpu(minio_pid)["total"] - minio_cpu
-            for profiler, out in profilers:
-                stop_profiler(profiler, out)
-            assert uploader.request is not None
-            footage_id = uploader.request.response_headers.get("loa-footage-id")
-            assert footage_id, uploader.request.response_headers
-            peak = vm_hwm(ingest.process.pid)
-        copy_mbps, tus_mbps = size / MB / copy_s, size / MB / tus_s
-        backend = "S3 (MinIO)" if args.s3 else "local disk"
-        checksum = "no checksum" if args.no_checksum else "sha256 per chunk"
-        print(f"file: {size / MB:.0f} MiB ({source.name}); storage: {backend}")
-        print(f"tus: {args.chunk_mb} MiB chunks, {checksum}")
-        print(f"plain copy into storage : {copy_s:7.2f} s  {copy_mbps:8.1f} MiB/s  ({copy_cores:.1f} cores busy)")
-        print(f"tus upload over loopback: {tus_s:7.2f} s  {tus_mbps:8.1f} MiB/s  ({tus_cores:.1f} cores busy)")
-        print(f"footage id              : {footage_id}")
-        print(f"ratio tus / copy        : {tus_mbps / copy_mbps:.2f}  (goal >= 0.7)")
-        gib = size / (1024 * MB)
-        print("CPU seconds per GiB (user + system):")
-        print("  plain copy: " + ", ".join(f"{name} {seconds / gib:.2f}" for name, seconds in copy_cpu.items()))
-        print("  tus upload: " + ", ".join(f"{name.strip()} {seconds / gib:.2f}" for name, seconds in tus_cpu.items()))
-        print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {peak / MB:.0f} MiB  (goal peak < 150 MB)")
-        print(f"load average before / after: {' '.join(f'{x:.2f}' for x in load_before)} / "
-              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+        with contextlib.ExitStack() as floors:
+            floors_running: dict[str, tuple[str, int]] = {}
+            for floor_work in ("store", "discard") if args.floor else ():
+                floor_log = work / f"floor-{floor_work}.log"
+                floors_running[floor_work] = floors.enter_context(run_floor(floor_work, floor_spool, floor_log))
+            for number in range(1, args.rounds + 1):
+                measured: dict[str, Timed] = {}
+                # Baseline: a plain copy of the same file into the same storage (the file is in the page cache).
+                copy = timed("copy", {"MinIO": minio_pid}, lambda: storage.put_file("baseline/copy", source))
+                measured["plain copy"] = copy
+                storage.delete("baseline/copy")
+                for floor_work, (url, floor_pid) in floors_running.items():
+                    answer: dict[str, str] = {}
+                    measured[f"floor ({floor_work})"] = timed(
+                        "client (tuspy)",
+                        {"floor": floor_pid},
+                        lambda: answer.update(tus_upload(url, {}, source, args)),  # noqa: B023
+                    )
+                    if floor_work == "store":
+                        assert answer.get("floor-sha256") == source_sha256, answer
+                    shutil.rmtree(floor_spool, ignore_errors=True)
+                    floor_spool.mkdir()
+                # A fresh ingest each round: the same file twice would be a duplicate, which skips the hand-off.
+                with run_ingest(work / f"ingest-{number}", broker.bootstrap, env) as ingest:
+                    idle_rss = vm_rss(ingest.process.pid)
+                    profilers = []
+                    if args.profile and number == 1:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        for pid, name in ((ingest.process.pid, "ingest.txt"), (os.getpid(), "client.txt")):
+                            profilers.append((start_profiler(pid, args.profile / name), args.profile / name))
+                        time.sleep(1.0)  # py-spy attaches
+                    answer = {}
+                    measured["ingest (tus)"] = timed(
+                        "client (tuspy)",
+                        {"ingest": ingest.process.pid, "MinIO": minio_pid},
+                        lambda: answer.update(tus_upload(f"{ingest.url}/files/", ingest.headers(), source, args)),  # noqa: B023
+                    )
+                    for profiler, out in profilers:
+                        stop_profiler(profiler, out)
+                    assert answer.get("loa-footage-id"), answer
+                    assert answer.get("loa-duplicate", "false") == "false", answer
+                    peaks.append(vm_hwm(ingest.process.pid))
+                shutil.rmtree(work / f"ingest-{number}", ignore_errors=True)
+                rounds.append(measured)
+                print(f"round {number}: " + ", ".join(
+                    f"{name} {size / MB / t.seconds:.0f} MiB/s ({t.cores:.1f} cores)" for name, t in measured.items()
+                ), flush=True)  # fmt: skip
     finally:
         if minio is not None:
             minio.stop()
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
+    report(args, source, size, rounds, idle_rss, peaks, load_before)
+
+
+def report(
+    args: argparse.Namespace,
+    source: Path,
+    size: int,
+    rounds: list[dict[str, Timed]],
+    idle_rss: int,
+    peaks: list[int],
+    load_before: tuple[float, float, float],
+) -> None:
+    backend = "S3 (MinIO)" if args.s3 else "local disk"
+    checksum = "no checksum" if args.no_checksum else "sha256 per chunk"
+    gib = size / (1024 * MB)
+    print(f"\nfile: {size / MB:.0f} MiB ({source.name}); storage: {backend}; {len(rounds)} round(s), medians:")
+    print(f"tus: tuspy, {args.chunk_mb} MiB chunks, {checksum}")
+    speed = {name: statistics.median(size / MB / r[name].seconds for r in rounds) for name in rounds[0]}
+    for name in rounds[0]:
+        cores = statistics.median(r[name].cores for r in rounds)
+        print(f"  {name:<16}: {speed[name]:7.1f} MiB/s  ({cores:.1f} cores busy)")
+    # Ratios per round (each against the copy of its own round), then the median.
+    ratio = {name: statistics.median(r["plain copy"].seconds / r[name].seconds for r in rounds) for name in rounds[0]}
+    print(f"ratio ingest / plain copy : {ratio['ingest (tus)']:.2f}  (goal >= 0.7)")
+    for name in rounds[0]:
+        if name.startswith("floor"):
+            print(f"ratio {name} / plain copy : {ratio[name]:.2f}")
+    if "floor (store)" in rounds[0]:
+        to_floor = statistics.median(r["floor (store)"].seconds / r["ingest (tus)"].seconds for r in rounds)
+        print(f"ratio ingest / floor (store): {to_floor:.2f}")
+    print("CPU seconds per GiB (user + system), mean over rounds:")
+    for name in rounds[0]:
+        parties = rounds[0][name].cpu
+        used = {party: statistics.mean(r[name].cpu.get(party, 0.0) for r in rounds) / gib for party in parties}
+        print(f"  {name}: " + ", ".join(f"{party} {seconds:.2f}" for party, seconds in used.items()))
+    print(f"ingest RSS idle / peak  : {idle_rss / MB:.0f} MiB / {max(peaks) / MB:.0f} MiB  (goal peak < 150 MB)")
+    print(f"load average before / after: {' '.join(f'{x:.2f}' for x in load_before)} / "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
 
 
 if __name__ == "__main__":
