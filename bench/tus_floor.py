@@ -10,7 +10,8 @@ reused, and the body read straight into them (`readinto`, no per-chunk bytes obj
 
 - ``store``: each block is written to a spool file and hashed (whole-file sha256, as dedup needs) in two lanes,
   one thread each, while the next block is received; the same design as ingest. A PATCH answers once its blocks
-  are written and hashed.
+  are written; the hash of its last blocks may run on (as in ingest). It does not even verify an Upload-Checksum
+  (a real server must): everything it leaves out only makes the floor faster, so it stays an upper bound.
 - ``discard``: the bytes are received and dropped. This is the transport alone: tuspy, HTTP and loopback TCP.
 
 Not a server to run for real: one process, no limits, no checks. It exists to measure.
@@ -27,7 +28,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 BLOCK = 4 * 1024 * 1024  # as ingest's blocks
 BUFFERS = 3  # one being received while the two before it are written and hashed
@@ -35,10 +36,19 @@ BUFFERS = 3  # one being received while the two before it are written and hashed
 
 @dataclass
 class Upload:
+    """One upload: its spool file, its running hash, and the buffers and lanes that outlive each PATCH (the hash of
+    a PATCH's last blocks may still run when the PATCH answers, as in ingest)."""
+
     length: int
     spool: BinaryIO | None  # None when discarding
     offset: int = 0
     sha256: hashlib._Hash = field(default_factory=hashlib.sha256)
+    buffers: list[bytearray] = field(default_factory=lambda: [bytearray(BLOCK) for _ in range(BUFFERS)])
+    # Per buffer, the write and the hash of the block it holds; it is free again once both are done.
+    in_flight: list[tuple[Future[Any], ...]] = field(default_factory=lambda: [() for _ in range(BUFFERS)])
+    write_lane: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    hash_lane: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    blocks: int = 0
 
 
 class Floor:
@@ -57,25 +67,27 @@ class Floor:
         return upload_id
 
     def receive(self, upload: Upload, body: io.BufferedIOBase, size: int) -> None:
-        """Read ``size`` bytes of the body into reused buffers; write and hash each block in its own lane."""
-        buffers = [bytearray(BLOCK) for _ in range(BUFFERS)]
-        in_flight: list[list[Future[object]]] = [[] for _ in range(BUFFERS)]
-        with ThreadPoolExecutor(1) as write_lane, ThreadPoolExecutor(1) as hash_lane:
-            for number, start in enumerate(range(0, size, BLOCK)):
-                slot = number % BUFFERS
-                for done in in_flight[slot]:  # the buffer is free once its block is written and hashed
-                    done.result()
-                block = memoryview(buffers[slot])[: min(BLOCK, size - start)]
-                read_exactly(body, block)
-                if upload.spool is not None:
-                    in_flight[slot] = [write_lane.submit(upload.spool.write, block),
-                                       hash_lane.submit(upload.sha256.update, block)]  # fmt: skip
-            for futures in in_flight:
-                for done in futures:
-                    done.result()
+        """Read ``size`` bytes of the body into the upload's buffers; write and hash each block in its own lane.
+        Returns once every block is written: the bytes are stored. Only at the last byte does it wait for the hash."""
+        for start in range(0, size, BLOCK):
+            slot = upload.blocks % BUFFERS
+            upload.blocks += 1
+            for done in upload.in_flight[slot]:
+                done.result()
+            block = memoryview(upload.buffers[slot])[: min(BLOCK, size - start)]
+            read_exactly(body, block)
+            if upload.spool is not None:
+                written = upload.write_lane.submit(upload.spool.write, block)
+                upload.in_flight[slot] = (written, upload.hash_lane.submit(upload.sha256.update, block))
         upload.offset += size
-        if upload.offset == upload.length and upload.spool is not None:
+        finished = upload.offset == upload.length
+        for futures in upload.in_flight:
+            for done in futures if finished else futures[:1]:  # the writes; the hashes too at the end
+                done.result()
+        if finished and upload.spool is not None:
             upload.spool.close()
+            upload.write_lane.shutdown()
+            upload.hash_lane.shutdown()
 
 
 def read_exactly(body: io.BufferedIOBase, block: memoryview) -> None:
