@@ -12,10 +12,11 @@ into the same storage (`Storage.put_file`). Prints both throughputs, their ratio
 machine's cores were busy during each (from /proc/stat: every process, other people's too) and the ingest
 process's peak RSS from /proc (VmHWM, goal < 150 MB). --rounds N repeats every measurement N times, interleaved
 (a fresh ingest each round, so the file is never a duplicate), and reports medians. --floor adds, in each round,
-the same tuspy upload to bench/tus_floor.py, the leanest receiver Python can be: "store" does only what every
-receiver must (write the spool and hash the whole file, in two lanes), "discard" drops the bytes (the transport
-alone). ingest / floor (store) says how much ingest's own code costs; floor / copy, what no receiver can beat on
-this machine with this client. With --s3, storage is a local MinIO (.cache/bin/minio).
+the same tuspy upload to bench/tus_floor.py, the leanest receiver Python can be: "threads, store" does only what
+every receiver must (write the spool and hash the whole file, in two lanes), "threads, discard" drops the bytes
+(the transport alone), and "uvicorn, discard" drops them in a bare ASGI app on uvicorn, ingest's server (what its
+receive path costs before any work). ingest / floor says how much ingest's own code costs; floor / copy, what no
+receiver of that kind can beat on this machine with this client. With --s3, storage is a local MinIO (.cache/bin/minio).
 With --profile DIR, py-spy (if installed in the venv) samples the ingest process and this client during the upload
 and writes their collapsed stacks to DIR (ingest.txt, client.txt); the busiest functions are printed.
 """
@@ -209,19 +210,27 @@ def tus_upload(url: str, headers: dict[str, str], source: Path, args: argparse.N
     return dict(uploader.request.response_headers)
 
 
+# The floors run with --floor: (name, --work, --server) of bench/tus_floor.py.
+FLOORS = (
+    ("floor: threads, store", "store", "threads"),
+    ("floor: threads, discard", "discard", "threads"),
+    ("floor: uvicorn, discard", "discard", "uvicorn"),
+)
+
+
 @contextmanager
-def run_floor(work: str, spool: Path, log: Path) -> Iterator[tuple[str, int]]:
+def run_floor(work: str, server: str, spool: Path, log: Path) -> Iterator[tuple[str, int]]:
     """bench/tus_floor.py as a process; yields its tus endpoint and its pid."""
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, str(REPO / "bench" / "tus_floor.py"), "--port", str(port), "--spool", str(spool),
-             "--work", work],
+             "--work", work, "--server", server],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(process, f"{url}/healthz", name=f"tus floor ({work})", log_tail=log.read_text, timeout_s=30)
+        wait_healthy(process, f"{url}/healthz", name=f"tus floor ({work}, {server})", log_tail=log.read_text)
         yield f"{url}/files/", process.pid
     finally:
         stop_process(process, timeout_s=10)
@@ -271,19 +280,20 @@ def main() -> None:
         floor_spool = work / "floor-spool"
 
         with contextlib.ExitStack() as floors:
-            floors_running: dict[str, tuple[str, int]] = {}
-            for floor_work in ("store", "discard") if args.floor else ():
-                floor_log = work / f"floor-{floor_work}.log"
-                floors_running[floor_work] = floors.enter_context(run_floor(floor_work, floor_spool, floor_log))
+            floors_running: dict[str, tuple[str, str, int]] = {}  # name -> (--work, endpoint, pid)
+            for name, floor_work, server in FLOORS if args.floor else ():
+                log = work / f"floor-{floor_work}-{server}.log"
+                url, pid = floors.enter_context(run_floor(floor_work, server, floor_spool, log))
+                floors_running[name] = (floor_work, url, pid)
             for number in range(1, args.rounds + 1):
                 measured: dict[str, Timed] = {}
                 # Baseline: a plain copy of the same file into the same storage (the file is in the page cache).
                 copy = timed("copy", {"MinIO": minio_pid}, lambda: storage.put_file("baseline/copy", source))
                 measured["plain copy"] = copy
                 storage.delete("baseline/copy")
-                for floor_work, (url, floor_pid) in floors_running.items():
+                for name, (floor_work, url, floor_pid) in floors_running.items():
                     answer: dict[str, str] = {}
-                    measured[f"floor ({floor_work})"] = timed(
+                    measured[name] = timed(
                         "client (tuspy)",
                         {"floor": floor_pid},
                         lambda: answer.update(tus_upload(url, {}, source, args)),  # noqa: B023
@@ -342,16 +352,16 @@ def report(
     speed = {name: statistics.median(size / MB / r[name].seconds for r in rounds) for name in rounds[0]}
     for name in rounds[0]:
         cores = statistics.median(r[name].cores for r in rounds)
-        print(f"  {name:<16}: {speed[name]:7.1f} MiB/s  ({cores:.1f} cores busy)")
+        print(f"  {name:<24}: {speed[name]:7.1f} MiB/s  ({cores:.1f} cores busy)")
     # Ratios per round (each against the copy of its own round), then the median.
     ratio = {name: statistics.median(r["plain copy"].seconds / r[name].seconds for r in rounds) for name in rounds[0]}
     print(f"ratio ingest / plain copy : {ratio['ingest (tus)']:.2f}  (goal >= 0.7)")
     for name in rounds[0]:
         if name.startswith("floor"):
             print(f"ratio {name} / plain copy : {ratio[name]:.2f}")
-    if "floor (store)" in rounds[0]:
-        to_floor = statistics.median(r["floor (store)"].seconds / r["ingest (tus)"].seconds for r in rounds)
-        print(f"ratio ingest / floor (store): {to_floor:.2f}")
+    if FLOORS[0][0] in rounds[0]:
+        to_floor = statistics.median(r[FLOORS[0][0]].seconds / r["ingest (tus)"].seconds for r in rounds)
+        print(f"ratio ingest / {FLOORS[0][0]}: {to_floor:.2f}")
     print("CPU seconds per GiB (user + system), mean over rounds:")
     for name in rounds[0]:
         parties = rounds[0][name].cpu

@@ -1,7 +1,7 @@
 """The leanest tus receiver Python can be: the floor that ingest's upload throughput is compared against.
 
 Run by bench/ingest_upload.py (--floor) as a separate process:
-    python bench/tus_floor.py --port P --spool DIR --work store|discard
+    python bench/tus_floor.py --port P --spool DIR --work store|discard [--server threads|uvicorn]
 
 It speaks just enough tus 1.0 for the tuspy client (creation POST, HEAD, PATCH with Upload-Offset) on the
 standard library's threaded HTTP server, and does only the work every receiver must do with the bytes, with every
@@ -14,6 +14,9 @@ reused, and the body read straight into them (`readinto`, no per-chunk bytes obj
   (a real server must): everything it leaves out only makes the floor faster, so it stays an upper bound.
 - ``discard``: the bytes are received and dropped. This is the transport alone: tuspy, HTTP and loopback TCP.
 
+``--server uvicorn`` (with ``discard`` only) serves the same three calls from a bare ASGI app on uvicorn, the server
+ingest runs on, without FastAPI or any middleware: what uvicorn's receive path costs before an app does anything.
+
 Not a server to run for real: one process, no limits, no checks. It exists to measure.
 """
 
@@ -25,10 +28,13 @@ import http.server
 import io
 import itertools
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import uvicorn
 
 BLOCK = 4 * 1024 * 1024  # as ingest's blocks
 BUFFERS = 3  # one being received while the two before it are written and hashed
@@ -137,14 +143,53 @@ def handler_for(floor: Floor) -> type[http.server.BaseHTTPRequestHandler]:
     return TusHandler
 
 
+def asgi_discard_app(floor: Floor) -> Callable[..., Awaitable[None]]:
+    """The same tus calls as TusHandler as a bare ASGI app that drops the body (no FastAPI, no middleware)."""
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
+        method, path = scope["method"], scope["path"]
+        status, answer = 404, {}
+        if path == "/healthz":
+            status = 200
+        elif method == "POST":
+            status, answer = 201, {"Location": f"/files/{floor.create(int(headers['upload-length']))}"}
+        elif method in ("HEAD", "PATCH"):
+            upload = floor.uploads[path.rsplit("/", 1)[-1]]
+            while method == "PATCH":
+                message = await receive()
+                upload.offset += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            status = 204 if method == "PATCH" else 200
+            answer = {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
+        answer |= {"Tus-Resumable": "1.0.0", "Content-Length": "0"}
+        raw = [(name.encode(), value.encode()) for name, value in answer.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--spool", type=Path, required=True)
     parser.add_argument("--work", choices=("store", "discard"), required=True)
+    parser.add_argument("--server", choices=("threads", "uvicorn"), default="threads")
     args = parser.parse_args()
     args.spool.mkdir(parents=True, exist_ok=True)
     floor = Floor(args.spool, store=args.work == "store")
+    if args.server == "uvicorn":
+        if floor.store:
+            parser.error("--server uvicorn only discards: storing on uvicorn is what ingest itself measures")
+        uvicorn.run(asgi_discard_app(floor), host="127.0.0.1", port=args.port, log_level="warning")
+        return
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(floor))
     server.serve_forever()
 
