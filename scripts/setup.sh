@@ -67,12 +67,14 @@ if [[ ! -f "${stamp}" ]]; then
     touch "${stamp}"
 fi
 
-# --- Uppy for ingest's web page, from npm into .cache/web (ingest serves it from .cache/web/node_modules).
-UPPY_VERSION=6.0.1
-if ! grep -qs "\"version\": \"${UPPY_VERSION}\"" "${CACHE}/web/node_modules/uppy/package.json"; then
-    log "installing Uppy ${UPPY_VERSION} (npm) into ${CACHE}/web"
+# --- Uppy for ingest's web page: `npm ci` from the committed lock file (the same tree the Docker image installs)
+#     into .cache/web; ingest serves it from .cache/web/node_modules. Reinstalled when the lock file changes.
+WEB_SRC="${REPO_ROOT}/services/ingest/web"
+if ! cmp -s "${WEB_SRC}/package-lock.json" "${CACHE}/web/package-lock.json" || [[ ! -d "${CACHE}/web/node_modules/uppy" ]]; then
+    log "installing Uppy (npm ci) into ${CACHE}/web"
     mkdir -p "${CACHE}/web"
-    npm install --prefix "${CACHE}/web" --no-audit --no-fund --silent "uppy@${UPPY_VERSION}"
+    cp "${WEB_SRC}/package.json" "${WEB_SRC}/package-lock.json" "${CACHE}/web/"
+    npm ci --prefix "${CACHE}/web" --no-audit --no-fund --silent
 fi
 
 # --- Kafka's broker jars, resolved by Maven from deploy/kafka/pom.xml.
