@@ -192,7 +192,7 @@ def timed(me: str, parties: dict[str, int | None], work: Callable[[], object]) -
         used = cpu_delta(before[name], process_cpu(pid))
         cpu[name] = used.pop("total")
         if name == "ingest":  # where ingest's time goes: its event loop, its worker threads, ffprobe/ffmpeg
-            cpu |= {f"ingest {part}": seconds for part, seconds in used.items() if seconds > 0.005}
+            cpu |= {f"ingest {part}": spent for part, spent in used.items() if spent > 0.005}
     return Timed(seconds, cores, cpu)
 
 
@@ -243,11 +243,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every measurement")
     parser.add_argument("--s3", action="store_true", help="store in a local MinIO instead of on local disk")
     parser.add_argument("--no-checksum", action="store_true", help="send chunks without Upload-Checksum")
-    parser.add_argument("--floor", action="store_true", help="also upload to bench/tus_floor.py (store and discard)")
+    parser.add_argument("--floor", action="store_true", help="also upload to the three floors of bench/tus_floor.py")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of ingest and this client to this folder")
     args = parser.parse_args()
     source = make_source(args.size_mb)
-    source_sha256 = hashlib.file_digest(source.open("rb"), "sha256").hexdigest() if args.floor else ""
+    source_sha256 = ""
+    if args.floor:  # what the storing floor must report back
+        with source.open("rb") as file:
+            source_sha256 = hashlib.file_digest(file, "sha256").hexdigest()
     load_before = os.getloadavg()
     size = source.stat().st_size
     # On the repository's disk (not tmpfs), like the real data and storage folders.
