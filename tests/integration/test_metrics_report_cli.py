@@ -5,14 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from loa_cli.main import app as cli
@@ -21,6 +17,7 @@ from loa_core.channels import Channel
 from loa_metrics.api import create_api
 from loa_metrics.projection import PostStats, Projection
 from loa_metrics.settings import MetricsSettings
+from tests.support.asgi_server import serve_in_thread
 from tests.support.metrics_events import new_id, published, uploaded
 
 TOKEN = "cli-report-token"
@@ -33,20 +30,8 @@ def metrics_url(tmp_path: Path) -> Iterator[str]:
     projection.footage_uploaded(uploaded(fid, series="Hội thi", channels=("tt",)))
     projection.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v1"))
     projection.record_post_stats("tiktok", {"v1": PostStats(800, 40, 30, 10)}, published(fid, "tiktok").published_at)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection)
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection)) as url:
+        yield url
 
 
 def run(metrics_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:

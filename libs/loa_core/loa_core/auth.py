@@ -1,15 +1,30 @@
-"""API token check shared by every HTTP endpoint except health and metrics."""
+"""API token check shared by every HTTP endpoint except health and metrics.
+
+Two kinds of token: the static ones in LOA_API_TOKEN_HASHES (admins; what `make run` and the tests use), and the
+role tokens `loa token create` makes, which live in ingest's token store. A service other than ingest accepts a
+role token by asking ingest's /whoami (`IngestRoles`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
 
+import httpx
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+# Ordered: a viewer reads status, an uploader also uploads, an admin also manages tokens and sees every upload.
+Role = Literal["viewer", "uploader", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "uploader", "admin")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def role_allows(have: Role, need: Role) -> bool:
+    return _RANK[have] >= _RANK[need]
 
 
 def new_token() -> str:
@@ -29,18 +44,75 @@ def token_is_valid(token: str, allowed_hashes: frozenset[str]) -> bool:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def bearer_dependency(allowed_hashes: Callable[[], frozenset[str]]) -> Callable[..., str]:
-    """A FastAPI dependency that answers 401 unless the request carries a known bearer token."""
+class IngestRoles:
+    """Checks a role token with ingest, which keeps the token store: GET /whoami with the caller's token.
 
-    def require_token(
+    Not cached, so a revoked token stops working here at the same moment as in ingest; it costs one small local
+    request per call on endpoints people call by hand, and ingest's per-token rate limit applies here too.
+    """
+
+    def __init__(self, ingest_url: str, timeout_s: float = 5.0) -> None:
+        self._whoami = f"{ingest_url.rstrip('/')}/whoami"
+        self._timeout_s = timeout_s
+
+    async def role_of(self, token: str) -> Role | None:
+        """The token's role, or None if ingest does not know it (never made, or revoked)."""
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout_s) as client:
+                answer = await client.get(self._whoami, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise _cannot_check() from exc
+        if answer.status_code == status.HTTP_401_UNAUTHORIZED:
+            return None
+        if answer.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+            raise HTTPException(
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                detail="Too many requests with this token; wait a moment. / Quá nhiều yêu cầu, vui lòng chờ.",
+                headers={"Retry-After": answer.headers.get("retry-after", "1")},
+            )
+        role = answer.json().get("role") if answer.status_code == status.HTTP_200_OK else None
+        if role not in ROLES:
+            raise _cannot_check()
+        return role
+
+
+def _cannot_check() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail="Cannot check this token with ingest right now; try again. / Chưa kiểm tra được mã, thử lại sau.",
+    )
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="A valid API token is required (Authorization: Bearer <token>). / Cần mã truy cập hợp lệ.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def bearer_dependency(
+    allowed_hashes: Callable[[], frozenset[str]], roles: IngestRoles | None = None, need: Role = "viewer"
+) -> Callable[..., Awaitable[str]]:
+    """A FastAPI dependency that answers 401 unless the request carries a static token or, when `roles` is given,
+    a role token of at least `need` (403 for a lower role). Returns a short, loggable id of the token."""
+
+    async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:
-        if credentials is None or not token_is_valid(credentials.credentials, allowed_hashes()):
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED,
-                detail="A valid API token is required (Authorization: Bearer <token>). / Cần mã truy cập hợp lệ.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return hash_token(credentials.credentials)[:12]
+        if credentials is None:
+            raise _unauthorized()
+        token = credentials.credentials
+        if not token_is_valid(token, allowed_hashes()):
+            role = await roles.role_of(token) if roles is not None else None
+            if role is None:
+                raise _unauthorized()
+            if not role_allows(role, need):
+                raise HTTPException(
+                    status_code=status.HTTP_403_FORBIDDEN,
+                    detail=f"This needs the {need} role or higher; this token has the {role} role."
+                    " / Mã này không đủ quyền.",
+                )
+        return hash_token(token)[:12]
 
     return require_token

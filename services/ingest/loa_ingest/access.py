@@ -16,17 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from loa_core.auth import hash_token, new_token
-
-Role = Literal["viewer", "uploader", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "uploader", "admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
-
-def role_allows(have: Role, need: Role) -> bool:
-    return _RANK[have] >= _RANK[need]
+from loa_core.auth import ROLES, Role, hash_token, new_token, role_allows
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""Metrics takes ingest's role tokens (`loa token create`) by asking a real ingest process's /whoami."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from loa_cli.main import app as cli
+from loa_core.auth import hash_token
+from loa_core.channels import Channel
+from loa_dev.kafka import KafkaBroker, free_port
+from loa_metrics.api import create_api
+from loa_metrics.projection import Projection
+from loa_metrics.settings import MetricsSettings
+from tests.support.asgi_server import serve_in_thread
+from tests.support.ingest import IngestProcess, run_ingest
+from tests.support.metrics_events import new_id, uploaded
+
+STATIC = "static-admin-token-of-the-metrics-test"
+BURST = 20
+
+
+@pytest.fixture(scope="module")
+def ingest(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
+    env = {"LOA_RATE_LIMIT_PER_S": "0.5", "LOA_RATE_LIMIT_BURST": str(BURST)}
+    with run_ingest(tmp_path_factory.mktemp("ingest-roles"), kafka_broker.bootstrap, env) as process:
+        yield process
+
+
+@contextmanager
+def serve_metrics(tmp_path: Path, ingest_url: str | None) -> Iterator[str]:
+    projection = Projection(tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))})
+    projection.footage_uploaded(uploaded(new_id(), series="Hội thi", channels=("tt",)))
+    settings = MetricsSettings(api_token_hashes=hash_token(STATIC), ingest_url=ingest_url)
+    with serve_in_thread(create_api(settings, projection)) as url:
+        yield url
+
+
+@pytest.fixture
+def metrics(tmp_path: Path, ingest: IngestProcess) -> Iterator[str]:
+    with serve_metrics(tmp_path, ingest.url) as url:
+        yield url
+
+
+def create_token(ingest: IngestProcess, role: str) -> dict[str, str]:
+    body = {"role": role, "label": f"metrics {role}"}
+    answer = httpx.post(f"{ingest.url}/tokens", headers=ingest.headers(), json=body)
+    assert answer.status_code == 201, answer.text
+    created: dict[str, str] = answer.json()
+    return created
+
+
+def get_footage(metrics: str, token: str) -> httpx.Response:
+    return httpx.get(f"{metrics}/footage", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_viewer_token_reads_status_and_reports_until_it_is_revoked(
+    ingest: IngestProcess, metrics: str, tmp_path: Path
+) -> None:
+    viewer = create_token(ingest, "viewer")
+    answer = get_footage(metrics, viewer["token"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"][0]["series"] == "Hội thi"
+
+    env = {"LOA_METRICS_URL": metrics, "LOA_TOKEN": viewer["token"], "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+    report = CliRunner().invoke(cli, ["report", "--month", "2026-11", "--format", "json"], env=env)
+    assert report.exit_code == 0, report.output
+
+    assert httpx.delete(f"{ingest.url}/tokens/{viewer['token_id']}", headers=ingest.headers()).is_success
+    answer = get_footage(metrics, viewer["token"])
+    assert answer.status_code == 401, "a revoked token must stop working at once"
+    assert "Cần mã truy cập hợp lệ" in answer.json()["detail"]
+
+
+def test_unknown_tokens_are_refused_and_static_ones_need_no_ingest(ingest: IngestProcess, metrics: str) -> None:
+    assert get_footage(metrics, "made-up-token").status_code == 401
+    assert httpx.get(f"{metrics}/footage").status_code == 401
+    assert get_footage(metrics, STATIC).status_code == 200
+
+
+def test_ingest_rate_limit_applies_and_says_when_to_come_back(ingest: IngestProcess, metrics: str) -> None:
+    viewer = create_token(ingest, "viewer")
+    codes = [get_footage(metrics, viewer["token"]) for _ in range(BURST + 5)]
+    limited = [answer for answer in codes if answer.status_code == 429]
+    assert limited, [answer.status_code for answer in codes]
+    assert int(limited[0].headers["retry-after"]) >= 1
+    assert {answer.status_code for answer in codes} <= {200, 429}
+
+
+def test_without_ingest_role_tokens_get_a_clear_503_and_static_ones_still_work(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    viewer = create_token(ingest, "viewer")
+    with serve_metrics(tmp_path, f"http://127.0.0.1:{free_port()}") as url:  # nothing listens there
+        answer = get_footage(url, viewer["token"])
+        assert answer.status_code == 503
+        assert "Cannot check this token with ingest" in answer.json()["detail"]
+        assert get_footage(url, STATIC).status_code == 200
+
+
+def test_without_an_ingest_url_only_the_static_tokens_work(ingest: IngestProcess, tmp_path: Path) -> None:
+    viewer = create_token(ingest, "viewer")
+    with serve_metrics(tmp_path, None) as url:
+        assert get_footage(url, viewer["token"]).status_code == 401
+        assert get_footage(url, STATIC).status_code == 200

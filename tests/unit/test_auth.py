@@ -1,0 +1,74 @@
+"""loa_core.auth's bearer dependency: static tokens, role tokens (ingest's answer stubbed) and the role order."""
+
+# No `from __future__ import annotations`: FastAPI must resolve the route's annotation, which uses a local.
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from loa_core.auth import ROLES, IngestRoles, Role, bearer_dependency, hash_token, role_allows
+
+STATIC = "static-token"
+
+
+class KnownRoles(IngestRoles):
+    """What ingest's /whoami would answer, without ingest (the real exchange is in
+    tests/integration/test_metrics_role_tokens.py)."""
+
+    def __init__(self, roles: dict[str, Role]) -> None:
+        super().__init__("http://ingest.invalid")
+        self.roles = roles
+
+    async def role_of(self, token: str) -> Role | None:
+        return self.roles.get(token)
+
+
+def client_needing(need: Role) -> TestClient:
+    roles = KnownRoles({"viewer-token": "viewer", "uploader-token": "uploader", "admin-token": "admin"})
+    require = bearer_dependency(lambda: frozenset({hash_token(STATIC)}), roles, need=need)
+    api = FastAPI()
+
+    @api.get("/thing")
+    async def thing(who: Annotated[str, Depends(require)]) -> dict[str, str]:
+        return {"who": who}
+
+    return TestClient(api)
+
+
+def status_for(client: TestClient, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.get("/thing", headers=headers).status_code
+
+
+def test_role_order() -> None:
+    assert ROLES == ("viewer", "uploader", "admin")
+    assert role_allows("admin", "viewer") and role_allows("uploader", "uploader")
+    assert not role_allows("viewer", "uploader") and not role_allows("uploader", "admin")
+
+
+@pytest.mark.parametrize(
+    ("need", "expected"),
+    [
+        ("viewer", {"viewer-token": 200, "uploader-token": 200, "admin-token": 200}),
+        ("uploader", {"viewer-token": 403, "uploader-token": 200, "admin-token": 200}),
+        ("admin", {"viewer-token": 403, "uploader-token": 403, "admin-token": 200}),
+    ],
+)
+def test_a_role_token_needs_the_role_and_static_tokens_pass(need: Role, expected: dict[str, int]) -> None:
+    client = client_needing(need)
+    assert {token: status_for(client, token) for token in expected} == expected
+    assert status_for(client, STATIC) == 200
+    assert status_for(client, "unknown-token") == 401
+    assert status_for(client, None) == 401
+
+
+def test_a_low_role_is_told_what_it_needs() -> None:
+    answer = client_needing("admin").get("/thing", headers={"Authorization": "Bearer viewer-token"})
+    assert answer.status_code == 403
+    assert answer.json()["detail"].startswith("This needs the admin role or higher; this token has the viewer role.")
+
+
+def test_the_dependency_returns_a_short_id_not_the_token() -> None:
+    answer = client_needing("viewer").get("/thing", headers={"Authorization": f"Bearer {STATIC}"})
+    assert answer.json() == {"who": hash_token(STATIC)[:12]}
