@@ -14,7 +14,7 @@ STATIC = "static-token"
 
 class KnownRoles(IngestRoles):
     """What ingest's /whoami would answer, without ingest (the real exchange is in
-    tests/integration/test_metrics_role_tokens.py)."""
+    tests/integration/test_role_tokens.py)."""
 
     def __init__(self, roles: dict[str, Role]) -> None:
         super().__init__("http://ingest.invalid")

@@ -57,8 +57,8 @@ class Stack:
             # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).
             env["LOA_METRICS_URL"] = self.url("metrics")
             env["LOA_METRICS_TOKEN"] = self.token
-        if service == "metrics":
-            env["LOA_INGEST_URL"] = self.url("ingest")  # metrics asks ingest about role tokens
+        if service in ("metrics", "archiver"):
+            env["LOA_INGEST_URL"] = self.url("ingest")  # they ask ingest about role tokens
         env.update(self.extra_env)
         return env
 

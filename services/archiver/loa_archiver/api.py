@@ -13,7 +13,7 @@ from loa_archiver.page import LIVE_PAGE
 from loa_archiver.recorder import restream_url_problem
 from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
-from loa_core.auth import bearer_dependency, hash_token, new_token
+from loa_core.auth import IngestRoles, bearer_dependency, hash_token, new_token
 from loa_core.observability import health_router, instrument_http
 
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
@@ -86,8 +86,13 @@ def _pull_view(pull: Pull) -> dict[str, object]:
 def create_api(archiver: Archiver) -> FastAPI:
     api = FastAPI(title="Loa archiver", version="0.1.0")
     instrument_http(api)
-    require_token = bearer_dependency(archiver.settings.token_hashes)
-    Authorized = Annotated[str, Depends(require_token)]
+    # Static tokens may do everything; ingest's role tokens (when LOA_INGEST_URL is set): a viewer reads, an uploader
+    # also archives and marks highlights, an admin also manages stream keys (secrets, restream targets).
+    hashes = archiver.settings.token_hashes
+    roles = IngestRoles(archiver.settings.ingest_url) if archiver.settings.ingest_url else None
+    Viewer = Annotated[str, Depends(bearer_dependency(hashes, roles, need="viewer"))]
+    Uploader = Annotated[str, Depends(bearer_dependency(hashes, roles, need="uploader"))]
+    Admin = Annotated[str, Depends(bearer_dependency(hashes, roles, need="admin"))]
     store = archiver.store
 
     async def ready() -> str | None:
@@ -121,7 +126,7 @@ def create_api(archiver: Archiver) -> FastAPI:
         }
 
     @api.post("/stream-keys", status_code=status.HTTP_201_CREATED)
-    async def create_stream_key(_: Authorized, body: StreamKeyRequest) -> dict[str, object]:
+    async def create_stream_key(_: Admin, body: StreamKeyRequest) -> dict[str, object]:
         check_channels([body.channel], body.archive_channels, body.highlight_channels)
         for url in body.restream_urls:
             problem = restream_url_problem(url)
@@ -141,18 +146,18 @@ def create_api(archiver: Archiver) -> FastAPI:
         return {**_key_view(key), "stream_key": secret, **urls}
 
     @api.get("/stream-keys")
-    async def list_stream_keys(_: Authorized) -> list[dict[str, object]]:
+    async def list_stream_keys(_: Admin) -> list[dict[str, object]]:
         return [_key_view(k) for k in store.stream_keys()]
 
     @api.delete("/stream-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def revoke_stream_key(_: Authorized, key_id: str) -> Response:
+    async def revoke_stream_key(_: Admin, key_id: str) -> Response:
         if store.stream_key(key_id) is None:
             raise HTTPException(404, "No such stream key.")
         archiver.revoke_key(key_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @api.post("/pulls", status_code=status.HTTP_201_CREATED)
-    async def create_pull(_: Authorized, body: PullRequest) -> dict[str, object]:
+    async def create_pull(_: Uploader, body: PullRequest) -> dict[str, object]:
         check_channels([body.channel], body.archive_channels, body.highlight_channels)
         try:
             # The shape and the allow-list now; addresses are checked at every fetch (DNS may change).
@@ -176,14 +181,14 @@ def create_api(archiver: Archiver) -> FastAPI:
         return _pull_view(pull)
 
     @api.get("/pulls/{pull_id}")
-    async def get_pull(_: Authorized, pull_id: str) -> dict[str, object]:
+    async def get_pull(_: Viewer, pull_id: str) -> dict[str, object]:
         pull = store.pull(pull_id)
         if pull is None:
             raise HTTPException(404, "No such pull.")
         return _pull_view(pull)
 
     @api.delete("/pulls/{pull_id}", status_code=status.HTTP_202_ACCEPTED)
-    async def stop_pull(_: Authorized, pull_id: str) -> dict[str, object]:
+    async def stop_pull(_: Uploader, pull_id: str) -> dict[str, object]:
         if not archiver.cancel_pull(pull_id):
             raise HTTPException(404, "No such pull, or it has already finished.")
         pull = store.pull(pull_id)
@@ -191,18 +196,18 @@ def create_api(archiver: Archiver) -> FastAPI:
         return _pull_view(pull)
 
     @api.get("/archives")
-    async def list_archives(_: Authorized) -> list[dict[str, object]]:
+    async def list_archives(_: Viewer) -> list[dict[str, object]]:
         return [archive_view(a) for a in store.archives()]
 
     @api.get("/archives/{archive_id}")
-    async def get_archive(_: Authorized, archive_id: str) -> dict[str, object]:
+    async def get_archive(_: Viewer, archive_id: str) -> dict[str, object]:
         archive = store.archive(archive_id)
         if archive is None:
             raise HTTPException(404, "No such archive.")
         return archive_view(archive)
 
     @api.post("/archives/{archive_id}/marks", status_code=status.HTTP_201_CREATED)
-    async def mark_highlight(_: Authorized, archive_id: str, body: MarkRequest) -> dict[str, object]:
+    async def mark_highlight(_: Uploader, archive_id: str, body: MarkRequest) -> dict[str, object]:
         archive = store.archive(archive_id)
         if archive is None:
             raise HTTPException(404, "No such archive.")
@@ -228,7 +233,7 @@ def create_api(archiver: Archiver) -> FastAPI:
         return HTMLResponse(LIVE_PAGE, headers={"Content-Security-Policy": "default-src 'self' 'unsafe-inline'"})
 
     @api.post("/archives/{archive_id}/stop", status_code=status.HTTP_202_ACCEPTED)
-    async def stop_archive(_: Authorized, archive_id: str) -> dict[str, object]:
+    async def stop_archive(_: Uploader, archive_id: str) -> dict[str, object]:
         if not archiver.stop_archive(archive_id):
             raise HTTPException(409, "No such archive, or it is not recording.")
         return {"archive_id": archive_id, "stopping": True}

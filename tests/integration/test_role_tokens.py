@@ -1,4 +1,4 @@
-"""Metrics takes ingest's role tokens (`loa token create`) by asking a real ingest process's /whoami."""
+"""Metrics and the archiver take ingest's role tokens (`loa token create`) by asking a real ingest's /whoami."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from loa_cli.main import app as cli
-from loa_core.auth import hash_token
+from loa_core.auth import ROLES, hash_token
 from loa_core.channels import Channel
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_metrics.api import create_api
 from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
+from tests.support.archiver import ArchiverProcess, archiver_process
 from tests.support.asgi_server import serve_in_thread
 from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.metrics_events import new_id, uploaded
@@ -108,3 +109,41 @@ def test_without_an_ingest_url_only_the_static_tokens_work(ingest: IngestProcess
     with serve_metrics(tmp_path, None) as url:
         assert get_footage(url, viewer["token"]).status_code == 401
         assert get_footage(url, STATIC).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def archiver(
+    ingest: IngestProcess, kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ArchiverProcess]:
+    root = tmp_path_factory.mktemp("archiver-roles")
+    with archiver_process(root, kafka_broker.bootstrap, ingest.prefix, ingest_url=ingest.url) as process:
+        yield process
+
+
+def test_the_archiver_asks_for_the_role_each_action_needs(ingest: IngestProcess, archiver: ArchiverProcess) -> None:
+    tokens = {role: create_token(ingest, role)["token"] for role in ROLES}
+    unknown = "0" * 32
+
+    def status(role: str, method: str, path: str, body: dict[str, object] | None = None) -> int:
+        url = f"http://127.0.0.1:{archiver.http_port}{path}"
+        headers = {"Authorization": f"Bearer {tokens[role]}"}
+        return httpx.request(method, url, headers=headers, json=body, timeout=10).status_code
+
+    # A viewer reads; marking and stopping need an uploader, who gets through to "no such archive".
+    assert status("viewer", "GET", "/archives") == 200
+    assert status("viewer", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 403
+    assert status("uploader", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 404
+    assert status("viewer", "POST", f"/archives/{unknown}/stop") == 403
+    assert status("uploader", "POST", f"/archives/{unknown}/stop") == 409
+    # Stream keys (secrets, restream targets) are for admins.
+    for role in ("viewer", "uploader"):
+        assert status(role, "GET", "/stream-keys") == 403
+        assert status(role, "POST", "/stream-keys", {"channel": "local"}) == 403
+    assert status("admin", "POST", "/stream-keys", {"channel": "local"}) == 201
+    assert status("admin", "GET", "/stream-keys") == 200
+    assert (
+        httpx.get(
+            f"http://127.0.0.1:{archiver.http_port}/archives", headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )
