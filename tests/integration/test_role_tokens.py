@@ -1,4 +1,5 @@
-"""Metrics and the archiver take ingest's role tokens (`loa token create`) by asking a real ingest's /whoami."""
+"""Metrics, the archiver and the publisher take ingest's role tokens (`loa token create`): they ask a real ingest's
+/whoami."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.archiver import ArchiverProcess, archiver_process
 from tests.support.asgi_server import serve_in_thread
 from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.metrics_events import new_id, uploaded
+from tests.support.publisher_process import PublisherProcess
 
 STATIC = "static-admin-token-of-the-metrics-test"
 BURST = 20
@@ -147,3 +149,39 @@ def test_the_archiver_asks_for_the_role_each_action_needs(ingest: IngestProcess,
         ).status_code
         == 401
     )
+
+
+@pytest.fixture(scope="module")
+def publisher(
+    ingest: IngestProcess, kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PublisherProcess]:
+    process = PublisherProcess(
+        tmp_path_factory.mktemp("publisher-roles"),
+        bootstrap=kafka_broker.bootstrap,
+        prefix=ingest.prefix,
+        channels=[Channel(name="local", platform="local", profiles=("youtube",))],
+        token=STATIC,
+        env={"LOA_INGEST_URL": ingest.url},
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_loa_retry_takes_an_uploader_token(ingest: IngestProcess, publisher: PublisherProcess) -> None:
+    retry = f"{publisher.url}/posts/{new_id()}/retry"
+
+    def post(token: str) -> httpx.Response:
+        return httpx.post(retry, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    refused = post(create_token(ingest, "viewer")["token"])
+    assert refused.status_code == 403
+    assert "needs the uploader role" in refused.json()["detail"]
+    allowed = post(create_token(ingest, "uploader")["token"])
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["retried"] == []  # nothing of this footage had failed
+    assert post(STATIC).status_code == 200
+    assert post("made-up-token").status_code == 401
+    assert httpx.post(retry, timeout=10).status_code == 401

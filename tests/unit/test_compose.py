@@ -252,7 +252,7 @@ def test_services_use_s3_on_minio(compose: dict[str, Any]) -> None:
             assert env["LOA_S3_ENDPOINT_URL"] == "http://minio:9000"
 
 
-@pytest.mark.parametrize("service", ["metrics", "archiver"])
+@pytest.mark.parametrize("service", ["metrics", "archiver", "publisher"])
 def test_services_ask_ingest_about_role_tokens_on_its_port(compose: dict[str, Any], service: str) -> None:
     env = environment_of(compose["services"][service])
     ingest_port = environment_of(compose["services"]["ingest"])["LOA_HTTP_PORT"]

@@ -57,7 +57,7 @@ class Stack:
             # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).
             env["LOA_METRICS_URL"] = self.url("metrics")
             env["LOA_METRICS_TOKEN"] = self.token
-        if service in ("metrics", "archiver"):
+        if service in ("metrics", "archiver", "publisher"):
             env["LOA_INGEST_URL"] = self.url("ingest")  # they ask ingest about role tokens
         env.update(self.extra_env)
         return env

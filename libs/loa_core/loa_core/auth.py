@@ -91,28 +91,34 @@ def _unauthorized() -> HTTPException:
     )
 
 
+async def check_token(
+    token: str | None, allowed_hashes: frozenset[str], roles: IngestRoles | None, need: Role = "viewer"
+) -> str:
+    """Let in a static token or, when `roles` is given, a role token of at least `need`; return a short, loggable id
+    of the token. Raises HTTPException: 401 unknown or missing, 403 a lower role (429 and 503 from `roles`)."""
+    if not token:
+        raise _unauthorized()
+    if not token_is_valid(token, allowed_hashes):
+        role = await roles.role_of(token) if roles is not None else None
+        if role is None:
+            raise _unauthorized()
+        if not role_allows(role, need):
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"This needs the {need} role or higher; this token has the {role} role."
+                " / Mã này không đủ quyền.",
+            )
+    return hash_token(token)[:12]
+
+
 def bearer_dependency(
     allowed_hashes: Callable[[], frozenset[str]], roles: IngestRoles | None = None, need: Role = "viewer"
 ) -> Callable[..., Awaitable[str]]:
-    """A FastAPI dependency that answers 401 unless the request carries a static token or, when `roles` is given,
-    a role token of at least `need` (403 for a lower role). Returns a short, loggable id of the token."""
+    """`check_token` as a FastAPI dependency on the request's bearer token."""
 
     async def require_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:
-        if credentials is None:
-            raise _unauthorized()
-        token = credentials.credentials
-        if not token_is_valid(token, allowed_hashes()):
-            role = await roles.role_of(token) if roles is not None else None
-            if role is None:
-                raise _unauthorized()
-            if not role_allows(role, need):
-                raise HTTPException(
-                    status_code=status.HTTP_403_FORBIDDEN,
-                    detail=f"This needs the {need} role or higher; this token has the {role} role."
-                    " / Mã này không đủ quyền.",
-                )
-        return hash_token(token)[:12]
+        return await check_token(credentials.credentials if credentials else None, allowed_hashes(), roles, need)
 
     return require_token

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loa_core.auth import IngestRoles
 from loa_core.storage import StorageSettings
 
 
@@ -34,10 +35,16 @@ class CommonSettings(BaseSettings):
 
     # sha256 hex digests of the API tokens allowed in; the tokens themselves are never stored.
     api_token_hashes: str = ""
+    # Where ingest answers /whoami. The other services' APIs then also take ingest's role tokens (`loa token
+    # create`), asking ingest about each (loa_core.auth.IngestRoles). None: the static tokens only.
+    ingest_url: str | None = None
     channels_file: Path | None = None
 
     def token_hashes(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.api_token_hashes.split(",") if h.strip())
+
+    def ingest_roles(self) -> IngestRoles | None:
+        return IngestRoles(self.ingest_url) if self.ingest_url else None
 
     def storage(self) -> StorageSettings:
         return StorageSettings(

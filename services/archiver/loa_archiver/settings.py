@@ -13,9 +13,6 @@ class ArchiverSettings(CommonSettings):
     """Read from LOA_* like every service; lists are comma-separated strings (like api_token_hashes)."""
 
     http_port: int = 8006
-    # Where ingest answers /whoami: with it, the API also takes ingest's role tokens (`loa token create`), besides
-    # the static admin tokens. None: the static tokens only.
-    ingest_url: str | None = None
     # The RTMP listener the media team's OBS or phone app publishes to: rtmp://<host>:<port>/<app>/<stream key>.
     rtmp_host: str = "127.0.0.1"
     rtmp_port: int = 1935

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
 
-from loa_core.auth import IngestRoles, bearer_dependency
+from loa_core.auth import bearer_dependency
 from loa_core.contracts.base import ChannelName
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_metrics import reports
@@ -30,8 +30,7 @@ async def _always_ready() -> str | None:
 def create_api(settings: MetricsSettings, projection: Projection, readiness: ReadinessCheck = _always_ready) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
-    roles = IngestRoles(settings.ingest_url) if settings.ingest_url else None
-    require_token = bearer_dependency(settings.token_hashes, roles, need="viewer")
+    require_token = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
     api.include_router(health_router(readiness))
     # Everything but health and /metrics needs a token.
     router = APIRouter(dependencies=[Depends(require_token)])

@@ -7,9 +7,6 @@ from loa_core.settings import CommonSettings
 
 class MetricsSettings(CommonSettings):
     http_port: int = 8004
-    # Where ingest answers /whoami: with it, the API also takes ingest's role tokens (`loa token create`; viewer
-    # and up), besides the static admin tokens. None: the static tokens only.
-    ingest_url: str | None = None
 
     # How often consumer lag is measured for every Loa consumer group (one small request per group).
     lag_interval_s: float = 15.0

@@ -9,9 +9,10 @@ from typing import Any
 
 import faust
 import httpx
+from fastapi import HTTPException
 from faust.web import Request, Response, View
 
-from loa_core.auth import token_is_valid
+from loa_core.auth import check_token
 from loa_core.channels import load_channels
 from loa_core.contracts import RENDITIONS_READY, RenditionsReady
 from loa_core.kafka import EventProducer
@@ -106,13 +107,19 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         except Exception:
             log.exception("posting held posts failed; trying again at the next tick")
 
+    roles = settings.ingest_roles()
+
     @app.page("/posts/{footage_id}/retry")
     class Retry(View):
         async def post(self, request: Request, footage_id: str) -> Response:
             header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-            if not token or not token_is_valid(token, settings.token_hashes()):
-                return self.json({"detail": "missing or invalid API token"}, status=401)
+            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+            try:
+                # Re-driving a failed post is the media team's call: an uploader token or higher.
+                await check_token(token, settings.token_hashes(), roles, need="uploader")
+            except HTTPException as refused:
+                headers = dict(refused.headers or {})  # WWW-Authenticate, Retry-After
+                return self.json({"detail": refused.detail}, status=refused.status_code, headers=headers)
             if not _FOOTAGE_ID.match(footage_id):
                 return self.json({"detail": "not a footage id"}, status=404)
             keys = publisher.retry(footage_id)
