@@ -288,7 +288,7 @@ def _frame(copies: Sequence[str], out: Output, info: SourceInfo, label: str) -> 
         # The fitted frame covers the whole crop during the shots that fall back; elsewhere overlay passes the crop.
         return [
             f"{crop}[{label}crop]",
-            *_frame(copies[1:], Output(t, out.path), info, f"{label}fit"),
+            *_frame(copies[1:], _plain(out), info, f"{label}fit"),
             f"[{label}crop][{label}fit]overlay=x=0:y=0:enable='{shots}'[{label}]",
         ]
     src = copies[0]
