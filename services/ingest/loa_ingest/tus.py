@@ -483,9 +483,7 @@ class TusUploads:
                 # Shielded: if this request is cancelled, the block must still be hashed (cancelling a queued work
                 # item would leave a hash that silently misses it).
                 await asyncio.shield(asyncio.wrap_future(pending))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except Exception:  # not CancelledError (a BaseException): a cancelled request stays cancelled
                 log.exception("tus upload %s: hashing failed; the hash is recomputed from the spool", upload_id)
                 self._hashes.pop(upload_id, None)
                 return None
