@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -100,6 +101,23 @@ def test_without_ingest_role_tokens_get_a_clear_503_and_static_ones_still_work(
 ) -> None:
     viewer = create_token(ingest, "viewer")
     with serve_metrics(tmp_path, f"http://127.0.0.1:{free_port()}") as url:  # nothing listens there
+        answer = get_footage(url, viewer["token"])
+        assert answer.status_code == 503
+        assert "Cannot check this token with ingest" in answer.json()["detail"]
+        assert get_footage(url, STATIC).status_code == 200
+
+
+async def not_ingest(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An HTTP server that is not ingest: 200 with a web page for every request."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+    await send({"type": "http.response.body", "body": b"<html>not ingest</html>"})
+
+
+def test_an_ingest_url_that_is_not_ingest_gives_a_clear_503(ingest: IngestProcess, tmp_path: Path) -> None:
+    viewer = create_token(ingest, "viewer")
+    with serve_in_thread(not_ingest) as wrong, serve_metrics(tmp_path, wrong) as url:
         answer = get_footage(url, viewer["token"])
         assert answer.status_code == 503
         assert "Cannot check this token with ingest" in answer.json()["detail"]

@@ -70,7 +70,10 @@ class IngestRoles:
                 detail="Too many requests with this token; wait a moment. / Quá nhiều yêu cầu, vui lòng chờ.",
                 headers={"Retry-After": answer.headers.get("retry-after", "1")},
             )
-        role = answer.json().get("role") if answer.status_code == status.HTTP_200_OK else None
+        try:
+            role = answer.json().get("role") if answer.status_code == status.HTTP_200_OK else None
+        except (ValueError, AttributeError) as exc:  # not JSON, or not an object: LOA_INGEST_URL is not ingest
+            raise _cannot_check() from exc
         if role not in ROLES:
             raise _cannot_check()
         return role
