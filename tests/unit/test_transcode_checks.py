@@ -176,3 +176,15 @@ def test_damage_report() -> None:
     assert damage_report(damaged) == (
         "2 decoding error(s), first: Error while decoding stream #0:0: Invalid data found when processing input"
     )
+
+
+def test_damage_report_reads_ffmpeg_9s_wording() -> None:
+    # Copied from the pinned FFmpeg 9.0.2 decoding an MP4 with random bytes over its middle.
+    damaged = (
+        "[h264 @ 0x5585] Error splitting the input into NAL units.\n"
+        "[vist#0:0/h264 @ 0x5585] [dec:h264 @ 0x5585] Error submitting packet to decoder: "
+        "Invalid data found when processing input\n"
+        "[aist#0:1/aac @ 0x5585] [dec:aac @ 0x5585] Decoding error: Invalid data found when processing input\n"
+    )
+    report = damage_report(damaged)
+    assert report is not None and report.startswith("2 decoding error(s), first: [vist#0:0/h264")

@@ -16,9 +16,16 @@ MAX_TRUE_PEAK_DBTP = -1.0
 FPS_SLACK = 0.01
 
 
-# ffmpeg's own words when a decoder met broken data (ffmpeg.c, not a decoder's chatter): the source is
-# damaged, and the cut would carry concealed garbage or a jump.
-DAMAGE_MARKERS = ("Error while decoding stream", "corrupt decoded frame")
+# ffmpeg's own words when a decoder met broken data (the ffmpeg tool's, not a decoder's chatter): the source is
+# damaged, and the cut would carry concealed garbage or a jump. FFmpeg 7 reworded them: the pinned FFmpeg 9 says
+# "Error submitting packet to decoder" and "Decoding error"; 5.1 (IMAGEIO_FFMPEG_EXE=/usr/bin/ffmpeg) says
+# "Error while decoding stream". Both print "corrupt decoded frame" for a concealed frame.
+DAMAGE_MARKERS = (
+    "Error submitting packet to decoder",
+    "Decoding error",
+    "Error while decoding stream",
+    "corrupt decoded frame",
+)
 
 
 def damage_report(stderr: str) -> str | None:
