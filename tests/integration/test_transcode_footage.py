@@ -118,8 +118,9 @@ async def test_a_file_corrupt_in_the_middle_fails_with_the_reason(storage: Local
     size = corrupt.stat().st_size
     with corrupt.open("r+b") as f:
         f.seek(size // 2)
-        # Seeded, so a failure can be replayed byte for byte.
-        f.write(random.Random(1).randbytes(size // 8))
+        # Seeded, so a failure can be replayed byte for byte. With seed 7 no concealed frame comes out, so the pinned
+        # ffmpeg reports the damage only in its decoding-error lines: this fails if their wording is not recognised.
+        f.write(random.Random(7).randbytes(size // 8))
     event = upload(storage, corrupt)
     with pytest.raises(PermanentError, match=r"the source is damaged: .*decoding error"):
         await transcode(event, ctx=context(storage, tmp_path / "work", "youtube"))
