@@ -85,10 +85,12 @@ def test_revoked_token_stops_working(ingest: IngestProcess) -> None:
 
 def test_rate_limit_is_per_token(ingest: IngestProcess) -> None:
     busy, calm = _create(ingest, "viewer"), _create(ingest, "viewer")
-    statuses = [httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(busy)).status_code for _ in range(25)]
-    assert statuses[0] == 200 and 429 in statuses
-    limited = httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(busy))
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    # The 429 is read from inside the burst: a request sent after it could find a token refilled (0.5/s) on a
+    # loaded machine.
+    answers = [httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(busy)) for _ in range(25)]
+    assert answers[0].status_code == 200
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited and int(limited[0].headers["Retry-After"]) >= 1
     assert httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(calm)).status_code == 200
 
 
