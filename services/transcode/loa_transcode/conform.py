@@ -17,9 +17,10 @@ FPS_SLACK = 0.01
 
 
 # ffmpeg's own words when a decoder met broken data (the ffmpeg tool's, not a decoder's chatter): the source is
-# damaged, and the cut would carry concealed garbage or a jump. FFmpeg 7 reworded them: the pinned FFmpeg 9 says
-# "Error submitting packet to decoder" and "Decoding error"; 5.1 (IMAGEIO_FFMPEG_EXE=/usr/bin/ffmpeg) says
-# "Error while decoding stream". Both print "corrupt decoded frame" for a concealed frame.
+# damaged, and the cut would carry concealed garbage or a jump. The wording changed between versions: the pinned
+# FFmpeg 9 says "Error submitting packet to decoder" and "Decoding error"; Debian's 5.1
+# (IMAGEIO_FFMPEG_EXE=/usr/bin/ffmpeg) says "Error while decoding stream". Both print "corrupt decoded frame" for a
+# concealed frame.
 DAMAGE_MARKERS = (
     "Error submitting packet to decoder",
     "Decoding error",
