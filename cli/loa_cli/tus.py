@@ -65,11 +65,8 @@ def _save_state(state: dict[str, str]) -> None:
 
 
 def _sha256(file: Path, console: Console) -> str:
-    digest = hashlib.sha256()
     with console.status("Checking the file… / Đang kiểm tra tệp…"), file.open("rb") as f:
-        while block := f.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _detail(status: int | None, content: Any) -> str:

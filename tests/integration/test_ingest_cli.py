@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from loa_cli.main import app as cli
+from loa_core.hashing import sha256_file
 from loa_dev.kafka import KafkaBroker
-from tests.support.ingest import CuttingProxy, IngestProcess, run_ingest, sha256_file
+from tests.support.ingest import CuttingProxy, IngestProcess, run_ingest
 from tests.support.media import make_clip
 
 

@@ -17,9 +17,10 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
+from loa_core.hashing import sha256_file
 from loa_core.storage import S3Storage
 from loa_dev.kafka import KafkaBroker
-from tests.support.ingest import CuttingProxy, IngestProcess, run_ingest, sha256_file, tus_metadata
+from tests.support.ingest import CuttingProxy, IngestProcess, run_ingest, tus_metadata
 from tests.support.media import make_clip
 from tests.support.minio import MinioServer
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
+from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import RetryableError
 from loa_publisher.adapters.http import RetryPolicy
@@ -18,7 +19,7 @@ from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger, PostKey, PostState
 from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
 from tests.support.postgres import PostgresServer
-from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, stored_rendition
 
 KEY = PostKey("b" * 32, "ward-yt", "youtube")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

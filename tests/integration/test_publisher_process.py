@@ -13,6 +13,7 @@ import pytest
 
 from loa_core.channels import Channel
 from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, PostFailed, PostPublished, new_id
+from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
@@ -20,7 +21,7 @@ from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
 from tests.support.kafka import read_topic
 from tests.support.publisher_process import PublisherProcess, cli_env
-from tests.support.publishing import event_for, metadata, sha256_file, stored_rendition
+from tests.support.publishing import event_for, metadata, stored_rendition
 
 SIZE = 64 * ALIGN + 12345  # 16 MiB and a bit, in 256 KiB chunks: 65 PUTs
 

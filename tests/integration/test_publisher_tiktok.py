@@ -10,6 +10,7 @@ import pytest
 
 from loa_core.channels import Channel
 from loa_core.contracts import new_id
+from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError
 from loa_publisher.adapters.http import RetryPolicy
@@ -17,7 +18,7 @@ from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger, PostKey
 from tests.support.emulators.tiktok import MB, TikTokEmulator
-from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, stored_rendition
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from loa_core.channels import Channel
 from loa_core.contracts import new_id
+from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, QuotaExceeded, RetryableError
 from loa_publisher.adapters.http import RetryPolicy
@@ -18,7 +19,7 @@ from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger, PostKey, PostState
 from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
-from tests.support.publishing import FAST, ledger_session, metadata, request_for, sha256_file, stored_rendition
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, stored_rendition
 
 CHUNK = 2 * ALIGN  # 512 KiB chunks: a 2.3 MiB file takes five of them
 SIZE = 2 * 1024 * 1024 + 300_000

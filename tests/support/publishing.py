@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata, Rendition, RenditionsReady, new_id
@@ -41,14 +39,6 @@ def stored_rendition(
         video_codec="h264",
         audio_codec="aac",
     )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def metadata(channels: tuple[str, ...], **extra: object) -> FootageMetadata:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import signal
@@ -18,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from loa_core.channels import Channel, dump_channels
 from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMedia, TopicSpec, new_id
+from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_dev.kafka import free_port
@@ -52,7 +52,7 @@ def upload(storage: Storage, path: Path, **metadata: Any) -> FootageUploaded:
         media=SourceMedia(
             key=key,
             size_bytes=path.stat().st_size,
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            sha256=sha256_file(path),
             duration_s=float(info["format"].get("duration") or 1.0),
             width=int(video["width"]),
             height=int(video["height"]),

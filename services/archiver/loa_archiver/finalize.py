@@ -5,7 +5,6 @@ Pure argument builders plus two small ffmpeg steps; the orchestration (state, an
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,14 +84,6 @@ async def assemble(segment_paths: list[Path], work: Path, durations: list[float 
 async def cut(source: Path, start_s: float, end_s: float, out: Path) -> Path:
     await run_ffmpeg(cut_args(source, start_s, end_s, out))
     return out
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from loa_archiver.finalize import (
     clamp_range,
     cut,
     highlight_title,
-    sha256_file,
     trims_supported,
 )
 from loa_archiver.hls import MasterPlaylist, PlaylistError, parse_playlist
@@ -38,6 +37,7 @@ from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import Archive, ArchiveStore, Pull, PullState, StreamKey
 from loa_core.auth import hash_token
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia
+from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe
 from loa_core.storage import Storage

@@ -30,8 +30,9 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from loa_core.contracts import FootageMetadata, new_id
+from loa_core.hashing import sha256_file
 from loa_ingest.access import Principal
-from loa_ingest.service import CHUNK, IngestService
+from loa_ingest.service import IngestService
 from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
 
@@ -494,7 +495,7 @@ class TusUploads:
         path = self.store.spool_path(upload.id)
         known = await self._file_hash(upload.id, upload.length)
         self._hashes.pop(upload.id, None)
-        sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(_sha256_file, path)
+        sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(sha256_file, path)
         metadata = FootageMetadata.model_validate_json(upload.metadata_json)
         try:
             accepted = await self.service.accept(path, sha256, upload.length, metadata)
@@ -528,14 +529,6 @@ class TusUploads:
             },
         )
 
-    async def resume_finish(self, upload_id: str, principal: Principal) -> Upload:
-        """Retry validation/announcement of an upload whose bytes are all in (e.g. Kafka was down at the end)."""
-        upload = await self._live(upload_id, principal)
-        if upload.state != "received":
-            return upload
-        async with self._lock(upload.id):
-            return await self._finish(upload)
-
     async def terminate(self, upload_id: str, request: Request, principal: Principal) -> Response:
         self.check_version(request)
         upload = await self._live(upload_id, principal)
@@ -560,14 +553,6 @@ class TusUploads:
             "created_at": upload.created_at,
             "expires_at": upload.expires_at,
         }
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def error_response(exc: TusError) -> JSONResponse:

@@ -143,21 +143,3 @@ class UploadStore:
                 "SELECT id FROM uploads WHERE state IN ('receiving', 'received') AND expires_at < ?", (now,)
             ).fetchall()
         return [str(r[0]) for r in rows]
-
-    def count_active(self, owner: str) -> int:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM uploads WHERE owner=? AND state IN ('receiving', 'received')", (owner,)
-            ).fetchone()
-        return int(row[0])
-
-    def list_recent(self, owner: str | None, limit: int = 200) -> list[Upload]:
-        query = f"SELECT {_COLUMNS} FROM uploads"  # noqa: S608 (constant columns)
-        args: tuple[object, ...] = ()
-        if owner is not None:
-            query += " WHERE owner=?"
-            args = (owner,)
-        query += " ORDER BY created_at DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*args, limit)).fetchall()
-        return [_upload(r) for r in rows]
