@@ -17,16 +17,24 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LOA_", secrets_dir=None, extra="ignore")
 
+    # Kafka brokers to bootstrap from, comma-separated host:port.
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic and consumer group: tests run many pipelines side by side on one broker.
     topic_prefix: str = ""
+    # The service's local state: its SQLite databases, Faust's tables, work folders and spools.
     data_dir: Path = Path(".cache/run/data")
+    # Where the service's HTTP server (API, /healthz, /readyz, /metrics) listens.
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+
+    # The least severe log records written (to stderr, one line each).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Object storage for sources and cuts: a local folder (storage_root) or an S3-compatible bucket.
     storage_backend: Literal["local", "s3"] = "local"
     storage_root: Path = Path(".cache/run/storage")
+
+    # The S3 bucket and how to reach it (storage_backend=s3); no endpoint URL means AWS.
     s3_bucket: str = "loa"
     s3_endpoint_url: str | None = None
     s3_access_key: str | None = None
@@ -38,6 +46,7 @@ class CommonSettings(BaseSettings):
     # Where ingest answers /whoami. The other services' APIs then also take ingest's role tokens (`loa token
     # create`), asking ingest about each (loa_core.auth.IngestRoles). None: the static tokens only.
     ingest_url: str | None = None
+    # A JSON list of channels ({name, platform, profiles, options}); None: one `local` channel with both cuts.
     channels_file: Path | None = None
 
     def token_hashes(self) -> frozenset[str]:

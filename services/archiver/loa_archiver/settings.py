@@ -32,11 +32,13 @@ class ArchiverSettings(CommonSettings):
     hls_allowed_hosts: str = ""
     # Hosts or IP literals the operator explicitly allows even though they are loopback/private/link-local.
     hls_allowed_private: str = ""
+    # HLS pull: the largest playlist and segment fetched, and the timeout of each request.
     hls_max_playlist_bytes: int = 2 * 1024 * 1024
     hls_max_segment_bytes: int = 200 * 1024 * 1024
     hls_timeout_s: float = 15.0
     # Highlight announced for TikTok when no range was marked during the live: the first N seconds (0 = none).
     highlight_first_s: float = 60.0
+    # How often scheduled HLS pulls are checked for their start time.
     scheduler_interval_s: float = 1.0
     # The ward's time zone: an archive's event_date is the day the live started there.
     timezone: str = "Asia/Ho_Chi_Minh"

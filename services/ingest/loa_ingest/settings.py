@@ -9,6 +9,7 @@ from loa_core.settings import CommonSettings
 
 class IngestSettings(CommonSettings):
     http_port: int = 8001
+    # Limits a source must meet before it is announced; beyond them the upload is refused with the reason.
     max_upload_bytes: int = 20 * 1024**3  # 20 GiB: a long ceremony in high quality
     max_duration_s: float = 6 * 3600.0
     min_side_px: int = 16

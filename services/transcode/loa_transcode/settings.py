@@ -10,6 +10,7 @@ class TranscodeSettings(CommonSettings):
     # x264 speed/size trade-off; "veryfast" keeps a 2-core machine near real time for 1080p. Not "ultrafast":
     # it turns off CABAC and B-frames, so its output is Constrained Baseline, not the High profile platforms want.
     x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    # x264 constant rate factor: lower is better quality and bigger files.
     crf: int = 23
     # Threads per ffmpeg run; 0 lets x264 pick (all cores).
     ffmpeg_threads: int = 0
