@@ -7,7 +7,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from loa_core.auth import ROLES, IngestRoles, Role, bearer_dependency, hash_token, role_allows
+from loa_core.auth import ROLES, Caller, IngestRoles, Role, bearer_dependency, hash_token, role_allows
 
 STATIC = "static-token"
 
@@ -20,8 +20,9 @@ class KnownRoles(IngestRoles):
         super().__init__("http://ingest.invalid")
         self.roles = roles
 
-    async def role_of(self, token: str) -> Role | None:
-        return self.roles.get(token)
+    async def caller_of(self, token: str) -> Caller | None:
+        role = self.roles.get(token)
+        return None if role is None else Caller(id=f"id-of-{role}", role=role)
 
 
 def client_needing(need: Role) -> TestClient:
@@ -30,8 +31,8 @@ def client_needing(need: Role) -> TestClient:
     api = FastAPI()
 
     @api.get("/thing")
-    async def thing(who: Annotated[str, Depends(require)]) -> dict[str, str]:
-        return {"who": who}
+    async def thing(who: Annotated[Caller, Depends(require)]) -> dict[str, str]:
+        return {"who": who.id, "role": who.role}
 
     return TestClient(api)
 
@@ -71,4 +72,6 @@ def test_a_low_role_is_told_what_it_needs() -> None:
 
 def test_the_dependency_returns_a_short_id_not_the_token() -> None:
     answer = client_needing("viewer").get("/thing", headers={"Authorization": f"Bearer {STATIC}"})
-    assert answer.json() == {"who": hash_token(STATIC)[:12]}
+    assert answer.json() == {"who": hash_token(STATIC)[:12], "role": "admin"}
+    answer = client_needing("viewer").get("/thing", headers={"Authorization": "Bearer uploader-token"})
+    assert answer.json() == {"who": "id-of-uploader", "role": "uploader"}

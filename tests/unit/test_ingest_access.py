@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loa_core.auth import hash_token
 from loa_ingest.access import RateLimiter, TokenStore, role_allows
 
 
@@ -13,24 +12,17 @@ def test_roles_are_ordered() -> None:
     assert not role_allows("viewer", "uploader") and not role_allows("uploader", "admin")
 
 
-def test_static_hashes_are_admins(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path / "t.sqlite3", lambda: frozenset({hash_token("static-secret")}))
-    who = store.authenticate("static-secret")
-    assert who is not None and who.role == "admin"
-    assert store.authenticate("wrong") is None
-
-
-def test_created_tokens_authenticate_with_their_role_and_are_stored_hashed(tmp_path: Path) -> None:
+async def test_created_tokens_authenticate_with_their_role_and_are_stored_hashed(tmp_path: Path) -> None:
     db = tmp_path / "t.sqlite3"
-    store = TokenStore(db, frozenset)
+    store = TokenStore(db)
     issued = store.create("uploader", "phường 1", created_by="admin")
-    who = store.authenticate(issued.token)
-    assert who is not None and who.role == "uploader" and who.token_id == issued.token_id
+    who = await store.caller_of(issued.token)
+    assert who is not None and who.role == "uploader" and who.id == issued.token_id and who.label == "phường 1"
     # Hashed at rest: the secret itself appears in no file of the database.
     for path in tmp_path.iterdir():
         assert issued.token.encode() not in path.read_bytes()
     assert store.revoke(issued.token_id)
-    assert store.authenticate(issued.token) is None
+    assert await store.caller_of(issued.token) is None
     assert not store.revoke(issued.token_id)
 
 

@@ -1,8 +1,9 @@
 """API token check shared by every HTTP endpoint except health and metrics.
 
 Two kinds of token: the static ones in LOA_API_TOKEN_HASHES (admins; what `make run` and the tests use), and the
-role tokens `loa token create` makes, which live in ingest's token store. A service other than ingest accepts a
-role token by asking ingest's /whoami (`IngestRoles`).
+role tokens `loa token create` makes, which live in ingest's token store. Ingest looks role tokens up in that store;
+every other service asks ingest's /whoami (`IngestRoles`). Both are a `RoleTokens`, so every HTTP edge checks a
+token the same way (`check_token`, `bearer_dependency`) and gets the same `Caller`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal, Protocol
 
 import httpx
 from fastapi import Depends, HTTPException, status
@@ -41,7 +43,29 @@ def token_is_valid(token: str, allowed_hashes: frozenset[str]) -> bool:
     return any(hmac.compare_digest(digest, allowed) for allowed in allowed_hashes)
 
 
-_bearer = HTTPBearer(auto_error=False)
+# The one bearer scheme: every HTTP edge reads the token through it (and the OpenAPI pages describe it once).
+bearer = HTTPBearer(auto_error=False, description="An API token: `loa token create` or LOA_API_TOKEN_HASHES")
+STATIC_LABEL = "LOA_API_TOKEN_HASHES"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: an id that is safe to log and to own things by (never the token), and a role."""
+
+    id: str
+    role: Role
+    label: str = ""
+
+    def allows(self, need: Role) -> bool:
+        return role_allows(self.role, need)
+
+
+class RoleTokens(Protocol):
+    """Where role tokens are known: ingest's token store inside ingest, ingest's /whoami everywhere else."""
+
+    async def caller_of(self, token: str) -> Caller | None:
+        """The caller holding this role token, or None if the token is unknown (never made, or revoked)."""
+        ...
 
 
 class IngestRoles:
@@ -55,8 +79,8 @@ class IngestRoles:
         self._whoami = f"{ingest_url.rstrip('/')}/whoami"
         self._timeout_s = timeout_s
 
-    async def role_of(self, token: str) -> Role | None:
-        """The token's role, or None if ingest does not know it (never made, or revoked)."""
+    async def caller_of(self, token: str) -> Caller | None:
+        """The caller as ingest knows it (the id `loa token list` shows), or None if ingest does not know it."""
         try:
             async with httpx.AsyncClient(timeout=self._timeout_s) as client:
                 answer = await client.get(self._whoami, headers={"Authorization": f"Bearer {token}"})
@@ -71,12 +95,13 @@ class IngestRoles:
                 headers={"Retry-After": answer.headers.get("retry-after", "1")},
             )
         try:
-            role = answer.json().get("role") if answer.status_code == status.HTTP_200_OK else None
+            body = answer.json()
+            role, token_id, label = body.get("role"), body.get("token_id"), body.get("label", "")
         except (ValueError, AttributeError) as exc:  # not JSON, or not an object: LOA_INGEST_URL is not ingest
             raise _cannot_check() from exc
-        if role not in ROLES:
+        if answer.status_code != status.HTTP_200_OK or role not in ROLES or not isinstance(token_id, str):
             raise _cannot_check()
-        return role
+        return Caller(id=token_id, role=role, label=str(label))
 
 
 def _cannot_check() -> HTTPException:
@@ -95,33 +120,34 @@ def _unauthorized() -> HTTPException:
 
 
 async def check_token(
-    token: str | None, allowed_hashes: frozenset[str], roles: IngestRoles | None, need: Role = "viewer"
-) -> str:
-    """Let in a static token or, when `roles` is given, a role token of at least `need`; return a short, loggable id
-    of the token. Raises HTTPException: 401 unknown or missing, 403 a lower role (429 and 503 from `roles`)."""
+    token: str | None, allowed_hashes: frozenset[str], roles: RoleTokens | None, need: Role = "viewer"
+) -> Caller:
+    """Let in a static token (an admin, known by a short hash of the token) or, when `roles` is given, a role token of
+    at least `need`. Raises HTTPException: 401 unknown or missing, 403 a lower role (429 and 503 from `roles`)."""
     if not token:
         raise _unauthorized()
-    if not token_is_valid(token, allowed_hashes):
-        role = await roles.role_of(token) if roles is not None else None
-        if role is None:
-            raise _unauthorized()
-        if not role_allows(role, need):
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN,
-                detail=f"This needs the {need} role or higher; this token has the {role} role."
-                " / Mã này không đủ quyền.",
-            )
-    return hash_token(token)[:12]
+    if token_is_valid(token, allowed_hashes):
+        return Caller(id=hash_token(token)[:12], role="admin", label=STATIC_LABEL)
+    caller = await roles.caller_of(token) if roles is not None else None
+    if caller is None:
+        raise _unauthorized()
+    if not caller.allows(need):
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"This needs the {need} role or higher; this token has the {caller.role} role."
+            " / Mã này không đủ quyền.",
+        )
+    return caller
 
 
 def bearer_dependency(
-    allowed_hashes: Callable[[], frozenset[str]], roles: IngestRoles | None = None, need: Role = "viewer"
-) -> Callable[..., Awaitable[str]]:
+    allowed_hashes: Callable[[], frozenset[str]], roles: RoleTokens | None = None, need: Role = "viewer"
+) -> Callable[..., Awaitable[Caller]]:
     """`check_token` as a FastAPI dependency on the request's bearer token."""
 
     async def require_token(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> str:
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
         return await check_token(credentials.credentials if credentials else None, allowed_hashes(), roles, need)
 
     return require_token

@@ -13,7 +13,7 @@ from loa_archiver.page import LIVE_PAGE
 from loa_archiver.recorder import restream_url_problem
 from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
-from loa_core.auth import bearer_dependency, hash_token, new_token
+from loa_core.auth import Caller, bearer_dependency, hash_token, new_token
 from loa_core.observability import health_router, instrument_http
 
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
@@ -90,9 +90,9 @@ def create_api(archiver: Archiver) -> FastAPI:
     # also archives and marks highlights, an admin also manages stream keys (secrets, restream targets).
     hashes = archiver.settings.token_hashes
     roles = archiver.settings.ingest_roles()
-    Viewer = Annotated[str, Depends(bearer_dependency(hashes, roles, need="viewer"))]
-    Uploader = Annotated[str, Depends(bearer_dependency(hashes, roles, need="uploader"))]
-    Admin = Annotated[str, Depends(bearer_dependency(hashes, roles, need="admin"))]
+    Viewer = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="viewer"))]
+    Uploader = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="uploader"))]
+    Admin = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="admin"))]
     store = archiver.store
 
     async def ready() -> str | None:

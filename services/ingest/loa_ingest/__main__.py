@@ -35,7 +35,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     api = create_api(
         service,
         load_channels(settings.channels_file),
-        TokenStore(data / "ingest-tokens.sqlite3", settings.token_hashes),
+        TokenStore(data / "ingest-tokens.sqlite3"),
         UploadStore(data / "ingest-uploads.sqlite3", data / "ingest-spool" / "tus"),
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         relay,

@@ -2,12 +2,11 @@
 
 Roles are ordered: a viewer reads status, an uploader also uploads, an admin also manages tokens and sees every
 upload. The static hashes in LOA_API_TOKEN_HASHES (what `make run` and the tests use) are admins, so the thin
-deployment keeps working without a token database.
+deployment keeps working without a token database; loa_core.auth checks those, and asks this store about the rest.
 """
 
 from __future__ import annotations
 
-import hmac
 import math
 import secrets
 import sqlite3
@@ -17,17 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from loa_core.auth import ROLES, Role, hash_token, new_token, role_allows
-
-
-@dataclass(frozen=True)
-class Principal:
-    token_id: str
-    role: Role
-    label: str = ""
-
-    def allows(self, need: Role) -> bool:
-        return role_allows(self.role, need)
+from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, role_allows
 
 
 @dataclass(frozen=True)
@@ -41,9 +30,10 @@ class IssuedToken:
 
 
 class TokenStore:
-    def __init__(self, db_path: Path, static_hashes: Callable[[], frozenset[str]]) -> None:
+    """The role tokens; a `loa_core.auth.RoleTokens`, so ingest checks tokens like every other service."""
+
+    def __init__(self, db_path: Path) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._static_hashes = static_hashes
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -78,19 +68,15 @@ class TokenStore:
         keys = ("token_id", "role", "label", "created_by", "created_at", "revoked_at")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def authenticate(self, token: str) -> Principal | None:
-        digest = hash_token(token)
-        for allowed in self._static_hashes():
-            if hmac.compare_digest(digest, allowed):
-                return Principal(token_id=f"static-{allowed[:8]}", role="admin", label="LOA_API_TOKEN_HASHES")
+    async def caller_of(self, token: str) -> Caller | None:
         # Looked up by its hash: the hash is the index, so no token is ever compared in plain text.
         with self._lock:
             row = self._db.execute(
-                "SELECT token_id, role, label FROM tokens WHERE sha256=? AND revoked_at IS NULL", (digest,)
+                "SELECT token_id, role, label FROM tokens WHERE sha256=? AND revoked_at IS NULL", (hash_token(token),)
             ).fetchone()
         if row is None:
             return None
-        return Principal(token_id=str(row[0]), role=row[1], label=str(row[2]))
+        return Caller(id=str(row[0]), role=row[1], label=str(row[2]))
 
 
 class RateLimiter:
@@ -123,7 +109,6 @@ def retry_after_header(wait_s: float) -> str:
 __all__ = [
     "ROLES",
     "IssuedToken",
-    "Principal",
     "RateLimiter",
     "Role",
     "TokenStore",

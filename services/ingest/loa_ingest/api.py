@@ -21,14 +21,15 @@ from fastapi import (
     status,
 )
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
 from loa_core.contracts.base import ChannelName
 from loa_core.observability import health_router, instrument_http
-from loa_ingest.access import Principal, RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.status import StatusRelay, StatusUnavailable
@@ -40,8 +41,6 @@ WEB_DIR = FilePath(__file__).parent / "web"
 # services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
 DEFAULT_VENDOR_DIR = FilePath(__file__).resolve().parents[3] / ".cache" / "web" / "node_modules"
 FootageStatus = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
-
-_bearer = HTTPBearer(auto_error=False, description="An API token: `loa token create` or LOA_API_TOKEN_HASHES")
 
 
 def _header(name: str, required: bool = False, pattern: str | None = None) -> dict[str, Any]:
@@ -106,35 +105,25 @@ def create_api(
     )
     api.state.tus = tus
 
-    def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
-        async def principal(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> Principal:
-            found = tokens.authenticate(credentials.credentials) if credentials is not None else None
-            if found is None:
-                raise HTTPException(
-                    status.HTTP_401_UNAUTHORIZED,
-                    "A valid API token is required (Authorization: Bearer <token>). / Cần mã truy cập hợp lệ.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            if not found.allows(role):
-                raise HTTPException(
-                    status.HTTP_403_FORBIDDEN, f"This needs the {role} role. / Mã truy cập không đủ quyền ({role})."
-                )
-            wait = limiter.take(found.token_id)
+    def requires(role: Role) -> Callable[..., Awaitable[Caller]]:
+        """loa_core.auth's check (static tokens, and role tokens from this service's store), then the rate limit."""
+        authenticated = bearer_dependency(settings.token_hashes, tokens, need=role)
+
+        async def limited(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+            wait = limiter.take(caller.id)
             if wait > 0:
                 raise HTTPException(
                     status.HTTP_429_TOO_MANY_REQUESTS,
                     "Too many requests for this token; slow down. / Quá nhiều yêu cầu, hãy chậm lại.",
                     headers={"Retry-After": retry_after_header(wait)},
                 )
-            return found
+            return caller
 
-        return principal
+        return limited
 
-    Viewer = Annotated[Principal, Depends(requires("viewer"))]
-    Uploader = Annotated[Principal, Depends(requires("uploader"))]
-    Admin = Annotated[Principal, Depends(requires("admin"))]
+    Viewer = Annotated[Caller, Depends(requires("viewer"))]
+    Uploader = Annotated[Caller, Depends(requires("uploader"))]
+    Admin = Annotated[Caller, Depends(requires("admin"))]
 
     async def ready() -> str | None:
         return None
@@ -188,7 +177,7 @@ def create_api(
     @api.get("/files/{upload_id}", tags=["tus"], summary="Where an upload stands (Loa's addition, not tus)")
     async def upload_status(upload_id: str, who: Uploader) -> dict[str, object]:
         upload = uploads.get(upload_id)
-        if upload is None or (upload.owner != who.token_id and not who.allows("admin")):
+        if upload is None or (upload.owner != who.id and not who.allows("admin")):
             raise HTTPException(404, "No such upload. / Không tìm thấy lượt tải lên.")
         return tus.status(upload)
 
@@ -237,7 +226,7 @@ def create_api(
 
     @api.post("/tokens", status_code=201, tags=["tokens"], summary="Create an API token (admins)")
     async def create_token(who: Admin, body: Annotated[TokenRequest, Body()]) -> TokenCreated:
-        issued = tokens.create(body.role, body.label, created_by=who.token_id)
+        issued = tokens.create(body.role, body.label, created_by=who.id)
         return TokenCreated(token=issued.token, token_id=issued.token_id, role=issued.role, label=issued.label)
 
     @api.get("/tokens", tags=["tokens"], summary="List API tokens, without their secrets (admins)")
@@ -252,7 +241,7 @@ def create_api(
 
     @api.get("/whoami", tags=["tokens"], summary="The role of the token sent")
     async def whoami(who: Viewer) -> dict[str, str]:
-        return {"token_id": who.token_id, "role": who.role, "label": who.label}
+        return {"token_id": who.id, "role": who.role, "label": who.label}
 
     @api.get("/channels", tags=["footage"], summary="The channels footage can be sent to")
     async def list_channels(_: Viewer) -> list[dict[str, object]]:
@@ -260,7 +249,7 @@ def create_api(
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 
-    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
     async def relayed(path: str, params: dict[str, Any], credentials: HTTPAuthorizationCredentials | None) -> Any:
         assert credentials is not None  # the role dependency already refused requests without one

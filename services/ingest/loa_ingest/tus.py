@@ -29,9 +29,9 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from loa_core.auth import Caller
 from loa_core.contracts import FootageMetadata, new_id
 from loa_core.hashing import sha256_file
-from loa_ingest.access import Principal
 from loa_ingest.service import IngestService
 from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
@@ -261,10 +261,10 @@ class TusUploads:
     def _lock(self, upload_id: str) -> asyncio.Lock:
         return self._locks.setdefault(upload_id, asyncio.Lock())
 
-    async def _live(self, upload_id: str, principal: Principal) -> Upload:
+    async def _live(self, upload_id: str, caller: Caller) -> Upload:
         """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily)."""
         upload = self.store.get(upload_id)
-        if upload is None or (upload.owner != principal.token_id and not principal.allows("admin")):
+        if upload is None or (upload.owner != caller.id and not caller.allows("admin")):
             raise TusError(404, "No such upload. / Không tìm thấy lượt tải lên.")
         if upload.state in ("receiving", "received") and upload.expires_at < self.clock():
             await self.expire(upload.id)
@@ -306,7 +306,7 @@ class TusUploads:
 
     # -- protocol --------------------------------------------------------------------------------------------
 
-    async def create(self, request: Request, principal: Principal) -> Response:
+    async def create(self, request: Request, caller: Caller) -> Response:
         self.check_version(request)
         if request.headers.get("upload-defer-length") is not None:
             raise TusError(400, "Upload-Defer-Length is not supported; send Upload-Length. / Cần Upload-Length.")
@@ -327,14 +327,14 @@ class TusUploads:
             offset=0,
             raw_metadata=raw_metadata,
             metadata_json=metadata.model_dump_json(),
-            owner=principal.token_id,
+            owner=caller.id,
             created_at=now,
             expires_at=now + self.expiry_s,
             state="receiving",
         )
         self.store.create(upload)
         self._hashes[upload.id] = (0, hashlib.sha256(), None)
-        log.info("tus upload %s created (%d bytes) by token %s", upload.id, length, principal.token_id)
+        log.info("tus upload %s created (%d bytes) by token %s", upload.id, length, caller.id)
         headers = {
             **self.base_headers(),
             "Location": f"/files/{upload.id}",
@@ -347,8 +347,8 @@ class TusUploads:
         await request.close()
         return Response(status_code=201, headers={**headers, "Upload-Offset": "0"})
 
-    async def head(self, upload_id: str, principal: Principal) -> Response:
-        upload = await self._live(upload_id, principal)
+    async def head(self, upload_id: str, caller: Caller) -> Response:
+        upload = await self._live(upload_id, caller)
         lock = self._lock(upload.id)
         if lock.locked():
             # A PATCH is still writing (often one whose client already gave up): report the offset it commits,
@@ -356,7 +356,7 @@ class TusUploads:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5.0), lock:
                     pass
-            upload = await self._live(upload_id, principal)
+            upload = await self._live(upload_id, caller)
         headers = {
             **self.base_headers(),
             "Upload-Offset": str(upload.offset),
@@ -370,13 +370,13 @@ class TusUploads:
             headers["Loa-Footage-Id"] = upload.footage_id
         return Response(status_code=200, headers=headers)
 
-    async def patch(self, upload_id: str, request: Request, principal: Principal) -> Response:
+    async def patch(self, upload_id: str, request: Request, caller: Caller) -> Response:
         self.check_version(request)
         if not request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE):
             raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai Content-Type.")
         if request.headers.get("upload-offset") is None:
             raise TusError(400, "Upload-Offset is required. / Cần header Upload-Offset.")
-        upload = await self._live(upload_id, principal)
+        upload = await self._live(upload_id, caller)
         return await self._patch(upload, request, status_on_success=204, extra_headers={})
 
     async def _patch(
@@ -529,9 +529,9 @@ class TusUploads:
             },
         )
 
-    async def terminate(self, upload_id: str, request: Request, principal: Principal) -> Response:
+    async def terminate(self, upload_id: str, request: Request, caller: Caller) -> Response:
         self.check_version(request)
-        upload = await self._live(upload_id, principal)
+        upload = await self._live(upload_id, caller)
         if upload.state == "accepted":
             raise TusError(409, "The upload is finished and accepted; it cannot be terminated. / Đã hoàn tất.")
         async with self._lock(upload.id):
