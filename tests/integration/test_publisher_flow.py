@@ -267,3 +267,20 @@ async def test_unknown_channel_is_dead_lettered(world: World) -> None:
     letters = [DeadLetter.from_bytes(v) for v in await world.topic(DEAD_LETTER.name, 1)]
     assert "'nowhere' is not configured" in letters[0].reason
     assert len(world.youtube.videos) == 1  # the configured channel still got its post
+
+
+async def test_a_failure_reason_names_the_platform_once(world: World) -> None:
+    world.tiktok.inject("status", on="creator_info", status=503, times=FAST.attempts)  # down through the backoff
+    event = world.event(("ward-tt",))
+    await world.handle(event)
+    held = world.ledger.get(event.footage_id, "ward-tt", "tiktok")
+    assert held is not None and held.state is PostState.SCHEDULED
+    assert held.error == f"tiktok: creator info: gave up after {FAST.attempts} attempts: HTTP 503: emulated fault"
+    world.tiktok.creator["privacy_level_options"] = ["MUTUAL_FOLLOW_FRIENDS"]  # SELF_ONLY is not offered
+    world.clock.now += timedelta(minutes=5)
+    assert await world.publisher.run_due() == 1
+    failed = [PostFailed.from_bytes(v) for v in await world.topic(POSTS_FAILED.name, 1)]
+    expected = "tiktok: privacy level SELF_ONLY is not offered to this creator (offered: ['MUTUAL_FOLLOW_FRIENDS'])"
+    assert [f.reason for f in failed] == [expected]
+    letters = [DeadLetter.from_bytes(v) for v in await world.topic(DEAD_LETTER.name, 1)]
+    assert [letter.reason for letter in letters] == [f"PermanentError: {expected}"]

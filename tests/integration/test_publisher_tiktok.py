@@ -64,9 +64,9 @@ class Harness:
             options={"base_url": self.emulator.base_url, **options},
         )
 
-    def adapter(self, policy: RetryPolicy = FAST) -> TikTokAdapter:
+    def adapter(self, policy: RetryPolicy = FAST, chunk_size: int = 5 * MB) -> TikTokAdapter:
         return TikTokAdapter(
-            self.storage, self.http, self.secrets, self.ledger, chunk_size=5 * MB, policy=policy, poll_s=0.01
+            self.storage, self.http, self.secrets, self.ledger, chunk_size=chunk_size, policy=policy, poll_s=0.01
         )
 
     async def publish(self, size: int, channel: Channel | None = None, adapter: TikTokAdapter | None = None) -> str:
@@ -162,3 +162,11 @@ async def test_init_rate_limit_is_waited_out_as_retry_after_says(h: Harness) -> 
         await h.publish(1 * MB)
     assert h.emulator.count("rate_limited") >= 1  # the third init met the limit, waited, then went through
     assert len(h.emulator.videos) == 3
+
+
+async def test_a_cut_over_64_mb_goes_in_several_chunks_whatever_the_setting(h: Harness) -> None:
+    # With a 40 MiB setting a 70 MiB cut is under two chunks; sent as one it would break TikTok's 64 MB rule.
+    await h.publish(70 * MB, adapter=h.adapter(chunk_size=40 * MB))
+    h.assert_one_identical_video()
+    publish = next(iter(h.emulator.publishes.values()))
+    assert (publish.chunk_size, publish.count) == (35 * MB, 2)

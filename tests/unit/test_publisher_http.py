@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from loa_publisher.adapters.http import (
     platform_message,
     retry_after_seconds,
 )
-from loa_publisher.adapters.tiktok import MB, chunk_plan, chunk_range
 from loa_publisher.adapters.youtube import next_quota_reset
 from loa_publisher.auth import Secrets
 
@@ -73,31 +71,6 @@ def test_secrets_from_env_then_files_and_missing_names_the_variable(tmp_path: Pa
     assert secrets.get("ward-yt", "client_secret") == "from-file"
     with pytest.raises(PermanentError, match="LOA_SECRET_WARD_YT_REFRESH_TOKEN"):
         secrets.require("ward-yt", "refresh_token")
-
-
-@pytest.mark.parametrize(
-    ("size", "chunk", "expected"),
-    [
-        (3 * MB, 10 * MB, (3 * MB, 1)),  # under 5 MB: whole
-        (10 * MB, 10 * MB, (10 * MB, 1)),
-        (25 * MB + 1, 10 * MB, (10 * MB, 2)),  # last chunk absorbs the remainder: 15 MB + 1
-        (4096 * MB, 64 * MB, (64 * MB, 64)),
-    ],
-)
-def test_tiktok_chunk_plan(size: int, chunk: int, expected: tuple[int, int]) -> None:
-    assert chunk_plan(size, chunk) == expected
-    chunk_size, count = expected
-    ranges = [chunk_range(i, size, chunk_size, count) for i in range(count)]
-    assert ranges[0][0] == 0 and ranges[-1][1] == size - 1
-    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ranges))
-    assert ranges[-1][1] - ranges[-1][0] + 1 <= 128 * MB
-
-
-def test_tiktok_chunk_size_bounds() -> None:
-    with pytest.raises(ValueError):
-        chunk_plan(100 * MB, 4 * MB)
-    with pytest.raises(ValueError):
-        chunk_plan(100 * MB, 65 * MB)
 
 
 def test_quota_resets_after_midnight_pacific() -> None:

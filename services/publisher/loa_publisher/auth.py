@@ -132,7 +132,7 @@ class OAuthRefresher:
 
             async def attempt() -> httpx.Response:
                 response = await self._http.post(self._url, data=form, headers=self._headers)
-                transient = transient_for(response, f"channel {self._channel!r}: token refresh")
+                transient = transient_for(response)
                 if transient:
                     raise transient
                 return response
@@ -198,7 +198,6 @@ async def authorized_request(
     method: str,
     url: str,
     *,
-    platform: str,
     header: str = "Authorization",
     scheme: str = "Bearer ",
     body: Body = None,
@@ -220,5 +219,5 @@ async def authorized_request(
         response = await send(await tokens.refresh())
         if unauthorized(response):
             metrics.AUTH_FAILURES.labels("still_unauthorized").inc()
-            raise PermanentError(f"{platform}: still unauthorized after a token refresh: {platform_message(response)}")
+            raise PermanentError(f"still unauthorized after a token refresh: {platform_message(response)}")
     return response

@@ -64,6 +64,12 @@ def plan_posts(event: RenditionsReady, channels: Mapping[str, Channel]) -> tuple
     return posts, problems
 
 
+def failure_reason(platform: str, exc: Exception) -> str:
+    """What the ledger and posts.failed say: the platform named once, here, before the adapter's own words
+    (adapters and their HTTP helpers never name their platform, so it is not repeated)."""
+    return redact(f"{platform}: {exc}")
+
+
 class Publisher:
     def __init__(
         self,
@@ -209,17 +215,18 @@ class Publisher:
                 result = await adapter.publish(request, session)
         except QuotaExceeded as exc:
             # Not a failure: the platform's day is over. The stored session (if any) is resumed then.
-            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=redact(str(exc)))
+            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=failure_reason(channel.platform, exc))
             log.warning("quota exhausted for %s: holding until %s", key, exc.retry_at.isoformat())
             return
         except RetryableError as exc:
             # The adapter already backed off; hold the post rather than block this partition, and try later.
             due = self.clock() + self.hold_after_transient
-            self.ledger.schedule(key, due, request=request_json, reason=redact(str(exc)))
-            log.warning("%s still failing (%s): holding until %s", key, redact(str(exc)), due.isoformat())
+            reason = failure_reason(channel.platform, exc)
+            self.ledger.schedule(key, due, request=request_json, reason=reason)
+            log.warning("%s still failing (%s): holding until %s", key, reason, due.isoformat())
             return
         except PermanentError as exc:
-            reason = redact(f"{channel.platform}: {exc}")
+            reason = failure_reason(channel.platform, exc)
             self.ledger.mark_failed(key, reason)
             await self.producer.send(
                 POSTS_FAILED,

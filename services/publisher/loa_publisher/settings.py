@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from loa_core.settings import CommonSettings
 
 
@@ -16,8 +18,11 @@ class PublisherSettings(CommonSettings):
     # YouTube chunk size: a multiple of 256 KiB. Chunks are streamed from storage in 2 MiB pieces, so this sets
     # how much is re-sent after an interruption and how many round trips an upload takes, not memory.
     youtube_chunk_bytes: int = 32 * 1024 * 1024
-    # TikTok chunk size (5–64 MB per the FILE_UPLOAD rules).
-    tiktok_chunk_bytes: int = 10 * 1024 * 1024
+    # TikTok's preferred chunk size, 5–64 MiB (TikTok's limits for one chunk). The plan follows TikTok's rules for
+    # each file: a cut that fits in one allowed chunk goes whole, one over 64 MiB is never sent as a single chunk,
+    # and one that would need more than 1000 chunks gets bigger ones. Sets how much is re-sent after an
+    # interruption, not memory (chunks are streamed from storage).
+    tiktok_chunk_bytes: int = Field(default=10 * 1024 * 1024, ge=5 * 1024 * 1024, le=64 * 1024 * 1024)
     # Backoff for 5xx/429/dropped connections, per request: attempts, first and longest wait (full jitter).
     retry_attempts: int = 8
     retry_initial_s: float = 1.0

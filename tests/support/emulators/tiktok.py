@@ -1,11 +1,11 @@
 """TikTok Content Posting API (creator_info, direct and inbox init, FILE_UPLOAD chunks, status) + OAuth, strictly.
 
 Checked: bearer token on API calls (401 access_token_invalid otherwise); privacy_level among the creator's
-options; source_info chunk rules (5–64 MB chunks, count = floor(size/chunk), last ≤ 128 MB, whole file when
-smaller than a chunk, 1–1000 chunks); chunk PUTs in order with `Content-Range: bytes a-b/total` on the chunk
-boundaries, Content-Length = b-a+1 and Content-Type video/mp4; the upload_url's one-hour life (`expire_url`).
-A chunk may be sent again (a retry): it replaces the copy held. Processing then takes `processing_polls`
-status fetches before the final state.
+options; source_info chunk rules (`chunk_rule_violation`: 5–64 MB chunks, count = floor(size/chunk), last
+≤ 128 MB, a file under 5 MB whole, one over 64 MB in several chunks, 1–1000 chunks); chunk PUTs in order with
+`Content-Range: bytes a-b/total` on the chunk boundaries, Content-Length = b-a+1 and Content-Type video/mp4; the
+upload_url's one-hour life (`expire_url`). A chunk may be sent again (a retry): it replaces the copy held.
+Processing then takes `processing_polls` status fetches before the final state.
 """
 
 from __future__ import annotations
@@ -45,6 +45,25 @@ def _api(data: dict[str, Any] | None = None, code: str = "ok", message: str = ""
     return web.json_response(
         {"data": data or {}, "error": {"code": code, "message": message, "log_id": "emu"}}, status=status
     )
+
+
+def chunk_rule_violation(size: int, chunk: int, count: int) -> str | None:
+    """TikTok's FILE_UPLOAD rules, as its media transfer guide states them; None when the plan obeys them all."""
+    if not 1 <= count <= 1000:
+        return "total_chunk_count must be 1–1000"
+    if size < 5 * MB:
+        if chunk != size or count != 1:
+            return "a video under 5 MB is uploaded whole: chunk_size = video_size, one chunk"
+        return None
+    if not 5 * MB <= chunk <= 64 * MB:
+        return "chunk_size must be between 5 MB and 64 MB"
+    if count != size // chunk:
+        return f"total_chunk_count must be floor(video_size / chunk_size) = {size // chunk}"
+    if size > 64 * MB and count < 2:
+        return "a video over 64 MB must be uploaded in several chunks"
+    if size - (count - 1) * chunk > 128 * MB:
+        return "the last chunk may not exceed 128 MB"
+    return None
 
 
 class TikTokEmulator(Emulator):
@@ -135,19 +154,7 @@ class TikTokEmulator(Emulator):
         if not all(isinstance(v, int) and v > 0 for v in (size, chunk, count)):
             return "video_size, chunk_size and total_chunk_count are required"
         assert isinstance(size, int) and isinstance(chunk, int) and isinstance(count, int)
-        if size < 5 * MB or size <= chunk:
-            if chunk != size or count != 1:
-                return "a video smaller than one chunk is uploaded whole: chunk_size = video_size, one chunk"
-        else:
-            if not 5 * MB <= chunk <= 64 * MB:
-                return "chunk_size must be between 5 MB and 64 MB"
-            if count != size // chunk:
-                return f"total_chunk_count must be floor(video_size / chunk_size) = {size // chunk}"
-            if size - (count - 1) * chunk > 128 * MB:
-                return "the last chunk may not exceed 128 MB"
-        if not 1 <= count <= 1000:
-            return "total_chunk_count must be 1–1000"
-        return size, chunk, count
+        return chunk_rule_violation(size, chunk, count) or (size, chunk, count)
 
     async def _init(self, request: web.Request, mode: str) -> web.Response:
         self.log("init", mode)

@@ -43,7 +43,7 @@ class FacebookAdapter:
     def _option(self, channel: Channel, name: str) -> str:
         value = channel.options.get(name)
         if value is None or value == "":
-            raise PermanentError(f"facebook: channel {channel.name!r} needs the option {name!r}")
+            raise PermanentError(f"channel {channel.name!r} needs the option {name!r}")
         return str(value)
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
@@ -69,11 +69,11 @@ class FacebookAdapter:
         return await self._publish(graph, page_id, page, request, str(saved["handle"]), look_first=was_publishing)
 
     async def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        transient = transient_for(response, f"facebook: {what}")
+        transient = transient_for(response)
         if transient:
             raise transient
         if response.status_code != 200:
-            raise PermanentError(f"facebook: {what}: {platform_message(response)}")
+            raise PermanentError(f"{what}: {platform_message(response)}")
         return dict(response.json())
 
     async def _start(self, graph: str, app_id: str, user: TokenSource, request: PublishRequest, size: int) -> str:
@@ -89,7 +89,7 @@ class FacebookAdapter:
             )
             return str((await self._json(response, "start upload"))["id"])
 
-        return await with_backoff(self._policy, "facebook: start upload", attempt)
+        return await with_backoff(self._policy, "start upload", attempt)
 
     async def _upload(self, graph: str, upload_id: str, user: TokenSource, request: PublishRequest, size: int) -> str:
         reader = RangeReader(self._storage, request.rendition.key, size)
@@ -99,9 +99,7 @@ class FacebookAdapter:
             nonlocal offset
             if offset is None:
                 # Where the session stands (0 for a new one): the source of truth after any interruption.
-                response = await authorized_request(
-                    self._http, user, "GET", f"{graph}/{upload_id}", platform="facebook", scheme="OAuth "
-                )
+                response = await authorized_request(self._http, user, "GET", f"{graph}/{upload_id}", scheme="OAuth ")
                 offset = int((await self._json(response, "upload status")).get("file_offset", 0))
             start = offset
             try:
@@ -110,7 +108,6 @@ class FacebookAdapter:
                     user,
                     "POST",
                     f"{graph}/{upload_id}",
-                    platform="facebook",
                     scheme="OAuth ",
                     body=lambda: reader.stream(start),
                     headers={"file_offset": str(start), "Content-Length": str(size - start)},
@@ -121,11 +118,11 @@ class FacebookAdapter:
                 raise
             if "h" not in body:
                 offset = None
-                raise PermanentError(f"facebook: upload answered without a file handle: {str(body)[:200]}")
+                raise PermanentError(f"upload answered without a file handle: {str(body)[:200]}")
             return str(body["h"])
 
         try:
-            return await with_backoff(self._policy, "facebook: upload", attempt)
+            return await with_backoff(self._policy, "upload", attempt)
         finally:
             await reader.aclose()
 
@@ -154,7 +151,7 @@ class FacebookAdapter:
             video_id = str((await self._json(response, "publish"))["id"])
             return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
 
-        return await with_backoff(self._policy, "facebook: publish", attempt)
+        return await with_backoff(self._policy, "publish", attempt)
 
     async def _find_published(
         self, graph: str, page_id: str, page: TokenSource, request: PublishRequest

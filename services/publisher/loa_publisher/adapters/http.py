@@ -80,10 +80,10 @@ def _find_message(body: object) -> str | None:
     return None
 
 
-def transient_for(response: httpx.Response, what: str) -> Transient | None:
-    """A Transient for 5xx and 429 answers; None for everything else."""
+def transient_for(response: httpx.Response) -> Transient | None:
+    """A Transient for 5xx and 429 answers; None for everything else. `with_backoff` says which step it was."""
     if response.status_code == 429 or response.status_code >= 500:
-        return Transient(f"{what}: {platform_message(response)}", retry_after_seconds(response))
+        return Transient(platform_message(response), retry_after_seconds(response))
     return None
 
 

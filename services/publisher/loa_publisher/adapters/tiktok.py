@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,29 +39,56 @@ from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, 
 
 DEFAULT_BASE_URL = "https://open.tiktokapis.com"
 MB = 1024 * 1024
-MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MB, 64 * MB, 128 * MB
+MIN_CHUNK, MAX_CHUNK = 5 * MB, 64 * MB
 UPLOAD_URL_LIFETIME_S = 3600  # the upload_url lives one hour [docs]
 FINAL_DIRECT = "PUBLISH_COMPLETE"
 FINAL_INBOX = "SEND_TO_USER_INBOX"
 
 
-def chunk_plan(size: int, chunk_size: int) -> tuple[int, int]:
-    """(chunk_size, total_chunk_count) per the FILE_UPLOAD rules."""
-    if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
-        raise ValueError(f"TikTok chunk size must be 5–64 MB, got {chunk_size}")
-    if size <= chunk_size:
-        return size, 1  # under 5 MB (or within one chunk): the whole file in one chunk
-    count = size // chunk_size
-    assert size - (count - 1) * chunk_size < 2 * chunk_size <= MAX_LAST_CHUNK
-    if count > 1000:
-        raise PermanentError(f"tiktok: {size} bytes need more than 1000 chunks of {chunk_size}")
-    return chunk_size, count
+MAX_CHUNKS = 1000
 
 
-def chunk_range(index: int, size: int, chunk_size: int, count: int) -> tuple[int, int]:
-    first = index * chunk_size
-    last = size - 1 if index == count - 1 else first + chunk_size - 1
-    return first, last
+def check_chunk_setting(preferred: int) -> None:
+    """The configured chunk size must be one TikTok allows for a chunk (5–64 MB)."""
+    if not MIN_CHUNK <= preferred <= MAX_CHUNK:
+        raise ValueError(f"TikTok chunk size must be 5–64 MiB ({MIN_CHUNK}–{MAX_CHUNK} bytes), got {preferred}")
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a file goes up: `count` chunks of `chunk_size` bytes, the last one absorbing the remainder."""
+
+    size: int
+    chunk_size: int
+    count: int
+
+    def chunk(self, index: int) -> tuple[int, int]:
+        """First and last byte (inclusive) of chunk `index`."""
+        first = index * self.chunk_size
+        last = self.size - 1 if index == self.count - 1 else first + self.chunk_size - 1
+        return first, last
+
+
+def plan_chunks(size: int, preferred: int) -> ChunkPlan:
+    """The FILE_UPLOAD plan for a file of `size` bytes, as close to `preferred` chunks as TikTok's rules allow.
+
+    Rules [docs, media transfer guide]: chunks of 5–64 MB; total_chunk_count = floor(size / chunk_size), so the
+    last chunk absorbs the remainder (up to 128 MB); a file under 5 MB goes whole (chunk_size = size); a file over
+    64 MB goes in several chunks; 1–1000 chunks. A file that fits in one allowed chunk goes whole; a preferred size
+    that would leave a file over 64 MB in one chunk is halved for it; one that needs more than 1000 chunks grows.
+    """
+    check_chunk_setting(preferred)
+    if size < 1:
+        raise PermanentError("the cut is empty")
+    if size <= MAX_CHUNK and size < 2 * preferred:
+        return ChunkPlan(size, size, 1)  # under 5 MB, or within one chunk: whole
+    # The smallest chunk that keeps floor(size / chunk) within 1000.
+    chunk = max(preferred, size // (MAX_CHUNKS + 1) + 1)
+    if chunk > MAX_CHUNK:
+        raise PermanentError(f"the cut is {size} bytes; TikTok takes at most {MAX_CHUNKS} chunks of 64 MiB")
+    if size < 2 * chunk:
+        chunk = size // 2  # over 64 MB (else it went whole above) but under two chunks: two halves
+    return ChunkPlan(size, chunk, size // chunk)
 
 
 class _UploadUrlGone(Exception):
@@ -82,7 +110,7 @@ class TikTokAdapter:
         poll_s: float = 5.0,
         poll_timeout_s: float = 3600.0,
     ) -> None:
-        chunk_plan(MIN_CHUNK * 2, chunk_size)  # validates the size
+        check_chunk_setting(chunk_size)
         self._storage = storage
         self._http = http
         self._chunk = chunk_size
@@ -103,7 +131,7 @@ class TikTokAdapter:
             except _UploadUrlGone:
                 # The upload_url died (its hour is up): that publish can never finish, so start a new one.
                 session.clear()
-        raise PermanentError("tiktok: the upload URL expired twice in a row")
+        raise PermanentError("the upload URL expired twice in a row")
 
     async def _publish_once(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
@@ -120,13 +148,13 @@ class TikTokAdapter:
             mode, body = self._init_body(request, creator, size)
             path = "/v2/post/publish/inbox/video/init/" if mode == "inbox" else "/v2/post/publish/video/init/"
             data = await self._call(tokens, base, path, body, "init")
-            chunk_size, count = chunk_plan(size, self._chunk)
+            plan = plan_chunks(size, self._chunk)
             saved = {
                 "publish_id": data["publish_id"],
                 "upload_url": data["upload_url"],
                 "size": size,
-                "chunk_size": chunk_size,
-                "count": count,
+                "chunk_size": plan.chunk_size,
+                "count": plan.count,
                 "mode": mode,
                 "username": creator.get("creator_username", ""),
                 "expires_at": time.time() + UPLOAD_URL_LIFETIME_S - 60,
@@ -151,19 +179,24 @@ class TikTokAdapter:
         max_s = creator.get("max_video_post_duration_sec")
         if isinstance(max_s, int | float) and request.rendition.duration_s > max_s:
             raise PermanentError(
-                f"tiktok: the cut lasts {request.rendition.duration_s:.0f} s; this creator may post at most {max_s} s"
+                f"the cut lasts {request.rendition.duration_s:.0f} s; this creator may post at most {max_s} s"
             )
-        chunk_size, count = chunk_plan(size, self._chunk)
-        source = {"source": "FILE_UPLOAD", "video_size": size, "chunk_size": chunk_size, "total_chunk_count": count}
+        plan = plan_chunks(size, self._chunk)
+        source = {
+            "source": "FILE_UPLOAD",
+            "video_size": size,
+            "chunk_size": plan.chunk_size,
+            "total_chunk_count": plan.count,
+        }
         mode = str(options.get("mode", "direct"))
         if mode == "inbox":
             return mode, {"source_info": source}
         if mode != "direct":
-            raise PermanentError(f"tiktok: channel option mode must be direct or inbox, not {mode!r}")
+            raise PermanentError(f"channel option mode must be direct or inbox, not {mode!r}")
         privacy = str(options.get("privacy_level", "SELF_ONLY"))
         allowed = creator.get("privacy_level_options") or []
         if privacy not in allowed:
-            raise PermanentError(f"tiktok: privacy level {privacy} is not offered to this creator (offered: {allowed})")
+            raise PermanentError(f"privacy level {privacy} is not offered to this creator (offered: {allowed})")
         post_info = {
             "title": request.text.title,
             "privacy_level": privacy,
@@ -183,11 +216,10 @@ class TikTokAdapter:
                 tokens,
                 "POST",
                 f"{base}{path}",
-                platform="tiktok",
                 json=body,
                 headers={"Content-Type": "application/json; charset=UTF-8"},
             )
-            transient = transient_for(response, f"tiktok: {what}")
+            transient = transient_for(response)
             if transient:
                 raise transient
             try:
@@ -199,23 +231,22 @@ class TikTokAdapter:
                 return dict(envelope.get("data") or {})
             if code in ("spam_risk_too_many_posts", "spam_risk_too_many_pending_share"):
                 # The creator's daily cap: come back later, it is not a failure.
-                raise QuotaExceeded(
-                    f"tiktok: {what}: {platform_message(response)}", datetime.now(UTC) + timedelta(hours=6)
-                )
-            raise PermanentError(f"tiktok: {what}: {platform_message(response)}")
+                raise QuotaExceeded(f"{what}: {platform_message(response)}", datetime.now(UTC) + timedelta(hours=6))
+            raise PermanentError(f"{what}: {platform_message(response)}")
 
-        return await with_backoff(self._policy, f"tiktok: {what}", attempt)
+        return await with_backoff(self._policy, what, attempt)
 
     async def _status(self, tokens: TokenSource, base: str, publish_id: str) -> dict[str, Any]:
         return await self._call(tokens, base, "/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status")
 
     async def _upload(self, key: str, saved: dict[str, Any], start: int) -> None:
-        size, chunk_size, count = int(saved["size"]), int(saved["chunk_size"]), int(saved["count"])
+        size, count = int(saved["size"]), int(saved["count"])
+        plan = ChunkPlan(size, int(saved["chunk_size"]), count)
         url = str(saved["upload_url"])
         reader = RangeReader(self._storage, key, size)
         try:
             for index in range(start, count):
-                first, last = chunk_range(index, size, chunk_size, count)
+                first, last = plan.chunk(index)
 
                 async def body(first: int = first, last: int = last) -> AsyncIterator[bytes]:
                     offset = first
@@ -237,14 +268,14 @@ class TikTokAdapter:
                     )
                     if response.status_code in (200, 201, 206):
                         return
-                    transient = transient_for(response, "tiktok: upload chunk")
+                    transient = transient_for(response)
                     if transient:
                         raise transient
                     if response.status_code == 404:
                         raise _UploadUrlGone
-                    raise PermanentError(f"tiktok: upload chunk {index + 1}/{count}: {platform_message(response)}")
+                    raise PermanentError(f"upload chunk {index + 1}/{count}: {platform_message(response)}")
 
-                await with_backoff(self._policy, "tiktok: upload chunk", attempt)
+                await with_backoff(self._policy, "upload chunk", attempt)
         finally:
             await reader.aclose()
 
@@ -256,7 +287,7 @@ class TikTokAdapter:
             status = await self._status(tokens, base, publish_id)
             state = status.get("status")
             if state == "FAILED":
-                raise PermanentError(f"tiktok: processing failed: {status.get('fail_reason', 'no reason given')}")
+                raise PermanentError(f"processing failed: {status.get('fail_reason', 'no reason given')}")
             if state == final or (final == FINAL_INBOX and state == FINAL_DIRECT):
                 public = status.get("publicaly_available_post_id") or []  # sic, the API's spelling
                 if public:
@@ -266,5 +297,5 @@ class TikTokAdapter:
                 return PostResult(post_id=publish_id, url=f"https://www.tiktok.com/@{username}")
             if time.monotonic() > deadline:
                 # Held and polled again later; the session says the upload is done.
-                raise RetryableError(f"tiktok: still {state} after {self._poll_timeout_s:.0f} s")
+                raise RetryableError(f"still {state} after {self._poll_timeout_s:.0f} s")
             await asyncio.sleep(self._poll_s)

@@ -114,7 +114,7 @@ class YouTubeAdapter:
                     offset = status.offset
                 else:
                     uri = await with_backoff(
-                        self._policy, "youtube: start upload", lambda: self._initiate(base, request, size, tokens)
+                        self._policy, "start upload", lambda: self._initiate(base, request, size, tokens)
                     )
                     # Durable before the first byte: a crash from here on resumes this very session.
                     session.save({"uri": uri, "size": size})
@@ -125,30 +125,30 @@ class YouTubeAdapter:
                 except _SessionGone:
                     session.clear()
             if resource is None:
-                raise PermanentError("youtube: the upload session expired three times in a row")
+                raise PermanentError("the upload session expired three times in a row")
         finally:
             await reader.aclose()
         video_id = resource.get("id")
         if not isinstance(video_id, str) or not video_id:
-            raise PermanentError(f"youtube: upload finished without a video id: {str(resource)[:200]}")
+            raise PermanentError(f"upload finished without a video id: {str(resource)[:200]}")
         return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
 
     # --- protocol steps
 
     async def _send(self, tokens: TokenSource, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; a 401 refreshes the token once and repeats it [docs]."""
-        return await authorized_request(self._http, tokens, method, url, platform="youtube", **kwargs)
+        return await authorized_request(self._http, tokens, method, url, **kwargs)
 
     def _raise_for(self, response: httpx.Response, what: str) -> None:
-        transient = transient_for(response, f"youtube: {what}")
+        transient = transient_for(response)
         if transient:
             raise transient
         reasons = _error_reasons(response) if response.status_code == 403 else set()
         if reasons & RATE_REASONS:
-            raise Transient(f"youtube: {what}: {platform_message(response)}")
+            raise Transient(platform_message(response))
         if reasons & QUOTA_REASONS:
-            raise QuotaExceeded(f"youtube: {platform_message(response)}", next_quota_reset(datetime.now(UTC)))
-        raise PermanentError(f"youtube: {what}: {platform_message(response)}")
+            raise QuotaExceeded(f"{platform_message(response)}", next_quota_reset(datetime.now(UTC)))
+        raise PermanentError(f"{what}: {platform_message(response)}")
 
     async def _initiate(self, base: str, request: PublishRequest, size: int, tokens: TokenSource) -> str:
         options = request.channel.options
@@ -181,11 +181,11 @@ class YouTubeAdapter:
             self._raise_for(response, "start upload")
         location = response.headers.get("location")
         if not location:
-            raise PermanentError("youtube: start upload answered 200 without a Location header")
+            raise PermanentError("start upload answered 200 without a Location header")
         return location
 
     async def _status(self, uri: str, size: int, tokens: TokenSource) -> _Status:
-        return await with_backoff(self._policy, "youtube: upload status", lambda: self._query(uri, size, tokens))
+        return await with_backoff(self._policy, "upload status", lambda: self._query(uri, size, tokens))
 
     async def _query(self, uri: str, size: int, tokens: TokenSource) -> _Status:
         """Where is the session? An empty PUT with `Content-Range: bytes */size` [docs]."""
@@ -246,7 +246,7 @@ class YouTubeAdapter:
 
         while True:
             # The backoff budget is per chunk: progress resets it.
-            resource = await with_backoff(self._policy, "youtube: upload chunk", attempt)
+            resource = await with_backoff(self._policy, "upload chunk", attempt)
             if resource is not None:
                 return resource
 
@@ -258,7 +258,7 @@ def _next_offset(response: httpx.Response) -> int:
         return 0
     match = _RANGE.match(value.strip())
     if not match:
-        raise Transient(f"youtube: unreadable Range header {value!r}")
+        raise Transient(f"unreadable Range header {value!r}")
     return int(match.group(1)) + 1
 
 

@@ -88,7 +88,7 @@ class ZaloAdapter:
         tokens = self.tokens(channel)
         size = self._storage.size(request.rendition.key)
         if size > MAX_VIDEO_BYTES:
-            raise PermanentError(f"zalo: the {request.rendition.profile!r} cut is {size} bytes; Zalo takes ≤ 50 MB")
+            raise PermanentError(f"the {request.rendition.profile!r} cut is {size} bytes; Zalo takes ≤ 50 MB")
         saved = dict(session.data or {})
         if saved.get("size") != size:
             saved = {"size": size}
@@ -120,23 +120,22 @@ class ZaloAdapter:
                 tokens,
                 method,
                 url,
-                platform="zalo",
                 header="access_token",
                 scheme="",
                 unauthorized=lambda r: _zalo_error(r) in TOKEN_ERRORS,
                 **kwargs,
             )
-            transient = transient_for(response, f"zalo: {what}")
+            transient = transient_for(response)
             if transient:
                 raise transient
             code = _zalo_error(response)
             if response.status_code == 200 and code == 0:
                 return dict(response.json().get("data") or {})
             if code in RATE_ERRORS:
-                raise Transient(f"zalo: {what}: {platform_message(response)}")
-            raise PermanentError(f"zalo: {what}: {platform_message(response)}")
+                raise Transient(platform_message(response))
+            raise PermanentError(f"{what}: {platform_message(response)}")
 
-        return await with_backoff(self._policy, f"zalo: {what}", attempt)
+        return await with_backoff(self._policy, what, attempt)
 
     async def _prepare(self, base: str, tokens: TokenSource, request: PublishRequest, size: int) -> str:
         boundary = f"loa-{random_tokens.token_hex(12)}"
@@ -173,7 +172,7 @@ class ZaloAdapter:
         )
         token = data.get("token")
         if not token:
-            raise PermanentError(f"zalo: upload video answered without a token: {str(data)[:200]}")
+            raise PermanentError(f"upload video answered without a token: {str(data)[:200]}")
         return str(token)
 
     async def _wait_ready(self, base: str, tokens: TokenSource, upload_token: str) -> str:
@@ -190,9 +189,9 @@ class ZaloAdapter:
             if status == 1 and data.get("video_id"):
                 return str(data["video_id"])
             if status == 4:
-                raise PermanentError(f"zalo: video processing failed: {data.get('status_message', 'no reason given')}")
+                raise PermanentError(f"video processing failed: {data.get('status_message', 'no reason given')}")
             if time.monotonic() > deadline:
-                raise RetryableError(f"zalo: video still processing after {self._poll_timeout_s:.0f} s")
+                raise RetryableError(f"video still processing after {self._poll_timeout_s:.0f} s")
             await asyncio.sleep(self._poll_s)
 
     async def _create(self, base: str, tokens: TokenSource, request: PublishRequest, video_id: str) -> str:
@@ -210,12 +209,12 @@ class ZaloAdapter:
         created = await self._api(tokens, "POST", f"{base}/v2.0/article/create", "create article", json=article)
         token = created.get("token")
         if not token:
-            raise PermanentError(f"zalo: create article answered without a token: {str(created)[:200]}")
+            raise PermanentError(f"create article answered without a token: {str(created)[:200]}")
         verified = await self._api(
             tokens, "POST", f"{base}/v2.0/article/verify", "verify article", json={"token": str(token)}
         )
         if not verified.get("id"):
-            raise PermanentError(f"zalo: verify article answered without an id: {str(verified)[:200]}")
+            raise PermanentError(f"verify article answered without an id: {str(verified)[:200]}")
         return str(verified["id"])
 
     async def _find_article(self, base: str, tokens: TokenSource, request: PublishRequest) -> str | None:
