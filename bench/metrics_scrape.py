@@ -20,8 +20,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loa_core.channels import Channel
+from loa_metrics.engagement_store import PostStats
 from loa_metrics.metrics import ProjectionCollector
-from loa_metrics.projection import PostStats, Projection
+from loa_metrics.projection import open_projection
 from tests.support.metrics_events import T0, new_id, published, renditions, uploaded
 
 CHANNELS = {
@@ -34,26 +35,32 @@ SERIES = [f"Series {i}" for i in range(8)]
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     with tempfile.TemporaryDirectory() as tmp:
-        projection = Projection(Path(tmp) / "bench.sqlite3", CHANNELS)
+        projection = open_projection(Path(tmp) / "bench.sqlite3", CHANNELS)
         started = time.perf_counter()
         for i in range(count):
             fid = new_id()
             at = T0 + timedelta(minutes=i)
             meta = {"series": SERIES[i % len(SERIES)], "channels": ("yt", "tt")}
-            projection.footage_uploaded(uploaded(fid, at, **meta))
-            projection.renditions_ready(renditions(fid, at + timedelta(seconds=30), **meta))
+            projection.events.footage_uploaded(uploaded(fid, at, **meta))
+            projection.events.renditions_ready(renditions(fid, at + timedelta(seconds=30), **meta))
             if i % 10:  # one in ten is still on its way
-                projection.post_published(published(fid, "youtube", channel="yt", platform="youtube", post_id=f"y{i}"))
-                projection.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id=f"t{i}"))
+                projection.events.post_published(
+                    published(fid, "youtube", channel="yt", platform="youtube", post_id=f"y{i}")
+                )
+                projection.events.post_published(
+                    published(fid, "tiktok", channel="tt", platform="tiktok", post_id=f"t{i}")
+                )
         project_s = time.perf_counter() - started
         events = count * 2 + (count - count // 10) * 2
-        projection.record_post_stats(
+        projection.engagement.record_post_stats(
             "youtube", {f"y{i}": PostStats(i, i // 10, i // 100, None) for i in range(count)}, T0
         )
-        projection.record_post_stats("tiktok", {f"t{i}": PostStats(i, i // 10, i // 100, 1) for i in range(count)}, T0)
+        projection.engagement.record_post_stats(
+            "tiktok", {f"t{i}": PostStats(i, i // 10, i // 100, 1) for i in range(count)}, T0
+        )
 
         registry = CollectorRegistry()
-        registry.register(ProjectionCollector(projection, Path(tmp)))
+        registry.register(ProjectionCollector(projection.views, projection.engagement, Path(tmp)))
         scrapes = []
         for _ in range(6):
             started = time.perf_counter()

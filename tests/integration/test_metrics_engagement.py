@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from loa_core.channels import Channel
 from loa_metrics.engagement import Budget, Credentials, Poller, TikTokStats, YouTubeStats, load_credentials
 from loa_metrics.metrics import ProjectionCollector
-from loa_metrics.projection import Projection
+from loa_metrics.projection import Projection, open_projection
 from tests.support.metrics_events import T0, new_id, published, uploaded
 from tests.support.stats_emulators import Figures, TikTokStatsEmulator, YouTubeStatsEmulator
 
@@ -39,20 +39,20 @@ def tiktok(tmp_path: Path) -> Iterator[TikTokStatsEmulator]:
 
 @pytest.fixture
 def projection(tmp_path: Path) -> Projection:
-    p = Projection(tmp_path / "p.sqlite3", CHANNELS)
+    p = open_projection(tmp_path / "p.sqlite3", CHANNELS)
     for series, count, channel, platform, profile in (
         ("Hội thi", 60, "yt", "youtube", "youtube"),
         ("Họp dân", 25, "tt", "tiktok", "tiktok"),
     ):
         for i in range(count):
             fid = new_id()
-            p.footage_uploaded(uploaded(fid, series=series, channels=(channel,)))
+            p.events.footage_uploaded(uploaded(fid, series=series, channels=(channel,)))
             post_id = f"{channel}{i}" if platform == "youtube" else str(7_000_000 + i)
-            p.post_published(published(fid, profile, channel=channel, platform=platform, post_id=post_id))
+            p.events.post_published(published(fid, profile, channel=channel, platform=platform, post_id=post_id))
     # A private TikTok post is known only by its publish id: never sent to /v2/video/query/.
     fid = new_id()
-    p.footage_uploaded(uploaded(fid, series="Họp dân", channels=("tt",)))
-    p.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v_pub_file~v2-1.123"))
+    p.events.footage_uploaded(uploaded(fid, series="Họp dân", channels=("tt",)))
+    p.events.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v_pub_file~v2-1.123"))
     return p
 
 
@@ -65,7 +65,8 @@ def make_poller(
 ) -> Poller:
     creds = {"yt": Credentials(access_token="yt-token"), "tt": Credentials(access_token="tt-token")}
     return Poller(
-        projection,
+        projection.engagement,
+        projection.channels,
         [YouTubeStats(http, youtube.base_url), TikTokStats(http, tiktok.base_url)],
         {
             "youtube": Budget(limits.get("youtube_units", 1000), 24 * 3600),
@@ -102,7 +103,7 @@ async def test_polls_in_documented_batches_and_exports_per_channel_and_series(
         assert youtube.calls[-1][0] == "videos"
 
     registry = CollectorRegistry()
-    registry.register(ProjectionCollector(projection, None))
+    registry.register(ProjectionCollector(projection.views, projection.engagement, None))
     yt = {"channel": "yt", "platform": "youtube", "series": "Hội thi"}
     tt = {"channel": "tt", "platform": "tiktok", "series": "Họp dân"}
     assert registry.get_sample_value("loa_engagement_views", yt) == 60 * 100 + 50
@@ -146,7 +147,7 @@ async def test_own_budget_defers_and_tiktok_rate_limit_pauses(
     assert result["youtube"] == 50, "one unit of budget: one call of 50 ids, the rest waits"
     assert len(youtube.calls) == 1
     assert len(tiktok.calls) == 2 and result["tiktok"] == 0  # second call answered 429
-    later = {p.post_id: p.stats_at for p in projection.published_posts("youtube")}
+    later = {p.post_id: p.stats_at for p in projection.engagement.published_posts("youtube")}
     assert sum(1 for v in later.values() if v is None) == 10, "the deferred posts stay due"
 
 
@@ -159,7 +160,8 @@ async def test_no_credentials_no_calls(
     assert load_credentials(path) == {"tt": Credentials(access_token="tt-token")}
     async with httpx.AsyncClient() as http:
         poller = Poller(
-            projection,
+            projection.engagement,
+            projection.channels,
             [YouTubeStats(http, youtube.base_url), TikTokStats(http, tiktok.base_url)],
             {"youtube": Budget(10, 60), "tiktok": Budget(10, 60)},
             lambda: load_credentials(path),
@@ -176,4 +178,6 @@ async def test_wrong_token_is_an_error_not_a_crash(
     async with httpx.AsyncClient() as http:
         result = await make_poller(projection, youtube, tiktok, http).poll_once(NOW)
     assert result["youtube"] == 0
-    assert [p.stats_at for p in projection.published_posts("youtube")] == [None] * 60, "failed calls stay due"
+    assert [p.stats_at for p in projection.engagement.published_posts("youtube")] == [None] * 60, (
+        "failed calls stay due"
+    )

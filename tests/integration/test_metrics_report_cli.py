@@ -15,7 +15,8 @@ from loa_cli.main import app as cli
 from loa_core.auth import hash_token
 from loa_core.channels import Channel
 from loa_metrics.api import create_api
-from loa_metrics.projection import PostStats, Projection
+from loa_metrics.engagement_store import PostStats
+from loa_metrics.projection import open_projection
 from loa_metrics.settings import MetricsSettings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.metrics_events import new_id, published, uploaded
@@ -25,12 +26,18 @@ TOKEN = "cli-report-token"
 
 @pytest.fixture
 def metrics_url(tmp_path: Path) -> Iterator[str]:
-    projection = Projection(tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))})
+    projection = open_projection(
+        tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))}
+    )
     fid = new_id()
-    projection.footage_uploaded(uploaded(fid, series="Hội thi", channels=("tt",)))
-    projection.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v1"))
-    projection.record_post_stats("tiktok", {"v1": PostStats(800, 40, 30, 10)}, published(fid, "tiktok").published_at)
-    with serve_in_thread(create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection)) as url:
+    projection.events.footage_uploaded(uploaded(fid, series="Hội thi", channels=("tt",)))
+    projection.events.post_published(published(fid, "tiktok", channel="tt", platform="tiktok", post_id="v1"))
+    projection.engagement.record_post_stats(
+        "tiktok", {"v1": PostStats(800, 40, 30, 10)}, published(fid, "tiktok").published_at
+    )
+    with serve_in_thread(
+        create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement)
+    ) as url:
         yield url
 
 

@@ -17,7 +17,7 @@ from loa_core.auth import ROLES, hash_token
 from loa_core.channels import Channel
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_metrics.api import create_api
-from loa_metrics.projection import Projection
+from loa_metrics.projection import open_projection
 from loa_metrics.settings import MetricsSettings
 from tests.support.archiver import ArchiverProcess, archiver_process
 from tests.support.asgi_server import serve_in_thread
@@ -38,10 +38,12 @@ def ingest(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) 
 
 @contextmanager
 def serve_metrics(tmp_path: Path, ingest_url: str | None) -> Iterator[str]:
-    projection = Projection(tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))})
-    projection.footage_uploaded(uploaded(new_id(), series="Hội thi", channels=("tt",)))
+    projection = open_projection(
+        tmp_path / "p.sqlite3", {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))}
+    )
+    projection.events.footage_uploaded(uploaded(new_id(), series="Hội thi", channels=("tt",)))
     settings = MetricsSettings(api_token_hashes=hash_token(STATIC), ingest_url=ingest_url)
-    with serve_in_thread(create_api(settings, projection)) as url:
+    with serve_in_thread(create_api(settings, projection.views, projection.engagement)) as url:
         yield url
 
 

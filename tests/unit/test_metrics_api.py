@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from loa_core.auth import hash_token
 from loa_core.channels import Channel
 from loa_metrics.api import create_api
-from loa_metrics.projection import PostStats, Projection
+from loa_metrics.engagement_store import PostStats
+from loa_metrics.projection import Projection, open_projection
 from loa_metrics.settings import MetricsSettings
 from tests.support.metrics_events import T0, new_id, published, renditions, uploaded
 
@@ -27,25 +28,25 @@ CHANNELS = {
 
 @pytest.fixture
 def projection(tmp_path: Path) -> Projection:
-    return Projection(tmp_path / "p.sqlite3", CHANNELS)
+    return open_projection(tmp_path / "p.sqlite3", CHANNELS)
 
 
 @pytest.fixture
 def client(projection: Projection) -> TestClient:
     settings = MetricsSettings(api_token_hashes=hash_token(TOKEN))
-    return TestClient(create_api(settings, projection))
+    return TestClient(create_api(settings, projection.views, projection.engagement))
 
 
 def seed(projection: Projection) -> tuple[str, str]:
     a, b = new_id(), new_id()
-    projection.footage_uploaded(uploaded(a, series="Hội thi", channels=("yt", "tt")))
-    projection.renditions_ready(renditions(a, channels=("yt", "tt")))
-    projection.post_published(published(a, "youtube", channel="yt", platform="youtube", post_id="ytA"))
-    projection.post_published(published(a, "tiktok", channel="tt", platform="tiktok", post_id="ttA"))
-    projection.footage_uploaded(uploaded(b, T0 + timedelta(days=20), series=None, channels=("yt",)))
-    projection.record_post_stats("youtube", {"ytA": PostStats(200, 10, 5, None)}, T0)
-    projection.record_post_stats("tiktok", {"ttA": PostStats(1000, 50, 20, 30)}, T0)
-    projection.record_followers("tt", "tiktok", 321, T0)
+    projection.events.footage_uploaded(uploaded(a, series="Hội thi", channels=("yt", "tt")))
+    projection.events.renditions_ready(renditions(a, channels=("yt", "tt")))
+    projection.events.post_published(published(a, "youtube", channel="yt", platform="youtube", post_id="ytA"))
+    projection.events.post_published(published(a, "tiktok", channel="tt", platform="tiktok", post_id="ttA"))
+    projection.events.footage_uploaded(uploaded(b, T0 + timedelta(days=20), series=None, channels=("yt",)))
+    projection.engagement.record_post_stats("youtube", {"ytA": PostStats(200, 10, 5, None)}, T0)
+    projection.engagement.record_post_stats("tiktok", {"ttA": PostStats(1000, 50, 20, 30)}, T0)
+    projection.engagement.record_followers("tt", "tiktok", 321, T0)
     return a, b
 
 
@@ -147,7 +148,7 @@ def test_readiness_reports_the_reason(projection: Projection) -> None:
     async def not_yet() -> str | None:
         return "no partitions assigned yet"
 
-    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection, not_yet)
+    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement, not_yet)
     response = TestClient(api).get("/readyz")
     assert response.status_code == 503 and response.json()["reason"] == "no partitions assigned yet"
     assert TestClient(api).get("/healthz").status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from loa_metrics.engagement import Budget, batches, is_due, poll_interval
-from loa_metrics.projection import PostRef
+from loa_metrics.engagement_store import PostRef
 from tests.support.metrics_events import T0
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from loa_core.channels import Channel
-from loa_metrics.projection import PostStats, Projection
+from loa_metrics.engagement_store import PostStats
+from loa_metrics.projection import Projection, open_projection
 from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
 
 CHANNELS = {
@@ -20,38 +21,38 @@ CHANNELS = {
 
 @pytest.fixture
 def projection(tmp_path: Path) -> Projection:
-    return Projection(tmp_path / "p.sqlite3", CHANNELS)
+    return open_projection(tmp_path / "p.sqlite3", CHANNELS)
 
 
 def test_status_walks_through_the_stages(projection: Projection) -> None:
     fid = new_id()
-    assert projection.footage(fid) is None
-    assert projection.footage_uploaded(uploaded(fid))
-    assert projection.footage(fid)["status"] == "uploaded"  # type: ignore[index]
-    assert projection.renditions_ready(renditions(fid))
-    assert projection.footage(fid)["status"] == "transcoded"  # type: ignore[index]
-    assert projection.post_published(published(fid, "tiktok"))
-    assert projection.footage(fid)["status"] == "publishing"  # type: ignore[index]
-    assert not projection.mark_published_once(fid)
-    assert projection.post_published(published(fid, "youtube"))
-    view = projection.footage(fid)
+    assert projection.views.footage(fid) is None
+    assert projection.events.footage_uploaded(uploaded(fid))
+    assert projection.views.footage(fid)["status"] == "uploaded"  # type: ignore[index]
+    assert projection.events.renditions_ready(renditions(fid))
+    assert projection.views.footage(fid)["status"] == "transcoded"  # type: ignore[index]
+    assert projection.events.post_published(published(fid, "tiktok"))
+    assert projection.views.footage(fid)["status"] == "publishing"  # type: ignore[index]
+    assert not projection.events.mark_published_once(fid)
+    assert projection.events.post_published(published(fid, "youtube"))
+    view = projection.views.footage(fid)
     assert view is not None
     assert view["status"] == "published"
     assert [p["profile"] for p in view["stages"]["published"]["posts"]] == ["tiktok", "youtube"]
     assert view["errors"] == []
-    assert projection.mark_published_once(fid)
-    assert not projection.mark_published_once(fid), "counted once"
+    assert projection.events.mark_published_once(fid)
+    assert not projection.events.mark_published_once(fid), "counted once"
 
 
 def test_out_of_order_and_redelivered_events(projection: Projection) -> None:
     fid = new_id()
     post = published(fid, "tiktok")
-    assert projection.post_published(post)
-    assert not projection.post_published(post), "a redelivered post is not a second post"
-    assert projection.renditions_ready(renditions(fid))
-    assert projection.footage_uploaded(uploaded(fid))
-    assert not projection.footage_uploaded(uploaded(fid))
-    view = projection.footage(fid)
+    assert projection.events.post_published(post)
+    assert not projection.events.post_published(post), "a redelivered post is not a second post"
+    assert projection.events.renditions_ready(renditions(fid))
+    assert projection.events.footage_uploaded(uploaded(fid))
+    assert not projection.events.footage_uploaded(uploaded(fid))
+    view = projection.views.footage(fid)
     assert view is not None
     assert view["title"] == "Lễ ra mắt"
     assert view["stages"]["uploaded"]["at"] == T0.isoformat()
@@ -59,27 +60,27 @@ def test_out_of_order_and_redelivered_events(projection: Projection) -> None:
 
 def test_failures_make_the_footage_failed_once(projection: Projection) -> None:
     fid = new_id()
-    projection.footage_uploaded(uploaded(fid))
+    projection.events.footage_uploaded(uploaded(fid))
     failure = post_failed(fid)
-    assert projection.failure(failure)
-    assert not projection.failure(failure)
-    assert projection.failure(dead_letter(fid))
-    view = projection.footage(fid)
+    assert projection.events.failure(failure)
+    assert not projection.events.failure(failure)
+    assert projection.events.failure(dead_letter(fid))
+    view = projection.views.footage(fid)
     assert view is not None
     assert view["status"] == "failed"
     assert [e["stage"] for e in view["errors"]] == ["publish", "transcode"]
-    assert projection.failure(dead_letter(None)), "a dead letter without footage is still recorded"
+    assert projection.events.failure(dead_letter(None)), "a dead letter without footage is still recorded"
 
 
 def test_list_footage_filters(projection: Projection) -> None:
     a, b, c = new_id(), new_id(), new_id()
-    projection.footage_uploaded(uploaded(a, T0, series="Hội thi", channels=("local",)))
-    projection.footage_uploaded(uploaded(b, T0 + timedelta(days=1), series="Họp dân", channels=("yt", "tt")))
-    projection.footage_uploaded(uploaded(c, T0 + timedelta(days=2), series="Hội thi", channels=("yt",)))
-    projection.renditions_ready(renditions(c, channels=("yt",)))
+    projection.events.footage_uploaded(uploaded(a, T0, series="Hội thi", channels=("local",)))
+    projection.events.footage_uploaded(uploaded(b, T0 + timedelta(days=1), series="Họp dân", channels=("yt", "tt")))
+    projection.events.footage_uploaded(uploaded(c, T0 + timedelta(days=2), series="Hội thi", channels=("yt",)))
+    projection.events.renditions_ready(renditions(c, channels=("yt",)))
 
     def ids(**filters: object) -> list[str]:
-        return [v["footage_id"] for v in projection.list_footage(**filters)]  # type: ignore[arg-type]
+        return [v["footage_id"] for v in projection.views.list_footage(**filters)]  # type: ignore[arg-type]
 
     assert ids() == [c, b, a], "newest first"
     assert ids(series="Hội thi") == [c, a]
@@ -95,38 +96,38 @@ def test_list_footage_filters(projection: Projection) -> None:
 
 def test_posts_engagement_and_reports_inputs(projection: Projection) -> None:
     a, b = new_id(), new_id()
-    projection.footage_uploaded(uploaded(a, series="Hội thi", channels=("yt", "tt")))
-    projection.footage_uploaded(uploaded(b, series=None, channels=("yt",)))
-    projection.post_published(published(a, "youtube", channel="yt", platform="youtube", post_id="ytA"))
-    projection.post_published(published(a, "tiktok", channel="tt", platform="tiktok", post_id="ttA"))
+    projection.events.footage_uploaded(uploaded(a, series="Hội thi", channels=("yt", "tt")))
+    projection.events.footage_uploaded(uploaded(b, series=None, channels=("yt",)))
+    projection.events.post_published(published(a, "youtube", channel="yt", platform="youtube", post_id="ytA"))
+    projection.events.post_published(published(a, "tiktok", channel="tt", platform="tiktok", post_id="ttA"))
     later = T0 + timedelta(days=12)
-    projection.post_published(published(b, "youtube", channel="yt", platform="youtube", post_id="ytB", at=later))
+    projection.events.post_published(published(b, "youtube", channel="yt", platform="youtube", post_id="ytB", at=later))
 
-    assert [p.post_id for p in projection.published_posts("youtube")] == ["ytA", "ytB"]
-    assert projection.record_post_stats("youtube", {"ytA": PostStats(100, 10, 2, None)}, T0) == 1
-    assert projection.record_post_stats("youtube", {"ytB": PostStats(50, 5, 0, None)}, T0) == 1
-    assert projection.record_post_stats("tiktok", {"ttA": PostStats(1000, 80, 12, 7)}, T0) == 1
-    assert projection.record_post_stats("tiktok", {"unknown": PostStats(1, 1, 1, 1)}, T0) == 0
+    assert [p.post_id for p in projection.engagement.published_posts("youtube")] == ["ytA", "ytB"]
+    assert projection.engagement.record_post_stats("youtube", {"ytA": PostStats(100, 10, 2, None)}, T0) == 1
+    assert projection.engagement.record_post_stats("youtube", {"ytB": PostStats(50, 5, 0, None)}, T0) == 1
+    assert projection.engagement.record_post_stats("tiktok", {"ttA": PostStats(1000, 80, 12, 7)}, T0) == 1
+    assert projection.engagement.record_post_stats("tiktok", {"unknown": PostStats(1, 1, 1, 1)}, T0) == 0
 
-    rows = {(r.channel, r.series): r for r in projection.engagement()}
+    rows = {(r.channel, r.series): r for r in projection.engagement.engagement()}
     assert rows[("yt", "Hội thi")].views == 100
     assert rows[("yt", "none")].views == 50
     assert rows[("tt", "Hội thi")].shares == 7
-    november_first_week = projection.engagement(
+    november_first_week = projection.engagement.engagement(
         published_from="2026-11-16T00:00:00+00:00", published_before="2026-11-23T00:00:00+00:00"
     )
     assert {(r.channel, r.posts) for r in november_first_week} == {("yt", 1), ("tt", 1)}
 
-    posts = projection.list_posts(channel="yt")
+    posts = projection.views.list_posts(channel="yt")
     assert [p["post_id"] for p in posts] == ["ytB", "ytA"]
     assert posts[1]["views"] == 100 and posts[1]["series"] == "Hội thi"
-    assert [p["post_id"] for p in projection.list_posts(series="Hội thi", platform="tiktok")] == ["ttA"]
-    assert [p["post_id"] for p in projection.list_posts(date_from=date(2026, 12, 1))] == ["ytB"]
-    assert [t["views"] for t in projection.top_posts(2)] == [1000, 100]
+    assert [p["post_id"] for p in projection.views.list_posts(series="Hội thi", platform="tiktok")] == ["ttA"]
+    assert [p["post_id"] for p in projection.views.list_posts(date_from=date(2026, 12, 1))] == ["ytB"]
+    assert [t["views"] for t in projection.engagement.top_posts(2)] == [1000, 100]
 
-    projection.record_followers("tt", "tiktok", 1234, T0)
-    projection.record_followers("tt", "tiktok", 1240, T0)
-    assert projection.followers() == [
+    projection.engagement.record_followers("tt", "tiktok", 1234, T0)
+    projection.engagement.record_followers("tt", "tiktok", 1240, T0)
+    assert projection.engagement.followers() == [
         {"channel": "tt", "platform": "tiktok", "followers": 1240, "polled_at": T0.isoformat()}
     ]
 
@@ -136,45 +137,45 @@ def test_times_are_stored_in_utc(projection: Projection) -> None:
 
     fid = new_id()
     hanoi = timezone(timedelta(hours=7))
-    projection.footage_uploaded(uploaded(fid, datetime(2026, 11, 21, 6, 0, tzinfo=hanoi)))
-    view = projection.footage(fid)
+    projection.events.footage_uploaded(uploaded(fid, datetime(2026, 11, 21, 6, 0, tzinfo=hanoi)))
+    view = projection.views.footage(fid)
     assert view is not None
     assert view["stages"]["uploaded"]["at"] == "2026-11-20T23:00:00+00:00"
-    assert [v["footage_id"] for v in projection.list_footage(date_to=date(2026, 11, 20))] == [fid]
+    assert [v["footage_id"] for v in projection.views.list_footage(date_to=date(2026, 11, 20))] == [fid]
 
 
 def test_stored_bytes_and_stage_times(projection: Projection) -> None:
     fid = new_id()
-    projection.footage_uploaded(uploaded(fid))
-    projection.renditions_ready(renditions(fid))
-    assert projection.stored_bytes() == {"raw": 1000, "rendition": 1000}
-    times = projection.stage_times(fid)
+    projection.events.footage_uploaded(uploaded(fid))
+    projection.events.renditions_ready(renditions(fid))
+    assert projection.views.stored_bytes() == {"raw": 1000, "rendition": 1000}
+    times = projection.views.stage_times(fid)
     assert times["uploaded_at"] == T0.isoformat()
     assert times["published_at"] is None
 
 
 def test_reopening_keeps_data_and_migrates(tmp_path: Path) -> None:
     fid = new_id()
-    Projection(tmp_path / "p.sqlite3", CHANNELS).footage_uploaded(uploaded(fid))
-    again = Projection(tmp_path / "p.sqlite3", CHANNELS)
-    assert again.footage(fid) is not None
+    open_projection(tmp_path / "p.sqlite3", CHANNELS).events.footage_uploaded(uploaded(fid))
+    again = open_projection(tmp_path / "p.sqlite3", CHANNELS)
+    assert again.views.footage(fid) is not None
 
 
 def test_status_summary_follows_every_change(projection: Projection) -> None:
     fid = new_id()
-    counts, oldest = projection.status_summary()
+    counts, oldest = projection.views.status_summary()
     assert sum(counts.values()) == 0 and oldest is None
-    projection.footage_uploaded(uploaded(fid))
-    counts, oldest = projection.status_summary()
+    projection.events.footage_uploaded(uploaded(fid))
+    counts, oldest = projection.views.status_summary()
     assert counts["uploaded"] == 1 and oldest == T0.isoformat()
-    assert projection.status_summary() == (counts, oldest), "unchanged between events"
-    projection.renditions_ready(renditions(fid))
-    projection.post_published(published(fid, "tiktok"))
-    projection.post_published(published(fid, "youtube"))
-    counts, oldest = projection.status_summary()
+    assert projection.views.status_summary() == (counts, oldest), "unchanged between events"
+    projection.events.renditions_ready(renditions(fid))
+    projection.events.post_published(published(fid, "tiktok"))
+    projection.events.post_published(published(fid, "youtube"))
+    counts, oldest = projection.views.status_summary()
     assert counts["published"] == 1 and counts["uploaded"] == 0 and oldest is None
-    projection.failure(post_failed(fid))
-    assert projection.status_summary()[0]["failed"] == 1
+    projection.events.failure(post_failed(fid))
+    assert projection.views.status_summary()[0]["failed"] == 1
 
 
 def test_views_gained_within_a_period(projection: Projection) -> None:
@@ -186,8 +187,10 @@ def test_views_gained_within_a_period(projection: Projection) -> None:
     posts = {"A": day(10, 20), "B": day(11, 10), "C": day(10, 1)}
     for post_id, at in posts.items():
         fid = new_id()
-        projection.footage_uploaded(uploaded(fid, at, series="Hội thi", channels=("yt",)))
-        projection.post_published(published(fid, "youtube", channel="yt", platform="youtube", post_id=post_id, at=at))
+        projection.events.footage_uploaded(uploaded(fid, at, series="Hội thi", channels=("yt",)))
+        projection.events.post_published(
+            published(fid, "youtube", channel="yt", platform="youtube", post_id=post_id, at=at)
+        )
     for post_id, at, views in (
         ("A", day(10, 31), 100),
         ("A", day(11, 15, 8), 150),
@@ -198,8 +201,8 @@ def test_views_gained_within_a_period(projection: Projection) -> None:
         ("C", day(11, 5), 500),  # first polled within November: nothing before it is counted
         ("C", day(11, 20), 520),
     ):
-        projection.record_post_stats("youtube", {post_id: PostStats(views, 0, 0, None)}, at)
+        projection.engagement.record_post_stats("youtube", {post_id: PostStats(views, 0, 0, None)}, at)
     key = ("yt", "youtube", "Hội thi")
-    assert projection.views_gained(date(2026, 11, 1), date(2026, 12, 1)) == {key: 60 + 90 + 20}
-    assert projection.views_gained(date(2026, 10, 1), date(2026, 11, 1)) == {key: 100}
-    assert projection.views_gained(date(2026, 12, 1), date(2027, 1, 1)) == {key: 140}
+    assert projection.engagement.views_gained(date(2026, 11, 1), date(2026, 12, 1)) == {key: 60 + 90 + 20}
+    assert projection.engagement.views_gained(date(2026, 10, 1), date(2026, 11, 1)) == {key: 100}
+    assert projection.engagement.views_gained(date(2026, 12, 1), date(2027, 1, 1)) == {key: 140}

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from loa_metrics.projection import EngagementRow
+from loa_metrics.engagement_store import EngagementRow
 from loa_metrics.reports import CSV_COLUMNS, month_period, report_rows, to_csv, week_period
 
 

@@ -4,14 +4,16 @@ from loa_core.channels import load_channels
 from loa_core.kafka import EventProducer
 from loa_core.streaming import run_worker
 from loa_metrics.app import SERVICE, create_app
-from loa_metrics.projection import Projection
+from loa_metrics.projection import open_projection
 from loa_metrics.settings import MetricsSettings
 
 
 def main() -> None:
     settings = MetricsSettings()
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=f"loa-{SERVICE}")
-    projection = Projection(settings.data_dir / "metrics-projection.sqlite3", load_channels(settings.channels_file))
+    projection = open_projection(
+        settings.data_dir / "metrics-projection.sqlite3", load_channels(settings.channels_file)
+    )
     run_worker(create_app(settings, projection, producer), settings, SERVICE, producer)
 
 

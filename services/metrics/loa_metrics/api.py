@@ -10,8 +10,10 @@ from loa_core.auth import bearer_dependency
 from loa_core.contracts.base import ChannelName
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_metrics import reports
-from loa_metrics.projection import STATUSES, Projection
+from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.settings import MetricsSettings
+from loa_metrics.status import STATUSES
+from loa_metrics.views import FootageViews
 
 Status = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
 assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
@@ -27,7 +29,12 @@ async def _always_ready() -> str | None:
     return None
 
 
-def create_api(settings: MetricsSettings, projection: Projection, readiness: ReadinessCheck = _always_ready) -> FastAPI:
+def create_api(
+    settings: MetricsSettings,
+    views: FootageViews,
+    engagement: EngagementStore,
+    readiness: ReadinessCheck = _always_ready,
+) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
     require_token = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
@@ -45,7 +52,7 @@ def create_api(settings: MetricsSettings, projection: Projection, readiness: Rea
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        items = projection.list_footage(
+        items = views.list_footage(
             status=status,
             series=series,
             channel=channel,
@@ -58,7 +65,7 @@ def create_api(settings: MetricsSettings, projection: Projection, readiness: Rea
 
     @router.get("/footage/{footage_id}")
     async def get_footage(footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
-        view = projection.footage(footage_id)
+        view = views.footage(footage_id)
         if view is None:
             raise HTTPException(404, f"No footage {footage_id} has been seen yet. / Chưa thấy footage này.")
         return view
@@ -73,7 +80,7 @@ def create_api(settings: MetricsSettings, projection: Projection, readiness: Rea
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        items = projection.list_posts(
+        items = views.list_posts(
             series=series,
             channel=channel,
             platform=platform,
@@ -85,25 +92,14 @@ def create_api(settings: MetricsSettings, projection: Projection, readiness: Rea
         return {"items": items, "limit": limit, "offset": offset}
 
     def _report(period: reports.Period, fmt: str) -> Any:
-        start, end = period.bounds()
-        rows = reports.report_rows(
-            period,
-            projection.engagement(published_from=start, published_before=end),
-            projection.views_gained(period.start, period.end),
-        )
+        report = reports.report(period, engagement)
         if fmt == "csv":
             return Response(
-                reports.to_csv(rows),
+                reports.to_csv(report["rows"]),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="loa-report-{period.label}.csv"'},
             )
-        return {
-            "period": period.label,
-            "from": period.start.isoformat(),
-            "to": period.end.isoformat(),  # exclusive
-            "rows": rows,
-            "followers": projection.followers(),
-        }
+        return report
 
     @router.get("/reports/monthly")
     async def monthly_report(

@@ -34,8 +34,9 @@ from loa_core.streaming import consume, make_app
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
-from loa_metrics.projection import Projection, seconds_between
+from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
+from loa_metrics.store import seconds_between
 
 SERVICE = "metrics"
 log = logging.getLogger(__name__)
@@ -61,10 +62,10 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
     app = make_app(SERVICE, settings, web_enabled=False)
     metrics.initialise({name: c.platform for name, c in projection.channels.items()})
     storage_root = settings.storage_root if settings.storage_backend == "local" else None
-    REGISTRY.register(metrics.ProjectionCollector(projection, storage_root))
+    REGISTRY.register(metrics.ProjectionCollector(projection.views, projection.engagement, storage_root))
 
     def observe_stages(footage_id: str, *, transcoded: bool = False, published: bool = False) -> None:
-        times = projection.stage_times(footage_id)
+        times = projection.views.stage_times(footage_id)
         if transcoded and (s := seconds_between(times["uploaded_at"], times["transcoded_at"])) is not None:
             metrics.STAGE_LATENCY.labels("transcode").observe(s)
         if published:
@@ -75,36 +76,36 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
 
     async def on_uploaded(event: FootageUploaded) -> None:
         metrics.EVENTS_PROJECTED.labels(FOOTAGE_UPLOADED.name).inc()
-        if projection.footage_uploaded(event):
+        if projection.events.footage_uploaded(event):
             metrics.FOOTAGE_UPLOADED.labels(event.source).inc()
 
     async def on_renditions(event: RenditionsReady) -> None:
         metrics.EVENTS_PROJECTED.labels(RENDITIONS_READY.name).inc()
-        if projection.renditions_ready(event):
+        if projection.events.renditions_ready(event):
             metrics.FOOTAGE_TRANSCODED.inc()
             observe_stages(event.footage_id, transcoded=True)
         _count_published(event.footage_id)
 
     async def on_published(event: PostPublished) -> None:
         metrics.EVENTS_PROJECTED.labels(POSTS_PUBLISHED.name).inc()
-        if projection.post_published(event):
+        if projection.events.post_published(event):
             metrics.POSTS_PUBLISHED.labels(event.platform, event.channel).inc()
         _count_published(event.footage_id)
 
     async def on_failed(event: PostFailed) -> None:
         metrics.EVENTS_PROJECTED.labels(POSTS_FAILED.name).inc()
-        if projection.failure(event):
+        if projection.events.failure(event):
             metrics.POSTS_FAILED.labels(event.platform, event.channel).inc()
 
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()
-        if projection.failure(event):
+        if projection.events.failure(event):
             metrics.DEAD_LETTERS.labels(event.origin_service).inc()
 
     def _count_published(footage_id: str) -> None:
         # Stage latencies are observed once per footage, when it is first seen fully published
         # (an upload event arriving late is rare and then only misses that footage's sample).
-        if projection.mark_published_once(footage_id):
+        if projection.events.mark_published_once(footage_id):
             metrics.FOOTAGE_PUBLISHED.inc()
             observe_stages(footage_id, published=True)
 
@@ -125,7 +126,7 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
             return "no partitions assigned yet"
         return None
 
-    api = create_api(settings, projection, ready)
+    api = create_api(settings, projection.views, projection.engagement, ready)
 
     @app.task
     async def serve_http() -> None:
@@ -151,7 +152,8 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
             return
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
             poller = Poller(
-                projection,
+                projection.engagement,
+                projection.channels,
                 [YouTubeStats(http, settings.youtube_api_base), TikTokStats(http, settings.tiktok_api_base)],
                 {
                     "youtube": Budget(settings.youtube_daily_units, 24 * 3600),

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from loa_core.channels import Channel
 from loa_metrics import metrics
-from loa_metrics.projection import PostRef, PostStats, Projection
+from loa_metrics.engagement_store import EngagementStore, PostRef, PostStats
 
 log = logging.getLogger(__name__)
 
@@ -242,12 +243,14 @@ class Poller:
 
     def __init__(
         self,
-        projection: Projection,
+        store: EngagementStore,
+        channels: Mapping[str, Channel],
         clients: Sequence[StatsClient],
         budgets: Mapping[str, Budget],
         credentials: Callable[[], dict[str, Credentials]],
     ) -> None:
-        self._projection = projection
+        self._store = store
+        self._channels = channels
         self._clients = clients
         self._budgets = budgets
         self._credentials = credentials
@@ -264,7 +267,7 @@ class Poller:
     async def _poll_platform(self, client: StatsClient, creds: Mapping[str, Credentials], now: datetime) -> int:
         budget = self._budgets[client.platform]
         due_by_channel: dict[str, list[PostRef]] = {}
-        for post in self._projection.published_posts(client.platform):
+        for post in self._store.published_posts(client.platform):
             if client.queryable(post.post_id) and is_due(post, now):
                 due_by_channel.setdefault(post.channel, []).append(post)
         updated = 0
@@ -281,8 +284,8 @@ class Poller:
                     stats = await self._call(client, client.video_stats(batch, channel_creds))
                     if stats is None:
                         continue
-                    updated += self._projection.record_post_stats(client.platform, stats, now)
-                    self._projection.mark_polled(client.platform, [i for i in batch if i not in stats], now)
+                    updated += self._store.record_post_stats(client.platform, stats, now)
+                    self._store.mark_polled(client.platform, [i for i in batch if i not in stats], now)
             await self._poll_followers(client, creds, now, budget)
         except QuotaExhausted as exc:
             budget.block_for(exc.retry_after_s)
@@ -293,8 +296,8 @@ class Poller:
     async def _poll_followers(
         self, client: StatsClient, creds: Mapping[str, Credentials], now: datetime, budget: Budget
     ) -> None:
-        last = {row["channel"]: row["polled_at"] for row in self._projection.followers()}
-        for channel in sorted(self._projection.channels.values(), key=lambda c: c.name):
+        last = {row["channel"]: row["polled_at"] for row in self._store.followers()}
+        for channel in sorted(self._channels.values(), key=lambda c: c.name):
             if channel.platform != client.platform or channel.name not in creds:
                 continue
             if channel.name in last and now - datetime.fromisoformat(last[channel.name]) < FOLLOWERS_INTERVAL:
@@ -304,7 +307,7 @@ class Poller:
                 return
             count = await self._call(client, client.followers(creds[channel.name]))
             if count is not None:
-                self._projection.record_followers(channel.name, client.platform, count, now)
+                self._store.record_followers(channel.name, client.platform, count, now)
 
     async def _call(self, client: StatsClient, call: Any) -> Any:
         """Run one platform call; a plain error is logged and counted, a quota error stops the round."""

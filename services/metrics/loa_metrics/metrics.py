@@ -16,7 +16,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from loa_core.metrics import job_duration_histogram
-from loa_metrics.projection import Projection, seconds_between
+from loa_metrics.engagement_store import EngagementStore
+from loa_metrics.store import seconds_between
+from loa_metrics.views import FootageViews
 
 # Each pipeline event projected, by topic (a fixed set of names).
 EVENTS_PROJECTED = Counter("loa_pipeline_events_total", "Pipeline events projected into the status view", ["topic"])
@@ -47,14 +49,14 @@ TOP_POSTS = 10
 class ProjectionCollector(Collector):
     """Gauges read from the projection at scrape time, so they are never stale or double counted."""
 
-    def __init__(self, projection: Projection, storage_root: Path | None) -> None:
-        self._projection = projection
+    def __init__(self, views: FootageViews, engagement: EngagementStore, storage_root: Path | None) -> None:
+        self._views = views
+        self._engagement = engagement
         self._storage_root = storage_root
 
     def collect(self) -> Iterator[Metric]:
-        p = self._projection
         by_status = GaugeMetricFamily("loa_footage", "Footage currently in each status", labels=["status"])
-        counts, oldest_waiting = p.status_summary()
+        counts, oldest_waiting = self._views.status_summary()
         for status, n in counts.items():
             by_status.add_metric([status], n)
         yield by_status
@@ -74,7 +76,7 @@ class ProjectionCollector(Collector):
             )
             for name in ("posts", "views", "likes", "comments", "shares")
         }
-        for row in p.engagement():
+        for row in self._engagement.engagement():
             key = [row.channel, row.platform, row.series]
             for name, family in families.items():
                 family.add_metric(key, getattr(row, name))
@@ -83,7 +85,7 @@ class ProjectionCollector(Collector):
         followers = GaugeMetricFamily(
             "loa_channel_followers", "Followers per channel, as last polled", labels=["channel", "platform"]
         )
-        for account in p.followers():
+        for account in self._engagement.followers():
             followers.add_metric([account["channel"], account["platform"]], account["followers"])
         yield followers
 
@@ -91,14 +93,14 @@ class ProjectionCollector(Collector):
         top = GaugeMetricFamily(
             "loa_top_post_views", "Views of the ten most viewed posts", labels=["rank", "channel", "series", "title"]
         )
-        for rank, post in enumerate(p.top_posts(TOP_POSTS), start=1):
+        for rank, post in enumerate(self._engagement.top_posts(TOP_POSTS), start=1):
             top.add_metric([str(rank), post["channel"], post["series"], post["title"] or ""], post["views"])
         yield top
 
         stored = GaugeMetricFamily(
             "loa_storage_bytes", "Bytes the pipeline has put in storage, by kind", labels=["kind"]
         )
-        for kind, n in p.stored_bytes().items():
+        for kind, n in self._views.stored_bytes().items():
             stored.add_metric([kind], n)
         yield stored
 

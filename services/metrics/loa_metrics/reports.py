@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from loa_metrics.projection import EngagementRow
+from loa_metrics.engagement_store import EngagementRow, EngagementStore
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")
@@ -115,3 +115,20 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: row[k] for k in CSV_COLUMNS})
     return buffer.getvalue()
+
+
+def report(period: Period, store: EngagementStore) -> dict[str, Any]:
+    """The report of one period: its rows (see `report_rows`) and every channel's followers as last polled."""
+    start, end = period.bounds()
+    rows = report_rows(
+        period,
+        store.engagement(published_from=start, published_before=end),
+        store.views_gained(period.start, period.end),
+    )
+    return {
+        "period": period.label,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),  # exclusive
+        "rows": rows,
+        "followers": store.followers(),
+    }

@@ -1,0 +1,175 @@
+"""The read views: the status of each footage and its posts, the lists the API serves and the storage totals.
+
+Statuses are derived, never stored (`status.footage_status`), so they always agree with the stored events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from loa_core.channels import Channel
+from loa_metrics.status import STATUSES, WAITING, expected_posts_for, footage_status
+from loa_metrics.store import Database, day_range
+
+
+class FootageViews:
+    def __init__(self, db: Database, channels: Mapping[str, Channel]) -> None:
+        self._db = db
+        self._channels = channels
+        self._summary: tuple[int, dict[str, int], str | None] | None = None
+
+    def footage(self, footage_id: str) -> dict[str, Any] | None:
+        rows = self._db.rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
+        return self._view(rows[0]) if rows else None
+
+    def status(self, footage_id: str) -> str | None:
+        view = self.footage(footage_id)
+        return None if view is None else str(view["status"])
+
+    def _plan(self, row: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], set[tuple[str, str]]]:
+        """A footage row's channels, renditions and the (channel, cut) posts they call for."""
+        channel_names = json.loads(row["channels"]) if row["channels"] else []
+        renditions = json.loads(row["renditions"]) if row["renditions"] else []
+        return channel_names, renditions, expected_posts_for(channel_names, renditions, self._channels)
+
+    def _view(self, data: dict[str, Any]) -> dict[str, Any]:
+        footage_id = data["footage_id"]
+        posts = self._db.rows(
+            "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at "
+            "FROM posts WHERE footage_id=? ORDER BY channel, profile",
+            (footage_id,),
+        )
+        failures = self._db.rows(
+            "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
+        )
+        channel_names, renditions, expected = self._plan(data)
+        return {
+            "footage_id": footage_id,
+            "title": data["title"],
+            "series": data["series"],
+            "source": data["source"],
+            "channels": channel_names,
+            "status": footage_status(data, posts, failures, expected),
+            "stages": {
+                "uploaded": {"at": data["uploaded_at"]},
+                "transcoded": {"at": data["transcoded_at"], "renditions": renditions},
+                "published": {"posts": posts, "expected": len(expected)},
+            },
+            "errors": failures,
+        }
+
+    def list_footage(
+        self,
+        *,
+        status: str | None = None,
+        series: str | None = None,
+        channel: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Newest first. Dates are inclusive and compare the upload day (UTC)."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if series is not None:
+            where.append("series = ?")
+            params.append(series)
+        if channel is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(footage.channels) WHERE value = ?)")
+            params.append(channel)
+        day_range("uploaded_at", date_from, date_to, where, params)
+        rows = self._db.rows(
+            f"SELECT * FROM footage WHERE {' AND '.join(where)} ORDER BY uploaded_at DESC, footage_id",  # noqa: S608
+            params,
+        )
+        # The status is derived, not stored: computed for all matching rows in bulk (three queries), then only
+        # the requested page is expanded into full views.
+        statuses = self._statuses(rows)
+        matching = [r for r in rows if status is None or statuses[r["footage_id"]] == status]
+        return [self._view(r) for r in matching[offset : offset + limit]]
+
+    def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        posts: dict[str, list[dict[str, Any]]] = {}
+        for p in self._db.rows("SELECT footage_id, channel, profile FROM posts"):
+            posts.setdefault(p["footage_id"], []).append(p)
+        failed = {r["footage_id"] for r in self._db.rows("SELECT DISTINCT footage_id FROM failures")}
+        out = {}
+        for row in rows:
+            fid = row["footage_id"]
+            _, _, expected = self._plan(row)
+            out[fid] = footage_status(row, posts.get(fid, []), [{}] if fid in failed else [], expected)
+        return out
+
+    def status_summary(self) -> tuple[dict[str, int], str | None]:
+        """How many footage are in each status, and the upload time of the oldest one still waiting.
+
+        Every scrape asks; between two writes the answer is the same, so it is computed once per change.
+        """
+        version = self._db.version
+        summary = self._summary
+        if summary is not None and summary[0] == version:
+            return dict(summary[1]), summary[2]
+        rows = self._db.rows("SELECT * FROM footage")
+        counts = dict.fromkeys(STATUSES, 0)
+        oldest: str | None = None
+        statuses = self._statuses(rows)
+        for row in rows:
+            status = statuses[row["footage_id"]]
+            counts[status] += 1
+            at = row["uploaded_at"]
+            if status in WAITING and at and (oldest is None or at < oldest):
+                oldest = at
+        self._summary = (version, counts, oldest)
+        return dict(counts), oldest
+
+    def list_posts(
+        self,
+        *,
+        series: str | None = None,
+        channel: str | None = None,
+        platform: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Newest first, with the latest engagement figures. Dates compare the publication day (UTC)."""
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        for column, value in (("f.series", series), ("p.channel", channel), ("p.platform", platform)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        day_range("p.published_at", date_from, date_to, where, params)
+        params += [limit, offset]
+        return self._db.rows(
+            "SELECT p.footage_id, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
+            "p.published_at, p.views, p.likes, p.comments, p.shares, p.stats_at "
+            "FROM posts p JOIN footage f USING (footage_id) "
+            f"WHERE {' AND '.join(where)} ORDER BY p.published_at DESC, p.footage_id, p.channel, p.profile "
+            "LIMIT ? OFFSET ?",
+            params,
+        )
+
+    def stage_times(self, footage_id: str) -> dict[str, str | None]:
+        """When each stage of one footage completed (the last post's time for `published`)."""
+        rows = self._db.rows(
+            "SELECT uploaded_at, transcoded_at, "
+            "(SELECT MAX(published_at) FROM posts WHERE footage_id=?) AS published_at "
+            "FROM footage WHERE footage_id=?",
+            (footage_id, footage_id),
+        )
+        return rows[0] if rows else {"uploaded_at": None, "transcoded_at": None, "published_at": None}
+
+    def stored_bytes(self) -> dict[str, int]:
+        """Bytes the pipeline put in storage, by kind: raw uploads and transcoded renditions."""
+        raw = self._db.rows("SELECT COALESCE(SUM(source_bytes), 0) AS n FROM footage")[0]["n"]
+        renditions = self._db.rows(
+            "SELECT COALESCE(SUM(json_extract(r.value, '$.size_bytes')), 0) AS n "
+            "FROM footage, json_each(footage.renditions) AS r WHERE footage.renditions IS NOT NULL"
+        )[0]["n"]
+        return {"raw": int(raw), "rendition": int(renditions)}
