@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec
+from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec, check_produces
 from loa_core.metrics import DEAD_LETTERS_SENT
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,15 @@ class EventProducer:
     """aiokafka producer with idempotence and acks=all: a send that returns is durably on the broker.
 
     Faust's own producer is not idempotent, so the Faust services send their output events through this too.
+    A service's producer is made with its name and sends only on the topics whose TopicSpec names it as a
+    producer (UndeclaredTopic otherwise); one made without (a tool, a test standing in for a service) sends on any.
     """
 
-    def __init__(self, bootstrap: str, prefix: str = "", client_id: str = "loa") -> None:
+    def __init__(self, bootstrap: str, prefix: str = "", *, service: str | None = None) -> None:
         self._bootstrap = bootstrap
         self._prefix = prefix
-        self._client_id = client_id
+        self._service = service
+        self._client_id = f"loa-{service}" if service else "loa"
         self._producer: AIOKafkaProducer | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -94,6 +97,8 @@ class EventProducer:
     async def send(self, spec: TopicSpec, event: Event) -> None:
         if not isinstance(event, spec.event):
             raise TypeError(f"{type(event).__name__} does not belong on {spec.name}")
+        if self._service is not None:
+            check_produces(self._service, spec)
         await self.start()
         assert self._producer is not None
         await self._producer.send_and_wait(spec.full_name(self._prefix), event.to_bytes(), key=record_key(spec, event))

@@ -17,7 +17,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from loa_core.contracts import DEAD_LETTER, Event, TopicSpec
+from loa_core.contracts import DEAD_LETTER, Event, TopicSpec, check_consumes
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.settings import CommonSettings
 
@@ -150,7 +150,11 @@ def consume(
     on_dead_letter: Callable[[Event | None, BaseException], Awaitable[None]] | None = None,
     concurrency: int = 1,
 ) -> None:
-    """Register the one agent of a service: every record goes through `process_record`."""
+    """Register the one agent of a service: every record goes through `process_record`.
+
+    Only a topic whose TopicSpec names `service` among its consumers (UndeclaredTopic otherwise).
+    """
+    check_consumes(service, spec)
     topic = raw_topic(app, spec, prefix)
 
     async def agent(stream: faust.StreamT[bytes]) -> None:

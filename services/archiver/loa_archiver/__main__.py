@@ -19,7 +19,7 @@ from loa_core.storage import make_storage
 def main() -> None:
     settings = ArchiverSettings()
     setup_logging("archiver", settings.log_level)
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id="loa-archiver")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service="archiver")
     store = ArchiveStore(settings.data_dir / "archiver.sqlite3")
     archiver = Archiver(
         settings, make_storage(settings.storage()), producer, store, set(load_channels(settings.channels_file))

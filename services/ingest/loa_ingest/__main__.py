@@ -26,7 +26,7 @@ SWEEP_EVERY_S = 60.0
 
 
 def build_app(settings: IngestSettings) -> FastAPI:
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id="loa-ingest")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service="ingest")
     data = settings.data_dir
     catalog = Catalog(data / "ingest-catalog.sqlite3")
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None

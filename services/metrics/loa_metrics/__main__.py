@@ -10,7 +10,7 @@ from loa_metrics.settings import MetricsSettings
 
 def main() -> None:
     settings = MetricsSettings()
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=f"loa-{SERVICE}")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=SERVICE)
     projection = open_projection(
         settings.data_dir / "metrics-projection.sqlite3", load_channels(settings.channels_file)
     )

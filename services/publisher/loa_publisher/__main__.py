@@ -10,7 +10,7 @@ from loa_publisher.settings import PublisherSettings
 
 def main() -> None:
     settings = PublisherSettings()
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=f"loa-{SERVICE}")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=SERVICE)
     ledger = Ledger.open(settings.ledger_location())
     app = create_app(settings, make_storage(settings.storage()), producer, ledger)
     run_worker(app, settings, SERVICE, producer)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
-from loa_core.contracts.base import ChannelName, Event, Id, ProfileName
+from loa_core.contracts.base import ChannelName, Contract, Event, FootageId, ProfileName
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class FootageMetadata(BaseModel):
+class FootageMetadata(Contract):
     """What the media team says about the footage; carried along so no service has to ask another."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     title: Title
     description: Annotated[str, StringConstraints(max_length=5000)] = ""
@@ -36,10 +34,8 @@ class FootageMetadata(BaseModel):
     publish_at: dict[ChannelName, AwareDatetime] = Field(default_factory=dict)
 
 
-class SourceMedia(BaseModel):
+class SourceMedia(Contract):
     """What ffprobe found in the upload, so transcode can plan without probing first."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str
     size_bytes: int = Field(ge=1)
@@ -53,15 +49,13 @@ class SourceMedia(BaseModel):
 class FootageUploaded(Event):
     """Raw footage is in storage and validated. Key: footage_id."""
 
-    footage_id: Id
+    footage_id: FootageId
     source: Literal["upload", "livestream"] = "upload"
     metadata: FootageMetadata
     media: SourceMedia
 
 
-class Rendition(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Rendition(Contract):
     profile: ProfileName
     key: str
     width: int = Field(ge=1)
@@ -72,10 +66,8 @@ class Rendition(BaseModel):
     audio_codec: str | None
 
 
-class Image(BaseModel):
+class Image(Contract):
     """A still made for the footage: the 16:9 `thumbnail` and the 9:16 `cover` (JPEG)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     key: str
@@ -87,7 +79,7 @@ class Image(BaseModel):
 class RenditionsReady(Event):
     """Every cut of one footage is in storage, checked against its profile. Key: footage_id."""
 
-    footage_id: Id
+    footage_id: FootageId
     metadata: FootageMetadata
     renditions: tuple[Rendition, ...] = Field(min_length=1)
     images: tuple[Image, ...] = ()
@@ -100,7 +92,7 @@ class TranscodeProgress(Event):
     Key: footage_id.
     """
 
-    footage_id: Id
+    footage_id: FootageId
     state: Literal["running", "done", "failed"]
     percent: float = Field(ge=0, le=100)
     fps: float | None = None
@@ -113,7 +105,7 @@ class TranscodeProgress(Event):
 class PostPublished(Event):
     """One rendition is live on one channel. Key: footage_id."""
 
-    footage_id: Id
+    footage_id: FootageId
     channel: ChannelName
     platform: str
     profile: ProfileName
@@ -125,7 +117,7 @@ class PostPublished(Event):
 class PostFailed(Event):
     """A post that will not happen without a person acting (the platform's message says why). Key: footage_id."""
 
-    footage_id: Id
+    footage_id: FootageId
     channel: ChannelName
     platform: str
     reason: str
@@ -141,7 +133,7 @@ class DeadLetter(Event):
     origin_offset: int | None = None
     reason: str
     error_type: str
-    footage_id: Id | None = None
+    footage_id: FootageId | None = None
     # The original record, as text when it was UTF-8 and base64 otherwise, so nothing is lost.
     original_value: str
     original_encoding: Literal["utf-8", "base64"]

@@ -1,4 +1,9 @@
-"""Every topic, declared once: name, key, event type, partitions and retention."""
+"""Every topic, declared once: name, key, event type, partitions, retention, and who writes and reads it.
+
+The routing is data: a service subscribes to exactly `topics_consumed_by(service)` (`loa_core.streaming.consume`
+refuses anything else), sends only on `topics_produced_by(service)` (`EventProducer` refuses anything else), and
+the lag monitor's map of consumer groups is `consumer_groups()`.
+"""
 
 from __future__ import annotations
 
@@ -24,21 +29,34 @@ class TopicSpec:
     key: str  # which field of the event is the record key
     partitions: int
     retention_ms: int
+    producers: tuple[str, ...]  # the services that write it
+    consumers: tuple[str, ...] = ()  # the services whose consumer group reads it (outside tools may read any)
 
     def full_name(self, prefix: str = "") -> str:
         """Tests give each run its own prefix, so topics never leak between tests."""
         return f"{prefix}{self.name}"
 
 
+# The services, by the name each uses for its consumer group (`loa-<name>`), its logs and its metrics.
+INGEST, ARCHIVER, TRANSCODE, PUBLISHER, METRICS = "ingest", "archiver", "transcode", "publisher", "metrics"
+SERVICES: tuple[str, ...] = (INGEST, ARCHIVER, TRANSCODE, PUBLISHER, METRICS)
+
 # Everything about one footage is keyed by its id: one partition, so one worker at a time, owns it.
-FOOTAGE_UPLOADED = TopicSpec("footage.uploaded", FootageUploaded, "footage_id", 6, 30 * DAY_MS)
-RENDITIONS_READY = TopicSpec("renditions.ready", RenditionsReady, "footage_id", 6, 30 * DAY_MS)
-POSTS_PUBLISHED = TopicSpec("posts.published", PostPublished, "footage_id", 6, 365 * DAY_MS)
-POSTS_FAILED = TopicSpec("posts.failed", PostFailed, "footage_id", 6, 90 * DAY_MS)
-# Progress is only interesting while a job runs.
-TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS)
-# Dead letters are kept long: each one is something a person must look at.
-DEAD_LETTER = TopicSpec("pipeline.deadletter", DeadLetter, "footage_id", 3, 90 * DAY_MS)
+FOOTAGE_UPLOADED = TopicSpec(
+    "footage.uploaded", FootageUploaded, "footage_id", 6, 30 * DAY_MS, (INGEST, ARCHIVER), (TRANSCODE, METRICS)
+)
+RENDITIONS_READY = TopicSpec(
+    "renditions.ready", RenditionsReady, "footage_id", 6, 30 * DAY_MS, (TRANSCODE,), (PUBLISHER, METRICS)
+)
+POSTS_PUBLISHED = TopicSpec("posts.published", PostPublished, "footage_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
+POSTS_FAILED = TopicSpec("posts.failed", PostFailed, "footage_id", 6, 90 * DAY_MS, (PUBLISHER,), (METRICS,))
+# Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
+TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
+# Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic
+# dead-letters what it cannot process.
+DEAD_LETTER = TopicSpec(
+    "pipeline.deadletter", DeadLetter, "footage_id", 3, 90 * DAY_MS, (TRANSCODE, PUBLISHER, METRICS), (METRICS,)
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     FOOTAGE_UPLOADED,
@@ -48,3 +66,37 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
 )
+
+
+class UndeclaredTopic(RuntimeError):
+    """A service reads or writes a topic its TopicSpec does not name it for: a bug to fix in code, not at runtime."""
+
+
+def topics_consumed_by(service: str) -> tuple[TopicSpec, ...]:
+    """The topics `service` subscribes to, in declaration order."""
+    return tuple(s for s in ALL_TOPICS if service in s.consumers)
+
+
+def topics_produced_by(service: str) -> tuple[TopicSpec, ...]:
+    return tuple(s for s in ALL_TOPICS if service in s.producers)
+
+
+def consumer_groups() -> dict[str, tuple[TopicSpec, ...]]:
+    """Every service with a consumer group, and the topics that group reads (the lag monitor's map)."""
+    return {service: topics for service in SERVICES if (topics := topics_consumed_by(service))}
+
+
+def check_consumes(service: str, spec: TopicSpec) -> None:
+    if service not in spec.consumers:
+        raise UndeclaredTopic(
+            f"{service} subscribes to {spec.name}, whose TopicSpec names only {', '.join(spec.consumers) or 'no'} "
+            "consumer(s): declare it in loa_core/contracts/topics.py first"
+        )
+
+
+def check_produces(service: str, spec: TopicSpec) -> None:
+    if service not in spec.producers:
+        raise UndeclaredTopic(
+            f"{service} sends on {spec.name}, whose TopicSpec names only {', '.join(spec.producers)} as producer(s): "
+            "declare it in loa_core/contracts/topics.py first"
+        )
