@@ -4,10 +4,19 @@
 from typing import Annotated
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
-from loa_core.auth import ROLES, Caller, IngestRoles, Role, bearer_dependency, hash_token, role_allows
+from loa_core.auth import (
+    ROLES,
+    Caller,
+    IngestRoles,
+    Role,
+    bearer_dependency,
+    check_authorization,
+    hash_token,
+    role_allows,
+)
 
 STATIC = "static-token"
 
@@ -75,3 +84,18 @@ def test_the_dependency_returns_a_short_id_not_the_token() -> None:
     assert answer.json() == {"who": hash_token(STATIC)[:12], "role": "admin"}
     answer = client_needing("viewer").get("/thing", headers={"Authorization": "Bearer uploader-token"})
     assert answer.json() == {"who": "id-of-uploader", "role": "uploader"}
+
+
+@pytest.mark.parametrize(
+    "header", [f"Bearer {STATIC}", f"bearer {STATIC}", f"Basic {STATIC}", "Bearer", "Bearer ", STATIC, "", None]
+)
+async def test_a_raw_header_is_read_as_the_dependency_reads_it(header: str | None) -> None:
+    """The publisher's Faust view checks the raw header; it must let in exactly what FastAPI's edges let in."""
+    headers = {"Authorization": header} if header is not None else {}
+    expected = client_needing("viewer").get("/thing", headers=headers).status_code
+    try:
+        await check_authorization(header, frozenset({hash_token(STATIC)}), None, need="viewer")
+        got = 200
+    except HTTPException as refused:
+        got = refused.status_code
+    assert got == expected

@@ -3,7 +3,7 @@
 Two kinds of token: the static ones in LOA_API_TOKEN_HASHES (admins; what `make run` and the tests use), and the
 role tokens `loa token create` makes, which live in ingest's token store. Ingest looks role tokens up in that store;
 every other service asks ingest's /whoami (`IngestRoles`). Both are a `RoleTokens`, so every HTTP edge checks a
-token the same way (`check_token`, `bearer_dependency`) and gets the same `Caller`.
+token the same way (`check_token`, `bearer_dependency`, `check_authorization`) and gets the same `Caller`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Protocol
 import httpx
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 # Ordered: a viewer reads status, an uploader also uploads, an admin also manages tokens and sees every upload.
 Role = Literal["viewer", "uploader", "admin"]
@@ -138,6 +139,15 @@ async def check_token(
             " / Mã này không đủ quyền.",
         )
     return caller
+
+
+async def check_authorization(
+    authorization: str | None, allowed_hashes: frozenset[str], roles: RoleTokens | None, need: Role = "viewer"
+) -> Caller:
+    """`check_token` on a raw Authorization header, read as `bearer` reads it: for an HTTP edge that is not FastAPI
+    (the publisher's Faust web view)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    return await check_token(token if scheme.lower() == "bearer" else None, allowed_hashes, roles, need)
 
 
 def bearer_dependency(

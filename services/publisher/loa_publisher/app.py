@@ -12,7 +12,7 @@ import httpx
 from fastapi import HTTPException
 from faust.web import Request, Response, View
 
-from loa_core.auth import check_token
+from loa_core.auth import check_authorization
 from loa_core.channels import load_channels
 from loa_core.contracts import RENDITIONS_READY, RenditionsReady
 from loa_core.kafka import EventProducer
@@ -112,11 +112,11 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     @app.page("/posts/{footage_id}/retry")
     class Retry(View):
         async def post(self, request: Request, footage_id: str) -> Response:
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
             try:
                 # Re-driving a failed post is the media team's call: an uploader token or higher.
-                await check_token(token, settings.token_hashes(), roles, need="uploader")
+                await check_authorization(
+                    request.headers.get("Authorization"), settings.token_hashes(), roles, need="uploader"
+                )
             except HTTPException as refused:
                 headers = dict(refused.headers or {})  # WWW-Authenticate, Retry-After
                 return self.json({"detail": refused.detail}, status=refused.status_code, headers=headers)
