@@ -148,7 +148,9 @@ def test_readiness_reports_the_reason(projection: Projection) -> None:
     async def not_yet() -> str | None:
         return "no partitions assigned yet"
 
-    api = create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement, not_yet)
+    api = create_api(
+        MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement, not_yet
+    )
     response = TestClient(api).get("/readyz")
     assert response.status_code == 503 and response.json()["reason"] == "no partitions assigned yet"
     assert TestClient(api).get("/healthz").status_code == 200
