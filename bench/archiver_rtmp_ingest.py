@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loa_archiver.service import Archiver
+from loa_archiver.__main__ import build_archiver
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.auth import hash_token
@@ -74,7 +74,7 @@ async def archiver_round(clip: Path, work: Path) -> float:
     """Publish start → the recorder has stored its last segment (the archive leaves the recording state)."""
     settings = ArchiverSettings(data_dir=work / "data", rtmp_port=free_port(), segment_s=4, highlight_first_s=0)
     store = ArchiveStore(work / "a.sqlite3")
-    archiver = Archiver(settings, LocalStorage(work / "storage"), NoProducer(), store, {"local"})  # type: ignore[arg-type]
+    archiver = build_archiver(settings, LocalStorage(work / "storage"), NoProducer(), store, {"local"})  # type: ignore[arg-type]
     store.add_stream_key("local", hash_token("bench-key"), "Bench", ("local",), ("local",), ())
     await archiver.start()
     try:
@@ -84,7 +84,7 @@ async def archiver_round(clip: Path, work: Path) -> float:
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - start
         (archive,) = store.archives()
-        await archiver.wait_finalized(archive.archive_id)
+        await archiver.finalizer.wait(archive.archive_id)
         recorded = sum(s.duration_s for s in store.segments(archive.archive_id))
         assert abs(recorded - DURATION_S) < 4, recorded
     finally:

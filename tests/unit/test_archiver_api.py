@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from loa_archiver.__main__ import build_archiver
 from loa_archiver.api import create_api
-from loa_archiver.service import Archiver
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.auth import hash_token
@@ -26,7 +26,8 @@ def make_client(tmp_path: Path) -> tuple[TestClient, ArchiveStore]:
     )
     store = ArchiveStore(tmp_path / "a.sqlite3")
     # The producer is never started: these requests announce nothing.
-    archiver = Archiver(settings, LocalStorage(tmp_path / "s"), EventProducer("127.0.0.1:1"), store, {"local", "yt"})
+    producer = EventProducer("127.0.0.1:1")
+    archiver = build_archiver(settings, LocalStorage(tmp_path / "s"), producer, store, {"local", "yt"})
     client = TestClient(create_api(archiver), headers={"Authorization": f"Bearer {TOKEN}"})
     return client, store
 

@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+from loa_archiver.__main__ import build_archiver
+from loa_archiver.finalizer import Finalizer
+from loa_archiver.push import PushSession
 from loa_archiver.recorder import segment_key
-from loa_archiver.service import Archiver, PushSession
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.contracts import FootageUploaded, TopicSpec
@@ -35,7 +37,7 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
     storage = LocalStorage(tmp_path / "storage")
     store = ArchiveStore(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
-    archiver = Archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
+    finalizer = Finalizer(settings, storage, producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
     subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-t", "2", "-c:v", "libx264",
@@ -46,7 +48,7 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
         storage.put_file(segment_key(archive.archive_id, n), tmp_path / "seg.ts")
         store.add_segment(archive.archive_id, n, segment_key(archive.archive_id, n), 2.0)
 
-    archiver.schedule_finalize(archive.archive_id)
+    finalizer.schedule(archive.archive_id)
     for _ in range(200):
         found = store.archive(archive.archive_id)
         assert found is not None
@@ -88,7 +90,7 @@ async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_retu
 
     producer = FlakyProducer()
     producer.calls = 10  # never fails
-    archiver = Archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
+    archiver = build_archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
     await archiver.start()
     try:
         for _ in range(200):
@@ -112,14 +114,11 @@ async def test_silent_publisher_ends_the_stream() -> None:
         def close(self) -> None:
             self.closed = True
 
-    class Settings:
-        silence_timeout_s = 0.2
-
-    class FakeArchiver:
-        settings = Settings()
+    async def on_close(session: PushSession, finished: bool) -> None:
+        pass
 
     conn = Conn()
-    session = PushSession(FakeArchiver(), None, SimpleNamespace(archive_id="a1"), None, conn)  # type: ignore[arg-type]
+    session = PushSession(None, SimpleNamespace(archive_id="a1"), None, conn, 0.2, on_close)  # type: ignore[arg-type]
     for _ in range(100):
         if conn.closed:
             break
@@ -132,10 +131,10 @@ async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path)
     settings = ArchiverSettings(data_dir=tmp_path / "data")
     store = ArchiveStore(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
-    archiver = Archiver(settings, LocalStorage(tmp_path / "s"), producer, store, {"local"})  # type: ignore[arg-type]
+    finalizer = Finalizer(settings, LocalStorage(tmp_path / "s"), producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
     # The grace period ran out just as the publisher reconnected: the reconnect registered first.
-    archiver._pushing.add(archive.archive_id)
-    await archiver.finalize(archive.archive_id)
+    finalizer.hold(archive.archive_id)
+    await finalizer.finalize(archive.archive_id)
     found = store.archive(archive.archive_id)
     assert found is not None and found.state == "recording" and producer.sent == []

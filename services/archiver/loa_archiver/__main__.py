@@ -1,28 +1,44 @@
 """`python -m loa_archiver`: the one bootstrap for the archiver (HTTP API + RTMP listener + HLS puller)."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import uvicorn
 from fastapi import FastAPI
 
 from loa_archiver.api import create_api
+from loa_archiver.finalizer import Finalizer
+from loa_archiver.puller import HlsPuller
+from loa_archiver.push import PushSessions
 from loa_archiver.service import Archiver
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.channels import load_channels
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
-from loa_core.storage import make_storage
+from loa_core.storage import Storage, make_storage
 
 
-def main() -> None:
-    settings = ArchiverSettings()
-    setup_logging("archiver", settings.log_level)
+def build_archiver(
+    settings: ArchiverSettings, storage: Storage, producer: EventProducer, store: ArchiveStore, channels: Iterable[str]
+) -> Archiver:
+    """The three rooms: the finalizer, and the two sources (push sessions, HLS puller) that hand archives to it."""
+    finalizer = Finalizer(settings, storage, producer, store)
+    return Archiver(
+        settings,
+        store,
+        frozenset(channels),
+        finalizer,
+        PushSessions(settings, storage, store, finalizer),
+        HlsPuller(settings, storage, store, finalizer),
+    )
+
+
+def build_app(settings: ArchiverSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service="archiver")
     store = ArchiveStore(settings.data_dir / "archiver.sqlite3")
-    archiver = Archiver(
-        settings, make_storage(settings.storage()), producer, store, set(load_channels(settings.channels_file))
+    archiver = build_archiver(
+        settings, make_storage(settings.storage()), producer, store, load_channels(settings.channels_file)
     )
     api = create_api(archiver)
 
@@ -37,7 +53,13 @@ def main() -> None:
         store.close()
 
     api.router.lifespan_context = lifespan
-    uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning")
+    return api
+
+
+def main() -> None:
+    settings = ArchiverSettings()
+    setup_logging("archiver", settings.log_level)
+    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The archiver's HTTP edge: stream keys, HLS pull requests, archives and highlight marks. Thin over Archiver."""
+"""The archiver's HTTP edge: stream keys, HLS pull requests, archives and highlight marks. Thin over the rooms."""
 # No `from __future__ import annotations`: FastAPI must resolve the route annotations at runtime.
 
 from datetime import UTC, datetime
@@ -153,7 +153,7 @@ def create_api(archiver: Archiver) -> FastAPI:
     async def revoke_stream_key(_: Admin, key_id: str) -> Response:
         if store.stream_key(key_id) is None:
             raise HTTPException(404, "No such stream key.")
-        archiver.revoke_key(key_id)
+        archiver.pushes.revoke_key(key_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @api.post("/pulls", status_code=status.HTTP_201_CREATED)
@@ -161,7 +161,7 @@ def create_api(archiver: Archiver) -> FastAPI:
         check_channels([body.channel], body.archive_channels, body.highlight_channels)
         try:
             # The shape and the allow-list now; addresses are checked at every fetch (DNS may change).
-            check_url_shape(body.url, archiver.policy)
+            check_url_shape(body.url, archiver.puller.policy)
         except RefusedUrl as exc:
             raise HTTPException(422, f"URL refused: {exc}") from exc
         start = body.start_at or datetime.now(UTC)
@@ -189,7 +189,7 @@ def create_api(archiver: Archiver) -> FastAPI:
 
     @api.delete("/pulls/{pull_id}", status_code=status.HTTP_202_ACCEPTED)
     async def stop_pull(_: Uploader, pull_id: str) -> dict[str, object]:
-        if not archiver.cancel_pull(pull_id):
+        if not archiver.puller.cancel(pull_id):
             raise HTTPException(404, "No such pull, or it has already finished.")
         pull = store.pull(pull_id)
         assert pull is not None

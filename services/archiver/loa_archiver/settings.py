@@ -45,6 +45,14 @@ class ArchiverSettings(CommonSettings):
     # First wait before finalizing again after a failure (Kafka or storage down); doubles up to 5 minutes.
     finalize_retry_s: float = 5.0
 
+    def work_root(self) -> Path:
+        """The archiver's local working folder (segments being recorded, archives being assembled)."""
+        return self.data_dir / "archiver"
+
+    def recording_dir(self, archive_id: str) -> Path:
+        """Where an archive's recorder writes segments until they are stored (and where a sweep finds them)."""
+        return self.work_root() / "work" / archive_id
+
     def allowed_hosts(self) -> tuple[str, ...]:
         return split_csv(self.hls_allowed_hosts)
 

@@ -1,0 +1,200 @@
+"""The finalizer: an archive whose stream ended is assembled from its stored segments and announced.
+
+An archive being finalized stays in the "finalizing" state until it is announced (or found empty), so a
+restarted archiver finalizes it again, with the same footage ids. A failure (Kafka or storage down) is retried
+with backoff. Archives a publisher is recording into are held, and left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from loa_archiver.finalize import assemble, clamp_range, cut, highlight_title, trims_supported
+from loa_archiver.metrics import ARCHIVES_FINISHED
+from loa_archiver.recorder import sweep
+from loa_archiver.settings import ArchiverSettings
+from loa_archiver.store import Archive, ArchiveStore
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia
+from loa_core.hashing import sha256_file
+from loa_core.kafka import EventProducer
+from loa_core.media import MediaError, probe
+from loa_core.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Finalizer:
+    def __init__(
+        self, settings: ArchiverSettings, storage: Storage, producer: EventProducer, store: ArchiveStore
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.producer = producer
+        self.store = store
+        # Archives a publisher is recording into (or about to): finalize leaves them alone. Held and checked
+        # without an await in between, so a reconnect and a grace period running out cannot both win.
+        self._held: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._attempts: dict[str, int] = {}
+
+    def hold(self, archive_id: str) -> None:
+        self._held.add(archive_id)
+
+    def release(self, archive_id: str) -> None:
+        self._held.discard(archive_id)
+
+    def start(self) -> None:
+        """Archives that were being finalized when the archiver stopped are finalized again."""
+        for archive in self.store.archives("finalizing"):
+            self.schedule(archive.archive_id)
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def schedule(self, archive_id: str) -> None:
+        task = self._tasks.get(archive_id)
+        if task is None or task.done():
+            self._tasks[archive_id] = asyncio.create_task(self.finalize(archive_id))
+
+    async def wait(self, archive_id: str) -> None:
+        task = self._tasks.get(archive_id)
+        if task is not None:
+            await task
+
+    async def finalize(self, archive_id: str) -> None:
+        async with self._locks[archive_id]:
+            archive = self.store.archive(archive_id)
+            if archive is None or archive.state in ("announced", "empty"):
+                return
+            if archive_id in self._held:
+                log.info("archive %s: a publisher is back; not finishing it", archive_id)
+                return
+            self.store.set_archive_state(archive_id, "finalizing")
+            try:
+                outcome = await self._finalize(archive)
+            except Exception as exc:
+                # Left in "finalizing" with the reason and tried again later (and by a restart); the footage ids
+                # are fixed, so an event that did get out before the failure is only repeated, never doubled.
+                attempt = self._attempts[archive_id] = self._attempts.get(archive_id, 0) + 1
+                delay = min(300.0, self.settings.finalize_retry_s * 2 ** (attempt - 1))
+                log.exception(
+                    "archive %s: finalizing failed (attempt %d); retrying in %.0f s", archive_id, attempt, delay
+                )
+                self.store.set_archive_state(archive_id, "finalizing", error=f"{type(exc).__name__}: {exc}"[:2000])
+                ARCHIVES_FINISHED.labels(outcome="failed").inc()
+                asyncio.get_running_loop().call_later(delay, self.schedule, archive_id)
+                return
+            self._attempts.pop(archive_id, None)
+            self.store.set_archive_state(archive_id, outcome)
+            ARCHIVES_FINISHED.labels(outcome=outcome).inc()
+
+    async def _finalize(self, archive: Archive) -> Literal["announced", "empty"]:
+        archive_id = archive.archive_id
+        work_root = self.settings.work_root()
+        await asyncio.to_thread(sweep, self.settings.recording_dir(archive_id), archive_id, self.storage, self.store)
+        segments = self.store.segments(archive_id)
+        if not segments:
+            log.info("archive %s: no segment was recorded; nothing to announce", archive_id)
+            return "empty"
+        tmp_root = work_root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{archive_id}-", dir=tmp_root))
+        try:
+            paths = []
+            for segment in segments:
+                path = work / segment.key.rsplit("/", 1)[-1]
+                await asyncio.to_thread(self.storage.download, segment.key, path)
+                paths.append(path)
+            durations = [s.duration_s if s.key.endswith(".mp4") else None for s in segments]
+            out = await assemble(paths, work, durations)
+            for path in paths:
+                path.unlink()
+            media = await self._store_media(out, f"live/{archive_id}/archive.mp4")
+            metadata = FootageMetadata(
+                title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
+            )
+            await self.producer.send(
+                FOOTAGE_UPLOADED,
+                FootageUploaded(footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media),
+            )
+            log.info("archive %s: announced as footage %s (%.1f s)", archive_id, archive.footage_id, media.duration_s)
+            await self._announce_highlights(archive, out, media)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return "announced"
+
+    def _event_date(self, archive: Archive) -> date:
+        return datetime.fromisoformat(archive.started_at).astimezone(ZoneInfo(self.settings.timezone)).date()
+
+    async def _store_media(self, path: Path, key: str) -> SourceMedia:
+        try:
+            found = await probe(path)
+        except MediaError as exc:
+            raise RuntimeError(f"the assembled file does not probe: {exc}") from exc
+        video = found.video
+        if video is None or not video.width or not video.height or found.duration_s <= 0:
+            raise RuntimeError("the assembled file has no video or no duration")
+        sha256 = await asyncio.to_thread(sha256_file, path)
+        await asyncio.to_thread(self.storage.put_file, key, path)
+        return SourceMedia(
+            key=key,
+            size_bytes=path.stat().st_size,
+            sha256=sha256,
+            duration_s=found.duration_s,
+            width=video.width,
+            height=video.height,
+            has_audio=found.has_audio,
+        )
+
+    async def _announce_highlights(self, archive: Archive, archive_file: Path, archive_media: SourceMedia) -> None:
+        marks = self.store.marks(archive.archive_id)
+        if not marks and self.settings.highlight_first_s > 0:
+            # Recorded before announcing, so a finalize redone after a crash reuses the same footage id.
+            self.store.add_mark(archive.archive_id, 0.0, self.settings.highlight_first_s, None)
+            marks = self.store.marks(archive.archive_id)
+        for mark in marks:
+            span = clamp_range(mark.start_s, mark.end_s, archive_media.duration_s)
+            if span is None:
+                log.warning("archive %s: highlight %d is outside the archive; skipped", archive.archive_id, mark.idx)
+                continue
+            fields: dict[str, object] = {
+                "title": highlight_title(archive.title, mark.title, mark.idx),
+                "channels": archive.highlight_channels,
+                "event_date": self._event_date(archive),
+            }
+            if trims_supported():
+                # The cut is the archive itself with a trim for transcode: no second copy of the media.
+                fields |= {"trim_start_s": span.start_s, "trim_end_s": span.end_s}
+                media = archive_media
+            else:
+                cut_file = await cut(
+                    archive_file, span.start_s, span.end_s, archive_file.with_name(f"hl{mark.idx}.mp4")
+                )
+                media = await self._store_media(cut_file, f"live/{archive.archive_id}/highlight-{mark.idx}.mp4")
+            event = FootageUploaded(
+                footage_id=mark.footage_id,
+                source="livestream",
+                metadata=FootageMetadata.model_validate(fields),
+                media=media,
+            )
+            await self.producer.send(FOOTAGE_UPLOADED, event)
+            log.info(
+                "archive %s: highlight %d (%.1f-%.1f s) announced as footage %s",
+                archive.archive_id,
+                mark.idx,
+                span.start_s,
+                span.end_s,
+                mark.footage_id,
+            )

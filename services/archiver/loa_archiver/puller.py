@@ -1,0 +1,185 @@
+"""The HLS puller: scheduled pulls start when due, each stores the live playlist's segments as they appear.
+
+A pull that was running when the archiver stopped goes on after its archive's last stored media sequence number;
+when a pull ends (end of list, silence, capture window closed, stop, refusal), what it recorded is finalized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from loa_archiver.finalizer import Finalizer
+from loa_archiver.hls import MasterPlaylist, PlaylistError, parse_playlist
+from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
+from loa_archiver.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
+from loa_archiver.recorder import segment_key
+from loa_archiver.settings import ArchiverSettings
+from loa_archiver.store import ArchiveStore, Pull, PullState
+from loa_core.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class HlsPuller:
+    def __init__(self, settings: ArchiverSettings, storage: Storage, store: ArchiveStore, finalizer: Finalizer) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.store = store
+        self.finalizer = finalizer
+        self.policy = Policy(settings.allowed_hosts(), settings.allowed_private())
+        self._fetcher: SafeFetcher | None = None
+        self._pulls: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}  # by pull id
+        self._scheduler: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._fetcher = SafeFetcher(self.policy, self.settings.hls_timeout_s)
+        for archive in self.store.archives("recording"):
+            if archive.source == "hls":
+                pull = self.store.pull(archive.owner_id)
+                if pull is None or pull.state != "running":
+                    # The pull had ended but the archive was not finalized yet when we stopped.
+                    self.finalizer.schedule(archive.archive_id)
+        self._scheduler = asyncio.create_task(self._schedule_pulls())
+
+    async def stop(self) -> None:
+        # A pull stopped here stays "running" in the store and goes on after the next start.
+        tasks = [t for t, _ in self._pulls.values()]
+        if self._scheduler is not None:
+            tasks.append(self._scheduler)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
+
+    async def _schedule_pulls(self) -> None:
+        # Pulls that were running when the archiver stopped continue; scheduled ones start when due.
+        for pull in self.store.pulls("running"):
+            self._start_pull(pull)
+        while True:
+            now = datetime.now(UTC)
+            for pull in self.store.pulls("scheduled"):
+                if datetime.fromisoformat(pull.start_at) <= now and pull.pull_id not in self._pulls:
+                    self._start_pull(pull)
+            await asyncio.sleep(self.settings.scheduler_interval_s)
+
+    def _start_pull(self, pull: Pull) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(self._run_pull(pull, stop))
+        self._pulls[pull.pull_id] = (task, stop)
+
+    def cancel(self, pull_id: str) -> bool:
+        pull = self.store.pull(pull_id)
+        if pull is None:
+            return False
+        if pull.state == "scheduled" and pull_id not in self._pulls:
+            self.store.set_pull_state(pull_id, "cancelled")
+            return True
+        running = self._pulls.get(pull_id)
+        if running is not None:
+            running[1].set()
+            return True
+        return False
+
+    def end_archive(self, archive_id: str) -> bool:
+        """Stop the pull recording into this archive, if one is; the archive is then finalized."""
+        for pull_id, (_, stop) in self._pulls.items():
+            pull = self.store.pull(pull_id)
+            if pull is not None and pull.archive_id == archive_id:
+                stop.set()
+                return True
+        return False
+
+    async def _run_pull(self, pull: Pull, stop: asyncio.Event) -> None:
+        archive = self.store.archive(pull.archive_id) if pull.archive_id else None
+        if archive is None or archive.state != "recording":
+            archive = self.store.create_archive(
+                "hls", pull.pull_id, pull.channel, pull.title, pull.archive_channels, pull.highlight_channels
+            )
+        self.store.set_pull_state(pull.pull_id, "running", archive.archive_id)
+        LIVE_STREAMS.labels(source="hls").inc()
+        state: PullState = "done"
+        error: str | None = None
+        try:
+            outcome = await self._pull_loop(pull, archive.archive_id, stop)
+            log.info("pull %s: %s", pull.pull_id, outcome)
+            if outcome == "stopped":
+                state = "cancelled"
+        except (RefusedUrl, PlaylistError) as exc:
+            if isinstance(exc, RefusedUrl):
+                HLS_REFUSED.inc()
+            log.warning("pull %s: %s", pull.pull_id, exc)
+            state, error = "failed", str(exc)
+        finally:
+            LIVE_STREAMS.labels(source="hls").dec()
+        self.store.set_pull_state(pull.pull_id, state, error=error)
+        self._pulls.pop(pull.pull_id, None)
+        # Whatever was recorded is archived, also after a refusal mid-stream.
+        self.finalizer.schedule(archive.archive_id)
+
+    async def _pull_loop(self, pull: Pull, archive_id: str, stop: asyncio.Event) -> str:
+        assert self._fetcher is not None
+        fetcher = self._fetcher
+        settings = self.settings
+        end_at = datetime.fromisoformat(pull.end_at) if pull.end_at else None
+        last_seq = self.store.last_source_seq(archive_id)
+        n = self.store.next_segment_number(archive_id)
+        playlist_url = pull.url
+        init_cache: dict[str, bytes] = {}
+        last_new = time.monotonic()
+        while True:
+            if end_at is not None and datetime.now(UTC) >= end_at:
+                return "capture window closed"
+            interval = 1.0
+            try:
+                final_url, body = await fetcher.get(playlist_url, settings.hls_max_playlist_bytes)
+                playlist = parse_playlist(body.decode("utf-8", errors="replace"), final_url)
+                if isinstance(playlist, MasterPlaylist):
+                    if playlist_url != pull.url:
+                        raise PlaylistError("a variant playlist pointed to another master playlist")
+                    playlist_url = playlist.variant_uri
+                    continue
+                interval = max(0.5, min(playlist.target_duration_s / 2, 5.0))
+                fresh = [s for s in playlist.segments if last_seq is None or s.seq > last_seq]
+                if last_seq is not None and fresh and fresh[0].seq > last_seq + 1:
+                    log.warning(
+                        "pull %s: segments %d..%d left the playlist before they could be fetched",
+                        pull.pull_id,
+                        last_seq + 1,
+                        fresh[0].seq - 1,
+                    )
+                for segment in fresh:
+                    if stop.is_set():
+                        return "stopped"
+                    data = b""
+                    if segment.init_uri is not None:
+                        if segment.init_uri not in init_cache:
+                            _, init_cache[segment.init_uri] = await fetcher.get(
+                                segment.init_uri, settings.hls_max_segment_bytes
+                            )
+                        data = init_cache[segment.init_uri]
+                    _, media = await fetcher.get(segment.uri, settings.hls_max_segment_bytes)
+                    key = segment_key(archive_id, n, "mp4" if segment.init_uri else "ts")
+                    await asyncio.to_thread(self.storage.put_stream, key, [data, media])
+                    self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq)
+                    SEGMENTS_STORED.labels(source="hls").inc()
+                    last_seq, n, last_new = segment.seq, n + 1, time.monotonic()
+                if playlist.ended:
+                    return "the stream ended (EXT-X-ENDLIST)"
+            except FetchError as exc:
+                log.warning("pull %s: %s (will retry)", pull.pull_id, exc)
+            except PlaylistError as exc:
+                if last_seq is None:
+                    raise  # never a playlist we can record: refuse at once
+                # Mid-stream, a bad answer (a CDN error page served with 200) is retried until the silence timeout.
+                log.warning("pull %s: %s (will retry)", pull.pull_id, exc)
+            if time.monotonic() - last_new > settings.silence_timeout_s:
+                return f"no new segment for {settings.silence_timeout_s:.0f} s"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if stop.is_set():
+                return "stopped"
