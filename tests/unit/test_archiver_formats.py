@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loa_archiver.finalize import assemble_args, clamp_range, concat_list, cut_args, highlight_title, trims_supported
+from loa_archiver.finalize import assemble_args, clamp_range, concat_list, highlight_title
 from loa_archiver.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 from loa_archiver.recorder import listed_segments, recorder_args, restream_url_problem
 from loa_archiver.rtmp import FLV_HEADER, MSG_DATA_AMF0, MSG_VIDEO, amf0_decode_all, amf0_encode, flv_tag
@@ -101,10 +101,7 @@ def test_finalize_pieces(tmp_path: Path) -> None:
     args = assemble_args(tmp_path / "l.txt", tmp_path / "o.mp4")
     assert args[:6] == ["-f", "concat", "-safe", "0", "-i", str(tmp_path / "l.txt")]
     assert args[args.index("-c") + 1] == "copy"
-    cut = cut_args(tmp_path / "a.mp4", 10.0, 70.0, tmp_path / "h.mp4")
-    assert cut[cut.index("-ss") + 1] == "10.000" and cut[cut.index("-t") + 1] == "60.000" and "copy" in cut
     assert clamp_range(0, 60, 30) is not None and clamp_range(0, 60, 30).end_s == 30  # type: ignore[union-attr]
     assert clamp_range(40, 60, 30) is None
     assert highlight_title("Lễ", None, 2) == "Lễ — highlight 2"
     assert len(highlight_title("x" * 300, "Khai mạc", 1)) <= 200
-    assert trims_supported()

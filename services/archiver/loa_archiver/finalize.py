@@ -1,6 +1,6 @@
-"""End of stream: assemble the stored segments losslessly into one MP4, and plan the highlight cuts.
+"""End of stream: assemble the stored segments losslessly into one MP4, and plan the highlight ranges.
 
-Pure argument builders plus two small ffmpeg steps; the orchestration (state, announce) is in service.py.
+Pure argument builders plus one small ffmpeg step; the orchestration (state, announce) is in finalizer.py.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from loa_core.contracts import FootageMetadata
 from loa_core.media import run_ffmpeg
 
 
@@ -50,39 +49,11 @@ def assemble_args(list_path: Path, out: Path) -> list[str]:
     ]
 
 
-def cut_args(source: Path, start_s: float, end_s: float, out: Path) -> list[str]:
-    """A lossless cut (stream copy): it starts at the keyframe at or before start_s."""
-    return [
-        "-ss",
-        f"{start_s:.3f}",
-        "-i",
-        str(source),
-        "-t",
-        f"{end_s - start_s:.3f}",
-        "-map",
-        "0:v?",
-        "-map",
-        "0:a?",
-        "-c",
-        "copy",
-        "-avoid_negative_ts",
-        "make_zero",
-        "-movflags",
-        "+faststart",
-        str(out),
-    ]
-
-
 async def assemble(segment_paths: list[Path], work: Path, durations: list[float | None] | None = None) -> Path:
     list_path = work / "concat.txt"
     list_path.write_text(concat_list(segment_paths, durations), encoding="utf-8")
     out = work / "archive.mp4"
     await run_ffmpeg(assemble_args(list_path, out))
-    return out
-
-
-async def cut(source: Path, start_s: float, end_s: float, out: Path) -> Path:
-    await run_ffmpeg(cut_args(source, start_s, end_s, out))
     return out
 
 
@@ -97,12 +68,6 @@ def clamp_range(start_s: float, end_s: float, duration_s: float) -> HighlightRan
     start = max(0.0, min(start_s, duration_s))
     end = max(0.0, min(end_s, duration_s))
     return HighlightRange(start, end) if end - start >= 0.5 else None
-
-
-def trims_supported() -> bool:
-    """Whether the contracts carry trims for transcode (then a highlight is the archive plus a trim)."""
-    fields = FootageMetadata.model_fields
-    return "trim_start_s" in fields and "trim_end_s" in fields
 
 
 def highlight_title(title: str, label: str | None, idx: int) -> str:

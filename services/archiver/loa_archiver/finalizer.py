@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from loa_archiver.finalize import assemble, clamp_range, cut, highlight_title, trims_supported
+from loa_archiver.finalize import assemble, clamp_range, highlight_title
 from loa_archiver.metrics import ARCHIVES_FINISHED
 from loa_archiver.recorder import sweep
 from loa_archiver.settings import ArchiverSettings
@@ -130,7 +130,7 @@ class Finalizer:
                 FootageUploaded(footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media),
             )
             log.info("archive %s: announced as footage %s (%.1f s)", archive_id, archive.footage_id, media.duration_s)
-            await self._announce_highlights(archive, out, media)
+            await self._announce_highlights(archive, media)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return "announced"
@@ -158,7 +158,7 @@ class Finalizer:
             has_audio=found.has_audio,
         )
 
-    async def _announce_highlights(self, archive: Archive, archive_file: Path, archive_media: SourceMedia) -> None:
+    async def _announce_highlights(self, archive: Archive, archive_media: SourceMedia) -> None:
         marks = self.store.marks(archive.archive_id)
         if not marks and self.settings.highlight_first_s > 0:
             # Recorded before announcing, so a finalize redone after a crash reuses the same footage id.
@@ -169,25 +169,19 @@ class Finalizer:
             if span is None:
                 log.warning("archive %s: highlight %d is outside the archive; skipped", archive.archive_id, mark.idx)
                 continue
-            fields: dict[str, object] = {
-                "title": highlight_title(archive.title, mark.title, mark.idx),
-                "channels": archive.highlight_channels,
-                "event_date": self._event_date(archive),
-            }
-            if trims_supported():
-                # The cut is the archive itself with a trim for transcode: no second copy of the media.
-                fields |= {"trim_start_s": span.start_s, "trim_end_s": span.end_s}
-                media = archive_media
-            else:
-                cut_file = await cut(
-                    archive_file, span.start_s, span.end_s, archive_file.with_name(f"hl{mark.idx}.mp4")
-                )
-                media = await self._store_media(cut_file, f"live/{archive.archive_id}/highlight-{mark.idx}.mp4")
+            # A highlight is the archive itself with a trim for transcode: no second copy of the media.
+            metadata = FootageMetadata(
+                title=highlight_title(archive.title, mark.title, mark.idx),
+                channels=archive.highlight_channels,
+                event_date=self._event_date(archive),
+                trim_start_s=span.start_s,
+                trim_end_s=span.end_s,
+            )
             event = FootageUploaded(
                 footage_id=mark.footage_id,
                 source="livestream",
-                metadata=FootageMetadata.model_validate(fields),
-                media=media,
+                metadata=metadata,
+                media=archive_media,
             )
             await self.producer.send(FOOTAGE_UPLOADED, event)
             log.info(
