@@ -12,12 +12,11 @@ import typer
 
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, upload_resumable
+from loa_core.contracts import SETTLED, FootageStatus
 
 app = typer.Typer(
     help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True
 )
-
-FINAL_STATES = {"published", "failed"}
 
 
 def _config() -> CliConfig:
@@ -172,7 +171,7 @@ def status(
         if wait and not as_json and state != last_state:
             typer.echo(f"… {state}", err=True)
             last_state = state
-        if not wait or state in FINAL_STATES or time.monotonic() > deadline:
+        if not wait or state in SETTLED or time.monotonic() > deadline:
             break
         time.sleep(1.0)
     assert view is not None or wait
@@ -183,7 +182,7 @@ def status(
         typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
     else:
         _print_human(view)
-    if view["status"] == "failed" or (wait and view["status"] not in FINAL_STATES):
+    if view["status"] == FootageStatus.FAILED or (wait and view["status"] not in SETTLED):
         raise typer.Exit(1)
 
 

@@ -4,7 +4,7 @@
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import (
     Body,
@@ -13,7 +13,6 @@ from fastapi import (
     File,
     Form,
     HTTPException,
-    Path,
     Query,
     Request,
     Response,
@@ -27,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts.base import ChannelName
+from loa_core.contracts import ChannelName, FootageId, FootageStatus
 from loa_core.observability import health_router, instrument_http
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.metadata import build_metadata
@@ -40,7 +39,6 @@ from loa_ingest.validation import RejectedUpload
 WEB_DIR = FilePath(__file__).parent / "web"
 # services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
 DEFAULT_VENDOR_DIR = FilePath(__file__).resolve().parents[3] / ".cache" / "web" / "node_modules"
-FootageStatus = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
 
 
 def _header(name: str, required: bool = False, pattern: str | None = None) -> dict[str, Any]:
@@ -289,9 +287,7 @@ def create_api(
         return await relayed("/footage", params, credentials)
 
     @api.get("/footage/{footage_id}", tags=["footage"], summary="One footage through every stage (from metrics)")
-    async def footage_status(
-        footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], _: Viewer, credentials: Credentials
-    ) -> Any:
+    async def footage_status(footage_id: FootageId, _: Viewer, credentials: Credentials) -> Any:
         return await relayed(f"/footage/{footage_id}", {}, credentials)
 
     # -- the media team's page ------------------------------------------------------------------------------------

@@ -4,19 +4,15 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
 
 from loa_core.auth import bearer_dependency
-from loa_core.contracts.base import ChannelName
+from loa_core.contracts import ChannelName, FootageId, FootageStatus
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.settings import MetricsSettings
-from loa_metrics.status import STATUSES
 from loa_metrics.views import FootageViews
-
-Status = Literal["unknown", "uploaded", "transcoded", "publishing", "published", "failed"]
-assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0)]
@@ -44,7 +40,7 @@ def create_api(
 
     @router.get("/footage")
     async def list_footage(
-        status: Annotated[Status | None, Query()] = None,
+        status: Annotated[FootageStatus | None, Query()] = None,
         series: Annotated[str | None, Query(max_length=100)] = None,
         channel: Annotated[ChannelName | None, Query()] = None,
         date_from: DateFrom = None,
@@ -64,7 +60,7 @@ def create_api(
         return {"items": items, "limit": limit, "offset": offset}
 
     @router.get("/footage/{footage_id}")
-    async def get_footage(footage_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict[str, Any]:
+    async def get_footage(footage_id: FootageId) -> dict[str, Any]:
         view = views.footage(footage_id)
         if view is None:
             raise HTTPException(404, f"No footage {footage_id} has been seen yet. / Chưa thấy footage này.")

@@ -6,11 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loa_core.channels import Channel
-
-# The statuses GET /footage?status= accepts, in pipeline order.
-STATUSES = ("unknown", "uploaded", "transcoded", "publishing", "published", "failed")
-# Statuses of footage still on its way through the pipeline.
-WAITING = ("uploaded", "transcoded", "publishing")
+from loa_core.contracts import FootageStatus
 
 
 def footage_status(
@@ -18,18 +14,18 @@ def footage_status(
     posts: list[dict[str, Any]],
     failures: list[dict[str, Any]],
     expected_posts: set[tuple[str, str]],
-) -> str:
+) -> FootageStatus:
     """One word for where a footage is: failed, published, publishing, transcoded, uploaded."""
     if failures:
-        return "failed"
+        return FootageStatus.FAILED
     published = {(p["channel"], p["profile"]) for p in posts}
     if row.get("transcoded_at") and expected_posts and expected_posts <= published:
-        return "published"
+        return FootageStatus.PUBLISHED
     if published:
-        return "publishing"
+        return FootageStatus.PUBLISHING
     if row.get("transcoded_at"):
-        return "transcoded"
-    return "uploaded" if row.get("uploaded_at") else "unknown"
+        return FootageStatus.TRANSCODED
+    return FootageStatus.UPLOADED if row.get("uploaded_at") else FootageStatus.UNKNOWN
 
 
 def expected_posts_for(

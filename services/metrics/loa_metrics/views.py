@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any
 
 from loa_core.channels import Channel
-from loa_metrics.status import STATUSES, WAITING, expected_posts_for, footage_status
+from loa_core.contracts import FOOTAGE_STATUSES, IN_PROGRESS, FootageStatus
+from loa_metrics.status import expected_posts_for, footage_status
 from loa_metrics.store import Database, day_range
 
 
@@ -19,7 +20,7 @@ class FootageViews:
     def __init__(self, db: Database, channels: Mapping[str, Channel]) -> None:
         self._db = db
         self._channels = channels
-        self._summary: tuple[int, dict[str, int], str | None] | None = None
+        self._summary: tuple[int, dict[FootageStatus, int], str | None] | None = None
 
     def footage(self, footage_id: str) -> dict[str, Any] | None:
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
@@ -64,7 +65,7 @@ class FootageViews:
     def list_footage(
         self,
         *,
-        status: str | None = None,
+        status: FootageStatus | None = None,
         series: str | None = None,
         channel: str | None = None,
         date_from: date | None = None,
@@ -92,7 +93,7 @@ class FootageViews:
         matching = [r for r in rows if status is None or statuses[r["footage_id"]] == status]
         return [self._view(r) for r in matching[offset : offset + limit]]
 
-    def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+    def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, FootageStatus]:
         posts: dict[str, list[dict[str, Any]]] = {}
         for p in self._db.rows("SELECT footage_id, channel, profile FROM posts"):
             posts.setdefault(p["footage_id"], []).append(p)
@@ -104,7 +105,7 @@ class FootageViews:
             out[fid] = footage_status(row, posts.get(fid, []), [{}] if fid in failed else [], expected)
         return out
 
-    def status_summary(self) -> tuple[dict[str, int], str | None]:
+    def status_summary(self) -> tuple[dict[FootageStatus, int], str | None]:
         """How many footage are in each status, and the upload time of the oldest one still waiting.
 
         Every scrape asks; between two writes the answer is the same, so it is computed once per change.
@@ -114,14 +115,14 @@ class FootageViews:
         if summary is not None and summary[0] == version:
             return dict(summary[1]), summary[2]
         rows = self._db.rows("SELECT * FROM footage")
-        counts = dict.fromkeys(STATUSES, 0)
+        counts = dict.fromkeys(FOOTAGE_STATUSES, 0)
         oldest: str | None = None
         statuses = self._statuses(rows)
         for row in rows:
             status = statuses[row["footage_id"]]
             counts[status] += 1
             at = row["uploaded_at"]
-            if status in WAITING and at and (oldest is None or at < oldest):
+            if status in IN_PROGRESS and at and (oldest is None or at < oldest):
                 oldest = at
         self._summary = (version, counts, oldest)
         return dict(counts), oldest

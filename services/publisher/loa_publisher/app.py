@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
 from loa_core.channels import load_channels
-from loa_core.contracts import RENDITIONS_READY, RenditionsReady
+from loa_core.contracts import RENDITIONS_READY, RenditionsReady, is_footage_id
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
@@ -32,7 +31,6 @@ from loa_publisher.settings import PublisherSettings
 
 SERVICE = "publisher"
 log = logging.getLogger(__name__)
-_FOOTAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def build_adapters(
@@ -120,7 +118,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
             except HTTPException as refused:
                 headers = dict(refused.headers or {})  # WWW-Authenticate, Retry-After
                 return self.json({"detail": refused.detail}, status=refused.status_code, headers=headers)
-            if not _FOOTAGE_ID.match(footage_id):
+            if not is_footage_id(footage_id):
                 return self.json({"detail": "not a footage id"}, status=404)
             keys = publisher.retry(footage_id)
             body: dict[str, Any] = {
