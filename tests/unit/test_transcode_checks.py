@@ -114,6 +114,10 @@ GOOD_VIDEO = StreamInfo(
     r_frame_rate=30.0,
     avg_frame_rate=30.0,
     duration_s=10.0,
+    color_range="tv",
+    color_space="bt709",
+    color_transfer="bt709",
+    color_primaries="bt709",
 )
 GOOD_AUDIO = StreamInfo("audio", "aac", None, None, sample_rate=48000, channels=2)
 TIKTOK = resolve(PROFILES["tiktok"], source_width=1920, source_height=1080, duration_s=10.0)
@@ -142,6 +146,19 @@ def test_a_conforming_cut_has_no_problems() -> None:
         ({"pix_fmt": "yuv420p10le"}, "pixel format yuv420p10le"),
         ({"avg_frame_rate": 120.0}, "120.00 fps, at most 60"),
         ({"duration_s": 9.95}, "video lasts 9.950 s"),
+        # Full range, as a yuvj420p source gave before its range was converted.
+        ({"color_range": "pc"}, "colour range pc, expected BT.709 limited range"),
+        # HDR left as it was: 8-bit but still BT.2020 HLG.
+        (
+            {"color_primaries": "bt2020", "color_transfer": "arib-std-b67", "color_space": "bt2020nc"},
+            "colour primaries bt2020, transfer arib-std-b67, matrix bt2020nc, expected",
+        ),
+        ({"color_primaries": "smpte170m", "color_space": "smpte170m"}, "primaries smpte170m, matrix smpte170m"),
+        # An untagged cut: players guess, and guess differently.
+        (
+            {"color_range": "", "color_primaries": "", "color_transfer": "", "color_space": ""},
+            "colour range untagged, primaries untagged, transfer untagged, matrix untagged",
+        ),
     ],
 )
 def test_each_video_check_names_its_reason(change: dict[str, object], problem: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from loa_core.media import ProbeResult, StreamInfo
 from loa_core.streaming import PermanentError
+from loa_transcode.colour import BT709, Colour, source_colour, to_bt709
 from loa_transcode.graph import (
     Bumper,
     Candidates,
@@ -30,6 +31,8 @@ from loa_transcode.graph import (
 from loa_transcode.profiles import MB, PROFILES, profiles_for, resolve
 from loa_transcode.source import SourceInfo, output_rate, source_info
 
+# BT.709 limited-range sources are only tagged (see the colour tests below).
+TAG = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 HD = SourceInfo(width=1920, height=1080, duration_s=10.0, has_audio=True, fps="30", fps_value=30.0)
 
 
@@ -243,7 +246,7 @@ def test_subject_crop_replaces_the_blur_and_moves_by_commands() -> None:
     )
     graph = build_graph(job)[0]
     assert "boxblur" not in graph
-    assert graph.startswith("[0:v]fps=30,sendcmd=f=/w/crop.cmd,split=2")
+    assert graph.startswith(f"[0:v]{TAG},fps=30,sendcmd=f=/w/crop.cmd,split=2")
     assert "[s1]crop@f1=w=606:h=1080:x=100:y=0,scale=1080:1920[f1]" in graph
     assert (
         crop_script(job)
@@ -258,7 +261,7 @@ def test_a_subject_crop_shows_the_blurred_fit_during_the_shots_that_fall_back() 
     job = Job(Path("/w/s.mp4"), HD, (Output(_target("tiktok"), Path("/w/t.mp4"), crop),), crop_commands=Path("/w/c"))
     graph = build_graph(job)[0]
     # Three copies: the crop, and the fitted frame's picture and background.
-    assert graph.startswith("[0:v]fps=30,sendcmd=f=/w/c,split=3[s0][s1][s2];")
+    assert graph.startswith(f"[0:v]{TAG},fps=30,sendcmd=f=/w/c,split=3[s0][s1][s2];")
     assert "[s0]crop@f0=w=606:h=1080:x=100:y=0,scale=1080:1920[f0crop]" in graph
     assert "[s2]scale=270:480" in graph and "[s1]scale=1080:1920:force_original_aspect_ratio=decrease" in graph
     assert "[f0crop][f0fit]overlay=x=0:y=0:enable='between(t,0,1.5)+between(t,4,6.25)'[f0]" in graph
@@ -336,8 +339,8 @@ def test_bumpers_frame_into_each_cut_and_join_the_footage() -> None:
     args = build_args(job)
     assert args.count("-i") == 4  # source, intro, outro, and silence for the outro that has no sound
     graph = _value(args, "-filter_complex")
-    assert "[1:v]fps=30,split=3[intro0][intro1][intro2]" in graph  # 16:9 intro: tiktok needs a blur copy
-    assert "[2:v]fps=30,split=3[outro0][outro1][outro2]" in graph  # 9:16 outro: youtube needs one
+    assert f"[1:v]{TAG},fps=30,split=3[intro0][intro1][intro2]" in graph  # 16:9 intro: tiktok needs a blur copy
+    assert f"[2:v]{TAG},fps=30,split=3[outro0][outro1][outro2]" in graph  # 9:16 outro: youtube needs one
     assert "[ib0][m0][ob0]concat=n=3:v=1:a=0[v0]" in graph
     assert "apad,atrim=duration=2" in graph and "[3:a]" in graph
     assert "[ia][ma][oa]concat=n=3:v=0:a=1[joined]" in graph
@@ -352,6 +355,125 @@ def test_stills_frame_each_image() -> None:
     graph = _value(args, "-filter_complex")
     assert "split=3" in graph  # thumbnail fills 16:9, the cover needs a blurred background
     assert args.count("-frames:v") == 2
+
+
+# --- colour ---------------------------------------------------------------------------------------------
+
+
+def _stream(**fields: object) -> StreamInfo:
+    base: dict[str, object] = {"codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080}
+    return StreamInfo(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"color_range": "tv", "color_space": "bt709", "color_transfer": "bt709", "color_primaries": "bt709"}, BT709),
+        ({}, BT709),  # untagged HD: BT.709, as players assume
+        # Untagged SD: BT.601, NTSC's SMPTE C primaries for 480 lines, PAL's EBU ones for 576.
+        ({"width": 640, "height": 480}, Colour("smpte170m", "bt709", "smpte170m", "tv")),
+        ({"width": 720, "height": 576}, Colour("smpte170m", "bt709", "bt470bg", "tv")),
+        (
+            {
+                "width": 720,
+                "height": 576,
+                "color_space": "bt470bg",
+                "color_primaries": "bt470bg",
+                "color_transfer": "smpte170m",
+            },
+            Colour("bt470bg", "bt709", "bt470bg", "tv"),
+        ),
+        # Full range: said by the tag, or by a yuvj pixel format; MJPEG's matrix is JPEG's BT.601.
+        (
+            {"pix_fmt": "yuvj420p", "color_range": "pc", "color_space": "bt470bg"},
+            Colour("bt470bg", "bt709", "bt709", "pc"),
+        ),
+        ({"pix_fmt": "yuvj422p"}, Colour(range="pc")),
+        # Phone HDR: HLG or PQ in BT.2020; primaries and matrix assumed BT.2020 when only the transfer is tagged.
+        (
+            {
+                "pix_fmt": "yuv420p10le",
+                "color_space": "bt2020nc",
+                "color_transfer": "arib-std-b67",
+                "color_primaries": "bt2020",
+            },
+            Colour("bt2020nc", "arib-std-b67", "bt2020", "tv"),
+        ),
+        ({"color_transfer": "smpte2084"}, Colour("bt2020nc", "smpte2084", "bt2020", "tv")),
+        # Tags zscale cannot convert from are replaced by the assumption.
+        ({"color_space": "ycgco", "color_primaries": "jedec-p22"}, BT709),
+    ],
+)
+def test_source_colour(fields: dict[str, object], expected: Colour) -> None:
+    assert source_colour(_stream(**fields)) == expected
+
+
+def test_probe_colour_tags_reach_the_source_info() -> None:
+    tags = {"color_range": "pc", "color_space": "bt709", "color_transfer": "bt709", "color_primaries": "bt709"}
+    assert source_info(_probe(**tags)).colour == Colour(range="pc")
+
+
+TAG_PIXELS = ["format=yuv420p", TAG]
+
+
+def test_a_bt709_source_is_only_tagged() -> None:
+    assert to_bt709(BT709) == [TAG]
+
+
+def test_full_range_is_converted_to_limited() -> None:
+    steps = to_bt709(Colour(range="pc"))
+    assert steps == ["zscale=pin=bt709:min=bt709:rin=pc:tin=bt709:p=bt709:t=bt709:m=bt709:r=tv", *TAG_PIXELS]
+
+
+def test_sd_bt601_is_converted_to_bt709() -> None:
+    steps = to_bt709(Colour("bt470bg", "bt709", "bt470bg", "tv"))
+    assert steps[0] == "zscale=pin=bt470bg:min=bt470bg:rin=tv:tin=bt709:p=bt709:t=bt709:m=bt709:r=tv"
+    assert steps[1:] == TAG_PIXELS
+
+
+@pytest.mark.parametrize("transfer", ["arib-std-b67", "smpte2084"])
+def test_hdr_is_tone_mapped_in_linear_light(transfer: str) -> None:
+    steps = to_bt709(Colour("bt2020nc", transfer, "bt2020", "tv"))
+    assert steps == [
+        # Linear light in units of BT.2408 reference white (203 cd/m²), in float.
+        f"zscale=pin=bt2020:min=bt2020nc:rin=tv:tin={transfer}:t=linear:npl=203",
+        "format=gbrpf32le",
+        "zscale=p=bt709",
+        # Highlights up to 1000 cd/m² (4.926 x reference white) roll off into SDR white.
+        "tonemap=tonemap=mobius:param=0.7:desat=0:peak=4.926",
+        "zscale=t=bt709:m=bt709:r=tv",
+        *TAG_PIXELS,
+    ]
+
+
+def test_the_colour_conversion_runs_once_before_the_split_and_every_cut_is_tagged() -> None:
+    hlg = replace(HD, colour=Colour("bt2020nc", "arib-std-b67", "bt2020", "tv"))
+    args = build_args(_job("tiktok", "youtube", info=hlg))
+    graph = _value(args, "-filter_complex")
+    first = graph.split(";")[0]
+    assert first.startswith("[0:v]zscale=pin=bt2020") and "tonemap=" in first and "split=" in first
+    assert graph.count("tonemap=tonemap") == 1
+    tags = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
+    encodes = [i for i, a in enumerate(args) if a == "-c:v"]
+    assert len(encodes) == 2
+    for start in encodes:
+        window = args[start : start + 30]
+        assert any(window[k : k + len(tags)] == tags for k in range(len(window)))
+
+
+def test_bumpers_are_converted_from_their_own_colour() -> None:
+    intro = Bumper(Path("/w/intro.mp4"), replace(INTRO.info, colour=Colour(range="pc")))
+    graph = build_graph(_job("youtube", intro=intro))[0]
+    assert graph.startswith(f"[0:v]{TAG},")
+    assert "[1:v]zscale=pin=bt709:min=bt709:rin=pc:" in graph
+
+
+def test_stills_are_converted_from_the_source_and_to_jpeg_colour() -> None:
+    pal = replace(HD, colour=Colour("bt470bg", "bt709", "bt470bg", "tv"))
+    graph = _value(stills_args(Path("/w/s.mp4"), 1.0, pal, [(1280, 720, Path("/w/t.jpg"))]), "-filter_complex")
+    assert graph.startswith("[0:v]zscale=pin=bt470bg:min=bt470bg:rin=tv:")
+    # JFIF: full range, BT.601 matrix.
+    assert graph.endswith("setsar=1,zscale=m=bt470bg:r=pc,format=yuvj420p[v0]")
 
 
 def test_read_rate_caps_the_input() -> None:

@@ -14,6 +14,10 @@ PHONE = {
             "width": 1920,
             "height": 1080,
             "pix_fmt": "yuv420p10le",
+            "color_range": "tv",
+            "color_space": "bt2020nc",
+            "color_transfer": "arib-std-b67",
+            "color_primaries": "bt2020",
             "sample_aspect_ratio": "1:1",
             "r_frame_rate": "60/1",
             "avg_frame_rate": "30000/1001",
@@ -35,6 +39,8 @@ def test_phone_video_fields() -> None:
     assert video.r_frame_rate == 60.0
     assert abs(video.avg_frame_rate - 29.97) < 0.01
     assert (video.duration_s, video.nb_frames) == (3.003, 90)
+    colour = (video.color_range, video.color_space, video.color_transfer, video.color_primaries)
+    assert colour == ("tv", "bt2020nc", "arib-std-b67", "bt2020")
     audio = probe.streams[1]
     assert (audio.sample_rate, audio.channels, audio.duration_s) == (44100, 1, None)
 
@@ -43,7 +49,13 @@ def test_legacy_rotate_tag_and_unknown_rates() -> None:
     raw = {
         "format": {"duration": "1"},
         "streams": [
-            {"codec_type": "video", "codec_name": "h264", "r_frame_rate": "0/0", "tags": {"rotate": "270"}},
+            {
+                "codec_type": "video",
+                "codec_name": "h264",
+                "r_frame_rate": "0/0",
+                "tags": {"rotate": "270"},
+                "color_primaries": "unknown",
+            },
         ],
     }
     video = parse_probe(raw).video
@@ -52,3 +64,5 @@ def test_legacy_rotate_tag_and_unknown_rates() -> None:
     assert video.r_frame_rate == 0.0
     assert video.field_order == ""
     assert video.sample_rate is None
+    # ffprobe's "unknown" and an absent tag read alike: untagged.
+    assert (video.color_primaries, video.color_range) == ("", "")

@@ -53,6 +53,11 @@ class StreamInfo:
     nb_frames: int | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    # Colour tags as ffprobe names them; "" when the file does not say (ffprobe's "unknown").
+    color_range: str = ""  # "tv" (limited) or "pc" (full)
+    color_space: str = ""  # the YCbCr matrix: "bt709", "smpte170m", "bt470bg", "bt2020nc", ...
+    color_transfer: str = ""  # "bt709", "smpte170m", "smpte2084" (PQ), "arib-std-b67" (HLG), ...
+    color_primaries: str = ""  # "bt709", "smpte170m", "bt470bg", "bt2020", ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,11 @@ def _rate(value: Any) -> float:
     return n / d if d else 0.0
 
 
+def _tag(value: Any) -> str:
+    text = str(value or "")
+    return "" if text in ("unknown", "unspecified", "reserved") else text
+
+
 def _rotation(stream: dict[str, Any]) -> int:
     """Rotation in degrees: the display matrix side data (ffmpeg >= 5), else the legacy `rotate` tag."""
     for side in stream.get("side_data_list") or []:
@@ -129,6 +139,10 @@ def parse_probe(raw: dict[str, Any]) -> ProbeResult:
                 nb_frames=_int_or_none(s.get("nb_frames")),
                 sample_rate=_int_or_none(s.get("sample_rate")),
                 channels=_int_or_none(s.get("channels")),
+                color_range=_tag(s.get("color_range")),
+                color_space=_tag(s.get("color_space")),
+                color_transfer=_tag(s.get("color_transfer")),
+                color_primaries=_tag(s.get("color_primaries")),
             )
         )
     duration = fmt.get("duration")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loa_core.media import ProbeResult
+from loa_transcode.colour import BT709
 from loa_transcode.graph import TARGET_LUFS, Loudness
 from loa_transcode.profiles import Target
 
@@ -89,6 +90,23 @@ def conformance_problems(
         problems.append(f"{name}: video is {video.codec_name} {video.profile}, expected h264 High")
     if video.pix_fmt != "yuv420p":
         problems.append(f"{name}: pixel format {video.pix_fmt}, expected yuv420p")
+    # Every cut is SDR BT.709 in limited range, and says so: an untagged or differently tagged cut is shown with
+    # the wrong colours by some player or platform.
+    found_colour = {
+        "range": video.color_range,
+        "primaries": video.color_primaries,
+        "transfer": video.color_transfer,
+        "matrix": video.color_space,
+    }
+    expected_colour = {
+        "range": BT709.range,
+        "primaries": BT709.primaries,
+        "transfer": BT709.transfer,
+        "matrix": BT709.matrix,
+    }
+    wrong = [f"{k} {found_colour[k] or 'untagged'}" for k in expected_colour if found_colour[k] != expected_colour[k]]
+    if wrong:
+        problems.append(f"{name}: colour {', '.join(wrong)}, expected BT.709 limited range (tv) for each")
     rate = video.avg_frame_rate or video.r_frame_rate
     if rate > target.profile.max_fps + FPS_SLACK:
         problems.append(f"{name}: {rate:.2f} fps, at most {target.profile.max_fps:g} allowed")

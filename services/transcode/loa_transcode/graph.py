@@ -2,9 +2,9 @@
 
 The filter graph, for N cuts:
 
-    [0:v] deinterlace? → square pixels? → fps → split ─┬─ cut 1: frame (scale|blur fit|crop) → subtitles? → logo?
-                                                       ├─ ...
-                                                       └─ thumbnail candidates: small grey frames to pick stills
+    [0:v] deinterlace? → BT.709 SDR → square pixels? → fps → split ─┬─ cut 1: frame (scale|blur fit|crop) → subs? → logo
+                                                                    ├─ ...
+                                                                    └─ thumbnail candidates: small grey frames (stills)
     [0:a] loudnorm (measured first) → 48 kHz stereo → asplit → one per cut   (no audio: digital silence)
 
 Every option that is not obvious carries its reason in a comment next to it.
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loa_transcode.colour import OUTPUT_TAGS, to_bt709
 from loa_transcode.profiles import Profile, Target
 from loa_transcode.source import SourceInfo
 
@@ -340,6 +341,8 @@ def _prepare(info: SourceInfo, fps: str) -> list[str]:
     if info.interlaced:
         # Broadcast footage: bwdif deinterlaces one frame per frame; platforms show progressive video only.
         steps.append("bwdif=mode=send_frame:parity=auto:deint=interlaced")
+    # Once, before the split: every cut is SDR BT.709 limited range (see colour.py).
+    steps += to_bt709(info.colour)
     if abs(info.sar - 1.0) > ASPECT_TOLERANCE:
         # Anamorphic pixels made square first, so every later size is plain arithmetic on the shown picture.
         steps.append(f"scale={info.width}:{info.height},setsar=1")
@@ -462,6 +465,8 @@ def build_args(job: Job) -> list[str]:
     for out, v, a in zip(job.outputs, video_labels, audio_labels, strict=True):
         t = out.target
         args += ["-map", f"[{v}]", "-map", f"[{a}]", *_video_codec_args(out, job.options)]
+        # Explicit colour tags in the H.264 stream, as the frames carry them: no player guesses.
+        args += [x for pair in OUTPUT_TAGS for x in pair]
         args += ["-c:a", "aac", "-b:a", f"{t.profile.audio_kbps}k", "-ar", str(t.profile.audio_rate), "-ac", "2"]
         # moov before mdat, so platforms and browsers start playing before the download ends.
         args += ["-movflags", "+faststart"]
@@ -479,6 +484,7 @@ def stills_args(source: Path, at_s: float, info: SourceInfo, images: Sequence[tu
     """One frame at `at_s`, framed (fit on blur) into each (width, height, path) JPEG (pure)."""
     outputs = [Output(Target(Profile(f"image{i}", w, h), w, h, 1.0), path) for i, (w, h, path) in enumerate(images)]
     pre = "bwdif=mode=send_frame:parity=auto:deint=interlaced," if info.interlaced else ""
+    pre += ",".join(to_bt709(info.colour)) + ","
     if abs(info.sar - 1.0) > ASPECT_TOLERANCE:
         pre += f"scale={info.width}:{info.height},setsar=1,"
     copies = [f"s{i}" for i in range(sum(_copies(o, info) for o in outputs))]
@@ -488,7 +494,8 @@ def stills_args(source: Path, at_s: float, info: SourceInfo, images: Sequence[tu
         used = _copies(out, info)
         chains.extend(_frame(copies[cursor : cursor + used], out, info, f"f{i}"))
         cursor += used
-        chains.append(f"[f{i}]setsar=1,format=yuvj420p[v{i}]")
+        # JPEG (JFIF) is full range with the BT.601 matrix, whatever the video was: converted, not only relabelled.
+        chains.append(f"[f{i}]setsar=1,zscale=m=bt470bg:r=pc,format=yuvj420p[v{i}]")
     args = ["-ss", _num(at_s), "-i", f"file:{source}", "-filter_complex", ";".join(chains)]
     for i, out in enumerate(outputs):
         # q 3 is visually lossless for a still at these sizes, a few hundred kB at most.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from loa_core.media import ProbeResult
 from loa_core.streaming import PermanentError
+from loa_transcode.colour import BT709, Colour, source_colour
 
 # Output rates are one of these constant rates (see output_rate).
 STANDARD_RATES: tuple[tuple[str, float], ...] = (
@@ -38,6 +39,8 @@ class SourceInfo:
     interlaced: bool = False
     # Pixel aspect ratio of the coded picture when it is not square (anamorphic broadcast footage).
     sar: float = 1.0
+    # Its colour (tags, or what is assumed without them): every cut is converted from it to BT.709.
+    colour: Colour = BT709
 
     @property
     def aspect(self) -> float:
@@ -97,4 +100,5 @@ def source_info(probe: ProbeResult, *, max_fps: float = 60.0) -> SourceInfo:
         fps_value=fps_value,
         interlaced=video.field_order in INTERLACED_ORDERS,
         sar=sar,
+        colour=source_colour(video),
     )
