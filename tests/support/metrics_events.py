@@ -84,14 +84,25 @@ def published(
     )
 
 
-def post_failed(footage_id: str, channel: str = "local", platform: str = "local") -> PostFailed:
-    return PostFailed(footage_id=footage_id, channel=channel, platform=platform, reason="token revoked")
+def post_failed(
+    footage_id: str, channel: str = "local", platform: str = "local", *, at: datetime | None = None
+) -> PostFailed:
+    return PostFailed(
+        footage_id=footage_id,
+        occurred_at=at or datetime.now(UTC),
+        channel=channel,
+        platform=platform,
+        reason="token revoked",
+    )
 
 
-def dead_letter(footage_id: str | None, service: str = "transcode") -> DeadLetter:
+def dead_letter(
+    footage_id: str | None, service: str = "transcode", topic: str = "footage.uploaded", *, at: datetime | None = None
+) -> DeadLetter:
     return DeadLetter(
+        occurred_at=at or datetime.now(UTC),
         origin_service=service,
-        origin_topic="footage.uploaded",
+        origin_topic=topic,
         reason="MediaError: bad input",
         error_type="MediaError",
         footage_id=footage_id,

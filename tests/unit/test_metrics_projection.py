@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from loa_core.channels import Channel
+from loa_core.contracts import DeadLetter, Event, FootageUploaded, PostFailed, PostPublished, RenditionsReady
 from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import Projection, open_projection
 from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
@@ -206,3 +208,88 @@ def test_views_gained_within_a_period(projection: Projection) -> None:
     assert projection.engagement.views_gained(date(2026, 11, 1), date(2026, 12, 1)) == {key: 60 + 90 + 20}
     assert projection.engagement.views_gained(date(2026, 10, 1), date(2026, 11, 1)) == {key: 100}
     assert projection.engagement.views_gained(date(2026, 12, 1), date(2027, 1, 1)) == {key: 140}
+
+
+def _retried_footage(fid: str) -> tuple[list[Event], list[Event]]:
+    """A footage for yt and tt: yt goes live, tt fails for good (a failure and the publisher's dead letter), then
+    `loa retry` posts tt. Returns the events before the retry and the retry's publication."""
+    before: list[Event] = [
+        uploaded(fid, channels=("yt", "tt")),
+        renditions(fid, channels=("yt", "tt")),
+        published(fid, "youtube", channel="yt", platform="youtube", at=T0 + timedelta(minutes=1)),
+        post_failed(fid, "tt", "tiktok", at=T0 + timedelta(minutes=2)),
+        dead_letter(fid, "publisher", "renditions.ready", at=T0 + timedelta(minutes=2)),
+    ]
+    return before, [published(fid, "tiktok", channel="tt", platform="tiktok", at=T0 + timedelta(hours=1))]
+
+
+def _apply(projection: Projection, event: Event) -> None:
+    events = projection.events
+    if isinstance(event, FootageUploaded):
+        events.footage_uploaded(event)
+    elif isinstance(event, RenditionsReady):
+        events.renditions_ready(event)
+    elif isinstance(event, PostPublished):
+        events.post_published(event)
+    else:
+        assert isinstance(event, PostFailed | DeadLetter)
+        events.failure(event)
+
+
+def test_a_post_published_after_its_failure_is_published(projection: Projection) -> None:
+    fid = new_id()
+    before, retried = _retried_footage(fid)
+    for event in before:
+        _apply(projection, event)
+    assert projection.views.status(fid) == "failed"
+    for event in retried:
+        _apply(projection, event)
+    view = projection.views.footage(fid)
+    assert view is not None
+    assert view["status"] == "published", "the retry published the only post that had failed"
+    assert [(e["stage"], e["resolved"]) for e in view["errors"]] == [("publish", True), ("publisher", True)]
+    assert projection.events.mark_published_once(fid)
+    assert [v["footage_id"] for v in projection.views.list_footage(status="published")] == [fid]
+    counts, _ = projection.views.status_summary()
+    assert counts["published"] == 1 and counts["failed"] == 0
+
+
+def test_the_latest_outcome_wins_whatever_the_arrival_order(tmp_path: Path) -> None:
+    # Each topic is consumed on its own, and a replay (a new consumer group) reads posts.published before
+    # posts.failed: the answer must depend on the events' times, not on which topic was read first.
+    fid = new_id()
+    before, retried = _retried_footage(fid)
+    for n, order in enumerate(itertools.permutations(before[2:] + retried)):
+        projection = open_projection(tmp_path / f"p{n}.sqlite3", CHANNELS)
+        for event in (*before[:2], *order, before[3]):  # and the old failure redelivered last
+            _apply(projection, event)
+        assert projection.views.status(fid) == "published", order
+
+
+def test_a_failure_after_the_last_publication_still_fails(projection: Projection) -> None:
+    fid = new_id()
+    projection.events.footage_uploaded(uploaded(fid, channels=("local",)))
+    projection.events.renditions_ready(renditions(fid, channels=("local",)))
+    # One channel, two cuts: the tiktok cut is live, then the youtube cut fails (a failure names only the channel).
+    projection.events.post_published(published(fid, "tiktok", at=T0 + timedelta(minutes=1)))
+    projection.events.failure(post_failed(fid, "local", at=T0 + timedelta(minutes=2)))
+    assert projection.views.status(fid) == "failed"
+    projection.events.post_published(published(fid, "youtube", at=T0 + timedelta(minutes=30)))
+    assert projection.views.status(fid) == "published"
+    # The publisher gives up on the footage again after its last post (a newer dead letter): failed again.
+    projection.events.failure(dead_letter(fid, "publisher", "renditions.ready", at=T0 + timedelta(hours=2)))
+    assert projection.views.status(fid) == "failed"
+    assert [v["footage_id"] for v in projection.views.list_footage(status="failed")] == [fid]
+
+
+def test_a_transcode_dead_letter_is_superseded_only_by_a_later_transcode(projection: Projection) -> None:
+    fid = new_id()
+    projection.events.footage_uploaded(uploaded(fid))
+    projection.events.failure(dead_letter(fid, "transcode", at=T0 + timedelta(seconds=10)))
+    assert projection.views.status(fid) == "failed"
+    projection.events.renditions_ready(renditions(fid, at=T0 + timedelta(minutes=5)))
+    assert projection.views.status(fid) == "transcoded"
+    other = new_id()
+    projection.events.renditions_ready(renditions(other, at=T0))
+    projection.events.failure(dead_letter(other, "transcode", at=T0 + timedelta(minutes=5)))
+    assert projection.views.status(other) == "failed"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from loa_core.contracts import DeadLetter, FootageUploaded, PostFailed, PostPublished, RenditionsReady
+from loa_core.contracts import DeadLetter, FootageStatus, FootageUploaded, PostFailed, PostPublished, RenditionsReady
+from loa_metrics.status import PUBLISH
 from loa_metrics.store import Database, ts
 from loa_metrics.views import FootageViews
 
@@ -64,8 +65,9 @@ class Projector:
     def post_published(self, event: PostPublished) -> bool:
         self._ensure_row(event.footage_id)
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO posts (footage_id, channel, profile, platform, post_id, url, published_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO posts "
+            "(footage_id, channel, profile, platform, post_id, url, published_at, announced_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.footage_id,
                 event.channel,
@@ -74,6 +76,7 @@ class Projector:
                 event.post_id,
                 event.url,
                 ts(event.published_at),
+                ts(event.occurred_at),
             ),
         )
         return cur.rowcount > 0
@@ -82,7 +85,7 @@ class Projector:
         footage_id: str | None
         channel: str | None
         if isinstance(event, PostFailed):
-            footage_id, stage, channel = event.footage_id, "publish", event.channel
+            footage_id, stage, channel = event.footage_id, PUBLISH, event.channel
         else:
             footage_id, stage, channel = event.footage_id, event.origin_service, None
         if footage_id:
@@ -95,7 +98,7 @@ class Projector:
 
     def mark_published_once(self, footage_id: str) -> bool:
         """True the first time a footage is seen fully published, so the counter counts it once."""
-        if self._views.status(footage_id) != "published":
+        if self._views.status(footage_id) != FootageStatus.PUBLISHED:
             return False
         cur = self._db.execute(
             "UPDATE footage SET published_counted=1 WHERE footage_id=? AND published_counted=0", (footage_id,)

@@ -72,6 +72,9 @@ _ADDED_COLUMNS = {
         "comments": "INTEGER",
         "shares": "INTEGER",
         "stats_at": "TEXT",  # when the platform last answered for this post
+        # When the publisher announced the post (the event's time, in the clock its failures use); rows from
+        # before this column fall back to published_at.
+        "announced_at": "TEXT",
     },
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from loa_core.channels import Channel
 from loa_core.contracts import FOOTAGE_STATUSES, IN_PROGRESS, FootageStatus
-from loa_metrics.status import expected_posts_for, footage_status
+from loa_metrics.status import Failure, Publication, expected_posts_for, footage_status, stands
 from loa_metrics.store import Database, day_range
 
 
@@ -26,9 +26,9 @@ class FootageViews:
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
         return self._view(rows[0]) if rows else None
 
-    def status(self, footage_id: str) -> str | None:
+    def status(self, footage_id: str) -> FootageStatus | None:
         view = self.footage(footage_id)
-        return None if view is None else str(view["status"])
+        return None if view is None else FootageStatus(view["status"])
 
     def _plan(self, row: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], set[tuple[str, str]]]:
         """A footage row's channels, renditions and the (channel, cut) posts they call for."""
@@ -39,27 +39,32 @@ class FootageViews:
     def _view(self, data: dict[str, Any]) -> dict[str, Any]:
         footage_id = data["footage_id"]
         posts = self._db.rows(
-            "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at "
-            "FROM posts WHERE footage_id=? ORDER BY channel, profile",
+            "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at, "
+            "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id=? "
+            "ORDER BY channel, profile",
             (footage_id,),
         )
-        failures = self._db.rows(
+        errors = self._db.rows(
             "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
         )
+        publications = [Publication(p["channel"], p["profile"], p.pop("announced_at")) for p in posts]
+        failures = [Failure(e["stage"], e["channel"], e["at"]) for e in errors]
         channel_names, renditions, expected = self._plan(data)
+        for error, failure in zip(errors, failures, strict=True):
+            error["resolved"] = not stands(failure, data, publications, expected)
         return {
             "footage_id": footage_id,
             "title": data["title"],
             "series": data["series"],
             "source": data["source"],
             "channels": channel_names,
-            "status": footage_status(data, posts, failures, expected),
+            "status": footage_status(data, publications, failures, expected),
             "stages": {
                 "uploaded": {"at": data["uploaded_at"]},
                 "transcoded": {"at": data["transcoded_at"], "renditions": renditions},
                 "published": {"posts": posts, "expected": len(expected)},
             },
-            "errors": failures,
+            "errors": errors,
         }
 
     def list_footage(
@@ -94,15 +99,19 @@ class FootageViews:
         return [self._view(r) for r in matching[offset : offset + limit]]
 
     def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, FootageStatus]:
-        posts: dict[str, list[dict[str, Any]]] = {}
-        for p in self._db.rows("SELECT footage_id, channel, profile FROM posts"):
-            posts.setdefault(p["footage_id"], []).append(p)
-        failed = {r["footage_id"] for r in self._db.rows("SELECT DISTINCT footage_id FROM failures")}
+        publications: dict[str, list[Publication]] = {}
+        for p in self._db.rows(
+            "SELECT footage_id, channel, profile, COALESCE(announced_at, published_at) AS at FROM posts"
+        ):
+            publications.setdefault(p["footage_id"], []).append(Publication(p["channel"], p["profile"], p["at"]))
+        failures: dict[str, list[Failure]] = {}
+        for f in self._db.rows("SELECT footage_id, stage, channel, at FROM failures WHERE footage_id IS NOT NULL"):
+            failures.setdefault(f["footage_id"], []).append(Failure(f["stage"], f["channel"], f["at"]))
         out = {}
         for row in rows:
             fid = row["footage_id"]
             _, _, expected = self._plan(row)
-            out[fid] = footage_status(row, posts.get(fid, []), [{}] if fid in failed else [], expected)
+            out[fid] = footage_status(row, publications.get(fid, []), failures.get(fid, []), expected)
         return out
 
     def status_summary(self) -> tuple[dict[FootageStatus, int], str | None]:
