@@ -191,7 +191,9 @@ def _print_human(view: dict[str, Any]) -> None:
     for post in view["stages"]["published"]["posts"]:
         typer.echo(f"  {post['channel']}/{post['profile']}: {post['url']}")
     for error in view["errors"]:
-        typer.echo(f"  error ({error['stage']}): {error['reason']}")
+        # A failure a later success superseded (a post published by `loa retry`) stays listed, marked as such.
+        resolved = ", resolved / đã khắc phục" if error.get("resolved") else ""
+        typer.echo(f"  error ({error['stage']}{resolved}): {error['reason']}")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""`loa report` against the metrics API served over real HTTP (uvicorn on a free port, own thread)."""
+"""`loa report` and `loa status` against the metrics API served over real HTTP (uvicorn on a free port, own thread)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,12 @@ from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import open_projection
 from loa_metrics.settings import MetricsSettings
 from tests.support.asgi_server import serve_in_thread
-from tests.support.metrics_events import new_id, published, uploaded
+from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
 
 TOKEN = "cli-report-token"
+
+
+RETRIED = new_id()
 
 
 @pytest.fixture
@@ -35,16 +39,30 @@ def metrics_url(tmp_path: Path) -> Iterator[str]:
     projection.engagement.record_post_stats(
         "tiktok", {"v1": PostStats(800, 40, 30, 10)}, published(fid, "tiktok").published_at
     )
+    # Failed on tt (the failure and the publisher's dead letter), then posted by `loa retry` an hour later.
+    projection.events.footage_uploaded(uploaded(RETRIED, channels=("tt",)))
+    projection.events.renditions_ready(renditions(RETRIED, channels=("tt",)))
+    projection.events.failure(post_failed(RETRIED, "tt", "tiktok", at=T0 + timedelta(minutes=2)))
+    projection.events.failure(dead_letter(RETRIED, "publisher", "renditions.ready", at=T0 + timedelta(minutes=2)))
+    at = T0 + timedelta(hours=1)
+    projection.events.post_published(published(RETRIED, "tiktok", channel="tt", platform="tiktok", at=at))
     with serve_in_thread(
         create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement)
     ) as url:
         yield url
 
 
-def run(metrics_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+def run(metrics_url: str, tmp_path: Path, *args: str, command: str = "report") -> tuple[int, str]:
     env = {"LOA_METRICS_URL": metrics_url, "LOA_TOKEN": TOKEN, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
-    result = CliRunner().invoke(cli, ["report", *args], env=env)
+    result = CliRunner().invoke(cli, [command, *args], env=env)
     return result.exit_code, result.output
+
+
+def test_status_after_a_successful_retry(metrics_url: str, tmp_path: Path) -> None:
+    code, out = run(metrics_url, tmp_path, RETRIED, command="status")
+    assert code == 0, out
+    assert "[published]" in out
+    assert "error (publish, resolved / đã khắc phục): token revoked" in out
 
 
 def test_report_month_as_table_csv_and_json(metrics_url: str, tmp_path: Path) -> None:
