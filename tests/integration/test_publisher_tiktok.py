@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import new_id
+from loa_core.contracts import new_id, utc_now
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
-from loa_publisher.adapters import PermanentError, RetryableError
+from loa_publisher.adapters import PermanentError, RetryableError, UploadSession
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.auth import Secrets
@@ -64,17 +65,32 @@ class Harness:
             options={"base_url": self.emulator.base_url, **options},
         )
 
-    def adapter(self, policy: RetryPolicy = FAST, chunk_size: int = 5 * MB) -> TikTokAdapter:
+    def adapter(
+        self, policy: RetryPolicy = FAST, chunk_size: int = 5 * MB, clock: Callable[[], datetime] = utc_now
+    ) -> TikTokAdapter:
         return TikTokAdapter(
-            self.storage, self.http, self.secrets, self.ledger, chunk_size=chunk_size, policy=policy, poll_s=0.01
+            self.storage,
+            self.http,
+            self.secrets,
+            self.ledger,
+            chunk_size=chunk_size,
+            policy=policy,
+            poll_s=0.01,
+            clock=clock,
         )
 
-    async def publish(self, size: int, channel: Channel | None = None, adapter: TikTokAdapter | None = None) -> str:
+    async def publish(
+        self,
+        size: int,
+        channel: Channel | None = None,
+        adapter: TikTokAdapter | None = None,
+        session: UploadSession | None = None,
+    ) -> str:
         if not (self.storage.root / f"renditions/{self.footage_id}/tiktok.mp4").exists():
             self.rendition = stored_rendition(self.storage, size, profile="tiktok", footage_id=self.footage_id)
         result = await (adapter or self.adapter()).publish(
             request_for(channel or self.channel(), self.rendition, self.footage_id, self.meta),
-            ledger_session(self.ledger, self.key),
+            session or ledger_session(self.ledger, self.key),
         )
         return result.post_id
 
@@ -170,3 +186,56 @@ async def test_a_cut_over_64_mb_goes_in_several_chunks_whatever_the_setting(h: H
     h.assert_one_identical_video()
     publish = next(iter(h.emulator.publishes.values()))
     assert (publish.chunk_size, publish.count) == (35 * MB, 2)
+
+
+class Crash(Exception):
+    """The publisher process dies here."""
+
+
+def dies_before_recording_the_upload(ledger: Ledger, key: PostKey) -> UploadSession:
+    """A ledger session whose process dies after TikTok took the last chunk, before the ledger records it."""
+
+    def save(data: dict[str, object]) -> None:
+        if data.get("uploaded"):
+            raise Crash
+        ledger.save_session(key, data)
+
+    return UploadSession(None, _save=save, _clear=lambda: ledger.clear_session(key))
+
+
+def two_hours_later() -> datetime:
+    return utc_now() + timedelta(hours=2)
+
+
+async def test_a_publish_completed_before_a_crash_is_not_posted_again_hours_later(h: Harness) -> None:
+    with pytest.raises(Crash):
+        await h.publish(11 * MB, session=dies_before_recording_the_upload(h.ledger, h.key))
+    publish = next(iter(h.emulator.publishes.values()))
+    assert publish.received == 11 * MB  # TikTok has every chunk; the ledger only knows the publish began
+    h.emulator.advance(2 * 3600)  # the restart comes after the upload_url's hour
+    post_id = await h.publish(11 * MB, adapter=h.adapter(clock=two_hours_later))
+    h.assert_one_identical_video()
+    assert post_id == publish.id and len(h.emulator.publishes) == 1 and h.emulator.count("init") == 1
+
+
+async def test_an_unfinished_upload_whose_url_expired_is_started_again_after_asking(h: Harness) -> None:
+    h.emulator.inject("status", on="chunk", status=503, times=2, skip=1)  # the first chunk only, then a crash
+    with pytest.raises(RetryableError):
+        await h.publish(16 * MB, adapter=h.adapter(RetryPolicy(attempts=2, initial_s=0.01, max_s=0.02)))
+    h.emulator.advance(2 * 3600)
+    asked = len(h.emulator.requests)
+    await h.publish(16 * MB, adapter=h.adapter(clock=two_hours_later))
+    h.assert_one_identical_video()
+    assert len(h.emulator.publishes) == 2  # the first never completed its upload, so it can never be posted
+    kinds = [kind for kind, _ in h.emulator.requests[asked:] if kind in ("status", "init")]
+    assert kinds[:2] == ["status", "init"]  # TikTok was asked before a new publish began
+
+
+async def test_a_publish_tiktok_reports_failed_is_started_again(h: Harness) -> None:
+    h.emulator.inject("status", on="chunk", status=503, times=2, skip=1)
+    with pytest.raises(RetryableError):
+        await h.publish(16 * MB, adapter=h.adapter(RetryPolicy(attempts=2, initial_s=0.01, max_s=0.02)))
+    h.emulator.fail(next(iter(h.emulator.publishes)), "internal")
+    await h.publish(16 * MB)
+    h.assert_one_identical_video()
+    assert len(h.emulator.publishes) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,15 @@ class Emulator:
         # Access tokens this emulator accepts; the OAuth endpoint mints them.
         self.valid_tokens: set[str] = set()
         self.refresh_calls = 0
+        self._skew_s = 0.0
+
+    # --- time: `advance` moves the platform's clock (an hour passing for an upload URL) without waiting
+
+    def now(self) -> float:
+        return time.monotonic() + self._skew_s
+
+    def advance(self, seconds: float) -> None:
+        self._skew_s += seconds
 
     # --- lifecycle
 

@@ -4,15 +4,17 @@ Checked: bearer token on API calls (401 access_token_invalid otherwise); privacy
 options; source_info chunk rules (`chunk_rule_violation`: 5–64 MB chunks, count = floor(size/chunk), last
 ≤ 128 MB, a file under 5 MB whole, one over 64 MB in several chunks, 1–1000 chunks); chunk PUTs in order with
 `Content-Range: bytes a-b/total` on the chunk boundaries, Content-Length = b-a+1 and Content-Type video/mp4; the
-upload_url's one-hour life (`expire_url`). A chunk may be sent again (a retry): it replaces the copy held.
-Processing then takes `processing_polls` status fetches before the final state.
+upload_url's one-hour life on the emulator's clock (`advance`; `expire_url` ends it early). A chunk may be sent
+again (a retry): it replaces the copy held. status/fetch answers for every publish_id issued, its URL expired or
+not: PROCESSING_UPLOAD with uploaded_bytes until every chunk is in (the video then exists, asked about or not),
+then `processing_polls` fetches of PROCESSING_DOWNLOAD before the final state; `fail` makes a publish FAILED
+with a fail_reason.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from aiohttp import web
 from tests.support.emulators import Emulator, Stored, receive_body
 
 MB = 1024 * 1024
+UPLOAD_URL_LIFETIME_S = 3600.0  # [docs]
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -35,9 +38,11 @@ class Publish:
     post_info: dict[str, Any]
     path: Path
     received: int = 0  # bytes of whole chunks held, in order
+    url_expires_at: float = 0.0  # the emulator's clock
     url_expired: bool = False
     polls_left: int = 0
     status: str = "PROCESSING_UPLOAD"
+    fail_reason: str = ""
     video: Stored | None = None
 
 
@@ -91,6 +96,10 @@ class TikTokEmulator(Emulator):
         self.init_window_s = 60.0
         self._init_times: list[float] = []
         self.public_ids = False  # audited app posting publicly: a public post id appears at the end
+
+    def fail(self, publish_id: str, reason: str) -> None:
+        """TikTok gave up on this publish (its status turns FAILED)."""
+        self.publishes[publish_id].status, self.publishes[publish_id].fail_reason = "FAILED", reason
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/oauth/token/", self._token)
@@ -161,7 +170,7 @@ class TikTokEmulator(Emulator):
         denied = self._check(request, "init")
         if denied:
             return denied
-        now = time.monotonic()
+        now = self.now()
         self._init_times = [t for t in self._init_times if now - t < self.init_window_s]
         if len(self._init_times) >= self.init_limit:
             wait = self.init_window_s - (now - self._init_times[0])
@@ -195,6 +204,7 @@ class TikTokEmulator(Emulator):
             count,
             post_info,
             self.root / f"{publish_id}.part",
+            url_expires_at=now + UPLOAD_URL_LIFETIME_S,
             polls_left=self.processing_polls,
         )
         return _api({"publish_id": publish_id, "upload_url": f"{self.base_url}/upload/{publish_id}"})
@@ -210,7 +220,7 @@ class TikTokEmulator(Emulator):
         content_range = request.headers.get("Content-Range", "")
         self.log("chunk", content_range)
         fault = self.take_fault("chunk")
-        if fault and fault.kind == "expire_url" and publish:
+        if publish and ((fault and fault.kind == "expire_url") or self.now() >= publish.url_expires_at):
             publish.url_expired = True
         if publish is None or publish.url_expired:
             return _api(code="invalid_params", message="upload_url expired or unknown", status=404)
@@ -240,7 +250,13 @@ class TikTokEmulator(Emulator):
         publish.received = max(publish.received, last + 1)
         if publish.received < publish.size:
             return web.Response(status=206)
+        # TikTok has the whole file: it will become a post whether or not anyone asks about it again.
         publish.status = "PROCESSING_DOWNLOAD"
+        video_id = self.new_id("73")
+        final = self.root / f"{video_id}.mp4"
+        publish.path.rename(final)
+        publish.video = Stored(video_id, final, publish.size, meta={"post_info": publish.post_info})
+        self.videos[video_id] = publish.video
         return web.Response(status=201)
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -252,16 +268,13 @@ class TikTokEmulator(Emulator):
         if publish is None:
             return _api(code="invalid_publish_id", message="publish_id not found", status=400)
         data: dict[str, Any] = {"status": publish.status, "uploaded_bytes": publish.received}
+        if publish.status == "FAILED":
+            data["fail_reason"] = publish.fail_reason
         if publish.status == "PROCESSING_DOWNLOAD":
             if publish.polls_left > 0:
                 publish.polls_left -= 1
             else:
                 publish.status = "SEND_TO_USER_INBOX" if publish.mode == "inbox" else "PUBLISH_COMPLETE"
-                video_id = self.new_id("73")
-                final = self.root / f"{video_id}.mp4"
-                publish.path.rename(final)
-                publish.video = Stored(video_id, final, publish.size, meta={"post_info": publish.post_info})
-                self.videos[video_id] = publish.video
             data["status"] = publish.status
         if publish.status == "PUBLISH_COMPLETE" and self.public_ids and publish.video:
             data["publicaly_available_post_id"] = [int(publish.video.id)]

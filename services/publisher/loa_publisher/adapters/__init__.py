@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata, Rendition
@@ -65,15 +67,35 @@ class PostResult:
     url: str
 
 
+S = TypeVar("S")
+
+
 @dataclass
 class UploadSession:
-    """The adapter's durable resume data for one post; `save` writes it to the ledger before returning."""
+    """The adapter's durable resume data for one post, kept in the ledger as JSON.
+
+    Each adapter keeps a frozen dataclass of its own (`YouTubeUpload`, `TikTokUpload`, …): `load` reads it back,
+    `save` writes it to the ledger before returning. Stored data that is not the adapter's shape is never dropped
+    silently (dropping it could post twice): it is a PermanentError, and `loa retry` starts afresh.
+    """
 
     data: dict[str, Any] | None
     _save: Callable[[dict[str, Any]], None] = field(repr=False)
     _clear: Callable[[], None] = field(repr=False)
 
-    def save(self, data: dict[str, Any]) -> None:
+    def load(self, kind: type[S]) -> S | None:
+        if self.data is None:
+            return None
+        try:
+            return TypeAdapter(kind).validate_python(self.data)
+        except ValidationError as exc:
+            raise PermanentError(
+                f"the stored upload session is not a {kind.__name__} ({exc.error_count()} problems); check the "
+                "platform for a post before `loa retry`, which starts a new upload"
+            ) from exc
+
+    def save(self, value: object) -> None:
+        data = TypeAdapter(type(value)).dump_python(value, mode="json")
         self._save(data)
         self.data = data
 

@@ -22,7 +22,14 @@ import httpx
 from loa_core.channels import Channel
 from loa_core.storage import Storage
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, UploadSession
-from loa_publisher.adapters.http import RangeReader, RetryPolicy, platform_message, transient_for, with_backoff
+from loa_publisher.adapters.http import (
+    RangeReader,
+    RetryPolicy,
+    platform_message,
+    stored_size,
+    transient_for,
+    with_backoff,
+)
 from loa_publisher.auth import Secrets, StaticToken, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://graph-video.facebook.com"
@@ -53,7 +60,7 @@ class FacebookAdapter:
         app_id, page_id = self._option(channel, "app_id"), self._option(channel, "page_id")
         user = StaticToken(channel.name, self._secrets.require(channel.name, "user_token"))
         page = StaticToken(channel.name, self._secrets.require(channel.name, "page_token"))
-        size = self._storage.size(request.rendition.key)
+        size = await stored_size(self._storage, request.rendition.key)
         saved = dict(session.data or {})
         if saved.get("size") != size:
             saved = {}

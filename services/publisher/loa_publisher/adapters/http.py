@@ -17,8 +17,8 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from loa_core.observability import redact
-from loa_core.storage import Storage
-from loa_core.streaming import RetryableError
+from loa_core.storage import ObjectNotFound, Storage
+from loa_core.streaming import PermanentError, RetryableError
 
 T = TypeVar("T")
 
@@ -119,6 +119,17 @@ async def with_backoff(policy: RetryPolicy, what: str, attempt: Callable[[], Awa
     raise AssertionError("unreachable")  # pragma: no cover — AsyncRetrying either returns or raises
 
 
+async def stored_size(storage: Storage, key: str) -> int:
+    """The size of a stored cut, asked off the event loop (a stat, or a HEAD to S3); errors mapped as
+    transcode's `_download` maps them: gone is permanent, storage unavailable is worth retrying."""
+    try:
+        return await asyncio.to_thread(storage.size, key)
+    except ObjectNotFound as exc:
+        raise PermanentError(f"{key} is not in storage") from exc
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+
+
 class RangeReader:
     """Reads a stored object in chunks at arbitrary offsets with bounded memory (one chunk plus one read ahead).
 
@@ -202,6 +213,7 @@ class RangeReader:
                 await self._ahead[2]
             self._ahead = None
         if self._stream is not None:
-            self._stream.close()
+            # Closing an S3 body talks to the network: on the reader's thread, like every other storage call.
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._stream.close)
             self._stream = None
         self._thread.shutdown(wait=False)

@@ -6,8 +6,10 @@ Chunk rules: 5–64 MB chunks in order, the last absorbs the remainder (≤ 128 
 floor(size / chunk_size); a file no larger than one chunk goes whole. Each chunk is streamed from storage, so
 memory stays at one read-ahead piece whatever the chunk size.
 
-Resume: publish_id and upload_url are saved before the first chunk; after a crash, status/fetch's
-`uploaded_bytes` says which chunk comes next, and a finished upload goes straight to polling.
+Resume: the publish (`TikTokUpload`) is saved before the first chunk. After a crash TikTok is asked first
+(status/fetch), however old the upload_url: a publish whose upload completed is followed to its end, never posted
+again; an unfinished one continues at the chunk `uploaded_bytes` points to while its URL lives. Only a publish
+TikTok reports FAILED, or one that never completed its upload, is started again (`resume`).
 
 Channel options: base_url, mode (direct|inbox; default direct), privacy_level (default SELF_ONLY: unaudited
 apps may only post privately), disable_comment/duet/stitch. Secrets: client_key, client_secret, refresh_token.
@@ -17,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from loa_core.channels import Channel
+from loa_core.contracts import utc_now
 from loa_core.storage import Storage
 from loa_publisher.adapters import (
     PermanentError,
@@ -34,13 +37,20 @@ from loa_publisher.adapters import (
     RetryableError,
     UploadSession,
 )
-from loa_publisher.adapters.http import RangeReader, RetryPolicy, platform_message, transient_for, with_backoff
+from loa_publisher.adapters.http import (
+    RangeReader,
+    RetryPolicy,
+    platform_message,
+    stored_size,
+    transient_for,
+    with_backoff,
+)
 from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://open.tiktokapis.com"
 MB = 1024 * 1024
 MIN_CHUNK, MAX_CHUNK = 5 * MB, 64 * MB
-UPLOAD_URL_LIFETIME_S = 3600  # the upload_url lives one hour [docs]
+UPLOAD_URL_LIFETIME = timedelta(hours=1)  # [docs]
 FINAL_DIRECT = "PUBLISH_COMPLETE"
 FINAL_INBOX = "SEND_TO_USER_INBOX"
 
@@ -91,6 +101,67 @@ def plan_chunks(size: int, preferred: int) -> ChunkPlan:
     return ChunkPlan(size, chunk, size // chunk)
 
 
+@dataclass(frozen=True)
+class TikTokUpload:
+    """A publish being uploaded: saved in the ledger before its first chunk, `uploaded` once TikTok has them all."""
+
+    publish_id: str
+    upload_url: str
+    size: int
+    chunk_size: int
+    count: int
+    mode: str  # direct | inbox
+    username: str
+    expires_at: datetime  # when the upload_url dies (a minute early)
+    uploaded: bool = False
+
+    @property
+    def plan(self) -> ChunkPlan:
+        return ChunkPlan(self.size, self.chunk_size, self.count)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """TikTok has the whole file: follow this publish to its end. Never upload it again."""
+
+
+@dataclass(frozen=True)
+class Continue:
+    """The upload stopped part-way and its URL still lives: send from chunk `index` on."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class StartAgain:
+    """This publish can never be posted: a new one may be started."""
+
+    why: str
+
+
+Resume = Poll | Continue | StartAgain
+UPLOADING = "PROCESSING_UPLOAD"
+
+
+def resume(saved: TikTokUpload, status: dict[str, Any], size: int, now: datetime) -> Resume:
+    """What to do with a publish found in the ledger, from TikTok's status/fetch answer (pure).
+
+    Only a publish TikTok reports as FAILED, or one whose upload never completed, may be started again: anything
+    else may already be (or become) a post, and a second publish would post the video twice.
+    """
+    state = status.get("status")
+    uploaded = int(status.get("uploaded_bytes") or 0)
+    if state == "FAILED":
+        return StartAgain(f"TikTok reports the publish failed: {status.get('fail_reason') or 'no reason given'}")
+    if state not in (None, UPLOADING) or uploaded >= saved.size:
+        return Poll()
+    if now >= saved.expires_at:
+        return StartAgain("the upload never completed and its URL has expired")
+    if saved.size != size:
+        return StartAgain("the cut changed size since the upload began")
+    return Continue(min(uploaded // saved.chunk_size, saved.count))
+
+
 class _UploadUrlGone(Exception):
     """404 on the upload_url: expired or unknown."""
 
@@ -109,6 +180,7 @@ class TikTokAdapter:
         policy: RetryPolicy | None = None,
         poll_s: float = 5.0,
         poll_timeout_s: float = 3600.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         check_chunk_setting(chunk_size)
         self._storage = storage
@@ -117,6 +189,7 @@ class TikTokAdapter:
         self._policy = policy or RetryPolicy()
         self._poll_s = poll_s
         self._poll_timeout_s = poll_timeout_s
+        self._clock = clock
         self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
 
     def tokens(self, channel: Channel) -> TokenSource:
@@ -125,56 +198,61 @@ class TikTokAdapter:
         return self._refreshers.get(channel.name, token_url=token_url, form=("client_key", "client_secret"))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
-        for _ in range(2):
-            try:
-                return await self._publish_once(request, session)
-            except _UploadUrlGone:
-                # The upload_url died (its hour is up): that publish can never finish, so start a new one.
-                session.clear()
-        raise PermanentError("the upload URL expired twice in a row")
-
-    async def _publish_once(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         tokens = self.tokens(channel)
-        size = self._storage.size(request.rendition.key)
-        saved = session.data
-        fresh = saved and saved.get("size") == size and time.time() < float(saved.get("expires_at", 0))
-        if saved and saved.get("publish_id") and not fresh and not saved.get("uploaded"):
-            session.clear()  # the upload_url died with its hour; the unfinished publish is abandoned
-            saved = None
-        if not saved:
-            creator = await self._call(tokens, base, "/v2/post/publish/creator_info/query/", {}, "creator info")
-            mode, body = self._init_body(request, creator, size)
-            path = "/v2/post/publish/inbox/video/init/" if mode == "inbox" else "/v2/post/publish/video/init/"
-            data = await self._call(tokens, base, path, body, "init")
-            plan = plan_chunks(size, self._chunk)
-            saved = {
-                "publish_id": data["publish_id"],
-                "upload_url": data["upload_url"],
-                "size": size,
-                "chunk_size": plan.chunk_size,
-                "count": plan.count,
-                "mode": mode,
-                "username": creator.get("creator_username", ""),
-                "expires_at": time.time() + UPLOAD_URL_LIFETIME_S - 60,
-            }
-            session.save(saved)  # durable before the first chunk
-            next_chunk = 0
-        elif saved.get("uploaded"):
-            next_chunk = int(saved["count"])
-        else:
-            status = await self._status(tokens, base, str(saved["publish_id"]))
-            uploaded = int(status.get("uploaded_bytes") or 0)
-            next_chunk = min(uploaded // int(saved["chunk_size"]), int(saved["count"]))
-            if status.get("status") not in (None, "PROCESSING_UPLOAD") or uploaded >= size:
-                next_chunk = int(saved["count"])
-        if next_chunk < int(saved["count"]):
-            await self._upload(request.rendition.key, saved, next_chunk)
-            session.save({**saved, "uploaded": True})
-        return await self._poll(tokens, base, saved)
+        key = request.rendition.key
+        size = await stored_size(self._storage, key)
+        saved = session.load(TikTokUpload)
+        if saved is not None:
+            # Ask TikTok before anything else: a crash after the last chunk (before the ledger heard of it) left a
+            # publish that is complete, however old its upload_url.
+            step: Resume = Poll()
+            if not saved.uploaded:
+                step = resume(saved, await self._status(tokens, base, saved), size, self._clock())
+            if isinstance(step, Poll):
+                return await self._poll(tokens, base, saved)
+            if isinstance(step, Continue):
+                try:
+                    await self._upload(key, saved, step.index)
+                except _UploadUrlGone:
+                    pass  # died under us before the last chunk: never complete, so it cannot be posted
+                else:
+                    session.save(replace(saved, uploaded=True))
+                    return await self._poll(tokens, base, saved)
+            session.clear()
+        for _ in range(2):
+            upload = await self._start(request, tokens, base, size)
+            session.save(upload)  # durable before the first chunk
+            try:
+                await self._upload(key, upload, 0)
+            except _UploadUrlGone:
+                # The upload_url died before the last chunk: that publish can never finish, so start a new one.
+                session.clear()
+                continue
+            session.save(replace(upload, uploaded=True))
+            return await self._poll(tokens, base, upload)
+        raise PermanentError("the upload URL expired twice in a row")
 
-    def _init_body(self, request: PublishRequest, creator: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
+    async def _start(self, request: PublishRequest, tokens: TokenSource, base: str, size: int) -> TikTokUpload:
+        creator = await self._call(tokens, base, "/v2/post/publish/creator_info/query/", {}, "creator info")
+        mode, plan, body = self._init_body(request, creator, size)
+        path = "/v2/post/publish/inbox/video/init/" if mode == "inbox" else "/v2/post/publish/video/init/"
+        data = await self._call(tokens, base, path, body, "init")
+        return TikTokUpload(
+            publish_id=str(data["publish_id"]),
+            upload_url=str(data["upload_url"]),
+            size=size,
+            chunk_size=plan.chunk_size,
+            count=plan.count,
+            mode=mode,
+            username=str(creator.get("creator_username", "")),
+            expires_at=self._clock() + UPLOAD_URL_LIFETIME - timedelta(minutes=1),
+        )
+
+    def _init_body(
+        self, request: PublishRequest, creator: dict[str, Any], size: int
+    ) -> tuple[str, ChunkPlan, dict[str, Any]]:
         options = request.channel.options
         max_s = creator.get("max_video_post_duration_sec")
         if isinstance(max_s, int | float) and request.rendition.duration_s > max_s:
@@ -190,7 +268,7 @@ class TikTokAdapter:
         }
         mode = str(options.get("mode", "direct"))
         if mode == "inbox":
-            return mode, {"source_info": source}
+            return mode, plan, {"source_info": source}
         if mode != "direct":
             raise PermanentError(f"channel option mode must be direct or inbox, not {mode!r}")
         privacy = str(options.get("privacy_level", "SELF_ONLY"))
@@ -205,7 +283,7 @@ class TikTokAdapter:
             "disable_duet": bool(options.get("disable_duet", False)) or bool(creator.get("duet_disabled")),
             "disable_stitch": bool(options.get("disable_stitch", False)) or bool(creator.get("stitch_disabled")),
         }
-        return mode, {"post_info": post_info, "source_info": source}
+        return mode, plan, {"post_info": post_info, "source_info": source}
 
     async def _call(self, tokens: TokenSource, base: str, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
         """A JSON POST to the API: `data` on success; the error envelope classified otherwise."""
@@ -231,18 +309,17 @@ class TikTokAdapter:
                 return dict(envelope.get("data") or {})
             if code in ("spam_risk_too_many_posts", "spam_risk_too_many_pending_share"):
                 # The creator's daily cap: come back later, it is not a failure.
-                raise QuotaExceeded(f"{what}: {platform_message(response)}", datetime.now(UTC) + timedelta(hours=6))
+                raise QuotaExceeded(f"{what}: {platform_message(response)}", self._clock() + timedelta(hours=6))
             raise PermanentError(f"{what}: {platform_message(response)}")
 
         return await with_backoff(self._policy, what, attempt)
 
-    async def _status(self, tokens: TokenSource, base: str, publish_id: str) -> dict[str, Any]:
-        return await self._call(tokens, base, "/v2/post/publish/status/fetch/", {"publish_id": publish_id}, "status")
+    async def _status(self, tokens: TokenSource, base: str, upload: TikTokUpload) -> dict[str, Any]:
+        body = {"publish_id": upload.publish_id}
+        return await self._call(tokens, base, "/v2/post/publish/status/fetch/", body, "status")
 
-    async def _upload(self, key: str, saved: dict[str, Any], start: int) -> None:
-        size, count = int(saved["size"]), int(saved["count"])
-        plan = ChunkPlan(size, int(saved["chunk_size"]), count)
-        url = str(saved["upload_url"])
+    async def _upload(self, key: str, upload: TikTokUpload, start: int) -> None:
+        size, count, plan, url = upload.size, upload.count, upload.plan, upload.upload_url
         reader = RangeReader(self._storage, key, size)
         try:
             for index in range(start, count):
@@ -279,12 +356,12 @@ class TikTokAdapter:
         finally:
             await reader.aclose()
 
-    async def _poll(self, tokens: TokenSource, base: str, saved: dict[str, Any]) -> PostResult:
-        publish_id, username = str(saved["publish_id"]), str(saved.get("username", ""))
-        final = FINAL_INBOX if saved.get("mode") == "inbox" else FINAL_DIRECT
-        deadline = time.monotonic() + self._poll_timeout_s
+    async def _poll(self, tokens: TokenSource, base: str, upload: TikTokUpload) -> PostResult:
+        publish_id, username = upload.publish_id, upload.username
+        final = FINAL_INBOX if upload.mode == "inbox" else FINAL_DIRECT
+        deadline = time.monotonic() + self._poll_timeout_s  # elapsed time, not the wall clock
         while True:
-            status = await self._status(tokens, base, publish_id)
+            status = await self._status(tokens, base, upload)
             state = status.get("status")
             if state == "FAILED":
                 raise PermanentError(f"processing failed: {status.get('fail_reason', 'no reason given')}")

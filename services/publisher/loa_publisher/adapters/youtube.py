@@ -32,6 +32,7 @@ from loa_publisher.adapters.http import (
     RetryPolicy,
     Transient,
     platform_message,
+    stored_size,
     transient_for,
     with_backoff,
 )
@@ -96,7 +97,7 @@ class YouTubeAdapter:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         tokens = self.tokens(channel)
-        size = self._storage.size(request.rendition.key)
+        size = await stored_size(self._storage, request.rendition.key)
         reader = RangeReader(self._storage, request.rendition.key, size)
         try:
             resource: dict[str, Any] | None = None

@@ -35,6 +35,7 @@ from loa_publisher.adapters.http import (
     RetryPolicy,
     Transient,
     platform_message,
+    stored_size,
     transient_for,
     with_backoff,
 )
@@ -86,7 +87,7 @@ class ZaloAdapter:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         tokens = self.tokens(channel)
-        size = self._storage.size(request.rendition.key)
+        size = await stored_size(self._storage, request.rendition.key)
         if size > MAX_VIDEO_BYTES:
             raise PermanentError(f"the {request.rendition.profile!r} cut is {size} bytes; Zalo takes ≤ 50 MB")
         saved = dict(session.data or {})
