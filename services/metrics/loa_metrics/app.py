@@ -27,7 +27,9 @@ from loa_core.contracts import (
     PostFailed,
     PostPublished,
     RenditionsReady,
+    consumer_groups,
 )
+from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import consume, make_app
@@ -38,15 +40,8 @@ from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.store import seconds_between
 
-SERVICE = "metrics"
+SERVICE = METRICS
 log = logging.getLogger(__name__)
-
-# Which Loa consumer group reads which topic: the lag monitor's map. The group id is Faust's app id.
-CONSUMED_TOPICS = {
-    "transcode": (FOOTAGE_UPLOADED,),
-    "publisher": (RENDITIONS_READY,),
-    "metrics": (FOOTAGE_UPLOADED, RENDITIONS_READY, POSTS_PUBLISHED, POSTS_FAILED, DEAD_LETTER),
-}
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -135,9 +130,10 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
 
     @app.task
     async def measure_lag() -> None:
+        # Every Loa consumer group, as the contracts route the topics; the group id is Faust's app id.
         groups = [
             Group(label=f"loa-{service}", group_id=f"{settings.topic_prefix}loa-{service}", topics=topics)
-            for service, topics in CONSUMED_TOPICS.items()
+            for service, topics in consumer_groups().items()
         ]
         monitor = LagMonitor(settings.kafka_bootstrap, settings.topic_prefix, groups)
         try:

@@ -15,6 +15,7 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from loa_core.contracts import DEAD_LETTER
 from loa_core.metrics import job_duration_histogram
 from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.store import seconds_between
@@ -41,8 +42,6 @@ STAGES = ("transcode", "publish", "end_to_end")
 # Statistics calls to the platforms, by outcome: ok, error, quota (platform said stop), deferred (our own
 # budget is spent for now), no_credentials (a channel with posts but no token to ask with).
 ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to the platforms", ["platform", "outcome"])
-# Known origins of dead letters, initialised so their series exist (at 0) before the first failure.
-SERVICES = ("ingest", "transcode", "publisher", "metrics")
 TOP_POSTS = 10
 
 
@@ -115,7 +114,7 @@ def initialise(channels: dict[str, str]) -> None:
     """Create every known label set at 0, so rates and dashboards have a series before the first event."""
     for stage in STAGES:
         STAGE_LATENCY.labels(stage)
-    for service in SERVICES:
+    for service in DEAD_LETTER.producers:  # every origin a dead letter can have, at 0 before the first failure
         DEAD_LETTERS.labels(service)
     for name, platform in channels.items():
         POSTS_PUBLISHED.labels(platform, name)

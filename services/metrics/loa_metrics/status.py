@@ -14,6 +14,7 @@ from typing import Any
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageStatus
+from loa_core.contracts.topics import PUBLISHER, TRANSCODE
 
 # The stage recorded for a post that failed (posts.failed); a dead letter's stage is the service that wrote it.
 PUBLISH = "publish"
@@ -48,9 +49,9 @@ def stands(
         live = {(p.channel, p.profile) for p in publications}
         expected_here = {post for post in expected if post[0] == failure.channel}
         return not (any(p.channel == failure.channel for p in later) and expected_here <= live)
-    if failure.stage == "transcode":
+    if failure.stage == TRANSCODE:
         return not (row.get("transcoded_at") and row["transcoded_at"] > failure.at)
-    if failure.stage == "publisher":
+    if failure.stage == PUBLISHER:
         return not later
     return True
 
