@@ -10,8 +10,7 @@ import pytest
 
 from loa_core.media import ProbeResult, StreamInfo
 from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
-from loa_transcode.graph import Loudness
-from loa_transcode.loudness import parse_loudnorm
+from loa_transcode.loudness import Loudness, clamped, parse_loudnorm
 from loa_transcode.profiles import PROFILES, resolve
 from loa_transcode.progress import parse_progress
 from loa_transcode.subtitles import Cue, parse_srt, shift, to_srt
@@ -46,6 +45,80 @@ def test_silence_has_no_loudness() -> None:
 def test_no_measurement_is_an_error() -> None:
     with pytest.raises(ValueError, match="no measurement"):
         parse_loudnorm("Error while filtering")
+
+
+# Captured from the pinned FFmpeg 9.0.2 (measure_loudness_args, the head of the output cut short), on generated
+# 1 s sources: a tone in an M4A whose comment holds JSON, as editors such as CapCut write; digital silence;
+# a -80 dBFS tone; a full-scale stereo square wave, as hard-clipped loudspeaker recordings approach.
+COMMENT = """    comment         : {"editor":"CapCut","version":"13.1.0","input_i":"-5.0"}"""
+CAPCUT_HEAD = f"""Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:capcut.m4a':
+  Metadata:
+    major_brand     : M4A
+{COMMENT}
+  Duration: 00:00:01.00, start: 0.000000, bitrate: 80 kb/s
+  Stream #0:0[0x1](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, mono, fltp, 70 kb/s (default)
+Stream mapping:
+  Stream #0:0 -> #0:0 (aac (native) -> pcm_s16le (native))
+Output #0, null, to 'pipe:':
+  Metadata:
+{COMMENT}
+    encoder         : Lavf63.1.102
+"""
+CAPCUT_TAIL = (
+    "[out#0/null @ 0x5630103b4280] video:0KiB audio:375KiB subtitle:0KiB other streams:0KiB global headers:0KiB"
+    " muxing overhead: unknown\n"
+    "size=N/A time=00:00:01.00 bitrate=N/A speed=  32x elapsed=0:00:00.03\n"
+)
+
+
+def _block(i: str, tp: str, lra: str, thresh: str, offset: str) -> str:
+    return f"""[Parsed_loudnorm_0 @ 0x7fbbd8001d80]{" "}
+{{
+\t"input_i" : "{i}",
+\t"input_tp" : "{tp}",
+\t"input_lra" : "{lra}",
+\t"input_thresh" : "{thresh}",
+\t"output_i" : "-13.95",
+\t"output_tp" : "-9.88",
+\t"output_lra" : "0.00",
+\t"output_thresh" : "-23.95",
+\t"normalization_type" : "linear",
+\t"target_offset" : "{offset}"
+}}
+"""
+
+
+def test_loudnorm_is_read_by_name_not_as_the_last_braces() -> None:
+    tone = CAPCUT_HEAD + _block("-21.84", "-17.72", "0.00", "-31.84", "-0.05") + CAPCUT_TAIL
+    assert parse_loudnorm(tone) == Loudness(-21.84, -17.72, 0.0, -31.84, -0.05)
+    # A line of JSON after the block (metadata printed late) is not taken for it.
+    assert parse_loudnorm(tone + COMMENT + "\n") == Loudness(-21.84, -17.72, 0.0, -31.84, -0.05)
+    # No loudnorm line (the filter never ran): the comment's JSON is not a measurement.
+    with pytest.raises(ValueError, match="no measurement"):
+        parse_loudnorm(CAPCUT_HEAD + CAPCUT_TAIL)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        _block("-inf", "-inf", "0.00", "-70.00", "inf"),  # digital silence
+        _block("-inf", "-98.06", "0.00", "-70.00", "-8.85"),  # -80 dBFS: no block reaches the -70 LUFS gate
+    ],
+    ids=["silent", "near-silent"],
+)
+def test_silent_and_near_silent_sources_have_nothing_to_normalize(block: str) -> None:
+    assert parse_loudnorm(CAPCUT_HEAD + block + CAPCUT_TAIL) is None
+
+
+def test_measurements_are_clamped_into_loudnorms_ranges() -> None:
+    square = parse_loudnorm(_block("3.05", "2.05", "0.00", "-6.95", "-0.05"))
+    assert square == Loudness(3.05, 2.05, 0.0, -6.95, -0.05)  # read as measured: conformance sees the truth
+    # loudnorm refuses measured_I=3.05 ("out of range [-99 - 0]"): the second pass gets 0.
+    assert clamped(square) == Loudness(0.0, 2.05, 0.0, -6.95, -0.05)
+    extreme = Loudness(-120.0, -150.0, 140.0, -130.0, 120.0)
+    assert clamped(extreme) == Loudness(-99.0, -99.0, 99.0, -99.0, 99.0)
+    ordinary = Loudness(-23.5, -6.1, 4.2, -33.9, 0.3)
+    assert clamped(ordinary) == ordinary
 
 
 def test_progress_percent_fps_eta() -> None:

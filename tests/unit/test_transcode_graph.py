@@ -16,7 +16,6 @@ from loa_transcode.graph import (
     Candidates,
     CropPath,
     Job,
-    Loudness,
     Output,
     Trim,
     build_args,
@@ -28,6 +27,7 @@ from loa_transcode.graph import (
     plan_inputs,
     stills_args,
 )
+from loa_transcode.loudness import Loudness
 from loa_transcode.profiles import MB, PROFILES, profiles_for, resolve
 from loa_transcode.source import SourceInfo, output_rate, source_info
 
@@ -214,6 +214,13 @@ def test_loudness_uses_the_measurement_in_linear_mode() -> None:
         ":offset=0.3:linear=true" in graph
     )
     assert graph.index("loudnorm") < graph.rindex("aresample=48000")
+
+
+def test_loudness_out_of_loudnorms_range_is_clamped() -> None:
+    # A hard-clipped source measures above 0 LUFS; loudnorm refuses measured_I above 0.
+    square = Loudness(input_i=3.05, input_tp=2.05, input_lra=0.0, input_thresh=-6.95, target_offset=-0.05)
+    graph = build_graph(_job("youtube", loudness=square))[0]
+    assert "measured_I=0:measured_TP=2.05:measured_LRA=0:measured_thresh=-6.95:offset=-0.05:" in graph
 
 
 def test_subtitles_and_logo_on_every_cut() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from loa_core.media import ProbeResult
 from loa_transcode.colour import BT709
-from loa_transcode.graph import TARGET_LUFS, Loudness
+from loa_transcode.graph import TARGET_LUFS
+from loa_transcode.loudness import Loudness
 from loa_transcode.profiles import Target
 
 LOUDNESS_TOLERANCE_LU = 1.0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loa_transcode.colour import OUTPUT_TAGS, to_bt709
+from loa_transcode.loudness import Loudness, clamped
 from loa_transcode.profiles import Profile, Target
 from loa_transcode.source import SourceInfo
 
@@ -52,17 +53,6 @@ class EncodeOptions:
 class Trim:
     start_s: float = 0.0
     end_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Loudness:
-    """loudnorm's first-pass measurement of the source (see loudness.py)."""
-
-    input_i: float
-    input_tp: float
-    input_lra: float
-    input_thresh: float
-    target_offset: float
 
 
 @dataclass(frozen=True)
@@ -174,11 +164,13 @@ def loudnorm_filter(loudness: Loudness | None) -> str:
     if loudness is None:
         return f"{base}:print_format=json"
     # Second pass: with the first pass's figures loudnorm applies one linear gain (no pumping) whenever
-    # the true-peak ceiling allows it, and falls back to its dynamic mode only when it does not.
+    # the true-peak ceiling allows it, and falls back to its dynamic mode only when it does not. The figures are
+    # fitted into the ranges loudnorm accepts, or it refuses the whole command.
+    m = clamped(loudness)
     return (
-        f"{base}:measured_I={_num(loudness.input_i)}:measured_TP={_num(loudness.input_tp)}"
-        f":measured_LRA={_num(loudness.input_lra)}:measured_thresh={_num(loudness.input_thresh)}"
-        f":offset={_num(loudness.target_offset)}:linear=true"
+        f"{base}:measured_I={_num(m.input_i)}:measured_TP={_num(m.input_tp)}"
+        f":measured_LRA={_num(m.input_lra)}:measured_thresh={_num(m.input_thresh)}"
+        f":offset={_num(m.target_offset)}:linear=true"
     )
 
 

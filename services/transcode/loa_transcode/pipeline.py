@@ -31,7 +31,6 @@ from loa_transcode.graph import (
     Candidates,
     EncodeOptions,
     Job,
-    Loudness,
     Output,
     Trim,
     build_args,
@@ -40,7 +39,7 @@ from loa_transcode.graph import (
     measure_loudness_args,
     stills_args,
 )
-from loa_transcode.loudness import parse_loudnorm
+from loa_transcode.loudness import Loudness, parse_loudnorm
 from loa_transcode.profiles import IMAGES, Target, profiles_for, resolve
 from loa_transcode.progress import Progress, parse_progress
 from loa_transcode.source import SourceInfo, source_info
