@@ -106,13 +106,13 @@ class World:
                 "LOA_SECRET_WARD_TT_REFRESH_TOKEN": "rft-1",
             },
         )
-        self.ledger = Ledger(tmp_path / "ledger.sqlite3")
+        self.ledger = Ledger(tmp_path / "ledger.sqlite3", clock=self.clock)
         self.publisher = self.start()
 
     def start(self) -> Publisher:
         """A (re)started publisher: new adapters and a reopened ledger, same files."""
         self.ledger.close()
-        self.ledger = Ledger(self.tmp_path / "ledger.sqlite3")
+        self.ledger = Ledger(self.tmp_path / "ledger.sqlite3", clock=self.clock)
         adapters: dict[str, Adapter] = {
             "youtube": YouTubeAdapter(
                 self.storage, self.http, self.secrets, self.ledger, chunk_size=ALIGN, policy=FAST
@@ -122,7 +122,12 @@ class World:
             ),
         }
         self.publisher = Publisher(
-            channels=self.channels, adapters=adapters, ledger=self.ledger, producer=self.producer, clock=self.clock
+            channels=self.channels,
+            adapters=adapters,
+            ledger=self.ledger,
+            producer=self.producer,
+            give_up_after=timedelta(hours=1),
+            clock=self.clock,
         )
         return self.publisher
 
@@ -284,3 +289,29 @@ async def test_a_failure_reason_names_the_platform_once(world: World) -> None:
     assert [f.reason for f in failed] == [expected]
     letters = [DeadLetter.from_bytes(v) for v in await world.topic(DEAD_LETTER.name, 1)]
     assert [letter.reason for letter in letters] == [f"PermanentError: {expected}"]
+
+
+async def test_a_post_failing_for_too_long_shows_as_failed_and_loa_retry_resumes_it(world: World) -> None:
+    # TikTok stays down through three attempts (each one a whole backoff): at once, 5 minutes later, an hour later.
+    world.tiktok.inject("status", on="creator_info", status=503, times=3 * FAST.attempts)
+    event = world.event(("ward-tt",))
+    await world.handle(event)
+    world.clock.now += timedelta(minutes=5)
+    assert await world.publisher.run_due() == 1
+    entry = world.ledger.get(event.footage_id, "ward-tt", "tiktok")
+    assert entry is not None and entry.state is PostState.SCHEDULED  # still within the hour: held, quietly
+    world.clock.now += timedelta(hours=1)
+    assert await world.publisher.run_due() == 1
+    entry = world.ledger.get(event.footage_id, "ward-tt", "tiktok")
+    last_error = f"tiktok: creator info: gave up after {FAST.attempts} attempts: HTTP 503: emulated fault"
+    assert entry is not None and (entry.state, entry.error) == (PostState.FAILED, last_error)
+    failed = [PostFailed.from_bytes(v) for v in await world.topic(POSTS_FAILED.name, 1)]
+    assert [(f.channel, f.reason, f.retryable) for f in failed] == [("ward-tt", last_error, True)]
+    world.clock.now += timedelta(hours=1)
+    assert await world.publisher.run_due() == 0  # failed posts wait for a person
+    # TikTok is back; `loa retry` re-drives the post.
+    assert world.publisher.retry(event.footage_id) == [PostKey(event.footage_id, "ward-tt", "tiktok")]
+    assert await world.publisher.run_due() == 1
+    assert len(world.tiktok.videos) == 1
+    entry = world.ledger.get(event.footage_id, "ward-tt", "tiktok")
+    assert entry is not None and entry.state is PostState.POSTED and entry.failing_since is None

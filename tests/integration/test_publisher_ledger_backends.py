@@ -74,8 +74,8 @@ def test_schedule_due_claim_and_retry(location: str) -> None:
     other.close()
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
     assert get(ledger).error == "youtube: HTTP 403: forbidden"
-    assert ledger.retry_failed(KEY.footage_id, NOW) == [KEY]
-    assert get(ledger).state is PostState.SCHEDULED and ledger.retry_failed(KEY.footage_id, NOW) == []
+    assert ledger.retry_failed(KEY.footage_id) == [KEY]
+    assert get(ledger).state is PostState.SCHEDULED and ledger.retry_failed(KEY.footage_id) == []
     ledger.close()
 
 
@@ -134,11 +134,11 @@ def test_postgres_ledger_reconnects_after_a_server_restart(postgres: PostgresSer
 
 
 def test_abandoned_in_flight_posts_are_reclaimed_once(location: str) -> None:
-    ledger, other = Ledger.open(location), Ledger.open(location)
+    ledger, other = Ledger.open(location, clock=lambda: NOW), Ledger.open(location, clock=lambda: NOW)
     ledger.mark_pending(KEY, "{}")
     ledger.save_session(KEY, {"uri": "u", "size": 1})
-    assert ledger.reclaim_abandoned(timedelta(minutes=5), NOW) == []  # its heartbeat is fresh
-    assert [ledger.reclaim_abandoned(timedelta(0), NOW), other.reclaim_abandoned(timedelta(0), NOW)] == [[KEY], []]
+    assert ledger.reclaim_abandoned(timedelta(minutes=5)) == []  # its heartbeat is fresh
+    assert [ledger.reclaim_abandoned(timedelta(0)), other.reclaim_abandoned(timedelta(0))] == [[KEY], []]
     entry = get(ledger)
     assert entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.session == {"uri": "u", "size": 1}
     ledger.close()

@@ -42,16 +42,16 @@ def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
 
 
 def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = Ledger(tmp_path / "l.sqlite3", clock=lambda: NOW)
     other = PostKey(KEY.footage_id, "ward-tt", "tiktok")
     ledger.mark_pending(KEY, "{}")
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
     ledger.mark_pending(other, "{}")
     ledger.mark_posted(other, post_id="p", url="u", published_at=NOW)
-    assert ledger.retry_failed(KEY.footage_id, NOW) == [KEY]
+    assert ledger.retry_failed(KEY.footage_id) == [KEY]
     entry = ledger.get(*vars(KEY).values())
     assert entry is not None and entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.error is None
-    assert ledger.retry_failed(KEY.footage_id, NOW) == []
+    assert ledger.retry_failed(KEY.footage_id) == []
 
 
 def test_refresh_tokens_rotate_durably(tmp_path: Path) -> None:

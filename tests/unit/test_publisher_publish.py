@@ -66,9 +66,9 @@ class Clock:
 
 
 def make(tmp_path: Path, adapter: FakeAdapter) -> tuple[Publisher, FakeProducer, Ledger, Clock]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    producer = FakeProducer()
     clock = Clock()
+    ledger = Ledger(tmp_path / "ledger.sqlite3", clock=clock)
+    producer = FakeProducer()
     channels = {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))}
     publisher = Publisher(
         channels=channels,
@@ -173,7 +173,7 @@ async def test_an_upload_in_progress_keeps_its_row_fresh(tmp_path: Path) -> None
             await finish.wait()
             return PostResult(post_id="p", url="https://t/p")
 
-    publisher, _, ledger, _ = make(tmp_path, SlowAdapter())
+    publisher, _, ledger, clock = make(tmp_path, SlowAdapter())
     publisher.heartbeat = timedelta(seconds=0.01)
     event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
     task = asyncio.create_task(publisher.handle(event))
@@ -182,6 +182,7 @@ async def test_an_upload_in_progress_keeps_its_row_fresh(tmp_path: Path) -> None
     first = ledger.updated_at(key)
     deadline = asyncio.get_running_loop().time() + 30
     while ledger.updated_at(key) == first and asyncio.get_running_loop().time() < deadline:
+        clock.now += timedelta(seconds=1)  # the heartbeat writes the time it beats at
         await asyncio.sleep(0.01)
     assert ledger.updated_at(key) != first  # the heartbeat touched it while the upload ran
     finish.set()

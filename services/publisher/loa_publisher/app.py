@@ -87,6 +87,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         ledger=ledger,
         producer=producer,
         hold_after_transient=timedelta(seconds=settings.hold_after_transient_s),
+        give_up_after=timedelta(seconds=settings.give_up_after_s),
         heartbeat=timedelta(seconds=settings.heartbeat_s),
         abandoned_after=timedelta(seconds=settings.abandoned_after_s),
     )

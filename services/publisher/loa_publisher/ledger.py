@@ -15,12 +15,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from loa_core.contracts import utc_now
 from loa_core.streaming import RetryableError
 
 
@@ -51,6 +53,10 @@ class LedgerEntry:
     due_at: datetime | None
     # The renditions.ready event (JSON) that asked for this post: what a held or retried post is re-driven from.
     request: str | None
+    # When the current run of transient failures began (None when the last attempt did not fail that way).
+    failing_since: datetime | None = None
+    # Last write or heartbeat: how another worker tells a live upload from an abandoned one.
+    updated_at: datetime | None = None
 
     @property
     def footage_id(self) -> str:
@@ -79,8 +85,13 @@ _COLUMNS = {
     "session": "TEXT",
     "due_at": "TEXT",
     "request": "TEXT",
+    # Added with the give-up time for transient failures.
+    "failing_since": "TEXT",
 }
-_SELECT = "footage_id, channel, profile, state, post_id, url, published_at, error, session, due_at, request"
+_SELECT = (
+    "footage_id, channel, profile, state, post_id, url, published_at, error, session, due_at, request, failing_since, "
+    "updated_at"
+)
 
 
 def _schema() -> list[str]:
@@ -90,10 +101,6 @@ def _schema() -> list[str]:
         "CREATE TABLE IF NOT EXISTS refresh_tokens "
         "(channel TEXT PRIMARY KEY, token TEXT NOT NULL, updated_at TEXT NOT NULL)",
     ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -182,7 +189,8 @@ class _Postgres:
 class Ledger:
     """`Ledger(path)` for SQLite, `Ledger.open("postgresql://…")` for PostgreSQL."""
 
-    def __init__(self, path: Path, *, _db: _Db | None = None) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now, _db: _Db | None = None) -> None:
+        self._clock = clock
         self._db: _Db = _db if _db is not None else _Sqlite(path)
         # Shared by several workers (PostgreSQL): an in-flight row may belong to another, live worker.
         self.shared = isinstance(self._db, _Postgres)
@@ -195,11 +203,14 @@ class Ledger:
         self._db.execute("CREATE INDEX IF NOT EXISTS posts_due ON posts (state, due_at)")
 
     @classmethod
-    def open(cls, url: str) -> Ledger:
+    def open(cls, url: str, *, clock: Callable[[], datetime] = utc_now) -> Ledger:
         """`postgresql://…`, `sqlite:///path` or a plain path."""
         if url.startswith(("postgresql://", "postgres://")):
-            return cls(Path(), _db=_Postgres(url))
-        return cls(Path(url.removeprefix("sqlite://")))
+            return cls(Path(), clock=clock, _db=_Postgres(url))
+        return cls(Path(url.removeprefix("sqlite://")), clock=clock)
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat()
 
     def close(self) -> None:
         self._db.close()
@@ -217,6 +228,8 @@ class Ledger:
             session=json.loads(row[8]) if row[8] else None,
             due_at=_ts(row[9]),
             request=row[10],
+            failing_since=_ts(row[11]),
+            updated_at=_ts(row[12]),
         )
 
     def get(self, footage_id: str, channel: str, profile: str) -> LedgerEntry | None:
@@ -249,7 +262,7 @@ class Ledger:
 
     def _upsert(self, key: PostKey, **fields: str | None) -> None:
         columns = ["footage_id", "channel", "profile", "updated_at", *fields]
-        values = [key.footage_id, key.channel, key.profile, _now(), *fields.values()]
+        values = [key.footage_id, key.channel, key.profile, self._now(), *fields.values()]
         updates = ", ".join(f"{c}=excluded.{c}" for c in ["updated_at", *fields])
         self._db.execute(
             f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608 — ours
@@ -268,7 +281,7 @@ class Ledger:
     def clear_session(self, key: PostKey) -> None:
         self._db.execute(
             "UPDATE posts SET session=NULL, updated_at=? WHERE footage_id=? AND channel=? AND profile=?",
-            (_now(), key.footage_id, key.channel, key.profile),
+            (self._now(), key.footage_id, key.channel, key.profile),
         )
 
     def mark_posted(self, key: PostKey, *, post_id: str, url: str, published_at: datetime) -> None:
@@ -280,11 +293,16 @@ class Ledger:
             published_at=published_at.isoformat(),
             error=None,
             due_at=None,
+            failing_since=None,
         )
 
-    def mark_failed(self, key: PostKey, error: str) -> None:
-        # The session is dropped: a re-driven post starts a fresh upload rather than a dead one.
-        self._upsert(key, state=PostState.FAILED.value, error=error, session=None)
+    def mark_failed(self, key: PostKey, error: str, *, keep_session: bool = False) -> None:
+        """A post a person must re-drive. After a permanent error the session is dropped (a re-driven post starts
+        a fresh upload rather than a dead one); after transient failures it is kept, so `loa retry` resumes it."""
+        if keep_session:
+            self._upsert(key, state=PostState.FAILED.value, error=error)
+        else:
+            self._upsert(key, state=PostState.FAILED.value, error=error, session=None)
 
     def schedule(self, key: PostKey, due_at: datetime, *, request: str, reason: str | None = None) -> None:
         """Hold the post until `due_at` (keeps the stored session: a quota wait resumes the same upload)."""
@@ -296,13 +314,26 @@ class Ledger:
             error=reason,
         )
 
+    def hold_failing(
+        self, key: PostKey, due_at: datetime, *, request: str, reason: str, failing_since: datetime
+    ) -> None:
+        """Hold a post whose platform stayed down, remembering when its run of failures began."""
+        self._upsert(
+            key,
+            state=PostState.SCHEDULED.value,
+            due_at=due_at.astimezone(UTC).isoformat(),
+            request=request,
+            error=reason,
+            failing_since=failing_since.astimezone(UTC).isoformat(),
+        )
+
     def claim_due(self, key: PostKey) -> bool:
         """Take a held post for posting; False when another worker (or an earlier claim) already took it."""
         count = self._db.execute_count(
             "UPDATE posts SET state=?, updated_at=? WHERE footage_id=? AND channel=? AND profile=? AND state=?",
             (
                 PostState.PENDING.value,
-                _now(),
+                self._now(),
                 key.footage_id,
                 key.channel,
                 key.profile,
@@ -311,32 +342,33 @@ class Ledger:
         )
         return count == 1
 
-    def updated_at(self, key: PostKey) -> str | None:
+    def updated_at(self, key: PostKey) -> datetime | None:
         rows = self._db.execute(
             "SELECT updated_at FROM posts WHERE footage_id=? AND channel=? AND profile=?",
             (key.footage_id, key.channel, key.profile),
         )
-        return str(rows[0][0]) if rows else None
+        return _ts(rows[0][0]) if rows else None
 
     def touch(self, key: PostKey) -> None:
         """Heartbeat of a post being uploaded: its row stays fresh, so no one takes it for abandoned."""
         self._db.execute(
             "UPDATE posts SET updated_at=? WHERE footage_id=? AND channel=? AND profile=?",
-            (_now(), key.footage_id, key.channel, key.profile),
+            (self._now(), key.footage_id, key.channel, key.profile),
         )
 
-    def reclaim_abandoned(self, older_than: timedelta, due: datetime) -> list[PostKey]:
+    def reclaim_abandoned(self, older_than: timedelta) -> list[PostKey]:
         """In-flight posts (PENDING/UPLOADING) whose heartbeat stopped `older_than` ago: their worker died.
 
-        They become due at `due` (now), keeping their upload session, so the scheduler resumes them. This is
+        They become due now, keeping their upload session, so the scheduler resumes them. This is
         what rescues a held post that crashed mid-upload: its renditions.ready was committed long ago and will
         not come back.
         Each row is taken with a conditional UPDATE on the updated_at it was seen with, so one worker wins.
         """
-        threshold = (datetime.now(UTC) - older_than).isoformat()
+        now = self._clock().astimezone(UTC)
+        threshold = (now - older_than).isoformat()
         rows = self._db.execute(
             "SELECT footage_id, channel, profile, updated_at FROM posts "
-            "WHERE state IN (?, ?) AND updated_at < ? AND request IS NOT NULL",
+            "WHERE state IN (?, ?) AND updated_at <= ? AND request IS NOT NULL",
             (PostState.PENDING.value, PostState.UPLOADING.value, threshold),
         )
         reclaimed: list[PostKey] = []
@@ -346,8 +378,8 @@ class Ledger:
                 "WHERE footage_id=? AND channel=? AND profile=? AND state IN (?, ?) AND updated_at=?",
                 (
                     PostState.SCHEDULED.value,
-                    due.astimezone(UTC).isoformat(),
-                    _now(),
+                    now.isoformat(),
+                    now.isoformat(),
                     footage_id,
                     channel,
                     profile,
@@ -360,17 +392,17 @@ class Ledger:
                 reclaimed.append(PostKey(footage_id, channel, profile))
         return reclaimed
 
-    def retry_failed(self, footage_id: str, now: datetime) -> list[PostKey]:
-        """`loa retry`: every FAILED post of the footage becomes due now."""
+    def retry_failed(self, footage_id: str) -> list[PostKey]:
+        """`loa retry`: every FAILED post of the footage becomes due now, with a new give-up window."""
         failed = [e.key for e in self.entries(footage_id) if e.state is PostState.FAILED]
         for key in failed:
             self._db.execute(
-                "UPDATE posts SET state=?, due_at=?, error=NULL, updated_at=? "
+                "UPDATE posts SET state=?, due_at=?, error=NULL, failing_since=NULL, updated_at=? "
                 "WHERE footage_id=? AND channel=? AND profile=? AND state=?",
                 (
                     PostState.SCHEDULED.value,
-                    now.astimezone(UTC).isoformat(),
-                    _now(),
+                    self._now(),
+                    self._now(),
                     key.footage_id,
                     key.channel,
                     key.profile,
@@ -389,5 +421,5 @@ class Ledger:
         self._db.execute(
             "INSERT INTO refresh_tokens (channel, token, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (channel) DO UPDATE SET token=excluded.token, updated_at=excluded.updated_at",
-            (channel, token, _now()),
+            (channel, token, self._now()),
         )

@@ -2,8 +2,10 @@
 
 Two ways in, one way through: `handle` for a renditions.ready event from Kafka, `run_due` for posts the ledger
 held (a publish time, a quota that resets tomorrow, a platform that stayed down, `loa retry`). Both end in
-`_post`, serialized per (footage, channel, cut), which never posts what the ledger says is POSTED and hands the
-adapter its stored upload session so an interrupted upload resumes.
+`_post`, serialized per (footage, channel, cut): it asks the pure `decide.decide` what to do from the ledger's
+record and the time, and does the I/O: never posting what the ledger says is POSTED, handing the adapter its
+stored upload session so an interrupted upload resumes, and showing as failed (retryable) a post whose platform
+stayed down for `give_up_after`.
 """
 
 from __future__ import annotations
@@ -30,13 +32,11 @@ from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
 from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
-from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
+from loa_publisher.decide import Announce, Fail, GiveUp, Hold, Leave, Post, Seen, after_transient, decide
+from loa_publisher.ledger import Ledger, LedgerEntry, PostKey
 from loa_publisher.text import render
 
 log = logging.getLogger(__name__)
-
-# Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
-NATIVE_SCHEDULING = frozenset({"youtube"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Publisher:
         ledger: Ledger,
         producer: EventProducer,
         hold_after_transient: timedelta = timedelta(minutes=5),
+        give_up_after: timedelta = timedelta(hours=24),
         heartbeat: timedelta = timedelta(seconds=30),
         abandoned_after: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utc_now,
@@ -88,6 +89,7 @@ class Publisher:
         self.ledger = ledger
         self.producer = producer
         self.hold_after_transient = hold_after_transient
+        self.give_up_after = give_up_after
         self.heartbeat = heartbeat
         self.abandoned_after = abandoned_after
         self.clock = clock
@@ -107,7 +109,7 @@ class Publisher:
 
     async def run_due(self) -> int:
         """Post what the ledger held and is now due. Returns how many were attempted."""
-        for key in self.ledger.reclaim_abandoned(self.abandoned_after, self.clock()):
+        for key in self.ledger.reclaim_abandoned(self.abandoned_after):
             log.warning("resuming %s: the worker that was posting it stopped", key)
         attempted = 0
         for entry in self.ledger.due(self.clock()):
@@ -139,16 +141,7 @@ class Publisher:
 
     def retry(self, footage_id: str) -> list[PostKey]:
         """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
-        return self.ledger.retry_failed(footage_id, self.clock())
-
-    def _owned_elsewhere(self, key: PostKey) -> bool:
-        """Only a shared ledger can have another worker behind a fresh in-flight row: ours are serialized by the
-        per-key lock held here, and an embedded (SQLite) ledger has one worker, so its in-flight rows are ours
-        from before a crash and are resumed at once."""
-        if not self.ledger.shared:
-            return False
-        touched = self.ledger.updated_at(key)
-        return touched is not None and datetime.fromisoformat(touched) > utc_now() - self.abandoned_after
+        return self.ledger.retry_failed(footage_id)
 
     async def _heartbeat(self, key: PostKey) -> None:
         """Keep the row fresh while its upload runs (see `Ledger.reclaim_abandoned`)."""
@@ -168,36 +161,53 @@ class Publisher:
             await self._post_locked(event, post, key)
 
     async def _post_locked(self, event: RenditionsReady, post: PlannedPost, key: PostKey) -> None:
-        channel, now = post.channel, self.clock()
+        """The I/O around `decide`: read the ledger, act on the answer."""
+        channel = post.channel
         entry = self.ledger.get(key.footage_id, key.channel, key.profile)
-        if entry is not None and entry.state is PostState.POSTED:
-            # Posted before a crash or redelivery: announce again (consumers upsert), never post again.
-            await self._announce(entry, channel)
-            return
-        if entry is not None and entry.state is PostState.FAILED:
-            return  # waits for a person: `loa retry`
-        if entry is not None and entry.state in (PostState.PENDING, PostState.UPLOADING) and self._owned_elsewhere(key):
-            # Another worker's upload is alive (its heartbeat is fresh): a redelivery after a rebalance must not
-            # race it on the same session. If that worker dies, `run_due` reclaims the post once it goes quiet.
-            log.info("%s is being posted by another worker; leaving it to that worker", key)
-            return
-        request_json = event.model_dump_json()
-        if entry is not None and entry.state is PostState.SCHEDULED:
-            if entry.due_at is not None and entry.due_at > now:
-                return  # held: the scheduler posts it on time
-            if not self.ledger.claim_due(key):
-                return  # another worker took it
+        seen = Seen()
+        if entry is not None:
+            seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since)
         publish_at = event.metadata.publish_at.get(channel.name)
-        if publish_at is not None and publish_at > now and channel.platform not in NATIVE_SCHEDULING:
-            self.ledger.schedule(key, publish_at, request=request_json)
-            log.info("holding %s until %s", key, publish_at.isoformat())
-            return
-        adapter = self.adapters.get(channel.platform)
-        if adapter is None:
-            raise PermanentError(f"no adapter for platform {channel.platform!r} (channel {channel.name!r})")
+        action = decide(
+            seen,
+            now=self.clock(),
+            platform=channel.platform,
+            publish_at=publish_at,
+            has_adapter=channel.platform in self.adapters,
+            shared_ledger=self.ledger.shared,
+            abandoned_after=self.abandoned_after,
+        )
+        match action:
+            case Announce():
+                assert entry is not None
+                await self._announce(entry, channel)
+            case Leave(why):
+                log.info("%s: nothing to do now (%s)", key, why)
+            case Hold(until):
+                self.ledger.schedule(key, until, request=event.model_dump_json())
+                log.info("holding %s until %s", key, until.isoformat())
+            case Fail(reason):
+                raise PermanentError(f"{reason} (channel {channel.name!r})")
+            case Post(claim):
+                if claim and not self.ledger.claim_due(key):
+                    return  # another worker took it
+                await self._attempt(event, post, key, publish_at, seen.failing_since)
+
+    async def _attempt(
+        self,
+        event: RenditionsReady,
+        post: PlannedPost,
+        key: PostKey,
+        publish_at: datetime | None,
+        failing_since: datetime | None,
+    ) -> None:
+        """One call to the adapter, with its outcome written to the ledger (and announced)."""
+        channel, request_json = post.channel, event.model_dump_json()
+        adapter = self.adapters[channel.platform]
         self.ledger.mark_pending(key, request_json)
+        stored = self.ledger.get(key.footage_id, key.channel, key.profile)
         session = UploadSession(
-            entry.session if entry else None,
+            stored.session if stored else None,
             _save=lambda data: self.ledger.save_session(key, data),
             _clear=lambda: self.ledger.clear_session(key),
         )
@@ -215,32 +225,52 @@ class Publisher:
                 result = await adapter.publish(request, session)
         except QuotaExceeded as exc:
             # Not a failure: the platform's day is over. The stored session (if any) is resumed then.
-            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=failure_reason(channel.platform, exc))
+            reason = failure_reason(channel.platform, exc)
+            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=reason)
             log.warning("quota exhausted for %s: holding until %s", key, exc.retry_at.isoformat())
             return
         except RetryableError as exc:
-            # The adapter already backed off; hold the post rather than block this partition, and try later.
-            due = self.clock() + self.hold_after_transient
+            # The adapter already backed off; hold the post rather than block this partition, and try later,
+            # until the failures have lasted too long to keep quiet about.
             reason = failure_reason(channel.platform, exc)
-            self.ledger.schedule(key, due, request=request_json, reason=reason)
-            log.warning("%s still failing (%s): holding until %s", key, reason, due.isoformat())
+            now = self.clock()
+            match after_transient(
+                failing_since, now=now, hold=self.hold_after_transient, give_up_after=self.give_up_after
+            ):
+                case Hold(until, since):
+                    assert since is not None
+                    self.ledger.hold_failing(key, until, request=request_json, reason=reason, failing_since=since)
+                    log.warning("%s still failing (%s): holding until %s", key, reason, until.isoformat())
+                case GiveUp(since):
+                    # Shown as failed, retryable: the session is kept, so `loa retry` resumes the upload.
+                    self.ledger.mark_failed(key, reason, keep_session=True)
+                    log.error("%s failing since %s: shown as failed (%s)", key, since.isoformat(), reason)
+                    await self._failed(key, channel, reason, retryable=True)
             return
         except PermanentError as exc:
             reason = failure_reason(channel.platform, exc)
             self.ledger.mark_failed(key, reason)
-            await self.producer.send(
-                POSTS_FAILED,
-                PostFailed(footage_id=key.footage_id, channel=channel.name, platform=channel.platform, reason=reason),
-            )
+            await self._failed(key, channel, reason, retryable=False)
             raise PermanentError(reason) from exc
         finally:
             heartbeat.cancel()
-        published_at = self.clock()
-        self.ledger.mark_posted(key, post_id=result.post_id, url=result.url, published_at=published_at)
+        self.ledger.mark_posted(key, post_id=result.post_id, url=result.url, published_at=self.clock())
         log.info("posted %s to %s: %s", key, channel.name, result.url)
         posted = self.ledger.get(key.footage_id, key.channel, key.profile)
         assert posted is not None
         await self._announce(posted, channel)
+
+    async def _failed(self, key: PostKey, channel: Channel, reason: str, *, retryable: bool) -> None:
+        await self.producer.send(
+            POSTS_FAILED,
+            PostFailed(
+                footage_id=key.footage_id,
+                channel=channel.name,
+                platform=channel.platform,
+                reason=reason,
+                retryable=retryable,
+            ),
+        )
 
     async def _announce(self, entry: LedgerEntry, channel: Channel) -> None:
         assert entry.post_id and entry.url and entry.published_at

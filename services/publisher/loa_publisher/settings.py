@@ -29,6 +29,9 @@ class PublisherSettings(CommonSettings):
     retry_max_s: float = 60.0
     # A post whose platform stayed down through the backoff is held this long, then tried again (resuming).
     hold_after_transient_s: float = 300.0
+    # A post whose platform keeps failing transiently (5xx, 429, dropped connections) this long after its first
+    # failure is shown as failed (posts.failed, retryable) and waits for `loa retry`, which resumes its upload.
+    give_up_after_s: float = 86400.0
     # How often held posts (publish times, quota waits, `loa retry`) are checked.
     schedule_poll_s: float = 5.0
     # A post being uploaded refreshes its ledger row this often; one whose row went quiet for

@@ -11,6 +11,7 @@ Secrets: client_id, client_secret, refresh_token.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from loa_core.channels import Channel
+from loa_core.contracts import utc_now
 from loa_core.storage import Storage
 from loa_publisher.adapters import (
     PermanentError,
@@ -80,6 +82,7 @@ class YouTubeAdapter:
         *,
         chunk_size: int = 32 * 1024 * 1024,
         policy: RetryPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if chunk_size <= 0 or chunk_size % CHUNK_ALIGNMENT:
             raise ValueError(f"YouTube chunk size must be a positive multiple of 256 KiB, got {chunk_size}")
@@ -87,6 +90,7 @@ class YouTubeAdapter:
         self._http = http
         self._chunk = chunk_size
         self._policy = policy or RetryPolicy()
+        self._clock = clock
         self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
 
     def tokens(self, channel: Channel) -> TokenSource:
@@ -148,7 +152,7 @@ class YouTubeAdapter:
         if reasons & RATE_REASONS:
             raise Transient(platform_message(response))
         if reasons & QUOTA_REASONS:
-            raise QuotaExceeded(f"{platform_message(response)}", next_quota_reset(datetime.now(UTC)))
+            raise QuotaExceeded(f"{platform_message(response)}", next_quota_reset(self._clock()))
         raise PermanentError(f"{what}: {platform_message(response)}")
 
     async def _initiate(self, base: str, request: PublishRequest, size: int, tokens: TokenSource) -> str:
@@ -157,7 +161,7 @@ class YouTubeAdapter:
             "privacyStatus": str(options.get("privacy", "private")),
             "selfDeclaredMadeForKids": False,
         }
-        if request.publish_at is not None and request.publish_at > datetime.now(UTC):
+        if request.publish_at is not None and request.publish_at > self._clock():
             # publishAt needs a private video; YouTube makes it public at that time [docs].
             status["privacyStatus"] = "private"
             status["publishAt"] = request.publish_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

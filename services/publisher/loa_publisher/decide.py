@@ -1,0 +1,110 @@
+"""What to do with one (footage, channel, cut) post, decided from the ledger's record and the time (pure).
+
+`decide` runs before the adapter is called; `after_transient` after an adapter call that stayed down through its
+backoff. `Publisher` does the I/O around them: it reads the ledger, acts on the answer and writes the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loa_publisher.ledger import PostState
+
+# Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
+NATIVE_SCHEDULING = frozenset({"youtube"})
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the ledger says about a post (all None for a post it has never seen)."""
+
+    state: PostState | None = None
+    due_at: datetime | None = None
+    updated_at: datetime | None = None
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Posted before (a redelivery, a crash after posting): announce it again, never post it again."""
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Nothing to do now; `why` is for the log."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Keep the post in the ledger until `until`; `failing_since` is when a run of transient failures began."""
+
+    until: datetime
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """Call the adapter (with the stored session). `claim`: take the held row first; another worker may have."""
+
+    claim: bool
+
+
+@dataclass(frozen=True)
+class Fail:
+    """A post that cannot be made without a person acting."""
+
+    reason: str
+
+
+Action = Announce | Leave | Hold | Post | Fail
+
+
+def decide(
+    seen: Seen,
+    *,
+    now: datetime,
+    platform: str,
+    publish_at: datetime | None,
+    has_adapter: bool,
+    shared_ledger: bool,
+    abandoned_after: timedelta,
+) -> Action:
+    """The post's state machine before an attempt."""
+    if seen.state is PostState.POSTED:
+        return Announce()
+    if seen.state is PostState.FAILED:
+        return Leave("failed: waits for a person (`loa retry`)")
+    # Only a shared ledger can have another worker behind a fresh in-flight row: an embedded one has one worker,
+    # whose in-flight rows are its own from before a crash. If that worker dies, the scheduler reclaims the post
+    # once its heartbeat stops.
+    live = seen.updated_at is not None and seen.updated_at > now - abandoned_after
+    if seen.state in (PostState.PENDING, PostState.UPLOADING) and shared_ledger and live:
+        return Leave("another worker is posting it")
+    if seen.state is PostState.SCHEDULED and seen.due_at is not None and seen.due_at > now:
+        return Leave(f"held until {seen.due_at.isoformat()}")
+    if publish_at is not None and publish_at > now and platform not in NATIVE_SCHEDULING:
+        return Hold(publish_at)
+    if not has_adapter:
+        return Fail(f"no adapter for platform {platform!r}")
+    return Post(claim=seen.state is PostState.SCHEDULED)
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Transient failures for longer than allowed: show the post as failed (retryable with `loa retry`)."""
+
+    failing_since: datetime
+
+
+def after_transient(
+    failing_since: datetime | None, *, now: datetime, hold: timedelta, give_up_after: timedelta
+) -> Hold | GiveUp:
+    """After an attempt that stayed down through its backoff: try again later, or give up once the failures
+    have lasted `give_up_after` (counted from the first failure of the run, which a success or `loa retry` ends)."""
+    since = failing_since or now
+    if now - since >= give_up_after:
+        return GiveUp(since)
+    return Hold(now + hold, failing_since=since)
