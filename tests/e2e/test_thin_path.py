@@ -98,10 +98,14 @@ def test_upload_is_published_as_both_cuts(stack: Stack, tmp_path: Path) -> None:
 def test_the_same_file_twice_is_the_same_footage(stack: Stack, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "twice.mp4", duration_s=1.0)
     first = _loa(stack, "upload", str(source), "--title", "Một lần")
-    second = _loa(stack, "upload", str(source), "--title", "Hai lần")
+    second = _loa(stack, "upload", str(source), "--title", "Một lần")
     assert first.returncode == 0 and second.returncode == 0
     assert first.stdout.strip() == second.stdout.strip()
     assert "uploaded before" in second.stderr
+    # Other details are not dropped silently: the upload is refused, naming the footage the file already is.
+    renamed = _loa(stack, "upload", str(source), "--title", "Hai lần")
+    assert renamed.returncode == 1 and renamed.stdout == ""
+    assert f"it is footage {first.stdout.strip()}" in renamed.stderr and "not applied: title" in renamed.stderr
 
 
 def test_not_a_video_is_refused_and_nothing_is_announced(stack: Stack, tmp_path: Path) -> None:

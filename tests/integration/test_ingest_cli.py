@@ -52,10 +52,21 @@ def test_upload_prints_the_footage_id_and_carries_the_metadata(ingest: IngestPro
     assert (event.metadata.trim_start_s, event.metadata.trim_end_s) == (0.5, 1.5)
     assert json.loads((tmp_path / "state.json").read_text()) == {}, "finished uploads are forgotten"
 
-    # The same file again is the same footage.
-    code, again, err = _loa(ingest, tmp_path / "state.json", "upload", str(clip), "--title", "Lần hai")
+    # The same file again with the same details is the same footage.
+    same = ("--tag", "họp dân", "--tag", "khu phố", "--event-date", "2026-11-20", "--series", "Họp dân")
+    code, again, err = _loa(
+        ingest, tmp_path / "state.json", "upload", str(clip), "--title", "Họp dân khu phố 3", *same,
+        "--trim-start", "0.5", "--trim-end", "1.5",
+    )  # fmt: skip
     assert code == 0 and again.strip() == footage_id
     assert "uploaded before" in err
+
+    # With a new title and trims it is refused, saying which footage it is and that nothing changed.
+    code, again, err = _loa(ingest, tmp_path / "state.json", "upload", str(clip), "--title", "Lần hai", *same)
+    assert code == 1 and again == ""
+    assert f"already uploaded: it is footage {footage_id}" in err
+    assert "not applied: title, trim start, trim end" in err and "không được áp dụng" in err
+    assert [e.metadata.title for e in ingest.uploaded_events() if e.footage_id == footage_id] == ["Họp dân khu phố 3"]
 
 
 def test_interrupted_upload_resumes_when_run_again(ingest: IngestProcess, tmp_path: Path) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -145,6 +147,42 @@ def test_same_file_twice_is_the_same_footage(ingest: IngestProcess, tmp_path: Pa
     assert len(_event_for(ingest, ids[0][0])) == 1
 
 
+def test_same_file_with_other_details_is_refused_and_names_the_footage(ingest: IngestProcess, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "chao-co.mp4", width=256, height=144, duration_s=1.0)
+    first = Sha256Uploader(file_path=str(clip), client=_client(ingest), metadata={"title": "Lễ chào cờ"})
+    first.upload()
+    footage_id = first.request.response_headers["loa-footage-id"]
+
+    publish_at = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
+    second = Sha256Uploader(
+        file_path=str(clip), client=_client(ingest), metadata={"title": "Lễ chào cờ", "publish_at": publish_at}
+    )
+    with pytest.raises(TusUploadFailed) as refused:
+        second.upload()
+    # 422 like any refused file: tus clients retry a 409 from the start.
+    assert refused.value.status_code == 422
+    detail = json.loads(refused.value.response_content)["detail"]
+    assert f"already uploaded: it is footage {footage_id}" in detail and "not applied: publish time" in detail
+    assert "Tệp này đã được tải lên" in detail
+    assert second.request.response_headers["loa-footage-id"] == footage_id
+    status = httpx.get(second.url, headers=ingest.headers()).json()
+    assert (status["state"], status["footage_id"], status["reason"]) == ("rejected", footage_id, detail)
+    (event,) = _event_for(ingest, footage_id)
+    assert event.metadata.publish_at == {}, "the footage keeps its details"
+
+    # The one-request form answers 409 Conflict with the same words.
+    with clip.open("rb") as f:
+        form = httpx.post(
+            f"{ingest.url}/footage",
+            headers=ingest.headers(),
+            data={"title": "Chào cờ tháng 12"},
+            files={"file": ("chao-co.mp4", f, "video/mp4")},
+        )
+    assert form.status_code == 409 and form.json()["footage_id"] == footage_id
+    assert "not applied: title" in form.json()["detail"]
+    assert len(_event_for(ingest, footage_id)) == 1
+
+
 def test_checksum_mismatch_keeps_the_offset(ingest: IngestProcess, clip: Path) -> None:
     data = clip.read_bytes()
     created = httpx.post(
@@ -259,8 +297,9 @@ def test_tus_upload_into_s3_multipart(
     assert sha256_file(tmp_path / "back.mp4") == sha256_file(big_clip)
 
 
-def test_offset_falls_back_to_what_the_spool_really_holds(ingest: IngestProcess, clip: Path) -> None:
+def test_offset_falls_back_to_what_the_spool_really_holds(ingest: IngestProcess, tmp_path: Path) -> None:
     """After a power cut the spool can be shorter than the committed offset (no fsync per PATCH): resume from it."""
+    clip = make_clip(tmp_path / "power-cut.mp4", width=288, height=160, duration_s=1.0)  # not uploaded before
     data = clip.read_bytes()
     created = httpx.post(
         f"{ingest.url}/files/",

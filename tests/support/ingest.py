@@ -61,11 +61,21 @@ class IngestProcess:
 
 
 @contextmanager
-def run_ingest(root: Path, bootstrap: str, extra_env: dict[str, str] | None = None) -> Iterator[IngestProcess]:
+def run_ingest(
+    root: Path,
+    bootstrap: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    again: IngestProcess | None = None,
+    pause_at: str | None = None,
+) -> Iterator[IngestProcess]:
+    """Ingest as a process. `again`: restart that one (same data, port, topics and token). `pause_at`: a function
+    (`module:Class.method`) at which the process stops dead, writing `root / "paused"` (tests/support/paused_ingest.py).
+    """
     root.mkdir(parents=True, exist_ok=True)
-    token = new_token()
-    port = free_port()
-    prefix = f"i{uuid.uuid4().hex[:10]}."
+    token = again.token if again else new_token()
+    port = int(again.url.rsplit(":", 1)[1]) if again else free_port()
+    prefix = again.prefix if again else f"i{uuid.uuid4().hex[:10]}."
     env = {
         **os.environ,
         "LOA_KAFKA_BOOTSTRAP": bootstrap,
@@ -76,8 +86,11 @@ def run_ingest(root: Path, bootstrap: str, extra_env: dict[str, str] | None = No
         "LOA_API_TOKEN_HASHES": hash_token(token),
         **(extra_env or {}),
     }
+    command = [sys.executable, "-m", "loa_ingest"]
+    if pause_at:
+        command = [sys.executable, str(Path(__file__).with_name("paused_ingest.py")), pause_at, str(root / "paused")]
     with (root / "ingest.log").open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "loa_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     ingest = IngestProcess(f"http://127.0.0.1:{port}", token, root, bootstrap, prefix, process)
     try:
         wait_healthy(process, f"{ingest.url}/readyz", name="ingest", log_tail=ingest.log, timeout_s=90, interval_s=0.2)

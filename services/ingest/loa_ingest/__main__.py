@@ -42,9 +42,17 @@ def build_app(settings: IngestSettings) -> FastAPI:
     )
     tus: TusUploads = api.state.tus
 
+    async def announce_pending() -> None:
+        try:
+            if sent := await service.announce_pending():
+                log.info("sent %d announcements recorded but not known to be sent", sent)
+        except Exception:
+            log.exception("sending recorded announcements failed; trying again later")
+
     async def sweep() -> None:
         while True:
             await asyncio.sleep(SWEEP_EVERY_S)
+            await announce_pending()
             try:
                 if expired := await tus.expire_due():
                     log.info("dropped %d expired uploads", expired)
@@ -55,6 +63,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
         await producer.start()
+        await announce_pending()  # what a crash left between recording a footage and announcing it
         sweeper = asyncio.create_task(sweep())
         yield
         sweeper.cancel()

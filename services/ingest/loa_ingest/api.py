@@ -29,6 +29,7 @@ from loa_core.channels import Channel
 from loa_core.contracts import ChannelName, FootageId, FootageStatus
 from loa_core.observability import health_router, instrument_http
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.status import StatusRelay, StatusUnavailable
@@ -127,6 +128,14 @@ def create_api(
         return None
 
     api.include_router(health_router(ready))
+
+    @api.exception_handler(AlreadyUploaded)
+    async def already_uploaded(_: object, exc: AlreadyUploaded) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "footage_id": exc.footage_id},
+            status_code=status.HTTP_409_CONFLICT,
+            headers={"Loa-Footage-Id": exc.footage_id},
+        )
 
     @api.exception_handler(RejectedUpload)
     async def rejected(_: object, exc: RejectedUpload) -> JSONResponse:

@@ -15,6 +15,7 @@ from loa_core.media import MediaError, probe, run_ffmpeg
 from loa_core.storage import LocalStorage, Storage, validate_key
 from loa_ingest import metrics
 from loa_ingest.catalog import Catalog
+from loa_ingest.duplicates import already_uploaded, changed_details
 from loa_ingest.settings import IngestSettings
 from loa_ingest.validation import RejectedUpload, media_problems, trim_problems
 
@@ -42,20 +43,53 @@ class IngestService:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
 
     async def accept(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted:
-        existing = self.catalog.find(sha256)
-        if existing is not None:
-            metrics.UPLOADS.labels("duplicate").inc()
-            return Accepted(existing, duplicate=True)
-        try:
-            accepted = await self._accept_new(path, sha256, size, metadata)
-        except RejectedUpload:
-            metrics.UPLOADS.labels("rejected").inc()
-            raise
-        metrics.UPLOADS.labels("accepted").inc()
-        metrics.BYTES_STORED.inc(size)
-        return accepted
+        """Accept the file at `path` (whose sha256 and size the caller measured while receiving it) as footage.
 
-    async def _accept_new(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted:
+        Raises RejectedUpload for a file Loa cannot use and AlreadyUploaded for a file that already is footage
+        with other details; anything else (storage, Kafka) is worth retrying, and a retry keeps the footage id.
+        """
+        entry = self.catalog.find(sha256)
+        if entry is None:
+            try:
+                accepted = await self._accept_new(path, sha256, size, metadata)
+            except RejectedUpload:
+                metrics.UPLOADS.labels("rejected").inc()
+                raise
+            if accepted is not None:
+                metrics.UPLOADS.labels("accepted").inc()
+                metrics.BYTES_STORED.inc(size)
+                return accepted
+            entry = self.catalog.find(sha256)  # another upload of the same file was recorded while this was checked
+            assert entry is not None
+        first_answer = False
+        if not entry.announced:
+            # Recorded but not known to be sent (a crash or a failed send): finish it as recorded, with these bytes
+            # if the stored copy was given back. The first successful answer for this footage is not a duplicate.
+            assert entry.event is not None
+            await self._finish_announcement(entry.event, path)
+            first_answer = True
+        existing = entry.event.metadata if entry.event is not None else None
+        changed = changed_details(existing, metadata)
+        if changed:
+            metrics.UPLOADS.labels("conflict").inc()
+            raise already_uploaded(entry.footage_id, existing, changed)
+        metrics.UPLOADS.labels("accepted" if first_answer else "duplicate").inc()
+        return Accepted(entry.footage_id, duplicate=not first_answer)
+
+    async def announce_pending(self) -> int:
+        """Send every recorded announcement not known to be sent (at start, and periodically); how many were sent.
+
+        One whose source was given back after a failed send waits for its upload to be retried.
+        """
+        sent = 0
+        for event in self.catalog.pending():
+            if await asyncio.to_thread(self.storage.exists, event.media.key):
+                await self._announce(event)
+                sent += 1
+        return sent
+
+    async def _accept_new(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted | None:
+        """Check, record, store and announce a file Loa has not seen; None if another upload recorded it first."""
         if size == 0:
             raise RejectedUpload("The file is empty. / Tệp rỗng.")
         try:
@@ -69,13 +103,11 @@ class IngestService:
         video = found.video
         assert video is not None and video.width and video.height
         footage_id = new_id()
-        key = source_key(footage_id)
-        moved = await asyncio.to_thread(self._store, key, path)
         event = FootageUploaded(
             footage_id=footage_id,
             metadata=metadata,
             media=SourceMedia(
-                key=key,
+                key=source_key(footage_id),
                 size_bytes=size,
                 sha256=sha256,
                 duration_s=found.duration_s,
@@ -84,19 +116,36 @@ class IngestService:
                 has_audio=found.has_audio,
             ),
         )
-        try:
-            await self.producer.send(FOOTAGE_UPLOADED, event)
-        except Exception:
-            # Not announced means not accepted: leave no stray object behind (and give a moved spool back, so a
-            # retry of the same upload still has its bytes).
-            if moved:
-                await asyncio.to_thread(self._local_target(key).replace, path)
-            else:
-                await asyncio.to_thread(self.storage.delete, key)
-            raise
-        self.catalog.add(sha256, footage_id)
+        # The footage id is decided once per file, here: recorded before anything is stored or sent, so whatever
+        # happens next (a crash, a failed send, a retry) can only finish this footage, never start a second one.
+        if not self.catalog.reserve(event):
+            return None
+        await self._finish_announcement(event, path)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
+
+    async def _finish_announcement(self, event: FootageUploaded, path: Path) -> None:
+        """Store the source (unless it already is) and announce it; on a failed send, give the bytes back."""
+        key = event.media.key
+        stored = moved = False
+        if not await asyncio.to_thread(self.storage.exists, key):
+            moved = await asyncio.to_thread(self._store, key, path)
+            stored = True
+        try:
+            await self._announce(event)
+        except Exception:
+            # Not announced: give the bytes back to the spool, so a retry of the upload has them (and keeps this
+            # footage id), and leave no stray object. Should the send have reached Kafka after all, the retry sends
+            # the same event again: same footage id, same event id.
+            if moved:
+                await asyncio.to_thread(self._local_target(key).replace, path)
+            elif stored:
+                await asyncio.to_thread(self.storage.delete, key)
+            raise
+
+    async def _announce(self, event: FootageUploaded) -> None:
+        await self.producer.send(FOOTAGE_UPLOADED, event)
+        self.catalog.mark_announced(event.media.sha256)
 
     def _local_target(self, key: str) -> Path:
         assert isinstance(self.storage, LocalStorage)

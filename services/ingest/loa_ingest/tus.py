@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect
 from loa_core.auth import Caller
 from loa_core.contracts import FootageMetadata, new_id
 from loa_core.hashing import sha256_file
+from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.service import IngestService
 from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
@@ -499,6 +500,12 @@ class TusUploads:
         metadata = FootageMetadata.model_validate_json(upload.metadata_json)
         try:
             accepted = await self.service.accept(path, sha256, upload.length, metadata)
+        except AlreadyUploaded as exc:
+            self.store.finish(upload.id, "rejected", reason=str(exc), footage_id=exc.footage_id)
+            self._locks.pop(upload.id, None)
+            # 422 like any refused file, not 409: tus clients (tus-js-client, so Uppy) take a 409 for an offset
+            # conflict and retry the upload from the start, which would only be refused again.
+            raise TusError(422, str(exc), {"Loa-Footage-Id": exc.footage_id}) from exc
         except RejectedUpload as exc:
             self.store.finish(upload.id, "rejected", reason=str(exc))
             self._locks.pop(upload.id, None)

@@ -1,0 +1,158 @@
+"""IngestService.accept with a real clip, real ffprobe and local storage; Kafka replaced by an in-process fake.
+
+The same file is one footage whatever happens between recording it and announcing it, and a second upload with
+other details is refused without changing anything. The real broker and a real crash are in
+tests/integration/test_ingest_announce_crash.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from loa_core.contracts import FootageMetadata, FootageUploaded, TopicSpec
+from loa_core.hashing import sha256_file
+from loa_core.kafka import EventProducer
+from loa_core.storage import LocalStorage
+from loa_ingest.catalog import Catalog
+from loa_ingest.duplicates import AlreadyUploaded, already_uploaded, changed_details
+from loa_ingest.service import IngestService
+from loa_ingest.settings import IngestSettings
+from tests.support.media import make_clip
+
+
+class FakeProducer(EventProducer):
+    """Records every event handed to it; fails the sends it is told to."""
+
+    def __init__(self) -> None:
+        super().__init__("kafka.invalid:9092")
+        self.sent: list[FootageUploaded] = []
+        self.attempted: list[FootageUploaded] = []
+        self.failures = 0
+
+    async def send(self, spec: TopicSpec, event: object) -> None:
+        assert isinstance(event, FootageUploaded)
+        self.attempted.append(event)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the broker is not answering")
+        self.sent.append(event)
+
+
+META = FootageMetadata(title="Lễ chào cờ đầu tháng", channels=("local",))
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "chao-co.mp4", width=320, height=180, duration_s=1.0)
+
+
+def service_in(root: Path, producer: FakeProducer) -> IngestService:
+    settings = IngestSettings(data_dir=root / "data", storage_root=root / "storage")
+    return IngestService(settings, LocalStorage(root / "storage"), producer, Catalog(root / "catalog.sqlite3"))
+
+
+def spooled(service: IngestService, source: Path, name: str) -> Path:
+    """A copy of the clip where an upload leaves it: the spool, which accepting may move into storage."""
+    path = service.spool_dir / name
+    shutil.copyfile(source, path)
+    return path
+
+
+async def test_a_failed_send_keeps_the_footage_id_for_the_retry(tmp_path: Path, source: Path) -> None:
+    producer = FakeProducer()
+    service = service_in(tmp_path, producer)
+    sha = sha256_file(source)
+    producer.failures = 1
+    spool = spooled(service, source, "first.part")
+    with pytest.raises(ConnectionError):
+        await service.accept(spool, sha, source.stat().st_size, META)
+    (attempt,) = producer.attempted
+    assert spool.exists(), "the bytes are given back for the retry"
+    assert not (tmp_path / "storage" / attempt.media.key).exists(), "no stray object"
+
+    retried = await service.accept(spool, sha, source.stat().st_size, META)
+    assert retried.footage_id == attempt.footage_id and not retried.duplicate
+    assert [e.event_id for e in producer.sent] == [attempt.event_id], "the same event, not a second footage"
+    assert sha256_file(tmp_path / "storage" / attempt.media.key) == sha
+
+
+async def test_a_recorded_announcement_is_sent_at_start_with_its_ids(tmp_path: Path, source: Path) -> None:
+    """What a crash between the send and its record leaves: the next start sends the recorded event again."""
+    crashed = FakeProducer()
+    service = service_in(tmp_path, crashed)
+    accepted = await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META)
+    (announced,) = crashed.sent
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        db.execute("UPDATE footage SET announced=0")  # the process died before recording the send
+
+    restarted = FakeProducer()
+    service = service_in(tmp_path, restarted)
+    assert await service.announce_pending() == 1
+    assert [(e.footage_id, e.event_id) for e in restarted.sent] == [(accepted.footage_id, announced.event_id)]
+    assert await service.announce_pending() == 0, "sent once, then recorded"
+    again = await service.accept(spooled(service, source, "b.part"), sha256_file(source), 1, META)
+    assert again.footage_id == accepted.footage_id and again.duplicate
+    assert len(restarted.sent) == 1
+
+
+async def test_a_recorded_announcement_without_its_source_waits_for_the_upload(tmp_path: Path, source: Path) -> None:
+    producer = FakeProducer()
+    service = service_in(tmp_path, producer)
+    producer.failures = 1
+    spool = spooled(service, source, "a.part")
+    with pytest.raises(ConnectionError):
+        await service.accept(spool, sha256_file(source), 1, META)
+    assert await service.announce_pending() == 0, "its source went back to the spool: nothing to announce yet"
+    assert producer.sent == []
+
+
+async def test_the_same_file_with_other_details_is_refused_and_nothing_changes(tmp_path: Path, source: Path) -> None:
+    producer = FakeProducer()
+    service = service_in(tmp_path, producer)
+    sha = sha256_file(source)
+    first = await service.accept(spooled(service, source, "a.part"), sha, 1, META)
+    later = datetime.now(UTC) + timedelta(days=1)
+    other = META.model_copy(update={"title": "Chào cờ (bản sửa)", "publish_at": {"local": later}})
+    with pytest.raises(AlreadyUploaded) as refused:
+        await service.accept(spooled(service, source, "b.part"), sha, 1, other)
+    assert refused.value.footage_id == first.footage_id
+    message = str(refused.value)
+    assert first.footage_id in message and "Lễ chào cờ đầu tháng" in message
+    assert "these new details were not applied: title, publish time" in message
+    assert "các thông tin mới sau không được áp dụng: tiêu đề, giờ đăng" in message
+    same = await service.accept(spooled(service, source, "c.part"), sha, 1, META)
+    assert same.footage_id == first.footage_id and same.duplicate
+    assert [e.metadata for e in producer.sent] == [META], "announced once, with the first details"
+
+
+async def test_a_file_catalogued_before_details_were_kept_is_refused_unless_told_nothing(
+    tmp_path: Path, source: Path
+) -> None:
+    """Catalogs written before the outbox kept no event: an upload with details cannot be told apart, so it is
+    refused with the footage id rather than dropped silently."""
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE footage (sha256 TEXT PRIMARY KEY, footage_id TEXT NOT NULL, created_at TEXT "
+            "NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        db.execute("INSERT INTO footage (sha256, footage_id) VALUES (?, ?)", (sha256_file(source), "a" * 32))
+    service = service_in(tmp_path, FakeProducer())
+    with pytest.raises(AlreadyUploaded) as refused:
+        await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META)
+    assert refused.value.footage_id == "a" * 32
+    assert "details sent with this upload were not applied" in str(refused.value)
+    assert service.catalog.pending() == []
+
+
+def test_changed_details_names_only_what_differs() -> None:
+    other = META.model_copy(update={"channels": ("local", "yt"), "tags": ("phường",)})
+    assert changed_details(META, other) == ["tags", "channels"]
+    assert changed_details(META, META) == []
+    message = str(already_uploaded("b" * 32, META, ["channels"]))
+    assert "not applied: channels" in message and "không được áp dụng: kênh đăng" in message
+    assert f"loa status {'b' * 32}" in message
