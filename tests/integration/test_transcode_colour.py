@@ -127,6 +127,7 @@ def decoded_patches(path: Path, pix_fmt: str, width: int, height: int) -> tuple[
 @dataclass(frozen=True)
 class Done:
     source: Path
+    # Each cut by its profile, and the stills by their kind ("thumbnail", "cover").
     found: dict[str, Path] | PermanentError
 
     @property
@@ -150,12 +151,12 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
         except PermanentError as exc:  # kept for the test of this source to report
             result[name] = Done(source, exc)
             continue
-        cuts = {}
-        for r in ready.renditions:
-            path = storage.local_path(r.key)
+        files = {}
+        for kind, key in [(r.profile, r.key) for r in ready.renditions] + [(i.kind, i.key) for i in ready.images]:
+            path = storage.local_path(key)
             assert path is not None
-            cuts[r.profile] = path
-        result[name] = Done(source, cuts)
+            files[kind] = path
+        result[name] = Done(source, files)
     return result
 
 
@@ -220,14 +221,14 @@ def test_hdr_phone_footage_is_tone_mapped_to_sdr(
 def test_full_range_camera_footage_is_converted_to_limited_range(done: dict[str, Done]) -> None:
     src_grey, _ = decoded_patches(done["mjpeg"].source, "yuvj420p", W, H)
     # Every cut was made and passed its conformance check (it failed with "pixel format yuvj420p" before).
-    assert set(done["mjpeg"].cuts) == {"tiktok", "youtube"}
+    assert {"tiktok", "youtube"} <= set(done["mjpeg"].cuts)
     grey, white = _youtube(done["mjpeg"])
     assert grey[0] == pytest.approx(16 + src_grey[0] * 219 / 255, abs=1.5)  # ≈ 128 → 126
     assert white[0] == pytest.approx(235, abs=1.5)  # full white is limited-range white, not 255
     # On the vertical cut the 16:9 picture sits in the middle, fitted on a blur.
     tiktok_grey, tiktok_white = decoded_patches(done["mjpeg"].cuts["tiktok"], "yuv420p", 1080, 1920)
     assert tiktok_grey[0] == pytest.approx(grey[0], abs=1.5) and tiktok_white[0] == pytest.approx(235, abs=1.5)
-    for cut in done["mjpeg"].cuts.values():
+    for cut in (done["mjpeg"].cuts[p] for p in ("tiktok", "youtube")):
         video = video_stream(cut)
         assert (video["pix_fmt"], video["color_range"], video["color_space"]) == ("yuv420p", "tv", "bt709")
 
@@ -284,3 +285,22 @@ def test_an_untagged_source_gives_explicitly_tagged_cuts(done: dict[str, Done]) 
     video = video_stream(done["untagged"].cuts["youtube"])
     tags = ("color_range", "color_primaries", "color_transfer", "color_space")
     assert tuple(video.get(k) for k in tags) == ("tv", "bt709", "bt709", "bt709")
+
+
+def _jpeg_colour(ycc709: np.ndarray) -> np.ndarray:
+    """What a JPEG still holds for a BT.709 limited-range colour: JFIF's full range and BT.601 matrix."""
+    rgb = np.clip(_ycbcr_to_rgb(ycc709, 0.2126, 0.0722), 0, 1)
+    y = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return np.array([255 * y, 128 + 255 * (rgb[2] - y) / 1.772, 128 + 255 * (rgb[0] - y) / 1.402])
+
+
+def test_stills_are_converted_too_and_hold_jpeg_colour(done: dict[str, Done]) -> None:
+    # The thumbnail of HDR footage is tone-mapped like its cuts: the grey patch is Y 109 of 16-235, 108 of 0-255.
+    hlg_grey, _ = decoded_patches(done["hlg"].cuts["thumbnail"], "yuvj420p", 1280, 720)
+    cut_grey, _ = _youtube(done["hlg"])
+    assert hlg_grey[0] == pytest.approx(_jpeg_colour(cut_grey)[0], abs=2.0)
+    # The BT.601 source's green, converted to BT.709 for the cut and to JPEG's BT.601 for the still: the same
+    # colour, in JPEG's codes (only relabelled, its Y would read 151 instead of 133).
+    _, still_green = decoded_patches(done["pal"].cuts["thumbnail"], "yuvj420p", 1280, 720)
+    _, cut_green = _youtube(done["pal"])
+    assert still_green == pytest.approx(_jpeg_colour(cut_green), abs=3.0)
