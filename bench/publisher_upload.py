@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from loa_core.channels import Channel  # noqa: E402
-from loa_core.contracts import Rendition  # noqa: E402
+from loa_core.contracts import Rendition, layout  # noqa: E402
 from loa_core.storage import LocalStorage  # noqa: E402
 from loa_publisher.adapters.http import RetryPolicy  # noqa: E402
 from loa_publisher.adapters.youtube import YouTubeAdapter  # noqa: E402
@@ -91,7 +91,7 @@ async def adapter_upload(
     footage_id = "f" * 32
     rendition_model = Rendition(
         profile="youtube",
-        key=f"renditions/{footage_id}/youtube.mp4",
+        key=layout.rendition_key(footage_id, "youtube"),
         width=1920,
         height=1080,
         duration_s=600.0,
@@ -134,7 +134,7 @@ def phase(kind: str, base_url: str, work: Path, size: int, chunk: int) -> None:
     if kind == "plain":
         baseline = rss_bytes()
         with PeakRss() as rss:
-            elapsed = asyncio.run(plain_put(base_url, storage.root / f"renditions/{'f' * 32}/youtube.mp4", size))
+            elapsed = asyncio.run(plain_put(base_url, storage.root / layout.rendition_key("f" * 32, "youtube"), size))
         peak = rss.peak
     else:
         elapsed, baseline, peak = asyncio.run(adapter_upload(base_url, storage, work, size, chunk))

@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from loa_core.contracts import layout
 from loa_core.storage import make_storage
 from loa_dev.kafka import KafkaBroker, free_port
 from tests.support.archiver import SEGMENT_S, Publisher, archiver_process, livestream_events
@@ -47,7 +48,7 @@ def test_rtmps_publish_archived_on_s3(
         assert abs(archive_event.media.duration_s - publisher.sent_s) <= SEGMENT_S
         (archive,) = archiver.archives()
     storage = make_storage(minio_server.storage_settings(bucket))
-    keys = storage.list(f"live/{archive['archive_id']}/")
+    keys = storage.list(layout.live_prefix(archive["archive_id"]))
     assert archive_event.media.key in keys
     assert len([k for k in keys if "/seg" in k]) == archive["segments"] >= 2
     assert storage.size(archive_event.media.key) == archive_event.media.size_bytes

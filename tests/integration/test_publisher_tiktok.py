@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import new_id, utc_now
+from loa_core.contracts import layout, new_id, utc_now
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError, UploadSession
@@ -86,7 +86,7 @@ class Harness:
         adapter: TikTokAdapter | None = None,
         session: UploadSession | None = None,
     ) -> str:
-        if not (self.storage.root / f"renditions/{self.footage_id}/tiktok.mp4").exists():
+        if not (self.storage.root / layout.rendition_key(self.footage_id, "tiktok")).exists():
             self.rendition = stored_rendition(self.storage, size, profile="tiktok", footage_id=self.footage_id)
         result = await (adapter or self.adapter()).publish(
             request_for(channel or self.channel(), self.rendition, self.footage_id, self.meta),

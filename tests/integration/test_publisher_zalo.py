@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import new_id
+from loa_core.contracts import layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError
@@ -60,7 +60,7 @@ class Harness:
         self, size: int = 2 * 1024 * 1024, adapter: ZaloAdapter | None = None, footage_id: str = ""
     ) -> str:
         footage_id = footage_id or new_id()
-        rendition_path = self.storage.root / f"renditions/{footage_id}/zalo.mp4"
+        rendition_path = self.storage.root / layout.rendition_key(footage_id, "zalo")
         if rendition_path.exists():
             rendition = self.rendition
         else:

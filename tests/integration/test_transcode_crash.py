@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, FootageUploaded
+from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, FootageUploaded, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
@@ -102,7 +102,7 @@ def test_long_job_keeps_membership_and_survives_sigkill(
             assert running[-1].state == "running" and running[-1].percent < 100
             first.kill()
             assert events.of(RENDITIONS_READY, long_job.footage_id) == []
-            visible = storage.list(f"renditions/{long_job.footage_id}/")
+            visible = storage.list(layout.renditions_prefix(long_job.footage_id))
             assert visible == [], f"partial output visible: {visible}"
 
             second.start()
@@ -126,4 +126,4 @@ def test_long_job_keeps_membership_and_survives_sigkill(
     ]
     by_footage = sorted(e.footage_id for e in announced)  # type: ignore[attr-defined]
     assert by_footage == sorted([long_job.footage_id, short_job.footage_id])
-    assert storage.list("staging/") == []
+    assert storage.list(layout.STAGING.prefix) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loa_core.contracts import layout
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
 from loa_transcode.pipeline import transcode
@@ -124,4 +125,4 @@ async def test_a_file_corrupt_in_the_middle_fails_with_the_reason(storage: Local
     event = upload(storage, corrupt)
     with pytest.raises(PermanentError, match=r"the source is damaged: .*decoding error"):
         await transcode(event, ctx=context(storage, tmp_path / "work", "youtube"))
-    assert storage.list(f"renditions/{event.footage_id}/") == []
+    assert storage.list(layout.renditions_prefix(event.footage_id)) == []

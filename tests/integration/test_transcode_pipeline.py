@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from loa_core.contracts import RenditionsReady
+from loa_core.contracts import RenditionsReady, layout
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
-from loa_transcode.pipeline import announcement_id, manifest_key, transcode
+from loa_transcode.pipeline import announcement_id, transcode
 from tests.support.media import ffprobe, make_clip
 from tests.support.transcode import audio_stream, context, ebur128, ffmpeg, upload, video_stream
 
@@ -52,8 +52,8 @@ async def test_every_cut_of_a_horizontal_clip(storage: LocalStorage, tmp_path: P
         stream = ffprobe(_file(storage, image.key))["streams"][0]
         assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", image.width, image.height)
     # Nothing of the attempt is left in staging, and the manifest is the announcement.
-    assert storage.list("staging/") == []
-    assert RenditionsReady.from_bytes(_file(storage, manifest_key(event.footage_id)).read_bytes()) == ready
+    assert storage.list(layout.STAGING.prefix) == []
+    assert RenditionsReady.from_bytes(_file(storage, layout.manifest_key(event.footage_id)).read_bytes()) == ready
 
 
 async def test_a_redelivered_job_announces_the_same_set_without_encoding_again(

@@ -13,6 +13,7 @@ from loa_core.contracts import (
     Rendition,
     RenditionsReady,
     SourceMedia,
+    layout,
     new_id,
 )
 
@@ -31,7 +32,7 @@ def uploaded(footage_id: str, at: datetime = T0, **meta: object) -> FootageUploa
         occurred_at=at,
         metadata=metadata(**meta),  # type: ignore[arg-type]
         media=SourceMedia(
-            key=f"raw/{footage_id}/source.mp4",
+            key=layout.source_key(footage_id),
             size_bytes=1000,
             sha256="0" * 64,
             duration_s=2.0,
@@ -50,7 +51,7 @@ def renditions(footage_id: str, at: datetime = T0 + timedelta(seconds=30), **met
         renditions=tuple(
             Rendition(
                 profile=profile,
-                key=f"renditions/{footage_id}/{profile}.mp4",
+                key=layout.rendition_key(footage_id, profile),
                 width=w,
                 height=h,
                 duration_s=2.0,

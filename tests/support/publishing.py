@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from loa_core.channels import Channel
-from loa_core.contracts import FootageMetadata, Rendition, RenditionsReady, new_id
+from loa_core.contracts import FootageMetadata, Rendition, RenditionsReady, layout, new_id
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PublishRequest, UploadSession
 from loa_publisher.adapters.http import RetryPolicy
@@ -20,7 +20,7 @@ def stored_rendition(
 ) -> Rendition:
     """Random bytes stored as a rendition (the adapters never look inside the video)."""
     footage_id = footage_id or new_id()
-    key = f"renditions/{footage_id}/{profile}.mp4"
+    key = layout.rendition_key(footage_id, profile)
     path = storage.root / key
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:

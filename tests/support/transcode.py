@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from loa_core.channels import Channel, dump_channels
-from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMedia, TopicSpec, new_id
+from loa_core.contracts import Event, FootageMetadata, FootageUploaded, SourceMedia, TopicSpec, layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
@@ -42,7 +42,7 @@ def context(storage: Storage, work: Path, *profiles: str) -> JobContext:
 def upload(storage: Storage, path: Path, **metadata: Any) -> FootageUploaded:
     """Put `path` in storage and describe it as ingest would (ffprobe's width, height, duration, audio)."""
     footage_id = new_id()
-    key = f"raw/{footage_id}/source{path.suffix}"
+    key = layout.source_key(footage_id)
     storage.put_file(key, path)
     info = ffprobe(path)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")

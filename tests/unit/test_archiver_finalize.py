@@ -10,10 +10,9 @@ from types import SimpleNamespace
 from loa_archiver.__main__ import build_archiver
 from loa_archiver.finalizer import Finalizer
 from loa_archiver.push import PushSession
-from loa_archiver.recorder import segment_key
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
-from loa_core.contracts import FootageUploaded, TopicSpec
+from loa_core.contracts import FootageUploaded, TopicSpec, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import free_port
 
@@ -45,8 +44,8 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
         check=True,
     )  # fmt: skip
     for n in (1, 2):
-        storage.put_file(segment_key(archive.archive_id, n), tmp_path / "seg.ts")
-        store.add_segment(archive.archive_id, n, segment_key(archive.archive_id, n), 2.0)
+        storage.put_file(layout.segment_key(archive.archive_id, n), tmp_path / "seg.ts")
+        store.add_segment(archive.archive_id, n, layout.segment_key(archive.archive_id, n), 2.0)
 
     finalizer.schedule(archive.archive_id)
     for _ in range(200):
@@ -81,8 +80,8 @@ async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_retu
     # What a killed archiver left: an RTMP archive still "recording", one segment stored and one closed by the
     # orphaned ffmpeg but never stored.
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
-    storage.put_file(segment_key(archive.archive_id, 1), _ts_segment(tmp_path / "one.ts"))
-    store.add_segment(archive.archive_id, 1, segment_key(archive.archive_id, 1), 2.0)
+    storage.put_file(layout.segment_key(archive.archive_id, 1), _ts_segment(tmp_path / "one.ts"))
+    store.add_segment(archive.archive_id, 1, layout.segment_key(archive.archive_id, 1), 2.0)
     work = settings.data_dir / "archiver" / "work" / archive.archive_id
     work.mkdir(parents=True)
     _ts_segment(work / "seg00002.ts")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from loa_archiver.recorder import SegmentRecorder, sweep
 from loa_archiver.store import ArchiveStore
+from loa_core.contracts import layout
 from loa_core.storage import LocalStorage
 
 
@@ -62,9 +63,9 @@ def test_sweep_stores_closed_segments_left_by_a_killed_run(tmp_path: Path) -> No
     (work / "list-1.csv").write_text("seg00001.ts,0.0,2.0\nseg00002.ts,2.0,4.0\n")
     assert sweep(work, archive.archive_id, storage, store) == 2
     assert sweep(work, archive.archive_id, storage, store) == 0
-    assert storage.list(f"live/{archive.archive_id}/") == [
-        f"live/{archive.archive_id}/seg00001.ts",
-        f"live/{archive.archive_id}/seg00002.ts",
+    assert storage.list(layout.live_prefix(archive.archive_id)) == [
+        layout.segment_key(archive.archive_id, 1),
+        layout.segment_key(archive.archive_id, 2),
     ]
     assert (work / "seg00003.ts").exists() and not (work / "seg00001.ts").exists()
     assert store.next_segment_number(archive.archive_id) == 3

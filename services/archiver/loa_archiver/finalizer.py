@@ -22,7 +22,7 @@ from loa_archiver.metrics import ARCHIVES_FINISHED
 from loa_archiver.recorder import sweep
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import Archive, ArchiveStore
-from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, layout
 from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe
@@ -121,7 +121,7 @@ class Finalizer:
             out = await assemble(paths, work, durations)
             for path in paths:
                 path.unlink()
-            media = await self._store_media(out, f"live/{archive_id}/archive.mp4")
+            media = await self._store_media(out, layout.archive_key(archive_id))
             metadata = FootageMetadata(
                 title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
             )

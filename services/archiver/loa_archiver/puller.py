@@ -16,9 +16,9 @@ from loa_archiver.finalizer import Finalizer
 from loa_archiver.hls import MasterPlaylist, PlaylistError, parse_playlist
 from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
 from loa_archiver.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
-from loa_archiver.recorder import segment_key
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore, Pull, PullState
+from loa_core.contracts import layout
 from loa_core.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class HlsPuller:
                             )
                         data = init_cache[segment.init_uri]
                     _, media = await fetcher.get(segment.uri, settings.hls_max_segment_bytes)
-                    key = segment_key(archive_id, n, "mp4" if segment.init_uri else "ts")
+                    key = layout.segment_key(archive_id, n, "mp4" if segment.init_uri else "ts")
                     await asyncio.to_thread(self.storage.put_stream, key, [data, media])
                     self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq)
                     SEGMENTS_STORED.labels(source="hls").inc()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from loa_archiver.metrics import SEGMENTS_STORED
 from loa_archiver.store import ArchiveStore
+from loa_core.contracts import layout
 from loa_core.media import FFMPEG
 from loa_core.storage import Storage
 
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 _LIST_LINE = re.compile(r"^seg(\d{5,})\.ts,([0-9.]+),([0-9.]+)$")
 # Restream targets go into ffmpeg's tee syntax, where these characters are separators.
 _TEE_SPECIAL = re.compile(r"[|\[\]\\'\s]")
-
-
-def segment_key(archive_id: str, n: int, ext: str = "ts") -> str:
-    return f"live/{archive_id}/seg{n:05d}.{ext}"
 
 
 def restream_url_problem(url: str) -> str | None:
@@ -99,7 +96,7 @@ def _sweep(work_dir: Path, archive_id: str, storage: Storage, store: ArchiveStor
         path = work_dir / f"seg{n:05d}.ts"
         if not path.is_file():
             continue  # already stored (the file is removed only after it was recorded)
-        key = segment_key(archive_id, n)
+        key = layout.segment_key(archive_id, n)
         storage.put_file(key, path)
         store.add_segment(archive_id, n, key, duration)
         path.unlink()

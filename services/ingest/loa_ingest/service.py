@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, new_id
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, layout, new_id
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe, run_ffmpeg
 from loa_core.storage import LocalStorage, Storage, validate_key
@@ -27,10 +27,6 @@ CHUNK = 1024 * 1024
 class Accepted:
     footage_id: str
     duplicate: bool
-
-
-def source_key(footage_id: str) -> str:
-    return f"raw/{footage_id}/source"
 
 
 class IngestService:
@@ -107,7 +103,7 @@ class IngestService:
             footage_id=footage_id,
             metadata=metadata,
             media=SourceMedia(
-                key=source_key(footage_id),
+                key=layout.source_key(footage_id),
                 size_bytes=size,
                 sha256=sha256,
                 duration_s=found.duration_s,

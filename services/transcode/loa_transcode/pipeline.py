@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loa_core.channels import Channel
-from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady
+from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -61,19 +61,6 @@ class JobContext:
     channels: dict[str, Channel]
     options: EncodeOptions
     workdir_root: Path
-
-
-def rendition_key(footage_id: str, name: str, ext: str = "mp4") -> str:
-    return f"renditions/{footage_id}/{name}.{ext}"
-
-
-def manifest_key(footage_id: str) -> str:
-    return f"renditions/{footage_id}/manifest.json"
-
-
-def staging_key(footage_id: str, attempt_id: str, name: str) -> str:
-    # Outside renditions/: a reader listing a footage's renditions never sees a half-finished attempt.
-    return f"staging/transcode/{footage_id}/{attempt_id}/{name}"
 
 
 def announcement_id(event: FootageUploaded) -> str:
@@ -195,8 +182,9 @@ async def transcode(
             renditions=tuple(renditions),
             images=tuple(image for image, _ in images),
         )
-        files = [(f"{o.target.name}.mp4", o.path) for o in cuts] + [
-            (f"{image.kind}.jpg", path) for image, path in images
+        # Each file goes to the key its announcement names.
+        files = [(r.key, o.path) for r, o in zip(renditions, cuts, strict=True)] + [
+            (image.key, path) for image, path in images
         ]
         await _publish(storage, event, files, ready)
         return ready
@@ -301,7 +289,7 @@ async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUplo
     audio = next((s for s in found.streams if s.codec_type == "audio"), None)
     return Rendition(
         profile=target.name,
-        key=rendition_key(event.footage_id, target.name),
+        key=layout.rendition_key(event.footage_id, target.name),
         width=target.width,
         height=target.height,
         duration_s=video.duration_s or found.duration_s,
@@ -331,7 +319,7 @@ async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: floa
             (
                 Image(
                     kind=spec.kind,
-                    key=rendition_key(event.footage_id, spec.kind, "jpg"),
+                    key=layout.image_key(event.footage_id, spec.kind),
                     width=spec.width,
                     height=spec.height,
                     size_bytes=path.stat().st_size,
@@ -378,9 +366,9 @@ async def _local_source(storage: Storage, key: str, workdir: Path) -> Path:
 
 async def _existing_announcement(storage: Storage, event: FootageUploaded) -> RenditionsReady | None:
     try:
-        if not await asyncio.to_thread(storage.exists, manifest_key(event.footage_id)):
+        if not await asyncio.to_thread(storage.exists, layout.manifest_key(event.footage_id)):
             return None
-        with await asyncio.to_thread(storage.open_read, manifest_key(event.footage_id)) as f:
+        with await asyncio.to_thread(storage.open_read, layout.manifest_key(event.footage_id)) as f:
             raw = f.read()
     except ObjectNotFound:
         return None
@@ -394,19 +382,16 @@ async def _existing_announcement(storage: Storage, event: FootageUploaded) -> Re
 async def _publish(
     storage: Storage, event: FootageUploaded, files: list[tuple[str, Path]], ready: RenditionsReady
 ) -> None:
+    """Write each (key, file) to a staging key first, then move them all into place, the manifest last."""
     attempt = uuid.uuid4().hex
     manifest = Path(files[0][1]).parent / "manifest.json"
     manifest.write_bytes(ready.to_bytes())
     try:
-        for name, path in files:
-            await asyncio.to_thread(storage.put_file, staging_key(event.footage_id, attempt, name), path)
-        for name, _ in files:
-            await asyncio.to_thread(
-                storage.move,
-                staging_key(event.footage_id, attempt, name),
-                f"renditions/{event.footage_id}/{name}",
-            )
+        for key, path in files:
+            await asyncio.to_thread(storage.put_file, layout.staging_key(event.footage_id, attempt, key), path)
+        for key, _ in files:
+            await asyncio.to_thread(storage.move, layout.staging_key(event.footage_id, attempt, key), key)
         # Last: the manifest says "this set is complete"; a redelivered job that finds it announces again.
-        await asyncio.to_thread(storage.put_file, manifest_key(event.footage_id), manifest)
+        await asyncio.to_thread(storage.put_file, layout.manifest_key(event.footage_id), manifest)
     except OSError as exc:
         raise RetryableError(f"storage unavailable while writing renditions: {exc}") from exc
