@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, FootageUploaded, layout
+from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, FootageUploaded, group_id, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
@@ -56,7 +56,7 @@ def test_long_job_keeps_membership_and_survives_sigkill(
     kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path
 ) -> None:
     bootstrap = kafka_broker.bootstrap
-    group = f"{topic_prefix}loa-transcode"
+    group = group_id("transcode", topic_prefix)
     root = tmp_path / "w"
     storage = LocalStorage(root / "storage")
     # The first worker reads sources at real-time speed: this job lasts 30 s on any machine, with little CPU

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec, check_produces
+from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec, check_produces, group_id
 from loa_core.metrics import DEAD_LETTERS_SENT
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class EventProducer:
         self._bootstrap = bootstrap
         self._prefix = prefix
         self._service = service
-        self._client_id = f"loa-{service}" if service else "loa"
+        self._client_id = group_id(service) if service else "loa"
         self._producer: AIOKafkaProducer | None = None
         self._lock: asyncio.Lock | None = None
 

@@ -17,7 +17,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from loa_core.contracts import DEAD_LETTER, Event, TopicSpec, check_consumes
+from loa_core.contracts import DEAD_LETTER, Event, TopicSpec, check_consumes, group_id
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.settings import CommonSettings
 
@@ -47,7 +47,7 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.
         "datadir": str(settings.data_dir / f"faust-{service}"),
     }
     options.update(overrides)
-    app = faust.App(f"{settings.topic_prefix}loa-{service}", **options)
+    app = faust.App(group_id(service, settings.topic_prefix), **options)
     # Faust's own sensor (events, commits, lag, rebalances) under one stable name prefix, so dashboards
     # do not depend on the app id (which carries the test prefix).
     setup_prometheus_sensors(app, name_prefix="faust")

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import faust
 import httpx
@@ -27,12 +28,15 @@ from loa_core.contracts import (
     PostFailed,
     PostPublished,
     RenditionsReady,
+    TopicSpec,
     consumer_groups,
+    group_id,
+    topics_consumed_by,
 )
 from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
-from loa_core.streaming import consume, make_app
+from loa_core.streaming import Handler, consume, make_app
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
@@ -104,14 +108,16 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
             metrics.FOOTAGE_PUBLISHED.inc()
             observe_stages(footage_id, published=True)
 
-    for spec, handler in (
-        (FOOTAGE_UPLOADED, on_uploaded),
-        (RENDITIONS_READY, on_renditions),
-        (POSTS_PUBLISHED, on_published),
-        (POSTS_FAILED, on_failed),
-        (DEAD_LETTER, on_dead_letter),
-    ):
-        consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handler)
+    handlers: dict[TopicSpec, Handler[Any]] = {
+        FOOTAGE_UPLOADED: on_uploaded,
+        RENDITIONS_READY: on_renditions,
+        POSTS_PUBLISHED: on_published,
+        POSTS_FAILED: on_failed,
+        DEAD_LETTER: on_dead_letter,
+    }
+    # Subscribed to exactly the topics the contracts route to metrics (one routed here without a handler fails now).
+    for spec in topics_consumed_by(SERVICE):
+        consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handlers[spec])
 
     async def ready() -> str | None:
         # Ready once this worker consumes: partitions assigned and no rebalance under way.
@@ -130,9 +136,9 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
 
     @app.task
     async def measure_lag() -> None:
-        # Every Loa consumer group, as the contracts route the topics; the group id is Faust's app id.
+        # Every Loa consumer group, and what it reads, from the contracts. The group id is Faust's app id.
         groups = [
-            Group(label=f"loa-{service}", group_id=f"{settings.topic_prefix}loa-{service}", topics=topics)
+            Group(label=group_id(service), group_id=group_id(service, settings.topic_prefix), topics=topics)
             for service, topics in consumer_groups().items()
         ]
         monitor = LagMonitor(settings.kafka_bootstrap, settings.topic_prefix, groups)

@@ -47,6 +47,7 @@ from loa_core.contracts.topics import (
     check_consumes,
     check_produces,
     consumer_groups,
+    group_id,
     topics_consumed_by,
     topics_produced_by,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "check_consumes",
     "check_produces",
     "consumer_groups",
+    "group_id",
     "is_footage_id",
     "layout",
     "new_id",

@@ -72,6 +72,11 @@ class UndeclaredTopic(RuntimeError):
     """A service reads or writes a topic its TopicSpec does not name it for: a bug to fix in code, not at runtime."""
 
 
+def group_id(service: str, prefix: str = "") -> str:
+    """A service's consumer group id (Faust's app id) and the name its group goes by in metrics (no prefix)."""
+    return f"{prefix}loa-{service}"
+
+
 def topics_consumed_by(service: str) -> tuple[TopicSpec, ...]:
     """The topics `service` subscribes to, in declaration order."""
     return tuple(s for s in ALL_TOPICS if service in s.consumers)
