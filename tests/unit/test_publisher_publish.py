@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,18 +28,24 @@ class FakeProducer:
         self.sent.append((spec.name, event))
 
 
+@dataclass(frozen=True)
+class FakeUpload:
+    upload_url: str
+    sent: int = 0
+
+
 class FakeAdapter:
     platform = "tiktok"
 
     def __init__(self, *outcomes: Any) -> None:
         self.outcomes = list(outcomes)
-        self.sessions_seen: list[dict[str, Any] | None] = []
+        self.sessions_seen: list[FakeUpload | None] = []
         self.requests: list[PublishRequest] = []
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         self.requests.append(request)
-        self.sessions_seen.append(session.data)
-        session.save({"upload_url": "https://u/1", "sent": len(self.sessions_seen)})
+        self.sessions_seen.append(session.load(FakeUpload))
+        session.save(FakeUpload("https://u/1", sent=len(self.sessions_seen)))
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
@@ -104,7 +111,7 @@ async def test_transient_failure_is_held_then_resumed_with_the_saved_session(tmp
     assert await publisher.run_due() == 0
     clock.now = NOW + timedelta(minutes=5)
     assert await publisher.run_due() == 1
-    assert adapter.sessions_seen == [None, {"upload_url": "https://u/1", "sent": 1}]  # resumed, not restarted
+    assert adapter.sessions_seen == [None, FakeUpload("https://u/1", sent=1)]  # resumed, not restarted
     assert [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
     assert ledger.get(event.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]
 
@@ -158,7 +165,7 @@ async def test_a_held_post_whose_worker_died_mid_upload_is_resumed_by_the_schedu
     assert await publisher.run_due() == 0  # fresh: its worker may still be uploading
     publisher.abandoned_after = timedelta(0)
     assert await publisher.run_due() == 1
-    assert adapter.sessions_seen == [{"upload_url": "https://u/0", "sent": 0}]  # resumed with its session
+    assert adapter.sessions_seen == [FakeUpload("https://u/0", sent=0)]  # resumed with its session
     assert ledger.get(*vars(key).values()).state is PostState.POSTED  # type: ignore[union-attr]
     assert [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
 
@@ -168,7 +175,7 @@ async def test_an_upload_in_progress_keeps_its_row_fresh(tmp_path: Path) -> None
 
     class SlowAdapter(FakeAdapter):
         async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
-            session.save({"upload_url": "https://u/1"})
+            session.save(FakeUpload("https://u/1"))
             started.set()
             await finish.wait()
             return PostResult(post_id="p", url="https://t/p")
@@ -201,7 +208,7 @@ async def test_on_a_shared_ledger_a_live_upload_of_another_worker_is_left_alone(
     assert adapter.requests == []
     publisher.abandoned_after = timedelta(0)  # that worker's heartbeat stops
     assert await publisher.run_due() == 1
-    assert adapter.sessions_seen == [{"upload_url": "https://u/9"}]
+    assert adapter.sessions_seen == [FakeUpload("https://u/9")]
 
 
 async def test_on_an_embedded_ledger_an_in_flight_row_is_resumed_at_once(tmp_path: Path) -> None:
@@ -212,4 +219,4 @@ async def test_on_an_embedded_ledger_an_in_flight_row_is_resumed_at_once(tmp_pat
     ledger.mark_pending(key, event.model_dump_json())  # left by this very worker before it was killed
     ledger.save_session(key, {"upload_url": "https://u/3"})
     await publisher.handle(event)
-    assert adapter.sessions_seen == [{"upload_url": "https://u/3"}]
+    assert adapter.sessions_seen == [FakeUpload("https://u/3")]

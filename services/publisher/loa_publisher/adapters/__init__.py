@@ -10,7 +10,7 @@ It says what went wrong with one of three exceptions: `RetryableError` (try agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -95,6 +95,8 @@ class UploadSession:
             ) from exc
 
     def save(self, value: object) -> None:
+        if not is_dataclass(value) or isinstance(value, type):
+            raise TypeError(f"an upload session is a frozen dataclass, not {type(value).__name__}")
         data = TypeAdapter(type(value)).dump_python(value, mode="json")
         self._save(data)
         self.data = data

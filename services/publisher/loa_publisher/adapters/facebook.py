@@ -15,6 +15,7 @@ Secrets: user_token (app admin, for the upload session), page_token (posts on th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -34,6 +35,16 @@ from loa_publisher.auth import Secrets, StaticToken, TokenSource, authorized_req
 
 DEFAULT_BASE_URL = "https://graph-video.facebook.com"
 DEFAULT_VERSION = "v21.0"
+
+
+@dataclass(frozen=True)
+class FacebookUpload:
+    """A resumable upload session (`upload:<id>`), then its file handle, then whether publishing began."""
+
+    upload_id: str
+    size: int
+    handle: str | None = None
+    publishing: bool = False  # the publish call may have gone through: look before publishing again
 
 
 class FacebookAdapter:
@@ -61,19 +72,17 @@ class FacebookAdapter:
         user = StaticToken(channel.name, self._secrets.require(channel.name, "user_token"))
         page = StaticToken(channel.name, self._secrets.require(channel.name, "page_token"))
         size = await stored_size(self._storage, request.rendition.key)
-        saved = dict(session.data or {})
-        if saved.get("size") != size:
-            saved = {}
-        if not saved.get("handle"):
-            if not saved.get("upload_id"):
-                saved = {"upload_id": await self._start(graph, app_id, user, request, size), "size": size}
-                session.save(saved)  # durable before the first byte
-            saved["handle"] = await self._upload(graph, str(saved["upload_id"]), user, request, size)
+        saved = session.load(FacebookUpload)
+        if saved is None or saved.size != size:
+            saved = FacebookUpload(upload_id=await self._start(graph, app_id, user, request, size), size=size)
+            session.save(saved)  # durable before the first byte
+        handle = saved.handle
+        if handle is None:
+            handle = await self._upload(graph, saved.upload_id, user, request, size)
+            saved = replace(saved, handle=handle)
             session.save(saved)
-        was_publishing = bool(saved.get("publishing"))
-        saved["publishing"] = True
-        session.save(saved)
-        return await self._publish(graph, page_id, page, request, str(saved["handle"]), look_first=was_publishing)
+        session.save(replace(saved, publishing=True))
+        return await self._publish(graph, page_id, page, request, handle, look_first=saved.publishing)
 
     async def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         transient = transient_for(response)

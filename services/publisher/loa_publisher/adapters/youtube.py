@@ -60,6 +60,14 @@ def next_quota_reset(now: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class YouTubeUpload:
+    """A resumable upload session: its URI (from `Location`) and the size it was opened for."""
+
+    uri: str
+    size: int
+
+
+@dataclass(frozen=True)
 class _Status:
     offset: int = 0
     resource: dict[str, Any] | None = None
@@ -106,9 +114,9 @@ class YouTubeAdapter:
         try:
             resource: dict[str, Any] | None = None
             for _ in range(3):  # a session can expire under us; three fresh sessions in a row is not bad luck
-                saved = session.data
-                if saved and saved.get("size") == size and saved.get("uri"):
-                    uri = str(saved["uri"])
+                saved = session.load(YouTubeUpload)
+                if saved is not None and saved.size == size:
+                    uri = saved.uri
                     status = await self._status(uri, size, tokens)
                     if status.resource is not None:
                         resource = status.resource
@@ -122,7 +130,7 @@ class YouTubeAdapter:
                         self._policy, "start upload", lambda: self._initiate(base, request, size, tokens)
                     )
                     # Durable before the first byte: a crash from here on resumes this very session.
-                    session.save({"uri": uri, "size": size})
+                    session.save(YouTubeUpload(uri=uri, size=size))
                     offset = 0
                 try:
                     resource = await self._upload(uri, reader, offset, size, tokens)

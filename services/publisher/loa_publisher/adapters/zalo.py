@@ -23,6 +23,7 @@ import asyncio
 import secrets as random_tokens
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -55,6 +56,16 @@ def _zalo_error(response: httpx.Response) -> int | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return int(error) if isinstance(error, int) else None
+
+
+@dataclass(frozen=True)
+class ZaloUpload:
+    """Each step's result, saved as it comes: the upload token, the processed video's id, whether creating began."""
+
+    size: int
+    upload_token: str | None = None
+    video_id: str | None = None
+    creating: bool = False  # the article may exist: look before creating it again
 
 
 class ZaloAdapter:
@@ -90,22 +101,25 @@ class ZaloAdapter:
         size = await stored_size(self._storage, request.rendition.key)
         if size > MAX_VIDEO_BYTES:
             raise PermanentError(f"the {request.rendition.profile!r} cut is {size} bytes; Zalo takes ≤ 50 MB")
-        saved = dict(session.data or {})
-        if saved.get("size") != size:
-            saved = {"size": size}
-        if not saved.get("video_id"):
-            if not saved.get("upload_token"):
-                saved["upload_token"] = await self._prepare(base, tokens, request, size)
+        saved = session.load(ZaloUpload)
+        if saved is None or saved.size != size:
+            saved = ZaloUpload(size=size)
+        video_id = saved.video_id
+        if video_id is None:
+            upload_token = saved.upload_token
+            if upload_token is None:
+                upload_token = await self._prepare(base, tokens, request, size)
+                saved = replace(saved, upload_token=upload_token)
                 session.save(saved)
-            saved["video_id"] = await self._wait_ready(base, tokens, str(saved["upload_token"]))
+            video_id = await self._wait_ready(base, tokens, upload_token)
+            saved = replace(saved, video_id=video_id)
             session.save(saved)
-        if saved.get("creating"):
+        if saved.creating:
             found = await self._find_article(base, tokens, request)
             if found:
                 return self._result(channel, found)
-        saved["creating"] = True
-        session.save(saved)
-        article_id = await self._create(base, tokens, request, str(saved["video_id"]))
+        session.save(replace(saved, creating=True))
+        article_id = await self._create(base, tokens, request, video_id)
         return self._result(channel, article_id)
 
     def _result(self, channel: Channel, article_id: str) -> PostResult:
