@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,18 @@ def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page,
     page.click("#filters button[type=submit]")
     expect(page.locator("#footage-table tbody tr")).to_have_count(1)
     expect(page.locator("#footage-table tbody")).to_contain_text(TITLE)
+
+    # The same file again (under another name) with another title: refused, naming the footage it already is.
+    again = tmp_path / "khanh-thanh-ban-2.mp4"
+    shutil.copyfile(good, again)
+    page.fill("#meta-form [name=title]", "Khánh thành nhà văn hóa (tiêu đề mới)")
+    page.click(".uppy-DashboardContent-addMore")
+    page.locator("input.uppy-Dashboard-input").first.set_input_files([str(again)])
+    page.click("#start")
+    refused_again = page.locator("#progress li[data-state=refused]", has_text="khanh-thanh-ban-2.mp4")
+    expect(refused_again.locator(".stage")).to_contain_text(f"Tệp này đã được tải lên: video {footage_id}")
+    expect(refused_again.locator(".stage")).to_contain_text("tiêu đề")
+    expect(published).to_have_count(1)
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ingest-page.png"), full_page=True)
