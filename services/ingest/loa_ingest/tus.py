@@ -5,7 +5,8 @@ two 4 MiB blocks per upload, one being received while worker threads write and h
 committed to SQLite after each PATCH, and a dropped connection keeps what arrived, so the client resumes from the
 server's offset. When the last byte is in, the spool is validated (ffprobe, dedup by sha256) by
 `IngestService.accept`, streamed to storage (local or S3 multipart) and announced.
-The final PATCH answers 204 with `Loa-Footage-Id`, or 422 with the reason when the file is refused.
+The final PATCH answers 204 with `Loa-Footage-Id`, or 422 with the reason when the file is refused (with
+`Loa-Footage-Id` too when the file already is footage and was sent with other details: see duplicates.py).
 """
 
 from __future__ import annotations
