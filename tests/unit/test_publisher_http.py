@@ -37,8 +37,11 @@ class _State:
 
 def test_retry_after_seconds_and_http_date() -> None:
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
-    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
-    assert 100 < (retry_after_seconds(httpx.Response(503, headers={"Retry-After": when})) or 0) <= 120
+    sent = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    date, when = (email.utils.format_datetime(t, usegmt=True) for t in (sent, sent + timedelta(seconds=120)))
+    assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": when, "Date": date})) == 120.0
+    assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": date, "Date": when})) == 0.0
+    assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": when})) is None  # no Date to count from
     assert retry_after_seconds(httpx.Response(503)) is None
     assert retry_after_seconds(httpx.Response(503, headers={"Retry-After": "soon"})) is None
 

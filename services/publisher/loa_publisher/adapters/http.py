@@ -41,7 +41,8 @@ class Transient(Exception):
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
+    """Retry-After as delta-seconds, or as an HTTP date counted from the response's own Date (RFC 9110 §10.2.3;
+    the server's clock, so ours needs neither to agree with it nor to be read). None when absent or unreadable."""
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -49,13 +50,20 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    when, sent = _http_date(value), _http_date(response.headers.get("date"))
+    if when is None or sent is None:
+        return None
+    return max(0.0, (when - sent).total_seconds())
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def platform_message(response: httpx.Response, limit: int = 500) -> str:
