@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated
 
 import pytest
@@ -195,3 +197,25 @@ async def test_a_services_producer_refuses_a_topic_it_does_not_produce_before_to
     producer = EventProducer("127.0.0.1:1", service="metrics")
     with pytest.raises(UndeclaredTopic, match=r"metrics sends on footage\.uploaded"):
         await producer.send(FOOTAGE_UPLOADED, event)
+
+
+def test_the_places_that_cannot_import_the_contracts_speak_the_same_status_words() -> None:
+    """The upload page (JavaScript) and the Prometheus rules copy the status words: they must not drift."""
+    root = Path(__file__).resolve().parents[2]
+    words = {s.value for s in FOOTAGE_STATUSES}
+    page = (root / "services/ingest/loa_ingest/web/index.html").read_text("utf-8")
+    select = re.search(r'<select name="status">(.*?)</select>', page, re.S)
+    assert select
+    options = set(re.findall(r'<option value="([a-z]+)"', select[1]))
+    assert options == words - {FootageStatus.UNKNOWN}  # "unknown" is never a useful filter
+    script = (root / "services/ingest/loa_ingest/web/app.js").read_text("utf-8")
+    percent = re.search(r"const STAGE_PERCENT = \{([^}]*)\}", script)
+    final = re.search(r"const FINAL = new Set\(\[([^\]]*)\]\)", script)
+    assert percent and final
+    assert words <= set(re.findall(r"([a-z]+):", percent[1]))
+    assert set(re.findall(r'"([a-z]+)"', final[1])) & words == {s.value for s in SETTLED}
+    for word in words:
+        assert script.count(f"st_{word}:") == 2, f"the page names status {word} in both languages"
+    rules = (root / "deploy/prometheus/rules/loa-recording.yml").read_text("utf-8")
+    in_progress = re.search(r'loa_footage\{status=~"([a-z|]+)"\}', rules)
+    assert in_progress and set(in_progress[1].split("|")) == {s.value for s in IN_PROGRESS}

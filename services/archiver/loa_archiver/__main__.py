@@ -14,6 +14,7 @@ from loa_archiver.service import Archiver
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
 from loa_core.channels import load_channels
+from loa_core.contracts import ARCHIVER
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import Storage, make_storage
@@ -35,7 +36,7 @@ def build_archiver(
 
 
 def build_app(settings: ArchiverSettings) -> FastAPI:
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service="archiver")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=ARCHIVER)
     store = ArchiveStore(settings.data_dir / "archiver.sqlite3")
     archiver = build_archiver(
         settings, make_storage(settings.storage()), producer, store, load_channels(settings.channels_file)
@@ -58,7 +59,7 @@ def build_app(settings: ArchiverSettings) -> FastAPI:
 
 def main() -> None:
     settings = ArchiverSettings()
-    setup_logging("archiver", settings.log_level)
+    setup_logging(ARCHIVER, settings.log_level)
     uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
 
 

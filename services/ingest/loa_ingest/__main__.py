@@ -9,6 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from loa_core.channels import load_channels
+from loa_core.contracts import INGEST
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import make_storage
@@ -26,7 +27,7 @@ SWEEP_EVERY_S = 60.0
 
 
 def build_app(settings: IngestSettings) -> FastAPI:
-    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service="ingest")
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=INGEST)
     data = settings.data_dir
     catalog = Catalog(data / "ingest-catalog.sqlite3")
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
@@ -76,7 +77,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
 
 def main() -> None:
     settings = IngestSettings()
-    setup_logging("ingest", settings.log_level)
+    setup_logging(INGEST, settings.log_level)
     uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
 
 

@@ -13,7 +13,7 @@ from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
 from loa_core.channels import load_channels
-from loa_core.contracts import RENDITIONS_READY, RenditionsReady, is_footage_id
+from loa_core.contracts import PUBLISHER, RENDITIONS_READY, RenditionsReady, is_footage_id
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import consume, make_app
@@ -29,7 +29,7 @@ from loa_publisher.ledger import Ledger
 from loa_publisher.publish import Publisher
 from loa_publisher.settings import PublisherSettings
 
-SERVICE = "publisher"
+SERVICE = PUBLISHER
 log = logging.getLogger(__name__)
 
 

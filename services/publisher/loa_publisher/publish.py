@@ -20,6 +20,7 @@ from loa_core.channels import Channel
 from loa_core.contracts import (
     POSTS_FAILED,
     POSTS_PUBLISHED,
+    PUBLISHER,
     RENDITIONS_READY,
     PostFailed,
     PostPublished,
@@ -115,7 +116,7 @@ class Publisher:
         for entry in self.ledger.due(self.clock()):
             if entry.request is None:
                 continue
-            event = RenditionsReady.model_validate_json(entry.request)
+            event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))  # a read: the evolution rule applies
             channel = self.channels.get(entry.channel)
             rendition = next((r for r in event.renditions if r.profile == entry.profile), None)
             if channel is None or rendition is None:
@@ -129,7 +130,7 @@ class Publisher:
                 # stored renditions.ready event, as the worker's own path would have.
                 letter = dead_letter_for(
                     entry.request.encode("utf-8"),
-                    service="publisher",
+                    service=PUBLISHER,
                     topic=RENDITIONS_READY.name,
                     error=exc,
                     footage_id=entry.footage_id,

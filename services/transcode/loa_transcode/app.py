@@ -11,6 +11,7 @@ from loa_core.channels import load_channels
 from loa_core.contracts import (
     FOOTAGE_UPLOADED,
     RENDITIONS_READY,
+    TRANSCODE,
     TRANSCODE_PROGRESS,
     Event,
     FootageUploaded,
@@ -25,7 +26,7 @@ from loa_transcode.pipeline import JobContext, transcode
 from loa_transcode.progress import Progress
 from loa_transcode.settings import TranscodeSettings
 
-SERVICE = "transcode"
+SERVICE = TRANSCODE
 log = logging.getLogger(__name__)
 
 
