@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, Event, Rendition, TopicSpec, new_id
+from loa_core.contracts import DEAD_LETTER, POSTS_FAILED, POSTS_PUBLISHED, Event, Rendition, TopicSpec, new_id
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
 from loa_publisher.ledger import Ledger, PostKey, PostState
 from loa_publisher.publish import Publisher, plan_posts
@@ -220,3 +220,22 @@ async def test_on_an_embedded_ledger_an_in_flight_row_is_resumed_at_once(tmp_pat
     ledger.save_session(key, {"upload_url": "https://u/3"})
     await publisher.handle(event)
     assert adapter.sessions_seen == [FakeUpload("https://u/3")]
+
+
+async def test_a_held_post_whose_channel_was_removed_fails_out_loud(tmp_path: Path) -> None:
+    adapter = FakeAdapter()
+    publisher, producer, ledger, clock = make(tmp_path, adapter)
+    at = NOW + timedelta(hours=1)
+    event = event_for(new_id(), metadata(("tt",), publish_at={"tt": at}), rendition("tiktok"))
+    await publisher.handle(event)  # held until its publish time
+    publisher.channels = {}  # the channel is taken out of the configuration meanwhile
+    clock.now = at
+    assert await publisher.run_due() == 1
+    reason = "channel 'tt' or its 'tiktok' cut is no longer configured"
+    assert [(name, getattr(e, "reason", "")) for name, e in producer.sent] == [
+        (POSTS_FAILED.name, reason),
+        (DEAD_LETTER.name, f"PermanentError: {reason}"),
+    ]
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    assert entry is not None and (entry.state, entry.error) == (PostState.FAILED, reason)
+    assert adapter.requests == []

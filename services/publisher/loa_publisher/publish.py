@@ -119,11 +119,15 @@ class Publisher:
             event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))  # a read: the evolution rule applies
             channel = self.channels.get(entry.channel)
             rendition = next((r for r in event.renditions if r.profile == entry.profile), None)
-            if channel is None or rendition is None:
-                self.ledger.mark_failed(entry.key, f"channel {entry.channel!r} or cut {entry.profile!r} is gone")
-                continue
             attempted += 1
             try:
+                if channel is None or rendition is None:
+                    # Configuration changed while the post was held: say so, as any failure is said.
+                    reason = f"channel {entry.channel!r} or its {entry.profile!r} cut is no longer configured"
+                    self.ledger.mark_failed(entry.key, reason)
+                    platform = channel.platform if channel else "unknown"
+                    await self._failed(entry.key, entry.channel, platform, reason, retryable=False)
+                    raise PermanentError(reason)
                 await self._post(event, PlannedPost(channel, rendition))
             except PermanentError as exc:
                 # No Kafka record is being processed here, so the dead letter is sent by hand, carrying the
@@ -246,12 +250,12 @@ class Publisher:
                     # Shown as failed, retryable: the session is kept, so `loa retry` resumes the upload.
                     self.ledger.mark_failed(key, reason, keep_session=True)
                     log.error("%s failing since %s: shown as failed (%s)", key, since.isoformat(), reason)
-                    await self._failed(key, channel, reason, retryable=True)
+                    await self._failed(key, channel.name, channel.platform, reason, retryable=True)
             return
         except PermanentError as exc:
             reason = failure_reason(channel.platform, exc)
             self.ledger.mark_failed(key, reason)
-            await self._failed(key, channel, reason, retryable=False)
+            await self._failed(key, channel.name, channel.platform, reason, retryable=False)
             raise PermanentError(reason) from exc
         finally:
             heartbeat.cancel()
@@ -261,13 +265,13 @@ class Publisher:
         assert posted is not None
         await self._announce(posted, channel)
 
-    async def _failed(self, key: PostKey, channel: Channel, reason: str, *, retryable: bool) -> None:
+    async def _failed(self, key: PostKey, channel: str, platform: str, reason: str, *, retryable: bool) -> None:
         await self.producer.send(
             POSTS_FAILED,
             PostFailed(
                 footage_id=key.footage_id,
-                channel=channel.name,
-                platform=channel.platform,
+                channel=channel,
+                platform=platform,
                 reason=reason,
                 retryable=retryable,
             ),
