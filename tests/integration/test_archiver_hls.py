@@ -1,6 +1,6 @@
 """HLS pull end to end: ffmpeg writes a live HLS stream into a folder served over local HTTP; the archiver pulls
-it, is SIGKILLed and restarted mid-stream, and announces an archive as long as what was sent. The address policy
-refuses hosts not allow-listed, loopback names not named explicitly, and redirects to them."""
+it, is stopped (SIGKILL or SIGTERM) and restarted mid-stream, and announces an archive as long as what was sent.
+The address policy refuses hosts not allow-listed, loopback names not named explicitly, and redirects to them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from loa_dev.kafka import KafkaBroker
 from tests.support.archiver import (
@@ -30,7 +32,12 @@ def _pull(archiver: ArchiverProcess, pull_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_pull_survives_a_killed_archiver(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:
+# SIGKILL: nothing of the archiver's clean-up runs. SIGTERM (docker stop, a rolling deploy): a graceful stop, which
+# must leave every segment it received stored and recorded.
+@pytest.mark.parametrize("stop", ["kill", "terminate"])
+def test_pull_survives_a_stopped_archiver(
+    tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str, stop: str
+) -> None:
     hls = tmp_path / "hls"
     hls.mkdir()
     source: subprocess.Popen[bytes] | None = None
@@ -41,15 +48,16 @@ def test_pull_survives_a_killed_archiver(tmp_path: Path, kafka_broker: KafkaBrok
         ):
             # The live starts once the archiver is up, so the kill below lands in the middle of it.
             source = start_hls_source(hls, 14)
-            _pull_and_kill(archiver, port, hls, source, kafka_broker, topic_prefix)
+            _pull_and_stop(archiver, stop, port, hls, source, kafka_broker, topic_prefix)
     finally:
         if source is not None:
             source.kill()
             source.wait()
 
 
-def _pull_and_kill(
+def _pull_and_stop(
     archiver: ArchiverProcess,
+    stop: str,
     port: int,
     hls: Path,
     source: subprocess.Popen[bytes],
@@ -68,7 +76,13 @@ def _pull_and_kill(
         return archive_id if archive_id and len(archiver.stored_segments(archive_id)) >= 2 else None
 
     archive_id = wait_until(two_segments, 60, "two pulled segments")
-    archiver.kill()
+    if stop == "kill":
+        archiver.kill()
+    else:
+        archiver.terminate()
+        # Every segment in storage is recorded as the archive's (a kill may land between the two steps).
+        _, recorded = archiver.stored_archive(archive_id)
+        assert [s.key.rsplit("/", 1)[-1] for s in recorded] == archiver.stored_segments(archive_id)
     stored_before_kill = len(archiver.stored_segments(archive_id))
     archiver.start()
     assert source.wait(60) == 0, source.stderr.read() if source.stderr else ""

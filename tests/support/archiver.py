@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import http.server
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 
+from loa_archiver.store import Archive, ArchiveStore, Segment
 from loa_core.auth import hash_token
 from loa_core.contracts import FootageUploaded
 from loa_dev.kafka import free_port
@@ -75,6 +78,36 @@ class ArchiverProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """SIGTERM, as `docker stop` and every rolling deploy send it: the archiver stops gracefully."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """Wait for the archiver to exit after a SIGTERM, and check that its whole shutdown ran."""
+        assert self.proc is not None
+        code = self.proc.wait(90)
+        # uvicorn re-raises the signal it handled once the shutdown is done, so -SIGTERM is a clean exit too.
+        assert code in (0, -signal.SIGTERM), f"the archiver exited with {code} on SIGTERM:\n{self.log_tail()}"
+        assert self.log_tail(5).rstrip().endswith("loa_archiver: stopped"), self.log_tail()
+
+    def stored_archive(self, archive_id: str) -> tuple[Archive, list[Segment]]:
+        """The archive and its stored segments as the archiver's own store has them (read while it is stopped)."""
+        assert self.proc is None or self.proc.poll() is not None, "read the store only while the archiver is down"
+        store = ArchiveStore(self.root / "data" / "archiver.sqlite3")
+        try:
+            archive = store.archive(archive_id)
+            assert archive is not None, archive_id
+            return archive, store.segments(archive_id)
+        finally:
+            store.close()
+
+    def unstored_segments(self, archive_id: str) -> list[str]:
+        """Segment files still in the recorder's working folder: closed or not, they are not in storage yet."""
+        folder = self.root / "data" / "archiver" / "work" / archive_id
+        return sorted(p.name for p in folder.glob("seg*")) if folder.is_dir() else []
 
     def stop(self) -> None:
         stop_process(self.proc, timeout_s=20)
@@ -206,3 +239,31 @@ def livestream_events(bootstrap: str, prefix: str, count: int, timeout_s: float 
     # The archive and its highlights have different keys, so different partitions: no order between them on
     # the topic. Archives (no trim) first, then highlights by start.
     return sorted(events, key=lambda e: (e.metadata.trim_start_s is not None, e.metadata.trim_start_s or 0.0))
+
+
+def footage_events_now(bootstrap: str, prefix: str) -> list[FootageUploaded]:
+    """Every footage.uploaded event on the topic now: read up to the end offsets taken first, so a duplicate
+    already acknowledged to its producer cannot be missed by stopping early."""
+
+    async def read() -> list[FootageUploaded]:
+        consumer = AIOKafkaConsumer(
+            f"{prefix}footage.uploaded", bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        events: list[FootageUploaded] = []
+
+        async def more() -> None:
+            batch = await consumer.getmany(timeout_ms=500)
+            events.extend(FootageUploaded.from_bytes(r.value) for part in batch.values() for r in part if r.value)
+
+        try:
+            while not consumer.assignment():  # without a group, every partition is assigned once metadata is in
+                await more()
+            end = await consumer.end_offsets(list(consumer.assignment()))
+            while [tp for tp in end if await consumer.position(tp) < end[tp]]:
+                await more()
+            return events
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())

@@ -1,4 +1,4 @@
-"""Finalizing in-process with a producer that fails once: retried, same footage ids, then announced."""
+"""Finalizing in-process with a producer that fails once: retried, each footage announced once, then announced."""
 
 from __future__ import annotations
 
@@ -56,9 +56,9 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
         await asyncio.sleep(0.05)
     assert found.state == "announced" and found.error is None
     (mark,) = store.marks(archive.archive_id)
-    # The archive is announced again under the same id (a redelivery for the pipeline), and the highlight,
-    # whose id was recorded before its send failed, keeps that id.
-    assert [e.footage_id for e in producer.sent] == [archive.footage_id, archive.footage_id, mark.footage_id]
+    # The retry sends only what was not sent: the archive once, then the highlight under the id it was planned
+    # with before its first send failed.
+    assert [e.footage_id for e in producer.sent] == [archive.footage_id, mark.footage_id]
     assert abs(producer.sent[0].media.duration_s - 4.0) < 0.2
 
 

@@ -1,6 +1,7 @@
 """`python -m loa_archiver`: the one bootstrap for the archiver (HTTP API + RTMP listener + HLS puller)."""
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable
 
 import uvicorn
@@ -18,6 +19,8 @@ from loa_core.contracts import ARCHIVER
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import Storage, make_storage
+
+log = logging.getLogger("loa_archiver")
 
 
 def build_archiver(
@@ -52,6 +55,7 @@ def build_app(settings: ArchiverSettings) -> FastAPI:
         await archiver.stop()
         await producer.stop()
         store.close()
+        log.info("stopped")
 
     api.router.lifespan_context = lifespan
     return api

@@ -1,8 +1,12 @@
 """The finalizer: an archive whose stream ended is assembled from its stored segments and announced.
 
 An archive being finalized stays in the "finalizing" state until it is announced (or found empty), so a
-restarted archiver finalizes it again, with the same footage ids. A failure (Kafka or storage down) is retried
-with backoff. Archives a publisher is recording into are held, and left alone.
+restarted archiver finalizes it again. Once the archive is assembled and stored, the events announcing it and its
+highlights are written to the store (an outbox) and sent one by one, each marked as sent when the broker has it:
+a finalize redone after a failure (Kafka or storage down, retried with backoff), a stop or a crash sends only what
+was not sent. A stop (SIGTERM) lets a send in flight finish and be recorded; only a kill between the broker's
+answer and that record can repeat an event, under the same footage id. Archives a publisher is recording into are
+held, and left alone.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from loa_archiver.finalize import assemble, clamp_range, highlight_title
 from loa_archiver.metrics import ARCHIVES_FINISHED
 from loa_archiver.recorder import sweep
 from loa_archiver.settings import ArchiverSettings
-from loa_archiver.store import Archive, ArchiveStore
+from loa_archiver.stopping import see_through
+from loa_archiver.store import Announcement, Archive, ArchiveStore
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, layout
 from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
@@ -58,7 +63,9 @@ class Finalizer:
             self.schedule(archive.archive_id)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            log.info("stopping: %d archive(s) being finalized are left to the next start", len(tasks))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -85,8 +92,8 @@ class Finalizer:
             try:
                 outcome = await self._finalize(archive)
             except Exception as exc:
-                # Left in "finalizing" with the reason and tried again later (and by a restart); the footage ids
-                # are fixed, so an event that did get out before the failure is only repeated, never doubled.
+                # Left in "finalizing" with the reason and tried again later (and by a restart), which sends only
+                # the announcements not yet sent.
                 attempt = self._attempts[archive_id] = self._attempts.get(archive_id, 0) + 1
                 delay = min(300.0, self.settings.finalize_retry_s * 2 ** (attempt - 1))
                 log.exception(
@@ -102,13 +109,38 @@ class Finalizer:
 
     async def _finalize(self, archive: Archive) -> Literal["announced", "empty"]:
         archive_id = archive.archive_id
-        work_root = self.settings.work_root()
+        planned = self.store.announcements(archive_id)
+        if not planned:
+            events = await self._assemble_and_store(archive)
+            if not events:
+                return "empty"
+            # The outbox: every event this archive announces, written before the first is sent.
+            self.store.plan_announcements(archive_id, [(e.footage_id, e.to_bytes()) for e in events])
+            planned = self.store.announcements(archive_id)
+        for announcement in planned:
+            if not announcement.sent:
+                await self._announce(archive_id, announcement)
+        return "announced"
+
+    async def _announce(self, archive_id: str, announcement: Announcement) -> None:
+        async def send_and_record() -> None:
+            await self.producer.send(FOOTAGE_UPLOADED, FootageUploaded.from_bytes(announcement.event))
+            self.store.mark_announced(archive_id, announcement.idx)
+            log.info("archive %s: announced footage %s", archive_id, announcement.footage_id)
+
+        # A stop arriving mid-send lets the send finish and be recorded: the event may already be on the broker.
+        await see_through(send_and_record())
+
+    async def _assemble_and_store(self, archive: Archive) -> list[FootageUploaded]:
+        """Assemble the stored segments, store the archive, and return the events announcing it and its
+        highlights (none when nothing was recorded)."""
+        archive_id = archive.archive_id
         await asyncio.to_thread(sweep, self.settings.recording_dir(archive_id), archive_id, self.storage, self.store)
         segments = self.store.segments(archive_id)
         if not segments:
             log.info("archive %s: no segment was recorded; nothing to announce", archive_id)
-            return "empty"
-        tmp_root = work_root / "tmp"
+            return []
+        tmp_root = self.settings.work_root() / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{archive_id}-", dir=tmp_root))
         try:
@@ -122,18 +154,16 @@ class Finalizer:
             for path in paths:
                 path.unlink()
             media = await self._store_media(out, layout.archive_key(archive_id))
-            metadata = FootageMetadata(
-                title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
-            )
-            await self.producer.send(
-                FOOTAGE_UPLOADED,
-                FootageUploaded(footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media),
-            )
-            log.info("archive %s: announced as footage %s (%.1f s)", archive_id, archive.footage_id, media.duration_s)
-            await self._announce_highlights(archive, media)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        return "announced"
+        log.info("archive %s: assembled and stored (%.1f s)", archive_id, media.duration_s)
+        metadata = FootageMetadata(
+            title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
+        )
+        archive_event = FootageUploaded(
+            footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media
+        )
+        return [archive_event, *self._highlights(archive, media)]
 
     def _event_date(self, archive: Archive) -> date:
         return datetime.fromisoformat(archive.started_at).astimezone(ZoneInfo(self.settings.timezone)).date()
@@ -158,12 +188,12 @@ class Finalizer:
             has_audio=found.has_audio,
         )
 
-    async def _announce_highlights(self, archive: Archive, archive_media: SourceMedia) -> None:
+    def _highlights(self, archive: Archive, archive_media: SourceMedia) -> list[FootageUploaded]:
         marks = self.store.marks(archive.archive_id)
         if not marks and self.settings.highlight_first_s > 0:
-            # Recorded before announcing, so a finalize redone after a crash reuses the same footage id.
             self.store.add_mark(archive.archive_id, 0.0, self.settings.highlight_first_s, None)
             marks = self.store.marks(archive.archive_id)
+        events = []
         for mark in marks:
             span = clamp_range(mark.start_s, mark.end_s, archive_media.duration_s)
             if span is None:
@@ -177,18 +207,15 @@ class Finalizer:
                 trim_start_s=span.start_s,
                 trim_end_s=span.end_s,
             )
-            event = FootageUploaded(
-                footage_id=mark.footage_id,
-                source="livestream",
-                metadata=metadata,
-                media=archive_media,
+            events.append(
+                FootageUploaded(footage_id=mark.footage_id, source="livestream", metadata=metadata, media=archive_media)
             )
-            await self.producer.send(FOOTAGE_UPLOADED, event)
             log.info(
-                "archive %s: highlight %d (%.1f-%.1f s) announced as footage %s",
+                "archive %s: highlight %d is %.1f-%.1f s, footage %s",
                 archive.archive_id,
                 mark.idx,
                 span.start_s,
                 span.end_s,
                 mark.footage_id,
             )
+        return events

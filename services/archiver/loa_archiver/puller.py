@@ -13,10 +13,11 @@ import time
 from datetime import UTC, datetime
 
 from loa_archiver.finalizer import Finalizer
-from loa_archiver.hls import MasterPlaylist, PlaylistError, parse_playlist
+from loa_archiver.hls import MasterPlaylist, MediaSegment, PlaylistError, parse_playlist
 from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
 from loa_archiver.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
 from loa_archiver.settings import ArchiverSettings
+from loa_archiver.stopping import see_through
 from loa_archiver.store import ArchiveStore, Pull, PullState
 from loa_core.contracts import layout
 from loa_core.storage import Storage
@@ -121,6 +122,12 @@ class HlsPuller:
         # Whatever was recorded is archived, also after a refusal mid-stream.
         self.finalizer.schedule(archive.archive_id)
 
+    async def _store_segment(
+        self, archive_id: str, n: int, key: str, chunks: list[bytes], segment: MediaSegment
+    ) -> None:
+        await asyncio.to_thread(self.storage.put_stream, key, chunks)
+        self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq)
+
     async def _pull_loop(self, pull: Pull, archive_id: str, stop: asyncio.Event) -> str:
         assert self._fetcher is not None
         fetcher = self._fetcher
@@ -164,8 +171,8 @@ class HlsPuller:
                         data = init_cache[segment.init_uri]
                     _, media = await fetcher.get(segment.uri, settings.hls_max_segment_bytes)
                     key = layout.segment_key(archive_id, n, "mp4" if segment.init_uri else "ts")
-                    await asyncio.to_thread(self.storage.put_stream, key, [data, media])
-                    self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq)
+                    # A segment received is stored and recorded even when a stop arrives meanwhile.
+                    await see_through(self._store_segment(archive_id, n, key, [data, media], segment))
                     SEGMENTS_STORED.labels(source="hls").inc()
                     last_seq, n, last_new = segment.seq, n + 1, time.monotonic()
                 if playlist.ended:

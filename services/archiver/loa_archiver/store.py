@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS marks (
     archive_id TEXT NOT NULL, idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, title TEXT,
     footage_id TEXT NOT NULL, PRIMARY KEY (archive_id, idx)
 );
+-- What an archive's finalize announces, written in one transaction once the archive is assembled and stored;
+-- sent_at is set as soon as the broker has acknowledged the event. A finalize redone (after a failure, a stop
+-- or a crash) sends only what has no sent_at, so each footage is announced once.
+CREATE TABLE IF NOT EXISTS announcements (
+    archive_id TEXT NOT NULL, idx INTEGER NOT NULL, footage_id TEXT NOT NULL, event TEXT NOT NULL, sent_at TEXT,
+    PRIMARY KEY (archive_id, idx)
+);
 -- pulls.last_seq is not used: a pull resumes after MAX(segments.source_seq) of its archive, which is written in
 -- the same statement as the segment itself.
 CREATE TABLE IF NOT EXISTS pulls (
@@ -110,6 +117,14 @@ class Mark:
     end_s: float
     title: str | None
     footage_id: str
+
+
+@dataclass(frozen=True)
+class Announcement:
+    idx: int
+    footage_id: str
+    event: bytes  # the footage.uploaded event as it goes on the wire
+    sent: bool
 
 
 @dataclass(frozen=True)
@@ -322,6 +337,32 @@ class ArchiveStore:
             "SELECT idx, start_s, end_s, title, footage_id FROM marks WHERE archive_id=? ORDER BY idx", (archive_id,)
         )
         return [Mark(int(r[0]), float(r[1]), float(r[2]), None if r[3] is None else str(r[3]), str(r[4])) for r in rows]
+
+    # --- announcements (the finalize's outbox)
+    def plan_announcements(self, archive_id: str, events: list[tuple[str, bytes]]) -> None:
+        """Record the (footage id, event) pairs to announce, all or none; an archive is planned only once."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("SELECT 1 FROM announcements WHERE archive_id=?", (archive_id,)).fetchone():
+                    raise ValueError(f"archive {archive_id}: announcements are already planned")
+                self._db.executemany(
+                    "INSERT INTO announcements VALUES (?,?,?,?,NULL)",
+                    [(archive_id, i, footage_id, event.decode()) for i, (footage_id, event) in enumerate(events)],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def announcements(self, archive_id: str) -> list[Announcement]:
+        rows = self._all(
+            "SELECT idx, footage_id, event, sent_at FROM announcements WHERE archive_id=? ORDER BY idx", (archive_id,)
+        )
+        return [Announcement(int(r[0]), str(r[1]), str(r[2]).encode(), r[3] is not None) for r in rows]
+
+    def mark_announced(self, archive_id: str, idx: int) -> None:
+        self._exec("UPDATE announcements SET sent_at=? WHERE archive_id=? AND idx=?", (_now(), archive_id, idx))
 
     # --- pulls
 
