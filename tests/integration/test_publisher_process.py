@@ -176,3 +176,31 @@ def test_loa_retry_redrives_a_failed_post(
     bad_env = {**cli_env(publisher, tmp_path), "LOA_TOKEN": "wrong"}
     refused = subprocess.run([loa, "retry", footage_id], env=bad_env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "401" in refused.stderr
+
+
+def test_sigterm_mid_upload_abandons_it_and_the_restart_resumes_it_once(
+    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    storage = LocalStorage(publisher.root / "storage")
+    footage_id = new_id()
+    rendition = stored_rendition(storage, SIZE, "youtube", footage_id)
+    youtube.pause_after_bytes = 20 * ALIGN  # the 21st chunk waits past the grace: the upload cannot finish in it
+    publisher.env["LOA_SHUTDOWN_GRACE_S"] = "1"
+
+    publisher.start()
+    send(kafka_broker.bootstrap, topic_prefix, event_for(footage_id, metadata(("ward-yt",)), rendition))
+    wait_for("the upload reaching the pause", youtube.paused.is_set, 120, publisher)
+    publisher.stop()  # SIGTERM, as docker stop and Kubernetes send; waits for the process to exit
+    assert publisher.process is not None and publisher.process.returncode == 0, publisher.log_tail()
+    assert "abandoning 1 unfinished job" in publisher.log_text()
+    youtube.release()
+
+    publisher.start()  # renditions.ready was not committed at the stop: it is redelivered, the ledger resumes
+    records = read_topic(
+        kafka_broker.bootstrap, POSTS_PUBLISHED.full_name(topic_prefix), lambda r: len(r) >= 1, timeout_s=180
+    )
+    assert len(records) == 1, publisher.log_tail()
+    post = PostPublished.from_bytes(records[0].value)
+    assert list(youtube.videos) == [post.post_id]
+    assert len(youtube.sessions) == 1  # the same session was resumed, not a second upload started
+    assert sha256_file(youtube.videos[post.post_id].path) == sha256_file(storage.root / rendition.key)

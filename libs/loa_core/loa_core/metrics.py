@@ -49,6 +49,11 @@ HTTP_LATENCY = Histogram(
 DEAD_LETTERS_SENT = Counter(
     "loa_dead_letters_sent_total", "Records sent to the dead-letter topic", ["origin_service", "error_type"]
 )
+# 1 while a service has stopped consuming a topic because its dead-letter limit was reached (the reason is on its
+# /readyz and in its log), 0 while it consumes. Topic is the contract's name, without the deployment's prefix.
+CONSUMER_STOPPED = Gauge(
+    "loa_consumer_stopped", "Stopped consuming a topic at its dead-letter limit", ["service", "topic"]
+)
 # Records not yet consumed, per consumer group and topic (end offset minus committed offset, summed over
 # partitions). A group with no commit on a partition counts that partition's whole log.
 CONSUMER_LAG = Gauge("loa_consumer_lag", "Records not yet consumed", ["group", "topic"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loa_core.auth import IngestRoles
@@ -48,6 +48,18 @@ class CommonSettings(BaseSettings):
     ingest_url: str | None = None
     # A JSON list of channels ({name, platform, profiles, options}); None: one `local` channel with both cuts.
     channels_file: Path | None = None
+
+    # On SIGTERM (docker stop, a rolling deploy, Ctrl-C) a worker lets its jobs in flight finish for this long, then
+    # abandons the rest: their records are not committed, so the partition's next owner redoes them. Keep it well
+    # under the time the platform waits before SIGKILL (Docker 10 s, Kubernetes 30 s, `make run` 30 s).
+    shutdown_grace_s: float = Field(default=5.0, ge=0)
+    # The dead-letter limit (loa_core.streaming.DeadLetterLimit): a consumer stops consuming a topic, and says why
+    # on /readyz and in loa_consumer_stopped, rather than dead-letter a record that would make this many in a row
+    # (a bad deploy, a storage outage), or more than this share of the last `dead_letter_window` records. The
+    # record that would pass the limit and those after it stay uncommitted: a restart after the fix redoes them.
+    dead_letter_max_consecutive: int = Field(default=10, ge=1)
+    dead_letter_max_ratio: float = Field(default=0.5, gt=0, le=1)
+    dead_letter_window: int = Field(default=100, ge=1)
 
     def token_hashes(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.api_token_hashes.split(",") if h.strip())

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-import faust
 import httpx
 import uvicorn
 from prometheus_client import REGISTRY
@@ -36,7 +35,7 @@ from loa_core.contracts import (
 from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
-from loa_core.streaming import Handler, consume, make_app
+from loa_core.streaming import Handler, ServiceApp, consume, make_app
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
@@ -56,7 +55,7 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def create_app(settings: MetricsSettings, projection: Projection, producer: EventProducer) -> faust.App:
+def create_app(settings: MetricsSettings, projection: Projection, producer: EventProducer) -> ServiceApp:
     # Faust's own web server is off: FastAPI answers /healthz, /readyz and /metrics (Faust's sensor included).
     app = make_app(SERVICE, settings, web_enabled=False)
     metrics.initialise({name: c.platform for name, c in projection.channels.items()})

@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import faust
 import httpx
 from fastapi import HTTPException
 from faust.web import Request, Response, View
@@ -16,7 +15,7 @@ from loa_core.channels import load_channels
 from loa_core.contracts import PUBLISHER, RENDITIONS_READY, RenditionsReady, is_footage_id
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
-from loa_core.streaming import consume, make_app
+from loa_core.streaming import ServiceApp, consume, make_app
 from loa_publisher.adapters import Adapter
 from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.adapters.http import RetryPolicy
@@ -71,7 +70,7 @@ def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=30.0))
 
 
-def create_app(settings: PublisherSettings, storage: Storage, producer: EventProducer, ledger: Ledger) -> faust.App:
+def create_app(settings: PublisherSettings, storage: Storage, producer: EventProducer, ledger: Ledger) -> ServiceApp:
     overrides: dict[str, Any] = {}
     if settings.broker_session_timeout_s is not None:
         overrides["broker_session_timeout"] = settings.broker_session_timeout_s
@@ -128,8 +127,6 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
             }
             return self.json(body)
 
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def _close_http(app: faust.App, **_: Any) -> None:
-        await http.aclose()
-
+    # Closed at the stop once the jobs in flight are drained (loa_core.streaming.Consumption), never under them.
+    app.consumption.closers.append(http.aclose)
     return app

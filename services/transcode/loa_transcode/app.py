@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import faust
-
 from loa_core.channels import load_channels
 from loa_core.contracts import (
     FOOTAGE_UPLOADED,
@@ -19,7 +17,7 @@ from loa_core.contracts import (
 )
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
-from loa_core.streaming import consume, make_app
+from loa_core.streaming import ServiceApp, consume, make_app
 from loa_transcode import metrics
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext, transcode
@@ -47,7 +45,7 @@ def faust_options(settings: TranscodeSettings) -> dict[str, Any]:
     }
 
 
-def create_app(settings: TranscodeSettings, storage: Storage, producer: EventProducer) -> faust.App:
+def create_app(settings: TranscodeSettings, storage: Storage, producer: EventProducer) -> ServiceApp:
     app = make_app(SERVICE, settings, **faust_options(settings))
     ctx = JobContext(
         storage=storage,
