@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from loa_archiver.recorder import SegmentRecorder, sweep
 from loa_archiver.store import ArchiveStore
 from loa_core.contracts import layout
@@ -87,3 +89,20 @@ async def test_a_new_run_numbers_after_a_segment_an_old_ffmpeg_may_still_write(t
     finally:
         await recorder.finish()
     assert (work / "seg00004.ts").read_bytes().startswith(b"being finished")  # untouched
+
+
+def test_announcements_are_planned_once_and_survive_reopening(tmp_path: Path) -> None:
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    store.plan_announcements(archive.archive_id, [("f1", b'{"a": 1}'), ("f2", b'{"b": "\xc4\x91"}')])
+    # A second plan (a finalize redone) would announce other events for the same archive: refused, nothing added.
+    with pytest.raises(ValueError, match="already planned"):
+        store.plan_announcements(archive.archive_id, [("f3", b"{}")])
+    store.mark_announced(archive.archive_id, 0)
+    store.close()
+
+    reopened = ArchiveStore(tmp_path / "a.sqlite3")
+    planned = reopened.announcements(archive.archive_id)
+    assert [(a.footage_id, a.sent) for a in planned] == [("f1", True), ("f2", False)]
+    assert planned[1].event == '{"b": "đ"}'.encode()
+    assert reopened.announcements("other") == []
