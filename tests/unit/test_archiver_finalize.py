@@ -137,3 +137,18 @@ async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path)
     await finalizer.finalize(archive.archive_id)
     found = store.archive(archive.archive_id)
     assert found is not None and found.state == "recording" and producer.sent == []
+
+
+async def test_nothing_is_finalized_after_the_stop(tmp_path: Path) -> None:
+    settings = ArchiverSettings(data_dir=tmp_path / "data")
+    store = ArchiveStore(tmp_path / "a.sqlite3")
+    producer = FlakyProducer()
+    finalizer = Finalizer(settings, LocalStorage(tmp_path / "s"), producer, store)  # type: ignore[arg-type]
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    await finalizer.stop()
+    # A retry timer going off, or a publish ending, after the stop: left to the next start, not begun half-way
+    # through the shutdown (the producer is stopped next).
+    finalizer.schedule(archive.archive_id)
+    await finalizer.wait(archive.archive_id)
+    found = store.archive(archive.archive_id)
+    assert found is not None and found.state == "recording" and producer.calls == 0

@@ -50,6 +50,7 @@ class Finalizer:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._attempts: dict[str, int] = {}
+        self._stopping = False
 
     def hold(self, archive_id: str) -> None:
         self._held.add(archive_id)
@@ -63,6 +64,8 @@ class Finalizer:
             self.schedule(archive.archive_id)
 
     async def stop(self) -> None:
+        # From now on nothing new starts: a retry timer going off, or a source handing over an archive late.
+        self._stopping = True
         tasks = [t for t in self._tasks.values() if not t.done()]
         if tasks:
             log.info("stopping: %d archive(s) being finalized are left to the next start", len(tasks))
@@ -71,6 +74,8 @@ class Finalizer:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def schedule(self, archive_id: str) -> None:
+        if self._stopping:
+            return  # the archive stays "finalizing" (or "recording") and the next start finalizes it
         task = self._tasks.get(archive_id)
         if task is None or task.done():
             self._tasks[archive_id] = asyncio.create_task(self.finalize(archive_id))
