@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from loa_core.contracts.layout import archive_key
+from loa_core.hashing import sha256_file
 from loa_dev.kafka import KafkaBroker
 from tests.support.archiver import SEGMENT_S, Publisher, archiver_process, footage_events_now
 from tests.support.polling import wait_until
@@ -57,6 +58,7 @@ def test_sigterm_mid_finalize_announces_each_footage_once(
         (archive_event,) = [e for e in events if e.footage_id == archive.footage_id]
         # The object announced is complete: it is the one in storage, and it plays for as long as was sent.
         assert archive_event.media.size_bytes == stored.stat().st_size
+        assert archive_event.media.sha256 == sha256_file(stored)
         assert abs(archive_event.media.duration_s - publisher.sent_s) <= SEGMENT_S
 
 
