@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS
+from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, group_id
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
@@ -24,7 +24,7 @@ def test_sigterm_mid_transcode_abandons_the_job_and_the_restart_redoes_it(
     kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path
 ) -> None:
     bootstrap = kafka_broker.bootstrap
-    group = f"{topic_prefix}loa-transcode"
+    group = group_id("transcode", topic_prefix)
     root = tmp_path / "w"
     storage = LocalStorage(root / "storage")
     # Read at real-time speed, the job lasts 20 s: far longer than the one-second grace the first worker gets.

@@ -219,12 +219,10 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> Servic
     @app.page("/readyz")
     class Readyz(View):
         async def get(self, request: Request) -> Response:
-            stopped = consumption.stopped_reasons()
-            if stopped:
-                return self.json({"status": "stopped", "reason": "; ".join(stopped)}, status=503)
-            assigned = app.consumer.assignment() if app.consumer else set()
-            ready = app.rebalancing is False and bool(assigned)
-            return self.json({"status": "ready" if ready else "not ready"}, status=200 if ready else 503)
+            problem = not_ready(app)
+            if problem:
+                return self.json({"status": "not ready", "reason": problem}, status=503)
+            return self.json({"status": "ready"})
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers
     async def _drain_then_close(app: faust.App, **_: Any) -> None:
@@ -233,6 +231,19 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> Servic
         await consumption.close()
 
     return app
+
+
+def not_ready(app: ServiceApp) -> str | None:
+    """Why this worker does not consume (its /readyz), or None: a topic stopped at its dead-letter limit, a
+    rebalance under way, no partitions assigned yet."""
+    stopped = app.consumption.stopped_reasons()
+    if stopped:
+        return "; ".join(stopped)
+    if app.rebalancing:
+        return "consumer group rebalancing"
+    if not (app.consumer and app.consumer.assignment()):
+        return "no partitions assigned yet"
+    return None
 
 
 def raw_topic(app: faust.App, spec: TopicSpec, prefix: str) -> faust.TopicT:

@@ -35,7 +35,7 @@ from loa_core.contracts import (
 from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
-from loa_core.streaming import Handler, ServiceApp, consume, make_app
+from loa_core.streaming import Handler, ServiceApp, consume, make_app, not_ready
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
@@ -119,12 +119,7 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
         consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handlers[spec])
 
     async def ready() -> str | None:
-        # Ready once this worker consumes: partitions assigned and no rebalance under way.
-        if app.rebalancing:
-            return "consumer group rebalancing"
-        if not (app.consumer and app.consumer.assignment()):
-            return "no partitions assigned yet"
-        return None
+        return not_ready(app)
 
     api = create_api(settings, projection.views, projection.engagement, ready)
 
