@@ -51,6 +51,7 @@ def test_every_alert_has_a_unit_test_that_fires() -> None:
         "LoaDeadLettersGrowing",
         "LoaConsumerLagHigh",
         "LoaConsumerLagNotMeasured",
+        "LoaConsumerStopped",
         "LoaTranscodeFailureRatioHigh",
         "LoaPublisherAuthFailures",
         "LoaStorageAlmostFull",
