@@ -39,6 +39,7 @@ from loa_core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
+R = TypeVar("R")
 
 
 class RetryableError(Exception):
@@ -116,12 +117,13 @@ class Consumption:
         self.settings = settings
         self.stopping = False
         self.closers: list[Callable[[], Awaitable[None]]] = []
-        self._jobs: set[asyncio.Task[Outcome]] = set()
+        self._jobs: set[asyncio.Task[Any]] = set()
         self._abandoning = False
         self._stopped: dict[str, str] = {}  # topic (contract name) -> why it stopped
 
-    async def run(self, job: Coroutine[Any, Any, Outcome]) -> Outcome:
-        """Run one record's job where `drain` can wait for it or abandon it."""
+    async def run(self, job: Coroutine[Any, Any, R]) -> R | Outcome:
+        """Run a job (a record's, or a timer's such as the publisher's held posts) where `drain` can wait for it
+        or abandon it; an abandoned job returns Outcome.ABANDONED."""
         task = asyncio.ensure_future(job)
         self._jobs.add(task)
         try:

@@ -99,9 +99,12 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     @app.timer(interval=settings.schedule_poll_s)
     async def post_held() -> None:
         # Held posts: publish times, quota waits, platforms that were down, `loa retry`. Survives restarts
-        # because the ledger is the schedule.
+        # because the ledger is the schedule. Drained at a stop like the agent's jobs: a post cut short stays
+        # UPLOADING in the ledger with its session, and the next worker reclaims it.
+        if app.consumption.stopping:
+            return
         try:
-            await publisher.run_due()
+            await app.consumption.run(publisher.run_due())
         except Exception:
             log.exception("posting held posts failed; trying again at the next tick")
 
