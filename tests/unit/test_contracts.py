@@ -107,6 +107,14 @@ def test_a_newer_producers_added_fields_are_ignored_at_every_level() -> None:
     assert "ward" not in event.model_dump_json()
 
 
+def test_stored_contract_data_is_read_by_the_same_rule() -> None:
+    """What a service stored from a newer shape (ingest's pending upload metadata) still reads after a rollback."""
+    stored = json.dumps({"title": "Lễ khai mạc", "channels": ["local"], "approval": {"by": "ward-admin"}})
+    assert FootageMetadata.read_json(stored) == FootageMetadata(title="Lễ khai mạc", channels=("local",))
+    with pytest.raises(ValidationError, match="has no field approval"):
+        FootageMetadata.model_validate_json(stored)  # building, not reading: strict
+
+
 @pytest.mark.parametrize("version", [0, 2, "1", None, True])
 def test_a_version_outside_the_accepted_range_is_refused_with_the_range(version: object) -> None:
     raw = {**_examples(FOOTAGE_UPLOADED)[0], "schema_version": version}

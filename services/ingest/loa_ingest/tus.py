@@ -498,7 +498,7 @@ class TusUploads:
         known = await self._file_hash(upload.id, upload.length)
         self._hashes.pop(upload.id, None)
         sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(sha256_file, path)
-        metadata = FootageMetadata.model_validate_json(upload.metadata_json)
+        metadata = FootageMetadata.read_json(upload.metadata_json)
         try:
             accepted = await self.service.accept(path, sha256, upload.length, metadata)
         except AlreadyUploaded as exc:
@@ -557,7 +557,7 @@ class TusUploads:
             "footage_id": upload.footage_id,
             "duplicate": upload.duplicate,
             "reason": upload.reason,
-            "metadata": FootageMetadata.model_validate_json(upload.metadata_json).model_dump(mode="json"),
+            "metadata": FootageMetadata.read_json(upload.metadata_json).model_dump(mode="json"),
             "created_at": upload.created_at,
             "expires_at": upload.expires_at,
         }

@@ -82,6 +82,11 @@ class Contract(BaseModel):
                 raise ValueError(f"{cls.__name__} has no field {', '.join(unknown)}")
         return data
 
+    @classmethod
+    def read_json(cls, raw: str | bytes) -> Self:
+        """Read JSON this code did not just build (a record, a stored copy) by the rule: unknown fields ignored."""
+        return cls.model_validate_json(raw, context=READING)
+
 
 class Event(Contract):
     """Base of every event. `schema_version` says which shape a record has (see the evolution rule above)."""
