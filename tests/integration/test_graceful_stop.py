@@ -63,3 +63,33 @@ def test_sigterm_mid_transcode_abandons_the_job_and_the_restart_redoes_it(
     announced = read_topic(bootstrap, RENDITIONS_READY.full_name(topic_prefix), timeout_s=3)
     assert len(announced) == 1
     assert storage.list("staging/") == []
+
+
+def test_sigterm_mid_transcode_finishes_a_job_that_fits_in_the_grace(
+    kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path
+) -> None:
+    bootstrap = kafka_broker.bootstrap
+    group = group_id("transcode", topic_prefix)
+    root = tmp_path / "w"
+    storage = LocalStorage(root / "storage")
+    # Read at real-time speed, the job lasts 4 s: well inside the 20 s of grace (stop_process kills after 30 s).
+    job = upload(storage, make_clip(tmp_path / "job.mp4", width=320, height=180, duration_s=4.0, fps=10))
+    worker = TranscodeWorker(root, bootstrap, topic_prefix, "worker", ffmpeg_read_rate="1", shutdown_grace_s="20")
+
+    with EventCollector(bootstrap, topic_prefix, RENDITIONS_READY, TRANSCODE_PROGRESS) as events:
+        worker.start()
+        try:
+            worker.wait_assigned()
+            send_event(bootstrap, topic_prefix, FOOTAGE_UPLOADED, job)
+            events.wait_for(TRANSCODE_PROGRESS, job.footage_id, timeout_s=120)
+            assert events.of(RENDITIONS_READY, job.footage_id) == [], "the job was too short to test"
+            worker.stop()  # SIGTERM while the job runs
+        finally:
+            worker.stop()
+    assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
+    assert "abandoning" not in worker.log_tail(200)
+
+    # The job finished during the grace, announced its result, and its record was committed at the stop.
+    announced = read_topic(bootstrap, RENDITIONS_READY.full_name(topic_prefix), timeout_s=3)
+    assert len(announced) == 1
+    assert committed_offsets(bootstrap, group).get(_partition(job.footage_id)) == 1
