@@ -53,12 +53,15 @@ class CommonSettings(BaseSettings):
     # abandons the rest: their records are not committed, so the partition's next owner redoes them. Keep it well
     # under the time the platform waits before SIGKILL (Docker 10 s, Kubernetes 30 s, `make run` 30 s).
     shutdown_grace_s: float = Field(default=5.0, ge=0)
-    # The dead-letter limit (loa_core.streaming.DeadLetterLimit): a consumer stops consuming a topic, and says why
-    # on /readyz and in loa_consumer_stopped, rather than dead-letter a record that would make this many in a row
-    # (a bad deploy, a storage outage), or more than this share of the last `dead_letter_window` records. The
-    # record that would pass the limit and those after it stay uncommitted: a restart after the fix redoes them.
+    # The dead-letter limit (loa_core.streaming.DeadLetterLimit): at most this many records in a row go to the
+    # dead-letter topic; the next one that fails is not dead-lettered: the service stops consuming that topic and
+    # says why (/readyz 503, loa_consumer_stopped, alert LoaConsumerStopped). That record and those after it stay
+    # uncommitted, so a restart after the fix (a bad deploy, storage back) processes them.
     dead_letter_max_consecutive: int = Field(default=10, ge=1)
+    # The dead-letter limit's other bound: at most this share of the last `dead_letter_window` records may be
+    # dead-lettered (checked once that many records were seen); one more stops consuming, as above.
     dead_letter_max_ratio: float = Field(default=0.5, gt=0, le=1)
+    # How many of the latest records `dead_letter_max_ratio` is measured over.
     dead_letter_window: int = Field(default=100, ge=1)
 
     def token_hashes(self) -> frozenset[str]:
