@@ -70,6 +70,9 @@ class KafkaBroker:
     port: int = field(default_factory=free_port)
     controller_port: int = field(default_factory=free_port)
     heap: str = "512m"
+    # Open descriptors the broker keeps for its whole life: `make run` passes its run lock, so that lock stays held
+    # until the broker has exited, even when `make run` itself died first.
+    inherit_fds: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -125,13 +128,20 @@ class KafkaBroker:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-        log = self.log_file.open("ab")
-        self.process = subprocess.Popen(
-            self._java("kafka.Kafka", str(config)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in a terminal stops us, and we stop the broker in order.
-        )
+        if _port_open(self.port):
+            # Readiness is the port answering: another program on it would pass for our broker.
+            raise KafkaStartError(
+                f"Port {self.port} is already in use by another program; Kafka cannot listen on it. / "
+                f"Cổng {self.port} đang bị một chương trình khác dùng; Kafka không thể nghe trên cổng này."
+            )
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self._java("kafka.Kafka", str(config)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in a terminal stops us, and we stop the broker in order.
+                pass_fds=self.inherit_fds,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 
@@ -39,11 +39,18 @@ def wait_healthy(
 
 def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float = 30.0) -> None:
     """SIGTERM (our services, Kafka and MinIO all shut down cleanly on it), then SIGKILL if it hangs."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_processes([process], timeout_s)
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes] | None], timeout_s: float = 30.0) -> None:
+    """SIGTERM to all at once, so they shut down side by side; SIGKILL those still running `timeout_s` later."""
+    running = [p for p in processes if p is not None and p.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + timeout_s
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,4 +1,8 @@
-"""`make run`: the whole pipeline on the embedded default, in the foreground, until Ctrl-C."""
+"""`make run`: the whole pipeline on the embedded default, in the foreground, until Ctrl-C (or SIGTERM).
+
+A process of the stack that dies is started again with backoff (loa_dev.supervise); one run per checkout at a time
+(loa_dev.runlock).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from pathlib import Path
 
 from loa_core.auth import new_token
 from loa_dev.kafka import CACHE_DIR
-from loa_dev.stack import SERVICES, Stack
+from loa_dev.runlock import StackAlreadyRunning, take_run_lock
+from loa_dev.stack import KAFKA, SERVICES, Stack
+from loa_dev.supervise import Supervisor
 
 RUN_DIR = CACHE_DIR / "run"
 CLI_CONFIG = Path(os.environ.get("LOA_CLI_CONFIG", Path.home() / ".config" / "loa" / "cli.json"))
@@ -42,7 +48,18 @@ def _write_cli_config(stack: Stack) -> None:
 
 
 def main() -> None:
-    stack = Stack(root=RUN_DIR, token=_token(), ports={**PORTS, "archiver": ARCHIVER_PORT}, kafka_port=KAFKA_PORT)
+    try:
+        lock = take_run_lock(RUN_DIR)
+    except StackAlreadyRunning as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(1) from None
+    stack = Stack(
+        root=RUN_DIR,
+        token=_token(),
+        ports={**PORTS, "archiver": ARCHIVER_PORT},
+        kafka_port=KAFKA_PORT,
+        inherit_fds=(lock,),
+    )
     print("Starting Kafka and the four Loa services… / Đang khởi động…", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # A shell that starts us in the background hands down SIGINT as ignored; Ctrl-C must still stop us cleanly.
@@ -64,21 +81,22 @@ Loa is running. / Loa đang chạy.
   Kafka:           {stack.kafka_bootstrap}
   Logs:            {stack.logs_dir}
   CLI config:      {CLI_CONFIG} (API token inside; `loa upload clip.mp4 --title "…"` uses it)
+A process that stops is started again (the reason is printed here). / Tiến trình nào dừng sẽ được khởi động lại.
 Press Ctrl-C to stop. / Nhấn Ctrl-C để dừng.""",
             flush=True,
         )
-        while all(p.poll() is None for p in stack.processes.values()):
+        supervisor = Supervisor(stack, units=(KAFKA, *SERVICES, "archiver"))
+        while True:
+            supervisor.poll()
             time.sleep(1)
-        dead = [s for s, p in stack.processes.items() if p.poll() is not None]
-        print(f"Service(s) stopped unexpectedly: {', '.join(dead)}. Last log lines:", file=sys.stderr)
-        for service in dead:
-            print(f"--- {service}\n{stack.log_tail(service)}", file=sys.stderr)
-        raise SystemExit(1)
     except KeyboardInterrupt:
         pass
     finally:
+        # The stop is bounded (the services' grace, then the broker's); a second Ctrl-C must not cut it short and
+        # leave a broker half stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping… / Đang dừng…", flush=True)
-        stack.stop_service("archiver")
         stack.stop()
 
 

@@ -1,6 +1,7 @@
 """The whole pipeline as separate processes on one machine: Kafka plus the four services.
 
-`make run` uses it with fixed ports; the e2e tests use it with free ports and a temporary folder.
+`make run` uses it with fixed ports; the e2e tests use it with free ports and a temporary folder (and may run only
+the services they need).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from loa_core.auth import hash_token
 from loa_dev.kafka import KafkaBroker, free_port
-from loa_dev.processes import stop_process, wait_healthy
+from loa_dev.processes import stop_processes, wait_healthy
 
 SERVICES = ("ingest", "transcode", "publisher", "metrics")
+KAFKA = "kafka"  # the broker's unit name beside the services' (`process`, `restart`, `log_tail`)
 
 
 @dataclass
@@ -27,6 +29,9 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
     kafka_port: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = SERVICES  # the ones `start` starts
+    # Open descriptors every process of the stack keeps (`make run`'s run lock: held until the last one exits).
+    inherit_fds: tuple[int, ...] = ()
     broker: KafkaBroker | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -66,25 +71,40 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         if self.kafka_bootstrap is None:
-            self.broker = KafkaBroker(self.root / "kafka")
+            self.broker = KafkaBroker(self.root / "kafka", inherit_fds=self.inherit_fds)
             if self.kafka_port:
                 self.broker.port = self.kafka_port
             self.broker.start()
             self.kafka_bootstrap = self.broker.bootstrap
-        for service in SERVICES:
+        for service in self.services:
             self.start_service(service)
-        for service in SERVICES:
+        for service in self.services:
             self.wait_healthy(service, timeout_s)
 
     def start_service(self, service: str) -> None:
-        log = (self.logs_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"loa_{service}"],
-            env=self.service_env(service),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
-        )
+        with (self.logs_dir / f"{service}.log").open("ab") as log:
+            self.processes[service] = subprocess.Popen(
+                [sys.executable, "-m", f"loa_{service}"],
+                env=self.service_env(service),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                pass_fds=self.inherit_fds,
+            )
+
+    def process(self, unit: str) -> subprocess.Popen[bytes] | None:
+        """The broker's (`KAFKA`) or a service's current process."""
+        if unit == KAFKA:
+            return self.broker.process if self.broker is not None else None
+        return self.processes.get(unit)
+
+    def restart(self, unit: str) -> None:
+        """Start again a unit whose process exited (the supervisor's job): the broker waits until it listens."""
+        if unit == KAFKA:
+            assert self.broker is not None, "the stack runs no broker of its own"
+            self.broker.start()
+        else:
+            self.start_service(unit)
 
     def wait_healthy(self, service: str, timeout_s: float = 120.0) -> None:
         wait_healthy(
@@ -96,7 +116,7 @@ class Stack:
         )
 
     def log_tail(self, service: str, lines: int = 40) -> str:
-        path = self.logs_dir / f"{service}.log"
+        path = self.broker.log_file if service == KAFKA and self.broker else self.logs_dir / f"{service}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
     def stop_service(self, service: str, sig_kill: bool = False) -> None:
@@ -105,10 +125,11 @@ class Stack:
             process.kill()
             process.wait()
             return
-        stop_process(process)
+        stop_processes([process])
 
-    def stop(self) -> None:
-        for service in reversed(SERVICES):
-            self.stop_service(service)
+    def stop(self, grace_s: float = 30.0) -> None:
+        """SIGTERM to every service at once, SIGKILL to those still running after `grace_s`, then the broker (which
+        they need to finish cleanly: commit offsets, flush sends)."""
+        stop_processes(self.processes.values(), grace_s)
         if self.broker is not None:
             self.broker.stop()
