@@ -30,7 +30,6 @@ from loa_core.contracts import (
     TopicSpec,
     consumer_groups,
     group_id,
-    topics_consumed_by,
 )
 from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
@@ -114,9 +113,10 @@ def create_app(settings: MetricsSettings, projection: Projection, producer: Even
         POSTS_FAILED: on_failed,
         DEAD_LETTER: on_dead_letter,
     }
-    # Subscribed to exactly the topics the contracts route to metrics (one routed here without a handler fails now).
-    for spec in topics_consumed_by(SERVICE):
-        consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handlers[spec])
+    # Exactly the topics the contracts route to metrics: consume() refuses one not routed here (UndeclaredTopic), and
+    # tests/unit/test_contracts_routing.py fails on one routed here without a handler.
+    for spec, handler in handlers.items():
+        consume(app, spec, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handler)
 
     async def ready() -> str | None:
         return not_ready(app)
