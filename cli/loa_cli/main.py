@@ -12,7 +12,7 @@ import typer
 
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, upload_resumable
-from loa_core.contracts import SETTLED, FootageStatus
+from loa_core.contracts import SETTLED, FootageStatus, FootageView
 
 app = typer.Typer(
     help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True
@@ -155,7 +155,7 @@ def status(
     """Show where a footage is: stages, errors, published locations."""
     config = _config()
     deadline = time.monotonic() + timeout
-    view: dict[str, Any] | None = None
+    view: FootageView | None = None
     last_state = None
     while True:
         try:
@@ -164,10 +164,10 @@ def status(
             typer.echo(f"Cannot reach the status API at {config.metrics_url}: {exc}", err=True)
             raise typer.Exit(1) from exc
         if response.status_code == 200:
-            view = response.json()
+            view = _read_view(response)
         elif response.status_code != 404 or not wait:
             _fail(response)
-        state = view["status"] if view else "waiting"
+        state = view.status if view else "waiting"
         if wait and not as_json and state != last_state:
             typer.echo(f"… {state}", err=True)
             last_state = state
@@ -179,21 +179,34 @@ def status(
         typer.echo(f"Footage {footage_id} was not seen within {timeout:.0f} s.", err=True)
         raise typer.Exit(1)
     if as_json:
-        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        typer.echo(view.model_dump_json(indent=2))
     else:
         _print_human(view)
-    if view["status"] == FootageStatus.FAILED or (wait and view["status"] not in SETTLED):
+    if view.status == FootageStatus.FAILED or (wait and view.status not in SETTLED):
         raise typer.Exit(1)
 
 
-def _print_human(view: dict[str, Any]) -> None:
-    typer.echo(f"{view['title']}  [{view['status']}]")
-    for post in view["stages"]["published"]["posts"]:
-        typer.echo(f"  {post['channel']}/{post['profile']}: {post['url']}")
-    for error in view["errors"]:
+def _read_view(response: httpx.Response) -> FootageView:
+    """The status view by the contract's rule (unknown fields ignored); a shape this CLI cannot read is said so."""
+    try:
+        return FootageView.from_bytes(response.content)
+    except ValueError as exc:  # pydantic's ValidationError, UnsupportedSchemaVersion, or not JSON at all
+        typer.echo(
+            f"The status API answered a view this CLI cannot read; upgrade the CLI or the service ({exc}). "
+            "/ Không đọc được trạng thái; cần nâng cấp loa.",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+
+
+def _print_human(view: FootageView) -> None:
+    typer.echo(f"{view.title}  [{view.status}]")
+    for post in view.stages.published.posts:
+        typer.echo(f"  {post.channel}/{post.profile}: {post.url}")
+    for error in view.errors:
         # A failure a later success superseded (a post published by `loa retry`) stays listed, marked as such.
-        resolved = ", resolved / đã khắc phục" if error.get("resolved") else ""
-        typer.echo(f"  error ({error['stage']}{resolved}): {error['reason']}")
+        resolved = ", resolved / đã khắc phục" if error.resolved else ""
+        typer.echo(f"  error ({error.stage}{resolved}): {error.reason}")
 
 
 @app.command()

@@ -1,7 +1,9 @@
-"""`loa report` and `loa status` against the metrics API served over real HTTP (uvicorn on a free port, own thread)."""
+"""`loa report` and `loa status`, and ingest's status relay, against the metrics API served over real HTTP (uvicorn
+on a free port, own thread): each reads the status view with the contract (`FootageView`) metrics answers with."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -15,6 +17,8 @@ from typer.testing import CliRunner
 from loa_cli.main import app as cli
 from loa_core.auth import hash_token
 from loa_core.channels import Channel
+from loa_core.contracts import FootageList, FootageStatus, FootageView
+from loa_ingest.status import StatusRefused, StatusRelay
 from loa_metrics.api import create_api
 from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import open_projection
@@ -63,6 +67,36 @@ def test_status_after_a_successful_retry(metrics_url: str, tmp_path: Path) -> No
     assert code == 0, out
     assert "[published]" in out
     assert "error (publish, resolved / đã khắc phục): token revoked" in out
+
+
+def test_status_as_json_is_the_contracts_view(metrics_url: str, tmp_path: Path) -> None:
+    code, out = run(metrics_url, tmp_path, RETRIED, "--json", command="status")
+    assert code == 0, out
+    view = FootageView.from_bytes(out.encode())
+    assert view.status == FootageStatus.PUBLISHED and [e.resolved for e in view.errors] == [True, True]
+
+
+def test_ingest_relays_the_view_metrics_serves(metrics_url: str) -> None:
+    async def ask() -> tuple[FootageView, FootageList]:
+        relay = StatusRelay(metrics_url, TOKEN)
+        try:
+            view = await relay.footage(RETRIED, "the caller's token, unused with a service token")
+            listing = await relay.footage_list({"status": "published", "channel": None}, "unused")
+            with pytest.raises(StatusRefused) as unknown:
+                await relay.footage(new_id(), "unused")
+            assert unknown.value.status_code == 404 and "Chưa thấy" in unknown.value.detail
+            return view, listing
+        finally:
+            await relay.close()
+
+    view, listing = asyncio.run(ask())
+    assert view.footage_id == RETRIED and view.status == FootageStatus.PUBLISHED
+    assert [(e.stage, e.reason, e.resolved) for e in view.errors] == [
+        ("publish", "token revoked", True),
+        ("publisher", "MediaError: bad input", True),
+    ]
+    assert [p.channel for p in view.stages.published.posts] == ["tt"]
+    assert RETRIED in {v.footage_id for v in listing.items} and listing.limit == 100
 
 
 def test_report_month_as_table_csv_and_json(metrics_url: str, tmp_path: Path) -> None:

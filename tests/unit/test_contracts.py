@@ -16,16 +16,21 @@ from loa_core.contracts import (
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
     RENDITIONS_READY,
+    FootageList,
     FootageMetadata,
     FootageUploaded,
+    FootageView,
     RenditionsReady,
     TopicSpec,
     UnsupportedSchemaVersion,
+    Versioned,
 )
 from loa_core.streaming import process_record
 
 EXAMPLES = resources.files("loa_core.contracts") / "examples"
 _EXAMPLE_NAME = re.compile(r"^(?P<topic>.+)\.v(?P<version>[0-9]+)\.json$")
+# The responses other services and the page read, versioned by the same rule; their examples sit beside the events'.
+RESPONSES: dict[str, type[Versioned]] = {"footage.view": FootageView}
 
 
 def _examples(spec: TopicSpec, version: int | None = None) -> list[dict[str, Any]]:
@@ -34,8 +39,8 @@ def _examples(spec: TopicSpec, version: int | None = None) -> list[dict[str, Any
     return json.loads(path.read_text("utf-8"))  # type: ignore[no-any-return]
 
 
-def _accepted_versions(spec: TopicSpec) -> range:
-    return range(spec.event.MIN_SCHEMA_VERSION, spec.event.SCHEMA_VERSION + 1)
+def _accepted_versions(contract: type[Versioned]) -> range:
+    return range(contract.MIN_SCHEMA_VERSION, contract.SCHEMA_VERSION + 1)
 
 
 def _wire(payload: dict[str, Any]) -> bytes:
@@ -44,7 +49,7 @@ def _wire(payload: dict[str, Any]) -> bytes:
 
 @pytest.mark.parametrize("spec", ALL_TOPICS, ids=lambda s: s.name)
 def test_examples_of_every_accepted_version_decode_and_round_trip(spec: TopicSpec) -> None:
-    for version in _accepted_versions(spec):
+    for version in _accepted_versions(spec.event):
         examples = _examples(spec, version)
         assert examples, f"{spec.name} v{version} ships no example"
         for raw in examples:
@@ -60,15 +65,45 @@ def test_examples_of_every_accepted_version_decode_and_round_trip(spec: TopicSpe
 
 def test_every_example_file_is_a_version_a_reader_accepts() -> None:
     """Examples of a version no reader accepts any more are deleted with its reader, not left to rot."""
-    by_name = {s.name: s for s in ALL_TOPICS}
+    by_name = {s.name: s.event for s in ALL_TOPICS} | RESPONSES
     shipped = [p.name for p in EXAMPLES.iterdir() if p.name.endswith(".json")]
     for name in shipped:
         match = _EXAMPLE_NAME.match(name)
-        assert match, f"{name}: examples are named <topic>.v<N>.json"
-        spec = by_name.get(match["topic"])
-        assert spec is not None, f"{name}: no topic {match['topic']}"
-        assert int(match["version"]) in _accepted_versions(spec), f"{name}: no reader accepts this version"
-    assert {f"{s.name}.v{v}.json" for s in ALL_TOPICS for v in _accepted_versions(s)} <= set(shipped)
+        assert match, f"{name}: examples are named <topic or response>.v<N>.json"
+        contract = by_name.get(match["topic"])
+        assert contract is not None, f"{name}: no topic or response {match['topic']}"
+        assert int(match["version"]) in _accepted_versions(contract), f"{name}: no reader accepts this version"
+    assert {f"{n}.v{v}.json" for n, c in by_name.items() for v in _accepted_versions(c)} <= set(shipped)
+
+
+def _view_examples(version: int) -> list[dict[str, Any]]:
+    return json.loads((EXAMPLES / f"footage.view.v{version}.json").read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def test_footage_view_examples_of_every_accepted_version_decode() -> None:
+    for version in _accepted_versions(FootageView):
+        examples = _view_examples(version)
+        assert examples
+        for raw in examples:
+            view = FootageView.from_bytes(_wire(raw))
+            assert FootageView.from_bytes(view.to_bytes()) == view
+            if version == FootageView.SCHEMA_VERSION:
+                FootageView.model_validate(raw)  # no misspelt field hides in the example
+    listing = FootageList(items=tuple(FootageView.model_validate(r) for r in _view_examples(1)), limit=2, offset=0)
+    assert FootageList.from_bytes(listing.to_bytes()) == listing
+
+
+def test_a_newer_metrics_fields_in_the_status_view_are_ignored_and_a_newer_shape_refused() -> None:
+    raw = _view_examples(FootageView.SCHEMA_VERSION)[0]
+    newer = {**raw, "thumbnail": "x.jpg", "errors": [{**e, "code": "E1"} for e in raw["errors"]]}
+    newer["stages"] = {**raw["stages"], "archived": {"at": None}}
+    assert FootageView.from_bytes(_wire(newer)) == FootageView.from_bytes(_wire(raw))
+    with pytest.raises(UnsupportedSchemaVersion, match=r"reads versions 1\.\.1"):
+        FootageView.from_bytes(_wire({**raw, "schema_version": FootageView.SCHEMA_VERSION + 1}))
+    with pytest.raises(ValidationError, match="resolved"):
+        FootageView.from_bytes(
+            _wire({**raw, "errors": [{k: v for k, v in e.items() if k != "resolved"} for e in raw["errors"]]})
+        )
 
 
 def test_topic_names_are_unique() -> None:
@@ -119,7 +154,7 @@ def test_stored_contract_data_is_read_by_the_same_rule() -> None:
 def test_a_version_outside_the_accepted_range_is_refused_with_the_range(version: object) -> None:
     raw = {**_examples(FOOTAGE_UPLOADED)[0], "schema_version": version}
     with pytest.raises(
-        UnsupportedSchemaVersion, match=r"schema_version .* is not supported: this service reads versions 1\.\.1"
+        UnsupportedSchemaVersion, match=r"schema_version .* is not supported: this reader reads versions 1\.\.1"
     ):
         FootageUploaded.from_bytes(_wire(raw))
 

@@ -30,18 +30,18 @@ def test_status_walks_through_the_stages(projection: Projection) -> None:
     fid = new_id()
     assert projection.views.footage(fid) is None
     assert projection.events.footage_uploaded(uploaded(fid))
-    assert projection.views.footage(fid)["status"] == "uploaded"  # type: ignore[index]
+    assert projection.views.status(fid) == "uploaded"
     assert projection.events.renditions_ready(renditions(fid))
-    assert projection.views.footage(fid)["status"] == "transcoded"  # type: ignore[index]
+    assert projection.views.status(fid) == "transcoded"
     assert projection.events.post_published(published(fid, "tiktok"))
-    assert projection.views.footage(fid)["status"] == "publishing"  # type: ignore[index]
+    assert projection.views.status(fid) == "publishing"
     assert not projection.events.mark_published_once(fid)
     assert projection.events.post_published(published(fid, "youtube"))
     view = projection.views.footage(fid)
     assert view is not None
-    assert view["status"] == "published"
-    assert [p["profile"] for p in view["stages"]["published"]["posts"]] == ["tiktok", "youtube"]
-    assert view["errors"] == []
+    assert view.status == "published"
+    assert [p.profile for p in view.stages.published.posts] == ["tiktok", "youtube"]
+    assert view.errors == ()
     assert projection.events.mark_published_once(fid)
     assert not projection.events.mark_published_once(fid), "counted once"
 
@@ -56,8 +56,8 @@ def test_out_of_order_and_redelivered_events(projection: Projection) -> None:
     assert not projection.events.footage_uploaded(uploaded(fid))
     view = projection.views.footage(fid)
     assert view is not None
-    assert view["title"] == "Lễ ra mắt"
-    assert view["stages"]["uploaded"]["at"] == T0.isoformat()
+    assert view.title == "Lễ ra mắt"
+    assert view.stages.uploaded.at == T0
 
 
 def test_failures_make_the_footage_failed_once(projection: Projection) -> None:
@@ -69,8 +69,8 @@ def test_failures_make_the_footage_failed_once(projection: Projection) -> None:
     assert projection.events.failure(dead_letter(fid))
     view = projection.views.footage(fid)
     assert view is not None
-    assert view["status"] == "failed"
-    assert [e["stage"] for e in view["errors"]] == ["publish", "transcode"]
+    assert view.status == "failed"
+    assert [e.stage for e in view.errors] == ["publish", "transcode"]
     assert projection.events.failure(dead_letter(None)), "a dead letter without footage is still recorded"
 
 
@@ -82,7 +82,7 @@ def test_list_footage_filters(projection: Projection) -> None:
     projection.events.renditions_ready(renditions(c, channels=("yt",)))
 
     def ids(**filters: object) -> list[str]:
-        return [v["footage_id"] for v in projection.views.list_footage(**filters)]  # type: ignore[arg-type]
+        return [v.footage_id for v in projection.views.list_footage(**filters)]  # type: ignore[arg-type]
 
     assert ids() == [c, b, a], "newest first"
     assert ids(series="Hội thi") == [c, a]
@@ -142,8 +142,9 @@ def test_times_are_stored_in_utc(projection: Projection) -> None:
     projection.events.footage_uploaded(uploaded(fid, datetime(2026, 11, 21, 6, 0, tzinfo=hanoi)))
     view = projection.views.footage(fid)
     assert view is not None
-    assert view["stages"]["uploaded"]["at"] == "2026-11-20T23:00:00+00:00"
-    assert [v["footage_id"] for v in projection.views.list_footage(date_to=date(2026, 11, 20))] == [fid]
+    assert view.stages.uploaded.at is not None
+    assert view.stages.uploaded.at.isoformat() == "2026-11-20T23:00:00+00:00"
+    assert [v.footage_id for v in projection.views.list_footage(date_to=date(2026, 11, 20))] == [fid]
 
 
 def test_stored_bytes_and_stage_times(projection: Projection) -> None:
@@ -246,10 +247,10 @@ def test_a_post_published_after_its_failure_is_published(projection: Projection)
         _apply(projection, event)
     view = projection.views.footage(fid)
     assert view is not None
-    assert view["status"] == "published", "the retry published the only post that had failed"
-    assert [(e["stage"], e["resolved"]) for e in view["errors"]] == [("publish", True), ("publisher", True)]
+    assert view.status == "published", "the retry published the only post that had failed"
+    assert [(e.stage, e.resolved) for e in view.errors] == [("publish", True), ("publisher", True)]
     assert projection.events.mark_published_once(fid)
-    assert [v["footage_id"] for v in projection.views.list_footage(status="published")] == [fid]
+    assert [v.footage_id for v in projection.views.list_footage(status="published")] == [fid]
     counts, _ = projection.views.status_summary()
     assert counts["published"] == 1 and counts["failed"] == 0
 
@@ -279,7 +280,7 @@ def test_a_failure_after_the_last_publication_still_fails(projection: Projection
     # The publisher gives up on the footage again after its last post (a newer dead letter): failed again.
     projection.events.failure(dead_letter(fid, "publisher", "renditions.ready", at=T0 + timedelta(hours=2)))
     assert projection.views.status(fid) == "failed"
-    assert [v["footage_id"] for v in projection.views.list_footage(status="failed")] == [fid]
+    assert [v.footage_id for v in projection.views.list_footage(status="failed")] == [fid]
 
 
 def test_a_transcode_dead_letter_is_superseded_only_by_a_later_transcode(projection: Projection) -> None:

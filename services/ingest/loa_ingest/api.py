@@ -26,13 +26,13 @@ from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts import ChannelName, FootageId, FootageStatus
+from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
 from loa_core.observability import health_router, instrument_http
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
-from loa_ingest.status import StatusRelay, StatusUnavailable
+from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
 from loa_ingest.tus import TusError, TusUploads, error_response
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
@@ -258,19 +258,17 @@ def create_api(
 
     Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
-    async def relayed(path: str, params: dict[str, Any], credentials: HTTPAuthorizationCredentials | None) -> Any:
-        assert credentials is not None  # the role dependency already refused requests without one
+    async def relayed(answer: Awaitable[View]) -> View:
         try:
-            code, body = await relay.get(path, params, credentials.credentials)
+            return await answer
         except StatusUnavailable as exc:
             raise HTTPException(
                 status.HTTP_502_BAD_GATEWAY,
                 "The status service (metrics) is not answering; try again shortly. / Chưa lấy được trạng thái.",
             ) from exc
-        if code != 200:
-            detail = body.get("detail", body) if isinstance(body, dict) else body
-            raise HTTPException(code if 400 <= code < 500 else status.HTTP_502_BAD_GATEWAY, detail)
-        return body
+        except StatusRefused as exc:
+            code = exc.status_code if 400 <= exc.status_code < 500 else status.HTTP_502_BAD_GATEWAY
+            raise HTTPException(code, exc.detail) from exc
 
     @api.get("/footage", tags=["footage"], summary="Footage and where each stands (from metrics)")
     async def list_footage(
@@ -283,7 +281,8 @@ def create_api(
         date_to: Annotated[date | None, Query(alias="to")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> Any:
+    ) -> FootageList:
+        assert credentials is not None  # the role dependency already refused requests without one
         params = {
             "status": status_,
             "series": series,
@@ -293,11 +292,12 @@ def create_api(
             "limit": limit,
             "offset": offset,
         }
-        return await relayed("/footage", params, credentials)
+        return await relayed(relay.footage_list(params, credentials.credentials))
 
     @api.get("/footage/{footage_id}", tags=["footage"], summary="One footage through every stage (from metrics)")
-    async def footage_status(footage_id: FootageId, _: Viewer, credentials: Credentials) -> Any:
-        return await relayed(f"/footage/{footage_id}", {}, credentials)
+    async def footage_status(footage_id: FootageId, _: Viewer, credentials: Credentials) -> FootageView:
+        assert credentials is not None  # the role dependency already refused requests without one
+        return await relayed(relay.footage(footage_id, credentials.credentials))
 
     # -- the media team's page ------------------------------------------------------------------------------------
 

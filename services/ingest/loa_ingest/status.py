@@ -3,20 +3,34 @@
 Ingest does not project pipeline events itself: metrics already does, and a second projection would drift.
 A relay (rather than CORS on metrics) keeps one origin, one sign-in, and lets ingest's role tokens work: the
 relay authenticates the person with ingest's tokens and talks to metrics with its own service token.
+What metrics answers is read with the contract (`contracts.FootageView`, `FootageList`), so a shape ingest cannot
+read is a clear 502, never a page that silently shows nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from loa_core.contracts import FootageList, FootageView, Versioned
+
 log = logging.getLogger(__name__)
+View = TypeVar("View", bound=Versioned)
 
 
 class StatusUnavailable(RuntimeError):
-    """Metrics did not answer; the page shows this and keeps polling."""
+    """Metrics did not answer, or answered what this ingest cannot read; the page shows this and keeps polling."""
+
+
+class StatusRefused(RuntimeError):
+    """Metrics refused the request (404 unknown footage, 401, 422…): its status code and detail, passed on."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"metrics answered {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
 
 
 class StatusRelay:
@@ -25,7 +39,13 @@ class StatusRelay:
         self._service_token = service_token
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
-    async def get(self, path: str, params: dict[str, Any], caller_token: str) -> tuple[int, Any]:
+    async def footage(self, footage_id: str, caller_token: str) -> FootageView:
+        return await self._get(f"/footage/{footage_id}", {}, caller_token, FootageView)
+
+    async def footage_list(self, params: dict[str, Any], caller_token: str) -> FootageList:
+        return await self._get("/footage", params, caller_token, FootageList)
+
+    async def _get(self, path: str, params: dict[str, Any], caller_token: str, model: type[View]) -> View:
         token = self._service_token or caller_token
         try:
             response = await self._client.get(
@@ -36,11 +56,17 @@ class StatusRelay:
         except httpx.HTTPError as exc:
             log.warning("metrics at %s did not answer: %s", self._base, exc)
             raise StatusUnavailable(str(exc)) from exc
+        if response.status_code != 200:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise StatusUnavailable(f"metrics answered {response.status_code} without JSON") from exc
+            raise StatusRefused(response.status_code, body.get("detail", body) if isinstance(body, dict) else body)
         try:
-            body = response.json()
-        except ValueError as exc:
-            raise StatusUnavailable(f"metrics answered {response.status_code} without JSON") from exc
-        return response.status_code, body
+            return model.from_bytes(response.content)
+        except ValueError as exc:  # a ValidationError or UnsupportedSchemaVersion: metrics and ingest disagree
+            log.error("metrics answered a %s ingest cannot read: %s", model.__name__, exc)
+            raise StatusUnavailable(f"metrics answered a {model.__name__} ingest cannot read: {exc}") from exc
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
 
 from loa_core.auth import bearer_dependency
-from loa_core.contracts import ChannelName, FootageId, FootageStatus
+from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
@@ -47,7 +47,7 @@ def create_api(
         date_to: DateTo = None,
         limit: Limit = 100,
         offset: Offset = 0,
-    ) -> dict[str, Any]:
+    ) -> FootageList:
         items = views.list_footage(
             status=status,
             series=series,
@@ -57,10 +57,10 @@ def create_api(
             limit=limit,
             offset=offset,
         )
-        return {"items": items, "limit": limit, "offset": offset}
+        return FootageList(items=tuple(items), limit=limit, offset=offset)
 
     @router.get("/footage/{footage_id}")
-    async def get_footage(footage_id: FootageId) -> dict[str, Any]:
+    async def get_footage(footage_id: FootageId) -> FootageView:
         view = views.footage(footage_id)
         if view is None:
             raise HTTPException(404, f"No footage {footage_id} has been seen yet. / Chưa thấy footage này.")

@@ -11,7 +11,19 @@ from datetime import date
 from typing import Any
 
 from loa_core.channels import Channel
-from loa_core.contracts import FOOTAGE_STATUSES, IN_PROGRESS, FootageStatus
+from loa_core.contracts import (
+    FOOTAGE_STATUSES,
+    IN_PROGRESS,
+    FailureView,
+    FootageStatus,
+    FootageView,
+    PostView,
+    PublishedStage,
+    RenditionView,
+    Stages,
+    TranscodedStage,
+    UploadedStage,
+)
 from loa_metrics.status import Failure, Publication, expected_posts_for, footage_status, stands
 from loa_metrics.store import Database, day_range
 
@@ -22,13 +34,13 @@ class FootageViews:
         self._channels = channels
         self._summary: tuple[int, dict[FootageStatus, int], str | None] | None = None
 
-    def footage(self, footage_id: str) -> dict[str, Any] | None:
+    def footage(self, footage_id: str) -> FootageView | None:
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
         return self._view(rows[0]) if rows else None
 
     def status(self, footage_id: str) -> FootageStatus | None:
         view = self.footage(footage_id)
-        return None if view is None else FootageStatus(view["status"])
+        return None if view is None else view.status
 
     def _plan(self, row: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], set[tuple[str, str]]]:
         """A footage row's channels, renditions and the (channel, cut) posts they call for."""
@@ -36,7 +48,7 @@ class FootageViews:
         renditions = json.loads(row["renditions"]) if row["renditions"] else []
         return channel_names, renditions, expected_posts_for(channel_names, renditions, self._channels)
 
-    def _view(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _view(self, data: dict[str, Any]) -> FootageView:
         footage_id = data["footage_id"]
         posts = self._db.rows(
             "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at, "
@@ -50,22 +62,25 @@ class FootageViews:
         publications = [Publication(p["channel"], p["profile"], p.pop("announced_at")) for p in posts]
         failures = [Failure(e["stage"], e["channel"], e["at"]) for e in errors]
         channel_names, renditions, expected = self._plan(data)
-        for error, failure in zip(errors, failures, strict=True):
-            error["resolved"] = not stands(failure, data, publications, expected)
-        return {
-            "footage_id": footage_id,
-            "title": data["title"],
-            "series": data["series"],
-            "source": data["source"],
-            "channels": channel_names,
-            "status": footage_status(data, publications, failures, expected),
-            "stages": {
-                "uploaded": {"at": data["uploaded_at"]},
-                "transcoded": {"at": data["transcoded_at"], "renditions": renditions},
-                "published": {"posts": posts, "expected": len(expected)},
-            },
-            "errors": errors,
-        }
+        return FootageView(
+            footage_id=footage_id,
+            title=data["title"],
+            series=data["series"],
+            source=data["source"],
+            channels=tuple(channel_names),
+            status=footage_status(data, publications, failures, expected),
+            stages=Stages(
+                uploaded=UploadedStage(at=data["uploaded_at"]),
+                transcoded=TranscodedStage(
+                    at=data["transcoded_at"], renditions=tuple(RenditionView(**r) for r in renditions)
+                ),
+                published=PublishedStage(posts=tuple(PostView(**p) for p in posts), expected=len(expected)),
+            ),
+            errors=tuple(
+                FailureView(**e, resolved=not stands(failure, data, publications, expected))
+                for e, failure in zip(errors, failures, strict=True)
+            ),
+        )
 
     def list_footage(
         self,
@@ -77,7 +92,7 @@ class FootageViews:
         date_to: date | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[FootageView]:
         """Newest first. Dates are inclusive and compare the upload day (UTC)."""
         where: list[str] = ["1=1"]
         params: list[Any] = []

@@ -4,6 +4,7 @@
 - `topics`: each topic's name, key, partitions, retention, producers and consumers;
 - `status`: the footage-status vocabulary;
 - `layout`: the storage key layout;
+- `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
 - `base`: ids (`FootageId`), channel and profile names.
 """
 
@@ -16,6 +17,7 @@ from loa_core.contracts.base import (
     Id,
     ProfileName,
     UnsupportedSchemaVersion,
+    Versioned,
     is_footage_id,
     new_id,
     utc_now,
@@ -56,6 +58,17 @@ from loa_core.contracts.topics import (
     topics_consumed_by,
     topics_produced_by,
 )
+from loa_core.contracts.views import (
+    FailureView,
+    FootageList,
+    FootageView,
+    PostView,
+    PublishedStage,
+    RenditionView,
+    Stages,
+    TranscodedStage,
+    UploadedStage,
+)
 
 __all__ = [
     "ALL_TOPICS",
@@ -78,22 +91,32 @@ __all__ = [
     "Contract",
     "DeadLetter",
     "Event",
+    "FailureView",
     "FootageId",
+    "FootageList",
     "FootageMetadata",
     "FootageStatus",
     "FootageUploaded",
+    "FootageView",
     "Id",
     "Image",
     "PostFailed",
     "PostPublished",
+    "PostView",
     "ProfileName",
+    "PublishedStage",
     "Rendition",
+    "RenditionView",
     "RenditionsReady",
     "SourceMedia",
+    "Stages",
     "TopicSpec",
     "TranscodeProgress",
+    "TranscodedStage",
     "UndeclaredTopic",
     "UnsupportedSchemaVersion",
+    "UploadedStage",
+    "Versioned",
     "check_consumes",
     "check_produces",
     "consumer_groups",

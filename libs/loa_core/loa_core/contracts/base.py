@@ -88,21 +88,20 @@ class Contract(BaseModel):
         return cls.model_validate_json(raw, context=READING)
 
 
-class Event(Contract):
-    """Base of every event. `schema_version` says which shape a record has (see the evolution rule above)."""
+class Versioned(Contract):
+    """A contract whose shape is counted by `schema_version` (see the evolution rule above): every event, and the
+    responses other services and the page read (`contracts.views`)."""
 
     # The versions this code reads; it writes SCHEMA_VERSION.
     SCHEMA_VERSION: ClassVar[int] = 1
     MIN_SCHEMA_VERSION: ClassVar[int] = 1
 
     schema_version: int = 1
-    event_id: Id = Field(default_factory=new_id)
-    occurred_at: datetime = Field(default_factory=utc_now)
 
     @model_validator(mode="before")
     @classmethod
     def _current_version_when_written(cls, data: Any, info: ValidationInfo) -> Any:
-        # An event built in code is of the version this code writes; a record read keeps the version it carries.
+        # Built in code, it is of the version this code writes; read, it keeps the version it carries.
         if isinstance(data, dict) and "schema_version" not in data and not (info.context or {}).get("loa_reading"):
             return {**data, "schema_version": cls.SCHEMA_VERSION}
         return data
@@ -112,13 +111,13 @@ class Event(Contract):
 
     @classmethod
     def check_version(cls, version: object) -> None:
-        """Raise UnsupportedSchemaVersion unless this code reads `version` of this event."""
+        """Raise UnsupportedSchemaVersion unless this code reads `version` of this contract."""
         low, high = cls.MIN_SCHEMA_VERSION, cls.SCHEMA_VERSION
         if not isinstance(version, int) or isinstance(version, bool) or not low <= version <= high:
             raise UnsupportedSchemaVersion(
-                f"{cls.__name__} schema_version {version!r} is not supported: this service reads versions "
-                f"{low}..{high}. Upgrade the service, or replay the record once it is. / Phiên bản sự kiện "
-                f"không được hỗ trợ."
+                f"{cls.__name__} schema_version {version!r} is not supported: this reader reads versions "
+                f"{low}..{high}. Upgrade it (and replay the record once it is). / Phiên bản dữ liệu không được "
+                f"hỗ trợ; cần nâng cấp."
             )
 
     @classmethod
@@ -129,3 +128,10 @@ class Event(Contract):
             raise ValueError(f"{cls.__name__}: a record must be a JSON object, got {type(data).__name__}")
         cls.check_version(data.get("schema_version"))
         return cls.model_validate(data, context=READING)
+
+
+class Event(Versioned):
+    """Base of every event: a versioned contract with its own id and time."""
+
+    event_id: Id = Field(default_factory=new_id)
+    occurred_at: datetime = Field(default_factory=utc_now)

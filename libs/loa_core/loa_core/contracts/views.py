@@ -1,0 +1,95 @@
+"""The footage status view: what metrics serves (`GET /footage`, `GET /footage/{id}`), ingest relays to the page
+and `loa status` reads. A response contract: versioned and read by the evolution rule like an event (readers
+ignore unknown fields and check `schema_version` with `from_bytes`), so metrics can add a field without breaking
+an older CLI, and a field renamed on one side fails the other's tests instead of a user's page.
+
+Times are UTC. The nested models are plain contracts: a breaking change to any of them raises FootageView's
+version (and FootageList's, which carries it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from loa_core.contracts.base import ChannelName, Contract, FootageId, ProfileName, Versioned
+from loa_core.contracts.status import FootageStatus
+
+
+class PostView(Contract):
+    """One post of one cut on one channel, with the platform's latest figures (None until first polled)."""
+
+    channel: ChannelName
+    profile: ProfileName
+    platform: str
+    post_id: str | None
+    url: str | None
+    published_at: datetime | None
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    stats_at: datetime | None = None  # when the platform last answered for this post
+
+
+class FailureView(Contract):
+    """A failure recorded for the footage. `resolved`: a later success superseded it (a post `loa retry` published,
+    a transcode redone); it stays listed so people see what happened, but it no longer makes the footage fail."""
+
+    stage: str  # "publish", or the service that dead-lettered a record ("transcode", "publisher", …)
+    channel: ChannelName | None
+    reason: str
+    at: datetime
+    resolved: bool
+
+
+class RenditionView(Contract):
+    profile: ProfileName
+    key: str
+    width: int
+    height: int
+    duration_s: float
+    size_bytes: int | None = None  # absent from renditions recorded by metrics before it kept sizes
+
+
+class UploadedStage(Contract):
+    at: datetime | None
+
+
+class TranscodedStage(Contract):
+    at: datetime | None
+    renditions: tuple[RenditionView, ...] = ()
+
+
+class PublishedStage(Contract):
+    posts: tuple[PostView, ...] = ()
+    expected: int = Field(ge=0)  # how many posts the footage's channels and cuts call for
+
+
+class Stages(Contract):
+    uploaded: UploadedStage
+    transcoded: TranscodedStage
+    published: PublishedStage
+
+
+class FootageView(Versioned):
+    """Where one footage stands. Fields are None while only a later stage's events have been seen."""
+
+    footage_id: FootageId
+    title: str | None
+    series: str | None
+    source: Literal["upload", "livestream"] | None
+    channels: tuple[ChannelName, ...] = ()
+    status: FootageStatus
+    stages: Stages
+    errors: tuple[FailureView, ...] = ()
+
+
+class FootageList(Versioned):
+    """A page of footage views, newest first."""
+
+    items: tuple[FootageView, ...]
+    limit: int
+    offset: int
