@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Loa needs on a fresh machine, idempotently; what it fetches or builds goes into .cache/.
 #   scripts/setup.sh          what `make run` needs: ffmpeg, Java, Maven, the venv, Kafka's jars, the `loa` CLI
-#   scripts/setup.sh --test   plus what `make test` needs: test tools and the MinIO server
+#   scripts/setup.sh --test   plus what `make test` needs: test tools, the MinIO server, kustomize and CRD schemas
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,5 +92,10 @@ done
 # --- MinIO (tests of the S3 backend only), built from its Go module.
 if [[ ${WITH_TEST} == 1 ]]; then
     "${REPO_ROOT}/scripts/install-minio.sh"
+fi
+
+# --- kustomize and the operators' CRD schemas (tests of deploy/k8s), built from pinned Go and Maven modules.
+if [[ ${WITH_TEST} == 1 ]]; then
+    "${REPO_ROOT}/scripts/install-k8s-tools.sh"
 fi
 log "ready"
