@@ -7,10 +7,12 @@ import asyncio
 import csv
 import io
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -27,9 +29,12 @@ from tests.support.asgi_server import serve_in_thread
 from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
 
 TOKEN = "cli-report-token"
+# ingest's page reads the view with this module's progressOf (the status line of each upload it follows).
+PAGE_STATUS = Path(__file__).resolve().parents[2] / "services/ingest/loa_ingest/web/status.mjs"
 
 
 RETRIED = new_id()
+STILL_FAILED = new_id()
 
 
 @pytest.fixture
@@ -50,6 +55,9 @@ def metrics_url(tmp_path: Path) -> Iterator[str]:
     projection.events.failure(dead_letter(RETRIED, "publisher", "renditions.ready", at=T0 + timedelta(minutes=2)))
     at = T0 + timedelta(hours=1)
     projection.events.post_published(published(RETRIED, "tiktok", channel="tt", platform="tiktok", at=at))
+    projection.events.footage_uploaded(uploaded(STILL_FAILED, channels=("tt",)))
+    projection.events.renditions_ready(renditions(STILL_FAILED, channels=("tt",)))
+    projection.events.failure(post_failed(STILL_FAILED, "tt", "tiktok", at=T0 + timedelta(minutes=3)))
     with serve_in_thread(
         create_api(MetricsSettings(api_token_hashes=hash_token(TOKEN)), projection.views, projection.engagement)
     ) as url:
@@ -97,6 +105,27 @@ def test_ingest_relays_the_view_metrics_serves(metrics_url: str) -> None:
     ]
     assert [p.channel for p in view.stages.published.posts] == ["tt"]
     assert RETRIED in {v.footage_id for v in listing.items} and listing.limit == 100
+
+
+def _page_progress(view: bytes) -> dict[str, object]:
+    """The page's progressOf run by node on a view as metrics serves it."""
+    script = (
+        f"import {{ progressOf }} from {json.dumps(PAGE_STATUS.as_uri())};"
+        "import { readFileSync } from 'node:fs';"
+        "process.stdout.write(JSON.stringify(progressOf(JSON.parse(readFileSync(0, 'utf8')))));"
+    )
+    done = subprocess.run(["node", "--input-type=module", "-e", script], input=view, capture_output=True, check=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_the_page_shows_only_the_failures_that_still_stand(metrics_url: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    retried = _page_progress(httpx.get(f"{metrics_url}/footage/{RETRIED}", headers=headers).content)
+    # Published by `loa retry`: no failure reason beside "published"; the resolved ones are shown as such.
+    assert retried["state"] == "published" and retried["reason"] == ""
+    assert retried["resolved"] == "token revoked; MediaError: bad input"
+    failed = _page_progress(httpx.get(f"{metrics_url}/footage/{STILL_FAILED}", headers=headers).content)
+    assert failed == {"state": "failed", "posts": [], "reason": "token revoked", "resolved": ""}
 
 
 def test_report_month_as_table_csv_and_json(metrics_url: str, tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 // Loa's page for the media team: sign in with a token, fill the metadata, drop files (Uppy over tus),
 // then follow each file through upload and every pipeline stage (polling ingest's /footage/{id}).
+import { progressOf } from "/ui/status.mjs";
+
 const STRINGS = {
   vi: {
     tagline: "Tải video sự kiện lên một lần, đăng lên mọi kênh của phường.",
@@ -16,7 +18,7 @@ const STRINGS = {
     st_uploading: "Đang tải lên", st_waiting: "Đã nhận, chờ xử lý", st_unknown: "Chưa rõ",
     st_uploaded: "Đã tải lên", st_transcoded: "Đã dựng xong", st_publishing: "Đang đăng",
     st_published: "Đã đăng", st_failed: "Lỗi", st_refused: "Bị từ chối", duplicate: "(tệp đã tải trước đó)",
-    status_unavailable: "Chưa lấy được trạng thái, đang thử lại…",
+    status_unavailable: "Chưa lấy được trạng thái, đang thử lại…", resolved: "lỗi đã khắc phục",
   },
   en: {
     tagline: "Upload event footage once, publish it to every ward channel.",
@@ -33,7 +35,7 @@ const STRINGS = {
     st_uploading: "Uploading", st_waiting: "Received, waiting for the pipeline", st_unknown: "Unknown",
     st_uploaded: "Uploaded", st_transcoded: "Cuts ready", st_publishing: "Publishing",
     st_published: "Published", st_failed: "Failed", st_refused: "Refused", duplicate: "(uploaded before)",
-    status_unavailable: "Status not available yet, retrying…",
+    status_unavailable: "Status not available yet, retrying…", resolved: "resolved errors",
   },
 };
 // How far along each pipeline status is, for the bar (upload itself fills the first 40 %).
@@ -210,6 +212,7 @@ function render(item) {
   li.querySelector(".bar > div").style.width = `${percent}%`;
   let stage = t(`st_${item.state}`);
   if (item.reason) stage += `: ${item.reason}`;
+  if (item.resolved) stage += ` (${t("resolved")}: ${item.resolved})`;
   if (item.note) stage += ` — ${item.note}`;
   li.querySelector(".stage").textContent = stage;
   const links = li.querySelector(".links");
@@ -228,9 +231,7 @@ async function poll(item) {
   while (!FINAL.has(item.state) && token) {
     const { status, body } = await api(`/footage/${item.footageId}`);
     if (status === 200) {
-      item.state = body.status === "unknown" ? "waiting" : body.status;
-      item.posts = body.stages?.published?.posts ?? [];
-      item.reason = (body.errors ?? []).map((e) => e.reason).join("; ");
+      Object.assign(item, progressOf(body));
       item.note = "";
     } else if (status !== 404) {
       item.note = t("status_unavailable");
