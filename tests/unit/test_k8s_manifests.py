@@ -210,10 +210,12 @@ def test_every_variable_a_container_gets_is_read_by_its_settings_class(kustomiza
     deployments = by_name(objects, "Deployment")
     assert set(deployments) == set(SETTINGS)
     for service, deployment in deployments.items():
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        pod = deployment["spec"]["template"]["spec"]
         known = settings_names(SETTINGS[service])
-        unknown = {name: origin for name, origin in container_env(objects, container).items() if name not in known}
-        assert not unknown, f"{kustomization}: {service} gets variables {SETTINGS[service].__name__} never reads"
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            env = container_env(objects, container)
+            unknown = {name: origin for name, origin in env.items() if name not in known}
+            assert not unknown, f"{kustomization}: {service} gets variables {SETTINGS[service].__name__} never reads"
 
 
 def test_the_channel_secrets_are_the_publishers_only() -> None:
@@ -313,6 +315,10 @@ def test_keda_scales_on_the_contract_groups_and_never_past_the_partitions(kustom
 @pytest.mark.parametrize("kustomization", ["overlays/single-node", "overlays/city"])
 def test_strimzi_topics_are_the_contract_topics(kustomization: str) -> None:
     objects = render(kustomization)
+    # Every pod waits for the topic operator before its service could create a topic itself (wait_for_topics.py).
+    for deployment in of_kind(objects, "Deployment"):
+        (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+        assert init["command"] == ["python", "/etc/loa-init/wait_for_topics.py"]
     topics = {t["spec"]["topicName"]: t for t in of_kind(objects, "KafkaTopic")}
     assert set(topics) == {spec.full_name() for spec in ALL_TOPICS}
     (kafka,) = of_kind(objects, "Kafka")

@@ -1,0 +1,45 @@
+"""Init container of every Loa pod when Strimzi runs Kafka: wait until the topic operator made the contract topics.
+
+Each service creates any contract topic it finds missing at start (loa_core.kafka.ensure_topics), with one replica.
+On a cluster of several brokers that would race the topic operator (KafkaTopic resources, topics.yaml) and could
+leave a topic with a single replica, which min.insync.replicas=2 then refuses every acks=all write to. Waiting here
+for the KafkaTopics to be in the cluster makes ensure_topics find them all and create none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from loa_core.contracts import ALL_TOPICS
+
+
+async def missing_topics(bootstrap: str, prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [spec.full_name(prefix) for spec in ALL_TOPICS if spec.full_name(prefix) not in existing]
+
+
+async def main() -> None:
+    bootstrap, prefix = os.environ["LOA_KAFKA_BOOTSTRAP"], os.environ.get("LOA_TOPIC_PREFIX", "")
+    while True:
+        try:
+            missing = await missing_topics(bootstrap, prefix)
+        except (KafkaError, OSError) as exc:  # the brokers are still starting: say so and try again
+            print(f"waiting for Kafka at {bootstrap} / chờ Kafka tại {bootstrap}: {exc}", flush=True)
+        else:
+            if not missing:
+                return
+            print(f"waiting for the topics / chờ các topic: {', '.join(missing)}", flush=True)
+        await asyncio.sleep(2)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
