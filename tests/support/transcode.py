@@ -39,16 +39,16 @@ def context(storage: Storage, work: Path, *profiles: str) -> JobContext:
     return JobContext(storage=storage, channels=channels(*profiles), options=TEST_OPTIONS, workdir_root=work)
 
 
-def upload(storage: Storage, path: Path, **metadata: Any) -> FootageUploaded:
+def upload(storage: Storage, path: Path, footage_id: str | None = None, **metadata: Any) -> FootageUploaded:
     """Put `path` in storage and describe it as ingest would (ffprobe's width, height, duration, audio)."""
-    footage_id = new_id()
+    footage_id = footage_id or new_id()
     key = layout.source_key(footage_id)
     storage.put_file(key, path)
     info = ffprobe(path)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     return FootageUploaded(
         footage_id=footage_id,
-        metadata=FootageMetadata(title="Hội thi văn nghệ", channels=("ward",), **metadata),
+        metadata=FootageMetadata(**{"title": "Hội thi văn nghệ", "channels": ("ward",), **metadata}),
         media=SourceMedia(
             key=key,
             size_bytes=path.stat().st_size,

@@ -397,6 +397,9 @@ def run_worker(app: ServiceApp, settings: CommonSettings, service: str, producer
     # Last of what the stop closes: the jobs drained before it may still have sent with it.
     app.consumption.closers.append(producer.stop)
     setup_logging(service, settings.log_level)
+    # Faust creates its own folder inside data_dir but not data_dir itself (which nothing else may have made: a
+    # publisher whose ledger is in PostgreSQL writes no file there).
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()

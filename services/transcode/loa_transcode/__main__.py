@@ -9,8 +9,6 @@ from loa_transcode.settings import TranscodeSettings
 
 def main() -> None:
     settings = TranscodeSettings()
-    # Faust creates its own folder inside data_dir but not data_dir itself.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=SERVICE)
     app = create_app(settings, make_storage(settings.storage()), producer)
     run_worker(app, settings, SERVICE, producer)

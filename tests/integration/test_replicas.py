@@ -1,0 +1,133 @@
+"""Two transcode and two publisher workers in the same consumer groups, as processes on a real broker.
+
+A batch of tiny footage is shared between them; mid-batch one worker of each is SIGKILLed, and the other takes its
+partitions over (a rebalance). Every footage is transcoded into one announced set of cuts and posted once to each
+channel. The publishers share a PostgreSQL ledger, as docs/operations/running.md asks of publisher replicas: with
+a SQLite ledger each, a post redelivered to the other worker after a crash (posted, not yet committed) would be
+posted again, since that worker's ledger has never seen it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loa_core.contracts import (
+    DEAD_LETTER,
+    POSTS_FAILED,
+    POSTS_PUBLISHED,
+    RENDITIONS_READY,
+    Event,
+    TopicSpec,
+    group_id,
+)
+from loa_dev.kafka import KafkaBroker
+from tests.support.emulators.youtube import YouTubeEmulator
+from tests.support.kafka import read_topic
+from tests.support.pipeline import CHANNELS, Pipeline, duplicates, group_assignment, partition_of, send_all
+from tests.support.polling import wait_until
+from tests.support.postgres import PostgresServer
+from tests.support.transcode import EventCollector
+
+BATCH = 8
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _members(bootstrap: str, group: str, count: int, pipe: Pipeline) -> dict[str, set[int]]:
+    """Wait until the group is stable with `count` members that all own partitions; their partitions by member."""
+
+    def stable() -> dict[str, set[int]] | None:
+        state, owned = group_assignment(bootstrap, group)
+        if state != "Stable" or len(owned) != count or not all(owned.values()):
+            return None
+        return {member: {p for _topic, p in parts} for member, parts in owned.items()}
+
+    return wait_until(stable, 120, f"{count} member(s) in {group}", interval_s=0.5, diagnose=pipe.logs)  # type: ignore[no-any-return]
+
+
+def _all(bootstrap: str, prefix: str, spec: TopicSpec) -> list[Event]:
+    return [spec.event.from_bytes(r.value or b"") for r in read_topic(bootstrap, spec.full_name(prefix), timeout_s=3)]
+
+
+def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
+    kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    bootstrap = kafka_broker.bootstrap
+    transcode_group, publisher_group = group_id("transcode", topic_prefix), group_id("publisher", topic_prefix)
+    with YouTubeEmulator(tmp_path / "yt") as youtube:
+        pipe = Pipeline(tmp_path / "pipe", bootstrap, topic_prefix, youtube)
+        uploads = pipe.uploads(BATCH)
+        ledger = {"LOA_LEDGER_URL": postgres.new_database()}  # shared by both publishers
+        # One job at a time per worker: when the first cut is announced, each worker still has work queued.
+        t1, p1 = pipe.transcoder("t1", concurrency="1"), pipe.publisher("p1", **ledger)
+        t2, p2 = pipe.transcoder("t2", concurrency="1"), pipe.publisher("p2", **ledger)
+        with EventCollector(bootstrap, topic_prefix, RENDITIONS_READY, POSTS_PUBLISHED) as events:
+            try:
+                # The first worker of each alone, so its member id is known; then the second joins.
+                t1.start()
+                p1.start()
+                [t1_member] = _members(bootstrap, transcode_group, 1, pipe)
+                [p1_member] = _members(bootstrap, publisher_group, 1, pipe)
+                t2.start()
+                p2.start()
+                transcode_owners = _members(bootstrap, transcode_group, 2, pipe)
+                publisher_owners = _members(bootstrap, publisher_group, 2, pipe)
+
+                send_all(bootstrap, topic_prefix, uploads)
+                wait_until(lambda: events.of(RENDITIONS_READY), 180, "a first announcement", diagnose=pipe.logs)
+                t1.kill()
+                p1.kill()
+                # The killed workers' unfinished work: what they owned and had not announced when they died.
+                # Nobody else can announce it before their session timeout has passed.
+                announced = {e.footage_id for e in events.of(RENDITIONS_READY)}
+                posted = {e.footage_id for e in events.of(POSTS_PUBLISHED)}
+                left_by_t1 = [
+                    u.footage_id
+                    for u in uploads
+                    if partition_of(u.footage_id) in transcode_owners[t1_member] and u.footage_id not in announced
+                ]
+                left_by_p1 = [
+                    u.footage_id
+                    for u in uploads
+                    if partition_of(u.footage_id) in publisher_owners[p1_member] and u.footage_id not in posted
+                ]
+                assert left_by_t1 and left_by_p1, "the batch was too short to test a takeover"
+
+                wanted = {(u.footage_id, c) for u in uploads for c in CHANNELS}
+                wait_until(
+                    lambda: wanted <= {(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED)},
+                    300,
+                    "every footage posted to every channel",
+                    diagnose=pipe.logs,
+                )
+            finally:
+                pipe.stop()  # a graceful stop commits: nothing more is announced after it
+
+    # The topics from the start, now that nothing can be added to them.
+    ready = _all(bootstrap, topic_prefix, RENDITIONS_READY)
+    published = _all(bootstrap, topic_prefix, POSTS_PUBLISHED)
+    ids = sorted(u.footage_id for u in uploads)
+    # Transcoded once: one announcement per footage (a redelivered job announces the same event id again).
+    announcements = {f: {e.event_id for e in ready if e.footage_id == f} for f in ids}  # type: ignore[attr-defined]
+    assert all(len(events_ids) == 1 for events_ids in announcements.values()), announcements
+    # Posted once: one post id per (footage, channel), one video per footage on the platform, one local post.
+    posts = {(e.footage_id, e.channel, e.post_id) for e in published}  # type: ignore[attr-defined]
+    assert duplicates([(f, c) for f, c, _ in posts]) == {}
+    assert {(f, c) for f, c, _ in posts} == {(f, c) for f in ids for c in CHANNELS}
+    assert len(youtube.videos) == BATCH, f"{len(youtube.videos)} YouTube videos for {BATCH} footage"
+    assert sorted(p.name for p in pipe.publish_dir.iterdir() if p.is_dir()) == ids
+    assert _all(bootstrap, topic_prefix, DEAD_LETTER) == [] and _all(bootstrap, topic_prefix, POSTS_FAILED) == []
+    # Announcements repeated for work redone or redelivered after the kill (same cuts, same post): reported.
+    print(
+        f"renditions.ready: {len(ready)} for {BATCH} footage; posts.published: {len(published)} for {2 * BATCH} posts;"
+        f" taken over: {len(left_by_t1)} transcodes, {len(left_by_p1)} footage's posts"
+    )

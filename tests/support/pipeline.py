@@ -1,0 +1,169 @@
+"""Transcode and publisher workers as processes around one shared storage, for replica and fault tests.
+
+Every worker has its own data folder (its scratch space, as a pod has) and shares the storage, the publish folder
+and, when given, the ledger (as replicas share S3 and PostgreSQL). Footage goes to two channels: `ward` (the
+`local` target) and `ward-yt` (the YouTube emulator, where a second upload of one footage would be a second
+video, so a duplicate post cannot hide behind an idempotent copy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import GroupCoordinatorNotAvailableError
+from aiokafka.partitioner import DefaultPartitioner
+
+from loa_core.channels import Channel, dump_channels
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded, new_id
+from loa_core.kafka import EventProducer
+from loa_core.storage import LocalStorage
+from tests.support.emulators.youtube import YouTubeEmulator
+from tests.support.media import make_clip
+from tests.support.publisher_process import PublisherProcess
+from tests.support.transcode import TranscodeWorker, upload
+
+CHANNELS = ("ward", "ward-yt")
+
+
+def partition_of(footage_id: str, partitions: int = 6) -> int:
+    """The partition a footage's records go to (the producers' default partitioner, keyed by footage id)."""
+    return int(DefaultPartitioner()(footage_id.encode(), list(range(partitions)), list(range(partitions))))
+
+
+def spread_ids(count: int, partitions: int = 6) -> list[str]:
+    """`count` new footage ids, as evenly spread over the partitions as `count` allows."""
+    per_partition = -(-count // partitions)
+    ids: list[str] = []
+    while len(ids) < count:
+        candidate = new_id()
+        if sum(partition_of(i, partitions) == partition_of(candidate, partitions) for i in ids) < per_partition:
+            ids.append(candidate)
+    return ids
+
+
+class Pipeline:
+    """The shared parts (storage, publish folder, channels, the YouTube emulator) and the workers started on them."""
+
+    def __init__(self, root: Path, bootstrap: str, prefix: str, youtube: YouTubeEmulator) -> None:
+        self.root = root
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.youtube = youtube
+        self.storage = LocalStorage(root / "storage")
+        self.publish_dir = root / "published"
+        self.channels = [
+            Channel(name="ward", platform="local", profiles=("youtube",)),
+            Channel(
+                name="ward-yt",
+                platform="youtube",
+                profiles=("youtube",),
+                options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
+            ),
+        ]
+        self.channels_file = root / "channels.json"
+        root.mkdir(parents=True, exist_ok=True)
+        self.channels_file.write_text(dump_channels(self.channels), "utf-8")
+        self.transcoders: list[TranscodeWorker] = []
+        self.publishers: list[PublisherProcess] = []
+
+    def uploads(self, count: int) -> list[FootageUploaded]:
+        """`count` footage in storage, each a tiny generated clip (160x90, 1 s), as ingest would announce them,
+        spread evenly over the partitions (so every worker of a group gets some)."""
+        clip = make_clip(self.root / "clip.mp4", width=160, height=90, duration_s=1.0)
+        return [upload(self.storage, clip, footage_id, channels=CHANNELS) for footage_id in spread_ids(count)]
+
+    def transcoder(self, name: str, **settings: str) -> TranscodeWorker:
+        worker = TranscodeWorker(
+            self.root / name,
+            self.bootstrap,
+            self.prefix,
+            name,
+            profiles="youtube",
+            storage_root=str(self.storage.root),
+            data_dir=str(self.root / name / "data"),
+            channels_file=str(self.channels_file),
+            # A SIGKILLed worker's partitions move after this long without its heartbeat.
+            broker_session_timeout_s="6",
+            broker_heartbeat_interval_s="1",
+            **settings,
+        )
+        self.transcoders.append(worker)
+        return worker
+
+    def publisher(self, name: str, **env: str) -> PublisherProcess:
+        process = PublisherProcess(
+            self.root / name,
+            bootstrap=self.bootstrap,
+            prefix=self.prefix,
+            channels=self.channels,
+            token="test-token-" + new_id(),
+            env={
+                "LOA_STORAGE_ROOT": str(self.storage.root),
+                "LOA_PUBLISH_DIR": str(self.publish_dir),
+                "LOA_SECRET_WARD_YT_CLIENT_ID": self.youtube.client_id,
+                "LOA_SECRET_WARD_YT_CLIENT_SECRET": self.youtube.client_secret,
+                "LOA_SECRET_WARD_YT_REFRESH_TOKEN": self.youtube.refresh_token,
+                # A post left in flight by a killed worker is resumed by another after 3 s without a heartbeat.
+                "LOA_HEARTBEAT_S": "0.5",
+                "LOA_ABANDONED_AFTER_S": "3",
+                **env,
+            },
+        )
+        self.publishers.append(process)
+        return process
+
+    def stop(self) -> None:
+        for worker in self.transcoders:
+            worker.stop()
+        for process in self.publishers:
+            process.stop()
+
+    def logs(self) -> str:
+        parts = [f"--- {w.name}\n{w.log_tail(30)}" for w in self.transcoders]
+        parts += [f"--- {p.root.name}\n{p.log_tail(30)}" for p in self.publishers]
+        return "\n".join(parts)
+
+
+def send_all(bootstrap: str, prefix: str, events: list[FootageUploaded]) -> None:
+    async def send() -> None:
+        producer = EventProducer(bootstrap, prefix)
+        try:
+            for event in events:
+                await producer.send(FOOTAGE_UPLOADED, event)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def group_assignment(bootstrap: str, group: str) -> tuple[str, dict[str, set[tuple[str, int]]]]:
+    """The consumer group's state and, per member id, the (topic, partition)s the broker has it own."""
+
+    async def describe() -> tuple[str, dict[str, set[tuple[str, int]]]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            try:
+                response = (await admin.describe_consumer_groups([group]))[0]
+            except GroupCoordinatorNotAvailableError:  # a new broker still creating its offsets topic
+                return "Unknown", {}
+            _error, _group, state, _ptype, _protocol, members, *_ = response.groups[0]
+            owned: dict[str, set[tuple[str, int]]] = {}
+            for member_id, _client, _host, _metadata, assignment, *_ in members:
+                decoded = ConsumerProtocolMemberAssignment.decode(assignment) if assignment else None
+                owned[member_id] = {(tp.topic, tp.partition) for tp in decoded.partitions()} if decoded else set()
+            return state, owned
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
+
+
+def duplicates(pairs: list[Any]) -> dict[Any, int]:
+    """What occurs more than once, with its count."""
+    return {key: n for key, n in Counter(pairs).items() if n > 1}
