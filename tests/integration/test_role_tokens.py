@@ -21,6 +21,7 @@ from loa_metrics.projection import open_projection
 from loa_metrics.settings import MetricsSettings
 from tests.support.archiver import ArchiverProcess, archiver_process
 from tests.support.asgi_server import serve_in_thread
+from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.metrics_events import new_id, uploaded
 from tests.support.publisher_process import PublisherProcess
@@ -203,5 +204,10 @@ def test_loa_retry_takes_an_uploader_token(ingest: IngestProcess, publisher: Pub
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["retried"] == []  # nothing of this footage had failed
     assert post(STATIC).status_code == 200
+    not_an_id = httpx.post(
+        f"{publisher.url}/posts/nope/retry", headers={"Authorization": f"Bearer {STATIC}"}, timeout=10
+    )
+    assert not_an_id.status_code == 404
+    assert_bilingual(not_an_id.json()["detail"])
     assert post("made-up-token").status_code == 401
     assert httpx.post(retry, timeout=10).status_code == 401

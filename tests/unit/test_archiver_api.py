@@ -13,6 +13,7 @@ from loa_archiver.store import ArchiveStore
 from loa_core.auth import hash_token
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
+from tests.support.bilingual import assert_bilingual
 
 TOKEN = "unit-token"
 
@@ -120,3 +121,45 @@ def test_live_page_and_marking_the_last_seconds(tmp_path: Path) -> None:
     both = {"last_s": 3, "start_s": 0, "end_s": 2}
     assert client.post(f"/archives/{archive.archive_id}/marks", json=both).status_code == 422
     assert client.post(f"/archives/{archive.archive_id}/marks", json={"title": "x"}).status_code == 422
+
+
+def test_every_refusal_says_why_in_vietnamese_and_english(tmp_path: Path) -> None:
+    client, store = make_client(tmp_path)
+    recording = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",)).archive_id
+    announced = store.create_archive("rtmp", "k2", "local", "T", ("local",), ("local",)).archive_id
+    store.set_archive_state(announced, "announced")
+    pull = "https://cdn.example.com/live.m3u8"
+    refusals = [
+        (401, "get", "/archives", None, {"Authorization": "Bearer wrong"}),
+        (404, "delete", "/stream-keys/nope", None, None),
+        (422, "post", "/stream-keys", {"channel": "nowhere"}, None),
+        (422, "post", "/stream-keys", {"channel": "local", "restream_urls": ["https://a.example.com/x"]}, None),
+        (422, "post", "/stream-keys", {"channel": "local", "restream_urls": ["rtmp://x/y|[f=segment]z"]}, None),
+        (422, "post", "/pulls", {"url": "ftp://cdn.example.com/live.m3u8", "channel": "local"}, None),
+        (422, "post", "/pulls", {"url": "https://u:p@cdn.example.com/live.m3u8", "channel": "local"}, None),
+        (422, "post", "/pulls", {"url": "https:///live.m3u8", "channel": "local"}, None),
+        (422, "post", "/pulls", {"url": "https://evil.example.net/live.m3u8", "channel": "local"}, None),
+        (422, "post", "/pulls", {"url": "https://cdn.example.com:99999/live.m3u8", "channel": "local"}, None),
+        (422, "post", "/pulls", {"url": pull, "channel": "local", "start_at": "2030-05-01T19:00:00"}, None),
+        (
+            422,
+            "post",
+            "/pulls",
+            {"url": pull, "channel": "local", "start_at": "2030-05-01T19:00:00Z", "end_at": "2030-05-01T18:00:00Z"},
+            None,
+        ),
+        (404, "get", "/pulls/nope", None, None),
+        (404, "delete", "/pulls/nope", None, None),
+        (404, "get", "/archives/nope", None, None),
+        (404, "post", "/archives/nope/marks", {"start_s": 0, "end_s": 5}, None),
+        (409, "post", f"/archives/{announced}/marks", {"start_s": 0, "end_s": 5}, None),
+        (422, "post", f"/archives/{recording}/marks", {"last_s": 3, "start_s": 0, "end_s": 2}, None),
+        (422, "post", f"/archives/{recording}/marks", {"title": "x"}, None),
+        (422, "post", f"/archives/{recording}/marks", {"start_s": 30, "end_s": 10}, None),
+        (409, "post", "/archives/nope/stop", None, None),
+        (409, "post", f"/archives/{announced}/stop", None, None),
+    ]
+    for status, method, path, body, headers in refusals:
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == status, (method, path, body, response.text)
+        assert_bilingual(response.json()["detail"])

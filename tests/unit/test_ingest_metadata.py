@@ -12,6 +12,7 @@ from loa_core.media import ProbeResult, StreamInfo
 from loa_ingest.metadata import build_metadata
 from loa_ingest.settings import IngestSettings
 from loa_ingest.validation import RejectedUpload, media_problems, trim_problems
+from tests.support.bilingual import assert_bilingual
 
 CHANNELS = {**DEFAULT_CHANNELS, "yt-phuong": Channel(name="yt-phuong", platform="youtube", profiles=("youtube",))}
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
@@ -77,8 +78,9 @@ def test_channels_default_to_the_first_configured() -> None:
     ],
 )
 def test_bad_metadata_is_refused_with_a_reason(fields: dict[str, str], message: str) -> None:
-    with pytest.raises(RejectedUpload, match=message):
+    with pytest.raises(RejectedUpload, match=message) as refused:
         build(**fields)
+    assert_bilingual(str(refused.value))
 
 
 def _probe(duration: float, width: int = 640, height: int = 360, fmt: str = "mov,mp4") -> ProbeResult:

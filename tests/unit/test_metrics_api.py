@@ -16,6 +16,7 @@ from loa_metrics.api import create_api
 from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import Projection, open_projection
 from loa_metrics.settings import MetricsSettings
+from tests.support.bilingual import assert_bilingual
 from tests.support.metrics_events import T0, new_id, published, renditions, uploaded
 
 TOKEN = "test-token-for-the-metrics-api"
@@ -66,7 +67,9 @@ def test_footage_by_id_keeps_the_cli_shape(client: TestClient, projection: Proje
     assert body["status"] == "published"
     assert {p["post_id"] for p in body["stages"]["published"]["posts"]} == {"ytA", "ttA"}
     assert body["errors"] == []
-    assert client.get(f"/footage/{'b' * 32}", headers=AUTH).status_code == 404
+    unknown = client.get(f"/footage/{'b' * 32}", headers=AUTH)
+    assert unknown.status_code == 404
+    assert_bilingual(unknown.json()["detail"])
     assert client.get("/footage/not-an-id", headers=AUTH).status_code == 422
 
 
@@ -115,14 +118,19 @@ def test_monthly_report_json_and_csv(client: TestClient, projection: Projection)
     assert {(r["channel"], r["views"]) for r in parsed} == {("tt", "1000"), ("yt", "200")}
 
     assert client.get("/reports/monthly?month=2026-10", headers=AUTH).json()["rows"] == []
-    assert client.get("/reports/monthly?month=2026-13", headers=AUTH).status_code == 422
+    refused = client.get("/reports/monthly?month=2026-13", headers=AUTH)
+    assert refused.status_code == 422
+    assert_bilingual(refused.json()["detail"])
 
 
 def test_weekly_report(client: TestClient, projection: Projection) -> None:
     seed(projection)  # posts published on 2026-11-20, ISO week 2026-W47
     assert len(client.get("/reports/weekly?week=2026-W47", headers=AUTH).json()["rows"]) == 2
     assert client.get("/reports/weekly?week=2026-W48", headers=AUTH).json()["rows"] == []
-    assert client.get("/reports/weekly?week=2026-W99", headers=AUTH).status_code == 422
+    for week in ("2026-W99", "2027-W53"):  # not a week; a week 53 in a year of 52
+        refused = client.get(f"/reports/weekly?week={week}", headers=AUTH)
+        assert refused.status_code == 422
+        assert_bilingual(refused.json()["detail"])
     assert client.get("/reports/weekly", headers=AUTH).status_code == 200
 
 

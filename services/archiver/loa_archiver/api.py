@@ -152,7 +152,7 @@ def create_api(archiver: Archiver) -> FastAPI:
     @api.delete("/stream-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def revoke_stream_key(_: Admin, key_id: str) -> Response:
         if store.stream_key(key_id) is None:
-            raise HTTPException(404, "No such stream key.")
+            raise HTTPException(404, "No such stream key. / Không tìm thấy khóa phát trực tiếp.")
         archiver.pushes.revoke_key(key_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -163,12 +163,16 @@ def create_api(archiver: Archiver) -> FastAPI:
             # The shape and the allow-list now; addresses are checked at every fetch (DNS may change).
             check_url_shape(body.url, archiver.puller.policy)
         except RefusedUrl as exc:
-            raise HTTPException(422, f"URL refused: {exc}") from exc
+            raise HTTPException(422, f"URL refused: {exc}") from exc  # RefusedUrl says why in both languages
         start = body.start_at or datetime.now(UTC)
         if start.tzinfo is None or (body.end_at is not None and body.end_at.tzinfo is None):
-            raise HTTPException(422, "start_at and end_at need a time zone (e.g. 2026-05-01T19:00:00+07:00).")
+            raise HTTPException(
+                422,
+                "start_at and end_at need a time zone (e.g. 2026-05-01T19:00:00+07:00). "
+                "/ Giờ bắt đầu và kết thúc cần múi giờ (+07:00).",
+            )
         if body.end_at is not None and body.end_at <= start:
-            raise HTTPException(422, "end_at must be after start_at.")
+            raise HTTPException(422, "end_at must be after start_at. / Giờ kết thúc phải sau giờ bắt đầu.")
         pull = store.add_pull(
             body.url,
             body.channel,
@@ -184,13 +188,16 @@ def create_api(archiver: Archiver) -> FastAPI:
     async def get_pull(_: Viewer, pull_id: str) -> dict[str, object]:
         pull = store.pull(pull_id)
         if pull is None:
-            raise HTTPException(404, "No such pull.")
+            raise HTTPException(404, "No such pull. / Không tìm thấy yêu cầu thu luồng.")
         return _pull_view(pull)
 
     @api.delete("/pulls/{pull_id}", status_code=status.HTTP_202_ACCEPTED)
     async def stop_pull(_: Uploader, pull_id: str) -> dict[str, object]:
         if not archiver.puller.cancel(pull_id):
-            raise HTTPException(404, "No such pull, or it has already finished.")
+            raise HTTPException(
+                404,
+                "No such pull, or it has already finished. / Không tìm thấy yêu cầu thu luồng, hoặc nó đã kết thúc.",
+            )
         pull = store.pull(pull_id)
         assert pull is not None
         return _pull_view(pull)
@@ -203,27 +210,32 @@ def create_api(archiver: Archiver) -> FastAPI:
     async def get_archive(_: Viewer, archive_id: str) -> dict[str, object]:
         archive = store.archive(archive_id)
         if archive is None:
-            raise HTTPException(404, "No such archive.")
+            raise HTTPException(404, "No such archive. / Không tìm thấy bản lưu trữ.")
         return archive_view(archive)
 
     @api.post("/archives/{archive_id}/marks", status_code=status.HTTP_201_CREATED)
     async def mark_highlight(_: Uploader, archive_id: str, body: MarkRequest) -> dict[str, object]:
         archive = store.archive(archive_id)
         if archive is None:
-            raise HTTPException(404, "No such archive.")
+            raise HTTPException(404, "No such archive. / Không tìm thấy bản lưu trữ.")
         if archive.state != "recording":
-            raise HTTPException(409, "Highlights are marked while the archive is recording.")
+            raise HTTPException(
+                409,
+                "Highlights are marked while the archive is recording. / Chỉ đánh dấu điểm nhấn khi đang ghi hình.",
+            )
         if body.last_s is not None:
             if body.start_s is not None or body.end_s is not None:
-                raise HTTPException(422, "Give either last_s or start_s and end_s.")
+                raise HTTPException(
+                    422, "Give either last_s or start_s and end_s. / Chỉ gửi last_s, hoặc start_s và end_s."
+                )
             end = archiver.position_s(archive)
             start = max(0.0, end - body.last_s)
         elif body.start_s is not None and body.end_s is not None:
             start, end = body.start_s, body.end_s
         else:
-            raise HTTPException(422, "Give start_s and end_s, or last_s.")
+            raise HTTPException(422, "Give start_s and end_s, or last_s. / Cần start_s và end_s, hoặc last_s.")
         if end <= start:
-            raise HTTPException(422, "end_s must be after start_s.")
+            raise HTTPException(422, "end_s must be after start_s. / Điểm kết thúc phải sau điểm bắt đầu.")
         mark = store.add_mark(archive_id, start, end, body.title)
         return {"idx": mark.idx, "start_s": mark.start_s, "end_s": mark.end_s, "footage_id": mark.footage_id}
 
@@ -235,7 +247,10 @@ def create_api(archiver: Archiver) -> FastAPI:
     @api.post("/archives/{archive_id}/stop", status_code=status.HTTP_202_ACCEPTED)
     async def stop_archive(_: Uploader, archive_id: str) -> dict[str, object]:
         if not archiver.stop_archive(archive_id):
-            raise HTTPException(409, "No such archive, or it is not recording.")
+            raise HTTPException(
+                409,
+                "No such archive, or it is not recording. / Không tìm thấy bản lưu trữ, hoặc nó không còn ghi hình.",
+            )
         return {"archive_id": archive_id, "stopping": True}
 
     return api

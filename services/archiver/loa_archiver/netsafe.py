@@ -61,18 +61,24 @@ def check_url_shape(url: str, policy: Policy) -> tuple[str, str, int]:
     """Scheme, allow-listed host and port of `url`, or RefusedUrl (no DNS here; see `resolve_checked`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise RefusedUrl(f"only http and https URLs can be pulled, not {parts.scheme or 'no scheme'!r}")
+        raise RefusedUrl(
+            f"only http and https URLs can be pulled, not {parts.scheme or 'no scheme'!r}. "
+            "/ Chỉ thu được URL http, https."
+        )
     if parts.username or parts.password:
-        raise RefusedUrl("URLs with credentials in them are refused")
+        raise RefusedUrl("URLs with credentials in them are refused. / URL không được chứa mật khẩu.")
     host = (parts.hostname or "").lower()
     if not host:
-        raise RefusedUrl("the URL has no host")
+        raise RefusedUrl("the URL has no host. / URL thiếu tên máy chủ.")
     if not policy.host_allowed(host):
-        raise RefusedUrl(f"host {host!r} is not in the archiver's allow-list (LOA_HLS_ALLOWED_HOSTS)")
+        raise RefusedUrl(
+            f"host {host!r} is not in the archiver's allow-list (LOA_HLS_ALLOWED_HOSTS). "
+            "/ Máy chủ này không nằm trong danh sách được phép."
+        )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise RefusedUrl(f"bad port in URL: {exc}") from exc
+        raise RefusedUrl(f"bad port in URL: {exc}. / Cổng trong URL không hợp lệ.") from exc
     return parts.scheme, host, port
 
 
@@ -96,7 +102,7 @@ async def resolve_checked(url: str, policy: Policy, resolve: Resolver = system_r
             # Refuse if any answer is internal: picking a "good" one would still let a rebinding answer through.
             raise RefusedUrl(
                 f"{host} resolves to a loopback, private or link-local address ({internal[0]}); name it in "
-                "LOA_HLS_ALLOWED_PRIVATE to allow it"
+                "LOA_HLS_ALLOWED_PRIVATE to allow it. / Máy chủ trỏ tới địa chỉ nội bộ, không được phép."
             )
     return addresses[0], host
 

@@ -35,9 +35,14 @@ _TEE_SPECIAL = re.compile(r"[|\[\]\\'\s]")
 
 def restream_url_problem(url: str) -> str | None:
     if not url.startswith(("rtmp://", "rtmps://")):
-        return "a restream target must be an rtmp:// or rtmps:// URL"
+        return (
+            "A restream target must be an rtmp:// or rtmps:// URL. / Đích phát lại phải là URL rtmp:// hoặc rtmps://."
+        )
     if _TEE_SPECIAL.search(url):
-        return "a restream target may not contain spaces, quotes, backslashes, '|', '[' or ']'"
+        return (
+            "A restream target may not contain spaces, quotes, backslashes, '|', '[' or ']'. "
+            "/ Đích phát lại không được chứa dấu cách, dấu nháy, '\\', '|', '[' hay ']'."
+        )
     return None
 
 

@@ -158,4 +158,5 @@ def build_metadata(
             publish_at={name: publish_at for name in dict.fromkeys(names)} if publish_at else {},
         )
     except ValidationError as exc:
-        raise RejectedUpload("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise RejectedUpload(f"{problems}. / Thông tin video không hợp lệ.") from exc

@@ -55,7 +55,7 @@ def month_period(value: str | None, today: date | None = None) -> Period:
         value = f"{today.year:04d}-{today.month:02d}"
     match = _MONTH.match(value)
     if not match:
-        raise ValueError(f"month must look like 2026-11, got {value!r}")
+        raise ValueError(f"month must look like 2026-11, got {value!r}. / Tháng phải có dạng 2026-11.")
     year, month = int(match[1]), int(match[2])
     start = date(year, month, 1)
     end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
@@ -68,11 +68,11 @@ def week_period(value: str | None, today: date | None = None) -> Period:
         value = f"{iso.year:04d}-W{iso.week:02d}"
     match = _WEEK.match(value)
     if not match:
-        raise ValueError(f"week must look like 2026-W47 (ISO week), got {value!r}")
+        raise ValueError(f"week must look like 2026-W47 (ISO week), got {value!r}. / Tuần phải có dạng 2026-W47.")
     try:
         start = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError as exc:  # week 53 of a year that has 52
-        raise ValueError(f"{value} is not an ISO week") from exc
+        raise ValueError(f"{value} is not an ISO week. / Năm này không có tuần đó.") from exc
     return Period(value, start, start + timedelta(days=7))
 
 

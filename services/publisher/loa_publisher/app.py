@@ -122,7 +122,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
                 headers = dict(refused.headers or {})  # WWW-Authenticate, Retry-After
                 return self.json({"detail": refused.detail}, status=refused.status_code, headers=headers)
             if not is_footage_id(footage_id):
-                return self.json({"detail": "not a footage id"}, status=404)
+                return self.json({"detail": "Not a footage id. / Mã video không hợp lệ."}, status=404)
             keys = publisher.retry(footage_id)
             body: dict[str, Any] = {
                 "footage_id": footage_id,
