@@ -46,7 +46,8 @@ SETUP_HINT = "run scripts/setup.sh --test (scripts/install-k8s-tools.sh builds k
 # The Kubernetes release the manifests are checked against (KEDA 2.20 supports 1.32 to 1.34).
 KUBERNETES_VERSION = "1.33.0"
 
-KUSTOMIZATIONS = ("base", "overlays/single-node", "overlays/city")
+KUSTOMIZATIONS = ("base", "overlays/single-node", "overlays/city", "overlays/external-kafka")
+OVERLAYS = KUSTOMIZATIONS[1:]
 SETTINGS: dict[str, type[CommonSettings]] = {
     "ingest": IngestSettings,
     "transcode": TranscodeSettings,
@@ -291,6 +292,21 @@ def test_probes_ports_and_resources(kustomization: str) -> None:
 # --- Kafka and KEDA -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kustomization", OVERLAYS)
+def test_every_pod_waits_for_the_topics_before_its_service_could_create_them(kustomization: str) -> None:
+    """A service creates a missing topic with one replica; on Kubernetes the topics come from the cluster's side."""
+    objects = render(kustomization)
+    config = next(c for c in of_kind(objects, "ConfigMap") if c["metadata"]["name"].startswith("loa-wait-for-topics"))
+    for deployment in of_kind(objects, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        (init,) = pod["initContainers"]
+        assert init["command"] == ["python", "/etc/loa-init/wait_for_topics.py"]
+        (mount,) = [m for m in init["volumeMounts"] if m["mountPath"] == "/etc/loa-init"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["configMap"]["name"] == config["metadata"]["name"]
+        assert "wait_for_topics.py" in config["data"]
+
+
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_keda_scales_on_the_contract_groups_and_never_past_the_partitions(kustomization: str) -> None:
     objects = render(kustomization)
@@ -315,10 +331,6 @@ def test_keda_scales_on_the_contract_groups_and_never_past_the_partitions(kustom
 @pytest.mark.parametrize("kustomization", ["overlays/single-node", "overlays/city"])
 def test_strimzi_topics_are_the_contract_topics(kustomization: str) -> None:
     objects = render(kustomization)
-    # Every pod waits for the topic operator before its service could create a topic itself (wait_for_topics.py).
-    for deployment in of_kind(objects, "Deployment"):
-        (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
-        assert init["command"] == ["python", "/etc/loa-init/wait_for_topics.py"]
     topics = {t["spec"]["topicName"]: t for t in of_kind(objects, "KafkaTopic")}
     assert set(topics) == {spec.full_name() for spec in ALL_TOPICS}
     (kafka,) = of_kind(objects, "Kafka")

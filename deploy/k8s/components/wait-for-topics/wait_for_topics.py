@@ -1,9 +1,9 @@
-"""Init container of every Loa pod when Strimzi runs Kafka: wait until the topic operator made the contract topics.
+"""Init container of every Loa pod on Kubernetes: wait until every contract topic exists in the Kafka cluster.
 
 Each service creates any contract topic it finds missing at start (loa_core.kafka.ensure_topics), with one replica.
-On a cluster of several brokers that would race the topic operator (KafkaTopic resources, topics.yaml) and could
-leave a topic with a single replica, which min.insync.replicas=2 then refuses every acks=all write to. Waiting here
-for the KafkaTopics to be in the cluster makes ensure_topics find them all and create none.
+On a cluster of several brokers that would race Strimzi's topic operator (components/strimzi/topics.yaml), or the
+administrators of an external cluster, and could leave a topic with a single replica, which min.insync.replicas=2
+then refuses every acks=all write to. Waiting here makes ensure_topics find them all and create none.
 """
 
 from __future__ import annotations
