@@ -11,7 +11,7 @@ import httpx
 import typer
 
 from loa_cli.config import CliConfig, ConfigError, load_config
-from loa_cli.tus import UploadError, upload_resumable
+from loa_cli.tus import UploadError, cannot_reach, upload_resumable
 from loa_core.contracts import SETTLED, FootageStatus, FootageView
 
 app = typer.Typer(
@@ -94,7 +94,7 @@ def _admin_request(method: str, path: str, **kwargs: Any) -> httpx.Response:
             **kwargs,
         )
     except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach ingest at {config.ingest_url}: {exc}", err=True)
+        typer.echo(cannot_reach("ingest", config.ingest_url, exc), err=True)
         raise typer.Exit(1) from exc
 
 
@@ -161,7 +161,7 @@ def status(
         try:
             response = _fetch_status(config, footage_id)
         except httpx.HTTPError as exc:
-            typer.echo(f"Cannot reach the status API at {config.metrics_url}: {exc}", err=True)
+            typer.echo(cannot_reach("the status API (metrics)", config.metrics_url, exc), err=True)
             raise typer.Exit(1) from exc
         if response.status_code == 200:
             view = _read_view(response)
@@ -176,7 +176,10 @@ def status(
         time.sleep(1.0)
     assert view is not None or wait
     if view is None:
-        typer.echo(f"Footage {footage_id} was not seen within {timeout:.0f} s.", err=True)
+        typer.echo(
+            f"Footage {footage_id} was not seen within {timeout:.0f} s. / Chưa thấy video này sau {timeout:.0f} giây.",
+            err=True,
+        )
         raise typer.Exit(1)
     if as_json:
         typer.echo(view.model_dump_json(indent=2))
@@ -220,7 +223,7 @@ def retry(footage_id: Annotated[str, typer.Argument(help="The footage whose fail
             timeout=10.0,
         )
     except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach the publisher at {config.publisher_url}: {exc}", err=True)
+        typer.echo(cannot_reach("the publisher", config.publisher_url, exc), err=True)
         raise typer.Exit(1) from exc
     if response.status_code != 200:
         _fail(response)
@@ -241,10 +244,10 @@ def report(
 ) -> None:
     """Posts, views, average views per post and engagement rate per channel and series (báo cáo)."""
     if output_format not in ("table", "csv", "json"):
-        typer.echo("--format must be table, csv or json", err=True)
+        typer.echo("--format must be table, csv or json. / --format phải là table, csv hoặc json.", err=True)
         raise typer.Exit(2)
     if month and week:
-        typer.echo("Give --month or --week, not both.", err=True)
+        typer.echo("Give --month or --week, not both. / Chỉ chọn --month hoặc --week.", err=True)
         raise typer.Exit(2)
     config = _config()
     path, params = ("/reports/weekly", {"week": week}) if week else ("/reports/monthly", {"month": month})
@@ -257,7 +260,7 @@ def report(
             timeout=30.0,
         )
     except httpx.HTTPError as exc:
-        typer.echo(f"Cannot reach the metrics API at {config.metrics_url}: {exc}", err=True)
+        typer.echo(cannot_reach("the metrics API", config.metrics_url, exc), err=True)
         raise typer.Exit(1) from exc
     if response.status_code != 200:
         _fail(response)

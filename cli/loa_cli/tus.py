@@ -28,6 +28,14 @@ DEFAULT_STATE = Path.home() / ".config" / "loa" / "uploads.json"
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
+def cannot_reach(service: str, url: str, exc: Exception) -> str:
+    """What every command says when a service does not answer at all."""
+    return (
+        f"Cannot reach {service} at {url}: {exc}. Is Loa running (`make run`), and is the address right? "
+        f"/ Không kết nối được tới {service} ({url})."
+    )
+
+
 class UploadError(RuntimeError):
     """The upload did not finish; the message says why and whether running again helps."""
 
@@ -97,7 +105,7 @@ def upload_resumable(
         try:
             head = httpx.head(url, headers={**TUS, **auth}, timeout=30)
         except httpx.HTTPError as exc:
-            raise UploadError(f"Cannot reach ingest at {config.ingest_url}: {exc}") from exc
+            raise UploadError(cannot_reach("ingest", config.ingest_url, exc)) from exc
         if head.status_code == 200 and "Loa-Footage-Id" in head.headers:
             forget()
             return UploadResult(head.headers["Loa-Footage-Id"], duplicate=False)
@@ -117,7 +125,7 @@ def upload_resumable(
             url = uploader.create_url()
         except TusCommunicationError as exc:
             if exc.status_code is None:
-                raise UploadError(f"Cannot reach ingest at {config.ingest_url}: {exc}. Is `make run` running?") from exc
+                raise UploadError(cannot_reach("ingest", config.ingest_url, exc)) from exc
             raise UploadError(f"Error {exc.status_code}: {_detail(exc.status_code, exc.response_content)}") from exc
         uploader.set_url(url)
         uploader.offset = 0
@@ -165,7 +173,10 @@ def upload_resumable(
         head = httpx.head(upload_url, headers={**TUS, **auth}, timeout=30)
         footage_id = head.headers.get("Loa-Footage-Id")
     if footage_id is None:
-        raise UploadError("The upload finished but ingest did not confirm it; run the command again.")
+        raise UploadError(
+            "The upload finished but ingest did not confirm it; run the command again. "
+            "/ Đã tải xong nhưng chưa được xác nhận; hãy chạy lại lệnh."
+        )
     forget()
     return UploadResult(str(footage_id), duplicate=headers.get("loa-duplicate") == "true")
 
