@@ -1,4 +1,4 @@
-"""Fixtures every test layer shares: one real Kafka broker per session, fresh topics per test."""
+"""Fixtures every test layer shares: one real Kafka broker and one MinIO per session, fresh topics per test."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import pytest
 
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
+from tests.integration.conftest_minio import minio_server
+
+__all__ = ["minio_server"]
 
 
 @pytest.fixture(scope="session")

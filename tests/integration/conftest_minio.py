@@ -1,7 +1,7 @@
 """Session-wide real MinIO server fixture.
 
-tests/integration/conftest.py enables it with `from tests.integration.conftest_minio import minio_server`;
-a run without that conftest can load it as a plugin: `python -m pytest -p tests.integration.conftest_minio`.
+tests/conftest.py enables it for every test layer (integration and e2e share the one server); a run without that
+conftest can load it as a plugin: `python -m pytest -p tests.integration.conftest_minio`.
 """
 
 from __future__ import annotations

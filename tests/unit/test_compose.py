@@ -8,19 +8,35 @@ ports agree across files, and no secret is written into the repository.
 
 from __future__ import annotations
 
+import json
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO / "docker-compose.yml"
-ENV_EXAMPLE = REPO / ".env.example"
+from tests.support.compose import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    REPO,
+    ComposeError,
+    dockerfile_env,
+    dockerfile_instructions,
+    dockerfile_of,
+    dotenv_assignments,
+    environment_of,
+    interpolate,
+    interpolate_text,
+    launch,
+    load_compose,
+    load_yaml,
+    mounts_of,
+    required_variables,
+    variables_used,
+)
+
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_DASHBOARD_PROVIDER = REPO / "deploy" / "grafana" / "provisioning" / "dashboards" / "loa.yml"
 
@@ -30,21 +46,16 @@ LOA_SERVICES = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics":
 FFMPEG_SERVICES = {"ingest", "transcode", "archiver"}
 
 # Environment keys whose value is a secret: it must come from outside the repository.
-SECRET_KEY = re.compile(r"SECRET|PASSWORD|TOKEN", re.IGNORECASE)
+# A key naming where secrets are (LOA_SECRETS_DIR, CHANNEL_SECRETS_DIR) holds a path, not a secret.
+SECRET_KEY = re.compile(r"(SECRET|PASSWORD|TOKEN)(?!S?_DIR$)", re.IGNORECASE)
 # The only accepted value for such a key: a whole `${VAR}` reference, optionally `${VAR:?message}`.
 # `${VAR:-default}` is refused on purpose: its default would be a secret literal in the repo.
 SECRET_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}")
 # user:password@ inside a URL (e.g. a future postgresql:// DSN) leaks whatever the key is called.
 URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:(?P<password>[^/\s@]+)@")
-# Variables Compose interpolates from .env: ${VAR...} or $VAR, but not the escaped $$.
-VARIABLE_USE = re.compile(r"(?<!\$)\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 
 
 # --- Helpers (pure, so the negative tests below can prove each check fails when it should) ---
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def validate_against_compose_spec(path: Path) -> subprocess.CompletedProcess[str]:
@@ -56,18 +67,6 @@ def validate_against_compose_spec(path: Path) -> subprocess.CompletedProcess[str
         timeout=120,
         check=False,
     )
-
-
-def environment_of(service: dict[str, Any]) -> dict[str, Any]:
-    """A service's environment as a mapping; Compose also accepts a list of KEY=VALUE strings."""
-    env = service.get("environment") or {}
-    if isinstance(env, dict):
-        return env
-    pairs: dict[str, Any] = {}
-    for item in env:
-        key, sep, value = str(item).partition("=")
-        pairs[key] = value if sep else None
-    return pairs
 
 
 def our_services(compose: dict[str, Any]) -> list[str]:
@@ -86,32 +85,21 @@ def services_without_healthcheck(compose: dict[str, Any]) -> list[str]:
 
 
 def missing_dockerfiles(compose: dict[str, Any], base: Path) -> list[str]:
-    """`build.dockerfile` is relative to `build.context`, which is relative to the compose file."""
-    missing = []
-    for name, spec in (compose.get("services") or {}).items():
-        build = spec.get("build")
-        if build is None:
-            continue
-        if isinstance(build, str):
-            build = {"context": build}
-        dockerfile = base / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
-        if not dockerfile.is_file():
-            missing.append(f"{name}: {dockerfile}")
-    return missing
+    return [
+        f"{name}: {dockerfile_of(spec, base)}"
+        for name, spec in (compose.get("services") or {}).items()
+        if "build" in spec and not dockerfile_of(spec, base).is_file()
+    ]
 
 
 def bind_sources(compose: dict[str, Any]) -> list[tuple[str, str]]:
     """(service, host path) of every bind mount, in short ("./a:/b:ro") or long (type: bind) syntax."""
-    sources = []
-    for name, spec in (compose.get("services") or {}).items():
-        for volume in spec.get("volumes") or []:
-            if isinstance(volume, str):
-                source = volume.split(":", 1)[0]
-                # A source without a path prefix is a named volume, not a host path.
-                if source.startswith((".", "/", "~")):
-                    sources.append((name, source))
-            elif volume.get("type") == "bind":
-                sources.append((name, volume["source"]))
+    sources = [
+        (name, source)
+        for name, spec in (compose.get("services") or {}).items()
+        for kind, source, _ in mounts_of(spec)
+        if kind == "bind"
+    ]
     # Top-level configs and secrets read from files are bind mounts too.
     for section in ("configs", "secrets"):
         for name, spec in (compose.get(section) or {}).items():
@@ -140,69 +128,19 @@ def secret_literals(compose: dict[str, Any]) -> list[str]:
     return found
 
 
-def strings_in(node: Any) -> list[str]:
-    """Every string value in a parsed YAML document (comments are already gone)."""
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for value in node.values() for s in strings_in(value)]
-    if isinstance(node, list):
-        return [s for item in node for s in strings_in(item)]
-    return []
-
-
-def variables_used(compose: dict[str, Any]) -> set[str]:
-    names = set()
-    for text in strings_in(compose):
-        for match in VARIABLE_USE.finditer(text):
-            names.add(match.group("braced") or match.group("bare"))
-    return names
-
-
-def dotenv_assignments(text: str) -> dict[str, str]:
-    pairs = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, with comments dropped and backslash continuations joined."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, arguments = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), arguments.strip()))
-        pending = ""
-    return instructions
-
-
-def dockerfile_env(instructions: list[tuple[str, str]]) -> dict[str, str]:
-    env = {}
-    for keyword, arguments in instructions:
-        if keyword == "ENV":
-            for pair in shlex.split(arguments):
-                key, _, value = pair.partition("=")
-                env[key] = value
-    return env
-
-
 # --- The real files ---
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    document = load_yaml(COMPOSE_FILE)
-    assert isinstance(document, dict)
+    return load_compose(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def compose_with_defaults(compose: dict[str, Any]) -> dict[str, Any]:
+    """The file as Compose sees it with .env.example's values (blank: the defaults) and every required value set."""
+    example = dotenv_assignments(ENV_EXAMPLE.read_text(encoding="utf-8"))
+    document: dict[str, Any] = interpolate(compose, {**example, **dict.fromkeys(required_variables(compose), "set")})
     return document
 
 
@@ -259,11 +197,37 @@ def test_services_ask_ingest_about_role_tokens_on_its_port(compose: dict[str, An
     assert env["LOA_INGEST_URL"] == f"http://ingest:{ingest_port}"
 
 
+def test_ingest_relays_status_from_metrics_on_its_port(compose: dict[str, Any]) -> None:
+    metrics_port = environment_of(compose["services"]["metrics"])["LOA_HTTP_PORT"]
+    assert environment_of(compose["services"]["ingest"])["LOA_METRICS_URL"] == f"http://metrics:{metrics_port}"
+
+
+def test_every_service_reads_the_one_mounted_channels_file(compose_with_defaults: dict[str, Any]) -> None:
+    for name in LOA_SERVICES:
+        service = compose_with_defaults["services"][name]
+        target = environment_of(service)["LOA_CHANNELS_FILE"]
+        mounted = {t: s for kind, s, t in mounts_of(service) if kind == "bind"}
+        assert mounted.get(target) == "./deploy/compose/channels.json", name
+    default = json.loads((REPO / "deploy" / "compose" / "channels.json").read_text(encoding="utf-8"))
+    assert [channel["name"] for channel in default] == ["local"]
+
+
+def test_the_publisher_reads_channel_secrets_from_a_read_only_mount(compose: dict[str, Any]) -> None:
+    publisher = compose["services"]["publisher"]
+    target = environment_of(publisher)["LOA_SECRETS_DIR"]
+    [mount] = [v for v in publisher["volumes"] if isinstance(v, dict) and v["target"] == target]
+    assert mount["type"] == "bind" and mount["read_only"] is True
+    # Outside the publisher, nothing sees the channels' credentials.
+    for name in set(LOA_SERVICES) - {"publisher"}:
+        assert all(t != target for _, _, t in mounts_of(compose["services"][name])), name
+
+
 def test_every_dockerfile_in_compose_exists(compose: dict[str, Any]) -> None:
     assert missing_dockerfiles(compose, REPO) == []
 
 
-def test_every_bind_mount_source_exists_in_the_repo(compose: dict[str, Any]) -> None:
+def test_every_bind_mount_source_exists_in_the_repo(compose_with_defaults: dict[str, Any]) -> None:
+    compose = compose_with_defaults
     assert bind_sources(compose), "expected the Prometheus and Grafana configuration to be bind-mounted"
     assert missing_bind_sources(compose, REPO) == []
     for _, source in bind_sources(compose):
@@ -394,6 +358,8 @@ def test_checks_report_a_broken_compose_document(tmp_path: Path) -> None:
                     "LOA_S3_SECRET_KEY=hunter2hunter2",
                     "LOA_API_TOKEN_HASHES=${LOA_API_TOKEN_HASHES:-0123abcd}",
                     "PASSTHROUGH_PASSWORD",
+                    "LOA_SECRETS_DIR=/run/secrets/loa",
+                    "LOA_SECRET_DIR_TOKEN=s3cr3t",
                 ],
             },
             "publisher": {
@@ -419,6 +385,7 @@ def test_checks_report_a_broken_compose_document(tmp_path: Path) -> None:
     assert secret_literals(broken) == [
         "transcode.LOA_S3_SECRET_KEY",
         "transcode.LOA_API_TOKEN_HASHES",
+        "transcode.LOA_SECRET_DIR_TOKEN",
         "publisher.LOA_LEDGER_URL (password in URL)",
     ]
 
@@ -427,3 +394,52 @@ def test_variable_and_dotenv_parsing() -> None:
     document = {"a": ["${ONE:?msg}", "$TWO and $${NOT_ME}", {"b": "${THREE:-x}"}], "c": 5}
     assert variables_used(document) == {"ONE", "TWO", "THREE"}
     assert dotenv_assignments("# comment\nA=\n B = 2 \n\n") == {"A": "", "B": "2"}
+
+
+def test_interpolation_follows_compose() -> None:
+    env = {"SET": "v", "EMPTY": ""}
+    cases = {
+        "${SET}/$SET/$$SET": "v/v/$SET",
+        "${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d}": "v d  d",
+        "${SET:+r}|${EMPTY:+r}|${EMPTY+r}|${UNSET+r}": "r||r|",
+        "${UNSET}": "",  # Compose warns and uses a blank
+        "${SET:?msg} ${EMPTY?msg}": "v ",
+    }
+    for text, expected in cases.items():
+        assert interpolate_text(text, env) == expected, text
+    for text in ("${EMPTY:?set EMPTY}", "${UNSET?set UNSET}"):
+        with pytest.raises(ComposeError, match="required variable"):
+            interpolate_text(text, env)
+    assert required_variables({"a": ["${A:?x}", "${B?y}", "${C:-z}", "$D"]}) == {"A", "B"}
+
+
+def test_launch_refuses_what_it_cannot_place(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.11-slim\nENV LOA_HTTP_PORT=8001 LOA_CACHE=/cache\nWORKDIR /data\nEXPOSE 8001\n"
+        'CMD ["python", "-m", "loa_ingest"]\n'
+    )
+    service = {"build": {"context": "."}, "volumes": ["vol:/data"], "environment": {"LOA_X": "http://other:9000"}}
+    compose = {"services": {"ingest": service, "other": {"image": "x"}}}
+    options: dict[str, Any] = {
+        "endpoints": {"other:9000": "127.0.0.1:5000"},
+        "ports": {8001: 5001},
+        "volumes": {"vol": tmp_path / "vol"},
+        "image_paths": {"/cache": tmp_path / "cache"},
+        "base_env": {"PATH": "/bin"},
+        "base": tmp_path,
+    }
+    plan = launch(compose, "ingest", **options)
+    assert plan.argv == [sys.executable, "-m", "loa_ingest"] and plan.cwd == tmp_path / "vol"
+    assert plan.env == {
+        "PATH": "/bin",
+        "LOA_HTTP_PORT": "5001",
+        "LOA_CACHE": str(tmp_path / "cache"),
+        "LOA_X": "http://127.0.0.1:5000",
+    }
+    with pytest.raises(ComposeError, match="other:9000"):
+        launch(compose, "ingest", **{**options, "endpoints": {}})
+    with pytest.raises(ComposeError, match="/cache"):
+        launch(compose, "ingest", **{**options, "image_paths": {}})
+    with pytest.raises(ComposeError, match="8001"):
+        launch(compose, "ingest", **{**options, "ports": {}})

@@ -1,3 +1,0 @@
-from tests.integration.conftest_minio import minio_server
-
-__all__ = ["minio_server"]
