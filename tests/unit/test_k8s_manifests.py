@@ -217,6 +217,9 @@ def test_every_variable_a_container_gets_is_read_by_its_settings_class(kustomiza
             env = container_env(objects, container)
             unknown = {name: origin for name, origin in env.items() if name not in known}
             assert not unknown, f"{kustomization}: {service} gets variables {SETTINGS[service].__name__} never reads"
+    # As in compose: metrics reads no storage, so it gets neither the storage settings nor the S3 credentials.
+    (metrics,) = deployments["metrics"]["spec"]["template"]["spec"]["containers"]
+    assert not [name for name in container_env(objects, metrics) if name.startswith(("LOA_S3_", "LOA_STORAGE_"))]
 
 
 def test_the_channel_secrets_are_the_publishers_only() -> None:
