@@ -25,6 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
+
 from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, FootageMetadata, SourceMedia, layout, new_id  # noqa: E402
 from loa_core.contracts.events import FootageUploaded  # noqa: E402
 from loa_core.hashing import sha256_file  # noqa: E402
@@ -79,10 +81,39 @@ def peak_while(pid: int, running: threading.Event) -> list[int]:
     return peak
 
 
+def distinct_partitions(count: int) -> list[str]:
+    """Footage ids that the producer's partitioner (murmur2 of the key, as Kafka's) puts on `count` partitions."""
+    partitions = list(range(FOOTAGE_UPLOADED.partitions))
+    chosen: dict[int, str] = {}
+    while len(chosen) < count:
+        footage_id = new_id()
+        chosen.setdefault(DefaultPartitioner()(footage_id.encode(), partitions, partitions), footage_id)
+    return list(chosen.values())
+
+
+def uploaded(storage: LocalStorage, clip: Path, seconds: float, footage_id: str) -> FootageUploaded:
+    key = layout.source_key(footage_id)
+    storage.put_file(key, clip)
+    return FootageUploaded(
+        footage_id=footage_id,
+        metadata=FootageMetadata(title="Hội thi văn nghệ", channels=("local",)),
+        media=SourceMedia(
+            key=key,
+            size_bytes=clip.stat().st_size,
+            sha256=sha256_file(clip),
+            duration_s=seconds,
+            width=1920,
+            height=1080,
+            has_audio=True,
+        ),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the 1080p30 clip transcoded")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds between ready and the idle samples")
+    parser.add_argument("--jobs", type=int, default=1, help="footage sent at once, each to its own partition")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loa-bench-rss-"))
     stack = Stack(root=work, token="bench", topic_prefix="bench.")
@@ -121,38 +152,30 @@ def main() -> None:
 
         clip = make_clip(work / "source.mp4", width=1920, height=1080, duration_s=args.seconds)
         storage = LocalStorage(work / "storage")
-        footage_id = new_id()
-        key = layout.source_key(footage_id)
-        storage.put_file(key, clip)
-        event = FootageUploaded(
-            footage_id=footage_id,
-            metadata=FootageMetadata(title="Hội thi văn nghệ", channels=("local",)),
-            media=SourceMedia(
-                key=key,
-                size_bytes=clip.stat().st_size,
-                sha256=sha256_file(clip),
-                duration_s=args.seconds,
-                width=1920,
-                height=1080,
-                has_audio=True,
-            ),
-        )
+        events = [uploaded(storage, clip, args.seconds, footage_id) for footage_id in distinct_partitions(args.jobs)]
         running = threading.Event()
         running.set()
         peak = peak_while(pids["transcode"], running)
         started = time.perf_counter()
-        send_event(stack.kafka_bootstrap or "", stack.topic_prefix, FOOTAGE_UPLOADED, event)
+        for event in events:
+            send_event(stack.kafka_bootstrap or "", stack.topic_prefix, FOOTAGE_UPLOADED, event)
         done = read_topic(
-            stack.kafka_bootstrap or "", RENDITIONS_READY.full_name(stack.topic_prefix), lambda r: len(r) >= 1, 1800
+            stack.kafka_bootstrap or "",
+            RENDITIONS_READY.full_name(stack.topic_prefix),
+            lambda r: len(r) >= args.jobs,
+            1800,
         )
         elapsed = time.perf_counter() - started
         running.clear()
-        if not done:
-            raise SystemExit(f"no renditions.ready:\n{stack.log_tail('transcode')}")
+        if len(done) < args.jobs:
+            raise SystemExit(f"{len(done)} of {args.jobs} renditions.ready:\n{stack.log_tail('transcode')}")
         print("idle RSS (process and children, highest of 100 samples):")
         for service, value in idle.items():
             print(f"  {service:<10} {value / MiB:7.1f} MiB")
-        print(f"transcode peak RSS, one {args.seconds:.0f} s 1080p30 job ({elapsed:.1f} s): {peak[0] / MiB:7.1f} MiB")
+        print(
+            f"transcode peak RSS, {args.jobs} job(s) at once of a {args.seconds:.0f} s 1080p30 clip ({elapsed:.1f} s): "
+            f"{peak[0] / MiB:7.1f} MiB"
+        )
     finally:
         if archiver is not None:
             archiver.terminate()
