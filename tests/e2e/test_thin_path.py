@@ -95,6 +95,15 @@ def test_upload_is_published_as_both_cuts(stack: Stack, tmp_path: Path) -> None:
     assert published_count >= 1
 
 
+def test_services_listen_only_where_told(stack: Stack) -> None:
+    # The stack leaves LOA_HTTP_HOST at its default, 127.0.0.1 (make run: nothing reachable from the network).
+    # 127.0.0.2 is loopback too, but reaches only a server bound to every interface.
+    for service in stack.services:
+        assert httpx.get(f"{stack.url(service)}/healthz", timeout=5).status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.2:{stack.ports[service]}/healthz", timeout=5)
+
+
 def test_the_same_file_twice_is_the_same_footage(stack: Stack, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "twice.mp4", duration_s=1.0)
     first = _loa(stack, "upload", str(source), "--title", "Một lần")

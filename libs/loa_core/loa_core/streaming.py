@@ -196,6 +196,8 @@ async def _until_cancelled() -> None:
 def make_app(service: str, settings: CommonSettings, **overrides: Any) -> ServiceApp:
     options: dict[str, Any] = {
         "broker": f"kafka://{settings.kafka_bootstrap}",
+        # Faust listens on web_bind (its default: every interface); web_host only names the server in URLs.
+        "web_bind": settings.http_host,
         "web_host": settings.http_host,
         "web_port": settings.http_port,
         "store": "memory://",
