@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from loa_cli.main import app as cli
 from loa_dev.kafka import KafkaBroker
+from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest, tus_metadata
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -107,5 +108,7 @@ def test_status_relay_says_so_when_metrics_is_down(ingest: IngestProcess) -> Non
     down = httpx.get(f"{ingest.url}/footage", params={"status": "published"}, headers=ingest.headers(viewer))
     assert down.status_code == 502 and "metrics" in down.json()["detail"]
     assert httpx.get(f"{ingest.url}/footage", headers=ingest.headers("wrong")).status_code == 401
-    assert httpx.get(f"{ingest.url}/footage?status=nonsense", headers=ingest.headers(viewer)).status_code == 422
+    invalid = httpx.get(f"{ingest.url}/footage?status=nonsense", headers=ingest.headers(viewer))
+    assert invalid.status_code == 422
+    assert_bilingual(invalid.json()["detail"])
     assert httpx.get(f"{ingest.url}/healthz").status_code == 200

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from loa_dev.kafka import KafkaBroker
+from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest, tus_metadata
 from tests.support.media import make_clip
 
@@ -212,6 +213,7 @@ def test_bad_input_is_refused_cleanly(ingest: IngestProcess, media: Media, name:
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
     assert needle.lower() in str(detail).lower(), detail
+    assert_bilingual(detail)
     # Nothing stored, nothing announced, and the service still answers.
     assert ingest.stored_objects() == []
     assert ingest.alive()

@@ -133,6 +133,8 @@ def test_every_refusal_says_why_in_vietnamese_and_english(tmp_path: Path) -> Non
         (401, "get", "/archives", None, {"Authorization": "Bearer wrong"}),
         (404, "delete", "/stream-keys/nope", None, None),
         (422, "post", "/stream-keys", {"channel": "nowhere"}, None),
+        (422, "post", "/stream-keys", {"channel": "Not A Channel"}, None),  # refused by the declared shape
+        (422, "post", "/pulls", {"channel": "local"}, None),
         (422, "post", "/stream-keys", {"channel": "local", "restream_urls": ["https://a.example.com/x"]}, None),
         (422, "post", "/stream-keys", {"channel": "local", "restream_urls": ["rtmp://x/y|[f=segment]z"]}, None),
         (422, "post", "/pulls", {"url": "ftp://cdn.example.com/live.m3u8", "channel": "local"}, None),
@@ -163,3 +165,8 @@ def test_every_refusal_says_why_in_vietnamese_and_english(tmp_path: Path) -> Non
         response = client.request(method, path, json=body, headers=headers)
         assert response.status_code == status, (method, path, body, response.text)
         assert_bilingual(response.json()["detail"])
+    # A refused shape names the field, and does not echo what was sent (a restream URL carries a platform key).
+    secret = "rtmp://a.example.com/app/" + "SECRET" * 400
+    refused = client.post("/stream-keys", json={"channel": "local", "restream_urls": [secret]})
+    assert refused.status_code == 422 and "restream_urls" in refused.json()["detail"]
+    assert "SECRET" not in refused.text

@@ -70,6 +70,11 @@ def test_footage_by_id_keeps_the_cli_shape(client: TestClient, projection: Proje
     unknown = client.get(f"/footage/{'b' * 32}", headers=AUTH)
     assert unknown.status_code == 404
     assert_bilingual(unknown.json()["detail"])
+    for query in ("?limit=0", "?status=nonsense"):
+        invalid = client.get(f"/footage{query}", headers=AUTH)
+        assert invalid.status_code == 422
+        assert_bilingual(invalid.json()["detail"])
+        assert invalid.json()["errors"][0]["loc"] == ["query", query[1:].split("=")[0]]
     assert client.get("/footage/not-an-id", headers=AUTH).status_code == 422
 
 

@@ -15,6 +15,7 @@ from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
 from loa_core.auth import Caller, bearer_dependency, hash_token, new_token
 from loa_core.observability import health_router, instrument_http
+from loa_core.refusals import explain_invalid_requests
 
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=180, strip_whitespace=True)]
@@ -86,6 +87,7 @@ def _pull_view(pull: Pull) -> dict[str, object]:
 def create_api(archiver: Archiver) -> FastAPI:
     api = FastAPI(title="Loa archiver", version="0.1.0")
     instrument_http(api)
+    explain_invalid_requests(api)
     # Static tokens may do everything; ingest's role tokens (when LOA_INGEST_URL is set): a viewer reads, an uploader
     # also archives and marks highlights, an admin also manages stream keys (secrets, restream targets).
     hashes = archiver.settings.token_hashes

@@ -28,6 +28,7 @@ from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
 from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
 from loa_core.observability import health_router, instrument_http
+from loa_core.refusals import explain_invalid_requests
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
@@ -95,6 +96,7 @@ def create_api(
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
     instrument_http(api)
+    explain_invalid_requests(api)
     tus = TusUploads(
         service,
         uploads,

@@ -375,7 +375,7 @@ class TusUploads:
     async def patch(self, upload_id: str, request: Request, caller: Caller) -> Response:
         self.check_version(request)
         if not request.headers.get("content-type", "").startswith(OFFSET_CONTENT_TYPE):
-            raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai Content-Type.")
+            raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai kiểu nội dung (Content-Type).")
         if request.headers.get("upload-offset") is None:
             raise TusError(400, "Upload-Offset is required. / Cần header Upload-Offset.")
         upload = await self._live(upload_id, caller)

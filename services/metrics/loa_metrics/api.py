@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
 from loa_core.auth import bearer_dependency
 from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
+from loa_core.refusals import explain_invalid_requests
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.settings import MetricsSettings
@@ -33,6 +34,7 @@ def create_api(
 ) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
+    explain_invalid_requests(api)
     require_token = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
     api.include_router(health_router(readiness))
     # Everything but health and /metrics needs a token.
