@@ -1,7 +1,8 @@
 """`make run` supervises and is alone: real processes (the `make run` entry point, a broker of its own, ingest).
 
 A dead service or broker is started again by the supervisor; a second `make run` on the same run folder is refused
-with the pids holding it, also while what is left of a previous run (its broker, a service) is still alive.
+with the pids holding it, also while what is left of a previous run (its broker, a service) is still alive; a second
+broker on a live broker's data directory is refused before it touches it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loa_dev.kafka import KafkaBroker, KafkaStartError
 from loa_dev.runlock import StackAlreadyRunning, take_run_lock
 from loa_dev.stack import KAFKA, Stack
 from loa_dev.supervise import RestartPolicy, Supervisor
@@ -84,6 +86,20 @@ def test_dead_processes_are_restarted_and_the_lock_outlives_make_run_until_the_l
         assert any("kafka stopped (killed by SIGKILL" in line for line in lines), lines
         assert any("kafka restarted" in line for line in lines), lines
         _until("ingest ready on the new broker", lambda: _healthy(f"{stack.url('ingest')}/readyz"), supervisor)
+
+        # A second broker on the live one's data directory is refused before it reads or writes anything there
+        # (Kafka's own lock comes too late: its raft layer writes the metadata log first, and the first broker then
+        # dies on CorruptRecordException).
+        metadata_log = stack.root / "kafka" / "data" / "__cluster_metadata-0"
+        before = {path.name: path.read_bytes() for path in metadata_log.iterdir() if path.suffix == ".log"}
+        second = KafkaBroker(stack.root / "kafka")
+        with pytest.raises(KafkaStartError) as racing:
+            second.start()
+        assert f"Another Kafka broker (pid {stack.broker.process.pid}) is still running" in str(racing.value)
+        assert "Một Kafka broker khác" in str(racing.value)
+        assert second.process is None
+        assert {path.name: path.read_bytes() for path in metadata_log.iterdir() if path.suffix == ".log"} == before
+        assert stack.broker.process.poll() is None
 
         # `make run` dies; its broker and ingest live on and keep the lock: a new run is refused, naming them.
         os.close(lock)

@@ -6,6 +6,7 @@ test suite both start their broker through `KafkaBroker`, so there is one way to
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -118,8 +119,49 @@ class KafkaBroker:
             raise KafkaStartError("java is not installed (OpenJDK 17+ is needed to run Kafka)")
         return [java, f"-Xmx{self.heap}", "-cp", f"{ensure_kafka_jars()}/*", *args]
 
+    def _lock_workdir(self) -> int:
+        """An flock on `workdir/broker.lock`, taken before anything reads or writes the data directory.
+
+        Kafka's own lock does not cover this: a broker that is also the controller, with its metadata log among its
+        log.dirs, takes the log-directory lock only once its log manager starts, after its raft layer has already
+        recovered (truncated) and appended to __cluster_metadata. A second broker started on the data directory of a
+        live one (or of one still shutting down) thus writes into the metadata log under it: the first dies on
+        `CorruptRecordException: Found record size 0 smaller than minimum record overhead` (reproduced with Kafka
+        4.1.1). The broker process inherits this lock and holds it until it exits.
+        """
+        fd = os.open(self.workdir / "broker.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise KafkaStartError(
+                f"Another Kafka broker (pid {holder}) is still running on {self.workdir}: wait until it has exited "
+                f"(or stop it), two brokers on one data directory corrupt its metadata log. / Một Kafka broker khác "
+                f"(pid {holder}) vẫn đang chạy trên {self.workdir}: hãy đợi nó thoát (hoặc dừng nó); hai broker "
+                f"trên cùng một thư mục dữ liệu sẽ làm hỏng metadata log."
+            ) from None
+        return fd
+
     def start(self, timeout_s: float = 90.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        lock = self._lock_workdir()
+        try:
+            self._launch(lock)
+        finally:
+            os.close(lock)  # the broker keeps its own copy: the lock lasts as long as the broker
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise KafkaStartError(f"Kafka exited with {self.process.returncode}:\n{self._log_tail()}")
+            if _port_open(self.port):
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise KafkaStartError(f"Kafka was not ready after {timeout_s:.0f} s:\n{self._log_tail()}")
+
+    def _launch(self, lock: int) -> None:
         config = self._write_config()
         if not (self.workdir / "data" / "meta.properties").exists():
             cluster_id = uuid.uuid4().hex[:22]
@@ -140,17 +182,10 @@ class KafkaBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal stops us, and we stop the broker in order.
-                pass_fds=self.inherit_fds,
+                pass_fds=(*self.inherit_fds, lock),
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise KafkaStartError(f"Kafka exited with {self.process.returncode}:\n{self._log_tail()}")
-            if _port_open(self.port):
-                return
-            time.sleep(0.3)
-        self.stop()
-        raise KafkaStartError(f"Kafka was not ready after {timeout_s:.0f} s:\n{self._log_tail()}")
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{self.process.pid}\n".encode(), 0)
 
     def _log_tail(self) -> str:
         try:

@@ -1,0 +1,27 @@
+"""The embedded stack (broker and ingest) SIGKILLed at random moments of an upload batch: every restart comes up and
+every footage announced before a kill is still there, on Kafka and in ingest's catalog.
+
+The suite runs a few trials (the kill points are random, the seed is printed); bench/stack_crash.py runs 20, with
+metrics in the stack too.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack_crash import CrashRun
+
+TRIALS = 3
+pytestmark = pytest.mark.e2e
+
+
+def test_the_stack_killed_at_random_points_restarts_with_every_footage_announced_before(tmp_path: Path) -> None:
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}")
+    run = CrashRun(root=tmp_path / "stack", rng=random.Random(seed))
+    trials = run.run(TRIALS, log=print)
+    assert len(trials) == TRIALS
+    assert sum(t.announced for t in trials) > 0, "no footage was announced before any kill: nothing was tested"
