@@ -100,7 +100,7 @@ async def adapter_upload(
         audio_codec="aac",
     )
     ledger_path = work / f"ledger-{time.monotonic_ns()}.sqlite3"
-    ledger = Ledger(ledger_path)
+    ledger = Ledger.open(ledger_path)
     channel = Channel(
         name="bench-yt",
         platform="youtube",

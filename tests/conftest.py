@@ -12,8 +12,9 @@ import pytest
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
 from tests.integration.conftest_minio import minio_server
+from tests.integration.conftest_postgres import database_url, postgres_server
 
-__all__ = ["minio_server"]
+__all__ = ["database_url", "minio_server", "postgres_server"]
 
 
 @pytest.fixture(scope="session")

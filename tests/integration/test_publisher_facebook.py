@@ -39,7 +39,7 @@ class Harness:
     def __init__(self, tmp_path: Path, emulator: FacebookEmulator, http: httpx.AsyncClient) -> None:
         self.emulator, self.http = emulator, http
         self.storage = LocalStorage(tmp_path / "storage")
-        self.ledger = Ledger(tmp_path / "ledger.sqlite3")
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3")
         self.footage_id = new_id()
         self.rendition = stored_rendition(self.storage, SIZE, profile="youtube", footage_id=self.footage_id)
         self.meta = metadata(("ward-fb",))

@@ -106,13 +106,13 @@ class World:
                 "LOA_SECRET_WARD_TT_REFRESH_TOKEN": "rft-1",
             },
         )
-        self.ledger = Ledger(tmp_path / "ledger.sqlite3", clock=self.clock)
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=self.clock)
         self.publisher = self.start()
 
     def start(self) -> Publisher:
         """A (re)started publisher: new adapters and a reopened ledger, same files."""
         self.ledger.close()
-        self.ledger = Ledger(self.tmp_path / "ledger.sqlite3", clock=self.clock)
+        self.ledger = Ledger.open(self.tmp_path / "ledger.sqlite3", clock=self.clock)
         adapters: dict[str, Adapter] = {
             "youtube": YouTubeAdapter(
                 self.storage, self.http, self.secrets, self.ledger, chunk_size=ALIGN, policy=FAST

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import multiprocessing
 from datetime import UTC, datetime, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier as BarrierType
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from loa_core import db
 from loa_core.channels import Channel
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
@@ -25,33 +30,17 @@ KEY = PostKey("b" * 32, "ward-yt", "youtube")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'ledger.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
-
-
 def get(ledger: Ledger, key: PostKey = KEY):  # type: ignore[no-untyped-def]
     return ledger.get(key.footage_id, key.channel, key.profile)
 
 
-def test_lifecycle_survives_reconnect(location: str) -> None:
-    ledger = Ledger.open(location)
-    assert ledger.shared is location.startswith("postgresql://")  # several workers may share it
+def test_lifecycle_survives_reconnect(database_url: str) -> None:
+    ledger = Ledger.open(database_url)
+    assert ledger.shared is database_url.startswith("postgresql://")  # several workers may share it
     ledger.mark_pending(KEY, '{"event": "Lễ chào cờ"}')
     ledger.save_session(KEY, {"uri": "https://upload/x?upload_id=1", "size": 123})
     ledger.close()
-    ledger = Ledger.open(location)  # a restarted publisher
+    ledger = Ledger.open(database_url)  # a restarted publisher
     entry = get(ledger)
     assert entry.state is PostState.UPLOADING and entry.session == {"uri": "https://upload/x?upload_id=1", "size": 123}
     assert entry.request == '{"event": "Lễ chào cờ"}'
@@ -63,13 +52,13 @@ def test_lifecycle_survives_reconnect(location: str) -> None:
     ledger.close()
 
 
-def test_schedule_due_claim_and_retry(location: str) -> None:
-    ledger = Ledger.open(location)
+def test_schedule_due_claim_and_retry(database_url: str) -> None:
+    ledger = Ledger.open(database_url)
     ledger.schedule(KEY, NOW + timedelta(minutes=5), request="{}", reason="youtube: quota")
     assert ledger.due(NOW) == [] and ledger.next_due() == NOW + timedelta(minutes=5)
     assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [KEY]
     # Two replicas race for the same held post: exactly one gets it.
-    other = Ledger.open(location)
+    other = Ledger.open(database_url)
     assert [ledger.claim_due(KEY), other.claim_due(KEY)] == [True, False]
     other.close()
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
@@ -79,16 +68,16 @@ def test_schedule_due_claim_and_retry(location: str) -> None:
     ledger.close()
 
 
-def test_rotating_refresh_tokens(location: str) -> None:
-    ledger = Ledger.open(location)
+def test_rotating_refresh_tokens(database_url: str) -> None:
+    ledger = Ledger.open(database_url)
     assert ledger.refresh_token("ward-oa") is None
     ledger.store_refresh_token("ward-oa", "zrt-2")
     ledger.store_refresh_token("ward-oa", "zrt-3")
     ledger.close()
-    assert Ledger.open(location).refresh_token("ward-oa") == "zrt-3"
+    assert Ledger.open(database_url).refresh_token("ward-oa") == "zrt-3"
 
 
-async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(location: str, tmp_path: Path) -> None:
+async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(database_url: str, tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "storage")
     rendition = stored_rendition(storage, 6 * ALIGN + 99, footage_id=KEY.footage_id)
     with YouTubeEmulator(tmp_path / "yt") as emulator:
@@ -109,14 +98,14 @@ async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(loc
         request = request_for(channel, rendition, KEY.footage_id, metadata(("ward-yt",)))
         emulator.inject("status", on="chunk", status=503, times=2, skip=2)  # two chunks in, the platform fails
         async with httpx.AsyncClient(timeout=30) as http:
-            ledger = Ledger.open(location)
+            ledger = Ledger.open(database_url)
             first = YouTubeAdapter(
                 storage, http, secrets, ledger, chunk_size=ALIGN, policy=RetryPolicy(attempts=2, initial_s=0.01)
             )
             with pytest.raises(RetryableError):
                 await first.publish(request, ledger_session(ledger, KEY))
             ledger.close()
-            ledger = Ledger.open(location)  # a restarted publisher, possibly another replica
+            ledger = Ledger.open(database_url)  # a restarted publisher, possibly another replica
             second = YouTubeAdapter(storage, http, secrets, ledger, chunk_size=ALIGN, policy=FAST)
             result = await second.publish(request, ledger_session(ledger, KEY))
             ledger.close()
@@ -124,17 +113,17 @@ async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(loc
         assert sha256_file(emulator.videos[result.post_id].path) == sha256_file(storage.root / rendition.key)
 
 
-def test_postgres_ledger_reconnects_after_a_server_restart(postgres: PostgresServer) -> None:
-    ledger = Ledger.open(postgres.new_database())
+def test_postgres_ledger_reconnects_after_a_server_restart(postgres_server: PostgresServer) -> None:
+    ledger = Ledger.open(postgres_server.new_database())
     ledger.mark_pending(KEY, "{}")
-    postgres.restart()  # every connection is cut; the next statement reconnects
+    postgres_server.restart()  # every connection is cut; the next statement reconnects
     ledger.save_session(KEY, {"uri": "u", "size": 1})
     assert get(ledger).session == {"uri": "u", "size": 1}
     ledger.close()
 
 
-def test_abandoned_in_flight_posts_are_reclaimed_once(location: str) -> None:
-    ledger, other = Ledger.open(location, clock=lambda: NOW), Ledger.open(location, clock=lambda: NOW)
+def test_abandoned_in_flight_posts_are_reclaimed_once(database_url: str) -> None:
+    ledger, other = Ledger.open(database_url, clock=lambda: NOW), Ledger.open(database_url, clock=lambda: NOW)
     ledger.mark_pending(KEY, "{}")
     ledger.save_session(KEY, {"uri": "u", "size": 1})
     assert ledger.reclaim_abandoned(timedelta(minutes=5)) == []  # its heartbeat is fresh
@@ -143,3 +132,100 @@ def test_abandoned_in_flight_posts_are_reclaimed_once(location: str) -> None:
     assert entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.session == {"uri": "u", "size": 1}
     ledger.close()
     other.close()
+
+
+# The schema the hand-written ledger made (its last version, before Alembic), on SQLite and PostgreSQL alike.
+PREVIOUS_DDL = [
+    """CREATE TABLE IF NOT EXISTS posts (
+    footage_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    state TEXT NOT NULL,
+    post_id TEXT,
+    url TEXT,
+    published_at TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL,
+    session TEXT,
+    due_at TEXT,
+    request TEXT,
+    failing_since TEXT,
+    PRIMARY KEY (footage_id, channel, profile)
+)""",
+    "CREATE TABLE IF NOT EXISTS refresh_tokens "
+    "(channel TEXT PRIMARY KEY, token TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS posts_due ON posts (state, due_at)",
+]
+POSTED = PostKey("c" * 32, "ward-yt", "youtube")
+HELD = PostKey("c" * 32, "ward-tt", "tiktok")
+UPLOADING = PostKey("d" * 32, "ward-fb", "youtube")
+PREVIOUS_ROWS = [
+    {**vars(POSTED), "state": "POSTED", "post_id": "vid9", "url": "https://youtu.be/vid9"},
+    {**vars(HELD), "state": "SCHEDULED", "error": "tiktok: HTTP 503", "session": '{"publish_id": "p1"}'},
+    {**vars(UPLOADING), "state": "UPLOADING", "session": '{"size": 7, "uri": "https://upload/fb"}'},
+]
+
+
+def test_a_ledger_made_by_the_previous_code_is_adopted_with_every_row(database_url: str) -> None:
+    columns = [
+        *("footage_id", "channel", "profile", "state", "post_id", "url", "published_at", "error", "updated_at"),
+        *("session", "due_at", "request", "failing_since"),
+    ]
+    times = {
+        "updated_at": NOW.isoformat(),
+        "published_at": NOW.isoformat(),
+        "due_at": (NOW + timedelta(minutes=5)).isoformat(),
+        "failing_since": (NOW - timedelta(hours=1)).isoformat(),
+    }
+    rows = [
+        {c: row.get(c, times.get(c)) for c in columns} | {"request": f"req-{i}"} for i, row in enumerate(PREVIOUS_ROWS)
+    ]
+    engine = db.make_engine(database_url)
+    with engine.begin() as connection:
+        for statement in PREVIOUS_DDL:
+            connection.exec_driver_sql(statement)
+        insert = f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+        connection.execute(text(insert), rows)
+        connection.exec_driver_sql(
+            "INSERT INTO refresh_tokens (channel, token, updated_at) VALUES ('ward-oa', 'zrt-7', '2026-11-01')"
+        )
+    engine.dispose()
+
+    ledger = Ledger.open(database_url)  # the new code starts on it: adopts it as revision 0001
+    entries = {e.key: e for footage in ("c" * 32, "d" * 32) for e in ledger.entries(footage)}
+    assert len(entries) == len(rows)
+    for row in rows:
+        entry = entries[PostKey(row["footage_id"], row["channel"], row["profile"])]
+        assert (entry.state.value, entry.post_id, entry.url, entry.error, entry.request) == (
+            row["state"], row["post_id"], row["url"], row["error"], row["request"]
+        )  # fmt: skip
+        assert entry.session == (json.loads(row["session"]) if row["session"] else None)
+        assert (entry.updated_at, entry.published_at, entry.due_at, entry.failing_since) == (
+            NOW, NOW, NOW + timedelta(minutes=5), NOW - timedelta(hours=1)
+        )  # fmt: skip
+    assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [HELD]
+    assert ledger.refresh_token("ward-oa") == "zrt-7"
+    ledger.close()
+    with db.make_engine(database_url).connect() as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version_publisher").all() == [("0001",)]
+
+
+def _open_at_once(url: str, start: BarrierType, opened: Queue[str]) -> None:
+    """One replica starting (a forked process, as replicas are separate processes)."""
+    start.wait()
+    ledger = Ledger.open(url)
+    opened.put(str(ledger.refresh_token("ward-oa")))
+    ledger.close()
+
+
+def test_replicas_starting_together_migrate_once(postgres_server: PostgresServer) -> None:
+    url = postgres_server.new_database()
+    fork = multiprocessing.get_context("fork")  # the children start with this process's imports: no start-up cost
+    start, opened = fork.Barrier(4), fork.Queue()
+    replicas = [fork.Process(target=_open_at_once, args=(url, start, opened)) for _ in range(4)]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(timeout=60)
+    assert [replica.exitcode for replica in replicas] == [0] * 4
+    assert sorted(opened.get(timeout=1) for _ in replicas) == ["None"] * 4

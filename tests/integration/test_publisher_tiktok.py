@@ -30,7 +30,7 @@ def emulator(tmp_path: Path) -> Iterator[TikTokEmulator]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
     yield ledger
     ledger.close()
 

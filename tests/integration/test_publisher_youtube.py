@@ -38,7 +38,7 @@ def storage(tmp_path: Path) -> LocalStorage:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
     yield ledger
     ledger.close()
 

@@ -37,7 +37,7 @@ class Harness:
     def __init__(self, tmp_path: Path, emulator: ZaloEmulator, http: httpx.AsyncClient) -> None:
         self.tmp_path, self.emulator, self.http = tmp_path, emulator, http
         self.storage = LocalStorage(tmp_path / "storage")
-        self.ledger = Ledger(tmp_path / "ledger.sqlite3")
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3")
         self.channel = Channel(
             name="ward-oa",
             platform="zalo",

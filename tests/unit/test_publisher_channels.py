@@ -20,7 +20,7 @@ async def test_example_channels_have_adapters(tmp_path: Path) -> None:
     channels = load_channels(EXAMPLE)
     assert {c.platform for c in channels.values()} == {"local", "youtube", "tiktok", "facebook", "zalo"}
     settings = PublisherSettings(data_dir=tmp_path, publish_dir=tmp_path / "published")
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
     async with httpx.AsyncClient() as http:
         adapters = build_adapters(settings, LocalStorage(tmp_path / "storage"), ledger, http)
     assert all(c.platform in adapters for c in channels.values())

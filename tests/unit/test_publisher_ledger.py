@@ -13,11 +13,11 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = Ledger.open(tmp_path / "l.sqlite3")
     ledger.mark_pending(KEY, '{"e": 1}')
     ledger.save_session(KEY, {"uri": "http://x/upload?upload_id=1", "size": 10})
     ledger.close()
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = Ledger.open(tmp_path / "l.sqlite3")
     entry = ledger.get(*vars(KEY).values())
     assert entry is not None and entry.state is PostState.UPLOADING
     assert entry.session == {"uri": "http://x/upload?upload_id=1", "size": 10}
@@ -30,7 +30,7 @@ def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
 
 
 def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = Ledger.open(tmp_path / "l.sqlite3")
     ledger.schedule(KEY, NOW + timedelta(hours=1), request="{}")
     assert ledger.due(NOW) == []
     assert ledger.next_due() == NOW + timedelta(hours=1)
@@ -42,7 +42,7 @@ def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
 
 
 def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3", clock=lambda: NOW)
+    ledger = Ledger.open(tmp_path / "l.sqlite3", clock=lambda: NOW)
     other = PostKey(KEY.footage_id, "ward-tt", "tiktok")
     ledger.mark_pending(KEY, "{}")
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
@@ -55,12 +55,12 @@ def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
 
 
 def test_refresh_tokens_rotate_durably(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = Ledger.open(tmp_path / "l.sqlite3")
     assert ledger.refresh_token("oa") is None
     ledger.store_refresh_token("oa", "r1")
     ledger.store_refresh_token("oa", "r2")
     ledger.close()
-    assert Ledger(tmp_path / "l.sqlite3").refresh_token("oa") == "r2"
+    assert Ledger.open(tmp_path / "l.sqlite3").refresh_token("oa") == "r2"
     assert (tmp_path / "l.sqlite3").stat().st_mode & 0o077 == 0  # tokens inside: owner only
 
 
@@ -79,5 +79,5 @@ def test_a_first_version_ledger_is_upgraded_in_place(tmp_path: Path) -> None:
     )
     db.commit()
     db.close()
-    entry = Ledger(path).get(*vars(KEY).values())
+    entry = Ledger.open(path).get(*vars(KEY).values())
     assert entry is not None and entry.state is PostState.POSTED and entry.session is None

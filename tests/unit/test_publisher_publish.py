@@ -74,7 +74,7 @@ class Clock:
 
 def make(tmp_path: Path, adapter: FakeAdapter) -> tuple[Publisher, FakeProducer, Ledger, Clock]:
     clock = Clock()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", clock=clock)
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=clock)
     producer = FakeProducer()
     channels = {"tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",))}
     publisher = Publisher(

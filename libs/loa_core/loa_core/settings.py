@@ -23,6 +23,10 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = ""
     # The service's local state: its SQLite databases, Faust's tables, work folders and spools.
     data_dir: Path = Path(".cache/run/data")
+    # The service's database (loa_core.db): postgresql://user@host/db (psycopg 3) for state shared by replicas; all
+    # services may share one database (each keeps its own tables and migration history). Unset: SQLite files in
+    # data_dir, the embedded default.
+    database_url: str | None = None
     # Where the service's HTTP server (API, /healthz, /readyz, /metrics) listens.
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -4,26 +4,31 @@ A post moves PENDING → UPLOADING (the platform's resumable session is stored h
 → POSTED (with the platform's id). SCHEDULED holds a post until `due_at` (a publish time, or a platform quota
 that resets tomorrow); FAILED waits for a person (`loa retry`). A POSTED row is never posted again.
 
-SQLite is the embedded default; PostgreSQL (`postgresql://…`) when replicas share one ledger. Both speak the same
-SQL here: `INSERT … ON CONFLICT … DO UPDATE` and conditional `UPDATE … WHERE state = ?` claims.
+SQLite is the embedded default; PostgreSQL when replicas share one ledger (loa_core.db: one SQLAlchemy Core
+implementation for both, the schema in loa_publisher/migrations). Every write is one statement in its own
+transaction, durable when the call returns: upserts (`INSERT … ON CONFLICT … DO UPDATE`) and conditional
+`UPDATE … WHERE state = …` claims, which only one worker can win.
 
 The same database keeps rotated OAuth refresh tokens (Zalo's change on every refresh and must survive restarts).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
-from loa_core.contracts import utc_now
+from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, Text, and_, func, select, update
+
+from loa_core import db
+from loa_core.contracts import PUBLISHER, utc_now
 from loa_core.streaming import RetryableError
+
+T = TypeVar("T")
 
 
 class PostState(StrEnum):
@@ -71,204 +76,127 @@ class LedgerEntry:
         return self.key.profile
 
 
-_COLUMNS = {
-    "footage_id": "TEXT NOT NULL",
-    "channel": "TEXT NOT NULL",
-    "profile": "TEXT NOT NULL",
-    "state": "TEXT NOT NULL",
-    "post_id": "TEXT",
-    "url": "TEXT",
-    "published_at": "TEXT",
-    "error": "TEXT",
-    "updated_at": "TEXT NOT NULL",
-    # Added by the resumable-upload ledger; ALTERed into ledgers created by the first version.
-    "session": "TEXT",
-    "due_at": "TEXT",
-    "request": "TEXT",
-    # Added with the give-up time for transient failures.
-    "failing_since": "TEXT",
-}
-_SELECT = (
-    "footage_id, channel, profile, state, post_id, url, published_at, error, session, due_at, request, failing_since, "
-    "updated_at"
+# The newest revision of the schema (loa_publisher/migrations/versions): every column TEXT, timestamps ISO-8601 UTC.
+metadata = MetaData()
+posts = Table(
+    "posts",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("profile", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("post_id", Text),
+    Column("url", Text),
+    Column("published_at", Text),
+    Column("error", Text),
+    Column("updated_at", Text, nullable=False),
+    Column("session", Text),
+    Column("due_at", Text),
+    Column("request", Text),
+    Column("failing_since", Text),
 )
-
-
-def _schema() -> list[str]:
-    cols = ",\n    ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
-    return [
-        f"CREATE TABLE IF NOT EXISTS posts (\n    {cols},\n    PRIMARY KEY (footage_id, channel, profile)\n)",
-        "CREATE TABLE IF NOT EXISTS refresh_tokens "
-        "(channel TEXT PRIMARY KEY, token TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    ]
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
 
 
 def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class _Db(Protocol):
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
-
-    def execute_count(self, sql: str, params: tuple[Any, ...] = ()) -> int: ...
-
-    def columns(self) -> set[str]: ...
-
-    def close(self) -> None: ...
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
 
 
-class _Sqlite:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit: every state change is durable the moment the call returns.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        # The ledger also keeps refresh tokens: readable by this user only.
-        path.chmod(0o600)
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self._db.execute(sql, params).fetchall()
-
-    def execute_count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        return self._db.execute(sql, params).rowcount
-
-    def columns(self) -> set[str]:
-        return {row[1] for row in self._db.execute("PRAGMA table_info(posts)")}
-
-    def close(self) -> None:
-        self._db.close()
+def _is(key: PostKey) -> Any:
+    return and_(posts.c.footage_id == key.footage_id, posts.c.channel == key.channel, posts.c.profile == key.profile)
 
 
-class _Postgres:
-    def __init__(self, url: str) -> None:
-        import psycopg  # only needed when a PostgreSQL ledger is configured
-
-        self._psycopg = psycopg
-        self._url = url
-        self._db = psycopg.connect(url, autocommit=True)
-
-    @staticmethod
-    def _sql(sql: str) -> str:
-        # Our SQL uses sqlite's `?` placeholders and never a literal '?' or '%'.
-        return sql.replace("?", "%s")
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[list[tuple[Any, ...]], int]:
-        """Execute once; a dropped connection (server restart, failover) is reopened and the statement re-run
-        once. Every statement is a single autocommitted one, so re-running one that failed is safe. A server
-        still away is a RetryableError: the post waits, it does not fail."""
-        for attempt in (1, 2):
-            try:
-                if self._db.closed:
-                    self._db = self._psycopg.connect(self._url, autocommit=True)
-                with self._db.cursor() as cur:
-                    cur.execute(self._sql(sql), params)
-                    return (list(cur.fetchall()) if cur.description else []), cur.rowcount
-            except self._psycopg.OperationalError as exc:
-                with contextlib.suppress(Exception):
-                    self._db.close()
-                if attempt == 2:
-                    raise RetryableError(f"ledger database unavailable: {exc}") from exc
-        raise AssertionError("unreachable")
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self._run(sql, params)[0]
-
-    def execute_count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        return self._run(sql, params)[1]
-
-    def columns(self) -> set[str]:
-        rows = self.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'")
-        return {r[0] for r in rows}
-
-    def close(self) -> None:
-        self._db.close()
+def _entry(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        key=PostKey(row.footage_id, row.channel, row.profile),
+        state=PostState(row.state),
+        post_id=row.post_id,
+        url=row.url,
+        published_at=_ts(row.published_at),
+        error=row.error,
+        session=json.loads(row.session) if row.session else None,
+        due_at=_ts(row.due_at),
+        request=row.request,
+        failing_since=_ts(row.failing_since),
+        updated_at=_ts(row.updated_at),
+    )
 
 
 class Ledger:
-    """`Ledger(path)` for SQLite, `Ledger.open("postgresql://…")` for PostgreSQL."""
+    """`Ledger.open(location)` on start: a SQLite path, or `postgresql://…` for a ledger replicas share."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now, _db: _Db | None = None) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._engine = engine
         self._clock = clock
-        self._db: _Db = _db if _db is not None else _Sqlite(path)
         # Shared by several workers (PostgreSQL): an in-flight row may belong to another, live worker.
-        self.shared = isinstance(self._db, _Postgres)
-        for statement in _schema():
-            self._db.execute(statement)
-        missing = [c for c in _COLUMNS if c not in self._db.columns()]
-        for column in missing:
-            self._db.execute(f"ALTER TABLE posts ADD COLUMN {column} {_COLUMNS[column]}")
-        # After the upgrade: a first-version ledger has no due_at until the ALTER above.
-        self._db.execute("CREATE INDEX IF NOT EXISTS posts_due ON posts (state, due_at)")
+        self.shared = engine.dialect.name == "postgresql"
 
     @classmethod
-    def open(cls, url: str, *, clock: Callable[[], datetime] = utc_now) -> Ledger:
-        """`postgresql://…`, `sqlite:///path` or a plain path."""
-        if url.startswith(("postgresql://", "postgres://")):
-            return cls(Path(), clock=clock, _db=_Postgres(url))
-        return cls(Path(url.removeprefix("sqlite://")), clock=clock)
+    def open(cls, location: str | Path, *, clock: Callable[[], datetime] = utc_now) -> Ledger:
+        """Connect and bring the schema to the newest revision (an older ledger is upgraded in place)."""
+        # FULL: a lost POSTED or session row could post a video twice (docs/decisions/0007). Private: it holds
+        # refresh tokens.
+        engine = db.make_engine(location, synchronous="FULL", private=True)
+        db.migrate(engine, PUBLISHER)
+        return cls(engine, clock=clock)
 
     def _now(self) -> str:
-        return self._clock().astimezone(UTC).isoformat()
+        return _iso(self._clock())
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        """One transaction; a database that stays away is retryable: the post waits, it does not fail."""
+        try:
+            return db.transaction(self._engine, work)
+        except db.DatabaseUnavailable as exc:
+            raise RetryableError(f"ledger {exc}") from exc
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()
 
     # --- reading
 
-    def _entry(self, row: tuple[Any, ...]) -> LedgerEntry:
-        return LedgerEntry(
-            key=PostKey(row[0], row[1], row[2]),
-            state=PostState(row[3]),
-            post_id=row[4],
-            url=row[5],
-            published_at=_ts(row[6]),
-            error=row[7],
-            session=json.loads(row[8]) if row[8] else None,
-            due_at=_ts(row[9]),
-            request=row[10],
-            failing_since=_ts(row[11]),
-            updated_at=_ts(row[12]),
-        )
-
     def get(self, footage_id: str, channel: str, profile: str) -> LedgerEntry | None:
-        rows = self._db.execute(
-            f"SELECT {_SELECT} FROM posts WHERE footage_id=? AND channel=? AND profile=?",  # noqa: S608 — ours
-            (footage_id, channel, profile),
-        )
-        return self._entry(rows[0]) if rows else None
+        key = PostKey(footage_id, channel, profile)
+        row = self._run(lambda c: c.execute(select(posts).where(_is(key))).first())
+        return _entry(row) if row else None
 
     def entries(self, footage_id: str) -> list[LedgerEntry]:
-        rows = self._db.execute(
-            f"SELECT {_SELECT} FROM posts WHERE footage_id=? ORDER BY channel, profile",  # noqa: S608 — ours
-            (footage_id,),
-        )
-        return [self._entry(r) for r in rows]
+        query = select(posts).where(posts.c.footage_id == footage_id).order_by(posts.c.channel, posts.c.profile)
+        return [_entry(r) for r in self._run(lambda c: c.execute(query).all())]
 
     def due(self, now: datetime) -> list[LedgerEntry]:
         """Held posts whose time has come, oldest first."""
-        rows = self._db.execute(
-            f"SELECT {_SELECT} FROM posts WHERE state=? AND due_at <= ? ORDER BY due_at",  # noqa: S608 — ours
-            (PostState.SCHEDULED.value, now.astimezone(UTC).isoformat()),
+        query = (
+            select(posts)
+            .where(posts.c.state == PostState.SCHEDULED.value, posts.c.due_at <= _iso(now))
+            .order_by(posts.c.due_at)
         )
-        return [self._entry(r) for r in rows]
+        return [_entry(r) for r in self._run(lambda c: c.execute(query).all())]
 
     def next_due(self) -> datetime | None:
-        rows = self._db.execute("SELECT MIN(due_at) FROM posts WHERE state=?", (PostState.SCHEDULED.value,))
-        return _ts(rows[0][0]) if rows else None
+        query = select(func.min(posts.c.due_at)).where(posts.c.state == PostState.SCHEDULED.value)
+        return _ts(self._run(lambda c: c.execute(query).scalar()))
 
     # --- writing
 
     def _upsert(self, key: PostKey, **fields: str | None) -> None:
-        columns = ["footage_id", "channel", "profile", "updated_at", *fields]
-        values = [key.footage_id, key.channel, key.profile, self._now(), *fields.values()]
-        updates = ", ".join(f"{c}=excluded.{c}" for c in ["updated_at", *fields])
-        self._db.execute(
-            f"INSERT INTO posts ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608 — ours
-            f"ON CONFLICT (footage_id, channel, profile) DO UPDATE SET {updates}",
-            tuple(values),
-        )
+        values = {**vars(key), "updated_at": self._now(), **fields}
+        self._run(lambda c: db.upsert(c, posts, values, update=["updated_at", *fields]))
+
+    def _update(self, key: PostKey, *where: Any, **fields: str | None) -> int:
+        """Change the row of `key` if it still matches `where`; how many rows changed (0 or 1)."""
+        statement = update(posts).where(_is(key), *where).values(updated_at=self._now(), **fields)
+        return self._run(lambda c: c.execute(statement).rowcount)
 
     def mark_pending(self, key: PostKey, request: str) -> None:
         """About to post; keeps any stored upload session so a retry resumes it."""
@@ -279,10 +207,7 @@ class Ledger:
         self._upsert(key, state=PostState.UPLOADING.value, session=json.dumps(session, sort_keys=True))
 
     def clear_session(self, key: PostKey) -> None:
-        self._db.execute(
-            "UPDATE posts SET session=NULL, updated_at=? WHERE footage_id=? AND channel=? AND profile=?",
-            (self._now(), key.footage_id, key.channel, key.profile),
-        )
+        self._update(key, session=None)
 
     def mark_posted(self, key: PostKey, *, post_id: str, url: str, published_at: datetime) -> None:
         self._upsert(
@@ -306,13 +231,7 @@ class Ledger:
 
     def schedule(self, key: PostKey, due_at: datetime, *, request: str, reason: str | None = None) -> None:
         """Hold the post until `due_at` (keeps the stored session: a quota wait resumes the same upload)."""
-        self._upsert(
-            key,
-            state=PostState.SCHEDULED.value,
-            due_at=due_at.astimezone(UTC).isoformat(),
-            request=request,
-            error=reason,
-        )
+        self._upsert(key, state=PostState.SCHEDULED.value, due_at=_iso(due_at), request=request, error=reason)
 
     def hold_failing(
         self, key: PostKey, due_at: datetime, *, request: str, reason: str, failing_since: datetime
@@ -321,40 +240,22 @@ class Ledger:
         self._upsert(
             key,
             state=PostState.SCHEDULED.value,
-            due_at=due_at.astimezone(UTC).isoformat(),
+            due_at=_iso(due_at),
             request=request,
             error=reason,
-            failing_since=failing_since.astimezone(UTC).isoformat(),
+            failing_since=_iso(failing_since),
         )
 
     def claim_due(self, key: PostKey) -> bool:
         """Take a held post for posting; False when another worker (or an earlier claim) already took it."""
-        count = self._db.execute_count(
-            "UPDATE posts SET state=?, updated_at=? WHERE footage_id=? AND channel=? AND profile=? AND state=?",
-            (
-                PostState.PENDING.value,
-                self._now(),
-                key.footage_id,
-                key.channel,
-                key.profile,
-                PostState.SCHEDULED.value,
-            ),
-        )
-        return count == 1
+        return self._update(key, posts.c.state == PostState.SCHEDULED.value, state=PostState.PENDING.value) == 1
 
     def updated_at(self, key: PostKey) -> datetime | None:
-        rows = self._db.execute(
-            "SELECT updated_at FROM posts WHERE footage_id=? AND channel=? AND profile=?",
-            (key.footage_id, key.channel, key.profile),
-        )
-        return _ts(rows[0][0]) if rows else None
+        return _ts(self._run(lambda c: c.execute(select(posts.c.updated_at).where(_is(key))).scalar()))
 
     def touch(self, key: PostKey) -> None:
         """Heartbeat of a post being uploaded: its row stays fresh, so no one takes it for abandoned."""
-        self._db.execute(
-            "UPDATE posts SET updated_at=? WHERE footage_id=? AND channel=? AND profile=?",
-            (self._now(), key.footage_id, key.channel, key.profile),
-        )
+        self._update(key)
 
     def reclaim_abandoned(self, older_than: timedelta) -> list[PostKey]:
         """In-flight posts (PENDING/UPLOADING) whose heartbeat stopped `older_than` ago: their worker died.
@@ -364,62 +265,39 @@ class Ledger:
         not come back.
         Each row is taken with a conditional UPDATE on the updated_at it was seen with, so one worker wins.
         """
-        now = self._clock().astimezone(UTC)
-        threshold = (now - older_than).isoformat()
-        rows = self._db.execute(
-            "SELECT footage_id, channel, profile, updated_at FROM posts "
-            "WHERE state IN (?, ?) AND updated_at <= ? AND request IS NOT NULL",
-            (PostState.PENDING.value, PostState.UPLOADING.value, threshold),
+        now = self._now()
+        in_flight = posts.c.state.in_([PostState.PENDING.value, PostState.UPLOADING.value])
+        query = select(posts.c.footage_id, posts.c.channel, posts.c.profile, posts.c.updated_at).where(
+            in_flight, posts.c.updated_at <= _iso(self._clock() - older_than), posts.c.request.is_not(None)
         )
         reclaimed: list[PostKey] = []
-        for footage_id, channel, profile, seen in rows:
-            count = self._db.execute_count(
-                "UPDATE posts SET state=?, due_at=?, updated_at=? "
-                "WHERE footage_id=? AND channel=? AND profile=? AND state IN (?, ?) AND updated_at=?",
-                (
-                    PostState.SCHEDULED.value,
-                    now.isoformat(),
-                    now.isoformat(),
-                    footage_id,
-                    channel,
-                    profile,
-                    PostState.PENDING.value,
-                    PostState.UPLOADING.value,
-                    seen,
-                ),
-            )
-            if count == 1:
-                reclaimed.append(PostKey(footage_id, channel, profile))
+        for footage_id, channel, profile, seen in self._run(lambda c: c.execute(query).all()):
+            key = PostKey(footage_id, channel, profile)
+            if self._update(key, in_flight, posts.c.updated_at == seen, state=PostState.SCHEDULED.value, due_at=now):
+                reclaimed.append(key)
         return reclaimed
 
     def retry_failed(self, footage_id: str) -> list[PostKey]:
         """`loa retry`: every FAILED post of the footage becomes due now, with a new give-up window."""
         failed = [e.key for e in self.entries(footage_id) if e.state is PostState.FAILED]
         for key in failed:
-            self._db.execute(
-                "UPDATE posts SET state=?, due_at=?, error=NULL, failing_since=NULL, updated_at=? "
-                "WHERE footage_id=? AND channel=? AND profile=? AND state=?",
-                (
-                    PostState.SCHEDULED.value,
-                    self._now(),
-                    self._now(),
-                    key.footage_id,
-                    key.channel,
-                    key.profile,
-                    PostState.FAILED.value,
-                ),
+            self._update(
+                key,
+                posts.c.state == PostState.FAILED.value,
+                state=PostState.SCHEDULED.value,
+                due_at=self._now(),
+                error=None,
+                failing_since=None,
             )
         return failed
 
     # --- rotating refresh tokens
 
     def refresh_token(self, channel: str) -> str | None:
-        rows = self._db.execute("SELECT token FROM refresh_tokens WHERE channel=?", (channel,))
-        return str(rows[0][0]) if rows else None
+        query = select(refresh_tokens.c.token).where(refresh_tokens.c.channel == channel)
+        token = self._run(lambda c: c.execute(query).scalar())
+        return str(token) if token is not None else None
 
     def store_refresh_token(self, channel: str, token: str) -> None:
-        self._db.execute(
-            "INSERT INTO refresh_tokens (channel, token, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (channel) DO UPDATE SET token=excluded.token, updated_at=excluded.updated_at",
-            (channel, token, self._now()),
-        )
+        values = {"channel": channel, "token": token, "updated_at": self._now()}
+        self._run(lambda c: db.upsert(c, refresh_tokens, values, update=["token", "updated_at"]))

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
 
+from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
 
 class PublisherSettings(CommonSettings):
+    model_config = SettingsConfigDict(populate_by_name=True)  # database_url=… too, beside its two variable names
+
     http_port: int = 8003
     # Where the `local` adapter publishes: a folder with the cuts and an index.html to open in a browser.
     publish_dir: Path = Path(".cache/run/published")
-    # The ledger: a SQLite path (default: <data_dir>/publisher-ledger.sqlite3) or postgresql://… for replicas.
-    ledger_url: str | None = None
+    # The ledger's database: postgresql://… when replicas share it, else <data_dir>/publisher-ledger.sqlite3.
+    # LOA_LEDGER_URL, its name before every service had a database, is still read.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("LOA_DATABASE_URL", "LOA_LEDGER_URL"))
     # Channel secrets: LOA_SECRET_<CHANNEL>_<NAME>, else the file <secrets_dir>/<channel>/<name>.
     secrets_dir: Path | None = None
     # YouTube chunk size: a multiple of 256 KiB. Chunks are streamed from storage in 2 MiB pieces, so this sets
@@ -46,4 +51,4 @@ class PublisherSettings(CommonSettings):
     broker_session_timeout_s: float | None = None
 
     def ledger_location(self) -> str:
-        return self.ledger_url or str(self.data_dir / "publisher-ledger.sqlite3")
+        return database_url(self, "publisher-ledger.sqlite3")

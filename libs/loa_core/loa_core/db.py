@@ -1,0 +1,212 @@
+"""Every service's state in one database: SQLite (embedded default) or PostgreSQL (shared by replicas).
+
+The pattern every store follows (the publisher's ledger, `loa_publisher/ledger.py`, is the model):
+
+1. **Where.** `database_url(settings, "<file>.sqlite3")`: `LOA_DATABASE_URL` when set (`postgresql://…`, which
+   means psycopg 3, or any SQLAlchemy URL), else a SQLite file of that name under the service's `data_dir`. All
+   services may share one PostgreSQL database: their tables must not collide (the ledger's are `posts` and
+   `refresh_tokens`; name new ones after what they hold, prefixed when a generic name could clash).
+2. **Connect.** `make_engine(url)` once per process, in the service's bootstrap: WAL, `busy_timeout` and
+   foreign keys on SQLite (`synchronous` FULL or NORMAL per database, see docs/decisions/0007), `pool_pre_ping`
+   on PostgreSQL so a connection cut by a server restart is replaced on its next use.
+3. **Schema.** A migration history per service in `loa_<service>/migrations/` (an `env.py` that calls
+   `alembic_env()`, and `versions/`), applied by `migrate(engine, service)` on start, before anything reads the
+   database, each service with its own version table (`alembic_version_<service>`). The first revision creates
+   the tables the service's hand-written code made until now *when they are missing* and adds the columns an
+   older database lacks, so a database made by that code is adopted with all its rows (test it: build one with
+   the old DDL and rows, migrate, read every row). Later revisions are ordinary Alembic ones; a revision
+   describes its tables itself (never imports the store's `Table`s, which follow the newest revision).
+   Revisions run in one transaction (SQLite too), under an advisory lock on PostgreSQL, so replicas starting
+   together migrate once.
+4. **Queries.** SQLAlchemy Core: the store declares its `Table`s on its own `MetaData`, matching the newest
+   revision, and uses `select`/`insert`/`update`; `upsert(...)` for `INSERT … ON CONFLICT DO UPDATE` on both
+   databases. Every unit of work goes through `transaction(engine, work)`: one transaction, retried once on a
+   fresh connection when the old one was cut (so `work` must be safe to run twice: single statements,
+   conditional updates), and `DatabaseUnavailable` when the database stays away (a service maps it to its
+   retryable error: the event waits, it is not dead-lettered).
+5. **Test** the store's behaviour on both databases with the `database_url` fixture (tests/integration/conftest.py:
+   a SQLite file and a fresh database on one throwaway PostgreSQL server per test session).
+
+Timestamps stay ISO-8601 text in UTC (as the hand-written code stored them): they sort as text on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from loa_core.settings import CommonSettings
+
+T = TypeVar("T")
+
+# How long a SQLite writer waits for another one before giving up with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer (a PostgreSQL restart or failover, a SQLite file locked too long): retry later."""
+
+
+class MigrationError(Exception):
+    """The database's schema cannot be brought to what this version of the service needs: fix it, then restart."""
+
+
+def database_url(settings: CommonSettings, sqlite_file: str) -> str:
+    """`LOA_DATABASE_URL`, or the service's SQLite file under its data_dir (the embedded default)."""
+    if settings.database_url:
+        return settings.database_url
+    return URL.create("sqlite", database=str(settings.data_dir / sqlite_file)).render_as_string()
+
+
+def normalize_url(location: str | Path) -> URL:
+    """A SQLAlchemy URL from what an operator writes: `postgresql://…` (psycopg 3), any SQLAlchemy URL, or a path
+    to a SQLite file."""
+    if isinstance(location, Path) or "://" not in location:
+        return URL.create("sqlite", database=str(location))
+    url = make_url(location)
+    if url.drivername in ("postgresql", "postgres"):
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; Loa ships psycopg 3.
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def make_engine(
+    location: str | Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL", private: bool = False
+) -> Engine:
+    """The one engine of a service's database.
+
+    SQLite: WAL (readers never block the writer), `busy_timeout` (a writer waits for another instead of failing),
+    foreign keys enforced, `synchronous` as the database's durability needs (FULL: every commit fsynced), and real
+    transactions (BEGIN is emitted by us: pysqlite's own would leave DDL and reads outside them). `private`: the
+    file is readable by its owner only (it holds secrets such as refresh tokens).
+    PostgreSQL: a pooled connection is checked before use, so a server restart costs no failed statement.
+    """
+    url = normalize_url(location)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        path = Path(url.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if private:
+            path.touch(mode=0o600, exist_ok=True)  # SQLite gives its -wal and -shm files the same mode
+            path.chmod(0o600)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a transaction that reads and then writes waits for another
+        # writer (busy_timeout) instead of failing when its snapshot went stale.
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def transaction(engine: Engine, work: Callable[[Connection], T], *, immediate: bool = False) -> T:
+    """Run `work` in one transaction and commit. A connection found cut is replaced and `work` run once more
+    (so it must be safe to repeat); a database that stays unreachable raises DatabaseUnavailable.
+    `immediate`: on SQLite, take the write lock at BEGIN (for work that reads, then writes what it read)."""
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as connection:
+                if immediate:
+                    connection = connection.execution_options(sqlite_immediate=True)
+                with connection.begin():
+                    return work(connection)
+        except exc.DBAPIError as error:
+            if error.connection_invalidated and attempt == 1:
+                continue
+            if _unavailable(error):
+                raise DatabaseUnavailable(f"database unavailable: {error.orig}") from error
+            raise
+    raise AssertionError("unreachable")
+
+
+def _unavailable(error: exc.DBAPIError) -> bool:
+    """A database away or busy (try later), as opposed to a statement that is wrong (a bug: raised as is)."""
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.Error):
+        # SQLITE_BUSY, SQLITE_LOCKED and their extended codes: another writer held the file past busy_timeout.
+        return error.orig.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    # psycopg's OperationalError: the server is unreachable, restarting or shutting down.
+    return isinstance(error, exc.OperationalError)
+
+
+def upsert(connection: Connection, table: Table, values: Mapping[str, Any], *, update: Iterable[str]) -> None:
+    """INSERT the row, or UPDATE the `update` columns of the row with the same primary key (both databases)."""
+    keys = [column.name for column in table.primary_key]
+    columns = list(update)
+    if connection.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(dict(values))
+        connection.execute(pg.on_conflict_do_update(index_elements=keys, set_={c: pg.excluded[c] for c in columns}))
+    else:
+        lite = sqlite.insert(table).values(dict(values))
+        connection.execute(lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in columns}))
+
+
+def version_table(service: str) -> str:
+    return f"alembic_version_{service}"
+
+
+# Alembic's `context` and `op` are module-wide proxies: one migration at a time per process.
+_MIGRATING = threading.Lock()
+
+
+def migrate(engine: Engine, service: str) -> None:
+    """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(importlib.resources.files(f"loa_{service}") / "migrations"))
+    with _MIGRATING, engine.connect() as connection:
+        connection = connection.execution_options(sqlite_immediate=True)
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait for it and then find nothing to do.
+                key = int.from_bytes(hashlib.sha256(version_table(service).encode()).digest()[:8], "big", signed=True)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            config.attributes["connection"] = connection
+            config.attributes["version_table"] = version_table(service)
+            try:
+                command.upgrade(config, "head")
+            except CommandError as error:
+                raise MigrationError(
+                    f"Không nâng cấp được cơ sở dữ liệu của {service} ({error}); có thể nó đã được một phiên bản "
+                    f"mới hơn nâng cấp. / Cannot migrate {service}'s database ({error}); a newer version of the "
+                    "service may have migrated it."
+                ) from error
+
+
+def alembic_env() -> None:
+    """The body of every service's migrations/env.py: run the revisions on the connection `migrate` passes in."""
+    from alembic import context
+
+    context.configure(
+        connection=context.config.attributes["connection"],
+        version_table=context.config.attributes["version_table"],
+        # make_engine gives SQLite real transactions: a revision that fails leaves nothing half-done.
+        transactional_ddl=True,
+    )
+    context.run_migrations()
