@@ -1,7 +1,7 @@
 """Session-wide throwaway PostgreSQL server, and `database_url`: each store's behaviour on both of its databases.
 
-tests/conftest.py enables them for every test layer; a store's suite takes `database_url` and runs once on a SQLite file and
-once on a fresh database of the shared server (loa_core.db's pattern, step 5).
+tests/conftest.py enables them for every test layer; a store's suite takes `database_url` and runs once on a SQLite
+file and once on a fresh database of the shared server (loa_core.db's pattern, step 5).
 """
 
 from __future__ import annotations

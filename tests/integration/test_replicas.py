@@ -9,10 +9,7 @@ posted again, since that worker's ledger has never seen it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from loa_core.contracts import (
     DEAD_LETTER,
@@ -34,14 +31,6 @@ from tests.support.transcode import EventCollector
 BATCH = 8
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def _members(bootstrap: str, group: str, count: int, pipe: Pipeline) -> dict[str, set[int]]:
     """Wait until the group is stable with `count` members that all own partitions; their partitions by member."""
 
@@ -59,14 +48,14 @@ def _all(bootstrap: str, prefix: str, spec: TopicSpec) -> list[Event]:
 
 
 def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
-    kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path, postgres: PostgresServer
+    kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     bootstrap = kafka_broker.bootstrap
     transcode_group, publisher_group = group_id("transcode", topic_prefix), group_id("publisher", topic_prefix)
     with YouTubeEmulator(tmp_path / "yt") as youtube:
         pipe = Pipeline(tmp_path / "pipe", bootstrap, topic_prefix, youtube)
         uploads = pipe.uploads(BATCH)
-        ledger = {"LOA_LEDGER_URL": postgres.new_database()}  # shared by both publishers
+        ledger = {"LOA_DATABASE_URL": postgres_server.new_database()}  # shared by both publishers
         # One job at a time per worker: when the first cut is announced, each worker still has work queued.
         t1, p1 = pipe.transcoder("t1", concurrency="1"), pipe.publisher("p1", **ledger)
         t2, p2 = pipe.transcoder("t2", concurrency="1"), pipe.publisher("p2", **ledger)

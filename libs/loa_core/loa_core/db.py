@@ -24,8 +24,9 @@ The pattern every store follows (the publisher's ledger, `loa_publisher/ledger.p
    fresh connection when the old one was cut (so `work` must be safe to run twice: single statements,
    conditional updates), and `DatabaseUnavailable` when the database stays away (a service maps it to its
    retryable error: the event waits, it is not dead-lettered).
-5. **Test** the store's behaviour on both databases with the `database_url` fixture (tests/integration/conftest.py:
-   a SQLite file and a fresh database on one throwaway PostgreSQL server per test session).
+5. **Test** the store's behaviour on both databases with the `database_url` fixture
+   (tests/integration/conftest_postgres.py: a SQLite file, and a fresh database on one throwaway PostgreSQL server
+   per test session).
 
 Timestamps stay ISO-8601 text in UTC (as the hand-written code stored them): they sort as text on both databases.
 """
