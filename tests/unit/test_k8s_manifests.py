@@ -171,8 +171,15 @@ def test_the_strict_schemas_refuse_what_the_api_server_would() -> None:
     with pytest.raises(jsonschema.ValidationError, match="maxReplicas"):
         validate(scaled)
     topic = copy.deepcopy(of_kind(render("overlays/city"), "KafkaTopic")[0])
-    topic["spec"]["partitions"] = "six"
-    with pytest.raises(jsonschema.ValidationError):
+    topic["spec"]["partition"] = topic["spec"].pop("partitions")
+    with pytest.raises(jsonschema.ValidationError, match="partition"):
+        validate(topic)
+    # A topic's config is a free map in Strimzi's CRD (x-kubernetes-preserve-unknown-fields): any key passes.
+    topic = copy.deepcopy(of_kind(render("overlays/city"), "KafkaTopic")[0])
+    topic["spec"]["config"]["any.broker.setting"] = 1
+    validate(topic)
+    topic["metadata"]["labels"]["strimzi.io/cluster"] = 3
+    with pytest.raises(jsonschema.ValidationError, match="3"):
         validate(topic)
     monitor = copy.deepcopy(of_kind(render("base"), "ServiceMonitor")[0])
     monitor["spec"]["endpoint"] = []
