@@ -106,9 +106,18 @@ def ffmpeg(*args: str) -> None:
 class TranscodeWorker:
     """`python -m loa_transcode` as its own process, as it runs in production."""
 
-    def __init__(self, root: Path, bootstrap: str, prefix: str, name: str = "worker", **settings: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        bootstrap: str,
+        prefix: str,
+        name: str = "worker",
+        launcher: tuple[str, ...] = (),
+        **settings: str,
+    ) -> None:
         self.root = root
         self.name = name
+        self.launcher = launcher  # a command the worker is started under (`unshare …`), or none
         self.port = free_port()
         root.mkdir(parents=True, exist_ok=True)
         channels_file = root / "channels.json"
@@ -134,7 +143,7 @@ class TranscodeWorker:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "loa_transcode"],
+                [*self.launcher, sys.executable, "-m", "loa_transcode"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

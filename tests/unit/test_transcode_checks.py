@@ -278,3 +278,21 @@ def test_damage_report_reads_ffmpeg_9s_wording() -> None:
     )
     report = damage_report(damaged)
     assert report is not None and report.startswith("2 decoding error(s), first: [vist#0:0/h264")
+
+
+def test_out_of_space_is_found_in_python_errors_and_in_what_ffmpeg_said() -> None:
+    import errno
+
+    from loa_core.media import MediaError
+    from loa_core.streaming import PermanentError, RetryableError
+    from loa_transcode.pipeline import out_of_space
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    ffmpeg = MediaError("ffmpeg exited with 1: Error writing trailer", "[out#0/mp4] No space left on device\n")
+    assert out_of_space(full) and out_of_space(ffmpeg)
+    wrapped = PermanentError("ffmpeg could not transcode this footage")
+    wrapped.__cause__ = ffmpeg
+    assert out_of_space(wrapped)
+    assert not out_of_space(OSError(errno.EACCES, "Permission denied"))
+    assert not out_of_space(MediaError("ffmpeg exited with 1: Invalid data found when processing input", "bad"))
+    assert not out_of_space(RetryableError("storage unavailable"))

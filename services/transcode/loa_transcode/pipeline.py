@@ -10,6 +10,7 @@ announcement (same event id) is returned again.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import shutil
 import time
@@ -188,8 +189,42 @@ async def transcode(
         ]
         await _publish(storage, event, files, ready)
         return ready
+    except (OSError, PermanentError) as exc:
+        # Storage errors are RetryableError by now: an out-of-space here is the scratch disk (the work folder).
+        if out_of_space(exc):
+            raise PermanentError(scratch_full(ctx.workdir_root, exc)) from exc
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether a failure, or what caused it, is a full disk: ENOSPC from Python, or ffmpeg saying so (pure)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        if isinstance(current, MediaError) and "No space left on device" in (current.stderr or str(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def scratch_full(scratch: Path, exc: BaseException) -> str:
+    """The failure a footage gets when the scratch disk filled up under its job: the fault is the worker's disk,
+    not the footage, so it says what to do about the disk and how to redo the job."""
+    try:
+        free = f"{shutil.disk_usage(scratch).free / 1e6:.1f} MB free now"
+    except OSError:
+        free = "free space unknown"
+    return (
+        f"the transcode scratch disk is full ({scratch}, {free}): free space there or give the worker a larger "
+        f"scratch volume, then send this upload again (docs/operations/runbook.md, dead letters) / Đĩa tạm của "
+        f"transcode đã đầy ({scratch}): giải phóng chỗ hoặc cấp đĩa tạm lớn hơn cho worker, rồi gửi lại bản ghi "
+        f"tải lên này. ({type(exc).__name__}: {str(exc)[-300:]})"
+    )
 
 
 async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path) -> dict[str, Output]:
