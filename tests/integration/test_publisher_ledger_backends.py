@@ -206,7 +206,7 @@ def test_a_ledger_made_by_the_previous_code_is_adopted_with_every_row(database_u
     assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [HELD]
     assert ledger.refresh_token("ward-oa") == "zrt-7"
     ledger.close()
-    with db.make_engine(database_url).connect() as connection:
+    with db.make_engine(database_url, service="publisher").connect() as connection:
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version_publisher").all() == [("0001",)]
 
 

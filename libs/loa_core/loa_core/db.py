@@ -3,12 +3,13 @@
 The pattern every store follows (the publisher's ledger, `loa_publisher/ledger.py`, is the model):
 
 1. **Where.** `database_url(settings, "<file>.sqlite3")`: `LOA_DATABASE_URL` when set (`postgresql://…`, which
-   means psycopg 3, or any SQLAlchemy URL), else a SQLite file of that name under the service's `data_dir`. All
-   services may share one PostgreSQL database: their tables must not collide (the ledger's are `posts` and
-   `refresh_tokens`; name new ones after what they hold, prefixed when a generic name could clash).
-2. **Connect.** `make_engine(url)` once per process, in the service's bootstrap: WAL, `busy_timeout` and
-   foreign keys on SQLite (`synchronous` FULL or NORMAL per database, see docs/decisions/0007), `pool_pre_ping`
-   on PostgreSQL so a connection cut by a server restart is replaced on its next use.
+   means psycopg 3, or any SQLAlchemy URL), else a SQLite file of that name under the service's `data_dir`.
+2. **Connect.** `make_engine(url, service=…)` once per process, in the service's bootstrap: WAL, `busy_timeout`
+   and foreign keys on SQLite (`synchronous` FULL or NORMAL per database, see docs/decisions/0007),
+   `pool_pre_ping` on PostgreSQL so a connection cut by a server restart is replaced on its next use. All services
+   may share one PostgreSQL database: each keeps its tables in a schema of its own name (the connection's
+   `search_path`), so the publisher's `posts` and the metrics projection's `posts` never meet; SQLite keeps one
+   file per service. The database role needs the right to create schemas (the database's owner has it).
 3. **Schema.** A migration history per service in `loa_<service>/migrations/` (an `env.py` that calls
    `alembic_env()`, and `versions/`), applied by `migrate(engine, service)` on start, before anything reads the
    database, each service with its own version table (`alembic_version_<service>`). The first revision creates
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -81,9 +83,15 @@ def normalize_url(location: str | Path) -> URL:
 
 
 def make_engine(
-    location: str | Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL", private: bool = False
+    location: str | Path,
+    *,
+    service: str | None = None,
+    synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    private: bool = False,
 ) -> Engine:
     """The one engine of a service's database.
+
+    `service`: on PostgreSQL, the schema its tables live in (named after it; `migrate` creates it).
 
     SQLite: WAL (readers never block the writer), `busy_timeout` (a writer waits for another instead of failing),
     foreign keys enforced, `synchronous` as the database's durability needs (FULL: every commit fsynced), and real
@@ -93,7 +101,8 @@ def make_engine(
     """
     url = normalize_url(location)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        options = {"options": f"-c search_path={_schema(service)}"} if service else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=options)
     if url.database and url.database != ":memory:":
         path = Path(url.database)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +174,12 @@ def upsert(connection: Connection, table: Table, values: Mapping[str, Any], *, u
         connection.execute(lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in columns}))
 
 
+def _schema(service: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", service):
+        raise ValueError(f"not a service name: {service!r}")
+    return service
+
+
 def version_table(service: str) -> str:
     return f"alembic_version_{service}"
 
@@ -188,6 +203,9 @@ def migrate(engine: Engine, service: str) -> None:
                 # Replicas starting together: one migrates, the others wait for it and then find nothing to do.
                 key = int.from_bytes(hashlib.sha256(version_table(service).encode()).digest()[:8], "big", signed=True)
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                if connection.execute(text("SELECT current_setting('search_path')")).scalar() != _schema(service):
+                    raise ValueError(f"the engine of {service} is made with make_engine(..., service={service!r})")
+                connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_schema(service)}")
             config.attributes["connection"] = connection
             config.attributes["version_table"] = version_table(service)
             try:

@@ -146,7 +146,7 @@ class Ledger:
         """Connect and bring the schema to the newest revision (an older ledger is upgraded in place)."""
         # FULL: a lost POSTED or session row could post a video twice (docs/decisions/0007). Private: it holds
         # refresh tokens.
-        engine = db.make_engine(location, synchronous="FULL", private=True)
+        engine = db.make_engine(location, service=PUBLISHER, synchronous="FULL", private=True)
         db.migrate(engine, PUBLISHER)
         return cls(engine, clock=clock)
 

@@ -2,7 +2,8 @@
 
 A database made by that code (any of its versions) is adopted, not recreated: a table that exists is kept with its
 rows and given the columns it lacks (`session`, `due_at`, `request` came with resumable uploads, `failing_since`
-with the give-up time), as that code's start-up did.
+with the give-up time), as that code's start-up did. On PostgreSQL that code kept them in the `public` schema; they
+move into the publisher's own (loa_core.db: one schema per service).
 
 No downgrade: a ledger is never taken back (restore a backup instead, docs/operations/backup-restore.md).
 """
@@ -36,7 +37,13 @@ COLUMNS = {  # name -> NOT NULL; every column is TEXT (timestamps as ISO-8601, s
 
 
 def upgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        ours = bind.execute(sa.text("SELECT current_schema()")).scalar()
+        present = set(sa.inspect(bind).get_table_names(schema=ours))
+        for table in set(sa.inspect(bind).get_table_names(schema="public")) & {"posts", "refresh_tokens"} - present:
+            op.execute(f"ALTER TABLE public.{table} SET SCHEMA {ours}")
+    inspector = sa.inspect(bind)
     tables = set(inspector.get_table_names())
     if "posts" not in tables:
         op.create_table(
