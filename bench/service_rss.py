@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import httpx  # noqa: E402
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
 from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, FootageMetadata, SourceMedia, layout, new_id  # noqa: E402
@@ -81,6 +82,18 @@ def peak_while(pid: int, running: threading.Event) -> list[int]:
     return peak
 
 
+def live_source(seconds: float) -> list[str]:
+    """ffmpeg sending a generated 720p30 live in real time, as OBS would (H.264 about 3 Mb/s, AAC)."""
+    return [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", f"{seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-b:v", "3M",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+    ]  # fmt: skip
+
+
 def distinct_partitions(count: int) -> list[str]:
     """Footage ids that the producer's partitioner (murmur2 of the key, as Kafka's) puts on `count` partitions."""
     partitions = list(range(FOOTAGE_UPLOADED.partitions))
@@ -114,6 +127,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the 1080p30 clip transcoded")
     parser.add_argument("--settle", type=float, default=15.0, help="seconds between ready and the idle samples")
     parser.add_argument("--jobs", type=int, default=1, help="footage sent at once, each to its own partition")
+    parser.add_argument("--live", type=float, default=0.0, help="seconds of RTMP live to the archiver (0: none)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loa-bench-rss-"))
     stack = Stack(root=work, token="bench", topic_prefix="bench.")
@@ -121,11 +135,14 @@ def main() -> None:
     try:
         stack.start()
         archiver_port = free_port()
+        rtmp_port = free_port()
         env = {
             **stack.service_env("metrics"),
             "LOA_HTTP_PORT": str(archiver_port),
-            "LOA_RTMP_PORT": str(free_port()),
+            "LOA_RTMP_PORT": str(rtmp_port),
             "LOA_DATA_DIR": str(work / "archiver-data"),
+            # The live ends when the publisher disconnects; do not wait the default 30 s for it to come back.
+            "LOA_SILENCE_TIMEOUT_S": "3",
         }
         log = (stack.logs_dir / "archiver.log").open("ab")
         archiver = subprocess.Popen([sys.executable, "-m", "loa_archiver"], env=env, stdout=log, stderr=log, cwd=work)
@@ -169,6 +186,29 @@ def main() -> None:
         running.clear()
         if len(done) < args.jobs:
             raise SystemExit(f"{len(done)} of {args.jobs} renditions.ready:\n{stack.log_tail('transcode')}")
+        live_peak = [0]
+        if args.live:
+            response = httpx.post(
+                f"http://127.0.0.1:{archiver_port}/stream-keys",
+                json={"channel": "local", "title": "Lễ kỷ niệm"},
+                headers={"Authorization": f"Bearer {stack.token}"},
+                timeout=10,
+            )
+            response.raise_for_status()
+            recording = threading.Event()
+            recording.set()
+            live_peak = peak_while(archiver.pid, recording)
+            url = f"rtmp://127.0.0.1:{rtmp_port}/live/{response.json()['stream_key']}"
+            subprocess.run([*live_source(args.live), "-f", "flv", url], check=True, capture_output=True)
+            announced = read_topic(
+                stack.kafka_bootstrap or "",
+                FOOTAGE_UPLOADED.full_name(stack.topic_prefix),
+                lambda r: len(r) >= args.jobs + 1,
+                300,
+            )
+            recording.clear()
+            if len(announced) < args.jobs + 1:
+                raise SystemExit(f"the live was not announced:\n{archiver_log.read_text(errors='replace')[-4000:]}")
         print("idle RSS (process and children, highest of 100 samples):")
         for service, value in idle.items():
             print(f"  {service:<10} {value / MiB:7.1f} MiB")
@@ -176,6 +216,9 @@ def main() -> None:
             f"transcode peak RSS, {args.jobs} job(s) at once of a {args.seconds:.0f} s 1080p30 clip ({elapsed:.1f} s): "
             f"{peak[0] / MiB:7.1f} MiB"
         )
+        if args.live:
+            live = f"a {args.live:.0f} s 720p30 live recorded and announced"
+            print(f"archiver peak RSS, {live}: {live_peak[0] / MiB:7.1f} MiB")
     finally:
         if archiver is not None:
             archiver.terminate()
