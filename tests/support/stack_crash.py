@@ -1,5 +1,6 @@
-"""The whole stack SIGKILLed at a random moment of an upload batch, again and again; each restart must come up and
-keep every footage announced before each kill (on Kafka, in ingest's catalog and in metrics' projection).
+"""The whole stack SIGKILLed at a random moment of an upload batch, again and again, with a torn append left at the
+end of the broker's logs; each restart must come up and keep every footage announced before each kill (on Kafka, in
+ingest's catalog and in metrics' projection).
 
 Used by tests/e2e/test_stack_crash.py (a few trials) and bench/stack_crash.py (as many as asked, with timings).
 The stack is the embedded broker plus the services that hold footage: ingest (announces it, keeps the catalog) and,
@@ -33,9 +34,10 @@ TITLE = "Hội nghị tiếp xúc cử tri phường"
 
 @dataclass
 class Trial:
-    kill_after_s: float  # from the first upload of the batch
+    kill_after_s: float  # from the first footage of the batch announced
     announced: int  # footage answered 201 before the kill
-    restart_s: float  # from the restart to every service healthy
+    restart_s: float = 0.0  # from the restart to every service healthy
+    truncations: int = 0  # torn tails the broker's recovery cut off at that restart (from its log)
 
 
 @dataclass
@@ -88,8 +90,10 @@ class CrashRun:
             )
 
     def upload_and_kill(self, stack: Stack, kill_after_s: float) -> Trial:
-        """Upload clips one after another and SIGKILL every process of the stack `kill_after_s` into the batch."""
+        """Upload clips one after another and SIGKILL every process of the stack `kill_after_s` after the first
+        footage of the batch was announced (so every trial has something to lose)."""
         before = len(self.announced)
+        first = threading.Event()
         stop = threading.Event()
 
         def uploads() -> None:
@@ -101,14 +105,19 @@ class CrashRun:
                     return  # the stack was killed under it: not announced as far as the sender knows
                 if response.status_code == 201:
                     self.announced[response.json()["footage_id"]] = clip
+                    first.set()
 
         sender = threading.Thread(target=uploads)
         sender.start()
-        time.sleep(kill_after_s)
-        kill(stack)
-        stop.set()
-        sender.join()
-        return Trial(kill_after_s=kill_after_s, announced=len(self.announced) - before, restart_s=0.0)
+        try:
+            assert first.wait(timeout=120), f"no footage announced in 120 s:\n{stack.log_tail('ingest')}"
+            time.sleep(kill_after_s)
+        finally:
+            kill(stack)
+            stop.set()
+            sender.join()
+        tear_tails(stack, self.rng)
+        return Trial(kill_after_s=kill_after_s, announced=len(self.announced) - before)
 
     def check(self, stack: Stack, timeout_s: float = 90.0) -> None:
         """Every footage announced so far is on footage.uploaded, in ingest's catalog and in metrics' status (when it
@@ -144,13 +153,18 @@ class CrashRun:
         stack, _ = self.start()
         try:
             for number in range(1, trials + 1):
-                trial = self.upload_and_kill(stack, kill_after_s=self.rng.uniform(0.2, 4.0))
+                trial = self.upload_and_kill(stack, kill_after_s=self.rng.uniform(0.0, 3.0))
+                truncated_before = _truncations(stack)
                 stack, trial.restart_s = self.start()
+                trial.truncations = _truncations(stack) - truncated_before
+                # At least the metadata log's torn tail was found and cut off (so the recovery was exercised).
+                assert trial.truncations >= 1, stack.log_tail("kafka")
                 self.check(stack)
                 self.trials.append(trial)
                 log(
                     f"trial {number}: killed {trial.kill_after_s:.1f} s into the batch after {trial.announced} "
-                    f"footage announced; back up in {trial.restart_s:.1f} s with all {len(self.announced)} there"
+                    f"footage announced; {trial.truncations} torn tails cut off; back up in {trial.restart_s:.1f} s "
+                    f"with all {len(self.announced)} there"
                 )
         finally:
             stack.stop()
@@ -158,7 +172,7 @@ class CrashRun:
 
 
 def kill(stack: Stack) -> None:
-    """SIGKILL the broker and every service at once, as a power cut would stop them (minus the page cache)."""
+    """SIGKILL the broker and every service at once, as a power cut stops them (the page cache survives it)."""
     processes = [*stack.processes.values()]
     if stack.broker is not None and stack.broker.process is not None:
         processes.append(stack.broker.process)
@@ -167,6 +181,27 @@ def kill(stack: Stack) -> None:
             process.kill()
     for process in processes:
         process.wait()
+
+
+def tear_tails(stack: Stack, rng: random.Random) -> None:
+    """Leave what a power cut leaves of the appends in flight: a torn batch (random bytes or zeros, up to 4 KiB)
+    after the last one of the metadata log and of every footage.uploaded partition. Nothing acknowledged is touched;
+    the broker's recovery must cut the torn bytes off at its start."""
+    assert stack.broker is not None
+    data = stack.broker.workdir / "data"
+    topic = FOOTAGE_UPLOADED.full_name(stack.topic_prefix)
+    for partition in [data / "__cluster_metadata-0", *data.glob(f"{topic}-*")]:
+        segment = max(partition.glob("*.log"))
+        size = rng.randint(1, 4096)
+        with segment.open("ab") as log:
+            log.write(rng.randbytes(size) if rng.random() < 0.5 else bytes(size))
+
+
+def _truncations(stack: Stack) -> int:
+    """How many times the broker's log recovery has cut a torn tail off a segment, from its log (kafka.log)."""
+    assert stack.broker is not None
+    log = stack.broker.log_file
+    return log.read_text(errors="replace").count("Corruption found in segment") if log.exists() else 0
 
 
 def _until(done: Callable[[], bool], timeout_s: float, why: Callable[[], object]) -> None:
