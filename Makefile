@@ -2,6 +2,7 @@
 # Both install whatever is missing first (scripts/setup.sh, idempotent, cached in .cache/).
 VENV := .cache/venv
 PY := $(VENV)/bin/python
+RUN_DIR ?= .cache/run
 
 .PHONY: run test setup setup-test lint unit integration e2e bench clean
 
@@ -31,5 +32,10 @@ integration: setup-test
 e2e: setup-test
 	$(PY) -m pytest tests/e2e
 
+# Not while `make run` (or what is left of it) holds the run lock: its broker would lose its data under it.
 clean:
-	rm -rf .cache/run
+	@if [ -e $(RUN_DIR)/lock ] && command -v flock >/dev/null && ! flock -n $(RUN_DIR)/lock true; then \
+		echo "Loa is running ($(RUN_DIR)/lock is held): stop it first. / Loa đang chạy: hãy dừng nó trước." >&2; \
+		exit 1; \
+	fi
+	rm -rf $(RUN_DIR)

@@ -116,3 +116,29 @@ def test_dead_processes_are_restarted_and_the_lock_outlives_make_run_until_the_l
             os.close(lock)
     # Once the last of them has exited, the kernel has dropped the lock: the next run takes it.
     os.close(take_run_lock(run_dir))
+
+
+def _make_clean(run_dir: Path) -> subprocess.CompletedProcess[str]:
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        ["make", "-s", "-C", str(repo), "clean", f"RUN_DIR={run_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_make_clean_leaves_a_running_stack_alone(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    lock = take_run_lock(run_dir)
+    try:
+        refused = _make_clean(run_dir)
+    finally:
+        os.close(lock)
+    assert refused.returncode != 0
+    assert "Loa is running" in refused.stderr and "Loa đang chạy" in refused.stderr
+    assert (run_dir / "lock").exists()
+    cleaned = _make_clean(run_dir)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not run_dir.exists()
