@@ -26,6 +26,7 @@ import pytest
 import referencing
 import referencing.jsonschema
 import yaml
+from pydantic import AliasChoices
 
 from loa_archiver.settings import ArchiverSettings
 from loa_core.contracts import ALL_TOPICS, consumer_groups, group_id
@@ -209,7 +210,17 @@ def container_env(objects: tuple[dict[str, Any], ...], container: dict[str, Any]
 
 
 def settings_names(settings: type[CommonSettings]) -> set[str]:
-    return {f"LOA_{name.upper()}" for name in settings.model_fields}
+    """The variables a settings class reads: LOA_<FIELD>, or the field's own names when it has aliases."""
+    names: set[str] = set()
+    for name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        else:
+            names.add(f"LOA_{name.upper()}")
+    return names
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
