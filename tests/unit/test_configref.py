@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loa_dev import configref
@@ -56,6 +56,7 @@ class _Example(BaseSettings):
     third: float = 1.5
     fourth: bool = Field(default=True, description="From the Field.")
     fifth: str = Field("x", validation_alias="OTHER_NAME")
+    sixth: str = Field("y", validation_alias=AliasChoices("LOA_NEW_NAME", "LOA_OLD_NAME"))
 
 
 def test_descriptions_come_from_the_field_or_the_comment_above_its_run() -> None:
@@ -70,6 +71,7 @@ def test_descriptions_come_from_the_field_or_the_comment_above_its_run() -> None
     assert rows["fourth"].default == "`true`"
     assert rows["first"].env == "LOA_FIRST"
     assert rows["fifth"].env == "OTHER_NAME"
+    assert (rows["sixth"].env, rows["sixth"].aliases) == ("LOA_NEW_NAME", ("LOA_OLD_NAME",))
 
 
 def test_settings_modules_are_found_per_service(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePath
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
@@ -42,6 +42,8 @@ class Setting:
     default: str
     description: str
     overrides_common: bool
+    # Other variable names read for the same setting (an old name kept working), after `env`.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,16 @@ def default_text(info: FieldInfo, source: str | None) -> str:
     return shown
 
 
-def env_name(cls: type[BaseSettings], field: str, info: FieldInfo) -> str:
+def env_names(cls: type[BaseSettings], field: str, info: FieldInfo) -> tuple[str, ...]:
+    """The variables a setting is read from: its alias(es) as given (no prefix), else the prefixed field name."""
     alias = info.validation_alias or info.alias
     if isinstance(alias, str):
-        return alias.upper()
-    return (str(cls.model_config.get("env_prefix", "")) + field).upper()
+        return (alias.upper(),)
+    if isinstance(alias, AliasChoices):
+        names = tuple(choice.upper() for choice in alias.choices if isinstance(choice, str))
+        if names:
+            return names
+    return ((str(cls.model_config.get("env_prefix", "")) + field).upper(),)
 
 
 def describe(cls: type[BaseSettings], common: type[BaseSettings] | None) -> SettingsClass:
@@ -169,6 +176,7 @@ def describe(cls: type[BaseSettings], common: type[BaseSettings] | None) -> Sett
     settings = []
     for field, (comment, source) in own.items():
         info = cls.model_fields[field]
+        env, *aliases = env_names(cls, field, info)
         description = info.description or comment
         for docs in inherited:  # an override without its own words keeps the base class's
             if description:
@@ -177,7 +185,8 @@ def describe(cls: type[BaseSettings], common: type[BaseSettings] | None) -> Sett
         settings.append(
             Setting(
                 field=field,
-                env=env_name(cls, field, info),
+                env=env,
+                aliases=tuple(aliases),
                 type=type_name(info.annotation),
                 default=default_text(info, source),
                 description=description,
@@ -249,7 +258,8 @@ def render(classes: list[SettingsClass]) -> str:
         parts.append("| variable | type | default | description |\n|---|---|---|---|")
         for s in settings_class.settings:
             description = s.description + (" *(overrides the common default)*" if s.overrides_common else "")
-            parts.append(f"| `{s.env}` | {_cell(s.type)} | {_cell(s.default)} | {_cell(description.strip())} |")
+            names = f"`{s.env}`" + "".join(f" (or `{alias}`)" for alias in s.aliases)
+            parts.append(f"| {names} | {_cell(s.type)} | {_cell(s.default)} | {_cell(description.strip())} |")
         parts.append("")
     parts.append(OTHER)
     return "\n".join(parts)
