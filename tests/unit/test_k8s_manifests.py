@@ -310,6 +310,25 @@ def test_probes_ports_and_resources(kustomization: str) -> None:
     assert monitors == set(SETTINGS)
 
 
+def test_pods_match_their_images() -> None:
+    """What services/<name>/Dockerfile builds: the port, the unprivileged user owning /data, /data as the state."""
+    for name, deployment in by_name(render("base"), "Deployment").items():
+        dockerfile = (REPO / "services" / name / "Dockerfile").read_text("utf-8")
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert f"LOA_HTTP_PORT={PORTS[name]}" in dockerfile and f"EXPOSE {PORTS[name]}" in dockerfile
+        uid = re.search(r"useradd .*--uid (\d+)", dockerfile)
+        assert uid and pod["securityContext"]["runAsUser"] == int(uid.group(1))
+        assert pod["securityContext"]["fsGroup"] == int(uid.group(1)), "the volume mounted on /data is the user's"
+        config = by_name(render("base"), "ConfigMap")
+        data_dir = next(c["data"]["LOA_DATA_DIR"] for n, c in config.items() if n.startswith("loa-config"))
+        assert "LOA_DATA_DIR=/data" in dockerfile and data_dir == "/data"
+        assert "/data" in {m["mountPath"] for m in container["volumeMounts"]}
+    (archiver,) = by_name(render("base"), "Deployment")["archiver"]["spec"]["template"]["spec"]["containers"]
+    rtmp = next(p for p in archiver["ports"] if p["name"] == "rtmp")
+    assert f"EXPOSE {rtmp['containerPort']}" in (REPO / "services" / "archiver" / "Dockerfile").read_text("utf-8")
+
+
 # --- Kafka and KEDA -----------------------------------------------------------------------------------------------
 
 
