@@ -74,7 +74,12 @@ done
 [[ -n "${JAVA_BIN}" ]] || { log "error: Strimzi's CRD generator needs a Java >= 21 (JAVA_HOME, PATH or /usr/lib/jvm)" >&2; exit 1; }
 
 log "generating the Strimzi CRDs with Strimzi's CRD generator (${JAVA_BIN})"
-mvn -q -B -Dstyle.color=never -f "${PINS}/pom.xml" dependency:build-classpath -Dmdep.outputFile="${stage}/strimzi.classpath" >/dev/null
+# Maven's output (only colour resets with -q) goes to a log, shown when it fails.
+if ! mvn -q -B -f "${PINS}/pom.xml" dependency:build-classpath -Dmdep.outputFile="${stage}/strimzi.classpath" \
+    >"${stage}/mvn.log" 2>&1; then
+    cat "${stage}/mvn.log" >&2
+    exit 1
+fi
 # The arguments of Strimzi's own build (api/pom.xml, execution generate-crds), for the three kinds Loa uses.
 "${JAVA_BIN}" -cp "$(cat "${stage}/strimzi.classpath")" io.strimzi.crdgenerator.CrdGenerator \
     --label app:strimzi --label strimzi.io/crd-install:true --target-kube 1.16+ --crd-api-version v1 \
