@@ -7,6 +7,7 @@ broker on a live broker's data directory is refused before it touches it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -42,6 +43,23 @@ def test_a_second_make_run_on_the_same_checkout_is_refused_with_the_pid_holding_
     assert f"pid {os.getpid()}" in second.stderr
     assert "Starting Kafka" not in second.stdout  # refused before it touched anything
     assert not (tmp_path / "run" / "kafka").exists()
+
+
+def test_make_run_whose_broker_cannot_start_says_why_without_a_traceback(tmp_path: Path) -> None:
+    # A broker left running on the run folder's Kafka data (played by this test process holding its lock).
+    kafka_dir = tmp_path / "run" / "kafka"
+    kafka_dir.mkdir(parents=True)
+    held = os.open(kafka_dir / "broker.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    os.write(held, f"{os.getpid()}\n".encode())
+    try:
+        refused = _make_run(tmp_path)
+    finally:
+        os.close(held)
+    assert refused.returncode == 1
+    assert "Loa could not start. / Loa không khởi động được." in refused.stderr
+    assert f"Another Kafka broker (pid {os.getpid()}) is still running" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def _until(condition: str, check: object, supervisor: Supervisor, timeout_s: float = 120.0) -> None:

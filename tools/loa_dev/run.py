@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from loa_core.auth import new_token
-from loa_dev.kafka import CACHE_DIR
+from loa_dev.kafka import CACHE_DIR, KafkaStartError
+from loa_dev.processes import ProcessStartError
 from loa_dev.runlock import StackAlreadyRunning, take_run_lock
 from loa_dev.stack import KAFKA, SERVICES, Stack
 from loa_dev.supervise import Supervisor
@@ -91,6 +92,10 @@ Press Ctrl-C to stop. / Nhấn Ctrl-C để dừng.""",
             time.sleep(1)
     except KeyboardInterrupt:
         pass
+    except (KafkaStartError, ProcessStartError) as error:
+        # The first start is not retried: what stops it (a port taken, a broker still running) needs a person.
+        print(f"Loa could not start. / Loa không khởi động được.\n{error}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         # The stop is bounded (the services' grace, then the broker's); a second Ctrl-C must not cut it short and
         # leave a broker half stopped.
