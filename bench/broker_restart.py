@@ -14,7 +14,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,20 +31,7 @@ def main() -> None:
         outcome = broker_restart_batch(work, args.batch, timeout_s=900)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    posts = Counter(
-        (e.footage_id, e.channel) for e in {(e.footage_id, e.channel, e.post_id): e for e in outcome.published}.values()
-    )  # type: ignore[attr-defined]
-    announced = {e.footage_id for e in outcome.ready}  # type: ignore[attr-defined]
-    print(f"footage: {args.batch}, posts wanted: {len(outcome.wanted)}")
-    print(f"lost: {len(outcome.wanted - set(posts))} posts, {len(set(outcome.footage_ids) - announced)} transcodes")
-    print(f"posted twice: {sum(n > 1 for n in posts.values())} (YouTube videos: {outcome.youtube_videos})")
-    print(
-        f"announcements repeated: renditions.ready {len(outcome.ready) - len(announced)},"
-        f" posts.published {len(outcome.published) - len(posts)}"
-    )
-    print(f"dead letters: {len(outcome.dead_letters)}, posts.failed: {len(outcome.failed)}")
-    for name, seconds in outcome.timings.items():
-        print(f"{name}: {seconds:.1f} s")
+    print(outcome.summary().replace("; ", "\n"))
 
 
 if __name__ == "__main__":

@@ -11,20 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.faults import broker_restart_batch
-from tests.support.pipeline import duplicates
-
-BATCH = 8
+from tests.support.pipeline import assert_each_transcoded_and_posted_once
 
 
 def test_broker_sigkilled_mid_batch_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    outcome = broker_restart_batch(tmp_path, BATCH)
-
-    ids = outcome.footage_ids
-    announcements = {f: {e.event_id for e in outcome.ready if e.footage_id == f} for f in ids}  # type: ignore[attr-defined]
-    assert all(len(event_ids) == 1 for event_ids in announcements.values()), announcements
-    posts = {(e.footage_id, e.channel, e.post_id) for e in outcome.published}  # type: ignore[attr-defined]
-    assert duplicates([(f, c) for f, c, _ in posts]) == {}
-    assert {(f, c) for f, c, _ in posts} == outcome.wanted
-    assert outcome.youtube_videos == BATCH, f"{outcome.youtube_videos} YouTube videos for {BATCH} footage"
-    assert outcome.local_posts == ids
-    assert outcome.dead_letters == [] and outcome.failed == []
+    outcome = broker_restart_batch(tmp_path, batch=8)
+    print(outcome.summary())
+    assert_each_transcoded_and_posted_once(outcome)

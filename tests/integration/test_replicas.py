@@ -12,23 +12,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from loa_core.contracts import (
-    DEAD_LETTER,
-    POSTS_FAILED,
     POSTS_PUBLISHED,
     RENDITIONS_READY,
-    Event,
-    TopicSpec,
     group_id,
 )
 from loa_dev.kafka import KafkaBroker
 from tests.support.emulators.youtube import YouTubeEmulator
-from tests.support.kafka import read_topic
-from tests.support.pipeline import CHANNELS, Pipeline, duplicates, group_assignment, partition_of, send_all
+from tests.support.pipeline import (
+    CHANNELS,
+    Pipeline,
+    assert_each_transcoded_and_posted_once,
+    group_assignment,
+    partition_of,
+    send_all,
+)
 from tests.support.polling import wait_until
 from tests.support.postgres import PostgresServer
 from tests.support.transcode import EventCollector
 
-BATCH = 8
+BATCH = 6  # one footage per partition
 
 
 def _members(bootstrap: str, group: str, count: int, pipe: Pipeline) -> dict[str, set[int]]:
@@ -41,10 +43,6 @@ def _members(bootstrap: str, group: str, count: int, pipe: Pipeline) -> dict[str
         return {member: {p for _topic, p in parts} for member, parts in owned.items()}
 
     return wait_until(stable, 120, f"{count} member(s) in {group}", interval_s=0.5, diagnose=pipe.logs)  # type: ignore[no-any-return]
-
-
-def _all(bootstrap: str, prefix: str, spec: TopicSpec) -> list[Event]:
-    return [spec.event.from_bytes(r.value or b"") for r in read_topic(bootstrap, spec.full_name(prefix), timeout_s=3)]
 
 
 def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
@@ -61,12 +59,9 @@ def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
         t2, p2 = pipe.transcoder("t2", concurrency="1"), pipe.publisher("p2", **ledger)
         with EventCollector(bootstrap, topic_prefix, RENDITIONS_READY, POSTS_PUBLISHED) as events:
             try:
-                # The first worker of each alone, so its member id is known; then the second joins.
                 t1.start()
-                p1.start()
-                [t1_member] = _members(bootstrap, transcode_group, 1, pipe)
-                [p1_member] = _members(bootstrap, publisher_group, 1, pipe)
                 t2.start()
+                p1.start()
                 p2.start()
                 transcode_owners = _members(bootstrap, transcode_group, 2, pipe)
                 publisher_owners = _members(bootstrap, publisher_group, 2, pipe)
@@ -75,10 +70,12 @@ def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
                 wait_until(lambda: events.of(RENDITIONS_READY), 180, "a first announcement", diagnose=pipe.logs)
                 t1.kill()
                 p1.kill()
-                # The killed workers' unfinished work: what they owned and had not announced when they died.
-                # Nobody else can announce it before their session timeout has passed.
+                # What was done when they died; nobody else can take their partitions before their session timeout.
                 announced = {e.footage_id for e in events.of(RENDITIONS_READY)}
                 posted = {e.footage_id for e in events.of(POSTS_PUBLISHED)}
+                # The killed ones are the members that left the group.
+                [t1_member] = set(transcode_owners) - set(_members(bootstrap, transcode_group, 1, pipe))
+                [p1_member] = set(publisher_owners) - set(_members(bootstrap, publisher_group, 1, pipe))
                 left_by_t1 = [
                     u.footage_id
                     for u in uploads
@@ -100,23 +97,7 @@ def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
                 )
             finally:
                 pipe.stop()  # a graceful stop commits: nothing more is announced after it
+        outcome = pipe.outcome(uploads)
 
-    # The topics from the start, now that nothing can be added to them.
-    ready = _all(bootstrap, topic_prefix, RENDITIONS_READY)
-    published = _all(bootstrap, topic_prefix, POSTS_PUBLISHED)
-    ids = sorted(u.footage_id for u in uploads)
-    # Transcoded once: one announcement per footage (a redelivered job announces the same event id again).
-    announcements = {f: {e.event_id for e in ready if e.footage_id == f} for f in ids}  # type: ignore[attr-defined]
-    assert all(len(events_ids) == 1 for events_ids in announcements.values()), announcements
-    # Posted once: one post id per (footage, channel), one video per footage on the platform, one local post.
-    posts = {(e.footage_id, e.channel, e.post_id) for e in published}  # type: ignore[attr-defined]
-    assert duplicates([(f, c) for f, c, _ in posts]) == {}
-    assert {(f, c) for f, c, _ in posts} == {(f, c) for f in ids for c in CHANNELS}
-    assert len(youtube.videos) == BATCH, f"{len(youtube.videos)} YouTube videos for {BATCH} footage"
-    assert sorted(p.name for p in pipe.publish_dir.iterdir() if p.is_dir()) == ids
-    assert _all(bootstrap, topic_prefix, DEAD_LETTER) == [] and _all(bootstrap, topic_prefix, POSTS_FAILED) == []
-    # Announcements repeated for work redone or redelivered after the kill (same cuts, same post): reported.
-    print(
-        f"renditions.ready: {len(ready)} for {BATCH} footage; posts.published: {len(published)} for {2 * BATCH} posts;"
-        f" taken over: {len(left_by_t1)} transcodes, {len(left_by_p1)} footage's posts"
-    )
+    print(f"taken over: {len(left_by_t1)} transcodes, {len(left_by_p1)} footage's posts; {outcome.summary()}")
+    assert_each_transcoded_and_posted_once(outcome)

@@ -5,41 +5,17 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from loa_core.contracts import DEAD_LETTER, POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, Event, TopicSpec
+from loa_core.contracts import POSTS_PUBLISHED
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
 from tests.support.emulators.youtube import YouTubeEmulator
-from tests.support.kafka import read_topic
-from tests.support.pipeline import CHANNELS, Pipeline, send_all
+from tests.support.pipeline import CHANNELS, BatchOutcome, Pipeline, send_all
 from tests.support.polling import wait_until
 from tests.support.transcode import EventCollector
 
 PREFIX = "restart."
-
-
-@dataclass
-class BatchOutcome:
-    """What a batch left behind, read once every worker had stopped (so nothing more can be added)."""
-
-    footage_ids: list[str]
-    ready: list[Event]  # renditions.ready, every record
-    published: list[Event]  # posts.published, every record
-    failed: list[Event]
-    dead_letters: list[Event]
-    youtube_videos: int  # videos on the YouTube emulator: a post made twice is a second video
-    local_posts: list[str]  # footage folders in the `local` target's publish folder
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def wanted(self) -> set[tuple[str, str]]:
-        return {(f, c) for f in self.footage_ids for c in CHANNELS}
-
-
-def _all(bootstrap: str, spec: TopicSpec) -> list[Event]:
-    return [spec.event.from_bytes(r.value or b"") for r in read_topic(bootstrap, spec.full_name(PREFIX), timeout_s=3)]
 
 
 def broker_restart_batch(root: Path, batch: int, timeout_s: float = 300.0) -> BatchOutcome:
@@ -81,15 +57,6 @@ def broker_restart_batch(root: Path, batch: int, timeout_s: float = 300.0) -> Ba
                 timings["batch"] = time.monotonic() - started
             finally:
                 pipe.stop()
-            return BatchOutcome(
-                footage_ids=sorted(u.footage_id for u in uploads),
-                ready=_all(bootstrap, RENDITIONS_READY),
-                published=_all(bootstrap, POSTS_PUBLISHED),
-                failed=_all(bootstrap, POSTS_FAILED),
-                dead_letters=_all(bootstrap, DEAD_LETTER),
-                youtube_videos=len(youtube.videos),
-                local_posts=sorted(p.name for p in pipe.publish_dir.iterdir() if p.is_dir()),
-                timings=timings,
-            )
+            return pipe.outcome(uploads, timings)
     finally:
         broker.stop()

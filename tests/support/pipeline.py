@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,22 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.partitioner import DefaultPartitioner
 
 from loa_core.channels import Channel, dump_channels
-from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded, new_id
+from loa_core.contracts import (
+    DEAD_LETTER,
+    FOOTAGE_UPLOADED,
+    POSTS_FAILED,
+    POSTS_PUBLISHED,
+    RENDITIONS_READY,
+    Event,
+    FootageUploaded,
+    TopicSpec,
+    new_id,
+)
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
+from loa_dev.processes import stop_processes
 from tests.support.emulators.youtube import YouTubeEmulator
+from tests.support.kafka import read_topic
 from tests.support.media import make_clip
 from tests.support.publisher_process import PublisherProcess
 from tests.support.transcode import TranscodeWorker, upload
@@ -33,6 +46,60 @@ CHANNELS = ("ward", "ward-yt")
 def partition_of(footage_id: str, partitions: int = 6) -> int:
     """The partition a footage's records go to (the producers' default partitioner, keyed by footage id)."""
     return int(DefaultPartitioner()(footage_id.encode(), list(range(partitions)), list(range(partitions))))
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch left behind."""
+
+    footage_ids: list[str]
+    ready: list[Event]  # renditions.ready, every record
+    published: list[Event]  # posts.published, every record
+    failed: list[Event]
+    dead_letters: list[Event]
+    youtube_videos: int  # videos on the YouTube emulator: a post made twice is a second video
+    local_posts: list[str]  # footage folders in the `local` target's publish folder
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def wanted(self) -> set[tuple[str, str]]:
+        return {(f, c) for f in self.footage_ids for c in CHANNELS}
+
+    def posts(self) -> Counter[tuple[str, str]]:
+        """Distinct posts (by the platform's post id) per (footage, channel)."""
+        distinct = {(e.footage_id, e.channel, e.post_id) for e in self.published}  # type: ignore[attr-defined]
+        return Counter((f, c) for f, c, _ in distinct)
+
+    def announced(self) -> dict[str, set[str]]:
+        """The distinct renditions.ready event ids per footage (a redone job announces the same id again)."""
+        found: dict[str, set[str]] = {f: set() for f in self.footage_ids}
+        for e in self.ready:
+            found.setdefault(e.footage_id, set()).add(e.event_id)  # type: ignore[attr-defined]
+        return found
+
+    def summary(self) -> str:
+        posts = self.posts()
+        return (
+            f"footage {len(self.footage_ids)}, posts wanted {len(self.wanted)}; lost: "
+            f"{len(self.wanted - set(posts))} posts, {sum(not ids for ids in self.announced().values())} transcodes;"
+            f" posted twice: {sum(n > 1 for n in posts.values())} (YouTube videos: {self.youtube_videos});"
+            f" announcements repeated: renditions.ready {len(self.ready) - len(self.footage_ids)}, posts.published"
+            f" {len(self.published) - sum(posts.values())}; dead letters {len(self.dead_letters)}, posts.failed"
+            f" {len(self.failed)}; " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        )
+
+
+def assert_each_transcoded_and_posted_once(outcome: BatchOutcome) -> None:
+    """One announced set of cuts per footage, one post per (footage, channel), one video per footage on the
+    platform and one folder in the `local` target, nothing failed or dead-lettered."""
+    announced = outcome.announced()
+    assert all(len(ids) == 1 for ids in announced.values()), announced
+    posts = outcome.posts()
+    assert duplicates(list(posts.elements())) == {}
+    assert set(posts) == outcome.wanted, outcome.summary()
+    assert outcome.youtube_videos == len(outcome.footage_ids), outcome.summary()
+    assert outcome.local_posts == outcome.footage_ids
+    assert outcome.dead_letters == [] and outcome.failed == [], outcome.summary()
 
 
 def spread_ids(count: int, partitions: int = 6) -> list[str]:
@@ -108,7 +175,9 @@ class Pipeline:
                 "LOA_SECRET_WARD_YT_CLIENT_ID": self.youtube.client_id,
                 "LOA_SECRET_WARD_YT_CLIENT_SECRET": self.youtube.client_secret,
                 "LOA_SECRET_WARD_YT_REFRESH_TOKEN": self.youtube.refresh_token,
-                # A post left in flight by a killed worker is resumed by another after 3 s without a heartbeat.
+                # A SIGKILLed worker's partitions move after 6 s without its heartbeat (as the transcode workers'), and
+                # a post it left in flight is resumed by another after 3 s without a heartbeat in the ledger.
+                "LOA_BROKER_SESSION_TIMEOUT_S": "6",
                 "LOA_HEARTBEAT_S": "0.5",
                 "LOA_ABANDONED_AFTER_S": "3",
                 **env,
@@ -117,11 +186,28 @@ class Pipeline:
         self.publishers.append(process)
         return process
 
+    def outcome(self, uploads: list[FootageUploaded], timings: dict[str, float] | None = None) -> BatchOutcome:
+        """What the batch left on the topics, the platform and the publish folder; read after every worker stopped
+        (a graceful stop commits), so nothing more can be added."""
+
+        def every(spec: TopicSpec) -> list[Event]:
+            records = read_topic(self.bootstrap, spec.full_name(self.prefix), timeout_s=3)
+            return [spec.event.from_bytes(r.value or b"") for r in records]
+
+        return BatchOutcome(
+            footage_ids=sorted(u.footage_id for u in uploads),
+            ready=every(RENDITIONS_READY),
+            published=every(POSTS_PUBLISHED),
+            failed=every(POSTS_FAILED),
+            dead_letters=every(DEAD_LETTER),
+            youtube_videos=len(self.youtube.videos),
+            local_posts=sorted(p.name for p in self.publish_dir.iterdir() if p.is_dir()),
+            timings=timings or {},
+        )
+
     def stop(self) -> None:
-        for worker in self.transcoders:
-            worker.stop()
-        for process in self.publishers:
-            process.stop()
+        """SIGTERM to every worker at once (each commits what it finished), SIGKILL to any still running later."""
+        stop_processes([w.process for w in self.transcoders] + [p.process for p in self.publishers])
 
     def logs(self) -> str:
         parts = [f"--- {w.name}\n{w.log_tail(30)}" for w in self.transcoders]
