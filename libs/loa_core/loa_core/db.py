@@ -20,11 +20,13 @@ The pattern every store follows (the publisher's ledger, `loa_publisher/ledger.p
    Revisions run in one transaction (SQLite too), under an advisory lock on PostgreSQL, so replicas starting
    together migrate once.
 4. **Queries.** SQLAlchemy Core: the store declares its `Table`s on its own `MetaData`, matching the newest
-   revision, and uses `select`/`insert`/`update`; `upsert(...)` for `INSERT … ON CONFLICT DO UPDATE` on both
-   databases. Every unit of work goes through `transaction(engine, work)`: one transaction, retried once on a
-   fresh connection when the old one was cut (so `work` must be safe to run twice: single statements,
-   conditional updates), and `DatabaseUnavailable` when the database stays away (a service maps it to its
-   retryable error: the event waits, it is not dead-lettered).
+   revision, and uses `select`/`insert`/`update`; `upsert(...)` for `INSERT … ON CONFLICT DO UPDATE` and
+   `insert_ignore(...)` for `… DO NOTHING` on both databases; `text()` with :named parameters for a report query
+   Core would only obscure, in SQL both databases speak (no json_each, no two-argument MAX; NULLS LAST spelled
+   out). Every unit of work goes through `transaction(engine, work)`: one transaction, retried once on a fresh
+   connection when the old one was cut (so `work` must be safe to run twice: single statements, conditional
+   updates), and `DatabaseUnavailable` when the database stays away (a service maps it to its retryable error:
+   the event waits, it is not dead-lettered).
 5. **Test** the store's behaviour on both databases with the `database_url` fixture
    (tests/integration/conftest_postgres.py: a SQLite file, and a fresh database on one throwaway PostgreSQL server
    per test session).
@@ -34,6 +36,7 @@ Timestamps stay ISO-8601 text in UTC (as the hand-written code stored them): the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import re
@@ -43,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, make_url, text
+from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -162,16 +165,38 @@ def _unavailable(error: exc.DBAPIError) -> bool:
     return isinstance(error, exc.OperationalError)
 
 
+@functools.cache
+def _upsert_statement(table: Table, dialect: str, columns: tuple[str, ...], update: tuple[str, ...]) -> Executable:
+    # Built once per shape and reused: building and hashing a statement costs more than running it on SQLite.
+    keys = [column.name for column in table.primary_key]
+    if dialect == "postgresql":
+        pg = postgresql.insert(table).values({c: bindparam(c) for c in columns})
+        return pg.on_conflict_do_update(index_elements=keys, set_={c: pg.excluded[c] for c in update})
+    lite = sqlite.insert(table).values({c: bindparam(c) for c in columns})
+    return lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in update})
+
+
 def upsert(connection: Connection, table: Table, values: Mapping[str, Any], *, update: Iterable[str]) -> None:
     """INSERT the row, or UPDATE the `update` columns of the row with the same primary key (both databases)."""
-    keys = [column.name for column in table.primary_key]
-    columns = list(update)
-    if connection.dialect.name == "postgresql":
-        pg = postgresql.insert(table).values(dict(values))
-        connection.execute(pg.on_conflict_do_update(index_elements=keys, set_={c: pg.excluded[c] for c in columns}))
-    else:
-        lite = sqlite.insert(table).values(dict(values))
-        connection.execute(lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in columns}))
+    statement = _upsert_statement(table, connection.dialect.name, tuple(values), tuple(update))
+    connection.execute(statement, dict(values))
+
+
+@functools.cache
+def _insert_ignore_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> Executable:
+    key = list(table.primary_key)
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing().returning(*key)
+    return sqlite.insert(table).values(values).on_conflict_do_nothing().returning(*key)
+
+
+def insert_ignore(connection: Connection, table: Table, values: Mapping[str, Any]) -> int:
+    """INSERT the row unless one with the same primary key exists (both databases); 1 if it was inserted.
+
+    Counted from RETURNING: an INSERT's rowcount is -1 on psycopg through SQLAlchemy 2.1."""
+    statement = _insert_ignore_statement(table, connection.dialect.name, tuple(values))
+    return len(connection.execute(statement, dict(values)).all())
 
 
 def _schema(service: str) -> str:

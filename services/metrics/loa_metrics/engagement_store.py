@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from loa_metrics.store import Database, ts
+from sqlalchemy import Connection, update
+
+from loa_core.db import upsert
+from loa_metrics.store import Database, channel_stats, post_views_daily, posts, ts
 
 NO_SERIES = "none"
 
@@ -59,39 +62,42 @@ class EngagementStore:
             PostRef(**r)
             for r in self._db.rows(
                 "SELECT footage_id, channel, profile, platform, post_id, published_at, stats_at FROM posts "
-                "WHERE platform=? AND post_id IS NOT NULL ORDER BY published_at",
-                (platform,),
+                "WHERE platform = :platform AND post_id IS NOT NULL ORDER BY published_at",
+                {"platform": platform},
             )
         ]
 
     def record_post_stats(self, platform: str, stats: Mapping[str, PostStats], at: datetime) -> int:
         """Store the latest figures per platform post id; returns how many posts were updated."""
-        updated = 0
-        for post_id, s in stats.items():
-            cur = self._db.execute(
-                "UPDATE posts SET views=?, likes=?, comments=?, shares=?, stats_at=? WHERE platform=? AND post_id=?",
-                (s.views, s.likes, s.comments, s.shares, ts(at), platform, post_id),
-            )
-            updated += cur.rowcount
-            if cur.rowcount:
-                self._db.execute(
-                    "INSERT INTO post_views_daily VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (platform, post_id, day) DO UPDATE SET views = excluded.views",
-                    (platform, post_id, ts(at)[:10], s.views),
-                )
-        return updated
+
+        def record(connection: Connection) -> int:
+            updated = 0
+            for post_id, s in stats.items():
+                count = connection.execute(
+                    update(posts)
+                    .where(posts.c.platform == platform, posts.c.post_id == post_id)
+                    .values(views=s.views, likes=s.likes, comments=s.comments, shares=s.shares, stats_at=ts(at))
+                ).rowcount
+                updated += count
+                if count:
+                    day = {"platform": platform, "post_id": post_id, "day": ts(at)[:10], "views": s.views}
+                    upsert(connection, post_views_daily, day, update=["views"])
+            return updated
+
+        return self._db.write(record)
 
     def mark_polled(self, platform: str, post_ids: Iterable[str], at: datetime) -> None:
         """A post the platform did not return (private, under review, deleted) still waits its turn again."""
-        for post_id in post_ids:
-            self._db.execute("UPDATE posts SET stats_at=? WHERE platform=? AND post_id=?", (ts(at), platform, post_id))
+        statement = (
+            update(posts)
+            .where(posts.c.platform == platform, posts.c.post_id.in_(list(post_ids)))
+            .values(stats_at=ts(at))
+        )
+        self._db.write(lambda c: c.execute(statement))
 
     def record_followers(self, channel: str, platform: str, followers: int, at: datetime) -> None:
-        self._db.execute(
-            "INSERT INTO channel_stats VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
-            "platform=excluded.platform, followers=excluded.followers, polled_at=excluded.polled_at",
-            (channel, platform, followers, ts(at)),
-        )
+        row = {"channel": channel, "platform": platform, "followers": followers, "polled_at": ts(at)}
+        self._db.write(lambda c: upsert(c, channel_stats, row, update=["platform", "followers", "polled_at"]))
 
     def followers(self) -> list[dict[str, Any]]:
         return self._db.rows("SELECT channel, platform, followers, polled_at FROM channel_stats ORDER BY channel")
@@ -101,13 +107,13 @@ class EngagementStore:
     ) -> list[EngagementRow]:
         """Totals per (channel, series) of the posts published in [from, before) (ISO timestamps or dates)."""
         where: list[str] = ["1=1"]
-        params: list[Any] = []
+        params: dict[str, Any] = {}
         if published_from is not None:
-            where.append("p.published_at >= ?")
-            params.append(published_from)
+            where.append("p.published_at >= :published_from")
+            params["published_from"] = published_from
         if published_before is not None:
-            where.append("p.published_at < ?")
-            params.append(published_before)
+            where.append("p.published_at < :published_before")
+            params["published_before"] = published_before
         rows = self._db.rows(
             f"SELECT p.channel, p.platform, COALESCE(f.series, '{NO_SERIES}') AS series, COUNT(*) AS posts, "  # noqa: S608
             "COALESCE(SUM(p.views), 0) AS views, COALESCE(SUM(p.likes), 0) AS likes, "
@@ -125,32 +131,32 @@ class EngagementStore:
         Before the period: the last daily figure before `start`; 0 for a post published within the period; for an
         older post first polled within the period, its first figure there (so nothing earlier is counted in).
         """
+        daily = "SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform AND d.post_id = p.post_id AND "
         rows = self._db.rows(
-            """
-            SELECT p.channel, p.platform, COALESCE(f.series, ?) AS series,
-              SUM(MAX(0,
-                COALESCE((SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
-                          AND d.post_id = p.post_id AND d.day < ? ORDER BY d.day DESC LIMIT 1), 0)
-                - COALESCE(
-                    (SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
-                     AND d.post_id = p.post_id AND d.day < ? ORDER BY d.day DESC LIMIT 1),
-                    CASE WHEN substr(p.published_at, 1, 10) >= ? THEN 0 ELSE
-                      (SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform
-                       AND d.post_id = p.post_id AND d.day >= ? ORDER BY d.day ASC LIMIT 1) END,
-                    0)
-              )) AS gained
+            f"""
+            SELECT p.channel, p.platform, COALESCE(f.series, :none) AS series,
+              substr(p.published_at, 1, 10) >= :start AS published_within,
+              ({daily} d.day < :end ORDER BY d.day DESC LIMIT 1) AS at_end,
+              ({daily} d.day < :start ORDER BY d.day DESC LIMIT 1) AS before_start,
+              ({daily} d.day >= :start ORDER BY d.day ASC LIMIT 1) AS first_within
             FROM posts p JOIN footage f USING (footage_id)
-            WHERE substr(p.published_at, 1, 10) < ?
-            GROUP BY p.channel, p.platform, series
-            """,
-            (NO_SERIES, end.isoformat(), start.isoformat(), start.isoformat(), start.isoformat(), end.isoformat()),
+            WHERE substr(p.published_at, 1, 10) < :end
+            """,  # noqa: S608 — our own fragment
+            {"none": NO_SERIES, "start": start.isoformat(), "end": end.isoformat()},
         )
-        return {(r["channel"], r["platform"], r["series"]): int(r["gained"] or 0) for r in rows}
+        gained: dict[tuple[str, str, str], int] = {}
+        for r in rows:
+            before = r["before_start"]
+            if before is None:
+                before = 0 if r["published_within"] else (r["first_within"] or 0)
+            key = (r["channel"], r["platform"], r["series"])
+            gained[key] = gained.get(key, 0) + max(0, (r["at_end"] or 0) - before)
+        return gained
 
     def top_posts(self, n: int) -> list[dict[str, Any]]:
         return self._db.rows(
-            "SELECT p.channel, p.platform, COALESCE(f.series, ?) AS series, f.title, p.views "
+            "SELECT p.channel, p.platform, COALESCE(f.series, :none) AS series, f.title, p.views "
             "FROM posts p JOIN footage f USING (footage_id) WHERE p.views IS NOT NULL "
-            "ORDER BY p.views DESC, p.published_at DESC LIMIT ?",
-            (NO_SERIES, n),
+            "ORDER BY p.views DESC, p.published_at DESC LIMIT :n",
+            {"none": NO_SERIES, "n": n},
         )

@@ -1,4 +1,4 @@
-"""The metrics service's state: three rooms over one SQLite file.
+"""The metrics service's state: three rooms over one database (loa_metrics.store).
 
 - `events` (projector.Projector), the write model: pipeline events applied to each footage and post;
 - `views` (views.FootageViews), the read views: statuses and the lists the API and the collector serve;
@@ -24,9 +24,14 @@ class Projection:
     events: Projector
     views: FootageViews
     engagement: EngagementStore
+    database: Database
+
+    def close(self) -> None:
+        self.database.close()
 
 
-def open_projection(path: Path, channels: Mapping[str, Channel]) -> Projection:
-    db = Database(path)
+def open_projection(location: str | Path, channels: Mapping[str, Channel]) -> Projection:
+    """`location`: a SQLite file's path or a database URL (settings: `database_url(settings, FILE)`)."""
+    db = Database.open(location)
     views = FootageViews(db, channels)
-    return Projection(channels, Projector(db, views), views, EngagementStore(db))
+    return Projection(channels, Projector(db, views), views, EngagementStore(db), db)

@@ -9,10 +9,42 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import Connection, bindparam, func, update
+
 from loa_core.contracts import DeadLetter, FootageStatus, FootageUploaded, PostFailed, PostPublished, RenditionsReady
+from loa_core.db import insert_ignore
 from loa_metrics.status import PUBLISH
-from loa_metrics.store import Database, ts
+from loa_metrics.store import Database, failures, footage, posts, ts
 from loa_metrics.views import FootageViews
+
+
+def _ensure_row(connection: Connection, footage_id: str) -> None:
+    # Topics are consumed independently, so a post may arrive before its upload: create the row first.
+    insert_ignore(connection, footage, {"footage_id": footage_id})
+
+
+# Built once: on SQLite, building a statement costs more than running it (bench/metrics_scrape.py).
+_UPLOADED = (
+    update(footage)
+    .where(footage.c.footage_id == bindparam("fid"), footage.c.uploaded_at.is_(None))
+    .values({c: bindparam(f"v_{c}") for c in ("title", "series", "channels", "source", "uploaded_at", "source_bytes")})
+)
+_TRANSCODED = (
+    update(footage)
+    .where(footage.c.footage_id == bindparam("fid"), footage.c.transcoded_at.is_(None))
+    .values(
+        transcoded_at=bindparam("v_transcoded_at"),
+        renditions=bindparam("v_renditions"),
+        title=func.coalesce(footage.c.title, bindparam("v_title")),
+        series=func.coalesce(footage.c.series, bindparam("v_series")),
+        channels=func.coalesce(footage.c.channels, bindparam("v_channels")),
+    )
+)
+_COUNTED = (
+    update(footage)
+    .where(footage.c.footage_id == bindparam("fid"), footage.c.published_counted == 0)
+    .values(published_counted=1)
+)
 
 
 class Projector:
@@ -20,66 +52,60 @@ class Projector:
         self._db = db
         self._views = views
 
-    def _ensure_row(self, footage_id: str) -> None:
-        # Topics are consumed independently, so a post may arrive before its upload: create the row first.
-        self._db.execute("INSERT OR IGNORE INTO footage (footage_id) VALUES (?)", (footage_id,))
-
     def footage_uploaded(self, event: FootageUploaded) -> bool:
-        self._ensure_row(event.footage_id)
-        cur = self._db.execute(
-            "UPDATE footage SET title=?, series=?, channels=?, source=?, uploaded_at=?, source_bytes=? "
-            "WHERE footage_id=? AND uploaded_at IS NULL",
-            (
-                event.metadata.title,
-                event.metadata.series,
-                json.dumps(list(event.metadata.channels)),
-                event.source,
-                ts(event.occurred_at),
-                event.media.size_bytes,
-                event.footage_id,
-            ),
-        )
-        return cur.rowcount > 0
+        values = {
+            "fid": event.footage_id,
+            "v_title": event.metadata.title,
+            "v_series": event.metadata.series,
+            "v_channels": json.dumps(list(event.metadata.channels)),
+            "v_source": event.source,
+            "v_uploaded_at": ts(event.occurred_at),
+            "v_source_bytes": event.media.size_bytes,
+        }
+
+        def apply(connection: Connection) -> bool:
+            _ensure_row(connection, event.footage_id)
+            return connection.execute(_UPLOADED, values).rowcount > 0
+
+        return self._db.write(apply)
 
     def renditions_ready(self, event: RenditionsReady) -> bool:
-        self._ensure_row(event.footage_id)
         renditions = [
             r.model_dump(include={"profile", "key", "width", "height", "duration_s", "size_bytes"})
             for r in event.renditions
         ]
-        cur = self._db.execute(
-            "UPDATE footage SET transcoded_at=?, renditions=?, title=COALESCE(title, ?), "
-            "series=COALESCE(series, ?), channels=COALESCE(channels, ?) "
-            "WHERE footage_id=? AND transcoded_at IS NULL",
-            (
-                ts(event.occurred_at),
-                json.dumps(renditions),
-                event.metadata.title,
-                event.metadata.series,
-                json.dumps(list(event.metadata.channels)),
-                event.footage_id,
-            ),
-        )
-        return cur.rowcount > 0
+        values = {
+            "fid": event.footage_id,
+            "v_transcoded_at": ts(event.occurred_at),
+            "v_renditions": json.dumps(renditions),
+            "v_title": event.metadata.title,
+            "v_series": event.metadata.series,
+            "v_channels": json.dumps(list(event.metadata.channels)),
+        }
+
+        def apply(connection: Connection) -> bool:
+            _ensure_row(connection, event.footage_id)
+            return connection.execute(_TRANSCODED, values).rowcount > 0
+
+        return self._db.write(apply)
 
     def post_published(self, event: PostPublished) -> bool:
-        self._ensure_row(event.footage_id)
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO posts "
-            "(footage_id, channel, profile, platform, post_id, url, published_at, announced_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.footage_id,
-                event.channel,
-                event.profile,
-                event.platform,
-                event.post_id,
-                event.url,
-                ts(event.published_at),
-                ts(event.occurred_at),
-            ),
-        )
-        return cur.rowcount > 0
+        row = {
+            "footage_id": event.footage_id,
+            "channel": event.channel,
+            "profile": event.profile,
+            "platform": event.platform,
+            "post_id": event.post_id,
+            "url": event.url,
+            "published_at": ts(event.published_at),
+            "announced_at": ts(event.occurred_at),
+        }
+
+        def apply(connection: Connection) -> bool:
+            _ensure_row(connection, event.footage_id)
+            return insert_ignore(connection, posts, row) > 0
+
+        return self._db.write(apply)
 
     def failure(self, event: PostFailed | DeadLetter) -> bool:
         footage_id: str | None
@@ -88,19 +114,24 @@ class Projector:
             footage_id, stage, channel = event.footage_id, PUBLISH, event.channel
         else:
             footage_id, stage, channel = event.footage_id, event.origin_service, None
-        if footage_id:
-            self._ensure_row(footage_id)
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
-            (event.event_id, footage_id, stage, channel, event.reason, ts(event.occurred_at)),
-        )
-        return cur.rowcount > 0
+        row = {
+            "event_id": event.event_id,
+            "footage_id": footage_id,
+            "stage": stage,
+            "channel": channel,
+            "reason": event.reason,
+            "at": ts(event.occurred_at),
+        }
+
+        def apply(connection: Connection) -> bool:
+            if footage_id:
+                _ensure_row(connection, footage_id)
+            return insert_ignore(connection, failures, row) > 0
+
+        return self._db.write(apply)
 
     def mark_published_once(self, footage_id: str) -> bool:
         """True the first time a footage is seen fully published, so the counter counts it once."""
         if self._views.status(footage_id) != FootageStatus.PUBLISHED:
             return False
-        cur = self._db.execute(
-            "UPDATE footage SET published_counted=1 WHERE footage_id=? AND published_counted=0", (footage_id,)
-        )
-        return cur.rowcount > 0
+        return self._db.write(lambda c: c.execute(_COUNTED, {"fid": footage_id}).rowcount > 0)

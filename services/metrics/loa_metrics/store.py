@@ -1,82 +1,88 @@
-"""The one SQLite file behind the metrics service: its schema, its migrations and the lock around its connection.
+"""The database behind the metrics service: its tables, the time helpers, and one way in for reads and writes.
 
 The write model (`projector`), the read views (`views`) and the engagement store (`engagement_store`) share it.
+SQLite (`<data_dir>/metrics-projection.sqlite3`) by default, PostgreSQL (`LOA_DATABASE_URL`) when replicas share it;
+the schema's history is loa_metrics/migrations (loa_core.db's pattern).
 """
 
 from __future__ import annotations
 
-import sqlite3
+import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS footage (
-    footage_id    TEXT PRIMARY KEY,
-    title         TEXT,
-    series        TEXT,
-    channels      TEXT,          -- JSON list
-    source        TEXT,
-    uploaded_at   TEXT,
-    transcoded_at TEXT,
-    renditions    TEXT,          -- JSON list of {profile, key, width, height, duration_s}
-    published_counted INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS posts (
-    footage_id   TEXT NOT NULL,
-    channel      TEXT NOT NULL,
-    profile      TEXT NOT NULL,
-    platform     TEXT NOT NULL,
-    post_id      TEXT,
-    url          TEXT,
-    published_at TEXT,
-    PRIMARY KEY (footage_id, channel, profile)
-);
-CREATE TABLE IF NOT EXISTS failures (
-    event_id   TEXT PRIMARY KEY,  -- a redelivered failure is recorded once
-    footage_id TEXT,
-    stage      TEXT NOT NULL,
-    channel    TEXT,
-    reason     TEXT NOT NULL,
-    at         TEXT NOT NULL
-);
--- The poller updates posts by platform id; a failure is looked up by footage.
-CREATE INDEX IF NOT EXISTS posts_by_platform_id ON posts (platform, post_id);
-CREATE INDEX IF NOT EXISTS failures_by_footage ON failures (footage_id);
--- Views of each post at the end of each UTC day it was polled (the last poll of the day wins): what a report
--- needs to tell the views gained within a period from the lifetime total.
-CREATE TABLE IF NOT EXISTS post_views_daily (
-    platform TEXT NOT NULL,
-    post_id  TEXT NOT NULL,
-    day      TEXT NOT NULL,  -- YYYY-MM-DD (UTC)
-    views    INTEGER NOT NULL,
-    PRIMARY KEY (platform, post_id, day)
-);
--- Followers per channel, from the platform's account endpoint (latest poll only).
-CREATE TABLE IF NOT EXISTS channel_stats (
-    channel   TEXT PRIMARY KEY,
-    platform  TEXT NOT NULL,
-    followers INTEGER NOT NULL,
-    polled_at TEXT NOT NULL
-);
-"""
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, Text, TextClause, text
 
-# Columns added after the first release; an older database gets them on open (SQLite has no ADD IF MISSING).
-_ADDED_COLUMNS = {
-    "footage": {"source_bytes": "INTEGER"},
-    "posts": {
-        "views": "INTEGER",
-        "likes": "INTEGER",
-        "comments": "INTEGER",
-        "shares": "INTEGER",
-        "stats_at": "TEXT",  # when the platform last answered for this post
-        # When the publisher announced the post (the event's time, in the clock its failures use); rows from
-        # before this column fall back to published_at.
-        "announced_at": "TEXT",
-    },
-}
+from loa_core import db
+from loa_core.contracts import METRICS
+from loa_core.streaming import RetryableError
+
+T = TypeVar("T")
+
+# The newest revision of the schema (loa_metrics/migrations/versions). Times are UTC ISO-8601 text.
+metadata = MetaData()
+footage = Table(
+    "footage",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("title", Text),
+    Column("series", Text),
+    Column("channels", Text),  # JSON list
+    Column("source", Text),
+    Column("uploaded_at", Text),
+    Column("transcoded_at", Text),
+    Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes}
+    Column("published_counted", Integer, nullable=False, server_default="0"),
+    Column("source_bytes", Integer),
+)
+posts = Table(
+    "posts",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("profile", Text, primary_key=True),
+    Column("platform", Text, nullable=False),
+    Column("post_id", Text),
+    Column("url", Text),
+    Column("published_at", Text),
+    Column("views", Integer),
+    Column("likes", Integer),
+    Column("comments", Integer),
+    Column("shares", Integer),
+    Column("stats_at", Text),  # when the platform last answered for this post
+    # When the publisher announced the post (the event's time, in the clock its failures use); rows from before
+    # this column fall back to published_at.
+    Column("announced_at", Text),
+)
+failures = Table(
+    "failures",
+    metadata,
+    Column("event_id", Text, primary_key=True),  # a redelivered failure is recorded once
+    Column("footage_id", Text),
+    Column("stage", Text, nullable=False),
+    Column("channel", Text),
+    Column("reason", Text, nullable=False),
+    Column("at", Text, nullable=False),
+)
+post_views_daily = Table(
+    "post_views_daily",
+    metadata,
+    Column("platform", Text, primary_key=True),
+    Column("post_id", Text, primary_key=True),
+    Column("day", Text, primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("views", Integer, nullable=False),
+)
+channel_stats = Table(
+    "channel_stats",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("platform", Text, nullable=False),
+    Column("followers", Integer, nullable=False),
+    Column("polled_at", Text, nullable=False),
+)
 
 
 def ts(moment: datetime) -> str:
@@ -92,50 +98,65 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
     return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
 
 
-def day_range(column: str, date_from: date | None, date_to: date | None, where: list[str], params: list[Any]) -> None:
+def day_range(
+    column: str, date_from: date | None, date_to: date | None, where: list[str], params: dict[str, Any]
+) -> None:
     """Add an inclusive filter on the UTC day of an ISO timestamp column (its first 10 characters)."""
     if date_from is not None:
-        where.append(f"substr({column}, 1, 10) >= ?")
-        params.append(date_from.isoformat())
+        where.append(f"substr({column}, 1, 10) >= :day_from")
+        params["day_from"] = date_from.isoformat()
     if date_to is not None:
-        where.append(f"substr({column}, 1, 10) <= ?")
-        params.append(date_to.isoformat())
+        where.append(f"substr({column}, 1, 10) <= :day_to")
+        params["day_to"] = date_to.isoformat()
 
 
 class Database:
-    """One connection, serialised by one lock; `version` counts the writes, so readers can cache between them."""
+    """The projection's engine; `version` counts this process's writes, so readers can cache between them."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # FastAPI's test client and the Prometheus collector may call in from another thread than the loop;
-        # one lock serialises every use of the one connection.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._lock = threading.RLock()
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._version = 0
+
+    @classmethod
+    def open(cls, location: str | Path) -> Database:
+        """Connect and bring the schema to the newest revision (an older projection is upgraded in place)."""
         # A read model: with WAL, NORMAL loses nothing when the process dies, only the last commits on a power
         # cut, and replaying the topics (a new consumer group) rebuilds it. FULL fsyncs every event, which
         # capped catching up at ~100-150 events/s on the test machine (bench/metrics_scrape.py).
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        for table, columns in _ADDED_COLUMNS.items():
-            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
-            for name, kind in columns.items():
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-        self._version = 0
+        engine = db.make_engine(location, service=METRICS, synchronous="NORMAL")
+        db.migrate(engine, METRICS)
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
 
     @property
     def version(self) -> int:
         with self._lock:
             return self._version
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        """A write (it moves `version` on)."""
-        with self._lock:
-            self._version += 1
-            return self._db.execute(sql, tuple(params))
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        try:
+            return db.transaction(self._engine, work)
+        except db.DatabaseUnavailable as exc:
+            raise RetryableError(f"metrics {exc}") from exc
 
-    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._db.execute(sql, tuple(params)).fetchall()]
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """One transaction that writes (it moves `version` on)."""
+        try:
+            return self._run(work)
+        finally:
+            with self._lock:
+                self._version += 1
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """A read, in SQL both databases speak, with :named parameters."""
+        statement = _text(sql)
+        return self._run(lambda c: [dict(r._mapping) for r in c.execute(statement, dict(params or {}))])
+
+
+@functools.lru_cache(maxsize=256)
+def _text(sql: str) -> TextClause:
+    # Parsed once per query (the filters make a few dozen shapes): parsing costs more than running it on SQLite.
+    return text(sql)

@@ -35,7 +35,7 @@ class FootageViews:
         self._summary: tuple[int, dict[FootageStatus, int], str | None] | None = None
 
     def footage(self, footage_id: str) -> FootageView | None:
-        rows = self._db.rows("SELECT * FROM footage WHERE footage_id=?", (footage_id,))
+        rows = self._db.rows("SELECT * FROM footage WHERE footage_id = :fid", {"fid": footage_id})
         return self._view(rows[0]) if rows else None
 
     def status(self, footage_id: str) -> FootageStatus | None:
@@ -52,12 +52,12 @@ class FootageViews:
         footage_id = data["footage_id"]
         posts = self._db.rows(
             "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at, "
-            "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id=? "
+            "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id = :fid "
             "ORDER BY channel, profile",
-            (footage_id,),
+            {"fid": footage_id},
         )
         errors = self._db.rows(
-            "SELECT stage, channel, reason, at FROM failures WHERE footage_id=? ORDER BY at", (footage_id,)
+            "SELECT stage, channel, reason, at FROM failures WHERE footage_id = :fid ORDER BY at", {"fid": footage_id}
         )
         publications = [Publication(p["channel"], p["profile"], p.pop("announced_at")) for p in posts]
         failures = [Failure(e["stage"], e["channel"], e["at"]) for e in errors]
@@ -95,18 +95,18 @@ class FootageViews:
     ) -> list[FootageView]:
         """Newest first. Dates are inclusive and compare the upload day (UTC)."""
         where: list[str] = ["1=1"]
-        params: list[Any] = []
+        params: dict[str, Any] = {}
         if series is not None:
-            where.append("series = ?")
-            params.append(series)
-        if channel is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(footage.channels) WHERE value = ?)")
-            params.append(channel)
+            where.append("series = :series")
+            params["series"] = series
         day_range("uploaded_at", date_from, date_to, where, params)
         rows = self._db.rows(
-            f"SELECT * FROM footage WHERE {' AND '.join(where)} ORDER BY uploaded_at DESC, footage_id",  # noqa: S608
+            f"SELECT * FROM footage WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY uploaded_at DESC NULLS LAST, footage_id",
             params,
         )
+        if channel is not None:  # the channels are a JSON list: matched here, the same on both databases
+            rows = [r for r in rows if channel in json.loads(r["channels"] or "[]")]
         # The status is derived, not stored: computed for all matching rows in bulk (three queries), then only
         # the requested page is expanded into full views.
         statuses = self._statuses(rows)
@@ -164,19 +164,22 @@ class FootageViews:
     ) -> list[dict[str, Any]]:
         """Newest first, with the latest engagement figures. Dates compare the publication day (UTC)."""
         where: list[str] = ["1=1"]
-        params: list[Any] = []
-        for column, value in (("f.series", series), ("p.channel", channel), ("p.platform", platform)):
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        for column, name, value in (
+            ("f.series", "series", series),
+            ("p.channel", "channel", channel),
+            ("p.platform", "platform", platform),
+        ):
             if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+                where.append(f"{column} = :{name}")
+                params[name] = value
         day_range("p.published_at", date_from, date_to, where, params)
-        params += [limit, offset]
         return self._db.rows(
             "SELECT p.footage_id, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
             "p.published_at, p.views, p.likes, p.comments, p.shares, p.stats_at "
             "FROM posts p JOIN footage f USING (footage_id) "
             f"WHERE {' AND '.join(where)} ORDER BY p.published_at DESC, p.footage_id, p.channel, p.profile "
-            "LIMIT ? OFFSET ?",
+            "LIMIT :limit OFFSET :offset",
             params,
         )
 
@@ -184,17 +187,18 @@ class FootageViews:
         """When each stage of one footage completed (the last post's time for `published`)."""
         rows = self._db.rows(
             "SELECT uploaded_at, transcoded_at, "
-            "(SELECT MAX(published_at) FROM posts WHERE footage_id=?) AS published_at "
-            "FROM footage WHERE footage_id=?",
-            (footage_id, footage_id),
+            "(SELECT MAX(published_at) FROM posts WHERE footage_id = :fid) AS published_at "
+            "FROM footage WHERE footage_id = :fid",
+            {"fid": footage_id},
         )
         return rows[0] if rows else {"uploaded_at": None, "transcoded_at": None, "published_at": None}
 
     def stored_bytes(self) -> dict[str, int]:
         """Bytes the pipeline put in storage, by kind: raw uploads and transcoded renditions."""
         raw = self._db.rows("SELECT COALESCE(SUM(source_bytes), 0) AS n FROM footage")[0]["n"]
-        renditions = self._db.rows(
-            "SELECT COALESCE(SUM(json_extract(r.value, '$.size_bytes')), 0) AS n "
-            "FROM footage, json_each(footage.renditions) AS r WHERE footage.renditions IS NOT NULL"
-        )[0]["n"]
+        renditions = sum(
+            r.get("size_bytes") or 0
+            for row in self._db.rows("SELECT renditions FROM footage WHERE renditions IS NOT NULL")
+            for r in json.loads(row["renditions"])
+        )
         return {"raw": int(raw), "rendition": int(renditions)}

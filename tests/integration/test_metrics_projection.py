@@ -1,8 +1,11 @@
-"""The status projection on a real SQLite file: order independence, redelivery, filters, engagement sums."""
+"""The status projection on both databases (a SQLite file, PostgreSQL): order independence, redelivery, filters,
+engagement sums, and a projection made by the previous code adopted with its rows."""
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,8 +25,10 @@ CHANNELS = {
 
 
 @pytest.fixture
-def projection(tmp_path: Path) -> Projection:
-    return open_projection(tmp_path / "p.sqlite3", CHANNELS)
+def projection(database_url: str) -> Iterator[Projection]:
+    projection = open_projection(database_url, CHANNELS)
+    yield projection
+    projection.close()
 
 
 def test_status_walks_through_the_stages(projection: Projection) -> None:
@@ -157,11 +162,14 @@ def test_stored_bytes_and_stage_times(projection: Projection) -> None:
     assert times["published_at"] is None
 
 
-def test_reopening_keeps_data_and_migrates(tmp_path: Path) -> None:
+def test_reopening_keeps_data(database_url: str) -> None:
     fid = new_id()
-    open_projection(tmp_path / "p.sqlite3", CHANNELS).events.footage_uploaded(uploaded(fid))
-    again = open_projection(tmp_path / "p.sqlite3", CHANNELS)
+    first = open_projection(database_url, CHANNELS)
+    first.events.footage_uploaded(uploaded(fid))
+    first.close()
+    again = open_projection(database_url, CHANNELS)
     assert again.views.footage(fid) is not None
+    again.close()
 
 
 def test_status_summary_follows_every_change(projection: Projection) -> None:
@@ -294,3 +302,131 @@ def test_a_transcode_dead_letter_is_superseded_only_by_a_later_transcode(project
     projection.events.renditions_ready(renditions(other, at=T0))
     projection.events.failure(dead_letter(other, "transcode", at=T0 + timedelta(minutes=5)))
     assert projection.views.status(other) == "failed"
+
+
+# The schema the hand-written store made (before Alembic): its CREATE script, then the columns it ALTERed in.
+PREVIOUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS footage (
+    footage_id    TEXT PRIMARY KEY,
+    title         TEXT,
+    series        TEXT,
+    channels      TEXT,          -- JSON list
+    source        TEXT,
+    uploaded_at   TEXT,
+    transcoded_at TEXT,
+    renditions    TEXT,          -- JSON list of {profile, key, width, height, duration_s}
+    published_counted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS posts (
+    footage_id   TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    post_id      TEXT,
+    url          TEXT,
+    published_at TEXT,
+    PRIMARY KEY (footage_id, channel, profile)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    event_id   TEXT PRIMARY KEY,  -- a redelivered failure is recorded once
+    footage_id TEXT,
+    stage      TEXT NOT NULL,
+    channel    TEXT,
+    reason     TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_by_platform_id ON posts (platform, post_id);
+CREATE INDEX IF NOT EXISTS failures_by_footage ON failures (footage_id);
+CREATE TABLE IF NOT EXISTS post_views_daily (
+    platform TEXT NOT NULL,
+    post_id  TEXT NOT NULL,
+    day      TEXT NOT NULL,  -- YYYY-MM-DD (UTC)
+    views    INTEGER NOT NULL,
+    PRIMARY KEY (platform, post_id, day)
+);
+CREATE TABLE IF NOT EXISTS channel_stats (
+    channel   TEXT PRIMARY KEY,
+    platform  TEXT NOT NULL,
+    followers INTEGER NOT NULL,
+    polled_at TEXT NOT NULL
+);
+ALTER TABLE footage ADD COLUMN source_bytes INTEGER;
+ALTER TABLE posts ADD COLUMN views INTEGER;
+ALTER TABLE posts ADD COLUMN likes INTEGER;
+ALTER TABLE posts ADD COLUMN comments INTEGER;
+ALTER TABLE posts ADD COLUMN shares INTEGER;
+ALTER TABLE posts ADD COLUMN stats_at TEXT;
+ALTER TABLE posts ADD COLUMN announced_at TEXT;
+"""
+PREVIOUS_ROWS: dict[str, list[dict[str, object]]] = {
+    "footage": [
+        {
+            "footage_id": "f" * 32,
+            "title": "Lễ chào cờ",
+            "series": "le-hoi",
+            "channels": '["yt"]',
+            "source": "upload",
+            "uploaded_at": T0.isoformat(),
+            "transcoded_at": (T0 + timedelta(minutes=2)).isoformat(),
+            "renditions": '[{"profile": "youtube", "key": "r/f/youtube.mp4", "width": 1920, "height": 1080, '
+            '"duration_s": 12.0, "size_bytes": 900}]',
+            "published_counted": 1,
+            "source_bytes": 5000,
+        },
+        {
+            **dict.fromkeys(("title", "series", "channels", "source", "uploaded_at", "transcoded_at", "renditions")),
+            "footage_id": "e" * 32,
+            "published_counted": 0,
+            "source_bytes": None,
+        },
+    ],
+    "posts": [
+        {
+            "footage_id": "f" * 32,
+            "channel": "yt",
+            "profile": "youtube",
+            "platform": "youtube",
+            "post_id": "vid1",
+            "url": "https://youtu.be/vid1",
+            "published_at": (T0 + timedelta(minutes=3)).isoformat(),
+            "views": 120,
+            "likes": 7,
+            "comments": 2,
+            "shares": None,
+            "stats_at": (T0 + timedelta(days=1)).isoformat(),
+            "announced_at": (T0 + timedelta(minutes=3)).isoformat(),
+        }
+    ],
+    "failures": [
+        {
+            "event_id": "x" * 32,
+            "footage_id": "e" * 32,
+            "stage": "transcode",
+            "channel": None,
+            "reason": "ffmpeg: no video stream",
+            "at": T0.isoformat(),
+        },
+    ],
+    "post_views_daily": [{"platform": "youtube", "post_id": "vid1", "day": T0.date().isoformat(), "views": 120}],
+    "channel_stats": [{"channel": "yt", "platform": "youtube", "followers": 1500, "polled_at": T0.isoformat()}],
+}
+
+
+def test_a_projection_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "metrics-projection.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(PREVIOUS_SCHEMA)
+    for table, rows in PREVIOUS_ROWS.items():
+        for row in rows:
+            names = ", ".join(row)
+            old.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+    old.commit()
+    old.close()
+
+    projection = open_projection(path, CHANNELS)  # the new code starts on it: adopts it as revision 0001
+    for table, rows in PREVIOUS_ROWS.items():
+        assert projection.database.rows(f"SELECT * FROM {table}") == rows, table
+    view = projection.views.footage("f" * 32)
+    assert view is not None and view.status == "published" and view.title == "Lễ chào cờ"
+    assert projection.views.stored_bytes() == {"raw": 5000, "rendition": 900}
+    projection.close()
