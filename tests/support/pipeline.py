@@ -70,6 +70,13 @@ class BatchOutcome:
         distinct = {(e.footage_id, e.channel, e.post_id) for e in self.published}  # type: ignore[attr-defined]
         return Counter((f, c) for f, c, _ in distinct)
 
+    def post_announcements(self) -> dict[tuple[str, str], set[str]]:
+        """The distinct posts.published event ids per (footage, channel) (announcing a post again repeats its id)."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for e in self.published:
+            found.setdefault((e.footage_id, e.channel), set()).add(e.event_id)  # type: ignore[attr-defined]
+        return found
+
     def announced(self) -> dict[str, set[str]]:
         """The distinct renditions.ready event ids per footage (a redone job announces the same id again)."""
         found: dict[str, set[str]] = {f: set() for f in self.footage_ids}
@@ -91,12 +98,15 @@ class BatchOutcome:
 
 def assert_each_transcoded_and_posted_once(outcome: BatchOutcome) -> None:
     """One announced set of cuts per footage, one post per (footage, channel), one video per footage on the
-    platform and one folder in the `local` target, nothing failed or dead-lettered."""
+    platform and one folder in the `local` target, each announced as one event (maybe repeated), nothing failed or
+    dead-lettered."""
     announced = outcome.announced()
     assert all(len(ids) == 1 for ids in announced.values()), announced
     posts = outcome.posts()
     assert duplicates(list(posts.elements())) == {}
     assert set(posts) == outcome.wanted, outcome.summary()
+    post_announcements = outcome.post_announcements()
+    assert all(len(ids) == 1 for ids in post_announcements.values()), post_announcements
     assert outcome.youtube_videos == len(outcome.footage_ids), outcome.summary()
     assert outcome.local_posts == outcome.footage_ids
     assert outcome.dead_letters == [] and outcome.failed == [], outcome.summary()

@@ -239,3 +239,15 @@ async def test_a_held_post_whose_channel_was_removed_fails_out_loud(tmp_path: Pa
     entry = ledger.get(event.footage_id, "tt", "tiktok")
     assert entry is not None and (entry.state, entry.error) == (PostState.FAILED, reason)
     assert adapter.requests == []
+
+
+async def test_a_redelivered_post_is_announced_again_as_the_same_event(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1")
+    publisher, producer, _, _ = make(tmp_path, adapter)
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    await publisher.handle(event)
+    await publisher.handle(event)  # redelivered: the offset was not committed before a crash or a rebalance
+    assert len(adapter.requests) == 1
+    first, again = (e for name, e in producer.sent if name == POSTS_PUBLISHED.name)
+    assert again.event_id == first.event_id
+    assert again.model_copy(update={"occurred_at": first.occurred_at}) == first  # only the sending time differs

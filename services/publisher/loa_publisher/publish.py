@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,13 @@ def plan_posts(event: RenditionsReady, channels: Mapping[str, Channel]) -> tuple
             else:
                 posts.append(PlannedPost(channel, rendition))
     return posts, problems
+
+
+def announcement_id(key: PostKey, post_id: str) -> str:
+    """The posts.published event id, derived from the post: announcing it again (a redelivery, a crash between the
+    post and the commit, another replica) repeats the same event, as transcode's renditions.ready does."""
+    name = f"loa:posts.published:{key.footage_id}:{key.channel}:{key.profile}:{post_id}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
 
 
 def failure_reason(platform: str, exc: Exception) -> str:
@@ -282,6 +290,7 @@ class Publisher:
         await self.producer.send(
             POSTS_PUBLISHED,
             PostPublished(
+                event_id=announcement_id(entry.key, entry.post_id),
                 footage_id=entry.footage_id,
                 channel=channel.name,
                 platform=channel.platform,
