@@ -73,7 +73,7 @@ async def baseline_round(clip: Path, work: Path) -> float:
 async def archiver_round(clip: Path, work: Path) -> float:
     """Publish start → the recorder has stored its last segment (the archive leaves the recording state)."""
     settings = ArchiverSettings(data_dir=work / "data", rtmp_port=free_port(), segment_s=4, highlight_first_s=0)
-    store = ArchiveStore(work / "a.sqlite3")
+    store = ArchiveStore.open(work / "a.sqlite3")
     archiver = build_archiver(settings, LocalStorage(work / "storage"), NoProducer(), store, {"local"})  # type: ignore[arg-type]
     store.add_stream_key("local", hash_token("bench-key"), "Bench", ("local",), ("local",), ())
     await archiver.start()

@@ -96,7 +96,7 @@ class ArchiverProcess:
     def stored_archive(self, archive_id: str) -> tuple[Archive, list[Segment]]:
         """The archive and its stored segments as the archiver's own store has them (read while it is stopped)."""
         assert self.proc is None or self.proc.poll() is not None, "read the store only while the archiver is down"
-        store = ArchiveStore(self.root / "data" / "archiver.sqlite3")
+        store = ArchiveStore.open(self.root / "data" / "archiver.sqlite3")
         try:
             archive = store.archive(archive_id)
             assert archive is not None, archive_id

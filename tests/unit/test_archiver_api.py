@@ -25,7 +25,7 @@ def make_client(tmp_path: Path) -> tuple[TestClient, ArchiveStore]:
         hls_allowed_hosts="cdn.example.com",
         rtmp_public_url="rtmp://live.ward.example/live",
     )
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     # The producer is never started: these requests announce nothing.
     producer = EventProducer("127.0.0.1:1")
     archiver = build_archiver(settings, LocalStorage(tmp_path / "s"), producer, store, {"local", "yt"})

@@ -34,7 +34,7 @@ class FlakyProducer:
 async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Path) -> None:
     settings = ArchiverSettings(data_dir=tmp_path / "data", finalize_retry_s=0.05, highlight_first_s=1)
     storage = LocalStorage(tmp_path / "storage")
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
     finalizer = Finalizer(settings, storage, producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
@@ -76,7 +76,7 @@ async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_retu
         data_dir=tmp_path / "data", silence_timeout_s=0.3, highlight_first_s=0, rtmp_port=free_port()
     )
     storage = LocalStorage(tmp_path / "storage")
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     # What a killed archiver left: an RTMP archive still "recording", one segment stored and one closed by the
     # orphaned ffmpeg but never stored.
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
@@ -128,7 +128,7 @@ async def test_silent_publisher_ends_the_stream() -> None:
 
 async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path) -> None:
     settings = ArchiverSettings(data_dir=tmp_path / "data")
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
     finalizer = Finalizer(settings, LocalStorage(tmp_path / "s"), producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
@@ -141,7 +141,7 @@ async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path)
 
 async def test_nothing_is_finalized_after_the_stop(tmp_path: Path) -> None:
     settings = ArchiverSettings(data_dir=tmp_path / "data")
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
     finalizer = Finalizer(settings, LocalStorage(tmp_path / "s"), producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))

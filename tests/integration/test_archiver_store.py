@@ -1,20 +1,22 @@
-"""The archiver's SQLite state: what a restarted recorder relies on."""
+"""The archiver's state on both databases (a SQLite file, PostgreSQL): what a restarted recorder relies on, and a
+store made by the previous code adopted with its rows."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from loa_archiver.recorder import SegmentRecorder, sweep
-from loa_archiver.store import ArchiveStore
+from loa_archiver.store import ArchiveStore, metadata
 from loa_core.contracts import layout
 from loa_core.storage import LocalStorage
 
 
-def test_state_survives_reopening(tmp_path: Path) -> None:
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+def test_state_survives_reopening(database_url: str) -> None:
+    store = ArchiveStore.open(database_url)
     key = store.add_stream_key("local", "h" * 64, "Live", ("yt",), ("tt",), ("rtmp://x/y",))
     archive = store.create_archive("rtmp", key.key_id, "local", "Live", ("yt",), ("tt",))
     assert store.next_segment_number(archive.archive_id) == 1
@@ -23,7 +25,7 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     mark = store.add_mark(archive.archive_id, 5, 20, "Khai mạc")
     store.close()
 
-    reopened = ArchiveStore(tmp_path / "a.sqlite3")
+    reopened = ArchiveStore.open(database_url)
     assert reopened.active_key_by_hash("h" * 64) == key
     assert reopened.recording_archive_for(key.key_id) == archive
     assert reopened.next_segment_number(archive.archive_id) == 3
@@ -35,8 +37,8 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     assert reopened.archives("announced")[0].ended_at is not None
 
 
-def test_pulls(tmp_path: Path) -> None:
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+def test_pulls(database_url: str) -> None:
+    store = ArchiveStore.open(database_url)
     pull = store.add_pull("https://x/a.m3u8", "local", "T", ("local",), ("local",), datetime.now(UTC), None)
     assert pull.state == "scheduled" and store.pulls("scheduled") == [pull]
     archive = store.create_archive("hls", pull.pull_id, "local", "T", ("local",), ("local",))
@@ -54,7 +56,7 @@ def test_pulls(tmp_path: Path) -> None:
 
 
 def test_sweep_stores_closed_segments_left_by_a_killed_run(tmp_path: Path) -> None:
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     storage = LocalStorage(tmp_path / "storage")
     archive = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",))
     work = tmp_path / "work"
@@ -74,7 +76,7 @@ def test_sweep_stores_closed_segments_left_by_a_killed_run(tmp_path: Path) -> No
 
 
 async def test_a_new_run_numbers_after_a_segment_an_old_ffmpeg_may_still_write(tmp_path: Path) -> None:
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
     storage = LocalStorage(tmp_path / "storage")
     archive = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",))
     for n in (1, 2, 3):
@@ -91,8 +93,8 @@ async def test_a_new_run_numbers_after_a_segment_an_old_ffmpeg_may_still_write(t
     assert (work / "seg00004.ts").read_bytes().startswith(b"being finished")  # untouched
 
 
-def test_announcements_are_planned_once_and_survive_reopening(tmp_path: Path) -> None:
-    store = ArchiveStore(tmp_path / "a.sqlite3")
+def test_announcements_are_planned_once_and_survive_reopening(database_url: str) -> None:
+    store = ArchiveStore.open(database_url)
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
     store.plan_announcements(archive.archive_id, [("f1", b'{"a": 1}'), ("f2", b'{"b": "\xc4\x91"}')])
     # A second plan (a finalize redone) would announce other events for the same archive: refused, nothing added.
@@ -101,8 +103,76 @@ def test_announcements_are_planned_once_and_survive_reopening(tmp_path: Path) ->
     store.mark_announced(archive.archive_id, 0)
     store.close()
 
-    reopened = ArchiveStore(tmp_path / "a.sqlite3")
+    reopened = ArchiveStore.open(database_url)
     planned = reopened.announcements(archive.archive_id)
     assert [(a.footage_id, a.sent) for a in planned] == [("f1", True), ("f2", False)]
     assert planned[1].event == '{"b": "đ"}'.encode()
     assert reopened.announcements("other") == []
+    reopened.close()
+
+
+# The schema the hand-written store made (before Alembic), and a row in every table.
+ARCHIVER_TABLES = sorted(metadata.tables)
+PREVIOUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stream_keys (
+    key_id TEXT PRIMARY KEY, channel TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
+    archive_channels TEXT NOT NULL, highlight_channels TEXT NOT NULL, restream_urls TEXT NOT NULL,
+    created_at TEXT NOT NULL, revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS archives (
+    archive_id TEXT PRIMARY KEY, source TEXT NOT NULL, owner_id TEXT NOT NULL, channel TEXT NOT NULL,
+    title TEXT NOT NULL, archive_channels TEXT NOT NULL, highlight_channels TEXT NOT NULL,
+    footage_id TEXT NOT NULL, state TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS segments (
+    archive_id TEXT NOT NULL, n INTEGER NOT NULL, key TEXT NOT NULL, duration_s REAL NOT NULL,
+    source_seq INTEGER, PRIMARY KEY (archive_id, n)
+);
+CREATE TABLE IF NOT EXISTS marks (
+    archive_id TEXT NOT NULL, idx INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, title TEXT,
+    footage_id TEXT NOT NULL, PRIMARY KEY (archive_id, idx)
+);
+CREATE TABLE IF NOT EXISTS announcements (
+    archive_id TEXT NOT NULL, idx INTEGER NOT NULL, footage_id TEXT NOT NULL, event TEXT NOT NULL, sent_at TEXT,
+    PRIMARY KEY (archive_id, idx)
+);
+CREATE TABLE IF NOT EXISTS pulls (
+    pull_id TEXT PRIMARY KEY, url TEXT NOT NULL, channel TEXT NOT NULL, title TEXT NOT NULL,
+    archive_channels TEXT NOT NULL, highlight_channels TEXT NOT NULL, start_at TEXT NOT NULL, end_at TEXT,
+    state TEXT NOT NULL, archive_id TEXT, last_seq INTEGER, error TEXT
+);
+INSERT INTO stream_keys VALUES
+    ('k1', 'local', 'hash1', 'Họp dân', '["yt"]', '["tt"]', '["rtmp://x/y"]', '2026-11-01T08:00:00+00:00', NULL);
+INSERT INTO archives VALUES
+    ('a1', 'rtmp', 'k1', 'local', 'Họp dân', '["yt"]', '["tt"]', 'f1', 'finalizing', '2026-11-01T08:01:00+00:00',
+     '2026-11-01T09:00:00+00:00', NULL);
+INSERT INTO segments VALUES ('a1', 1, 'live/a1/seg00001.ts', 2.5, NULL), ('a1', 2, 'live/a1/seg00002.ts', 2.0, 7);
+INSERT INTO marks VALUES ('a1', 1, 5.0, 20.5, 'Khai mạc', 'f2');
+INSERT INTO announcements VALUES ('a1', 0, 'f1', '{"a": 1}', '2026-11-01T09:01:00+00:00'), ('a1', 1, 'f2', '{}', NULL);
+INSERT INTO pulls VALUES
+    ('p1', 'https://x/a.m3u8', 'local', 'T', '["local"]', '["local"]', '2026-11-01T07:00:00+00:00', NULL, 'done',
+     'a1', NULL, NULL);
+"""
+
+
+def test_a_store_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "archiver.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(PREVIOUS_SCHEMA)
+    expected = {t: old.execute(f"SELECT * FROM {t}").fetchall() for t in ARCHIVER_TABLES}
+    old.close()
+    assert all(expected.values())
+
+    store = ArchiveStore.open(path)  # the new code starts on it: adopts it as revision 0001
+    store.close()
+    adopted = sqlite3.connect(path)
+    assert {t: adopted.execute(f"SELECT * FROM {t}").fetchall() for t in ARCHIVER_TABLES} == expected
+    assert adopted.execute("SELECT version_num FROM alembic_version_archiver").fetchall() == [("0001",)]
+    adopted.close()
+    store = ArchiveStore.open(path)
+    assert store.active_key_by_hash("hash1") is not None and store.next_segment_number("a1") == 3
+    assert store.last_source_seq("a1") == 7 and [m.title for m in store.marks("a1")] == ["Khai mạc"]
+    assert [(a.footage_id, a.sent) for a in store.announcements("a1")] == [("f1", True), ("f2", False)]
+    pull = store.pull("p1")
+    assert pull is not None and pull.archive_id == "a1"
+    store.close()

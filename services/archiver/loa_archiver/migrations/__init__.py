@@ -1,0 +1,1 @@
+"""The archiver's schema history (Alembic), applied on start by `loa_core.db.migrate(engine, "archiver")`."""
