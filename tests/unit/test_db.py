@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Connection, MetaData, Table, Text, exc, select, text
 
+from loa_archiver.settings import ArchiverSettings
 from loa_core import db
 from loa_core.settings import CommonSettings
+from loa_metrics.settings import MetricsSettings
 from loa_publisher.settings import PublisherSettings
 
 T = Table("t", MetaData(), Column("k", Text, primary_key=True), Column("v", Text), Column("w", Text))
@@ -35,6 +37,17 @@ def test_the_publisher_still_reads_its_old_variable(tmp_path: Path, monkeypatch:
     monkeypatch.delenv("LOA_DATABASE_URL")
     monkeypatch.delenv("LOA_LEDGER_URL")
     assert PublisherSettings(data_dir=tmp_path).ledger_location().endswith("/publisher-ledger.sqlite3")
+
+
+def test_every_service_with_state_reads_the_database_url(tmp_path: Path) -> None:
+    shared = "postgresql://loa@db/loa"
+    assert PublisherSettings(data_dir=tmp_path, database_url=shared).ledger_location() == shared
+    assert MetricsSettings(data_dir=tmp_path, database_url=shared).projection_location() == shared
+    assert ArchiverSettings(data_dir=tmp_path, database_url=shared).store_location() == shared
+    embedded = ArchiverSettings(data_dir=tmp_path).store_location()
+    assert db.normalize_url(embedded).database == str(tmp_path / "archiver.sqlite3")
+    embedded = MetricsSettings(data_dir=tmp_path).projection_location()
+    assert db.normalize_url(embedded).database == str(tmp_path / "metrics-projection.sqlite3")
 
 
 def test_sqlite_engine_settings(tmp_path: Path) -> None:

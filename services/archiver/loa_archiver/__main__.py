@@ -40,7 +40,7 @@ def build_archiver(
 
 def build_app(settings: ArchiverSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=ARCHIVER)
-    store = ArchiveStore.open(settings.data_dir / "archiver.sqlite3")
+    store = ArchiveStore.open(settings.store_location())
     archiver = build_archiver(
         settings, make_storage(settings.storage()), producer, store, load_channels(settings.channels_file)
     )

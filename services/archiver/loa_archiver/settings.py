@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
 
@@ -44,6 +45,10 @@ class ArchiverSettings(CommonSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     # First wait before finalizing again after a failure (Kafka or storage down); doubles up to 5 minutes.
     finalize_retry_s: float = 5.0
+
+    def store_location(self) -> str:
+        """LOA_DATABASE_URL, else <data_dir>/archiver.sqlite3."""
+        return database_url(self, "archiver.sqlite3")
 
     def work_root(self) -> Path:
         """The archiver's local working folder (segments being recorded, archives being assembled)."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
 
@@ -23,3 +24,7 @@ class MetricsSettings(CommonSettings):
     youtube_daily_units: int = 2000
     # Requests a minute the poller may send TikTok per endpoint family (the platform allows 600).
     tiktok_requests_per_minute: int = 60
+
+    def projection_location(self) -> str:
+        """LOA_DATABASE_URL, else <data_dir>/metrics-projection.sqlite3."""
+        return database_url(self, "metrics-projection.sqlite3")
