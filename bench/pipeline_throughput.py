@@ -128,15 +128,15 @@ def read_runs(records: Path) -> list[Run]:
     return runs
 
 
-def ffmpeg_of(runs: Iterable[Run], footage_id: str) -> tuple[float, float]:
-    """Wall seconds (the union of the runs' intervals) and CPU seconds of a footage's transcode runs."""
+def ffmpeg_of(runs: Iterable[Run], footage_id: str) -> tuple[float, float, int]:
+    """Wall seconds (the union of the runs' intervals), CPU seconds and count of a footage's transcode runs."""
     mine = sorted((r for r in runs if f"transcode-work/{footage_id}-" in r.argv), key=lambda r: r.start)
     wall, cpu, reach = 0.0, 0.0, 0.0
     for run in mine:
         wall += max(0.0, run.end - max(run.start, reach))
         reach = max(reach, run.end)
         cpu += run.cpu_s
-    return wall, cpu
+    return wall, cpu, len(mine)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -187,6 +187,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)  # upload complete to published
     ffmpeg_wall: list[float] = field(default_factory=list)
     ffmpeg_cpu: list[float] = field(default_factory=list)
+    ffmpeg_runs: list[int] = field(default_factory=list)
     job_s: list[float] = field(default_factory=list)  # the worker's own loa_transcode_job_seconds
 
     @property
@@ -354,9 +355,10 @@ def run_pipeline(
     phase = Phase(name, count, wall, cpu, load_before, load())
     for footage_id, finished in done.items():
         phase.latencies.append(published[footage_id] - finished)
-        ff_wall, ff_cpu = ffmpeg_of(runs, footage_id)
+        ff_wall, ff_cpu, ff_runs = ffmpeg_of(runs, footage_id)
         phase.ffmpeg_wall.append(ff_wall)
         phase.ffmpeg_cpu.append(ff_cpu)
+        phase.ffmpeg_runs.append(ff_runs)
         if footage_id in jobs:
             phase.job_s.append(jobs[footage_id])
     return phase
@@ -392,7 +394,7 @@ def report(phases: list[Phase]) -> None:
         print(f"  upload complete → published   {p50_95(p.latencies)}")
         print(
             f"  ffmpeg + ffprobe wall         {p50_95(p.ffmpeg_wall)}"
-            f"   (CPU {statistics.mean(p.ffmpeg_cpu):.2f} s mean)"
+            f"   (CPU {statistics.mean(p.ffmpeg_cpu):.2f} s, {statistics.mean(p.ffmpeg_runs):.1f} runs per footage)"
         )
         if p.job_s:
             print(f"  transcode job (worker's own)  {p50_95(p.job_s)}")
