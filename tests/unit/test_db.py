@@ -11,6 +11,7 @@ from sqlalchemy import Column, Connection, MetaData, Table, Text, exc, select, t
 from loa_archiver.settings import ArchiverSettings
 from loa_core import db
 from loa_core.settings import CommonSettings
+from loa_ingest.settings import IngestSettings
 from loa_metrics.settings import MetricsSettings
 from loa_publisher.settings import PublisherSettings
 
@@ -44,6 +45,9 @@ def test_every_service_with_state_reads_the_database_url(tmp_path: Path) -> None
     assert PublisherSettings(data_dir=tmp_path, database_url=shared).ledger_location() == shared
     assert MetricsSettings(data_dir=tmp_path, database_url=shared).projection_location() == shared
     assert ArchiverSettings(data_dir=tmp_path, database_url=shared).store_location() == shared
+    assert IngestSettings(data_dir=tmp_path, database_url=shared).state_location() == shared
+    embedded = IngestSettings(data_dir=tmp_path).state_location()
+    assert db.normalize_url(embedded).database == str(tmp_path / "ingest.sqlite3")
     embedded = ArchiverSettings(data_dir=tmp_path).store_location()
     assert db.normalize_url(embedded).database == str(tmp_path / "archiver.sqlite3")
     embedded = MetricsSettings(data_dir=tmp_path).projection_location()

@@ -18,10 +18,10 @@ from loa_core.contracts import FootageMetadata, FootageUploaded, TopicSpec
 from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
-from loa_ingest.catalog import Catalog
 from loa_ingest.duplicates import AlreadyUploaded, already_uploaded, changed_details
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
+from loa_ingest.state import open_state
 from tests.support.media import make_clip
 
 
@@ -53,7 +53,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def service_in(root: Path, producer: FakeProducer) -> IngestService:
     settings = IngestSettings(data_dir=root / "data", storage_root=root / "storage")
-    return IngestService(settings, LocalStorage(root / "storage"), producer, Catalog(root / "catalog.sqlite3"))
+    catalog = open_state(root / "ingest.sqlite3", root / "tus").catalog
+    return IngestService(settings, LocalStorage(root / "storage"), producer, catalog)
 
 
 def spooled(service: IngestService, source: Path, name: str) -> Path:
@@ -87,7 +88,7 @@ async def test_a_recorded_announcement_is_sent_at_start_with_its_ids(tmp_path: P
     service = service_in(tmp_path, crashed)
     accepted = await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META)
     (announced,) = crashed.sent
-    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "ingest.sqlite3") as db:
         db.execute("UPDATE footage SET announced=0")  # the process died before recording the send
 
     restarted = FakeProducer()
@@ -135,7 +136,7 @@ async def test_a_file_catalogued_before_details_were_kept_is_refused_unless_told
 ) -> None:
     """Catalogs written before the outbox kept no event: an upload with details cannot be told apart, so it is
     refused with the footage id rather than dropped silently."""
-    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "ingest.sqlite3") as db:
         db.execute(
             "CREATE TABLE footage (sha256 TEXT PRIMARY KEY, footage_id TEXT NOT NULL, created_at TEXT "
             "NOT NULL DEFAULT CURRENT_TIMESTAMP)"

@@ -13,14 +13,13 @@ from loa_core.contracts import INGEST
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
 from loa_core.storage import make_storage
-from loa_ingest.access import RateLimiter, TokenStore
+from loa_ingest.access import RateLimiter
 from loa_ingest.api import create_api
-from loa_ingest.catalog import Catalog
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
+from loa_ingest.state import open_state
 from loa_ingest.status import StatusRelay
 from loa_ingest.tus import TusUploads
-from loa_ingest.uploads import UploadStore
 
 log = logging.getLogger("loa_ingest")
 SWEEP_EVERY_S = 60.0
@@ -29,15 +28,15 @@ SWEEP_EVERY_S = 60.0
 def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=INGEST)
     data = settings.data_dir
-    catalog = Catalog(data / "ingest-catalog.sqlite3")
+    state = open_state(settings.state_location(), data / "ingest-spool" / "tus")
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     relay = StatusRelay(settings.metrics_url, metrics_token)
-    service = IngestService(settings, make_storage(settings.storage()), producer, catalog)
+    service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
     api = create_api(
         service,
         load_channels(settings.channels_file),
-        TokenStore(data / "ingest-tokens.sqlite3"),
-        UploadStore(data / "ingest-uploads.sqlite3", data / "ingest-spool" / "tus"),
+        state.tokens,
+        state.uploads,
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         relay,
     )
@@ -70,6 +69,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         sweeper.cancel()
         await relay.close()
         await producer.stop()
+        state.close()
 
     api.router.lifespan_context = lifespan
     return api

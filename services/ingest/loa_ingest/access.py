@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+from sqlalchemy import Column, Engine, Float, MetaData, Table, Text, insert, select, update
+
+from loa_core import db
 from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, role_allows
 
 
@@ -29,54 +30,64 @@ class IssuedToken:
     label: str
 
 
+# The newest revision of the table (loa_ingest/migrations/versions); times are seconds since the epoch.
+metadata = MetaData()
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("sha256", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+LISTED = ("token_id", "role", "label", "created_by", "created_at", "revoked_at")
+
+
 class TokenStore:
     """The role tokens; a `loa_core.auth.RoleTokens`, so ingest checks tokens like every other service."""
 
-    def __init__(self, db_path: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
-            " role TEXT NOT NULL, label TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,"
-            " revoked_at REAL)"
-        )
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def create(self, role: Role, label: str, created_by: str) -> IssuedToken:
         token = new_token()
         token_id = secrets.token_hex(6)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO tokens (token_id, sha256, role, label, created_by, created_at) VALUES (?,?,?,?,?,?)",
-                (token_id, hash_token(token), role, label, created_by, time.time()),
-            )
+        values = {
+            "token_id": token_id,
+            "sha256": hash_token(token),
+            "role": role,
+            "label": label,
+            "created_by": created_by,
+            "created_at": time.time(),
+        }
+        db.transaction(self._engine, lambda c: c.execute(insert(tokens).values(values)))
         return IssuedToken(token, token_id, role, label)
 
     def revoke(self, token_id: str) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE tokens SET revoked_at=? WHERE token_id=? AND revoked_at IS NULL", (time.time(), token_id)
-            )
-        return cursor.rowcount == 1
+        statement = (
+            update(tokens)
+            .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+        return db.transaction(self._engine, lambda c: c.execute(statement).rowcount) == 1
 
     def list(self) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT token_id, role, label, created_by, created_at, revoked_at FROM tokens ORDER BY created_at"
-            ).fetchall()
-        keys = ("token_id", "role", "label", "created_by", "created_at", "revoked_at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        query = select(*(tokens.c[name] for name in LISTED)).order_by(tokens.c.created_at)
+        rows = db.transaction(self._engine, lambda c: c.execute(query).all())
+        return [dict(row._mapping) for row in rows]
 
     async def caller_of(self, token: str) -> Caller | None:
         # Looked up by its hash: the hash is the index, so no token is ever compared in plain text.
-        with self._lock:
-            row = self._db.execute(
-                "SELECT token_id, role, label FROM tokens WHERE sha256=? AND revoked_at IS NULL", (hash_token(token),)
-            ).fetchone()
+        query = select(tokens.c.token_id, tokens.c.role, tokens.c.label).where(
+            tokens.c.sha256 == hash_token(token), tokens.c.revoked_at.is_(None)
+        )
+        row = db.transaction(self._engine, lambda c: c.execute(query).first())
         if row is None:
             return None
-        return Caller(id=str(row[0]), role=row[1], label=str(row[2]))
+        return Caller(id=str(row.token_id), role=row.role, label=str(row.label))
 
 
 class RateLimiter:

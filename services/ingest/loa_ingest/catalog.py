@@ -4,16 +4,32 @@ The catalog is also ingest's outbox for announcements. A footage's id and its wh
 recorded here (pending) before the event is sent, and marked announced after. A crash between the send and the
 mark leaves a pending row, which is sent again as recorded (same footage id, same event id) at the next start or
 by the next upload of the same file: consumers may see the event twice, but never a second footage for the file.
+
+The rows live in ingest's database (loa_ingest/state.py): SQLite by default, PostgreSQL when replicas share it; a
+file reserved by two replicas at once is recorded by one of them only.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from loa_core.contracts import FootageUploaded
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, select, update
+
+from loa_core import db
+from loa_core.contracts import FootageUploaded, utc_now
+
+# The newest revision of the table (loa_ingest/migrations/versions).
+metadata = MetaData()
+footage = Table(
+    "footage",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("footage_id", Text, nullable=False),
+    # ISO-8601 UTC (rows from the SQLite-only code: 'YYYY-MM-DD HH:MM:SS', which sorts before them)
+    Column("created_at", Text, nullable=False),
+    Column("event", Text),
+    Column("announced", Integer, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -25,47 +41,34 @@ class Entry:
 
 
 class Catalog:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS footage (sha256 TEXT PRIMARY KEY, footage_id TEXT NOT NULL, created_at TEXT "
-            "NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(footage)")}
-        if "event" not in columns:
-            # Rows from before the outbox were written after their send: announced, event not kept.
-            self._db.execute("ALTER TABLE footage ADD COLUMN event TEXT")
-            self._db.execute("ALTER TABLE footage ADD COLUMN announced INTEGER NOT NULL DEFAULT 1")
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def find(self, sha256: str) -> Entry | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT footage_id, event, announced FROM footage WHERE sha256=?", (sha256,)
-            ).fetchone()
+        query = select(footage.c.footage_id, footage.c.event, footage.c.announced).where(footage.c.sha256 == sha256)
+        row = db.transaction(self._engine, lambda c: c.execute(query).first())
         if row is None:
             return None
-        event = None if row[1] is None else FootageUploaded.from_bytes(row[1].encode())
-        return Entry(footage_id=str(row[0]), event=event, announced=bool(row[2]))
+        event = None if row.event is None else FootageUploaded.from_bytes(row.event.encode())
+        return Entry(footage_id=str(row.footage_id), event=event, announced=bool(row.announced))
 
     def reserve(self, event: FootageUploaded) -> bool:
         """Record the footage (pending) before its event is sent; False if the file already has a footage."""
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO footage (sha256, footage_id, event, announced) VALUES (?, ?, ?, 0) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                (event.media.sha256, event.footage_id, event.to_bytes().decode()),
-            )
-        return cursor.rowcount == 1
+        values = {
+            "sha256": event.media.sha256,
+            "footage_id": event.footage_id,
+            "created_at": utc_now().isoformat(),
+            "event": event.to_bytes().decode(),
+            "announced": 0,
+        }
+        return db.transaction(self._engine, lambda c: db.insert_ignore(c, footage, values)) == 1
 
     def mark_announced(self, sha256: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE footage SET announced=1 WHERE sha256=?", (sha256,))
+        statement = update(footage).where(footage.c.sha256 == sha256).values(announced=1)
+        db.transaction(self._engine, lambda c: c.execute(statement))
 
     def pending(self) -> list[FootageUploaded]:
         """Recorded but not known to be sent: a crash or a failed send came in between."""
-        with self._lock:
-            rows = self._db.execute("SELECT event FROM footage WHERE announced=0 ORDER BY created_at").fetchall()
-        return [FootageUploaded.from_bytes(row[0].encode()) for row in rows]
+        query = select(footage.c.event).where(footage.c.announced == 0).order_by(footage.c.created_at)
+        rows = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
+        return [FootageUploaded.from_bytes(event.encode()) for event in rows]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
 
@@ -26,3 +27,7 @@ class IngestSettings(CommonSettings):
     metrics_token: SecretStr | None = None
     # node_modules holding Uppy (scripts/setup.sh installs it with npm); None: the repository's .cache/web.
     web_vendor_dir: Path | None = None
+
+    def state_location(self) -> str:
+        """LOA_DATABASE_URL, else <data_dir>/ingest.sqlite3 (tus upload records, catalog, role tokens)."""
+        return database_url(self, "ingest.sqlite3")

@@ -1,4 +1,5 @@
-"""The state of every resumable (tus) upload: a SQLite row plus a spool file holding the bytes received so far.
+"""The state of every resumable (tus) upload: a row in ingest's database plus a spool file holding the bytes received
+so far (loa_ingest/state.py: SQLite, or PostgreSQL shared by replicas; the spool file stays in `spool_dir`).
 
 The row's `offset` is the truth; the spool file may hold a longer, uncommitted tail after a crash and is cut back
 to the row's offset before the next write. Hashes are kept in memory while the process lives and recomputed from
@@ -7,12 +8,14 @@ the spool file when it does not (a restart), so the sha256 of a 2 GB upload neve
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from sqlalchemy import BigInteger, Column, Engine, Float, Integer, MetaData, Row, Table, Text, insert, select, update
+
+from loa_core import db
 
 UploadState = Literal["receiving", "received", "accepted", "rejected", "terminated", "expired"]
 # States in which the bytes are gone and the upload answers 404/410.
@@ -37,87 +40,69 @@ class Upload:
     reason: str | None = None
 
 
-_COLUMNS = (
-    "id, length, offset, raw_metadata, metadata_json, owner, created_at, expires_at, state, footage_id, duplicate, "
-    "reason"
+# The newest revision of the table (loa_ingest/migrations/versions); times are seconds since the epoch.
+metadata = MetaData()
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("length", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("raw_metadata", Text, nullable=False),
+    Column("metadata_json", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("footage_id", Text),
+    Column("duplicate", Integer, nullable=False),
+    Column("reason", Text),
 )
 
 
-def _upload(row: tuple[Any, ...]) -> Upload:
+def _upload(row: Row[Any]) -> Upload:
     return Upload(
-        id=row[0],
-        length=row[1],
-        offset=row[2],
-        raw_metadata=row[3],
-        metadata_json=row[4],
-        owner=row[5],
-        created_at=row[6],
-        expires_at=row[7],
-        state=row[8],
-        footage_id=row[9],
-        duplicate=bool(row[10]),
-        reason=row[11],
+        id=row.id,
+        length=row.length,
+        offset=row.offset,
+        raw_metadata=row.raw_metadata,
+        metadata_json=row.metadata_json,
+        owner=row.owner,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        state=row.state,
+        footage_id=row.footage_id,
+        duplicate=bool(row.duplicate),
+        reason=row.reason,
     )
 
 
 class UploadStore:
-    def __init__(self, db_path: Path, spool_dir: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+    """`engine`: ingest's database (loa_ingest/state.py); `spool_dir`: where this process keeps the bytes."""
+
+    def __init__(self, engine: Engine, spool_dir: Path) -> None:
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: no fsync per commit (one per PATCH halved throughput with 16 MiB chunks). A power cut can lose
-        # the last offsets; the spool is then longer than the row says and its tail is cut off before the next write,
-        # so the client resends those bytes. Nothing is lost that the client does not still have.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, length INTEGER NOT NULL, offset INTEGER NOT NULL,"
-            " raw_metadata TEXT NOT NULL, metadata_json TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,"
-            " expires_at REAL NOT NULL, state TEXT NOT NULL, footage_id TEXT, duplicate INTEGER NOT NULL DEFAULT 0,"
-            " reason TEXT)"
-        )
+        self._engine = engine
 
     def spool_path(self, upload_id: str) -> Path:
         return self.spool_dir / f"{upload_id}.bin"
 
     def create(self, upload: Upload) -> None:
         self.spool_path(upload.id).touch()
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO uploads ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608 (constant columns)
-                (
-                    upload.id,
-                    upload.length,
-                    upload.offset,
-                    upload.raw_metadata,
-                    upload.metadata_json,
-                    upload.owner,
-                    upload.created_at,
-                    upload.expires_at,
-                    upload.state,
-                    upload.footage_id,
-                    int(upload.duplicate),
-                    upload.reason,
-                ),
-            )
+        values = {**vars(upload), "duplicate": int(upload.duplicate)}
+        db.transaction(self._engine, lambda c: c.execute(insert(uploads).values(values)))
 
     def get(self, upload_id: str) -> Upload | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE id=?",  # noqa: S608 (constant columns)
-                (upload_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        return _upload(row)
+        query = select(uploads).where(uploads.c.id == upload_id)
+        row = db.transaction(self._engine, lambda c: c.execute(query).first())
+        return None if row is None else _upload(row)
 
     def set_offset(self, upload_id: str, offset: int, expires_at: float, state: UploadState) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE uploads SET offset=?, expires_at=?, state=? WHERE id=?", (offset, expires_at, state, upload_id)
-            )
+        statement = (
+            update(uploads).where(uploads.c.id == upload_id).values(offset=offset, expires_at=expires_at, state=state)
+        )
+        db.transaction(self._engine, lambda c: c.execute(statement))
 
     def finish(
         self,
@@ -129,17 +114,15 @@ class UploadStore:
         reason: str | None = None,
     ) -> None:
         """Record the end of an upload and drop its bytes (accepted ones are in storage by now)."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE uploads SET state=?, footage_id=?, duplicate=?, reason=? WHERE id=?",
-                (state, footage_id, int(duplicate), reason, upload_id),
-            )
+        statement = (
+            update(uploads)
+            .where(uploads.c.id == upload_id)
+            .values(state=state, footage_id=footage_id, duplicate=int(duplicate), reason=reason)
+        )
+        db.transaction(self._engine, lambda c: c.execute(statement))
         self.spool_path(upload_id).unlink(missing_ok=True)
 
     def expired_ids(self, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM uploads WHERE state IN ('receiving', 'received') AND expires_at < ?", (now,)
-            ).fetchall()
-        return [str(r[0]) for r in rows]
+        query = select(uploads.c.id).where(uploads.c.state.in_(("receiving", "received")), uploads.c.expires_at < now)
+        return [str(i) for i in db.transaction(self._engine, lambda c: c.execute(query).scalars().all())]

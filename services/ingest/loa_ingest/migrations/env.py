@@ -1,0 +1,3 @@
+from loa_core.db import alembic_env
+
+alembic_env()

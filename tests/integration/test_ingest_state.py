@@ -1,0 +1,251 @@
+"""Ingest's stores on both of their databases (SQLite and a real PostgreSQL server): the tus upload records, the
+catalog with its outbox, the role tokens; and a database made by the previous code adopted with every row."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from loa_core import db
+from loa_core.contracts import FootageUploaded
+from loa_ingest.settings import IngestSettings
+from loa_ingest.state import IngestState, open_state
+from loa_ingest.uploads import Upload
+from tests.support.metrics_events import new_id, uploaded
+
+
+@pytest.fixture
+def state(database_url: str, tmp_path: Path) -> Iterator[IngestState]:
+    opened = open_state(database_url, tmp_path / "tus")
+    yield opened
+    opened.close()
+
+
+def footage_of(sha256: str) -> FootageUploaded:
+    event = uploaded(new_id())
+    return event.model_copy(update={"media": event.media.model_copy(update={"sha256": sha256})})
+
+
+def test_the_catalog_reserves_a_file_once_and_keeps_the_outbox(database_url: str, state: IngestState) -> None:
+    first, second = footage_of("a" * 64), footage_of("b" * 64)
+    assert state.catalog.find("a" * 64) is None
+    assert state.catalog.reserve(first) and state.catalog.reserve(second)
+    assert not state.catalog.reserve(footage_of("a" * 64)), "the same file already has a footage"
+    entry = state.catalog.find("a" * 64)
+    assert entry is not None and (entry.footage_id, entry.event, entry.announced) == (first.footage_id, first, False)
+    assert state.catalog.pending() == [first, second], "in the order they were recorded"
+    state.catalog.mark_announced("a" * 64)
+    assert state.catalog.pending() == [second]
+    state.close()
+    reopened = open_state(database_url, Path(state.uploads.spool_dir))  # a restarted ingest
+    assert reopened.catalog.pending() == [second]
+    entry = reopened.catalog.find("a" * 64)
+    assert entry is not None and entry.announced
+    reopened.close()
+
+
+async def test_created_tokens_authenticate_with_their_role_and_are_stored_hashed(
+    database_url: str, state: IngestState, tmp_path: Path
+) -> None:
+    store = state.tokens
+    issued = store.create("uploader", "phường 1", created_by="admin")
+    who = await store.caller_of(issued.token)
+    assert who is not None and who.role == "uploader" and who.id == issued.token_id and who.label == "phường 1"
+    # Hashed at rest: the secret itself is in no column, and in no file of a SQLite database.
+    (listed,) = store.list()
+    assert listed["token_id"] == issued.token_id and listed["role"] == "uploader" and listed["revoked_at"] is None
+    engine = db.make_engine(database_url, service="ingest")
+    with engine.connect() as connection:
+        assert all(
+            issued.token not in str(value) for row in connection.execute(text("SELECT * FROM tokens")) for value in row
+        )
+    engine.dispose()
+    for path in tmp_path.glob("*.sqlite3*"):
+        assert issued.token.encode() not in path.read_bytes()
+    assert store.revoke(issued.token_id)
+    assert await store.caller_of(issued.token) is None
+    assert not store.revoke(issued.token_id)
+    assert isinstance(store.list()[0]["revoked_at"], float)
+
+
+def an_upload(upload_id: str, expires_at: float) -> Upload:
+    return Upload(
+        id=upload_id,
+        length=21 * 1024**3,  # beyond 32 bits: a long ceremony in high quality
+        offset=0,
+        raw_metadata="filename bGUubXA0",
+        metadata_json='{"title": "Lễ chào cờ"}',
+        owner="admin",
+        created_at=1_765_000_000.125,
+        expires_at=expires_at,
+        state="receiving",
+    )
+
+
+def test_upload_records_move_through_their_states(database_url: str, state: IngestState) -> None:
+    store = state.uploads
+    store.create(an_upload("u1", expires_at=100.0))
+    store.create(an_upload("u2", expires_at=300.0))
+    assert store.spool_path("u1").exists()
+    assert store.get("u1") == an_upload("u1", expires_at=100.0)
+    assert store.get("nope") is None
+    store.set_offset("u2", 16 * 1024**3, 400.5, "received")
+    assert store.expired_ids(now=200.0) == ["u1"]
+    store.finish("u1", "accepted", footage_id="f" * 32, duplicate=True)
+    assert not store.spool_path("u1").exists(), "its bytes are dropped"
+    assert store.expired_ids(now=1000.0) == ["u2"], "a finished upload never expires"
+    state.close()
+    reopened = open_state(database_url, store.spool_dir)
+    u1, u2 = reopened.uploads.get("u1"), reopened.uploads.get("u2")
+    assert u1 is not None and (u1.state, u1.footage_id, u1.duplicate, u1.reason) == ("accepted", "f" * 32, True, None)
+    assert u2 is not None and (u2.offset, u2.expires_at, u2.state) == (16 * 1024**3, 400.5, "received")
+    reopened.close()
+
+
+# What the previous code made (its last version, before Alembic), copied from it: one table per SQLite file, the
+# catalog as its first version made it (the outbox's two columns were added by a later start-up's ALTER).
+PREVIOUS_DDL = {
+    "ingest-uploads.sqlite3": [
+        "CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, length INTEGER NOT NULL, offset INTEGER NOT NULL,"
+        " raw_metadata TEXT NOT NULL, metadata_json TEXT NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL,"
+        " expires_at REAL NOT NULL, state TEXT NOT NULL, footage_id TEXT, duplicate INTEGER NOT NULL DEFAULT 0,"
+        " reason TEXT)"
+    ],
+    "ingest-catalog.sqlite3": [
+        "CREATE TABLE IF NOT EXISTS footage (sha256 TEXT PRIMARY KEY, footage_id TEXT NOT NULL, created_at TEXT "
+        "NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    ],
+    "ingest-tokens.sqlite3": [
+        "CREATE TABLE IF NOT EXISTS tokens (token_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
+        " role TEXT NOT NULL, label TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,"
+        " revoked_at REAL)"
+    ],
+}
+FILE_TABLE = {
+    "ingest-uploads.sqlite3": "uploads",
+    "ingest-catalog.sqlite3": "footage",
+    "ingest-tokens.sqlite3": "tokens",
+}
+OUTBOX_ALTERS = [
+    "ALTER TABLE footage ADD COLUMN event TEXT",
+    "ALTER TABLE footage ADD COLUMN announced INTEGER NOT NULL DEFAULT 1",
+]
+# Sizes within 32 bits and times whole multiples of 128 s: on PostgreSQL the old DDL's INTEGER and REAL are 4 bytes
+# until the revision widens them (then a 4 GiB offset and a time to the half second fit, as the test checks).
+PENDING = footage_of("c" * 64)
+PREVIOUS_ROWS = {
+    "uploads": [
+        {
+            "id": "up-receiving", "length": 2_000_000_000, "offset": 1_000_000_000, "raw_metadata": "filename YS5tcDQ=",
+            "metadata_json": '{"title": "Họp dân"}', "owner": "tok1", "created_at": 1_764_979_200.0,
+            "expires_at": 1_765_065_600.0, "state": "receiving", "footage_id": None, "duplicate": 0, "reason": None,
+        },
+        {
+            "id": "up-rejected", "length": 10, "offset": 10, "raw_metadata": "", "metadata_json": "{}",
+            "owner": "admin", "created_at": 1_764_979_200.0, "expires_at": 1_765_065_600.0, "state": "rejected",
+            "footage_id": "e" * 32, "duplicate": 1, "reason": "Tệp này đã được tải lên. / Already uploaded.",
+        },
+    ],
+    "footage": [
+        {
+            "sha256": "a" * 64, "footage_id": "a" * 32, "created_at": "2026-11-01 08:00:00", "event": None,
+            "announced": 1,
+        },
+        {
+            "sha256": "c" * 64, "footage_id": PENDING.footage_id, "created_at": "2026-11-02 08:00:00",
+            "event": PENDING.to_bytes().decode(), "announced": 0,
+        },
+    ],
+    "tokens": [
+        {
+            "token_id": "tok1", "sha256": "1" * 64, "role": "uploader", "label": "phường 1", "created_by": "admin",
+            "created_at": 1_764_979_200.0, "revoked_at": None,
+        },
+        {
+            "token_id": "tok2", "sha256": "2" * 64, "role": "viewer", "label": "tổ dân phố", "created_by": "admin",
+            "created_at": 1_764_979_328.0, "revoked_at": 1_765_065_600.0,
+        },
+    ],
+}  # fmt: skip
+
+
+def assert_every_previous_row(database_url: str) -> None:
+    engine = db.make_engine(database_url, service="ingest")
+    with engine.connect() as connection:
+        for table, rows in PREVIOUS_ROWS.items():
+            order = "id" if table == "uploads" else "token_id" if table == "tokens" else "sha256"
+            found = [dict(r._mapping) for r in connection.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))]
+            assert found == rows, table
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version_ingest").all() == [("0001",)]
+    engine.dispose()
+
+
+def test_the_three_sqlite_files_of_the_previous_code_are_adopted_with_every_row(tmp_path: Path) -> None:
+    for file, ddl in PREVIOUS_DDL.items():
+        with sqlite3.connect(tmp_path / file) as old:
+            for statement in ddl + (OUTBOX_ALTERS if file == "ingest-catalog.sqlite3" else []):
+                old.execute(statement)
+            table = FILE_TABLE[file]
+            for row in PREVIOUS_ROWS[table]:
+                names = ", ".join(f'"{name}"' for name in row)
+                old.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        old.close()
+
+    location = IngestSettings(data_dir=tmp_path).state_location()  # the new code's default, beside them
+    state = open_state(location, tmp_path / "tus")
+    assert_every_previous_row(location)
+    assert state.catalog.pending() == [PENDING]
+    upload = state.uploads.get("up-receiving")
+    assert upload is not None and upload.offset == 1_000_000_000
+    state.close()
+
+
+async def test_a_database_made_with_the_previous_ddl_is_adopted_with_every_row(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The same tables in the database itself (one SQLite file, or PostgreSQL), the catalog from before the outbox."""
+    engine = db.make_engine(database_url, service="ingest")
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("CREATE SCHEMA ingest")
+        for statement in [*PREVIOUS_DDL["ingest-uploads.sqlite3"], *PREVIOUS_DDL["ingest-tokens.sqlite3"]]:
+            # `offset` is a reserved word on PostgreSQL: quoted, as SQLite also accepts.
+            connection.exec_driver_sql(statement.replace(" offset ", ' "offset" '))
+        connection.exec_driver_sql(PREVIOUS_DDL["ingest-catalog.sqlite3"][0])
+        for table, rows in PREVIOUS_ROWS.items():
+            for row in rows:
+                if table == "footage" and row["event"] is not None:
+                    continue  # no outbox yet in this version
+                values = {
+                    k: v for k, v in row.items() if table != "footage" or k in ("sha256", "footage_id", "created_at")
+                }
+                names = ", ".join(f'"{name}"' for name in values)
+                connection.execute(
+                    text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + k for k in values)})"), values
+                )
+    engine.dispose()
+
+    state = open_state(database_url, tmp_path / "tus")
+    old_footage = PREVIOUS_ROWS["footage"][0]
+    engine = db.make_engine(database_url, service="ingest")
+    with engine.connect() as connection:
+        for table, rows in PREVIOUS_ROWS.items():
+            expected = [old_footage] if table == "footage" else rows
+            found = [dict(r._mapping) for r in connection.execute(text(f"SELECT * FROM {table}"))]
+            assert sorted(found, key=str) == sorted(expected, key=str), table
+    engine.dispose()
+    entry = state.catalog.find("a" * 64)
+    assert entry is not None and entry.announced and entry.event is None, "announced before the outbox kept events"
+    assert state.catalog.reserve(PENDING) and state.catalog.pending() == [PENDING]
+    upload = state.uploads.get("up-receiving")
+    assert upload is not None and upload.length == 2_000_000_000
+    state.uploads.set_offset("up-receiving", 4 * 1024**3 + 1, 1_765_065_600.5, "receiving")
+    upload = state.uploads.get("up-receiving")
+    assert upload is not None and (upload.offset, upload.expires_at) == (4 * 1024**3 + 1, 1_765_065_600.5)
+    caller = await state.tokens.caller_of("no such token")
+    assert caller is None and [t["token_id"] for t in state.tokens.list()] == ["tok1", "tok2"]
+    state.close()
