@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from loa_core.contracts import (
     POSTS_PUBLISHED,
     RENDITIONS_READY,
@@ -101,3 +103,26 @@ def test_two_workers_of_each_share_a_batch_and_take_over_a_killed_one(
 
     print(f"taken over: {len(left_by_t1)} transcodes, {len(left_by_p1)} footage's posts; {outcome.summary()}")
     assert_each_transcoded_and_posted_once(outcome)
+
+
+def test_two_publishers_with_a_ledger_each_stop_instead_of_posting_twice(
+    kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Without a shared ledger, a scale-up mid-batch posted a footage twice (13 YouTube videos for 12 footage, seen
+    in an experiment): each publisher's SQLite ledger knew only its own posts. Such publishers now refuse."""
+    with YouTubeEmulator(tmp_path / "yt") as youtube:
+        pipe = Pipeline(tmp_path / "pipe", kafka_broker.bootstrap, topic_prefix, youtube)
+        publishers = [pipe.publisher("p1"), pipe.publisher("p2")]  # the embedded default: a SQLite ledger each
+        try:
+            for process in publishers:
+                process.start()
+
+            def refusals() -> list[str] | None:
+                found = [httpx.get(f"{p.url}/readyz", timeout=5) for p in publishers]
+                reasons = [str(r.json().get("reason", "")) for r in found if r.status_code == 503]
+                return reasons if len(reasons) == 2 and all("LOA_DATABASE_URL" in r for r in reasons) else None
+
+            for reason in wait_until(refusals, 120, "both publishers refusing to post", diagnose=pipe.logs):
+                assert "would be posted twice" in reason and "đăng hai lần" in reason
+        finally:
+            pipe.stop()

@@ -76,3 +76,13 @@ def test_transient_failures_are_held_until_they_have_lasted_too_long() -> None:
     assert after_transient(NOW, now=later, hold=hold, give_up_after=give_up) == Hold(later + hold, failing_since=NOW)
     end = NOW + give_up
     assert after_transient(NOW, now=end, hold=hold, give_up_after=give_up) == GiveUp(NOW)
+
+
+def test_a_publisher_on_a_ledger_of_its_own_must_be_alone_in_its_group() -> None:
+    from loa_publisher.decide import replica_conflict
+
+    assert replica_conflict(shared_ledger=False, owned=6, partitions=6) is None  # alone: it owns every partition
+    assert replica_conflict(shared_ledger=True, owned=3, partitions=6) is None  # replicas on one PostgreSQL ledger
+    for owned in (0, 3):  # another member holds the rest
+        reason = replica_conflict(shared_ledger=False, owned=owned, partitions=6)
+        assert reason is not None and "LOA_DATABASE_URL" in reason and "đăng hai lần" in reason

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import HTTPException
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
@@ -24,6 +25,7 @@ from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.adapters.zalo import ZaloAdapter
 from loa_publisher.auth import Secrets
+from loa_publisher.decide import replica_conflict
 from loa_publisher.ledger import Ledger
 from loa_publisher.publish import Publisher
 from loa_publisher.settings import PublisherSettings
@@ -95,6 +97,15 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         await publisher.handle(event)
 
     consume(app, RENDITIONS_READY, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handle)
+    topic = RENDITIONS_READY.full_name(settings.topic_prefix)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers
+    async def _alone_on_an_embedded_ledger(app: ServiceApp, assigned: set[TP], **_: Any) -> None:
+        owned = sum(1 for tp in assigned if tp.topic == topic)
+        conflict = replica_conflict(shared_ledger=ledger.shared, owned=owned, partitions=RENDITIONS_READY.partitions)
+        if conflict is not None:
+            # As at the dead-letter limit: nothing more is consumed (or acked) until a person fixes it and restarts.
+            app.consumption.stop_topic(app, RENDITIONS_READY, topic, conflict)
 
     @app.timer(interval=settings.schedule_poll_s)
     async def post_held() -> None:

@@ -108,3 +108,23 @@ def after_transient(
     if now - since >= give_up_after:
         return GiveUp(since)
     return Hold(now + hold, failing_since=since)
+
+
+def replica_conflict(*, shared_ledger: bool, owned: int, partitions: int) -> str | None:
+    """Why this publisher must not post, or None (English / Vietnamese).
+
+    A ledger of its own (SQLite) knows only this worker's posts, so it must be the only publisher in its consumer
+    group: a post redelivered from one worker to another (a crash between the post and the commit, a rebalance when a
+    replica joins) would be posted again by a worker whose ledger never saw it. A lone member of a group owns every
+    partition of renditions.ready; owning fewer means another publisher is consuming beside it.
+    """
+    if shared_ledger or owned >= partitions:
+        return None
+    return (
+        f"another publisher shares this consumer group ({owned} of {partitions} partitions here) but this one's"
+        " ledger is its own (SQLite), so a post moved between them would be posted twice: give every publisher the"
+        " same PostgreSQL database (LOA_DATABASE_URL), or run one publisher / một publisher khác đang dùng chung"
+        f" nhóm consumer ({owned}/{partitions} phân vùng ở đây) nhưng sổ ghi của publisher này là riêng (SQLite),"
+        " nên một bài chuyển giữa hai worker sẽ bị đăng hai lần: cho mọi publisher dùng cùng một cơ sở dữ liệu"
+        " PostgreSQL (LOA_DATABASE_URL), hoặc chỉ chạy một publisher"
+    )
