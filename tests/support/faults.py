@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
-from loa_core.contracts import POSTS_PUBLISHED
+from loa_core.contracts import POSTS_PUBLISHED, RENDITIONS_READY
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
 from tests.support.emulators.youtube import YouTubeEmulator
@@ -58,5 +59,52 @@ def broker_restart_batch(root: Path, batch: int, timeout_s: float = 300.0) -> Ba
             finally:
                 pipe.stop()
             return pipe.outcome(uploads, timings)
+    finally:
+        broker.stop()
+
+
+def scale_up_batch(
+    root: Path, batch: int, env: dict[str, str], timeout_s: float = 600.0
+) -> tuple[BatchOutcome, dict[str, int]]:
+    """A batch of `batch` tiny footage started on one transcode worker and one publisher, joined by a second of each
+    once the first cuts are announced (a scale-up mid-batch, as KEDA does on lag). `env` goes to both publishers
+    (LOA_DATABASE_URL for a shared ledger). Returns the outcome and the footage encoded more than once (by the
+    transcode workers' logs of the ffmpeg runs), with their number of encodes."""
+    broker = KafkaBroker(root / "kafka")
+    broker.start()
+    try:
+        bootstrap = broker.bootstrap
+        asyncio.run(ensure_topics(bootstrap, PREFIX))
+        with YouTubeEmulator(root / "yt") as youtube:
+            pipe = Pipeline(root / "pipe", bootstrap, PREFIX, youtube)
+            uploads = pipe.uploads(batch)
+            first, second = [(pipe.transcoder(f"t{n}"), pipe.publisher(f"p{n}", **env)) for n in (1, 2)]
+            wanted = {(u.footage_id, c) for u in uploads for c in CHANNELS}
+            with EventCollector(bootstrap, PREFIX, RENDITIONS_READY, POSTS_PUBLISHED) as events:
+                try:
+                    first[0].start()
+                    first[1].start()
+                    first[0].wait_assigned()
+                    send_all(bootstrap, PREFIX, uploads)
+                    wait_until(lambda: events.of(RENDITIONS_READY), timeout_s, "a first cut", diagnose=pipe.logs)
+                    second[0].start()
+                    second[1].start()
+                    wait_until(
+                        lambda: wanted <= {(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED)},
+                        timeout_s,
+                        "every footage posted to every channel",
+                        diagnose=pipe.logs,
+                    )
+                finally:
+                    pipe.stop()
+            encodes = Counter(
+                u.footage_id
+                for worker in pipe.transcoders
+                for line in worker.log_path.read_text(errors="replace").splitlines()
+                if "libx264" in line and "running" in line
+                for u in uploads
+                if u.footage_id in line
+            )
+            return pipe.outcome(uploads), {f: n for f, n in encodes.items() if n > 1}
     finally:
         broker.stop()
