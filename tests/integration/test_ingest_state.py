@@ -7,15 +7,19 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from loa_core import db
+from loa_core.auth import hash_token
 from loa_core.contracts import FootageUploaded
+from loa_ingest.__main__ import build_app
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
 from loa_ingest.uploads import Upload
 from tests.support.metrics_events import new_id, uploaded
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -249,3 +253,23 @@ async def test_a_database_made_with_the_previous_ddl_is_adopted_with_every_row(
     caller = await state.tokens.caller_of("no such token")
     assert caller is None and [t["token_id"] for t in state.tokens.list()] == ["tok1", "tok2"]
     state.close()
+
+
+async def test_a_database_away_is_a_503_to_retry_not_a_server_error(tmp_path: Path) -> None:
+    """PostgreSQL restarting (a failover, an upgrade): tus clients and the page are told to come back, in both
+    languages, instead of a 500."""
+    server = PostgresServer()
+    server.start()
+    try:
+        settings = IngestSettings(
+            data_dir=tmp_path, storage_root=tmp_path / "storage", database_url=server.new_database(),
+            api_token_hashes=hash_token("admin-token"),
+        )  # fmt: skip
+        app = build_app(settings)  # its lifespan (Kafka) is not run: no request here announces anything
+    finally:
+        server.stop()  # then the request below
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest") as client:
+        answer = await client.get("/files/u1", headers={"Authorization": "Bearer admin-token"})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5" and answer.headers["Tus-Resumable"] == "1.0.0"
+    assert "database" in answer.json()["detail"] and "Cơ sở dữ liệu" in answer.json()["detail"]

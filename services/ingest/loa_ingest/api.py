@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
 from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
+from loa_core.db import DatabaseUnavailable
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
@@ -41,6 +42,11 @@ from loa_ingest.validation import RejectedUpload
 WEB_DIR = FilePath(__file__).parent / "web"
 # services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
 DEFAULT_VENDOR_DIR = FilePath(__file__).resolve().parents[3] / ".cache" / "web" / "node_modules"
+DATABASE_RETRY_S = 5
+DATABASE_AWAY = (
+    "Cơ sở dữ liệu của ingest tạm thời không trả lời; hãy thử lại sau vài giây (tải lên sẽ tiếp tục từ chỗ đã dừng). "
+    "/ Ingest's database is not answering for now; try again in a few seconds (an upload resumes where it stopped)."
+)
 
 
 def _header(name: str, required: bool = False, pattern: str | None = None) -> dict[str, Any]:
@@ -148,6 +154,15 @@ def create_api(
     @api.exception_handler(TusError)
     async def tus_error(_: object, exc: TusError) -> JSONResponse:
         return error_response(exc)
+
+    @api.exception_handler(DatabaseUnavailable)
+    async def database_away(_: object, exc: DatabaseUnavailable) -> JSONResponse:
+        # PostgreSQL restarting or failing over: a tus client retries a 503 (after Retry-After), as the page does.
+        return JSONResponse(
+            {"detail": DATABASE_AWAY},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_S), "Tus-Resumable": "1.0.0"},
+        )
 
     # -- tus: /files/ ----------------------------------------------------------------------------------------
 
