@@ -16,6 +16,7 @@ from loa_core.contracts import DeadLetter, Event, FootageUploaded, PostFailed, P
 from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import Projection, open_projection
 from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
+from tests.support.postgres import PostgresServer
 
 CHANNELS = {
     "local": Channel(name="local", platform="local", profiles=("tiktok", "youtube")),
@@ -187,6 +188,23 @@ def test_status_summary_follows_every_change(projection: Projection) -> None:
     assert counts["published"] == 1 and counts["uploaded"] == 0 and oldest is None
     projection.events.failure(post_failed(fid))
     assert projection.views.status_summary()[0]["failed"] == 1
+
+
+def test_status_summary_follows_another_replicas_writes(postgres_server: PostgresServer) -> None:
+    # Two replicas on one PostgreSQL projection: each writes the events of its own partitions. The summary was
+    # cached until this process's next write, so it kept the other replica's footage in their old status.
+    url = postgres_server.new_database()
+    mine, other = open_projection(url, CHANNELS), open_projection(url, CHANNELS)
+    try:
+        fid = new_id()
+        mine.events.footage_uploaded(uploaded(fid))
+        assert mine.views.status_summary()[0]["uploaded"] == 1
+        other.events.renditions_ready(renditions(fid))
+        counts, _ = mine.views.status_summary()
+        assert counts["transcoded"] == 1 and counts["uploaded"] == 0
+    finally:
+        mine.close()
+        other.close()
 
 
 def test_views_gained_within_a_period(projection: Projection) -> None:

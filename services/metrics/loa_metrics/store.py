@@ -115,6 +115,9 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # PostgreSQL is how replicas share the projection: there another process's writes change what a read sees,
+        # which this process's own count cannot tell. A SQLite file is this process's alone.
+        self.shared = engine.dialect.name != "sqlite"
         self._lock = threading.Lock()
         self._version = 0
 
@@ -132,7 +135,10 @@ class Database:
         self._engine.dispose()
 
     @property
-    def version(self) -> int:
+    def version(self) -> int | None:
+        """This process's write count, or None when other replicas write too (nothing can be cached then)."""
+        if self.shared:
+            return None
         with self._lock:
             return self._version
 

@@ -132,11 +132,12 @@ class FootageViews:
     def status_summary(self) -> tuple[dict[FootageStatus, int], str | None]:
         """How many footage are in each status, and the upload time of the oldest one still waiting.
 
-        Every scrape asks; between two writes the answer is the same, so it is computed once per change.
+        Every scrape asks; between two writes the answer is the same, so on an embedded projection it is computed
+        once per change. On a shared one (PostgreSQL) the other replicas write too: computed on every scrape.
         """
         version = self._db.version
         summary = self._summary
-        if summary is not None and summary[0] == version:
+        if version is not None and summary is not None and summary[0] == version:
             return dict(summary[1]), summary[2]
         rows = self._db.rows("SELECT * FROM footage")
         counts = dict.fromkeys(FOOTAGE_STATUSES, 0)
@@ -148,7 +149,8 @@ class FootageViews:
             at = row["uploaded_at"]
             if status in IN_PROGRESS and at and (oldest is None or at < oldest):
                 oldest = at
-        self._summary = (version, counts, oldest)
+        if version is not None:
+            self._summary = (version, counts, oldest)
         return dict(counts), oldest
 
     def list_posts(
