@@ -334,7 +334,7 @@ def test_pods_match_their_images() -> None:
 
 @pytest.mark.parametrize("kustomization", OVERLAYS)
 def test_every_pod_waits_for_the_topics_before_its_service_could_create_them(kustomization: str) -> None:
-    """A service creates a missing topic with one replica; on Kubernetes the topics come from the cluster's side."""
+    """A service would create a missing topic itself; on Kubernetes the topics come from the cluster's side."""
     objects = render(kustomization)
     config = next(c for c in of_kind(objects, "ConfigMap") if c["metadata"]["name"].startswith("loa-wait-for-topics"))
     for deployment in of_kind(objects, "Deployment"):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec, check_produces, group_id
 from loa_core.metrics import DEAD_LETTERS_SENT
@@ -18,10 +17,61 @@ from loa_core.metrics import DEAD_LETTERS_SENT
 log = logging.getLogger(__name__)
 
 
+# CreateTopics with replication factor -1 means "the broker's default.replication.factor" (KIP-464): 1 on the embedded
+# single node, what the Strimzi overlay sets in a city. A hard-coded 1 would leave a topic a service created before the
+# topic operator with one replica, which min.insync.replicas=2 then refuses every acks=all write to. KIP-464 documents
+# -1 from CreateTopics v4 (Kafka 2.4); aiokafka 0.14 sends v3 at most, and Kafka 4.x applies the default there too
+# (tests/integration/test_kafka_topics.py checks it against the real broker).
+BROKER_DEFAULT_REPLICATION = -1
+
+
+def new_topics(specs: tuple[TopicSpec, ...], prefix: str) -> list[NewTopic]:
+    """CreateTopics entries for the declared topics: the contract's partitions and retention, the broker's replicas."""
+    return [
+        NewTopic(
+            s.full_name(prefix),
+            num_partitions=s.partitions,
+            replication_factor=BROKER_DEFAULT_REPLICATION,
+            # aiokafka's NewTopic wants either a replication factor or an assignment and treats -1 as "assignment
+            # given"; an empty one sends no assignment, so the broker places the replicas.
+            replica_assignments={},
+            topic_configs={"retention.ms": str(s.retention_ms)},
+        )
+        for s in specs
+    ]
+
+
+def partition_shortfalls(
+    specs: tuple[TopicSpec, ...], prefix: str, partitions: dict[str, int]
+) -> list[tuple[str, int, int]]:
+    """(topic, partitions it has, partitions the contract declares) for each existing topic that has fewer."""
+    return [
+        (s.full_name(prefix), partitions[s.full_name(prefix)], s.partitions)
+        for s in specs
+        if s.full_name(prefix) in partitions and partitions[s.full_name(prefix)] < s.partitions
+    ]
+
+
+def creation_failures(topic_errors: list[tuple[str, int, str | None]]) -> tuple[set[str], list[str]]:
+    """Split a CreateTopics response's (topic, error code, message) entries: the topics that already existed (another
+    service created them between our list and our create, which is fine) and a line for each real failure."""
+    already: set[str] = set()
+    failed: list[str] = []
+    for topic, code, message in topic_errors:
+        if code == TopicAlreadyExistsError.errno:
+            already.add(topic)
+        elif code != 0:
+            failed.append(f"{topic}: {for_code(code).__name__} {message or ''}".rstrip())
+    return already, failed
+
+
 async def ensure_topics(
     bootstrap: str, prefix: str = "", specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 60.0
 ) -> list[str]:
-    """Create the declared topics that do not exist yet; waits for a broker that is still starting."""
+    """Create the declared topics that do not exist yet and return their names; waits for a broker still starting.
+
+    An existing topic is never altered: one with fewer partitions than its contract declares is logged, since adding
+    partitions moves keys to other partitions and so is the operator's decision."""
     deadline = time.monotonic() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -29,21 +79,36 @@ async def ensure_topics(
             await admin.start()
             existing = set(await admin.list_topics())
             missing = [s for s in specs if s.full_name(prefix) not in existing]
+            created: list[str] = []
             if missing:
-                # Another service may create them between our list and create: that is fine.
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(
-                        [
-                            NewTopic(
-                                s.full_name(prefix),
-                                num_partitions=s.partitions,
-                                replication_factor=1,
-                                topic_configs={"retention.ms": str(s.retention_ms)},
-                            )
-                            for s in missing
-                        ]
+                # aiokafka returns the broker's per-topic errors instead of raising them.
+                response = await admin.create_topics(new_topics(tuple(missing), prefix))
+                entries = [(e[0], e[1], e[2] if len(e) > 2 else None) for e in response.topic_errors]
+                already, failed = creation_failures(entries)
+                if failed:
+                    reasons = "; ".join(failed)
+                    raise RuntimeError(
+                        f"Kafka at {bootstrap} refused to create topics / Kafka không tạo được topic: {reasons}"
                     )
-            return [s.full_name(prefix) for s in missing]
+                existing |= already
+                created = [s.full_name(prefix) for s in missing if s.full_name(prefix) not in already]
+            present = [s.full_name(prefix) for s in specs if s.full_name(prefix) in existing]
+            if present:
+                described = await admin.describe_topics(present)
+                # A topic created a moment ago may not be in this broker's metadata yet: no partitions, no verdict.
+                counts = {
+                    t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0 and t["partitions"]
+                }
+                for topic, has, declared in partition_shortfalls(specs, prefix, counts):
+                    log.warning(
+                        "topic %s has %d partitions but its contract declares %d: left as it is, so at most %d "
+                        "consumers of a group share it; add partitions with kafka-topics --alter if that is intended",
+                        topic,
+                        has,
+                        declared,
+                        has,
+                    )
+            return created
         except (KafkaConnectionError, OSError) as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kafka at {bootstrap} is not reachable: {exc}") from exc

@@ -1,9 +1,10 @@
 """Init container of every Loa pod on Kubernetes: wait until every contract topic exists in the Kafka cluster.
 
-Each service creates any contract topic it finds missing at start (loa_core.kafka.ensure_topics), with one replica.
-On a cluster of several brokers that would race Strimzi's topic operator (components/strimzi/topics.yaml), or the
-administrators of an external cluster, and could leave a topic with a single replica, which min.insync.replicas=2
-then refuses every acks=all write to. Waiting here makes ensure_topics find them all and create none.
+On Kubernetes the topics come from the cluster's side: Strimzi's topic operator (components/strimzi/topics.yaml) or
+the administrators of an external cluster. Each service would create any contract topic it finds missing at start
+(loa_core.kafka.ensure_topics); it asks for the broker's default.replication.factor, so a topic it made first would
+still have the cluster's replicas, but it would race the topic operator and bypass the administrators. Waiting here
+orders the start-up instead: the pods start once the topics exist, and ensure_topics finds them all and creates none.
 """
 
 from __future__ import annotations

@@ -1,0 +1,43 @@
+"""What ensure_topics asks the broker for: the contract's partitions and retention, the broker's default replicas."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from loa_core.contracts import ALL_TOPICS, FOOTAGE_UPLOADED
+from loa_core.kafka import creation_failures, new_topics, partition_shortfalls
+
+
+def test_new_topics_send_the_broker_default_replication_and_no_assignment() -> None:
+    # The tuple is exactly what aiokafka puts in the CreateTopics request: replication factor -1 with an empty
+    # assignment lets the broker apply its default.replication.factor (3 in a city, 1 on one node).
+    sent = [AIOKafkaAdminClient._convert_new_topic_request(t) for t in new_topics(ALL_TOPICS, "p.")]
+    assert sent == [(f"p.{s.name}", s.partitions, -1, [], [("retention.ms", str(s.retention_ms))]) for s in ALL_TOPICS]
+
+
+def test_partition_shortfalls_name_only_existing_topics_with_fewer_partitions() -> None:
+    specs = ALL_TOPICS
+    declared = {s.full_name("p."): s.partitions for s in specs}
+    fewer = dict(declared, **{FOOTAGE_UPLOADED.full_name("p."): 1})
+    assert partition_shortfalls(specs, "p.", declared) == []
+    assert partition_shortfalls(specs, "p.", {}) == []
+    assert partition_shortfalls(specs, "p.", fewer) == [
+        (FOOTAGE_UPLOADED.full_name("p."), 1, FOOTAGE_UPLOADED.partitions)
+    ]
+    more = {FOOTAGE_UPLOADED.full_name("p."): FOOTAGE_UPLOADED.partitions + 2}
+    assert partition_shortfalls(specs, "p.", more) == []
+
+
+def test_creation_failures_tolerate_a_race_and_name_real_refusals() -> None:
+    already, failed = creation_failures(
+        [
+            ("p.a", 0, None),
+            ("p.b", 36, "Topic 'p.b' already exists."),
+            ("p.c", 38, "Unable to replicate the partition 3 time(s): only 1 broker(s) are registered."),
+        ]
+    )
+    assert already == {"p.b"}
+    assert failed == [
+        "p.c: InvalidReplicationFactorError "
+        "Unable to replicate the partition 3 time(s): only 1 broker(s) are registered."
+    ]
