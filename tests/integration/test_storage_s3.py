@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from loa_core.storage import MULTIPART_PART_SIZE, S3Storage, Storage, make_storage
+from loa_core.storage import MULTIPART_PART_SIZE, S3Storage, Storage, StorageUnavailable, make_storage
 from tests.support.minio import MinioServer
 from tests.support.storage_contract import (
     StorageContract,
@@ -126,7 +126,7 @@ def test_put_file_of_20_mib_uses_multipart_and_moves(s3: S3Storage, raw_client: 
 
 
 def test_wrong_credentials_are_refused(minio_server: MinioServer) -> None:
-    with pytest.raises(Exception, match=r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|403"):
+    with pytest.raises(Exception, match=r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|403") as refused:
         S3Storage(
             bucket=new_bucket(),
             endpoint_url=minio_server.endpoint_url,
@@ -134,3 +134,22 @@ def test_wrong_credentials_are_refused(minio_server: MinioServer) -> None:
             secret_key="not-the-secret",
             region=minio_server.region,
         )
+    # A refusal is not an outage: retrying would not help.
+    assert not isinstance(refused.value, StorageUnavailable)
+
+
+def test_an_unreachable_server_is_storage_unavailable_and_the_object_is_there_after(tmp_path: Path) -> None:
+    """Connections refused (after botocore's own retries) raise StorageUnavailable, an OSError, which the services
+    retry; the server back on the same port and data has what was written before."""
+    source = tmp_path / "clip.bin"
+    source.write_bytes(random_bytes(1000))
+    with MinioServer(tmp_path / "minio") as server:
+        storage = make_storage(server.storage_settings(new_bucket()))
+        storage.put_file("raw/a/source.bin", source)
+        server.kill()
+        with pytest.raises(StorageUnavailable, match="unavailable"):
+            storage.put_file("raw/b/source.bin", source)
+        with pytest.raises(StorageUnavailable, match="unavailable"):
+            storage.exists("raw/a/source.bin")
+        server.start()
+        assert storage.list() == ["raw/a/source.bin"]

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from loa_core.contracts import POSTS_PUBLISHED, RENDITIONS_READY
 from loa_core.kafka import ensure_topics
+from loa_core.storage import LocalStorage, Storage
 from loa_dev.kafka import KafkaBroker
 from tests.support.emulators.youtube import YouTubeEmulator
+from tests.support.minio import MinioServer
 from tests.support.pipeline import CHANNELS, BatchOutcome, Pipeline, send_all
 from tests.support.polling import wait_until
 from tests.support.transcode import EventCollector
@@ -108,3 +110,46 @@ def scale_up_batch(
             return pipe.outcome(uploads), {f: n for f, n in encodes.items() if n > 1}
     finally:
         broker.stop()
+
+
+def storage_outage_batch(
+    root: Path, bootstrap: str, prefix: str, batch: int, outage_s: float, timeout_s: float = 300.0
+) -> tuple[BatchOutcome, Storage]:
+    """A batch of `batch` tiny footage through one transcode worker and one publisher on S3 storage (a MinIO of its
+    own), the MinIO SIGKILLed once the first cuts are announced (the rest are then being transcoded or posted) and
+    started again `outage_s` later on the same port and data. Returns the outcome and the storage (to check what it
+    holds); the MinIO is stopped on return, so the storage is a snapshot: read it before the next call."""
+    with MinioServer(root / "minio") as minio, YouTubeEmulator(root / "yt") as youtube:
+        pipe = Pipeline(root / "pipe", bootstrap, prefix, youtube, minio=minio)
+        uploads = pipe.uploads(batch)
+        # A post whose copy failed on the outage is held this long before its next try (default 5 minutes).
+        transcoder, publisher = pipe.transcoder("t1"), pipe.publisher("p1", LOA_HOLD_AFTER_TRANSIENT_S="2")
+        wanted = {(u.footage_id, c) for u in uploads for c in CHANNELS}
+        timings: dict[str, float] = {}
+        with EventCollector(bootstrap, prefix, RENDITIONS_READY, POSTS_PUBLISHED) as events:
+            try:
+                transcoder.start()
+                publisher.start()
+                transcoder.wait_assigned()
+                started = time.monotonic()
+                send_all(bootstrap, prefix, uploads)
+                wait_until(lambda: events.of(RENDITIONS_READY), timeout_s, "a first cut", diagnose=pipe.logs)
+                minio.kill()
+                timings["first cut"] = time.monotonic() - started
+                time.sleep(outage_s)
+                minio.start()
+                timings["storage back"] = time.monotonic() - started
+                wait_until(
+                    lambda: wanted <= {(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED)},
+                    timeout_s,
+                    "every footage posted to every channel after the storage came back",
+                    diagnose=pipe.logs,
+                )
+                timings["batch"] = time.monotonic() - started
+            finally:
+                pipe.stop()
+        outcome = pipe.outcome(uploads, timings)
+        snapshot = LocalStorage(root / "snapshot")
+        for key in pipe.storage.list():
+            pipe.storage.download(key, root / "snapshot" / key)
+        return outcome, snapshot

@@ -90,7 +90,7 @@ class MinioServer:
             MINIO_BROWSER="off",  # no web console: tests only need the S3 API
             MINIO_UPDATE="off",  # no update checks: the machine has no internet
         )
-        self.port = _free_port()
+        self.port = self.port or _free_port()  # a restart (after `kill`) keeps its port, as a server's address does
         console_port = _free_port()
         argv = [
             str(self.binary), "server", str(data_dir),
@@ -124,6 +124,13 @@ class MinioServer:
         stop_process(process, timeout)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL (an outage: a crash, a pulled cable), keeping the port and data for `start()` to bring it back."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def __enter__(self) -> MinioServer:
         return self.start()

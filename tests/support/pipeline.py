@@ -32,11 +32,12 @@ from loa_core.contracts import (
     new_id,
 )
 from loa_core.kafka import EventProducer
-from loa_core.storage import LocalStorage
+from loa_core.storage import LocalStorage, Storage, make_storage
 from loa_dev.processes import stop_processes
 from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.kafka import read_topic
 from tests.support.media import make_clip
+from tests.support.minio import MinioServer
 from tests.support.publisher_process import PublisherProcess
 from tests.support.transcode import TranscodeWorker, upload
 
@@ -126,12 +127,31 @@ def spread_ids(count: int, partitions: int = 6) -> list[str]:
 class Pipeline:
     """The shared parts (storage, publish folder, channels, the YouTube emulator) and the workers started on them."""
 
-    def __init__(self, root: Path, bootstrap: str, prefix: str, youtube: YouTubeEmulator) -> None:
+    def __init__(
+        self, root: Path, bootstrap: str, prefix: str, youtube: YouTubeEmulator, minio: MinioServer | None = None
+    ) -> None:
+        """Storage is a local folder, or a bucket on `minio` when given."""
         self.root = root
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.youtube = youtube
-        self.storage = LocalStorage(root / "storage")
+        self.storage: Storage
+        # The workers' storage settings (as LOA_* without the prefix, lower case).
+        self.storage_settings: dict[str, str]
+        if minio is None:
+            self.storage = LocalStorage(root / "storage")
+            self.storage_settings = {"storage_root": str(root / "storage")}
+        else:
+            settings = minio.storage_settings("loa-pipe")
+            self.storage = make_storage(settings)
+            self.storage_settings = {
+                "storage_backend": "s3",
+                "s3_bucket": settings.s3_bucket,
+                "s3_endpoint_url": minio.endpoint_url,
+                "s3_access_key": minio.access_key,
+                "s3_secret_key": minio.secret_key,
+                "s3_region": minio.region,
+            }
         self.publish_dir = root / "published"
         self.channels = [
             Channel(name="ward", platform="local", profiles=("youtube",)),
@@ -161,7 +181,7 @@ class Pipeline:
             self.prefix,
             name,
             profiles="youtube",
-            storage_root=str(self.storage.root),
+            **self.storage_settings,
             data_dir=str(self.root / name / "data"),
             channels_file=str(self.channels_file),
             # A SIGKILLed worker's partitions move after this long without its heartbeat.
@@ -180,7 +200,7 @@ class Pipeline:
             channels=self.channels,
             token="test-token-" + new_id(),
             env={
-                "LOA_STORAGE_ROOT": str(self.storage.root),
+                **{f"LOA_{k.upper()}": v for k, v in self.storage_settings.items()},
                 "LOA_PUBLISH_DIR": str(self.publish_dir),
                 "LOA_SECRET_WARD_YT_CLIENT_ID": self.youtube.client_id,
                 "LOA_SECRET_WARD_YT_CLIENT_SECRET": self.youtube.client_secret,

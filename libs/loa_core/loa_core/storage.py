@@ -8,6 +8,7 @@ Outputs are written under a temporary key and published with ``move`` so readers
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -15,13 +16,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Concatenate, Literal, ParamSpec, TypeVar
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, SecretStr, model_validator
+from s3transfer.exceptions import RetriesExceededError
 
 __all__ = [
     "MULTIPART_PART_SIZE",
@@ -31,6 +35,7 @@ __all__ = [
     "S3Storage",
     "Storage",
     "StorageSettings",
+    "StorageUnavailable",
     "make_storage",
     "validate_key",
 ]
@@ -44,6 +49,9 @@ MULTIPART_PART_SIZE = 8 * 1024 * 1024
 _TEMP_PREFIX = ".loa-tmp-"
 
 _COPY_BUFSIZE = 1024 * 1024
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class InvalidKey(ValueError):
@@ -59,6 +67,11 @@ class ObjectNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no object stored under key {self.key!r}"
+
+
+class StorageUnavailable(OSError):
+    """The storage server could not be reached or answered with a server error (after the client's own retries):
+    worth retrying later. An OSError, as a local disk's failure is, so callers handle both backends alike."""
 
 
 def validate_key(key: str) -> str:
@@ -293,6 +306,41 @@ def _is_not_found(err: ClientError) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
+# S3 error codes that say "try again" (besides any 5xx status).
+_TRANSIENT_CODES = frozenset({"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError", "Throttling"})
+
+
+def _is_transient(exc: BaseException | None) -> bool:
+    """A connection failure, a timeout or a server-side error: the server was down or busy, not the request wrong.
+    boto3's managed transfers wrap the client's error (S3UploadFailedError, RetriesExceededError): look inside."""
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, RetriesExceededError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or str(exc.response.get("Error", {}).get("Code", "")) in _TRANSIENT_CODES
+    if isinstance(exc, S3UploadFailedError):
+        return exc.__context__ is None or _is_transient(exc.__context__)
+    return False
+
+
+def _s3_call(method: Callable[Concatenate[S3Storage, P], R]) -> Callable[Concatenate[S3Storage, P], R]:
+    """An S3Storage method that raises StorageUnavailable for what `_is_transient` accepts (after botocore's own
+    retries), anything else as it is."""
+
+    @functools.wraps(method)
+    def call(self: S3Storage, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            if _is_transient(exc):
+                raise StorageUnavailable(f"S3 bucket {self.bucket!r} unavailable: {exc}") from exc
+            raise
+
+    return call
+
+
 class S3Storage(Storage):
     """Objects in one S3 bucket (AWS or any S3-compatible server such as MinIO)."""
 
@@ -337,6 +385,7 @@ class S3Storage(Storage):
         # Never show credentials.
         return f"S3Storage(bucket={self.bucket!r}, endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
+    @_s3_call
     def _ensure_bucket(self) -> None:
         try:
             self._client.head_bucket(Bucket=self.bucket)
@@ -355,11 +404,13 @@ class S3Storage(Storage):
             if err.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
                 raise
 
+    @_s3_call
     def put_file(self, key: str, path: Path) -> None:
         validate_key(key)
         # upload_file switches to a parallel multipart upload above the threshold.
         self._client.upload_file(str(path), self.bucket, key, Config=self._transfer_config)
 
+    @_s3_call
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         validate_key(key)
         buffer = bytearray()
@@ -395,6 +446,7 @@ class S3Storage(Storage):
             raise
         return total
 
+    @_s3_call
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         response = self._client.upload_part(
             Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
@@ -406,6 +458,7 @@ class S3Storage(Storage):
                 part[field] = response[field]
         return part
 
+    @_s3_call
     def download(self, key: str, dest: Path) -> None:
         validate_key(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +470,7 @@ class S3Storage(Storage):
                 raise ObjectNotFound(key) from None
             raise
 
+    @_s3_call
     def open_read(self, key: str) -> BinaryIO:
         validate_key(key)
         try:
@@ -429,6 +483,7 @@ class S3Storage(Storage):
         body: BinaryIO = response["Body"]
         return body
 
+    @_s3_call
     def _head(self, key: str) -> dict[str, Any] | None:
         validate_key(key)
         try:
@@ -448,11 +503,13 @@ class S3Storage(Storage):
             raise ObjectNotFound(key)
         return int(head["ContentLength"])
 
+    @_s3_call
     def delete(self, key: str) -> None:
         validate_key(key)
         # S3 deletes are idempotent: a missing key is not an error.
         self._client.delete_object(Bucket=self.bucket, Key=key)
 
+    @_s3_call
     def list(self, prefix: str = "") -> list[str]:
         _validate_prefix(prefix)
         keys: list[str] = []
@@ -461,6 +518,7 @@ class S3Storage(Storage):
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(keys)
 
+    @_s3_call
     def move(self, src_key: str, dst_key: str) -> None:
         validate_key(src_key)
         validate_key(dst_key)

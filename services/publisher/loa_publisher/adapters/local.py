@@ -8,7 +8,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from loa_core.storage import Storage
+from loa_core.storage import ObjectNotFound, Storage
+from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher.adapters import PostResult, PublishRequest, UploadSession
 
 _templates = Environment(loader=PackageLoader("loa_publisher", "templates"), autoescape=select_autoescape())
@@ -27,7 +28,12 @@ class LocalAdapter:
         # Ids and profile names are validated by the contracts (hex, [a-z0-9_-]), so they are safe path parts.
         folder = self._root / request.footage_id
         name = f"{request.rendition.profile}.mp4"
-        await asyncio.to_thread(self._copy, request.rendition.key, folder, name)
+        try:
+            await asyncio.to_thread(self._copy, request.rendition.key, folder, name)
+        except ObjectNotFound as exc:
+            raise PermanentError(f"{request.rendition.key} is not in storage") from exc
+        except OSError as exc:  # storage unreachable (StorageUnavailable) or the publish folder's disk
+            raise RetryableError(f"could not copy {request.rendition.key}: {exc}") from exc
         async with self._lock:
             await asyncio.to_thread(self._write_manifest, folder, request, name)
             await asyncio.to_thread(self._write_index)
