@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loa_core.contracts import RenditionsReady, layout
+from loa_core.contracts import RenditionsReady, layout, new_id
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
 from loa_transcode.pipeline import announcement_id, transcode
@@ -54,6 +54,18 @@ async def test_every_cut_of_a_horizontal_clip(storage: LocalStorage, tmp_path: P
     # Nothing of the attempt is left in staging, and the manifest is the announcement.
     assert storage.list(layout.STAGING.prefix) == []
     assert RenditionsReady.from_bytes(_file(storage, layout.manifest_key(event.footage_id)).read_bytes()) == ready
+
+
+async def test_staging_left_by_an_earlier_attempt_is_gone_once_the_set_is_in_place(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    """An attempt cut short between its staging writes and its moves (storage gone, a crash) leaves objects
+    there; the attempt that completes the set removes them."""
+    event = upload(storage, make_clip(tmp_path / "clip.mp4", width=320, height=180, duration_s=1.0))
+    earlier = layout.staging_key(event.footage_id, new_id(), layout.rendition_key(event.footage_id, "youtube"))
+    storage.put_stream(earlier, [b"half of an earlier attempt"])
+    await transcode(event, ctx=context(storage, tmp_path / "work", "youtube"))
+    assert storage.list(layout.STAGING.prefix) == []
 
 
 async def test_a_redelivered_job_announces_the_same_set_without_encoding_again(

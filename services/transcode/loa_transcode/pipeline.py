@@ -428,5 +428,9 @@ async def _publish(
             await asyncio.to_thread(storage.move, layout.staging_key(event.footage_id, attempt, key), key)
         # Last: the manifest says "this set is complete"; a redelivered job that finds it announces again.
         await asyncio.to_thread(storage.put_file, layout.manifest_key(event.footage_id), manifest)
+        # The set is complete: what earlier attempts left in staging (cut short by a storage outage or a crash
+        # before their moves) goes now, with any of this attempt's that a failed delete left.
+        for leftover in await asyncio.to_thread(storage.list, layout.staging_prefix(event.footage_id)):
+            await asyncio.to_thread(storage.delete, leftover)
     except OSError as exc:
         raise RetryableError(f"storage unavailable while writing renditions: {exc}") from exc

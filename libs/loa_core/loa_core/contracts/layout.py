@@ -65,9 +65,14 @@ def manifest_key(footage_id: str) -> str:
     return f"{renditions_prefix(footage_id)}manifest.json"
 
 
+def staging_prefix(footage_id: str) -> str:
+    """Every transcode attempt's staging objects of one footage."""
+    return f"{STAGING.prefix}transcode/{_id(footage_id)}/"
+
+
 def staging_key(footage_id: str, attempt_id: str, final_key: str) -> str:
     """Where one transcode attempt writes the object that then moves to `final_key` (same file name)."""
-    return f"{STAGING.prefix}transcode/{_id(footage_id)}/{_id(attempt_id)}/{final_key.rsplit('/', 1)[-1]}"
+    return f"{staging_prefix(footage_id)}{_id(attempt_id)}/{final_key.rsplit('/', 1)[-1]}"
 
 
 def live_prefix(archive_id: str) -> str:
