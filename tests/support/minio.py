@@ -74,6 +74,17 @@ class MinioServer:
             s3_region=self.region,
         )
 
+    def service_env(self, bucket: str) -> dict[str, str]:
+        """The LOA_* variables that put a service's storage in `bucket` on this server."""
+        return {
+            "LOA_STORAGE_BACKEND": "s3",
+            "LOA_S3_BUCKET": bucket,
+            "LOA_S3_ENDPOINT_URL": self.endpoint_url,
+            "LOA_S3_ACCESS_KEY": self.access_key,
+            "LOA_S3_SECRET_KEY": self.secret_key,
+            "LOA_S3_REGION": self.region,
+        }
+
     def start(self, timeout: float = 60.0) -> MinioServer:
         if not self.binary.is_file():
             raise MinioError(f"MinIO server binary not found at {self.binary}; build it with `bash {INSTALL_SCRIPT}`")

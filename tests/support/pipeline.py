@@ -142,16 +142,9 @@ class Pipeline:
             self.storage = LocalStorage(root / "storage")
             self.storage_settings = {"storage_root": str(root / "storage")}
         else:
-            settings = minio.storage_settings("loa-pipe")
-            self.storage = make_storage(settings)
-            self.storage_settings = {
-                "storage_backend": "s3",
-                "s3_bucket": settings.s3_bucket,
-                "s3_endpoint_url": minio.endpoint_url,
-                "s3_access_key": minio.access_key,
-                "s3_secret_key": minio.secret_key,
-                "s3_region": minio.region,
-            }
+            self.storage = make_storage(minio.storage_settings("loa-pipe"))
+            env = minio.service_env("loa-pipe")
+            self.storage_settings = {k.removeprefix("LOA_").lower(): v for k, v in env.items()}
         self.publish_dir = root / "published"
         self.channels = [
             Channel(name="ward", platform="local", profiles=("youtube",)),

@@ -1,6 +1,7 @@
 """Ingest's HTTP edge: thin routes over `IngestService`, the tus handlers and the token store."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path as FilePath
@@ -30,6 +31,7 @@ from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatu
 from loa_core.db import DatabaseUnavailable
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
+from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
@@ -42,10 +44,15 @@ from loa_ingest.validation import RejectedUpload
 WEB_DIR = FilePath(__file__).parent / "web"
 # services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
 DEFAULT_VENDOR_DIR = FilePath(__file__).resolve().parents[3] / ".cache" / "web" / "node_modules"
+log = logging.getLogger(__name__)
 DATABASE_RETRY_S = 5
 DATABASE_AWAY = (
     "Cơ sở dữ liệu của ingest tạm thời không trả lời; hãy thử lại sau vài giây (tải lên sẽ tiếp tục từ chỗ đã dừng). "
     "/ Ingest's database is not answering for now; try again in a few seconds (an upload resumes where it stopped)."
+)
+STORAGE_AWAY = (
+    "Kho lưu trữ video tạm thời không trả lời; hãy thử lại sau vài giây (tệp đã gửi không mất). "
+    "/ The video storage is not answering for now; try again in a few seconds (nothing sent is lost)."
 )
 
 
@@ -160,6 +167,16 @@ def create_api(
         # PostgreSQL restarting or failing over: a tus client retries a 503 (after Retry-After), as the page does.
         return JSONResponse(
             {"detail": DATABASE_AWAY},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_S), "Tus-Resumable": "1.0.0"},
+        )
+
+    @api.exception_handler(StorageUnavailable)
+    async def storage_away(_: object, exc: StorageUnavailable) -> JSONResponse:
+        # S3 restarting or unreachable: the footage id is recorded, so the same file sent again finishes it.
+        log.warning("storage unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": STORAGE_AWAY},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_S), "Tus-Resumable": "1.0.0"},
         )
