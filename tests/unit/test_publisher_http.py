@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from loa_core.storage import LocalStorage
+from loa_core.storage import LocalStorage, StorageUnavailable
+from loa_core.streaming import RetryableError
 from loa_publisher.adapters import PermanentError
 from loa_publisher.adapters.http import (
     RangeReader,
@@ -119,3 +120,28 @@ async def test_range_reader_reads_any_offset_from_seekable_and_unseekable_stream
     assert await reader.read(10, 10) == data[10:20]  # reopened to go back
     assert b"".join([p async for p in reader.stream(len(data) - 3000, piece=1024)]) == data[-3000:]
     await reader.aclose()
+
+
+async def test_range_reader_storage_away_is_retryable_and_gone_is_permanent(tmp_path: Path) -> None:
+    """As stored_size maps them: S3 unreachable (StorageUnavailable, an OSError) is worth retrying, a missing
+    object is not; and the reader reads again once storage is back."""
+    data = b"x" * 5000
+    (tmp_path / "k").write_bytes(data)
+    away = True
+
+    class _Flaky(LocalStorage):
+        def open_read(self, key: str) -> Any:
+            if away:
+                raise StorageUnavailable("S3 bucket 'loa' unavailable: connection refused")
+            return super().open_read(key)
+
+    reader = RangeReader(_Flaky(tmp_path), "k", len(data))
+    with pytest.raises(RetryableError, match="storage unavailable"):
+        await reader.read(0, 100)
+    away = False
+    assert await reader.read(0, 100) == data[:100]
+    await reader.aclose()
+    gone = RangeReader(LocalStorage(tmp_path), "missing", 10)
+    with pytest.raises(PermanentError, match="not in storage"):
+        await gone.read(0, 10)
+    await gone.aclose()

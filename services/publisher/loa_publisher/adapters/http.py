@@ -185,6 +185,19 @@ class RangeReader:
             yield data
 
     def _read_sync(self, offset: int, length: int) -> bytes:
+        """`_read` with storage's failures as the adapters' (as `stored_size` maps them)."""
+        try:
+            return self._read(offset, length)
+        except ObjectNotFound as exc:
+            raise PermanentError(f"{self._key} is not in storage") from exc
+        except OSError as exc:  # StorageUnavailable, or the body's connection dropped mid-read
+            broken, self._stream = self._stream, None  # not read again: the next read reopens
+            if broken is not None:
+                with contextlib.suppress(Exception):
+                    broken.close()
+            raise RetryableError(f"storage unavailable while reading {self._key}: {exc}") from exc
+
+    def _read(self, offset: int, length: int) -> bytes:
         if self._stream is None or (offset < self._pos and not self._stream.seekable()):
             self._reopen()
         assert self._stream is not None
