@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,23 @@ async def test_a_redelivered_job_announces_the_same_set_without_encoding_again(
     again = await transcode(event, ctx=ctx)
     assert again == first
     assert youtube.stat().st_mtime_ns == before
+
+
+async def test_the_same_record_delivered_twice_at_once_is_encoded_once_and_announced_alike(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    """After a rebalance or a broker restart Faust can hand one record to two agents of the same worker at once;
+    they used to share and clear one work folder, and one of them failed the footage (a file of its work gone)."""
+    event = upload(storage, make_clip(tmp_path / "clip.mp4", width=320, height=180, duration_s=1.0))
+    ctx = context(storage, tmp_path / "work", "tiktok", "youtube")
+    first, second = await asyncio.gather(transcode(event, ctx=ctx), transcode(event, ctx=ctx))
+    assert first == second
+    assert first.event_id == announcement_id(event)
+    for rendition in first.renditions:
+        assert _file(storage, rendition.key).stat().st_size == rendition.size_bytes
+    assert storage.list(layout.STAGING.prefix) == []
+    assert len(ctx.jobs) == 0  # nothing held once both are done
+    assert list((tmp_path / "work").iterdir()) == []
 
 
 async def test_quiet_footage_is_brought_to_minus_14_lufs(storage: LocalStorage, tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loa_core.channels import Channel
@@ -56,12 +57,42 @@ PROGRESS_EVERY_S = 2.0
 ProgressReport = Callable[[Progress], Awaitable[None]]
 
 
+class OneJobPerUpload:
+    """At most one job per upload event at a time in this worker; a second delivery waits for the first.
+
+    Faust's agents (concurrency > 1) share one queue, so after a rebalance or a broker restart the same record can
+    reach two of them at once. Both would use, and clear, the same work folder; the one that waits instead finds
+    the first one's manifest and announces it again without encoding.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, upload_event_id: str) -> AsyncIterator[None]:
+        lock, users = self._held.get(upload_event_id, (asyncio.Lock(), 0))
+        self._held[upload_event_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._held[upload_event_id]
+            if users == 1:
+                del self._held[upload_event_id]
+            else:
+                self._held[upload_event_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
 @dataclass(frozen=True)
 class JobContext:
     storage: Storage
     channels: dict[str, Channel]
     options: EncodeOptions
     workdir_root: Path
+    jobs: OneJobPerUpload = field(default_factory=OneJobPerUpload)
 
 
 def announcement_id(event: FootageUploaded) -> str:
@@ -124,6 +155,11 @@ def plan_trim(event: FootageUploaded, info: SourceInfo) -> Trim:
 async def transcode(
     event: FootageUploaded, *, ctx: JobContext, report: ProgressReport | None = None
 ) -> RenditionsReady:
+    async with ctx.jobs.turn(event.event_id):
+        return await _transcode(event, ctx, report)
+
+
+async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressReport | None) -> RenditionsReady:
     storage = ctx.storage
     existing = await _existing_announcement(storage, event)
     if existing is not None:
