@@ -4,7 +4,7 @@ VENV := .cache/venv
 PY := $(VENV)/bin/python
 RUN_DIR ?= .cache/run
 
-.PHONY: run test setup setup-test lint unit integration e2e bench clean
+.PHONY: run test setup setup-test lint unit integration e2e clean
 
 run: setup
 	$(PY) -m loa_dev.run
