@@ -52,6 +52,7 @@ def test_every_alert_has_a_unit_test_that_fires() -> None:
         "LoaConsumerLagHigh",
         "LoaConsumerLagNotMeasured",
         "LoaConsumerStopped",
+        "LoaPostsFailed",
         "LoaTranscodeFailureRatioHigh",
         "LoaPublisherAuthFailures",
         "LoaStorageAlmostFull",
