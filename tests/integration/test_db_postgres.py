@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 from sqlalchemy import Column, MetaData, Table, Text, insert, select
 
@@ -30,3 +33,27 @@ def test_migrate_refuses_an_engine_made_for_no_service(postgres_server: Postgres
     with pytest.raises(ValueError, match="service='publisher'"):
         db.migrate(engine, "publisher")
     engine.dispose()
+
+
+def test_a_server_that_accepts_and_never_answers_is_unavailable_not_waited_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frozen database host accepts the TCP connection (the kernel does) and never speaks; libpq's default is to
+    wait for ever, which hung every request of the service behind it."""
+    monkeypatch.setattr(db, "POSTGRES_CONNECT_TIMEOUT_S", 2)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        engine = db.make_engine(f"postgresql://loa@127.0.0.1:{port}/loa", service="ingest")
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                db.transaction(engine, lambda connection: connection.exec_driver_sql("SELECT 1").scalar())
+            except BaseException as error:  # noqa: BLE001 - the test reads what was raised
+                outcome.append(error)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        # Two attempts of 2 s at most; a generous bound, since without a timeout the call never returns.
+        worker.join(60)
+        assert not worker.is_alive(), "the connection attempt is still waiting on a server that never answers"
+        assert len(outcome) == 1 and isinstance(outcome[0], db.DatabaseUnavailable), outcome
+        engine.dispose()

@@ -56,6 +56,9 @@ T = TypeVar("T")
 
 # How long a SQLite writer waits for another one before giving up with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# libpq waits for ever by default for a server that accepts the connection and never answers (a frozen or
+# overloaded host): every request of the service would hang behind it. 10 s, then DatabaseUnavailable.
+POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 class DatabaseUnavailable(Exception):
@@ -100,11 +103,14 @@ def make_engine(
     foreign keys enforced, `synchronous` as the database's durability needs (FULL: every commit fsynced), and real
     transactions (BEGIN is emitted by us: pysqlite's own would leave DDL and reads outside them). `private`: the
     file is readable by its owner only (it holds secrets such as refresh tokens).
-    PostgreSQL: a pooled connection is checked before use, so a server restart costs no failed statement.
+    PostgreSQL: a pooled connection is checked before use, so a server restart costs no failed statement, and a
+    server that does not answer within POSTGRES_CONNECT_TIMEOUT_S is unavailable rather than waited on for ever.
     """
     url = normalize_url(location)
     if url.get_backend_name() != "sqlite":
-        options = {"options": f"-c search_path={_schema(service)}"} if service else {}
+        options: dict[str, Any] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+        if service:
+            options["options"] = f"-c search_path={_schema(service)}"
         return create_engine(url, pool_pre_ping=True, connect_args=options)
     if url.database and url.database != ":memory:":
         path = Path(url.database)
