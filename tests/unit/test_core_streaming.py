@@ -233,47 +233,38 @@ async def test_drain_lets_a_job_finish_within_the_grace() -> None:
     assert await running is Outcome.DONE
 
 
-async def test_drain_abandons_a_job_past_the_grace() -> None:
-    consumption = Consumption("transcode", CommonSettings())
-    cancelled = False
+class EndlessJob:
+    """A job that runs until it is cancelled, and remembers whether it was."""
 
-    started = asyncio.Event()
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
 
-    async def job() -> Outcome:
-        nonlocal cancelled
-        started.set()
+    async def __call__(self) -> Outcome:
+        self.started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            cancelled = True
+            self.cancelled = True
             raise
         return Outcome.DONE
 
+
+async def test_drain_abandons_a_job_past_the_grace() -> None:
+    consumption = Consumption("transcode", CommonSettings())
+    job = EndlessJob()
     running = asyncio.ensure_future(consumption.run(job()))
-    await started.wait()
+    await job.started.wait()
     await consumption.drain(grace_s=0.01)
-    assert cancelled and await running is Outcome.ABANDONED
+    assert job.cancelled and await running is Outcome.ABANDONED
 
 
 async def test_a_cancelled_agent_cancels_its_job() -> None:
     consumption = Consumption("transcode", CommonSettings())
-    cancelled = False
-
-    started = asyncio.Event()
-
-    async def job() -> Outcome:
-        nonlocal cancelled
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        return Outcome.DONE
-
+    job = EndlessJob()
     running = asyncio.ensure_future(consumption.run(job()))
-    await started.wait()
+    await job.started.wait()
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert cancelled
+    assert job.cancelled
