@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiokafka.partitioner import DefaultPartitioner
-
 from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, group_id
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
 from tests.support.media import make_clip
+from tests.support.pipeline import partition_of
 from tests.support.polling import wait_until
 from tests.support.transcode import EventCollector, TranscodeWorker, committed_offsets, send_event, upload
-
-
-def _partition(footage_id: str) -> int:
-    return int(DefaultPartitioner()(footage_id.encode(), list(range(6)), list(range(6))))
 
 
 def test_sigterm_mid_transcode_abandons_the_job_and_the_restart_redoes_it(
@@ -44,14 +39,14 @@ def test_sigterm_mid_transcode_abandons_the_job_and_the_restart_redoes_it(
             assert "abandoning 1 unfinished job" in first.log_tail(200)
             assert events.of(RENDITIONS_READY, job.footage_id) == [], "the job was too short to test"
             # The stop committed what was done, and not the abandoned record.
-            assert committed_offsets(bootstrap, group).get(_partition(job.footage_id), 0) == 0
+            assert committed_offsets(bootstrap, group).get(partition_of(job.footage_id), 0) == 0
 
             second.start()
             second.wait_assigned(timeout_s=120)
             [ready] = events.wait_for(RENDITIONS_READY, job.footage_id, timeout_s=300)
             assert storage.exists(ready.renditions[0].key)
             wait_until(
-                lambda: committed_offsets(bootstrap, group).get(_partition(job.footage_id), -1) >= 1,
+                lambda: committed_offsets(bootstrap, group).get(partition_of(job.footage_id), -1) >= 1,
                 timeout_s=30,
                 what="the redone job's offset to be committed",
             )
@@ -92,4 +87,4 @@ def test_sigterm_mid_transcode_finishes_a_job_that_fits_in_the_grace(
     # The job finished during the grace, announced its result, and its record was committed at the stop.
     announced = read_topic(bootstrap, RENDITIONS_READY.full_name(topic_prefix), timeout_s=3)
     assert len(announced) == 1
-    assert committed_offsets(bootstrap, group).get(_partition(job.footage_id)) == 1
+    assert committed_offsets(bootstrap, group).get(partition_of(job.footage_id)) == 1

@@ -11,13 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from aiokafka.partitioner import DefaultPartitioner
-
 from loa_core.contracts import FOOTAGE_UPLOADED, RENDITIONS_READY, TRANSCODE_PROGRESS, FootageUploaded, group_id, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.kafka import read_topic
 from tests.support.media import make_clip
+from tests.support.pipeline import partition_of
 from tests.support.polling import wait_until
 from tests.support.transcode import (
     EventCollector,
@@ -41,14 +40,10 @@ TIMING = {
 STABLE_WINDOW_S = 3 + 6 + 3
 
 
-def _partition(footage_id: str) -> int:
-    return int(DefaultPartitioner()(footage_id.encode(), list(range(6)), list(range(6))))
-
-
 def _on_another_partition(storage: LocalStorage, clip: Path, than: FootageUploaded) -> FootageUploaded:
     while True:
         event = upload(storage, clip)
-        if _partition(event.footage_id) != _partition(than.footage_id):
+        if partition_of(event.footage_id) != partition_of(than.footage_id):
             return event
 
 
@@ -92,7 +87,7 @@ def test_long_job_keeps_membership_and_survives_sigkill(
             wait_until(window_passed, timeout_s=120, what="the stability window", interval_s=0.5)
             # The short job's offset is committed (so it is not redone), the long one's is not.
             wait_until(
-                lambda: committed_offsets(bootstrap, group).get(_partition(short_job.footage_id), -1) >= 1,
+                lambda: committed_offsets(bootstrap, group).get(partition_of(short_job.footage_id), -1) >= 1,
                 timeout_s=30,
                 what="the short job's offset to be committed",
             )
@@ -111,7 +106,7 @@ def test_long_job_keeps_membership_and_survives_sigkill(
             assert {r.profile for r in ready.renditions} == {"youtube"}
             assert storage.exists(ready.renditions[0].key)
             wait_until(
-                lambda: committed_offsets(bootstrap, group).get(_partition(long_job.footage_id), -1) >= 1,
+                lambda: committed_offsets(bootstrap, group).get(partition_of(long_job.footage_id), -1) >= 1,
                 timeout_s=30,
                 what="the long job's offset to be committed",
             )
