@@ -80,7 +80,7 @@ def upload(
 token_app = typer.Typer(help="API tokens (admins) / mã truy cập (quản trị).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
-ROLES = ("viewer", "uploader", "admin")
+ROLES = ("viewer", "editor", "approver", "ward_admin", "district_admin")
 
 
 def _admin_request(method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -100,7 +100,7 @@ def _admin_request(method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="viewer, uploader or admin")],
+    role: Annotated[str, typer.Option(help="viewer, editor, approver, ward_admin or district_admin")],
     label: Annotated[str, typer.Option(help="Who or what the token is for")] = "",
 ) -> None:
     """Create a token and print it once (it is stored only as a hash)."""

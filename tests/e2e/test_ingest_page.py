@@ -64,7 +64,7 @@ def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page,
     ingest = stack.url("ingest")
     created = httpx.post(
         f"{ingest}/tokens",
-        json={"role": "uploader", "label": "tổ truyền thông"},
+        json={"role": "editor", "label": "tổ truyền thông"},
         headers={"Authorization": f"Bearer {stack.token}"},
     )
     assert created.status_code == 201, created.text
@@ -90,7 +90,7 @@ def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page,
     page.fill("#token", uploader_token)
     page.click("#signin-form button[type=submit]")
     expect(page.locator("#app")).to_be_visible()
-    expect(page.locator("#who")).to_contain_text("uploader")
+    expect(page.locator("#who")).to_contain_text("editor")
 
     page.fill("#meta-form [name=title]", TITLE)
     page.fill("#meta-form [name=tags]", "văn hóa, khu phố 5")

@@ -54,19 +54,19 @@ def test_missing_or_wrong_token_is_401(ingest: IngestProcess) -> None:
 
 
 def test_roles_decide_what_a_token_may_do(ingest: IngestProcess) -> None:
-    uploader = _create(ingest, "uploader")
+    uploader = _create(ingest, "editor")
     viewer = _create(ingest, "viewer")
-    assert httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(uploader)).json()["role"] == "uploader"
+    assert httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(uploader)).json()["role"] == "editor"
     assert _new_upload(ingest, uploader).status_code == 201
     assert _new_upload(ingest, viewer).status_code == 403
     # Only admins make tokens, through the CLI too.
-    code, _ = _cli(ingest, uploader, "token", "create", "--role", "admin")
+    code, _ = _cli(ingest, uploader, "token", "create", "--role", "district_admin")
     assert code == 1
     assert httpx.get(f"{ingest.url}/tokens", headers=ingest.headers(viewer)).status_code == 403
 
 
 def test_an_upload_is_visible_to_its_owner_and_admins_only(ingest: IngestProcess) -> None:
-    first, second = _create(ingest, "uploader"), _create(ingest, "uploader")
+    first, second = _create(ingest, "editor"), _create(ingest, "editor")
     location = _new_upload(ingest, first).headers["Location"]
     head = {**TUS}
     assert httpx.head(f"{ingest.url}{location}", headers={**head, **ingest.headers(first)}).status_code == 200
@@ -75,7 +75,7 @@ def test_an_upload_is_visible_to_its_owner_and_admins_only(ingest: IngestProcess
 
 
 def test_revoked_token_stops_working(ingest: IngestProcess) -> None:
-    token = _create(ingest, "uploader")
+    token = _create(ingest, "editor")
     token_id = httpx.get(f"{ingest.url}/whoami", headers=ingest.headers(token)).json()["token_id"]
     code, out = _cli(ingest, ingest.token, "token", "list")
     assert code == 0 and token_id in out and token not in out
@@ -96,7 +96,7 @@ def test_rate_limit_is_per_token(ingest: IngestProcess) -> None:
 
 
 def test_upload_size_cap(ingest: IngestProcess) -> None:
-    uploader = _create(ingest, "uploader")
+    uploader = _create(ingest, "editor")
     too_big = _new_upload(ingest, uploader, length=MAX_BYTES + 1)
     assert too_big.status_code == 413
     assert "larger" in too_big.json()["detail"]

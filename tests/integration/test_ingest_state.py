@@ -56,12 +56,12 @@ async def test_created_tokens_authenticate_with_their_role_and_are_stored_hashed
     database_url: str, state: IngestState, tmp_path: Path
 ) -> None:
     store = state.tokens
-    issued = store.create("uploader", "phường 1", created_by="admin")
+    issued = store.create("editor", "phường 1", created_by="admin")
     who = await store.caller_of(issued.token)
-    assert who is not None and who.role == "uploader" and who.id == issued.token_id and who.label == "phường 1"
+    assert who is not None and who.role == "editor" and who.id == issued.token_id and who.label == "phường 1"
     # Hashed at rest: the secret itself is in no column, and in no file of a SQLite database.
     (listed,) = store.list()
-    assert listed["token_id"] == issued.token_id and listed["role"] == "uploader" and listed["revoked_at"] is None
+    assert listed["token_id"] == issued.token_id and listed["role"] == "editor" and listed["revoked_at"] is None
     engine = db.make_engine(database_url, service="ingest")
     with engine.connect() as connection:
         assert all(

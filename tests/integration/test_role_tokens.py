@@ -155,15 +155,15 @@ def test_the_archiver_asks_for_the_role_each_action_needs(ingest: IngestProcess,
     # A viewer reads; marking and stopping need an uploader, who gets through to "no such archive".
     assert status("viewer", "GET", "/archives") == 200
     assert status("viewer", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 403
-    assert status("uploader", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 404
+    assert status("editor", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 404
     assert status("viewer", "POST", f"/archives/{unknown}/stop") == 403
-    assert status("uploader", "POST", f"/archives/{unknown}/stop") == 409
+    assert status("editor", "POST", f"/archives/{unknown}/stop") == 409
     # Stream keys (secrets, restream targets) are for admins.
-    for role in ("viewer", "uploader"):
+    for role in ("viewer", "editor"):
         assert status(role, "GET", "/stream-keys") == 403
         assert status(role, "POST", "/stream-keys", {"channel": "local"}) == 403
-    assert status("admin", "POST", "/stream-keys", {"channel": "local"}) == 201
-    assert status("admin", "GET", "/stream-keys") == 200
+    assert status("district_admin", "POST", "/stream-keys", {"channel": "local"}) == 201
+    assert status("district_admin", "GET", "/stream-keys") == 200
     assert (
         httpx.get(
             f"http://127.0.0.1:{archiver.http_port}/archives", headers={"Authorization": "Bearer nope"}
@@ -199,8 +199,8 @@ def test_loa_retry_takes_an_uploader_token(ingest: IngestProcess, publisher: Pub
 
     refused = post(create_token(ingest, "viewer")["token"])
     assert refused.status_code == 403
-    assert "needs the uploader role" in refused.json()["detail"]
-    allowed = post(create_token(ingest, "uploader")["token"])
+    assert "needs the editor role" in refused.json()["detail"]
+    allowed = post(create_token(ingest, "editor")["token"])
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["retried"] == []  # nothing of this footage had failed
     assert post(STATIC).status_code == 200

@@ -15,6 +15,7 @@ from loa_core.auth import (
     bearer_dependency,
     check_authorization,
     hash_token,
+    parse_role,
     role_allows,
 )
 
@@ -35,7 +36,7 @@ class KnownRoles(IngestRoles):
 
 
 def client_needing(need: Role) -> TestClient:
-    roles = KnownRoles({"viewer-token": "viewer", "uploader-token": "uploader", "admin-token": "admin"})
+    roles = KnownRoles({"viewer-token": "viewer", "editor-token": "editor", "admin-token": "district_admin"})
     require = bearer_dependency(lambda: frozenset({hash_token(STATIC)}), roles, need=need)
     api = FastAPI()
 
@@ -52,17 +53,29 @@ def status_for(client: TestClient, token: str | None) -> int:
 
 
 def test_role_order() -> None:
-    assert ROLES == ("viewer", "uploader", "admin")
-    assert role_allows("admin", "viewer") and role_allows("uploader", "uploader")
-    assert not role_allows("viewer", "uploader") and not role_allows("uploader", "admin")
+    assert ROLES == ("viewer", "editor", "approver", "ward_admin", "district_admin")
+    assert role_allows("district_admin", "viewer") and role_allows("editor", "editor")
+    assert not role_allows("viewer", "editor") and not role_allows("ward_admin", "district_admin")
+
+
+def test_legacy_role_names_are_read_as_todays() -> None:
+    assert parse_role("uploader") == "editor" and parse_role("admin") == "district_admin"
+    assert parse_role("approver") == "approver" and parse_role("root") is None and parse_role(3) is None
+
+
+def test_only_a_district_admin_crosses_wards() -> None:
+    ward_admin = Caller(id="a", role="ward_admin", ward="phuong-1")
+    assert ward_admin.sees("phuong-1") and not ward_admin.sees("phuong-2") and ward_admin.ward_filter() == "phuong-1"
+    district = Caller(id="d", role="district_admin")
+    assert district.sees("phuong-1") and district.sees("phuong-2") and district.ward_filter() is None
 
 
 @pytest.mark.parametrize(
     ("need", "expected"),
     [
-        ("viewer", {"viewer-token": 200, "uploader-token": 200, "admin-token": 200}),
-        ("uploader", {"viewer-token": 403, "uploader-token": 200, "admin-token": 200}),
-        ("admin", {"viewer-token": 403, "uploader-token": 403, "admin-token": 200}),
+        ("viewer", {"viewer-token": 200, "editor-token": 200, "admin-token": 200}),
+        ("editor", {"viewer-token": 403, "editor-token": 200, "admin-token": 200}),
+        ("district_admin", {"viewer-token": 403, "editor-token": 403, "admin-token": 200}),
     ],
 )
 def test_a_role_token_needs_the_role_and_static_tokens_pass(need: Role, expected: dict[str, int]) -> None:
@@ -74,16 +87,18 @@ def test_a_role_token_needs_the_role_and_static_tokens_pass(need: Role, expected
 
 
 def test_a_low_role_is_told_what_it_needs() -> None:
-    answer = client_needing("admin").get("/thing", headers={"Authorization": "Bearer viewer-token"})
+    answer = client_needing("district_admin").get("/thing", headers={"Authorization": "Bearer viewer-token"})
     assert answer.status_code == 403
-    assert answer.json()["detail"].startswith("This needs the admin role or higher; this token has the viewer role.")
+    assert answer.json()["detail"].startswith(
+        "This needs the district_admin role or higher; this token has the viewer role."
+    )
 
 
 def test_the_dependency_returns_a_short_id_not_the_token() -> None:
     answer = client_needing("viewer").get("/thing", headers={"Authorization": f"Bearer {STATIC}"})
-    assert answer.json() == {"who": hash_token(STATIC)[:12], "role": "admin"}
-    answer = client_needing("viewer").get("/thing", headers={"Authorization": "Bearer uploader-token"})
-    assert answer.json() == {"who": "id-of-uploader", "role": "uploader"}
+    assert answer.json() == {"who": hash_token(STATIC)[:12], "role": "district_admin"}
+    answer = client_needing("viewer").get("/thing", headers={"Authorization": "Bearer editor-token"})
+    assert answer.json() == {"who": "id-of-editor", "role": "editor"}
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from loa_ingest.access import RateLimiter, role_allows
 
 
 def test_roles_are_ordered() -> None:
-    assert role_allows("admin", "uploader") and role_allows("uploader", "viewer")
-    assert not role_allows("viewer", "uploader") and not role_allows("uploader", "admin")
+    assert role_allows("district_admin", "editor") and role_allows("editor", "viewer")
+    assert not role_allows("viewer", "editor") and not role_allows("editor", "district_admin")
 
 
 def test_rate_limiter_allows_a_burst_then_refills() -> None:

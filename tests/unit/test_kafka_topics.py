@@ -12,7 +12,13 @@ def test_new_topics_send_the_broker_default_replication_and_no_assignment() -> N
     # The tuple is exactly what aiokafka puts in the CreateTopics request: replication factor -1 with an empty
     # assignment lets the broker apply its default.replication.factor (3 in a city, 1 on one node).
     sent = [AIOKafkaAdminClient._convert_new_topic_request(t) for t in new_topics(ALL_TOPICS, "p.")]
-    assert sent == [(f"p.{s.name}", s.partitions, -1, [], [("retention.ms", str(s.retention_ms))]) for s in ALL_TOPICS]
+    configs = {
+        s.name: [("cleanup.policy", "compact"), ("retention.ms", "-1")]
+        if s.compacted
+        else [("retention.ms", str(s.retention_ms))]
+        for s in ALL_TOPICS
+    }
+    assert sent == [(f"p.{s.name}", s.partitions, -1, [], configs[s.name]) for s in ALL_TOPICS]
 
 
 def test_partition_shortfalls_name_only_existing_topics_with_fewer_partitions() -> None:

@@ -20,14 +20,27 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-# Ordered: a viewer reads status, an uploader also uploads, an admin also manages tokens and sees every upload.
-Role = Literal["viewer", "uploader", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "uploader", "admin")
+# Ordered, each role may do what the ones before it may: a viewer reads its ward's status and posts; an editor also
+# uploads and edits post texts; an approver also approves posts; a ward admin also manages the ward's people, tokens
+# and channels; a district admin does all of that in every ward, and manages wards. Everything but a district admin
+# is confined to its own ward.
+Role = Literal["viewer", "editor", "approver", "ward_admin", "district_admin"]
+ROLES: tuple[Role, ...] = ("viewer", "editor", "approver", "ward_admin", "district_admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
+# The role names tokens had before accounts and wards (still read from an old token store or /whoami).
+LEGACY_ROLES: dict[str, Role] = {"uploader": "editor", "admin": "district_admin"}
 
 
 def role_allows(have: Role, need: Role) -> bool:
     return _RANK[have] >= _RANK[need]
+
+
+def parse_role(value: object) -> Role | None:
+    """A role name as stored or sent (today's or a legacy one), or None if it is none of them."""
+    if not isinstance(value, str):
+        return None
+    value = LEGACY_ROLES.get(value, value)
+    return value if value in _RANK else None
 
 
 def new_token() -> str:
@@ -51,14 +64,32 @@ STATIC_LABEL = "LOA_API_TOKEN_HASHES"
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request: an id that is safe to log and to own things by (never the token), and a role."""
+    """Who sent a request: an id that is safe to log and to own things by (never the token), a role, and the ward the
+    caller belongs to (None: the whole installation, only for a district admin, e.g. the static tokens)."""
 
     id: str
     role: Role
     label: str = ""
+    ward: str | None = None
+    account: str | None = None  # the account the token or session belongs to, when it belongs to one
 
     def allows(self, need: Role) -> bool:
         return role_allows(self.role, need)
+
+    @property
+    def is_district(self) -> bool:
+        return self.role == "district_admin"
+
+    def sees(self, ward: str) -> bool:
+        """Whether this caller may read or act on what belongs to `ward`: its own ward, or any for a district admin.
+
+        The one tenancy check: every route that touches a ward's data asks it (404 when not, so another ward's
+        footage is not even confirmed to exist)."""
+        return self.is_district or self.ward == ward
+
+    def ward_filter(self) -> str | None:
+        """The ward a listing is confined to, or None for a district admin (every ward)."""
+        return None if self.is_district else self.ward
 
 
 class RoleTokens(Protocol):
@@ -97,12 +128,21 @@ class IngestRoles:
             )
         try:
             body = answer.json()
-            role, token_id, label = body.get("role"), body.get("token_id"), body.get("label", "")
+            role, token_id, label = parse_role(body.get("role")), body.get("token_id"), body.get("label", "")
+            ward, account = body.get("ward"), body.get("account")
         except (ValueError, AttributeError) as exc:  # not JSON, or not an object: LOA_INGEST_URL is not ingest
             raise _cannot_check() from exc
-        if answer.status_code != status.HTTP_200_OK or role not in ROLES or not isinstance(token_id, str):
+        if answer.status_code != status.HTTP_200_OK or role is None or not isinstance(token_id, str):
             raise _cannot_check()
-        return Caller(id=token_id, role=role, label=str(label))
+        if role != "district_admin" and not isinstance(ward, str):
+            raise _cannot_check()  # a caller confined to a ward must name it; never widen it to every ward
+        return Caller(
+            id=token_id,
+            role=role,
+            label=str(label),
+            ward=ward if isinstance(ward, str) else None,
+            account=account if isinstance(account, str) else None,
+        )
 
 
 def _cannot_check() -> HTTPException:
@@ -128,7 +168,7 @@ async def check_token(
     if not token:
         raise _unauthorized()
     if token_is_valid(token, allowed_hashes):
-        return Caller(id=hash_token(token)[:12], role="admin", label=STATIC_LABEL)
+        return Caller(id=hash_token(token)[:12], role="district_admin", label=STATIC_LABEL)
     caller = await roles.caller_of(token) if roles is not None else None
     if caller is None:
         raise _unauthorized()

@@ -1,30 +1,17 @@
-"""Channels are configuration: which platform each one posts to and which cuts it receives."""
+"""Channel files: the JSON list of channels installations used before channels lived in the app.
+
+`loa_core.contracts.channels.Channel` is the channel; this module reads a file of them (the import path for existing
+installations, and the embedded default `make run` starts with).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import TypeAdapter
 
-from loa_core.contracts.base import ChannelName, ProfileName
-
-
-class Channel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: ChannelName
-    platform: str
-    profiles: tuple[ProfileName, ...] = Field(min_length=1)
-    # Platform settings for the publisher's adapter (base URLs, page id, privacy, TikTok mode, templates).
-    # Never credentials: those come from the environment or secret files, by channel name.
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    # The channel's look, applied by transcode to every cut it makes for this channel's footage (storage
-    # keys): the official logo watermark (a PNG with transparency), and intro/outro clips around the footage.
-    logo_key: str | None = None
-    intro_key: str | None = None
-    outro_key: str | None = None
-
+from loa_core.contracts.channels import Channel
 
 # The embedded default: one `local` channel that receives both cuts, so `make run` needs no configuration.
 DEFAULT_CHANNELS: dict[str, Channel] = {
@@ -47,3 +34,6 @@ def load_channels(path: Path | None) -> dict[str, Channel]:
 
 def dump_channels(channels: list[Channel]) -> str:
     return json.dumps([c.model_dump(mode="json") for c in channels], ensure_ascii=False, indent=2)
+
+
+__all__ = ["DEFAULT_CHANNELS", "Channel", "dump_channels", "load_channels"]

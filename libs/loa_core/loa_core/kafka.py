@@ -35,7 +35,11 @@ def new_topics(specs: tuple[TopicSpec, ...], prefix: str) -> list[NewTopic]:
             # aiokafka's NewTopic wants either a replication factor or an assignment and treats -1 as "assignment
             # given"; an empty one sends no assignment, so the broker places the replicas.
             replica_assignments={},
-            topic_configs={"retention.ms": str(s.retention_ms)},
+            topic_configs=(
+                {"cleanup.policy": "compact", "retention.ms": "-1"}
+                if s.compacted
+                else {"retention.ms": str(s.retention_ms)}
+            ),
         )
         for s in specs
     ]

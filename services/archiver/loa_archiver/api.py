@@ -93,8 +93,8 @@ def create_api(archiver: Archiver) -> FastAPI:
     hashes = archiver.settings.token_hashes
     roles = archiver.settings.ingest_roles()
     Viewer = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="viewer"))]
-    Uploader = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="uploader"))]
-    Admin = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="admin"))]
+    Uploader = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="editor"))]
+    Admin = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="district_admin"))]
     store = archiver.store
 
     async def ready() -> str | None:

@@ -1,8 +1,9 @@
 """Who may do what: API tokens with roles, hashed at rest, and a per-token rate limit.
 
-Roles are ordered: a viewer reads status, an uploader also uploads, an admin also manages tokens and sees every
-upload. The static hashes in LOA_API_TOKEN_HASHES (what `make run` and the tests use) are admins, so the thin
-deployment keeps working without a token database; loa_core.auth checks those, and asks this store about the rest.
+Roles are ordered (loa_core.auth.ROLES): a viewer reads status, an editor also uploads, a district admin also
+manages tokens and sees every upload. The static hashes in LOA_API_TOKEN_HASHES (what `make run` and the tests use)
+are district admins, so the thin deployment keeps working without a token database; loa_core.auth checks those, and
+asks this store about the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Engine, Float, MetaData, Table, Text, insert, select, update
 
 from loa_core import db
-from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, role_allows
+from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, parse_role, role_allows
+from loa_core.contracts import DEFAULT_WARD
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,11 @@ class TokenStore:
             tokens.c.sha256 == hash_token(token), tokens.c.revoked_at.is_(None)
         )
         row = db.transaction(self._engine, lambda c: c.execute(query).first())
-        if row is None:
+        role = parse_role(row.role) if row is not None else None
+        if row is None or role is None:
             return None
-        return Caller(id=str(row.token_id), role=row.role, label=str(row.label))
+        # Tokens made before wards belong to the default ward (a district admin's to every ward).
+        return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=DEFAULT_WARD)
 
 
 class RateLimiter:

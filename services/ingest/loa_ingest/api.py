@@ -136,8 +136,8 @@ def create_api(
         return limited
 
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
-    Uploader = Annotated[Caller, Depends(requires("uploader"))]
-    Admin = Annotated[Caller, Depends(requires("admin"))]
+    Uploader = Annotated[Caller, Depends(requires("editor"))]
+    Admin = Annotated[Caller, Depends(requires("district_admin"))]
 
     async def ready() -> str | None:
         return None
@@ -218,7 +218,7 @@ def create_api(
     @api.get("/files/{upload_id}", tags=["tus"], summary="Where an upload stands (Loa's addition, not tus)")
     async def upload_status(upload_id: str, who: Uploader) -> dict[str, object]:
         upload = uploads.get(upload_id)
-        if upload is None or (upload.owner != who.id and not who.allows("admin")):
+        if upload is None or (upload.owner != who.id and not who.allows("district_admin")):
             raise HTTPException(404, "No such upload. / Không tìm thấy lượt tải lên.")
         return tus.status(upload)
 
@@ -281,8 +281,8 @@ def create_api(
         return Response(status_code=204)
 
     @api.get("/whoami", tags=["tokens"], summary="The role of the token sent")
-    async def whoami(who: Viewer) -> dict[str, str]:
-        return {"token_id": who.id, "role": who.role, "label": who.label}
+    async def whoami(who: Viewer) -> dict[str, str | None]:
+        return {"token_id": who.id, "role": who.role, "label": who.label, "ward": who.ward, "account": who.account}
 
     @api.get("/channels", tags=["footage"], summary="The channels footage can be sent to")
     async def list_channels(_: Viewer) -> list[dict[str, object]]:

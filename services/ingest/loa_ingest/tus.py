@@ -266,7 +266,7 @@ class TusUploads:
     async def _live(self, upload_id: str, caller: Caller) -> Upload:
         """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily)."""
         upload = self.store.get(upload_id)
-        if upload is None or (upload.owner != caller.id and not caller.allows("admin")):
+        if upload is None or (upload.owner != caller.id and not caller.allows("district_admin")):
             raise TusError(404, "No such upload. / Không tìm thấy lượt tải lên.")
         if upload.state in ("receiving", "received") and upload.expires_at < self.clock():
             await self.expire(upload.id)

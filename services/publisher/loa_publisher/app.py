@@ -127,7 +127,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
             try:
                 # Re-driving a failed post is the media team's call: an uploader token or higher.
                 await check_authorization(
-                    request.headers.get("Authorization"), settings.token_hashes(), roles, need="uploader"
+                    request.headers.get("Authorization"), settings.token_hashes(), roles, need="editor"
                 )
             except HTTPException as refused:
                 headers = dict(refused.headers or {})  # WWW-Authenticate, Retry-After

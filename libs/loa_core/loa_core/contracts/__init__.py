@@ -5,11 +5,13 @@
 - `status`: the footage-status vocabulary;
 - `layout`: the storage key layout;
 - `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
-- `base`: ids (`FootageId`), channel and profile names.
+- `channels`: the channel, and the registry event that carries it to every service;
+- `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
 """
 
 from loa_core.contracts import layout
 from loa_core.contracts.base import (
+    DEFAULT_WARD,
     ChannelName,
     Contract,
     Event,
@@ -18,10 +20,12 @@ from loa_core.contracts.base import (
     ProfileName,
     UnsupportedSchemaVersion,
     Versioned,
+    WardId,
     is_footage_id,
     new_id,
     utc_now,
 )
+from loa_core.contracts.channels import PLATFORMS, Channel, ChannelState, ChannelUpdated, Platform
 from loa_core.contracts.events import (
     DeadLetter,
     FootageMetadata,
@@ -38,6 +42,7 @@ from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, Fo
 from loa_core.contracts.topics import (
     ALL_TOPICS,
     ARCHIVER,
+    CHANNEL_REGISTRY,
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
     INGEST,
@@ -73,12 +78,15 @@ from loa_core.contracts.views import (
 __all__ = [
     "ALL_TOPICS",
     "ARCHIVER",
+    "CHANNEL_REGISTRY",
     "DEAD_LETTER",
+    "DEFAULT_WARD",
     "FOOTAGE_STATUSES",
     "FOOTAGE_UPLOADED",
     "INGEST",
     "IN_PROGRESS",
     "METRICS",
+    "PLATFORMS",
     "POSTS_FAILED",
     "POSTS_PUBLISHED",
     "PUBLISHER",
@@ -87,7 +95,10 @@ __all__ = [
     "SETTLED",
     "TRANSCODE",
     "TRANSCODE_PROGRESS",
+    "Channel",
     "ChannelName",
+    "ChannelState",
+    "ChannelUpdated",
     "Contract",
     "DeadLetter",
     "Event",
@@ -100,6 +111,7 @@ __all__ = [
     "FootageView",
     "Id",
     "Image",
+    "Platform",
     "PostFailed",
     "PostPublished",
     "PostView",
@@ -117,6 +129,7 @@ __all__ = [
     "UnsupportedSchemaVersion",
     "UploadedStage",
     "Versioned",
+    "WardId",
     "check_consumes",
     "check_produces",
     "consumer_groups",

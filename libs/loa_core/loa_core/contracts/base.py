@@ -53,6 +53,12 @@ FootageId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # Channel names double as label values and path parts, so they stay short and plain.
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+# A ward (phường, xã) or the district itself: the tenant that owns footage, channels, posts, archives and reports.
+# A slug chosen when the ward is created ("phuong-1", "xa-phu-rieng"); a label value and a path part like a channel.
+WardId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+# The ward everything belonged to before wards existed, and the one `make run` creates: records written without a
+# ward (schema_version 1 events from before, imported channel files) are read as this ward's.
+DEFAULT_WARD: Final = "default"
 
 
 def is_footage_id(value: str) -> bool:

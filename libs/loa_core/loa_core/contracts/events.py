@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from loa_core.contracts.base import ChannelName, Contract, Event, FootageId, ProfileName
+from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, Event, FootageId, ProfileName, WardId
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -50,6 +50,8 @@ class FootageUploaded(Event):
     """Raw footage is in storage and validated. Key: footage_id."""
 
     footage_id: FootageId
+    # The ward that owns the footage (and so every cut and post of it); events from before wards: the default.
+    ward: WardId = DEFAULT_WARD
     source: Literal["upload", "livestream"] = "upload"
     metadata: FootageMetadata
     media: SourceMedia
@@ -80,6 +82,8 @@ class RenditionsReady(Event):
     """Every cut of one footage is in storage, checked against its profile. Key: footage_id."""
 
     footage_id: FootageId
+    # The ward that owns the footage (and so every cut and post of it); events from before wards: the default.
+    ward: WardId = DEFAULT_WARD
     metadata: FootageMetadata
     renditions: tuple[Rendition, ...] = Field(min_length=1)
     images: tuple[Image, ...] = ()
@@ -93,6 +97,8 @@ class TranscodeProgress(Event):
     """
 
     footage_id: FootageId
+    # The ward that owns the footage (and so every cut and post of it); events from before wards: the default.
+    ward: WardId = DEFAULT_WARD
     state: Literal["running", "done", "failed"]
     percent: float = Field(ge=0, le=100)
     fps: float | None = None
@@ -106,6 +112,8 @@ class PostPublished(Event):
     """One rendition is live on one channel. Key: footage_id."""
 
     footage_id: FootageId
+    # The ward that owns the footage (and so every cut and post of it); events from before wards: the default.
+    ward: WardId = DEFAULT_WARD
     channel: ChannelName
     platform: str
     profile: ProfileName
@@ -118,6 +126,8 @@ class PostFailed(Event):
     """A post that will not happen without a person acting (the platform's message says why). Key: footage_id."""
 
     footage_id: FootageId
+    # The ward that owns the footage (and so every cut and post of it); events from before wards: the default.
+    ward: WardId = DEFAULT_WARD
     channel: ChannelName
     platform: str
     reason: str
@@ -134,6 +144,8 @@ class DeadLetter(Event):
     reason: str
     error_type: str
     footage_id: FootageId | None = None
+    # The ward of the original record, when it could be read (a dead letter is shown to that ward's people).
+    ward: WardId | None = None
     # The original record, as text when it was UTF-8 and base64 otherwise, so nothing is lost.
     original_value: str
     original_encoding: Literal["utf-8", "base64"]

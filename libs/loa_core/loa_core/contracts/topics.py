@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loa_core.contracts.base import Event
+from loa_core.contracts.channels import ChannelUpdated
 from loa_core.contracts.events import (
     DeadLetter,
     FootageUploaded,
@@ -31,6 +32,11 @@ class TopicSpec:
     retention_ms: int
     producers: tuple[str, ...]  # the services that write it
     consumers: tuple[str, ...] = ()  # the services whose consumer group reads it (outside tools may read any)
+    # The services each of whose processes reads the whole topic from the start, without a consumer group (a
+    # configuration topic every replica needs all of, e.g. the channel registry).
+    readers: tuple[str, ...] = ()
+    # Compacted: Kafka keeps the newest record per key for ever (configuration), instead of deleting by age.
+    compacted: bool = False
 
     def full_name(self, prefix: str = "") -> str:
         """Tests give each run its own prefix, so topics never leak between tests."""
@@ -56,6 +62,19 @@ TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage
 # dead-letters what it cannot process.
 DEAD_LETTER = TopicSpec(
     "pipeline.deadletter", DeadLetter, "footage_id", 3, 90 * DAY_MS, (TRANSCODE, PUBLISHER, METRICS), (METRICS,)
+)
+
+# Configuration as events: every channel's current configuration, keyed by its name; ingest (which keeps channels in
+# its database) writes it; every process of every service reads all of it. Compacted, so retention is unlimited.
+CHANNEL_REGISTRY = TopicSpec(
+    "channels.registry",
+    ChannelUpdated,
+    "name",
+    1,
+    -1,
+    (INGEST,),
+    readers=(INGEST, ARCHIVER, TRANSCODE, PUBLISHER, METRICS),
+    compacted=True,
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
