@@ -44,13 +44,16 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from loa_core.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 T = TypeVar("T")
 
@@ -219,14 +222,29 @@ def version_table(service: str) -> str:
 _MIGRATING = threading.Lock()
 
 
-def migrate(engine: Engine, service: str) -> None:
-    """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction."""
-    from alembic import command
+def _config(service: str) -> Config:
     from alembic.config import Config
-    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(importlib.resources.files(f"loa_{service}") / "migrations"))
+    return config
+
+
+def head_revision(service: str) -> str:
+    """The newest revision of the service's migrations: what `migrate` brings a database to."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config(service)).get_current_head()
+    assert head is not None, f"loa_{service} has no migrations"
+    return head
+
+
+def migrate(engine: Engine, service: str) -> None:
+    """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    config = _config(service)
     with _MIGRATING, engine.connect() as connection:
         connection = connection.execution_options(sqlite_immediate=True)
         with connection.begin():

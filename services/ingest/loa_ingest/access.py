@@ -30,6 +30,7 @@ class IssuedToken:
     token_id: str
     role: Role
     label: str
+    ward: str
 
 
 # The newest revision of the table (loa_ingest/migrations/versions); times are seconds since the epoch.
@@ -44,8 +45,9 @@ tokens = Table(
     Column("created_by", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+    Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),
 )
-LISTED = ("token_id", "role", "label", "created_by", "created_at", "revoked_at")
+LISTED = ("token_id", "role", "label", "ward", "created_by", "created_at", "revoked_at")
 
 
 class TokenStore:
@@ -54,11 +56,12 @@ class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, role: Role, label: str, created_by: str) -> IssuedToken:
+    def create(self, role: Role, label: str, created_by: str, ward: str = DEFAULT_WARD) -> IssuedToken:
         token = new_token()
         token_id = secrets.token_hex(6)
         values = {
             "token_id": token_id,
+            "ward": ward,
             "sha256": hash_token(token),
             "role": role,
             "label": label,
@@ -66,32 +69,37 @@ class TokenStore:
             "created_at": time.time(),
         }
         db.transaction(self._engine, lambda c: c.execute(insert(tokens).values(values)))
-        return IssuedToken(token, token_id, role, label)
+        return IssuedToken(token, token_id, role, label, ward)
 
-    def revoke(self, token_id: str) -> bool:
+    def revoke(self, token_id: str, ward: str | None = None) -> bool:
+        """Revoke an active token (of `ward` only, unless None: a district admin's reach)."""
         statement = (
             update(tokens)
             .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
             .values(revoked_at=time.time())
         )
+        if ward is not None:
+            statement = statement.where(tokens.c.ward == ward)
         return db.transaction(self._engine, lambda c: c.execute(statement).rowcount) == 1
 
-    def list(self) -> list[dict[str, object]]:
+    def list(self, ward: str | None = None) -> list[dict[str, object]]:
+        """The tokens, without their secrets: of `ward` only, or of every ward when None."""
         query = select(*(tokens.c[name] for name in LISTED)).order_by(tokens.c.created_at)
+        if ward is not None:
+            query = query.where(tokens.c.ward == ward)
         rows = db.transaction(self._engine, lambda c: c.execute(query).all())
         return [dict(row._mapping) for row in rows]
 
     async def caller_of(self, token: str) -> Caller | None:
         # Looked up by its hash: the hash is the index, so no token is ever compared in plain text.
-        query = select(tokens.c.token_id, tokens.c.role, tokens.c.label).where(
+        query = select(tokens.c.token_id, tokens.c.role, tokens.c.label, tokens.c.ward).where(
             tokens.c.sha256 == hash_token(token), tokens.c.revoked_at.is_(None)
         )
         row = db.transaction(self._engine, lambda c: c.execute(query).first())
         role = parse_role(row.role) if row is not None else None
         if row is None or role is None:
             return None
-        # Tokens made before wards belong to the default ward (a district admin's to every ward).
-        return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=DEFAULT_WARD)
+        return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=str(row.ward))
 
 
 class RateLimiter:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, bearer, bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
+from loa_core.contracts import DEFAULT_WARD, ChannelName, FootageId, FootageList, FootageStatus, FootageView, WardId
 from loa_core.db import DatabaseUnavailable
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
@@ -89,9 +89,12 @@ _TUS_DELETE: dict[str, Any] = {"parameters": [_TUS_VERSION_HEADER]}
 class TokenRequest(BaseModel):
     role: Role
     label: str = Field(default="", max_length=200)
+    # The ward the token acts in: a ward admin's own (the default for one), any for a district admin.
+    ward: WardId | None = None
 
 
 class TokenCreated(BaseModel):
+    ward: str
     token: str
     token_id: str
     role: Role
@@ -137,7 +140,7 @@ def create_api(
 
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
     Uploader = Annotated[Caller, Depends(requires("editor"))]
-    Admin = Annotated[Caller, Depends(requires("district_admin"))]
+    WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
 
     async def ready() -> str | None:
         return None
@@ -265,18 +268,27 @@ def create_api(
 
     # -- tokens ------------------------------------------------------------------------------------------------
 
-    @api.post("/tokens", status_code=201, tags=["tokens"], summary="Create an API token (admins)")
-    async def create_token(who: Admin, body: Annotated[TokenRequest, Body()]) -> TokenCreated:
-        issued = tokens.create(body.role, body.label, created_by=who.id)
-        return TokenCreated(token=issued.token, token_id=issued.token_id, role=issued.role, label=issued.label)
+    @api.post("/tokens", status_code=201, tags=["tokens"], summary="Create an API token (ward admins, in their ward)")
+    async def create_token(who: WardAdmin, body: Annotated[TokenRequest, Body()]) -> TokenCreated:
+        ward = body.ward or who.ward or DEFAULT_WARD
+        if not who.sees(ward) or not who.allows(body.role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "A ward admin makes tokens of its own ward, up to its own role. / Quản trị phường chỉ tạo mã cho "
+                "phường mình, không vượt quyền của mình.",
+            )
+        issued = tokens.create(body.role, body.label, created_by=who.id, ward=ward)
+        return TokenCreated(
+            token=issued.token, token_id=issued.token_id, role=issued.role, label=issued.label, ward=issued.ward
+        )
 
-    @api.get("/tokens", tags=["tokens"], summary="List API tokens, without their secrets (admins)")
-    async def list_tokens(_: Admin) -> list[dict[str, object]]:
-        return tokens.list()
+    @api.get("/tokens", tags=["tokens"], summary="List API tokens, without their secrets (ward admins: their ward's)")
+    async def list_tokens(who: WardAdmin) -> list[dict[str, object]]:
+        return tokens.list(who.ward_filter())
 
-    @api.delete("/tokens/{token_id}", status_code=204, tags=["tokens"], summary="Revoke an API token (admins)")
-    async def revoke_token(token_id: str, _: Admin) -> Response:
-        if not tokens.revoke(token_id):
+    @api.delete("/tokens/{token_id}", status_code=204, tags=["tokens"], summary="Revoke an API token (ward admins)")
+    async def revoke_token(token_id: str, who: WardAdmin) -> Response:
+        if not tokens.revoke(token_id, who.ward_filter()):
             raise HTTPException(404, "No such active token. / Không tìm thấy mã truy cập.")
         return Response(status_code=204)
 
