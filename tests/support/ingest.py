@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from loa_core.auth import hash_token, new_token
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded
+from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import free_port
 from loa_dev.processes import stop_process, wait_healthy
 
@@ -84,6 +85,7 @@ def run_ingest(
         "LOA_DATA_DIR": str(root / "data"),
         "LOA_STORAGE_ROOT": str(root / "storage"),
         "LOA_API_TOKEN_HASHES": hash_token(token),
+        "LOA_SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
         **(extra_env or {}),
     }
     command = [sys.executable, "-m", "loa_ingest"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from loa_core.auth import hash_token
 from loa_core.channels import Channel, dump_channels
+from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import free_port
 from loa_dev.processes import stop_process, wait_healthy
 
@@ -33,6 +34,7 @@ class PublisherProcess:
             "LOA_PUBLISH_DIR": str(root / "published"),
             "LOA_CHANNELS_FILE": str(root / "channels.json"),
             "LOA_API_TOKEN_HASHES": hash_token(token),
+            "LOA_SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
             # Quick retries and ticks; a short consumer session so a killed worker's partitions move fast.
             "LOA_RETRY_INITIAL_S": "0.05",
             "LOA_RETRY_MAX_S": "0.5",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loa_core.auth import hash_token
+from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_dev.processes import stop_processes, wait_healthy
 
@@ -57,6 +58,8 @@ class Stack:
             "LOA_STORAGE_ROOT": str(self.root / "storage"),
             "LOA_PUBLISH_DIR": str(self.publish_dir),
             "LOA_API_TOKEN_HASHES": hash_token(self.token),
+            # The key that encrypts channel tokens at rest: made once under the stack's folder (`make run`'s run dir).
+            "LOA_SECRET_KEY_FILE": str(ensure_key_file(self.root / "secret-key")),
         }
         if service == "ingest":
             # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loa_core.auth import IngestRoles
+from loa_core.secrets import SecretBox, SecretKeyMissing, read_keys
 from loa_core.storage import StorageSettings
 
 
@@ -53,6 +54,13 @@ class CommonSettings(BaseSettings):
     # A JSON list of channels ({name, platform, profiles, options}); None: one `local` channel with both cuts.
     channels_file: Path | None = None
 
+    # The key that encrypts secrets at rest (channel tokens, refresh tokens): a Fernet key (`python -m
+    # loa_core.secrets` prints one), or several comma-separated: the first encrypts, all decrypt (key rotation).
+    # Needed by the services that keep secrets (ingest, publisher); `make run` generates one.
+    secret_key: SecretStr | None = None
+    # A file holding the key(s), comma- or line-separated (a Docker or Kubernetes secret); read after secret_key.
+    secret_key_file: Path | None = None
+
     # On SIGTERM (docker stop, a rolling deploy, Ctrl-C) a worker lets its jobs in flight finish for this long, then
     # abandons the rest: their records are not committed, so the partition's next owner redoes them. Keep it well
     # under the time the platform waits before SIGKILL (Docker 10 s, Kubernetes 30 s, `make run` 30 s).
@@ -70,6 +78,19 @@ class CommonSettings(BaseSettings):
 
     def token_hashes(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.api_token_hashes.split(",") if h.strip())
+
+    def secret_box(self) -> SecretBox | None:
+        """The operator's keys, None when none is configured (SecretKeyError for a key that is not one)."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else None
+        keys = read_keys(key, self.secret_key_file)
+        return SecretBox(keys) if keys else None
+
+    def required_secret_box(self) -> SecretBox:
+        """The operator's keys for a service that keeps secrets: SecretKeyMissing (bilingual) when none is set."""
+        box = self.secret_box()
+        if box is None:
+            raise SecretKeyMissing()
+        return box
 
     def ingest_roles(self) -> IngestRoles | None:
         return IngestRoles(self.ingest_url) if self.ingest_url else None
