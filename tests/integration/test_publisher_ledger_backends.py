@@ -16,6 +16,7 @@ from sqlalchemy import text
 from loa_core import db
 from loa_core.channels import Channel
 from loa_core.hashing import sha256_file
+from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import RetryableError
 from loa_publisher.adapters.http import RetryPolicy
@@ -28,6 +29,18 @@ from tests.support.publishing import FAST, ledger_session, metadata, request_for
 
 KEY = PostKey("b" * 32, "ward-yt", "youtube")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+BOX = SecretBox([new_key()])
+
+
+def stored_tokens(database_url: str) -> str:
+    """Every refresh token column as the database holds it."""
+    engine = db.make_engine(database_url, service="publisher")
+    with engine.connect() as connection:
+        stored = " ".join(str(t) for t in connection.exec_driver_sql("SELECT token FROM connection_tokens").scalars())
+    engine.dispose()
+    return stored
 
 
 def get(ledger: Ledger, key: PostKey = KEY):  # type: ignore[no-untyped-def]
@@ -69,12 +82,17 @@ def test_schedule_due_claim_and_retry(database_url: str) -> None:
 
 
 def test_rotating_refresh_tokens(database_url: str) -> None:
-    ledger = Ledger.open(database_url)
-    assert ledger.refresh_token("ward-oa") is None
-    ledger.store_refresh_token("ward-oa", "zrt-2")
-    ledger.store_refresh_token("ward-oa", "zrt-3")
+    ledger = Ledger.open(database_url, secrets=BOX)
+    assert ledger.refresh_token("ward-oa", "") is None
+    ledger.store_refresh_token("ward-oa", "", "zrt-2")
+    ledger.store_refresh_token("ward-oa", "", "zrt-3")
+    ledger.store_refresh_token("ward-oa", "c2", "zrt-new")  # the channel connected again
     ledger.close()
-    assert Ledger.open(database_url).refresh_token("ward-oa") == "zrt-3"
+    reopened = Ledger.open(database_url, secrets=BOX)
+    assert reopened.refresh_token("ward-oa", "") == "zrt-3"
+    assert reopened.refresh_token("ward-oa", "c2") == "zrt-new"
+    assert reopened.refresh_token("ward-oa", "c3") is None
+    assert "zrt" not in stored_tokens(database_url)
 
 
 async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(database_url: str, tmp_path: Path) -> None:
@@ -191,7 +209,7 @@ def test_a_ledger_made_by_the_previous_code_is_adopted_with_every_row(database_u
         )
     engine.dispose()
 
-    ledger = Ledger.open(database_url)  # the new code starts on it: adopts it as revision 0001
+    ledger = Ledger.open(database_url, secrets=BOX)  # the new code starts on it: adopts it, encrypts its token
     entries = {e.key: e for footage in ("c" * 32, "d" * 32) for e in ledger.entries(footage)}
     assert len(entries) == len(rows)
     for row in rows:
@@ -204,17 +222,19 @@ def test_a_ledger_made_by_the_previous_code_is_adopted_with_every_row(database_u
             NOW, NOW, NOW + timedelta(minutes=5), NOW - timedelta(hours=1)
         )  # fmt: skip
     assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [HELD]
-    assert ledger.refresh_token("ward-oa") == "zrt-7"
+    assert "zrt-7" not in stored_tokens(database_url)  # encrypted in place with the operator's key
+    assert ledger.refresh_token("ward-oa", "") == "zrt-7"  # the env/secret-file connection's
     ledger.close()
     with db.make_engine(database_url, service="publisher").connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version_publisher").all() == [("0001",)]
+        versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version_publisher").all()
+        assert versions == [(db.head_revision("publisher"),)]
 
 
 def _open_at_once(url: str, start: BarrierType, opened: Queue[str]) -> None:
     """One replica starting (a forked process, as replicas are separate processes)."""
     start.wait()
     ledger = Ledger.open(url)
-    opened.put(str(ledger.refresh_token("ward-oa")))
+    opened.put(str(ledger.refresh_token("ward-oa", "")))
     ledger.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 from loa_core.channels import Channel
 from loa_core.contracts import layout, new_id, utc_now
 from loa_core.hashing import sha256_file
+from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError, UploadSession
 from loa_publisher.adapters.http import RetryPolicy
@@ -30,7 +31,7 @@ def emulator(tmp_path: Path) -> Iterator[TikTokEmulator]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3", secrets=SecretBox([new_key()]))
     yield ledger
     ledger.close()
 
@@ -133,7 +134,7 @@ async def test_faults_are_survived_and_the_rotated_refresh_token_is_stored(h: Ha
     await h.publish(11 * MB)
     h.assert_one_identical_video()
     assert h.emulator.refresh_calls == 2
-    assert h.ledger.refresh_token("ward-tt") == h.emulator.refresh_token == "rft-3"
+    assert h.ledger.refresh_token("ward-tt", "") == h.emulator.refresh_token == "rft-3"
 
 
 async def test_privacy_level_must_be_offered_by_the_creator(h: Harness) -> None:

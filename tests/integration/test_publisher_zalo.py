@@ -11,6 +11,7 @@ import pytest
 from loa_core.channels import Channel
 from loa_core.contracts import layout, new_id
 from loa_core.hashing import sha256_file
+from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError
 from loa_publisher.adapters.http import RetryPolicy
@@ -37,7 +38,7 @@ class Harness:
     def __init__(self, tmp_path: Path, emulator: ZaloEmulator, http: httpx.AsyncClient) -> None:
         self.tmp_path, self.emulator, self.http = tmp_path, emulator, http
         self.storage = LocalStorage(tmp_path / "storage")
-        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3", secrets=SecretBox([new_key()]))
         self.channel = Channel(
             name="ward-oa",
             platform="zalo",
@@ -89,10 +90,10 @@ async def test_article_with_video(h: Harness) -> None:
 
 async def test_rotating_refresh_token_survives_restarts(h: Harness) -> None:
     await h.publish()  # spends zrt-1, stores zrt-2
-    assert h.ledger.refresh_token("ward-oa") == "zrt-2"
+    assert h.ledger.refresh_token("ward-oa", "") == "zrt-2"
     h.emulator.revoke_tokens()  # access tokens expire overnight
     await h.publish(adapter=h.adapter())  # a restarted publisher: must use zrt-2, not the spent zrt-1
-    assert h.ledger.refresh_token("ward-oa") == h.emulator.refresh_token == "zrt-3"
+    assert h.ledger.refresh_token("ward-oa", "") == h.emulator.refresh_token == "zrt-3"
     assert len(h.emulator.articles) == 2
 
 
@@ -102,7 +103,7 @@ async def test_expired_access_token_mid_flow_refreshes_once(h: Harness) -> None:
     h.emulator.inject("rate", on="verify_video")
     await h.publish(adapter=adapter)
     assert h.emulator.refresh_calls == 2
-    assert h.ledger.refresh_token("ward-oa") == "zrt-3"
+    assert h.ledger.refresh_token("ward-oa", "") == "zrt-3"
 
 
 async def test_lost_create_answer_is_found_instead_of_posting_twice(h: Harness) -> None:

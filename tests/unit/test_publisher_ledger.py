@@ -6,10 +6,16 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from loa_core.secrets import SecretBox, new_key
+from loa_core.streaming import PermanentError
 from loa_publisher.ledger import Ledger, PostKey, PostState
 
 KEY = PostKey("a" * 32, "ward-yt", "youtube")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+KEY_TEXT = new_key()
+BOX = SecretBox([KEY_TEXT])
 
 
 def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
@@ -54,14 +60,45 @@ def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
     assert ledger.retry_failed(KEY.footage_id) == []
 
 
-def test_refresh_tokens_rotate_durably(tmp_path: Path) -> None:
-    ledger = Ledger.open(tmp_path / "l.sqlite3")
-    assert ledger.refresh_token("oa") is None
-    ledger.store_refresh_token("oa", "r1")
-    ledger.store_refresh_token("oa", "r2")
+def stored_tokens(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT token FROM connection_tokens")]
+
+
+def test_refresh_tokens_rotate_durably_encrypted_per_connection(tmp_path: Path) -> None:
+    ledger = Ledger.open(tmp_path / "l.sqlite3", secrets=BOX)
+    assert ledger.refresh_token("oa", "conn-1") is None
+    ledger.store_refresh_token("oa", "conn-1", "r1")
+    ledger.store_refresh_token("oa", "conn-1", "r2")
     ledger.close()
-    assert Ledger.open(tmp_path / "l.sqlite3").refresh_token("oa") == "r2"
+    ledger = Ledger.open(tmp_path / "l.sqlite3", secrets=BOX)
+    assert ledger.refresh_token("oa", "conn-1") == "r2"
+    # Connected again: the new connection never starts from the token of the one it replaced.
+    assert ledger.refresh_token("oa", "conn-2") is None
+    assert ledger.refresh_token("other", "conn-1") is None
+    assert stored_tokens(tmp_path / "l.sqlite3") and all("r2" not in t for t in stored_tokens(tmp_path / "l.sqlite3"))
     assert (tmp_path / "l.sqlite3").stat().st_mode & 0o077 == 0  # tokens inside: owner only
+
+
+def test_tokens_need_the_key_and_follow_its_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    ledger = Ledger.open(path, secrets=BOX)
+    ledger.store_refresh_token("oa", "", "r1")
+    ledger.close()
+    without = Ledger.open(path)
+    with pytest.raises(PermanentError, match=r"LOA_SECRET_KEY.*Chưa có khóa"):
+        without.refresh_token("oa", "")
+    with pytest.raises(PermanentError, match="LOA_SECRET_KEY"):
+        without.store_refresh_token("oa", "", "r2")
+    with pytest.raises(PermanentError, match="cannot be decrypted") as wrong:
+        Ledger.open(path, secrets=SecretBox([new_key()])).refresh_token("oa", "")
+    assert "r1" not in str(wrong.value)
+    # A new key put first: the ledger re-encrypts with it when it opens, and the old key can then go.
+    newer = new_key()
+    before = stored_tokens(path)
+    Ledger.open(path, secrets=SecretBox([newer, KEY_TEXT])).close()
+    assert stored_tokens(path) != before
+    assert Ledger.open(path, secrets=SecretBox([newer])).refresh_token("oa", "") == "r1"
 
 
 def test_a_first_version_ledger_is_upgraded_in_place(tmp_path: Path) -> None:

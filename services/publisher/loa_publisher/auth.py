@@ -5,7 +5,9 @@ A secret named NAME for channel CHANNEL comes from the environment variable `LOA
 Values never reach a log line, an event or an error message: errors name the variable, never its value.
 
 Refresh tokens that rotate (Zalo's change on every refresh; TikTok's may) are written to the ledger database the
-moment they arrive, and read from there in preference to the configured one, so a restart never replays a spent one.
+moment they arrive (encrypted), and read from there in preference to the configured one, so a restart never replays
+a spent one. They are kept per connection (Channel.connection_id, "" for env/secret-file credentials): a channel that
+is connected again starts from its new connection's token.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from loa_core.contracts.channels import Channel
 from loa_core.streaming import PermanentError
 from loa_publisher import metrics
 from loa_publisher.adapters.http import RetryPolicy, platform_message, transient_for, with_backoff
@@ -53,10 +56,19 @@ class Secrets:
         return value
 
 
-class RefreshTokenStore(Protocol):
-    def refresh_token(self, channel: str) -> str | None: ...
+# The platforms whose channels refresh OAuth access tokens (and may get a rotated refresh token to keep).
+REFRESHING_PLATFORMS = frozenset({"youtube", "tiktok", "zalo"})
 
-    def store_refresh_token(self, channel: str, token: str) -> None: ...
+
+def keeps_refresh_tokens(channels: Iterable[Channel]) -> bool:
+    """Whether any of these channels may have a rotated refresh token to store (encrypted: the key is needed)."""
+    return any(channel.platform in REFRESHING_PLATFORMS for channel in channels)
+
+
+class RefreshTokenStore(Protocol):
+    def refresh_token(self, channel: str, connection: str) -> str | None: ...
+
+    def store_refresh_token(self, channel: str, connection: str, token: str) -> None: ...
 
 
 class TokenSource(Protocol):
@@ -92,6 +104,7 @@ class OAuthRefresher:
         self,
         *,
         channel: str,
+        connection: str = "",
         http: httpx.AsyncClient,
         token_url: str,
         form: dict[str, str],
@@ -103,6 +116,7 @@ class OAuthRefresher:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._channel = channel
+        self._connection = connection
         self._http = http
         self._url = token_url
         self._form = form
@@ -127,7 +141,7 @@ class OAuthRefresher:
             if self._access is not None and self._access != stale and self._clock() < self._expires_at:
                 return self._access  # another task refreshed while we waited
             # A rotated token from the ledger wins over the configured one, which it replaced.
-            refresh_token = self._store.refresh_token(self._channel) or self._configured_refresh
+            refresh_token = self._store.refresh_token(self._channel, self._connection) or self._configured_refresh
             form = {**self._form, "grant_type": "refresh_token", "refresh_token": refresh_token}
 
             async def attempt() -> httpx.Response:
@@ -152,7 +166,7 @@ class OAuthRefresher:
             rotated = body.get("refresh_token")
             if rotated and rotated != refresh_token:
                 # Durable before use: if we crash now, the next start uses the new token, not the spent one.
-                self._store.store_refresh_token(self._channel, str(rotated))
+                self._store.store_refresh_token(self._channel, self._connection, str(rotated))
             expires_in = float(body.get("expires_in") or 3600)
             self._access = str(access)
             # Refresh a minute early so an upload chunk never starts with a token about to die.
@@ -165,8 +179,8 @@ Body = bytes | Callable[[], AsyncIterator[bytes]] | None
 
 
 class RefresherPerChannel:
-    """One OAuthRefresher per channel, made on first use from the channel's secrets: the bookkeeping the OAuth
-    adapters share. `form` and `headers` name the secrets that identify the client to the token endpoint."""
+    """One OAuthRefresher per channel connection, made on first use from the channel's secrets: the bookkeeping the
+    OAuth adapters share. `form` and `headers` name the secrets that identify the client to the token endpoint."""
 
     def __init__(
         self, http: httpx.AsyncClient, secrets: Secrets, store: RefreshTokenStore, policy: RetryPolicy
@@ -175,21 +189,26 @@ class RefresherPerChannel:
         self._secrets = secrets
         self._store = store
         self._policy = policy
-        self._refreshers: dict[str, TokenSource] = {}
+        self._refreshers: dict[tuple[str, str], TokenSource] = {}
 
-    def get(self, channel: str, *, token_url: str, form: tuple[str, ...], headers: tuple[str, ...] = ()) -> TokenSource:
-        if channel not in self._refreshers:
-            self._refreshers[channel] = OAuthRefresher(
-                channel=channel,
+    def get(
+        self, channel: Channel, *, token_url: str, form: tuple[str, ...], headers: tuple[str, ...] = ()
+    ) -> TokenSource:
+        key = (channel.name, channel.connection_id or "")
+        if key not in self._refreshers:
+            name = channel.name
+            self._refreshers[key] = OAuthRefresher(
+                channel=name,
+                connection=key[1],
                 http=self._http,
                 token_url=token_url,
-                form={name: self._secrets.require(channel, name) for name in form},
-                headers={name: self._secrets.require(channel, name) for name in headers} or None,
-                refresh_token=self._secrets.require(channel, "refresh_token"),
+                form={secret: self._secrets.require(name, secret) for secret in form},
+                headers={secret: self._secrets.require(name, secret) for secret in headers} or None,
+                refresh_token=self._secrets.require(name, "refresh_token"),
                 store=self._store,
                 policy=self._policy,
             )
-        return self._refreshers[channel]
+        return self._refreshers[key]
 
 
 async def authorized_request(

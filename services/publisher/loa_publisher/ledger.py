@@ -9,7 +9,9 @@ implementation for both, the schema in loa_publisher/migrations). Every write is
 transaction, durable when the call returns: upserts (`INSERT … ON CONFLICT … DO UPDATE`) and conditional
 `UPDATE … WHERE state = …` claims, which only one worker can win.
 
-The same database keeps rotated OAuth refresh tokens (Zalo's change on every refresh and must survive restarts).
+The same database keeps rotated OAuth refresh tokens (Zalo's change on every refresh and must survive restarts),
+encrypted with the operator's key (loa_core.secrets) and keyed by (channel, connection): a channel that is connected
+again (a new Channel.connection_id) starts from the new connection's token, never the one it replaced.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, Text, a
 
 from loa_core import db
 from loa_core.contracts import PUBLISHER, utc_now
-from loa_core.streaming import RetryableError
+from loa_core.secrets import SecretBox, SecretKeyMissing, SecretUndecryptable, is_encrypted
+from loa_core.streaming import PermanentError, RetryableError
 
 T = TypeVar("T")
 
@@ -95,11 +98,13 @@ posts = Table(
     Column("request", Text),
     Column("failing_since", Text),
 )
-refresh_tokens = Table(
-    "refresh_tokens",
+connection_tokens = Table(
+    "connection_tokens",
     metadata,
     Column("channel", Text, primary_key=True),
-    Column("token", Text, nullable=False),
+    # The channel's Channel.connection_id; "" for credentials from the environment or secret files.
+    Column("connection_id", Text, primary_key=True),
+    Column("token", Text, nullable=False),  # encrypted (loa_core.secrets)
     Column("updated_at", Text, nullable=False),
 )
 
@@ -135,20 +140,30 @@ def _entry(row: Row[Any]) -> LedgerEntry:
 class Ledger:
     """`Ledger.open(location)` on start: a SQLite path, or `postgresql://…` for a ledger replicas share."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Callable[[], datetime] = utc_now, secrets: SecretBox | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._secrets = secrets
         # Shared by several workers (PostgreSQL): an in-flight row may belong to another, live worker.
         self.shared = engine.dialect.name == "postgresql"
 
     @classmethod
-    def open(cls, location: str | Path, *, clock: Callable[[], datetime] = utc_now) -> Ledger:
-        """Connect and bring the schema to the newest revision (an older ledger is upgraded in place)."""
+    def open(
+        cls, location: str | Path, *, clock: Callable[[], datetime] = utc_now, secrets: SecretBox | None = None
+    ) -> Ledger:
+        """Connect and bring the schema to the newest revision (an older ledger is upgraded in place). With the
+        operator's keys, stored refresh tokens not encrypted with the first one (plaintext from before encryption,
+        or an older key's) are encrypted with it."""
         # FULL: a lost POSTED or session row could post a video twice (docs/decisions/0007). Private: it holds
         # refresh tokens.
         engine = db.make_engine(location, service=PUBLISHER, synchronous="FULL", private=True)
         db.migrate(engine, PUBLISHER)
-        return cls(engine, clock=clock)
+        ledger = cls(engine, clock=clock, secrets=secrets)
+        if secrets is not None:
+            ledger.reencrypt_refresh_tokens(secrets)
+        return ledger
 
     def _now(self) -> str:
         return _iso(self._clock())
@@ -293,11 +308,51 @@ class Ledger:
 
     # --- rotating refresh tokens
 
-    def refresh_token(self, channel: str) -> str | None:
-        query = select(refresh_tokens.c.token).where(refresh_tokens.c.channel == channel)
-        token = self._run(lambda c: c.execute(query).scalar())
-        return str(token) if token is not None else None
+    def _box(self) -> SecretBox:
+        if self._secrets is None:
+            raise PermanentError(str(SecretKeyMissing()))
+        return self._secrets
 
-    def store_refresh_token(self, channel: str, token: str) -> None:
-        values = {"channel": channel, "token": token, "updated_at": self._now()}
-        self._run(lambda c: db.upsert(c, refresh_tokens, values, update=["token", "updated_at"]))
+    def refresh_token(self, channel: str, connection: str) -> str | None:
+        """The newest refresh token the platform gave this channel's connection, decrypted; None if none rotated."""
+        where = and_(connection_tokens.c.channel == channel, connection_tokens.c.connection_id == connection)
+        stored = self._run(lambda c: c.execute(select(connection_tokens.c.token).where(where)).scalar())
+        if stored is None:
+            return None
+        box = self._box()
+        if not is_encrypted(stored):  # from before encryption, and the ledger was opened without keys then
+            self.store_refresh_token(channel, connection, stored)
+            return str(stored)
+        try:
+            return box.decrypt(stored)
+        except SecretUndecryptable as error:
+            raise PermanentError(f"channel {channel!r}: {error}") from None
+
+    def store_refresh_token(self, channel: str, connection: str, token: str) -> None:
+        values = {"channel": channel, "connection_id": connection, "token": self._box().encrypt(token)}
+        values["updated_at"] = self._now()
+        self._run(lambda c: db.upsert(c, connection_tokens, values, update=["token", "updated_at"]))
+
+    def reencrypt_refresh_tokens(self, box: SecretBox) -> int:
+        """Encrypt with the first key every stored token that is not (plaintext, or an older key's); one that no
+        key opens is left as it is (reading it says why). How many were re-encrypted."""
+
+        def work(c: Connection) -> int:
+            done = 0
+            for row in c.execute(select(connection_tokens)).all():
+                if not box.needs_reencryption(row.token):
+                    continue
+                try:
+                    token = box.reencrypt(row.token) if is_encrypted(row.token) else box.encrypt(row.token)
+                except SecretUndecryptable:
+                    continue
+                key = and_(
+                    connection_tokens.c.channel == row.channel,
+                    connection_tokens.c.connection_id == row.connection_id,
+                    connection_tokens.c.token == row.token,
+                )
+                c.execute(update(connection_tokens).where(key).values(token=token))
+                done += 1
+            return done
+
+        return self._run(work)

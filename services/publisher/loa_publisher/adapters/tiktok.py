@@ -195,7 +195,7 @@ class TikTokAdapter:
     def tokens(self, channel: Channel) -> TokenSource:
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         token_url = str(channel.options.get("token_url", f"{base}/v2/oauth/token/"))
-        return self._refreshers.get(channel.name, token_url=token_url, form=("client_key", "client_secret"))
+        return self._refreshers.get(channel, token_url=token_url, form=("client_key", "client_secret"))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel

@@ -103,7 +103,7 @@ class YouTubeAdapter:
 
     def tokens(self, channel: Channel) -> TokenSource:
         token_url = str(channel.options.get("token_url", DEFAULT_TOKEN_URL))
-        return self._refreshers.get(channel.name, token_url=token_url, form=("client_id", "client_secret"))
+        return self._refreshers.get(channel, token_url=token_url, form=("client_id", "client_secret"))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel

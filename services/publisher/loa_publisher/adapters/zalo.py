@@ -92,7 +92,7 @@ class ZaloAdapter:
     def tokens(self, channel: Channel) -> TokenSource:
         token_url = str(channel.options.get("token_url", DEFAULT_TOKEN_URL))
         # Zalo sends the app's secret in a `secret_key` header rather than in the form.
-        return self._refreshers.get(channel.name, token_url=token_url, form=("app_id",), headers=("secret_key",))
+        return self._refreshers.get(channel, token_url=token_url, form=("app_id",), headers=("secret_key",))
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
