@@ -59,3 +59,8 @@ CONSUMER_STOPPED = Gauge(
 CONSUMER_LAG = Gauge("loa_consumer_lag", "Records not yet consumed", ["group", "topic"])
 # Unix time of the last successful lag measurement: an alert can tell "no lag" from "not measured".
 CONSUMER_LAG_MEASURED = Gauge("loa_consumer_lag_measured_timestamp_seconds", "Last successful lag measurement")
+# Channel registry records a process could not read (not a ChannelUpdated it understands), by the reading service.
+# Each is logged and passed over; the channel keeps its last readable configuration until a newer record.
+CHANNEL_RECORDS_UNREADABLE = Counter(
+    "loa_channel_records_unreadable_total", "Unreadable channel registry records passed over", ["service"]
+)
