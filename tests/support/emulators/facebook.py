@@ -4,16 +4,30 @@ Checked: the user token on `/{app}/uploads` (access_token) and on `upload:<id>` 
 file_length/file_type parameters, `file_offset` equal to what the session holds, Content-Length equal to the rest
 of the file; the Page token, the file handle and a title on `/{page}/videos`. A dropped upload keeps the bytes
 that arrived (GET upload:<id> reports them as file_offset).
+
+Facebook Login, built manually (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow, …/oidc-token
+for PKCE, …/access-tokens/get-long-lived): `/{version}/dialog/oauth` wants client_id (the app id), a registered
+redirect_uri and takes scope, state and a PKCE challenge (S256 here); Deny redirects with error=access_denied,
+error_code=200, error_description, error_reason=user_denied and state. `GET /{version}/oauth/access_token` with
+client_id, client_secret, redirect_uri, code (and code_verifier) gives a short-lived user token (2 hours on the
+emulator's clock); with grant_type=fb_exchange_token a long-lived one (60 days); `GET /{version}/me/accounts` lists
+the Pages the user manages with their Page tokens (which do not expire). Errors are Graph error objects (code 100
+for a bad code or verifier, 190 for a bad token); the wording for a wrong verifier is the emulator's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from tests.support.emulators import Emulator, Stored, receive_body
+from tests.support.emulators.oauth import Consent, Refusal
+
+SHORT_LIVED_S = 2 * 3600.0
+LONG_LIVED_S = 60 * 86400.0
 
 
 @dataclass
@@ -36,19 +50,107 @@ class FacebookEmulator(Emulator):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.app_id = "1234567890"
+        self.app_secret = "fb-app-secret"
         self.page_id = "998877"
+        self.page_name = "Phường Bến Nghé"
         self.user_token = "EAAuser-secret"
         self.page_token = "EAApage-secret"
+        self.consent = Consent(self, "Facebook")
+        # Tokens the sign-in issued: user tokens with when they expire (emulator clock), Page tokens (no expiry).
+        self.user_tokens: dict[str, float] = {}
+        self.page_tokens: set[str] = set()
         self.uploads: dict[str, Upload] = {}
         self.handles: dict[str, Upload] = {}
         self.videos: dict[str, Stored] = {}
 
     def routes(self, app: web.Application) -> None:
+        self.consent.routes(app)
+        app.router.add_get("/{version}/dialog/oauth", self._authorize)
+        app.router.add_get("/{version}/oauth/access_token", self._access_token)
+        app.router.add_get("/{version}/me/accounts", self._accounts)
         app.router.add_post("/{version}/{app_id}/uploads", self._start)
         app.router.add_post("/{version}/{node}/videos", self._publish)
         app.router.add_get("/{version}/{node}/videos", self._list)
         app.router.add_post("/{version}/{upload_id}", self._upload)
         app.router.add_get("/{version}/{upload_id}", self._status)
+
+    # --- Facebook Login
+
+    def user_token_valid(self, token: str | None) -> bool:
+        if token == self.user_token:
+            return True
+        return token is not None and self.now() < self.user_tokens.get(token, 0.0)
+
+    def page_token_valid(self, token: str | None) -> bool:
+        return token == self.page_token or token in self.page_tokens
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        self.log("authorize")
+        query = request.query
+        if query.get("client_id") != self.app_id:
+            return self.consent.error_page("Invalid App ID: the provided app ID does not look like a valid app ID.")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.consent.redirect_uris:
+            return self.consent.error_page(
+                "URL blocked: this redirect failed because the redirect URI is not "
+                "whitelisted in the app's client OAuth settings."
+            )
+        if query.get("response_type", "code") != "code":
+            return self.consent.error_page("response_type must be code")
+        challenge = query.get("code_challenge")
+        if challenge is not None and query.get("code_challenge_method") != "S256":
+            return self.consent.error_page("code_challenge_method must be S256")
+        grant = self.consent.grant(self.app_id, redirect_uri, query.get("scope", "public_profile"), challenge)
+        denied = {"error_code": "200", "error_description": "Permissions error", "error_reason": "user_denied"}
+        return self.consent.page(grant, query.get("state"), app_name="Loa", denied_extra=denied)
+
+    def _issue_user_token(self, lifetime_s: float) -> dict[str, Any]:
+        token = f"EAAuser-{self.new_id('u')}"
+        self.user_tokens[token] = self.now() + lifetime_s
+        return {"access_token": token, "token_type": "bearer", "expires_in": int(lifetime_s)}
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        self.log("access_token", request.query.get("grant_type", "code"))
+        query = request.query
+        if query.get("client_id") != self.app_id or query.get("client_secret") != self.app_secret:
+            return _error(400, "Error validating client secret.", 1)
+        if query.get("grant_type") == "fb_exchange_token":
+            if not self.user_token_valid(query.get("fb_exchange_token")):
+                return _error(400, "Error validating access token: Session has expired.", 190)
+            return web.json_response(self._issue_user_token(LONG_LIVED_S))
+        self.log("code_exchange")
+        redeemed = self.consent.redeem(
+            query.get("code", ""),
+            client=self.app_id,
+            redirect_uri=query.get("redirect_uri", ""),
+            verifier=query.get("code_verifier") or None,
+        )
+        messages = {
+            Refusal.SPENT_CODE: "This authorization code has been used.",
+            Refusal.EXPIRED_CODE: "This authorization code has expired.",
+            Refusal.REDIRECT_MISMATCH: "Error validating verification code. Please make sure your redirect_uri is "
+            "identical to the one you used in the OAuth dialog request",
+            Refusal.MISSING_VERIFIER: "Missing code_verifier.",
+            Refusal.WRONG_VERIFIER: "Invalid code_verifier.",
+        }
+        if isinstance(redeemed, Refusal):
+            return _error(400, messages.get(redeemed, "Invalid verification code format."), 100)
+        return web.json_response(self._issue_user_token(SHORT_LIVED_S))
+
+    async def _accounts(self, request: web.Request) -> web.Response:
+        self.log("accounts")
+        if not self.user_token_valid(request.query.get("access_token")):
+            return _error(400, "Invalid OAuth access token.", 190)
+        page_token = f"EAApage-{self.new_id('p')}"
+        self.page_tokens.add(page_token)
+        page = {
+            "access_token": page_token,
+            "category": "Government Organization",
+            "id": self.page_id,
+            "name": self.page_name,
+            "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+        }
+        return web.json_response({"data": [page], "paging": {"cursors": {"before": "emu", "after": "emu"}}})
 
     def _fault(self, on: str) -> web.Response | None:
         fault = self.take_fault(on)
@@ -63,7 +165,7 @@ class FacebookEmulator(Emulator):
         self.log("start")
         if request.match_info["app_id"] != self.app_id:
             return _error(400, "Unsupported post request.", 100, "GraphMethodException")
-        if request.query.get("access_token") != self.user_token:
+        if not self.user_token_valid(request.query.get("access_token")):
             return _error(400, "Invalid OAuth access token.", 190)
         failed = self._fault("start")
         if failed:
@@ -79,7 +181,7 @@ class FacebookEmulator(Emulator):
         return web.json_response({"id": upload_id})
 
     def _session(self, request: web.Request) -> Upload | web.Response:
-        if request.headers.get("Authorization") != f"OAuth {self.user_token}":
+        if not self.user_token_valid(request.headers.get("Authorization", "").removeprefix("OAuth ")):
             return _error(401, "Invalid OAuth access token.", 190)
         upload = self.uploads.get(request.match_info["upload_id"])
         if upload is None:
@@ -126,7 +228,7 @@ class FacebookEmulator(Emulator):
         form = await request.post()
         if request.match_info["node"] != self.page_id:
             return _error(400, "Unsupported post request.", 100, "GraphMethodException")
-        if form.get("access_token") != self.page_token:
+        if not self.page_token_valid(str(form.get("access_token", ""))):
             return _error(400, "Invalid OAuth access token.", 190)
         failed = self._fault("publish")
         if failed:
@@ -150,7 +252,7 @@ class FacebookEmulator(Emulator):
 
     async def _list(self, request: web.Request) -> web.Response:
         self.log("list")
-        if request.query.get("access_token") != self.page_token:
+        if not self.page_token_valid(request.query.get("access_token")):
             return _error(400, "Invalid OAuth access token.", 190)
         data = [{"id": v.id, **v.meta} for v in reversed(list(self.videos.values()))]
         return web.json_response({"data": data[: int(request.query.get("limit", "25"))]})

@@ -9,6 +9,15 @@ again (a retry): it replaces the copy held. status/fetch answers for every publi
 not: PROCESSING_UPLOAD with uploaded_bytes until every chunk is in (the video then exists, asked about or not),
 then `processing_polls` fetches of PROCESSING_DOWNLOAD before the final state; `fail` makes a publish FAILED
 with a fail_reason.
+
+OAuth v2 authorization code (developers.tiktok.com/doc/login-kit-web, /doc/oauth-user-access-token-management):
+`/v2/auth/authorize/` wants client_key, a registered redirect_uri, response_type=code and scopes (comma-separated),
+and takes code_challenge with code_challenge_method=S256 (TikTok documents PKCE for desktop and mobile apps; Loa
+always sends it); the consent page redirects with code, scopes and state, or error=access_denied with
+error_description and state. The token endpoint's authorization_code grant wants client_key, client_secret, code,
+redirect_uri and the code_verifier: a spent, expired or unknown code is invalid_grant, a wrong verifier
+invalid_request "Code verifier or code challenge is invalid." (the wording a developer reported, 2nd-hand). The
+newest refresh token granted is the one the refresh grant accepts.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.emulators import Emulator, Stored, receive_body
+from tests.support.emulators.oauth import Consent, Refusal
 
 MB = 1024 * 1024
 UPLOAD_URL_LIFETIME_S = 3600.0  # [docs]
@@ -78,6 +88,7 @@ class TikTokEmulator(Emulator):
         self.client_secret = "cs"
         self.refresh_token = refresh_token
         self.rotate = rotate
+        self.consent = Consent(self, "TikTok")
         self.publishes: dict[str, Publish] = {}
         self.videos: dict[str, Stored] = {}
         self.creator: dict[str, Any] = {
@@ -103,22 +114,56 @@ class TikTokEmulator(Emulator):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/oauth/token/", self._token)
+        app.router.add_get("/v2/auth/authorize/", self._authorize)
+        self.consent.routes(app)
         app.router.add_post("/v2/post/publish/creator_info/query/", self._creator_info)
         app.router.add_post("/v2/post/publish/video/init/", self._init_direct)
         app.router.add_post("/v2/post/publish/inbox/video/init/", self._init_inbox)
         app.router.add_post("/v2/post/publish/status/fetch/", self._status)
         app.router.add_put("/upload/{publish_id}", self._chunk)
 
-    async def _token(self, request: web.Request) -> web.Response:
-        self.log("token")
-        form = await request.post()
-        if form.get("client_key") != self.client_key or form.get("client_secret") != self.client_secret:
-            return web.json_response({"error": "invalid_client", "error_description": "client_key or secret wrong"})
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh_token:
-            return web.json_response({"error": "invalid_grant", "error_description": "Refresh token is invalid."})
-        self.refresh_calls += 1
-        if self.rotate:
-            self.refresh_token = f"rft-{self.refresh_calls + 1}"
+    async def _authorize(self, request: web.Request) -> web.Response:
+        self.log("authorize")
+        query = request.query
+        if query.get("client_key") != self.client_key:
+            return self.consent.error_page("client_key is invalid")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.consent.redirect_uris:
+            return self.consent.error_page("redirect_uri is not registered for this app")
+        if query.get("response_type") != "code" or not query.get("scope"):
+            return self.consent.error_page("response_type=code and scope are required")
+        challenge = query.get("code_challenge")
+        if challenge is not None and query.get("code_challenge_method") != "S256":
+            return self.consent.error_page("code_challenge_method must be S256")
+        grant = self.consent.grant(self.client_key, redirect_uri, query["scope"], challenge)
+        return self.consent.page(
+            grant,
+            query.get("state"),
+            app_name="Loa",
+            denied_extra={"error_description": "The user denied the authorization."},
+            allowed_extra={"scopes": query["scope"]},
+        )
+
+    def _code_grant(self, form: Any) -> web.Response:
+        redeemed = self.consent.redeem(
+            str(form.get("code", "")),
+            client=self.client_key,
+            redirect_uri=str(form.get("redirect_uri", "")),
+            verifier=str(form["code_verifier"]) if form.get("code_verifier") else None,
+        )
+        if redeemed in (Refusal.MISSING_VERIFIER, Refusal.WRONG_VERIFIER):
+            error = {"error": "invalid_request", "error_description": "Code verifier or code challenge is invalid."}
+            return web.json_response({**error, "log_id": "emu"})
+        if redeemed is Refusal.REDIRECT_MISMATCH:
+            error = {"error": "invalid_request", "error_description": "Redirect URI mismatch."}
+            return web.json_response({**error, "log_id": "emu"})
+        if isinstance(redeemed, Refusal):
+            error = {"error": "invalid_grant", "error_description": "Authorization code is expired."}
+            return web.json_response({**error, "log_id": "emu"})
+        self.refresh_token = f"rft-{self.new_id('code')}"
+        return self._tokens(redeemed.scope)
+
+    def _tokens(self, scope: str) -> web.Response:
         return web.json_response(
             {
                 "access_token": self.mint_token(),
@@ -126,10 +171,25 @@ class TikTokEmulator(Emulator):
                 "refresh_token": self.refresh_token,
                 "refresh_expires_in": 31536000,
                 "open_id": "emu-open-id",
-                "scope": "video.publish,video.upload",
+                "scope": scope,
                 "token_type": "Bearer",
             }
         )
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.log("token")
+        form = await request.post()
+        if form.get("client_key") != self.client_key or form.get("client_secret") != self.client_secret:
+            return web.json_response({"error": "invalid_client", "error_description": "client_key or secret wrong"})
+        if form.get("grant_type") == "authorization_code":
+            self.log("code_exchange")
+            return self._code_grant(form)
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh_token:
+            return web.json_response({"error": "invalid_grant", "error_description": "Refresh token is invalid."})
+        self.refresh_calls += 1
+        if self.rotate:
+            self.refresh_token = f"rft-{self.refresh_calls + 1}"
+        return self._tokens("video.publish,video.upload")
 
     def _check(self, request: web.Request, on: str) -> web.Response | None:
         fault = self.take_fault(on)

@@ -6,6 +6,14 @@ privacyStatus private; on chunks: Content-Range `bytes a-b/total` with `a` = wha
 announced length, Content-Length = b-a+1, a multiple of 256 KiB unless it is the last chunk; status queries
 `bytes */total` answer 308 (+Range) or the finished video. A dropped connection keeps what arrived, rounded down
 to 256 KiB, as Google's servers may.
+
+Google's OAuth authorization-code grant (developers.google.com/identity/protocols/oauth2/web-server): the authorize
+endpoint `/o/oauth2/v2/auth` wants client_id, a registered redirect_uri, response_type=code and a scope, and takes
+a PKCE challenge (S256 here) and access_type/prompt; its consent page redirects with code+state or
+error=access_denied+state (tests.support.emulators.oauth). The token endpoint's authorization_code grant checks the
+client, the code (single use, short-lived), the redirect_uri and the verifier (`invalid_grant` otherwise) and gives
+a refresh token only to access_type=offline with prompt=consent. The newest refresh token granted replaces the one
+the refresh grant accepts (`refresh_token`).
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.emulators import Emulator, Fault, Stored, receive_body
+from tests.support.emulators.oauth import Consent, Refusal
 
 ALIGN = 256 * 1024
+UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _QUERY = re.compile(r"^bytes \*/(\d+)$")
 
@@ -52,6 +62,7 @@ class YouTubeEmulator(Emulator):
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
+        self.consent = Consent(self, "Google")
         self.sessions: dict[str, Session] = {}
         self.videos: dict[str, Stored] = {}
         self.quota_remaining: int | None = None  # None = unlimited
@@ -66,11 +77,56 @@ class YouTubeEmulator(Emulator):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/token", self._token)
+        app.router.add_get("/o/oauth2/v2/auth", self._authorize)
+        self.consent.routes(app)
         app.router.add_post("/upload/youtube/v3/videos", self._start)
         app.router.add_put("/upload/youtube/v3/videos", self._put)
         app.router.add_put("/plain/{name}", self._plain_put)
 
     # --- OAuth
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        self.log("authorize")
+        query = request.query
+        if query.get("client_id") != self.client_id:
+            return self.consent.error_page("Error 401: invalid_client. The OAuth client was not found.")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.consent.redirect_uris:
+            return self.consent.error_page("Error 400: redirect_uri_mismatch")
+        if query.get("response_type") != "code" or not query.get("scope"):
+            return self.consent.error_page("Error 400: invalid_request (response_type=code and a scope are needed)")
+        challenge = query.get("code_challenge")
+        if challenge is not None and query.get("code_challenge_method") != "S256":
+            return self.consent.error_page("Error 400: invalid_request (code_challenge_method must be S256)")
+        extra = {"access_type": query.get("access_type", "online"), "prompt": query.get("prompt", "")}
+        grant = self.consent.grant(self.client_id, redirect_uri, query["scope"], challenge, **extra)
+        return self.consent.page(grant, query.get("state"), app_name="Loa", allowed_extra={"scope": query["scope"]})
+
+    async def _code_grant(self, form: Any) -> web.Response:
+        redeemed = self.consent.redeem(
+            str(form.get("code", "")),
+            client=self.client_id,
+            redirect_uri=str(form.get("redirect_uri", "")),
+            verifier=str(form["code_verifier"]) if form.get("code_verifier") else None,
+        )
+        if redeemed is Refusal.REDIRECT_MISMATCH:
+            return web.json_response({"error": "redirect_uri_mismatch", "error_description": "Bad Request"}, status=400)
+        if isinstance(redeemed, Refusal):
+            description = {
+                Refusal.MISSING_VERIFIER: "Missing code verifier.",
+                Refusal.WRONG_VERIFIER: "Invalid code verifier.",
+            }.get(redeemed, "Bad Request")
+            return web.json_response({"error": "invalid_grant", "error_description": description}, status=400)
+        body: dict[str, Any] = {
+            "access_token": self.mint_token(),
+            "expires_in": 3599,
+            "scope": redeemed.scope,
+            "token_type": "Bearer",
+        }
+        if redeemed.extra["access_type"] == "offline" and "consent" in redeemed.extra["prompt"].split():
+            self.refresh_token = f"1//emu-{self.new_id('rt')}"
+            body["refresh_token"] = self.refresh_token
+        return web.json_response(body)
 
     async def _token(self, request: web.Request) -> web.Response:
         self.log("token")
@@ -78,10 +134,13 @@ class YouTubeEmulator(Emulator):
         fault = self.take_fault("token")
         if fault and fault.kind == "status":
             return _error(fault.status, "backend error")
-        if form.get("grant_type") != "refresh_token":
+        if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return web.json_response({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") == "authorization_code":
+            self.log("code_exchange")
+            return await self._code_grant(form)
         if form.get("refresh_token") != self.refresh_token:
             return web.json_response(
                 {"error": "invalid_grant", "error_description": "Token has been revoked."}, status=400

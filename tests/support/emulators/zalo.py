@@ -4,6 +4,13 @@ Checked: the `access_token` header (error -216 when unknown), the multipart body
 ≤ 50 MB, Content-Length exact), the article fields (type video, title ≤ 150, description ≤ 300, a ready
 video_id). The token endpoint wants the secret_key header and app_id, and every refresh token works once: each
 refresh returns a new one and the old one is dead (error -14014).
+
+OA authorization v4 (oauth.zaloapp.com, 2nd-hand from community SDKs and guides): `/v4/oa/permission` wants
+app_id and the app's registered callback as redirect_uri, and takes state and code_challenge (S256: there is no
+method parameter); the consent page redirects with code, oa_id and state. A Deny is not described anywhere found:
+it redirects with error=access_denied and state here. The token endpoint's authorization_code grant (secret_key
+header; app_id, code, code_verifier; no redirect_uri) answers HTTP 200 with a negative error for a spent, expired
+or unknown code (-14005 here) or a wrong verifier (-14019 here): both numbers are the emulator's choice.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.emulators import Emulator, Stored
+from tests.support.emulators.oauth import Consent, Refusal
 
 MAX = 50 * 1024 * 1024
 
@@ -43,6 +51,8 @@ class ZaloEmulator(Emulator):
         self.app_id = "4321"
         self.secret_key = "zalo-secret-key"
         self.refresh_token = "zrt-1"
+        self.oa_id = "579745863508352884"
+        self.consent = Consent(self, "Zalo")
         self.spent_refresh_tokens: set[str] = set()
         self.uploads: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, Stored] = {}
@@ -51,17 +61,49 @@ class ZaloEmulator(Emulator):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v4/oa/access_token", self._token)
+        app.router.add_get("/v4/oa/permission", self._authorize)
+        self.consent.routes(app)
         app.router.add_post("/v2.0/article/upload_video/preparevideo", self._prepare)
         app.router.add_get("/v2.0/article/upload_video/verify", self._verify_video)
         app.router.add_post("/v2.0/article/create", self._create)
         app.router.add_post("/v2.0/article/verify", self._verify_article)
         app.router.add_get("/v2.0/article/getslice", self._list)
 
+    async def _authorize(self, request: web.Request) -> web.Response:
+        self.log("authorize")
+        query = request.query
+        if query.get("app_id") != self.app_id:
+            return self.consent.error_page("Ứng dụng không tồn tại (app_id)")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in self.consent.redirect_uris:
+            return self.consent.error_page("redirect_uri không khớp với Official Account Callback Url của ứng dụng")
+        grant = self.consent.grant(self.app_id, redirect_uri, "oa", query.get("code_challenge"))
+        return self.consent.page(grant, query.get("state"), app_name="Loa", allowed_extra={"oa_id": self.oa_id})
+
+    def _code_grant(self, form: Any) -> web.Response:
+        redeemed = self.consent.redeem(
+            str(form.get("code", "")),
+            client=self.app_id,
+            redirect_uri=None,
+            verifier=str(form["code_verifier"]) if form.get("code_verifier") else None,
+        )
+        if redeemed in (Refusal.MISSING_VERIFIER, Refusal.WRONG_VERIFIER):
+            return web.json_response({"error": -14019, "error_name": "Invalid code verifier", "error_description": ""})
+        if isinstance(redeemed, Refusal):
+            return web.json_response({"error": -14005, "error_name": "Invalid code", "error_description": ""})
+        self.refresh_token = f"zrt-code-{self.new_id('')}"
+        return web.json_response(
+            {"access_token": self.mint_token(), "refresh_token": self.refresh_token, "expires_in": "90000"}
+        )
+
     async def _token(self, request: web.Request) -> web.Response:
         self.log("token")
         form = await request.post()
         if request.headers.get("secret_key") != self.secret_key or form.get("app_id") != self.app_id:
             return web.json_response({"error": -14002, "error_name": "Invalid app", "error_description": "bad app"})
+        if form.get("grant_type") == "authorization_code":
+            self.log("code_exchange")
+            return self._code_grant(form)
         given = str(form.get("refresh_token", ""))
         if form.get("grant_type") != "refresh_token" or given != self.refresh_token:
             spent = " (already used)" if given in self.spent_refresh_tokens else ""
