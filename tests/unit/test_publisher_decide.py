@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from loa_publisher.decide import (
+    DISCONNECTED,
     Action,
     Announce,
     Fail,
@@ -31,6 +32,7 @@ def act(
     platform: str = "tiktok",
     publish_at: datetime | None = None,
     has_adapter: bool = True,
+    connected: bool = True,
     shared: bool = False,
 ) -> Action:
     return decide(
@@ -39,6 +41,7 @@ def act(
         platform=platform,
         publish_at=publish_at,
         has_adapter=has_adapter,
+        connected=connected,
         shared_ledger=shared,
         abandoned_after=5 * MIN,
     )
@@ -62,6 +65,29 @@ def act(
         (Seen(), {"publish_at": NOW + MIN, "platform": "youtube"}, Post(claim=False)),  # YouTube schedules itself
         (Seen(), {"publish_at": NOW - MIN}, Post(claim=False)),  # a publish time passed: at once
         (Seen(), {"has_adapter": False}, Fail("no adapter for platform 'tiktok'")),
+        # A channel that is not connected: the post waits, due at once (every tick asks again), with the reason.
+        (Seen(), {"connected": False}, Hold(NOW, reason=DISCONNECTED)),
+        (Seen(PostState.UPLOADING, updated_at=FRESH), {"connected": False}, Hold(NOW, reason=DISCONNECTED)),
+        (Seen(PostState.SCHEDULED, due_at=NOW), {"connected": False}, Hold(NOW, reason=DISCONNECTED)),
+        # Held for it already: left as it is while the channel stays disconnected, posted once it is connected.
+        (Seen(PostState.SCHEDULED, due_at=QUIET, reason=DISCONNECTED), {"connected": False}, Leave(DISCONNECTED)),
+        (Seen(PostState.SCHEDULED, due_at=QUIET, reason=DISCONNECTED), {}, Post(claim=True)),
+        # A publish time ahead comes first: held until then, the connection asked about at that time.
+        (Seen(), {"connected": False, "publish_at": NOW + MIN}, Hold(NOW + MIN)),
+        (
+            Seen(PostState.SCHEDULED, due_at=NOW + MIN),
+            {"connected": False},
+            Leave(f"held until {(NOW + MIN).isoformat()}"),
+        ),
+        # Posted or failed before it was disconnected: as always.
+        (Seen(PostState.POSTED), {"connected": False}, Announce()),
+        (Seen(PostState.FAILED), {"connected": False}, Leave("failed: waits for a person (`loa retry`)")),
+        # Another worker's upload in flight is still its own.
+        (
+            Seen(PostState.UPLOADING, updated_at=FRESH),
+            {"shared": True, "connected": False},
+            Leave("another worker is posting it"),
+        ),
     ],
 )
 def test_decide(seen: Seen, options: dict[str, object], expected: Action) -> None:

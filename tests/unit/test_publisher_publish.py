@@ -10,9 +10,21 @@ from typing import Any
 
 import pytest
 
+from loa_core.channel_registry import ChannelRegistry
 from loa_core.channels import Channel
-from loa_core.contracts import DEAD_LETTER, POSTS_FAILED, POSTS_PUBLISHED, Event, Rendition, TopicSpec, new_id
+from loa_core.contracts import (
+    DEAD_LETTER,
+    POSTS_FAILED,
+    POSTS_PUBLISHED,
+    ChannelState,
+    ChannelUpdated,
+    Event,
+    Rendition,
+    TopicSpec,
+    new_id,
+)
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
+from loa_publisher.decide import DISCONNECTED
 from loa_publisher.ledger import Ledger, PostKey, PostState
 from loa_publisher.publish import Publisher, plan_posts
 from tests.support.publishing import event_for, metadata
@@ -251,3 +263,23 @@ async def test_a_redelivered_post_is_announced_again_as_the_same_event(tmp_path:
     first, again = (e for name, e in producer.sent if name == POSTS_PUBLISHED.name)
     assert again.event_id == first.event_id
     assert again.model_copy(update={"occurred_at": first.occurred_at}) == first  # only the sending time differs
+
+
+async def test_a_post_to_a_disconnected_channel_waits_and_goes_out_once_it_is_connected(tmp_path: Path) -> None:
+    adapter = FakeAdapter("pub-1")
+    publisher, producer, ledger, _ = make(tmp_path, adapter)
+    tt = Channel(name="tt", platform="tiktok", profiles=("tiktok",))
+    registry = ChannelRegistry()
+    registry.apply(ChannelUpdated(channel=tt.model_copy(update={"state": ChannelState.DISCONNECTED}), revision=1))
+    publisher.channels = registry
+    event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
+    await publisher.handle(event)  # no exception: the record is done, the post waits in the ledger
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    assert entry is not None and (entry.state, entry.error) == (PostState.SCHEDULED, DISCONNECTED)
+    assert await publisher.run_due() == 1  # asked again: still disconnected, left as it is
+    assert ledger.get(event.footage_id, "tt", "tiktok") == entry
+    assert adapter.requests == [] and producer.sent == []
+    registry.apply(ChannelUpdated(channel=tt, revision=2))  # a ward admin reconnected it
+    assert await publisher.run_due() == 1
+    assert len(adapter.requests) == 1 and [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
+    assert ledger.get(event.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]

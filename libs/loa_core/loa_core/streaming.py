@@ -32,6 +32,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
+from loa_core.channel_registry import ChannelRegistry, RegistryReader
 from loa_core.contracts import DEAD_LETTER, Event, TopicSpec, check_consumes, group_id
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.metrics import CONSUMER_STOPPED
@@ -117,6 +118,8 @@ class Consumption:
         self.settings = settings
         self.stopping = False
         self.closers: list[Callable[[], Awaitable[None]]] = []
+        # What else must hold before the worker is ready (/readyz): each says why not, or None (the channel registry).
+        self.prerequisites: list[Callable[[], str | None]] = []
         self._jobs: set[asyncio.Task[Any]] = set()
         self._abandoning = False
         self._stopped: dict[str, str] = {}  # topic (contract name) -> why it stopped
@@ -237,12 +240,25 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> Servic
     return app
 
 
+def follow_channels(app: ServiceApp, settings: CommonSettings, service: str) -> ChannelRegistry:
+    """The service's channel registry: seeded from its channels file, followed by a task started with the app (and
+    cancelled at its stop), and a prerequisite of /readyz until it is read up to date."""
+    registry = ChannelRegistry.seeded(settings.channels_file)
+    reader = RegistryReader(registry, settings.kafka_bootstrap, settings.topic_prefix, service=service)
+    app.consumption.prerequisites.append(registry.not_ready)
+    app.task(reader.run)
+    return registry
+
+
 def not_ready(app: ServiceApp) -> str | None:
     """Why this worker does not consume (its /readyz), or None: a topic stopped at its dead-letter limit, a
-    rebalance under way, no partitions assigned yet."""
+    prerequisite not met (the channel registry not read yet), a rebalance under way, no partitions assigned yet."""
     stopped = app.consumption.stopped_reasons()
     if stopped:
         return "; ".join(stopped)
+    unmet = [why for check in app.consumption.prerequisites if (why := check()) is not None]
+    if unmet:
+        return "; ".join(unmet)
     if app.rebalancing:
         return "consumer group rebalancing"
     if not (app.consumer and app.consumer.assignment()):

@@ -12,11 +12,10 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
-from loa_core.channels import load_channels
 from loa_core.contracts import PUBLISHER, RENDITIONS_READY, RenditionsReady, is_footage_id
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
-from loa_core.streaming import ServiceApp, consume, make_app
+from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
 from loa_publisher.adapters import Adapter
 from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.adapters.http import RetryPolicy
@@ -80,7 +79,9 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     # httpx logs every request line at INFO, query string included (Graph API tokens travel there): the
     # formatter would mask them, but they need not be written at all.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    channels = load_channels(settings.channels_file)
+    # Channels as the registry says now (seeded from LOA_CHANNELS_FILE): added, changed or disconnected ones apply
+    # at once; a post whose channel is not connected waits in the ledger (decide.DISCONNECTED).
+    channels = follow_channels(app, settings, SERVICE)
     http = http_client()
     publisher = Publisher(
         channels=channels,
@@ -94,6 +95,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     )
 
     async def handle(event: RenditionsReady) -> None:
+        await channels.wait_ready()  # a channel not read yet is not one that does not exist
         await publisher.handle(event)
 
     consume(app, RENDITIONS_READY, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handle)
@@ -112,7 +114,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         # Held posts: publish times, quota waits, platforms that were down, `loa retry`. Survives restarts
         # because the ledger is the schedule. Drained at a stop like the agent's jobs: a post cut short stays
         # UPLOADING in the ledger with its session, and the next worker reclaims it.
-        if app.consumption.stopping:
+        if app.consumption.stopping or not channels.ready:
             return
         try:
             await app.consumption.run(publisher.run_due())

@@ -14,6 +14,11 @@ from loa_publisher.ledger import PostState
 # Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
 NATIVE_SCHEDULING = frozenset({"youtube"})
 
+# Why a post waits for its channel (the ledger's reason): the channel registry says it is not connected.
+DISCONNECTED = (
+    "channel disconnected: a ward admin must reconnect it / kênh mất kết nối: quản trị phường cần kết nối lại"
+)
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -23,6 +28,7 @@ class Seen:
     due_at: datetime | None = None
     updated_at: datetime | None = None
     failing_since: datetime | None = None
+    reason: str | None = None  # why it is held or failed
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,12 @@ class Leave:
 
 @dataclass(frozen=True)
 class Hold:
-    """Keep the post in the ledger until `until`; `failing_since` is when a run of transient failures began."""
+    """Keep the post in the ledger until `until`; `failing_since` is when a run of transient failures began;
+    `reason` is what the ledger shows while it is held."""
 
     until: datetime
     failing_since: datetime | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,11 @@ def decide(
     platform: str,
     publish_at: datetime | None,
     has_adapter: bool,
+    connected: bool,
     shared_ledger: bool,
     abandoned_after: timedelta,
 ) -> Action:
-    """The post's state machine before an attempt."""
+    """The post's state machine before an attempt. `connected`: the channel registry says the channel can post."""
     if seen.state is PostState.POSTED:
         return Announce()
     if seen.state is PostState.FAILED:
@@ -87,6 +96,12 @@ def decide(
         return Leave(f"held until {seen.due_at.isoformat()}")
     if publish_at is not None and publish_at > now and platform not in NATIVE_SCHEDULING:
         return Hold(publish_at)
+    if not connected:
+        # Waits, due at once, so every tick of the scheduler asks again, and it goes out at the first tick after the
+        # channel is connected again; held once (a ledger write), then left alone while it stays disconnected.
+        if seen.state is PostState.SCHEDULED and seen.reason == DISCONNECTED:
+            return Leave(DISCONNECTED)
+        return Hold(now, reason=DISCONNECTED)
     if not has_adapter:
         return Fail(f"no adapter for platform {platform!r}")
     return Post(claim=seen.state is PostState.SCHEDULED)

@@ -23,6 +23,7 @@ from loa_core.contracts import (
     POSTS_PUBLISHED,
     PUBLISHER,
     RENDITIONS_READY,
+    ChannelState,
     PostFailed,
     PostPublished,
     Rendition,
@@ -34,7 +35,7 @@ from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
 from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
-from loa_publisher.decide import Announce, Fail, GiveUp, Hold, Leave, Post, Seen, after_transient, decide
+from loa_publisher.decide import DISCONNECTED, Announce, Fail, GiveUp, Hold, Leave, Post, Seen, after_transient, decide
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey
 from loa_publisher.text import render
 
@@ -179,7 +180,7 @@ class Publisher:
         entry = self.ledger.get(key.footage_id, key.channel, key.profile)
         seen = Seen()
         if entry is not None:
-            seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since)
+            seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since, entry.error)
         publish_at = event.metadata.publish_at.get(channel.name)
         action = decide(
             seen,
@@ -187,6 +188,7 @@ class Publisher:
             platform=channel.platform,
             publish_at=publish_at,
             has_adapter=channel.platform in self.adapters,
+            connected=channel.state is ChannelState.CONNECTED,
             shared_ledger=self.ledger.shared,
             abandoned_after=self.abandoned_after,
         )
@@ -195,10 +197,11 @@ class Publisher:
                 assert entry is not None
                 await self._announce(entry, channel)
             case Leave(why):
-                log.info("%s: nothing to do now (%s)", key, why)
-            case Hold(until):
-                self.ledger.schedule(key, until, request=event.model_dump_json())
-                log.info("holding %s until %s", key, until.isoformat())
+                # A post waiting for its channel is asked about at every tick: said once, when it was held.
+                log.log(logging.DEBUG if why == DISCONNECTED else logging.INFO, "%s: nothing to do now (%s)", key, why)
+            case Hold(until, _, reason):
+                self.ledger.schedule(key, until, request=event.model_dump_json(), reason=reason)
+                log.info("holding %s until %s%s", key, until.isoformat(), f": {reason}" if reason else "")
             case Fail(reason):
                 raise PermanentError(f"{reason} (channel {channel.name!r})")
             case Post(claim):
