@@ -14,6 +14,7 @@ from loa_core.auth import hash_token
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
 from tests.support.bilingual import assert_bilingual
+from tests.support.channel_registry import known
 
 TOKEN = "unit-token"
 
@@ -28,7 +29,7 @@ def make_client(tmp_path: Path) -> tuple[TestClient, ArchiveStore]:
     store = ArchiveStore.open(tmp_path / "a.sqlite3")
     # The producer is never started: these requests announce nothing.
     producer = EventProducer("127.0.0.1:1")
-    archiver = build_archiver(settings, LocalStorage(tmp_path / "s"), producer, store, {"local", "yt"})
+    archiver = build_archiver(settings, LocalStorage(tmp_path / "s"), producer, store, known("local", "yt"))
     client = TestClient(create_api(archiver), headers={"Authorization": f"Bearer {TOKEN}"})
     return client, store
 

@@ -15,6 +15,7 @@ from loa_archiver.store import ArchiveStore
 from loa_core.contracts import FootageUploaded, TopicSpec, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import free_port
+from tests.support.channel_registry import known
 
 
 class FlakyProducer:
@@ -89,7 +90,7 @@ async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_retu
 
     producer = FlakyProducer()
     producer.calls = 10  # never fails
-    archiver = build_archiver(settings, storage, producer, store, {"local"})  # type: ignore[arg-type]
+    archiver = build_archiver(settings, storage, producer, store, known("local"))  # type: ignore[arg-type]
     await archiver.start()
     try:
         for _ in range(200):

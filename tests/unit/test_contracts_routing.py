@@ -76,14 +76,16 @@ def _publisher_app(tmp_path: Path) -> faust.App:
 
 
 def _metrics_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> faust.App:
+    from loa_core.channel_registry import ChannelRegistry
     from loa_metrics import app as metrics_app
     from loa_metrics.projection import open_projection
     from loa_metrics.settings import MetricsSettings
 
     monkeypatch.setattr(metrics_app, "REGISTRY", CollectorRegistry())
     settings = MetricsSettings(topic_prefix=PREFIX, data_dir=tmp_path / "data")
-    projection = open_projection(tmp_path / "projection.sqlite3", {})
-    return metrics_app.create_app(settings, projection, EventProducer(NOWHERE, service="metrics"))
+    channels = ChannelRegistry()
+    projection = open_projection(tmp_path / "projection.sqlite3", channels)
+    return metrics_app.create_app(settings, projection, EventProducer(NOWHERE, service="metrics"), channels)
 
 
 @pytest.mark.usefixtures("one_app_per_test")

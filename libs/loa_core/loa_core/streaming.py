@@ -240,10 +240,12 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> Servic
     return app
 
 
-def follow_channels(app: ServiceApp, settings: CommonSettings, service: str) -> ChannelRegistry:
-    """The service's channel registry: seeded from its channels file, followed by a task started with the app (and
-    cancelled at its stop), and a prerequisite of /readyz until it is read up to date."""
-    registry = ChannelRegistry.seeded(settings.channels_file)
+def follow_channels(
+    app: ServiceApp, settings: CommonSettings, service: str, registry: ChannelRegistry | None = None
+) -> ChannelRegistry:
+    """The service's channel registry (by default seeded from its channels file), followed by a task started with
+    the app (and cancelled at its stop), and a prerequisite of /readyz until it is read up to date."""
+    registry = registry if registry is not None else ChannelRegistry.seeded(settings.channels_file)
     reader = RegistryReader(registry, settings.kafka_bootstrap, settings.topic_prefix, service=service)
     app.consumption.prerequisites.append(registry.not_ready)
     app.task(reader.run)

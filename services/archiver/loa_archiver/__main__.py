@@ -1,8 +1,9 @@
 """`python -m loa_archiver`: the one bootstrap for the archiver (HTTP API + RTMP listener + HLS puller)."""
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from loa_archiver.push import PushSessions
 from loa_archiver.service import Archiver
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
-from loa_core.channels import load_channels
+from loa_core.channel_registry import ChannelRegistry, RegistryReader
 from loa_core.contracts import ARCHIVER
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
@@ -24,14 +25,18 @@ log = logging.getLogger("loa_archiver")
 
 
 def build_archiver(
-    settings: ArchiverSettings, storage: Storage, producer: EventProducer, store: ArchiveStore, channels: Iterable[str]
+    settings: ArchiverSettings,
+    storage: Storage,
+    producer: EventProducer,
+    store: ArchiveStore,
+    channels: ChannelRegistry,
 ) -> Archiver:
     """The three rooms: the finalizer, and the two sources (push sessions, HLS puller) that hand archives to it."""
     finalizer = Finalizer(settings, storage, producer, store)
     return Archiver(
         settings,
         store,
-        frozenset(channels),
+        channels,
         finalizer,
         PushSessions(settings, storage, store, finalizer),
         HlsPuller(settings, storage, store, finalizer),
@@ -41,17 +46,21 @@ def build_archiver(
 def build_app(settings: ArchiverSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=ARCHIVER)
     store = ArchiveStore.open(settings.store_location())
-    archiver = build_archiver(
-        settings, make_storage(settings.storage()), producer, store, load_channels(settings.channels_file)
-    )
+    channels = ChannelRegistry.seeded(settings.channels_file)
+    reader = RegistryReader(channels, settings.kafka_bootstrap, settings.topic_prefix, service=ARCHIVER)
+    archiver = build_archiver(settings, make_storage(settings.storage()), producer, store, channels)
     api = create_api(archiver)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
         await producer.start()
+        following = asyncio.create_task(reader.run())  # /readyz waits until it has read the registry
         await archiver.start()
         yield
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
         await archiver.stop()
         await producer.stop()
         store.close()

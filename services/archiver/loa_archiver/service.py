@@ -17,13 +17,14 @@ from loa_archiver.puller import HlsPuller
 from loa_archiver.push import PushSessions
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import Archive, ArchiveStore
+from loa_core.channel_registry import ChannelRegistry
 
 
 @dataclass(frozen=True)
 class Archiver:
     settings: ArchiverSettings
     store: ArchiveStore
-    channels: frozenset[str]
+    channels: ChannelRegistry  # stream keys and pulls name channels: checked against the registry as it is now
     finalizer: Finalizer
     pushes: PushSessions
     puller: HlsPuller
@@ -40,7 +41,7 @@ class Archiver:
         await self.finalizer.stop()
 
     def ready_problem(self) -> str | None:
-        return self.pushes.ready_problem()
+        return self.channels.not_ready() or self.pushes.ready_problem()
 
     def stop_archive(self, archive_id: str) -> bool:
         """End of stream requested through the API."""

@@ -16,12 +16,15 @@ import httpx
 import uvicorn
 from prometheus_client import REGISTRY
 
+from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
     POSTS_FAILED,
     POSTS_PUBLISHED,
     RENDITIONS_READY,
+    Channel,
+    ChannelState,
     DeadLetter,
     FootageUploaded,
     PostFailed,
@@ -34,7 +37,7 @@ from loa_core.contracts import (
 from loa_core.contracts.topics import METRICS
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
-from loa_core.streaming import Handler, ServiceApp, consume, make_app, not_ready
+from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
 from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
@@ -54,10 +57,21 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def create_app(settings: MetricsSettings, projection: Projection, producer: EventProducer) -> ServiceApp:
+def create_app(
+    settings: MetricsSettings, projection: Projection, producer: EventProducer, channels: ChannelRegistry
+) -> ServiceApp:
+    """`channels`: the registry the projection was opened with, followed from here."""
     # Faust's own web server is off: FastAPI answers /healthz, /readyz and /metrics (Faust's sensor included).
     app = make_app(SERVICE, settings, web_enabled=False)
-    metrics.initialise({name: c.platform for name, c in projection.channels.items()})
+    metrics.initialise({name: c.platform for name, c in channels.items()})
+    follow_channels(app, settings, SERVICE, channels)
+
+    def channel_changed(channel: Channel) -> None:
+        if channel.state is not ChannelState.REMOVED:
+            metrics.initialise({channel.name: channel.platform})  # its series exist, at 0, before its first post
+        projection.views.channels_changed()
+
+    channels.subscribe(channel_changed)
     storage_root = settings.storage_root if settings.storage_backend == "local" else None
     REGISTRY.register(metrics.ProjectionCollector(projection.views, projection.engagement, storage_root))
 

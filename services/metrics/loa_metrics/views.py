@@ -129,6 +129,11 @@ class FootageViews:
             out[fid] = footage_status(row, publications.get(fid, []), failures.get(fid, []), expected)
         return out
 
+    def channels_changed(self) -> None:
+        """A channel was added, changed or removed: the posts each footage calls for may differ, so the cached
+        status summary is computed again at the next scrape."""
+        self._summary = None
+
     def status_summary(self) -> tuple[dict[FootageStatus, int], str | None]:
         """How many footage are in each status, and the upload time of the oldest one still waiting.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from loa_core.channels import load_channels
 from loa_core.contracts import (
     FOOTAGE_UPLOADED,
     RENDITIONS_READY,
@@ -17,7 +16,7 @@ from loa_core.contracts import (
 )
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
-from loa_core.streaming import ServiceApp, consume, make_app
+from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
 from loa_transcode import metrics
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext, transcode
@@ -47,9 +46,10 @@ def faust_options(settings: TranscodeSettings) -> dict[str, Any]:
 
 def create_app(settings: TranscodeSettings, storage: Storage, producer: EventProducer) -> ServiceApp:
     app = make_app(SERVICE, settings, **faust_options(settings))
+    channels = follow_channels(app, settings, SERVICE)  # branding and cuts per channel, as the registry says now
     ctx = JobContext(
         storage=storage,
-        channels=load_channels(settings.channels_file),
+        channels=channels,
         options=EncodeOptions(
             preset=settings.x264_preset,
             crf=settings.crf,
@@ -60,6 +60,8 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
     )
 
     async def handle(event: FootageUploaded) -> None:
+        await channels.wait_ready()  # a channel not read yet is not one that does not exist
+
         async def report(progress: Progress) -> None:
             # Progress is informational: a failed send is logged, never fails the job.
             try:

@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -89,7 +89,7 @@ class OneJobPerUpload:
 @dataclass(frozen=True)
 class JobContext:
     storage: Storage
-    channels: dict[str, Channel]
+    channels: Mapping[str, Channel]  # the channel registry: as it is when a job starts
     options: EncodeOptions
     workdir_root: Path
     jobs: OneJobPerUpload = field(default_factory=OneJobPerUpload)
@@ -100,7 +100,7 @@ def announcement_id(event: FootageUploaded) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:renditions.ready:{event.event_id}").hex
 
 
-def wanted_profiles(channel_names: tuple[str, ...], channels: dict[str, Channel]) -> set[str]:
+def wanted_profiles(channel_names: tuple[str, ...], channels: Mapping[str, Channel]) -> set[str]:
     unknown = [c for c in channel_names if c not in channels]
     if unknown:
         raise PermanentError(f"channels not configured in transcode: {', '.join(unknown)}")
@@ -129,7 +129,7 @@ class Look:
     outro_key: str | None = None
 
 
-def channel_look(channel_names: tuple[str, ...], channels: dict[str, Channel]) -> Look:
+def channel_look(channel_names: tuple[str, ...], channels: Mapping[str, Channel]) -> Look:
     """Logo and bumpers for a footage: from the first of its channels that has each (pure).
 
     The cuts are shared by all of a footage's channels (one encode per profile), so one look applies;
