@@ -11,7 +11,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from loa_core.contracts import ALL_TOPICS, FOOTAGE_UPLOADED
+from loa_core.contracts import ALL_TOPICS, CHANNEL_REGISTRY, FOOTAGE_UPLOADED
 from loa_core.kafka import ensure_topics
 from loa_dev.kafka import KafkaBroker
 
@@ -80,3 +80,29 @@ def test_a_refused_creation_is_an_error_not_silence(kafka_broker: KafkaBroker) -
     refused = dataclasses.replace(FOOTAGE_UPLOADED, partitions=0)
     with pytest.raises(RuntimeError, match=rf"refused to create topics .*{prefix}footage.uploaded: InvalidPartitions"):
         asyncio.run(ensure_topics(kafka_broker.bootstrap, prefix, (refused,)))
+
+
+async def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        wanted = {"cleanup.policy": None, "retention.ms": None}
+        for _ in range(300):
+            configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, wanted)])
+            resource = configs[0].to_object()["resources"][0]
+            # A topic created a moment ago may not be known to the broker that answers yet (UnknownTopic): ask again.
+            if resource["error_code"] == 0:
+                return {e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the broker never described {topic}: {resource}")
+    finally:
+        await admin.close()
+
+
+def test_the_channel_registry_is_created_compacted_and_the_rest_deleted_by_age(kafka_broker: KafkaBroker) -> None:
+    prefix = f"r{uuid.uuid4().hex[:10]}."
+    asyncio.run(ensure_topics(kafka_broker.bootstrap, prefix))
+    registry = asyncio.run(_topic_config(kafka_broker.bootstrap, CHANNEL_REGISTRY.full_name(prefix)))
+    assert (registry["cleanup.policy"], registry["retention.ms"]) == ("compact", "-1")
+    footage = asyncio.run(_topic_config(kafka_broker.bootstrap, FOOTAGE_UPLOADED.full_name(prefix)))
+    assert (footage["cleanup.policy"], footage["retention.ms"]) == ("delete", str(FOOTAGE_UPLOADED.retention_ms))

@@ -138,6 +138,23 @@ def test_every_key_is_a_valid_storage_key_inside_one_declared_area() -> None:
     assert {a.writer for a in layout.AREAS} <= set(SERVICES)
 
 
+def test_branding_keys_are_named_by_ward_channel_kind_and_content() -> None:
+    digest = "ab" * 32
+    key = layout.branding_key("phuong-1", "p1-youtube", "logo", digest, "png")
+    assert key == f"branding/phuong-1/p1-youtube/logo-{digest[:16]}.png"
+    assert validate_key(key) == key
+    assert [a.writer for a in layout.AREAS if key.startswith(a.prefix)] == ["ingest"]
+    for bad in (
+        ("..", "c", "logo", digest, "png"),
+        ("w", "a/b", "logo", digest, "png"),
+        ("w", "c", "x", digest, "png"),
+    ):
+        with pytest.raises(ValueError, match="not a"):
+            layout.branding_key(*bad)
+    with pytest.raises(ValueError, match="not a branding file"):
+        layout.branding_key("w", "c", "logo", "../" + digest, "png")
+
+
 def test_a_footage_listing_sees_only_its_own_renditions() -> None:
     other = "0" * 32
     assert not layout.rendition_key(other, "tiktok").startswith(layout.renditions_prefix(FID))

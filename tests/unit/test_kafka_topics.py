@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from loa_core.contracts import ALL_TOPICS, FOOTAGE_UPLOADED
+from loa_core.contracts import ALL_TOPICS, CHANNEL_REGISTRY, FOOTAGE_UPLOADED
 from loa_core.kafka import creation_failures, new_topics, partition_shortfalls
 
 
@@ -19,6 +19,14 @@ def test_new_topics_send_the_broker_default_replication_and_no_assignment() -> N
         for s in ALL_TOPICS
     }
     assert sent == [(f"p.{s.name}", s.partitions, -1, [], configs[s.name]) for s in ALL_TOPICS]
+
+
+def test_the_channel_registry_is_created_compacted_and_kept_for_ever() -> None:
+    # Configuration: a reader starting tomorrow must find every channel's newest record, however old it is.
+    assert CHANNEL_REGISTRY in ALL_TOPICS
+    (request,) = [AIOKafkaAdminClient._convert_new_topic_request(t) for t in new_topics((CHANNEL_REGISTRY,), "")]
+    assert request == ("channels.registry", 1, -1, [], [("cleanup.policy", "compact"), ("retention.ms", "-1")])
+    assert [s.name for s in ALL_TOPICS if s.compacted] == ["channels.registry"]
 
 
 def test_partition_shortfalls_name_only_existing_topics_with_fewer_partitions() -> None:

@@ -68,7 +68,10 @@ def kafka_topic(spec: TopicSpec) -> dict[str, Any]:
             "topicName": spec.name,
             "partitions": spec.partitions,
             # No replicas: the broker's default.replication.factor, set per overlay (1 on one node, 3 in a city).
-            "config": {"retention.ms": spec.retention_ms, "cleanup.policy": "delete"},
+            # A compacted topic (configuration) keeps the newest record per key for ever.
+            "config": {"retention.ms": -1, "cleanup.policy": "compact"}
+            if spec.compacted
+            else {"retention.ms": spec.retention_ms, "cleanup.policy": "delete"},
         },
     }
 

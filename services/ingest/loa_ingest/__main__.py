@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from loa_core.observability import setup_logging
 from loa_core.storage import make_storage
 from loa_ingest.access import RateLimiter
 from loa_ingest.api import create_api
+from loa_ingest.channels import ChannelStore
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import open_state
@@ -32,9 +33,13 @@ def build_app(settings: IngestSettings) -> FastAPI:
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     relay = StatusRelay(settings.metrics_url, metrics_token)
     service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
+    channels = ChannelStore(state.engine, producer)
+    # Channels live in the database; the first start of an installation imports its file (or the embedded `local`).
+    if imported := channels.import_if_empty(load_channels(settings.channels_file).values()):
+        log.info("imported %d channel(s) from %s", imported, settings.channels_file or "the embedded default")
     api = create_api(
         service,
-        load_channels(settings.channels_file),
+        channels,
         state.tokens,
         state.uploads,
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
@@ -42,17 +47,24 @@ def build_app(settings: IngestSettings) -> FastAPI:
     )
     tus: TusUploads = api.state.tus
 
-    async def announce_pending() -> None:
-        try:
-            if sent := await service.announce_pending():
-                log.info("sent %d announcements recorded but not known to be sent", sent)
-        except Exception:
-            log.exception("sending recorded announcements failed; trying again later")
+    # The outboxes: what was recorded to be sent on Kafka and is not known to be sent (a crash, a failed send).
+    outboxes: tuple[tuple[str, Callable[[], Awaitable[int]]], ...] = (
+        ("announcements", service.announce_pending),
+        ("channel registry records", channels.send_pending),
+    )
+
+    async def send_pending() -> None:
+        for what, send in outboxes:
+            try:
+                if sent := await send():
+                    log.info("sent %d %s recorded but not known to be sent", sent, what)
+            except Exception:
+                log.exception("sending recorded %s failed; trying again later", what)
 
     async def sweep() -> None:
         while True:
             await asyncio.sleep(SWEEP_EVERY_S)
-            await announce_pending()
+            await send_pending()
             try:
                 if expired := await tus.expire_due():
                     log.info("dropped %d expired uploads", expired)
@@ -63,7 +75,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
         await producer.start()
-        await announce_pending()  # what a crash left between recording a footage and announcing it
+        await send_pending()  # what a crash left between recording something and sending it (and imported channels)
         sweeper = asyncio.create_task(sweep())
         yield
         sweeper.cancel()

@@ -26,13 +26,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, bearer, bearer_dependency
-from loa_core.channels import Channel
 from loa_core.contracts import DEFAULT_WARD, ChannelName, FootageId, FootageList, FootageStatus, FootageView, WardId
 from loa_core.db import DatabaseUnavailable
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.channels import ChannelStore
+from loa_ingest.channels_api import channels_router
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
@@ -103,7 +104,7 @@ class TokenCreated(BaseModel):
 
 def create_api(
     service: IngestService,
-    channels: dict[str, Channel],
+    channels: ChannelStore,
     tokens: TokenStore,
     uploads: UploadStore,
     limiter: RateLimiter,
@@ -116,7 +117,7 @@ def create_api(
     tus = TusUploads(
         service,
         uploads,
-        lambda fields: build_metadata(fields, channels),
+        lambda fields: build_metadata(fields, channels.active()),
         max_size=settings.max_upload_bytes,
         expiry_s=settings.upload_expiry_s,
     )
@@ -254,7 +255,7 @@ def create_api(
         fields.update({k: v for k, v in optional.items() if v})
         if file.filename:
             fields["filename"] = file.filename
-        metadata = build_metadata(fields, channels)
+        metadata = build_metadata(fields, channels.active())
         spool = SpooledUpload(service.spool_dir, settings.max_upload_bytes)
         try:
             while chunk := await file.read(CHUNK):
@@ -296,9 +297,7 @@ def create_api(
     async def whoami(who: Viewer) -> dict[str, str | None]:
         return {"token_id": who.id, "role": who.role, "label": who.label, "ward": who.ward, "account": who.account}
 
-    @api.get("/channels", tags=["footage"], summary="The channels footage can be sent to")
-    async def list_channels(_: Viewer) -> list[dict[str, object]]:
-        return [{"name": c.name, "platform": c.platform, "profiles": list(c.profiles)} for c in channels.values()]
+    api.include_router(channels_router(service, channels, requires))
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

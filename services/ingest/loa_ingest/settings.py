@@ -25,6 +25,12 @@ class IngestSettings(CommonSettings):
     # The token ingest sends to metrics when it relays status for the page; without it, the caller's own token is
     # relayed (works for the LOA_API_TOKEN_HASHES tokens metrics knows, not for ingest's role tokens).
     metrics_token: SecretStr | None = None
+    # A channel's branding, uploaded by its ward admin (loa_ingest/channels_api.py): a logo image (PNG or JPEG) and
+    # intro/outro clips, each refused beyond these limits.
+    max_logo_bytes: int = 2 * 1024**2
+    max_logo_side_px: int = 4096
+    max_branding_clip_bytes: int = 200 * 1024**2
+    max_branding_clip_s: float = 60.0
     # node_modules holding Uppy (scripts/setup.sh installs it with npm); None: the repository's .cache/web.
     web_vendor_dir: Path | None = None
 

@@ -27,6 +27,11 @@ class IngestState:
     uploads: UploadStore
     engines: tuple[Engine, ...]
 
+    @property
+    def engine(self) -> Engine:
+        """The database's main engine (every commit synced): for stores built in the bootstrap (the channels)."""
+        return self.engines[0]
+
     def close(self) -> None:
         for engine in self.engines:
             engine.dispose()

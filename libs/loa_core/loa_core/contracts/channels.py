@@ -22,6 +22,16 @@ from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, Event, 
 
 Platform = Literal["local", "youtube", "tiktok", "facebook", "zalo"]
 PLATFORMS: tuple[Platform, ...] = ("local", "youtube", "tiktok", "facebook", "zalo")
+# The cuts transcode makes (loa_transcode/profiles.py PROFILES, checked equal by a test): what a channel may receive.
+PROFILE_NAMES: tuple[str, ...] = ("tiktok", "shorts", "youtube", "zalo")
+# The cuts a new channel of each platform receives unless its ward admin picks others.
+DEFAULT_PROFILES: dict[str, tuple[str, ...]] = {
+    "local": ("tiktok", "youtube"),
+    "youtube": ("youtube",),
+    "tiktok": ("tiktok",),
+    "facebook": ("youtube",),
+    "zalo": ("zalo",),
+}
 
 
 class ChannelState(StrEnum):

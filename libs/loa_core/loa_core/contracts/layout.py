@@ -10,10 +10,12 @@ never builds a key: it takes the one in the event. Writers build every key here,
     staging/transcode/<footage_id>/<attempt>/ a job's outputs before they move into place (transcode)
     live/<archive_id>/segNNNNN.{ts,mp4}       a livestream's segments, stored as they close (archiver)
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
+    branding/<ward>/<channel>/<kind>-<digest>.<ext>  a channel's logo, intro or outro, as uploaded   (ingest)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from loa_core.contracts.base import is_footage_id
@@ -33,8 +35,15 @@ RENDITIONS = Area("renditions/", "transcode", "the checked cuts and stills of ea
 # Outside renditions/: a reader listing a footage's renditions never sees a half-finished attempt.
 STAGING = Area("staging/", "transcode", "a job's outputs before they are moved into place (deleted after)")
 LIVE = Area("live/", "archiver", "livestream segments as they close, and the assembled archive")
+# Named by content: a new logo is a new key (so a new registry record), and a job that started with the old one
+# still finds it.
+BRANDING = Area("branding/", "ingest", "each channel's logo, intro and outro, as a ward admin uploaded them")
 
-AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE)
+AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING)
+BRANDING_KINDS = ("logo", "intro", "outro")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # a ward id or a channel name (contracts/base.py)
+_DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
+_EXTENSIONS = ("png", "jpg", "mp4", "mkv")
 
 
 def _id(value: str) -> str:
@@ -85,3 +94,16 @@ def segment_key(archive_id: str, n: int, ext: str = "ts") -> str:
 
 def archive_key(archive_id: str) -> str:
     return f"{live_prefix(archive_id)}archive.mp4"
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(f"not a ward id or channel name: {value!r}")
+    return value
+
+
+def branding_key(ward: str, channel: str, kind: str, digest: str, ext: str) -> str:
+    """A channel's logo, intro or outro; `digest` is the file's sha256 (hex, at least its first 16 digits)."""
+    if kind not in BRANDING_KINDS or not _DIGEST.fullmatch(digest) or ext not in _EXTENSIONS:
+        raise ValueError(f"not a branding file: {kind!r} {digest!r} {ext!r}")
+    return f"{BRANDING.prefix}{_slug(ward)}/{_slug(channel)}/{kind}-{digest[:16]}.{ext}"

@@ -84,6 +84,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_FAILED,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
+    CHANNEL_REGISTRY,
 )
 
 

@@ -97,7 +97,7 @@ async function loadChannels() {
   const box = $("#channels");
   const filter = $("#channel-filter");
   box.replaceChildren();
-  body.forEach((channel, index) => {
+  body.forEach(({ channel }, index) => {
     const label = document.createElement("label");
     const input = document.createElement("input");
     Object.assign(input, { type: "checkbox", name: "channels", value: channel.name, checked: index === 0 });
