@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from prometheus_client import REGISTRY
 
@@ -128,3 +130,34 @@ async def test_a_reader_started_after_the_records_catches_up_then_reports_ready(
         assert registry["p1-yt"].state is ChannelState.DISCONNECTED
         assert registry.revision("p2-yt") == 2
         assert unreadable() == before + 1
+
+
+async def test_readers_wait_out_a_broker_outage(tmp_path: Path) -> None:
+    """A broker of this test's own, SIGKILLed: the reader that was following goes on after the restart, and one
+    started while the broker was away reads everything once it is back."""
+    broker = KafkaBroker(tmp_path / "kafka")
+    broker.start()
+    prefix = "outage."
+    try:
+        bootstrap = broker.bootstrap
+        await write(bootstrap, prefix, ChannelUpdated(channel=channel("before"), revision=1))
+        following = ChannelRegistry()
+        async with reading(following, bootstrap, prefix):
+            await asyncio.wait_for(following.wait_ready(), 60)
+            assert "before" in following
+            assert broker.process is not None
+            broker.process.send_signal(signal.SIGKILL)
+            broker.process.wait()
+            late = ChannelRegistry()
+            async with reading(late, bootstrap, prefix):
+                await asyncio.sleep(3)  # the late reader's start fails and is retried; the other's fetches fail
+                assert not late.ready
+                await asyncio.to_thread(broker.start)  # same port, same data
+                await write(bootstrap, prefix, ChannelUpdated(channel=channel("after"), revision=1))
+                await until(
+                    "the first reader reading the record written after the restart", lambda: "after" in following, 120
+                )
+                await until("the late reader reading both records", lambda: {"before", "after"} <= set(late), 120)
+                assert late.ready
+    finally:
+        broker.stop()
