@@ -12,6 +12,7 @@ import typer
 
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, cannot_reach, upload_resumable
+from loa_core.channels import load_channels
 from loa_core.contracts import SETTLED, FootageStatus, FootageView
 
 app = typer.Typer(
@@ -27,12 +28,15 @@ def _config() -> CliConfig:
         raise typer.Exit(2) from exc
 
 
-def _fail(response: httpx.Response) -> None:
+def _detail(response: httpx.Response) -> str:
     try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
-    typer.echo(f"Error {response.status_code}: {detail}", err=True)
+        return str(response.json().get("detail", response.text))
+    except (ValueError, AttributeError):
+        return response.text
+
+
+def _fail(response: httpx.Response) -> None:
+    typer.echo(f"Error {response.status_code}: {_detail(response)}", err=True)
     raise typer.Exit(1)
 
 
@@ -133,6 +137,68 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id `loa token
     if response.status_code != 204:
         _fail(response)
     typer.echo(f"Revoked {token_id}.")
+
+
+channels_app = typer.Typer(help="Channels (ward admins) / kênh (quản trị phường).", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+
+
+@channels_app.command("list")
+def channels_list(
+    ward: Annotated[str | None, typer.Option(help="Only this ward's (district admins)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the channels as JSON")] = False,
+) -> None:
+    """List your ward's channels (a district admin: every ward's) and whether each is connected."""
+    response = _admin_request("GET", "/channels", params={"ward": ward} if ward else None)
+    if response.status_code != 200:
+        _fail(response)
+    if as_json:
+        typer.echo(json.dumps(response.json(), ensure_ascii=False, indent=2))
+        return
+    for row in response.json():
+        channel = row["channel"]
+        approval = "approval" if channel["approval_required"] else "-"
+        profiles = ",".join(channel["profiles"])
+        typer.echo(
+            f"{channel['name']:<24} {channel['platform']:<9} {channel['ward']:<16} {channel['state']:<12} "
+            f"{approval:<8} {profiles}"
+        )
+
+
+@channels_app.command("import")
+def channels_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A channels JSON file")],
+) -> None:
+    """Add the channels of a channels file (the LOA_CHANNELS_FILE format) through the API; names already there
+    are skipped, so it can run again. A channel without a ward goes to yours. Platform channels start disconnected:
+    connect each on the channels page."""
+    try:
+        channels = load_channels(file)
+        wards = [item.get("ward") for item in json.loads(file.read_text("utf-8"))]
+    except (ValueError, OSError) as exc:
+        typer.echo(f"{file} is not a channels file: {exc} / Tệp kênh không hợp lệ.", err=True)
+        raise typer.Exit(2) from exc
+    refused = 0
+    for channel, ward in zip(channels.values(), wards, strict=True):
+        body = {
+            "name": channel.name,
+            "platform": channel.platform,
+            "profiles": list(channel.profiles),
+            "options": channel.options,
+            "approval_required": channel.approval_required,
+            **({"ward": ward} if ward else {}),
+        }
+        response = _admin_request("POST", "/channels", json=body)
+        if response.status_code == 201:
+            added = response.json()["channel"]
+            typer.echo(f"added {channel.name} ({added['ward']}, {added['state']})")
+        elif response.status_code == 409:
+            typer.echo(f"skipped {channel.name}: the name is taken / tên đã có")
+        else:
+            refused += 1
+            typer.echo(f"refused {channel.name}: {response.status_code} {_detail(response)}", err=True)
+    if refused:
+        raise typer.Exit(1)
 
 
 def _fetch_status(config: CliConfig, footage_id: str) -> httpx.Response:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from loa_cli.main import app as cli
 from loa_core.contracts import CHANNEL_REGISTRY, ChannelUpdated
 from loa_dev.kafka import KafkaBroker
 from tests.support.bilingual import assert_bilingual
@@ -175,6 +177,52 @@ def test_a_bad_channel_is_refused_in_both_languages_and_nothing_changes(
     assert records(ingest) == before_records
     assert httpx.get(f"{ingest.url}/channels", headers=ingest.headers()).json() == before_listing.json()
     assert ingest.alive()
+
+
+def _cli(ingest: IngestProcess, headers: dict[str, str], *args: str) -> tuple[int, str, str]:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    env = {"LOA_INGEST_URL": ingest.url, "LOA_TOKEN": token, "LOA_CLI_CONFIG": "/nonexistent"}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_loa_channels_import_adds_a_files_channels_to_your_ward_and_can_run_again(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    admin = ward_admin(ingest, "phuong-5")
+    listing = tmp_path / "phuong-5.json"
+    listing.write_text(
+        json.dumps(
+            [
+                {"name": "p5-local", "platform": "local", "profiles": ["tiktok"]},
+                {"name": "p5-fanpage", "platform": "facebook", "profiles": ["youtube"], "options": {"page_id": "1"}},
+            ]
+        )
+    )
+    code, out, err = _cli(ingest, admin, "channels", "import", str(listing))
+    assert code == 0, err
+    assert out.splitlines() == ["added p5-local (phuong-5, connected)", "added p5-fanpage (phuong-5, disconnected)"]
+    assert newest(ingest)["p5-fanpage"].channel.options == {"page_id": "1"}
+    code, out, _ = _cli(ingest, admin, "channels", "import", str(listing))
+    assert code == 0 and out.count("skipped") == 2, out
+    code, out, _ = _cli(ingest, admin, "channels", "list")
+    assert code == 0
+    assert [line.split()[:4] for line in out.splitlines()] == [
+        ["p5-local", "local", "phuong-5", "connected"],
+        ["p5-fanpage", "facebook", "phuong-5", "disconnected"],
+    ]
+    # Another ward's channel in the file is refused, the rest still added; a file that is not one changes nothing.
+    other = tmp_path / "other.json"
+    other.write_text(
+        json.dumps([{"name": "p6-local", "platform": "local", "profiles": ["tiktok"], "ward": "phuong-6"}])
+    )
+    code, _, err = _cli(ingest, admin, "channels", "import", str(other))
+    assert code == 1 and "refused p6-local: 403" in err
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"name": "../x", "platform": "local", "profiles": ["tiktok"]}]')
+    code, _, err = _cli(ingest, admin, "channels", "import", str(broken))
+    assert code == 2 and "is not a channels file" in err and "Tệp kênh không hợp lệ" in err
+    assert "p6-local" not in newest(ingest)
 
 
 def _png(path: Path, side: int) -> Path:

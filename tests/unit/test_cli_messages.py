@@ -31,12 +31,17 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_every_command_says_why_it_failed_in_both_languages(env: dict[str, str], tmp_path: Path) -> None:
     video = tmp_path / "a.mp4"
     video.write_bytes(b"not read by anyone")
+    channels = tmp_path / "channels.json"
+    channels.write_text('[{"name": "p1-local", "platform": "local", "profiles": ["tiktok"]}]')
     failing = [
         (1, ["upload", str(video), "--title", "Lễ khai mạc"]),
         (1, ["status", "a" * 32]),
         (1, ["retry", "a" * 32]),
         (1, ["report"]),
         (1, ["token", "list"]),
+        (1, ["channels", "list"]),
+        (1, ["channels", "import", str(channels)]),
+        (2, ["channels", "import", str(video)]),
         (2, ["report", "--format", "xml"]),
         (2, ["report", "--month", "2026-11", "--week", "2026-W47"]),
     ]
