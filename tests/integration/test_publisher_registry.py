@@ -14,10 +14,12 @@ import pytest
 from loa_core.channels import Channel
 from loa_core.contracts import (
     CHANNEL_REGISTRY,
+    DEAD_LETTER,
     POSTS_PUBLISHED,
     RENDITIONS_READY,
     ChannelState,
     ChannelUpdated,
+    DeadLetter,
     Event,
     PostPublished,
     TopicSpec,
@@ -106,6 +108,15 @@ def test_a_channel_added_while_the_publisher_runs_reaches_it_within_5_s(
     send(bootstrap, topic_prefix, RENDITIONS_READY, event)
     records = read_topic(bootstrap, POSTS_PUBLISHED.full_name(topic_prefix), lambda r: len(r) >= 1, timeout_s=60)
     assert [PostPublished.from_bytes(r.value).channel for r in records] == ["p2-local"], publisher.log_tail()
+
+    # A channel the registry does not know, once it is read up to date, is what it always was: a dead letter.
+    ghost_id = new_id()
+    ghost = event_for(ghost_id, metadata(("ghost",)), stored_rendition(storage, 4096, "youtube", ghost_id))
+    send(bootstrap, topic_prefix, RENDITIONS_READY, ghost)
+    letters = read_topic(bootstrap, DEAD_LETTER.full_name(topic_prefix), lambda r: len(r) >= 1, timeout_s=60)
+    assert [(d.footage_id, d.reason) for d in (DeadLetter.from_bytes(r.value) for r in letters)] == [
+        (ghost_id, "PermanentError: channel 'ghost' is not configured in the publisher")
+    ], publisher.log_tail()
 
 
 def test_a_post_to_a_disconnected_channel_waits_then_goes_out_once_it_is_connected(
