@@ -25,6 +25,7 @@ from loa_archiver.store import ArchiveStore
 from loa_core.auth import hash_token
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import free_port
+from tests.support.channel_registry import known
 
 DURATION_S = 60
 ROUNDS = 3
@@ -74,7 +75,7 @@ async def archiver_round(clip: Path, work: Path) -> float:
     """Publish start → the recorder has stored its last segment (the archive leaves the recording state)."""
     settings = ArchiverSettings(data_dir=work / "data", rtmp_port=free_port(), segment_s=4, highlight_first_s=0)
     store = ArchiveStore.open(work / "a.sqlite3")
-    archiver = build_archiver(settings, LocalStorage(work / "storage"), NoProducer(), store, {"local"})  # type: ignore[arg-type]
+    archiver = build_archiver(settings, LocalStorage(work / "storage"), NoProducer(), store, known("local"))  # type: ignore[arg-type]
     store.add_stream_key("local", hash_token("bench-key"), "Bench", ("local",), ("local",), ())
     await archiver.start()
     try:
