@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loa_core.auth import hash_token
+from loa_core.auth import hash_token, new_token
 from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_dev.processes import stop_processes, wait_healthy
@@ -34,6 +34,8 @@ class Stack:
     # Open descriptors every process of the stack keeps (`make run`'s run lock: held until the last one exits).
     inherit_fds: tuple[int, ...] = ()
     broker: KafkaBroker | None = None
+    # The publisher's token for reading connected channels' credentials from ingest (no person holds it).
+    service_token: str = field(default_factory=new_token)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -65,6 +67,10 @@ class Stack:
             # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).
             env["LOA_METRICS_URL"] = self.url("metrics")
             env["LOA_METRICS_TOKEN"] = self.token
+            env["LOA_PUBLIC_URL"] = self.url("ingest")  # where the platforms' sign-in sends browsers back
+            env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
+        if service == "publisher":
+            env["LOA_SERVICE_TOKEN"] = self.service_token
         if service in ("metrics", "archiver", "publisher"):
             env["LOA_INGEST_URL"] = self.url("ingest")  # they ask ingest about role tokens
         env.update(self.extra_env)

@@ -12,10 +12,12 @@ from loa_core.channels import load_channels
 from loa_core.contracts import INGEST
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.observability import setup_logging
+from loa_core.secrets import SecretKeyError
 from loa_core.storage import make_storage
 from loa_ingest.access import RateLimiter
 from loa_ingest.api import create_api
 from loa_ingest.channels import ChannelStore
+from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import open_state
@@ -34,6 +36,10 @@ def build_app(settings: IngestSettings) -> FastAPI:
     relay = StatusRelay(settings.metrics_url, metrics_token)
     service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
     channels = ChannelStore(state.engine, producer)
+    try:
+        sign_in = ChannelSignIn.build(settings, state.engine)  # connecting channels with the platforms' sign-in
+    except SecretKeyError as error:
+        raise SystemExit(str(error)) from None
     # Channels live in the database; the first start of an installation imports its file (or the embedded `local`).
     if imported := channels.import_if_empty(load_channels(settings.channels_file).values()):
         log.info("imported %d channel(s) from %s", imported, settings.channels_file or "the embedded default")
@@ -44,6 +50,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         state.uploads,
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         relay,
+        sign_in,
     )
     tus: TusUploads = api.state.tus
 
@@ -80,6 +87,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         yield
         sweeper.cancel()
         await relay.close()
+        await sign_in.http.aclose()
         await producer.stop()
         state.close()
 

@@ -36,6 +36,7 @@ from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_api import channels_router
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
+from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
 from loa_ingest.tus import TusError, TusUploads, error_response
@@ -109,6 +110,7 @@ def create_api(
     uploads: UploadStore,
     limiter: RateLimiter,
     relay: StatusRelay,
+    sign_in: ChannelSignIn | None = None,
 ) -> FastAPI:
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
@@ -298,6 +300,8 @@ def create_api(
         return {"token_id": who.id, "role": who.role, "label": who.label, "ward": who.ward, "account": who.account}
 
     api.include_router(channels_router(service, channels, requires))
+    for router in sign_in.routers(channels, requires) if sign_in else ():
+        api.include_router(router)
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

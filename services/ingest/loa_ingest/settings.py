@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
+from loa_ingest.oauth import PlatformApp
 
 
 class IngestSettings(CommonSettings):
@@ -33,6 +34,63 @@ class IngestSettings(CommonSettings):
     max_branding_clip_s: float = 60.0
     # node_modules holding Uppy (scripts/setup.sh installs it with npm); None: the repository's .cache/web.
     web_vendor_dir: Path | None = None
+
+    # -- connecting channels with the platforms' own sign-in (loa_ingest/oauth.py) --
+    # Where people reach this ingest from their browsers (e.g. https://loa.quan4.gov.vn): the platforms send them
+    # back to <public_url>/oauth/callback, which must be registered as a redirect URI in each platform's app.
+    public_url: str = "http://127.0.0.1:8001"
+    # How long a started sign-in may take before its state expires.
+    oauth_state_ttl_s: float = Field(default=600.0, gt=0)
+    # Loa's app on each platform: id and secret (the secret also from a file: *_secret_file), and its endpoints
+    # (the platforms' own by default). A platform whose id or secret is unset cannot be connected.
+    youtube_client_id: str | None = None
+    youtube_client_secret: SecretStr | None = None
+    youtube_client_secret_file: Path | None = None
+    youtube_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    youtube_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: SecretStr | None = None
+    tiktok_client_secret_file: Path | None = None
+    tiktok_authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
+    tiktok_token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"  # noqa: S105 (a URL)
+    facebook_app_id: str | None = None
+    facebook_app_secret: SecretStr | None = None
+    facebook_app_secret_file: Path | None = None
+    facebook_authorize_url: str = "https://www.facebook.com/v25.0/dialog/oauth"
+    # The Graph API the code exchange, the long-lived token and /me/accounts are asked from.
+    facebook_graph_url: str = "https://graph.facebook.com/v25.0"
+    zalo_app_id: str | None = None
+    zalo_secret_key: SecretStr | None = None
+    zalo_secret_key_file: Path | None = None
+    zalo_authorize_url: str = "https://oauth.zaloapp.com/v4/oa/permission"
+    zalo_token_url: str = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105 (a URL)
+    # sha256 hex digests of the service tokens that may read channel credentials (/internal/credentials: the
+    # publisher's LOA_SERVICE_TOKEN); no person's token ever may. `make run` generates one.
+    service_token_hashes: str = ""
+
+    def platform_apps(self) -> dict[str, PlatformApp]:
+        """Loa's app on each platform whose id and secret are configured."""
+        apps = {
+            "youtube": (self.youtube_client_id, self.youtube_client_secret, self.youtube_client_secret_file,
+                        self.youtube_authorize_url, self.youtube_token_url),
+            "tiktok": (self.tiktok_client_key, self.tiktok_client_secret, self.tiktok_client_secret_file,
+                       self.tiktok_authorize_url, self.tiktok_token_url),
+            "facebook": (self.facebook_app_id, self.facebook_app_secret, self.facebook_app_secret_file,
+                         self.facebook_authorize_url, self.facebook_graph_url),
+            "zalo": (self.zalo_app_id, self.zalo_secret_key, self.zalo_secret_key_file,
+                     self.zalo_authorize_url, self.zalo_token_url),
+        }  # fmt: skip
+        found = {}
+        for platform, (client, secret, secret_file, authorize_url, token_url) in apps.items():
+            value = secret.get_secret_value() if secret is not None else None
+            if value is None and secret_file is not None:
+                value = secret_file.read_text("utf-8").strip()
+            if client and value:
+                found[platform] = PlatformApp(platform, client, value, authorize_url, token_url)
+        return found
+
+    def service_tokens(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.service_token_hashes.split(",") if h.strip())
 
     def state_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/ingest.sqlite3 (tus upload records, catalog, role tokens)."""

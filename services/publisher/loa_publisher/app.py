@@ -23,7 +23,7 @@ from loa_publisher.adapters.local import LocalAdapter
 from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.adapters.zalo import ZaloAdapter
-from loa_publisher.auth import Secrets
+from loa_publisher.auth import IngestCredentials, Secrets
 from loa_publisher.decide import replica_conflict
 from loa_publisher.ledger import Ledger
 from loa_publisher.publish import Publisher
@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 def build_adapters(
     settings: PublisherSettings, storage: Storage, ledger: Ledger, http: httpx.AsyncClient
 ) -> dict[str, Adapter]:
-    secrets = Secrets(settings.secrets_dir)
+    # A connected channel's credentials come from ingest (with the service token); env and files for the others.
+    token = settings.service_token.get_secret_value() if settings.service_token else None
+    connections = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
+    secrets = Secrets(settings.secrets_dir, connections=connections)
     policy = RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s)
     return {
         "local": LocalAdapter(storage, settings.publish_dir),

@@ -4,6 +4,11 @@ A secret named NAME for channel CHANNEL comes from the environment variable `LOA
 (upper case, '-' → '_'), else from the file `<secrets_dir>/<channel>/<name>` (a Docker or Kubernetes secret).
 Values never reach a log line, an event or an error message: errors name the variable, never its value.
 
+A channel connected with its platform's sign-in (Channel.connection_id set) takes its secrets from ingest instead
+(`IngestCredentials`, loa_core.contracts.credentials); env and files stay the way for channels without a connection.
+When the platform refuses such a channel's refresh token (revoked, expired: `invalid_grant`), ingest is told, marks
+the channel disconnected, and its posts wait for a ward admin to connect it again (`AuthorizationLost`).
+
 Refresh tokens that rotate (Zalo's change on every refresh; TikTok's may) are written to the ledger database the
 moment they arrive (encrypted), and read from there in preference to the configured one, so a restart never replays
 a spent one. They are kept per connection (Channel.connection_id, "" for env/secret-file credentials): a channel that
@@ -13,24 +18,117 @@ is connected again starts from its new connection's token.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from pydantic import SecretStr
 
 from loa_core.contracts.channels import Channel
-from loa_core.streaming import PermanentError
+from loa_core.contracts.credentials import CREDENTIALS_PATH, ChannelCredentials, RotatedRefreshToken
+from loa_core.contracts.credentials import AuthorizationLost as AuthorizationLostReport
+from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
 from loa_publisher.adapters.http import RetryPolicy, platform_message, transient_for, with_backoff
 
+log = logging.getLogger(__name__)
+
+
+class AuthorizationLost(PermanentError):
+    """The platform refused a connected channel's authorization: the channel must be connected again."""
+
+
+class IngestCredentials:
+    """A connected channel's secrets from ingest, asked once per connection (the publisher's service token)."""
+
+    def __init__(self, ingest_url: str, service_token: str, http: httpx.AsyncClient) -> None:
+        self._base = f"{ingest_url.rstrip('/')}{CREDENTIALS_PATH}"
+        self._headers = {"Authorization": f"Bearer {service_token}"}
+        self._http = http
+        self._cache: dict[tuple[str, str], dict[str, str]] = {}
+
+    async def fetch(self, channel: str, connection_id: str) -> dict[str, str]:
+        key = (channel, connection_id)
+        if key not in self._cache:
+            try:
+                answer = await self._http.get(
+                    f"{self._base}/{channel}", params={"connection_id": connection_id}, headers=self._headers
+                )
+            except httpx.HTTPError as exc:
+                raise RetryableError(f"channel {channel!r}: ingest did not answer for its credentials") from exc
+            if answer.status_code >= 500:
+                raise RetryableError(
+                    f"channel {channel!r}: ingest could not give its credentials ({answer.status_code})"
+                )
+            if answer.status_code != 200:
+                raise AuthorizationLost(
+                    f"channel {channel!r}: ingest has no credentials for its connection {connection_id} "
+                    f"(HTTP {answer.status_code}); connect the channel again"
+                )
+            self._cache[key] = ChannelCredentials.model_validate_json(answer.content).values()
+        return self._cache[key]
+
+    async def rotated(self, channel: str, connection_id: str, refresh_token: str) -> None:
+        """Keep ingest's copy current (the ledger already holds the new token: a failure here only logs)."""
+        body = RotatedRefreshToken(refresh_token=SecretStr(refresh_token))
+        url = f"{self._base}/{channel}/{connection_id}/refresh_token"
+        try:
+            answer = await self._http.put(
+                url, json={"refresh_token": body.refresh_token.get_secret_value()}, headers=self._headers
+            )
+        except httpx.HTTPError:
+            log.warning("channel %s: could not tell ingest about its rotated refresh token", channel)
+            return
+        if answer.status_code != 204:
+            log.warning("channel %s: ingest refused the rotated refresh token (HTTP %s)", channel, answer.status_code)
+        elif (channel, connection_id) in self._cache:
+            self._cache[(channel, connection_id)]["refresh_token"] = refresh_token
+
+    async def lost(self, channel: str, connection_id: str, reason: str) -> None:
+        """The platform refused the connection: ingest marks the channel disconnected (its posts then wait)."""
+        url = f"{self._base}/{channel}/{connection_id}/disconnected"
+        payload = AuthorizationLostReport(reason=reason[:500]).model_dump()
+        try:
+            answer = await self._http.post(url, json=payload, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"channel {channel!r}: could not tell ingest it lost its authorization") from exc
+        if answer.status_code not in (204, 409):
+            log.warning("channel %s: ingest did not take the lost authorization (HTTP %s)", channel, answer.status_code)
+        self._cache.pop((channel, connection_id), None)
+
 
 class Secrets:
-    def __init__(self, secrets_dir: Path | None, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        secrets_dir: Path | None,
+        environ: dict[str, str] | None = None,
+        connections: IngestCredentials | None = None,
+    ) -> None:
         self._dir = secrets_dir
         self._environ = os.environ if environ is None else environ
+        self.connections = connections
+
+    async def of(self, channel: Channel, names: tuple[str, ...]) -> dict[str, str]:
+        """The channel's secrets by name: its connection's (from ingest) when it has one, else env or files."""
+        if channel.connection_id is None:
+            return {name: self.require(channel.name, name) for name in names}
+        if self.connections is None:
+            raise PermanentError(
+                f"channel {channel.name!r} is connected through ingest, but this publisher has no LOA_INGEST_URL "
+                "and LOA_SERVICE_TOKEN to fetch its credentials with"
+            )
+        values = await self.connections.fetch(channel.name, channel.connection_id)
+        missing = [name for name in names if not values.get(name)]
+        if missing:
+            raise PermanentError(
+                f"channel {channel.name!r}: its connection lacks {', '.join(missing)} (is Loa's {channel.platform} "
+                "app configured on ingest?)"
+            )
+        return {name: values[name] for name in names}
 
     @staticmethod
     def env_name(channel: str, name: str) -> str:
@@ -96,8 +194,9 @@ class StaticToken:
 class OAuthRefresher:
     """`grant_type=refresh_token` against a token endpoint; each platform names its form fields differently.
 
-    `form` carries the client identification (Google: client_id/client_secret; TikTok: client_key/client_secret;
-    Zalo: app_id, with the secret in a `secret_key` header).
+    `form` names the secrets that identify the client (Google: client_id/client_secret; TikTok: client_key/
+    client_secret; Zalo: app_id, with the secret in a `secret_key` header named by `headers`); `secrets` gives them
+    and the configured refresh_token, read when first needed (a connected channel's come from ingest).
     """
 
     def __init__(
@@ -107,11 +206,12 @@ class OAuthRefresher:
         connection: str = "",
         http: httpx.AsyncClient,
         token_url: str,
-        form: dict[str, str],
-        headers: dict[str, str] | None,
-        refresh_token: str,
+        secrets: Callable[[], Awaitable[dict[str, str]]],
+        form: tuple[str, ...],
+        headers: tuple[str, ...] = (),
         store: RefreshTokenStore,
         policy: RetryPolicy,
+        connections: IngestCredentials | None = None,
         access_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -119,11 +219,12 @@ class OAuthRefresher:
         self._connection = connection
         self._http = http
         self._url = token_url
-        self._form = form
-        self._headers = headers or {}
-        self._configured_refresh = refresh_token
+        self._secrets = secrets
+        self._form_names = form
+        self._header_names = headers
         self._store = store
         self._policy = policy
+        self._connections = connections if connection else None
         self._access = access_token
         self._expires_at = float("inf") if access_token else 0.0
         self._clock = clock
@@ -140,12 +241,15 @@ class OAuthRefresher:
         async with self._lock:
             if self._access is not None and self._access != stale and self._clock() < self._expires_at:
                 return self._access  # another task refreshed while we waited
+            values = await self._secrets()
             # A rotated token from the ledger wins over the configured one, which it replaced.
-            refresh_token = self._store.refresh_token(self._channel, self._connection) or self._configured_refresh
-            form = {**self._form, "grant_type": "refresh_token", "refresh_token": refresh_token}
+            refresh_token = self._store.refresh_token(self._channel, self._connection) or values["refresh_token"]
+            form = {name: values[name] for name in self._form_names}
+            form |= {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            headers = {name: values[name] for name in self._header_names}
 
             async def attempt() -> httpx.Response:
-                response = await self._http.post(self._url, data=form, headers=self._headers)
+                response = await self._http.post(self._url, data=form, headers=headers)
                 transient = transient_for(response)
                 if transient:
                     raise transient
@@ -159,14 +263,22 @@ class OAuthRefresher:
             access = body.get("access_token") if isinstance(body, dict) else None
             if response.status_code != 200 or not access:
                 metrics.AUTH_FAILURES.labels("refresh_refused").inc()
+                said = platform_message(response)
+                if self._connections is not None and authorization_lost(body):
+                    await self._connections.lost(self._channel, self._connection, said)
+                    raise AuthorizationLost(
+                        f"channel {self._channel!r}: the platform refused its authorization ({said}); the channel "
+                        "is now disconnected: a ward admin connects it again"
+                    )
                 raise PermanentError(
-                    f"channel {self._channel!r}: OAuth refresh refused ({platform_message(response)}); "
-                    "re-authorize the channel"
+                    f"channel {self._channel!r}: OAuth refresh refused ({said}); re-authorize the channel"
                 )
             rotated = body.get("refresh_token")
             if rotated and rotated != refresh_token:
                 # Durable before use: if we crash now, the next start uses the new token, not the spent one.
                 self._store.store_refresh_token(self._channel, self._connection, str(rotated))
+                if self._connections is not None:
+                    await self._connections.rotated(self._channel, self._connection, str(rotated))
             expires_in = float(body.get("expires_in") or 3600)
             self._access = str(access)
             # Refresh a minute early so an upload chunk never starts with a token about to die.
@@ -175,12 +287,20 @@ class OAuthRefresher:
             return self._access
 
 
+def authorization_lost(body: object) -> bool:
+    """Whether a refused refresh means the authorization itself is gone (revoked, expired, spent), so only a new
+    sign-in helps: OAuth's invalid_grant (Google, TikTok), Zalo's -14014 (invalid refresh token)."""
+    if not isinstance(body, dict):
+        return False
+    return body.get("error") in ("invalid_grant", -14014)
+
+
 Body = bytes | Callable[[], AsyncIterator[bytes]] | None
 
 
 class RefresherPerChannel:
-    """One OAuthRefresher per channel connection, made on first use from the channel's secrets: the bookkeeping the
-    OAuth adapters share. `form` and `headers` name the secrets that identify the client to the token endpoint."""
+    """One OAuthRefresher per channel connection, made on first use: the bookkeeping the OAuth adapters share.
+    `form` and `headers` name the secrets that identify the client to the token endpoint."""
 
     def __init__(
         self, http: httpx.AsyncClient, secrets: Secrets, store: RefreshTokenStore, policy: RetryPolicy
@@ -196,17 +316,22 @@ class RefresherPerChannel:
     ) -> TokenSource:
         key = (channel.name, channel.connection_id or "")
         if key not in self._refreshers:
-            name = channel.name
+            names = (*form, *headers, "refresh_token")
+
+            async def secrets() -> dict[str, str]:
+                return await self._secrets.of(channel, names)
+
             self._refreshers[key] = OAuthRefresher(
-                channel=name,
+                channel=channel.name,
                 connection=key[1],
                 http=self._http,
                 token_url=token_url,
-                form={secret: self._secrets.require(name, secret) for secret in form},
-                headers={secret: self._secrets.require(name, secret) for secret in headers} or None,
-                refresh_token=self._secrets.require(name, "refresh_token"),
+                secrets=secrets,
+                form=form,
+                headers=headers,
                 store=self._store,
                 policy=self._policy,
+                connections=self._secrets.connections,
             )
         return self._refreshers[key]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from loa_core.db import database_url
@@ -20,6 +20,9 @@ class PublisherSettings(CommonSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("LOA_DATABASE_URL", "LOA_LEDGER_URL"))
     # Channel secrets: LOA_SECRET_<CHANNEL>_<NAME>, else the file <secrets_dir>/<channel>/<name>.
     secrets_dir: Path | None = None
+    # The service token that reads connected channels' credentials from ingest (LOA_INGEST_URL); ingest knows its
+    # sha256 (LOA_SERVICE_TOKEN_HASHES). `make run` generates one.
+    service_token: SecretStr | None = None
     # YouTube chunk size: a multiple of 256 KiB. Chunks are streamed from storage in 2 MiB pieces, so this sets
     # how much is re-sent after an interruption and how many round trips an upload takes, not memory.
     youtube_chunk_bytes: int = 32 * 1024 * 1024

@@ -69,8 +69,8 @@ class FacebookAdapter:
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         graph = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}"
         app_id, page_id = self._option(channel, "app_id"), self._option(channel, "page_id")
-        user = StaticToken(channel.name, self._secrets.require(channel.name, "user_token"))
-        page = StaticToken(channel.name, self._secrets.require(channel.name, "page_token"))
+        tokens = await self._secrets.of(channel, ("user_token", "page_token"))
+        user, page = StaticToken(channel.name, tokens["user_token"]), StaticToken(channel.name, tokens["page_token"])
         size = await stored_size(self._storage, request.rendition.key)
         saved = session.load(FacebookUpload)
         if saved is None or saved.size != size:
