@@ -296,3 +296,43 @@ def test_a_crash_between_the_commit_and_the_send_is_sent_at_the_restart(
         listed = httpx.get(f"{second.url}/channels/crash-local", headers=second.headers()).json()
         assert listed["sent"] is True
         assert "sent 1 channel registry records recorded but not known to be sent" in second.log()
+
+
+def test_the_channels_page_lists_adds_edits_brands_and_removes(ingest: IngestProcess, tmp_path: Path) -> None:
+    admin = ward_admin(ingest, "phuong-7")
+    page = f"{ingest.url}/ui/channels"
+    added = httpx.post(page, headers=admin, data={"name": "p7-youtube", "platform": "youtube", "approval": "true"})
+    assert added.status_code == 303 and added.headers["location"] == "/ui/channels?saved=p7-youtube"
+    shown = httpx.get(f"{ingest.url}{added.headers['location']}", headers=admin)
+    assert shown.status_code == 200 and '<html lang="vi">' in shown.text
+    assert "Đã lưu kênh" in shown.text and 'data-state="disconnected"' in shown.text
+    assert 'href="/channels/p7-youtube/connect"' in shown.text and "Kết nối" in shown.text
+    english = httpx.get(page, headers=admin, params={"lang": "en"}).text
+    assert "Disconnected" in english and ">Connect<" in english
+
+    edit = {"profiles": ["youtube", "shorts"], "privacy": "unlisted", "title_template": "{{ title }} | P7"}
+    assert httpx.post(f"{page}/p7-youtube", headers=admin, data=edit).status_code == 303
+    record = newest(ingest)["p7-youtube"]
+    assert record.channel.profiles == ("youtube", "shorts") and record.channel.approval_required is False
+    assert record.channel.options == {"privacy": "unlisted", "title_template": "{{ title }} | P7"}
+    with _png(tmp_path / "seal.png", 32).open("rb") as logo:
+        branded = httpx.post(f"{page}/p7-youtube/branding/logo", headers=admin, files={"file": logo})
+    assert branded.status_code == 303
+    assert newest(ingest)["p7-youtube"].channel.logo_key is not None
+
+    # A refusal is the page again, with the reason in the page's language, and nothing changed.
+    before = records(ingest)
+    bad = httpx.post(page, headers=admin, data={"name": "p7/../x", "platform": "local"})
+    assert bad.status_code == 422 and 'id="error"' in bad.text and "Tên kênh gồm" in bad.text
+    not_image = httpx.post(f"{page}/p7-youtube/branding/logo", headers=admin, files={"file": ("a.png", b"hello")})
+    assert not_image.status_code == 422 and "Logo phải là ảnh PNG hoặc JPEG" in not_image.text
+    other_ward = httpx.post(f"{page}/p7-youtube/remove", headers=ward_admin(ingest, "phuong-8"))
+    assert other_ward.status_code == 404
+    assert records(ingest) == before
+
+    assert httpx.post(f"{page}/p7-youtube/remove", headers=admin).status_code == 303
+    assert newest(ingest)["p7-youtube"].channel.state == "removed"
+    assert "p7-youtube" not in httpx.get(page, headers=admin).text
+    # The district admin's ward filter, left empty, shows every ward.
+    every = httpx.get(page, headers=ingest.headers(), params={"ward": ""})
+    assert every.status_code == 200 and 'id="channel-local"' in every.text

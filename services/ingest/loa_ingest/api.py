@@ -33,7 +33,8 @@ from loa_core.refusals import explain_invalid_requests
 from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.channels import ChannelStore
-from loa_ingest.channels_api import channels_router
+from loa_ingest.channels_api import ChannelDesk, channels_router
+from loa_ingest.channels_page import channels_page_router
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import build_metadata
 from loa_ingest.oauth_api import ChannelSignIn
@@ -299,7 +300,9 @@ def create_api(
     async def whoami(who: Viewer) -> dict[str, str | None]:
         return {"token_id": who.id, "role": who.role, "label": who.label, "ward": who.ward, "account": who.account}
 
-    api.include_router(channels_router(service, channels, requires))
+    desk = ChannelDesk(service, channels)
+    api.include_router(channels_router(desk, requires))
+    api.include_router(channels_page_router(desk, requires, lambda _: (None, None)))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
 

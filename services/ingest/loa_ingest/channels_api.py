@@ -233,34 +233,30 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-def channels_router(service: IngestService, store: ChannelStore, requires: Requires) -> APIRouter:
-    router = APIRouter(tags=["channels"])
-    Viewer = Annotated[Caller, Depends(requires("viewer"))]
-    WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
-    settings = service.settings
-    missing = refusal(404, "No such channel in your ward.", "Không tìm thấy kênh này trong phường của bạn.")
+MISSING = ("No such channel in your ward.", "Không tìm thấy kênh này trong phường của bạn.")
 
-    async def change(name: str, who: Caller, edit: Callable[[Channel], Channel]) -> ChannelView:
-        try:
-            return view(await store.change(name, reach(who), edit))
-        except NoSuchChannel:
-            raise missing from None
 
-    @router.get("/channels", summary="The channels of your ward (a district admin: every ward's, or one ward's)")
-    async def list_channels(who: Viewer, ward: Annotated[WardId | None, Query()] = None) -> list[ChannelView]:
+class ChannelDesk:
+    """What a caller may do with channels, whatever the edge (the API below, the page in channels_page.py): each
+    method checks the caller's reach and the request, then asks the store; refusals are bilingual HTTPExceptions."""
+
+    def __init__(self, service: IngestService, store: ChannelStore) -> None:
+        self.service = service
+        self.store = store
+
+    def visible(self, who: Caller, ward: str | None = None) -> list[StoredChannel]:
+        """The caller's ward's channels; a district admin's: every ward's, or `ward`'s."""
         if ward is not None and not who.sees(ward):
             raise refusal(403, "You see only your own ward's channels.", "Bạn chỉ xem được kênh của phường mình.")
-        return [view(s) for s in store.listed(ward if ward is not None else reach(who))]
+        return self.store.listed(ward if ward is not None else reach(who))
 
-    @router.get("/channels/{name}", summary="One channel")
-    async def get_channel(name: str, who: Viewer) -> ChannelView:
-        stored = store.get(name)
+    def one(self, who: Caller, name: str) -> StoredChannel:
+        stored = self.store.get(name)
         if stored is None or stored.channel.state == ChannelState.REMOVED or not who.sees(stored.channel.ward):
-            raise missing
-        return view(stored)
+            raise refusal(404, *MISSING)
+        return stored
 
-    @router.post("/channels", status_code=201, summary="Add a channel (ward admins, in their ward)")
-    async def add_channel(who: WardAdmin, body: Annotated[ChannelRequest, Body()]) -> ChannelView:
+    async def add(self, who: Caller, body: ChannelRequest) -> StoredChannel:
         ward = body.ward or own_ward(who)
         if not who.sees(ward):
             raise refusal(
@@ -272,7 +268,7 @@ def channels_router(service: IngestService, store: ChannelStore, requires: Requi
         if isinstance(channel, HTTPException):
             raise channel
         try:
-            return view(await store.add(channel))
+            return await self.store.add(channel)
         except ChannelTaken:
             raise refusal(
                 409,
@@ -280,32 +276,21 @@ def channels_router(service: IngestService, store: ChannelStore, requires: Requi
                 f"Tên kênh {channel.name} đã được dùng; hãy chọn tên khác.",
             ) from None
 
-    @router.patch("/channels/{name}", summary="Change a channel's cuts, options (privacy, templates), approval rule")
-    async def change_channel(name: str, who: WardAdmin, body: Annotated[ChannelChange, Body()]) -> ChannelView:
+    async def change(self, who: Caller, name: str, body: ChannelChange) -> StoredChannel:
         problem = (body.profiles is not None and profile_problems(body.profiles)) or (
             body.options is not None and option_problems(body.options)
         )
         if problem:
             raise problem
-        return await change(name, who, lambda channel: changed(channel, body))
+        return await self._edit(who, name, lambda channel: changed(channel, body))
 
-    @router.delete("/channels/{name}", status_code=204, summary="Remove a channel (its posts stop)")
-    async def remove_channel(name: str, who: WardAdmin) -> Response:
-        try:
-            await store.remove(name, reach(who))
-        except NoSuchChannel:
-            raise missing from None
-        return Response(status_code=204)
+    async def remove(self, who: Caller, name: str) -> StoredChannel:
+        return await self._edit(who, name, lambda c: c.model_copy(update={"state": ChannelState.REMOVED}))
 
-    @router.post(
-        "/channels/{name}/branding/{kind}",
-        summary="Upload the channel's logo (PNG/JPEG), intro or outro (video), as multipart field `file`",
-        openapi_extra=_UPLOAD_BODY,
-    )
-    async def upload_branding(name: str, kind: Kind, who: WardAdmin, request: Request) -> ChannelView:
-        stored = store.get(name)
-        if stored is None or stored.channel.state == ChannelState.REMOVED or not who.sees(stored.channel.ward):
-            raise missing
+    async def brand(self, who: Caller, name: str, kind: Kind, request: Request) -> StoredChannel:
+        """Store the request's multipart `file` as the channel's logo, intro or outro, once it is checked."""
+        stored = self.one(who, name)
+        settings = self.service.settings
         limit = settings.max_logo_bytes if kind == "logo" else settings.max_branding_clip_bytes
         too_large = refusal(413, f"The file is larger than {limit} bytes.", f"Tệp lớn hơn {limit} byte, vượt giới hạn.")
         length = request.headers.get("content-length")
@@ -315,24 +300,68 @@ def channels_router(service: IngestService, store: ChannelStore, requires: Requi
             raise too_large  # refused before a byte of it is read
         form = await request.form(max_files=1, max_fields=5)
         file = form.get("file")
-        if not isinstance(file, UploadFile):
+        if not isinstance(file, UploadFile) or not file.size:
             raise refusal(422, "Send the file as the form field `file`.", "Hãy gửi tệp trong trường `file`.")
-        spooled = await spool(file, service.spool_dir, limit)
+        spooled = await spool(file, self.service.spool_dir, limit)
         if spooled is None:
             raise too_large
         path, digest = spooled
         try:
-            ext, problem = await branding_problem(kind, path, service)
+            ext, problem = await branding_problem(kind, path, self.service)
             if problem is not None:
                 raise problem
             key = layout.branding_key(stored.channel.ward, name, kind, digest, ext)
-            await asyncio.to_thread(service.storage.put_file, key, path)
+            await asyncio.to_thread(self.service.storage.put_file, key, path)
         finally:
             path.unlink(missing_ok=True)
-        return await change(name, who, lambda c: c.model_copy(update={f"{kind}_key": key}))
+        return await self._edit(who, name, lambda c: c.model_copy(update={f"{kind}_key": key}))
+
+    async def unbrand(self, who: Caller, name: str, kind: Kind) -> StoredChannel:
+        return await self._edit(who, name, lambda c: c.model_copy(update={f"{kind}_key": None}))
+
+    async def _edit(self, who: Caller, name: str, edit: Callable[[Channel], Channel]) -> StoredChannel:
+        try:
+            return await self.store.change(name, reach(who), edit)
+        except NoSuchChannel:
+            raise refusal(404, *MISSING) from None
+
+
+def channels_router(desk: ChannelDesk, requires: Requires) -> APIRouter:
+    router = APIRouter(tags=["channels"])
+    Viewer = Annotated[Caller, Depends(requires("viewer"))]
+    WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
+
+    @router.get("/channels", summary="The channels of your ward (a district admin: every ward's, or one ward's)")
+    async def list_channels(who: Viewer, ward: Annotated[WardId | None, Query()] = None) -> list[ChannelView]:
+        return [view(s) for s in desk.visible(who, ward)]
+
+    @router.get("/channels/{name}", summary="One channel")
+    async def get_channel(name: str, who: Viewer) -> ChannelView:
+        return view(desk.one(who, name))
+
+    @router.post("/channels", status_code=201, summary="Add a channel (ward admins, in their ward)")
+    async def add_channel(who: WardAdmin, body: Annotated[ChannelRequest, Body()]) -> ChannelView:
+        return view(await desk.add(who, body))
+
+    @router.patch("/channels/{name}", summary="Change a channel's cuts, options (privacy, templates), approval rule")
+    async def change_channel(name: str, who: WardAdmin, body: Annotated[ChannelChange, Body()]) -> ChannelView:
+        return view(await desk.change(who, name, body))
+
+    @router.delete("/channels/{name}", status_code=204, summary="Remove a channel (its posts stop)")
+    async def remove_channel(name: str, who: WardAdmin) -> Response:
+        await desk.remove(who, name)
+        return Response(status_code=204)
+
+    @router.post(
+        "/channels/{name}/branding/{kind}",
+        summary="Upload the channel's logo (PNG/JPEG), intro or outro (video), as multipart field `file`",
+        openapi_extra=_UPLOAD_BODY,
+    )
+    async def upload_branding(name: str, kind: Kind, who: WardAdmin, request: Request) -> ChannelView:
+        return view(await desk.brand(who, name, kind, request))
 
     @router.delete("/channels/{name}/branding/{kind}", summary="Stop using the channel's logo, intro or outro")
     async def clear_branding(name: str, kind: Kind, who: WardAdmin) -> ChannelView:
-        return await change(name, who, lambda c: c.model_copy(update={f"{kind}_key": None}))
+        return view(await desk.unbrand(who, name, kind))
 
     return router
