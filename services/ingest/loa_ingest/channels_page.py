@@ -8,7 +8,7 @@ refusal in the page's language.
 """
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -170,8 +170,13 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
             csrf_token=csrf_token,
         )
 
-    def back(done: str, name: str) -> RedirectResponse:
-        return RedirectResponse(f"{PAGE}?{done}={quote(name)}", status.HTTP_303_SEE_OTHER)
+    async def acted(request: Request, who: Caller, action: Awaitable[StoredChannel], done: str = "saved") -> Response:
+        """After a change, a redirect to the page (so a reload does not post twice); after a refusal, the page."""
+        try:
+            stored = await action
+        except HTTPException as refused:
+            return page(request, who, error=refused)
+        return RedirectResponse(f"{PAGE}?{done}={quote(stored.channel.name)}", status.HTTP_303_SEE_OTHER)
 
     @router.get(PAGE)
     async def channels_page(
@@ -204,11 +209,7 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
             )
         except ValidationError:
             return page(request, who, error=refusal(422, "That is not a ward id.", "Mã phường không hợp lệ."))
-        try:
-            stored = await desk.add(who, body)
-        except HTTPException as refused:
-            return page(request, who, error=refused)
-        return back("saved", stored.channel.name)
+        return await acted(request, who, desk.add(who, body))
 
     @router.post(PAGE + "/{name}")
     async def edit(
@@ -221,38 +222,26 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
         title_template: Annotated[str, Form(max_length=5000)] = "",
         description_template: Annotated[str, Form(max_length=5000)] = "",
     ) -> Response:
-        try:
+        async def change() -> StoredChannel:
             channel = desk.one(who, name).channel
             templates = {"title_template": title_template, "description_template": description_template}
             options = edited_options(channel.options, channel.platform, privacy, templates)
-            change = ChannelChange(profiles=profiles or [], options=options, approval_required=approval)
-            await desk.change(who, name, change)
-        except HTTPException as refused:
-            return page(request, who, error=refused)
-        return back("saved", name)
+            return await desk.change(
+                who, name, ChannelChange(profiles=profiles or [], options=options, approval_required=approval)
+            )
+
+        return await acted(request, who, change())
 
     @router.post(PAGE + "/{name}/remove")
     async def remove(request: Request, who: WardAdmin, name: str) -> Response:
-        try:
-            await desk.remove(who, name)
-        except HTTPException as refused:
-            return page(request, who, error=refused)
-        return back("removed", name)
+        return await acted(request, who, desk.remove(who, name), "removed")
 
     @router.post(PAGE + "/{name}/branding/{kind}")
     async def brand(request: Request, who: WardAdmin, name: str, kind: Kind) -> Response:
-        try:
-            await desk.brand(who, name, kind, request)
-        except HTTPException as refused:
-            return page(request, who, error=refused)
-        return back("saved", name)
+        return await acted(request, who, desk.brand(who, name, kind, request))
 
     @router.post(PAGE + "/{name}/branding/{kind}/clear")
     async def unbrand(request: Request, who: WardAdmin, name: str, kind: Kind) -> Response:
-        try:
-            await desk.unbrand(who, name, kind)
-        except HTTPException as refused:
-            return page(request, who, error=refused)
-        return back("saved", name)
+        return await acted(request, who, desk.unbrand(who, name, kind))
 
     return router
