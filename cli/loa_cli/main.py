@@ -307,8 +307,12 @@ def report(
     week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www instead of a month, e.g. 2026-W47")] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal")] = None,
+    district: Annotated[
+        bool, typer.Option("--district", help="Every ward's totals (district admins) / tổng hợp các phường")
+    ] = False,
 ) -> None:
-    """Posts, views, average views per post and engagement rate per channel and series (báo cáo)."""
+    """Posts, views, average views per post and engagement rate per channel and series of your ward (báo cáo);
+    with --district, every ward's footage, posts published and failed per platform and engagement (district admins)."""
     if output_format not in ("table", "csv", "json"):
         typer.echo("--format must be table, csv or json. / --format phải là table, csv hoặc json.", err=True)
         raise typer.Exit(2)
@@ -316,7 +320,8 @@ def report(
         typer.echo("Give --month or --week, not both. / Chỉ chọn --month hoặc --week.", err=True)
         raise typer.Exit(2)
     config = _config()
-    path, params = ("/reports/weekly", {"week": week}) if week else ("/reports/monthly", {"month": month})
+    params: dict[str, str | None] = {"week": week} if week else {"month": month}
+    path = "/reports/district" if district else "/reports/weekly" if week else "/reports/monthly"
     query = {k: v for k, v in params.items() if v} | {"format": "csv" if output_format == "csv" else "json"}
     try:
         response = httpx.get(
@@ -328,12 +333,21 @@ def report(
     except httpx.HTTPError as exc:
         typer.echo(cannot_reach("the metrics API", config.metrics_url, exc), err=True)
         raise typer.Exit(1) from exc
+    if response.status_code == 403 and district:
+        typer.echo(
+            "--district needs a district admin's token; this token is confined to its ward (use `loa report` for the "
+            "ward's own report). / --district cần mã của quản trị quận; mã này chỉ xem được phường của mình.",
+            err=True,
+        )
+        raise typer.Exit(1)
     if response.status_code != 200:
         _fail(response)
     if output_format == "csv":
         text = response.text
     elif output_format == "json":
         text = json.dumps(response.json(), ensure_ascii=False, indent=2) + "\n"
+    elif district:
+        text = _district_table(response.json())
     else:
         text = _report_table(response.json())
     if output is not None:
@@ -343,13 +357,29 @@ def report(
         typer.echo(text, nl=False)
 
 
+def _table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    return lines + ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+
+
+def _district_table(body: dict[str, Any]) -> str:
+    columns = ("ward", "platform", "footage", "published", "failed", "views", "likes", "comments", "shares")
+    rows = []
+    for ward in body["wards"]:
+        rows.append([str(ward["ward"]), "all", *(str(ward[c]) for c in columns[2:])])
+        for platform, sums in sorted(ward["platforms"].items()):
+            rows.append([str(ward["ward"]), platform, "", *(str(sums[c]) for c in columns[3:])])
+    lines = [f"Loa district report {body['period']} ({body['from']} – {body['to']}, exclusive)", *_table(columns, rows)]
+    if not rows:
+        lines.append("(nothing in this period / không có số liệu)")
+    return "\n".join(lines) + "\n"
+
+
 def _report_table(body: dict[str, Any]) -> str:
     columns = ("channel", "series", "posts", "views", "avg_views_per_post", "engagement_rate", "views_in_period")
     rows = [[str(r[c]) for c in columns] for r in body["rows"]]
-    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-    lines = [f"Loa report {body['period']} ({body['from']} – {body['to']}, exclusive)"]
-    lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    lines = [f"Loa report {body['period']} ({body['from']} – {body['to']}, exclusive)", *_table(columns, rows)]
     if not rows:
         lines.append("(no posts in this period / không có bài đăng)")
     for f in body.get("followers", []):

@@ -224,4 +224,4 @@ def test_an_upload_is_published_on_the_mounted_channels(
     assert relayed.json()["status"] == "published"
 
     exported = httpx.get(f"{stack.url('metrics')}/metrics", timeout=10).text
-    assert 'loa_posts_published_total{channel="local",platform="local"} 1.0' in exported
+    assert 'loa_posts_published_total{channel="local",platform="local",ward="default"} 1.0' in exported

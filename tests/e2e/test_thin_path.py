@@ -88,7 +88,7 @@ def test_upload_is_published_as_both_cuts(stack: Stack, tmp_path: Path) -> None:
     assert TITLE in index  # the Vietnamese title reaches the published page intact
 
     metrics = httpx.get(f"{stack.url('metrics')}/metrics", timeout=10).text
-    assert 'loa_posts_published_total{channel="local",platform="local"}' in metrics
+    assert 'loa_posts_published_total{channel="local",platform="local",ward="default"}' in metrics
     published_count = next(
         float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("loa_footage_published_total ")
     )

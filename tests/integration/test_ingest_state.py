@@ -36,18 +36,18 @@ def footage_of(sha256: str) -> FootageUploaded:
 
 def test_the_catalog_reserves_a_file_once_and_keeps_the_outbox(database_url: str, state: IngestState) -> None:
     first, second = footage_of("a" * 64), footage_of("b" * 64)
-    assert state.catalog.find("a" * 64) is None
+    assert state.catalog.find("a" * 64, "default") is None
     assert state.catalog.reserve(first) and state.catalog.reserve(second)
     assert not state.catalog.reserve(footage_of("a" * 64)), "the same file already has a footage"
-    entry = state.catalog.find("a" * 64)
+    entry = state.catalog.find("a" * 64, "default")
     assert entry is not None and (entry.footage_id, entry.event, entry.announced) == (first.footage_id, first, False)
     assert state.catalog.pending() == [first, second], "in the order they were recorded"
-    state.catalog.mark_announced("a" * 64)
+    state.catalog.mark_announced(first)
     assert state.catalog.pending() == [second]
     state.close()
     reopened = open_state(database_url, Path(state.uploads.spool_dir))  # a restarted ingest
     assert reopened.catalog.pending() == [second]
-    entry = reopened.catalog.find("a" * 64)
+    entry = reopened.catalog.find("a" * 64, "default")
     assert entry is not None and entry.announced
     reopened.close()
 
@@ -247,7 +247,7 @@ async def test_a_database_made_with_the_previous_ddl_is_adopted_with_every_row(
             kept = [{name: row[name] for name in expected[0]} for row in found]  # later columns: their defaults
             assert sorted(kept, key=str) == sorted(expected, key=str), table
     engine.dispose()
-    entry = state.catalog.find("a" * 64)
+    entry = state.catalog.find("a" * 64, "default")
     assert entry is not None and entry.announced and entry.event is None, "announced before the outbox kept events"
     assert state.catalog.reserve(PENDING) and state.catalog.pending() == [PENDING]
     upload = state.uploads.get("up-receiving")

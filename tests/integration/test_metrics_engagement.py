@@ -104,8 +104,8 @@ async def test_polls_in_documented_batches_and_exports_per_channel_and_series(
 
     registry = CollectorRegistry()
     registry.register(ProjectionCollector(projection.views, projection.engagement, None))
-    yt = {"channel": "yt", "platform": "youtube", "series": "Hội thi"}
-    tt = {"channel": "tt", "platform": "tiktok", "series": "Họp dân"}
+    yt = {"ward": "default", "channel": "yt", "platform": "youtube", "series": "Hội thi"}
+    tt = {"ward": "default", "channel": "tt", "platform": "tiktok", "series": "Họp dân"}
     assert registry.get_sample_value("loa_engagement_views", yt) == 60 * 100 + 50
     assert registry.get_sample_value("loa_engagement_likes", yt) == 60 * 10 + 2
     assert registry.get_sample_value("loa_engagement_comments", tt) == 24 * 5

@@ -88,7 +88,7 @@ def test_list_footage_filters(projection: Projection) -> None:
     projection.events.renditions_ready(renditions(c, channels=("yt",)))
 
     def ids(**filters: object) -> list[str]:
-        return [v.footage_id for v in projection.views.list_footage(**filters)]  # type: ignore[arg-type]
+        return [v.footage_id for v in projection.views.list_footage(ward=None, **filters)]  # type: ignore[arg-type]
 
     assert ids() == [c, b, a], "newest first"
     assert ids(series="Hội thi") == [c, a]
@@ -117,20 +117,22 @@ def test_posts_engagement_and_reports_inputs(projection: Projection) -> None:
     assert projection.engagement.record_post_stats("tiktok", {"ttA": PostStats(1000, 80, 12, 7)}, T0) == 1
     assert projection.engagement.record_post_stats("tiktok", {"unknown": PostStats(1, 1, 1, 1)}, T0) == 0
 
-    rows = {(r.channel, r.series): r for r in projection.engagement.engagement()}
+    rows = {(r.channel, r.series): r for r in projection.engagement.engagement(ward=None)}
     assert rows[("yt", "Hội thi")].views == 100
     assert rows[("yt", "none")].views == 50
     assert rows[("tt", "Hội thi")].shares == 7
     november_first_week = projection.engagement.engagement(
-        published_from="2026-11-16T00:00:00+00:00", published_before="2026-11-23T00:00:00+00:00"
+        ward=None, published_from="2026-11-16T00:00:00+00:00", published_before="2026-11-23T00:00:00+00:00"
     )
     assert {(r.channel, r.posts) for r in november_first_week} == {("yt", 1), ("tt", 1)}
 
-    posts = projection.views.list_posts(channel="yt")
+    posts = projection.views.list_posts(ward=None, channel="yt")
     assert [p["post_id"] for p in posts] == ["ytB", "ytA"]
     assert posts[1]["views"] == 100 and posts[1]["series"] == "Hội thi"
-    assert [p["post_id"] for p in projection.views.list_posts(series="Hội thi", platform="tiktok")] == ["ttA"]
-    assert [p["post_id"] for p in projection.views.list_posts(date_from=date(2026, 12, 1))] == ["ytB"]
+    assert [p["post_id"] for p in projection.views.list_posts(ward=None, series="Hội thi", platform="tiktok")] == [
+        "ttA"
+    ]
+    assert [p["post_id"] for p in projection.views.list_posts(ward=None, date_from=date(2026, 12, 1))] == ["ytB"]
     assert [t["views"] for t in projection.engagement.top_posts(2)] == [1000, 100]
 
     projection.engagement.record_followers("tt", "tiktok", 1234, T0)
@@ -150,7 +152,7 @@ def test_times_are_stored_in_utc(projection: Projection) -> None:
     assert view is not None
     assert view.stages.uploaded.at is not None
     assert view.stages.uploaded.at.isoformat() == "2026-11-20T23:00:00+00:00"
-    assert [v.footage_id for v in projection.views.list_footage(date_to=date(2026, 11, 20))] == [fid]
+    assert [v.footage_id for v in projection.views.list_footage(ward=None, date_to=date(2026, 11, 20))] == [fid]
 
 
 def test_stored_bytes_and_stage_times(projection: Projection) -> None:
@@ -231,10 +233,10 @@ def test_views_gained_within_a_period(projection: Projection) -> None:
         ("C", day(11, 20), 520),
     ):
         projection.engagement.record_post_stats("youtube", {post_id: PostStats(views, 0, 0, None)}, at)
-    key = ("yt", "youtube", "Hội thi")
-    assert projection.engagement.views_gained(date(2026, 11, 1), date(2026, 12, 1)) == {key: 60 + 90 + 20}
-    assert projection.engagement.views_gained(date(2026, 10, 1), date(2026, 11, 1)) == {key: 100}
-    assert projection.engagement.views_gained(date(2026, 12, 1), date(2027, 1, 1)) == {key: 140}
+    key = ("default", "yt", "youtube", "Hội thi")
+    assert projection.engagement.views_gained(date(2026, 11, 1), date(2026, 12, 1), ward=None) == {key: 60 + 90 + 20}
+    assert projection.engagement.views_gained(date(2026, 10, 1), date(2026, 11, 1), ward=None) == {key: 100}
+    assert projection.engagement.views_gained(date(2026, 12, 1), date(2027, 1, 1), ward=None) == {key: 140}
 
 
 def _retried_footage(fid: str) -> tuple[list[Event], list[Event]]:
@@ -276,7 +278,7 @@ def test_a_post_published_after_its_failure_is_published(projection: Projection)
     assert view.status == "published", "the retry published the only post that had failed"
     assert [(e.stage, e.resolved) for e in view.errors] == [("publish", True), ("publisher", True)]
     assert projection.events.mark_published_once(fid)
-    assert [v.footage_id for v in projection.views.list_footage(status="published")] == [fid]
+    assert [v.footage_id for v in projection.views.list_footage(ward=None, status="published")] == [fid]
     counts, _ = projection.views.status_summary()
     assert counts["published"] == 1 and counts["failed"] == 0
 
@@ -306,7 +308,7 @@ def test_a_failure_after_the_last_publication_still_fails(projection: Projection
     # The publisher gives up on the footage again after its last post (a newer dead letter): failed again.
     projection.events.failure(dead_letter(fid, "publisher", "renditions.ready", at=T0 + timedelta(hours=2)))
     assert projection.views.status(fid) == "failed"
-    assert [v.footage_id for v in projection.views.list_footage(status="failed")] == [fid]
+    assert [v.footage_id for v in projection.views.list_footage(ward=None, status="failed")] == [fid]
 
 
 def test_a_transcode_dead_letter_is_superseded_only_by_a_later_transcode(projection: Projection) -> None:
@@ -442,8 +444,11 @@ def test_a_projection_made_by_the_previous_code_is_adopted_with_every_row(tmp_pa
     old.close()
 
     projection = open_projection(path, CHANNELS)  # the new code starts on it: adopts it as revision 0001
+    # Columns that came later: the ward (rows from before wards are the default ward's), a failure's platform.
+    later = {"footage": {"ward": "default"}, "posts": {"ward": "default"}, "failures": {"platform": None}}
     for table, rows in PREVIOUS_ROWS.items():
-        assert projection.database.rows(f"SELECT * FROM {table}") == rows, table
+        expected = [{**row, **later.get(table, {})} for row in rows]
+        assert projection.database.rows(f"SELECT * FROM {table}") == expected, table
     view = projection.views.footage("f" * 32)
     assert view is not None and view.status == "published" and view.title == "Lễ chào cờ"
     assert projection.views.stored_bytes() == {"raw": 5000, "rendition": 900}

@@ -86,12 +86,12 @@ def test_status_as_json_is_the_contracts_view(metrics_url: str, tmp_path: Path) 
 
 def test_ingest_relays_the_view_metrics_serves(metrics_url: str) -> None:
     async def ask() -> tuple[FootageView, FootageList]:
-        relay = StatusRelay(metrics_url, TOKEN)
+        relay = StatusRelay(metrics_url)
         try:
-            view = await relay.footage(RETRIED, "the caller's token, unused with a service token")
-            listing = await relay.footage_list({"status": "published", "channel": None}, "unused")
+            view = await relay.footage(RETRIED, TOKEN)
+            listing = await relay.footage_list({"status": "published", "channel": None}, TOKEN)
             with pytest.raises(StatusRefused) as unknown:
-                await relay.footage(new_id(), "unused")
+                await relay.footage(new_id(), TOKEN)
             assert unknown.value.status_code == 404 and "Chưa thấy" in unknown.value.detail
             return view, listing
         finally:

@@ -69,13 +69,15 @@ def run_ingest(
     *,
     again: IngestProcess | None = None,
     pause_at: str | None = None,
+    port: int | None = None,
 ) -> Iterator[IngestProcess]:
     """Ingest as a process. `again`: restart that one (same data, port, topics and token). `pause_at`: a function
     (`module:Class.method`) at which the process stops dead, writing `root / "paused"` (tests/support/paused_ingest.py).
+    `port`: the one to listen on (for a service that must know ingest's URL before it starts), else a free one.
     """
     root.mkdir(parents=True, exist_ok=True)
     token = again.token if again else new_token()
-    port = int(again.url.rsplit(":", 1)[1]) if again else free_port()
+    port = int(again.url.rsplit(":", 1)[1]) if again else port or free_port()
     prefix = again.prefix if again else f"i{uuid.uuid4().hex[:10]}."
     env = {
         **os.environ,

@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from loa_core.auth import Caller
 from loa_core.channels import DEFAULT_CHANNELS, Channel
 from loa_core.media import ProbeResult, StreamInfo
-from loa_ingest.metadata import build_metadata
+from loa_ingest.metadata import build_metadata, describe_upload
 from loa_ingest.settings import IngestSettings
 from loa_ingest.validation import RejectedUpload, media_problems, trim_problems
 from tests.support.bilingual import assert_bilingual
@@ -104,3 +105,34 @@ def test_trims_must_fall_inside_the_duration() -> None:
     assert trim_problems(meta, 5.0) != []
     late_start = build_metadata({"title": "t", "trim_start_s": "12"}, CHANNELS, now=lambda: NOW)
     assert trim_problems(late_start, 10.0) != []
+
+
+WARDS = {
+    "a-yt": Channel(name="a-yt", platform="youtube", profiles=("youtube",), ward="ward-a"),
+    "b-yt": Channel(name="b-yt", platform="youtube", profiles=("youtube",), ward="ward-b"),
+}
+
+
+def test_an_upload_belongs_to_the_uploaders_ward_and_a_district_admin_names_it() -> None:
+    editor = Caller(id="e", role="editor", ward="ward-a")
+    district = Caller(id="d", role="district_admin")
+    assert describe_upload({"title": "t"}, editor, WARDS)[0] == "ward-a"
+    assert describe_upload({"title": "t"}, editor, WARDS)[1].channels == ("a-yt",), "the ward's own first channel"
+    assert describe_upload({"title": "t", "ward": "ward-b"}, district, WARDS)[0] == "ward-b"
+    assert describe_upload({"title": "t"}, district, DEFAULT_CHANNELS)[0] == "default"
+    with pytest.raises(RejectedUpload) as other_ward:
+        describe_upload({"title": "t", "ward": "ward-b"}, editor, WARDS)
+    assert_bilingual(str(other_ward.value))
+    with pytest.raises(RejectedUpload):
+        describe_upload({"title": "t", "ward": "Ward/../b"}, district, WARDS)
+
+
+def test_another_wards_channel_is_refused_by_name() -> None:
+    editor = Caller(id="e", role="editor", ward="ward-a")
+    with pytest.raises(RejectedUpload) as refused:
+        describe_upload({"title": "t", "channels": "a-yt,b-yt"}, editor, WARDS)
+    assert "b-yt" in str(refused.value) and "ward-a" in str(refused.value)
+    assert_bilingual(str(refused.value))
+    with pytest.raises(RejectedUpload) as none:
+        describe_upload({"title": "t"}, Caller(id="c", role="editor", ward="ward-c"), WARDS)
+    assert_bilingual(str(none.value))

@@ -71,12 +71,12 @@ async def test_a_failed_send_keeps_the_footage_id_for_the_retry(tmp_path: Path, 
     producer.failures = 1
     spool = spooled(service, source, "first.part")
     with pytest.raises(ConnectionError):
-        await service.accept(spool, sha, source.stat().st_size, META)
+        await service.accept(spool, sha, source.stat().st_size, META, "default")
     (attempt,) = producer.attempted
     assert spool.exists(), "the bytes are given back for the retry"
     assert not (tmp_path / "storage" / attempt.media.key).exists(), "no stray object"
 
-    retried = await service.accept(spool, sha, source.stat().st_size, META)
+    retried = await service.accept(spool, sha, source.stat().st_size, META, "default")
     assert retried.footage_id == attempt.footage_id and not retried.duplicate
     assert [e.event_id for e in producer.sent] == [attempt.event_id], "the same event, not a second footage"
     assert sha256_file(tmp_path / "storage" / attempt.media.key) == sha
@@ -86,7 +86,7 @@ async def test_a_recorded_announcement_is_sent_at_start_with_its_ids(tmp_path: P
     """What a crash between the send and its record leaves: the next start sends the recorded event again."""
     crashed = FakeProducer()
     service = service_in(tmp_path, crashed)
-    accepted = await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META)
+    accepted = await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META, "default")
     (announced,) = crashed.sent
     with sqlite3.connect(tmp_path / "ingest.sqlite3") as db:
         db.execute("UPDATE footage SET announced=0")  # the process died before recording the send
@@ -96,7 +96,7 @@ async def test_a_recorded_announcement_is_sent_at_start_with_its_ids(tmp_path: P
     assert await service.announce_pending() == 1
     assert [(e.footage_id, e.event_id) for e in restarted.sent] == [(accepted.footage_id, announced.event_id)]
     assert await service.announce_pending() == 0, "sent once, then recorded"
-    again = await service.accept(spooled(service, source, "b.part"), sha256_file(source), 1, META)
+    again = await service.accept(spooled(service, source, "b.part"), sha256_file(source), 1, META, "default")
     assert again.footage_id == accepted.footage_id and again.duplicate
     assert len(restarted.sent) == 1
 
@@ -107,7 +107,7 @@ async def test_a_recorded_announcement_without_its_source_waits_for_the_upload(t
     producer.failures = 1
     spool = spooled(service, source, "a.part")
     with pytest.raises(ConnectionError):
-        await service.accept(spool, sha256_file(source), 1, META)
+        await service.accept(spool, sha256_file(source), 1, META, "default")
     assert await service.announce_pending() == 0, "its source went back to the spool: nothing to announce yet"
     assert producer.sent == []
 
@@ -116,17 +116,17 @@ async def test_the_same_file_with_other_details_is_refused_and_nothing_changes(t
     producer = FakeProducer()
     service = service_in(tmp_path, producer)
     sha = sha256_file(source)
-    first = await service.accept(spooled(service, source, "a.part"), sha, 1, META)
+    first = await service.accept(spooled(service, source, "a.part"), sha, 1, META, "default")
     later = datetime.now(UTC) + timedelta(days=1)
     other = META.model_copy(update={"title": "Chào cờ (bản sửa)", "publish_at": {"local": later}})
     with pytest.raises(AlreadyUploaded) as refused:
-        await service.accept(spooled(service, source, "b.part"), sha, 1, other)
+        await service.accept(spooled(service, source, "b.part"), sha, 1, other, "default")
     assert refused.value.footage_id == first.footage_id
     message = str(refused.value)
     assert first.footage_id in message and "Lễ chào cờ đầu tháng" in message
     assert "these new details were not applied: title, publish time" in message
     assert "các thông tin mới sau không được áp dụng: tiêu đề, giờ đăng" in message
-    same = await service.accept(spooled(service, source, "c.part"), sha, 1, META)
+    same = await service.accept(spooled(service, source, "c.part"), sha, 1, META, "default")
     assert same.footage_id == first.footage_id and same.duplicate
     assert [e.metadata for e in producer.sent] == [META], "announced once, with the first details"
 
@@ -144,7 +144,7 @@ async def test_a_file_catalogued_before_details_were_kept_is_refused_unless_told
         db.execute("INSERT INTO footage (sha256, footage_id) VALUES (?, ?)", (sha256_file(source), "a" * 32))
     service = service_in(tmp_path, FakeProducer())
     with pytest.raises(AlreadyUploaded) as refused:
-        await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META)
+        await service.accept(spooled(service, source, "a.part"), sha256_file(source), 1, META, "default")
     assert refused.value.footage_id == "a" * 32
     assert "details sent with this upload were not applied" in str(refused.value)
     assert service.catalog.pending() == []

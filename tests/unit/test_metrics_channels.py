@@ -37,7 +37,7 @@ def test_a_channel_added_gets_its_series_and_changes_what_a_footage_waits_for(
     assert counts[FootageStatus.PUBLISHED] == 1  # every post of a known channel is out
 
     channels.apply(ChannelUpdated(channel=Channel(name=name, platform="local", profiles=("youtube",)), revision=1))
-    labels = {"platform": "local", "channel": name}
+    labels = {"ward": "default", "platform": "local", "channel": name}
     assert REGISTRY.get_sample_value("loa_posts_published_total", labels) == 0
     assert REGISTRY.get_sample_value("loa_posts_failed_total", labels) == 0
     counts, _ = projection.views.status_summary()

@@ -34,8 +34,8 @@ def test_rows_and_csv() -> None:
     rows = report_rows(
         month_period("2026-11"),
         [
-            EngagementRow("tt", "tiktok", "Hội thi", posts=4, views=1000, likes=60, comments=20, shares=20),
-            EngagementRow("yt", "youtube", "none", posts=1, views=0, likes=0, comments=0, shares=0),
+            EngagementRow("default", "tt", "tiktok", "Hội thi", posts=4, views=1000, likes=60, comments=20, shares=20),
+            EngagementRow("default", "yt", "youtube", "none", posts=1, views=0, likes=0, comments=0, shares=0),
         ],
     )
     assert rows[0]["avg_views_per_post"] == 250.0
@@ -44,14 +44,18 @@ def test_rows_and_csv() -> None:
     text = to_csv(rows)
     lines = text.splitlines()
     assert lines[0] == ",".join(CSV_COLUMNS)
-    assert lines[1] == "2026-11,tt,tiktok,Hội thi,4,1000,60,20,20,250.0,0.1,0"
+    assert lines[1] == "2026-11,default,tt,tiktok,Hội thi,4,1000,60,20,20,250.0,0.1,0"
 
 
 def test_views_gained_by_older_posts_get_their_own_row() -> None:
     rows = report_rows(
         month_period("2026-11"),
-        [EngagementRow("tt", "tiktok", "Hội thi", posts=1, views=10, likes=1, comments=0, shares=0)],
-        {("tt", "tiktok", "Hội thi"): 7, ("yt", "youtube", "Họp dân"): 300, ("yt", "youtube", "none"): 0},
+        [EngagementRow("default", "tt", "tiktok", "Hội thi", posts=1, views=10, likes=1, comments=0, shares=0)],
+        {
+            ("default", "tt", "tiktok", "Hội thi"): 7,
+            ("default", "yt", "youtube", "Họp dân"): 300,
+            ("default", "yt", "youtube", "none"): 0,
+        },
     )
     assert [(r["channel"], r["series"], r["posts"], r["views_in_period"]) for r in rows] == [
         ("tt", "Hội thi", 1, 7),

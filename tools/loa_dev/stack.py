@@ -64,9 +64,8 @@ class Stack:
             "LOA_SECRET_KEY_FILE": str(ensure_key_file(self.root / "secret-key")),
         }
         if service == "ingest":
-            # Ingest's page relays pipeline status from metrics, with this token (so ingest's role tokens work too).
+            # Ingest's page relays pipeline status from metrics, with the caller's own token.
             env["LOA_METRICS_URL"] = self.url("metrics")
-            env["LOA_METRICS_TOKEN"] = self.token
             env["LOA_PUBLIC_URL"] = self.url("ingest")  # where the platforms' sign-in sends browsers back
             env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
         if service == "publisher":

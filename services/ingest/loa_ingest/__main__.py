@@ -32,8 +32,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=INGEST)
     data = settings.data_dir
     state = open_state(settings.state_location(), data / "ingest-spool" / "tus")
-    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    relay = StatusRelay(settings.metrics_url, metrics_token)
+    relay = StatusRelay(settings.metrics_url)
     service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
     channels = ChannelStore(state.engine, producer)
     try:

@@ -36,11 +36,11 @@ from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_api import ChannelDesk, channels_router
 from loa_ingest.channels_page import channels_page_router
 from loa_ingest.duplicates import AlreadyUploaded
-from loa_ingest.metadata import build_metadata
+from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
-from loa_ingest.tus import TusError, TusUploads, error_response
+from loa_ingest.tus import TusError, TusUploads, error_response, visible
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
 
@@ -120,7 +120,7 @@ def create_api(
     tus = TusUploads(
         service,
         uploads,
-        lambda fields: build_metadata(fields, channels.active()),
+        lambda fields, caller: describe_upload(fields, caller, channels.active()),
         max_size=settings.max_upload_bytes,
         expiry_s=settings.upload_expiry_s,
     )
@@ -225,7 +225,7 @@ def create_api(
     @api.get("/files/{upload_id}", tags=["tus"], summary="Where an upload stands (Loa's addition, not tus)")
     async def upload_status(upload_id: str, who: Uploader) -> dict[str, object]:
         upload = uploads.get(upload_id)
-        if upload is None or (upload.owner != who.id and not who.allows("district_admin")):
+        if upload is None or not visible(upload, who):
             raise HTTPException(404, "No such upload. / Không tìm thấy lượt tải lên.")
         return tus.status(upload)
 
@@ -233,7 +233,7 @@ def create_api(
 
     @api.post("/footage", status_code=status.HTTP_201_CREATED, tags=["footage"])
     async def upload_footage(
-        _: Uploader,
+        who: Uploader,
         file: Annotated[UploadFile, File(description="The video file")],
         title: Annotated[str, Form(max_length=1000)],
         description: Annotated[str, Form(max_length=20000)] = "",
@@ -244,6 +244,7 @@ def create_api(
         trim_start_s: Annotated[str | None, Form(max_length=100)] = None,
         trim_end_s: Annotated[str | None, Form(max_length=100)] = None,
         publish_at: Annotated[str | None, Form(max_length=100)] = None,
+        ward: Annotated[str | None, Form(max_length=100, description="District admins: the footage's ward")] = None,
     ) -> JSONResponse:
         fields: dict[str, str | list[str]] = {"title": title, "description": description}
         fields["tags"] = tags or []
@@ -254,17 +255,18 @@ def create_api(
             "trim_start_s": trim_start_s,
             "trim_end_s": trim_end_s,
             "publish_at": publish_at,
+            "ward": ward,
         }
         fields.update({k: v for k, v in optional.items() if v})
         if file.filename:
             fields["filename"] = file.filename
-        metadata = build_metadata(fields, channels.active())
+        footage_ward, metadata = describe_upload(fields, who, channels.active())
         spool = SpooledUpload(service.spool_dir, settings.max_upload_bytes)
         try:
             while chunk := await file.read(CHUNK):
                 spool.write(chunk)
             sha256 = spool.close()
-            accepted = await service.accept(spool.path, sha256, spool.size, metadata)
+            accepted = await service.accept(spool.path, sha256, spool.size, metadata, footage_ward)
         finally:
             spool.discard()
         body = {"footage_id": accepted.footage_id, "duplicate": accepted.duplicate}

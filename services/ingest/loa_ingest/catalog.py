@@ -23,6 +23,8 @@ metadata = MetaData()
 footage = Table(
     "footage",
     metadata,
+    # The same file in two wards is two footage (one ward never learns of another's), so a file is known per ward.
+    Column("ward", Text, primary_key=True),
     Column("sha256", Text, primary_key=True),
     Column("footage_id", Text, nullable=False),
     # ISO-8601 UTC (rows from the SQLite-only code: 'YYYY-MM-DD HH:MM:SS', which sorts before them)
@@ -44,8 +46,10 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def find(self, sha256: str) -> Entry | None:
-        query = select(footage.c.footage_id, footage.c.event, footage.c.announced).where(footage.c.sha256 == sha256)
+    def find(self, sha256: str, ward: str) -> Entry | None:
+        query = select(footage.c.footage_id, footage.c.event, footage.c.announced).where(
+            footage.c.ward == ward, footage.c.sha256 == sha256
+        )
         row = db.transaction(self._engine, lambda c: c.execute(query).first())
         if row is None:
             return None
@@ -55,6 +59,7 @@ class Catalog:
     def reserve(self, event: FootageUploaded) -> bool:
         """Record the footage (pending) before its event is sent; False if the file already has a footage."""
         values = {
+            "ward": event.ward,
             "sha256": event.media.sha256,
             "footage_id": event.footage_id,
             "created_at": utc_now().isoformat(),
@@ -63,8 +68,12 @@ class Catalog:
         }
         return db.transaction(self._engine, lambda c: db.insert_ignore(c, footage, values)) == 1
 
-    def mark_announced(self, sha256: str) -> None:
-        statement = update(footage).where(footage.c.sha256 == sha256).values(announced=1)
+    def mark_announced(self, event: FootageUploaded) -> None:
+        statement = (
+            update(footage)
+            .where(footage.c.ward == event.ward, footage.c.sha256 == event.media.sha256)
+            .values(announced=1)
+        )
         db.transaction(self._engine, lambda c: c.execute(statement))
 
     def pending(self) -> list[FootageUploaded]:

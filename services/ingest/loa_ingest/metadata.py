@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from loa_core.auth import Caller
 from loa_core.channels import Channel
-from loa_core.contracts import FootageMetadata
+from loa_core.contracts import DEFAULT_WARD, FootageMetadata, WardId
 from loa_ingest.validation import RejectedUpload, clean_text, split_list
 
 # Keys browsers and tus clients send on their own (Uppy: name, type, filename, filetype, relativePath). Accepted
@@ -29,6 +30,7 @@ FIELDS = frozenset(
         "trim_end_s",
         "publish_at",
         "vertical_framing",
+        "ward",  # read by `upload_ward`, not part of the metadata
     }
 )
 MAX_TAGS = 30
@@ -37,6 +39,7 @@ MAX_CHANNELS = 20
 PUBLISH_SLACK = timedelta(minutes=10)
 PUBLISH_HORIZON = timedelta(days=366)
 EARLIEST_EVENT = date(1945, 1, 1)
+_WARD: TypeAdapter[str] = TypeAdapter(WardId)
 
 
 def check_filename(name: str) -> None:
@@ -91,10 +94,33 @@ def _publish_at(value: str | None, now: datetime) -> datetime | None:
     return when
 
 
+def upload_ward(fields: Mapping[str, str | Sequence[str]], caller: Caller) -> str:
+    """The ward an upload belongs to: the uploader's own; a district admin names it in the `ward` field (else its
+    own ward, else the default ward). Raise RejectedUpload for a ward that is not the caller's to upload to."""
+    named = fields.get("ward")
+    if named is not None and not isinstance(named, str):
+        named = ",".join(named)
+    named = named.strip() if named else None
+    if not caller.is_district:
+        if named and named != caller.ward:
+            raise RejectedUpload(
+                f"This token uploads for ward {caller.ward} only, not {named}. / Mã này chỉ tải lên cho phường "
+                f"{caller.ward}, không phải {named}."
+            )
+        assert caller.ward is not None  # a caller confined to a ward always names it (loa_core.auth)
+        return caller.ward
+    ward = named or caller.ward or DEFAULT_WARD
+    try:
+        return _WARD.validate_python(ward)
+    except ValidationError as exc:
+        raise RejectedUpload(f"{ward!r} is not a ward id. / Mã phường không hợp lệ.") from exc
+
+
 def build_metadata(
     fields: Mapping[str, str | Sequence[str]],
     channels: Mapping[str, Channel],
     *,
+    ward: str = DEFAULT_WARD,
     strict_keys: bool = True,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FootageMetadata:
@@ -123,11 +149,20 @@ def build_metadata(
     title = one("title")
     if title is None or not title.strip():
         raise RejectedUpload("A title is required. / Cần có tiêu đề.")
-    names = [unicodedata.normalize("NFC", n) for n in many("channels")] or list(channels)[:1]
+    own = [name for name, channel in channels.items() if channel.ward == ward]
+    names = [unicodedata.normalize("NFC", n) for n in many("channels")] or own[:1]
+    if not names:
+        raise RejectedUpload(f"Ward {ward} has no channel yet. / Phường {ward} chưa có kênh nào.")
     unknown_channels = [n for n in names if n not in channels]
     if unknown_channels:
         raise RejectedUpload(
-            f"Unknown channel(s): {', '.join(unknown_channels)}. Known: {', '.join(channels)}. / Kênh không tồn tại."
+            f"Unknown channel(s): {', '.join(unknown_channels)}. Known: {', '.join(own)}. / Kênh không tồn tại."
+        )
+    foreign = [n for n in names if channels[n].ward != ward]
+    if foreign:
+        raise RejectedUpload(
+            f"Channel(s) {', '.join(foreign)} do not belong to ward {ward}; footage of ward {ward} goes to its own "
+            f"channels: {', '.join(own)}. / Kênh {', '.join(foreign)} không thuộc phường {ward}."
         )
     if len(names) > MAX_CHANNELS:
         raise RejectedUpload(f"At most {MAX_CHANNELS} channels. / Quá nhiều kênh.")
@@ -160,3 +195,11 @@ def build_metadata(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise RejectedUpload(f"{problems}. / Thông tin video không hợp lệ.") from exc
+
+
+def describe_upload(
+    fields: Mapping[str, str | Sequence[str]], caller: Caller, channels: Mapping[str, Channel]
+) -> tuple[str, FootageMetadata]:
+    """An upload's ward (`upload_ward`) and its metadata, whose channels must be that ward's."""
+    ward = upload_ward(fields, caller)
+    return ward, build_metadata(fields, channels, ward=ward)

@@ -38,16 +38,17 @@ class IngestService:
         self.spool_dir = settings.data_dir / "ingest-spool"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
 
-    async def accept(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted:
-        """Accept the file at `path` (whose sha256 and size the caller measured while receiving it) as footage.
+    async def accept(self, path: Path, sha256: str, size: int, metadata: FootageMetadata, ward: str) -> Accepted:
+        """Accept the file at `path` (whose sha256 and size the caller measured while receiving it) as footage of
+        `ward` (the same file in two wards is two footage: neither ward learns of the other's).
 
         Raises RejectedUpload for a file Loa cannot use and AlreadyUploaded for a file that already is footage
         with other details; anything else (storage, Kafka) is worth retrying, and a retry keeps the footage id.
         """
-        entry = self.catalog.find(sha256)
+        entry = self.catalog.find(sha256, ward)
         if entry is None:
             try:
-                accepted = await self._accept_new(path, sha256, size, metadata)
+                accepted = await self._accept_new(path, sha256, size, metadata, ward)
             except RejectedUpload:
                 metrics.UPLOADS.labels("rejected").inc()
                 raise
@@ -55,7 +56,9 @@ class IngestService:
                 metrics.UPLOADS.labels("accepted").inc()
                 metrics.BYTES_STORED.inc(size)
                 return accepted
-            entry = self.catalog.find(sha256)  # another upload of the same file was recorded while this was checked
+            entry = self.catalog.find(
+                sha256, ward
+            )  # another upload of the same file was recorded while this was checked
             assert entry is not None
         first_answer = False
         if not entry.announced:
@@ -84,7 +87,9 @@ class IngestService:
                 sent += 1
         return sent
 
-    async def _accept_new(self, path: Path, sha256: str, size: int, metadata: FootageMetadata) -> Accepted | None:
+    async def _accept_new(
+        self, path: Path, sha256: str, size: int, metadata: FootageMetadata, ward: str
+    ) -> Accepted | None:
         """Check, record, store and announce a file Loa has not seen; None if another upload recorded it first."""
         if size == 0:
             raise RejectedUpload("The file is empty. / Tệp rỗng.")
@@ -101,6 +106,7 @@ class IngestService:
         footage_id = new_id()
         event = FootageUploaded(
             footage_id=footage_id,
+            ward=ward,
             metadata=metadata,
             media=SourceMedia(
                 key=layout.source_key(footage_id),
@@ -141,7 +147,7 @@ class IngestService:
 
     async def _announce(self, event: FootageUploaded) -> None:
         await self.producer.send(FOOTAGE_UPLOADED, event)
-        self.catalog.mark_announced(event.media.sha256)
+        self.catalog.mark_announced(event)
 
     def _local_target(self, key: str) -> Path:
         assert isinstance(self.storage, LocalStorage)

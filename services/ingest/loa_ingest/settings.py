@@ -21,11 +21,9 @@ class IngestSettings(CommonSettings):
     # Per API token: requests per second on average and the burst allowed (a tus client sends one PATCH per chunk).
     rate_limit_per_s: float = 20.0
     rate_limit_burst: int = 200
-    # The metrics service, whose status API the web page shows (ingest proxies it: same origin, one token).
+    # The metrics service, whose status API the web page shows (ingest relays it with the caller's own token, so
+    # metrics answers with what the caller's ward may see).
     metrics_url: str = "http://127.0.0.1:8004"
-    # The token ingest sends to metrics when it relays status for the page; without it, the caller's own token is
-    # relayed (works for the LOA_API_TOKEN_HASHES tokens metrics knows, not for ingest's role tokens).
-    metrics_token: SecretStr | None = None
     # A channel's branding, uploaded by its ward admin (loa_ingest/channels_api.py): a logo image (PNG or JPEG) and
     # intro/outro clips, each refused beyond these limits.
     max_logo_bytes: int = 2 * 1024**2

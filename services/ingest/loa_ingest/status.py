@@ -1,8 +1,9 @@
 """Pipeline status for people, relayed from the metrics service (which owns it) so the page talks to one origin.
 
 Ingest does not project pipeline events itself: metrics already does, and a second projection would drift.
-A relay (rather than CORS on metrics) keeps one origin, one sign-in, and lets ingest's role tokens work: the
-relay authenticates the person with ingest's tokens and talks to metrics with its own service token.
+A relay (rather than CORS on metrics) keeps one origin and one sign-in. It sends metrics the caller's own token, never
+a service token of its own: metrics checks it (with ingest's /whoami for role tokens) and answers with what the
+caller's ward may see, so the ward filter lives in one place and a relay can never widen it.
 What metrics answers is read with the contract (`contracts.FootageView`, `FootageList`), so a shape ingest cannot
 read is a clear 502, never a page that silently shows nothing.
 """
@@ -34,9 +35,8 @@ class StatusRefused(RuntimeError):
 
 
 class StatusRelay:
-    def __init__(self, metrics_url: str, service_token: str | None, timeout_s: float = 10.0) -> None:
+    def __init__(self, metrics_url: str, timeout_s: float = 10.0) -> None:
         self._base = metrics_url.rstrip("/")
-        self._service_token = service_token
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     async def footage(self, footage_id: str, caller_token: str) -> FootageView:
@@ -46,12 +46,11 @@ class StatusRelay:
         return await self._get("/footage", params, caller_token, FootageList)
 
     async def _get(self, path: str, params: dict[str, Any], caller_token: str, model: type[View]) -> View:
-        token = self._service_token or caller_token
         try:
             response = await self._client.get(
                 f"{self._base}{path}",
                 params={k: v for k, v in params.items() if v is not None},
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {caller_token}"},
             )
         except httpx.HTTPError as exc:
             log.warning("metrics at %s did not answer: %s", self._base, exc)

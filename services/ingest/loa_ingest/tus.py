@@ -214,6 +214,11 @@ class _SpoolWriter:
         self._file.close()
 
 
+def visible(upload: Upload, caller: Caller) -> bool:
+    """An upload is its uploader's (and a district admin's): another token, even of the same ward, gets a 404."""
+    return caller.is_district or (upload.owner == caller.id and caller.sees(upload.ward))
+
+
 class TusUploads:
     """The tus handlers, independent of routing so they are easy to test and to mount."""
 
@@ -221,7 +226,8 @@ class TusUploads:
         self,
         service: IngestService,
         store: UploadStore,
-        build_metadata: Callable[[dict[str, str]], FootageMetadata],
+        # The upload's ward and metadata from its Upload-Metadata fields and its uploader.
+        build_metadata: Callable[[dict[str, str], Caller], tuple[str, FootageMetadata]],
         *,
         max_size: int,
         expiry_s: float,
@@ -266,7 +272,7 @@ class TusUploads:
     async def _live(self, upload_id: str, caller: Caller) -> Upload:
         """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily)."""
         upload = self.store.get(upload_id)
-        if upload is None or (upload.owner != caller.id and not caller.allows("district_admin")):
+        if upload is None or not visible(upload, caller):
             raise TusError(404, "No such upload. / Không tìm thấy lượt tải lên.")
         if upload.state in ("receiving", "received") and upload.expires_at < self.clock():
             await self.expire(upload.id)
@@ -321,7 +327,7 @@ class TusUploads:
         raw_metadata = request.headers.get("upload-metadata", "")
         fields = parse_upload_metadata(raw_metadata)
         # Metadata is checked before a single byte is accepted: a typo costs nothing to fix.
-        metadata = self.build_metadata(fields)
+        ward, metadata = self.build_metadata(fields, caller)
         now = self.clock()
         upload = Upload(
             id=new_id(),
@@ -333,6 +339,7 @@ class TusUploads:
             created_at=now,
             expires_at=now + self.expiry_s,
             state="receiving",
+            ward=ward,
         )
         self.store.create(upload)
         self._hashes[upload.id] = (0, hashlib.sha256(), None)
@@ -500,7 +507,7 @@ class TusUploads:
         sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(sha256_file, path)
         metadata = FootageMetadata.read_json(upload.metadata_json)
         try:
-            accepted = await self.service.accept(path, sha256, upload.length, metadata)
+            accepted = await self.service.accept(path, sha256, upload.length, metadata, upload.ward)
         except AlreadyUploaded as exc:
             self.store.finish(upload.id, "rejected", reason=str(exc), footage_id=exc.footage_id)
             self._locks.pop(upload.id, None)
@@ -557,6 +564,7 @@ class TusUploads:
             "footage_id": upload.footage_id,
             "duplicate": upload.duplicate,
             "reason": upload.reason,
+            "ward": upload.ward,
             "metadata": FootageMetadata.read_json(upload.metadata_json).model_dump(mode="json"),
             "created_at": upload.created_at,
             "expires_at": upload.expires_at,

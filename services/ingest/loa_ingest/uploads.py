@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, Column, Engine, Float, Integer, MetaData, Row, Table, Text, insert, select, update
 
 from loa_core import db
+from loa_core.contracts import DEFAULT_WARD
 
 UploadState = Literal["receiving", "received", "accepted", "rejected", "terminated", "expired"]
 # States in which the bytes are gone and the upload answers 404/410.
@@ -38,6 +39,7 @@ class Upload:
     footage_id: str | None = None
     duplicate: bool = False
     reason: str | None = None
+    ward: str = DEFAULT_WARD  # the ward the footage will belong to (loa_ingest.metadata.upload_ward)
 
 
 # The newest revision of the table (loa_ingest/migrations/versions); times are seconds since the epoch.
@@ -57,6 +59,7 @@ uploads = Table(
     Column("footage_id", Text),
     Column("duplicate", Integer, nullable=False),
     Column("reason", Text),
+    Column("ward", Text, nullable=False),
 )
 
 
@@ -74,6 +77,7 @@ def _upload(row: Row[Any]) -> Upload:
         footage_id=row.footage_id,
         duplicate=bool(row.duplicate),
         reason=row.reason,
+        ward=row.ward,
     )
 
 

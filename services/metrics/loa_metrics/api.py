@@ -4,9 +4,9 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response, status
 
-from loa_core.auth import bearer_dependency
+from loa_core.auth import Caller, bearer_dependency
 from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
@@ -37,12 +37,15 @@ def create_api(
     explain_invalid_requests(api)
     require_token = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
     api.include_router(health_router(readiness))
-    # Everything but health and /metrics needs a token.
+    # Everything but health and /metrics needs a token; everything is confined to the caller's ward (`ward_filter`,
+    # `sees`) unless the caller is a district admin.
     router = APIRouter(dependencies=[Depends(require_token)])
+    Viewer = Annotated[Caller, Depends(require_token)]
 
     @router.get("/footage")
     async def list_footage(
-        status: Annotated[FootageStatus | None, Query()] = None,
+        who: Viewer,
+        status_: Annotated[FootageStatus | None, Query(alias="status")] = None,
         series: Annotated[str | None, Query(max_length=100)] = None,
         channel: Annotated[ChannelName | None, Query()] = None,
         date_from: DateFrom = None,
@@ -51,7 +54,8 @@ def create_api(
         offset: Offset = 0,
     ) -> FootageList:
         items = views.list_footage(
-            status=status,
+            ward=who.ward_filter(),
+            status=status_,
             series=series,
             channel=channel,
             date_from=date_from,
@@ -62,14 +66,15 @@ def create_api(
         return FootageList(items=tuple(items), limit=limit, offset=offset)
 
     @router.get("/footage/{footage_id}")
-    async def get_footage(footage_id: FootageId) -> FootageView:
+    async def get_footage(footage_id: FootageId, who: Viewer) -> FootageView:
         view = views.footage(footage_id)
-        if view is None:
+        if view is None or not who.sees(view.ward):  # another ward's footage is not even confirmed to exist
             raise HTTPException(404, f"No footage {footage_id} has been seen yet. / Chưa thấy footage này.")
         return view
 
     @router.get("/posts")
     async def list_posts(
+        who: Viewer,
         series: Annotated[str | None, Query(max_length=100)] = None,
         channel: Annotated[ChannelName | None, Query()] = None,
         platform: Annotated[str | None, Query(max_length=40)] = None,
@@ -79,6 +84,7 @@ def create_api(
         offset: Offset = 0,
     ) -> dict[str, Any]:
         items = views.list_posts(
+            ward=who.ward_filter(),
             series=series,
             channel=channel,
             platform=platform,
@@ -89,8 +95,14 @@ def create_api(
         )
         return {"items": items, "limit": limit, "offset": offset}
 
-    def _report(period: reports.Period, fmt: str) -> Any:
-        report = reports.report(period, engagement)
+    def _period(month: str | None, week: str | None) -> reports.Period:
+        try:
+            return reports.week_period(week) if week else reports.month_period(month)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    def _report(period: reports.Period, fmt: str, who: Caller) -> Any:
+        report = reports.report(period, engagement, who.ward_filter(), views.channel_wards())
         if fmt == "csv":
             return Response(
                 reports.to_csv(report["rows"]),
@@ -101,25 +113,44 @@ def create_api(
 
     @router.get("/reports/monthly")
     async def monthly_report(
+        who: Viewer,
         month: Annotated[str | None, Query(description="YYYY-MM; default: this month (UTC)")] = None,
         format: Format = "json",
     ) -> Any:
-        try:
-            period = reports.month_period(month)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        return _report(period, format)
+        return _report(_period(month, None), format, who)
 
     @router.get("/reports/weekly")
     async def weekly_report(
+        who: Viewer,
         week: Annotated[str | None, Query(description="ISO week YYYY-Www; default: this week (UTC)")] = None,
         format: Format = "json",
     ) -> Any:
-        try:
-            period = reports.week_period(week)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        return _report(period, format)
+        return _report(_period(None, week), format, who)
+
+    @router.get("/reports/district", summary="Every ward's totals (district admins only)")
+    async def district_report(
+        who: Viewer,
+        month: Annotated[str | None, Query(description="YYYY-MM; default: this month (UTC)")] = None,
+        week: Annotated[str | None, Query(description="ISO week YYYY-Www instead of a month")] = None,
+        format: Format = "json",
+    ) -> Any:
+        if not who.is_district:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "The district's totals are for district admins only; a ward's report is /reports/monthly. / Chỉ "
+                "quản trị quận xem được số liệu tổng của các phường.",
+            )
+        if month and week:
+            raise HTTPException(422, "Give month or week, not both. / Chỉ chọn tháng hoặc tuần.")
+        period = _period(month, week)
+        report = reports.district_report(period, engagement)
+        if format == "csv":
+            return Response(
+                reports.to_csv(reports.district_csv_rows(period, report["wards"]), reports.DISTRICT_COLUMNS),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="loa-district-{period.label}.csv"'},
+            )
+        return report
 
     api.include_router(router)
     return api

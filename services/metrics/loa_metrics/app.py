@@ -63,12 +63,13 @@ def create_app(
     """`channels`: the registry the projection was opened with, followed from here."""
     # Faust's own web server is off: FastAPI answers /healthz, /readyz and /metrics (Faust's sensor included).
     app = make_app(SERVICE, settings, web_enabled=False)
-    metrics.initialise({name: c.platform for name, c in channels.items()})
+    metrics.initialise({name: (c.ward, c.platform) for name, c in channels.items()})
     follow_channels(app, settings, SERVICE, channels)
 
     def channel_changed(channel: Channel) -> None:
         if channel.state is not ChannelState.REMOVED:
-            metrics.initialise({channel.name: channel.platform})  # its series exist, at 0, before its first post
+            # Its series exist, at 0, before its first post.
+            metrics.initialise({channel.name: (channel.ward, channel.platform)})
         projection.views.channels_changed()
 
     channels.subscribe(channel_changed)
@@ -100,13 +101,13 @@ def create_app(
     async def on_published(event: PostPublished) -> None:
         metrics.EVENTS_PROJECTED.labels(POSTS_PUBLISHED.name).inc()
         if projection.events.post_published(event):
-            metrics.POSTS_PUBLISHED.labels(event.platform, event.channel).inc()
+            metrics.POSTS_PUBLISHED.labels(event.ward, event.platform, event.channel).inc()
         _count_published(event.footage_id)
 
     async def on_failed(event: PostFailed) -> None:
         metrics.EVENTS_PROJECTED.labels(POSTS_FAILED.name).inc()
         if projection.events.failure(event):
-            metrics.POSTS_FAILED.labels(event.platform, event.channel).inc()
+            metrics.POSTS_FAILED.labels(event.ward, event.platform, event.channel).inc()
 
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, update
 
 from loa_core.db import upsert
+from loa_metrics.status import PUBLISH
 from loa_metrics.store import Database, channel_stats, post_views_daily, posts, ts
 
 NO_SERIES = "none"
@@ -41,8 +42,9 @@ class PostStats:
 
 @dataclass(frozen=True)
 class EngagementRow:
-    """Totals of one (channel, series) over a set of posts."""
+    """Totals of one (channel, series) over a set of posts (a channel is of one ward: `ward`)."""
 
+    ward: str
     channel: str
     platform: str
     series: str
@@ -103,11 +105,15 @@ class EngagementStore:
         return self._db.rows("SELECT channel, platform, followers, polled_at FROM channel_stats ORDER BY channel")
 
     def engagement(
-        self, *, published_from: str | None = None, published_before: str | None = None
+        self, *, ward: str | None, published_from: str | None = None, published_before: str | None = None
     ) -> list[EngagementRow]:
-        """Totals per (channel, series) of the posts published in [from, before) (ISO timestamps or dates)."""
+        """Totals per (channel, series) of the posts of one ward (None: every ward) published in [from, before) (ISO
+        timestamps or dates)."""
         where: list[str] = ["1=1"]
         params: dict[str, Any] = {}
+        if ward is not None:
+            where.append("p.ward = :ward")
+            params["ward"] = ward
         if published_from is not None:
             where.append("p.published_at >= :published_from")
             params["published_from"] = published_from
@@ -115,48 +121,78 @@ class EngagementStore:
             where.append("p.published_at < :published_before")
             params["published_before"] = published_before
         rows = self._db.rows(
-            f"SELECT p.channel, p.platform, COALESCE(f.series, '{NO_SERIES}') AS series, COUNT(*) AS posts, "  # noqa: S608
+            f"SELECT p.ward, p.channel, p.platform, COALESCE(f.series, '{NO_SERIES}') AS series, COUNT(*) AS posts, "  # noqa: S608
             "COALESCE(SUM(p.views), 0) AS views, COALESCE(SUM(p.likes), 0) AS likes, "
             "COALESCE(SUM(p.comments), 0) AS comments, COALESCE(SUM(p.shares), 0) AS shares "
             f"FROM posts p JOIN footage f USING (footage_id) WHERE {' AND '.join(where)} "
-            "GROUP BY p.channel, p.platform, series ORDER BY p.channel, series",
+            "GROUP BY p.ward, p.channel, p.platform, series ORDER BY p.ward, p.channel, series",
             params,
         )
         return [EngagementRow(**r) for r in rows]
 
-    def views_gained(self, start: date, end: date) -> dict[tuple[str, str, str], int]:
-        """Views gained within the days [start, end) by every post published before `end`, per
-        (channel, platform, series): views at the end of the period's last polled day minus views before it.
+    def views_gained(self, start: date, end: date, *, ward: str | None) -> dict[tuple[str, str, str, str], int]:
+        """Views gained within the days [start, end) by every post of one ward (None: every ward) published before
+        `end`, per (ward, channel, platform, series): views at the end of the period's last polled day minus views
+        before it.
 
         Before the period: the last daily figure before `start`; 0 for a post published within the period; for an
         older post first polled within the period, its first figure there (so nothing earlier is counted in).
         """
         daily = "SELECT d.views FROM post_views_daily d WHERE d.platform = p.platform AND d.post_id = p.post_id AND "
+        in_ward = "" if ward is None else "AND p.ward = :ward"
         rows = self._db.rows(
             f"""
-            SELECT p.channel, p.platform, COALESCE(f.series, :none) AS series,
+            SELECT p.ward, p.channel, p.platform, COALESCE(f.series, :none) AS series,
               substr(p.published_at, 1, 10) >= :start AS published_within,
               ({daily} d.day < :end ORDER BY d.day DESC LIMIT 1) AS at_end,
               ({daily} d.day < :start ORDER BY d.day DESC LIMIT 1) AS before_start,
               ({daily} d.day >= :start ORDER BY d.day ASC LIMIT 1) AS first_within
             FROM posts p JOIN footage f USING (footage_id)
-            WHERE substr(p.published_at, 1, 10) < :end
-            """,  # noqa: S608 — our own fragment
-            {"none": NO_SERIES, "start": start.isoformat(), "end": end.isoformat()},
+            WHERE substr(p.published_at, 1, 10) < :end {in_ward}
+            """,  # noqa: S608 — our own fragments
+            {"none": NO_SERIES, "start": start.isoformat(), "end": end.isoformat(), "ward": ward},
         )
-        gained: dict[tuple[str, str, str], int] = {}
+        gained: dict[tuple[str, str, str, str], int] = {}
         for r in rows:
             before = r["before_start"]
             if before is None:
                 before = 0 if r["published_within"] else (r["first_within"] or 0)
-            key = (r["channel"], r["platform"], r["series"])
+            key = (r["ward"], r["channel"], r["platform"], r["series"])
             gained[key] = gained.get(key, 0) + max(0, (r["at_end"] or 0) - before)
         return gained
 
     def top_posts(self, n: int) -> list[dict[str, Any]]:
         return self._db.rows(
-            "SELECT p.channel, p.platform, COALESCE(f.series, :none) AS series, f.title, p.views "
+            "SELECT p.ward, p.channel, p.platform, COALESCE(f.series, :none) AS series, f.title, p.views "
             "FROM posts p JOIN footage f USING (footage_id) WHERE p.views IS NOT NULL "
             "ORDER BY p.views DESC, p.published_at DESC LIMIT :n",
             {"none": NO_SERIES, "n": n},
         )
+
+    def ward_totals(
+        self, start: str, end: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """For the district's report of [start, end) (ISO timestamps): footage uploaded per ward; posts published
+        per (ward, platform) with their engagement as last polled; posts failed per (ward, platform)."""
+        period = {"start": start, "end": end}
+        uploaded = self._db.rows(
+            "SELECT ward, COUNT(*) AS footage FROM footage WHERE uploaded_at >= :start AND uploaded_at < :end "
+            "GROUP BY ward",
+            period,
+        )
+        published = self._db.rows(
+            "SELECT ward, platform, COUNT(*) AS published, COALESCE(SUM(views), 0) AS views, "
+            "COALESCE(SUM(likes), 0) AS likes, COALESCE(SUM(comments), 0) AS comments, "
+            "COALESCE(SUM(shares), 0) AS shares FROM posts WHERE published_at >= :start AND published_at < :end "
+            "GROUP BY ward, platform",
+            period,
+        )
+        # A post is failed once however many times it failed (a retry that fails again is the same post).
+        failed = self._db.rows(
+            "SELECT f.ward, COALESCE(x.platform, 'unknown') AS platform, "
+            "COUNT(DISTINCT x.footage_id || '/' || x.channel) AS failed "
+            "FROM failures x JOIN footage f USING (footage_id) "
+            "WHERE x.stage = :publish AND x.at >= :start AND x.at < :end GROUP BY f.ward, x.platform",
+            {**period, "publish": PUBLISH},
+        )
+        return uploaded, published, failed

@@ -1,7 +1,10 @@
 """Every Prometheus metric the metrics service exports, declared once. Labels stay bounded: never ids.
 
-Channels are configuration (a handful) and series are a ward's recurring event series (a handful), so
-(channel, series) stays small. The shared HTTP, dead-letter and consumer-lag metrics live in loa_core.metrics.
+Channels are configuration (a handful per ward) and series are a ward's recurring event series (a handful), so
+(channel, series) stays small. Wards are tenants created by a district admin (a district has 10-20, a city a few
+hundred at most: Ho Chi Minh City has 168), and each channel belongs to one ward, so a `ward` label adds no series
+beyond the channel's own: it lets a dashboard sum by ward without knowing which channel is whose.
+The shared HTTP, dead-letter and consumer-lag metrics live in loa_core.metrics.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ FOOTAGE_UPLOADED = Counter("loa_footage_uploaded_total", "Footage uploaded and v
 FOOTAGE_TRANSCODED = Counter("loa_footage_transcoded_total", "Footage with all renditions ready")
 # Footage whose every expected post is published.
 FOOTAGE_PUBLISHED = Counter("loa_footage_published_total", "Footage published to every target channel")
-# Posts that went live, by platform and channel (channels are configuration, so a small, fixed set).
-POSTS_PUBLISHED = Counter("loa_posts_published_total", "Posts published", ["platform", "channel"])
-# Posts that failed for good, by platform and channel.
-POSTS_FAILED = Counter("loa_posts_failed_total", "Posts failed permanently", ["platform", "channel"])
+# Posts that went live, by ward, platform and channel (channels are configuration, so a small, fixed set; wards are
+# made by district admins, at most a few hundred, and a channel is of one ward, so `ward` adds no series).
+POSTS_PUBLISHED = Counter("loa_posts_published_total", "Posts published", ["ward", "platform", "channel"])
+# Posts that failed for good, by ward, platform and channel (bounded like POSTS_PUBLISHED).
+POSTS_FAILED = Counter("loa_posts_failed_total", "Posts failed permanently", ["ward", "platform", "channel"])
 # Dead letters seen on the dead-letter topic, by the service that gave up on them (all services, one place).
 DEAD_LETTERS = Counter("loa_dead_letters_total", "Records seen on the dead-letter topic", ["origin_service"])
 # Seconds each stage took for one footage, from the events' own times: transcode (upload → all cuts),
@@ -67,16 +71,17 @@ class ProjectionCollector(Collector):
             value=age or 0.0,
         )
 
-        labels = ["channel", "platform", "series"]
-        # Lifetime figures of every post, summed per channel and series, as last polled from the platforms.
+        # Lifetime figures of every post, summed per channel and series, as last polled from the platforms; `ward` is
+        # the channel's ward (bounded: wards are made by district admins, a few hundred at most, one per channel).
+        labels = ["ward", "channel", "platform", "series"]
         families = {
             name: GaugeMetricFamily(
                 f"loa_engagement_{name}", f"{name.capitalize()} of the posts, as last polled", labels=labels
             )
             for name in ("posts", "views", "likes", "comments", "shares")
         }
-        for row in self._engagement.engagement():
-            key = [row.channel, row.platform, row.series]
+        for row in self._engagement.engagement(ward=None):
+            key = [row.ward, row.channel, row.platform, row.series]
             for name, family in families.items():
                 family.add_metric(key, getattr(row, name))
         yield from families.values()
@@ -110,14 +115,15 @@ class ProjectionCollector(Collector):
             yield GaugeMetricFamily("loa_storage_free_bytes", "Free space on the storage volume", value=usage.free)
 
 
-def initialise(channels: dict[str, str]) -> None:
+def initialise(channels: dict[str, tuple[str, str]]) -> None:
+    """`channels`: each channel's (ward, platform)."""
     """Create every known label set at 0, so rates and dashboards have a series before the first event."""
     for stage in STAGES:
         STAGE_LATENCY.labels(stage)
     for service in DEAD_LETTER.producers:  # every origin a dead letter can have, at 0 before the first failure
         DEAD_LETTERS.labels(service)
-    for name, platform in channels.items():
-        POSTS_PUBLISHED.labels(platform, name)
-        POSTS_FAILED.labels(platform, name)
+    for name, (ward, platform) in channels.items():
+        POSTS_PUBLISHED.labels(ward, platform, name)
+        POSTS_FAILED.labels(ward, platform, name)
     FOOTAGE_UPLOADED.labels("upload")
     FOOTAGE_UPLOADED.labels("livestream")

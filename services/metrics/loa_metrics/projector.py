@@ -11,23 +11,38 @@ import json
 
 from sqlalchemy import Connection, bindparam, func, update
 
-from loa_core.contracts import DeadLetter, FootageStatus, FootageUploaded, PostFailed, PostPublished, RenditionsReady
+from loa_core.contracts import (
+    DEFAULT_WARD,
+    DeadLetter,
+    FootageStatus,
+    FootageUploaded,
+    PostFailed,
+    PostPublished,
+    RenditionsReady,
+)
 from loa_core.db import insert_ignore
 from loa_metrics.status import PUBLISH
 from loa_metrics.store import Database, failures, footage, posts, ts
 from loa_metrics.views import FootageViews
 
 
-def _ensure_row(connection: Connection, footage_id: str) -> None:
-    # Topics are consumed independently, so a post may arrive before its upload: create the row first.
-    insert_ignore(connection, footage, {"footage_id": footage_id})
+def _ensure_row(connection: Connection, footage_id: str, ward: str | None) -> None:
+    # Topics are consumed independently, so a post may arrive before its upload: create the row first, in the ward
+    # the event names (every event of a footage names the same one; a dead letter may not know it: the upload fixes
+    # it then).
+    insert_ignore(connection, footage, {"footage_id": footage_id, "ward": ward or DEFAULT_WARD})
 
 
 # Built once: on SQLite, building a statement costs more than running it (bench/metrics_scrape.py).
 _UPLOADED = (
     update(footage)
     .where(footage.c.footage_id == bindparam("fid"), footage.c.uploaded_at.is_(None))
-    .values({c: bindparam(f"v_{c}") for c in ("title", "series", "channels", "source", "uploaded_at", "source_bytes")})
+    .values(
+        {
+            c: bindparam(f"v_{c}")
+            for c in ("title", "series", "channels", "source", "uploaded_at", "source_bytes", "ward")
+        }
+    )
 )
 _TRANSCODED = (
     update(footage)
@@ -61,10 +76,11 @@ class Projector:
             "v_source": event.source,
             "v_uploaded_at": ts(event.occurred_at),
             "v_source_bytes": event.media.size_bytes,
+            "v_ward": event.ward,
         }
 
         def apply(connection: Connection) -> bool:
-            _ensure_row(connection, event.footage_id)
+            _ensure_row(connection, event.footage_id, event.ward)
             return connection.execute(_UPLOADED, values).rowcount > 0
 
         return self._db.write(apply)
@@ -84,7 +100,7 @@ class Projector:
         }
 
         def apply(connection: Connection) -> bool:
-            _ensure_row(connection, event.footage_id)
+            _ensure_row(connection, event.footage_id, event.ward)
             return connection.execute(_TRANSCODED, values).rowcount > 0
 
         return self._db.write(apply)
@@ -99,10 +115,11 @@ class Projector:
             "url": event.url,
             "published_at": ts(event.published_at),
             "announced_at": ts(event.occurred_at),
+            "ward": event.ward,
         }
 
         def apply(connection: Connection) -> bool:
-            _ensure_row(connection, event.footage_id)
+            _ensure_row(connection, event.footage_id, event.ward)
             return insert_ignore(connection, posts, row) > 0
 
         return self._db.write(apply)
@@ -110,10 +127,11 @@ class Projector:
     def failure(self, event: PostFailed | DeadLetter) -> bool:
         footage_id: str | None
         channel: str | None
+        platform: str | None
         if isinstance(event, PostFailed):
-            footage_id, stage, channel = event.footage_id, PUBLISH, event.channel
+            footage_id, stage, channel, platform = event.footage_id, PUBLISH, event.channel, event.platform
         else:
-            footage_id, stage, channel = event.footage_id, event.origin_service, None
+            footage_id, stage, channel, platform = event.footage_id, event.origin_service, None, None
         row = {
             "event_id": event.event_id,
             "footage_id": footage_id,
@@ -121,11 +139,12 @@ class Projector:
             "channel": channel,
             "reason": event.reason,
             "at": ts(event.occurred_at),
+            "platform": platform,
         }
 
         def apply(connection: Connection) -> bool:
             if footage_id:
-                _ensure_row(connection, footage_id)
+                _ensure_row(connection, footage_id, event.ward)
             return insert_ignore(connection, failures, row) > 0
 
         return self._db.write(apply)

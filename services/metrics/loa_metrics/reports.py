@@ -23,6 +23,7 @@ _WEEK = re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")
 
 CSV_COLUMNS = (
     "period",
+    "ward",
     "channel",
     "platform",
     "series",
@@ -35,6 +36,20 @@ CSV_COLUMNS = (
     "engagement_rate",
     "views_in_period",
 )
+DISTRICT_COLUMNS = (
+    "period",
+    "ward",
+    "platform",
+    "footage",
+    "published",
+    "failed",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+)
+# The row of a ward's totals over every platform, in the district's CSV.
+ALL_PLATFORMS = "all"
 
 
 @dataclass(frozen=True)
@@ -77,21 +92,20 @@ def week_period(value: str | None, today: date | None = None) -> Period:
 
 
 def report_rows(
-    period: Period, rows: list[EngagementRow], gained: Mapping[tuple[str, str, str], int] | None = None
+    period: Period, rows: list[EngagementRow], gained: Mapping[tuple[str, str, str, str], int] | None = None
 ) -> list[dict[str, Any]]:
     gained = dict(gained or {})
     # A (channel, series) whose older posts gained views but which published nothing new still gets a row.
-    known = {(r.channel, r.platform, r.series) for r in rows}
-    rows = rows + [
-        EngagementRow(c, p, s, 0, 0, 0, 0, 0) for (c, p, s), n in gained.items() if n and (c, p, s) not in known
-    ]
-    rows.sort(key=lambda r: (r.channel, r.series, r.platform))
+    known = {(r.ward, r.channel, r.platform, r.series) for r in rows}
+    rows = rows + [EngagementRow(*key, 0, 0, 0, 0, 0) for key, n in gained.items() if n and key not in known]
+    rows.sort(key=lambda r: (r.ward, r.channel, r.series, r.platform))
     out = []
     for r in rows:
         interactions = r.likes + r.comments + r.shares
         out.append(
             {
                 "period": period.label,
+                "ward": r.ward,
                 "channel": r.channel,
                 "platform": r.platform,
                 "series": r.series,
@@ -102,33 +116,86 @@ def report_rows(
                 "shares": r.shares,
                 "avg_views_per_post": round(r.views / r.posts, 2) if r.posts else 0.0,
                 "engagement_rate": round(interactions / r.views, 4) if r.views else 0.0,
-                "views_in_period": gained.get((r.channel, r.platform, r.series), 0),
+                "views_in_period": gained.get((r.ward, r.channel, r.platform, r.series), 0),
             }
         )
     return out
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in CSV_COLUMNS})
+        writer.writerow({k: row[k] for k in columns})
     return buffer.getvalue()
 
 
-def report(period: Period, store: EngagementStore) -> dict[str, Any]:
-    """The report of one period: its rows (see `report_rows`) and every channel's followers as last polled."""
+_SUMS = ("published", "failed", "views", "likes", "comments", "shares")
+
+
+def district_wards(
+    uploaded: list[dict[str, Any]], published: list[dict[str, Any]], failed: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every ward's totals (footage; posts published and failed, views, likes, comments, shares) with the same per
+    platform, from `EngagementStore.ward_totals`; a ward with nothing in the period has no entry."""
+    wards: dict[str, dict[str, Any]] = {}
+
+    def ward(name: str) -> dict[str, Any]:
+        return wards.setdefault(name, {"ward": name, "footage": 0, **dict.fromkeys(_SUMS, 0), "platforms": {}})
+
+    def platform(name: str, platform_name: str) -> dict[str, Any]:
+        return ward(name)["platforms"].setdefault(platform_name, dict.fromkeys(_SUMS, 0))
+
+    for row in uploaded:
+        ward(row["ward"])["footage"] += int(row["footage"])
+    for row in [*published, *failed]:
+        totals, per_platform = ward(row["ward"]), platform(row["ward"], row["platform"])
+        for key in _SUMS:
+            if key in row:
+                totals[key] += int(row[key])
+                per_platform[key] += int(row[key])
+    return [wards[name] for name in sorted(wards)]
+
+
+def district_csv_rows(period: Period, wards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per ward (platform `all`) followed by one per platform it posted to."""
+    rows = []
+    for entry in wards:
+        base = {"period": period.label, "ward": entry["ward"], "footage": entry["footage"]}
+        rows.append({**base, "platform": ALL_PLATFORMS, **{k: entry[k] for k in _SUMS}})
+        for name, sums in sorted(entry["platforms"].items()):
+            rows.append({**base, "platform": name, **sums})
+    return rows
+
+
+def district_report(period: Period, store: EngagementStore) -> dict[str, Any]:
+    """The district's roll-up of one period: each ward's totals (`district_wards`)."""
+    start, end = period.bounds()
+    return {
+        "period": period.label,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),  # exclusive
+        "wards": district_wards(*store.ward_totals(start, end)),
+    }
+
+
+def report(
+    period: Period, store: EngagementStore, ward: str | None, channel_wards: Mapping[str, str]
+) -> dict[str, Any]:
+    """The report of one period for one ward (None: every ward): its rows (see `report_rows`) and the followers of
+    every channel of the ward (`channel_wards`: each channel's ward) as last polled."""
     start, end = period.bounds()
     rows = report_rows(
         period,
-        store.engagement(published_from=start, published_before=end),
-        store.views_gained(period.start, period.end),
+        store.engagement(ward=ward, published_from=start, published_before=end),
+        store.views_gained(period.start, period.end, ward=ward),
     )
     return {
         "period": period.label,
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),  # exclusive
+        "ward": ward,
         "rows": rows,
-        "followers": store.followers(),
+        "followers": [f for f in store.followers() if ward is None or channel_wards.get(f["channel"]) == ward],
     }

@@ -37,6 +37,8 @@ footage = Table(
     Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes}
     Column("published_counted", Integer, nullable=False, server_default="0"),
     Column("source_bytes", Integer),
+    # The ward the footage belongs to (from its events; before its upload event is seen, the first event's).
+    Column("ward", Text, nullable=False, server_default="default"),
 )
 posts = Table(
     "posts",
@@ -56,6 +58,7 @@ posts = Table(
     # When the publisher announced the post (the event's time, in the clock its failures use); rows from before
     # this column fall back to published_at.
     Column("announced_at", Text),
+    Column("ward", Text, nullable=False, server_default="default"),  # the footage's ward
 )
 failures = Table(
     "failures",
@@ -66,6 +69,7 @@ failures = Table(
     Column("channel", Text),
     Column("reason", Text, nullable=False),
     Column("at", Text, nullable=False),
+    Column("platform", Text),  # a failed post's platform (None: another stage, or a row from before)
 )
 post_views_daily = Table(
     "post_views_daily",

@@ -35,8 +35,13 @@ class FootageViews:
         self._summary: tuple[int, dict[FootageStatus, int], str | None] | None = None
 
     def footage(self, footage_id: str) -> FootageView | None:
+        """One footage's view, whatever its ward (the API checks the caller sees the view's `ward`)."""
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id = :fid", {"fid": footage_id})
         return self._view(rows[0]) if rows else None
+
+    def channel_wards(self) -> dict[str, str]:
+        """Each known channel's ward."""
+        return {name: channel.ward for name, channel in self._channels.items()}
 
     def status(self, footage_id: str) -> FootageStatus | None:
         view = self.footage(footage_id)
@@ -64,6 +69,7 @@ class FootageViews:
         channel_names, renditions, expected = self._plan(data)
         return FootageView(
             footage_id=footage_id,
+            ward=data["ward"],
             title=data["title"],
             series=data["series"],
             source=data["source"],
@@ -85,6 +91,7 @@ class FootageViews:
     def list_footage(
         self,
         *,
+        ward: str | None,
         status: FootageStatus | None = None,
         series: str | None = None,
         channel: str | None = None,
@@ -93,12 +100,13 @@ class FootageViews:
         limit: int = 100,
         offset: int = 0,
     ) -> list[FootageView]:
-        """Newest first. Dates are inclusive and compare the upload day (UTC)."""
+        """Newest first, of one ward (None: every ward). Dates are inclusive and compare the upload day (UTC)."""
         where: list[str] = ["1=1"]
         params: dict[str, Any] = {}
-        if series is not None:
-            where.append("series = :series")
-            params["series"] = series
+        for column, value in (("ward", ward), ("series", series)):
+            if value is not None:
+                where.append(f"{column} = :{column}")
+                params[column] = value
         day_range("uploaded_at", date_from, date_to, where, params)
         rows = self._db.rows(
             f"SELECT * FROM footage WHERE {' AND '.join(where)} "  # noqa: S608
@@ -161,6 +169,7 @@ class FootageViews:
     def list_posts(
         self,
         *,
+        ward: str | None,
         series: str | None = None,
         channel: str | None = None,
         platform: str | None = None,
@@ -169,10 +178,12 @@ class FootageViews:
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Newest first, with the latest engagement figures. Dates compare the publication day (UTC)."""
+        """Newest first, of one ward (None: every ward), with the latest engagement figures. Dates compare the
+        publication day (UTC)."""
         where: list[str] = ["1=1"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         for column, name, value in (
+            ("p.ward", "ward", ward),
             ("f.series", "series", series),
             ("p.channel", "channel", channel),
             ("p.platform", "platform", platform),
@@ -182,7 +193,7 @@ class FootageViews:
                 params[name] = value
         day_range("p.published_at", date_from, date_to, where, params)
         return self._db.rows(
-            "SELECT p.footage_id, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
+            "SELECT p.footage_id, p.ward, f.title, f.series, p.channel, p.platform, p.profile, p.post_id, p.url, "  # noqa: S608
             "p.published_at, p.views, p.likes, p.comments, p.shares, p.stats_at "
             "FROM posts p JOIN footage f USING (footage_id) "
             f"WHERE {' AND '.join(where)} ORDER BY p.published_at DESC, p.footage_id, p.channel, p.profile "

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from loa_core.contracts.base import ChannelName, Contract, FootageId, ProfileName, Versioned
+from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, FootageId, ProfileName, Versioned, WardId
 from loa_core.contracts.status import FootageStatus
 
 
@@ -78,6 +78,8 @@ class FootageView(Versioned):
     """Where one footage stands. Fields are None while only a later stage's events have been seen."""
 
     footage_id: FootageId
+    # The ward the footage belongs to (what a district admin's view shows; a ward's own people see only theirs).
+    ward: WardId = DEFAULT_WARD
     title: str | None
     series: str | None
     source: Literal["upload", "livestream"] | None

@@ -1,0 +1,349 @@
+"""Wards are tenants: every route of ingest and metrics, called with ward B's credentials on ward A's real ids, answers
+403/404 (a list answers 200 with nothing of ward A's), never ward A's data; a district admin sees both wards.
+
+The walk reads each service's OpenAPI schema, so a route added later is walked too (and one with a path parameter
+the walk does not know fails here until it is taught which ward A id to use). Real parts: ingest as a process on a
+real Kafka broker, metrics' API in this process on a real SQLite projection fed with what ingest announced, and
+metrics asking ingest's /whoami about role tokens, as deployed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from loa_cli.main import app as cli
+from loa_core.auth import hash_token, new_token
+from loa_core.channels import Channel, dump_channels
+from loa_core.contracts import PostFailed, PostPublished
+from loa_dev.kafka import KafkaBroker, free_port
+from loa_metrics.api import create_api
+from loa_metrics.projection import Projection, open_projection
+from loa_metrics.reports import DISTRICT_COLUMNS
+from loa_metrics.settings import MetricsSettings
+from tests.support.asgi_server import serve_in_thread
+from tests.support.bilingual import assert_bilingual
+from tests.support.ingest import IngestProcess, run_ingest
+from tests.support.media import make_clip
+
+WARD_A, WARD_B = "ward-a", "ward-b"
+CHANNELS = [
+    Channel(name="a-local", platform="local", profiles=("youtube",), ward=WARD_A),
+    Channel(name="b-local", platform="local", profiles=("youtube",), ward=WARD_B),
+]
+TITLE_A = "Lễ chào cờ phường A"
+STATIC = new_token()  # a district admin (LOA_API_TOKEN_HASHES of both services)
+# Routes that carry no ward's data: health and Prometheus.
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+
+
+@dataclass
+class Wards:
+    ingest: IngestProcess
+    metrics: str
+    projection: Projection
+    a_admin: str  # ward A's ward admin token
+    b_admin: str  # ward B's ward admin token
+    a_token_id: str
+    a_upload: str
+    a_footage: str
+    b_footage: str
+
+    def markers(self) -> list[str]:
+        """What must never appear in an answer to ward B: ward A's ids, title and name."""
+        return [self.a_token_id, self.a_upload, self.a_footage, TITLE_A, WARD_A]
+
+
+def _token(ingest: IngestProcess, role: str, ward: str) -> dict[str, str]:
+    answer = httpx.post(f"{ingest.url}/tokens", headers=_auth(STATIC), json={"role": role, "ward": ward})
+    assert answer.status_code == 201, answer.text
+    created: dict[str, str] = answer.json()
+    return created
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _tus_metadata(**fields: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
+
+
+@pytest.fixture(scope="module")
+def wards(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wards]:
+    root = tmp_path_factory.mktemp("wards")
+    channels_file = root / "channels.json"
+    channels_file.write_text(dump_channels(CHANNELS), encoding="utf-8")
+    ingest_port = free_port()
+    projection = open_projection(root / "projection.sqlite3", {c.name: c for c in CHANNELS})
+    settings = MetricsSettings(api_token_hashes=hash_token(STATIC), ingest_url=f"http://127.0.0.1:{ingest_port}")
+    env = {
+        "LOA_CHANNELS_FILE": str(channels_file),
+        "LOA_API_TOKEN_HASHES": hash_token(STATIC),
+        "LOA_RATE_LIMIT_PER_S": "1000",
+        "LOA_RATE_LIMIT_BURST": "1000",
+    }
+    with serve_in_thread(create_api(settings, projection.views, projection.engagement)) as metrics:
+        env["LOA_METRICS_URL"] = metrics
+        with run_ingest(root / "ingest", kafka_broker.bootstrap, env, port=ingest_port) as ingest:
+            a_admin, b_admin = _token(ingest, "ward_admin", WARD_A), _token(ingest, "ward_admin", WARD_B)
+            clip = make_clip(root / "clip.mp4", width=160, height=90, duration_s=1.0)
+            data = clip.read_bytes()
+            # Ward A uploads with tus (so it has an upload record), ward B the same file in one request.
+            created = httpx.post(
+                f"{ingest.url}/files/",
+                headers={
+                    **_auth(a_admin["token"]),
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Length": str(len(data)),
+                    "Upload-Metadata": _tus_metadata(title=TITLE_A, channels="a-local"),
+                },
+            )
+            assert created.status_code == 201, created.text
+            location = created.headers["Location"]
+            patched = httpx.patch(
+                f"{ingest.url}{location}",
+                content=data,
+                headers={
+                    **_auth(a_admin["token"]),
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Offset": "0",
+                    "Content-Type": "application/offset+octet-stream",
+                },
+                timeout=60,
+            )
+            assert patched.status_code == 204, patched.text
+            b_upload = httpx.post(
+                f"{ingest.url}/footage",
+                headers=_auth(b_admin["token"]),
+                files={"file": ("clip.mp4", data, "video/mp4")},
+                data={"title": "Họp dân phường B", "channels": "b-local"},
+                timeout=60,
+            )
+            assert b_upload.status_code == 201, b_upload.text
+            wards = Wards(
+                ingest=ingest,
+                metrics=metrics,
+                projection=projection,
+                a_admin=a_admin["token"],
+                b_admin=b_admin["token"],
+                a_token_id=a_admin["token_id"],
+                a_upload=location.rsplit("/", 1)[1],
+                a_footage=patched.headers["Loa-Footage-Id"],
+                b_footage=b_upload.json()["footage_id"],
+            )
+            _project(wards)
+            yield wards
+    projection.close()
+
+
+def _project(wards: Wards) -> None:
+    """Metrics' projection of what ingest announced, and of a post and a failed post of each ward."""
+    events = {e.footage_id: e for e in wards.ingest.uploaded_events()}
+    assert {e.ward for e in events.values()} == {WARD_A, WARD_B}, "each upload announced with its uploader's ward"
+    assert events[wards.a_footage].ward == WARD_A and events[wards.b_footage].ward == WARD_B
+    now = datetime.now(UTC)
+    for event in events.values():
+        wards.projection.events.footage_uploaded(event)
+        channel = event.metadata.channels[0]
+        common = {"footage_id": event.footage_id, "ward": event.ward, "channel": channel, "platform": "local"}
+        wards.projection.events.post_published(
+            PostPublished(**common, profile="youtube", post_id=f"p-{channel}", url="file:///x", published_at=now)
+        )
+        wards.projection.events.failure(PostFailed(**common, reason="disk full"))
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted(
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "head", "post", "put", "patch", "delete") and path not in PUBLIC
+    )
+
+
+def _fill(path: str, wards: Wards) -> str:
+    ids = {
+        "footage_id": wards.a_footage,
+        "upload_id": wards.a_upload,
+        "token_id": wards.a_token_id,
+        "name": "a-local",  # a channel
+        "kind": "logo",  # of a channel's branding
+    }
+    filled = path
+    for name, value in ids.items():
+        filled = filled.replace(f"{{{name}}}", value)
+    assert "{" not in filled, f"the walk does not know which ward A id to put in {path}: teach it (ids above)"
+    return filled
+
+
+def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
+    """Ward B's request, aimed at ward A's data where the route takes any."""
+    headers = {"Tus-Resumable": "1.0.0"}
+    if (method, path) == ("POST", "/files/"):
+        metadata = _tus_metadata(title="x", channels="a-local")
+        return {"headers": {**headers, "Upload-Length": "10", "Upload-Metadata": metadata}}
+    if (method, path) == ("PATCH", "/files/{upload_id}"):
+        patch = {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        return {"headers": {**headers, **patch}, "content": b"0123456789"}
+    if (method, path) == ("POST", "/footage"):
+        return {"files": {"file": ("x.mp4", b"x", "video/mp4")}, "data": {"title": "x", "channels": "a-local"}}
+    if (method, path) == ("POST", "/tokens"):
+        return {"json": {"role": "viewer", "ward": WARD_A}}
+    if (method, path) == ("POST", "/channels"):
+        return {"json": {"name": "b-new", "platform": "local", "profiles": ["youtube"], "ward": WARD_A}}
+    if (method, path) == ("PATCH", "/channels/{name}"):
+        return {"json": {"approval_required": True}}
+    if (method, path) == ("POST", "/channels/{name}/branding/{kind}"):
+        return {"files": {"file": ("logo.png", b"\x89PNG", "image/png")}}
+    return {"headers": headers}
+
+
+def _walk(base: str, schema: dict[str, Any], wards: Wards, request: Any) -> list[tuple[str, str, int]]:
+    """Call every operation with ward B's admin token; check and return (method, path, status) of each."""
+    seen = []
+    for method, path in _operations(schema):
+        extra = request(method, path, wards)
+        headers = {**extra.pop("headers", {}), **_auth(wards.b_admin)}
+        url = f"{base}{_fill(path, wards)}"
+        answer = httpx.request(method, url, headers=headers, timeout=30, **extra)
+        where = f"{method} {path} as ward B: {answer.status_code} {answer.text[:300]}"
+        for marker in wards.markers():
+            if marker in url or marker in repr(extra):
+                continue  # an answer may repeat what was asked ("No footage <id>"): that tells ward B nothing
+            assert marker not in answer.text and marker not in json.dumps(dict(answer.headers)), where
+        if "{" in path:  # a route about one thing of ward A's: not even confirmed to exist
+            assert answer.status_code in (403, 404), where
+        else:  # a list, or a route that makes something: ward B's own (checked above), or a refusal
+            assert answer.status_code in (200, 201, 400, 403, 404, 422), where
+        seen.append((method, path, answer.status_code))
+    return seen
+
+
+def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> None:
+    schema = httpx.get(f"{wards.ingest.url}/openapi.json").json()
+    seen = _walk(wards.ingest.url, schema, wards, _ingest_request)
+    by_route = {(m, p): s for m, p, s in seen}
+    # The routes this walk is about are all there, and refuse what they should.
+    assert by_route[("GET", "/footage/{footage_id}")] == 404, "the relay to metrics passes ward B's own token"
+    assert by_route[("GET", "/files/{upload_id}")] == 404
+    assert by_route[("POST", "/tokens")] == 403
+    assert by_route[("POST", "/files/")] == 422 and by_route[("POST", "/footage")] == 422
+    assert by_route[("POST", "/channels")] == 403 and by_route[("GET", "/channels/{name}")] == 404
+
+
+def test_another_wards_channel_is_refused_by_name(wards: Wards) -> None:
+    answer = httpx.post(
+        f"{wards.ingest.url}/files/",
+        headers={
+            **_auth(wards.b_admin),
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": _tus_metadata(title="x", channels="a-local"),
+        },
+    )
+    assert answer.status_code == 422 and "a-local" in answer.json()["detail"]
+    assert_bilingual(answer.json()["detail"])
+    named = httpx.post(
+        f"{wards.ingest.url}/files/",
+        headers={
+            **_auth(wards.b_admin),
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": _tus_metadata(title="x", channels="b-local", ward=WARD_A),
+        },
+    )
+    assert named.status_code == 422 and WARD_A in named.json()["detail"], "a ward never uploads for another"
+
+
+def _metrics_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
+    return {}
+
+
+def test_ward_b_gets_nothing_of_ward_a_from_any_metrics_route(wards: Wards) -> None:
+    schema = httpx.get(f"{wards.metrics}/openapi.json").json()
+    seen = _walk(wards.metrics, schema, wards, _metrics_request)
+    by_route = {(m, p): s for m, p, s in seen}
+    assert by_route[("GET", "/footage/{footage_id}")] == 404
+    assert by_route[("GET", "/reports/district")] == 403
+    own = httpx.get(f"{wards.metrics}/reports/monthly", headers=_auth(wards.b_admin)).json()
+    assert {r["channel"] for r in own["rows"]} == {"b-local"}, "ward B's report has ward B's post, only"
+    listing = httpx.get(f"{wards.metrics}/footage", headers=_auth(wards.b_admin)).json()
+    assert [v["footage_id"] for v in listing["items"]] == [wards.b_footage]
+
+
+def test_ward_a_sees_its_own_so_the_walk_used_real_ids(wards: Wards) -> None:
+    for url in (f"{wards.ingest.url}/footage/{wards.a_footage}", f"{wards.metrics}/footage/{wards.a_footage}"):
+        answer = httpx.get(url, headers=_auth(wards.a_admin))
+        assert answer.status_code == 200 and answer.json()["title"] == TITLE_A
+        assert answer.json()["ward"] == WARD_A
+    upload = httpx.get(f"{wards.ingest.url}/files/{wards.a_upload}", headers=_auth(wards.a_admin)).json()
+    assert upload["footage_id"] == wards.a_footage and upload["ward"] == WARD_A
+    assert wards.a_token_id in httpx.get(f"{wards.ingest.url}/tokens", headers=_auth(wards.a_admin)).text
+
+
+def test_the_same_file_in_two_wards_is_two_footage(wards: Wards) -> None:
+    assert wards.a_footage != wards.b_footage
+
+
+def test_a_district_admin_sees_both_wards_and_their_totals(wards: Wards) -> None:
+    listing = httpx.get(f"{wards.ingest.url}/footage", headers=_auth(STATIC)).json()
+    assert {v["footage_id"]: v["ward"] for v in listing["items"]} == {
+        wards.a_footage: WARD_A,
+        wards.b_footage: WARD_B,
+    }
+    channels = httpx.get(f"{wards.ingest.url}/channels", headers=_auth(STATIC)).json()
+    assert {c["channel"]["name"]: c["channel"]["ward"] for c in channels} == {"a-local": WARD_A, "b-local": WARD_B}
+    district = httpx.get(f"{wards.metrics}/reports/district", headers=_auth(STATIC))
+    assert district.status_code == 200, district.text
+    totals = {w["ward"]: w for w in district.json()["wards"]}
+    for ward in (WARD_A, WARD_B):
+        assert (totals[ward]["footage"], totals[ward]["published"], totals[ward]["failed"]) == (1, 1, 1)
+        assert totals[ward]["platforms"] == {
+            "local": {"published": 1, "failed": 1, "views": 0, "likes": 0, "comments": 0, "shares": 0}
+        }
+    csv = httpx.get(f"{wards.metrics}/reports/district", params={"format": "csv"}, headers=_auth(STATIC)).text
+    assert [line.split(",")[1:4] for line in csv.splitlines()[1:]] == [
+        [WARD_A, "all", "1"],
+        [WARD_A, "local", "1"],
+        [WARD_B, "all", "1"],
+        [WARD_B, "local", "1"],
+    ]
+
+
+def test_the_district_report_refuses_a_ward_admin_clearly(wards: Wards) -> None:
+    answer = httpx.get(f"{wards.metrics}/reports/district", headers=_auth(wards.a_admin))
+    assert answer.status_code == 403
+    assert_bilingual(answer.json()["detail"])
+
+
+def test_loa_report_district_prints_and_exports_the_roll_up_for_a_district_admin_only(
+    wards: Wards, tmp_path: Path
+) -> None:
+    def run(token: str, *args: str) -> Result:
+        env = {"LOA_METRICS_URL": wards.metrics, "LOA_TOKEN": token, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+        return CliRunner().invoke(cli, ["report", "--district", *args], env=env)
+
+    table = run(STATIC)
+    assert table.exit_code == 0, table.output
+    assert [line.split()[:5] for line in table.output.splitlines() if line.startswith("ward-")] == [
+        [WARD_A, "all", "1", "1", "1"],
+        [WARD_A, "local", "1", "1", "0"],
+        [WARD_B, "all", "1", "1", "1"],
+        [WARD_B, "local", "1", "1", "0"],
+    ]
+    exported = run(STATIC, "--format", "csv", "--output", str(tmp_path / "district.csv"))
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "district.csv").read_text(encoding="utf-8").startswith(",".join(DISTRICT_COLUMNS))
+    refused = run(wards.a_admin)
+    assert refused.exit_code == 1 and "district admin" in refused.output and "quản trị quận" in refused.output
