@@ -88,6 +88,7 @@ def run_ingest(
         "LOA_STORAGE_ROOT": str(root / "storage"),
         "LOA_API_TOKEN_HASHES": hash_token(token),
         "LOA_SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
+        "LOA_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the platforms' sign-in sends browsers back here
         **(extra_env or {}),
     }
     command = [sys.executable, "-m", "loa_ingest"]

@@ -35,6 +35,7 @@ from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
 from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
+from loa_publisher.auth import AuthorizationLost
 from loa_publisher.decide import DISCONNECTED, Announce, Fail, GiveUp, Hold, Leave, Post, Seen, after_transient, decide
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey
 from loa_publisher.text import render
@@ -262,6 +263,12 @@ class Publisher:
                     self.ledger.mark_failed(key, reason, keep_session=True)
                     log.error("%s failing since %s: shown as failed (%s)", key, since.isoformat(), reason)
                     await self._failed(key, channel.name, channel.platform, reason, retryable=True)
+            return
+        except AuthorizationLost:
+            # The platform revoked the channel's sign-in and ingest now shows it disconnected: the post waits (as
+            # for any disconnected channel) and goes out once a ward admin connects the channel again.
+            self.ledger.schedule(key, self.clock(), request=request_json, reason=DISCONNECTED)
+            log.warning("%s waits: channel %s lost its authorization on %s", key, channel.name, channel.platform)
             return
         except PermanentError as exc:
             reason = failure_reason(channel.platform, exc)

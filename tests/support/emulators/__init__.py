@@ -58,6 +58,7 @@ class Emulator:
         self.port = 0
         # Access tokens this emulator accepts; the OAuth endpoint mints them.
         self.valid_tokens: set[str] = set()
+        self.minted: list[str] = []  # every access token ever issued (a test looks for them in logs)
         self.refresh_calls = 0
         self._skew_s = 0.0
 
@@ -160,6 +161,7 @@ class Emulator:
         token = f"emu-access-{self.new_id('')}"
         with self._lock:
             self.valid_tokens.add(token)
+            self.minted.append(token)
         return token
 
     def revoke_tokens(self) -> None:
