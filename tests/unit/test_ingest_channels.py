@@ -13,6 +13,7 @@ from loa_core.contracts.channels import DEFAULT_PROFILES, PLATFORMS, PROFILE_NAM
 from loa_core.kafka import EventProducer
 from loa_ingest.channels import ChannelStore, ChannelTaken, NoSuchChannel
 from loa_ingest.channels_api import ChannelChange, ChannelRequest, changed, new_channel
+from loa_ingest.channels_page import edited_options, in_language
 from loa_transcode.profiles import PROFILES
 from tests.support.bilingual import assert_bilingual
 
@@ -162,3 +163,18 @@ def test_a_change_keeps_what_it_does_not_name() -> None:
     after = changed(before, ChannelChange(approval_required=False))
     assert after == before.model_copy(update={"approval_required": False})
     assert changed(before, ChannelChange(options={})).options == {}
+
+
+def test_the_page_edits_privacy_and_templates_and_keeps_every_other_option() -> None:
+    options = {"privacy": "private", "title_template": "{{ title }}", "category_id": "25"}
+    templates = {"title_template": "", "description_template": " {{ description }} "}
+    assert edited_options(options, "youtube", "public", templates) == {
+        "privacy": "public",
+        "category_id": "25",
+        "description_template": "{{ description }}",
+    }
+    # TikTok names its privacy option otherwise; a platform without one keeps whatever it has.
+    assert edited_options({}, "tiktok", "SELF_ONLY", {})["privacy_level"] == "SELF_ONLY"
+    assert edited_options({"page_id": "1"}, "facebook", "public", {}) == {"page_id": "1"}
+    assert in_language("No such channel. / Không tìm thấy kênh.", "vi") == "Không tìm thấy kênh."
+    assert in_language("No such channel. / Không tìm thấy kênh.", "en") == "No such channel."
