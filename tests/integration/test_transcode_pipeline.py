@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from loa_core.contracts import RenditionsReady, layout, new_id
+from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
 from loa_transcode.pipeline import announcement_id, transcode
@@ -95,6 +96,8 @@ async def test_the_same_record_delivered_twice_at_once_is_encoded_once_and_annou
     assert first.event_id == announcement_id(event)
     for rendition in first.renditions:
         assert _file(storage, rendition.key).stat().st_size == rendition.size_bytes
+        # The stored file is the one an approval's sha256 pins (contracts.decisions).
+        assert rendition.sha256 == sha256_file(_file(storage, rendition.key))
     assert storage.list(layout.STAGING.prefix) == []
     assert len(ctx.jobs) == 0  # nothing held once both are done
     assert list((tmp_path / "work").iterdir()) == []

@@ -13,10 +13,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from loa_core.contracts import (
     ALL_TOPICS,
+    CHANNEL_REGISTRY,
     DEAD_LETTER,
     FOOTAGE_STATUSES,
     FOOTAGE_UPLOADED,
     IN_PROGRESS,
+    POSTS_DECISIONS,
     POSTS_FAILED,
     RENDITIONS_READY,
     SERVICES,
@@ -188,6 +190,7 @@ def test_the_routing_of_the_pipeline() -> None:
         "metrics": topics_consumed_by("metrics"),
     }
     assert TRANSCODE_PROGRESS not in topics_consumed_by("metrics")
+    assert topics_produced_by("ingest") == (FOOTAGE_UPLOADED, POSTS_DECISIONS, CHANNEL_REGISTRY)
 
 
 def test_every_consumer_may_dead_letter() -> None:

@@ -22,7 +22,16 @@ from typing import Any
 
 import yaml
 
-from loa_core.contracts import ALL_TOPICS, PUBLISHER, TRANSCODE, TopicSpec, group_id, topics_consumed_by
+from loa_core.contracts import (
+    ALL_TOPICS,
+    FOOTAGE_UPLOADED,
+    PUBLISHER,
+    RENDITIONS_READY,
+    TRANSCODE,
+    TopicSpec,
+    check_consumes,
+    group_id,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -40,6 +49,8 @@ class Scaling:
     """How KEDA scales one worker on its consumer group's lag."""
 
     service: str
+    # The topic whose backlog is the worker's work (a worker may read others, e.g. the publisher's decisions).
+    topic: TopicSpec
     # Records waiting per replica that KEDA aims for (the HPA's average target). Transcode runs LOA_CONCURRENCY=2
     # jobs at once, so two footage waiting per worker keep every worker busy; a publish is mostly waiting on
     # the platform, so one publisher works through more.
@@ -50,7 +61,10 @@ class Scaling:
     scale_down_after_s: int = 600
 
 
-SCALINGS = (Scaling(TRANSCODE, lag_per_replica=2), Scaling(PUBLISHER, lag_per_replica=5))
+SCALINGS = (
+    Scaling(TRANSCODE, FOOTAGE_UPLOADED, lag_per_replica=2),
+    Scaling(PUBLISHER, RENDITIONS_READY, lag_per_replica=5),
+)
 
 
 def dump(documents: list[dict[str, Any]], source: str) -> str:
@@ -81,7 +95,8 @@ def kafka_topics() -> str:
 
 
 def scaled_object(scaling: Scaling) -> dict[str, Any]:
-    (topic,) = topics_consumed_by(scaling.service)
+    topic = scaling.topic
+    check_consumes(scaling.service, topic)
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

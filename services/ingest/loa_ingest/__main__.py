@@ -16,6 +16,7 @@ from loa_core.secrets import SecretKeyError
 from loa_core.storage import make_storage
 from loa_ingest.access import RateLimiter
 from loa_ingest.api import create_api
+from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import IngestService
@@ -35,6 +36,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     relay = StatusRelay(settings.metrics_url)
     service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
     channels = ChannelStore(state.engine, producer)
+    audit = AuditLog(state.engine, producer)  # approvers' decisions (loa_ingest/audit.py)
     try:
         sign_in = ChannelSignIn.build(settings, state.engine)  # connecting channels with the platforms' sign-in
     except SecretKeyError as error:
@@ -50,6 +52,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         relay,
         sign_in,
+        audit,
     )
     tus: TusUploads = api.state.tus
 
@@ -57,6 +60,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     outboxes: tuple[tuple[str, Callable[[], Awaitable[int]]], ...] = (
         ("announcements", service.announce_pending),
         ("channel registry records", channels.send_pending),
+        ("post decisions", audit.send_pending),
     )
 
     async def send_pending() -> None:

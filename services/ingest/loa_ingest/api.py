@@ -32,6 +32,8 @@ from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.approval_api import approval_router
+from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_api import ChannelDesk, channels_router
 from loa_ingest.channels_page import channels_page_router
@@ -112,6 +114,7 @@ def create_api(
     limiter: RateLimiter,
     relay: StatusRelay,
     sign_in: ChannelSignIn | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
@@ -305,6 +308,8 @@ def create_api(
     desk = ChannelDesk(service, channels)
     api.include_router(channels_router(desk, requires))
     api.include_router(channels_page_router(desk, requires, lambda _: (None, None)))
+    if audit is not None:
+        api.include_router(approval_router(channels, audit, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
+from loa_core.hashing import sha256_file
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -367,6 +368,8 @@ async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUplo
         size_bytes=out.path.stat().st_size,
         video_codec=video.codec_name,
         audio_codec=audio.codec_name if audio else None,
+        # What an approval pins (contracts.decisions): hashed off the loop, as the file is large.
+        sha256=await asyncio.to_thread(sha256_file, out.path),
     )
 
 

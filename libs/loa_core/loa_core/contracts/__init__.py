@@ -5,6 +5,7 @@
 - `status`: the footage-status vocabulary;
 - `layout`: the storage key layout;
 - `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
+- `decisions`: approvers' decisions on posts, and the text and cuts they pin;
 - `channels`: the channel, and the registry event that carries it to every service;
 - `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
 """
@@ -26,6 +27,7 @@ from loa_core.contracts.base import (
     utc_now,
 )
 from loa_core.contracts.channels import PLATFORMS, Channel, ChannelState, ChannelUpdated, Platform
+from loa_core.contracts.decisions import Decision, PostDecision, PostText, Sha256
 from loa_core.contracts.events import (
     DeadLetter,
     FootageMetadata,
@@ -47,6 +49,7 @@ from loa_core.contracts.topics import (
     FOOTAGE_UPLOADED,
     INGEST,
     METRICS,
+    POSTS_DECISIONS,
     POSTS_FAILED,
     POSTS_PUBLISHED,
     PUBLISHER,
@@ -87,6 +90,7 @@ __all__ = [
     "IN_PROGRESS",
     "METRICS",
     "PLATFORMS",
+    "POSTS_DECISIONS",
     "POSTS_FAILED",
     "POSTS_PUBLISHED",
     "PUBLISHER",
@@ -101,6 +105,7 @@ __all__ = [
     "ChannelUpdated",
     "Contract",
     "DeadLetter",
+    "Decision",
     "Event",
     "FailureView",
     "FootageId",
@@ -112,14 +117,17 @@ __all__ = [
     "Id",
     "Image",
     "Platform",
+    "PostDecision",
     "PostFailed",
     "PostPublished",
+    "PostText",
     "PostView",
     "ProfileName",
     "PublishedStage",
     "Rendition",
     "RenditionView",
     "RenditionsReady",
+    "Sha256",
     "SourceMedia",
     "Stages",
     "TopicSpec",

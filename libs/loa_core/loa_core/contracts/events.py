@@ -66,6 +66,8 @@ class Rendition(Contract):
     size_bytes: int = Field(ge=1)
     video_codec: str
     audio_codec: str | None
+    # sha256 of the file: what an approval pins (contracts.decisions). None in events from before it was recorded.
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class Image(Contract):

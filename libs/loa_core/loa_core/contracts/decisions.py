@@ -1,0 +1,80 @@
+"""Approval: an approver's decision on one footage's post to one channel, and exactly what it decided on.
+
+A channel with `Channel.approval_required` posts nothing until an approver of its ward decides. The decision pins
+what was seen: the sha256 of every cut the channel gets (`cuts`, by profile) and the sha256 of the post text
+(`text_sha256`). The publisher releases a post only when the newest decision for its (footage, channel) approves
+exactly the cut it is about to send and the text it is about to use, so an approved post whose cut or text changes
+waits for a new approval; a rejection fails the post for good (a person makes a new post).
+
+The text approved is `text` when the approver changed it (the publisher then posts that text, within the
+platform's limits), otherwise the footage's own text as the media team wrote it (`PostText.of(metadata)`), which the
+channel's templates turn into the platform's post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, Event, FootageId, ProfileName, WardId
+from loa_core.contracts.events import FootageMetadata, Title
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Decision = Literal["approved", "rejected"]
+
+
+class PostText(Contract):
+    """A post's words: title, description and hashtags (Vietnamese as typed; NFC is the publisher's business)."""
+
+    title: Title
+    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    hashtags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=100)], ...] = ()
+
+    @classmethod
+    def of(cls, metadata: FootageMetadata) -> PostText:
+        """The footage's own text: what a channel's templates render when nobody changed it."""
+        return cls(title=metadata.title, description=metadata.description, hashtags=metadata.tags)
+
+    def sha256(self) -> str:
+        """The text's fingerprint: sha256 of its canonical JSON (sorted keys, UTF-8), the same in every service."""
+        canonical = json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class PostDecision(Event):
+    """An approver approved or rejected one footage's post to one channel. Key: footage_id.
+
+    `by` is the approver's account id (never a token). Every decision is also in ingest's audit log.
+    """
+
+    footage_id: FootageId
+    ward: WardId = DEFAULT_WARD
+    channel: ChannelName
+    decision: Decision
+    by: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # Why it was rejected, shown to the editor (required for a rejection).
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    # The cuts decided on: profile → sha256 of the rendition file (`Rendition.sha256`).
+    cuts: dict[ProfileName, Sha256] = Field(min_length=1)
+    # The text decided on: `text` when the approver changed it, else the footage's own (`PostText.of`).
+    text: PostText | None = None
+    text_sha256: Sha256
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PostDecision:
+        if self.decision == "rejected" and not (self.reason or "").strip():
+            raise ValueError("a rejection needs a reason")
+        if self.text is not None and self.text.sha256() != self.text_sha256:
+            raise ValueError("text_sha256 is not the sha256 of text")
+        return self
+
+    def covers(self, *, profile: str, cut_sha256: str | None, metadata: FootageMetadata) -> bool:
+        """Whether this decision was made on exactly this cut and this text (the footage's as it is now, unless
+        the approver changed the text)."""
+        if cut_sha256 is None or self.cuts.get(profile) != cut_sha256:
+            return False
+        text = self.text if self.text is not None else PostText.of(metadata)
+        return text.sha256() == self.text_sha256

@@ -1,0 +1,176 @@
+"""The audit log of approvers' decisions, kept in ingest's database, and their records on `posts.decisions`.
+
+Append-only: a decision is one row, written once with the `PostDecision` it sends and never changed or deleted (a
+new decision on the same post is a new row; the newest wins in the publisher). The row is also the outbox (as the
+catalog is for announcements and the channel rows for the registry): written with `sent = 0`, sent with ingest's
+producer, then marked sent, the only column that ever changes. A crash or a failed send in between leaves it
+unsent; it is sent again, same event id, at the next start and by the periodic sweep (loa_ingest/__main__.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Engine, Integer, MetaData, Row, Table, Text, insert, select, update
+
+from loa_core import db
+from loa_core.contracts import POSTS_DECISIONS, PostDecision
+from loa_core.kafka import EventProducer
+
+log = logging.getLogger(__name__)
+
+# The newest revision of the table (loa_ingest/migrations/versions).
+metadata = MetaData()
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the order decisions were recorded in
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("at", Text, nullable=False),  # ISO-8601 UTC, when the decision was made
+    Column("ward", Text, nullable=False),
+    Column("footage_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("decision", Text, nullable=False),  # approved | rejected
+    Column("by", Text, nullable=False),  # the account (or, for a token without one, "token:<token id>")
+    Column("reason", Text),
+    Column("cuts", Text, nullable=False),  # JSON {profile: sha256}
+    Column("text", Text),  # JSON PostText, when the approver changed the text
+    Column("text_sha256", Text, nullable=False),
+    Column("record", Text, nullable=False),  # the PostDecision, as sent
+    Column("sent", Integer, nullable=False),  # whether that record is known to be on the topic
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One decision as the log keeps it."""
+
+    seq: int
+    decision: PostDecision
+    sent: bool
+
+
+def _recorded(row: Row[Any]) -> Recorded:
+    return Recorded(seq=int(row.seq), decision=PostDecision.read_json(row.record), sent=bool(row.sent))
+
+
+class AuditLog:
+    def __init__(self, engine: Engine, producer: EventProducer) -> None:
+        self._engine = engine
+        self._producer = producer
+
+    async def record(self, decision: PostDecision) -> Recorded:
+        """Write the decision (committed before anything is sent), then send it; a failed send is left to the
+        sweep. Returns the row as it stands after the attempt."""
+        values = {
+            "event_id": decision.event_id,
+            "at": decision.occurred_at.isoformat(),
+            "ward": decision.ward,
+            "footage_id": decision.footage_id,
+            "channel": decision.channel,
+            "decision": decision.decision,
+            "by": decision.by,
+            "reason": decision.reason,
+            "cuts": json.dumps(decision.cuts, sort_keys=True),
+            "text": decision.text.model_dump_json() if decision.text is not None else None,
+            "text_sha256": decision.text_sha256,
+            "record": decision.model_dump_json(),
+            "sent": 0,
+        }
+        db.transaction(self._engine, lambda c: c.execute(insert(audit_log).values(values)))
+        try:
+            await self._send(decision)
+        except Exception:
+            log.warning(
+                "decision %s is recorded but not sent yet; sending it again later", decision.event_id, exc_info=True
+            )
+        found = self.get(decision.event_id)
+        assert found is not None
+        return found
+
+    def get(self, event_id: str) -> Recorded | None:
+        query = select(audit_log).where(audit_log.c.event_id == event_id)
+        row = db.transaction(self._engine, lambda c: c.execute(query).first())
+        return _recorded(row) if row is not None else None
+
+    def listed(
+        self, ward: str | None, *, footage_id: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[Recorded]:
+        """Decisions oldest first: of `ward` only, or of every ward when None (a district admin)."""
+        query = select(audit_log).order_by(audit_log.c.seq).limit(limit).offset(offset)
+        if ward is not None:
+            query = query.where(audit_log.c.ward == ward)
+        if footage_id is not None:
+            query = query.where(audit_log.c.footage_id == footage_id)
+        return [_recorded(r) for r in db.transaction(self._engine, lambda c: c.execute(query).all())]
+
+    # -- the outbox ----------------------------------------------------------------------------------------------
+
+    async def _send(self, decision: PostDecision) -> None:
+        await self._producer.send(POSTS_DECISIONS, decision)
+        statement = update(audit_log).where(audit_log.c.event_id == decision.event_id).values(sent=1)
+        db.transaction(self._engine, lambda c: c.execute(statement))
+
+    async def send_pending(self) -> int:
+        """Send every decision not known to be sent, in the order they were made (at start, and by the sweep)."""
+        query = select(audit_log.c.record).where(audit_log.c.sent == 0).order_by(audit_log.c.seq)
+        records = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
+        for record in records:
+            await self._send(PostDecision.read_json(record))
+        return len(records)
+
+
+CSV_COLUMNS = (
+    "at",
+    "ward",
+    "footage_id",
+    "channel",
+    "decision",
+    "by",
+    "reason",
+    "cuts",
+    "title",
+    "description",
+    "hashtags",
+    "text_sha256",
+    "event_id",
+)
+# A cell starting with one of these is a formula to a spreadsheet: a reason typed as "=HYPERLINK(…)" must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
+def audit_csv(entries: list[Recorded]) -> str:
+    """The decisions as CSV for a spreadsheet: a header row, one row per decision; the caller adds the UTF-8 BOM
+    (Excel reads UTF-8 without it as the local code page, which breaks Vietnamese)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        d = entry.decision
+        text = d.text
+        row = (
+            d.occurred_at.isoformat(),
+            d.ward,
+            d.footage_id,
+            d.channel,
+            d.decision,
+            d.by,
+            d.reason or "",
+            " ".join(f"{profile}={sha}" for profile, sha in sorted(d.cuts.items())),
+            text.title if text else "",
+            text.description if text else "",
+            " ".join(text.hashtags) if text else "",
+            d.text_sha256,
+            d.event_id,
+        )
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
