@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from loa_core.auth import bearer_dependency, hash_token
 from loa_core.contracts.channels import Channel, ChannelState
 from loa_core.secrets import SecretBox, new_key
-from loa_ingest.credentials import Credentials, SignIns
+from loa_ingest.credentials import Credentials, SignIn, SignIns, StateRefused
 from loa_ingest.oauth_api import internal_router, oauth_router
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
@@ -326,3 +326,16 @@ async def test_the_publisher_refreshes_a_connected_channel_and_reports_a_lost_au
         await ingest.aclose()
         await platform.aclose()
         ledger.close()
+
+
+def test_sign_ins_expired_a_day_ago_are_forgotten(tmp_path: Path) -> None:
+    state = open_state(tmp_path / "ingest.sqlite3", tmp_path / "spool")
+    now = [1_000_000.0]
+    sign_ins = SignIns(state.engines[0], SecretBox([new_key()]), 600.0, clock=lambda: now[0])
+    old = sign_ins.start("p1-youtube", "p1", "admin", CALLBACK)
+    now[0] += 86400 + 601
+    fresh = sign_ins.start("p1-youtube", "p1", "admin", CALLBACK)
+    assert sign_ins.sweep() == 1
+    assert sign_ins.finish(old.state, old.browser) is StateRefused.UNKNOWN
+    assert isinstance(sign_ins.finish(fresh.state, fresh.browser), SignIn)
+    state.close()

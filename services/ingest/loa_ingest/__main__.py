@@ -80,6 +80,10 @@ def build_app(settings: IngestSettings) -> FastAPI:
                     log.info("dropped %d expired uploads", expired)
             except Exception:
                 log.exception("sweeping expired uploads failed; trying again later")
+            try:
+                sign_in.sign_ins.sweep()  # channel sign-ins that expired a day ago
+            except Exception:
+                log.exception("sweeping expired sign-ins failed; trying again later")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
