@@ -38,6 +38,11 @@ def test_a_publisher_with_oauth_channels_refuses_to_start_without_a_key(tmp_path
         assert "Traceback" not in result.stderr
 
 
+def test_a_publisher_reading_connected_channels_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    result = start(tmp_path, "local", LOA_SERVICE_TOKEN="service-token", LOA_INGEST_URL="http://127.0.0.1:1")
+    assert result.returncode == 1 and "LOA_SECRET_KEY" in result.stderr and "Chưa có khóa" in result.stderr
+
+
 def test_a_key_that_is_not_one_is_refused_without_repeating_it(tmp_path: Path) -> None:
     result = start(tmp_path, "local", LOA_SECRET_KEY="hunter2-not-a-fernet-key")
     assert result.returncode == 1

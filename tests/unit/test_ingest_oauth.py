@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from loa_core.auth import bearer_dependency, hash_token
 from loa_core.contracts.channels import Channel, ChannelState
 from loa_core.secrets import SecretBox, new_key
-from loa_ingest.credentials import Credentials, SignIn, SignIns, StateRefused
+from loa_ingest.credentials import Credentials, SignIn, SignIns, StateRefused, reencrypt
 from loa_ingest.oauth_api import internal_router, oauth_router
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
@@ -338,4 +338,19 @@ def test_sign_ins_expired_a_day_ago_are_forgotten(tmp_path: Path) -> None:
     assert sign_ins.sweep() == 1
     assert sign_ins.finish(old.state, old.browser) is StateRefused.UNKNOWN
     assert isinstance(sign_ins.finish(fresh.state, fresh.browser), SignIn)
+    state.close()
+
+
+def test_a_new_key_put_first_reencrypts_what_ingest_keeps(tmp_path: Path) -> None:
+    state = open_state(tmp_path / "ingest.sqlite3", tmp_path / "spool")
+    old, new = new_key(), new_key()
+    engine = state.engines[0]
+    connection = Credentials(engine, SecretBox([old])).store("p1-zalo", {"refresh_token": "zrt-kept"})
+    pending = SignIns(engine, SecretBox([old]), 600.0).start("p1-zalo", "p1", "admin", CALLBACK)
+    assert reencrypt(engine, SecretBox([new, old])) == 2
+    assert reencrypt(engine, SecretBox([new, old])) == 0  # done once
+    # The old key can go now.
+    assert Credentials(engine, SecretBox([new])).tokens("p1-zalo", connection) == {"refresh_token": "zrt-kept"}
+    finished = SignIns(engine, SecretBox([new]), 600.0).finish(pending.state, pending.browser)
+    assert isinstance(finished, SignIn) and finished.verifier == pending.verifier
     state.close()

@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from loa_core import db
 from loa_core.auth import hash_token
-from loa_core.secrets import SecretBox
+from loa_core.secrets import SecretBox, SecretUndecryptable
 
 metadata = MetaData()
 oauth_states = Table(
@@ -195,6 +195,32 @@ class Credentials:
             return True
 
         return db.transaction(self._engine, work)
+
+
+def reencrypt(engine: Engine, box: SecretBox) -> int:
+    """Encrypt with the first key every stored token bundle and verifier that is not (after the operator put a new
+    key first); one no key opens is left as it is. How many were re-encrypted."""
+
+    def work(c: Connection) -> int:
+        done = 0
+        for table, column, key in (
+            (channel_credentials, "tokens", ("channel", "connection_id")),
+            (oauth_states, "verifier", ("state_sha256",)),
+        ):
+            for row in c.execute(select(table)).all():
+                value = getattr(row, column)
+                if not box.needs_reencryption(value):
+                    continue
+                try:
+                    again = box.reencrypt(value)
+                except SecretUndecryptable:
+                    continue
+                where = and_(*(table.c[k] == getattr(row, k) for k in key), table.c[column] == value)
+                c.execute(update(table).where(where).values({column: again}))
+                done += 1
+        return done
+
+    return int(db.transaction(engine, work))
 
 
 def _key(channel: str, connection_id: str) -> ColumnElement[bool]:

@@ -29,7 +29,7 @@ from loa_core.contracts.base import ChannelName
 from loa_core.contracts.channels import Channel, ChannelState
 from loa_core.contracts.credentials import CREDENTIALS_PATH, AuthorizationLost, RotatedRefreshToken
 from loa_core.secrets import SecretBox, new_key
-from loa_ingest.credentials import Credentials, SignIns, StateRefused
+from loa_ingest.credentials import Credentials, SignIns, StateRefused, reencrypt
 from loa_ingest.oauth import PlatformApp, SignInFailed
 from loa_ingest.settings import IngestSettings
 
@@ -266,7 +266,10 @@ class ChannelSignIn:
         """With the operator's key: required as soon as one platform app is configured (tokens would be stored);
         without any app nothing can be connected, so nothing is ever encrypted (SecretKeyError, bilingual)."""
         box = settings.required_secret_box() if settings.platform_apps() else settings.secret_box()
-        box = box or SecretBox([new_key()])  # no app: stores nothing, a throwaway key is as good as none
+        if box is None:
+            box = SecretBox([new_key()])  # no app: stores nothing, a throwaway key is as good as none
+        elif reencrypted := reencrypt(engine, box):
+            log.info("re-encrypted %d stored channel secret(s) with the first key", reencrypted)
         return cls(
             settings,
             SignIns(engine, box, settings.oauth_state_ttl_s),

@@ -14,8 +14,10 @@ from loa_publisher.settings import PublisherSettings
 def main() -> None:
     settings = PublisherSettings()
     try:
-        # Rotated refresh tokens are kept encrypted: a publisher with OAuth channels does not start without the key.
-        needed = keeps_refresh_tokens(load_channels(settings.channels_file).values())
+        # Rotated refresh tokens are kept encrypted: a publisher with OAuth channels (from its file, or connected
+        # through ingest, which its service token is for) does not start without the key.
+        channels = load_channels(settings.channels_file).values()
+        needed = keeps_refresh_tokens(channels) or settings.service_token is not None
         secrets = settings.required_secret_box() if needed else settings.secret_box()
     except SecretKeyError as error:
         raise SystemExit(str(error)) from None
