@@ -19,19 +19,10 @@ from typer.testing import CliRunner
 from loa_cli.main import app as cli
 from loa_dev.kafka import KafkaBroker
 from loa_dev.stack import Stack
+from tests.support.browser import ARTIFACTS, launch
 from tests.support.media import make_clip
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TITLE = "Lễ khánh thành nhà văn hóa khu phố 5"
 
 
@@ -53,7 +44,7 @@ def stack(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch(playwright)
         try:
             yield browser.new_page(viewport={"width": 1100, "height": 1600})
         finally:
