@@ -14,20 +14,23 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from loa_core.auth import bearer_dependency, hash_token
+from loa_core.contracts import new_id
 from loa_core.contracts.channels import Channel, ChannelState
 from loa_core.secrets import SecretBox, new_key
+from loa_core.storage import LocalStorage
 from loa_ingest.credentials import Credentials, SignIn, SignIns, StateRefused, reencrypt
 from loa_ingest.oauth_api import internal_router, oauth_router
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
+from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.auth import AuthorizationLost, IngestCredentials, RefresherPerChannel, Secrets
-from loa_publisher.ledger import Ledger
+from loa_publisher.ledger import Ledger, PostKey
 from tests.support.emulators.facebook import FacebookEmulator
 from tests.support.emulators.oauth import click_consent
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.emulators.zalo import ZaloEmulator
-from tests.support.publishing import FAST
+from tests.support.publishing import FAST, ledger_session, metadata, request_for, stored_rendition
 
 PUBLIC = "http://testserver"
 CALLBACK = f"{PUBLIC}/oauth/callback"
@@ -354,3 +357,40 @@ def test_a_new_key_put_first_reencrypts_what_ingest_keeps(tmp_path: Path) -> Non
     finished = SignIns(engine, SecretBox([new]), 600.0).finish(pending.state, pending.browser)
     assert isinstance(finished, SignIn) and finished.verifier == pending.verifier
     state.close()
+
+
+async def test_a_connected_facebook_page_whose_tokens_are_revoked_is_disconnected(flow: Flow, tmp_path: Path) -> None:
+    name = "p1-facebook"
+    flow.callback(click_consent(flow.browser, flow.start(name)))
+    fb = flow.facebook
+    options = {"base_url": fb.base_url, "app_id": fb.app_id, "page_id": fb.page_id}
+    channel = flow.directory.channels[name].model_copy(update={"options": options})
+    ingest = httpx.AsyncClient(transport=httpx.ASGITransport(app=flow.ingest.app), base_url=PUBLIC)
+    platform = httpx.AsyncClient(timeout=10.0)
+    storage = LocalStorage(tmp_path / "storage")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    try:
+        adapter = FacebookAdapter(
+            storage,
+            platform,
+            Secrets(None, {}, connections=IngestCredentials(PUBLIC, SERVICE_TOKEN, ingest)),
+            policy=FAST,
+        )
+
+        async def publish() -> str:
+            footage_id = new_id()
+            rendition = stored_rendition(storage, 100_000, "youtube", footage_id)
+            request = request_for(channel, rendition, footage_id, metadata((name,)))
+            key = PostKey(footage_id, name, "youtube")
+            return (await adapter.publish(request, ledger_session(ledger, key))).post_id
+
+        assert await publish() in fb.videos  # the connection's long-lived user token and Page token
+        fb.user_tokens.clear()  # the Page admin removed Loa's app
+        fb.page_tokens.clear()
+        with pytest.raises(AuthorizationLost, match="rejected its tokens"):
+            await publish()
+        assert flow.directory.channels[name].state is ChannelState.DISCONNECTED
+    finally:
+        await ingest.aclose()
+        await platform.aclose()
+        ledger.close()

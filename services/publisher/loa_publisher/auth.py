@@ -42,6 +42,10 @@ class AuthorizationLost(PermanentError):
     """The platform refused a connected channel's authorization: the channel must be connected again."""
 
 
+class TokenRejected(PermanentError):
+    """The platform rejected a long-lived token (a Facebook user or Page token): refreshing cannot cure it."""
+
+
 class IngestCredentials:
     """A connected channel's secrets from ingest, asked once per connection (the publisher's service token)."""
 
@@ -111,6 +115,17 @@ class Secrets:
         self._dir = secrets_dir
         self._environ = os.environ if environ is None else environ
         self.connections = connections
+
+    async def lost(self, channel: Channel, rejected: TokenRejected) -> AuthorizationLost | TokenRejected:
+        """What a rejected long-lived token means: for a connected channel, a lost authorization (ingest is told,
+        the channel shows disconnected and its posts wait); for one configured by env or files, a failure."""
+        if channel.connection_id is None or self.connections is None:
+            return rejected
+        await self.connections.lost(channel.name, channel.connection_id, str(rejected))
+        return AuthorizationLost(
+            f"channel {channel.name!r}: the platform rejected its tokens; the channel is now disconnected: a ward "
+            "admin connects it again"
+        )
 
     async def of(self, channel: Channel, names: tuple[str, ...]) -> dict[str, str]:
         """The channel's secrets by name: its connection's (from ingest) when it has one, else env or files."""
@@ -188,7 +203,7 @@ class StaticToken:
         return self._token
 
     async def refresh(self) -> str:
-        raise PermanentError(f"channel {self._channel!r}: the platform rejected the access token; issue a new one")
+        raise TokenRejected(f"channel {self._channel!r}: the platform rejected the access token; issue a new one")
 
 
 class OAuthRefresher:

@@ -31,7 +31,7 @@ from loa_publisher.adapters.http import (
     transient_for,
     with_backoff,
 )
-from loa_publisher.auth import Secrets, StaticToken, TokenSource, authorized_request
+from loa_publisher.auth import Secrets, StaticToken, TokenRejected, TokenSource, authorized_request
 
 DEFAULT_BASE_URL = "https://graph-video.facebook.com"
 DEFAULT_VERSION = "v21.0"
@@ -65,6 +65,12 @@ class FacebookAdapter:
         return str(value)
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        try:
+            return await self._post(request, session)
+        except TokenRejected as rejected:
+            raise await self._secrets.lost(request.channel, rejected) from None
+
+    async def _post(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         graph = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}"
@@ -89,6 +95,8 @@ class FacebookAdapter:
         if transient:
             raise transient
         if response.status_code != 200:
+            if _graph_code(response) == INVALID_TOKEN:
+                raise TokenRejected(f"{what}: {platform_message(response)}")
             raise PermanentError(f"{what}: {platform_message(response)}")
         return dict(response.json())
 
@@ -185,3 +193,15 @@ class FacebookAdapter:
                 video_id = str(video["id"])
                 return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
         return None
+
+
+# Graph API error 190: the access token is invalid (expired, revoked, the app removed from the Page).
+INVALID_TOKEN = 190
+
+
+def _graph_code(response: httpx.Response) -> int | None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
