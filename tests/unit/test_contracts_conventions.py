@@ -180,13 +180,13 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 
 def test_the_routing_of_the_pipeline() -> None:
     assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED,)
-    assert topics_consumed_by("publisher") == (RENDITIONS_READY,)
+    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS)
     assert topics_consumed_by("ingest") == ()
     assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, DEAD_LETTER}
     assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
     assert consumer_groups() == {
         "transcode": (FOOTAGE_UPLOADED,),
-        "publisher": (RENDITIONS_READY,),
+        "publisher": (RENDITIONS_READY, POSTS_DECISIONS),
         "metrics": topics_consumed_by("metrics"),
     }
     assert TRANSCODE_PROGRESS not in topics_consumed_by("metrics")

@@ -6,18 +6,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loa_core.contracts import FootageMetadata, PostDecision, PostText
 from loa_publisher.decide import (
+    AWAITING_APPROVAL,
     DISCONNECTED,
+    NOT_NEEDED,
     Action,
     Announce,
+    Approval,
     Fail,
     GiveUp,
     Hold,
     Leave,
     Post,
+    Reject,
     Seen,
     after_transient,
+    approval_of,
     decide,
+    rejected_because,
 )
 from loa_publisher.ledger import PostState
 
@@ -34,6 +41,7 @@ def act(
     has_adapter: bool = True,
     connected: bool = True,
     shared: bool = False,
+    approval: Approval = NOT_NEEDED,
 ) -> Action:
     return decide(
         seen,
@@ -44,6 +52,7 @@ def act(
         connected=connected,
         shared_ledger=shared,
         abandoned_after=5 * MIN,
+        approval=approval,
     )
 
 
@@ -92,6 +101,92 @@ def act(
 )
 def test_decide(seen: Seen, options: dict[str, object], expected: Action) -> None:
     assert act(seen, **options) == expected  # type: ignore[arg-type]
+
+
+AWAITING, APPROVED = Approval(needed=True), Approval(needed=True, approved=True)
+REJECTED = Approval(needed=True, rejection="Sai tên")
+REJECTION = rejected_because("Sai tên")
+
+
+@pytest.mark.parametrize(
+    ("seen", "options", "expected"),
+    [
+        # No decision on exactly this cut and text: waits, due at once (the scheduler and the decision ask again).
+        (Seen(), {"approval": AWAITING}, Hold(NOW, reason=AWAITING_APPROVAL)),
+        (
+            Seen(PostState.SCHEDULED, due_at=QUIET, reason=AWAITING_APPROVAL),
+            {"approval": AWAITING},
+            Leave(AWAITING_APPROVAL),
+        ),
+        # Approved: as any post (claimed first when it was held for it).
+        (Seen(), {"approval": APPROVED}, Post(claim=False)),
+        (Seen(PostState.SCHEDULED, due_at=QUIET, reason=AWAITING_APPROVAL), {"approval": APPROVED}, Post(claim=True)),
+        (Seen(), {"approval": APPROVED, "publish_at": NOW + MIN}, Hold(NOW + MIN)),
+        (Seen(), {"approval": APPROVED, "connected": False}, Hold(NOW, reason=DISCONNECTED)),
+        # A publish time ahead: held until then, the approval asked about at that time.
+        (
+            Seen(PostState.SCHEDULED, due_at=NOW + MIN),
+            {"approval": AWAITING},
+            Leave(f"held until {(NOW + MIN).isoformat()}"),
+        ),
+        # Rejected: at once, even while held for its time; said once.
+        (Seen(), {"approval": REJECTED}, Reject(REJECTION)),
+        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {"approval": REJECTED}, Reject(REJECTION)),
+        (Seen(PostState.REJECTED, reason=REJECTION), {"approval": REJECTED}, Leave(REJECTION)),
+        # A rejected post comes back only with an approval of exactly what it would send.
+        (
+            Seen(PostState.REJECTED, reason=REJECTION),
+            {"approval": AWAITING},
+            Leave("rejected: waits for an approver's new decision"),
+        ),
+        (Seen(PostState.REJECTED, reason=REJECTION), {}, Leave("rejected: waits for an approver's new decision")),
+        (Seen(PostState.REJECTED, reason=REJECTION), {"approval": APPROVED}, Post(claim=True)),
+        # Posted stays posted, failed stays failed, whatever is decided after.
+        (Seen(PostState.POSTED), {"approval": REJECTED}, Announce()),
+        (Seen(PostState.FAILED), {"approval": APPROVED}, Leave("failed: waits for a person (`loa retry`)")),
+    ],
+)
+def test_decide_with_approval(seen: Seen, options: dict[str, object], expected: Action) -> None:
+    assert act(seen, **options) == expected  # type: ignore[arg-type]
+
+
+CUT, OTHER = "a" * 64, "b" * 64
+META = FootageMetadata(title="Lễ chào cờ", channels=("yt",))
+
+
+def _decision(decision: str = "approved", cut: str = CUT, text: PostText | None = None) -> PostDecision:
+    seen_text = text or PostText.of(META)
+    return PostDecision(
+        footage_id="3b1f5c0e2d9a4e6f8a7b6c5d4e3f2a1b",
+        channel="yt",
+        decision=decision,  # type: ignore[arg-type]
+        by="acc-1",
+        reason="Sai tên" if decision == "rejected" else None,
+        cuts={"youtube": cut},
+        text=text,
+        text_sha256=seen_text.sha256(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("required", "decision", "cut", "metadata", "expected"),
+    [
+        (False, None, CUT, META, NOT_NEEDED),
+        (False, _decision("rejected"), CUT, META, NOT_NEEDED),  # the channel's rule decides whether it counts
+        (True, None, CUT, META, AWAITING),
+        (True, _decision(), CUT, META, APPROVED),
+        (True, _decision(), OTHER, META, AWAITING),  # the cut was made again: approve it again
+        (True, _decision(), None, META, AWAITING),  # a cut from before sha256s were recorded: nothing to match
+        (True, _decision(), CUT, META.model_copy(update={"title": "Lễ chào cờ tháng 12"}), AWAITING),  # text changed
+        (True, _decision(text=PostText(title="Đã sửa")), CUT, META.model_copy(update={"title": "Khác"}), APPROVED),
+        (True, _decision("rejected"), CUT, META, REJECTED),
+        (True, _decision("rejected", cut=OTHER), CUT, META, AWAITING),  # rejected another cut: decide this one
+    ],
+)
+def test_the_approval_of_a_post(
+    required: bool, decision: PostDecision | None, cut: str | None, metadata: FootageMetadata, expected: Approval
+) -> None:
+    assert approval_of(required, decision, profile="youtube", cut_sha256=cut, metadata=metadata) == expected
 
 
 def test_transient_failures_are_held_until_they_have_lasted_too_long() -> None:

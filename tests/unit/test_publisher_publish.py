@@ -19,12 +19,16 @@ from loa_core.contracts import (
     ChannelState,
     ChannelUpdated,
     Event,
+    PostDecision,
+    PostFailed,
+    PostText,
     Rendition,
+    RenditionsReady,
     TopicSpec,
     new_id,
 )
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
-from loa_publisher.decide import DISCONNECTED
+from loa_publisher.decide import AWAITING_APPROVAL, DISCONNECTED, rejected_because
 from loa_publisher.ledger import Ledger, PostKey, PostState
 from loa_publisher.publish import Publisher, plan_posts
 from tests.support.publishing import event_for, metadata
@@ -283,3 +287,85 @@ async def test_a_post_to_a_disconnected_channel_waits_and_goes_out_once_it_is_co
     assert await publisher.run_due() == 1
     assert len(adapter.requests) == 1 and [name for name, _ in producer.sent] == [POSTS_PUBLISHED.name]
     assert ledger.get(event.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]
+
+
+# --- approval -----------------------------------------------------------------------------------------------------
+
+CUT_SHA, OTHER_SHA = "c" * 64, "d" * 64
+
+
+def approving(tmp_path: Path, *outcomes: str) -> tuple[Publisher, FakeProducer, Ledger, FakeAdapter]:
+    adapter = FakeAdapter(*outcomes)
+    publisher, producer, ledger, _ = make(tmp_path, adapter)
+    publisher.channels = {
+        "tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",), ward="p1", approval_required=True)
+    }
+    return publisher, producer, ledger, adapter
+
+
+def cut_event() -> RenditionsReady:
+    return event_for(new_id(), metadata(("tt",)), rendition("tiktok").model_copy(update={"sha256": CUT_SHA}))
+
+
+def decision_on(
+    event: RenditionsReady, verdict: str = "approved", *, cut: str = CUT_SHA, text: PostText | None = None
+) -> PostDecision:
+    return PostDecision(
+        footage_id=event.footage_id,
+        ward="p1",
+        channel="tt",
+        decision=verdict,  # type: ignore[arg-type]
+        by="acc-approver",
+        reason="Sai tên đồng chí Bí thư" if verdict == "rejected" else None,
+        cuts={"tiktok": cut},
+        text=text,
+        text_sha256=(text or PostText.of(event.metadata)).sha256(),
+    )
+
+
+async def test_a_post_waits_for_an_approval_of_exactly_its_cut_and_goes_out_once(tmp_path: Path) -> None:
+    publisher, producer, ledger, adapter = approving(tmp_path, "pub-1")
+    event = cut_event()
+    await publisher.handle(event)
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    assert entry is not None and (entry.state, entry.error) == (PostState.SCHEDULED, AWAITING_APPROVAL)
+    assert await publisher.run_due() == 1 and ledger.get(event.footage_id, "tt", "tiktok") == entry  # still waits
+    assert await publisher.decided(decision_on(event, cut=OTHER_SHA)) == 1  # another cut: asked, still waits
+    assert adapter.requests == [] and producer.sent == []
+    changed = PostText(title="Lễ kỷ niệm Cách mạng Tháng Tám", hashtags=("#BếnNghé",))
+    assert await publisher.decided(decision_on(event, text=changed)) == 1
+    assert [(r.text.title, r.text.hashtags) for r in adapter.requests] == [(changed.title, changed.hashtags)]
+    await publisher.handle(event)  # redelivered
+    await publisher.run_due()
+    assert len(adapter.requests) == 1 and [n for n, _ in producer.sent] == [POSTS_PUBLISHED.name] * 2
+
+
+async def test_a_rejected_post_never_goes_out_and_the_editor_hears_why(tmp_path: Path) -> None:
+    publisher, producer, ledger, adapter = approving(tmp_path, "pub-1")
+    event = cut_event()
+    await publisher.handle(event)
+    await publisher.decided(decision_on(event, "rejected"))
+    entry = ledger.get(event.footage_id, "tt", "tiktok")
+    reason = rejected_because("Sai tên đồng chí Bí thư")
+    assert entry is not None and (entry.state, entry.error) == (PostState.REJECTED, reason)
+    ((name, failed),) = producer.sent
+    assert name == POSTS_FAILED.name and isinstance(failed, PostFailed)
+    assert (failed.reason, failed.retryable) == (reason, False)
+    await publisher.handle(event)  # redelivered, retried, asked again: nothing more is said or posted
+    assert publisher.retry(event.footage_id) == []
+    await publisher.run_due()
+    assert adapter.requests == [] and len(producer.sent) == 1
+    # An approver who changes their mind approves exactly this cut: then, and only then, it goes out.
+    await publisher.decided(decision_on(event))
+    assert len(adapter.requests) == 1 and ledger.get(event.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]
+
+
+async def test_a_decision_before_the_renditions_is_applied_when_they_come(tmp_path: Path) -> None:
+    publisher, producer, _, adapter = approving(tmp_path, "pub-1")
+    event = cut_event()
+    assert await publisher.decided(decision_on(event)) == 0  # no post yet: only kept
+    older = decision_on(event, "rejected").model_copy(update={"occurred_at": NOW - timedelta(days=1)})
+    assert await publisher.decided(older) == 0  # an older decision arriving late does not replace it
+    await publisher.handle(event)
+    assert len(adapter.requests) == 1 and adapter.requests[0].text.title.startswith("Lễ kỷ niệm 80 năm")
+    assert [n for n, _ in producer.sent] == [POSTS_PUBLISHED.name]

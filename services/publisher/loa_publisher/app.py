@@ -12,7 +12,14 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
-from loa_core.contracts import PUBLISHER, RENDITIONS_READY, RenditionsReady, is_footage_id
+from loa_core.contracts import (
+    POSTS_DECISIONS,
+    PUBLISHER,
+    RENDITIONS_READY,
+    PostDecision,
+    RenditionsReady,
+    is_footage_id,
+)
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
@@ -102,6 +109,13 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         await publisher.handle(event)
 
     consume(app, RENDITIONS_READY, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=handle)
+
+    async def decided(decision: PostDecision) -> None:
+        await channels.wait_ready()
+        await publisher.decided(decision)
+
+    # Approvers' decisions: kept in the ledger; the posts waiting for them are asked about again at once.
+    consume(app, POSTS_DECISIONS, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=decided)
     topic = RENDITIONS_READY.full_name(settings.topic_prefix)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers

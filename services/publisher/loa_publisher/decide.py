@@ -1,4 +1,5 @@
-"""What to do with one (footage, channel, cut) post, decided from the ledger's record and the time (pure).
+"""What to do with one (footage, channel, cut) post, decided from the ledger's record, the time and the approval
+(pure).
 
 `decide` runs before the adapter is called; `after_transient` after an adapter call that stayed down through its
 backoff. `Publisher` does the I/O around them: it reads the ledger, acts on the answer and writes the outcome.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from loa_core.contracts import FootageMetadata, PostDecision
 from loa_publisher.ledger import PostState
 
 # Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
@@ -18,6 +20,52 @@ NATIVE_SCHEDULING = frozenset({"youtube"})
 DISCONNECTED = (
     "channel disconnected: a ward admin must reconnect it / kênh mất kết nối: quản trị phường cần kết nối lại"
 )
+
+
+# Why a post waits for an approver (the ledger's reason): its channel requires approval and no decision covers exactly
+# the cut and the text it is about to send (none yet, or one made on another cut or text).
+AWAITING_APPROVAL = (
+    "awaiting approval: an approver of the ward must approve this cut and text / chờ duyệt: người duyệt của phường"
+    " cần duyệt bản dựng và nội dung này"
+)
+
+
+def rejected_because(reason: str) -> str:
+    """What the ledger and posts.failed say about a post an approver rejected."""
+    return f"rejected by an approver: {reason} / bị từ chối khi duyệt: {reason}"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the approvers said about exactly this post: `needed` (its channel requires approval), `approved` (the
+    newest decision approves exactly its cut and text), `rejection` (the newest decision rejects exactly them: why)."""
+
+    needed: bool = False
+    approved: bool = False
+    rejection: str | None = None
+
+    @property
+    def awaiting(self) -> bool:
+        return self.needed and not self.approved and self.rejection is None
+
+
+NOT_NEEDED = Approval()
+
+
+def approval_of(
+    required: bool, decision: PostDecision | None, *, profile: str, cut_sha256: str | None, metadata: FootageMetadata
+) -> Approval:
+    """The approval of one post from its channel's rule and the newest decision on its (footage, channel) (pure).
+
+    A decision counts only for the cut and the text it was made on: one on another cut or text (the cut was made
+    again, the text changed) leaves the post awaiting a new decision, whether it approved or rejected."""
+    if not required:
+        return NOT_NEEDED
+    if decision is None or not decision.covers(profile=profile, cut_sha256=cut_sha256, metadata=metadata):
+        return Approval(needed=True)
+    if decision.decision == "approved":
+        return Approval(needed=True, approved=True)
+    return Approval(needed=True, rejection=decision.reason or "")
 
 
 @dataclass(frozen=True)
@@ -67,7 +115,15 @@ class Fail:
     reason: str
 
 
-Action = Announce | Leave | Hold | Post | Fail
+@dataclass(frozen=True)
+class Reject:
+    """An approver rejected exactly this post: never posted (unless a later decision approves it); `reason` is what
+    the ledger and posts.failed say."""
+
+    reason: str
+
+
+Action = Announce | Leave | Hold | Post | Fail | Reject
 
 
 def decide(
@@ -80,12 +136,24 @@ def decide(
     connected: bool,
     shared_ledger: bool,
     abandoned_after: timedelta,
+    approval: Approval = NOT_NEEDED,
 ) -> Action:
-    """The post's state machine before an attempt. `connected`: the channel registry says the channel can post."""
+    """The post's state machine before an attempt. `connected`: the channel registry says the channel can post;
+    `approval`: what the approvers said about exactly this cut and text (`approval_of`)."""
     if seen.state is PostState.POSTED:
         return Announce()
     if seen.state is PostState.FAILED:
         return Leave("failed: waits for a person (`loa retry`)")
+    if approval.rejection is not None:
+        # At once, even for a post held until its publish time: the editor sees the reason now.
+        reason = rejected_because(approval.rejection)
+        if seen.state is PostState.REJECTED and seen.reason == reason:
+            return Leave(reason)
+        return Reject(reason)
+    if seen.state is PostState.REJECTED and not approval.approved:
+        # Only an approval of exactly what it is about to send brings a rejected post back (not a cut made again,
+        # nor a ward admin turning approval off).
+        return Leave("rejected: waits for an approver's new decision")
     # Only a shared ledger can have another worker behind a fresh in-flight row: an embedded one has one worker,
     # whose in-flight rows are its own from before a crash. If that worker dies, the scheduler reclaims the post
     # once its heartbeat stops.
@@ -94,6 +162,11 @@ def decide(
         return Leave("another worker is posting it")
     if seen.state is PostState.SCHEDULED and seen.due_at is not None and seen.due_at > now:
         return Leave(f"held until {seen.due_at.isoformat()}")
+    if approval.awaiting:
+        # Waits, due at once, like a disconnected channel's post; the decision re-drives it when it comes.
+        if seen.state is PostState.SCHEDULED and seen.reason == AWAITING_APPROVAL:
+            return Leave(AWAITING_APPROVAL)
+        return Hold(now, reason=AWAITING_APPROVAL)
     if publish_at is not None and publish_at > now and platform not in NATIVE_SCHEDULING:
         return Hold(publish_at)
     if not connected:
@@ -104,7 +177,8 @@ def decide(
         return Hold(now, reason=DISCONNECTED)
     if not has_adapter:
         return Fail(f"no adapter for platform {platform!r}")
-    return Post(claim=seen.state is PostState.SCHEDULED)
+    # A held or rejected row is claimed first (a conditional update only one worker wins).
+    return Post(claim=seen.state in (PostState.SCHEDULED, PostState.REJECTED))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 
 A post moves PENDING → UPLOADING (the platform's resumable session is stored here before the first byte is sent)
 → POSTED (with the platform's id). SCHEDULED holds a post until `due_at` (a publish time, or a platform quota
-that resets tomorrow); FAILED waits for a person (`loa retry`). A POSTED row is never posted again.
+that resets tomorrow, an approval); FAILED waits for a person (`loa retry`); REJECTED was refused by an approver.
+A POSTED row is never posted again.
+
+The newest approver's decision per (footage, channel) is kept here too (`decisions`), whether or not the post
+exists yet: a decision that arrives before the renditions is applied when they do.
 
 SQLite is the embedded default; PostgreSQL when replicas share one ledger (loa_core.db: one SQLAlchemy Core
 implementation for both, the schema in loa_publisher/migrations). Every write is one statement in its own
@@ -27,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, Text, and_, func, select, update
 
 from loa_core import db
-from loa_core.contracts import PUBLISHER, utc_now
+from loa_core.contracts import PUBLISHER, PostDecision, utc_now
 from loa_core.secrets import SecretBox, SecretKeyMissing, SecretUndecryptable, is_encrypted
 from loa_core.streaming import PermanentError, RetryableError
 
@@ -40,6 +44,8 @@ class PostState(StrEnum):
     SCHEDULED = "SCHEDULED"
     POSTED = "POSTED"
     FAILED = "FAILED"
+    # An approver rejected it: never posted, and not retried; only a later approval of its cut and text re-drives it.
+    REJECTED = "REJECTED"
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,16 @@ posts = Table(
     Column("due_at", Text),
     Column("request", Text),
     Column("failing_since", Text),
+)
+# The newest decision per (footage, channel): the PostDecision as received, and its time (which one is newest).
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("occurred_at", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("record", Text, nullable=False),
 )
 connection_tokens = Table(
     "connection_tokens",
@@ -262,8 +278,44 @@ class Ledger:
         )
 
     def claim_due(self, key: PostKey) -> bool:
-        """Take a held post for posting; False when another worker (or an earlier claim) already took it."""
-        return self._update(key, posts.c.state == PostState.SCHEDULED.value, state=PostState.PENDING.value) == 1
+        """Take a held (or rejected, now approved) post for posting; False when another worker (or an earlier claim)
+        already took it."""
+        held = posts.c.state.in_([PostState.SCHEDULED.value, PostState.REJECTED.value])
+        return self._update(key, held, state=PostState.PENDING.value) == 1
+
+    def mark_rejected(self, key: PostKey, *, request: str, reason: str) -> None:
+        """An approver rejected the post: kept with its request, so a later approval can re-drive it."""
+        self._upsert(key, state=PostState.REJECTED.value, error=reason, due_at=None, request=request, session=None)
+
+    # --- approvers' decisions
+
+    def record_decision(self, decision: PostDecision) -> bool:
+        """Keep the decision if it is the newest for its (footage, channel); whether it was (an older or repeated one
+        is not)."""
+        where = and_(decisions.c.footage_id == decision.footage_id, decisions.c.channel == decision.channel)
+        at = _iso(decision.occurred_at)
+
+        def work(c: Connection) -> bool:
+            row = c.execute(select(decisions.c.occurred_at, decisions.c.event_id).where(where)).first()
+            if row is not None and (row.occurred_at, row.event_id) >= (at, decision.event_id):
+                return False
+            values = {
+                "footage_id": decision.footage_id,
+                "channel": decision.channel,
+                "occurred_at": at,
+                "event_id": decision.event_id,
+                "record": decision.model_dump_json(),
+            }
+            db.upsert(c, decisions, values, update=["occurred_at", "event_id", "record"])
+            return True
+
+        return self._run(work)
+
+    def decision(self, footage_id: str, channel: str) -> PostDecision | None:
+        """The newest decision on the footage's post to the channel, or None."""
+        where = and_(decisions.c.footage_id == footage_id, decisions.c.channel == channel)
+        record = self._run(lambda c: c.execute(select(decisions.c.record).where(where)).scalar())
+        return PostDecision.read_json(record) if record is not None else None
 
     def updated_at(self, key: PostKey) -> datetime | None:
         return _ts(self._run(lambda c: c.execute(select(posts.c.updated_at).where(_is(key))).scalar()))

@@ -24,6 +24,7 @@ from loa_core.contracts import (
     PUBLISHER,
     RENDITIONS_READY,
     ChannelState,
+    PostDecision,
     PostFailed,
     PostPublished,
     Rendition,
@@ -34,11 +35,25 @@ from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
-from loa_publisher.adapters import Adapter, PublishRequest, QuotaExceeded, UploadSession
+from loa_publisher.adapters import Adapter, PostText, PublishRequest, QuotaExceeded, UploadSession
 from loa_publisher.auth import AuthorizationLost
-from loa_publisher.decide import DISCONNECTED, Announce, Fail, GiveUp, Hold, Leave, Post, Seen, after_transient, decide
-from loa_publisher.ledger import Ledger, LedgerEntry, PostKey
-from loa_publisher.text import render
+from loa_publisher.decide import (
+    AWAITING_APPROVAL,
+    DISCONNECTED,
+    Announce,
+    Fail,
+    GiveUp,
+    Hold,
+    Leave,
+    Post,
+    Reject,
+    Seen,
+    after_transient,
+    approval_of,
+    decide,
+)
+from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
+from loa_publisher.text import approved, render
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +169,34 @@ class Publisher:
                 log.warning("held post %s will be retried: %s", entry.key, exc)
         return attempted
 
+    async def decided(self, decision: PostDecision) -> int:
+        """A posts.decisions event: kept in the ledger if it is the newest on its (footage, channel), then that
+        channel's posts of the footage which wait for it (held, or rejected) are asked about again at once. A decision
+        on posts not seen yet is only kept: `handle` applies it when their renditions arrive. Returns how many posts
+        were asked about."""
+        if not self.ledger.record_decision(decision):
+            log.info(
+                "decision %s is not the newest on %s/%s: ignored",
+                decision.event_id,
+                decision.footage_id,
+                decision.channel,
+            )
+            return 0
+        log.info("%s %s/%s (by %s)", decision.decision, decision.footage_id, decision.channel, decision.by)
+        channel = self.channels.get(decision.channel)
+        asked = 0
+        for entry in self.ledger.entries(decision.footage_id):
+            waiting = entry.state in (PostState.SCHEDULED, PostState.REJECTED)
+            if entry.channel != decision.channel or not waiting or entry.request is None or channel is None:
+                continue
+            event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))
+            rendition = next((r for r in event.renditions if r.profile == entry.profile), None)
+            if rendition is None:
+                continue
+            asked += 1
+            await self._post(event, PlannedPost(channel, rendition))
+        return asked
+
     def retry(self, footage_id: str) -> list[PostKey]:
         """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
         return self.ledger.retry_failed(footage_id)
@@ -183,6 +226,14 @@ class Publisher:
         if entry is not None:
             seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since, entry.error)
         publish_at = event.metadata.publish_at.get(channel.name)
+        decision = self.ledger.decision(key.footage_id, key.channel) if channel.approval_required else None
+        approval = approval_of(
+            channel.approval_required,
+            decision,
+            profile=key.profile,
+            cut_sha256=post.rendition.sha256,
+            metadata=event.metadata,
+        )
         action = decide(
             seen,
             now=self.clock(),
@@ -192,23 +243,33 @@ class Publisher:
             connected=channel.state is ChannelState.CONNECTED,
             shared_ledger=self.ledger.shared,
             abandoned_after=self.abandoned_after,
+            approval=approval,
         )
         match action:
             case Announce():
                 assert entry is not None
                 await self._announce(entry, channel)
             case Leave(why):
-                # A post waiting for its channel is asked about at every tick: said once, when it was held.
-                log.log(logging.DEBUG if why == DISCONNECTED else logging.INFO, "%s: nothing to do now (%s)", key, why)
+                # A post waiting for its channel or an approver is asked about at every tick: said once, when held.
+                quiet = why in (DISCONNECTED, AWAITING_APPROVAL)
+                log.log(logging.DEBUG if quiet else logging.INFO, "%s: nothing to do now (%s)", key, why)
             case Hold(until, _, reason):
                 self.ledger.schedule(key, until, request=event.model_dump_json(), reason=reason)
                 log.info("holding %s until %s%s", key, until.isoformat(), f": {reason}" if reason else "")
             case Fail(reason):
                 raise PermanentError(f"{reason} (channel {channel.name!r})")
+            case Reject(reason):
+                # A person decided: not a processing failure (no dead letter), but the editor must hear why.
+                self.ledger.mark_rejected(key, request=event.model_dump_json(), reason=reason)
+                log.info("%s rejected: %s", key, reason)
+                await self._failed(key, channel.name, channel.platform, reason, retryable=False)
             case Post(claim):
                 if claim and not self.ledger.claim_due(key):
                     return  # another worker took it
-                await self._attempt(event, post, key, publish_at, seen.failing_since)
+                # The approver's own words when it changed them; else the channel's templates over the footage's.
+                changed = decision.text if approval.approved and decision is not None else None
+                text = approved(channel, changed) if changed else render(channel, event.metadata, key.footage_id)
+                await self._attempt(event, post, key, publish_at, seen.failing_since, text)
 
     async def _attempt(
         self,
@@ -217,6 +278,7 @@ class Publisher:
         key: PostKey,
         publish_at: datetime | None,
         failing_since: datetime | None,
+        text: PostText,
     ) -> None:
         """One call to the adapter, with its outcome written to the ledger (and announced)."""
         channel, request_json = post.channel, event.model_dump_json()
@@ -233,7 +295,7 @@ class Publisher:
             channel=channel,
             rendition=post.rendition,
             metadata=event.metadata,
-            text=render(channel, event.metadata, key.footage_id),
+            text=text,
             publish_at=publish_at,
         )
         heartbeat = asyncio.create_task(self._heartbeat(key))

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata
+from loa_core.contracts import PostText as ApprovedText
 from loa_publisher.adapters import PostText
 
 
@@ -107,6 +108,22 @@ def render(channel: Channel, metadata: FootageMetadata, footage_id: str) -> Post
     }
     title = _render_one(channel, "title", platform, context)
     description = _render_one(channel, "description", platform, context)
+    return fit(platform, title, description, hashtags, fallback_title=metadata.title)
+
+
+def approved(channel: Channel, text: ApprovedText) -> PostText:
+    """The text an approver wrote for the post (contracts.decisions), within the platform's limits like a rendered
+    one: used as it is, not through the channel's templates (the approver saw and changed the final words)."""
+    limits = LIMITS.get(channel.platform, LIMITS["local"])
+    hashtags = tuple(unicodedata.normalize("NFC", h) for h in text.hashtags[: limits.max_hashtags])
+    title, description = unicodedata.normalize("NFC", text.title), unicodedata.normalize("NFC", text.description)
+    return fit(channel.platform, title, description, hashtags, fallback_title=title)
+
+
+def fit(platform: str, title: str, description: str, hashtags: tuple[str, ...], *, fallback_title: str) -> PostText:
+    """Title and description made acceptable to the platform: its forbidden characters replaced, one line of title,
+    both cut to its limits at a word boundary."""
+    limits = LIMITS.get(platform, LIMITS["local"])
     for ch in limits.forbidden:
         # Lookalike angle quotes keep the meaning where YouTube refuses the ASCII ones.
         title = title.replace(ch, "‹" if ch == "<" else "›")
@@ -115,7 +132,7 @@ def render(channel: Channel, metadata: FootageMetadata, footage_id: str) -> Post
         _SPACES.sub(" ", title.replace("\n", " ")).strip(), chars=limits.title_chars, utf16=platform == "tiktok"
     )
     if not title:
-        title = cut(unicodedata.normalize("NFC", metadata.title), chars=limits.title_chars)
+        title = cut(unicodedata.normalize("NFC", fallback_title), chars=limits.title_chars)
     if limits.description_chars == 0:
         description = ""
     else:

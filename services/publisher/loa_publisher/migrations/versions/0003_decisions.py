@@ -1,0 +1,28 @@
+"""Approvers' decisions: the newest per (footage, channel), kept whether or not the post exists yet (a decision that
+arrives before the renditions is applied when they do). Posts an approver rejected get the state REJECTED (the
+`state` column is text: no change to `posts`).
+
+No downgrade: a ledger is never taken back (restore a backup instead, docs/operations/backup-restore.md).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "decisions",
+        sa.Column("footage_id", sa.Text(), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        sa.Column("occurred_at", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("footage_id", "channel"),
+    )
