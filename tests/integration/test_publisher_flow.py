@@ -254,12 +254,12 @@ async def test_permanent_error_is_posts_failed_and_a_dead_letter_then_retry_redr
     await world.handle(event)  # a redelivery does not retry a failed post by itself
     assert world.youtube.count("init") == 1
     world.youtube.inject("status", on="init", status=400)
-    assert world.publisher.retry(event.footage_id) == [PostKey(event.footage_id, "ward-yt", "youtube")]
+    assert world.publisher.retry(event.footage_id, None) == [PostKey(event.footage_id, "ward-yt", "youtube")]
     assert await world.publisher.run_due() == 1  # fails again: posts.failed and a dead letter again
     letters = [DeadLetter.from_bytes(v) for v in await world.topic(DEAD_LETTER.name, 2)]
     assert len(letters) == 2 and RenditionsReady.model_validate_json(letters[1].original_value) == event
     assert len(await world.topic(POSTS_FAILED.name, 2)) == 2
-    world.publisher.retry(event.footage_id)
+    world.publisher.retry(event.footage_id, None)
     assert await world.publisher.run_due() == 1
     assert len(world.youtube.videos) == 1
     entry = world.ledger.get(event.footage_id, "ward-yt", "youtube")
@@ -310,7 +310,7 @@ async def test_a_post_failing_for_too_long_shows_as_failed_and_loa_retry_resumes
     world.clock.now += timedelta(hours=1)
     assert await world.publisher.run_due() == 0  # failed posts wait for a person
     # TikTok is back; `loa retry` re-drives the post.
-    assert world.publisher.retry(event.footage_id) == [PostKey(event.footage_id, "ward-tt", "tiktok")]
+    assert world.publisher.retry(event.footage_id, None) == [PostKey(event.footage_id, "ward-tt", "tiktok")]
     assert await world.publisher.run_due() == 1
     assert len(world.tiktok.videos) == 1
     entry = world.ledger.get(event.footage_id, "ward-tt", "tiktok")

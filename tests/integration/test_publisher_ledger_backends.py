@@ -50,7 +50,7 @@ def get(ledger: Ledger, key: PostKey = KEY):  # type: ignore[no-untyped-def]
 def test_lifecycle_survives_reconnect(database_url: str) -> None:
     ledger = Ledger.open(database_url)
     assert ledger.shared is database_url.startswith("postgresql://")  # several workers may share it
-    ledger.mark_pending(KEY, '{"event": "Lễ chào cờ"}')
+    ledger.mark_pending(KEY, '{"event": "Lễ chào cờ"}', "default")
     ledger.save_session(KEY, {"uri": "https://upload/x?upload_id=1", "size": 123})
     ledger.close()
     ledger = Ledger.open(database_url)  # a restarted publisher
@@ -67,7 +67,7 @@ def test_lifecycle_survives_reconnect(database_url: str) -> None:
 
 def test_schedule_due_claim_and_retry(database_url: str) -> None:
     ledger = Ledger.open(database_url)
-    ledger.schedule(KEY, NOW + timedelta(minutes=5), request="{}", reason="youtube: quota")
+    ledger.schedule(KEY, NOW + timedelta(minutes=5), request="{}", ward="default", reason="youtube: quota")
     assert ledger.due(NOW) == [] and ledger.next_due() == NOW + timedelta(minutes=5)
     assert [e.key for e in ledger.due(NOW + timedelta(minutes=5))] == [KEY]
     # Two replicas race for the same held post: exactly one gets it.
@@ -76,8 +76,8 @@ def test_schedule_due_claim_and_retry(database_url: str) -> None:
     other.close()
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
     assert get(ledger).error == "youtube: HTTP 403: forbidden"
-    assert ledger.retry_failed(KEY.footage_id) == [KEY]
-    assert get(ledger).state is PostState.SCHEDULED and ledger.retry_failed(KEY.footage_id) == []
+    assert ledger.retry_failed(KEY.footage_id, None) == [KEY]
+    assert get(ledger).state is PostState.SCHEDULED and ledger.retry_failed(KEY.footage_id, None) == []
     ledger.close()
 
 
@@ -133,7 +133,7 @@ async def test_an_interrupted_youtube_upload_resumes_from_the_stored_session(dat
 
 def test_postgres_ledger_reconnects_after_a_server_restart(postgres_server: PostgresServer) -> None:
     ledger = Ledger.open(postgres_server.new_database())
-    ledger.mark_pending(KEY, "{}")
+    ledger.mark_pending(KEY, "{}", "default")
     postgres_server.restart()  # every connection is cut; the next statement reconnects
     ledger.save_session(KEY, {"uri": "u", "size": 1})
     assert get(ledger).session == {"uri": "u", "size": 1}
@@ -142,7 +142,7 @@ def test_postgres_ledger_reconnects_after_a_server_restart(postgres_server: Post
 
 def test_abandoned_in_flight_posts_are_reclaimed_once(database_url: str) -> None:
     ledger, other = Ledger.open(database_url, clock=lambda: NOW), Ledger.open(database_url, clock=lambda: NOW)
-    ledger.mark_pending(KEY, "{}")
+    ledger.mark_pending(KEY, "{}", "default")
     ledger.save_session(KEY, {"uri": "u", "size": 1})
     assert ledger.reclaim_abandoned(timedelta(minutes=5)) == []  # its heartbeat is fresh
     assert [ledger.reclaim_abandoned(timedelta(0)), other.reclaim_abandoned(timedelta(0))] == [[KEY], []]

@@ -201,9 +201,9 @@ def test_loa_retry_takes_an_uploader_token(ingest: IngestProcess, publisher: Pub
     assert refused.status_code == 403
     assert "needs the editor role" in refused.json()["detail"]
     allowed = post(create_token(ingest, "editor")["token"])
-    assert allowed.status_code == 200, allowed.text
-    assert allowed.json()["retried"] == []  # nothing of this footage had failed
-    assert post(STATIC).status_code == 200
+    assert allowed.status_code == 404, allowed.text  # let in, but the publisher has no post of this footage
+    assert_bilingual(allowed.json()["detail"])
+    assert post(STATIC).status_code == 404
     not_an_id = httpx.post(
         f"{publisher.url}/posts/nope/retry", headers={"Authorization": f"Bearer {STATIC}"}, timeout=10
     )

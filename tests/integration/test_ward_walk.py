@@ -178,6 +178,7 @@ def _fill(path: str, wards: Wards) -> str:
         "upload_id": wards.a_upload,
         "token_id": wards.a_token_id,
         "name": "a-local",  # a channel
+        "channel": "a-local",
         "kind": "logo",  # of a channel's branding
     }
     filled = path
@@ -204,6 +205,11 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"json": {"name": "b-new", "platform": "local", "profiles": ["youtube"], "ward": WARD_A}}
     if (method, path) == ("PATCH", "/channels/{name}"):
         return {"json": {"approval_required": True}}
+    seen = {"cuts": {"youtube": "0" * 64}, "text_sha256": "0" * 64}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/approve"):
+        return {"json": seen}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/reject"):
+        return {"json": {**seen, "reason": "không đạt"}}
     if (method, path) == ("POST", "/channels/{name}/branding/{kind}"):
         return {"files": {"file": ("logo.png", b"\x89PNG", "image/png")}}
     return {"headers": headers}

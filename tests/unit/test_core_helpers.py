@@ -48,6 +48,16 @@ def test_dead_letter_keeps_utf8_as_text_and_binary_as_base64() -> None:
     binary = dead_letter_for(b"\xff\x00", service="s", topic="t", error=ValueError("bad"), offset=7)
     assert binary.original_encoding == "base64"
     assert base64.b64decode(binary.original_value) == b"\xff\x00" and binary.origin_offset == 7
+    assert text.ward is None and binary.ward is None
+
+
+def test_a_dead_letter_carries_the_ward_of_a_record_it_could_not_decode() -> None:
+    too_new = b'{"schema_version": 99, "footage_id": "x", "ward": "phuong-1"}'
+    assert dead_letter_for(too_new, service="s", topic="t", error=ValueError("v99")).ward == "phuong-1"
+    for raw in (b'{"ward": "../etc"}', b'{"ward": 3}', b"[1]", b"not json"):
+        assert dead_letter_for(raw, service="s", topic="t", error=ValueError("bad")).ward is None, raw
+    told = dead_letter_for(b"{}", service="s", topic="t", error=ValueError("bad"), ward="phuong-2")
+    assert told.ward == "phuong-2"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ BOX = SecretBox([KEY_TEXT])
 
 def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
     ledger = Ledger.open(tmp_path / "l.sqlite3")
-    ledger.mark_pending(KEY, '{"e": 1}')
+    ledger.mark_pending(KEY, '{"e": 1}', "default")
     ledger.save_session(KEY, {"uri": "http://x/upload?upload_id=1", "size": 10})
     ledger.close()
     ledger = Ledger.open(tmp_path / "l.sqlite3")
@@ -28,7 +28,7 @@ def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
     assert entry is not None and entry.state is PostState.UPLOADING
     assert entry.session == {"uri": "http://x/upload?upload_id=1", "size": 10}
     assert entry.request == '{"e": 1}'
-    ledger.mark_pending(KEY, '{"e": 1}')  # a retry keeps the session to resume it
+    ledger.mark_pending(KEY, '{"e": 1}', "default")  # a retry keeps the session to resume it
     assert ledger.get(*vars(KEY).values()).session is not None  # type: ignore[union-attr]
     ledger.mark_posted(KEY, post_id="v1", url="https://y/v1", published_at=NOW)
     entry = ledger.get(*vars(KEY).values())
@@ -37,7 +37,7 @@ def test_states_and_session_survive_a_reopen(tmp_path: Path) -> None:
 
 def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
     ledger = Ledger.open(tmp_path / "l.sqlite3")
-    ledger.schedule(KEY, NOW + timedelta(hours=1), request="{}")
+    ledger.schedule(KEY, NOW + timedelta(hours=1), request="{}", ward="default")
     assert ledger.due(NOW) == []
     assert ledger.next_due() == NOW + timedelta(hours=1)
     due = ledger.due(NOW + timedelta(hours=1))
@@ -50,14 +50,25 @@ def test_schedule_due_and_claim_once(tmp_path: Path) -> None:
 def test_retry_failed_makes_failed_posts_due(tmp_path: Path) -> None:
     ledger = Ledger.open(tmp_path / "l.sqlite3", clock=lambda: NOW)
     other = PostKey(KEY.footage_id, "ward-tt", "tiktok")
-    ledger.mark_pending(KEY, "{}")
+    ledger.mark_pending(KEY, "{}", "default")
     ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
-    ledger.mark_pending(other, "{}")
+    ledger.mark_pending(other, "{}", "default")
     ledger.mark_posted(other, post_id="p", url="u", published_at=NOW)
-    assert ledger.retry_failed(KEY.footage_id) == [KEY]
+    assert ledger.retry_failed(KEY.footage_id, None) == [KEY]
     entry = ledger.get(*vars(KEY).values())
     assert entry is not None and entry.state is PostState.SCHEDULED and entry.due_at == NOW and entry.error is None
-    assert ledger.retry_failed(KEY.footage_id) == []
+    assert ledger.retry_failed(KEY.footage_id, None) == []
+
+
+def test_a_retry_is_confined_to_the_posts_ward(tmp_path: Path) -> None:
+    ledger = Ledger.open(tmp_path / "l.sqlite3", clock=lambda: NOW)
+    ledger.mark_pending(KEY, "{}", "ward-a")
+    ledger.mark_failed(KEY, "youtube: HTTP 403: forbidden")
+    assert ledger.get(*vars(KEY).values()).ward == "ward-a"  # type: ignore[union-attr]
+    assert ledger.retry_failed(KEY.footage_id, "ward-b") is None, "another ward's footage: as if unknown"
+    assert ledger.retry_failed("b" * 32, "ward-a") is None
+    assert ledger.get(*vars(KEY).values()).state is PostState.FAILED  # type: ignore[union-attr]
+    assert ledger.retry_failed(KEY.footage_id, "ward-a") == [KEY]
 
 
 def stored_tokens(path: Path) -> list[str]:

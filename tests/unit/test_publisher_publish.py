@@ -176,7 +176,7 @@ async def test_a_held_post_whose_worker_died_mid_upload_is_resumed_by_the_schedu
     key = PostKey(event.footage_id, "tt", "tiktok")
     # What a worker leaves behind when it is killed while posting a held post: UPLOADING with a session, and no
     # Kafka record that will ever bring it back (renditions.ready was committed when the post was held).
-    ledger.mark_pending(key, event.model_dump_json())
+    ledger.mark_pending(key, event.model_dump_json(), "default")
     ledger.save_session(key, {"upload_url": "https://u/0", "sent": 0})
     assert await publisher.run_due() == 0  # fresh: its worker may still be uploading
     publisher.abandoned_after = timedelta(0)
@@ -218,7 +218,7 @@ async def test_on_a_shared_ledger_a_live_upload_of_another_worker_is_left_alone(
     ledger.shared = True  # as a PostgreSQL ledger is
     event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
     key = PostKey(event.footage_id, "tt", "tiktok")
-    ledger.mark_pending(key, event.model_dump_json())  # another worker is uploading it (fresh heartbeat)
+    ledger.mark_pending(key, event.model_dump_json(), "default")  # another worker is uploading it (fresh heartbeat)
     ledger.save_session(key, {"upload_url": "https://u/9"})
     await publisher.handle(event)  # the redelivery after a rebalance
     assert adapter.requests == []
@@ -232,7 +232,7 @@ async def test_on_an_embedded_ledger_an_in_flight_row_is_resumed_at_once(tmp_pat
     publisher, _, ledger, _ = make(tmp_path, adapter)
     event = event_for(new_id(), metadata(("tt",)), rendition("tiktok"))
     key = PostKey(event.footage_id, "tt", "tiktok")
-    ledger.mark_pending(key, event.model_dump_json())  # left by this very worker before it was killed
+    ledger.mark_pending(key, event.model_dump_json(), "default")  # left by this very worker before it was killed
     ledger.save_session(key, {"upload_url": "https://u/3"})
     await publisher.handle(event)
     assert adapter.sessions_seen == [FakeUpload("https://u/3")]
@@ -352,7 +352,7 @@ async def test_a_rejected_post_never_goes_out_and_the_editor_hears_why(tmp_path:
     assert name == POSTS_FAILED.name and isinstance(failed, PostFailed)
     assert (failed.reason, failed.retryable) == (reason, False)
     await publisher.handle(event)  # redelivered, retried, asked again: nothing more is said or posted
-    assert publisher.retry(event.footage_id) == []
+    assert publisher.retry(event.footage_id, None) == []
     await publisher.run_due()
     assert adapter.requests == [] and len(producer.sent) == 1
     # An approver who changes their mind approves exactly this cut: then, and only then, it goes out.

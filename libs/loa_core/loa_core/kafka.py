@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
+import re
 import time
 
 from aiokafka import AIOKafkaProducer
@@ -12,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from loa_core.contracts import ALL_TOPICS, DEAD_LETTER, DeadLetter, Event, TopicSpec, check_produces, group_id
+from loa_core.contracts.base import WARD_PATTERN
 from loa_core.metrics import DEAD_LETTERS_SENT
 
 log = logging.getLogger(__name__)
@@ -182,8 +185,11 @@ def dead_letter_for(
     partition: int | None = None,
     offset: int | None = None,
     footage_id: str | None = None,
+    ward: str | None = None,
 ) -> DeadLetter:
-    """Wrap a record that cannot be processed, keeping its bytes intact whatever they are."""
+    """Wrap a record that cannot be processed, keeping its bytes intact whatever they are. `ward`: the record's, if
+    known; else read from the record's own `ward` field when it is JSON that names one (a record too new or
+    malformed to decode still says whose it is), so the dead letter is shown to that ward's people."""
     raw = raw or b""
     try:
         original, encoding = raw.decode("utf-8"), "utf-8"
@@ -197,9 +203,23 @@ def dead_letter_for(
         reason=f"{type(error).__name__}: {error}"[:4000],
         error_type=type(error).__name__,
         footage_id=footage_id,
+        ward=ward or _ward_of(raw),
         original_value=original,
         original_encoding=encoding,  # type: ignore[arg-type]
     )
+
+
+_WARD = re.compile(WARD_PATTERN)
+
+
+def _ward_of(raw: bytes) -> str | None:
+    """The `ward` a JSON record names, if it is one; None for anything else."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    ward = data.get("ward") if isinstance(data, dict) else None
+    return ward if isinstance(ward, str) and _WARD.fullmatch(ward) else None
 
 
 async def send_dead_letter(producer: EventProducer, letter: DeadLetter) -> None:

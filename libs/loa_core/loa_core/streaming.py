@@ -318,6 +318,7 @@ async def process_record(
             limit.record(dead_lettered=True)
         return Outcome.DEAD_LETTERED
     footage_id = getattr(event, "footage_id", None)
+    ward = getattr(event, "ward", None)
     attempt = 0
     while True:
         try:
@@ -343,7 +344,14 @@ async def process_record(
             log.error("not dead-lettering %s[%s]@%s (%s): %s", topic, partition, offset, footage_id, error)
             return Outcome.HELD
         letter = dead_letter_for(
-            raw, service=service, topic=topic, error=error, partition=partition, offset=offset, footage_id=footage_id
+            raw,
+            service=service,
+            topic=topic,
+            error=error,
+            partition=partition,
+            offset=offset,
+            footage_id=footage_id,
+            ward=ward,
         )
         await send_dead_letter(producer, letter)
         if limit is not None:

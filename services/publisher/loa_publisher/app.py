@@ -38,6 +38,7 @@ from loa_publisher.settings import PublisherSettings
 
 SERVICE = PUBLISHER
 log = logging.getLogger(__name__)
+NO_POSTS = "No posts of this footage here (unknown, or not of your ward). / Không có bài đăng nào của video này."
 
 
 def build_adapters(
@@ -145,7 +146,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         async def post(self, request: Request, footage_id: str) -> Response:
             try:
                 # Re-driving a failed post is the media team's call: an uploader token or higher.
-                await check_authorization(
+                caller = await check_authorization(
                     request.headers.get("Authorization"), settings.token_hashes(), roles, need="editor"
                 )
             except HTTPException as refused:
@@ -153,7 +154,9 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
                 return self.json({"detail": refused.detail}, status=refused.status_code, headers=headers)
             if not is_footage_id(footage_id):
                 return self.json({"detail": "Not a footage id. / Mã video không hợp lệ."}, status=404)
-            keys = publisher.retry(footage_id)
+            keys = publisher.retry(footage_id, caller.ward_filter())
+            if keys is None:  # another ward's footage is not even confirmed to exist
+                return self.json({"detail": NO_POSTS}, status=404)
             body: dict[str, Any] = {
                 "footage_id": footage_id,
                 "retried": [{"channel": k.channel, "profile": k.profile} for k in keys],

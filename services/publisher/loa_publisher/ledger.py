@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, Text, and_, func, select, update
 
 from loa_core import db
-from loa_core.contracts import PUBLISHER, PostDecision, utc_now
+from loa_core.contracts import DEFAULT_WARD, PUBLISHER, PostDecision, utc_now
 from loa_core.secrets import SecretBox, SecretKeyMissing, SecretUndecryptable, is_encrypted
 from loa_core.streaming import PermanentError, RetryableError
 
@@ -71,6 +71,7 @@ class LedgerEntry:
     failing_since: datetime | None = None
     # Last write or heartbeat: how another worker tells a live upload from an abandoned one.
     updated_at: datetime | None = None
+    ward: str = DEFAULT_WARD  # the footage's (from the renditions.ready event that asked for the post)
 
     @property
     def footage_id(self) -> str:
@@ -103,6 +104,7 @@ posts = Table(
     Column("due_at", Text),
     Column("request", Text),
     Column("failing_since", Text),
+    Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),
 )
 # The newest decision per (footage, channel): the PostDecision as received, and its time (which one is newest).
 decisions = Table(
@@ -150,6 +152,7 @@ def _entry(row: Row[Any]) -> LedgerEntry:
         request=row.request,
         failing_since=_ts(row.failing_since),
         updated_at=_ts(row.updated_at),
+        ward=row.ward,
     )
 
 
@@ -229,9 +232,9 @@ class Ledger:
         statement = update(posts).where(_is(key), *where).values(updated_at=self._now(), **fields)
         return self._run(lambda c: c.execute(statement).rowcount)
 
-    def mark_pending(self, key: PostKey, request: str) -> None:
+    def mark_pending(self, key: PostKey, request: str, ward: str) -> None:
         """About to post; keeps any stored upload session so a retry resumes it."""
-        self._upsert(key, state=PostState.PENDING.value, error=None, due_at=None, request=request)
+        self._upsert(key, state=PostState.PENDING.value, error=None, due_at=None, request=request, ward=ward)
 
     def save_session(self, key: PostKey, session: dict[str, Any]) -> None:
         """The platform's resumable session, durable before any byte of it is sent."""
@@ -260,12 +263,13 @@ class Ledger:
         else:
             self._upsert(key, state=PostState.FAILED.value, error=error, session=None)
 
-    def schedule(self, key: PostKey, due_at: datetime, *, request: str, reason: str | None = None) -> None:
+    def schedule(self, key: PostKey, due_at: datetime, *, request: str, ward: str, reason: str | None = None) -> None:
         """Hold the post until `due_at` (keeps the stored session: a quota wait resumes the same upload)."""
-        self._upsert(key, state=PostState.SCHEDULED.value, due_at=_iso(due_at), request=request, error=reason)
+        fields = {"due_at": _iso(due_at), "request": request, "ward": ward, "error": reason}
+        self._upsert(key, state=PostState.SCHEDULED.value, **fields)
 
     def hold_failing(
-        self, key: PostKey, due_at: datetime, *, request: str, reason: str, failing_since: datetime
+        self, key: PostKey, due_at: datetime, *, request: str, ward: str, reason: str, failing_since: datetime
     ) -> None:
         """Hold a post whose platform stayed down, remembering when its run of failures began."""
         self._upsert(
@@ -273,6 +277,7 @@ class Ledger:
             state=PostState.SCHEDULED.value,
             due_at=_iso(due_at),
             request=request,
+            ward=ward,
             error=reason,
             failing_since=_iso(failing_since),
         )
@@ -283,9 +288,10 @@ class Ledger:
         held = posts.c.state.in_([PostState.SCHEDULED.value, PostState.REJECTED.value])
         return self._update(key, held, state=PostState.PENDING.value) == 1
 
-    def mark_rejected(self, key: PostKey, *, request: str, reason: str) -> None:
+    def mark_rejected(self, key: PostKey, *, request: str, ward: str, reason: str) -> None:
         """An approver rejected the post: kept with its request, so a later approval can re-drive it."""
-        self._upsert(key, state=PostState.REJECTED.value, error=reason, due_at=None, request=request, session=None)
+        fields = {"error": reason, "due_at": None, "request": request, "ward": ward, "session": None}
+        self._upsert(key, state=PostState.REJECTED.value, **fields)
 
     # --- approvers' decisions
 
@@ -344,9 +350,13 @@ class Ledger:
                 reclaimed.append(key)
         return reclaimed
 
-    def retry_failed(self, footage_id: str) -> list[PostKey]:
-        """`loa retry`: every FAILED post of the footage becomes due now, with a new give-up window."""
-        failed = [e.key for e in self.entries(footage_id) if e.state is PostState.FAILED]
+    def retry_failed(self, footage_id: str, ward: str | None) -> list[PostKey] | None:
+        """`loa retry`: every FAILED post of the footage becomes due now, with a new give-up window. Only posts of
+        `ward` (None: any ward); None when the footage has no post there (unknown, or another ward's)."""
+        entries = [e for e in self.entries(footage_id) if ward is None or e.ward == ward]
+        if not entries:
+            return None
+        failed = [e.key for e in entries if e.state is PostState.FAILED]
         for key in failed:
             self._update(
                 key,

@@ -151,7 +151,7 @@ class Publisher:
                     reason = f"channel {entry.channel!r} or its {entry.profile!r} cut is no longer configured"
                     self.ledger.mark_failed(entry.key, reason)
                     platform = channel.platform if channel else "unknown"
-                    await self._failed(entry.key, entry.channel, platform, reason, retryable=False)
+                    await self._failed(entry.key, event.ward, entry.channel, platform, reason, retryable=False)
                     raise PermanentError(reason)
                 await self._post(event, PlannedPost(channel, rendition))
             except PermanentError as exc:
@@ -197,9 +197,10 @@ class Publisher:
             await self._post(event, PlannedPost(channel, rendition))
         return asked
 
-    def retry(self, footage_id: str) -> list[PostKey]:
-        """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it)."""
-        return self.ledger.retry_failed(footage_id)
+    def retry(self, footage_id: str, ward: str | None) -> list[PostKey] | None:
+        """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it), if the footage
+        has posts in `ward` (None: any ward); else None (unknown here, or another ward's)."""
+        return self.ledger.retry_failed(footage_id, ward)
 
     async def _heartbeat(self, key: PostKey) -> None:
         """Keep the row fresh while its upload runs (see `Ledger.reclaim_abandoned`)."""
@@ -254,15 +255,15 @@ class Publisher:
                 quiet = why in (DISCONNECTED, AWAITING_APPROVAL)
                 log.log(logging.DEBUG if quiet else logging.INFO, "%s: nothing to do now (%s)", key, why)
             case Hold(until, _, reason):
-                self.ledger.schedule(key, until, request=event.model_dump_json(), reason=reason)
+                self.ledger.schedule(key, until, request=event.model_dump_json(), ward=event.ward, reason=reason)
                 log.info("holding %s until %s%s", key, until.isoformat(), f": {reason}" if reason else "")
             case Fail(reason):
                 raise PermanentError(f"{reason} (channel {channel.name!r})")
             case Reject(reason):
                 # A person decided: not a processing failure (no dead letter), but the editor must hear why.
-                self.ledger.mark_rejected(key, request=event.model_dump_json(), reason=reason)
+                self.ledger.mark_rejected(key, request=event.model_dump_json(), ward=event.ward, reason=reason)
                 log.info("%s rejected: %s", key, reason)
-                await self._failed(key, channel.name, channel.platform, reason, retryable=False)
+                await self._failed(key, event.ward, channel.name, channel.platform, reason, retryable=False)
             case Post(claim):
                 if claim and not self.ledger.claim_due(key):
                     return  # another worker took it
@@ -283,7 +284,7 @@ class Publisher:
         """One call to the adapter, with its outcome written to the ledger (and announced)."""
         channel, request_json = post.channel, event.model_dump_json()
         adapter = self.adapters[channel.platform]
-        self.ledger.mark_pending(key, request_json)
+        self.ledger.mark_pending(key, request_json, event.ward)
         stored = self.ledger.get(key.footage_id, key.channel, key.profile)
         session = UploadSession(
             stored.session if stored else None,
@@ -305,7 +306,7 @@ class Publisher:
         except QuotaExceeded as exc:
             # Not a failure: the platform's day is over. The stored session (if any) is resumed then.
             reason = failure_reason(channel.platform, exc)
-            self.ledger.schedule(key, exc.retry_at, request=request_json, reason=reason)
+            self.ledger.schedule(key, exc.retry_at, request=request_json, ward=event.ward, reason=reason)
             log.warning("quota exhausted for %s: holding until %s", key, exc.retry_at.isoformat())
             return
         except RetryableError as exc:
@@ -318,24 +319,26 @@ class Publisher:
             ):
                 case Hold(until, since):
                     assert since is not None
-                    self.ledger.hold_failing(key, until, request=request_json, reason=reason, failing_since=since)
+                    self.ledger.hold_failing(
+                        key, until, request=request_json, ward=event.ward, reason=reason, failing_since=since
+                    )
                     log.warning("%s still failing (%s): holding until %s", key, reason, until.isoformat())
                 case GiveUp(since):
                     # Shown as failed, retryable: the session is kept, so `loa retry` resumes the upload.
                     self.ledger.mark_failed(key, reason, keep_session=True)
                     log.error("%s failing since %s: shown as failed (%s)", key, since.isoformat(), reason)
-                    await self._failed(key, channel.name, channel.platform, reason, retryable=True)
+                    await self._failed(key, event.ward, channel.name, channel.platform, reason, retryable=True)
             return
         except AuthorizationLost:
             # The platform revoked the channel's sign-in and ingest now shows it disconnected: the post waits (as
             # for any disconnected channel) and goes out once a ward admin connects the channel again.
-            self.ledger.schedule(key, self.clock(), request=request_json, reason=DISCONNECTED)
+            self.ledger.schedule(key, self.clock(), request=request_json, ward=event.ward, reason=DISCONNECTED)
             log.warning("%s waits: channel %s lost its authorization on %s", key, channel.name, channel.platform)
             return
         except PermanentError as exc:
             reason = failure_reason(channel.platform, exc)
             self.ledger.mark_failed(key, reason)
-            await self._failed(key, channel.name, channel.platform, reason, retryable=False)
+            await self._failed(key, event.ward, channel.name, channel.platform, reason, retryable=False)
             raise PermanentError(reason) from exc
         finally:
             heartbeat.cancel()
@@ -345,11 +348,14 @@ class Publisher:
         assert posted is not None
         await self._announce(posted, channel)
 
-    async def _failed(self, key: PostKey, channel: str, platform: str, reason: str, *, retryable: bool) -> None:
+    async def _failed(
+        self, key: PostKey, ward: str, channel: str, platform: str, reason: str, *, retryable: bool
+    ) -> None:
         await self.producer.send(
             POSTS_FAILED,
             PostFailed(
                 footage_id=key.footage_id,
+                ward=ward,
                 channel=channel,
                 platform=platform,
                 reason=reason,
@@ -364,6 +370,7 @@ class Publisher:
             PostPublished(
                 event_id=announcement_id(entry.key, entry.post_id),
                 footage_id=entry.footage_id,
+                ward=entry.ward,
                 channel=channel.name,
                 platform=channel.platform,
                 profile=entry.profile,

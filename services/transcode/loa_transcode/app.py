@@ -69,6 +69,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
                     TRANSCODE_PROGRESS,
                     TranscodeProgress(
                         footage_id=event.footage_id,
+                        ward=event.ward,
                         state="running",
                         percent=progress.percent,
                         fps=progress.fps,
@@ -86,7 +87,13 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
         await producer.send(RENDITIONS_READY, ready)
         await producer.send(
             TRANSCODE_PROGRESS,
-            TranscodeProgress(footage_id=event.footage_id, state="done", percent=100.0, upload_event_id=event.event_id),
+            TranscodeProgress(
+                footage_id=event.footage_id,
+                ward=event.ward,
+                state="done",
+                percent=100.0,
+                upload_event_id=event.event_id,
+            ),
         )
 
     async def on_dead_letter(event: Event | None, error: BaseException) -> None:
@@ -97,6 +104,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
                 TRANSCODE_PROGRESS,
                 TranscodeProgress(
                     footage_id=event.footage_id,
+                    ward=event.ward,
                     state="failed",
                     percent=0.0,
                     upload_event_id=event.event_id,

@@ -216,6 +216,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         ready = RenditionsReady(
             event_id=announcement_id(event),
             footage_id=event.footage_id,
+            ward=event.ward,
             metadata=event.metadata,
             renditions=tuple(renditions),
             images=tuple(image for image, _ in images),

@@ -55,7 +55,8 @@ ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,3
 ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 # A ward (phường, xã) or the district itself: the tenant that owns footage, channels, posts, archives and reports.
 # A slug chosen when the ward is created ("phuong-1", "xa-phu-rieng"); a label value and a path part like a channel.
-WardId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+WARD_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,39}$"
+WardId = Annotated[str, StringConstraints(pattern=WARD_PATTERN)]
 # The ward everything belonged to before wards existed, and the one `make run` creates: records written without a
 # ward (schema_version 1 events from before, imported channel files) are read as this ward's.
 DEFAULT_WARD: Final = "default"
