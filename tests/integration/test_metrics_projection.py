@@ -444,8 +444,13 @@ def test_a_projection_made_by_the_previous_code_is_adopted_with_every_row(tmp_pa
     old.close()
 
     projection = open_projection(path, CHANNELS)  # the new code starts on it: adopts it as revision 0001
-    # Columns that came later: the ward (rows from before wards are the default ward's), a failure's platform.
-    later = {"footage": {"ward": "default"}, "posts": {"ward": "default"}, "failures": {"platform": None}}
+    # Columns that came later: the ward (rows from before wards are the default ward's), a failure's platform, the
+    # footage's text fingerprint (approval; none for footage transcoded before it).
+    later = {
+        "footage": {"ward": "default", "text_sha256": None},
+        "posts": {"ward": "default"},
+        "failures": {"platform": None},
+    }
     for table, rows in PREVIOUS_ROWS.items():
         expected = [{**row, **later.get(table, {})} for row in rows]
         assert projection.database.rows(f"SELECT * FROM {table}") == expected, table

@@ -36,20 +36,20 @@ def test_the_text_fingerprint_is_canonical_and_keeps_vietnamese() -> None:
 
 
 def test_a_decision_covers_exactly_the_cut_and_text_it_was_made_on() -> None:
-    decision = _decision()
-    assert decision.covers(profile="youtube", cut_sha256=CUT, metadata=METADATA)
-    assert not decision.covers(profile="youtube", cut_sha256=OTHER_CUT, metadata=METADATA)
-    assert not decision.covers(profile="youtube", cut_sha256=None, metadata=METADATA)
-    assert not decision.covers(profile="tiktok", cut_sha256=CUT, metadata=METADATA)
+    decision, own = _decision(), PostText.of(METADATA).sha256()
+    assert decision.covers(profile="youtube", cut_sha256=CUT, own_text_sha256=own)
+    assert not decision.covers(profile="youtube", cut_sha256=OTHER_CUT, own_text_sha256=own)
+    assert not decision.covers(profile="youtube", cut_sha256=None, own_text_sha256=own)
+    assert not decision.covers(profile="tiktok", cut_sha256=CUT, own_text_sha256=own)
     changed = METADATA.model_copy(update={"title": "Lễ ra mắt kênh Zalo phường"})
-    assert not decision.covers(profile="youtube", cut_sha256=CUT, metadata=changed)
+    assert not decision.covers(profile="youtube", cut_sha256=CUT, own_text_sha256=PostText.of(changed).sha256())
 
 
 def test_an_approval_with_changed_text_covers_that_text_whatever_the_footage_says() -> None:
     text = PostText(title="Tiêu đề đã sửa", hashtags=("#Phường1",))
     decision = _decision(text=text.model_dump(), text_sha256=text.sha256())
     changed = METADATA.model_copy(update={"title": "Khác"})
-    assert decision.covers(profile="youtube", cut_sha256=CUT, metadata=changed)
+    assert decision.covers(profile="youtube", cut_sha256=CUT, own_text_sha256=PostText.of(changed).sha256())
 
 
 def test_a_rejection_needs_a_reason_and_the_text_its_fingerprint() -> None:

@@ -6,14 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loa_core.contracts import FootageMetadata, PostDecision, PostText
+from loa_core.contracts import NOT_NEEDED, Approval, FootageMetadata, PostDecision, PostText, approval_of
 from loa_publisher.decide import (
     AWAITING_APPROVAL,
     DISCONNECTED,
-    NOT_NEEDED,
     Action,
     Announce,
-    Approval,
     Fail,
     GiveUp,
     Hold,
@@ -22,7 +20,6 @@ from loa_publisher.decide import (
     Reject,
     Seen,
     after_transient,
-    approval_of,
     decide,
     rejected_because,
 )
@@ -186,7 +183,8 @@ def _decision(decision: str = "approved", cut: str = CUT, text: PostText | None 
 def test_the_approval_of_a_post(
     required: bool, decision: PostDecision | None, cut: str | None, metadata: FootageMetadata, expected: Approval
 ) -> None:
-    assert approval_of(required, decision, profile="youtube", cut_sha256=cut, metadata=metadata) == expected
+    own = PostText.of(metadata).sha256()
+    assert approval_of(required, decision, profile="youtube", cut_sha256=cut, own_text_sha256=own) == expected
 
 
 def test_transient_failures_are_held_until_they_have_lasted_too_long() -> None:

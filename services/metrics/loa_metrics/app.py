@@ -20,6 +20,7 @@ from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
+    POSTS_DECISIONS,
     POSTS_FAILED,
     POSTS_PUBLISHED,
     RENDITIONS_READY,
@@ -27,6 +28,7 @@ from loa_core.contracts import (
     ChannelState,
     DeadLetter,
     FootageUploaded,
+    PostDecision,
     PostFailed,
     PostPublished,
     RenditionsReady,
@@ -109,6 +111,10 @@ def create_app(
         if projection.events.failure(event):
             metrics.POSTS_FAILED.labels(event.ward, event.platform, event.channel).inc()
 
+    async def on_decision(event: PostDecision) -> None:
+        metrics.EVENTS_PROJECTED.labels(POSTS_DECISIONS.name).inc()
+        projection.events.post_decision(event)
+
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()
         if projection.events.failure(event):
@@ -126,6 +132,7 @@ def create_app(
         RENDITIONS_READY: on_renditions,
         POSTS_PUBLISHED: on_published,
         POSTS_FAILED: on_failed,
+        POSTS_DECISIONS: on_decision,
         DEAD_LETTER: on_dead_letter,
     }
     # Exactly the topics the contracts route to metrics: consume() refuses one not routed here (UndeclaredTopic), and

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, bindparam, func, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from loa_core.contracts import (
     DEFAULT_WARD,
     DeadLetter,
     FootageStatus,
     FootageUploaded,
+    PostDecision,
     PostFailed,
     PostPublished,
+    PostText,
     RenditionsReady,
 )
-from loa_core.db import insert_ignore
+from loa_core.db import insert_ignore, upsert
 from loa_metrics.status import PUBLISH
-from loa_metrics.store import Database, failures, footage, posts, ts
+from loa_metrics.store import Database, decisions, failures, footage, posts, ts
 from loa_metrics.views import FootageViews
 
 
@@ -50,6 +52,7 @@ _TRANSCODED = (
     .values(
         transcoded_at=bindparam("v_transcoded_at"),
         renditions=bindparam("v_renditions"),
+        text_sha256=bindparam("v_text_sha256"),
         title=func.coalesce(footage.c.title, bindparam("v_title")),
         series=func.coalesce(footage.c.series, bindparam("v_series")),
         channels=func.coalesce(footage.c.channels, bindparam("v_channels")),
@@ -87,13 +90,14 @@ class Projector:
 
     def renditions_ready(self, event: RenditionsReady) -> bool:
         renditions = [
-            r.model_dump(include={"profile", "key", "width", "height", "duration_s", "size_bytes"})
+            r.model_dump(include={"profile", "key", "width", "height", "duration_s", "size_bytes", "sha256"})
             for r in event.renditions
         ]
         values = {
             "fid": event.footage_id,
             "v_transcoded_at": ts(event.occurred_at),
             "v_renditions": json.dumps(renditions),
+            "v_text_sha256": PostText.of(event.metadata).sha256(),
             "v_title": event.metadata.title,
             "v_series": event.metadata.series,
             "v_channels": json.dumps(list(event.metadata.channels)),
@@ -146,6 +150,28 @@ class Projector:
             if footage_id:
                 _ensure_row(connection, footage_id, event.ward)
             return insert_ignore(connection, failures, row) > 0
+
+        return self._db.write(apply)
+
+    def post_decision(self, event: PostDecision) -> bool:
+        """Keep the decision if it is the newest on its (footage, channel) (an older one arriving late is not)."""
+        at = ts(event.occurred_at)
+        where = (decisions.c.footage_id == event.footage_id, decisions.c.channel == event.channel)
+
+        def apply(connection: Connection) -> bool:
+            _ensure_row(connection, event.footage_id, event.ward)
+            row = connection.execute(select(decisions.c.occurred_at, decisions.c.event_id).where(*where)).first()
+            if row is not None and (row.occurred_at, row.event_id) >= (at, event.event_id):
+                return False
+            values = {
+                "footage_id": event.footage_id,
+                "channel": event.channel,
+                "occurred_at": at,
+                "event_id": event.event_id,
+                "record": event.model_dump_json(),
+            }
+            upsert(connection, decisions, values, update=["occurred_at", "event_id", "record"])
+            return True
 
         return self._db.write(apply)
 

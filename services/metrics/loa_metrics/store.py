@@ -34,11 +34,12 @@ footage = Table(
     Column("source", Text),
     Column("uploaded_at", Text),
     Column("transcoded_at", Text),
-    Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes}
+    Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes, sha256}
     Column("published_counted", Integer, nullable=False, server_default="0"),
     Column("source_bytes", Integer),
     # The ward the footage belongs to (from its events; before its upload event is seen, the first event's).
     Column("ward", Text, nullable=False, server_default="default"),
+    Column("text_sha256", Text),  # the footage's own text's fingerprint (contracts.decisions), from its renditions
 )
 posts = Table(
     "posts",
@@ -59,6 +60,16 @@ posts = Table(
     # this column fall back to published_at.
     Column("announced_at", Text),
     Column("ward", Text, nullable=False, server_default="default"),  # the footage's ward
+)
+# The newest approver's decision per (footage, channel): the PostDecision as received.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("occurred_at", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("record", Text, nullable=False),
 )
 failures = Table(
     "failures",

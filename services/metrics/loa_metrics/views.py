@@ -8,21 +8,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
     FOOTAGE_STATUSES,
     IN_PROGRESS,
+    ApprovalView,
     FailureView,
     FootageStatus,
     FootageView,
+    PostDecision,
     PostView,
     PublishedStage,
     RenditionView,
     Stages,
     TranscodedStage,
     UploadedStage,
+    approval_of,
 )
 from loa_metrics.status import Failure, Publication, expected_posts_for, footage_status, stands
 from loa_metrics.store import Database, day_range
@@ -67,6 +70,8 @@ class FootageViews:
         publications = [Publication(p["channel"], p["profile"], p.pop("announced_at")) for p in posts]
         failures = [Failure(e["stage"], e["channel"], e["at"]) for e in errors]
         channel_names, renditions, expected = self._plan(data)
+        published = {(p.channel, p.profile) for p in publications}
+        approvals = self._approvals(data, renditions, expected - published)
         return FootageView(
             footage_id=footage_id,
             ward=data["ward"],
@@ -80,13 +85,48 @@ class FootageViews:
                 transcoded=TranscodedStage(
                     at=data["transcoded_at"], renditions=tuple(RenditionView(**r) for r in renditions)
                 ),
-                published=PublishedStage(posts=tuple(PostView(**p) for p in posts), expected=len(expected)),
+                published=PublishedStage(
+                    posts=tuple(PostView(**p) for p in posts), expected=len(expected), approvals=approvals
+                ),
             ),
             errors=tuple(
                 FailureView(**e, resolved=not stands(failure, data, publications, expected))
                 for e, failure in zip(errors, failures, strict=True)
             ),
+            text_sha256=data["text_sha256"],
         )
+
+    def _approvals(
+        self, data: dict[str, Any], renditions: list[dict[str, Any]], not_out: set[tuple[str, str]]
+    ) -> tuple[ApprovalView, ...]:
+        """Where each expected post not out yet, on a channel that requires approval, stands with the approvers
+        (the publisher's rule, contracts.decisions.approval_of, over what the projection stored)."""
+        waiting = sorted(post for post in not_out if self._channels[post[0]].approval_required)
+        if not waiting:
+            return ()
+        rows = self._db.rows("SELECT record FROM decisions WHERE footage_id = :fid", {"fid": data["footage_id"]})
+        newest = {d.channel: d for d in (PostDecision.read_json(r["record"]) for r in rows)}
+        cuts = {r["profile"]: r.get("sha256") for r in renditions}
+        views = []
+        for channel, profile in waiting:
+            decision = newest.get(channel)
+            approval = approval_of(
+                True, decision, profile=profile, cut_sha256=cuts.get(profile), own_text_sha256=data["text_sha256"]
+            )
+            state: Literal["awaiting", "approved", "rejected"] = "awaiting"
+            if approval.approved or approval.rejection is not None:
+                state = "approved" if approval.approved else "rejected"
+            views.append(
+                ApprovalView(
+                    channel=channel,
+                    profile=profile,
+                    state=state,
+                    reason=approval.rejection,
+                    by=decision.by if decision else None,
+                    decided_at=decision.occurred_at if decision else None,
+                )
+            )
+        return tuple(views)
 
     def list_footage(
         self,

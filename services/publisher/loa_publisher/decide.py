@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from loa_core.contracts import FootageMetadata, PostDecision
+from loa_core.contracts import NOT_NEEDED, Approval
 from loa_publisher.ledger import PostState
 
 # Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
@@ -33,39 +33,6 @@ AWAITING_APPROVAL = (
 def rejected_because(reason: str) -> str:
     """What the ledger and posts.failed say about a post an approver rejected."""
     return f"rejected by an approver: {reason} / bị từ chối khi duyệt: {reason}"
-
-
-@dataclass(frozen=True)
-class Approval:
-    """What the approvers said about exactly this post: `needed` (its channel requires approval), `approved` (the
-    newest decision approves exactly its cut and text), `rejection` (the newest decision rejects exactly them: why)."""
-
-    needed: bool = False
-    approved: bool = False
-    rejection: str | None = None
-
-    @property
-    def awaiting(self) -> bool:
-        return self.needed and not self.approved and self.rejection is None
-
-
-NOT_NEEDED = Approval()
-
-
-def approval_of(
-    required: bool, decision: PostDecision | None, *, profile: str, cut_sha256: str | None, metadata: FootageMetadata
-) -> Approval:
-    """The approval of one post from its channel's rule and the newest decision on its (footage, channel) (pure).
-
-    A decision counts only for the cut and the text it was made on: one on another cut or text (the cut was made
-    again, the text changed) leaves the post awaiting a new decision, whether it approved or rejected."""
-    if not required:
-        return NOT_NEEDED
-    if decision is None or not decision.covers(profile=profile, cut_sha256=cut_sha256, metadata=metadata):
-        return Approval(needed=True)
-    if decision.decision == "approved":
-        return Approval(needed=True, approved=True)
-    return Approval(needed=True, rejection=decision.reason or "")
 
 
 @dataclass(frozen=True)

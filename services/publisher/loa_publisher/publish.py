@@ -29,8 +29,10 @@ from loa_core.contracts import (
     PostPublished,
     Rendition,
     RenditionsReady,
+    approval_of,
     utc_now,
 )
+from loa_core.contracts import PostText as ApprovedText
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.observability import redact
 from loa_core.streaming import PermanentError, RetryableError
@@ -49,7 +51,6 @@ from loa_publisher.decide import (
     Reject,
     Seen,
     after_transient,
-    approval_of,
     decide,
 )
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
@@ -233,7 +234,7 @@ class Publisher:
             decision,
             profile=key.profile,
             cut_sha256=post.rendition.sha256,
-            metadata=event.metadata,
+            own_text_sha256=ApprovedText.of(event.metadata).sha256(),
         )
         action = decide(
             seen,

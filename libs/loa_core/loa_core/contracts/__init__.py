@@ -27,7 +27,15 @@ from loa_core.contracts.base import (
     utc_now,
 )
 from loa_core.contracts.channels import PLATFORMS, Channel, ChannelState, ChannelUpdated, Platform
-from loa_core.contracts.decisions import Decision, PostDecision, PostText, Sha256
+from loa_core.contracts.decisions import (
+    NOT_NEEDED,
+    Approval,
+    Decision,
+    PostDecision,
+    PostText,
+    Sha256,
+    approval_of,
+)
 from loa_core.contracts.events import (
     DeadLetter,
     FootageMetadata,
@@ -67,6 +75,7 @@ from loa_core.contracts.topics import (
     topics_produced_by,
 )
 from loa_core.contracts.views import (
+    ApprovalView,
     FailureView,
     FootageList,
     FootageView,
@@ -89,6 +98,7 @@ __all__ = [
     "INGEST",
     "IN_PROGRESS",
     "METRICS",
+    "NOT_NEEDED",
     "PLATFORMS",
     "POSTS_DECISIONS",
     "POSTS_FAILED",
@@ -99,6 +109,8 @@ __all__ = [
     "SETTLED",
     "TRANSCODE",
     "TRANSCODE_PROGRESS",
+    "Approval",
+    "ApprovalView",
     "Channel",
     "ChannelName",
     "ChannelState",
@@ -138,6 +150,7 @@ __all__ = [
     "UploadedStage",
     "Versioned",
     "WardId",
+    "approval_of",
     "check_consumes",
     "check_produces",
     "consumer_groups",

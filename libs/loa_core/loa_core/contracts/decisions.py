@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -71,10 +72,48 @@ class PostDecision(Event):
             raise ValueError("text_sha256 is not the sha256 of text")
         return self
 
-    def covers(self, *, profile: str, cut_sha256: str | None, metadata: FootageMetadata) -> bool:
-        """Whether this decision was made on exactly this cut and this text (the footage's as it is now, unless
-        the approver changed the text)."""
+    def covers(self, *, profile: str, cut_sha256: str | None, own_text_sha256: str | None) -> bool:
+        """Whether this decision was made on exactly this cut and this text: the approver's changed text, or else
+        the footage's own as it is now (`own_text_sha256`: `PostText.of(metadata).sha256()`)."""
         if cut_sha256 is None or self.cuts.get(profile) != cut_sha256:
             return False
-        text = self.text if self.text is not None else PostText.of(metadata)
-        return text.sha256() == self.text_sha256
+        return self.text is not None or self.text_sha256 == own_text_sha256
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the approvers said about exactly one post: `needed` (its channel requires approval), `approved` (the
+    newest decision approves exactly its cut and text), `rejection` (the newest decision rejects exactly them: why).
+    The publisher acts on it; metrics shows it."""
+
+    needed: bool = False
+    approved: bool = False
+    rejection: str | None = None
+
+    @property
+    def awaiting(self) -> bool:
+        return self.needed and not self.approved and self.rejection is None
+
+
+NOT_NEEDED: Final = Approval()
+
+
+def approval_of(
+    required: bool,
+    decision: PostDecision | None,
+    *,
+    profile: str,
+    cut_sha256: str | None,
+    own_text_sha256: str | None,
+) -> Approval:
+    """The approval of one post from its channel's rule and the newest decision on its (footage, channel) (pure).
+
+    A decision counts only for the cut and the text it was made on: one on another cut or text (the cut was made
+    again, the text changed) leaves the post awaiting a new decision, whether it approved or rejected."""
+    if not required:
+        return NOT_NEEDED
+    if decision is None or not decision.covers(profile=profile, cut_sha256=cut_sha256, own_text_sha256=own_text_sha256):
+        return Approval(needed=True)
+    if decision.decision == "approved":
+        return Approval(needed=True, approved=True)
+    return Approval(needed=True, rejection=decision.reason or "")

@@ -59,7 +59,9 @@ POSTS_PUBLISHED = TopicSpec("posts.published", PostPublished, "footage_id", 6, 3
 POSTS_FAILED = TopicSpec("posts.failed", PostFailed, "footage_id", 6, 90 * DAY_MS, (PUBLISHER,), (METRICS,))
 # Approvers' decisions on posts to channels that require approval (ingest records each in its audit log first).
 # Kept as long as published posts: a post held for approval for weeks must still find its decision.
-POSTS_DECISIONS = TopicSpec("posts.decisions", PostDecision, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
+POSTS_DECISIONS = TopicSpec(
+    "posts.decisions", PostDecision, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER, METRICS)
+)
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic

@@ -52,6 +52,20 @@ class RenditionView(Contract):
     height: int
     duration_s: float
     size_bytes: int | None = None  # absent from renditions recorded by metrics before it kept sizes
+    sha256: str | None = None  # what an approval names (contracts.decisions); absent from cuts made before
+
+
+class ApprovalView(Contract):
+    """Where one expected post to a channel that requires approval stands with the approvers, until it is out:
+    `awaiting` (no decision on exactly its cut and text), `approved` (it goes out at its time), `rejected` (with
+    the approver's reason). `by`/`decided_at`: the newest decision on the footage's post to the channel, if any."""
+
+    channel: ChannelName
+    profile: ProfileName
+    state: Literal["awaiting", "approved", "rejected"]
+    reason: str | None = None
+    by: str | None = None
+    decided_at: datetime | None = None
 
 
 class UploadedStage(Contract):
@@ -66,6 +80,8 @@ class TranscodedStage(Contract):
 class PublishedStage(Contract):
     posts: tuple[PostView, ...] = ()
     expected: int = Field(ge=0)  # how many posts the footage's channels and cuts call for
+    # The expected posts not out yet whose channels require approval, and where each stands.
+    approvals: tuple[ApprovalView, ...] = ()
 
 
 class Stages(Contract):
@@ -87,6 +103,9 @@ class FootageView(Versioned):
     status: FootageStatus
     stages: Stages
     errors: tuple[FailureView, ...] = ()
+    # The fingerprint of the footage's own text (`PostText.of(metadata).sha256()`, from its renditions event): what
+    # an approval that keeps the text names. None until transcoded.
+    text_sha256: str | None = None
 
 
 class FootageList(Versioned):
