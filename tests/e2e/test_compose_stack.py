@@ -28,6 +28,8 @@ import pytest
 
 from loa_core.auth import hash_token
 from loa_core.channels import Channel, dump_channels
+from loa_core.contracts.credentials import CREDENTIALS_PATH
+from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_dev.processes import stop_processes, wait_healthy
 from tests.support.compose import (
@@ -103,6 +105,7 @@ def _test_dotenv(kafka_broker: KafkaBroker, minio: MinioServer, token: str, root
     channels_file.write_text(dump_channels(CHANNELS), encoding="utf-8")
     (root / "channel-secrets").mkdir()
     run = uuid.uuid4().hex[:8]
+    service_token = f"service-{uuid.uuid4().hex}"
     filled = {
         # The session's MinIO stands in for the minio service: its administrator is also the services' user
         # (minio-init's least-privilege user needs MinIO's admin API, which the services never use).
@@ -112,6 +115,11 @@ def _test_dotenv(kafka_broker: KafkaBroker, minio: MinioServer, token: str, root
         "LOA_S3_SECRET_KEY": minio.secret_key,
         "LOA_S3_BUCKET": f"compose-{run}",
         "LOA_API_TOKEN_HASHES": hash_token(token),
+        "SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
+        "LOA_SERVICE_TOKEN": service_token,
+        "LOA_SERVICE_TOKEN_HASHES": hash_token(service_token),
+        # Where a browser would reach ingest; no platform app is configured, so no sign-in is sent back to it.
+        "LOA_PUBLIC_URL": "http://loa.invalid:8001",
         "GRAFANA_ADMIN_PASSWORD": uuid.uuid4().hex,  # Grafana is not started, but compose requires it
         "LOA_TOPIC_PREFIX": f"compose{run}.",
         "CHANNELS_FILE": str(channels_file),
@@ -225,3 +233,15 @@ def test_an_upload_is_published_on_the_mounted_channels(
 
     exported = httpx.get(f"{stack.url('metrics')}/metrics", timeout=10).text
     assert 'loa_posts_published_total{channel="local",platform="local",ward="default"} 1.0' in exported
+
+
+def test_the_publishers_service_token_is_the_one_ingest_accepts(compose_stack: tuple[ComposeStack, str]) -> None:
+    """LOA_SERVICE_TOKEN (publisher) and LOA_SERVICE_TOKEN_HASHES (ingest) are a pair: ingest lets the publisher's
+    token read connected channels' credentials (404: `local` has no connection) and refuses a person's token."""
+    stack, token = compose_stack
+    url = f"{stack.url('ingest')}{CREDENTIALS_PATH}/local"
+    service_token = stack.launches["publisher"].env["LOA_SERVICE_TOKEN"]
+    accepted = httpx.get(url, headers={"Authorization": f"Bearer {service_token}"}, timeout=10)
+    assert accepted.status_code == 404, accepted.text
+    refused = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert refused.status_code == 403, refused.text

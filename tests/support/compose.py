@@ -240,6 +240,25 @@ def mounts_of(service: dict[str, Any]) -> list[tuple[str, str, str]]:
     return mounts
 
 
+def secrets_of(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """(secret name, container path) of every secret a service is given, short ("name") or long syntax; Compose
+    mounts one at /run/secrets/<target>, the target defaulting to the secret's name."""
+    mounted = []
+    for secret in service.get("secrets") or []:
+        source, target = (secret, secret) if isinstance(secret, str) else (secret["source"], secret.get("target"))
+        target = target or source
+        mounted.append((source, target if target.startswith("/") else f"/run/secrets/{target}"))
+    return mounted
+
+
+def secret_file(compose: dict[str, Any], name: str, base: Path = REPO) -> Path:
+    """The host file of top-level secret `name` (only `file:` secrets exist without Docker)."""
+    spec = (compose.get("secrets") or {}).get(name) or {}
+    if "file" not in spec:
+        raise ComposeError(f"secret {name} is not declared with a file at the top level")
+    return (base / spec["file"]).resolve()
+
+
 @dataclass(frozen=True)
 class Launch:
     """One compose service as a process: the command, the environment and the working directory of its container,
@@ -291,7 +310,7 @@ def launch(
     - `<service>:<port>` of another compose service becomes `endpoints[...]` (its address here);
     - a value equal to one of this container's own ports becomes the host port given in `ports`;
     - an absolute container path becomes the host path of its mount (`volumes` per named volume, bind sources as
-      they are) or of `image_paths` (what the image itself holds).
+      they are, a secret its top-level file) or of `image_paths` (what the image itself holds).
     The command is the container's, with `python` being this interpreter.
     """
     service = compose["services"][name]
@@ -302,6 +321,8 @@ def launch(
     paths: dict[str, Path] = dict(image_paths)
     for kind, source, target in mounts_of(service):
         paths[target] = volumes[source] if kind == "volume" else (base / source).resolve()
+    for secret, target in secrets_of(service):
+        paths[target] = secret_file(compose, secret, base)
     hosts = set(compose["services"])
 
     def translate(value: str) -> str:

@@ -17,6 +17,13 @@ from typing import Any
 
 import pytest
 
+from loa_archiver.settings import ArchiverSettings
+from loa_core.settings import CommonSettings
+from loa_dev.configref import variables_read
+from loa_ingest.settings import IngestSettings
+from loa_metrics.settings import MetricsSettings
+from loa_publisher.settings import PublisherSettings
+from loa_transcode.settings import TranscodeSettings
 from tests.support.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
@@ -34,6 +41,7 @@ from tests.support.compose import (
     load_yaml,
     mounts_of,
     required_variables,
+    secrets_of,
     variables_used,
 )
 
@@ -42,12 +50,21 @@ GRAFANA_DASHBOARD_PROVIDER = REPO / "deploy" / "grafana" / "provisioning" / "das
 
 # Loa's own services and the port each one serves /healthz, /readyz and /metrics on.
 LOA_SERVICES = {"ingest": 8001, "transcode": 8002, "publisher": 8003, "metrics": 8004, "archiver": 8006}
+# What each service reads its settings with.
+SETTINGS: dict[str, type[CommonSettings]] = {
+    "ingest": IngestSettings,
+    "transcode": TranscodeSettings,
+    "publisher": PublisherSettings,
+    "metrics": MetricsSettings,
+    "archiver": ArchiverSettings,
+}
 # Only these run ffmpeg/ffprobe; the other images stay without it.
 FFMPEG_SERVICES = {"ingest", "transcode", "archiver"}
 
 # Environment keys whose value is a secret: it must come from outside the repository.
-# A key naming where secrets are (LOA_SECRETS_DIR, CHANNEL_SECRETS_DIR) holds a path, not a secret.
-SECRET_KEY = re.compile(r"(SECRET|PASSWORD|TOKEN)(?!S?_DIR$)", re.IGNORECASE)
+# A key naming where secrets are (LOA_SECRETS_DIR, CHANNEL_SECRETS_DIR, LOA_SECRET_KEY_FILE) holds a path, not a
+# secret.
+SECRET_KEY = re.compile(r"^(?!.*_(?:DIR|FILE)$).*(SECRET|PASSWORD|TOKEN)", re.IGNORECASE)
 # The only accepted value for such a key: a whole `${VAR}` reference, optionally `${VAR:?message}`.
 # `${VAR:-default}` is refused on purpose: its default would be a secret literal in the repo.
 SECRET_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}")
@@ -110,6 +127,17 @@ def bind_sources(compose: dict[str, Any]) -> list[tuple[str, str]]:
 
 def missing_bind_sources(compose: dict[str, Any], base: Path) -> list[str]:
     return [f"{owner}: {source}" for owner, source in bind_sources(compose) if not (base / source).exists()]
+
+
+def operator_files(compose: dict[str, Any]) -> set[str]:
+    """Top-level secrets read from a file the operator must name in .env (`file: ${VAR:?…}`): made on the host,
+    never in the repository, so Compose refuses to start without one."""
+    return {
+        name
+        for name, spec in (compose.get("secrets") or {}).items()
+        if spec and "file" in spec and required_variables({"file": spec["file"]})
+        and SECRET_REFERENCE.fullmatch(spec["file"])
+    }  # fmt: skip
 
 
 def secret_literals(compose: dict[str, Any]) -> list[str]:
@@ -222,15 +250,65 @@ def test_the_publisher_reads_channel_secrets_from_a_read_only_mount(compose: dic
         assert all(t != target for _, _, t in mounts_of(compose["services"][name])), name
 
 
+def test_the_secret_key_is_a_file_given_only_to_the_services_that_keep_secrets(compose: dict[str, Any]) -> None:
+    """ingest and the publisher refuse to start without the operator's key (loa_core.secrets): each gets the compose
+    secret and LOA_SECRET_KEY_FILE naming where it is mounted; no service gets a key as a variable."""
+    for name in LOA_SERVICES:
+        service = compose["services"][name]
+        env = environment_of(service)
+        assert "LOA_SECRET_KEY" not in env, name
+        mounted = dict(secrets_of(service))
+        if name in {"ingest", "publisher"}:
+            assert env["LOA_SECRET_KEY_FILE"] == mounted["loa-secret-key"] == "/run/secrets/loa-secret-key", name
+        else:
+            assert "LOA_SECRET_KEY_FILE" not in env and not mounted, name
+    assert compose["secrets"]["loa-secret-key"]["file"].startswith("${SECRET_KEY_FILE:?")
+
+
+def test_the_publisher_and_ingest_share_the_service_token_and_ingest_knows_its_public_url(
+    compose: dict[str, Any],
+) -> None:
+    ingest, publisher = (environment_of(compose["services"][name]) for name in ("ingest", "publisher"))
+    required = required_variables(compose)
+    assert publisher["LOA_SERVICE_TOKEN"].startswith("${LOA_SERVICE_TOKEN:?")
+    assert ingest["LOA_SERVICE_TOKEN_HASHES"].startswith("${LOA_SERVICE_TOKEN_HASHES:?")
+    assert ingest["LOA_PUBLIC_URL"].startswith("${LOA_PUBLIC_URL:?")
+    assert {"LOA_SERVICE_TOKEN", "LOA_SERVICE_TOKEN_HASHES", "LOA_PUBLIC_URL", "SECRET_KEY_FILE"} <= required
+    # Only the publisher holds the token itself.
+    for name in set(LOA_SERVICES) - {"publisher"}:
+        assert "LOA_SERVICE_TOKEN" not in environment_of(compose["services"][name]), name
+    # The platform apps are optional: a blank leaves a platform unconnectable, never stops Compose.
+    apps = {key for key in ingest if key.startswith(("LOA_YOUTUBE_", "LOA_TIKTOK_", "LOA_FACEBOOK_", "LOA_ZALO_"))}
+    assert len(apps) == 8 and not apps & required
+
+
+def test_every_variable_a_loa_service_gets_is_one_its_settings_read(compose: dict[str, Any]) -> None:
+    """A misspelt or retired variable (LOA_METRICS_TOKEN) would be ignored silently by the service: refuse it here."""
+    for name in LOA_SERVICES:
+        known = variables_read(SETTINGS[name])
+        unknown = set(environment_of(compose["services"][name])) - known
+        assert not unknown, f"{name} gets {sorted(unknown)}, which {SETTINGS[name].__name__} never reads"
+
+
 def test_every_dockerfile_in_compose_exists(compose: dict[str, Any]) -> None:
     assert missing_dockerfiles(compose, REPO) == []
 
 
-def test_every_bind_mount_source_exists_in_the_repo(compose_with_defaults: dict[str, Any]) -> None:
-    compose = compose_with_defaults
-    assert bind_sources(compose), "expected the Prometheus and Grafana configuration to be bind-mounted"
-    assert missing_bind_sources(compose, REPO) == []
-    for _, source in bind_sources(compose):
+def test_every_bind_mount_source_exists_in_the_repo(
+    compose: dict[str, Any], compose_with_defaults: dict[str, Any]
+) -> None:
+    # The operator's own files (the secret key) are the exception: outside the repository on purpose.
+    operators = {f"secrets.{name}" for name in operator_files(compose)}
+    assert operators == {"secrets.loa-secret-key"}
+    in_repo = {
+        **compose_with_defaults,
+        "secrets": {
+            k: v for k, v in (compose_with_defaults.get("secrets") or {}).items() if f"secrets.{k}" not in operators
+        },
+    }
+    assert bind_sources(in_repo), "expected the Prometheus and Grafana configuration to be bind-mounted"
+    assert missing_bind_sources(in_repo, REPO) == []
+    for _, source in bind_sources(in_repo):
         # Inside the repository, so the stack runs the same from any clone.
         assert (REPO / source).resolve().is_relative_to(REPO), source
 
@@ -360,6 +438,7 @@ def test_checks_report_a_broken_compose_document(tmp_path: Path) -> None:
                     "PASSTHROUGH_PASSWORD",
                     "LOA_SECRETS_DIR=/run/secrets/loa",
                     "LOA_SECRET_DIR_TOKEN=s3cr3t",
+                    "LOA_SECRET_KEY_FILE=/run/secrets/loa-secret-key",
                 ],
             },
             "publisher": {
@@ -443,3 +522,22 @@ def test_launch_refuses_what_it_cannot_place(tmp_path: Path) -> None:
         launch(compose, "ingest", **{**options, "image_paths": {}})
     with pytest.raises(ComposeError, match="8001"):
         launch(compose, "ingest", **{**options, "ports": {}})
+
+
+def test_launch_places_a_secret_at_its_file(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text('FROM python:3.11-slim\nWORKDIR /data\nEXPOSE 8001\nCMD ["python", "-m", "x"]')
+    env = {"LOA_A": "/run/secrets/key", "LOA_B": "/etc/other-key"}
+    secrets = ["key", {"source": "other", "target": "/etc/other-key"}]
+    service = {"build": ".", "environment": env, "secrets": secrets, "volumes": ["vol:/data"]}
+    compose = {"services": {"ingest": service}, "secrets": {"key": {"file": "./k"}, "other": {"file": "/o"}}}
+    options: dict[str, Any] = {
+        "endpoints": {}, "ports": {8001: 5001}, "volumes": {"vol": tmp_path}, "image_paths": {}, "base_env": {},
+        "base": tmp_path,
+    }  # fmt: skip
+    plan = launch(compose, "ingest", **options)
+    assert (plan.env["LOA_A"], plan.env["LOA_B"]) == (str(tmp_path / "k"), "/o")
+    assert secrets_of(service) == [("key", "/run/secrets/key"), ("other", "/etc/other-key")]
+    # A secret Docker makes from the environment (or an external one) has no file here: refused, not guessed.
+    compose["secrets"]["key"] = {"environment": "KEY"}
+    with pytest.raises(ComposeError, match="secret key"):
+        launch(compose, "ingest", **options)

@@ -26,12 +26,12 @@ import pytest
 import referencing
 import referencing.jsonschema
 import yaml
-from pydantic import AliasChoices
 
 from loa_archiver.settings import ArchiverSettings
 from loa_core.contracts import ALL_TOPICS, consumer_groups, group_id
 from loa_core.settings import CommonSettings
 from loa_dev import k8s
+from loa_dev.configref import variables_read
 from loa_ingest.settings import IngestSettings
 from loa_metrics.settings import MetricsSettings
 from loa_publisher.auth import Secrets
@@ -209,20 +209,6 @@ def container_env(objects: tuple[dict[str, Any], ...], container: dict[str, Any]
     return names
 
 
-def settings_names(settings: type[CommonSettings]) -> set[str]:
-    """The variables a settings class reads: LOA_<FIELD>, or the field's own names when it has aliases."""
-    names: set[str] = set()
-    for name, field in settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names |= {choice.upper() for choice in alias.choices if isinstance(choice, str)}
-        elif isinstance(alias, str):
-            names.add(alias.upper())
-        else:
-            names.add(f"LOA_{name.upper()}")
-    return names
-
-
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_every_variable_a_container_gets_is_read_by_its_settings_class(kustomization: str) -> None:
     objects = render(kustomization)
@@ -230,7 +216,7 @@ def test_every_variable_a_container_gets_is_read_by_its_settings_class(kustomiza
     assert set(deployments) == set(SETTINGS)
     for service, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
-        known = settings_names(SETTINGS[service])
+        known = variables_read(SETTINGS[service])
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
             env = container_env(objects, container)
             unknown = {name: origin for name, origin in env.items() if name not in known}

@@ -169,6 +169,11 @@ def env_names(cls: type[BaseSettings], field: str, info: FieldInfo) -> tuple[str
     return ((str(cls.model_config.get("env_prefix", "")) + field).upper(),)
 
 
+def variables_read(cls: type[BaseSettings]) -> set[str]:
+    """Every variable a settings class reads (its own fields and inherited ones): what a deployment may set."""
+    return {name for field, info in cls.model_fields.items() for name in env_names(cls, field, info)}
+
+
 def describe(cls: type[BaseSettings], common: type[BaseSettings] | None) -> SettingsClass:
     """The fields `cls` declares itself (inherited ones are documented on the class that declares them)."""
     own = _field_docs(cls)
