@@ -201,6 +201,84 @@ def channels_import(
         raise typer.Exit(1)
 
 
+ward_app = typer.Typer(help="Wards (district admins) / phường (quản trị quận).", no_args_is_help=True)
+app.add_typer(ward_app, name="ward")
+account_app = typer.Typer(help="People's accounts (ward admins) / tài khoản (quản trị phường).", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+
+
+@ward_app.command("create")
+def ward_create(
+    ward_id: Annotated[str, typer.Argument(help="Short id: lowercase letters, digits, dashes (e.g. phuong-1)")],
+    name: Annotated[str, typer.Option(help="The ward's name as people read it (e.g. Phường 1)")],
+) -> None:
+    """Create a ward."""
+    response = _admin_request("POST", "/wards", json={"id": ward_id, "display_name": name})
+    if response.status_code != 201:
+        _fail(response)
+    typer.echo(f"Ward {ward_id} created. / Đã tạo phường {ward_id}.")
+
+
+@ward_app.command("list")
+def ward_list() -> None:
+    """List the wards (a ward admin sees its own)."""
+    response = _admin_request("GET", "/wards")
+    if response.status_code != 200:
+        _fail(response)
+    for row in response.json():
+        typer.echo(f"{row['id']}  {row['display_name']}")
+
+
+@account_app.command("create")
+def account_create(
+    username: Annotated[str, typer.Argument(help="What the person signs in with (lowercase, e.g. nguyen.van.a)")],
+    role: Annotated[str, typer.Option(help="viewer, editor, approver, ward_admin or district_admin")],
+    name: Annotated[str, typer.Option(help="The person's name as shown on the page")] = "",
+    ward: Annotated[str | None, typer.Option(help="The ward (default: your own)")] = None,
+    generate_password: Annotated[
+        bool, typer.Option("--generate-password", help="Make a random password and print it once, instead of asking")
+    ] = False,
+) -> None:
+    """Create a person's account; the password is asked for (twice), or generated and printed once."""
+    if role not in ROLES:
+        typer.echo(f"--role must be one of {', '.join(ROLES)}. / Vai trò không hợp lệ.", err=True)
+        raise typer.Exit(2)
+    body: dict[str, Any] = {"username": username, "display_name": name, "role": role, "ward": ward}
+    if not generate_password:
+        body["password"] = typer.prompt("Password / Mật khẩu", hide_input=True, confirmation_prompt=True)
+    response = _admin_request("POST", "/accounts", json=body)
+    if response.status_code != 201:
+        _fail(response)
+    created = response.json()
+    typer.echo(f"Account {created['id']}: {created['username']} ({created['role']}, {created['ward']})", err=True)
+    if "password" in created:
+        typer.echo("Password, shown once: / Mật khẩu, chỉ hiện một lần:", err=True)
+        typer.echo(created["password"])
+
+
+@account_app.command("list")
+def account_list(ward: Annotated[str | None, typer.Option(help="Only this ward's (district admins)")] = None) -> None:
+    """List accounts (ids, usernames, roles, wards; never a password)."""
+    response = _admin_request("GET", "/accounts", params={"ward": ward} if ward else None)
+    if response.status_code != 200:
+        _fail(response)
+    for row in response.json():
+        locked = row["locked_until"] is not None and row["locked_until"] > time.time()
+        state = "  disabled" if row["disabled_at"] else "  locked" if locked else ""
+        typer.echo(
+            f"{row['id']}  {row['username']:<20}  {row['role']:<14}  {row['ward']}  {row['display_name']}{state}"
+        )
+
+
+@account_app.command("disable")
+def account_disable(account_id: Annotated[str, typer.Argument(help="The id `loa account list` shows")]) -> None:
+    """Disable an account: its sessions end and its API tokens are revoked at once."""
+    response = _admin_request("POST", f"/accounts/{account_id}/disable")
+    if response.status_code != 200:
+        _fail(response)
+    typer.echo(f"Disabled {account_id}; its tokens are revoked. / Đã vô hiệu hóa; các mã truy cập đã bị thu hồi.")
+
+
 def _fetch_status(config: CliConfig, footage_id: str) -> httpx.Response:
     headers = {"Authorization": f"Bearer {config.token}"}
     response = httpx.get(f"{config.metrics_url}/footage/{footage_id}", headers=headers, timeout=10.0)

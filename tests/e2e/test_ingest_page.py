@@ -53,6 +53,8 @@ def page() -> Iterator[Page]:
 
 def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page, tmp_path: Path) -> None:
     ingest = stack.url("ingest")
+    # Started with no account, ingest made the district admin `make run` names, its password in a file of mode 0600.
+    assert stack.admin_password_file.stat().st_mode & 0o777 == 0o600
     created = httpx.post(
         f"{ingest}/tokens",
         json={"role": "editor", "label": "tổ truyền thông"},

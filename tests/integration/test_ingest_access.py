@@ -112,3 +112,40 @@ def test_status_relay_says_so_when_metrics_is_down(ingest: IngestProcess) -> Non
     assert invalid.status_code == 422
     assert_bilingual(invalid.json()["detail"])
     assert httpx.get(f"{ingest.url}/healthz").status_code == 200
+
+
+def test_loa_ward_and_account_commands(ingest: IngestProcess) -> None:
+    code, out = _cli(ingest, ingest.token, "ward", "create", "phuong-cli", "--name", "Phường Dòng Lệnh")
+    assert code == 0, out
+    code, out = _cli(ingest, ingest.token, "ward", "list")
+    assert code == 0 and "phuong-cli  Phường Dòng Lệnh" in out
+    # A generated password is printed once; a prompted one is asked for twice and never printed.
+    code, out = _cli(ingest, ingest.token, "account", "create", "qt.cli", "--role", "ward_admin", "--ward",
+                     "phuong-cli", "--name", "Quản trị CLI", "--generate-password")  # fmt: skip
+    assert code == 0, out
+    generated = out.strip().splitlines()[-1]
+    assert len(generated) >= 16
+    env = {"LOA_INGEST_URL": ingest.url, "LOA_TOKEN": ingest.token, "LOA_CLI_CONFIG": "/nonexistent"}
+    typed = "mật-khẩu-gõ-vào-1"
+    prompted = CliRunner().invoke(
+        cli, ["account", "create", "bt.cli", "--role", "editor", "--ward", "phuong-cli"], env=env,
+        input=f"{typed}\n{typed}\n",
+    )  # fmt: skip
+    assert prompted.exit_code == 0, prompted.output
+    assert typed not in prompted.stdout.replace("Password", "")
+    code, out = _cli(ingest, ingest.token, "account", "list", "--ward", "phuong-cli")
+    assert code == 0
+    rows = {line.split()[1]: line for line in out.strip().splitlines()}
+    assert set(rows) == {"qt.cli", "bt.cli"} and "ward_admin" in rows["qt.cli"]
+    account_id = rows["bt.cli"].split()[0]
+    code, out = _cli(ingest, ingest.token, "account", "disable", account_id)
+    assert code == 0, out
+    code, out = _cli(ingest, ingest.token, "account", "list", "--ward", "phuong-cli")
+    assert "disabled" in next(line for line in out.splitlines() if "bt.cli" in line)
+    # Refusals say why, in both languages, and exit 1.
+    again = CliRunner().invoke(cli, ["account", "disable", account_id], env=env)
+    assert again.exit_code == 1
+    assert_bilingual(again.stderr.strip())
+    taken = CliRunner().invoke(cli, ["ward", "create", "phuong-cli", "--name", "x"], env=env)
+    assert taken.exit_code == 1
+    assert_bilingual(taken.stderr.strip())

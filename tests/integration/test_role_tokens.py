@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +83,27 @@ def test_a_viewer_token_reads_status_and_reports_until_it_is_revoked(
     answer = get_footage(metrics, viewer["token"])
     assert answer.status_code == 401, "a revoked token must stop working at once"
     assert "Cần mã truy cập hợp lệ" in answer.json()["detail"]
+
+
+def test_a_person_signed_in_on_ingest_reads_status_through_the_relayed_session(
+    ingest: IngestProcess, metrics: str
+) -> None:
+    # What ingest's status relay does for a person signed in on the page: it forwards the session's id, which
+    # metrics checks with ingest's /whoami like a token (and so filters by the person's ward).
+    body = {"username": "xem.trang.thai", "role": "viewer", "ward": "default", "password": "mật-khẩu-đủ-dài-2"}
+    assert httpx.post(f"{ingest.url}/accounts", json=body, headers=ingest.headers()).status_code == 201
+    signed_in = httpx.post(f"{ingest.url}/signin", data={"username": body["username"], "password": body["password"]})
+    assert signed_in.status_code == 303, signed_in.text
+    session = re.search(r"loa_session=([^;]+)", signed_in.headers["set-cookie"])
+    assert session
+    answer = get_footage(metrics, session.group(1))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"][0]["series"] == "Hội thi"
+    # Signed out: the same id is refused.
+    csrf = httpx.get(f"{ingest.url}/session", cookies={"loa_session": session.group(1)}).json()["csrf_token"]
+    signout = httpx.post(f"{ingest.url}/signout", cookies={"loa_session": session.group(1)}, data={"csrf_token": csrf})
+    assert signout.status_code == 303
+    assert get_footage(metrics, session.group(1)).status_code == 401
 
 
 def test_unknown_tokens_are_refused_and_static_ones_need_no_ingest(ingest: IngestProcess, metrics: str) -> None:

@@ -42,6 +42,7 @@ CHANNELS = [
     Channel(name="b-local", platform="local", profiles=("youtube",), ward=WARD_B),
 ]
 TITLE_A = "Lễ chào cờ phường A"
+PERSON_A = "nguoi.phuong.a"
 STATIC = new_token()  # a district admin (LOA_API_TOKEN_HASHES of both services)
 # Routes that carry no ward's data: health and Prometheus.
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
@@ -55,13 +56,14 @@ class Wards:
     a_admin: str  # ward A's ward admin token
     b_admin: str  # ward B's ward admin token
     a_token_id: str
+    a_account: str  # a person of ward A
     a_upload: str
     a_footage: str
     b_footage: str
 
     def markers(self) -> list[str]:
         """What must never appear in an answer to ward B: ward A's ids, title and name."""
-        return [self.a_token_id, self.a_upload, self.a_footage, TITLE_A, WARD_A]
+        return [self.a_token_id, self.a_account, self.a_upload, self.a_footage, TITLE_A, WARD_A, PERSON_A]
 
 
 def _token(ingest: IngestProcess, role: str, ward: str) -> dict[str, str]:
@@ -97,6 +99,12 @@ def wards(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
         env["LOA_METRICS_URL"] = metrics
         with run_ingest(root / "ingest", kafka_broker.bootstrap, env, port=ingest_port) as ingest:
             a_admin, b_admin = _token(ingest, "ward_admin", WARD_A), _token(ingest, "ward_admin", WARD_B)
+            for ward in (WARD_A, WARD_B):
+                made = httpx.post(f"{ingest.url}/wards", headers=_auth(STATIC), json={"id": ward, "display_name": ward})
+                assert made.status_code == 201, made.text
+            person = {"username": PERSON_A, "role": "editor", "ward": WARD_A}
+            a_account = httpx.post(f"{ingest.url}/accounts", headers=_auth(STATIC), json=person)
+            assert a_account.status_code == 201, a_account.text
             clip = make_clip(root / "clip.mp4", width=160, height=90, duration_s=1.0)
             data = clip.read_bytes()
             # Ward A uploads with tus (so it has an upload record), ward B the same file in one request.
@@ -138,6 +146,7 @@ def wards(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
                 a_admin=a_admin["token"],
                 b_admin=b_admin["token"],
                 a_token_id=a_admin["token_id"],
+                a_account=a_account.json()["id"],
                 a_upload=location.rsplit("/", 1)[1],
                 a_footage=patched.headers["Loa-Footage-Id"],
                 b_footage=b_upload.json()["footage_id"],
@@ -177,6 +186,7 @@ def _fill(path: str, wards: Wards) -> str:
         "footage_id": wards.a_footage,
         "upload_id": wards.a_upload,
         "token_id": wards.a_token_id,
+        "account_id": wards.a_account,
         "name": "a-local",  # a channel
         "channel": "a-local",
         "kind": "logo",  # of a channel's branding
@@ -201,6 +211,10 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"files": {"file": ("x.mp4", b"x", "video/mp4")}, "data": {"title": "x", "channels": "a-local"}}
     if (method, path) == ("POST", "/tokens"):
         return {"json": {"role": "viewer", "ward": WARD_A}}
+    if (method, path) == ("POST", "/accounts"):
+        return {"json": {"username": "b.lan.sang", "role": "viewer", "ward": WARD_A}}
+    if (method, path) == ("POST", "/wards"):
+        return {"json": {"id": "ward-c", "display_name": "Phường C"}}
     if (method, path) == ("POST", "/channels"):
         return {"json": {"name": "b-new", "platform": "local", "profiles": ["youtube"], "ward": WARD_A}}
     if (method, path) == ("PATCH", "/channels/{name}"):
@@ -246,6 +260,8 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> No
     assert by_route[("POST", "/tokens")] == 403
     assert by_route[("POST", "/files/")] == 422 and by_route[("POST", "/footage")] == 422
     assert by_route[("POST", "/channels")] == 403 and by_route[("GET", "/channels/{name}")] == 404
+    assert by_route[("POST", "/accounts")] == 403 and by_route[("POST", "/accounts/{account_id}/disable")] == 404
+    assert by_route[("POST", "/wards")] == 403
 
 
 def test_another_wards_channel_is_refused_by_name(wards: Wards) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from loa_core.auth import new_token
+from loa_core.contracts import FIRST_ADMIN
 from loa_dev.kafka import CACHE_DIR, KafkaStartError
 from loa_dev.processes import ProcessStartError
 from loa_dev.runlock import StackAlreadyRunning, take_run_lock
@@ -73,7 +74,10 @@ def main() -> None:
         print(
             f"""
 Loa is running. / Loa đang chạy.
-  Upload page:     {stack.url("ingest")}/   (sign in with the API token in the CLI config below)
+  Sign in:         {stack.url("ingest")}/signin   user {FIRST_ADMIN}, password in {stack.admin_password_file}
+                   (first sign-in: add the shown key to an authenticator app, enter its code / lần đầu: thêm khóa
+                   hiện ra vào ứng dụng xác thực rồi nhập mã)
+  Upload page:     {stack.url("ingest")}/   (or sign in with the API token in the CLI config below)
   Ingest API:      {stack.url("ingest")}   (docs: {stack.url("ingest")}/docs)
   Status API:      {stack.url("metrics")}/footage/ID
   Published cuts:  {stack.publish_dir}/index.html

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loa_core.auth import hash_token, new_token
+from loa_core.contracts import FIRST_ADMIN_PASSWORD_FILE
 from loa_core.secrets import ensure_key_file
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_dev.processes import stop_processes, wait_healthy
@@ -41,6 +42,11 @@ class Stack:
     @property
     def publish_dir(self) -> Path:
         return self.root / "published"
+
+    @property
+    def admin_password_file(self) -> Path:
+        """Where ingest, started with no account, put the first district admin's password (mode 0600)."""
+        return self.root / "data" / FIRST_ADMIN_PASSWORD_FILE
 
     @property
     def logs_dir(self) -> Path:

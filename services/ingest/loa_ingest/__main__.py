@@ -15,12 +15,14 @@ from loa_core.observability import setup_logging
 from loa_core.secrets import SecretKeyError
 from loa_core.storage import make_storage
 from loa_ingest.access import RateLimiter
+from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.api import create_api
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
+from loa_ingest.signin import Gate
 from loa_ingest.state import open_state
 from loa_ingest.status import StatusRelay
 from loa_ingest.tus import TusUploads
@@ -44,6 +46,9 @@ def build_app(settings: IngestSettings) -> FastAPI:
     # Channels live in the database; the first start of an installation imports its file (or the embedded `local`).
     if imported := channels.import_if_empty(load_channels(settings.channels_file).values()):
         log.info("imported %d channel(s) from %s", imported, settings.channels_file or "the embedded default")
+    policy = LockoutPolicy(settings.signin_max_failures, settings.signin_lockout_s)
+    people = People(state.engine, settings.secret_box(), policy)
+    people.ensure_first_admin(data)  # zero configuration: the default ward and its admin, on the first start
     api = create_api(
         service,
         channels,
@@ -51,6 +56,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         state.uploads,
         RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         relay,
+        Gate(people, settings, settings.token_hashes, state.tokens),
         sign_in,
         audit,
     )

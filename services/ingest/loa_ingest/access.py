@@ -46,8 +46,10 @@ tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
     Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),
+    Column("account_id", Text),  # the account it belongs to (revoked with it); None: made before accounts, or by a
+    # static token
 )
-LISTED = ("token_id", "role", "label", "ward", "created_by", "created_at", "revoked_at")
+LISTED = ("token_id", "role", "label", "ward", "account_id", "created_by", "created_at", "revoked_at")
 
 
 class TokenStore:
@@ -56,12 +58,15 @@ class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, role: Role, label: str, created_by: str, ward: str = DEFAULT_WARD) -> IssuedToken:
+    def create(
+        self, role: Role, label: str, created_by: str, ward: str = DEFAULT_WARD, account_id: str | None = None
+    ) -> IssuedToken:
         token = new_token()
         token_id = secrets.token_hex(6)
         values = {
             "token_id": token_id,
             "ward": ward,
+            "account_id": account_id,
             "sha256": hash_token(token),
             "role": role,
             "label": label,
@@ -92,14 +97,14 @@ class TokenStore:
 
     async def caller_of(self, token: str) -> Caller | None:
         # Looked up by its hash: the hash is the index, so no token is ever compared in plain text.
-        query = select(tokens.c.token_id, tokens.c.role, tokens.c.label, tokens.c.ward).where(
+        query = select(tokens.c.token_id, tokens.c.role, tokens.c.label, tokens.c.ward, tokens.c.account_id).where(
             tokens.c.sha256 == hash_token(token), tokens.c.revoked_at.is_(None)
         )
         row = db.transaction(self._engine, lambda c: c.execute(query).first())
         role = parse_role(row.role) if row is not None else None
         if row is None or role is None:
             return None
-        return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=str(row.ward))
+        return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=str(row.ward), account=row.account_id)
 
 
 class RateLimiter:

@@ -21,17 +21,17 @@ from fastapi import (
     status,
 )
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from loa_core.auth import Caller, bearer, bearer_dependency
+from loa_core.auth import Caller
 from loa_core.contracts import DEFAULT_WARD, ChannelName, FootageId, FootageList, FootageStatus, FootageView, WardId
 from loa_core.db import DatabaseUnavailable
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
+from loa_ingest.accounts_api import accounts_router
 from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
@@ -41,6 +41,7 @@ from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
+from loa_ingest.signin import Gate, relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
 from loa_ingest.tus import TusError, TusUploads, error_response, visible
 from loa_ingest.uploads import UploadStore
@@ -113,6 +114,7 @@ def create_api(
     uploads: UploadStore,
     limiter: RateLimiter,
     relay: StatusRelay,
+    gate: Gate,
     sign_in: ChannelSignIn | None = None,
     audit: AuditLog | None = None,
 ) -> FastAPI:
@@ -130,8 +132,8 @@ def create_api(
     api.state.tus = tus
 
     def requires(role: Role) -> Callable[..., Awaitable[Caller]]:
-        """loa_core.auth's check (static tokens, and role tokens from this service's store), then the rate limit."""
-        authenticated = bearer_dependency(settings.token_hashes, tokens, need=role)
+        """A bearer token (loa_core.auth's check) or a person's session cookie (signin.py), then the rate limit."""
+        authenticated = gate.requires(role)
 
         async def limited(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
             wait = limiter.take(caller.id)
@@ -153,6 +155,8 @@ def create_api(
         return None
 
     api.include_router(health_router(ready))
+    api.include_router(gate.router())
+    api.include_router(accounts_router(gate.people, requires, gate.session_of))
 
     @api.exception_handler(AlreadyUploaded)
     async def already_uploaded(_: object, exc: AlreadyUploaded) -> JSONResponse:
@@ -286,7 +290,7 @@ def create_api(
                 "A ward admin makes tokens of its own ward, up to its own role. / Quản trị phường chỉ tạo mã cho "
                 "phường mình, không vượt quyền của mình.",
             )
-        issued = tokens.create(body.role, body.label, created_by=who.id, ward=ward)
+        issued = tokens.create(body.role, body.label, created_by=who.id, ward=ward, account_id=who.account)
         return TokenCreated(
             token=issued.token, token_id=issued.token_id, role=issued.role, label=issued.label, ward=issued.ward
         )
@@ -315,7 +319,8 @@ def create_api(
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 
-    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    # What proves the caller to metrics: its bearer token, or its session's id (both known to ingest's /whoami).
+    Credentials = Annotated[str, Depends(relayed_credential)]
 
     async def relayed(answer: Awaitable[View]) -> View:
         try:
@@ -341,7 +346,6 @@ def create_api(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> FootageList:
-        assert credentials is not None  # the role dependency already refused requests without one
         params = {
             "status": status_,
             "series": series,
@@ -351,12 +355,11 @@ def create_api(
             "limit": limit,
             "offset": offset,
         }
-        return await relayed(relay.footage_list(params, credentials.credentials))
+        return await relayed(relay.footage_list(params, credentials))
 
     @api.get("/footage/{footage_id}", tags=["footage"], summary="One footage through every stage (from metrics)")
     async def footage_status(footage_id: FootageId, _: Viewer, credentials: Credentials) -> FootageView:
-        assert credentials is not None  # the role dependency already refused requests without one
-        return await relayed(relay.footage(footage_id, credentials.credentials))
+        return await relayed(relay.footage(footage_id, credentials))
 
     # -- the media team's page ------------------------------------------------------------------------------------
 

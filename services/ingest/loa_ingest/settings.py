@@ -30,6 +30,25 @@ class IngestSettings(CommonSettings):
     max_logo_side_px: int = 4096
     max_branding_clip_bytes: int = 200 * 1024**2
     max_branding_clip_s: float = 60.0
+    # Failed sign-ins in a row (a wrong password or TOTP code) that lock a person's account (loa_ingest/accounts.py).
+    signin_max_failures: int = Field(default=5, ge=1)
+    # How long such a lock lasts; a locked account is refused even with the right password.
+    signin_lockout_s: float = Field(default=15 * 60.0, ge=0)
+    # Sign-in attempts allowed per username, on average per minute (then 429 with Retry-After).
+    signin_per_username_per_min: float = Field(default=10.0, gt=0)
+    # The burst of sign-in attempts allowed per username.
+    signin_per_username_burst: int = Field(default=10, ge=1)
+    # Sign-in attempts allowed per client address, on average per minute (then 429 with Retry-After).
+    signin_per_address_per_min: float = Field(default=30.0, gt=0)
+    # The burst of sign-in attempts allowed per client address.
+    signin_per_address_burst: int = Field(default=30, ge=1)
+    # How long a browser session lasts from sign-in; then the person signs in again.
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
+    # How long a person has between a right password and the TOTP code.
+    signin_step_s: float = Field(default=5 * 60.0, gt=0)
+    # The session cookie's Secure flag. Chromium keeps a Secure cookie from http://127.0.0.1 and http://localhost
+    # (loopback is a secure context), so `make run` needs no TLS; a plain-http address on a LAN needs false.
+    session_cookie_secure: bool = True
     # node_modules holding Uppy (scripts/setup.sh installs it with npm); None: the repository's .cache/web.
     web_vendor_dir: Path | None = None
 

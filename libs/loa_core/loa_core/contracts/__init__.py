@@ -13,6 +13,8 @@
 from loa_core.contracts import layout
 from loa_core.contracts.base import (
     DEFAULT_WARD,
+    FIRST_ADMIN,
+    FIRST_ADMIN_PASSWORD_FILE,
     ChannelName,
     Contract,
     Event,
@@ -93,6 +95,8 @@ __all__ = [
     "CHANNEL_REGISTRY",
     "DEAD_LETTER",
     "DEFAULT_WARD",
+    "FIRST_ADMIN",
+    "FIRST_ADMIN_PASSWORD_FILE",
     "FOOTAGE_STATUSES",
     "FOOTAGE_UPLOADED",
     "INGEST",

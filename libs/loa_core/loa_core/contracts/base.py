@@ -60,6 +60,10 @@ WardId = Annotated[str, StringConstraints(pattern=WARD_PATTERN)]
 # The ward everything belonged to before wards existed, and the one `make run` creates: records written without a
 # ward (schema_version 1 events from before, imported channel files) are read as this ward's.
 DEFAULT_WARD: Final = "default"
+# The district admin ingest makes when it starts with no account at all, and the file under its data_dir that holds
+# that admin's random password (mode 0600): what `make run` tells a person to sign in with.
+FIRST_ADMIN: Final = "admin"
+FIRST_ADMIN_PASSWORD_FILE: Final = "admin-password"  # noqa: S105 (a file name, not a password)
 
 
 def is_footage_id(value: str) -> bool:

@@ -1,11 +1,13 @@
-// Loa's page for the media team: sign in with a token, fill the metadata, drop files (Uppy over tus),
-// then follow each file through upload and every pipeline stage (polling ingest's /footage/{id}).
+// Loa's page for the media team: signed in with an account (the session cookie from /signin, with its CSRF token on
+// every request) or with a pasted API token; fill the metadata, drop files (Uppy over tus), then follow each file
+// through upload and every pipeline stage (polling ingest's /footage/{id}).
 import { progressOf } from "/ui/status.mjs";
 
 const STRINGS = {
   vi: {
     tagline: "Tải video sự kiện lên một lần, đăng lên mọi kênh của phường.",
     signin: "Đăng nhập", token: "Mã truy cập (token)", signin_button: "Đăng nhập",
+    account_signin: "Đăng nhập bằng tài khoản", or_token: "Hoặc dùng mã truy cập (token) của tập lệnh:",
     signin_failed: "Mã truy cập không hợp lệ.", signed_in_as: "Đang dùng mã:", signout: "Thoát",
     new_upload: "Tải video mới", title: "Tiêu đề", description: "Mô tả", tags: "Thẻ (cách nhau bằng dấu phẩy)",
     series: "Chuỗi sự kiện", event_date: "Ngày sự kiện", channels: "Kênh đăng", channel: "Kênh",
@@ -23,6 +25,7 @@ const STRINGS = {
   en: {
     tagline: "Upload event footage once, publish it to every ward channel.",
     signin: "Sign in", token: "API token", signin_button: "Sign in",
+    account_signin: "Sign in with your account", or_token: "Or use a script's API token:",
     signin_failed: "That token is not valid.", signed_in_as: "Signed in with token:", signout: "Sign out",
     new_upload: "New upload", title: "Title", description: "Description", tags: "Tags (comma-separated)",
     series: "Series", event_date: "Event date", channels: "Channels", channel: "Channel",
@@ -43,8 +46,11 @@ const STAGE_PERCENT = { uploading: 0, waiting: 40, unknown: 40, uploaded: 50, tr
 const FINAL = new Set(["published", "failed", "refused"]);
 const META_FIELDS = ["title", "description", "tags", "series", "event_date", "channels", "trim_start_s", "trim_end_s", "publish_at"];
 
-let lang = localStorage.getItem("loa.lang") || "vi";
+// The language the server-rendered pages use too (loa_ingest/pages.py: the loa_lang cookie).
+const cookieLang = /(?:^|; )loa_lang=(vi|en)(?:;|$)/.exec(document.cookie)?.[1];
+let lang = cookieLang || localStorage.getItem("loa.lang") || "vi";
 let token = sessionStorage.getItem("loa.token") || "";
+let csrf = ""; // the session's CSRF token, when signed in with an account (the cookie itself is HttpOnly)
 let uppy = null;
 const items = new Map(); // Uppy file id or footage id -> {li, state}
 
@@ -59,8 +65,13 @@ function applyLanguage() {
   if (uppy) loadUppyLocale().then((locale) => uppy.setOptions({ locale }));
 }
 
+// How this page proves who it is: the pasted token, or the session cookie (sent by the browser) and its CSRF token.
+function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : { "X-CSRF-Token": csrf };
+}
+
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` } });
+  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
   let body = null;
   try { body = await response.json(); } catch { body = null; }
   return { status: response.status, body };
@@ -83,7 +94,21 @@ async function signIn(candidate) {
     return;
   }
   sessionStorage.setItem("loa.token", token);
-  $("#who").textContent = `${who.body.token_id} (${who.body.role})`;
+  await enter(`${who.body.token_id} (${who.body.role})`);
+}
+
+// Signed in with an account: the session (cookie) is already there; /session gives its CSRF token.
+async function resumeSession() {
+  const response = await fetch("/session");
+  if (response.status !== 200) return false;
+  const session = await response.json();
+  csrf = session.csrf_token;
+  await enter(`${session.display_name} (${session.role}, ${session.ward})`);
+  return true;
+}
+
+async function enter(who) {
+  $("#who").textContent = who;
   $("#signin").hidden = true;
   $("#app").hidden = false;
   await loadChannels();
@@ -132,7 +157,7 @@ async function setUpUppy() {
   uppy.use(Dashboard, { inline: true, target: "#uppy", height: 300, hideUploadButton: true, proudlyDisplayPoweredByUppy: false });
   uppy.use(Tus, {
     endpoint: "/files/",
-    headers: { Authorization: `Bearer ${token}` },
+    headers: authHeaders(),
     chunkSize: 8 * 1024 * 1024, // a drop loses at most one chunk
     retryDelays: [0, 1000, 3000, 5000, 10000],
     removeFingerprintOnSuccess: true,
@@ -228,7 +253,7 @@ function render(item) {
 }
 
 async function poll(item) {
-  while (!FINAL.has(item.state) && token) {
+  while (!FINAL.has(item.state) && (token || csrf)) {
     const { status, body } = await api(`/footage/${item.footageId}`);
     if (status === 200) {
       Object.assign(item, progressOf(body));
@@ -275,11 +300,17 @@ async function refreshList() {
 document.querySelectorAll("[data-lang]").forEach((button) => button.addEventListener("click", () => {
   lang = button.dataset.lang;
   localStorage.setItem("loa.lang", lang);
+  document.cookie = `loa_lang=${lang}; path=/; max-age=31536000; samesite=lax`;
   applyLanguage();
 }));
 $("#signin-form").addEventListener("submit", (event) => { event.preventDefault(); signIn($("#token").value.trim()); });
-$("#signout").addEventListener("click", () => { sessionStorage.removeItem("loa.token"); location.reload(); });
+$("#signout").addEventListener("click", async () => {
+  sessionStorage.removeItem("loa.token");
+  if (csrf) await fetch("/signout", { method: "POST", headers: { "X-CSRF-Token": csrf } });
+  location.reload();
+});
 $("#start").addEventListener("click", () => startUpload());
 $("#filters").addEventListener("submit", (event) => { event.preventDefault(); refreshList(); });
 applyLanguage();
 if (token) signIn(token);
+else resumeSession();
