@@ -5,7 +5,9 @@ publisher talk to; two wards and their people made through the real API; the pag
 - ward 1's admin adds a YouTube and a TikTok channel on the channels page (the first reaches the publisher within
   5 s of the click), connects each through the platform's consent page, uploads a clip for both, and the posts land
   on those channels on the emulators;
-- ward 2 sees none of ward 1's channels;
+- ward 2 adds a local channel and uploads for it, and sees none of ward 1's footage, channels or posts, on its pages
+  and through ingest's and metrics' APIs;
+- the district admin sees both wards' channels and footage, and the totals per ward (`loa report --district`);
 - no secret the run configured or created appears in any log line of the run or in any record on any of its topics.
 
 One stack for the module: the tests run in file order and share what the first ones made (the secrets check last).
@@ -15,6 +17,7 @@ Screenshots of every page, at desktop and phone width, go to test-artifacts/ward
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -29,7 +32,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from typer.testing import CliRunner, Result
 
+from loa_cli.main import app as cli
 from loa_core.auth import new_token
 from loa_dev.kafka import KafkaBroker
 from loa_dev.stack import Stack
@@ -41,6 +46,7 @@ from tests.support.media import make_clip
 pytestmark = pytest.mark.e2e
 WARD_1, WARD_2 = "phuong-1", "phuong-2"
 TITLE = "Lễ chào cờ đầu tháng phường 1"
+TITLE_2 = "Họp dân khu phố 3, phường 2"
 SHOTS = ARTIFACTS / "wards"
 
 
@@ -54,6 +60,7 @@ class Run:
     tokens: dict[str, str] = field(default_factory=dict)  # who -> API token
     secrets: dict[str, str] = field(default_factory=dict)  # what -> value
     footage_id: str = ""  # ward 1's upload, once the first test made it
+    footage_id_2: str = ""  # ward 2's
 
     @property
     def ingest(self) -> str:
@@ -246,20 +253,83 @@ def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
     assert {(p["channel"], p["profile"]) for p in posts} == {("p1-youtube", "youtube"), ("p1-tiktok", "tiktok")}
 
 
-def test_a_ward_sees_only_its_own_channels(run: Run) -> None:
-    with run.api("admin-2") as two:
-        added = two.post("/channels", json={"name": "p2-local", "platform": "local"})
-        assert added.status_code == 201, added.text
-    with run.api("admin-1") as one, run.api("admin-2") as two, run.api("district") as district:
-        own = {c["channel"]["name"] for c in one.get("/channels").json()}
-        assert {"p1-youtube", "p1-tiktok"} <= own and "p2-local" not in own
-        listed = two.get("/channels")
-        assert listed.status_code == 200, listed.text
-        assert {c["channel"]["name"] for c in listed.json()} == {"p2-local"}
+def _loa(run: Run, who: str, *args: str) -> Result:
+    env = {
+        "LOA_INGEST_URL": run.ingest,
+        "LOA_METRICS_URL": run.stack.url("metrics"),
+        "LOA_TOKEN": run.tokens[who],
+        "LOA_CLI_CONFIG": "/nonexistent",
+    }
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser: Browser, tmp_path: Path) -> None:
+    assert run.footage_id, "ward 1's upload is made by the test before"
+    clip = make_clip(tmp_path / "hop-dan.mp4", width=320, height=180, duration_s=1.0)
+    with signed_in(run, browser, "admin-2") as page:
+        page.goto(f"{run.ingest}/ui/channels")
+        _add_on_the_page(page, "p2-local", "local")
+        uploaded = _loa(run, "admin-2", "upload", str(clip), "--title", TITLE_2, "--channel", "p2-local")
+        assert uploaded.exit_code == 0, uploaded.stderr
+        run.footage_id_2 = uploaded.stdout.strip()
+        status = _loa(run, "admin-2", "status", run.footage_id_2, "--wait", "--json", "--timeout", "120")
+        assert status.exit_code == 0, status.stdout + status.stderr
+        assert json.loads(status.stdout)["status"] == "published"
+
+        # The pages: ward 2's channel only, ward 2's footage only.
+        page.goto(f"{run.ingest}/ui/channels")
+        expect(page.locator("#channels article.channel")).to_have_count(1)
+        expect(page.locator("#channel-p2-local")).to_have_attribute("data-state", "connected")
+        screenshots(page, SHOTS, "ward-2-channels")
+        page.goto(f"{run.ingest}/ui/")
+        page.fill("#token", run.tokens["admin-2"])
+        page.click("#signin-form button[type=submit]")
+        expect(page.locator("#footage-table tbody tr")).to_have_count(1)
+        expect(page.locator("#footage-table tbody")).to_contain_text(TITLE_2)
+        expect(page.locator("#channels input[name=channels]")).to_have_count(1)
+        screenshots(page, SHOTS, "ward-2-upload-page")
+
+    # The APIs: ingest's and metrics', by id and in every list.
+    metrics = httpx.Client(
+        base_url=run.stack.url("metrics"), headers={"Authorization": f"Bearer {run.tokens['admin-2']}"}, timeout=30
+    )
+    with run.api("admin-2") as ingest, metrics:
+        assert [c["channel"]["name"] for c in ingest.get("/channels").json()] == ["p2-local"]
         for name in ("p1-youtube", "p1-tiktok"):
-            assert two.get(f"/channels/{name}").status_code == 404
-        everyone = {c["channel"]["name"]: c["channel"]["ward"] for c in district.get("/channels").json()}
-        assert {"p1-youtube": WARD_1, "p1-tiktok": WARD_1, "p2-local": WARD_2}.items() <= everyone.items()
+            assert ingest.get(f"/channels/{name}").status_code == 404
+            assert ingest.get(f"/channels/{name}/connect", follow_redirects=False).status_code == 404
+        for api in (ingest, metrics):
+            assert api.get(f"/footage/{run.footage_id}").status_code == 404
+            listed = api.get("/footage")
+            assert listed.status_code == 200, listed.text
+            assert run.footage_id not in listed.text and run.footage_id_2 in listed.text
+        posts = metrics.get("/posts").json()["items"]
+        assert {p["channel"] for p in posts} == {"p2-local"}
+    refused = _loa(run, "admin-2", "report", "--district")
+    assert refused.exit_code == 1 and "district admin" in refused.stderr
+
+
+def test_the_district_admin_sees_both_wards_and_their_totals(run: Run, browser: Browser) -> None:
+    assert run.footage_id and run.footage_id_2, "the wards' uploads are made by the tests before"
+    with signed_in(run, browser, "district") as page:
+        page.goto(f"{run.ingest}/ui/channels")
+        for name in ("p1-youtube", "p1-tiktok", "p2-local"):
+            expect(page.locator(f"#channel-{name}")).to_be_visible()
+        expect(page.locator("#channel-p2-local h2 small")).to_contain_text(WARD_2)
+        screenshots(page, SHOTS, "district-channels")
+    with httpx.Client(
+        base_url=run.stack.url("metrics"), headers={"Authorization": f"Bearer {run.stack.token}"}, timeout=30
+    ) as metrics:
+        listed = metrics.get("/footage").text
+        assert run.footage_id in listed and run.footage_id_2 in listed
+    report = _loa(run, "district", "report", "--district", "--format", "json")
+    assert report.exit_code == 0, report.stderr
+    wards = {entry["ward"]: entry for entry in json.loads(report.stdout)["wards"]}
+    assert (wards[WARD_1]["footage"], wards[WARD_1]["published"], wards[WARD_1]["failed"]) == (1, 2, 0)
+    assert {p: t["published"] for p, t in wards[WARD_1]["platforms"].items()} == {"youtube": 1, "tiktok": 1}
+    # A local channel receives both cuts.
+    assert (wards[WARD_2]["footage"], wards[WARD_2]["published"]) == (1, 2)
+    assert {p: t["published"] for p, t in wards[WARD_2]["platforms"].items()} == {"local": 2}
 
 
 async def _every_record(bootstrap: str, prefix: str) -> list[bytes]:
