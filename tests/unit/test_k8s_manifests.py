@@ -226,22 +226,63 @@ def test_every_variable_a_container_gets_is_read_by_its_settings_class(kustomiza
     assert not [name for name in container_env(objects, metrics) if name.startswith(("LOA_S3_", "LOA_STORAGE_"))]
 
 
-def test_the_channel_secrets_are_the_publishers_only() -> None:
-    """The one envFrom Secret: LOA_SECRET_<CHANNEL>_<NAME> variables, which loa_publisher.auth reads by name."""
+def example_secrets() -> dict[str, dict[str, Any]]:
+    return {s["metadata"]["name"]: s for s in yaml.safe_load_all(SECRETS_EXAMPLE.read_text("utf-8"))}
+
+
+# The Secrets a container takes whole as variables (envFrom), each optional: ingest Loa's platform apps, the publisher
+# the channels' credentials given by hand.
+ENV_FROM_SECRETS = {"ingest": ["loa-platform-apps"], "publisher": ["loa-channel-secrets"]}
+
+
+def test_the_secrets_taken_whole_are_optional_and_read_by_their_service_only() -> None:
+    """loa-platform-apps: variables IngestSettings reads; loa-channel-secrets: LOA_SECRET_<CHANNEL>_<NAME> variables,
+    which loa_publisher.auth reads by name."""
     for kustomization in KUSTOMIZATIONS:
         for deployment in of_kind(render(kustomization), "Deployment"):
             for container in deployment["spec"]["template"]["spec"]["containers"]:
-                secret_refs = [s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s]
-                expected = ["loa-channel-secrets"] if deployment["metadata"]["name"] == "publisher" else []
-                assert secret_refs == expected
-    example = {s["metadata"]["name"]: s for s in yaml.safe_load_all(SECRETS_EXAMPLE.read_text("utf-8"))}
+                refs = [s["secretRef"] for s in container.get("envFrom", []) if "secretRef" in s]
+                assert [r["name"] for r in refs] == ENV_FROM_SECRETS.get(deployment["metadata"]["name"], [])
+                assert all(r["optional"] is True for r in refs)
+    example = example_secrets()
+    assert set(example["loa-platform-apps"]["stringData"]) <= variables_read(IngestSettings)
     for key in example["loa-channel-secrets"]["stringData"]:
         channel, name = "phuong-youtube", key.removeprefix("LOA_SECRET_PHUONG_YOUTUBE_").lower()
         assert Secrets.env_name(channel, name) == key
 
 
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_the_services_that_keep_secrets_read_the_key_file_and_share_the_service_token(kustomization: str) -> None:
+    """ingest and the publisher refuse to start without the operator's key (loa_core.secrets): each mounts the Secret
+    loa-secret-key and LOA_SECRET_KEY_FILE names the mounted file; the publisher's LOA_SERVICE_TOKEN and ingest's
+    LOA_SERVICE_TOKEN_HASHES come from loa-secrets; ingest knows the address people reach it at."""
+    objects = render(kustomization)
+    for name, deployment in by_name(objects, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        env = {v["name"]: v for v in container.get("env", [])}
+        key_volumes = {v["name"] for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "loa-secret-key"}
+        if name not in {"ingest", "publisher"}:
+            assert not key_volumes and "LOA_SECRET_KEY_FILE" not in env, name
+            continue
+        (volume,) = key_volumes
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume]
+        assert mount["readOnly"] is True
+        assert env["LOA_SECRET_KEY_FILE"]["value"] == f"{mount['mountPath']}/secret-key"
+        assert "LOA_SECRET_KEY" not in env
+    ingest, publisher = (
+        {v["name"]: v for v in by_name(objects, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for name in ("ingest", "publisher")
+    )
+    assert publisher["LOA_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
+    assert ingest["LOA_SERVICE_TOKEN_HASHES"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
+    assert "LOA_SERVICE_TOKEN" not in ingest and "LOA_SERVICE_TOKEN_HASHES" not in publisher
+    assert ingest["LOA_PUBLIC_URL"]["value"].startswith(("https://", "http://"))
+    assert "secret-key" in example_secrets()["loa-secret-key"]["stringData"]
+
+
 def test_secrets_are_referenced_never_committed() -> None:
-    example = {s["metadata"]["name"]: s for s in yaml.safe_load_all(SECRETS_EXAMPLE.read_text("utf-8"))}
+    example = example_secrets()
     for secret in example.values():
         validate(secret)
         for key, value in secret["stringData"].items():
@@ -251,6 +292,9 @@ def test_secrets_are_referenced_never_committed() -> None:
         assert not of_kind(objects, "Secret"), f"{kustomization} renders a Secret: secrets never live in the repo"
         referenced: set[str] = set()
         for deployment in of_kind(objects, "Deployment"):
+            for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+                if "secret" in volume:  # a Secret mounted as files: every key of the example's
+                    assert volume["secret"]["secretName"] in example, volume
             for container in deployment["spec"]["template"]["spec"]["containers"]:
                 for var in container.get("env", []):
                     ref = var.get("valueFrom", {}).get("secretKeyRef")
