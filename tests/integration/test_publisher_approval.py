@@ -1,14 +1,22 @@
 """The publisher as a real process on a real broker, for a channel that requires approval (from its channels file):
 a post waits until an approval of exactly its cut arrives on posts.decisions, then goes out once; an approval of
 another cut does not release it; a rejection never reaches the platform (the `local` publish folder) and is said on
-posts.failed; a decision that arrives before the renditions is applied when they come."""
+posts.failed; a decision that arrives before the renditions is applied when they come. The ward's approvers hear of
+each post that waits, once, by e-mail (a real SMTP server, aiosmtpd) and on a webhook (a real HTTP server)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+from fastapi import FastAPI, Request
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
@@ -25,10 +33,11 @@ from loa_core.contracts import (
 )
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
-from loa_dev.kafka import KafkaBroker
+from loa_dev.kafka import KafkaBroker, free_port
 from loa_publisher.decide import AWAITING_APPROVAL, rejected_because
 from loa_publisher.ledger import Ledger, PostState
 from tests.integration.test_publisher_registry import ready, send, wait_for
+from tests.support.asgi_server import serve_in_thread
 from tests.support.kafka import read_topic
 from tests.support.publisher_process import PublisherProcess
 from tests.support.publishing import event_for, metadata, stored_rendition
@@ -36,15 +45,69 @@ from tests.support.publishing import event_for, metadata, stored_rendition
 CHANNEL = Channel(name="ward-local", platform="local", profiles=("youtube",), ward="p1", approval_required=True)
 
 
+APPROVER = "duyet@phuong1.example.vn"
+
+
+class Inbox:
+    """An SMTP server's handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
 @pytest.fixture
-def publisher(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> Iterator[PublisherProcess]:
+def smtp() -> Iterator[tuple[Controller, Inbox]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    received: list[dict[str, object]] = []
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> dict[str, bool]:
+        received.append(json.loads(await request.body()))
+        return {"ok": True}
+
+    with serve_in_thread(app) as url:
+        yield f"{url}/hook", received
+
+
+@pytest.fixture
+def publisher(
+    tmp_path: Path,
+    kafka_broker: KafkaBroker,
+    topic_prefix: str,
+    smtp: tuple[Controller, Inbox],
+    webhook: tuple[str, list[dict[str, object]]],
+) -> Iterator[PublisherProcess]:
     process = PublisherProcess(
         tmp_path / "publisher",
         bootstrap=kafka_broker.bootstrap,
         prefix=topic_prefix,
         channels=[CHANNEL],
         token="test-token-" + new_id(),
-        env={},
+        env={
+            "LOA_SMTP_HOST": "127.0.0.1",
+            "LOA_SMTP_PORT": str(smtp[0].port),
+            "LOA_SMTP_STARTTLS": "false",
+            "LOA_SMTP_FROM": "loa@phuong1.example.vn",
+            "LOA_APPROVAL_EMAILS": json.dumps({"p1": [APPROVER], "p2": ["other@phuong2.example.vn"]}),
+            "LOA_APPROVAL_WEBHOOK_URL": webhook[0],
+            "LOA_INGEST_URL": "https://loa.phuong1.example.vn",
+        },
     )
     yield process
     process.stop()
@@ -77,7 +140,11 @@ def published(publisher: PublisherProcess, footage_id: str) -> bool:
 
 
 def test_posts_to_a_channel_that_requires_approval_go_out_only_as_approved(
-    publisher: PublisherProcess, kafka_broker: KafkaBroker, topic_prefix: str
+    publisher: PublisherProcess,
+    kafka_broker: KafkaBroker,
+    topic_prefix: str,
+    smtp: tuple[Controller, Inbox],
+    webhook: tuple[str, list[dict[str, object]]],
 ) -> None:
     bootstrap = kafka_broker.bootstrap
     publisher.start()
@@ -129,5 +196,24 @@ def test_posts_to_a_channel_that_requires_approval_go_out_only_as_approved(
         assert state(rejected)[0] is PostState.REJECTED and state(waiting)[0] is PostState.POSTED
         # Posted once (the local adapter's post id is the same for a second copy, so the log says it).
         assert publisher.log_text().count(f"posted PostKey(footage_id='{waiting.footage_id}'") == 1
+
+        # The ward's approver heard once of each post that waited (not of the one approved before it came).
+        inbox = smtp[1].messages
+        assert "approval notice" not in publisher.log_text(), publisher.log_tail()
+        assert (
+            sorted(m["Subject"] for m in inbox)
+            == ["Chờ duyệt / Awaiting approval: " + waiting.metadata.title + " → ward-local"] * 2
+        )
+        assert all(m["To"] == APPROVER for m in inbox)
+        links = {
+            f"https://loa.phuong1.example.vn/ui/footage/{e.footage_id}?channel=ward-local" for e in (waiting, rejected)
+        }
+        assert {line.strip() for m in inbox for line in m.get_content().splitlines() if "://" in line} == links
+        hooks = webhook[1]
+        assert sorted(h["footage_id"] for h in hooks) == sorted([waiting.footage_id, rejected.footage_id])  # type: ignore[type-var]
+        assert {h["cut_sha256"] for h in hooks if h["footage_id"] == waiting.footage_id} == {
+            waiting.renditions[0].sha256
+        }
+        assert all(h["event"] == "post.awaiting_approval" and h["link"] in links for h in hooks)
     finally:
         ledger.close()

@@ -30,6 +30,7 @@ from loa_core.contracts import (
 from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
 from loa_publisher.decide import AWAITING_APPROVAL, DISCONNECTED, rejected_because
 from loa_publisher.ledger import Ledger, PostKey, PostState
+from loa_publisher.notify import AwaitingApproval
 from loa_publisher.publish import Publisher, plan_posts
 from tests.support.publishing import event_for, metadata
 
@@ -300,7 +301,16 @@ def approving(tmp_path: Path, *outcomes: str) -> tuple[Publisher, FakeProducer, 
     publisher.channels = {
         "tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",), ward="p1", approval_required=True)
     }
+    publisher.notify = notices.append_async
     return publisher, producer, ledger, adapter
+
+
+class Notices(list[AwaitingApproval]):
+    async def append_async(self, notice: AwaitingApproval) -> None:
+        self.append(notice)
+
+
+notices = Notices()
 
 
 def cut_event() -> RenditionsReady:
@@ -325,6 +335,7 @@ def decision_on(
 
 async def test_a_post_waits_for_an_approval_of_exactly_its_cut_and_goes_out_once(tmp_path: Path) -> None:
     publisher, producer, ledger, adapter = approving(tmp_path, "pub-1")
+    notices.clear()
     event = cut_event()
     await publisher.handle(event)
     entry = ledger.get(event.footage_id, "tt", "tiktok")
@@ -332,6 +343,11 @@ async def test_a_post_waits_for_an_approval_of_exactly_its_cut_and_goes_out_once
     assert await publisher.run_due() == 1 and ledger.get(event.footage_id, "tt", "tiktok") == entry  # still waits
     assert await publisher.decided(decision_on(event, cut=OTHER_SHA)) == 1  # another cut: asked, still waits
     assert adapter.requests == [] and producer.sent == []
+    # The ward's approvers heard of it once, with exactly what waits.
+    assert [(n.footage_id, n.ward, n.channel, n.cut_sha256) for n in notices] == [
+        (event.footage_id, "p1", "tt", CUT_SHA)
+    ]
+    assert notices[0].text_sha256 == PostText.of(event.metadata).sha256()
     changed = PostText(title="Lễ kỷ niệm Cách mạng Tháng Tám", hashtags=("#BếnNghé",))
     assert await publisher.decided(decision_on(event, text=changed)) == 1
     assert [(r.text.title, r.text.hashtags) for r in adapter.requests] == [(changed.title, changed.hashtags)]

@@ -33,6 +33,7 @@ from loa_publisher.adapters.zalo import ZaloAdapter
 from loa_publisher.auth import IngestCredentials, Secrets
 from loa_publisher.decide import replica_conflict
 from loa_publisher.ledger import Ledger
+from loa_publisher.notify import Notifier
 from loa_publisher.publish import Publisher
 from loa_publisher.settings import PublisherSettings
 
@@ -103,6 +104,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         give_up_after=timedelta(seconds=settings.give_up_after_s),
         heartbeat=timedelta(seconds=settings.heartbeat_s),
         abandoned_after=timedelta(seconds=settings.abandoned_after_s),
+        notify=Notifier(settings, http).awaiting,
     )
 
     async def handle(event: RenditionsReady) -> None:

@@ -26,8 +26,15 @@ UPLOADS_ACTIVE = Gauge("loa_publisher_uploads_active", "Uploads running now")
 # fresh token: revoked access or missing scope). The last two need a person and are what the alert watches.
 AUTH_FAILURES = Counter("loa_publisher_auth_failures_total", "Authorization failures by kind", ["kind"])
 
+# Notices to approvers that a post awaits them (loa_publisher/notify.py), by way (email, webhook) and outcome (sent,
+# failed: logged with the reason; the post still waits in the ledger and on the ward's page).
+APPROVAL_NOTICES = Counter("loa_approval_notices_total", "Approval notices by way and outcome", ["way", "outcome"])
+
 for _kind in ("token_rejected", "refresh_refused", "still_unauthorized"):
     AUTH_FAILURES.labels(_kind)
+for _way in ("email", "webhook"):
+    for _outcome_word in ("sent", "failed"):
+        APPROVAL_NOTICES.labels(_way, _outcome_word)
 
 
 def _outcome(exc: BaseException) -> str:

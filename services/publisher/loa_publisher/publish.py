@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,6 +54,7 @@ from loa_publisher.decide import (
     decide,
 )
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
+from loa_publisher.notify import AwaitingApproval
 from loa_publisher.text import approved, render
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class Publisher:
         heartbeat: timedelta = timedelta(seconds=30),
         abandoned_after: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utc_now,
+        notify: Callable[[AwaitingApproval], Awaitable[None]] | None = None,
     ) -> None:
         self.channels = channels
         self.adapters = adapters
@@ -120,6 +122,7 @@ class Publisher:
         self.heartbeat = heartbeat
         self.abandoned_after = abandoned_after
         self.clock = clock
+        self.notify = notify  # tells the ward's approvers when a post first waits for them
         self._locks: dict[PostKey, asyncio.Lock] = {}
 
     async def handle(self, event: RenditionsReady) -> None:
@@ -258,6 +261,19 @@ class Publisher:
             case Hold(until, _, reason):
                 self.ledger.schedule(key, until, request=event.model_dump_json(), ward=event.ward, reason=reason)
                 log.info("holding %s until %s%s", key, until.isoformat(), f": {reason}" if reason else "")
+                if reason == AWAITING_APPROVAL and self.notify is not None:
+                    # Held for approval now (not before: then decide leaves it): the approvers hear of it once.
+                    notice = AwaitingApproval(
+                        footage_id=key.footage_id,
+                        ward=channel.ward,  # whose approvers decide (ingest checks the channel's ward)
+                        channel=channel.name,
+                        platform=channel.platform,
+                        profile=key.profile,
+                        title=event.metadata.title,
+                        cut_sha256=post.rendition.sha256,
+                        text_sha256=ApprovedText.of(event.metadata).sha256(),
+                    )
+                    await self.notify(notice)
             case Fail(reason):
                 raise PermanentError(f"{reason} (channel {channel.name!r})")
             case Reject(reason):

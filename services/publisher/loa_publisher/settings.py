@@ -49,6 +49,19 @@ class PublisherSettings(CommonSettings):
     # How often platform-side processing (TikTok status, Zalo verify) is polled, and for how long at most.
     status_poll_s: float = 5.0
     status_timeout_s: float = 3600.0
+    # Notices to approvers when a post first waits for approval (loa_publisher/notify.py): e-mail over SMTP (sent
+    # when smtp_host is set, to the ward's addresses in approval_emails, JSON {ward: [address, …]}) and a generic
+    # webhook (a JSON POST to approval_webhook_url). The link in each notice: approval_link, with {ingest_url},
+    # {footage_id} and {channel} filled in (the page requires signing in; the link carries no credential).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "loa@localhost"
+    approval_emails: dict[str, list[str]] = Field(default_factory=dict)
+    approval_webhook_url: str | None = None
+    approval_link: str = "{ingest_url}/ui/footage/{footage_id}?channel={channel}"
     # Kafka consumer session timeout; unset keeps Faust's default. Tests shorten it so a SIGKILLed
     # worker's partitions move to its replacement quickly.
     broker_session_timeout_s: float | None = None
