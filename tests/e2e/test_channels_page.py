@@ -1,6 +1,7 @@
-"""The channels page in headless Chromium on a phone-sized screen: a ward admin adds a YouTube channel (shown
-disconnected, with its connect button), sets its privacy and title template, uploads its logo, reads the page in
-English, and removes it; each step lands on the registry topic. A screenshot is kept under test-artifacts/."""
+"""The channels page in headless Chromium on a phone-sized screen: a ward admin is sent to sign in (password and
+TOTP) and back, adds a YouTube channel (shown disconnected, with its connect button), sets its privacy and title
+template, uploads its logo, reads the page in English, is refused a form with a forged CSRF token, and removes the
+channel; each step is checked on the registry topic. Screenshots (phone and desktop) are kept under test-artifacts/."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from loa_core.contracts import CHANNEL_REGISTRY, ChannelUpdated
 from loa_dev.kafka import KafkaBroker
-from tests.e2e.test_ingest_page import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.support.browser import ARTIFACTS, PHONE, launch, screenshots
 from tests.support.ingest import IngestProcess, read_topic, run_ingest
 
 pytestmark = pytest.mark.e2e
-PHONE = {"width": 390, "height": 844}
+PASSWORD = "mật-khẩu-quản-trị-phường-1"
 
 
 @pytest.fixture
@@ -28,24 +30,39 @@ def ingest(kafka_broker: KafkaBroker, tmp_path: Path) -> Iterator[IngestProcess]
         yield process
 
 
-def _ward_admin_page(ingest: IngestProcess) -> Iterator[Page]:
-    made = httpx.post(f"{ingest.url}/tokens", headers=ingest.headers(), json={"role": "ward_admin", "ward": "phuong-1"})
+def _ward_admin(ingest: IngestProcess) -> None:
+    ward = httpx.post(
+        f"{ingest.url}/wards", headers=ingest.headers(), json={"id": "phuong-1", "display_name": "Phường 1"}
+    )
+    assert ward.status_code == 201, ward.text
+    account = {"username": "qt.phuong1", "display_name": "Quản trị phường 1", "role": "ward_admin", "ward": "phuong-1"}
+    made = httpx.post(f"{ingest.url}/accounts", headers=ingest.headers(), json=account | {"password": PASSWORD})
     assert made.status_code == 201, made.text
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            # The ward admin's API token on every request the page makes (its forms included).
-            context = browser.new_context(
-                viewport=PHONE, extra_http_headers={"Authorization": f"Bearer {made.json()['token']}"}
-            )
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def page(ingest: IngestProcess) -> Iterator[Page]:
-    yield from _ward_admin_page(ingest)
+    _ward_admin(ingest)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser.new_page(viewport=PHONE)
+        finally:
+            browser.close()
+
+
+def _sign_in(page: Page, ingest: IngestProcess) -> None:
+    """Sent to the sign-in page by the channels page, then back to it: password, then a TOTP enrolment (an admin)."""
+    page.goto(f"{ingest.url}/ui/channels")
+    expect(page.locator("h1")).to_have_text("Đăng nhập")
+    page.fill("[name=username]", "qt.phuong1")
+    page.fill("[name=password]", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    secret = page.locator("#secret").inner_text()
+    page.fill("[name=code]", pyotp.TOTP(secret).now())
+    page.click("#totp-form button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Kênh của phường")
+    expect(page.locator("#person")).to_have_text("Quản trị phường 1")
 
 
 def _newest(ingest: IngestProcess, name: str) -> ChannelUpdated:
@@ -61,8 +78,7 @@ def test_a_ward_admin_manages_a_channel_on_a_phone(ingest: IngestProcess, page: 
     color = "color=c=red@0.6:s=96x96"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", color, "-frames:v", "1", str(logo)], check=True)
 
-    page.goto(f"{ingest.url}/ui/channels")
-    expect(page.locator("h1")).to_have_text("Kênh của phường")
+    _sign_in(page, ingest)
     expect(page.locator("#channels")).to_contain_text("Phường chưa có kênh nào.")
 
     page.fill("#add [name=name]", "p1-youtube")
@@ -96,8 +112,16 @@ def test_a_ward_admin_manages_a_channel_on_a_phone(ingest: IngestProcess, page: 
     expect(page.locator("h1")).to_have_text("Ward channels")
     expect(card.locator(".badge")).to_have_text("Disconnected")
     expect(card.locator("a.reconnect")).to_have_text("Connect")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "channels-page.png"), full_page=True)
+    screenshots(page, ARTIFACTS, "channels-page")
+
+    # A form whose CSRF token is not the session's changes nothing.
+    before = _newest(ingest, "p1-youtube")
+    card.locator("form[action$='/remove'] input[name=csrf_token]").evaluate("input => input.value = 'forged'")
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("form[action$='/remove'] button").click()
+    expect(page.locator("body")).to_contain_text("CSRF")
+    assert _newest(ingest, "p1-youtube") == before
+    page.goto(f"{ingest.url}/ui/channels")
 
     page.once("dialog", lambda dialog: dialog.accept())
     card.locator("form[action$='/remove'] button").click()

@@ -311,7 +311,7 @@ def create_api(
 
     desk = ChannelDesk(service, channels)
     api.include_router(channels_router(desk, requires))
-    api.include_router(channels_page_router(desk, requires, lambda _: (None, None)))
+    api.include_router(channels_page_router(desk, requires, gate.session_of))
     if audit is not None:
         api.include_router(approval_router(channels, audit, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():

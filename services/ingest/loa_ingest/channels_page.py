@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from loa_core.auth import Caller
 from loa_core.contracts import PLATFORMS
 from loa_core.contracts.channels import PROFILE_NAMES
+from loa_ingest.accounts import Session
 from loa_ingest.channels import StoredChannel
 from loa_ingest.channels_api import ChannelChange, ChannelDesk, ChannelRequest, Kind, Option, Requires, refusal
 from loa_ingest.pages import Lang, Strings, language_of, render
@@ -30,8 +31,8 @@ PRIVACY: dict[str, tuple[str, tuple[str, ...]]] = {
     "tiktok": ("privacy_level", ("SELF_ONLY", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "PUBLIC_TO_EVERYONE")),
 }
 TEMPLATES = ("title_template", "description_template")
-# Who the page is for, as the page shows it, and the CSRF token its forms carry (the signed-in session's), or Nones.
-PageSession = Callable[[Request], tuple[str | None, str | None]]
+# The request's signed-in session (signin.py Gate.session_of): the person the page names and its forms' CSRF token.
+SessionOf = Callable[[Request], Session | None]
 
 STRINGS: Strings = {
     "title": ("Kênh của phường", "Ward channels"),
@@ -135,9 +136,15 @@ def edited_options(
     return merged
 
 
-def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: PageSession) -> APIRouter:
+def channels_page_router(desk: ChannelDesk, requires: Requires, session_of: SessionOf) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
+
+    async def signed_in(request: Request) -> None:
+        """A browser that is not signed in goes to the sign-in page first, and comes back here after."""
+        if "authorization" not in request.headers and session_of(request) is None:
+            target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+            raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": f"/signin?next={target}"})
 
     def page(
         request: Request,
@@ -147,7 +154,7 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
         error: HTTPException | None = None,
         done: tuple[str, str] | None = None,
     ) -> Response:
-        person, csrf_token = page_session(request)
+        session = session_of(request)
         lang = language_of(request)
         context = {
             "rows": channel_rows(desk.visible(who, ward)),
@@ -166,8 +173,8 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
             STRINGS,
             context,
             status_code=code,
-            person=person,
-            csrf_token=csrf_token,
+            person=(session.account.display_name or session.account.username) if session else None,
+            csrf_token=session.csrf_token if session else None,
         )
 
     async def acted(request: Request, who: Caller, action: Awaitable[StoredChannel], done: str = "saved") -> Response:
@@ -178,7 +185,7 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, page_session: Pa
             return page(request, who, error=refused)
         return RedirectResponse(f"{PAGE}?{done}={quote(stored.channel.name)}", status.HTTP_303_SEE_OTHER)
 
-    @router.get(PAGE)
+    @router.get(PAGE, dependencies=[Depends(signed_in)])
     async def channels_page(
         request: Request,
         who: WardAdmin,
