@@ -295,22 +295,22 @@ async def test_a_post_to_a_disconnected_channel_waits_and_goes_out_once_it_is_co
 CUT_SHA, OTHER_SHA = "c" * 64, "d" * 64
 
 
-def approving(tmp_path: Path, *outcomes: str) -> tuple[Publisher, FakeProducer, Ledger, FakeAdapter]:
+def approving(tmp_path: Path, *outcomes: str) -> tuple[Publisher, FakeProducer, Ledger, FakeAdapter, Notices]:
     adapter = FakeAdapter(*outcomes)
     publisher, producer, ledger, _ = make(tmp_path, adapter)
     publisher.channels = {
         "tt": Channel(name="tt", platform="tiktok", profiles=("tiktok",), ward="p1", approval_required=True)
     }
+    notices = Notices()
     publisher.notify = notices.append_async
-    return publisher, producer, ledger, adapter
+    return publisher, producer, ledger, adapter, notices
 
 
 class Notices(list[AwaitingApproval]):
+    """The notices the publisher sent the approvers."""
+
     async def append_async(self, notice: AwaitingApproval) -> None:
         self.append(notice)
-
-
-notices = Notices()
 
 
 def cut_event() -> RenditionsReady:
@@ -334,8 +334,7 @@ def decision_on(
 
 
 async def test_a_post_waits_for_an_approval_of_exactly_its_cut_and_goes_out_once(tmp_path: Path) -> None:
-    publisher, producer, ledger, adapter = approving(tmp_path, "pub-1")
-    notices.clear()
+    publisher, producer, ledger, adapter, notices = approving(tmp_path, "pub-1")
     event = cut_event()
     await publisher.handle(event)
     entry = ledger.get(event.footage_id, "tt", "tiktok")
@@ -357,7 +356,7 @@ async def test_a_post_waits_for_an_approval_of_exactly_its_cut_and_goes_out_once
 
 
 async def test_a_rejected_post_never_goes_out_and_the_editor_hears_why(tmp_path: Path) -> None:
-    publisher, producer, ledger, adapter = approving(tmp_path, "pub-1")
+    publisher, producer, ledger, adapter, _ = approving(tmp_path, "pub-1")
     event = cut_event()
     await publisher.handle(event)
     await publisher.decided(decision_on(event, "rejected"))
@@ -377,7 +376,7 @@ async def test_a_rejected_post_never_goes_out_and_the_editor_hears_why(tmp_path:
 
 
 async def test_a_decision_before_the_renditions_is_applied_when_they_come(tmp_path: Path) -> None:
-    publisher, producer, _, adapter = approving(tmp_path, "pub-1")
+    publisher, producer, _, adapter, notices = approving(tmp_path, "pub-1")
     event = cut_event()
     assert await publisher.decided(decision_on(event)) == 0  # no post yet: only kept
     older = decision_on(event, "rejected").model_copy(update={"occurred_at": NOW - timedelta(days=1)})
@@ -385,3 +384,4 @@ async def test_a_decision_before_the_renditions_is_applied_when_they_come(tmp_pa
     await publisher.handle(event)
     assert len(adapter.requests) == 1 and adapter.requests[0].text.title.startswith("Lễ kỷ niệm 80 năm")
     assert [n for n, _ in producer.sent] == [POSTS_PUBLISHED.name]
+    assert notices == []  # it never waited: nobody is asked
