@@ -11,7 +11,8 @@ import pytest
 
 from loa_archiver.recorder import SegmentRecorder, sweep
 from loa_archiver.store import ArchiveStore, metadata
-from loa_core.contracts import layout
+from loa_core.contracts import ARCHIVER, layout
+from loa_core.db import head_revision
 from loa_core.storage import LocalStorage
 
 
@@ -166,8 +167,12 @@ def test_a_store_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: P
     store = ArchiveStore.open(path)  # the new code starts on it: adopts it as revision 0001
     store.close()
     adopted = sqlite3.connect(path)
+    # Every row kept; stream keys, archives and pulls from before wards are the default ward's (revision 0002).
+    warded = {"stream_keys", "archives", "pulls"}
+    expected = {t: [(*row, "default") if t in warded else row for row in rows] for t, rows in expected.items()}
     assert {t: adopted.execute(f"SELECT * FROM {t}").fetchall() for t in ARCHIVER_TABLES} == expected
-    assert adopted.execute("SELECT version_num FROM alembic_version_archiver").fetchall() == [("0001",)]
+    version = adopted.execute("SELECT version_num FROM alembic_version_archiver").fetchall()
+    assert version == [(head_revision(ARCHIVER),)]
     adopted.close()
     store = ArchiveStore.open(path)
     assert store.active_key_by_hash("hash1") is not None and store.next_segment_number("a1") == 3

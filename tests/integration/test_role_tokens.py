@@ -179,11 +179,12 @@ def test_the_archiver_asks_for_the_role_each_action_needs(ingest: IngestProcess,
     assert status("viewer", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 403
     assert status("editor", "POST", f"/archives/{unknown}/marks", {"last_s": 10}) == 404
     assert status("viewer", "POST", f"/archives/{unknown}/stop") == 403
-    assert status("editor", "POST", f"/archives/{unknown}/stop") == 409
-    # Stream keys (secrets, restream targets) are for admins.
+    assert status("editor", "POST", f"/archives/{unknown}/stop") == 404
+    # Stream keys (secrets, restream targets) are for ward admins (of the channel's ward) and district admins.
     for role in ("viewer", "editor"):
         assert status(role, "GET", "/stream-keys") == 403
         assert status(role, "POST", "/stream-keys", {"channel": "local"}) == 403
+    assert status("ward_admin", "POST", "/stream-keys", {"channel": "local"}) == 201
     assert status("district_admin", "POST", "/stream-keys", {"channel": "local"}) == 201
     assert status("district_admin", "GET", "/stream-keys") == 200
     assert (

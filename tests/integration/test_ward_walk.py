@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,12 @@ from loa_metrics.api import create_api
 from loa_metrics.projection import Projection, open_projection
 from loa_metrics.reports import DISTRICT_COLUMNS
 from loa_metrics.settings import MetricsSettings
+from tests.support.archiver import ArchiverProcess, archiver_process
 from tests.support.asgi_server import serve_in_thread
 from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.media import make_clip
+from tests.support.polling import wait_until
 
 WARD_A, WARD_B = "ward-a", "ward-b"
 CHANNELS = [
@@ -60,10 +62,15 @@ class Wards:
     a_upload: str
     a_footage: str
     b_footage: str
+    # Ward A's ids in the archiver (the `archived` fixture): key_id, pull_id, archive_id.
+    archived: dict[str, str] = field(default_factory=dict)
 
     def markers(self) -> list[str]:
         """What must never appear in an answer to ward B: ward A's ids, title and name."""
-        return [self.a_token_id, self.a_account, self.a_upload, self.a_footage, TITLE_A, WARD_A, PERSON_A]
+        return [
+            *(self.a_token_id, self.a_account, self.a_upload, self.a_footage, TITLE_A, WARD_A, PERSON_A),
+            *self.archived.values(),
+        ]
 
 
 def _token(ingest: IngestProcess, role: str, ward: str) -> dict[str, str]:
@@ -190,6 +197,7 @@ def _fill(path: str, wards: Wards) -> str:
         "name": "a-local",  # a channel
         "channel": "a-local",
         "kind": "logo",  # of a channel's branding
+        **wards.archived,
     }
     filled = path
     for name, value in ids.items():
@@ -369,3 +377,55 @@ def test_loa_report_district_prints_and_exports_the_roll_up_for_a_district_admin
     assert (tmp_path / "district.csv").read_text(encoding="utf-8").startswith(",".join(DISTRICT_COLUMNS))
     refused = run(wards.a_admin)
     assert refused.exit_code == 1 and "district admin" in refused.output and "quản trị quận" in refused.output
+
+
+@pytest.fixture(scope="module")
+def archived(wards: Wards, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiverProcess]:
+    """The archiver (following ingest's channel registry, asking ingest about tokens) with ward A's stream key, pull
+    and archive: a pull of a source that does not answer still makes its archive (which then fails)."""
+    root = tmp_path_factory.mktemp("wards-archiver")
+    settings = {
+        "ingest_url": wards.ingest.url,
+        "hls_allowed_private": "127.0.0.1",
+        "api_token_hashes": hash_token(STATIC),
+    }
+    with archiver_process(root, wards.ingest.bootstrap, wards.ingest.prefix, **settings) as archiver:
+        a = {"Authorization": f"Bearer {wards.a_admin}"}
+        key = archiver.client.post("/stream-keys", headers=a, json={"channel": "a-local", "title": TITLE_A})
+        assert key.status_code == 201 and key.json()["ward"] == WARD_A, key.text
+        nowhere = f"http://127.0.0.1:{free_port()}/live.m3u8"
+        pull = archiver.client.post("/pulls", headers=a, json={"url": nowhere, "channel": "a-local", "title": TITLE_A})
+        assert pull.status_code == 201 and pull.json()["ward"] == WARD_A, pull.text
+        pull_url = f"/pulls/{pull.json()['pull_id']}"
+        archive_id = wait_until(
+            lambda: archiver.client.get(pull_url, headers=a).json()["archive_id"], 30, "the archive"
+        )
+        wards.archived = {"key_id": key.json()["key_id"], "pull_id": pull.json()["pull_id"], "archive_id": archive_id}
+        yield archiver
+        wards.archived = {}
+
+
+def _archiver_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
+    if (method, path) == ("POST", "/stream-keys"):
+        return {"json": {"channel": "a-local"}}
+    if (method, path) == ("POST", "/pulls"):
+        return {"json": {"url": "http://127.0.0.1:9/x.m3u8", "channel": "a-local"}}
+    if (method, path) == ("POST", "/archives/{archive_id}/marks"):
+        return {"json": {"last_s": 5}}
+    return {}
+
+
+def test_ward_b_gets_nothing_of_ward_a_from_any_archiver_route(wards: Wards, archived: ArchiverProcess) -> None:
+    base = f"http://127.0.0.1:{archived.http_port}"
+    schema = httpx.get(f"{base}/openapi.json").json()
+    seen = _walk(base, schema, wards, _archiver_request)
+    by_route = {(m, p): s for m, p, s in seen}
+    assert by_route[("GET", "/archives/{archive_id}")] == 404 and by_route[("GET", "/pulls/{pull_id}")] == 404
+    assert by_route[("DELETE", "/stream-keys/{key_id}")] == 404
+    assert by_route[("POST", "/stream-keys")] == 422 and by_route[("POST", "/pulls")] == 422
+    own = {"Authorization": f"Bearer {wards.a_admin}"}
+    assert [a["archive_id"] for a in httpx.get(f"{base}/archives", headers=own).json()] == [
+        wards.archived["archive_id"]
+    ], "ward A sees its archive, so the walk used a real one"
+    district = httpx.get(f"{base}/stream-keys", headers=_auth(STATIC)).json()
+    assert [k["ward"] for k in district] == [WARD_A]

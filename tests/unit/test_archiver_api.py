@@ -159,7 +159,7 @@ def test_every_refusal_says_why_in_vietnamese_and_english(tmp_path: Path) -> Non
         (422, "post", f"/archives/{recording}/marks", {"last_s": 3, "start_s": 0, "end_s": 2}, None),
         (422, "post", f"/archives/{recording}/marks", {"title": "x"}, None),
         (422, "post", f"/archives/{recording}/marks", {"start_s": 30, "end_s": 10}, None),
-        (409, "post", "/archives/nope/stop", None, None),
+        (404, "post", "/archives/nope/stop", None, None),
         (409, "post", f"/archives/{announced}/stop", None, None),
     ]
     for status, method, path, body, headers in refusals:

@@ -38,7 +38,7 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
     store = ArchiveStore.open(tmp_path / "a.sqlite3")
     producer = FlakyProducer()
     finalizer = Finalizer(settings, storage, producer, store)  # type: ignore[arg-type]
-    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
+    archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",), ward="phuong-1")
     subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25", "-t", "2", "-c:v", "libx264",
          "-preset", "ultrafast", "-f", "mpegts", str(tmp_path / "seg.ts")],
@@ -61,6 +61,7 @@ async def test_failed_finalize_is_retried_with_the_same_footage_ids(tmp_path: Pa
     # with before its first send failed.
     assert [e.footage_id for e in producer.sent] == [archive.footage_id, mark.footage_id]
     assert abs(producer.sent[0].media.duration_s - 4.0) < 0.2
+    assert [e.ward for e in producer.sent] == ["phuong-1", "phuong-1"], "live footage is announced with its ward"
 
 
 def _ts_segment(path: Path) -> Path:

@@ -67,6 +67,7 @@ def _key_view(key: StreamKey) -> dict[str, object]:
         "restream_targets": len(key.restream_urls),  # the URLs embed platform keys: never shown again
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
+        "ward": key.ward,
     }
 
 
@@ -81,6 +82,7 @@ def _pull_view(pull: Pull) -> dict[str, object]:
         "state": pull.state,
         "archive_id": pull.archive_id,
         "error": pull.error,
+        "ward": pull.ward,
     }
 
 
@@ -88,29 +90,50 @@ def create_api(archiver: Archiver) -> FastAPI:
     api = FastAPI(title="Loa archiver", version="0.1.0")
     instrument_http(api)
     explain_invalid_requests(api)
-    # Static tokens may do everything; ingest's role tokens (when LOA_INGEST_URL is set): a viewer reads, an uploader
-    # also archives and marks highlights, an admin also manages stream keys (secrets, restream targets).
+    # Static tokens may do everything; ingest's role tokens (when LOA_INGEST_URL is set): a viewer reads, an editor
+    # also archives and marks highlights, a ward admin also manages stream keys (secrets, restream targets). Each in
+    # its own ward only (a district admin: every ward): a stream key, a pull and an archive are their channel's ward's,
+    # and another ward's answer 404, as if they did not exist.
     hashes = archiver.settings.token_hashes
     roles = archiver.settings.ingest_roles()
     Viewer = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="viewer"))]
     Uploader = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="editor"))]
-    Admin = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="district_admin"))]
+    Admin = Annotated[Caller, Depends(bearer_dependency(hashes, roles, need="ward_admin"))]
     store = archiver.store
+    no_archive = "No such archive. / Không tìm thấy bản lưu trữ."
 
     async def ready() -> str | None:
         return archiver.ready_problem()
 
     api.include_router(health_router(ready))
 
-    def check_channels(*groups: list[str] | None) -> None:
-        unknown = sorted({c for group in groups for c in group or [] if c not in archiver.channels})
+    def channels_ward(who: Caller, channel: str, *groups: list[str] | None) -> str:
+        """The ward of `channel`, which every channel named must share, and the caller must see; else a 422."""
+        names = sorted({channel, *(c for group in groups for c in group or [])})
+        unknown = [c for c in names if c not in archiver.channels or not who.sees(archiver.channels[c].ward)]
         if unknown:
             raise HTTPException(422, f"Unknown channel(s): {', '.join(unknown)}. / Kênh không tồn tại.")
+        ward = archiver.channels[channel].ward
+        foreign = [c for c in names if archiver.channels[c].ward != ward]
+        if foreign:
+            raise HTTPException(
+                422,
+                f"Channel(s) {', '.join(foreign)} do not belong to ward {ward}, whose channel {channel} is. / Kênh "
+                f"{', '.join(foreign)} không thuộc phường {ward}.",
+            )
+        return ward
+
+    def visible_archive(who: Caller, archive_id: str) -> Archive:
+        archive = store.archive(archive_id)
+        if archive is None or not who.sees(archive.ward):
+            raise HTTPException(404, no_archive)
+        return archive
 
     def archive_view(archive: Archive) -> dict[str, object]:
         segments = store.segments(archive.archive_id)
         return {
             "archive_id": archive.archive_id,
+            "ward": archive.ward,
             "source": archive.source,
             "channel": archive.channel,
             "title": archive.title,
@@ -128,8 +151,8 @@ def create_api(archiver: Archiver) -> FastAPI:
         }
 
     @api.post("/stream-keys", status_code=status.HTTP_201_CREATED)
-    async def create_stream_key(_: Admin, body: StreamKeyRequest) -> dict[str, object]:
-        check_channels([body.channel], body.archive_channels, body.highlight_channels)
+    async def create_stream_key(who: Admin, body: StreamKeyRequest) -> dict[str, object]:
+        ward = channels_ward(who, body.channel, body.archive_channels, body.highlight_channels)
         for url in body.restream_urls:
             problem = restream_url_problem(url)
             if problem:
@@ -142,25 +165,27 @@ def create_api(archiver: Archiver) -> FastAPI:
             tuple(body.archive_channels or [body.channel]),
             tuple(body.highlight_channels or [body.channel]),
             tuple(body.restream_urls),
+            ward=ward,
         )
         # The key is shown once, here; only its hash is stored.
         urls = {"rtmp_url": archiver.settings.rtmp_url(), "rtmps_url": archiver.settings.rtmps_url()}
         return {**_key_view(key), "stream_key": secret, **urls}
 
     @api.get("/stream-keys")
-    async def list_stream_keys(_: Admin) -> list[dict[str, object]]:
-        return [_key_view(k) for k in store.stream_keys()]
+    async def list_stream_keys(who: Admin) -> list[dict[str, object]]:
+        return [_key_view(k) for k in store.stream_keys(who.ward_filter())]
 
     @api.delete("/stream-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-    async def revoke_stream_key(_: Admin, key_id: str) -> Response:
-        if store.stream_key(key_id) is None:
+    async def revoke_stream_key(who: Admin, key_id: str) -> Response:
+        key = store.stream_key(key_id)
+        if key is None or not who.sees(key.ward):
             raise HTTPException(404, "No such stream key. / Không tìm thấy khóa phát trực tiếp.")
         archiver.pushes.revoke_key(key_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @api.post("/pulls", status_code=status.HTTP_201_CREATED)
-    async def create_pull(_: Uploader, body: PullRequest) -> dict[str, object]:
-        check_channels([body.channel], body.archive_channels, body.highlight_channels)
+    async def create_pull(who: Uploader, body: PullRequest) -> dict[str, object]:
+        ward = channels_ward(who, body.channel, body.archive_channels, body.highlight_channels)
         try:
             # The shape and the allow-list now; addresses are checked at every fetch (DNS may change).
             check_url_shape(body.url, archiver.puller.policy)
@@ -183,19 +208,21 @@ def create_api(archiver: Archiver) -> FastAPI:
             tuple(body.highlight_channels or [body.channel]),
             start,
             body.end_at,
+            ward=ward,
         )
         return _pull_view(pull)
 
     @api.get("/pulls/{pull_id}")
-    async def get_pull(_: Viewer, pull_id: str) -> dict[str, object]:
+    async def get_pull(who: Viewer, pull_id: str) -> dict[str, object]:
         pull = store.pull(pull_id)
-        if pull is None:
+        if pull is None or not who.sees(pull.ward):
             raise HTTPException(404, "No such pull. / Không tìm thấy yêu cầu thu luồng.")
         return _pull_view(pull)
 
     @api.delete("/pulls/{pull_id}", status_code=status.HTTP_202_ACCEPTED)
-    async def stop_pull(_: Uploader, pull_id: str) -> dict[str, object]:
-        if not archiver.puller.cancel(pull_id):
+    async def stop_pull(who: Uploader, pull_id: str) -> dict[str, object]:
+        mine = store.pull(pull_id)
+        if mine is None or not who.sees(mine.ward) or not archiver.puller.cancel(pull_id):
             raise HTTPException(
                 404,
                 "No such pull, or it has already finished. / Không tìm thấy yêu cầu thu luồng, hoặc nó đã kết thúc.",
@@ -205,21 +232,16 @@ def create_api(archiver: Archiver) -> FastAPI:
         return _pull_view(pull)
 
     @api.get("/archives")
-    async def list_archives(_: Viewer) -> list[dict[str, object]]:
-        return [archive_view(a) for a in store.archives()]
+    async def list_archives(who: Viewer) -> list[dict[str, object]]:
+        return [archive_view(a) for a in store.archives(ward=who.ward_filter())]
 
     @api.get("/archives/{archive_id}")
-    async def get_archive(_: Viewer, archive_id: str) -> dict[str, object]:
-        archive = store.archive(archive_id)
-        if archive is None:
-            raise HTTPException(404, "No such archive. / Không tìm thấy bản lưu trữ.")
-        return archive_view(archive)
+    async def get_archive(who: Viewer, archive_id: str) -> dict[str, object]:
+        return archive_view(visible_archive(who, archive_id))
 
     @api.post("/archives/{archive_id}/marks", status_code=status.HTTP_201_CREATED)
-    async def mark_highlight(_: Uploader, archive_id: str, body: MarkRequest) -> dict[str, object]:
-        archive = store.archive(archive_id)
-        if archive is None:
-            raise HTTPException(404, "No such archive. / Không tìm thấy bản lưu trữ.")
+    async def mark_highlight(who: Uploader, archive_id: str, body: MarkRequest) -> dict[str, object]:
+        archive = visible_archive(who, archive_id)
         if archive.state != "recording":
             raise HTTPException(
                 409,
@@ -247,7 +269,8 @@ def create_api(archiver: Archiver) -> FastAPI:
         return HTMLResponse(LIVE_PAGE, headers={"Content-Security-Policy": "default-src 'self' 'unsafe-inline'"})
 
     @api.post("/archives/{archive_id}/stop", status_code=status.HTTP_202_ACCEPTED)
-    async def stop_archive(_: Uploader, archive_id: str) -> dict[str, object]:
+    async def stop_archive(who: Uploader, archive_id: str) -> dict[str, object]:
+        visible_archive(who, archive_id)
         if not archiver.stop_archive(archive_id):
             raise HTTPException(
                 409,

@@ -166,7 +166,7 @@ class Finalizer:
             title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
         )
         archive_event = FootageUploaded(
-            footage_id=archive.footage_id, source="livestream", metadata=metadata, media=media
+            footage_id=archive.footage_id, ward=archive.ward, source="livestream", metadata=metadata, media=media
         )
         return [archive_event, *self._highlights(archive, media)]
 
@@ -213,7 +213,13 @@ class Finalizer:
                 trim_end_s=span.end_s,
             )
             events.append(
-                FootageUploaded(footage_id=mark.footage_id, source="livestream", metadata=metadata, media=archive_media)
+                FootageUploaded(
+                    footage_id=mark.footage_id,
+                    ward=archive.ward,
+                    source="livestream",
+                    metadata=metadata,
+                    media=archive_media,
+                )
             )
             log.info(
                 "archive %s: highlight %d is %.1f-%.1f s, footage %s",

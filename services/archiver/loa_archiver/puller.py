@@ -99,7 +99,13 @@ class HlsPuller:
         archive = self.store.archive(pull.archive_id) if pull.archive_id else None
         if archive is None or archive.state != "recording":
             archive = self.store.create_archive(
-                "hls", pull.pull_id, pull.channel, pull.title, pull.archive_channels, pull.highlight_channels
+                "hls",
+                pull.pull_id,
+                pull.channel,
+                pull.title,
+                pull.archive_channels,
+                pull.highlight_channels,
+                ward=pull.ward,
             )
         self.store.set_pull_state(pull.pull_id, "running", archive.archive_id)
         LIVE_STREAMS.labels(source="hls").inc()

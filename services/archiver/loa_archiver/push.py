@@ -140,7 +140,13 @@ class PushSessions:
         archive = self.store.recording_archive_for(key.key_id)
         if archive is None:
             archive = self.store.create_archive(
-                "rtmp", key.key_id, key.channel, key.title, key.archive_channels, key.highlight_channels
+                "rtmp",
+                key.key_id,
+                key.channel,
+                key.title,
+                key.archive_channels,
+                key.highlight_channels,
+                ward=key.ward,
             )
             log.info("archive %s: new RTMP archive for stream key %s", archive.archive_id, key.key_id)
         else:

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 
 from loa_core import db
-from loa_core.contracts import ARCHIVER, new_id
+from loa_core.contracts import ARCHIVER, DEFAULT_WARD, new_id
 
 ArchiveState = Literal["recording", "finalizing", "announced", "empty", "failed"]
 PullState = Literal["scheduled", "running", "done", "cancelled", "failed"]
@@ -52,6 +52,7 @@ stream_keys = Table(
     Column("restream_urls", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("revoked_at", Text),
+    Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),  # its channel's ward
 )
 archives = Table(
     "archives",
@@ -68,6 +69,7 @@ archives = Table(
     Column("started_at", Text, nullable=False),
     Column("ended_at", Text),
     Column("error", Text),
+    Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),  # its stream key's or pull's ward
 )
 segments = Table(
     "segments",
@@ -117,6 +119,7 @@ pulls = Table(
     Column("archive_id", Text),
     Column("last_seq", Integer),
     Column("error", Text),
+    Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),  # its channel's ward
 )
 
 
@@ -134,6 +137,7 @@ class StreamKey:
     restream_urls: tuple[str, ...]
     created_at: str
     revoked_at: str | None
+    ward: str = DEFAULT_WARD
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class Archive:
     started_at: str
     ended_at: str | None
     error: str | None
+    ward: str = DEFAULT_WARD
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,7 @@ class Pull:
     archive_id: str | None
     last_seq: int | None
     error: str | None
+    ward: str = DEFAULT_WARD
 
 
 def _tuple(raw: str) -> tuple[str, ...]:
@@ -230,6 +236,7 @@ class ArchiveStore:
         archive_channels: tuple[str, ...],
         highlight_channels: tuple[str, ...],
         restream_urls: tuple[str, ...],
+        ward: str = DEFAULT_WARD,
     ) -> StreamKey:
         key_id = new_id()
         self._exec(
@@ -242,6 +249,7 @@ class ArchiveStore:
                 highlight_channels=json.dumps(highlight_channels),
                 restream_urls=json.dumps(restream_urls),
                 created_at=_now(),
+                ward=ward,
             )
         )
         found = self.stream_key(key_id)
@@ -259,6 +267,7 @@ class ArchiveStore:
             restream_urls=_tuple(row.restream_urls),
             created_at=row.created_at,
             revoked_at=row.revoked_at,
+            ward=row.ward,
         )
 
     def stream_key(self, key_id: str) -> StreamKey | None:
@@ -270,8 +279,12 @@ class ArchiveStore:
         rows = self._all(select(stream_keys).where(c.key_hash == key_hash, c.revoked_at.is_(None)))
         return self._key(rows[0]) if rows else None
 
-    def stream_keys(self) -> list[StreamKey]:
-        return [self._key(r) for r in self._all(select(stream_keys).order_by(stream_keys.c.created_at))]
+    def stream_keys(self, ward: str | None) -> list[StreamKey]:
+        """Of one ward (None: every ward)."""
+        query = select(stream_keys).order_by(stream_keys.c.created_at)
+        if ward is not None:
+            query = query.where(stream_keys.c.ward == ward)
+        return [self._key(r) for r in self._all(query)]
 
     def revoke_stream_key(self, key_id: str) -> bool:
         c = stream_keys.c
@@ -297,6 +310,7 @@ class ArchiveStore:
             started_at=row.started_at,
             ended_at=row.ended_at,
             error=row.error,
+            ward=row.ward,
         )
 
     def create_archive(
@@ -307,6 +321,7 @@ class ArchiveStore:
         title: str,
         archive_channels: tuple[str, ...],
         highlight_channels: tuple[str, ...],
+        ward: str = DEFAULT_WARD,
     ) -> Archive:
         archive_id = new_id()
         # The footage id is fixed now, so a finalize redone after a crash announces the same footage again,
@@ -323,6 +338,7 @@ class ArchiveStore:
                 footage_id=new_id(),
                 state="recording",
                 started_at=_now(),
+                ward=ward,
             )
         )
         found = self.archive(archive_id)
@@ -333,10 +349,13 @@ class ArchiveStore:
         rows = self._all(select(archives).where(archives.c.archive_id == archive_id))
         return self._archive(rows[0]) if rows else None
 
-    def archives(self, state: ArchiveState | None = None) -> list[Archive]:
+    def archives(self, state: ArchiveState | None = None, *, ward: str | None = None) -> list[Archive]:
+        """In `state` (None: any), of `ward` (None: every ward)."""
         query = select(archives).order_by(archives.c.started_at)
         if state is not None:
             query = query.where(archives.c.state == state)
+        if ward is not None:
+            query = query.where(archives.c.ward == ward)
         return [self._archive(r) for r in self._all(query)]
 
     def recording_archive_for(self, owner_id: str) -> Archive | None:
@@ -441,6 +460,7 @@ class ArchiveStore:
             archive_id=row.archive_id,
             last_seq=None if row.last_seq is None else int(row.last_seq),
             error=row.error,
+            ward=row.ward,
         )
 
     def add_pull(
@@ -452,6 +472,7 @@ class ArchiveStore:
         highlight_channels: tuple[str, ...],
         start_at: datetime,
         end_at: datetime | None,
+        ward: str = DEFAULT_WARD,
     ) -> Pull:
         pull_id = new_id()
         self._exec(
@@ -465,6 +486,7 @@ class ArchiveStore:
                 start_at=start_at.astimezone(UTC).isoformat(),
                 end_at=None if end_at is None else end_at.astimezone(UTC).isoformat(),
                 state="scheduled",
+                ward=ward,
             )
         )
         found = self.pull(pull_id)
