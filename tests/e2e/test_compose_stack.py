@@ -57,6 +57,8 @@ CHANNELS = [
     Channel(name="bang-tin-phuong", platform="local", profiles=("tiktok",)),
 ]
 SERVICE_HOST = "127.0.0.2"
+PUBLIC_URL = "http://loa.invalid:8001"
+YOUTUBE_CLIENT_ID = "compose-test.apps.googleusercontent.com"
 
 
 class ComposeStack:
@@ -118,8 +120,10 @@ def _test_dotenv(kafka_broker: KafkaBroker, minio: MinioServer, token: str, root
         "SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
         "LOA_SERVICE_TOKEN": service_token,
         "LOA_SERVICE_TOKEN_HASHES": hash_token(service_token),
-        # Where a browser would reach ingest; no platform app is configured, so no sign-in is sent back to it.
-        "LOA_PUBLIC_URL": "http://loa.invalid:8001",
+        # Where a browser would reach ingest, and Loa's YouTube app: a sign-in started is sent back there.
+        "LOA_PUBLIC_URL": PUBLIC_URL,
+        "LOA_YOUTUBE_CLIENT_ID": YOUTUBE_CLIENT_ID,
+        "LOA_YOUTUBE_CLIENT_SECRET": uuid.uuid4().hex,
         "GRAFANA_ADMIN_PASSWORD": uuid.uuid4().hex,  # Grafana is not started, but compose requires it
         "LOA_TOPIC_PREFIX": f"compose{run}.",
         "CHANNELS_FILE": str(channels_file),
@@ -245,3 +249,22 @@ def test_the_publishers_service_token_is_the_one_ingest_accepts(compose_stack: t
     assert accepted.status_code == 404, accepted.text
     refused = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert refused.status_code == 403, refused.text
+
+
+def test_connecting_a_channel_sends_the_browser_to_the_platform_app_with_the_public_callback(
+    compose_stack: tuple[ComposeStack, str],
+) -> None:
+    """LOA_PUBLIC_URL and the platform app's id and secret reach ingest from compose: a channel's connect starts the
+    app's sign-in at Google, asking to come back to <LOA_PUBLIC_URL>/oauth/callback."""
+    stack, token = compose_stack
+    auth = {"Authorization": f"Bearer {token}"}
+    added = httpx.post(
+        f"{stack.url('ingest')}/channels", json={"name": "phuong-youtube", "platform": "youtube"}, headers=auth
+    )
+    assert added.status_code == 201, added.text
+    started = httpx.get(f"{stack.url('ingest')}/channels/phuong-youtube/connect", headers=auth, timeout=10)
+    assert started.status_code == 302, started.text + stack.log_tail("ingest")
+    location = httpx.URL(started.headers["location"])
+    assert (location.host, location.path) == ("accounts.google.com", "/o/oauth2/v2/auth")
+    assert location.params["client_id"] == YOUTUBE_CLIENT_ID
+    assert location.params["redirect_uri"] == f"{PUBLIC_URL}/oauth/callback"
