@@ -59,14 +59,15 @@ class Ingest:
 
 def make_ingest(database_url: str, tmp_path: Path, **settings: Any) -> Ingest:
     token = new_token()
-    config = IngestSettings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        storage_root=tmp_path / "storage",
-        api_token_hashes=hash_token(token),
-        secret_key=new_key(),
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": tmp_path / "data",
+        "storage_root": tmp_path / "storage",
+        "api_token_hashes": hash_token(token),
+        "secret_key": new_key(),
         **settings,
-    )
+    }
+    config = IngestSettings(**values)
     return Ingest(TestClient(build_app(config), base_url=BASE, follow_redirects=False), token, tmp_path / "data")
 
 
@@ -352,3 +353,18 @@ def test_sign_in_attempts_are_rate_limited_per_username_and_per_address(database
     # Other names from the same address: until the address's own allowance is spent.
     assert sign_in(browser, "ai.do", "wrong").status_code == 401
     assert sign_in(browser, "ai.khac", "wrong").status_code == 429
+
+
+def test_without_the_operators_key_an_admin_is_told_why_two_step_sign_in_cannot_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    ingest = make_ingest(database_url, tmp_path, secret_key=None)
+    ingest.new_account("qt", "ward_admin")
+    browser = ingest.browser()
+    step = sign_in(browser, "qt")
+    assert step.status_code == 303
+    answer = browser.get(step.headers["location"])
+    assert answer.status_code == 503
+    assert_bilingual(page_error(answer))
+    assert "LOA_SECRET_KEY" in page_error(answer)
+    assert browser.get("/whoami").status_code == 401

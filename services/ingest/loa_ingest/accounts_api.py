@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, sta
 from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, Role
-from loa_core.contracts import WardId
+from loa_core.contracts import DEFAULT_WARD, WardId
 from loa_ingest.accounts import AccountRefused, People, Session, may_manage, new_password
 
 NOT_YOURS = (
@@ -77,8 +77,8 @@ def accounts_router(
         "/accounts", status_code=201, summary="Create an account (ward admins, in their ward, up to their role)"
     )
     async def create_account(who: WardAdmin, body: Annotated[AccountRequest, Body()]) -> dict[str, Any]:
-        ward = body.ward or who.ward
-        if ward is None or not may_manage(who, ward, body.role):
+        ward = body.ward or who.ward or DEFAULT_WARD  # as for tokens: a static (wardless) admin's default
+        if not may_manage(who, ward, body.role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_YOURS)
         password = body.password or new_password()
         try:

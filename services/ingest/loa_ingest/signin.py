@@ -22,7 +22,16 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from loa_core.auth import Caller, RoleTokens, bearer, check_token
 from loa_ingest.access import RateLimiter, Role, retry_after_header
-from loa_ingest.accounts import TOTP_ISSUER, Account, Attempt, People, Session, SignIn, totp_required
+from loa_ingest.accounts import (
+    TOTP_ISSUER,
+    Account,
+    Attempt,
+    People,
+    Session,
+    SignIn,
+    TotpUnavailable,
+    totp_required,
+)
 from loa_ingest.pages import Strings, render
 from loa_ingest.settings import IngestSettings
 
@@ -210,7 +219,10 @@ class Gate:
             session = self._halfway(request)
             if session is None:
                 return self._signin_page(request, safe_next(next), STEP_EXPIRED, status.HTTP_401_UNAUTHORIZED)
-            return self._totp_page(request, session, safe_next(next))
+            try:
+                return self._totp_page(request, session, safe_next(next))
+            except TotpUnavailable as missing:
+                return self._signin_page(request, safe_next(next), str(missing), status.HTTP_503_SERVICE_UNAVAILABLE)
 
         @router.post("/signin/totp")
         async def totp(
@@ -231,7 +243,10 @@ class Gate:
                 response = self._totp_page(request, session, target, message, status.HTTP_429_TOO_MANY_REQUESTS)
                 response.headers["Retry-After"] = retry_after_header(wait)
                 return response
-            attempt = self.people.check_totp(session.account.id, code)
+            try:
+                attempt = self.people.check_totp(session.account.id, code)
+            except TotpUnavailable as missing:
+                return self._signin_page(request, target, str(missing), status.HTTP_503_SERVICE_UNAVAILABLE)
             if attempt.outcome is not SignIn.OK or attempt.account is None:
                 return self._totp_page(request, session, target, *self._refusal(attempt, WRONG_CODE))
             self.people.close_session(request.cookies[SESSION_COOKIE])
