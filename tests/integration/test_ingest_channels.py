@@ -4,6 +4,7 @@ refused in both languages with nothing changed, and a crash between the commit a
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import subprocess
@@ -271,6 +272,25 @@ def test_branding_is_stored_under_its_key_and_carried_by_the_record(ingest: Inge
     assert records(ingest) == before
     stored = sorted(p.name for p in (ingest.storage_root / "branding" / "phuong-2" / "p2-local").iterdir())
     assert len(stored) == 2 and all(name.startswith(("logo-", "intro-")) for name in stored)
+
+
+def test_an_oversized_branding_upload_is_refused_by_its_length_before_a_byte_of_it_is_read(
+    ingest: IngestProcess,
+) -> None:
+    # Only the headers are sent: an answer proves the body was never waited for (nor parsed for a CSRF token).
+    port = int(ingest.url.rsplit(":", 1)[1])
+    for path in ("/channels/local/branding/logo", "/ui/channels/local/branding/logo"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+        connection.putheader("Content-Length", str(10 * 1024**3))
+        connection.putheader("Cookie", "loa_session=not-a-session")
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == 413, (path, answer.status)
+        assert_bilingual(json.loads(answer.read())["detail"])
+        connection.close()
+    assert ingest.alive()
 
 
 def test_a_crash_between_the_commit_and_the_send_is_sent_at_the_restart(

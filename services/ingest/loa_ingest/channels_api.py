@@ -233,6 +233,10 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+def _too_large(limit: int) -> HTTPException:
+    return refusal(413, f"The file is larger than {limit} bytes.", f"Tệp lớn hơn {limit} byte, vượt giới hạn.")
+
+
 MISSING = ("No such channel in your ward.", "Không tìm thấy kênh này trong phường của bạn.")
 
 
@@ -290,21 +294,14 @@ class ChannelDesk:
     async def brand(self, who: Caller, name: str, kind: Kind, request: Request) -> StoredChannel:
         """Store the request's multipart `file` as the channel's logo, intro or outro, once it is checked."""
         stored = self.one(who, name)
-        settings = self.service.settings
-        limit = settings.max_logo_bytes if kind == "logo" else settings.max_branding_clip_bytes
-        too_large = refusal(413, f"The file is larger than {limit} bytes.", f"Tệp lớn hơn {limit} byte, vượt giới hạn.")
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            raise refusal(411, "Send the file with a Content-Length.", "Cần gửi kèm độ dài tệp (Content-Length).")
-        if int(length) > limit + ENVELOPE_BYTES:
-            raise too_large  # refused before a byte of it is read
+        limit = self.check_length(request, kind)
         form = await request.form(max_files=1, max_fields=5)
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.size:
             raise refusal(422, "Send the file as the form field `file`.", "Hãy gửi tệp trong trường `file`.")
         spooled = await spool(file, self.service.spool_dir, limit)
         if spooled is None:
-            raise too_large
+            raise _too_large(limit)
         path, digest = spooled
         try:
             ext, problem = await branding_problem(kind, path, self.service)
@@ -315,6 +312,18 @@ class ChannelDesk:
         finally:
             path.unlink(missing_ok=True)
         return await self._edit(who, name, lambda c: c.model_copy(update={f"{kind}_key": key}))
+
+    def check_length(self, request: Request, kind: Kind) -> int:
+        """Refuse a branding upload by its Content-Length before a byte of it is read (and before the sign-in check,
+        which reads a form for its CSRF token); the limit of its kind."""
+        settings = self.service.settings
+        limit = settings.max_logo_bytes if kind == "logo" else settings.max_branding_clip_bytes
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise refusal(411, "Send the file with a Content-Length.", "Cần gửi kèm độ dài tệp (Content-Length).")
+        if int(length) > limit + ENVELOPE_BYTES:
+            raise _too_large(limit)
+        return limit
 
     async def unbrand(self, who: Caller, name: str, kind: Kind) -> StoredChannel:
         return await self._edit(who, name, lambda c: c.model_copy(update={f"{kind}_key": None}))
@@ -356,6 +365,7 @@ def channels_router(desk: ChannelDesk, requires: Requires) -> APIRouter:
         "/channels/{name}/branding/{kind}",
         summary="Upload the channel's logo (PNG/JPEG), intro or outro (video), as multipart field `file`",
         openapi_extra=_UPLOAD_BODY,
+        dependencies=[Depends(desk.check_length)],
     )
     async def upload_branding(name: str, kind: Kind, who: WardAdmin, request: Request) -> ChannelView:
         return view(await desk.brand(who, name, kind, request))

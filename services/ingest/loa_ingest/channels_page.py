@@ -243,7 +243,7 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, session_of: Sess
     async def remove(request: Request, who: WardAdmin, name: str) -> Response:
         return await acted(request, who, desk.remove(who, name), "removed")
 
-    @router.post(PAGE + "/{name}/branding/{kind}")
+    @router.post(PAGE + "/{name}/branding/{kind}", dependencies=[Depends(desk.check_length)])
     async def brand(request: Request, who: WardAdmin, name: str, kind: Kind) -> Response:
         return await acted(request, who, desk.brand(who, name, kind, request))
 
