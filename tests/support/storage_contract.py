@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from loa_core.storage import InvalidKey, ObjectNotFound, Storage
+from loa_core.storage import InvalidKey, ObjectNotFound, RangeNotSatisfiable, Storage
 
 BAD_KEYS = [
     pytest.param("", id="empty"),
@@ -37,6 +37,7 @@ KEY_CALLS: list[Any] = [
     pytest.param(lambda s, k, f: s.put_stream(k, [b"x"]), id="put_stream"),
     pytest.param(lambda s, k, f: s.download(k, f.parent / "dest"), id="download"),
     pytest.param(lambda s, k, f: s.open_read(k), id="open_read"),
+    pytest.param(lambda s, k, f: s.read_range(k, 0, 0), id="read_range"),
     pytest.param(lambda s, k, f: s.exists(k), id="exists"),
     pytest.param(lambda s, k, f: s.size(k), id="size"),
     pytest.param(lambda s, k, f: s.delete(k), id="delete"),
@@ -48,6 +49,7 @@ KEY_CALLS: list[Any] = [
 MISSING_CALLS: list[Any] = [
     pytest.param(lambda s, tmp: s.download("raw/missing", tmp / "dest"), id="download"),
     pytest.param(lambda s, tmp: s.open_read("raw/missing"), id="open_read"),
+    pytest.param(lambda s, tmp: s.read_range("raw/missing", 0, 10), id="read_range"),
     pytest.param(lambda s, tmp: s.size("raw/missing"), id="size"),
     pytest.param(lambda s, tmp: s.move("raw/missing", "raw/dst"), id="move"),
 ]
@@ -112,6 +114,31 @@ class StorageContract:
                 assert len(chunk) <= 64 * 1024
                 digest.update(chunk)
         assert digest.hexdigest() == hashlib.sha256(sample.read_bytes()).hexdigest()
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [(0, 0), (0, 299_999), (1, 65_537), (150_000, 299_999), (299_999, 299_999), (299_000, 10**9)],
+        ids=["first-byte", "whole", "across-chunks", "tail", "last-byte", "end-past-size"],
+    )
+    def test_read_range_gives_exactly_the_bytes_asked(
+        self, storage: Storage, sample: Path, start: int, end: int
+    ) -> None:
+        storage.put_file("out/v1/youtube.mp4", sample)
+        data = sample.read_bytes()
+
+        chunks = list(storage.read_range("out/v1/youtube.mp4", start, end, chunk_size=64 * 1024))
+
+        assert all(0 < len(chunk) <= 64 * 1024 for chunk in chunks)
+        assert b"".join(chunks) == data[start : end + 1]
+
+    @pytest.mark.parametrize(("start", "end"), [(300_000, 300_010), (10**9, 10**9 + 1), (10, 9), (-1, 5)])
+    def test_read_range_outside_the_object_is_not_satisfiable(
+        self, storage: Storage, sample: Path, start: int, end: int
+    ) -> None:
+        storage.put_file("out/v1/youtube.mp4", sample)
+
+        with pytest.raises(RangeNotSatisfiable):
+            storage.read_range("out/v1/youtube.mp4", start, end)
 
     def test_put_stream_writes_all_chunks_and_counts_bytes(self, storage: Storage) -> None:
         data = random_bytes(100_003)

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -32,6 +32,7 @@ __all__ = [
     "InvalidKey",
     "LocalStorage",
     "ObjectNotFound",
+    "RangeNotSatisfiable",
     "S3Storage",
     "Storage",
     "StorageSettings",
@@ -67,6 +68,14 @@ class ObjectNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no object stored under key {self.key!r}"
+
+
+class RangeNotSatisfiable(ValueError):
+    """A byte range that starts past the object's end (or is empty or negative): HTTP's 416."""
+
+    def __init__(self, key: str, start: int, end: int, size: int | None) -> None:
+        super().__init__(f"bytes {start}-{end} of {key!r} ({size if size is not None else '?'} bytes)")
+        self.key, self.start, self.end, self.size = key, start, end, size
 
 
 class StorageUnavailable(OSError):
@@ -130,6 +139,13 @@ class Storage(ABC):
         """Open the object for sequential reading; the caller closes the stream (use ``with``)."""
 
     @abstractmethod
+    def read_range(self, key: str, start: int, end: int, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive, as HTTP's Range counts) of the object, in chunks of at most
+        ``chunk_size``; an ``end`` past the object's last byte stops at it. The object is opened before this
+        returns (ObjectNotFound, RangeNotSatisfiable for ``start`` past the end or ``end < start``), and the
+        stream is closed when the iterator is exhausted or closed."""
+
+    @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
 
@@ -152,6 +168,17 @@ class Storage(ABC):
     @abstractmethod
     def local_path(self, key: str) -> Path | None:
         """A filesystem path where the object can be read in place, or None if it has none."""
+
+
+def _chunks(stream: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
+    """``length`` bytes of ``stream`` (fewer if it ends first) in chunks, closing it at the end or on close()."""
+    with contextlib.closing(stream):
+        while length > 0:
+            chunk = stream.read(min(chunk_size, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
 
 
 def _write_via_temp(path: Path, write: Callable[[BinaryIO], int], prefix: str) -> int:
@@ -240,6 +267,15 @@ class LocalStorage(Storage):
             return path.open("rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
+
+    def read_range(self, key: str, start: int, end: int, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        stream = self.open_read(key)
+        size = os.fstat(stream.fileno()).st_size
+        if start < 0 or end < start or start >= size:
+            stream.close()
+            raise RangeNotSatisfiable(key, start, end, size)
+        stream.seek(start)
+        return _chunks(stream, min(end, size - 1) - start + 1, chunk_size)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -482,6 +518,22 @@ class S3Storage(Storage):
         # botocore's StreamingBody: an io.IOBase with read(amt), iter_chunks() and close().
         body: BinaryIO = response["Body"]
         return body
+
+    @_s3_call
+    def read_range(self, key: str, start: int, end: int, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        validate_key(key)
+        if start < 0 or end < start:
+            raise RangeNotSatisfiable(key, start, end, None)
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
+        except ClientError as err:
+            if _is_not_found(err):
+                raise ObjectNotFound(key) from None
+            if str(err.response.get("Error", {}).get("Code", "")) == "InvalidRange":
+                raise RangeNotSatisfiable(key, start, end, None) from None
+            raise
+        body: BinaryIO = response["Body"]
+        return _chunks(body, int(response["ContentLength"]), chunk_size)
 
     @_s3_call
     def _head(self, key: str) -> dict[str, Any] | None:
