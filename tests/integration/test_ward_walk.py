@@ -9,6 +9,7 @@ metrics asking ingest's /whoami about role tokens, as deployed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -25,7 +26,16 @@ from typer.testing import CliRunner
 from loa_cli.main import app as cli
 from loa_core.auth import hash_token, new_token
 from loa_core.channels import Channel, dump_channels
-from loa_core.contracts import PostFailed, PostPublished
+from loa_core.contracts import (
+    RENDITIONS_READY,
+    FootageMetadata,
+    PostFailed,
+    PostPublished,
+    Rendition,
+    RenditionsReady,
+    layout,
+)
+from loa_core.kafka import EventProducer
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_metrics.api import create_api
 from loa_metrics.projection import Projection, open_projection
@@ -37,6 +47,7 @@ from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.media import make_clip
 from tests.support.polling import wait_until
+from tests.support.publisher_process import PublisherProcess
 
 WARD_A, WARD_B = "ward-a", "ward-b"
 CHANNELS = [
@@ -429,3 +440,73 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_archiver_route(wards: Wards, arc
     ], "ward A sees its archive, so the walk used a real one"
     district = httpx.get(f"{base}/stream-keys", headers=_auth(STATIC)).json()
     assert [k["ward"] for k in district] == [WARD_A]
+
+
+# The publisher's web view is Faust's, without an OpenAPI schema: its routes, listed here (with /healthz, /readyz and
+# /metrics, which carry no ward's data). A route added to the publisher must be added here.
+PUBLISHER_ROUTES = [("POST", "/posts/{footage_id}/retry")]
+
+
+@pytest.fixture(scope="module")
+def publisher(wards: Wards, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublisherProcess]:
+    """The publisher (following ingest's channel registry, asking ingest about tokens) with ward A's footage posted
+    to ward A's local channel: its ledger has ward A's post."""
+    root = tmp_path_factory.mktemp("wards-publisher")
+    process = PublisherProcess(
+        root,
+        bootstrap=wards.ingest.bootstrap,
+        prefix=wards.ingest.prefix,
+        channels=CHANNELS,
+        token=STATIC,
+        env={"LOA_INGEST_URL": wards.ingest.url},
+    )
+    key = layout.rendition_key(wards.a_footage, "youtube")
+    (root / "storage" / key).parent.mkdir(parents=True)
+    make_clip(root / "storage" / key, width=160, height=90, duration_s=1.0)
+    ready = RenditionsReady(
+        footage_id=wards.a_footage,
+        ward=WARD_A,
+        metadata=FootageMetadata(title=TITLE_A, channels=("a-local",)),
+        renditions=(
+            Rendition(
+                profile="youtube",
+                key=key,
+                width=160,
+                height=90,
+                duration_s=1.0,
+                size_bytes=(root / "storage" / key).stat().st_size,
+                video_codec="h264",
+                audio_codec="aac",
+            ),
+        ),
+    )
+    process.start()
+    try:
+        asyncio.run(_send(wards.ingest, ready))
+        wait_until(lambda: list((root / "published").rglob("*.mp4")), 60, "ward A's post", diagnose=process.log_tail)
+        yield process
+    finally:
+        process.stop()
+
+
+async def _send(ingest: IngestProcess, event: RenditionsReady) -> None:
+    producer = EventProducer(ingest.bootstrap, ingest.prefix)
+    try:
+        await producer.send(RENDITIONS_READY, event)
+    finally:
+        await producer.stop()
+
+
+def test_ward_b_cannot_retry_ward_as_posts_on_the_publisher(wards: Wards, publisher: PublisherProcess) -> None:
+    def call(method: str, path: str, token: str) -> httpx.Response:
+        return httpx.request(method, f"{publisher.url}{_fill(path, wards)}", headers=_auth(token), timeout=10)
+
+    for method, path in PUBLISHER_ROUTES:
+        refused = call(method, path, wards.b_admin)
+        assert refused.status_code == 404, refused.text
+        assert not any(marker in refused.text for marker in (WARD_A, TITLE_A, "a-local"))
+        assert_bilingual(refused.json()["detail"])
+    # Ward A's own people and the district are let through to ward A's post (posted, so nothing to retry).
+    for token in (wards.a_admin, STATIC):
+        allowed = call("POST", "/posts/{footage_id}/retry", token)
+        assert allowed.status_code == 200 and allowed.json() == {"footage_id": wards.a_footage, "retried": []}
