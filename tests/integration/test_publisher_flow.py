@@ -28,6 +28,7 @@ from loa_core.contracts import (
     new_id,
 )
 from loa_core.kafka import EventProducer
+from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_core.streaming import process_record
 from loa_dev.kafka import KafkaBroker
@@ -106,13 +107,15 @@ class World:
                 "LOA_SECRET_WARD_TT_REFRESH_TOKEN": "rft-1",
             },
         )
-        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=self.clock)
+        # TikTok's refresh tokens rotate: the ledger keeps them, encrypted with the operator's key.
+        self.secret_box = SecretBox([new_key()])
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3", clock=self.clock, secrets=self.secret_box)
         self.publisher = self.start()
 
     def start(self) -> Publisher:
         """A (re)started publisher: new adapters and a reopened ledger, same files."""
         self.ledger.close()
-        self.ledger = Ledger.open(self.tmp_path / "ledger.sqlite3", clock=self.clock)
+        self.ledger = Ledger.open(self.tmp_path / "ledger.sqlite3", clock=self.clock, secrets=self.secret_box)
         adapters: dict[str, Adapter] = {
             "youtube": YouTubeAdapter(
                 self.storage, self.http, self.secrets, self.ledger, chunk_size=ALIGN, policy=FAST
