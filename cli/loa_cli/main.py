@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from loa_cli.approval import approval_app
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, cannot_reach, upload_resumable
 from loa_core.channels import load_channels
@@ -81,6 +82,7 @@ def upload(
     typer.echo(result.footage_id)
 
 
+app.add_typer(approval_app, name="approval")  # approve, reject, audit (loa_cli/approval.py)
 token_app = typer.Typer(help="API tokens (admins) / mã truy cập (quản trị).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
