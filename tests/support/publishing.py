@@ -6,11 +6,11 @@ import os
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata, Rendition, RenditionsReady, layout, new_id
+from loa_core.posttext import render
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PublishRequest, UploadSession
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.ledger import Ledger, PostKey
-from loa_publisher.text import render
 
 FAST = RetryPolicy(attempts=6, initial_s=0.01, max_s=0.05)
 

@@ -35,6 +35,7 @@ from loa_core.contracts import (
 from loa_core.contracts import PostText as ApprovedText
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.observability import redact
+from loa_core.posttext import approved, render
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
 from loa_publisher.adapters import Adapter, PostText, PublishRequest, QuotaExceeded, UploadSession
@@ -55,7 +56,6 @@ from loa_publisher.decide import (
 )
 from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
 from loa_publisher.notify import AwaitingApproval
-from loa_publisher.text import approved, render
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata, Rendition
+from loa_core.posttext import PostText
 from loa_core.streaming import PermanentError, RetryableError
 
 __all__ = [
@@ -38,15 +39,6 @@ class QuotaExceeded(RetryableError):
     def __init__(self, message: str, retry_at: datetime) -> None:
         super().__init__(message)
         self.retry_at = retry_at
-
-
-@dataclass(frozen=True)
-class PostText:
-    """Title, description and hashtags rendered from the channel's templates, within the platform's limits."""
-
-    title: str
-    description: str
-    hashtags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import unicodedata
 
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata
-from loa_publisher.text import LIMITS, cut, hashtag, render
+from loa_core.posttext import LIMITS, cut, hashtag, render
 
 FID = "0" * 32
 

@@ -1,6 +1,8 @@
-"""Title, description and hashtags per platform from Jinja2 templates, cut to each platform's limits.
+"""Title, description and hashtags per platform from Jinja2 templates, cut to each platform's limits: what the
+publisher sends and what ingest's footage page shows (and lets an editor change) before it goes out, one piece for
+both.
 
-Templates live in `templates/posts/<platform>_title.j2` and `<platform>_description.j2`; a channel may override
+Templates live in `loa_core/templates/posts/<platform>_title.j2` and `<platform>_description.j2`; a channel may override
 either with the options `title_template` / `description_template` (Jinja2 source). Text is NFC-normalized so
 Vietnamese diacritics count as one character each, and cuts happen at a word boundary with an ellipsis, never
 inside a character (limits in UTF-8 bytes are cut on a character boundary).
@@ -17,7 +19,15 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from loa_core.channels import Channel
 from loa_core.contracts import FootageMetadata
 from loa_core.contracts import PostText as ApprovedText
-from loa_publisher.adapters import PostText
+
+
+@dataclass(frozen=True)
+class PostText:
+    """Title, description and hashtags rendered from the channel's templates, within the platform's limits."""
+
+    title: str
+    description: str
+    hashtags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ LIMITS: dict[str, Limits] = {
 }
 
 _env = Environment(
-    loader=PackageLoader("loa_publisher", "templates"),
+    loader=PackageLoader("loa_core", "templates"),
     autoescape=False,  # noqa: S701 — plain text for platform APIs, not HTML
     undefined=StrictUndefined,
     keep_trailing_newline=False,
