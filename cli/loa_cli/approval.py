@@ -55,6 +55,14 @@ def _call(config: CliConfig, method: str, path: str, **kwargs: Any) -> httpx.Res
     return response
 
 
+def awaiting_approvers(view: FootageView) -> bool:
+    """Whether every post the footage still expects waits for an approver (awaiting or rejected): nothing more
+    happens without a person, so `loa status --wait` stops waiting (pure)."""
+    published = view.stages.published
+    waiting = [a for a in published.approvals if a.state != "approved"]
+    return bool(waiting) and len(published.posts) + len(waiting) >= published.expected
+
+
 def cuts_for(view: FootageView, profiles: list[str]) -> dict[str, str] | str:
     """The sha256 of each of the channel's cuts in the status view, or what is missing (pure)."""
     shown = {r.profile: r.sha256 for r in view.stages.transcoded.renditions}

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from loa_cli.approval import approval_app
+from loa_cli.approval import approval_app, awaiting_approvers
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, cannot_reach, upload_resumable
 from loa_core.channels import load_channels
@@ -319,6 +319,9 @@ def status(
             last_state = state
         if not wait or state in SETTLED or time.monotonic() > deadline:
             break
+        if view is not None and awaiting_approvers(view):
+            typer.echo("… waits for an approver (loa approval) / chờ người duyệt", err=True)
+            break
         time.sleep(1.0)
     assert view is not None or wait
     if view is None:
@@ -352,6 +355,9 @@ def _print_human(view: FootageView) -> None:
     typer.echo(f"{view.title}  [{view.status}]")
     for post in view.stages.published.posts:
         typer.echo(f"  {post.channel}/{post.profile}: {post.url}")
+    for approval in view.stages.published.approvals:
+        reason = f": {approval.reason}" if approval.reason else ""
+        typer.echo(f"  {approval.channel}/{approval.profile}: {approval.state} (approval / duyệt){reason}")
     for error in view.errors:
         # A failure a later success superseded (a post published by `loa retry`) stays listed, marked as such.
         resolved = ", resolved / đã khắc phục" if error.resolved else ""

@@ -11,15 +11,18 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from loa_cli.approval import awaiting_approvers
 from loa_cli.main import app as cli
 from loa_core import db
 from loa_core.auth import Role, bearer_dependency
 from loa_core.contracts import (
     INGEST,
+    ApprovalView,
     Channel,
     FootageStatus,
     FootageView,
     PostText,
+    PostView,
     PublishedStage,
     RenditionView,
     Stages,
@@ -70,12 +73,13 @@ class Ingest:
         def requires(role: Role):  # type: ignore[no-untyped-def]
             return bearer_dependency(frozenset, self.tokens, need=role)
 
+        self.view = VIEW
         self.app = FastAPI()
         self.app.include_router(approval_router(channels, AuditLog(engine, self.producer), requires))
 
         @self.app.get("/footage/{footage_id}")
         async def footage(footage_id: str) -> FootageView:
-            return VIEW
+            return self.view
 
         @self.app.get("/channels/{name}")
         async def channel(name: str) -> dict[str, object]:
@@ -90,7 +94,50 @@ def ingest(tmp_path: Path) -> Iterator[tuple[Ingest, str]]:
 
 
 def _env(url: str, token: str, tmp_path: Path) -> dict[str, str]:
-    return {"LOA_INGEST_URL": url, "LOA_TOKEN": token, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+    return {
+        "LOA_INGEST_URL": url,
+        "LOA_METRICS_URL": url,
+        "LOA_TOKEN": token,
+        "LOA_CLI_CONFIG": str(tmp_path / "none.json"),
+    }
+
+
+def _with(approvals: tuple[ApprovalView, ...], posts: int = 0, expected: int = 1) -> FootageView:
+    post = PostView(
+        channel="local", profile="tiktok", platform="local", post_id="p", url="file:///p", published_at=None
+    )
+    stage = PublishedStage(posts=(post,) * posts, expected=expected, approvals=approvals)
+    return VIEW.model_copy(update={"stages": VIEW.stages.model_copy(update={"published": stage})})
+
+
+AWAITING = ApprovalView(channel="p1-tiktok", profile="tiktok", state="awaiting")
+REJECTED = ApprovalView(channel="p1-tiktok", profile="tiktok", state="rejected", reason="Sai tên")
+APPROVED = ApprovalView(channel="p1-tiktok", profile="tiktok", state="approved")
+
+
+@pytest.mark.parametrize(
+    ("view", "stops"),
+    [
+        (_with(()), False),  # nothing on approval: the pipeline owes it the post
+        (_with((AWAITING,)), True),
+        (_with((REJECTED,)), True),
+        (_with((APPROVED,)), False),  # approved: it goes out without anyone
+        (_with((AWAITING,), posts=1, expected=2), True),  # the other post is out
+        (_with((AWAITING,), posts=0, expected=2), False),  # another post is still on its way
+    ],
+)
+def test_status_wait_stops_where_only_an_approver_can_move_it(view: FootageView, stops: bool) -> None:
+    assert awaiting_approvers(view) is stops
+
+
+def test_loa_status_wait_says_it_waits_for_an_approver(ingest: tuple[Ingest, str], tmp_path: Path) -> None:
+    service, url = ingest
+    service.view = _with((REJECTED,))
+    env = _env(url, service.tokens.create("viewer", "xem", "test", "p1").token, tmp_path)
+    result = CliRunner().invoke(cli, ["status", FOOTAGE, "--wait", "--timeout", "600"], env=env)
+    assert result.exit_code == 1  # not settled: a person must act
+    assert "chờ người duyệt" in result.stderr
+    assert "p1-tiktok/tiktok: rejected (approval / duyệt): Sai tên" in result.output
 
 
 def test_an_approver_decides_on_what_it_is_shown(ingest: tuple[Ingest, str], tmp_path: Path) -> None:
