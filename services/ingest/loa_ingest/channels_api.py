@@ -180,7 +180,8 @@ async def branding_problem(kind: Kind, path: Path, service: IngestService) -> tu
     """The key extension of an acceptable branding file, or the refusal of an unacceptable one."""
     settings = service.settings
     if kind == "logo":
-        head = path.open("rb").read(16)
+        with path.open("rb") as file:
+            head = file.read(16)
         ext = next((e for magic, e in IMAGE_MAGIC.items() if head.startswith(magic)), None)
         not_image = refusal(422, "A logo is a PNG or JPEG image.", "Logo phải là ảnh PNG hoặc JPEG.")
         if ext is None:
