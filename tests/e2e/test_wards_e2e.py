@@ -1,6 +1,7 @@
 """Wards, people and channels end to end (issue 14): the whole stack as processes (Kafka, ingest, transcode,
 publisher, metrics) with the YouTube and TikTok emulators as HTTP servers that ingest's OAuth sign-in and the
-publisher talk to; two wards and their people made through the real API; the pages in headless Chromium.
+publisher talk to; two wards and their admins made with the CLI (`loa ward create`, `loa account create`); the pages
+in headless Chromium, where each admin signs in with a password and the TOTP enrolment an admin goes through.
 
 - ward 1's admin adds a YouTube and a TikTok channel on the channels page (the first reaches the publisher within
   5 s of the click), connects each through the platform's consent page, uploads a clip for both, and the posts land
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -36,8 +38,10 @@ from typer.testing import CliRunner, Result
 
 from loa_cli.main import app as cli
 from loa_core.auth import new_token
+from loa_core.contracts import FIRST_ADMIN
 from loa_dev.kafka import KafkaBroker
 from loa_dev.stack import Stack
+from loa_ingest.signin import SESSION_COOKIE
 from tests.support.browser import ARTIFACTS, DESKTOP, launch, screenshots
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import YouTubeEmulator
@@ -51,6 +55,12 @@ SHOTS = ARTIFACTS / "wards"
 
 
 @dataclass
+class Person:
+    username: str
+    password: str
+
+
+@dataclass
 class Run:
     """The module's stack, its emulators, and every secret the run configured or was given."""
 
@@ -58,6 +68,7 @@ class Run:
     youtube: YouTubeEmulator
     tiktok: TikTokEmulator
     tokens: dict[str, str] = field(default_factory=dict)  # who -> API token
+    people: dict[str, Person] = field(default_factory=dict)  # who -> account
     secrets: dict[str, str] = field(default_factory=dict)  # what -> value
     footage_id: str = ""  # ward 1's upload, once the first test made it
     footage_id_2: str = ""  # ward 2's
@@ -106,7 +117,6 @@ def run(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> 
     for emulator in (youtube, tiktok):
         emulator.consent.register_redirect(callback)
     stack.extra_env = {
-        "LOA_PUBLIC_URL": stack.url("ingest"),
         "LOA_YOUTUBE_CLIENT_ID": youtube.client_id,
         "LOA_YOUTUBE_CLIENT_SECRET": youtube.client_secret,
         "LOA_YOUTUBE_AUTHORIZE_URL": f"{youtube.base_url}/o/oauth2/v2/auth",
@@ -136,13 +146,23 @@ def run(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _people(run: Run) -> None:
-    """A ward admin of each ward, through the real API (the district admin is the stack's)."""
-    with run.api("district") as district:
-        for who, ward in (("admin-1", WARD_1), ("admin-2", WARD_2)):
-            made = district.post("/tokens", json={"role": "ward_admin", "label": who, "ward": ward})
-            assert made.status_code == 201, made.text
-            run.tokens[who] = run.keep(f"{who}'s API token", made.json()["token"])
-            assert made.json()["ward"] == ward
+    """Two wards and a ward admin of each, made with the CLI by the district admin; each admin also gets an API token
+    (for the CLI and the API checks). The district admin on the pages is the first admin ingest made at start."""
+    for ward, name in ((WARD_1, "Phường 1"), (WARD_2, "Phường 2")):
+        made = _loa(run, "district", "ward", "create", ward, "--name", name)
+        assert made.exit_code == 0, made.stderr
+    for who, ward in (("admin-1", WARD_1), ("admin-2", WARD_2)):
+        username = f"quantri.{ward}"
+        made = _loa(run, "district", "account", "create", username, "--role", "ward_admin", "--ward", ward,
+                    "--name", f"Quản trị {ward}", "--generate-password")  # fmt: skip
+        assert made.exit_code == 0, made.stderr
+        run.people[who] = Person(username, run.keep(f"{who}'s password", made.stdout.strip()))
+        with run.api("district") as district:
+            token = district.post("/tokens", json={"role": "ward_admin", "label": who, "ward": ward})
+        assert token.status_code == 201, token.text
+        run.tokens[who] = run.keep(f"{who}'s API token", token.json()["token"])
+    first_admin = run.stack.admin_password_file.read_text().strip()
+    run.people["district"] = Person(FIRST_ADMIN, run.keep("the first admin's password", first_admin))
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +176,27 @@ def browser() -> Iterator[Browser]:
 
 
 @contextmanager
-def signed_in(run: Run, browser: Browser, who: str) -> Iterator[Page]:
-    """A browser of its own for `who`, sending its API token."""
-    context = browser.new_context(viewport=DESKTOP, extra_http_headers={"Authorization": f"Bearer {run.tokens[who]}"})
+def signed_in(run: Run, browser: Browser, who: str, then: str = "/ui/channels") -> Iterator[Page]:
+    """A browser of its own for `who`, signed in on the page: sent from `then` to the sign-in page, password, then the
+    TOTP enrolment every admin goes through on a first sign-in (the code computed from the key the page shows)."""
+    person = run.people[who]
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
     try:
-        yield context.new_page()
+        page.goto(f"{run.ingest}{then}")
+        expect(page.locator("#signin-form")).to_be_visible()
+        screenshots(page, SHOTS, f"{who}-signin")
+        page.fill("#signin-form [name=username]", person.username)
+        page.fill("#signin-form [name=password]", person.password)
+        page.click("#signin-form button[type=submit]")
+        secret = run.keep(f"{who}'s TOTP key", page.locator("#secret").inner_text().replace(" ", ""))
+        screenshots(page, SHOTS, f"{who}-totp-enrolment", mask=[page.locator("#secret")])  # kept out of artifacts
+        page.fill("#totp-form [name=code]", pyotp.TOTP(secret).now())
+        page.click("#totp-form button[type=submit]")
+        expect(page).to_have_url(f"{run.ingest}{then}")
+        (session,) = [c["value"] for c in context.cookies() if c["name"] == SESSION_COOKIE]
+        run.keep(f"{who}'s session cookie", session)
+        yield page
     finally:
         context.close()
 
@@ -229,9 +265,7 @@ def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
         screenshots(page, SHOTS, "ward-1-channels-connected")
 
         page.goto(f"{run.ingest}/ui/")
-        page.fill("#token", run.tokens["admin-1"])
-        page.click("#signin-form button[type=submit]")
-        expect(page.locator("#app")).to_be_visible()
+        expect(page.locator("#app")).to_be_visible()  # the session signs the upload page in
         boxes = page.locator("#channels input[name=channels]")
         expect(page.locator("#channels input[value=p1-tiktok]")).to_be_attached()
         for value in boxes.evaluate_all("boxes => boxes.map(box => box.value)"):
@@ -247,6 +281,8 @@ def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
     # The posts are on ward 1's channels on the platforms, one each.
     assert [v.meta["snippet"]["title"] for v in run.youtube.videos.values()] == [TITLE]
     assert [p.post_info["title"] for p in run.tiktok.publishes.values() if p.video is not None] == [TITLE]
+    # With the tokens the sign-ins granted (the emulators' refresh tokens from before were never given out).
+    assert run.youtube.refresh_token.startswith("1//emu-") and run.tiktok.refresh_token.startswith("rft-code")
     with run.api("admin-1") as api:
         view = api.get(f"/footage/{run.footage_id}").json()
     posts = view["stages"]["published"]["posts"]
@@ -282,12 +318,14 @@ def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser
         expect(page.locator("#channel-p2-local")).to_have_attribute("data-state", "connected")
         screenshots(page, SHOTS, "ward-2-channels")
         page.goto(f"{run.ingest}/ui/")
-        page.fill("#token", run.tokens["admin-2"])
-        page.click("#signin-form button[type=submit]")
         expect(page.locator("#footage-table tbody tr")).to_have_count(1)
         expect(page.locator("#footage-table tbody")).to_contain_text(TITLE_2)
         expect(page.locator("#channels input[name=channels]")).to_have_count(1)
         screenshots(page, SHOTS, "ward-2-upload-page")
+        # Ingest's API with the session the page holds, as the page's own scripts call it.
+        assert page.request.get(f"{run.ingest}/footage/{run.footage_id}").status == 404
+        assert page.request.get(f"{run.ingest}/channels/p1-youtube").status == 404
+        assert [c["channel"]["name"] for c in page.request.get(f"{run.ingest}/channels").json()] == ["p2-local"]
 
     # The APIs: ingest's and metrics', by id and in every list.
     metrics = httpx.Client(
@@ -375,4 +413,7 @@ def test_no_secret_appears_in_any_log_line_or_record(run: Run) -> None:
         if value in path.read_text("utf-8", "replace")
     ]
     leaks += [f"{what} in a record" for what, value in secrets.items() if any(value.encode() in r for r in records)]
+    # The emulators run in this process and log nothing; what they recorded of each request stands in for a log.
+    recorded = "\n".join(f"{kind} {detail}" for e in (run.youtube, run.tiktok) for kind, detail in e.requests)
+    leaks += [f"{what} in the emulators' request records" for what, value in secrets.items() if value in recorded]
     assert leaks == []
