@@ -368,3 +368,32 @@ def test_without_the_operators_key_an_admin_is_told_why_two_step_sign_in_cannot_
     assert_bilingual(page_error(answer))
     assert "LOA_SECRET_KEY" in page_error(answer)
     assert browser.get("/whoami").status_code == 401
+
+
+def test_an_editor_may_turn_on_two_step_sign_in_and_then_needs_it(ingest: Ingest) -> None:
+    ingest.new_account("bien.tap", "editor")
+    browser = ingest.browser()
+    assert sign_in(browser, "bien.tap").status_code == 303
+    page = browser.get("/signin?next=/account/totp", follow_redirects=True)  # signed in: straight there
+    assert page.status_code == 200 and 'id="enrol"' in page.text and 'action="/account/totp"' in page.text
+    assert 'class="two-step" href="/account/totp"' in page.text and 'id="person">bien.tap<' in page.text
+    secret = re.search(r'id="secret" class="secret">([A-Z2-7]+)<', page.text)
+    assert secret
+    totp = pyotp.TOTP(secret.group(1))
+    csrf = form_value(page, "csrf_token")
+    forged = browser.post("/account/totp", data={"code": totp.now(), "csrf_token": "forged"})
+    assert forged.status_code == 403
+    wrong = browser.post("/account/totp", data={"code": "12345a", "csrf_token": csrf})
+    assert wrong.status_code == 401
+    assert_bilingual(page_error(wrong))
+    assert browser.post("/account/totp", data={"code": totp.now(), "csrf_token": csrf}).status_code == 303
+    assert 'id="enrolled"' in browser.get("/account/totp").text
+
+    again = ingest.browser()
+    step = sign_in(again, "bien.tap")
+    assert step.status_code == 303 and step.headers["location"].startswith("/signin/totp")
+    code_page = again.get(step.headers["location"])
+    assert 'id="enrol"' not in code_page.text
+    later = totp.at(time.time() + 30)  # the code just used is good once; the next step's is accepted too
+    done = again.post("/signin/totp", data={"code": later, "csrf_token": form_value(code_page, "csrf_token")})
+    assert done.status_code == 303 and again.get("/whoami").json()["role"] == "editor"

@@ -44,6 +44,7 @@ BASE_STRINGS: Strings = {
     "other_language": ("English", "Tiếng Việt"),
     "signed_in_as": ("Đang đăng nhập:", "Signed in as:"),
     "signout": ("Đăng xuất", "Sign out"),
+    "two_step": ("Xác minh hai bước", "Two-step verification"),
     "upload_page": ("Tải video", "Upload"),
     "skip_to_content": ("Tới nội dung chính", "Skip to the main content"),
 }

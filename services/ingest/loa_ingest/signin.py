@@ -87,6 +87,16 @@ STRINGS: Strings = {
         "This account needs two-step verification. Add the key below to an authenticator app (Google "
         "Authenticator, Microsoft Authenticator, FreeOTP…), then enter the code it shows.",
     ),
+    "enrol_optional_intro": (
+        "Bật xác minh hai bước cho tài khoản này: thêm khóa dưới đây vào ứng dụng xác thực rồi nhập mã nó hiển thị. "
+        "Từ lần đăng nhập sau, cần cả mật khẩu và mã.",
+        "Turn on two-step verification for this account: add the key below to an authenticator app, then enter the "
+        "code it shows. From the next sign-in on, both the password and a code are needed.",
+    ),
+    "enrolled": (
+        "Xác minh hai bước đang bật cho tài khoản này.",
+        "Two-step verification is on for this account.",
+    ),
     "secret": ("Khóa", "Key"),
     "open_in_app": ("Mở trong ứng dụng xác thực", "Open in the authenticator app"),
     "token_hint": (
@@ -252,6 +262,35 @@ class Gate:
             self.people.close_session(request.cookies[SESSION_COOKIE])
             return self._signed_in(attempt.account, target)
 
+        @router.get("/account/totp")
+        async def own_totp_page(request: Request) -> Response:
+            session = self.session_of(request)
+            if session is None:
+                return RedirectResponse("/signin?next=/account/totp", status.HTTP_303_SEE_OTHER)
+            try:
+                return self._totp_page(request, session, HOME, action="/account/totp")
+            except TotpUnavailable as missing:
+                return self._signin_page(request, HOME, str(missing), status.HTTP_503_SERVICE_UNAVAILABLE)
+
+        @router.post("/account/totp")
+        async def own_totp(request: Request, code: Annotated[str, Form(max_length=20)]) -> Response:
+            """A signed-in person turns on the optional second factor (viewers and editors; it is required above)."""
+            session = self.session_of(request)
+            if session is None:
+                return self._signin_page(request, HOME, SESSION_ENDED, status.HTTP_401_UNAUTHORIZED)
+            await require_csrf(request, session)
+            wait = self._throttle(request, session.account.username)
+            if wait > 0:
+                return self._signin_page(request, HOME, too_many_message(wait), status.HTTP_429_TOO_MANY_REQUESTS)
+            try:
+                attempt = self.people.check_totp(session.account.id, code)
+            except TotpUnavailable as missing:
+                return self._signin_page(request, HOME, str(missing), status.HTTP_503_SERVICE_UNAVAILABLE)
+            if attempt.outcome is not SignIn.OK:
+                message, code_ = self._refusal(attempt, WRONG_CODE)
+                return self._totp_page(request, session, HOME, message, code_, action="/account/totp")
+            return RedirectResponse("/account/totp", status.HTTP_303_SEE_OTHER)
+
         @router.post("/signout")
         async def signout(request: Request) -> Response:
             session_id = request.cookies.get(SESSION_COOKIE)
@@ -313,14 +352,35 @@ class Gate:
         target: str,
         error: str | None = None,
         status_code: int = status.HTTP_200_OK,
+        *,
+        action: str = "/signin/totp",
     ) -> HTMLResponse:
+        """The code form of the sign-in's second step (`action` /signin/totp), or of a signed-in person turning it on
+        (/account/totp); with the secret to enrol while the account has none confirmed."""
         account = session.account
-        context: dict[str, object] = {"next": target, "error": error, "enrol": not account.totp_enrolled}
+        optional = action != "/signin/totp"
+        context: dict[str, object] = {
+            "next": target,
+            "error": error,
+            "action": action,
+            "enrol": not account.totp_enrolled,
+            "enrolled_already": optional and account.totp_enrolled,
+            "intro": "enrol_optional_intro" if optional else "enrol_intro",
+        }
         if not account.totp_enrolled:
             secret = self.people.totp_secret(account.id)
             context["secret"] = secret
             context["uri"] = pyotp.TOTP(secret).provisioning_uri(name=account.username, issuer_name=TOTP_ISSUER)
-        page = render(request, "totp.html", STRINGS, context, status_code=status_code, csrf_token=session.csrf_token)
+        person = account.display_name if optional else None  # signed in already: the layout names the person
+        page = render(
+            request,
+            "totp.html",
+            STRINGS,
+            context,
+            status_code=status_code,
+            person=person,
+            csrf_token=session.csrf_token,
+        )
         page.headers["Cache-Control"] = "no-store"  # it may show the TOTP secret
         return page
 
