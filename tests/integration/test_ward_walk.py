@@ -207,7 +207,8 @@ def _fill(path: str, wards: Wards) -> str:
         "account_id": wards.a_account,
         "name": "a-local",  # a channel
         "channel": "a-local",
-        "kind": "logo",  # of a channel's branding
+        "kind": "logo",  # of a channel's branding (a footage's still: refused as unknown after the ward check)
+        "profile": "youtube",  # a footage's cut
         **wards.archived,
     }
     filled = path

@@ -38,6 +38,7 @@ from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_api import ChannelDesk, channels_router
 from loa_ingest.channels_page import channels_page_router
 from loa_ingest.duplicates import AlreadyUploaded
+from loa_ingest.footage_page import footage_page_router
 from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
@@ -316,6 +317,9 @@ def create_api(
         api.include_router(approval_router(channels, audit, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
+    api.include_router(
+        footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of)
+    )
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

@@ -56,6 +56,12 @@ class Catalog:
         event = None if row.event is None else FootageUploaded.from_bytes(row.event.encode())
         return Entry(footage_id=str(row.footage_id), event=event, announced=bool(row.announced))
 
+    def uploaded(self, footage_id: str) -> FootageUploaded | None:
+        """The recorded upload event of a footage (its metadata and ward), None if unknown or recorded without it."""
+        query = select(footage.c.event).where(footage.c.footage_id == footage_id).limit(1)
+        event = db.transaction(self._engine, lambda c: c.execute(query).scalar())
+        return None if event is None else FootageUploaded.from_bytes(event.encode())
+
     def reserve(self, event: FootageUploaded) -> bool:
         """Record the footage (pending) before its event is sent; False if the file already has a footage."""
         values = {

@@ -1,0 +1,92 @@
+// The footage page (templates/footage.html): each post's text checked against its platform's limits as it is typed
+// (the same numbers loa_core.posttext cuts to), and an approver's Approve / Reject sent to the approval API
+// (POST /posts/{footage}/{channel}/approve|reject) with the session's CSRF token.
+const words = document.getElementById("words").content.firstElementChild.dataset;
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+const utf8Bytes = (s) => new TextEncoder().encode(s).length;
+const codePoints = (s) => [...s].length;
+
+function check(form, name, limit, unit, measure) {
+  const field = form.elements[name];
+  const out = form.querySelector(`output[data-for="${name}"]`);
+  if (!field || !out) return;
+  const limits = JSON.parse(form.dataset.limits);
+  const update = () => {
+    const text = field.value.normalize("NFC");
+    const parts = [];
+    let over = false;
+    if (limit(limits) != null) {
+      const n = measure(text, limits);
+      over = n > limit(limits);
+      parts.push(`${n} / ${limit(limits)} ${unit}`);
+    }
+    const bad = [...(limits.forbidden || "")].filter((c) => text.includes(c));
+    if (bad.length) parts.push(`${words.forbidden}: ${bad.join(" ")}`);
+    if (over) parts.push(words.over);
+    out.textContent = parts.join(" · ");
+    out.classList.toggle("over", over || bad.length > 0);
+  };
+  field.addEventListener("input", update);
+  update();
+}
+
+async function decide(form, verb, body) {
+  const result = form.querySelector(".result");
+  const url = `/posts/${encodeURIComponent(form.dataset.footage)}/${encodeURIComponent(form.dataset.channel)}/${verb}`;
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify(body),
+  });
+  if (response.ok) {
+    result.textContent = result.dataset.done;
+    result.classList.remove("error");
+    const post = form.closest(".post");
+    post.dataset.decided = verb === "approve" ? "approved" : "rejected";
+    return;
+  }
+  let detail = `HTTP ${response.status}`;
+  try {
+    const answer = await response.json();
+    detail = typeof answer.detail === "string" ? answer.detail : JSON.stringify(answer.detail);
+  } catch {}
+  result.textContent = detail;
+  result.classList.add("error");
+}
+
+for (const form of document.querySelectorAll("form.post-text")) {
+  const titleUnits = (text, limits) => (limits.title_utf16 ? text.length : codePoints(text));
+  check(form, "title", (l) => l.title_chars, words.chars, titleUnits);
+  if (JSON.parse(form.dataset.limits).description_bytes != null) {
+    check(form, "description", (l) => l.description_bytes, words.bytes, (t) => utf8Bytes(t));
+  } else {
+    check(form, "description", (l) => l.description_chars, words.chars, (t) => codePoints(t));
+  }
+  const original = { title: form.elements.title?.value, description: form.elements.description?.value ?? "" };
+  const changed = () =>
+    form.elements.title.value !== original.title || (form.elements.description?.value ?? "") !== original.description;
+  const approve = form.querySelector("button.approve");
+  if (!approve) continue;
+  form.addEventListener("input", () => {
+    approve.textContent = changed() ? approve.dataset.labelChanged : approve.dataset.label;
+  });
+  const cuts = JSON.parse(form.dataset.cuts);
+  approve.addEventListener("click", () => {
+    const body = { cuts };
+    if (changed()) {
+      body.text = {
+        title: form.elements.title.value.normalize("NFC"),
+        description: (form.elements.description?.value ?? "").normalize("NFC"),
+        hashtags: JSON.parse(form.dataset.hashtags),
+      };
+    } else {
+      body.text_sha256 = form.dataset.textSha256;
+    }
+    decide(form, "approve", body);
+  });
+  form.querySelector("button.reject").addEventListener("click", () => {
+    decide(form, "reject", { cuts, text_sha256: form.dataset.textSha256, reason: form.elements.reason.value });
+  });
+}
