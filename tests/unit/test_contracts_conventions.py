@@ -18,6 +18,8 @@ from loa_core.contracts import (
     FOOTAGE_STATUSES,
     FOOTAGE_UPLOADED,
     IN_PROGRESS,
+    POSTS_ACTIONS,
+    POSTS_CHANGED,
     POSTS_DECISIONS,
     POSTS_FAILED,
     RENDITIONS_READY,
@@ -180,17 +182,18 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 
 def test_the_routing_of_the_pipeline() -> None:
     assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED,)
-    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS)
+    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS)
     assert topics_consumed_by("ingest") == ()
     assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, DEAD_LETTER}
     assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
     assert consumer_groups() == {
         "transcode": (FOOTAGE_UPLOADED,),
-        "publisher": (RENDITIONS_READY, POSTS_DECISIONS),
+        "publisher": (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS),
         "metrics": topics_consumed_by("metrics"),
     }
     assert TRANSCODE_PROGRESS not in topics_consumed_by("metrics")
-    assert topics_produced_by("ingest") == (FOOTAGE_UPLOADED, POSTS_DECISIONS, CHANNEL_REGISTRY)
+    assert topics_produced_by("ingest") == (FOOTAGE_UPLOADED, POSTS_DECISIONS, POSTS_ACTIONS, CHANNEL_REGISTRY)
+    assert POSTS_CHANGED in topics_produced_by("publisher") and POSTS_CHANGED in topics_consumed_by("metrics")
 
 
 def test_every_consumer_may_dead_letter() -> None:

@@ -32,6 +32,7 @@ from loa_core.refusals import explain_invalid_requests
 from loa_core.storage import StorageUnavailable
 from loa_ingest.access import RateLimiter, Role, TokenStore, retry_after_header
 from loa_ingest.accounts_api import accounts_router
+from loa_ingest.actions_api import actions_router
 from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
@@ -315,6 +316,7 @@ def create_api(
     api.include_router(channels_page_router(desk, requires, gate.session_of))
     if audit is not None:
         api.include_router(approval_router(channels, audit, requires))
+        api.include_router(actions_router(channels, audit, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
     api.include_router(

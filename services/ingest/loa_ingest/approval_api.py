@@ -20,6 +20,7 @@ from loa_core.contracts import (
     ChannelName,
     ChannelState,
     FootageId,
+    PostAction,
     PostDecision,
     PostText,
     ProfileName,
@@ -47,14 +48,17 @@ class Rejection(BaseModel):
 
 
 class Decided(BaseModel):
-    """A decision as the audit log shows it."""
+    """A decision (or an action on a published post: `action`) as the audit log shows it."""
 
-    decision: PostDecision
-    sent: bool  # whether it is known to be on posts.decisions (else it is sent shortly)
+    decision: PostDecision | None = None
+    action: PostAction | None = None
+    sent: bool  # whether it is known to be on posts.decisions / posts.actions (else it is sent shortly)
 
 
 def decided(entry: Recorded) -> Decided:
-    return Decided(decision=entry.decision, sent=entry.sent)
+    if isinstance(entry.entry, PostAction):
+        return Decided(action=entry.entry, sent=entry.sent)
+    return Decided(decision=entry.entry, sent=entry.sent)
 
 
 def refusal(code: int, english: str, vietnamese: str) -> HTTPException:
@@ -154,7 +158,10 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
     Limit = Annotated[int, Query(ge=1, le=100_000)]
     Offset = Annotated[int, Query(ge=0)]
 
-    @router.get("/audit", summary="Approvers' decisions, oldest first (your ward's; a district admin: every ward's)")
+    @router.get(
+        "/audit",
+        summary="Approvers' decisions and actions on posts, oldest first (your ward's; a district admin: every ward's)",
+    )
     async def audit(
         who: Viewer, ward: Ward = None, footage_id: Footage = None, limit: Limit = 1000, offset: Offset = 0
     ) -> list[Decided]:

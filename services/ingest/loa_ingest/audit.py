@@ -1,4 +1,8 @@
-"""The audit log of approvers' decisions, kept in ingest's database, and their records on `posts.decisions`.
+"""The audit log of approvers' decisions and of people's actions on published posts, kept in ingest's database, and
+their records on `posts.decisions` (a `PostDecision`) and `posts.actions` (a `PostAction`: edit the text, unpublish).
+
+An action's row keeps the action kind (edit, unpublish) in `decision`, its new text (edit) in `text` and how it is
+taken down (unpublish) in `reason`; `cuts` is `{}` and `text_sha256` the new text's (empty for an unpublish).
 
 Append-only: a decision is one row, written once with the `PostDecision` it sends and never changed or deleted (a
 new decision on the same post is a new row; the newest wins in the publisher). The row is also the outbox (as the
@@ -19,7 +23,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Integer, MetaData, Row, Table, Text, insert, select, update
 
 from loa_core import db
-from loa_core.contracts import POSTS_DECISIONS, PostDecision
+from loa_core.contracts import POSTS_ACTIONS, POSTS_DECISIONS, PostAction, PostDecision, PostText
 from loa_core.kafka import EventProducer
 
 log = logging.getLogger(__name__)
@@ -35,28 +39,46 @@ audit_log = Table(
     Column("ward", Text, nullable=False),
     Column("footage_id", Text, nullable=False),
     Column("channel", Text, nullable=False),
-    Column("decision", Text, nullable=False),  # approved | rejected
+    Column("decision", Text, nullable=False),  # approved | rejected, or an action: edit | unpublish
     Column("by", Text, nullable=False),  # the account (or, for a token without one, "token:<token id>")
     Column("reason", Text),
     Column("cuts", Text, nullable=False),  # JSON {profile: sha256}
     Column("text", Text),  # JSON PostText, when the approver changed the text
     Column("text_sha256", Text, nullable=False),
-    Column("record", Text, nullable=False),  # the PostDecision, as sent
+    Column("record", Text, nullable=False),  # the PostDecision (or PostAction), as sent
     Column("sent", Integer, nullable=False),  # whether that record is known to be on the topic
 )
 
 
+ACTIONS = ("edit", "unpublish")  # `decision` values of an action's row
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """One decision as the log keeps it."""
+    """One decision, or one action on a published post, as the log keeps it."""
 
     seq: int
-    decision: PostDecision
+    entry: PostDecision | PostAction
     sent: bool
 
 
+def _read(decision: str, record: str) -> PostDecision | PostAction:
+    return PostAction.read_json(record) if decision in ACTIONS else PostDecision.read_json(record)
+
+
 def _recorded(row: Row[Any]) -> Recorded:
-    return Recorded(seq=int(row.seq), decision=PostDecision.read_json(row.record), sent=bool(row.sent))
+    return Recorded(seq=int(row.seq), entry=_read(row.decision, row.record), sent=bool(row.sent))
+
+
+def _action_row(action: PostAction) -> dict[str, Any]:
+    text = PostText(title=action.title, description=action.description or "") if action.title is not None else None
+    return {
+        "decision": action.action,
+        "reason": action.how,
+        "cuts": "{}",
+        "text": text.model_dump_json() if text is not None else None,
+        "text_sha256": text.sha256() if text is not None else "",
+    }
 
 
 class AuditLog:
@@ -64,30 +86,38 @@ class AuditLog:
         self._engine = engine
         self._producer = producer
 
-    async def record(self, decision: PostDecision) -> Recorded:
-        """Write the decision (committed before anything is sent), then send it; a failed send is left to the
-        sweep. Returns the row as it stands after the attempt."""
+    async def record(self, decision: PostDecision | PostAction) -> Recorded:
+        """Write the decision or action (committed before anything is sent), then send it; a failed send is left to
+        the sweep. Returns the row as it stands after the attempt."""
         values = {
             "event_id": decision.event_id,
             "at": decision.occurred_at.isoformat(),
             "ward": decision.ward,
             "footage_id": decision.footage_id,
             "channel": decision.channel,
-            "decision": decision.decision,
             "by": decision.by,
-            "reason": decision.reason,
-            "cuts": json.dumps(decision.cuts, sort_keys=True),
-            "text": decision.text.model_dump_json() if decision.text is not None else None,
-            "text_sha256": decision.text_sha256,
             "record": decision.model_dump_json(),
             "sent": 0,
         }
+        if isinstance(decision, PostAction):
+            values |= _action_row(decision)
+        else:
+            values |= {
+                "decision": decision.decision,
+                "reason": decision.reason,
+                "cuts": json.dumps(decision.cuts, sort_keys=True),
+                "text": decision.text.model_dump_json() if decision.text is not None else None,
+                "text_sha256": decision.text_sha256,
+            }
         db.transaction(self._engine, lambda c: c.execute(insert(audit_log).values(values)))
         try:
             await self._send(decision)
         except Exception:
             log.warning(
-                "decision %s is recorded but not sent yet; sending it again later", decision.event_id, exc_info=True
+                "%s %s is recorded but not sent yet; sending it again later",
+                type(decision).__name__,
+                decision.event_id,
+                exc_info=True,
             )
         found = self.get(decision.event_id)
         assert found is not None
@@ -101,7 +131,7 @@ class AuditLog:
     def listed(
         self, ward: str | None, *, footage_id: str | None = None, limit: int = 1000, offset: int = 0
     ) -> list[Recorded]:
-        """Decisions oldest first: of `ward` only, or of every ward when None (a district admin)."""
+        """Decisions and actions oldest first: of `ward` only, or of every ward when None (a district admin)."""
         query = select(audit_log).order_by(audit_log.c.seq).limit(limit).offset(offset)
         if ward is not None:
             query = query.where(audit_log.c.ward == ward)
@@ -111,18 +141,22 @@ class AuditLog:
 
     # -- the outbox ----------------------------------------------------------------------------------------------
 
-    async def _send(self, decision: PostDecision) -> None:
-        await self._producer.send(POSTS_DECISIONS, decision)
+    async def _send(self, decision: PostDecision | PostAction) -> None:
+        if isinstance(decision, PostAction):
+            await self._producer.send(POSTS_ACTIONS, decision)
+        else:
+            await self._producer.send(POSTS_DECISIONS, decision)
         statement = update(audit_log).where(audit_log.c.event_id == decision.event_id).values(sent=1)
         db.transaction(self._engine, lambda c: c.execute(statement))
 
     async def send_pending(self) -> int:
-        """Send every decision not known to be sent, in the order they were made (at start, and by the sweep)."""
-        query = select(audit_log.c.record).where(audit_log.c.sent == 0).order_by(audit_log.c.seq)
-        records = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
-        for record in records:
-            await self._send(PostDecision.read_json(record))
-        return len(records)
+        """Send every decision and action not known to be sent, in the order they were made (at start, and by the
+        sweep)."""
+        query = select(audit_log.c.decision, audit_log.c.record).where(audit_log.c.sent == 0).order_by(audit_log.c.seq)
+        rows = db.transaction(self._engine, lambda c: c.execute(query).all())
+        for decision, record in rows:
+            await self._send(_read(decision, record))
+        return len(rows)
 
 
 CSV_COLUMNS = (
@@ -155,7 +189,10 @@ def audit_csv(entries: list[Recorded]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
-        d = entry.decision
+        d = entry.entry
+        if isinstance(d, PostAction):
+            writer.writerow([_cell(value) for value in _action_csv(d)])
+            continue
         text = d.text
         row = (
             d.occurred_at.isoformat(),
@@ -174,3 +211,23 @@ def audit_csv(entries: list[Recorded]) -> str:
         )
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
+
+
+def _action_csv(a: PostAction) -> tuple[str, ...]:
+    """An action's row: its kind in the decision column, how it was taken down in the reason column."""
+    text = _action_row(a)
+    return (
+        a.occurred_at.isoformat(),
+        a.ward,
+        a.footage_id,
+        a.channel,
+        a.action,
+        a.by,
+        a.how or "",
+        "",
+        a.title or "",
+        a.description or "",
+        "",
+        str(text["text_sha256"]),
+        a.event_id,
+    )

@@ -3,9 +3,9 @@ is sent to, and the exchange of the code the platform sends back for the tokens 
 
 Facts (re-checked against the platforms' pages; tests/support/emulators implement them strictly):
 - Google: `accounts.google.com/o/oauth2/v2/auth` with client_id, redirect_uri, response_type=code, the
-  youtube.upload scope, access_type=offline and prompt=consent (without both no refresh token comes back), state
-  and an S256 code_challenge; POST `oauth2.googleapis.com/token` grant_type=authorization_code with code,
-  client_id, client_secret, redirect_uri and code_verifier.
+  youtube.upload and youtube.force-ssl scopes, access_type=offline and prompt=consent (without both no refresh
+  token comes back), state and an S256 code_challenge; POST `oauth2.googleapis.com/token`
+  grant_type=authorization_code with code, client_id, client_secret, redirect_uri and code_verifier.
 - TikTok: `www.tiktok.com/v2/auth/authorize/` with client_key, scope (comma-separated), redirect_uri, state,
   response_type=code, code_challenge and code_challenge_method=S256 (documented for desktop and mobile apps; Loa
   sends it always); POST `open.tiktokapis.com/v2/oauth/token/` with client_key, client_secret, code,
@@ -35,7 +35,9 @@ import httpx
 
 from loa_core.contracts.channels import Channel
 
-YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+# youtube.upload posts; youtube.force-ssl lets the publisher change or delete a published video (videos.update and
+# videos.delete accept youtube, youtube.force-ssl or youtubepartner, not youtube.upload). Space-separated.
+YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.force-ssl"
 TIKTOK_SCOPE = "video.publish,video.upload"
 FACEBOOK_SCOPE = "pages_show_list,pages_read_engagement,pages_manage_posts,publish_video"
 

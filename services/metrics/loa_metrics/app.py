@@ -20,6 +20,7 @@ from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
     FOOTAGE_UPLOADED,
+    POSTS_CHANGED,
     POSTS_DECISIONS,
     POSTS_FAILED,
     POSTS_PUBLISHED,
@@ -28,6 +29,7 @@ from loa_core.contracts import (
     ChannelState,
     DeadLetter,
     FootageUploaded,
+    PostChanged,
     PostDecision,
     PostFailed,
     PostPublished,
@@ -115,6 +117,10 @@ def create_app(
         metrics.EVENTS_PROJECTED.labels(POSTS_DECISIONS.name).inc()
         projection.events.post_decision(event)
 
+    async def on_changed(event: PostChanged) -> None:
+        metrics.EVENTS_PROJECTED.labels(POSTS_CHANGED.name).inc()
+        projection.events.post_changed(event)
+
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()
         if projection.events.failure(event):
@@ -133,6 +139,7 @@ def create_app(
         POSTS_PUBLISHED: on_published,
         POSTS_FAILED: on_failed,
         POSTS_DECISIONS: on_decision,
+        POSTS_CHANGED: on_changed,
         DEAD_LETTER: on_dead_letter,
     }
     # Exactly the topics the contracts route to metrics: consume() refuses one not routed here (UndeclaredTopic), and

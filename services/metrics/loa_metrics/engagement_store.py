@@ -64,7 +64,8 @@ class EngagementStore:
             PostRef(**r)
             for r in self._db.rows(
                 "SELECT footage_id, channel, profile, platform, post_id, published_at, stats_at FROM posts "
-                "WHERE platform = :platform AND post_id IS NOT NULL ORDER BY published_at",
+                "WHERE platform = :platform AND post_id IS NOT NULL AND (state IS NULL OR state != 'unpublished') "
+                "ORDER BY published_at",
                 {"platform": platform},
             )
         ]

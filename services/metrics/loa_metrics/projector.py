@@ -16,6 +16,7 @@ from loa_core.contracts import (
     DeadLetter,
     FootageStatus,
     FootageUploaded,
+    PostChanged,
     PostDecision,
     PostFailed,
     PostPublished,
@@ -150,6 +151,27 @@ class Projector:
             if footage_id:
                 _ensure_row(connection, footage_id, event.ward)
             return insert_ignore(connection, failures, row) > 0
+
+        return self._db.write(apply)
+
+    def post_changed(self, event: PostChanged) -> bool:
+        """A person's action changed the post (edited: its new title; unpublished). A failed action changes
+        nothing here (the publisher logged why; ingest's audit log has the request). Whether a row changed."""
+        if event.state == "failed":
+            return False
+        where = (
+            posts.c.footage_id == event.footage_id,
+            posts.c.channel == event.channel,
+            posts.c.profile == event.profile,
+        )
+        values: dict[str, str | None] = {"state": event.state}
+        if event.state == "edited":
+            values["title"] = event.title
+
+        def apply(connection: Connection) -> bool:
+            # Once unpublished, an edit answered late does not bring it back.
+            live = posts.c.state.is_(None) | (posts.c.state != "unpublished")
+            return connection.execute(update(posts).where(*where, live).values(**values)).rowcount > 0
 
         return self._db.write(apply)
 

@@ -60,6 +60,9 @@ posts = Table(
     # this column fall back to published_at.
     Column("announced_at", Text),
     Column("ward", Text, nullable=False, server_default="default"),  # the footage's ward
+    # After a person's action (posts.changed): edited or unpublished; NULL while it stands as published.
+    Column("state", Text),
+    Column("title", Text),  # the title an edit put on the platform
 )
 # The newest approver's decision per (footage, channel): the PostDecision as received.
 decisions = Table(

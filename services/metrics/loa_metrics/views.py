@@ -60,6 +60,7 @@ class FootageViews:
         footage_id = data["footage_id"]
         posts = self._db.rows(
             "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at, "
+            "COALESCE(state, 'published') AS state, "
             "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id = :fid "
             "ORDER BY channel, profile",
             {"fid": footage_id},

@@ -13,9 +13,11 @@ from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
 from loa_core.contracts import (
+    POSTS_ACTIONS,
     POSTS_DECISIONS,
     PUBLISHER,
     RENDITIONS_READY,
+    PostAction,
     PostDecision,
     RenditionsReady,
     is_footage_id,
@@ -119,6 +121,13 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
 
     # Approvers' decisions: kept in the ledger; the posts waiting for them are asked about again at once.
     consume(app, POSTS_DECISIONS, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=decided)
+
+    async def act(action: PostAction) -> None:
+        await channels.wait_ready()
+        await publisher.act(action)
+
+    # People's fixes to posts that went out (edit the text, unpublish): once per action id, through the ledger.
+    consume(app, POSTS_ACTIONS, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=act)
     topic = RENDITIONS_READY.full_name(settings.topic_prefix)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers

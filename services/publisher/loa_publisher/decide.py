@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from loa_core.contracts import NOT_NEEDED, Approval
-from loa_publisher.ledger import PostState
+from loa_core.contracts import MANUAL_ACTION_URLS, NOT_NEEDED, ActionKind, Approval, Unpublish, allows
+from loa_publisher.ledger import WENT_OUT, ActionState, PostState
 
 # Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
 NATIVE_SCHEDULING = frozenset({"youtube"})
@@ -107,8 +107,10 @@ def decide(
 ) -> Action:
     """The post's state machine before an attempt. `connected`: the channel registry says the channel can post;
     `approval`: what the approvers said about exactly this cut and text (`approval_of`)."""
-    if seen.state is PostState.POSTED:
+    if seen.state in (PostState.POSTED, PostState.EDITED):
         return Announce()
+    if seen.state is PostState.UNPUBLISHED:
+        return Leave("unpublished: a person took it down; never posted again")
     if seen.state is PostState.FAILED:
         return Leave("failed: waits for a person (`loa retry`)")
     if approval.rejection is not None:
@@ -184,3 +186,67 @@ def replica_conflict(*, shared_ledger: bool, owned: int, partitions: int) -> str
         " nên một bài chuyển giữa hai worker sẽ bị đăng hai lần: cho mọi publisher dùng cùng một cơ sở dữ liệu"
         " PostgreSQL (LOA_DATABASE_URL), hoặc chỉ chạy một publisher"
     )
+
+
+# --- people's actions on posts that went out (posts.actions)
+
+
+@dataclass(frozen=True)
+class Act:
+    """Ask the platform. `again`: an earlier attempt may have reached it (a crash mid-action): the call is repeated,
+    which every platform's call allows (the same text set again; a video already deleted counts as deleted)."""
+
+    again: bool
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """This action was answered already (a redelivery): announce the same answer again, never act twice."""
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The action cannot be done on this post (bilingual, for the page): announced as failed, never tried."""
+
+    reason: str
+
+
+ActionStep = Act | Repeat | Refuse
+
+
+def no_api(platform: str, action: ActionKind) -> str:
+    """Why an action is refused on a platform whose API cannot do it, with where a person does it by hand."""
+    what_en, what_vi = ("change its text", "sửa nội dung") if action == "edit" else ("take it down", "gỡ bài")
+    by_hand = MANUAL_ACTION_URLS.get(platform)
+    if by_hand is None:
+        return f"{platform} offers no API to {what_en} / {platform} không có API để {what_vi}"
+    return (
+        f"{platform} offers no API to {what_en}: do it by hand in {platform}'s app or at {by_hand} / {platform}"
+        f" không có API để {what_vi}: hãy làm trực tiếp trong ứng dụng {platform} hoặc tại {by_hand}"
+    )
+
+
+NOT_OUT = "the post has not gone out (nothing to change) / bài chưa được đăng (không có gì để sửa)"
+TAKEN_DOWN = "the post was taken down already / bài đã được gỡ"
+
+
+def decide_action(
+    post: PostState | None,
+    done: ActionState | None,
+    *,
+    platform: str,
+    action: ActionKind,
+    how: Unpublish | None,
+    has_adapter: bool,
+) -> ActionStep:
+    """One action on one post, from the post's state and what the ledger knows of this action id (pure)."""
+    if done in (ActionState.DONE, ActionState.FAILED):
+        return Repeat()
+    if post not in WENT_OUT:
+        return Refuse(NOT_OUT)
+    if not allows(platform, action, how) or not has_adapter:
+        return Refuse(no_api(platform, action))
+    if post is PostState.UNPUBLISHED and (action == "edit" or how == "private"):
+        # A deleted post cannot be edited or hidden; deleting it again is harmless (a hidden one can be deleted).
+        return Refuse(TAKEN_DOWN)
+    return Act(again=done is ActionState.DOING)

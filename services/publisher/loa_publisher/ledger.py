@@ -46,6 +46,28 @@ class PostState(StrEnum):
     FAILED = "FAILED"
     # An approver rejected it: never posted, and not retried; only a later approval of its cut and text re-drives it.
     REJECTED = "REJECTED"
+    # Posted, then changed or taken down by a person's action (posts.actions): never posted again.
+    EDITED = "EDITED"
+    UNPUBLISHED = "UNPUBLISHED"
+
+
+# States of a post that went out (the platform has, or had, its post id).
+WENT_OUT = frozenset({PostState.POSTED, PostState.EDITED, PostState.UNPUBLISHED})
+
+
+class ActionState(StrEnum):
+    """One action (posts.actions) on one post: DOING once the platform may have been asked (a crash then does it
+    again, which every platform call allows), DONE or FAILED once answered (never done again)."""
+
+    DOING = "DOING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ActionEntry:
+    state: ActionState
+    record: str | None  # the PostChanged announced (JSON), once DONE or FAILED
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,18 @@ decisions = Table(
     Column("occurred_at", Text, nullable=False),
     Column("event_id", Text, nullable=False),
     Column("record", Text, nullable=False),
+)
+# Each action on each post (cut): what makes a redelivered action harmless.
+actions = Table(
+    "actions",
+    metadata,
+    Column("action_id", Text, primary_key=True),
+    Column("profile", Text, primary_key=True),
+    Column("footage_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("record", Text),
+    Column("updated_at", Text, nullable=False),
 )
 connection_tokens = Table(
     "connection_tokens",
@@ -322,6 +356,47 @@ class Ledger:
         where = and_(decisions.c.footage_id == footage_id, decisions.c.channel == channel)
         record = self._run(lambda c: c.execute(select(decisions.c.record).where(where)).scalar())
         return PostDecision.read_json(record) if record is not None else None
+
+    # --- people's actions on posts that went out
+
+    def action(self, action_id: str, profile: str) -> ActionEntry | None:
+        where = and_(actions.c.action_id == action_id, actions.c.profile == profile)
+        row = self._run(lambda c: c.execute(select(actions.c.state, actions.c.record).where(where)).first())
+        return ActionEntry(ActionState(row.state), row.record) if row is not None else None
+
+    def start_action(self, action_id: str, key: PostKey) -> None:
+        """About to ask the platform: durable before the call, so a crash leaves DOING (done again, safely)."""
+        values = {
+            "action_id": action_id,
+            "profile": key.profile,
+            "footage_id": key.footage_id,
+            "channel": key.channel,
+            "state": ActionState.DOING.value,
+            "record": None,
+            "updated_at": self._now(),
+        }
+        self._run(lambda c: db.upsert(c, actions, values, update=["state", "updated_at"]))
+
+    def finish_action(self, action_id: str, key: PostKey, *, record: str, post_state: PostState | None) -> None:
+        """The platform answered: the action DONE (with `post_state`, the post's new state) or FAILED (None), with
+        the PostChanged it announces, in one transaction."""
+        state = ActionState.DONE if post_state is not None else ActionState.FAILED
+        values = {
+            "action_id": action_id,
+            "profile": key.profile,
+            "footage_id": key.footage_id,
+            "channel": key.channel,
+            "state": state.value,
+            "record": record,
+            "updated_at": self._now(),
+        }
+
+        def work(c: Connection) -> None:
+            db.upsert(c, actions, values, update=["state", "record", "updated_at"])
+            if post_state is not None:
+                c.execute(update(posts).where(_is(key)).values(state=post_state.value, updated_at=values["updated_at"]))
+
+        self._run(work)
 
     def updated_at(self, key: PostKey) -> datetime | None:
         return _ts(self._run(lambda c: c.execute(select(posts.c.updated_at).where(_is(key))).scalar()))

@@ -19,11 +19,14 @@ from datetime import datetime, timedelta
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
+    POSTS_CHANGED,
     POSTS_FAILED,
     POSTS_PUBLISHED,
     PUBLISHER,
     RENDITIONS_READY,
     ChannelState,
+    PostAction,
+    PostChanged,
     PostDecision,
     PostFailed,
     PostPublished,
@@ -38,23 +41,36 @@ from loa_core.observability import redact
 from loa_core.posttext import approved, render
 from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher import metrics
-from loa_publisher.adapters import Adapter, PostText, PublishRequest, QuotaExceeded, UploadSession
+from loa_publisher.adapters import (
+    Adapter,
+    EditsText,
+    LivePost,
+    PostText,
+    PublishRequest,
+    QuotaExceeded,
+    Unpublishes,
+    UploadSession,
+)
 from loa_publisher.auth import AuthorizationLost
 from loa_publisher.decide import (
     AWAITING_APPROVAL,
     DISCONNECTED,
+    Act,
     Announce,
     Fail,
     GiveUp,
     Hold,
     Leave,
     Post,
+    Refuse,
     Reject,
+    Repeat,
     Seen,
     after_transient,
     decide,
+    decide_action,
 )
-from loa_publisher.ledger import Ledger, LedgerEntry, PostKey, PostState
+from loa_publisher.ledger import ActionEntry, Ledger, LedgerEntry, PostKey, PostState
 from loa_publisher.notify import AwaitingApproval
 
 log = logging.getLogger(__name__)
@@ -90,6 +106,11 @@ def announcement_id(key: PostKey, post_id: str) -> str:
     post and the commit, another replica) repeats the same event, as transcode's renditions.ready does."""
     name = f"loa:posts.published:{key.footage_id}:{key.channel}:{key.profile}:{post_id}"
     return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
+
+
+def change_id(action_id: str, profile: str) -> str:
+    """The posts.changed event id of one action on one cut: announcing it again repeats the same event."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:posts.changed:{action_id}:{profile}").hex
 
 
 def failure_reason(platform: str, exc: Exception) -> str:
@@ -200,6 +221,111 @@ class Publisher:
             asked += 1
             await self._post(event, PlannedPost(channel, rendition))
         return asked
+
+    async def act(self, action: PostAction) -> int:
+        """A posts.actions event: change or take down every cut of the footage posted on the channel, once per
+        action id (the ledger's `actions`), each answered on posts.changed. Returns how many posts were answered.
+        An action on a footage with no post on that channel in its ward is a PermanentError (dead-lettered)."""
+        entries = [
+            e for e in self.ledger.entries(action.footage_id) if e.channel == action.channel and e.ward == action.ward
+        ]
+        if not entries:
+            raise PermanentError(
+                f"no post of footage {action.footage_id} on channel {action.channel!r} in ward {action.ward!r}"
+            )
+        for entry in entries:
+            async with self._lock(entry.key):
+                await self._act_locked(action, entry.key)
+        return len(entries)
+
+    async def _act_locked(self, action: PostAction, key: PostKey) -> None:
+        entry = self.ledger.get(key.footage_id, key.channel, key.profile)
+        assert entry is not None
+        done = self.ledger.action(action.event_id, key.profile)
+        channel = self.channels.get(key.channel)
+        platform = channel.platform if channel is not None else "unknown"
+        adapter = self.adapters.get(platform)
+        able = EditsText if action.action == "edit" else Unpublishes
+        step = decide_action(
+            entry.state,
+            done.state if done is not None else None,
+            platform=platform,
+            action=action.action,
+            how=action.how,
+            has_adapter=channel is not None and isinstance(adapter, able),
+        )
+        match step:
+            case Repeat():
+                assert done is not None
+                await self._changed_again(done)
+            case Refuse(reason):
+                log.info("%s: action %s refused: %s", key, action.event_id, reason)
+                await self._changed(action, key, entry, platform, None, reason=reason)
+            case Act(again):
+                assert channel is not None and adapter is not None and entry.post_id is not None
+                if again:
+                    log.warning("%s: action %s was cut short; doing it again", key, action.event_id)
+                self.ledger.start_action(action.event_id, key)
+                await self._act_on_platform(action, key, entry, channel, adapter)
+
+    async def _act_on_platform(
+        self, action: PostAction, key: PostKey, entry: LedgerEntry, channel: Channel, adapter: Adapter
+    ) -> None:
+        assert entry.post_id is not None and entry.request is not None
+        event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))
+        post = LivePost(channel=channel, post_id=entry.post_id, metadata=event.metadata)
+        try:
+            if action.action == "edit":
+                assert isinstance(adapter, EditsText) and action.title is not None
+                text = approved(channel, ApprovedText(title=action.title, description=action.description or ""))
+                await adapter.update_text(post, text)
+                log.info("%s: text changed on %s (action %s)", key, channel.name, action.event_id)
+                await self._changed(action, key, entry, channel.platform, PostState.EDITED, text=text)
+            else:
+                assert isinstance(adapter, Unpublishes) and action.how is not None
+                await adapter.unpublish(post, action.how)
+                log.info("%s: unpublished (%s) on %s (action %s)", key, action.how, channel.name, action.event_id)
+                await self._changed(action, key, entry, channel.platform, PostState.UNPUBLISHED)
+        except (QuotaExceeded, PermanentError, AuthorizationLost) as exc:
+            # A person asks again (a new action) once the quota is back or the channel is reconnected.
+            reason = failure_reason(channel.platform, exc)
+            log.warning("%s: action %s failed: %s", key, action.event_id, reason)
+            await self._changed(action, key, entry, channel.platform, None, reason=reason)
+        # RetryableError: left DOING and raised; the record is retried, then dead-lettered with the reason.
+
+    async def _changed(
+        self,
+        action: PostAction,
+        key: PostKey,
+        entry: LedgerEntry,
+        platform: str,
+        state: PostState | None,
+        *,
+        text: PostText | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record the outcome of the action on the post (with the post's new state), then announce it."""
+        change = PostChanged(
+            event_id=change_id(action.event_id, key.profile),
+            footage_id=key.footage_id,
+            ward=entry.ward,
+            channel=key.channel,
+            platform=platform,
+            profile=key.profile,
+            post_id=entry.post_id,
+            action_id=action.event_id,
+            state="failed" if state is None else ("edited" if state is PostState.EDITED else "unpublished"),
+            title=text.title if text else None,
+            description=text.description if text else None,
+            how=action.how if state is PostState.UNPUBLISHED else None,
+            reason=reason,
+        )
+        self.ledger.finish_action(action.event_id, key, record=change.model_dump_json(), post_state=state)
+        await self.producer.send(POSTS_CHANGED, change)
+
+    async def _changed_again(self, done: ActionEntry) -> None:
+        assert done.record is not None
+        await self.producer.send(POSTS_CHANGED, PostChanged.read_json(done.record))
 
     def retry(self, footage_id: str, ward: str | None) -> list[PostKey] | None:
         """`loa retry ID`: every FAILED post of the footage is due now (the next `run_due` posts it), if the footage

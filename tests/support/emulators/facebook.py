@@ -5,6 +5,11 @@ file_length/file_type parameters, `file_offset` equal to what the session holds,
 of the file; the Page token, the file handle and a title on `/{page}/videos`. A dropped upload keeps the bytes
 that arrived (GET upload:<id> reports them as file_offset).
 
+After publishing [docs: developers.facebook.com/docs/graph-api/reference/video, Updating and Deleting]: `POST
+/{version}/{video-id}` with the Page token and `name` and/or `description` changes them (`{"success": true}`);
+`DELETE /{version}/{video-id}?access_token=` deletes the video; an unknown or deleted id is error 100 ("Object with
+ID … does not exist"). Faults on "update" and "delete".
+
 Facebook Login, built manually (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow, …/oidc-token
 for PKCE, …/access-tokens/get-long-lived): `/{version}/dialog/oauth` wants client_id (the app id), a registered
 redirect_uri and takes scope, state and a PKCE challenge (S256 here); Deny redirects with error=access_denied,
@@ -62,6 +67,7 @@ class FacebookEmulator(Emulator):
         self.uploads: dict[str, Upload] = {}
         self.handles: dict[str, Upload] = {}
         self.videos: dict[str, Stored] = {}
+        self.deleted: set[str] = set()
 
     def routes(self, app: web.Application) -> None:
         self.consent.routes(app)
@@ -73,6 +79,7 @@ class FacebookEmulator(Emulator):
         app.router.add_get("/{version}/{node}/videos", self._list)
         app.router.add_post("/{version}/{upload_id}", self._upload)
         app.router.add_get("/{version}/{upload_id}", self._status)
+        app.router.add_delete("/{version}/{video_id}", self._delete)
 
     # --- Facebook Login
 
@@ -195,7 +202,55 @@ class FacebookEmulator(Emulator):
             return upload
         return self._fault("status") or web.json_response({"id": upload.id, "file_offset": upload.offset})
 
+    def _live(self, video_id: str, what: str) -> Stored | web.Response:
+        video = self.videos.get(video_id)
+        if video is None or video_id in self.deleted:
+            return _error(
+                400,
+                f"Unsupported {what} request. Object with ID '{video_id}' does not exist, cannot be loaded due to"
+                " missing permissions, or does not support this operation.",
+                100,
+                "GraphMethodException",
+            )
+        return video
+
+    async def _update(self, request: web.Request) -> web.Response:
+        self.log("update", request.match_info["upload_id"])
+        form = await request.post()
+        if not self.page_token_valid(str(form.get("access_token", ""))):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("update")
+        if failed:
+            return failed
+        video = self._live(request.match_info["upload_id"], "post")
+        if isinstance(video, web.Response):
+            return video
+        if "title" in form:
+            return _error(400, "(#100) Param title is not a field of a Video you can update: use name")
+        if "name" not in form and "description" not in form:
+            return _error(400, "(#100) Nothing to update: name or description is required")
+        if "name" in form:
+            video.meta["title"] = str(form["name"])
+        if "description" in form:
+            video.meta["description"] = str(form["description"])
+        return web.json_response({"success": True})
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        self.log("delete", request.match_info["video_id"])
+        if not self.page_token_valid(request.query.get("access_token")):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("delete")
+        if failed:
+            return failed
+        video = self._live(request.match_info["video_id"], "delete")
+        if isinstance(video, web.Response):
+            return video
+        self.deleted.add(video.id)
+        return web.json_response({"success": True})
+
     async def _upload(self, request: web.Request) -> web.Response:
+        if request.match_info["upload_id"] in self.videos:
+            return await self._update(request)  # POST /{video-id}: a video's fields, not an upload session
         self.log("upload", request.headers.get("file_offset", ""))
         upload = self._session(request)
         if isinstance(upload, web.Response):

@@ -7,6 +7,13 @@ announced length, Content-Length = b-a+1, a multiple of 256 KiB unless it is the
 `bytes */total` answer 308 (+Range) or the finished video. A dropped connection keeps what arrived, rounded down
 to 256 KiB, as Google's servers may.
 
+After publishing [docs: developers.google.com/youtube/v3/docs/videos/update, …/videos/delete]: `PUT
+/youtube/v3/videos?part=snippet|status` with the video resource (its id; part snippet needs a valid title and a
+categoryId, and replaces every mutable snippet field: tags not sent are gone; part status replaces the status) answers
+the video; `DELETE /youtube/v3/videos?id=` answers 204. An unknown or deleted id is 404 videoNotFound. Each costs 50
+quota units (`units_spent`); `units_remaining` (None: unlimited) below 50 is 403 quotaExceeded. Faults on "update"
+and "delete": status, quota, expire_token.
+
 Google's OAuth authorization-code grant (developers.google.com/identity/protocols/oauth2/web-server): the authorize
 endpoint `/o/oauth2/v2/auth` wants client_id, a registered redirect_uri, response_type=code and a scope, and takes
 a PKCE challenge (S256 here) and access_type/prompt; its consent page redirects with code+state or
@@ -66,6 +73,10 @@ class YouTubeEmulator(Emulator):
         self.sessions: dict[str, Session] = {}
         self.videos: dict[str, Stored] = {}
         self.quota_remaining: int | None = None  # None = unlimited
+        # Quota units of the calls after publishing (videos.update and videos.delete cost 50 each [docs]).
+        self.units_spent = 0
+        self.units_remaining: int | None = None  # None = unlimited
+        self.deleted: set[str] = set()
         # Crash tests: once a session holds this many bytes, the next chunk waits (before reading its body)
         # until `release()`, so the test can kill the uploader while an upload is certainly in flight.
         self.pause_after_bytes: int | None = None
@@ -81,6 +92,8 @@ class YouTubeEmulator(Emulator):
         self.consent.routes(app)
         app.router.add_post("/upload/youtube/v3/videos", self._start)
         app.router.add_put("/upload/youtube/v3/videos", self._put)
+        app.router.add_put("/youtube/v3/videos", self._update)
+        app.router.add_delete("/youtube/v3/videos", self._delete)
         app.router.add_put("/plain/{name}", self._plain_put)
 
     # --- OAuth
@@ -282,6 +295,67 @@ class YouTubeEmulator(Emulator):
         session.video = Stored(video_id, final, session.size, meta=session.meta)
         self.videos[video_id] = session.video
         return self._finished(session)
+
+    # --- after publishing: videos.update and videos.delete
+
+    def _spend(self, fault: Fault | None) -> web.Response | None:
+        """50 quota units, or the quota error when they are not there (or a fault says so)."""
+        if fault and fault.kind == "status":
+            return web.json_response({"error": {"code": fault.status, "message": "Backend Error"}}, status=fault.status)
+        if (fault and fault.kind == "quota") or (self.units_remaining is not None and self.units_remaining < 50):
+            return _error(403, "The request cannot be completed because you have exceeded your quota.", "quotaExceeded")
+        self.units_spent += 50
+        if self.units_remaining is not None:
+            self.units_remaining -= 50
+        return None
+
+    async def _update(self, request: web.Request) -> web.Response:
+        self.log("update", request.query.get("part", ""))
+        denied, fault = self._authorized(request, "update")
+        if denied:
+            return denied
+        parts = set(request.query.get("part", "").split(","))
+        if not parts or not parts <= {"snippet", "status"}:
+            return _error(400, "part must name snippet and/or status")
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return _error(400, "body is not JSON")
+        video = self.videos.get(str(body.get("id", "")))
+        if video is None or video.id in self.deleted:
+            return _error(404, "The video that you are trying to update cannot be found.", "videoNotFound")
+        if any(part not in body for part in parts):
+            return _error(400, "every part named must be in the body")
+        if "snippet" in parts:
+            snippet = body["snippet"]
+            title = snippet.get("title", "")
+            if not title or len(title) > 100 or "<" in title or ">" in title:
+                return _error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
+            description = snippet.get("description", "")
+            if len(description.encode("utf-8")) > 5000 or "<" in description:
+                return _error(400, "The request metadata specifies an invalid description.", "invalidDescription")
+            if not snippet.get("categoryId"):
+                return _error(400, "The request metadata does not specify a video category.", "invalidCategoryId")
+        spent = self._spend(fault)
+        if spent:
+            return spent
+        for part in parts:
+            video.meta[part] = dict(body[part])  # every mutable field of the part is replaced
+        return web.json_response({"kind": "youtube#video", "id": video.id, **video.meta})
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        self.log("delete", request.query.get("id", ""))
+        denied, fault = self._authorized(request, "delete")
+        if denied:
+            return denied
+        video = self.videos.get(request.query.get("id", ""))
+        if video is None or video.id in self.deleted:
+            return _error(404, "The video that you are trying to delete cannot be found.", "videoNotFound")
+        spent = self._spend(fault)
+        if spent:
+            return spent
+        self.deleted.add(video.id)
+        return web.Response(status=204)
 
     # --- the benchmark's baseline: one plain streamed PUT
 

@@ -5,6 +5,10 @@ Checked: the `access_token` header (error -216 when unknown), the multipart body
 video_id). The token endpoint wants the secret_key header and app_id, and every refresh token works once: each
 refresh returns a new one and the old one is dead (error -14014).
 
+Article removal (zaloplatform/zalo-java-sdk RemoveArticle): `POST /v2.0/article/remove` with `{"id": …}` and the
+access_token header; an article that does not exist (or was removed) answers error -230 (the emulator's choice; the
+real code is unconfirmed). Faults on "remove".
+
 OA authorization v4 (oauth.zaloapp.com, 2nd-hand from community SDKs and guides): `/v4/oa/permission` wants
 app_id and the app's registered callback as redirect_uri, and takes state and code_challenge (S256: there is no
 method parameter); the consent page redirects with code, oa_id and state. A Deny is not described anywhere found:
@@ -57,6 +61,7 @@ class ZaloEmulator(Emulator):
         self.uploads: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, Stored] = {}
         self.articles: dict[str, Article] = {}
+        self.removed: set[str] = set()
         self.processing_polls = 1
 
     def routes(self, app: web.Application) -> None:
@@ -68,6 +73,7 @@ class ZaloEmulator(Emulator):
         app.router.add_post("/v2.0/article/create", self._create)
         app.router.add_post("/v2.0/article/verify", self._verify_article)
         app.router.add_get("/v2.0/article/getslice", self._list)
+        app.router.add_post("/v2.0/article/remove", self._remove)
 
     async def _authorize(self, request: web.Request) -> web.Response:
         self.log("authorize")
@@ -206,5 +212,17 @@ class ZaloEmulator(Emulator):
         denied = self._check(request, "list")
         if denied:
             return denied
-        medias = [{"id": a.id, "title": a.title, "type": "video"} for a in reversed(list(self.articles.values()))]
+        live = [a for a in reversed(list(self.articles.values())) if a.id not in self.removed]
+        medias = [{"id": a.id, "title": a.title, "type": "video"} for a in live]
         return _ok({"medias": medias[: int(request.query.get("limit", "10"))], "total": len(medias)})
+
+    async def _remove(self, request: web.Request) -> web.Response:
+        self.log("remove")
+        denied = self._check(request, "remove")
+        if denied:
+            return denied
+        article_id = str((await request.json()).get("id", ""))
+        if article_id not in self.articles or article_id in self.removed:
+            return _err(-230, "Article does not exist")
+        self.removed.add(article_id)
+        return _ok()

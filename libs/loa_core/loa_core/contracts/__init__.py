@@ -5,12 +5,23 @@
 - `status`: the footage-status vocabulary;
 - `layout`: the storage key layout;
 - `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
+- `actions`: people's fixes to published posts (edit, unpublish) and what came of them;
 - `decisions`: approvers' decisions on posts, and the text and cuts they pin;
 - `channels`: the channel, and the registry event that carries it to every service;
 - `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
 """
 
 from loa_core.contracts import layout
+from loa_core.contracts.actions import (
+    MANUAL_ACTION_URLS,
+    PLATFORM_ACTIONS,
+    ActionKind,
+    ChangeState,
+    PostAction,
+    PostChanged,
+    Unpublish,
+    allows,
+)
 from loa_core.contracts.base import (
     DEFAULT_WARD,
     FIRST_ADMIN,
@@ -59,6 +70,8 @@ from loa_core.contracts.topics import (
     FOOTAGE_UPLOADED,
     INGEST,
     METRICS,
+    POSTS_ACTIONS,
+    POSTS_CHANGED,
     POSTS_DECISIONS,
     POSTS_FAILED,
     POSTS_PUBLISHED,
@@ -101,9 +114,13 @@ __all__ = [
     "FOOTAGE_UPLOADED",
     "INGEST",
     "IN_PROGRESS",
+    "MANUAL_ACTION_URLS",
     "METRICS",
     "NOT_NEEDED",
     "PLATFORMS",
+    "PLATFORM_ACTIONS",
+    "POSTS_ACTIONS",
+    "POSTS_CHANGED",
     "POSTS_DECISIONS",
     "POSTS_FAILED",
     "POSTS_PUBLISHED",
@@ -113,8 +130,10 @@ __all__ = [
     "SETTLED",
     "TRANSCODE",
     "TRANSCODE_PROGRESS",
+    "ActionKind",
     "Approval",
     "ApprovalView",
+    "ChangeState",
     "Channel",
     "ChannelName",
     "ChannelState",
@@ -133,6 +152,8 @@ __all__ = [
     "Id",
     "Image",
     "Platform",
+    "PostAction",
+    "PostChanged",
     "PostDecision",
     "PostFailed",
     "PostPublished",
@@ -150,10 +171,12 @@ __all__ = [
     "TranscodeProgress",
     "TranscodedStage",
     "UndeclaredTopic",
+    "Unpublish",
     "UnsupportedSchemaVersion",
     "UploadedStage",
     "Versioned",
     "WardId",
+    "allows",
     "approval_of",
     "check_consumes",
     "check_produces",

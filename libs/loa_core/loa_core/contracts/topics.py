@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loa_core.contracts.actions import PostAction, PostChanged
 from loa_core.contracts.base import Event
 from loa_core.contracts.channels import ChannelUpdated
 from loa_core.contracts.decisions import PostDecision
@@ -62,6 +63,10 @@ POSTS_FAILED = TopicSpec("posts.failed", PostFailed, "footage_id", 6, 90 * DAY_M
 POSTS_DECISIONS = TopicSpec(
     "posts.decisions", PostDecision, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER, METRICS)
 )
+# People's fixes to published posts (edit the text, unpublish), from ingest (recorded in its audit log first), and
+# what the publisher did about each on each post. Kept as long as the posts they change.
+POSTS_ACTIONS = TopicSpec("posts.actions", PostAction, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
+POSTS_CHANGED = TopicSpec("posts.changed", PostChanged, "footage_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic
@@ -89,6 +94,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_PUBLISHED,
     POSTS_FAILED,
     POSTS_DECISIONS,
+    POSTS_ACTIONS,
+    POSTS_CHANGED,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
     CHANNEL_REGISTRY,

@@ -32,6 +32,8 @@ class PostView(Contract):
     comments: int | None = None
     shares: int | None = None
     stats_at: datetime | None = None  # when the platform last answered for this post
+    # published, or after a person's action (posts.changed): edited, unpublished (taken down: no longer polled).
+    state: Literal["published", "edited", "unpublished"] = "published"
 
 
 class FailureView(Contract):

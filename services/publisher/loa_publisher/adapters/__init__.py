@@ -3,6 +3,9 @@
 An adapter gets a `PublishRequest` (what to post, already rendered for its platform) and an `UploadSession`
 (its slot in the ledger) and returns a `PostResult`. It saves whatever it needs to resume an upload in the
 session *before* sending bytes to it, and on a second call with saved data it resumes instead of starting over.
+Where the platform's API allows it, an adapter also changes a post that went out: `update_text` (`EditsText`) and
+`unpublish` (`Unpublishes`, how: delete or private), each idempotent (the same text set again is the same post; a
+post already deleted counts as deleted), so an action repeated after a crash is harmless.
 It says what went wrong with one of three exceptions: `RetryableError` (try again soon), `QuotaExceeded`
 (try again at a given time; not a failure) or `PermanentError` (the platform's own message; a person must act).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, is_dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -23,12 +26,15 @@ from loa_core.streaming import PermanentError, RetryableError
 
 __all__ = [
     "Adapter",
+    "EditsText",
+    "LivePost",
     "PermanentError",
     "PostResult",
     "PostText",
     "PublishRequest",
     "QuotaExceeded",
     "RetryableError",
+    "Unpublishes",
     "UploadSession",
 ]
 
@@ -102,3 +108,23 @@ class Adapter(Protocol):
     platform: str
 
     async def publish(self, request: PublishRequest, session: UploadSession) -> PostResult: ...
+
+
+@dataclass(frozen=True)
+class LivePost:
+    """A post that went out, as an action on it needs it: the channel, the platform's id for it, and the footage's
+    metadata it was made from (YouTube's videos.update replaces every field of a part: the tags are sent again)."""
+
+    channel: Channel
+    post_id: str
+    metadata: FootageMetadata
+
+
+@runtime_checkable
+class EditsText(Protocol):
+    async def update_text(self, post: LivePost, text: PostText) -> None: ...
+
+
+@runtime_checkable
+class Unpublishes(Protocol):
+    async def unpublish(self, post: LivePost, how: str) -> None: ...

@@ -9,6 +9,10 @@ Publish: `POST /{v}/{page-id}/videos` with the Page token, title, description an
 The publish call is not idempotent, so the ledger records "publishing" before it; a post resumed in that state
 first looks for the video among the Page's recent videos (by title and description) before publishing again.
 
+After publishing [docs: Graph API Video node, developers.facebook.com/docs/graph-api/reference/video]: `POST /{v}/
+{video-id}` with the Page token, `name` (the title) and `description` changes the text; `DELETE /{v}/{video-id}`
+deletes the video (one already gone counts as deleted).
+
 Channel options: base_url (https://graph-video.facebook.com), version (v21.0), app_id, page_id.
 Secrets: user_token (app admin, for the upload session), page_token (posts on the Page).
 """
@@ -22,7 +26,7 @@ import httpx
 
 from loa_core.channels import Channel
 from loa_core.storage import Storage
-from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, UploadSession
+from loa_publisher.adapters import LivePost, PermanentError, PostResult, PostText, PublishRequest, UploadSession
 from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
@@ -69,6 +73,37 @@ class FacebookAdapter:
             return await self._post(request, session)
         except TokenRejected as rejected:
             raise await self._secrets.lost(request.channel, rejected) from None
+
+    async def update_text(self, post: LivePost, text: PostText) -> None:
+        await self._change(post, "POST", "change text", {"name": text.title, "description": text.description})
+
+    async def unpublish(self, post: LivePost, how: str) -> None:
+        if how != "delete":
+            raise PermanentError(f"a Page video can only be deleted, not made {how!r}")
+        await self._change(post, "DELETE", "delete video", {})
+
+    async def _change(self, post: LivePost, method: str, what: str, fields: dict[str, str]) -> None:
+        channel = post.channel
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        url = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}/{post.post_id}"
+        try:
+            page = StaticToken(channel.name, (await self._secrets.of(channel, ("page_token",)))["page_token"])
+
+            async def attempt() -> None:
+                token = await page.token()
+                if method == "DELETE":
+                    response = await self._http.request(method, url, params={"access_token": token})
+                else:
+                    response = await self._http.request(method, url, data={"access_token": token, **fields})
+                if method == "DELETE" and _graph_code(response) == NO_SUCH_OBJECT:
+                    return  # already gone: deleted
+                body = await self._json(response, what)
+                if body.get("success") is not True:
+                    raise PermanentError(f"{what}: answered without success: {str(body)[:200]}")
+
+            await with_backoff(self._policy, what, attempt)
+        except TokenRejected as rejected:
+            raise await self._secrets.lost(channel, rejected) from None
 
     async def _post(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
@@ -197,6 +232,9 @@ class FacebookAdapter:
 
 # Graph API error 190: the access token is invalid (expired, revoked, the app removed from the Page).
 INVALID_TOKEN = 190
+# Graph API error 100 (invalid parameter) is also what a request on an object that does not exist (any more) gets:
+# "Unsupported delete request. Object with ID '…' does not exist".
+NO_SUCH_OBJECT = 100
 
 
 def _graph_code(response: httpx.Response) -> int | None:

@@ -23,8 +23,10 @@ from loa_core.channels import Channel
 from loa_core.contracts import utc_now
 from loa_core.storage import Storage
 from loa_publisher.adapters import (
+    LivePost,
     PermanentError,
     PostResult,
+    PostText,
     PublishRequest,
     QuotaExceeded,
     UploadSession,
@@ -145,6 +147,46 @@ class YouTubeAdapter:
         if not isinstance(video_id, str) or not video_id:
             raise PermanentError(f"upload finished without a video id: {str(resource)[:200]}")
         return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+    # --- after publishing: videos.update and videos.delete [docs], 50 quota units each
+
+    async def update_text(self, post: LivePost, text: PostText) -> None:
+        """videos.update, part=snippet: it replaces every mutable snippet field, so the tags and the categoryId
+        (required) go again with the new title and description."""
+        snippet = {
+            "title": text.title,
+            "description": text.description,
+            "tags": list(post.metadata.tags),
+            "categoryId": str(post.channel.options.get("category_id", "25")),
+        }
+        await self._videos(
+            post, "PUT", "change title", params={"part": "snippet"}, json={"id": post.post_id, "snippet": snippet}
+        )
+
+    async def unpublish(self, post: LivePost, how: str) -> None:
+        """`delete`: videos.delete (a video already gone counts as deleted); `private`: videos.update, part=status,
+        privacyStatus private (the other status fields are sent as at upload: the part is replaced whole)."""
+        if how == "delete":
+            await self._videos(post, "DELETE", "delete video", params={"id": post.post_id}, gone_ok=True)
+            return
+        status = {"privacyStatus": "private", "selfDeclaredMadeForKids": False}
+        await self._videos(
+            post, "PUT", "make private", params={"part": "status"}, json={"id": post.post_id, "status": status}
+        )
+
+    async def _videos(self, post: LivePost, method: str, what: str, *, gone_ok: bool = False, **kwargs: Any) -> None:
+        base = str(post.channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        tokens = self.tokens(post.channel)
+
+        async def attempt() -> None:
+            response = await self._send(tokens, method, f"{base}/youtube/v3/videos", **kwargs)
+            if response.status_code in (200, 204):
+                return
+            if response.status_code == 404 and gone_ok:
+                return
+            self._raise_for(response, what)
+
+        await with_backoff(self._policy, what, attempt)
 
     # --- protocol steps
 

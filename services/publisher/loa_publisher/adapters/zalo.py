@@ -10,6 +10,10 @@ Zalo has no resumable upload: a crash mid-upload sends the (≤ 50 MB) file agai
 multipart body built here with its exact length. Each later step's result is saved in the ledger, and an article
 being created is looked up among the OA's recent articles before creating it again.
 
+Removal: `POST {base}/v2.0/article/remove` with `{"id": article_id}` (zaloplatform/zalo-java-sdk RemoveArticle);
+an article already gone (error -230 on the emulator: the real code is unconfirmed) counts as removed. No endpoint to
+change an article's text was found: an edit is refused before it reaches the publisher.
+
 OAuth v4: `POST https://oauth.zaloapp.com/v4/oa/access_token` (header secret_key; app_id, grant_type=refresh_token,
 refresh_token). The refresh token rotates on every refresh: the new one is stored in the ledger at once.
 
@@ -30,7 +34,7 @@ import httpx
 
 from loa_core.channels import Channel
 from loa_core.storage import Storage
-from loa_publisher.adapters import PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
+from loa_publisher.adapters import LivePost, PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
 from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
@@ -47,6 +51,7 @@ DEFAULT_TOKEN_URL = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105
 MAX_VIDEO_BYTES = 50 * 1024 * 1024
 TOKEN_ERRORS = {-216, -124}
 RATE_ERRORS = {-32}  # "exceeded rate limit"
+ARTICLE_GONE = -230  # the emulator's code for an article that does not exist (the real one is unconfirmed)
 
 
 def _zalo_error(response: httpx.Response) -> int | None:
@@ -122,12 +127,29 @@ class ZaloAdapter:
         article_id = await self._create(base, tokens, request, video_id)
         return self._result(channel, article_id)
 
+    async def unpublish(self, post: LivePost, how: str) -> None:
+        if how != "delete":
+            raise PermanentError(f"a Zalo article can only be removed, not made {how!r}")
+        base = str(post.channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        body = {"id": post.post_id}
+        await self._api(
+            self.tokens(post.channel),
+            "POST",
+            f"{base}/v2.0/article/remove",
+            "remove article",
+            json=body,
+            done_on={ARTICLE_GONE},
+        )
+
     def _result(self, channel: Channel, article_id: str) -> PostResult:
         oa_url = str(channel.options.get("oa_url", "https://zalo.me")).rstrip("/")
         return PostResult(post_id=article_id, url=f"{oa_url}#article-{article_id}")
 
-    async def _api(self, tokens: TokenSource, method: str, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        """One API call with backoff: `data` when `error` is 0; the error classified otherwise."""
+    async def _api(
+        self, tokens: TokenSource, method: str, url: str, what: str, done_on: set[int] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """One API call with backoff: `data` when `error` is 0 (or one of `done_on`); the error classified
+        otherwise."""
 
         async def attempt() -> dict[str, Any]:
             response = await authorized_request(
@@ -144,7 +166,7 @@ class ZaloAdapter:
             if transient:
                 raise transient
             code = _zalo_error(response)
-            if response.status_code == 200 and code == 0:
+            if response.status_code == 200 and (code == 0 or code in (done_on or set())):
                 return dict(response.json().get("data") or {})
             if code in RATE_ERRORS:
                 raise Transient(platform_message(response))
