@@ -55,10 +55,14 @@ def upload(
     publish_at: Annotated[
         str | None, typer.Option(help="When to publish, e.g. 2026-11-21T19:00:00+07:00 (giờ đăng)")
     ] = None,
+    ward: Annotated[
+        str | None, typer.Option(help="District admins: the ward the footage belongs to (phường của video)")
+    ] = None,
     chunk_mib: Annotated[int, typer.Option(help="MiB per request", min=1, max=1024)] = 8,
     retries: Annotated[int, typer.Option(help="Reconnect attempts after a dropped connection", min=0)] = 5,
 ) -> None:
-    """Upload FILE (resumable: run it again after an interruption) and print its footage id."""
+    """Upload FILE (resumable: run it again after an interruption) and print its footage id. It belongs to your
+    token's ward (a district admin names it with --ward)."""
     config = _config()
     fields: dict[str, str] = {"title": title, "filename": file.name}
     optional = {
@@ -70,6 +74,7 @@ def upload(
         "trim_start_s": None if trim_start is None else f"{trim_start:g}",
         "trim_end_s": None if trim_end is None else f"{trim_end:g}",
         "publish_at": publish_at,
+        "ward": ward,
     }
     fields.update({k: v for k, v in optional.items() if v})
     try:

@@ -511,3 +511,20 @@ def test_ward_b_cannot_retry_ward_as_posts_on_the_publisher(wards: Wards, publis
     for token in (wards.a_admin, STATIC):
         allowed = call("POST", "/posts/{footage_id}/retry", token)
         assert allowed.status_code == 200 and allowed.json() == {"footage_id": wards.a_footage, "retried": []}
+
+
+def test_a_district_admin_uploads_for_a_ward_with_the_cli_and_a_ward_admin_cannot(wards: Wards, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "district.mp4", width=160, height=90, duration_s=1.0, audio=False)
+
+    def upload(token: str) -> Result:
+        env = {"LOA_INGEST_URL": wards.ingest.url, "LOA_TOKEN": token, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+        args = ["upload", str(clip), "--title", "Quận gửi phường B", "--ward", WARD_B, "--channel", "b-local"]
+        return CliRunner().invoke(cli, args, env=env)
+
+    refused = upload(wards.a_admin)
+    assert refused.exit_code == 1 and WARD_B in refused.output, refused.output
+    done = upload(STATIC)
+    assert done.exit_code == 0, done.output
+    footage_id = done.output.strip().splitlines()[-1]
+    (event,) = [e for e in wards.ingest.uploaded_events() if e.footage_id == footage_id]
+    assert event.ward == WARD_B
