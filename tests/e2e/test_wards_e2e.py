@@ -6,7 +6,8 @@ in headless Chromium, where each admin signs in with a password and the TOTP enr
 - ward 1's admin adds a YouTube and a TikTok channel on the channels page (the first reaches the publisher within
   5 s of the click), connects each through the platform's consent page, uploads a clip for both, and the posts land
   on those channels on the emulators;
-- ward 2 adds a local channel and uploads for it, and sees none of ward 1's footage, channels or posts, on its pages
+- ward 2 adds a local channel whose posts wait for an approver, uploads for it and approves the post (ward 1's
+  admin cannot), and sees none of ward 1's footage, channels or posts, on its pages
   and through ingest's and metrics' APIs;
 - the district admin sees both wards' channels and footage, and the totals per ward (`loa report --district`);
 - no secret the run configured or created appears in any log line of the run or in any record on any of its topics.
@@ -201,11 +202,11 @@ def signed_in(run: Run, browser: Browser, who: str, then: str = "/ui/channels") 
         context.close()
 
 
-def _add_on_the_page(page: Page, name: str, platform: str) -> None:
+def _add_on_the_page(page: Page, name: str, platform: str, *, approval: bool = False) -> None:
     form = page.locator("#add form")
     form.locator("[name=name]").fill(name)
     form.locator("[name=platform]").select_option(platform)
-    form.locator("[name=approval]").uncheck()  # these channels post without an approver
+    form.locator("[name=approval]").set_checked(approval)  # whether its posts wait for an approver
     form.locator("button[type=submit]").click()
     expect(page.locator("#done")).to_contain_text(name)
 
@@ -304,11 +305,18 @@ def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser
     clip = make_clip(tmp_path / "hop-dan.mp4", width=320, height=180, duration_s=1.0)
     with signed_in(run, browser, "admin-2") as page:
         page.goto(f"{run.ingest}/ui/channels")
-        _add_on_the_page(page, "p2-local", "local")
+        _add_on_the_page(page, "p2-local", "local", approval=True)
         uploaded = _loa(run, "admin-2", "upload", str(clip), "--title", TITLE_2, "--channel", "p2-local")
         assert uploaded.exit_code == 0, uploaded.stderr
-        run.footage_id_2 = uploaded.stdout.strip()
-        status = _loa(run, "admin-2", "status", run.footage_id_2, "--wait", "--json", "--timeout", "120")
+        run.footage_id_2 = footage_id = uploaded.stdout.strip()
+        # Its post waits for an approver; ward 1's admin cannot approve it, ward 2's (an approver too) does.
+        waiting = _loa(run, "admin-2", "status", footage_id, "--wait", "--timeout", "120")
+        assert waiting.exit_code == 1 and "waits for an approver" in waiting.stdout + waiting.stderr, waiting.stdout
+        foreign = _loa(run, "admin-1", "approval", "approve", footage_id, "p2-local")
+        assert foreign.exit_code == 1 and "Error 404" in foreign.stderr, foreign.stdout + foreign.stderr
+        approved = _loa(run, "admin-2", "approval", "approve", footage_id, "p2-local")
+        assert approved.exit_code == 0, approved.stdout + approved.stderr
+        status = _loa(run, "admin-2", "status", footage_id, "--wait", "--json", "--timeout", "120")
         assert status.exit_code == 0, status.stdout + status.stderr
         assert json.loads(status.stdout)["status"] == "published"
 
