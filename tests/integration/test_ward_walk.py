@@ -244,6 +244,10 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"json": seen}
     if (method, path) == ("POST", "/posts/{footage_id}/{channel}/reject"):
         return {"json": {**seen, "reason": "không đạt"}}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/edit"):
+        return {"json": {"title": "Tiêu đề mới"}}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/unpublish"):
+        return {"json": {"how": "delete"}}
     if (method, path) == ("POST", "/channels/{name}/branding/{kind}"):
         return {"files": {"file": ("logo.png", b"\x89PNG", "image/png")}}
     return {"headers": headers}
@@ -282,6 +286,8 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> No
     assert by_route[("POST", "/channels")] == 403 and by_route[("GET", "/channels/{name}")] == 404
     assert by_route[("POST", "/accounts")] == 403 and by_route[("POST", "/accounts/{account_id}/disable")] == 404
     assert by_route[("POST", "/wards")] == 403
+    assert by_route[("POST", "/posts/{footage_id}/{channel}/edit")] == 404
+    assert by_route[("POST", "/posts/{footage_id}/{channel}/unpublish")] == 404
 
 
 def test_another_wards_channel_is_refused_by_name(wards: Wards) -> None:
