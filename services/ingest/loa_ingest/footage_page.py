@@ -364,8 +364,7 @@ def footage_page_router(
         metadata = uploaded.metadata if uploaded is not None and who.sees(uploaded.ward) else None
         known = {s.channel.name: s.channel for s in channels.listed(view.ward)}
         rows = post_rows(view, known, metadata)
-        # The stills are made with the cuts (transcode), so there are some once it has cut the footage.
-        stills = STILLS if view.stages.transcoded.renditions else ()
+        stills = [k for k in STILLS if await asyncio.to_thread(storage.exists, layout.image_key(footage_id, k))]
         context = {
             "view": view,
             "rows": rows,
