@@ -404,11 +404,13 @@ async def _every_record(bootstrap: str, prefix: str) -> list[bytes]:
         await consumer.stop()
 
 
-def test_no_secret_appears_in_any_log_line_or_record(run: Run) -> None:
+def test_no_secret_appears_in_any_log_line_or_record(run: Run, kafka_broker: KafkaBroker) -> None:
+    assert run.youtube.valid_tokens and run.tiktok.valid_tokens, "the platforms issued tokens to this run"
     secrets = {**run.secrets, **run.emulator_secrets()}
     assert all(len(value) >= 12 for value in secrets.values()), secrets.keys()
-    logs = sorted(run.stack.logs_dir.glob("*.log"))
-    assert {p.stem for p in logs} >= set(run.stack.services)
+    services = sorted(run.stack.logs_dir.glob("*.log"))
+    assert {p.stem for p in services} >= set(run.stack.services)
+    logs = [*services, kafka_broker.log_file]  # the broker the run shares with the suite
     # In a thread of its own: the module's Playwright keeps an event loop running in this one.
     with ThreadPoolExecutor(1) as thread:
         reading = thread.submit(asyncio.run, _every_record(run.stack.kafka_bootstrap or "", run.stack.topic_prefix))
