@@ -37,7 +37,7 @@ from loa_core.contracts.channels import Channel
 from loa_core.posttext import LIMITS, Limits, PostText, render
 from loa_core.storage import ObjectNotFound, RangeNotSatisfiable, Storage
 from loa_ingest.accounts import Session
-from loa_ingest.advice import Advice, advise
+from loa_ingest.advice import EDIT_AND_RESUBMIT, Advice, advise
 from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.pages import Strings, language_of
@@ -199,10 +199,15 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
         errors = [e for e in view.errors if e.channel == name and not e.resolved]
         state: PostState
         reason = by = None
+        rejection = next((a for a in approvals if a.state == "rejected"), None)
+        advice = None
         if posts and len(posts) >= max(1, len(profiles)):
             state = "published"
+        elif rejection is not None:  # the publisher also says so on posts.failed: the approver's words come first
+            state, reason, by, advice = "rejected", rejection.reason, rejection.by, EDIT_AND_RESUBMIT
         elif errors:
             state, reason = "failed", max(errors, key=lambda e: e.at).reason
+            advice = advise(platform, reason)
         elif approvals:
             newest = approvals[0]
             state, reason, by = newest.state, newest.reason, newest.by
@@ -220,7 +225,7 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
                 schedule=metadata.publish_at.get(name) if metadata else None,
                 reason=reason,
                 by=by,
-                advice=advise(platform, reason) if state in ("failed", "rejected") and reason else None,
+                advice=advice,
                 text=_text(channel, metadata, view.footage_id),
                 limits=LIMITS.get(platform, LIMITS["local"]),
                 cuts={p: s for p, s in cuts.items() if s} if all(cuts.values()) and cuts else None,

@@ -1,0 +1,165 @@
+"""The footage page's decisions, pure: which bytes a Range header asks for, and what each post's row says (its state,
+reason, advice, cuts an approval names, text as it will go out)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from loa_core.contracts import (
+    ApprovalView,
+    FailureView,
+    FootageMetadata,
+    FootageStatus,
+    FootageView,
+    PostView,
+    PublishedStage,
+    RenditionView,
+    Stages,
+    TranscodedStage,
+    UploadedStage,
+)
+from loa_core.contracts.channels import Channel
+from loa_ingest.advice import Action
+from loa_ingest.footage_page import Unsatisfiable, byte_range, post_rows
+
+SIZE = 1000
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-0", (0, 0)),
+        ("bytes=0-", (0, 999)),
+        ("bytes=500-599", (500, 599)),
+        ("bytes=900-5000", (900, 999)),
+        ("bytes=-100", (900, 999)),
+        ("bytes=-5000", (0, 999)),
+        (" bytes=1-2 ", (1, 2)),
+        ("bytes=5-4", None),  # invalid: ignored, the whole object
+        ("bytes=0-1,5-6", None),  # several ranges: answered whole
+        ("items=0-1", None),
+        ("bytes=-", None),
+        ("bytes=x-1", None),
+    ],
+)
+def test_the_range_asked(header: str | None, expected: tuple[int, int] | None) -> None:
+    assert byte_range(header, SIZE) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=1000-1001", "bytes=-0"])
+def test_a_range_past_the_end_is_unsatisfiable(header: str) -> None:
+    with pytest.raises(Unsatisfiable):
+        byte_range(header, SIZE)
+
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+SHA = "a" * 64
+FOOTAGE = "f" * 32
+CHANNELS = {
+    "p1-tiktok": Channel(name="p1-tiktok", platform="tiktok", profiles=("tiktok",), approval_required=True),
+    "p1-youtube": Channel(name="p1-youtube", platform="youtube", profiles=("youtube",), approval_required=True),
+    "p1-local": Channel(name="p1-local", platform="local", profiles=("tiktok", "youtube")),
+}
+METADATA = FootageMetadata(
+    title="Lễ khánh thành <nhà văn hóa>",
+    description="Mô tả",
+    tags=("Văn hóa",),
+    channels=tuple(CHANNELS),
+    publish_at={"p1-youtube": datetime(2026, 12, 7, 8, 0, tzinfo=UTC)},
+)
+
+
+def _view(
+    posts: tuple[PostView, ...] = (),
+    approvals: tuple[ApprovalView, ...] = (),
+    errors: tuple[FailureView, ...] = (),
+    shas: dict[str, str | None] | None = None,
+) -> FootageView:
+    shas = {"tiktok": SHA, "youtube": SHA} if shas is None else shas
+    renditions = tuple(
+        RenditionView(profile=p, key=f"renditions/{FOOTAGE}/{p}.mp4", width=9, height=16, duration_s=1.0, sha256=s)
+        for p, s in shas.items()
+    )
+    return FootageView(
+        footage_id=FOOTAGE,
+        title=METADATA.title,
+        series=None,
+        source="upload",
+        channels=tuple(CHANNELS),
+        status=FootageStatus.TRANSCODED,
+        stages=Stages(
+            uploaded=UploadedStage(at=NOW),
+            transcoded=TranscodedStage(at=NOW, renditions=renditions),
+            published=PublishedStage(posts=posts, expected=4, approvals=approvals),
+        ),
+        errors=errors,
+    )
+
+
+def _post(channel: str, profile: str) -> PostView:
+    return PostView(
+        channel=channel, profile=profile, platform="local", post_id="x", url=f"https://x/{profile}", published_at=NOW
+    )
+
+
+def test_each_channel_says_where_its_post_stands() -> None:
+    view = _view(
+        posts=(_post("p1-local", "tiktok"),),
+        approvals=(
+            ApprovalView(channel="p1-tiktok", profile="tiktok", state="rejected", reason="Sai tên phường", by="acc-1"),
+            ApprovalView(channel="p1-youtube", profile="youtube", state="awaiting"),
+        ),
+    )
+    rows = {row.channel: row for row in post_rows(view, CHANNELS, METADATA)}
+
+    rejected = rows["p1-tiktok"]
+    assert (rejected.state, rejected.reason, rejected.by) == ("rejected", "Sai tên phường", "acc-1")
+    assert rejected.advice is not None and rejected.advice.action is Action.EDIT_AND_RESUBMIT
+    assert rejected.cuts == {"tiktok": SHA} and rejected.approval_required
+    assert rows["p1-youtube"].state == "awaiting" and rows["p1-youtube"].advice is None
+    assert rows["p1-youtube"].schedule == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    # One of the local channel's two cuts is out: still on its way, with the link of the one that is.
+    assert rows["p1-local"].state == "pending" and rows["p1-local"].urls == ("https://x/tiktok",)
+
+
+def test_a_post_out_on_every_cut_is_published_and_an_unresolved_error_is_failed_with_advice() -> None:
+    errors = (
+        # A rejection is also a failure on posts.failed (the publisher's words): the approver's reason shows.
+        FailureView(
+            stage="publish",
+            channel="p1-youtube",
+            reason="rejected by an approver: Thiếu phụ đề / bị từ chối khi duyệt: Thiếu phụ đề",
+            at=NOW,
+            resolved=False,
+        ),
+        FailureView(stage="publish", channel="p1-youtube", reason="youtube: HTTP 401: x", at=NOW, resolved=True),
+        FailureView(
+            stage="publish", channel="p1-tiktok", reason="tiktok: access_token_invalid", at=NOW, resolved=False
+        ),
+    )
+    rejected = ApprovalView(channel="p1-youtube", profile="youtube", state="rejected", reason="Thiếu phụ đề")
+    view = _view(posts=(_post("p1-local", "tiktok"), _post("p1-local", "youtube")), errors=errors)
+    rows = {row.channel: row for row in post_rows(view, CHANNELS, METADATA)}
+    youtube = {row.channel: row for row in post_rows(_view(approvals=(rejected,), errors=errors), CHANNELS, None)}
+    assert (youtube["p1-youtube"].state, youtube["p1-youtube"].reason) == ("rejected", "Thiếu phụ đề")
+
+    assert rows["p1-local"].state == "published"
+    failed = rows["p1-tiktok"]
+    assert failed.state == "failed" and failed.reason == "tiktok: access_token_invalid"
+    assert failed.advice is not None and failed.advice.action is Action.RECONNECT
+    assert rows["p1-youtube"].state == "failed", "the newest unresolved failure counts"
+    assert rows["p1-youtube"].advice is not None and rows["p1-youtube"].advice.action is Action.EDIT_AND_RESUBMIT
+
+
+def test_the_text_is_the_channels_rendering_and_cuts_are_named_only_when_all_are_known() -> None:
+    rows = {row.channel: row for row in post_rows(_view(shas={"tiktok": SHA, "youtube": None}), CHANNELS, METADATA)}
+
+    youtube = rows["p1-youtube"]
+    assert youtube.text is not None and youtube.text.title == "Lễ khánh thành ‹nhà văn hóa›", "YouTube refuses < >"
+    assert rows["p1-tiktok"].text is not None and rows["p1-tiktok"].text.title.endswith("#Vănhóa")
+    assert youtube.cuts is None, "no approval of a cut whose fingerprint is unknown"
+    assert rows["p1-tiktok"].cuts == {"tiktok": SHA}
+    assert all(row.text is None for row in post_rows(_view(), CHANNELS, None)), "no upload recorded: no text"
