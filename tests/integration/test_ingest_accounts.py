@@ -7,11 +7,12 @@ talks https://testserver so the Secure session cookie travels as in a browser.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,18 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from loa_core.auth import hash_token, new_token
 from loa_core.contracts import DEFAULT_WARD, FIRST_ADMIN, FIRST_ADMIN_PASSWORD_FILE
 from loa_core.secrets import new_key
 from loa_ingest.__main__ import build_app
+from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.settings import IngestSettings
-from loa_ingest.signin import CSRF_HEADER, SESSION_COOKIE
+from loa_ingest.signin import CSRF_HEADER, SESSION_COOKIE, Gate
+from loa_ingest.state import open_state
 from tests.support.bilingual import assert_bilingual
 
 BASE = "https://testserver"
@@ -392,3 +397,37 @@ def test_an_editor_may_turn_on_two_step_sign_in_and_then_needs_it(ingest: Ingest
     later = totp.at(time.time() + 30)  # the code just used is good once; the next step's is accepted too
     done = again.post("/signin/totp", data={"code": later, "csrf_token": form_value(code_page, "csrf_token")})
     assert done.status_code == 303 and again.get("/whoami").json()["role"] == "editor"
+
+
+async def test_a_sign_in_does_not_hold_up_the_other_requests(tmp_path: Path) -> None:
+    # argon2 is slow on purpose; checked on the event loop it stalled every request of ingest (uploads included)
+    # for as long as it took. With a hasher made slow enough to see it: a request sent while a sign-in is being
+    # checked is answered first.
+    slow = PasswordHasher(time_cost=30, memory_cost=8 * 1024, parallelism=1)
+    state = open_state(tmp_path / "ingest.sqlite3", tmp_path / "spool")
+    people = People(state.engine, None, LockoutPolicy(), hasher=slow)
+    people.create_ward(DEFAULT_WARD, "Phường mặc định")
+    people.create("bien.tap", "", DEFAULT_WARD, "editor", PASSWORD, "test")
+    gate = Gate(people, IngestSettings(data_dir=tmp_path), frozenset, state.tokens)
+    app = FastAPI()
+    app.include_router(gate.router())
+    done: list[str] = []
+
+    @app.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+
+        async def call(name: str, request: Awaitable[httpx.Response]) -> None:
+            answer = await request
+            assert answer.status_code in (200, 303), answer.text
+            done.append(name)
+
+        form = {"username": "bien.tap", "password": PASSWORD}
+        signing_in = asyncio.create_task(call("signin", client.post("/signin", data=form)))
+        await asyncio.sleep(0.2)  # the sign-in is in argon2 by now (its lookup before it takes milliseconds)
+        await call("ping", client.get("/ping"))
+        await signing_in
+    state.close()
+    assert done == ["ping", "signin"]

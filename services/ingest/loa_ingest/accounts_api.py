@@ -2,6 +2,7 @@
 admin manages every ward's accounts and creates wards. GET /session gives the page its CSRF token."""
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -82,7 +83,10 @@ def accounts_router(
             raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_YOURS)
         password = body.password or new_password()
         try:
-            account = people.create(body.username, body.display_name, ward, body.role, password, created_by=who.id)
+            # argon2 off the event loop (see signin.py).
+            account = await asyncio.to_thread(
+                people.create, body.username, body.display_name, ward, body.role, password, who.id
+            )
         except AccountRefused as refused:
             code = status.HTTP_409_CONFLICT if refused.conflict else status.HTTP_422_UNPROCESSABLE_CONTENT
             raise HTTPException(code, str(refused)) from None

@@ -8,6 +8,7 @@ carry the session's CSRF token (header X-CSRF-Token, or form field csrf_token), 
 """
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations.
 
+import asyncio
 import hmac
 import logging
 import math
@@ -213,7 +214,8 @@ class Gate:
                 response = self._signin_page(request, target, too_many_message(wait), status.HTTP_429_TOO_MANY_REQUESTS)
                 response.headers["Retry-After"] = retry_after_header(wait)
                 return response
-            attempt = self.people.check_password(username, password)
+            # argon2 is made to be slow (tens to hundreds of ms): off the event loop, so uploads keep flowing.
+            attempt = await asyncio.to_thread(self.people.check_password, username, password)
             if attempt.outcome is not SignIn.OK or attempt.account is None:
                 return self._signin_page(request, target, *self._refusal(attempt, WRONG_PASSWORD))
             account = attempt.account
