@@ -13,7 +13,7 @@ from loa_core.channels import Channel
 from loa_core.contracts import new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
-from loa_publisher.adapters import PermanentError, QuotaExceeded, RetryableError
+from loa_publisher.adapters import LivePost, PermanentError, PostText, QuotaExceeded, RetryableError
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.auth import Secrets
@@ -194,3 +194,34 @@ async def test_revoked_refresh_token_fails_without_leaking_secrets(h: Harness) -
     assert "Token has been revoked" in message
     assert "revoked-secret" not in message
     assert h.emulator.client_secret not in message
+
+
+# --- after publishing: videos.update and videos.delete
+
+
+async def test_a_retitle_rides_out_a_503_and_a_spent_quota_waits_for_tomorrow(h: Harness) -> None:
+    video_id = await h.publish()
+    post = LivePost(channel=h.channel, post_id=video_id, metadata=h.meta)
+    adapter = h.adapter()
+    h.emulator.inject("status", "update", status=503, retry_after="0")
+    await adapter.update_text(post, PostText(title="Tiêu đề mới", description="Mô tả"))
+    assert h.emulator.videos[video_id].meta["snippet"]["title"] == "Tiêu đề mới"
+    assert h.emulator.count("update") == 2 and h.emulator.units_spent == 50  # the 503 spent nothing
+    h.emulator.units_remaining = 49
+    with pytest.raises(QuotaExceeded):
+        await adapter.unpublish(post, "private")
+    assert h.emulator.videos[video_id].meta["status"].get("privacyStatus") == "public"
+
+
+async def test_a_delete_repeated_after_a_crash_counts_the_video_as_deleted(h: Harness) -> None:
+    video_id = await h.publish()
+    post = LivePost(channel=h.channel, post_id=video_id, metadata=h.meta)
+    adapter = h.adapter()
+    await adapter.unpublish(post, "delete")
+    await adapter.unpublish(post, "delete")  # already gone: 404, deleted all the same
+    assert h.emulator.deleted == {video_id} and h.emulator.units_spent == 50
+    refreshes = h.emulator.refresh_calls
+    h.emulator.inject("expire_token", "update")  # a 401 refreshes the token once, as for uploads
+    with pytest.raises(PermanentError, match="cannot be found"):  # a deleted video's text cannot change
+        await adapter.update_text(post, PostText("x", ""))
+    assert h.emulator.refresh_calls == refreshes + 1
