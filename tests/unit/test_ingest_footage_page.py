@@ -99,9 +99,17 @@ def _view(
     )
 
 
-def _post(channel: str, profile: str) -> PostView:
-    return PostView(
-        channel=channel, profile=profile, platform="local", post_id="x", url=f"https://x/{profile}", published_at=NOW
+def _post(channel: str, profile: str, state: str = "published") -> PostView:
+    return PostView.model_validate(
+        {
+            "channel": channel,
+            "profile": profile,
+            "platform": "local",
+            "post_id": "x",
+            "url": f"https://x/{profile}",
+            "published_at": NOW,
+            "state": state,
+        }
     )
 
 
@@ -152,6 +160,17 @@ def test_a_post_out_on_every_cut_is_published_and_an_unresolved_error_is_failed_
     assert failed.advice is not None and failed.advice.action is Action.RECONNECT
     assert rows["p1-youtube"].state == "failed", "the newest unresolved failure counts"
     assert rows["p1-youtube"].advice is not None and rows["p1-youtube"].advice.action is Action.EDIT_AND_RESUBMIT
+
+
+def test_a_post_a_person_edited_or_took_down_says_so() -> None:
+    def state(*posts: PostView) -> tuple[str, tuple[str, ...]]:
+        (row,) = [r for r in post_rows(_view(posts=posts), CHANNELS, METADATA) if r.channel == "p1-local"]
+        return row.state, row.urls
+
+    tiktok, youtube = ("p1-local", "tiktok"), ("p1-local", "youtube")
+    assert state(_post(*tiktok, "edited"), _post(*youtube)) == ("edited", ("https://x/tiktok", "https://x/youtube"))
+    assert state(_post(*tiktok, "unpublished"), _post(*youtube, "unpublished")) == ("unpublished", ())
+    assert state(_post(*tiktok, "unpublished"), _post(*youtube)) == ("published", ("https://x/youtube",))
 
 
 def test_the_text_is_the_channels_rendering_and_cuts_are_named_only_when_all_are_known() -> None:

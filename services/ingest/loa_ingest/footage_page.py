@@ -81,6 +81,8 @@ STRINGS: Strings = {
     "post_approved": ("Đã duyệt", "Approved"),
     "post_rejected": ("Bị từ chối", "Rejected"),
     "post_published": ("Đã đăng", "Published"),
+    "post_edited": ("Đã đăng, đã sửa", "Published, edited"),
+    "post_unpublished": ("Đã gỡ", "Taken down"),
     "post_failed": ("Lỗi", "Failed"),
     "post_pending": ("Đang xử lý", "On its way"),
     "open_post": ("Xem trên nền tảng", "Open on the platform"),
@@ -165,7 +167,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 # -- what the page shows of each post ---------------------------------------------------------------------------------
 
-PostState = Literal["awaiting", "approved", "rejected", "published", "failed", "pending"]
+PostState = Literal["awaiting", "approved", "rejected", "published", "edited", "unpublished", "failed", "pending"]
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,11 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
         rejection = next((a for a in approvals if a.state == "rejected"), None)
         advice = None
         if posts and len(posts) >= max(1, len(profiles)):
-            state = "published"
+            # After a person's action (posts.changed): taken down once every cut is, edited once any is.
+            taken_down = all(p.state == "unpublished" for p in posts)
+            state = (
+                "unpublished" if taken_down else "edited" if any(p.state == "edited" for p in posts) else "published"
+            )
         elif rejection is not None:  # the publisher also says so on posts.failed: the approver's words come first
             state, reason, by, advice = "rejected", rejection.reason, rejection.by, EDIT_AND_RESUBMIT
         elif errors:
@@ -221,7 +227,7 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
                 profiles=tuple(profiles),
                 state=state,
                 approval_required=bool(channel and channel.approval_required),
-                urls=tuple(p.url for p in posts if p.url),
+                urls=tuple(p.url for p in posts if p.url and p.state != "unpublished"),
                 schedule=metadata.publish_at.get(name) if metadata else None,
                 reason=reason,
                 by=by,
