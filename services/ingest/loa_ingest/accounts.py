@@ -11,6 +11,7 @@ The decisions are plain functions (`after_failure`, `may_manage`, `totp_required
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -260,8 +261,12 @@ class People:
         self.policy = policy
         self.clock = clock
         self._hasher = hasher or PasswordHasher()
-        # Checked against when the username is unknown, so an unknown name costs the same time as a wrong password.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        """Checked against when the username is unknown, so an unknown name costs the same time as a wrong password
+        (made on first use: a start of ingest does not pay for it)."""
+        return self._hasher.hash(secrets.token_urlsafe(16))
 
     # -- wards ---------------------------------------------------------------------------------------------------
 
