@@ -193,6 +193,25 @@ CASES: dict[str, tuple[int, str, Case]] = {
             f"{i.url}/files/", headers={**TUS, "Upload-Length": "100", "Authorization": "Bearer nope"}
         ),
     ),
+    "subtitles not UTF-8": (
+        422,
+        "not UTF-8",
+        lambda i, m: httpx.post(
+            f"{i.url}/subtitles",
+            headers=i.headers(),
+            content="1\n00:00:01,000 --> 00:00:02,000\nchào\n".encode("cp1258"),
+        ),
+    ),
+    "subtitles without timings": (
+        422,
+        "Line 2: expected a timing",
+        lambda i, m: httpx.post(f"{i.url}/subtitles", headers=i.headers(), content="1\nxin chào\n".encode()),
+    ),
+    "subtitles never stored": (
+        422,
+        "No subtitles stored",
+        lambda i, m: _upload(i, m.good, tus_metadata(title="t", subtitles_key=f"subtitles/default/{'0' * 16}.srt")),
+    ),
     "form upload of random bytes": (
         422,
         "not a video",
@@ -234,3 +253,18 @@ def test_corpus_is_big_enough_and_service_still_accepts_good_footage(ingest: Ing
     (event,) = ingest.uploaded_events()
     assert event.footage_id == response.headers["Loa-Footage-Id"]
     assert len(ingest.stored_objects()) == 1
+
+
+def test_an_upload_with_checked_subtitles_and_the_framing_switch(ingest: IngestProcess, media: Media) -> None:
+    srt = "1\n00:00:00,200 --> 00:00:01,500\nKính chào quý vị\n".encode()
+    stored = httpx.post(f"{ingest.url}/subtitles", headers=ingest.headers(), content=srt)
+    assert stored.status_code == 201, stored.text
+    key = stored.json()["subtitles_key"]
+    assert stored.json()["cues"] == 1
+    response = _upload(
+        ingest, media.faststart, tus_metadata(title="Có phụ đề", subtitles_key=key, vertical_framing="subject")
+    )
+    assert response.status_code == 204, response.text
+    (event,) = [e for e in ingest.uploaded_events() if e.footage_id == response.headers["Loa-Footage-Id"]]
+    assert (event.metadata.subtitles_key, event.metadata.vertical_framing) == (key, "subject")
+    assert ingest.storage_root / key in ingest.stored_objects()

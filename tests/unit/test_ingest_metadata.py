@@ -9,6 +9,7 @@ import pytest
 
 from loa_core.auth import Caller
 from loa_core.channels import DEFAULT_CHANNELS, Channel
+from loa_core.contracts import layout
 from loa_core.media import ProbeResult, StreamInfo
 from loa_ingest.metadata import build_metadata, describe_upload
 from loa_ingest.settings import IngestSettings
@@ -71,7 +72,11 @@ def test_channels_default_to_the_first_configured() -> None:
         ({"title": "t", "trim_end_s": "ten"}, "number of seconds"),
         ({"title": "t", "event_date": "20/11/2026"}, "date like"),
         ({"title": "t", "event_date": "2031-01-01"}, "plausible"),
-        ({"title": "t", "publish_at": "2026-11-21T19:00:00"}, "time zone"),
+        ({"title": "t", "publish_at": "2026-11-21T09:00:00"}, "in the past"),  # 02:00 UTC, Vietnam time
+        ({"title": "t", "publish_at.yt-phuong": "2026-11-21T19:00:00+07:00"}, "not chosen: yt-phuong"),
+        ({"title": "t", "publish_at.local": "soon"}, r"publish_at\.local must be a time"),
+        ({"title": "t", "subtitles_key": "raw/0123/source"}, "POST /subtitles"),
+        ({"title": "t", "subtitles_key": "subtitles/phuong-2/0123456789abcdef.srt"}, "belong to ward phuong-2"),
         ({"title": "t", "publish_at": "2026-11-01T19:00:00+07:00"}, "in the past"),
         ({"title": "t", "publish_at": "2029-11-01T19:00:00+07:00"}, "a year ahead"),
         ({"title": "t", "vertical_framing": "zoom"}, "blur or subject"),
@@ -136,3 +141,32 @@ def test_another_wards_channel_is_refused_by_name() -> None:
     with pytest.raises(RejectedUpload) as none:
         describe_upload({"title": "t"}, Caller(id="c", role="editor", ward="ward-c"), WARDS)
     assert_bilingual(str(none.value))
+
+
+def test_each_channel_has_its_own_publish_time_in_the_wards_time_zone() -> None:
+    """`publish_at.<channel>` overrides the common `publish_at`; a time without an offset is Vietnam time."""
+    meta = build_metadata(
+        {
+            "title": "t",
+            "channels": "local,yt-phuong",
+            "publish_at": "2026-11-21T19:00:00+07:00",
+            "publish_at.yt-phuong": "2026-11-22T07:30",
+        },
+        CHANNELS,
+        now=lambda: NOW,
+    )
+    assert meta.publish_at == {  # type: ignore[attr-defined]
+        "local": datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
+        "yt-phuong": datetime(2026, 11, 22, 0, 30, tzinfo=UTC),
+    }
+    only_one = build(title="t", channels="local,yt-phuong", **{"publish_at.local": "2026-11-21T20:00:00+07:00"})
+    assert set(only_one.publish_at) == {"local"}  # type: ignore[attr-defined]
+    empty = build(title="t", channels="local", **{"publish_at.yt-phuong": ""})  # a page sends every field
+    assert empty.publish_at == {}  # type: ignore[attr-defined]
+
+
+def test_the_framing_switch_and_the_subtitles_key_come_through() -> None:
+    key = layout.subtitles_key("default", "ab" * 32)
+    meta = build(title="t", vertical_framing="subject", subtitles_key=key)
+    assert (meta.vertical_framing, meta.subtitles_key) == ("subject", key)  # type: ignore[attr-defined]
+    assert build(title="t").vertical_framing == "blur"  # type: ignore[attr-defined]

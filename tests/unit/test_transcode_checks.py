@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from loa_core.media import ProbeResult, StreamInfo
+from loa_core.subtitles import Cue, parse_srt, shift, to_srt
 from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.loudness import Loudness, clamped, parse_loudnorm
 from loa_transcode.profiles import PROFILES, resolve
 from loa_transcode.progress import parse_progress
-from loa_transcode.subtitles import Cue, parse_srt, shift, to_srt
 from loa_transcode.thumbnails import pick_frame
 
 LOUDNORM_STDERR = """size=N/A time=00:00:02.00 bitrate=N/A speed= 512x

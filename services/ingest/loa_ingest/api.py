@@ -45,6 +45,7 @@ from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.signin import Gate, relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
+from loa_ingest.subtitles_api import subtitles_router
 from loa_ingest.tus import TusError, TusUploads, error_response, visible
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
@@ -317,6 +318,7 @@ def create_api(
     if audit is not None:
         api.include_router(approval_router(channels, audit, requires))
         api.include_router(actions_router(channels, audit, requires))
+    api.include_router(subtitles_router(service.storage, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
     api.include_router(

@@ -7,12 +7,13 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
 from loa_core.auth import Caller
 from loa_core.channels import Channel
-from loa_core.contracts import DEFAULT_WARD, FootageMetadata, WardId
+from loa_core.contracts import DEFAULT_WARD, FootageMetadata, WardId, layout
 from loa_ingest.validation import RejectedUpload, clean_text, split_list
 
 # Keys browsers and tus clients send on their own (Uppy: name, type, filename, filetype, relativePath). Accepted
@@ -30,9 +31,14 @@ FIELDS = frozenset(
         "trim_end_s",
         "publish_at",
         "vertical_framing",
+        "subtitles_key",
         "ward",  # read by `upload_ward`, not part of the metadata
     }
 )
+# `publish_at.<channel>`: that channel's own publish time (overrides `publish_at`, which is every channel's).
+PUBLISH_AT_PREFIX = "publish_at."
+# Where the wards are: a publish time typed without an offset (a phone's datetime-local) is this zone's time.
+WARD_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_TAGS = 30
 MAX_CHANNELS = 20
 # A publish time a little in the past is someone who filled the form slowly: post now rather than refuse.
@@ -76,22 +82,61 @@ def _event_date(value: str | None, today: date) -> date | None:
     return day
 
 
-def _publish_at(value: str | None, now: datetime) -> datetime | None:
+def _publish_at(value: str | None, now: datetime, field: str = "publish_at") -> datetime | None:
+    """A publish time: with its offset, or without one in the ward's time zone (Asia/Ho_Chi_Minh)."""
     if value is None or not value.strip():
         return None
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise RejectedUpload(
-            "publish_at must be a time like 2026-11-20T19:00:00+07:00. / Giờ đăng không hợp lệ."
+            f"{field} must be a time like 2026-11-20T19:00:00+07:00. / Giờ đăng không hợp lệ ({field})."
         ) from exc
     if when.tzinfo is None or when.utcoffset() is None:
-        raise RejectedUpload("publish_at needs a time zone, e.g. +07:00. / Giờ đăng cần múi giờ (+07:00).")
+        when = when.replace(tzinfo=WARD_TIMEZONE)
     if when < now - PUBLISH_SLACK:
-        raise RejectedUpload("publish_at is in the past. / Giờ đăng đã qua.")
+        raise RejectedUpload(f"{field} is in the past. / Giờ đăng đã qua ({field}).")
     if when > now + PUBLISH_HORIZON:
-        raise RejectedUpload("publish_at is more than a year ahead. / Giờ đăng quá xa.")
+        raise RejectedUpload(f"{field} is more than a year ahead. / Giờ đăng quá xa ({field}).")
     return when
+
+
+def _publish_times(
+    one: Callable[[str], str | None], keys: Sequence[str], names: Sequence[str], now: datetime
+) -> dict[str, datetime]:
+    """Each channel's publish time: its own `publish_at.<channel>`, else the common `publish_at`, else none."""
+    extra = [
+        key[len(PUBLISH_AT_PREFIX) :] for key in keys if key.startswith(PUBLISH_AT_PREFIX) and (one(key) or "").strip()
+    ]
+    strangers = [name for name in extra if name not in names]
+    if strangers:
+        raise RejectedUpload(
+            f"A publish time is given for channel(s) not chosen: {', '.join(strangers)}. "
+            f"/ Có giờ đăng cho kênh không được chọn: {', '.join(strangers)}."
+        )
+    common = _publish_at(one("publish_at"), now)
+    times = {}
+    for name in names:
+        when = _publish_at(one(PUBLISH_AT_PREFIX + name), now, PUBLISH_AT_PREFIX + name) or common
+        if when is not None:
+            times[name] = when
+    return times
+
+
+def _subtitles_key(value: str | None, ward: str) -> str | None:
+    """A key the subtitles route gave this ward (`layout.subtitles_key`); another ward's or any other is refused."""
+    if value is None or not value.strip():
+        return None
+    owner = layout.subtitles_ward(value.strip())
+    if owner is None:
+        raise RejectedUpload(
+            "subtitles_key must be the key returned by POST /subtitles. / Mã phụ đề không hợp lệ, hãy tải tệp SRT lên."
+        )
+    if owner != ward:
+        raise RejectedUpload(
+            f"These subtitles belong to ward {owner}, not {ward}. / Phụ đề này thuộc phường {owner}, không phải {ward}."
+        )
+    return value.strip()
 
 
 def upload_ward(fields: Mapping[str, str | Sequence[str]], caller: Caller) -> str:
@@ -139,7 +184,7 @@ def build_metadata(
         return split_list([value] if isinstance(value, str) else list(value))
 
     if strict_keys:
-        unknown = sorted(set(fields) - FIELDS - CLIENT_KEYS)
+        unknown = sorted(k for k in set(fields) - FIELDS - CLIENT_KEYS if not k.startswith(PUBLISH_AT_PREFIX))
         if unknown:
             raise RejectedUpload(f"Unknown metadata field(s): {', '.join(unknown)}. / Trường không hợp lệ.")
     for key in ("filename", "name"):
@@ -173,7 +218,8 @@ def build_metadata(
     if trim_end is not None and trim_end <= (trim_start or 0.0):
         raise RejectedUpload("trim_end_s must be after trim_start_s. / Điểm cắt cuối phải sau điểm cắt đầu.")
     current = now()
-    publish_at = _publish_at(one("publish_at"), current)
+    channel_names = tuple(dict.fromkeys(names))
+    publish_at = _publish_times(one, list(fields), channel_names, current)
     framing_text = one("vertical_framing") or "blur"
     if framing_text not in ("blur", "subject"):
         raise RejectedUpload("vertical_framing must be blur or subject. / Kiểu khung dọc không hợp lệ.")
@@ -185,12 +231,13 @@ def build_metadata(
             description=clean_text(one("description") or "", "description", 5000),
             tags=tags,
             series=clean_text(series, "series", 100) or None if series else None,
-            channels=tuple(dict.fromkeys(names)),
+            channels=channel_names,
             event_date=_event_date(one("event_date"), (current + timedelta(hours=7)).date()),
             trim_start_s=trim_start,
             trim_end_s=trim_end,
+            subtitles_key=_subtitles_key(one("subtitles_key"), ward),
             vertical_framing=framing,
-            publish_at={name: publish_at for name in dict.fromkeys(names)} if publish_at else {},
+            publish_at=publish_at,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -98,6 +98,9 @@ class IngestService:
         except MediaError as exc:
             raise RejectedUpload("The file is not a video ffmpeg can read. / Tệp không phải video đọc được.") from exc
         problems = media_problems(found, self.settings) + trim_problems(metadata, found.duration_s)
+        subtitles = metadata.subtitles_key
+        if subtitles is not None and not await asyncio.to_thread(self.storage.exists, subtitles):
+            problems.append(f"No subtitles stored at {subtitles}: send the SRT file first. / Chưa có tệp phụ đề này.")
         if problems:
             raise RejectedUpload(" ".join(problems))
         await _check_decodable(path)

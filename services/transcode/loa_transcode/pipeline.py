@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from loa_core import subtitles as srt
 from loa_core.channels import Channel
 from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
 from loa_core.hashing import sha256_file
@@ -27,7 +28,6 @@ from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import subject
-from loa_transcode import subtitles as srt
 from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import (
     Bumper,

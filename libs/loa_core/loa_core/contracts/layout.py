@@ -11,6 +11,7 @@ never builds a key: it takes the one in the event. Writers build every key here,
     live/<archive_id>/segNNNNN.{ts,mp4}       a livestream's segments, stored as they close (archiver)
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
     branding/<ward>/<channel>/<kind>-<digest>.<ext>  a channel's logo, intro or outro, as uploaded   (ingest)
+    subtitles/<ward>/<digest>.srt             an SRT file checked on upload (FootageMetadata.subtitles_key) (ingest)
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ LIVE = Area("live/", "archiver", "livestream segments as they close, and the ass
 # still finds it.
 BRANDING = Area("branding/", "ingest", "each channel's logo, intro and outro, as a ward admin uploaded them")
 
-AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING)
+# Named by content and ward: the same file uploaded twice is one object, and a ward only names its own.
+SUBTITLES = Area("subtitles/", "ingest", "SRT subtitle files as an editor uploaded them, checked (UTF-8, timings)")
+
+AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING, SUBTITLES)
 BRANDING_KINDS = ("logo", "intro", "outro")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # a ward id or a channel name (contracts/base.py)
 _DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
@@ -107,3 +111,16 @@ def branding_key(ward: str, channel: str, kind: str, digest: str, ext: str) -> s
     if kind not in BRANDING_KINDS or not _DIGEST.fullmatch(digest) or ext not in _EXTENSIONS:
         raise ValueError(f"not a branding file: {kind!r} {digest!r} {ext!r}")
     return f"{BRANDING.prefix}{_slug(ward)}/{_slug(channel)}/{kind}-{digest[:16]}.{ext}"
+
+
+def subtitles_key(ward: str, digest: str) -> str:
+    """An uploaded SRT file of `ward`; `digest` is the file's sha256 (hex, at least its first 16 digits)."""
+    if not _DIGEST.fullmatch(digest):
+        raise ValueError(f"not a sha256: {digest!r}")
+    return f"{SUBTITLES.prefix}{_slug(ward)}/{digest[:16]}.srt"
+
+
+def subtitles_ward(key: str) -> str | None:
+    """The ward whose subtitles `key` names, or None if it is not a key subtitles_key() builds."""
+    match = re.fullmatch(rf"{SUBTITLES.prefix}([a-z0-9][a-z0-9_-]{{0,39}})/([0-9a-f]{{16}})\.srt", key)
+    return match.group(1) if match else None

@@ -12,7 +12,12 @@ const STRINGS = {
     new_upload: "Tải video mới", title: "Tiêu đề", description: "Mô tả", tags: "Thẻ (cách nhau bằng dấu phẩy)",
     series: "Chuỗi sự kiện", event_date: "Ngày sự kiện", channels: "Kênh đăng", channel: "Kênh",
     trim_start: "Cắt từ giây", trim_end: "Đến giây", publish_at: "Giờ đăng",
-    publish_hint: "Giờ Việt Nam (UTC+7); để trống để đăng ngay.", start: "Tải lên",
+    publish_hint: "Giờ đăng của từng kênh, theo giờ Việt Nam (Asia/Ho_Chi_Minh); để trống để đăng ngay.", start: "Tải lên",
+    framing: "Khung dọc (9:16)", framing_blur: "Giữ cả khung, nền mờ", framing_subject: "Bám theo người nói",
+    subtitles: "Phụ đề (tệp SRT, UTF-8)", subtitles_hint: "Tùy chọn; phụ đề được in vào video.",
+    subtitles_ok: "Phụ đề hợp lệ", cues: "đoạn", trims: "Cắt video", mark_start: "Đặt điểm đầu tại đây",
+    mark_end: "Đặt điểm cuối tại đây", play_trim: "Xem đoạn đã cắt", schedule_link: "Lịch đăng",
+    trim_past_end: "Điểm cắt vượt quá thời lượng video", trim_order: "Điểm cắt cuối phải sau điểm cắt đầu.",
     need_title: "Cần có tiêu đề.", need_files: "Hãy chọn ít nhất một tệp video.",
     uppy_missing: "Chưa cài Uppy (chạy scripts/setup.sh).",
     this_session: "Tiến độ", all_footage: "Tất cả video", status: "Trạng thái", any: "Tất cả",
@@ -30,7 +35,12 @@ const STRINGS = {
     new_upload: "New upload", title: "Title", description: "Description", tags: "Tags (comma-separated)",
     series: "Series", event_date: "Event date", channels: "Channels", channel: "Channel",
     trim_start: "Trim from second", trim_end: "Until second", publish_at: "Publish at",
-    publish_hint: "Vietnam time (UTC+7); leave empty to publish at once.", start: "Upload",
+    publish_hint: "Each channel's publish time, Vietnam time (Asia/Ho_Chi_Minh); leave empty to publish at once.", start: "Upload",
+    framing: "Vertical framing (9:16)", framing_blur: "Whole frame on a blurred background", framing_subject: "Follow the speaker",
+    subtitles: "Subtitles (SRT file, UTF-8)", subtitles_hint: "Optional; burnt into the video.",
+    subtitles_ok: "Subtitles are valid", cues: "cues", trims: "Trim", mark_start: "Start here",
+    mark_end: "End here", play_trim: "Play the trimmed part", schedule_link: "Schedule",
+    trim_past_end: "The trim is past the end of the video", trim_order: "The end must be after the start.",
     need_title: "A title is required.", need_files: "Add at least one video file.",
     uppy_missing: "Uppy is not installed (run scripts/setup.sh).",
     this_session: "Progress", all_footage: "All footage", status: "Status", any: "Any",
@@ -44,7 +54,11 @@ const STRINGS = {
 // How far along each pipeline status is, for the bar (upload itself fills the first 40 %).
 const STAGE_PERCENT = { uploading: 0, waiting: 40, unknown: 40, uploaded: 50, transcoded: 70, publishing: 80, published: 100, failed: 100, refused: 100 };
 const FINAL = new Set(["published", "failed", "refused"]);
-const META_FIELDS = ["title", "description", "tags", "series", "event_date", "channels", "trim_start_s", "trim_end_s", "publish_at"];
+const META_FIELDS = ["title", "description", "tags", "series", "event_date", "channels", "trim_start_s", "trim_end_s", "vertical_framing", "subtitles_key"];
+// The wards' time zone (Asia/Ho_Chi_Minh: no daylight saving), what a datetime-local value means.
+const WARD_OFFSET = "+07:00";
+let channelNames = []; // the ward's channels, each with its own publish time field `publish_at.<name>`
+const publishFields = () => channelNames.map((name) => `publish_at.${name}`);
 
 // The language the server-rendered pages use too (loa_ingest/pages.py: the loa_lang cookie).
 const cookieLang = /(?:^|; )loa_lang=(vi|en)(?:;|$)/.exec(document.cookie)?.[1];
@@ -122,12 +136,21 @@ async function loadChannels() {
   const box = $("#channels");
   const filter = $("#channel-filter");
   box.replaceChildren();
+  channelNames = body.map(({ channel }) => channel.name);
   body.forEach(({ channel }, index) => {
+    const row = document.createElement("div");
+    row.className = "channel-row";
     const label = document.createElement("label");
+    label.className = "inline";
     const input = document.createElement("input");
     Object.assign(input, { type: "checkbox", name: "channels", value: channel.name, checked: index === 0 });
     label.append(input, ` ${channel.name} (${channel.platform})`);
-    box.append(label);
+    const when = document.createElement("input");
+    Object.assign(when, { type: "datetime-local", name: `publish_at.${channel.name}`, disabled: index !== 0 });
+    when.setAttribute("aria-label", `${channel.name}: publish time`);
+    input.addEventListener("change", () => { when.disabled = !input.checked; });
+    row.append(label, when);
+    box.append(row);
     const option = document.createElement("option");
     option.value = option.textContent = channel.name;
     filter.append(option);
@@ -161,8 +184,9 @@ async function setUpUppy() {
     chunkSize: 8 * 1024 * 1024, // a drop loses at most one chunk
     retryDelays: [0, 1000, 3000, 5000, 10000],
     removeFingerprintOnSuccess: true,
-    allowedMetaFields: ["name", "type", ...META_FIELDS],
+    allowedMetaFields: ["name", "type", ...META_FIELDS, ...publishFields()],
   });
+  uppy.on("file-added", (file) => showPreview(file));
   uppy.on("upload-progress", (file, progress) => {
     const item = itemFor(file.id, file.meta.title || file.name, file.name);
     item.state = "uploading";
@@ -197,10 +221,54 @@ function formMeta() {
     const value = (form.get(key) || "").toString().trim();
     if (value) meta[key] = value;
   }
-  meta.channels = form.getAll("channels").join(",");
-  // datetime-local has no zone: the team works in Vietnam time.
-  if (meta.publish_at) meta.publish_at = `${meta.publish_at.length === 16 ? `${meta.publish_at}:00` : meta.publish_at}+07:00`;
+  const chosen = form.getAll("channels");
+  meta.channels = chosen.join(",");
+  // datetime-local has no zone: the ward's time (Vietnam), sent with its offset.
+  for (const name of chosen) {
+    const local = (form.get(`publish_at.${name}`) || "").toString();
+    if (local) meta[`publish_at.${name}`] = `${local.length === 16 ? `${local}:00` : local}${WARD_OFFSET}`;
+  }
   return meta;
+}
+
+// -- subtitles: checked and stored by ingest first (POST /subtitles), then named by the upload ---------------------
+async function storeSubtitles() {
+  const file = $("#subtitles").files[0];
+  if (!file) return { key: "" };
+  const { status, body } = await api("/subtitles", { method: "POST", body: file, headers: { "Content-Type": "application/x-subrip" } });
+  if (status !== 201) return { error: detailOf(body) };
+  $("#subtitles-status").textContent = `${t("subtitles_ok")}: ${body.cues} ${t("cues")}`;
+  return { key: body.subtitles_key };
+}
+
+// -- trim preview: the chosen local file in a <video>, seeking to the trim points ----------------------------------
+let previewUrl = "";
+function showPreview(file) {
+  if (!file.data || !(file.type || "").startsWith("video/") || previewUrl) return;
+  previewUrl = URL.createObjectURL(file.data);
+  const video = $("#preview-video");
+  video.src = previewUrl;
+  $("#preview").hidden = false;
+  video.addEventListener("loadedmetadata", checkTrims);
+}
+
+const trimInput = (name) => $(`#meta-form [name="${name}"]`);
+function checkTrims() {
+  const video = $("#preview-video");
+  const start = parseFloat(trimInput("trim_start_s").value);
+  const end = parseFloat(trimInput("trim_end_s").value);
+  let problem = "";
+  if (!Number.isNaN(start) && !Number.isNaN(end) && end <= start) problem = t("trim_order");
+  else if (video.duration && [start, end].some((v) => v > video.duration + 0.05)) problem = `${t("trim_past_end")} (${video.duration.toFixed(1)} s)`;
+  $("#trim-error").textContent = problem;
+  return !problem;
+}
+
+function seekTo(name) {
+  const value = parseFloat(trimInput(name).value);
+  const video = $("#preview-video");
+  if (!Number.isNaN(value) && video.src) video.currentTime = value;
+  checkTrims();
 }
 
 async function startUpload() {
@@ -208,8 +276,12 @@ async function startUpload() {
   const meta = formMeta();
   if (!meta.title) { $("#form-error").textContent = t("need_title"); return; }
   if (!uppy || uppy.getFiles().length === 0) { $("#form-error").textContent = t("need_files"); return; }
+  if (!checkTrims()) { $("#form-error").textContent = $("#trim-error").textContent; return; }
+  const subtitles = await storeSubtitles();
+  if (subtitles.error) { $("#form-error").textContent = subtitles.error; return; }
+  meta.subtitles_key = subtitles.key;
   // Every metadata field is sent with each file; fields left empty are sent empty (ingest ignores those).
-  const full = Object.fromEntries(META_FIELDS.map((key) => [key, meta[key] ?? ""]));
+  const full = Object.fromEntries([...META_FIELDS, ...publishFields()].map((key) => [key, meta[key] ?? ""]));
   uppy.getFiles().forEach((file) => uppy.setFileMeta(file.id, full));
   await uppy.upload();
 }
@@ -310,6 +382,17 @@ $("#signout").addEventListener("click", async () => {
   location.reload();
 });
 $("#start").addEventListener("click", () => startUpload());
+trimInput("trim_start_s").addEventListener("input", () => seekTo("trim_start_s"));
+trimInput("trim_end_s").addEventListener("input", () => seekTo("trim_end_s"));
+$("#mark-start").addEventListener("click", () => { trimInput("trim_start_s").value = $("#preview-video").currentTime.toFixed(1); checkTrims(); });
+$("#mark-end").addEventListener("click", () => { trimInput("trim_end_s").value = $("#preview-video").currentTime.toFixed(1); checkTrims(); });
+$("#play-trim").addEventListener("click", () => {
+  const video = $("#preview-video");
+  const end = parseFloat(trimInput("trim_end_s").value);
+  seekTo("trim_start_s");
+  video.play();
+  if (!Number.isNaN(end)) video.ontimeupdate = () => { if (video.currentTime >= end) { video.pause(); video.ontimeupdate = null; } };
+});
 $("#filters").addEventListener("submit", (event) => { event.preventDefault(); refreshList(); });
 applyLanguage();
 if (token) signIn(token);
