@@ -4,8 +4,8 @@ publisher talk to; two wards and their admins made with the CLI (`loa ward creat
 in headless Chromium, where each admin signs in with a password and the TOTP enrolment an admin goes through.
 
 - ward 1's admin adds a YouTube and a TikTok channel on the channels page (the first reaches the publisher within
-  5 s of the click), connects each through the platform's consent page, uploads a clip for both, and the posts land
-  on those channels on the emulators;
+  5 s of the click), connects each through the platform's consent page, uploads a clip for both, approves both posts
+  on the footage page, and the posts land on those channels on the emulators;
 - ward 2 adds a local channel whose posts wait for an approver, uploads for it and approves the post (ward 1's
   admin cannot), and sees none of ward 1's footage, channels or posts, on its pages
   and through ingest's and metrics' APIs;
@@ -247,6 +247,22 @@ def _seconds_until_the_publisher_knows(run: Run, name: str, since: float) -> flo
     return time.monotonic() - since
 
 
+def _approve_on_the_footage_page(run: Run, page: Page, channels: tuple[str, ...]) -> None:
+    """Once the cuts are made and every post waits for an approver (the page is reloaded until then), approve each."""
+    page.goto(f"{run.ingest}/ui/footage/{run.footage_id}")
+    deadline = time.monotonic() + 240
+    awaiting = page.locator("#posts article.post[data-state=awaiting]")
+    while not (page.locator("#stages li[data-stage=transcoded].done").count() and awaiting.count() == len(channels)):
+        assert time.monotonic() < deadline, "the posts never waited for an approver:\n" + page.content()
+        time.sleep(1)
+        page.reload()
+    screenshots(page, SHOTS, "ward-1-footage-awaiting-approval")
+    for channel in channels:
+        post = page.locator(f"#post-{channel}")
+        post.locator("button.approve").click()
+        expect(post.locator(".result")).to_have_text("Đã ghi quyết định.")
+
+
 def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
     run: Run, browser: Browser, tmp_path: Path
 ) -> None:
@@ -255,10 +271,10 @@ def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
         page.goto(f"{run.ingest}/ui/channels")
         screenshots(page, SHOTS, "ward-1-channels-empty")
         clicked = time.monotonic()
-        _add_on_the_page(page, "p1-youtube", "youtube")
+        _add_on_the_page(page, "p1-youtube", "youtube", approval=True)
         took = _seconds_until_the_publisher_knows(run, "p1-youtube", clicked)
         print(f"p1-youtube reached the publisher {took:.3f} s after the click")
-        _add_on_the_page(page, "p1-tiktok", "tiktok")
+        _add_on_the_page(page, "p1-tiktok", "tiktok", approval=True)
         _point_at_emulator(run, "p1-youtube", run.youtube.base_url)
         _point_at_emulator(run, "p1-tiktok", run.tiktok.base_url)
         _connect(run, page, "p1-youtube", "youtube-consent")
@@ -274,10 +290,16 @@ def test_ward_1_connects_its_channels_and_its_upload_is_posted_on_them(
         page.fill("#meta-form [name=title]", TITLE)
         page.locator("input.uppy-Dashboard-input").first.set_input_files(str(clip))
         page.click("#start")
+        uploaded = page.locator("#progress li[data-footage-id]")
+        expect(uploaded).to_have_count(1, timeout=60_000)
+        run.footage_id = uploaded.get_attribute("data-footage-id") or ""
+        # Both posts wait for an approver: the ward admin approves each on the footage page, in another tab.
+        footage_page = page.context.new_page()
+        _approve_on_the_footage_page(run, footage_page, ("p1-youtube", "p1-tiktok"))
+        footage_page.close()
         published = page.locator("#progress li[data-state=published]")
         expect(published).to_have_count(1, timeout=240_000)
         screenshots(page, SHOTS, "ward-1-upload-published")
-        run.footage_id = published.get_attribute("data-footage-id") or ""
 
     # The posts are on ward 1's channels on the platforms, one each.
     assert [v.meta["snippet"]["title"] for v in run.youtube.videos.values()] == [TITLE]
@@ -330,6 +352,12 @@ def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser
         expect(page.locator("#footage-table tbody")).to_contain_text(TITLE_2)
         expect(page.locator("#channels input[name=channels]")).to_have_count(1)
         screenshots(page, SHOTS, "ward-2-upload-page")
+        page.goto(f"{run.ingest}/ui/footage")
+        expect(page.locator("#footage-list tbody tr")).to_have_count(1)
+        expect(page.locator(f"#footage-list tr[data-footage='{footage_id}']")).to_be_visible()
+        screenshots(page, SHOTS, "ward-2-footage-list")
+        other = page.goto(f"{run.ingest}/ui/footage/{run.footage_id}")
+        assert other is not None and other.status == 404
         # Ingest's API with the session the page holds, as the page's own scripts call it.
         assert page.request.get(f"{run.ingest}/footage/{run.footage_id}").status == 404
         assert page.request.get(f"{run.ingest}/channels/p1-youtube").status == 404
@@ -363,6 +391,10 @@ def test_the_district_admin_sees_both_wards_and_their_totals(run: Run, browser: 
             expect(page.locator(f"#channel-{name}")).to_be_visible()
         expect(page.locator("#channel-p2-local h2 small")).to_contain_text(WARD_2)
         screenshots(page, SHOTS, "district-channels")
+        page.goto(f"{run.ingest}/ui/footage")
+        for footage_id in (run.footage_id, run.footage_id_2):
+            expect(page.locator(f"#footage-list tr[data-footage='{footage_id}']")).to_be_visible()
+        screenshots(page, SHOTS, "district-footage-list")
     with httpx.Client(
         base_url=run.stack.url("metrics"), headers={"Authorization": f"Bearer {run.stack.token}"}, timeout=30
     ) as metrics:
