@@ -91,6 +91,7 @@ STRINGS: Strings = {
     "what_to_do": ("Cần làm gì", "What to do"),
     "post_title": ("Tiêu đề", "Title"),
     "post_description": ("Mô tả", "Description"),
+    "post_caption": ("Chú thích (cả thẻ #)", "Caption (hashtags included)"),
     "chars": ("ký tự", "characters"),
     "bytes": ("byte", "bytes"),
     "forbidden": ("Không được dùng", "Not allowed"),
