@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pyotp
@@ -15,9 +16,11 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 
 from loa_core.channels import Channel
+from loa_core.contracts import POSTS_DECISIONS, PostDecision
 from loa_dev.kafka import KafkaBroker
 from tests.support.browser import ARTIFACTS, DESKTOP, PHONE, launch
-from tests.support.footage_stack import STATIC, WARD_A, WARD_B, FootageStack, auth, footage_stack
+from tests.support.footage_stack import STATIC, WARD_A, WARD_B, FootageStack, auth, footage_stack, make_token
+from tests.support.ingest import read_topic
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "mật-khẩu-người-duyệt-phường-a"
@@ -28,6 +31,7 @@ CHANNELS = [
 TITLE = "Liên hoan văn nghệ chào mừng Quốc khánh"
 CAPTION = "Liên hoan văn nghệ phường A — mời bà con cùng xem! #VănNghệ"
 FOLDER = ARTIFACTS / "footage-page"
+REASON = "Sai tên phường trong chú thích; ghi rõ Phường A"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +92,7 @@ def test_an_approver_watches_the_vertical_cut_changes_the_caption_and_approves(
             page.screenshot(path=str(FOLDER / f"before-approval-{size}.png"), full_page=True)
             approve.click()
             expect(post.locator(".result")).to_have_text("Đã ghi quyết định.")
+            expect(post).to_have_attribute("data-state", "approved")
             page.screenshot(path=str(FOLDER / f"approved-{size}.png"), full_page=True)
         finally:
             browser.close()
@@ -100,6 +105,38 @@ def test_an_approver_watches_the_vertical_cut_changes_the_caption_and_approves(
     assert decision["decision"] == "approved" and decision["channel"] == "a-tiktok"
     assert decision["text"]["title"] == CAPTION, "exactly the caption typed, Vietnamese intact"
     assert decision["cuts"] == {"tiktok": hashlib.sha256(stack.cut).hexdigest()}, "the cut that was watched"
+
+
+def test_an_approver_rejects_with_a_reason_and_the_editor_reads_it_with_what_to_do(stack: FootageStack) -> None:
+    _approver(stack, "duyet.tu.choi")
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport=PHONE)
+            _open_the_link_and_sign_in(page, stack, "duyet.tu.choi")
+            post = page.locator("#post-a-tiktok")
+            post.locator("[name=reason]").fill(REASON)
+            post.locator("button.reject").click()
+            expect(post.locator(".result")).to_have_text("Đã ghi quyết định.")
+            expect(post).to_have_attribute("data-state", "rejected")
+        finally:
+            browser.close()
+    # Metrics learns the decision from posts.decisions (what its agent does), then the editor opens the page.
+    with ThreadPoolExecutor(1) as thread:
+        topic = POSTS_DECISIONS.full_name(stack.ingest.prefix)
+        values = thread.submit(read_topic, stack.ingest.bootstrap, topic).result()
+    newest = max((PostDecision.from_bytes(v) for v in values), key=lambda d: d.occurred_at)
+    assert newest.decision == "rejected" and newest.reason == REASON
+    stack.projection.events.post_decision(newest)
+    editor = make_token(stack.ingest, "editor", WARD_A)
+    seen = httpx.get(f"{stack.ingest.url}/ui/footage/{stack.footage_id}", headers=auth(editor))
+    assert seen.status_code == 200
+    html = seen.text
+    assert 'data-state="rejected"' in html and REASON in html
+    assert 'data-action="edit_and_resubmit"' in html and "cần được duyệt lại" in html
+    article = html.split('id="post-a-tiktok"')[1].split("</article>")[0]
+    assert "cần được duyệt lại" in article and 'class="decide"' not in article, "an editor reads it, decides nothing"
+    assert "readonly" in article
 
 
 def test_the_footage_page_without_a_session_sends_the_browser_to_sign_in(stack: FootageStack) -> None:

@@ -43,8 +43,12 @@ async function decide(form, verb, body) {
   if (response.ok) {
     result.textContent = result.dataset.done;
     result.classList.remove("error");
+    const state = verb === "approve" ? "approved" : "rejected";
     const post = form.closest(".post");
-    post.dataset.decided = verb === "approve" ? "approved" : "rejected";
+    post.dataset.state = state;
+    const badge = post.querySelector('[data-role="state"]');
+    badge.className = `badge post-${state}`;
+    badge.textContent = result.dataset[state];
     return;
   }
   let detail = `HTTP ${response.status}`;
