@@ -14,9 +14,18 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel, dump_channels
-from loa_core.contracts import POSTS_ACTIONS, POSTS_CHANGED, RENDITIONS_READY, PostAction, PostChanged, new_id
+from loa_core.contracts import (
+    POSTS_ACTIONS,
+    POSTS_CHANGED,
+    POSTS_FAILED,
+    RENDITIONS_READY,
+    PostAction,
+    PostChanged,
+    PostFailed,
+    new_id,
+)
 from loa_core.storage import LocalStorage
-from loa_dev.kafka import KafkaBroker
+from loa_dev.kafka import KafkaBroker, free_port
 from tests.integration.test_publisher_registry import send
 from tests.support.bilingual import assert_bilingual
 from tests.support.emulators.facebook import FacebookEmulator
@@ -40,6 +49,8 @@ class World:
     bootstrap: str
     approver: dict[str, str]
     editor: dict[str, str]
+    viewer: dict[str, str]
+    other_ward: dict[str, str]  # an editor of another ward
 
     def logs(self) -> str:
         return f"{self.publisher.log_tail()}\n--- ingest ---\n{self.ingest.log()[-3000:]}"
@@ -108,30 +119,35 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: KafkaBroker) -
         ]
         channels_file = root / "channels.json"
         channels_file.write_text(dump_channels(channels), "utf-8")
-        with run_ingest(root / "ingest", kafka_broker.bootstrap, {"LOA_CHANNELS_FILE": str(channels_file)}) as ingest:
+        ingest_port = free_port()
+        # Made first, so ingest knows where to relay a retry; it asks ingest about role tokens.
+        publisher = PublisherProcess(
+            root / "publisher",
+            bootstrap=kafka_broker.bootstrap,
+            prefix="unset.",
+            channels=channels,
+            token=new_id(),
+            env={
+                "LOA_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
+                "LOA_SECRET_P1_YOUTUBE_CLIENT_ID": youtube.client_id,
+                "LOA_SECRET_P1_YOUTUBE_CLIENT_SECRET": youtube.client_secret,
+                "LOA_SECRET_P1_YOUTUBE_REFRESH_TOKEN": youtube.refresh_token,
+                "LOA_SECRET_P1_FACEBOOK_USER_TOKEN": facebook.user_token,
+                "LOA_SECRET_P1_FACEBOOK_PAGE_TOKEN": facebook.page_token,
+                "LOA_SECRET_P1_ZALO_APP_ID": zalo.app_id,
+                "LOA_SECRET_P1_ZALO_SECRET_KEY": zalo.secret_key,
+                "LOA_SECRET_P1_ZALO_REFRESH_TOKEN": zalo.refresh_token,
+                "LOA_STATUS_POLL_S": "0.05",
+            },
+        )
+        env = {"LOA_CHANNELS_FILE": str(channels_file), "LOA_PUBLISHER_URL": publisher.url}
+        with run_ingest(root / "ingest", kafka_broker.bootstrap, env, port=ingest_port) as ingest:
             tokens = {}
-            for role in ("approver", "editor"):
-                made = httpx.post(f"{ingest.url}/tokens", headers=ingest.headers(), json={"role": role, "ward": WARD})
+            for role, ward in (("approver", WARD), ("editor", WARD), ("viewer", WARD), ("editor", "p2")):
+                made = httpx.post(f"{ingest.url}/tokens", headers=ingest.headers(), json={"role": role, "ward": ward})
                 assert made.status_code == 201, made.text
-                tokens[role] = ingest.headers(made.json()["token"])
-            publisher = PublisherProcess(
-                root / "publisher",
-                bootstrap=kafka_broker.bootstrap,
-                prefix=ingest.prefix,
-                channels=channels,
-                token=new_id(),
-                env={
-                    "LOA_SECRET_P1_YOUTUBE_CLIENT_ID": youtube.client_id,
-                    "LOA_SECRET_P1_YOUTUBE_CLIENT_SECRET": youtube.client_secret,
-                    "LOA_SECRET_P1_YOUTUBE_REFRESH_TOKEN": youtube.refresh_token,
-                    "LOA_SECRET_P1_FACEBOOK_USER_TOKEN": facebook.user_token,
-                    "LOA_SECRET_P1_FACEBOOK_PAGE_TOKEN": facebook.page_token,
-                    "LOA_SECRET_P1_ZALO_APP_ID": zalo.app_id,
-                    "LOA_SECRET_P1_ZALO_SECRET_KEY": zalo.secret_key,
-                    "LOA_SECRET_P1_ZALO_REFRESH_TOKEN": zalo.refresh_token,
-                    "LOA_STATUS_POLL_S": "0.05",
-                },
-            )
+                tokens[f"{role}-{ward}"] = ingest.headers(made.json()["token"])
+            publisher.env["LOA_TOPIC_PREFIX"] = ingest.prefix
             publisher.start()
             try:
                 yield World(
@@ -141,8 +157,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: KafkaBroker) -
                     facebook,
                     zalo,
                     kafka_broker.bootstrap,
-                    tokens["approver"],
-                    tokens["editor"],
+                    tokens[f"approver-{WARD}"],
+                    tokens[f"editor-{WARD}"],
+                    tokens[f"viewer-{WARD}"],
+                    tokens["editor-p2"],
                 )
             finally:
                 publisher.stop()
@@ -257,3 +275,29 @@ def test_tiktok_is_refused_with_where_to_do_it_by_hand(world: World) -> None:
         assert "https://www.tiktok.com/tiktokstudio/content" in detail
     audit = httpx.get(f"{world.ingest.url}/audit", params={"footage_id": footage_id}, headers=world.editor).json()
     assert audit == []
+
+
+def test_a_failed_post_is_retried_through_ingest(world: World) -> None:
+    youtube = world.youtube
+    world.youtube.inject("status", on="init", status=403)  # forbidden: a person must act
+    storage = LocalStorage(world.publisher.root / "storage")
+    footage_id = new_id()
+    cut = stored_rendition(storage, 300_000, "youtube", footage_id)
+    event = event_for(footage_id, metadata(("p1-youtube",)), cut).model_copy(update={"ward": WARD})
+    before = len(youtube.videos)
+    send(world.bootstrap, world.ingest.prefix, RENDITIONS_READY, event)
+
+    def failed() -> bool:
+        records = read_topic(world.bootstrap, POSTS_FAILED.full_name(world.ingest.prefix), timeout_s=1)
+        return any(PostFailed.from_bytes(r.value).footage_id == footage_id for r in records)
+
+    world.wait_for("the post failing", failed)
+    retry = f"{world.ingest.url}/posts/{footage_id}/retry"
+    assert httpx.post(retry, headers=world.viewer).status_code == 403
+    other = httpx.post(retry, headers=world.other_ward)
+    assert other.status_code == 404  # the publisher confines it to the caller's ward: not even confirmed to exist
+    assert_bilingual(other.json()["detail"])
+    answer = httpx.post(retry, headers=world.editor)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"footage_id": footage_id, "retried": [{"channel": "p1-youtube", "profile": "youtube"}]}
+    world.wait_for("the retried post on YouTube", lambda: len(youtube.videos) == before + 1)

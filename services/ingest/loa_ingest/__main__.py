@@ -35,7 +35,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=INGEST)
     data = settings.data_dir
     state = open_state(settings.state_location(), data / "ingest-spool" / "tus")
-    relay = StatusRelay(settings.metrics_url)
+    relay = StatusRelay(settings.metrics_url, publisher_url=settings.publisher_url)
     service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
     channels = ChannelStore(state.engine, producer)
     audit = AuditLog(state.engine, producer)  # approvers' decisions (loa_ingest/audit.py)

@@ -8,6 +8,11 @@ it puts nothing new in front of the public); changing the text puts new words ou
 that requires approval only an approver may, as for any text that goes out there (an editor may on a channel without
 approval, where it could have published that text itself).
 
+A failed post is retried through the publisher's own POST /posts/{id}/retry, relayed with the caller's credential
+(loa_ingest/status.py): the publisher checks the role (editor) and the ward, so the relay can never widen either. A
+footage ingest itself took in for another ward is 404 here already (one the archiver announced is left to the
+publisher's check).
+
 A platform whose API cannot do it (TikTok: no edit or delete in its Content Posting API) is refused with a bilingual
 422 naming where a person does it by hand (contracts.actions.MANUAL_ACTION_URLS).
 """
@@ -15,7 +20,7 @@ A platform whose API cannot do it (TikTok: no edit or delete in its Content Post
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller
@@ -32,7 +37,10 @@ from loa_core.contracts import (
 )
 from loa_ingest.approval_api import Decided, Requires, decided, decided_by, refusal
 from loa_ingest.audit import AuditLog
+from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
+from loa_ingest.signin import relayed_credential
+from loa_ingest.status import Retried, StatusRefused, StatusRelay, StatusUnavailable
 
 
 class Edit(BaseModel):
@@ -61,9 +69,37 @@ def _cannot(platform: str, action: ActionKind, how: Unpublish | None) -> None:
     )
 
 
-def actions_router(channels: ChannelStore, log: AuditLog, requires: Requires) -> APIRouter:
+def actions_router(
+    channels: ChannelStore,
+    log: AuditLog,
+    requires: Requires,
+    relay: StatusRelay | None = None,
+    catalog: Catalog | None = None,
+) -> APIRouter:
     router = APIRouter(tags=["posts"])
     Editor = Annotated[Caller, Depends(requires("editor"))]
+    Credentials = Annotated[str, Depends(relayed_credential)]
+
+    @router.post(
+        "/posts/{footage_id}/retry",
+        summary="Post a footage's failed posts again (editors of its ward; relayed to the publisher)",
+    )
+    async def retry(footage_id: FootageId, who: Editor, credentials: Credentials) -> Retried:
+        uploaded = catalog.uploaded(footage_id) if catalog is not None else None
+        if uploaded is not None and not who.sees(uploaded.ward):
+            raise refusal(404, "No such footage in your ward.", "Không tìm thấy video này trong phường của bạn.")
+        if relay is None:
+            raise refusal(503, "Retrying is not available here.", "Không thể thử lại ở đây.")
+        try:
+            return await relay.retry(footage_id, credentials)
+        except StatusRefused as exc:
+            raise HTTPException(exc.status_code if 400 <= exc.status_code < 500 else 502, exc.detail) from exc
+        except StatusUnavailable as exc:
+            raise refusal(
+                502,
+                "The publisher did not answer; try again shortly.",
+                "Dịch vụ đăng bài không trả lời; hãy thử lại sau.",
+            ) from exc
 
     def channel_of(who: Caller, name: str) -> Channel:
         stored = channels.get(name)

@@ -317,7 +317,7 @@ def create_api(
     api.include_router(channels_page_router(desk, requires, gate.session_of))
     if audit is not None:
         api.include_router(approval_router(channels, audit, requires))
-        api.include_router(actions_router(channels, audit, requires))
+        api.include_router(actions_router(channels, audit, requires, relay, service.catalog))
     api.include_router(subtitles_router(service.storage, requires))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)

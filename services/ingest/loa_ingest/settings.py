@@ -24,6 +24,9 @@ class IngestSettings(CommonSettings):
     # The metrics service, whose status API the web page shows (ingest relays it with the caller's own token, so
     # metrics answers with what the caller's ward may see).
     metrics_url: str = "http://127.0.0.1:8004"
+    # The publisher, whose POST /posts/{id}/retry the page's retry button reaches through ingest (relayed with the
+    # caller's own token or session, as the status is: the publisher checks the role and the ward).
+    publisher_url: str = "http://127.0.0.1:8003"
     # A channel's branding, uploaded by its ward admin (loa_ingest/channels_api.py): a logo image (PNG or JPEG) and
     # intro/outro clips, each refused beyond these limits.
     max_logo_bytes: int = 2 * 1024**2

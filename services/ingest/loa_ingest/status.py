@@ -1,4 +1,5 @@
-"""Pipeline status for people, relayed from the metrics service (which owns it) so the page talks to one origin.
+"""Pipeline status for people, relayed from the metrics service (which owns it) so the page talks to one origin;
+and the publisher's retry of a footage's failed posts (`retry`), relayed the same way.
 
 Ingest does not project pipeline events itself: metrics already does, and a second projection would drift.
 A relay (rather than CORS on metrics) keeps one origin and one sign-in. It sends metrics the caller's own token, never
@@ -14,6 +15,7 @@ import logging
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from loa_core.contracts import FootageList, FootageView, Versioned
 
@@ -34,10 +36,34 @@ class StatusRefused(RuntimeError):
         self.detail = detail
 
 
+class RetriedPost(BaseModel):
+    channel: str
+    profile: str
+
+
+class Retried(BaseModel):
+    """The publisher's answer to POST /posts/{id}/retry: the failed posts it will post again (none: nothing failed)."""
+
+    footage_id: str
+    retried: list[RetriedPost]
+
+
 class StatusRelay:
-    def __init__(self, metrics_url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, metrics_url: str, timeout_s: float = 10.0, *, publisher_url: str | None = None) -> None:
         self._base = metrics_url.rstrip("/")
+        self._publisher = publisher_url.rstrip("/") if publisher_url else None
         self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def retry(self, footage_id: str, caller_token: str) -> Retried:
+        """The publisher's retry of the footage's failed posts, asked with the caller's own credential."""
+        if self._publisher is None:
+            raise StatusUnavailable("no publisher to relay a retry to")
+        response = await self._send("POST", f"{self._publisher}/posts/{footage_id}/retry", {}, caller_token)
+        try:
+            return Retried.model_validate_json(response.content)
+        except ValidationError as exc:
+            log.error("the publisher answered a retry ingest cannot read: %s", exc)
+            raise StatusUnavailable(f"the publisher answered a retry ingest cannot read: {exc}") from exc
 
     async def footage(self, footage_id: str, caller_token: str) -> FootageView:
         return await self._get(f"/footage/{footage_id}", {}, caller_token, FootageView)
@@ -45,22 +71,29 @@ class StatusRelay:
     async def footage_list(self, params: dict[str, Any], caller_token: str) -> FootageList:
         return await self._get("/footage", params, caller_token, FootageList)
 
-    async def _get(self, path: str, params: dict[str, Any], caller_token: str, model: type[View]) -> View:
+    async def _send(self, method: str, url: str, params: dict[str, Any], caller_token: str) -> httpx.Response:
+        """One request with the caller's credential: a refusal is passed on (StatusRefused), no answer is
+        StatusUnavailable."""
         try:
-            response = await self._client.get(
-                f"{self._base}{path}",
+            response = await self._client.request(
+                method,
+                url,
                 params={k: v for k, v in params.items() if v is not None},
                 headers={"Authorization": f"Bearer {caller_token}"},
             )
         except httpx.HTTPError as exc:
-            log.warning("metrics at %s did not answer: %s", self._base, exc)
+            log.warning("%s did not answer: %s", url.split("/", 3)[2], exc)
             raise StatusUnavailable(str(exc)) from exc
         if response.status_code != 200:
             try:
                 body = response.json()
             except ValueError as exc:
-                raise StatusUnavailable(f"metrics answered {response.status_code} without JSON") from exc
+                raise StatusUnavailable(f"{url.split('/', 3)[2]} answered {response.status_code} without JSON") from exc
             raise StatusRefused(response.status_code, body.get("detail", body) if isinstance(body, dict) else body)
+        return response
+
+    async def _get(self, path: str, params: dict[str, Any], caller_token: str, model: type[View]) -> View:
+        response = await self._send("GET", f"{self._base}{path}", params, caller_token)
         try:
             return model.from_bytes(response.content)
         except ValueError as exc:  # a ValidationError or UnsupportedSchemaVersion: metrics and ingest disagree
