@@ -116,6 +116,9 @@ def test_page_uploads_and_follows_footage_to_its_posts(stack: Stack, page: Page,
     page.click("#filters button[type=submit]")
     expect(page.locator("#footage-table tbody tr")).to_have_count(1)
     expect(page.locator("#footage-table tbody")).to_contain_text(TITLE)
+    expect(page.locator("#footage-table tbody a", has_text=TITLE)).to_have_attribute(
+        "href", f"/ui/footage/{footage_id}"
+    )
 
     # The same file again (under another name) with another title: refused, naming the footage it already is.
     again = tmp_path / "khanh-thanh-ban-2.mp4"

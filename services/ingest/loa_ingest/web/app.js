@@ -16,7 +16,7 @@ const STRINGS = {
     framing: "Khung dọc (9:16)", framing_blur: "Giữ cả khung, nền mờ", framing_subject: "Bám theo người nói",
     subtitles: "Phụ đề (tệp SRT, UTF-8)", subtitles_hint: "Tùy chọn; phụ đề được in vào video.",
     subtitles_ok: "Phụ đề hợp lệ", cues: "đoạn", trims: "Cắt video", mark_start: "Đặt điểm đầu tại đây",
-    mark_end: "Đặt điểm cuối tại đây", play_trim: "Xem đoạn đã cắt", schedule_link: "Lịch đăng",
+    mark_end: "Đặt điểm cuối tại đây", play_trim: "Xem đoạn đã cắt", schedule_link: "Lịch đăng", footage_link: "Danh sách video",
     trim_past_end: "Điểm cắt vượt quá thời lượng video", trim_order: "Điểm cắt cuối phải sau điểm cắt đầu.",
     need_title: "Cần có tiêu đề.", need_files: "Hãy chọn ít nhất một tệp video.",
     uppy_missing: "Chưa cài Uppy (chạy scripts/setup.sh).",
@@ -39,7 +39,7 @@ const STRINGS = {
     framing: "Vertical framing (9:16)", framing_blur: "Whole frame on a blurred background", framing_subject: "Follow the speaker",
     subtitles: "Subtitles (SRT file, UTF-8)", subtitles_hint: "Optional; burnt into the video.",
     subtitles_ok: "Subtitles are valid", cues: "cues", trims: "Trim", mark_start: "Start here",
-    mark_end: "End here", play_trim: "Play the trimmed part", schedule_link: "Schedule",
+    mark_end: "End here", play_trim: "Play the trimmed part", schedule_link: "Schedule", footage_link: "Footage",
     trim_past_end: "The trim is past the end of the video", trim_order: "The end must be after the start.",
     need_title: "A title is required.", need_files: "Add at least one video file.",
     uppy_missing: "Uppy is not installed (run scripts/setup.sh).",
@@ -356,6 +356,10 @@ async function refreshList() {
       td.textContent = text;
       return td;
     });
+    const page = document.createElement("a");  // the footage page: cuts, posts, approval, what to do
+    page.href = `/ui/footage/${encodeURIComponent(row.footage_id)}`;
+    page.textContent = row.title ?? row.footage_id;
+    cells[0].replaceChildren(page);
     const posts = document.createElement("td");
     (row.stages?.published?.posts ?? []).forEach((post) => {
       const a = document.createElement("a");
