@@ -67,11 +67,12 @@ if [[ ! -f "${stamp}" ]]; then
     touch "${stamp}"
 fi
 
-# --- Uppy for ingest's web page: `npm ci` from the committed lock file (the same tree the Docker image installs)
+# --- Uppy and FullCalendar for ingest's web pages: `npm ci` from the committed lock file (the same tree the Docker image installs)
 #     into .cache/web; ingest serves it from .cache/web/node_modules. Reinstalled when the lock file changes.
 WEB_SRC="${REPO_ROOT}/services/ingest/web"
-if ! cmp -s "${WEB_SRC}/package-lock.json" "${CACHE}/web/package-lock.json" || [[ ! -d "${CACHE}/web/node_modules/uppy" ]]; then
-    log "installing Uppy (npm ci) into ${CACHE}/web"
+if ! cmp -s "${WEB_SRC}/package-lock.json" "${CACHE}/web/package-lock.json" || [[ ! -d "${CACHE}/web/node_modules/uppy" ]] \
+    || [[ ! -d "${CACHE}/web/node_modules/fullcalendar" ]]; then
+    log "installing Uppy and FullCalendar (npm ci) into ${CACHE}/web"
     mkdir -p "${CACHE}/web"
     cp "${WEB_SRC}/package.json" "${WEB_SRC}/package-lock.json" "${CACHE}/web/"
     npm ci --prefix "${CACHE}/web" --no-audit --no-fund --silent

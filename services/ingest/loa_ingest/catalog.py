@@ -87,3 +87,12 @@ class Catalog:
         query = select(footage.c.event).where(footage.c.announced == 0).order_by(footage.c.created_at)
         rows = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
         return [FootageUploaded.from_bytes(event.encode()) for event in rows]
+
+    def scheduled(self, ward: str | None) -> list[FootageUploaded]:
+        """The announced footage of `ward` (None: every ward) with a publish time for at least one channel."""
+        query = select(footage.c.event).where(footage.c.event.is_not(None))
+        if ward is not None:
+            query = query.where(footage.c.ward == ward)
+        rows = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
+        events = (FootageUploaded.from_bytes(event.encode()) for event in rows)
+        return [event for event in events if event.metadata.publish_at]

@@ -71,6 +71,12 @@ class StatusRelay:
     async def footage_list(self, params: dict[str, Any], caller_token: str) -> FootageList:
         return await self._get("/footage", params, caller_token, FootageList)
 
+    async def posts(self, params: dict[str, Any], caller_token: str) -> list[dict[str, Any]]:
+        """Metrics' /posts (the caller's ward's published posts, newest first): its items."""
+        response = await self._send("GET", f"{self._base}/posts", params, caller_token)
+        items = response.json().get("items", [])
+        return [item for item in items if isinstance(item, dict)]
+
     async def _send(self, method: str, url: str, params: dict[str, Any], caller_token: str) -> httpx.Response:
         """One request with the caller's credential: a refusal is passed on (StatusRefused), no answer is
         StatusUnavailable."""

@@ -1,0 +1,47 @@
+"""The schedule's entries: published posts from metrics and scheduled ones from the uploads (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from loa_core.contracts import FootageUploaded, new_id
+from loa_ingest.metadata import WARD_TIMEZONE
+from loa_ingest.schedule import Window, calendar_posts
+from tests.support.metrics_events import T0, uploaded
+
+NOW = T0  # 2026-11-20 09:00 in Hanoi
+WINDOW = Window(datetime(2026, 11, 1, tzinfo=WARD_TIMEZONE), datetime(2026, 12, 1, tzinfo=WARD_TIMEZONE))
+PLATFORMS = {"local": "local", "yt-phuong": "youtube"}
+
+
+def _scheduled(footage_id: str, **times: datetime) -> FootageUploaded:
+    event = uploaded(footage_id, channels=tuple(times))
+    return event.model_copy(update={"metadata": event.metadata.model_copy(update={"publish_at": times})})
+
+
+def test_each_post_shows_once_as_scheduled_due_or_published_in_the_window() -> None:
+    a, b = new_id(), new_id()
+    later = NOW + timedelta(days=2)
+    scheduled = [
+        _scheduled(a, local=NOW - timedelta(hours=1), **{"yt-phuong": later}),
+        _scheduled(b, local=datetime(2026, 12, 3, tzinfo=UTC)),  # after the window
+    ]
+    published = [
+        {"footage_id": a, "channel": "local", "profile": "youtube", "title": "Lễ ra mắt", "platform": "local",
+         "published_at": (NOW - timedelta(minutes=50)).isoformat(), "url": "file:///a-youtube.mp4"},
+        {"footage_id": a, "channel": "local", "profile": "tiktok", "title": "Lễ ra mắt", "platform": "local",
+         "published_at": (NOW - timedelta(minutes=51)).isoformat(), "url": "file:///a-tiktok.mp4"},
+    ]  # fmt: skip
+    posts = calendar_posts(scheduled, published, PLATFORMS, WINDOW, NOW)
+    assert [(p.footage_id, p.channel, p.platform, p.state, p.at) for p in posts] == [
+        (a, "local", "local", "published", NOW - timedelta(minutes=50)),
+        (a, "yt-phuong", "youtube", "scheduled", later),
+    ]
+    assert posts[0].url == "file:///a-youtube.mp4" and posts[0].title == "Lễ ra mắt"
+    assert posts[1].local_at == (later + timedelta(hours=7)).replace(tzinfo=None).isoformat()
+
+
+def test_a_time_passed_without_a_post_is_due() -> None:
+    a = new_id()
+    (post,) = calendar_posts([_scheduled(a, local=NOW - timedelta(minutes=5))], [], PLATFORMS, WINDOW, NOW)
+    assert (post.state, post.platform) == ("due", "local")
