@@ -1,7 +1,8 @@
 """loa_core.auth's bearer dependency: static tokens, role tokens (ingest's answer stubbed) and the role order."""
 
 # No `from __future__ import annotations`: FastAPI must resolve the route's annotation, which uses a local.
-from typing import Annotated
+import ssl
+from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
@@ -114,3 +115,22 @@ async def test_a_raw_header_is_read_as_the_dependency_reads_it(header: str | Non
     except HTTPException as refused:
         got = refused.status_code
     assert got == expected
+
+
+async def test_checking_role_tokens_builds_the_tls_context_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TLS context costs ~85 ms to build (it loads the CA bundle): one per check made every relayed status request
+    of a ward's page ~175 ms. Counted here, not timed (port 9 refuses: each check is a 503, after its client)."""
+    built: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    roles = IngestRoles("http://127.0.0.1:9")
+    for _ in range(3):
+        with pytest.raises(HTTPException) as unreachable:
+            await roles.caller_of("a-role-token")
+        assert unreachable.value.status_code == 503
+    assert len(built) <= 1
