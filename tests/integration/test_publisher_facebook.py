@@ -12,7 +12,7 @@ from loa_core.channels import Channel
 from loa_core.contracts import new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
-from loa_publisher.adapters import PermanentError, RetryableError
+from loa_publisher.adapters import LivePost, PermanentError, PostText, RetryableError
 from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.auth import Secrets
@@ -115,3 +115,20 @@ async def test_rejected_page_token_is_permanent_with_the_platforms_message(h: Ha
     with pytest.raises(PermanentError, match="Invalid OAuth access token") as caught:
         await h.publish(h.adapter(page_token="EAAwrong-secret"))
     assert "EAAwrong-secret" not in str(caught.value)
+
+
+async def test_a_page_video_retitled_through_a_500_and_a_delete_repeated_after_a_crash(h: Harness) -> None:
+    video_id = await h.publish()
+    post = LivePost(channel=h.channel, post_id=video_id, metadata=h.meta)
+    adapter = h.adapter()
+    h.emulator.inject("status", "update", status=500)
+    await adapter.update_text(post, PostText(title="Tiêu đề mới", description="Mô tả mới"))
+    assert h.emulator.videos[video_id].meta == {"title": "Tiêu đề mới", "description": "Mô tả mới"}
+    assert h.emulator.count("update") == 2
+    await adapter.unpublish(post, "delete")
+    await adapter.unpublish(post, "delete")  # already gone (error 100): deleted all the same
+    assert h.emulator.deleted == {video_id} and h.emulator.count("delete") == 2
+    with pytest.raises(PermanentError, match="does not exist"):  # a deleted video's text cannot change
+        await adapter.update_text(post, PostText(title="x", description=""))
+    with pytest.raises(PermanentError, match="only be deleted"):
+        await adapter.unpublish(post, "private")

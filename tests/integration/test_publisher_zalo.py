@@ -13,7 +13,7 @@ from loa_core.contracts import layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
-from loa_publisher.adapters import PermanentError, RetryableError
+from loa_publisher.adapters import LivePost, PermanentError, RetryableError
 from loa_publisher.adapters.http import RetryPolicy
 from loa_publisher.adapters.zalo import ZaloAdapter
 from loa_publisher.auth import Secrets
@@ -120,3 +120,20 @@ async def test_over_50_mb_is_refused_before_upload(h: Harness) -> None:
     with pytest.raises(PermanentError, match="50 MB"):
         await h.publish(size=50 * 1024 * 1024 + 1)
     assert h.emulator.count("prepare") == 0
+
+
+async def test_an_article_removed_through_a_rate_limit_and_removed_again_after_a_crash(h: Harness) -> None:
+    article_id = await h.publish()
+    post = LivePost(channel=h.channel, post_id=article_id, metadata=metadata(("ward-oa",)))
+    adapter = h.adapter()
+    h.emulator.inject("rate", "remove")
+    await adapter.unpublish(post, "delete")
+    assert h.emulator.removed == {article_id} and h.emulator.count("remove") == 2
+    await adapter.unpublish(post, "delete")  # already gone (-230): removed all the same
+    assert h.emulator.count("remove") == 3
+    listed = httpx.get(
+        f"{h.emulator.base_url}/v2.0/article/getslice",
+        headers={"access_token": h.emulator.mint_token()},
+        params={"offset": "0", "limit": "20"},
+    ).json()
+    assert article_id not in {a["id"] for a in listed["data"]["medias"]}
