@@ -383,6 +383,9 @@ def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser
         assert {p["channel"] for p in posts} == {"p2-local"}
     refused = _loa(run, "admin-2", "report", "--district")
     assert refused.exit_code == 1 and "district admin" in refused.stderr
+    # Nothing of ward 2's went to the platforms: they still hold ward 1's one video each.
+    assert [v.meta["snippet"]["title"] for v in run.youtube.videos.values()] == [TITLE]
+    assert [p.post_info["title"] for p in run.tiktok.publishes.values()] == [TITLE]
 
 
 def test_the_district_admin_sees_both_wards_and_their_totals(run: Run, browser: Browser) -> None:
