@@ -18,7 +18,7 @@ from loa_core.contracts import (
     allows,
     new_id,
 )
-from loa_core.streaming import PermanentError
+from loa_core.streaming import PermanentError, RetryableError
 from loa_publisher.adapters import LivePost, PostResult, PostText, PublishRequest, UploadSession
 from loa_publisher.decide import NOT_OUT, TAKEN_DOWN, Act, ActionStep, Refuse, Repeat, decide_action, no_api
 from loa_publisher.ledger import ActionState, Ledger, PostKey, PostState
@@ -194,6 +194,20 @@ async def test_a_failed_action_is_said_once_and_changes_nothing(tmp_path: Path) 
     assert failed[0].reason == "youtube: HTTP 400: The request metadata specifies an invalid video title."
     entry = ledger.get(footage_id, "yt", "youtube")
     assert entry is not None and entry.state is PostState.POSTED
+
+
+async def test_a_platform_down_through_the_backoff_answers_failed_without_holding_the_topic(tmp_path: Path) -> None:
+    publisher, producer, ledger, adapter, footage_id = await posted(tmp_path)
+    adapter.fail_next = RetryableError("delete video: gave up after 8 attempts: HTTP 503: Backend Error")
+    action = unpublish(footage_id)
+    await publisher.act(action)  # no exception: the record is acked, later actions are not held behind it
+    (failed,) = changes(producer)
+    assert failed.state == "failed" and failed.reason is not None and "HTTP 503" in failed.reason
+    entry = ledger.get(footage_id, "yt", "youtube")
+    assert entry is not None and entry.state is PostState.POSTED
+    again = unpublish(footage_id)  # a person asks again: a new action
+    await publisher.act(again)
+    assert adapter.unpublished == [("vid-1", "delete")]
 
 
 async def test_an_action_on_a_post_not_of_that_ward_or_channel_is_dead_lettered(tmp_path: Path) -> None:

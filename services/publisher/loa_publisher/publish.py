@@ -274,24 +274,27 @@ class Publisher:
         assert entry.post_id is not None and entry.request is not None
         event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))
         post = LivePost(channel=channel, post_id=entry.post_id, metadata=event.metadata)
+        text: PostText | None = None
         try:
             if action.action == "edit":
                 assert isinstance(adapter, EditsText) and action.title is not None
                 text = approved(channel, ApprovedText(title=action.title, description=action.description or ""))
                 await adapter.update_text(post, text)
-                log.info("%s: text changed on %s (action %s)", key, channel.name, action.event_id)
-                await self._changed(action, key, entry, channel.platform, PostState.EDITED, text=text)
             else:
                 assert isinstance(adapter, Unpublishes) and action.how is not None
                 await adapter.unpublish(post, action.how)
-                log.info("%s: unpublished (%s) on %s (action %s)", key, action.how, channel.name, action.event_id)
-                await self._changed(action, key, entry, channel.platform, PostState.UNPUBLISHED)
-        except (QuotaExceeded, PermanentError, AuthorizationLost) as exc:
-            # A person asks again (a new action) once the quota is back or the channel is reconnected.
+        except (RetryableError, PermanentError, AuthorizationLost) as exc:
+            # The adapter already backed off (QuotaExceeded is a RetryableError too). Rather than hold the topic's
+            # partition, every later action waiting behind it, the action is answered failed with the platform's
+            # words; a person asks again (a new action) once the platform is back, the quota reset or the channel
+            # reconnected.
             reason = failure_reason(channel.platform, exc)
             log.warning("%s: action %s failed: %s", key, action.event_id, reason)
             await self._changed(action, key, entry, channel.platform, None, reason=reason)
-        # RetryableError: left DOING and raised; the record is retried, then dead-lettered with the reason.
+            return
+        state = PostState.EDITED if action.action == "edit" else PostState.UNPUBLISHED
+        log.info("%s: %s on %s (action %s)", key, state.value.lower(), channel.name, action.event_id)
+        await self._changed(action, key, entry, channel.platform, state, text=text)
 
     async def _changed(
         self,
