@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -18,6 +19,8 @@ from loa_core.contracts import new_id
 from loa_core.contracts.channels import Channel, ChannelState
 from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
+from loa_ingest.accounts import ENCRYPTED_COLUMNS as ACCOUNT_SECRETS
+from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.credentials import Credentials, SignIn, SignIns, StateRefused, reencrypt
 from loa_ingest.oauth_api import internal_router, oauth_router
 from loa_ingest.settings import IngestSettings
@@ -394,3 +397,19 @@ async def test_a_connected_facebook_page_whose_tokens_are_revoked_is_disconnecte
         await ingest.aclose()
         await platform.aclose()
         ledger.close()
+
+
+def test_a_new_key_put_first_reencrypts_peoples_second_factor_too(tmp_path: Path) -> None:
+    state = open_state(tmp_path / "ingest.sqlite3", tmp_path / "spool")
+    old, new = new_key(), new_key()
+    engine = state.engines[0]
+    fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    people = People(engine, SecretBox([old]), LockoutPolicy(), hasher=fast)
+    people.create_ward("p1", "Phường 1")
+    approver = people.create("duyet.p1", "Người duyệt", "p1", "approver", "password-p1-approver", created_by="test")
+    enrolled = people.totp_secret(approver.id)
+    assert reencrypt(engine, SecretBox([new, old]), ACCOUNT_SECRETS) == 1
+    assert reencrypt(engine, SecretBox([new, old]), ACCOUNT_SECRETS) == 0  # done once
+    # The old key can go now: the approver's authenticator app keeps working.
+    assert People(engine, SecretBox([new]), LockoutPolicy(), hasher=fast).totp_secret(approver.id) == enrolled
+    state.close()

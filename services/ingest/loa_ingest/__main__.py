@@ -15,10 +15,12 @@ from loa_core.observability import setup_logging
 from loa_core.secrets import SecretKeyError
 from loa_core.storage import make_storage
 from loa_ingest.access import RateLimiter
+from loa_ingest.accounts import ENCRYPTED_COLUMNS as ACCOUNT_SECRETS
 from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.api import create_api
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
+from loa_ingest.credentials import reencrypt
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
@@ -48,6 +50,8 @@ def build_app(settings: IngestSettings) -> FastAPI:
         log.info("imported %d channel(s) from %s", imported, settings.channels_file or "the embedded default")
     policy = LockoutPolicy(settings.signin_max_failures, settings.signin_lockout_s)
     people = People(state.engine, settings.secret_box(), policy)
+    if (box := settings.secret_box()) and (reencrypted := reencrypt(state.engine, box, ACCOUNT_SECRETS)):
+        log.info("re-encrypted %d person's second-factor secret(s) with the first key", reencrypted)
     people.ensure_first_admin(data)  # zero configuration: the default ward and its admin, on the first start
     api = create_api(
         service,

@@ -80,6 +80,9 @@ accounts = Table(
     Column("created_by", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+# The people's encrypted secrets, re-encrypted with the first key at start after a key rotation
+# (loa_ingest.credentials.reencrypt).
+ENCRYPTED_COLUMNS = ((accounts, "totp_secret", ("id",)),)
 sessions = Table(
     "sessions",
     metadata,

@@ -197,19 +197,24 @@ class Credentials:
         return db.transaction(self._engine, work)
 
 
-def reencrypt(engine: Engine, box: SecretBox) -> int:
-    """Encrypt with the first key every stored token bundle and verifier that is not (after the operator put a new
-    key first); one no key opens is left as it is. How many were re-encrypted."""
+# Each encrypted column ingest keeps: its table, the column, and the columns that identify a row.
+EncryptedColumn = tuple[Table, str, tuple[str, ...]]
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    (channel_credentials, "tokens", ("channel", "connection_id")),
+    (oauth_states, "verifier", ("state_sha256",)),
+)
+
+
+def reencrypt(engine: Engine, box: SecretBox, columns: tuple[EncryptedColumn, ...] = ENCRYPTED_COLUMNS) -> int:
+    """Encrypt with the first key every value of `columns` that is not (after the operator put a new key first); one
+    no key opens is left as it is, an empty one too. How many were re-encrypted."""
 
     def work(c: Connection) -> int:
         done = 0
-        for table, column, key in (
-            (channel_credentials, "tokens", ("channel", "connection_id")),
-            (oauth_states, "verifier", ("state_sha256",)),
-        ):
+        for table, column, key in columns:
             for row in c.execute(select(table)).all():
                 value = getattr(row, column)
-                if not box.needs_reencryption(value):
+                if value is None or not box.needs_reencryption(value):
                     continue
                 try:
                     again = box.reencrypt(value)
