@@ -15,7 +15,7 @@ import pytest
 
 from loa_core.channels import Channel
 from loa_dev.kafka import KafkaBroker
-from tests.support.footage_stack import WARD_A, WARD_B, FootageStack, footage_stack
+from tests.support.footage_stack import WARD_A, WARD_B, FootageStack, footage_stack, make_token
 from tests.support.footage_stack import auth as _auth
 
 CHANNELS = [
@@ -82,6 +82,10 @@ def test_the_footage_page_shows_the_cut_the_text_and_what_to_do(footage: Footage
         f"{footage.ingest.url}/ui/footage/{footage.footage_id}?lang=en", headers=_auth(footage.a_viewer)
     )
     assert "posting quota for today" in english.text
+    assert 'class="retry"' not in html, "a viewer cannot retry"
+    editor = make_token(footage.ingest, "editor", WARD_A)
+    edited = httpx.get(f"{footage.ingest.url}/ui/footage/{footage.footage_id}", headers=_auth(editor))
+    assert f'class="retry" data-footage="{footage.footage_id}"' in edited.text, "an editor retries the failed post"
 
 
 def test_the_footage_list_filters_and_shows_the_reason(footage: FootageStack) -> None:

@@ -103,6 +103,11 @@ STRINGS: Strings = {
         "Rendered from the channel's templates. An approver may change it before approving; approved text that "
         "changes needs approval again.",
     ),
+    "retry": ("Thử lại", "Retry"),
+    "retried": (
+        "Đã gửi lại các bài lỗi của video này; trang cập nhật khi nền tảng trả lời (tải lại trang).",
+        "The footage's failed posts are on their way again; reload the page to see how it went.",
+    ),
     "approve": ("Duyệt", "Approve"),
     "approve_changed": ("Duyệt với nội dung đã sửa", "Approve with the changed text"),
     "reject": ("Từ chối", "Reject"),
@@ -384,6 +389,7 @@ def footage_page_router(
             "stills": stills,
             "focus": request.query_params.get("channel"),
             "approver": who.allows("approver"),
+            "editor": who.allows("editor"),
             "lang_code": language_of(request),
         }
         return page(request, "footage.html", context, session)

@@ -31,9 +31,8 @@ function check(form, name, limit, unit, measure) {
   update();
 }
 
-async function decide(form, verb, body) {
-  const result = form.querySelector(".result");
-  const url = `/posts/${encodeURIComponent(form.dataset.footage)}/${encodeURIComponent(form.dataset.channel)}/${verb}`;
+// POST `body` as JSON with the session's CSRF token; on a refusal, its words (bilingual from the API) in `result`.
+async function send(url, body, result) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -43,13 +42,7 @@ async function decide(form, verb, body) {
   if (response.ok) {
     result.textContent = result.dataset.done;
     result.classList.remove("error");
-    const state = verb === "approve" ? "approved" : "rejected";
-    const post = form.closest(".post");
-    post.dataset.state = state;
-    const badge = post.querySelector('[data-role="state"]');
-    badge.className = `badge post-${state}`;
-    badge.textContent = result.dataset[state];
-    return;
+    return true;
   }
   let detail = `HTTP ${response.status}`;
   try {
@@ -58,6 +51,25 @@ async function decide(form, verb, body) {
   } catch {}
   result.textContent = detail;
   result.classList.add("error");
+  return false;
+}
+
+for (const button of document.querySelectorAll("button.retry")) {
+  const result = button.parentElement.querySelector(".result");
+  button.addEventListener("click", () => send(`/posts/${encodeURIComponent(button.dataset.footage)}/retry`, {}, result));
+}
+
+async function decide(form, verb, body) {
+  const result = form.querySelector(".result");
+  const url = `/posts/${encodeURIComponent(form.dataset.footage)}/${encodeURIComponent(form.dataset.channel)}/${verb}`;
+  if (await send(url, body, result)) {
+    const state = verb === "approve" ? "approved" : "rejected";
+    const post = form.closest(".post");
+    post.dataset.state = state;
+    const badge = post.querySelector('[data-role="state"]');
+    badge.className = `badge post-${state}`;
+    badge.textContent = result.dataset[state];
+  }
 }
 
 for (const form of document.querySelectorAll("form.post-text")) {
