@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from loa_core.channels import Channel
 from loa_core.contracts import (
@@ -143,8 +144,14 @@ def unpublish(footage_id: str, how: Unpublish = "delete") -> PostAction:
     return PostAction(footage_id=footage_id, ward="p1", channel="yt", action="unpublish", by="acc-1", how=how)
 
 
+def counted(action: str, outcome: str) -> float:
+    labels = {"platform": "youtube", "action": action, "outcome": outcome}
+    return REGISTRY.get_sample_value("loa_post_actions_total", labels) or 0.0
+
+
 async def test_an_edit_then_an_unpublish_each_act_once_even_when_redelivered(tmp_path: Path) -> None:
     publisher, producer, ledger, adapter, footage_id = await posted(tmp_path)
+    edits_before = counted("edit", "edited")
     action = edit(footage_id)
     assert await publisher.act(action) == 1
     await publisher.act(action)  # redelivered
@@ -153,6 +160,7 @@ async def test_an_edit_then_an_unpublish_each_act_once_even_when_redelivered(tmp
     assert first == again  # the same answer, the same event id
     assert first.state == "edited" and first.title == "Tiêu đề đã sửa" and first.action_id == action.event_id
     assert first.ward == "p1" and first.post_id == "vid-1"
+    assert counted("edit", "edited") == edits_before + 1  # answered twice, counted once
     entry = ledger.get(footage_id, "yt", "youtube")
     assert entry is not None and entry.state is PostState.EDITED
 

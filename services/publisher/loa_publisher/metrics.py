@@ -30,6 +30,13 @@ AUTH_FAILURES = Counter("loa_publisher_auth_failures_total", "Authorization fail
 # failed: logged with the reason; the post still waits in the ledger and on the ward's page).
 APPROVAL_NOTICES = Counter("loa_approval_notices_total", "Approval notices by way and outcome", ["way", "outcome"])
 
+# People's actions on posts that went out (posts.actions), by platform, action (edit, unpublish) and outcome (edited,
+# unpublished, failed: the platform refused or stayed down, or the action was refused before trying). A redelivered
+# action answered again is not counted twice.
+POST_ACTIONS = Counter(
+    "loa_post_actions_total", "Actions on published posts by outcome", ["platform", "action", "outcome"]
+)
+
 for _kind in ("token_rejected", "refresh_refused", "still_unauthorized"):
     AUTH_FAILURES.labels(_kind)
 for _way in ("email", "webhook"):

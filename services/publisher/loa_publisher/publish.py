@@ -324,6 +324,7 @@ class Publisher:
             reason=reason,
         )
         self.ledger.finish_action(action.event_id, key, record=change.model_dump_json(), post_state=state)
+        metrics.POST_ACTIONS.labels(platform, action.action, change.state).inc()
         await self.producer.send(POSTS_CHANGED, change)
 
     async def _changed_again(self, done: ActionEntry) -> None:
