@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -537,3 +538,19 @@ def test_a_district_admin_uploads_for_a_ward_with_the_cli_and_a_ward_admin_canno
     footage_id = done.output.strip().splitlines()[-1]
     (event,) = [e for e in wards.ingest.uploaded_events() if e.footage_id == footage_id]
     assert event.ward == WARD_B
+
+
+def test_the_district_page_shows_every_wards_totals_to_a_district_admin_only(wards: Wards) -> None:
+    url = f"{wards.ingest.url}/ui/district"
+    shown = httpx.get(url, params={"lang": "en"}, headers=_auth(STATIC))
+    assert shown.status_code == 200, shown.text
+    assert "The wards at a glance" in shown.text
+    for ward in (WARD_A, WARD_B):  # each ward's total row: 1 footage, 1 post published, 1 failed
+        row = re.search(rf'<tr class="ward-total" data-ward="{ward}">(.*?)</tr>', shown.text)
+        assert row is not None, ward
+        assert re.findall(r"<td>(\d+)</td>", row.group(1))[:3] == ["1", "1", "1"], row.group(1)
+    refused = httpx.get(url, headers=_auth(wards.a_admin))
+    assert refused.status_code == 403 and WARD_B not in refused.text
+    assert_bilingual(refused.json()["detail"])
+    browser = httpx.get(url)
+    assert browser.status_code == 303 and browser.headers["location"].startswith("/signin?next=")

@@ -38,6 +38,7 @@ from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_api import ChannelDesk, channels_router
 from loa_ingest.channels_page import channels_page_router
+from loa_ingest.district_page import district_page_router
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.footage_page import footage_page_router
 from loa_ingest.metadata import describe_upload
@@ -326,6 +327,7 @@ def create_api(
     api.include_router(
         footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of)
     )
+    api.include_router(district_page_router(relay, requires, gate.session_of))
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

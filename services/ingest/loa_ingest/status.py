@@ -77,6 +77,14 @@ class StatusRelay:
         items = response.json().get("items", [])
         return [item for item in items if isinstance(item, dict)]
 
+    async def district(self, params: dict[str, Any], caller_token: str) -> dict[str, Any]:
+        """Metrics' /reports/district (every ward's totals of a month; district admins only)."""
+        response = await self._send("GET", f"{self._base}/reports/district", params, caller_token)
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("wards"), list):
+            raise StatusUnavailable("metrics answered a district report ingest cannot read")
+        return body
+
     async def _send(self, method: str, url: str, params: dict[str, Any], caller_token: str) -> httpx.Response:
         """One request with the caller's credential: a refusal is passed on (StatusRefused), no answer is
         StatusUnavailable."""
