@@ -79,15 +79,17 @@ def stored_tokens(path: Path) -> list[str]:
 def test_refresh_tokens_rotate_durably_encrypted_per_connection(tmp_path: Path) -> None:
     ledger = Ledger.open(tmp_path / "l.sqlite3", secrets=BOX)
     assert ledger.refresh_token("oa", "conn-1") is None
-    ledger.store_refresh_token("oa", "conn-1", "r1")
-    ledger.store_refresh_token("oa", "conn-1", "r2")
+    ledger.store_refresh_token("oa", "conn-1", "1//refresh-one")
+    ledger.store_refresh_token("oa", "conn-1", "1//refresh-two")
     ledger.close()
     ledger = Ledger.open(tmp_path / "l.sqlite3", secrets=BOX)
-    assert ledger.refresh_token("oa", "conn-1") == "r2"
+    assert ledger.refresh_token("oa", "conn-1") == "1//refresh-two"
     # Connected again: the new connection never starts from the token of the one it replaced.
     assert ledger.refresh_token("oa", "conn-2") is None
     assert ledger.refresh_token("other", "conn-1") is None
-    assert stored_tokens(tmp_path / "l.sqlite3") and all("r2" not in t for t in stored_tokens(tmp_path / "l.sqlite3"))
+    # A Fernet token is urlsafe base64 (no "/"): it can hold "r2" by chance (~3% of runs), never this.
+    stored = stored_tokens(tmp_path / "l.sqlite3")
+    assert stored and all("1//refresh-two" not in t for t in stored)
     assert (tmp_path / "l.sqlite3").stat().st_mode & 0o077 == 0  # tokens inside: owner only
 
 
