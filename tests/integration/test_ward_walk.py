@@ -249,6 +249,8 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"json": {"title": "Tiêu đề mới"}}
     if (method, path) == ("POST", "/posts/{footage_id}/{channel}/unpublish"):
         return {"json": {"how": "delete"}}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/reschedule"):
+        return {"json": {"publish_at": None}}
     if (method, path) == ("POST", "/subtitles"):
         return {"params": {"ward": WARD_A}, "content": "1\n00:00:01,000 --> 00:00:02,000\nchào\n".encode()}
     if (method, path) == ("POST", "/channels/{name}/branding/{kind}"):
@@ -292,6 +294,8 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> No
     assert by_route[("POST", "/posts/{footage_id}/{channel}/edit")] == 404
     assert by_route[("POST", "/posts/{footage_id}/{channel}/unpublish")] == 404
     assert by_route[("POST", "/subtitles")] == 422, "ward B stores no subtitles under ward A's name"
+    assert by_route[("POST", "/posts/{footage_id}/{channel}/reschedule")] == 404
+    assert by_route[("POST", "/posts/{footage_id}/{channel}/cancel")] == 404
 
 
 def test_another_wards_channel_is_refused_by_name(wards: Wards) -> None:

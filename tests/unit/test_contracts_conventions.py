@@ -22,6 +22,7 @@ from loa_core.contracts import (
     POSTS_CHANGED,
     POSTS_DECISIONS,
     POSTS_FAILED,
+    POSTS_SCHEDULE,
     RENDITIONS_READY,
     SERVICES,
     SETTLED,
@@ -182,17 +183,23 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 
 def test_the_routing_of_the_pipeline() -> None:
     assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED,)
-    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS)
+    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE)
     assert topics_consumed_by("ingest") == ()
     assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, DEAD_LETTER}
     assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
     assert consumer_groups() == {
         "transcode": (FOOTAGE_UPLOADED,),
-        "publisher": (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS),
+        "publisher": (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE),
         "metrics": topics_consumed_by("metrics"),
     }
     assert TRANSCODE_PROGRESS not in topics_consumed_by("metrics")
-    assert topics_produced_by("ingest") == (FOOTAGE_UPLOADED, POSTS_DECISIONS, POSTS_ACTIONS, CHANNEL_REGISTRY)
+    assert topics_produced_by("ingest") == (
+        FOOTAGE_UPLOADED,
+        POSTS_DECISIONS,
+        POSTS_ACTIONS,
+        POSTS_SCHEDULE,
+        CHANNEL_REGISTRY,
+    )
     assert POSTS_CHANGED in topics_produced_by("publisher") and POSTS_CHANGED in topics_consumed_by("metrics")
 
 

@@ -9,7 +9,9 @@ import pytest
 from loa_core.contracts import NOT_NEEDED, Approval, FootageMetadata, PostDecision, PostText, approval_of
 from loa_publisher.decide import (
     AWAITING_APPROVAL,
+    CANCELLED,
     DISCONNECTED,
+    NEVER,
     Action,
     Announce,
     Fail,
@@ -39,6 +41,7 @@ def act(
     connected: bool = True,
     shared: bool = False,
     approval: Approval = NOT_NEEDED,
+    cancelled: bool = False,
 ) -> Action:
     return decide(
         seen,
@@ -50,6 +53,7 @@ def act(
         shared_ledger=shared,
         abandoned_after=5 * MIN,
         approval=approval,
+        cancelled=cancelled,
     )
 
 
@@ -65,7 +69,11 @@ def act(
         (Seen(PostState.UPLOADING, updated_at=QUIET), {"shared": True}, Post(claim=False)),
         # In flight on an embedded ledger: ours from before a crash, resumed at once.
         (Seen(PostState.UPLOADING, updated_at=FRESH), {}, Post(claim=False)),
-        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {}, Leave(f"held until {(NOW + MIN).isoformat()}")),
+        (
+            Seen(PostState.SCHEDULED, due_at=NOW + MIN),
+            {"publish_at": NOW + MIN},
+            Leave(f"held until {(NOW + MIN).isoformat()}"),
+        ),
         (Seen(PostState.SCHEDULED, due_at=NOW), {}, Post(claim=True)),  # due: claimed first
         (Seen(), {"publish_at": NOW + MIN}, Hold(NOW + MIN)),  # a publish time ahead: held
         (Seen(), {"publish_at": NOW + MIN, "platform": "youtube"}, Post(claim=False)),  # YouTube schedules itself
@@ -82,7 +90,7 @@ def act(
         (Seen(), {"connected": False, "publish_at": NOW + MIN}, Hold(NOW + MIN)),
         (
             Seen(PostState.SCHEDULED, due_at=NOW + MIN),
-            {"connected": False},
+            {"connected": False, "publish_at": NOW + MIN},
             Leave(f"held until {(NOW + MIN).isoformat()}"),
         ),
         # Posted or failed before it was disconnected: as always.
@@ -94,6 +102,28 @@ def act(
             {"shared": True, "connected": False},
             Leave("another worker is posting it"),
         ),
+        # A person moved the time of a post held for it (contracts.schedule): held until the new time, or out now.
+        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {"publish_at": NOW + 2 * MIN}, Hold(NOW + 2 * MIN)),
+        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {}, Post(claim=True)),
+        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {"publish_at": NOW - MIN}, Post(claim=True)),
+        # A hold for another reason (a quota, a platform down) is waited out whatever the publish time.
+        (
+            Seen(PostState.SCHEDULED, due_at=NOW + MIN, reason="quota"),
+            {},
+            Leave(f"held until {(NOW + MIN).isoformat()}"),
+        ),
+        (
+            Seen(PostState.SCHEDULED, due_at=NOW + MIN, failing_since=QUIET),
+            {},
+            Leave(f"held until {(NOW + MIN).isoformat()}"),
+        ),
+        # Cancelled: held for ever (once), until a change gives it a time again; what went out stays out.
+        (Seen(), {"cancelled": True}, Hold(NEVER, reason=CANCELLED)),
+        (Seen(PostState.SCHEDULED, due_at=NOW + MIN), {"cancelled": True}, Hold(NEVER, reason=CANCELLED)),
+        (Seen(PostState.SCHEDULED, due_at=NEVER, reason=CANCELLED), {"cancelled": True}, Leave(CANCELLED)),
+        (Seen(PostState.SCHEDULED, due_at=NEVER, reason=CANCELLED), {"publish_at": NOW + MIN}, Hold(NOW + MIN)),
+        (Seen(PostState.SCHEDULED, due_at=NEVER, reason=CANCELLED), {}, Post(claim=True)),
+        (Seen(PostState.POSTED), {"cancelled": True}, Announce()),
     ],
 )
 def test_decide(seen: Seen, options: dict[str, object], expected: Action) -> None:
@@ -123,7 +153,7 @@ REJECTION = rejected_because("Sai tên")
         # A publish time ahead: held until then, the approval asked about at that time.
         (
             Seen(PostState.SCHEDULED, due_at=NOW + MIN),
-            {"approval": AWAITING},
+            {"approval": AWAITING, "publish_at": NOW + MIN},
             Leave(f"held until {(NOW + MIN).isoformat()}"),
         ),
         # Rejected: at once, even while held for its time; said once.

@@ -43,7 +43,7 @@ from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.footage_page import footage_page_router
 from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
-from loa_ingest.schedule import schedule_router
+from loa_ingest.schedule import changes_router, schedule_router
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.signin import Gate, relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
@@ -319,6 +319,7 @@ def create_api(
     api.include_router(channels_page_router(desk, requires, gate.session_of))
     if audit is not None:
         api.include_router(approval_router(channels, audit, requires))
+        api.include_router(changes_router(service.catalog, audit, requires))
         api.include_router(actions_router(channels, audit, requires, relay, service.catalog))
     api.include_router(subtitles_router(service.storage, requires))
     api.include_router(schedule_router(service.catalog, channels, relay, requires, gate.session_of))

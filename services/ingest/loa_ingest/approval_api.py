@@ -22,6 +22,7 @@ from loa_core.contracts import (
     FootageId,
     PostAction,
     PostDecision,
+    PostSchedule,
     PostText,
     ProfileName,
     Sha256,
@@ -52,12 +53,15 @@ class Decided(BaseModel):
 
     decision: PostDecision | None = None
     action: PostAction | None = None
+    schedule: PostSchedule | None = None  # a reschedule or a cancel (contracts.schedule)
     sent: bool  # whether it is known to be on posts.decisions / posts.actions (else it is sent shortly)
 
 
 def decided(entry: Recorded) -> Decided:
     if isinstance(entry.entry, PostAction):
         return Decided(action=entry.entry, sent=entry.sent)
+    if isinstance(entry.entry, PostSchedule):
+        return Decided(schedule=entry.entry, sent=entry.sent)
     return Decided(decision=entry.entry, sent=entry.sent)
 
 

@@ -2,7 +2,9 @@
 their records on `posts.decisions` (a `PostDecision`) and `posts.actions` (a `PostAction`: edit the text, unpublish).
 
 An action's row keeps the action kind (edit, unpublish) in `decision`, its new text (edit) in `text` and how it is
-taken down (unpublish) in `reason`; `cuts` is `{}` and `text_sha256` the new text's (empty for an unpublish).
+taken down (unpublish) in `reason`; `cuts` is `{}` and `text_sha256` the new text's (empty for an unpublish). A
+schedule change (`PostSchedule` on `posts.schedule`) is `reschedule` (the new time in `reason`, empty: at once) or
+`cancel`, with `cuts` `{}` and an empty `text_sha256`.
 
 Append-only: a decision is one row, written once with the `PostDecision` it sends and never changed or deleted (a
 new decision on the same post is a new row; the newest wins in the publisher). The row is also the outbox (as the
@@ -23,7 +25,15 @@ from typing import Any
 from sqlalchemy import Column, Engine, Integer, MetaData, Row, Table, Text, insert, select, update
 
 from loa_core import db
-from loa_core.contracts import POSTS_ACTIONS, POSTS_DECISIONS, PostAction, PostDecision, PostText
+from loa_core.contracts import (
+    POSTS_ACTIONS,
+    POSTS_DECISIONS,
+    POSTS_SCHEDULE,
+    PostAction,
+    PostDecision,
+    PostSchedule,
+    PostText,
+)
 from loa_core.kafka import EventProducer
 
 log = logging.getLogger(__name__)
@@ -51,6 +61,8 @@ audit_log = Table(
 
 
 ACTIONS = ("edit", "unpublish")  # `decision` values of an action's row
+SCHEDULE_CHANGES = ("reschedule", "cancel")  # `decision` values of a schedule change's row
+Entry = PostDecision | PostAction | PostSchedule
 
 
 @dataclass(frozen=True)
@@ -58,12 +70,25 @@ class Recorded:
     """One decision, or one action on a published post, as the log keeps it."""
 
     seq: int
-    entry: PostDecision | PostAction
+    entry: Entry
     sent: bool
 
 
-def _read(decision: str, record: str) -> PostDecision | PostAction:
+def _read(decision: str, record: str) -> Entry:
+    if decision in SCHEDULE_CHANGES:
+        return PostSchedule.read_json(record)
     return PostAction.read_json(record) if decision in ACTIONS else PostDecision.read_json(record)
+
+
+def _schedule_row(change: PostSchedule) -> dict[str, Any]:
+    when = change.publish_at.isoformat() if change.publish_at is not None else ""
+    return {
+        "decision": "cancel" if change.cancelled else "reschedule",
+        "reason": None if change.cancelled else when,
+        "cuts": "{}",
+        "text": None,
+        "text_sha256": "",
+    }
 
 
 def _recorded(row: Row[Any]) -> Recorded:
@@ -86,7 +111,7 @@ class AuditLog:
         self._engine = engine
         self._producer = producer
 
-    async def record(self, decision: PostDecision | PostAction) -> Recorded:
+    async def record(self, decision: Entry) -> Recorded:
         """Write the decision or action (committed before anything is sent), then send it; a failed send is left to
         the sweep. Returns the row as it stands after the attempt."""
         values = {
@@ -101,6 +126,8 @@ class AuditLog:
         }
         if isinstance(decision, PostAction):
             values |= _action_row(decision)
+        elif isinstance(decision, PostSchedule):
+            values |= _schedule_row(decision)
         else:
             values |= {
                 "decision": decision.decision,
@@ -141,9 +168,11 @@ class AuditLog:
 
     # -- the outbox ----------------------------------------------------------------------------------------------
 
-    async def _send(self, decision: PostDecision | PostAction) -> None:
+    async def _send(self, decision: Entry) -> None:
         if isinstance(decision, PostAction):
             await self._producer.send(POSTS_ACTIONS, decision)
+        elif isinstance(decision, PostSchedule):
+            await self._producer.send(POSTS_SCHEDULE, decision)
         else:
             await self._producer.send(POSTS_DECISIONS, decision)
         statement = update(audit_log).where(audit_log.c.event_id == decision.event_id).values(sent=1)
@@ -192,6 +221,12 @@ def audit_csv(entries: list[Recorded]) -> str:
         d = entry.entry
         if isinstance(d, PostAction):
             writer.writerow([_cell(value) for value in _action_csv(d)])
+            continue
+        if isinstance(d, PostSchedule):
+            change = _schedule_row(d)
+            cells = (d.occurred_at.isoformat(), d.ward, d.footage_id, d.channel, change["decision"], d.by,
+                     change["reason"] or "", "", "", "", "", "", d.event_id)  # fmt: skip
+            writer.writerow([_cell(value) for value in cells])
             continue
         text = d.text
         row = (

@@ -82,7 +82,7 @@ def _event_date(value: str | None, today: date) -> date | None:
     return day
 
 
-def _publish_at(value: str | None, now: datetime, field: str = "publish_at") -> datetime | None:
+def publish_time(value: str | None, now: datetime, field: str = "publish_at") -> datetime | None:
     """A publish time: with its offset, or without one in the ward's time zone (Asia/Ho_Chi_Minh)."""
     if value is None or not value.strip():
         return None
@@ -114,10 +114,10 @@ def _publish_times(
             f"A publish time is given for channel(s) not chosen: {', '.join(strangers)}. "
             f"/ Có giờ đăng cho kênh không được chọn: {', '.join(strangers)}."
         )
-    common = _publish_at(one("publish_at"), now)
+    common = publish_time(one("publish_at"), now)
     times = {}
     for name in names:
-        when = _publish_at(one(PUBLISH_AT_PREFIX + name), now, PUBLISH_AT_PREFIX + name) or common
+        when = publish_time(one(PUBLISH_AT_PREFIX + name), now, PUBLISH_AT_PREFIX + name) or common
         if when is not None:
             times[name] = when
     return times

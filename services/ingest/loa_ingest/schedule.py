@@ -1,9 +1,10 @@
-"""The ward's schedule: a calendar (month and week, FullCalendar from npm) of its posts by channel, scheduled and
-published, fed by GET /schedule/posts.
+"""The ward's schedule: reschedule or cancel a post before it goes out (`changes_router`), and a calendar (month and
+week, FullCalendar from npm) of its posts by channel, scheduled and published, fed by GET /schedule/posts.
 
 Published posts come from metrics' /posts through the status relay (the caller's own credential, so metrics
 filters by ward); scheduled ones from ingest's own catalog (each upload's `FootageMetadata.publish_at`, which the
 publisher holds the post until). A scheduled post that metrics reports published shows once, as published.
+The calendar shows each upload's own times, not a later reschedule (the audit log has those; see the report).
 """
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
@@ -13,18 +14,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from loa_core.auth import Caller, Role
-from loa_core.contracts import FootageUploaded
+from loa_core.contracts import ChannelName, FootageId, FootageUploaded, PostSchedule
+from loa_ingest.approval_api import Decided, decided, decided_by
+from loa_ingest.audit import AuditLog
 from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.channels_page import SessionOf
-from loa_ingest.metadata import WARD_TIMEZONE
+from loa_ingest.metadata import WARD_TIMEZONE, publish_time
 from loa_ingest.pages import Strings, render
 from loa_ingest.signin import relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable
+from loa_ingest.validation import RejectedUpload
 
 Requires = Callable[[Role], Callable[..., Awaitable[Caller]]]
 State = Literal["scheduled", "due", "published"]
@@ -116,6 +120,47 @@ STRINGS: Strings = {
     "week": ("Tuần", "Week"),
     "today": ("Hôm nay", "Today"),
 }
+
+
+class Reschedule(BaseModel):
+    publish_at: datetime | None = Field(
+        description="the new time (an offset, or the ward's time without one); null: post as soon as it can"
+    )
+
+
+def changes_router(catalog: Catalog, log: AuditLog, requires: Requires) -> APIRouter:
+    """Reschedule and cancel a post that has not gone out (an editor of the footage's ward), audited, then sent to
+    the publisher on posts.schedule (contracts.schedule) through the audit log's outbox."""
+    router = APIRouter(tags=["posts"])
+    Editor = Annotated[Caller, Depends(requires("editor"))]
+
+    def change(who: Caller, footage_id: str, channel: str, **what: Any) -> PostSchedule:
+        uploaded = catalog.uploaded(footage_id)
+        if uploaded is None or not who.sees(uploaded.ward):
+            raise HTTPException(404, "No such footage in your ward. / Không tìm thấy video này trong phường của bạn.")
+        if channel not in uploaded.metadata.channels:
+            raise HTTPException(
+                404, f"This footage is not posted on {channel}. / Video này không đăng lên kênh {channel}."
+            )
+        return PostSchedule(footage_id=footage_id, ward=uploaded.ward, channel=channel, by=decided_by(who), **what)
+
+    @router.post("/posts/{footage_id}/{channel}/reschedule", status_code=202, summary="Move a post's publish time")
+    async def reschedule(
+        footage_id: FootageId, channel: ChannelName, who: Editor, body: Annotated[Reschedule, Body()]
+    ) -> Decided:
+        when = body.publish_at
+        if when is not None:
+            try:
+                when = publish_time(when.isoformat(), datetime.now(UTC))
+            except RejectedUpload as exc:
+                raise HTTPException(422, str(exc)) from None
+        return decided(await log.record(change(who, footage_id, channel, publish_at=when)))
+
+    @router.post("/posts/{footage_id}/{channel}/cancel", status_code=202, summary="Cancel a post that has not gone out")
+    async def cancel(footage_id: FootageId, channel: ChannelName, who: Editor) -> Decided:
+        return decided(await log.record(change(who, footage_id, channel, cancelled=True)))
+
+    return router
 
 
 def schedule_router(

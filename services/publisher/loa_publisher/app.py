@@ -15,10 +15,12 @@ from loa_core.auth import check_authorization
 from loa_core.contracts import (
     POSTS_ACTIONS,
     POSTS_DECISIONS,
+    POSTS_SCHEDULE,
     PUBLISHER,
     RENDITIONS_READY,
     PostAction,
     PostDecision,
+    PostSchedule,
     RenditionsReady,
     is_footage_id,
 )
@@ -128,6 +130,13 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
 
     # People's fixes to posts that went out (edit the text, unpublish): once per action id, through the ledger.
     consume(app, POSTS_ACTIONS, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=act)
+
+    async def rescheduled(change: PostSchedule) -> None:
+        await channels.wait_ready()
+        await publisher.rescheduled(change)
+
+    # People's changes to when a post goes out (reschedule, cancel): kept in the ledger, held posts re-decided.
+    consume(app, POSTS_SCHEDULE, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=rescheduled)
     topic = RENDITIONS_READY.full_name(settings.topic_prefix)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers

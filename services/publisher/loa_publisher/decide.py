@@ -8,7 +8,7 @@ backoff. `Publisher` does the I/O around them: it reads the ledger, acts on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from loa_core.contracts import MANUAL_ACTION_URLS, NOT_NEEDED, ActionKind, Approval, Unpublish, allows
 from loa_publisher.ledger import WENT_OUT, ActionState, PostState
@@ -28,6 +28,12 @@ AWAITING_APPROVAL = (
     "awaiting approval: an approver of the ward must approve this cut and text / chờ duyệt: người duyệt của phường"
     " cần duyệt bản dựng và nội dung này"
 )
+
+
+# Why a post is not going out (the ledger's reason): a person cancelled its publish time (contracts.schedule); it is
+# held with a due time the scheduler never reaches, until a later change gives it a time again.
+CANCELLED = "cancelled by a person: never posted unless rescheduled / đã hủy lịch đăng: chỉ đăng khi được hẹn lại giờ"
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def rejected_because(reason: str) -> str:
@@ -104,15 +110,21 @@ def decide(
     shared_ledger: bool,
     abandoned_after: timedelta,
     approval: Approval = NOT_NEEDED,
+    cancelled: bool = False,
 ) -> Action:
     """The post's state machine before an attempt. `connected`: the channel registry says the channel can post;
-    `approval`: what the approvers said about exactly this cut and text (`approval_of`)."""
+    `approval`: what the approvers said about exactly this cut and text (`approval_of`); `publish_at` the post's
+    time now (a person's newest schedule change, else the footage's), `cancelled` if that change cancelled it."""
     if seen.state in (PostState.POSTED, PostState.EDITED):
         return Announce()
     if seen.state is PostState.UNPUBLISHED:
         return Leave("unpublished: a person took it down; never posted again")
     if seen.state is PostState.FAILED:
         return Leave("failed: waits for a person (`loa retry`)")
+    if cancelled:
+        if seen.state is PostState.SCHEDULED and seen.reason == CANCELLED:
+            return Leave(CANCELLED)
+        return Hold(NEVER, reason=CANCELLED)
     if approval.rejection is not None:
         # At once, even for a post held until its publish time: the editor sees the reason now.
         reason = rejected_because(approval.rejection)
@@ -129,7 +141,12 @@ def decide(
     live = seen.updated_at is not None and seen.updated_at > now - abandoned_after
     if seen.state in (PostState.PENDING, PostState.UPLOADING) and shared_ledger and live:
         return Leave("another worker is posting it")
-    if seen.state is PostState.SCHEDULED and seen.due_at is not None and seen.due_at > now:
+    # Held for its publish time (no reason, no failures) and the time was changed since, or cancelled then given a
+    # time again: decided again below. Any other hold (a platform down, a quota) is waited out.
+    moved = seen.reason == CANCELLED or (
+        seen.reason is None and seen.failing_since is None and seen.due_at != publish_at
+    )
+    if seen.state is PostState.SCHEDULED and seen.due_at is not None and seen.due_at > now and not moved:
         return Leave(f"held until {seen.due_at.isoformat()}")
     if approval.awaiting:
         # Waits, due at once, like a disconnected channel's post; the decision re-drives it when it comes.

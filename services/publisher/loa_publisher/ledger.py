@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Engine, MetaData, Row, Table, Text, and_, func, select, update
 
 from loa_core import db
-from loa_core.contracts import DEFAULT_WARD, PUBLISHER, PostDecision, utc_now
+from loa_core.contracts import DEFAULT_WARD, PUBLISHER, PostDecision, PostSchedule, utc_now
 from loa_core.secrets import SecretBox, SecretKeyMissing, SecretUndecryptable, is_encrypted
 from loa_core.streaming import PermanentError, RetryableError
 
@@ -131,6 +131,16 @@ posts = Table(
 # The newest decision per (footage, channel): the PostDecision as received, and its time (which one is newest).
 decisions = Table(
     "decisions",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("occurred_at", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("record", Text, nullable=False),
+)
+# People's schedule changes (reschedule, cancel): the newest per (footage, channel), like decisions.
+schedule_changes = Table(
+    "schedule_changes",
     metadata,
     Column("footage_id", Text, primary_key=True),
     Column("channel", Text, primary_key=True),
@@ -332,21 +342,35 @@ class Ledger:
     def record_decision(self, decision: PostDecision) -> bool:
         """Keep the decision if it is the newest for its (footage, channel); whether it was (an older or repeated one
         is not)."""
-        where = and_(decisions.c.footage_id == decision.footage_id, decisions.c.channel == decision.channel)
-        at = _iso(decision.occurred_at)
+        return self._keep_newest(decisions, decision)
+
+    def record_schedule(self, change: PostSchedule) -> bool:
+        """Keep the schedule change if it is the newest for its (footage, channel); whether it was."""
+        return self._keep_newest(schedule_changes, change)
+
+    def schedule_change(self, footage_id: str, channel: str) -> PostSchedule | None:
+        """The newest schedule change of the footage's post to the channel, or None."""
+        where = and_(schedule_changes.c.footage_id == footage_id, schedule_changes.c.channel == channel)
+        record = self._run(lambda c: c.execute(select(schedule_changes.c.record).where(where)).scalar())
+        return PostSchedule.read_json(record) if record is not None else None
+
+    def _keep_newest(self, table: Table, event: PostDecision | PostSchedule) -> bool:
+        """Keep a per-(footage, channel) event in `table` if it is the newest there (occurred_at, then event_id)."""
+        where = and_(table.c.footage_id == event.footage_id, table.c.channel == event.channel)
+        at = _iso(event.occurred_at)
 
         def work(c: Connection) -> bool:
-            row = c.execute(select(decisions.c.occurred_at, decisions.c.event_id).where(where)).first()
-            if row is not None and (row.occurred_at, row.event_id) >= (at, decision.event_id):
+            row = c.execute(select(table.c.occurred_at, table.c.event_id).where(where)).first()
+            if row is not None and (row.occurred_at, row.event_id) >= (at, event.event_id):
                 return False
             values = {
-                "footage_id": decision.footage_id,
-                "channel": decision.channel,
+                "footage_id": event.footage_id,
+                "channel": event.channel,
                 "occurred_at": at,
-                "event_id": decision.event_id,
-                "record": decision.model_dump_json(),
+                "event_id": event.event_id,
+                "record": event.model_dump_json(),
             }
-            db.upsert(c, decisions, values, update=["occurred_at", "event_id", "record"])
+            db.upsert(c, table, values, update=["occurred_at", "event_id", "record"])
             return True
 
         return self._run(work)

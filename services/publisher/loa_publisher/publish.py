@@ -30,6 +30,7 @@ from loa_core.contracts import (
     PostDecision,
     PostFailed,
     PostPublished,
+    PostSchedule,
     Rendition,
     RenditionsReady,
     approval_of,
@@ -208,11 +209,14 @@ class Publisher:
             )
             return 0
         log.info("%s %s/%s (by %s)", decision.decision, decision.footage_id, decision.channel, decision.by)
-        channel = self.channels.get(decision.channel)
+        return await self._ask_again(decision.footage_id, decision.channel, (PostState.SCHEDULED, PostState.REJECTED))
+
+    async def _ask_again(self, footage_id: str, channel_name: str, states: tuple[PostState, ...]) -> int:
+        """Decide again, now, about the footage's posts to the channel that the ledger has in one of `states`."""
+        channel = self.channels.get(channel_name)
         asked = 0
-        for entry in self.ledger.entries(decision.footage_id):
-            waiting = entry.state in (PostState.SCHEDULED, PostState.REJECTED)
-            if entry.channel != decision.channel or not waiting or entry.request is None or channel is None:
+        for entry in self.ledger.entries(footage_id):
+            if entry.channel != channel_name or entry.state not in states or entry.request is None or channel is None:
                 continue
             event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))
             rendition = next((r for r in event.renditions if r.profile == entry.profile), None)
@@ -221,6 +225,23 @@ class Publisher:
             asked += 1
             await self._post(event, PlannedPost(channel, rendition))
         return asked
+
+    async def rescheduled(self, change: PostSchedule) -> int:
+        """A posts.schedule event: kept in the ledger if it is the newest on its (footage, channel), then that
+        channel's held posts of the footage are asked about again at once (held until the new time, posted now if
+        it has passed, held for ever if cancelled). A change on posts not seen yet is only kept: `handle` applies
+        it when their renditions arrive; a post that went out is not changed. Returns how many posts were asked."""
+        if not self.ledger.record_schedule(change):
+            log.info("schedule change %s is not the newest on %s/%s: ignored", change.event_id, change.footage_id,
+                     change.channel)  # fmt: skip
+            return 0
+        what = (
+            "cancelled"
+            if change.cancelled
+            else f"moved to {change.publish_at.isoformat() if change.publish_at else 'now'}"
+        )
+        log.info("%s/%s %s (by %s)", change.footage_id, change.channel, what, change.by)
+        return await self._ask_again(change.footage_id, change.channel, (PostState.SCHEDULED,))
 
     async def act(self, action: PostAction) -> int:
         """A posts.actions event: change or take down every cut of the footage posted on the channel, once per
@@ -360,7 +381,8 @@ class Publisher:
         seen = Seen()
         if entry is not None:
             seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since, entry.error)
-        publish_at = event.metadata.publish_at.get(channel.name)
+        change = self.ledger.schedule_change(key.footage_id, key.channel)
+        publish_at = change.publish_at if change is not None else event.metadata.publish_at.get(channel.name)
         decision = self.ledger.decision(key.footage_id, key.channel) if channel.approval_required else None
         approval = approval_of(
             channel.approval_required,
@@ -379,6 +401,7 @@ class Publisher:
             shared_ledger=self.ledger.shared,
             abandoned_after=self.abandoned_after,
             approval=approval,
+            cancelled=change is not None and change.cancelled,
         )
         match action:
             case Announce():

@@ -7,6 +7,7 @@
 - `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
 - `actions`: people's fixes to published posts (edit, unpublish) and what came of them;
 - `decisions`: approvers' decisions on posts, and the text and cuts they pin;
+- `schedule`: people's changes to when a post goes out (reschedule, cancel);
 - `channels`: the channel, and the registry event that carries it to every service;
 - `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
 """
@@ -61,6 +62,7 @@ from loa_core.contracts.events import (
     SourceMedia,
     TranscodeProgress,
 )
+from loa_core.contracts.schedule import PostSchedule
 from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, FootageStatus
 from loa_core.contracts.topics import (
     ALL_TOPICS,
@@ -75,6 +77,7 @@ from loa_core.contracts.topics import (
     POSTS_DECISIONS,
     POSTS_FAILED,
     POSTS_PUBLISHED,
+    POSTS_SCHEDULE,
     PUBLISHER,
     RENDITIONS_READY,
     SERVICES,
@@ -124,6 +127,7 @@ __all__ = [
     "POSTS_DECISIONS",
     "POSTS_FAILED",
     "POSTS_PUBLISHED",
+    "POSTS_SCHEDULE",
     "PUBLISHER",
     "RENDITIONS_READY",
     "SERVICES",
@@ -157,6 +161,7 @@ __all__ = [
     "PostDecision",
     "PostFailed",
     "PostPublished",
+    "PostSchedule",
     "PostText",
     "PostView",
     "ProfileName",

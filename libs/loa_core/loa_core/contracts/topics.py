@@ -21,6 +21,7 @@ from loa_core.contracts.events import (
     RenditionsReady,
     TranscodeProgress,
 )
+from loa_core.contracts.schedule import PostSchedule
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -67,6 +68,9 @@ POSTS_DECISIONS = TopicSpec(
 # what the publisher did about each on each post. Kept as long as the posts they change.
 POSTS_ACTIONS = TopicSpec("posts.actions", PostAction, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
 POSTS_CHANGED = TopicSpec("posts.changed", PostChanged, "footage_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
+# People's changes to when a post goes out (reschedule, cancel), from ingest (recorded in its audit log first); kept
+# as long as the posts: a post scheduled months ahead must still find its change.
+POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic
@@ -96,6 +100,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_DECISIONS,
     POSTS_ACTIONS,
     POSTS_CHANGED,
+    POSTS_SCHEDULE,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
     CHANNEL_REGISTRY,
