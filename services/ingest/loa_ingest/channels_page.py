@@ -8,7 +8,7 @@ refusal in the page's language.
 """
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from loa_core.auth import Caller
 from loa_core.contracts import PLATFORMS
 from loa_core.contracts.channels import PROFILE_NAMES
-from loa_ingest.accounts import Session
 from loa_ingest.channels import StoredChannel
 from loa_ingest.channels_api import ChannelChange, ChannelDesk, ChannelRequest, Kind, Option, Requires, refusal
-from loa_ingest.pages import Lang, Strings, language_of, render
+from loa_ingest.pages import Lang, SessionOf, Strings, language_of, render, sign_in_first
 
 PAGE = "/ui/channels"
 # The option that sets who sees a post, and its choices, per platform (the publisher's adapters read these).
@@ -32,7 +31,6 @@ PRIVACY: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 TEMPLATES = ("title_template", "description_template")
 # The request's signed-in session (signin.py Gate.session_of): the person the page names and its forms' CSRF token.
-SessionOf = Callable[[Request], Session | None]
 
 STRINGS: Strings = {
     "title": ("Kênh của phường", "Ward channels"),
@@ -140,11 +138,7 @@ def channels_page_router(desk: ChannelDesk, requires: Requires, session_of: Sess
     router = APIRouter(include_in_schema=False)
     WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
 
-    async def signed_in(request: Request) -> None:
-        """A browser that is not signed in goes to the sign-in page first, and comes back here after."""
-        if "authorization" not in request.headers and session_of(request) is None:
-            target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
-            raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": f"/signin?next={target}"})
+    signed_in = sign_in_first(session_of)
 
     def page(
         request: Request,

@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from loa_core.auth import Caller, Role
@@ -40,13 +39,12 @@ from loa_ingest.accounts import Session
 from loa_ingest.advice import EDIT_AND_RESUBMIT, Advice, advise
 from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
-from loa_ingest.pages import Strings, language_of
+from loa_ingest.pages import SessionOf, Strings, language_of, sign_in_first
 from loa_ingest.pages import render as render_page
 from loa_ingest.signin import relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable
 
 Requires = Callable[[Role], Callable[..., Awaitable[Caller]]]
-SessionOf = Callable[[Request], Session | None]
 STILLS = ("thumbnail", "cover")
 # What an approval record (contracts.decisions PostText) takes as a title, whatever the platform allows.
 APPROVAL_TITLE_CHARS = 200
@@ -350,12 +348,7 @@ def footage_page_router(
             raise HTTPException(404, "No such still: thumbnail or cover. / Không có ảnh này: thumbnail hoặc cover.")
         return await stream(request, layout.image_key(footage_id, kind), "image/jpeg")
 
-    def signed_in_or_redirect(request: Request) -> Session | None:
-        session = session_of(request)
-        if "authorization" not in request.headers and session is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": f"/signin?next={quote(target)}"})
-        return session
+    signed_in_or_redirect = sign_in_first(session_of)
 
     def page(request: Request, template: str, context: dict[str, Any], session: Session | None) -> Response:
         return render_page(

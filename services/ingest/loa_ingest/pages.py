@@ -15,13 +15,16 @@ key to a person.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from loa_ingest.accounts import Session
 
 Lang = Literal["vi", "en"]
 LANGS: tuple[Lang, ...] = ("vi", "en")
@@ -97,3 +100,21 @@ def render(
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax", path="/")
     return response
+
+
+# How a page finds the signed-in person's session in a request (the Gate's, loa_ingest/signin.py).
+SessionOf = Callable[[Request], Session | None]
+
+
+def sign_in_first(session_of: SessionOf) -> Callable[[Request], Session | None]:
+    """The pages' dependency: a browser that is neither signed in nor sending a token goes to the sign-in page
+    first, and comes back to the page it asked for after; otherwise the session (None for a token)."""
+
+    def signed_in(request: Request) -> Session | None:
+        session = session_of(request)
+        if "authorization" not in request.headers and session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": f"/signin?next={quote(target)}"})
+        return session
+
+    return signed_in

@@ -23,9 +23,8 @@ from loa_ingest.approval_api import Decided, decided, decided_by
 from loa_ingest.audit import AuditLog
 from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
-from loa_ingest.channels_page import SessionOf
 from loa_ingest.metadata import WARD_TIMEZONE, publish_time
-from loa_ingest.pages import Strings, render
+from loa_ingest.pages import SessionOf, Strings, render
 from loa_ingest.signin import relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable
 from loa_ingest.validation import RejectedUpload
