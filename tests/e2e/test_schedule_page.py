@@ -131,5 +131,27 @@ def test_an_editor_schedules_one_channel_and_the_calendar_shows_both_posts(
     page.select_option("#channel-filter", "loa-to-2")
     expect(page.locator(".fc-event[data-state=published]")).to_have_count(0)
     expect(page.locator(".fc-event[data-state=scheduled]")).to_have_count(1)
+    page.select_option("#channel-filter", "")
+
+    # Rescheduled a day later from the calendar (on the phone), then cancelled: audited, shown where it now is.
+    later = due + timedelta(days=1)
+    page.locator(".fc-event[data-state=scheduled]").click()
+    expect(page.locator("#change-dialog")).to_be_visible()
+    page.fill("#change-time", later.strftime("%Y-%m-%dT%H:%M"))
+    page.click("#reschedule")
+    expect(page.locator("#change-done")).to_have_text("Đã ghi nhận thay đổi.")
+    moved = page.locator(f'td[data-date="{later:%Y-%m-%d}"] .fc-event[data-state=scheduled][data-channel=loa-to-2]')
+    expect(moved).to_have_count(1)
+    page.screenshot(path=str(FOLDER / "calendar-rescheduled-phone.png"), full_page=True)
+    moved.click()
+    page.click("#cancel-post")
+    expect(page.locator(".fc-event[data-state=cancelled][data-channel=loa-to-2]")).to_have_count(1)
+    expect(page.locator(".fc-event[data-state=scheduled]")).to_have_count(0)
+    audit = httpx.get(f"{ingest}/audit", headers=admin, params={"footage_id": footage_id}).json()
+    changes = [entry["schedule"] for entry in audit if entry.get("schedule")]
+    assert [(c["channel"], c["cancelled"]) for c in changes] == [("loa-to-2", False), ("loa-to-2", True)]
+    assert datetime.fromisoformat(changes[0]["publish_at"]) == later.replace(second=0, microsecond=0) - timedelta(
+        hours=7
+    )
     page.goto(f"{ingest}/ui/schedule?lang=en")
     expect(page.locator("h1")).to_have_text("Schedule")

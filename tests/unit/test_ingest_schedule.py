@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from loa_core.contracts import FootageUploaded, new_id
+from loa_core.contracts import FootageUploaded, PostSchedule, new_id
 from loa_ingest.metadata import WARD_TIMEZONE
 from loa_ingest.schedule import Window, calendar_posts
 from tests.support.metrics_events import T0, uploaded
@@ -45,3 +45,32 @@ def test_a_time_passed_without_a_post_is_due() -> None:
     a = new_id()
     (post,) = calendar_posts([_scheduled(a, local=NOW - timedelta(minutes=5))], [], PLATFORMS, WINDOW, NOW)
     assert (post.state, post.platform) == ("due", "local")
+
+
+def test_a_reschedule_moves_the_post_and_a_cancel_marks_it_the_newest_change_winning() -> None:
+    a, b, c = new_id(), new_id(), new_id()
+    planned = NOW + timedelta(hours=3)
+    uploads = [_scheduled(a, local=planned), _scheduled(b, local=planned), _scheduled(c, local=planned)]
+
+    def change(footage_id: str, minutes: int, **what: object) -> PostSchedule:
+        return PostSchedule(
+            footage_id=footage_id,
+            channel="local",
+            by="acc",
+            occurred_at=NOW - timedelta(minutes=minutes),
+            **what,  # type: ignore[arg-type]
+        )
+
+    changes = [
+        change(a, 9, cancelled=True),
+        change(a, 5, publish_at=NOW + timedelta(days=1)),  # newer: moved a day later
+        change(b, 5, publish_at=NOW + timedelta(days=2)),
+        change(b, 1, cancelled=True),  # newer: cancelled, shown at its own time
+        change(c, 2, publish_at=None),  # as soon as it can: due since it was asked
+    ]
+    posts = calendar_posts(uploads, [], PLATFORMS, WINDOW, NOW, changes)
+    assert {(p.footage_id, p.state, p.at) for p in posts} == {
+        (a, "scheduled", NOW + timedelta(days=1)),
+        (b, "cancelled", planned),
+        (c, "due", NOW - timedelta(minutes=2)),
+    }

@@ -322,7 +322,7 @@ def create_api(
         api.include_router(changes_router(service.catalog, audit, requires))
         api.include_router(actions_router(channels, audit, requires, relay, service.catalog))
     api.include_router(subtitles_router(service.storage, requires))
-    api.include_router(schedule_router(service.catalog, channels, relay, requires, gate.session_of))
+    api.include_router(schedule_router(service.catalog, channels, relay, requires, gate.session_of, audit))
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
     api.include_router(

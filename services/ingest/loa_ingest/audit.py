@@ -166,6 +166,14 @@ class AuditLog:
             query = query.where(audit_log.c.footage_id == footage_id)
         return [_recorded(r) for r in db.transaction(self._engine, lambda c: c.execute(query).all())]
 
+    def schedule_changes(self, ward: str | None) -> list[PostSchedule]:
+        """Every reschedule and cancel of `ward`'s posts (None: every ward), oldest first."""
+        query = select(audit_log.c.record).where(audit_log.c.decision.in_(SCHEDULE_CHANGES)).order_by(audit_log.c.seq)
+        if ward is not None:
+            query = query.where(audit_log.c.ward == ward)
+        rows = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
+        return [PostSchedule.read_json(record) for record in rows]
+
     # -- the outbox ----------------------------------------------------------------------------------------------
 
     async def _send(self, decision: Entry) -> None:

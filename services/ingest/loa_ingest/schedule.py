@@ -30,7 +30,7 @@ from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable
 from loa_ingest.validation import RejectedUpload
 
 Requires = Callable[[Role], Callable[..., Awaitable[Caller]]]
-State = Literal["scheduled", "due", "published"]
+State = Literal["scheduled", "due", "published", "cancelled"]
 MAX_WINDOW = timedelta(days=62)  # a month view shows up to six weeks
 
 
@@ -39,7 +39,9 @@ class CalendarPost(BaseModel):
     title: str
     channel: str
     platform: str | None
-    state: State  # scheduled: its time is ahead; due: its time has passed, not published yet; published
+    # scheduled: its time is ahead; due: its time has passed, not published yet; published; cancelled: by a person
+    # (shown at the time it had), goes out only if rescheduled
+    state: State
     at: datetime
     local_at: str  # `at` on the ward's clock (Asia/Ho_Chi_Minh), without offset: what the calendar shows
     url: str | None = None
@@ -65,9 +67,17 @@ def calendar_posts(
     platforms: Mapping[str, str],
     window: Window,
     now: datetime,
+    changes: Iterable[PostSchedule] = (),
 ) -> list[CalendarPost]:
     """One entry per (footage, channel) in the window, by time (pure): published if metrics has a post of it, else
-    its scheduled time (`scheduled` ahead of `now`, `due` once passed)."""
+    its time (`scheduled` ahead of `now`, `due` once passed): the newest reschedule of it (`changes`, oldest first;
+    moved to "as soon as it can": due when it was asked), else the upload's. A cancelled post shows at the time it
+    had, `cancelled`."""
+    newest: dict[tuple[str, str], PostSchedule] = {}
+    for change in changes:
+        key = (change.footage_id, change.channel)
+        if key not in newest or (change.occurred_at, change.event_id) > (newest[key].occurred_at, newest[key].event_id):
+            newest[key] = change
     posts: dict[tuple[str, str], CalendarPost] = {}
     for row in published:
         key = (str(row["footage_id"]), str(row["channel"]))
@@ -86,16 +96,21 @@ def calendar_posts(
         )
     done = {(str(row["footage_id"]), str(row["channel"])) for row in published}
     for event in scheduled:
-        for channel, when in event.metadata.publish_at.items():
+        for channel, planned in event.metadata.publish_at.items():
             key = (event.footage_id, channel)
+            moved = newest.get(key)
+            when = planned
+            if moved is not None and not moved.cancelled:
+                when = moved.publish_at or moved.occurred_at
             if key in done or not window.holds(when):
                 continue
+            state: State = "scheduled" if when > now else "due"
             posts[key] = CalendarPost(
                 footage_id=event.footage_id,
                 title=event.metadata.title,
                 channel=channel,
                 platform=platforms.get(channel),
-                state="scheduled" if when > now else "due",
+                state="cancelled" if moved is not None and moved.cancelled else state,
                 at=when,
                 local_at=ward_clock(when),
             )
@@ -115,6 +130,14 @@ STRINGS: Strings = {
         "FullCalendar is not installed (run scripts/setup.sh).",
     ),
     "load_failed": ("Chưa tải được lịch đăng:", "The schedule could not be loaded:"),
+    "cancelled": ("Đã hủy", "Cancelled"),
+    "change_title": ("Đổi giờ đăng", "Change the publish time"),
+    "new_time": ("Giờ đăng mới (giờ Việt Nam)", "New publish time (Vietnam time)"),
+    "reschedule": ("Đổi giờ", "Reschedule"),
+    "cancel_post": ("Hủy đăng", "Cancel the post"),
+    "close": ("Đóng", "Close"),
+    "open_footage": ("Xem video", "Open the footage"),
+    "changed": ("Đã ghi nhận thay đổi.", "The change is recorded."),
     "month": ("Tháng", "Month"),
     "week": ("Tuần", "Week"),
     "today": ("Hôm nay", "Today"),
@@ -163,7 +186,12 @@ def changes_router(catalog: Catalog, log: AuditLog, requires: Requires) -> APIRo
 
 
 def schedule_router(
-    catalog: Catalog, channels: ChannelStore, relay: StatusRelay, requires: Requires, session_of: SessionOf
+    catalog: Catalog,
+    channels: ChannelStore,
+    relay: StatusRelay,
+    requires: Requires,
+    session_of: SessionOf,
+    audit: AuditLog | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["footage"])
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
@@ -199,7 +227,8 @@ def schedule_router(
             raise HTTPException(exc.status_code if 400 <= exc.status_code < 500 else 502, exc.detail) from exc
         platforms = {stored.channel.name: stored.channel.platform for stored in channels.listed(who.ward_filter())}
         scheduled = catalog.scheduled(who.ward_filter())
-        return calendar_posts(scheduled, published, platforms, window, datetime.now(UTC))
+        changes = audit.schedule_changes(who.ward_filter()) if audit is not None else []
+        return calendar_posts(scheduled, published, platforms, window, datetime.now(UTC), changes)
 
     @router.get("/ui/schedule", include_in_schema=False)
     async def schedule_page(request: Request) -> Response:
