@@ -43,6 +43,10 @@ from tests.support.publisher_process import PublisherProcess
 from tests.support.publishing import event_for, metadata, stored_rendition
 
 CHANNEL = Channel(name="ward-local", platform="local", profiles=("youtube",), ward="p1", approval_required=True)
+OPEN = Channel(name="ward-open", platform="local", profiles=("youtube",), ward="p1", approval_required=False)
+EDITED = PostText(
+    title="Lễ chào cờ đầu tháng (đã sửa)", description="Nội dung do biên tập viên sửa", hashtags=("#Phường1",)
+)
 
 
 APPROVER = "duyet@phuong1.example.vn"
@@ -97,7 +101,7 @@ def publisher(
         tmp_path / "publisher",
         bootstrap=kafka_broker.bootstrap,
         prefix=topic_prefix,
-        channels=[CHANNEL],
+        channels=[CHANNEL, OPEN],
         token="test-token-" + new_id(),
         env={
             "LOA_SMTP_HOST": "127.0.0.1",
@@ -113,16 +117,35 @@ def publisher(
     process.stop()
 
 
-def renditions(publisher: PublisherProcess) -> RenditionsReady:
+def renditions(publisher: PublisherProcess, channel: str = "ward-local") -> RenditionsReady:
     storage = LocalStorage(publisher.root / "storage")
     footage_id = new_id()
     cut = stored_rendition(storage, 4096, "youtube", footage_id)
     path = storage.local_path(cut.key)
     assert path is not None
-    return event_for(footage_id, metadata(("ward-local",)), cut.model_copy(update={"sha256": sha256_file(path)}))
+    return event_for(footage_id, metadata((channel,)), cut.model_copy(update={"sha256": sha256_file(path)}))
 
 
-def decision(event: RenditionsReady, verdict: str = "approved", cut: str | None = None) -> PostDecision:
+def edit(event: RenditionsReady, channel: str, text: PostText = EDITED) -> PostDecision:
+    return PostDecision(
+        footage_id=event.footage_id,
+        ward="p1",
+        channel=channel,
+        decision="edited",
+        by="acc-editor",
+        text=text,
+        text_sha256=text.sha256(),
+    )
+
+
+def posted_text(publisher: PublisherProcess, footage_id: str) -> tuple[str, str, list[str]]:
+    post = json.loads((publisher.root / "published" / footage_id / "post.json").read_text("utf-8"))
+    return post["title"], post["description"], post["hashtags"]
+
+
+def decision(
+    event: RenditionsReady, verdict: str = "approved", cut: str | None = None, text: PostText | None = None
+) -> PostDecision:
     return PostDecision(
         footage_id=event.footage_id,
         ward="p1",
@@ -131,7 +154,8 @@ def decision(event: RenditionsReady, verdict: str = "approved", cut: str | None 
         by="acc-approver",
         reason="Sai tên đồng chí Bí thư / the Secretary's name is wrong" if verdict == "rejected" else None,
         cuts={"youtube": cut or event.renditions[0].sha256 or ""},
-        text_sha256=PostText.of(event.metadata).sha256(),
+        text=text,
+        text_sha256=(text or PostText.of(event.metadata)).sha256(),
     )
 
 
@@ -215,5 +239,40 @@ def test_posts_to_a_channel_that_requires_approval_go_out_only_as_approved(
             waiting.renditions[0].sha256
         }
         assert all(h["event"] == "post.awaiting_approval" and h["link"] in links for h in hooks)
+    finally:
+        ledger.close()
+
+
+def test_an_editors_text_is_posted_as_is_without_approval_and_approved_again_with_it(
+    publisher: PublisherProcess, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    """On a channel without approval the newest edit is what goes out; on one with approval an edit made after
+    the approval holds the post again until the approver approves the edited text, which then goes out."""
+    bootstrap = kafka_broker.bootstrap
+    publisher.start()
+    wait_for("/readyz", lambda: ready(publisher), 120, publisher)
+    free, held = renditions(publisher, "ward-open"), renditions(publisher)
+    first = PostText(title="Bản sửa đầu / a first edit")
+    send(bootstrap, topic_prefix, POSTS_DECISIONS, edit(free, "ward-open", first))
+    send(bootstrap, topic_prefix, POSTS_DECISIONS, edit(free, "ward-open"))  # the newest edit wins
+    send(bootstrap, topic_prefix, POSTS_DECISIONS, decision(held))  # approved as written, then edited
+    send(bootstrap, topic_prefix, POSTS_DECISIONS, edit(held, "ward-local"))
+    for event in (free, held):
+        send(bootstrap, topic_prefix, RENDITIONS_READY, event)
+
+    ledger = Ledger.open(publisher.root / "data" / "publisher-ledger.sqlite3")
+    try:
+        wait_for("the edited post out", lambda: published(publisher, free.footage_id), 60, publisher)
+        assert posted_text(publisher, free.footage_id) == (EDITED.title, EDITED.description, list(EDITED.hashtags))
+
+        def held_state() -> PostState | None:
+            entry = ledger.get(held.footage_id, "ward-local", "youtube")
+            return entry.state if entry else None
+
+        wait_for("the edited post held", lambda: held_state() is PostState.SCHEDULED, 60, publisher)
+        assert not published(publisher, held.footage_id)
+        send(bootstrap, topic_prefix, POSTS_DECISIONS, decision(held, text=EDITED))  # the approver saw the edit
+        wait_for("the approved edit out", lambda: published(publisher, held.footage_id), 60, publisher)
+        assert posted_text(publisher, held.footage_id) == (EDITED.title, EDITED.description, list(EDITED.hashtags))
     finally:
         ledger.close()

@@ -107,6 +107,33 @@ def test_an_editor_cannot_decide_and_another_wards_approver_finds_no_post(env: E
     assert env.client.post(_approve(), json=body, headers=env.token("district_admin", "p2")).status_code == 201
 
 
+def test_an_editor_changes_a_posts_text_on_any_channel_of_its_ward_and_it_is_logged_and_sent(env: Env) -> None:
+    edited = {"text": TEXT.model_dump()}
+    viewer = env.client.post(f"/posts/{FOOTAGE}/p1-local/text", json=edited, headers=env.token("viewer", "p1"))
+    assert viewer.status_code == 403
+    assert_bilingual(viewer.json()["detail"])
+    other = env.client.post(f"/posts/{FOOTAGE}/p1-local/text", json=edited, headers=env.token("editor", "p2"))
+    assert other.status_code == 404
+    assert_bilingual(other.json()["detail"])
+    empty = env.client.post(
+        f"/posts/{FOOTAGE}/p1-local/text", json={"text": {"title": ""}}, headers=env.token("editor", "p1")
+    )
+    assert empty.status_code == 422
+    assert env.producer.sent == [] and env.audit.listed(None) == []
+    editor = env.token("editor", "p1")
+    sent = []
+    for channel in ("p1-local", "p1-youtube"):  # without approval (posted as is) and with it (approved again)
+        answer = env.client.post(f"/posts/{FOOTAGE}/{channel}/text", json=edited, headers=editor)
+        assert answer.status_code == 201, answer.text
+        decision = PostDecision.model_validate(answer.json()["decision"])
+        assert (decision.ward, decision.channel, decision.decision) == ("p1", channel, "edited")
+        assert decision.text == TEXT and decision.text_sha256 == TEXT.sha256() and decision.cuts == {}
+        sent.append(decision)
+    assert env.producer.sent == sent
+    logged = env.client.get("/audit", headers=env.token("viewer", "p1")).json()
+    assert [PostDecision.model_validate(d["decision"]) for d in logged] == sent
+
+
 @pytest.mark.parametrize(
     ("channel", "body", "code"),
     [

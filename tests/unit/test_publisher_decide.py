@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loa_core.contracts import NOT_NEEDED, Approval, FootageMetadata, PostDecision, PostText, approval_of
+from loa_core.contracts import (
+    NOT_NEEDED,
+    Approval,
+    FootageMetadata,
+    PostDecision,
+    PostText,
+    approval_of,
+    chosen_text,
+)
 from loa_publisher.decide import (
     AWAITING_APPROVAL,
     CANCELLED,
@@ -189,10 +197,14 @@ def _decision(decision: str = "approved", cut: str = CUT, text: PostText | None 
         decision=decision,  # type: ignore[arg-type]
         by="acc-1",
         reason="Sai tên" if decision == "rejected" else None,
-        cuts={"youtube": cut},
+        cuts={} if decision == "edited" else {"youtube": cut},
         text=text,
         text_sha256=seen_text.sha256(),
     )
+
+
+EDITED = PostText(title="Lễ chào cờ đầu tháng", description="Sửa trước khi đăng", hashtags=("#PhườngMột",))
+CHANGED = PostText(title="Đã sửa")
 
 
 @pytest.mark.parametrize(
@@ -208,6 +220,9 @@ def _decision(decision: str = "approved", cut: str = CUT, text: PostText | None 
         (True, _decision(text=PostText(title="Đã sửa")), CUT, META.model_copy(update={"title": "Khác"}), APPROVED),
         (True, _decision("rejected"), CUT, META, REJECTED),
         (True, _decision("rejected", cut=OTHER), CUT, META, AWAITING),  # rejected another cut: decide this one
+        # An editor's edit is the newest decision: whatever was approved or rejected before, approve the edit.
+        (True, _decision("edited", text=EDITED), CUT, META, AWAITING),
+        (False, _decision("edited", text=EDITED), CUT, META, NOT_NEEDED),
     ],
 )
 def test_the_approval_of_a_post(
@@ -215,6 +230,30 @@ def test_the_approval_of_a_post(
 ) -> None:
     own = PostText.of(metadata).sha256()
     assert approval_of(required, decision, profile="youtube", cut_sha256=cut, own_text_sha256=own) == expected
+
+
+@pytest.mark.parametrize(
+    ("decision", "approval", "expected"),
+    [
+        (None, NOT_NEEDED, None),  # nobody changed it: the channel's templates over the footage's own
+        (_decision("edited", text=EDITED), NOT_NEEDED, EDITED),  # a channel without approval posts the edit
+        (_decision("edited", text=EDITED), AWAITING, None),  # one with approval waits for an approval of it
+        (_decision(text=CHANGED), APPROVED, CHANGED),  # the approver's change
+        (_decision(), APPROVED, None),  # approved as written
+        (_decision(text=CHANGED), NOT_NEEDED, CHANGED),  # approval turned off since: the approved words still go
+        (_decision("rejected"), NOT_NEEDED, None),
+        (_decision("rejected"), REJECTED, None),
+    ],
+)
+def test_the_text_a_post_goes_out_with(decision: PostDecision | None, approval: Approval, expected: PostText) -> None:
+    assert chosen_text(decision, approval) == expected
+
+
+def test_an_edit_names_its_text_and_an_approval_its_cuts() -> None:
+    with pytest.raises(ValueError, match="an edit needs the text"):
+        _decision("edited")
+    with pytest.raises(ValueError, match="names the cuts"):
+        PostDecision.model_validate({**_decision().model_dump(), "cuts": {}})
 
 
 def test_transient_failures_are_held_until_they_have_lasted_too_long() -> None:

@@ -1,5 +1,6 @@
 """Approval over HTTP: an approver approves (optionally with changed text) or rejects a post to one of its ward's
-channels; everyone reads its ward's audit log, as JSON or as CSV for a spreadsheet.
+channels; an editor changes a post's text before it goes out (`edited`: posted as is on a channel without approval,
+approved again on one with it); everyone reads its ward's audit log, as JSON or as CSV for a spreadsheet.
 
 The request names exactly what the approver was shown: the sha256 of each cut the channel gets (the status view
 lists them, `RenditionView.sha256`) and the text (changed here, or the footage's own, `FootageView.text_sha256`).
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from loa_core.auth import Caller, Role
 from loa_core.contracts import (
     DEFAULT_WARD,
+    Channel,
     ChannelName,
     ChannelState,
     FootageId,
@@ -46,6 +48,10 @@ class Rejection(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$", description="why, shown to the editor")
     cuts: Cuts
     text_sha256: Sha256
+
+
+class TextEdit(BaseModel):
+    text: PostText = Field(description="the post's new title, description and hashtags")
 
 
 class Decided(BaseModel):
@@ -78,6 +84,13 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
     router = APIRouter(tags=["approval"])
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
     Approver = Annotated[Caller, Depends(requires("approver"))]
+    Editor = Annotated[Caller, Depends(requires("editor"))]
+
+    def channel_of(who: Caller, name: str) -> Channel:
+        stored = channels.get(name)
+        if stored is None or stored.channel.state == ChannelState.REMOVED or not who.sees(stored.channel.ward):
+            raise refusal(404, "No such channel in your ward.", "Không tìm thấy kênh này trong phường của bạn.")
+        return stored.channel
 
     async def decide(
         who: Caller,
@@ -89,10 +102,7 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
         text_sha256: str | None,
         reason: str | None,
     ) -> Decided:
-        stored = channels.get(name)
-        if stored is None or stored.channel.state == ChannelState.REMOVED or not who.sees(stored.channel.ward):
-            raise refusal(404, "No such channel in your ward.", "Không tìm thấy kênh này trong phường của bạn.")
-        channel = stored.channel
+        channel = channel_of(who, name)
         if not channel.approval_required:
             raise refusal(
                 409,
@@ -148,6 +158,26 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
         if not body.reason.strip():
             raise refusal(422, "A rejection needs a reason.", "Từ chối cần nêu lý do.")
         return await decide(who, footage_id, channel, "rejected", body.cuts, None, body.text_sha256, body.reason)
+
+    @router.post(
+        "/posts/{footage_id}/{channel}/text",
+        status_code=201,
+        summary="Change a post's text before it goes out (editors of its ward): a channel without approval posts it,"
+        " one with approval waits for an approver to approve it",
+    )
+    async def edit_text(
+        footage_id: FootageId, channel: ChannelName, who: Editor, body: Annotated[TextEdit, Body()]
+    ) -> Decided:
+        event = PostDecision(
+            footage_id=footage_id,
+            ward=channel_of(who, channel).ward,
+            channel=channel,
+            decision="edited",
+            by=decided_by(who),
+            text=body.text,
+            text_sha256=body.text.sha256(),
+        )
+        return decided(await log.record(event))
 
     def entries(who: Caller, ward: str | None, footage_id: str | None, limit: int, offset: int) -> list[Recorded]:
         if ward is not None and not who.sees(ward):

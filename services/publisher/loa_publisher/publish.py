@@ -34,6 +34,7 @@ from loa_core.contracts import (
     Rendition,
     RenditionsReady,
     approval_of,
+    chosen_text,
     utc_now,
 )
 from loa_core.contracts import PostText as ApprovedText
@@ -383,7 +384,7 @@ class Publisher:
             seen = Seen(entry.state, entry.due_at, entry.updated_at, entry.failing_since, entry.error)
         change = self.ledger.schedule_change(key.footage_id, key.channel)
         publish_at = change.publish_at if change is not None else event.metadata.publish_at.get(channel.name)
-        decision = self.ledger.decision(key.footage_id, key.channel) if channel.approval_required else None
+        decision = self.ledger.decision(key.footage_id, key.channel)
         approval = approval_of(
             channel.approval_required,
             decision,
@@ -437,8 +438,9 @@ class Publisher:
             case Post(claim):
                 if claim and not self.ledger.claim_due(key):
                     return  # another worker took it
-                # The approver's own words when it changed them; else the channel's templates over the footage's.
-                changed = decision.text if approval.approved and decision is not None else None
+                # A person's words (an editor's edit, an approver's change); else the channel's templates over the
+                # footage's own.
+                changed = chosen_text(decision, approval)
                 text = approved(channel, changed) if changed else render(channel, event.metadata, key.footage_id)
                 await self._attempt(event, post, key, publish_at, seen.failing_since, text)
 

@@ -49,6 +49,7 @@ from loa_core.contracts.decisions import (
     PostText,
     Sha256,
     approval_of,
+    chosen_text,
 )
 from loa_core.contracts.events import (
     DeadLetter,
@@ -185,6 +186,7 @@ __all__ = [
     "approval_of",
     "check_consumes",
     "check_produces",
+    "chosen_text",
     "consumer_groups",
     "group_id",
     "is_footage_id",

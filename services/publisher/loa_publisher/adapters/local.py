@@ -51,8 +51,10 @@ class LocalAdapter:
         manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {"cuts": {}}
         manifest.update(
             footage_id=request.footage_id,
-            title=request.metadata.title,
-            description=request.metadata.description,
+            # What it posts: the channel's templates' text, or a person's (an editor's edit, an approver's change).
+            title=request.text.title,
+            description=request.text.description,
+            hashtags=list(request.text.hashtags),
             tags=list(request.metadata.tags),
         )
         manifest["cuts"][request.rendition.profile] = {
