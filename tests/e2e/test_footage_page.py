@@ -82,11 +82,13 @@ def test_an_approver_watches_the_vertical_cut_changes_the_caption_and_approves(
             assert (width, height) == (90, 160), "the vertical cut's own size, read from the streamed file"
             assert video.evaluate("v => v.duration") == pytest.approx(1.0, abs=0.1)
 
-            # The caption as it will go out (the channel's template: title and hashtags), then changed.
+            # The caption as it will go out (the channel's template: title and hashtags; once an approver changed
+            # it, as on the desktop before the phone, the approver's words), then changed.
             caption = post.locator("textarea[name=title]")
-            expect(caption).to_have_value(f"{TITLE} #Vănnghệ")
-            caption.fill(CAPTION)
-            expect(post.locator("output[data-for=title]")).to_have_text(f"{len(CAPTION)} / 200 ký tự")
+            expect(caption).to_have_value(f"{TITLE} #Vănnghệ" if size == "desktop" else CAPTION)
+            typed = CAPTION if size == "desktop" else f"{CAPTION} (điện thoại)"
+            caption.fill(typed)
+            expect(post.locator("output[data-for=title]")).to_have_text(f"{len(typed)} / 200 ký tự")
             approve = post.locator("button.approve")
             expect(approve).to_have_text("Duyệt với nội dung đã sửa")
             page.screenshot(path=str(FOLDER / f"before-approval-{size}.png"), full_page=True)
@@ -103,7 +105,7 @@ def test_an_approver_watches_the_vertical_cut_changes_the_caption_and_approves(
     assert audit.status_code == 200, audit.text
     decision = audit.json()[-1]["decision"]
     assert decision["decision"] == "approved" and decision["channel"] == "a-tiktok"
-    assert decision["text"]["title"] == CAPTION, "exactly the caption typed, Vietnamese intact"
+    assert decision["text"]["title"] == typed, "exactly the caption typed, Vietnamese intact"
     assert decision["cuts"] == {"tiktok": hashlib.sha256(stack.cut).hexdigest()}, "the cut that was watched"
 
 
@@ -136,7 +138,8 @@ def test_an_approver_rejects_with_a_reason_and_the_editor_reads_it_with_what_to_
     assert 'data-action="edit_and_resubmit"' in html and "cần được duyệt lại" in html
     article = html.split('id="post-a-tiktok"')[1].split("</article>")[0]
     assert "cần được duyệt lại" in article and 'class="decide"' not in article, "an editor reads it, decides nothing"
-    assert "readonly" in article
+    # ... and does what the advice says: edits the text and saves it, for an approver to decide again.
+    assert "readonly" not in article and 'class="save-text' in article
 
 
 def test_the_footage_page_without_a_session_sends_the_browser_to_sign_in(stack: FootageStack) -> None:

@@ -98,3 +98,20 @@ def test_the_footage_list_filters_and_shows_the_reason(footage: FootageStack) ->
         assert none.status_code == 200 and f'data-footage="{footage.footage_id}"' not in none.text, params
     other = httpx.get(base, headers=_auth(footage.b_admin))
     assert other.status_code == 200 and footage.footage_id not in other.text
+
+
+def test_an_editor_saves_a_posts_text_and_the_page_shows_it_as_the_post(footage: FootageStack) -> None:
+    """A viewer gets no Save text button and cannot save (403); an editor saves; the page then shows the saved
+    words as what the post will say, marked as a person's."""
+    url = f"{footage.ingest.url}/ui/footage/{footage.footage_id}"
+    assert 'class="save-text' not in httpx.get(url, headers=_auth(footage.a_viewer)).text
+    editor = make_token(footage.ingest, "editor", WARD_A)
+    assert 'class="save-text' in httpx.get(url, headers=_auth(editor)).text, "an editor saves the failed post's text"
+    text = {"title": "Hội thi tiếng hát — bản đã sửa", "description": "Mô tả mới", "hashtags": ["#PhườngA"]}
+    save = f"{footage.ingest.url}/posts/{footage.footage_id}/a-tiktok/text"
+    assert httpx.post(save, json={"text": text}, headers=_auth(footage.a_viewer)).status_code == 403
+    saved = httpx.post(save, json={"text": text}, headers=_auth(editor))
+    assert saved.status_code == 201, saved.text
+    html = httpx.get(url, headers=_auth(editor)).text
+    assert ">Hội thi tiếng hát — bản đã sửa</textarea>" in html and 'data-drafted="true"' in html
+    assert 'data-role="drafted"' in html

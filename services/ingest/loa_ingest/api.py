@@ -326,7 +326,7 @@ def create_api(
     for router in sign_in.routers(channels, requires) if sign_in else ():
         api.include_router(router)
     api.include_router(
-        footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of)
+        footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of, audit)
     )
     api.include_router(district_page_router(relay, requires, gate.session_of))
 

@@ -29,14 +29,17 @@ from loa_core.contracts import (
     FootageMetadata,
     FootageStatus,
     FootageView,
+    PostDecision,
     ProfileName,
     layout,
 )
+from loa_core.contracts import PostText as DecidedText
 from loa_core.contracts.channels import Channel
-from loa_core.posttext import LIMITS, Limits, PostText, render
+from loa_core.posttext import LIMITS, Limits, PostText, approved, render
 from loa_core.storage import ObjectNotFound, RangeNotSatisfiable, Storage
 from loa_ingest.accounts import Session
 from loa_ingest.advice import EDIT_AND_RESUBMIT, Advice, advise
+from loa_ingest.audit import AuditLog, Recorded
 from loa_ingest.catalog import Catalog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.pages import SessionOf, Strings, language_of, sign_in_first
@@ -96,10 +99,20 @@ STRINGS: Strings = {
     "over_limit": ("Quá giới hạn của nền tảng", "Over the platform's limit"),
     "no_description": ("Nền tảng này chỉ có một phần chú thích.", "This platform has a single caption."),
     "text_note": (
-        "Nội dung dựng từ mẫu của kênh. Người duyệt có thể sửa trước khi duyệt; nội dung đã duyệt mà bị sửa cần duyệt "
-        "lại.",
-        "Rendered from the channel's templates. An approver may change it before approving; approved text that "
-        "changes needs approval again.",
+        "Nội dung dựng từ mẫu của kênh. Biên tập viên có thể sửa và lưu trước khi đăng; người duyệt có thể sửa trước "
+        "khi duyệt; nội dung đã duyệt mà bị sửa cần duyệt lại.",
+        "Rendered from the channel's templates. An editor may change and save it before it goes out, an approver "
+        "before approving; approved text that changes needs approval again.",
+    ),
+    "text_drafted": (
+        "Nội dung đã được người biên tập hoặc người duyệt sửa (không còn theo mẫu của kênh).",
+        "Text changed by an editor or an approver (no longer the channel's templates).",
+    ),
+    "save_text": ("Lưu nội dung", "Save text"),
+    "text_saved": ("Đã lưu nội dung; bài sẽ đăng với nội dung này.", "Text saved; the post goes out with it."),
+    "text_saved_approval": (
+        "Đã lưu nội dung; bài chờ người duyệt duyệt nội dung mới.",
+        "Text saved; the post waits for an approver to approve the new text.",
     ),
     "retry": ("Thử lại", "Retry"),
     "retried": (
@@ -187,13 +200,21 @@ class PostRow:
     by: str | None
     advice: Advice | None
     text: PostText | None  # as it will go out (rendered from the channel's templates), None if unknown
+    drafted: bool  # `text` is a person's (an editor's edit, an approver's change), not the templates'
     limits: Limits
     cuts: dict[str, str] | None  # profile -> sha256 of the cuts an approval names; None until every one is known
 
 
-def post_rows(view: FootageView, channels: dict[str, Channel], metadata: FootageMetadata | None) -> list[PostRow]:
+def post_rows(
+    view: FootageView,
+    channels: dict[str, Channel],
+    metadata: FootageMetadata | None,
+    drafts: dict[str, DecidedText] | None = None,
+) -> list[PostRow]:
     """One row per channel the footage goes to: its state (published, failed, or where it stands with the
-    approvers, else on its way), the newest unresolved error with its advice, and the text it will post."""
+    approvers, else on its way), the newest unresolved error with its advice, and the text it will post: the newest
+    decision's text per channel (`drafts`: an editor's edit, an approver's change) else the channel's templates'."""
+    drafts = drafts or {}
     shas = {r.profile: r.sha256 for r in view.stages.transcoded.renditions}
     rows = []
     for name in view.channels:
@@ -236,7 +257,8 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
                 reason=reason,
                 by=by,
                 advice=advice,
-                text=_text(channel, metadata, view.footage_id),
+                text=_text(channel, metadata, view.footage_id, drafts.get(name)),
+                drafted=channel is not None and name in drafts,
                 limits=LIMITS.get(platform, LIMITS["local"]),
                 cuts={p: s for p, s in cuts.items() if s} if all(cuts.values()) and cuts else None,
             )
@@ -244,8 +266,22 @@ def post_rows(view: FootageView, channels: dict[str, Channel], metadata: Footage
     return rows
 
 
-def _text(channel: Channel | None, metadata: FootageMetadata | None, footage_id: str) -> PostText | None:
+def _text(
+    channel: Channel | None, metadata: FootageMetadata | None, footage_id: str, draft: DecidedText | None
+) -> PostText | None:
+    if channel is not None and draft is not None:
+        return approved(channel, draft)
     return None if channel is None or metadata is None else render(channel, metadata, footage_id)
+
+
+def drafts_of(entries: list[Recorded]) -> dict[str, DecidedText]:
+    """Each channel's newest decision's text, when it has one (entries oldest first, as the audit log lists them):
+    what the publisher would post (contracts.decisions.chosen_text, once approved where approval is required)."""
+    newest: dict[str, PostDecision] = {}
+    for entry in entries:
+        if isinstance(entry.entry, PostDecision):
+            newest[entry.entry.channel] = entry.entry
+    return {channel: d.text for channel, d in newest.items() if d.text is not None}
 
 
 def limits_of(row: PostRow) -> dict[str, Any]:
@@ -270,6 +306,7 @@ def footage_page_router(
     storage: Storage,
     requires: Requires,
     session_of: SessionOf,
+    audit: AuditLog | None = None,
 ) -> APIRouter:
     router = APIRouter()
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
@@ -373,7 +410,8 @@ def footage_page_router(
         uploaded = await asyncio.to_thread(catalog.uploaded, footage_id)
         metadata = uploaded.metadata if uploaded is not None and who.sees(uploaded.ward) else None
         known = {s.channel.name: s.channel for s in channels.listed(view.ward)}
-        rows = post_rows(view, known, metadata)
+        decided = await asyncio.to_thread(audit.listed, view.ward, footage_id=footage_id) if audit else []
+        rows = post_rows(view, known, metadata, drafts_of(decided))
         stills = [k for k in STILLS if await asyncio.to_thread(storage.exists, layout.image_key(footage_id, k))]
         context = {
             "view": view,

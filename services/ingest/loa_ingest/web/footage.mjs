@@ -1,6 +1,6 @@
 // The footage page (templates/footage.html): each post's text checked against its platform's limits as it is typed
-// (the same numbers loa_core.posttext cuts to), and an approver's Approve / Reject sent to the approval API
-// (POST /posts/{footage}/{channel}/approve|reject) with the session's CSRF token.
+// (the same numbers loa_core.posttext cuts to), an editor's Save text (POST /posts/{footage}/{channel}/text) and an
+// approver's Approve / Reject (POST /posts/{footage}/{channel}/approve|reject), sent with the session's CSRF token.
 const words = document.getElementById("words").content.firstElementChild.dataset;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
@@ -32,7 +32,7 @@ function check(form, name, limit, unit, measure) {
 }
 
 // POST `body` as JSON with the session's CSRF token; on a refusal, its words (bilingual from the API) in `result`.
-async function send(url, body, result) {
+async function send(url, body, result, done = result.dataset.done) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -40,7 +40,7 @@ async function send(url, body, result) {
     body: JSON.stringify(body),
   });
   if (response.ok) {
-    result.textContent = result.dataset.done;
+    result.textContent = done;
     result.classList.remove("error");
     return true;
   }
@@ -83,6 +83,28 @@ for (const form of document.querySelectorAll("form.post-text")) {
   const original = { title: form.elements.title?.value, description: form.elements.description?.value ?? "" };
   const changed = () =>
     form.elements.title.value !== original.title || (form.elements.description?.value ?? "") !== original.description;
+  const text = () => ({
+    title: form.elements.title.value.normalize("NFC"),
+    description: (form.elements.description?.value ?? "").normalize("NFC"),
+    hashtags: JSON.parse(form.dataset.hashtags),
+  });
+  const save = form.querySelector("button.save-text");
+  save?.addEventListener("click", async () => {
+    const result = form.querySelector(".result");
+    const url = `/posts/${encodeURIComponent(form.dataset.footage)}/${encodeURIComponent(form.dataset.channel)}/text`;
+    if (await send(url, { text: text() }, result, result.dataset.saved)) {
+      // The saved words are now the post's own: an approval names them (a channel with approval waits again).
+      form.dataset.drafted = "true";
+      Object.assign(original, { title: form.elements.title.value, description: form.elements.description?.value ?? "" });
+      const post = form.closest(".post");
+      if (post.dataset.state === "approved" || post.dataset.state === "rejected") {
+        post.dataset.state = "awaiting";
+        const badge = post.querySelector('[data-role="state"]');
+        badge.className = "badge post-awaiting";
+        badge.textContent = result.dataset.awaiting;
+      }
+    }
+  });
   const approve = form.querySelector("button.approve");
   if (!approve) continue;
   form.addEventListener("input", () => {
@@ -91,12 +113,9 @@ for (const form of document.querySelectorAll("form.post-text")) {
   const cuts = JSON.parse(form.dataset.cuts);
   approve.addEventListener("click", () => {
     const body = { cuts };
-    if (changed()) {
-      body.text = {
-        title: form.elements.title.value.normalize("NFC"),
-        description: (form.elements.description?.value ?? "").normalize("NFC"),
-        hashtags: JSON.parse(form.dataset.hashtags),
-      };
+    // A person's draft (an editor's saved text) is approved as itself, like the approver's own change.
+    if (changed() || form.dataset.drafted === "true") {
+      body.text = text();
     } else {
       body.text_sha256 = form.dataset.textSha256;
     }
