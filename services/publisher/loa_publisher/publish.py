@@ -50,6 +50,7 @@ from loa_publisher.adapters import (
     PostText,
     PublishRequest,
     QuotaExceeded,
+    Reschedules,
     Unpublishes,
     UploadSession,
 )
@@ -228,21 +229,46 @@ class Publisher:
         return asked
 
     async def rescheduled(self, change: PostSchedule) -> int:
-        """A posts.schedule event: kept in the ledger if it is the newest on its (footage, channel), then that
-        channel's held posts of the footage are asked about again at once (held until the new time, posted now if
-        it has passed, held for ever if cancelled). A change on posts not seen yet is only kept: `handle` applies
-        it when their renditions arrive; a post that went out is not changed. Returns how many posts were asked."""
-        if not self.ledger.record_schedule(change):
-            log.info("schedule change %s is not the newest on %s/%s: ignored", change.event_id, change.footage_id,
+        """A posts.schedule event, if it is the newest on its (footage, channel): first the posts a platform holds
+        for its own time (YouTube's publishAt: uploaded, not shown yet) get the new time there, then the change is
+        kept in the ledger and the channel's held posts of the footage are asked about again at once (held until the
+        new time, posted now if it has passed, held for ever if cancelled). A change on posts not seen yet is only
+        kept: `handle` applies it when their renditions arrive; a post that was shown is not changed. A change cut
+        short by a crash is redone when it is delivered again (the platform call sets the same time again).
+        Returns how many posts were changed or asked about."""
+        newest = self.ledger.schedule_change(change.footage_id, change.channel)
+        if newest is not None and (newest.occurred_at, newest.event_id) >= (change.occurred_at, change.event_id):
+            log.info("schedule change %s on %s/%s is not the newest: ignored", change.event_id, change.footage_id,
                      change.channel)  # fmt: skip
             return 0
-        what = (
-            "cancelled"
-            if change.cancelled
-            else f"moved to {change.publish_at.isoformat() if change.publish_at else 'now'}"
-        )
+        when = change.publish_at.isoformat() if change.publish_at else "now"
+        what = "cancelled" if change.cancelled else f"moved to {when}"
         log.info("%s/%s %s (by %s)", change.footage_id, change.channel, what, change.by)
-        return await self._ask_again(change.footage_id, change.channel, (PostState.SCHEDULED,))
+        moved = await self._reschedule_on_platform(change, newest)
+        self.ledger.record_schedule(change)
+        return moved + await self._ask_again(change.footage_id, change.channel, (PostState.SCHEDULED,))
+
+    async def _reschedule_on_platform(self, change: PostSchedule, before: PostSchedule | None) -> int:
+        """Move or cancel the platform's own schedule of the footage's posts on the channel that it has not shown yet:
+        uploaded with a time still ahead (the previous change's, else the footage's), or cancelled before."""
+        channel = self.channels.get(change.channel)
+        adapter = self.adapters.get(channel.platform) if channel is not None else None
+        if channel is None or not isinstance(adapter, Reschedules):
+            return 0
+        moved = 0
+        for entry in self.ledger.entries(change.footage_id):
+            posted = entry.state in (PostState.POSTED, PostState.EDITED)
+            if entry.channel != change.channel or not posted or entry.post_id is None or entry.request is None:
+                continue
+            event = RenditionsReady.from_bytes(entry.request.encode("utf-8"))
+            was = event.metadata.publish_at.get(channel.name) if before is None else before.publish_at
+            if not ((before is not None and before.cancelled) or (was is not None and was > self.clock())):
+                continue  # shown already (or posted at once): only an edit or an unpublish changes it now
+            post = LivePost(channel=channel, post_id=entry.post_id, metadata=event.metadata)
+            await adapter.reschedule(post, change.publish_at, change.cancelled)
+            log.info("%s: %s on %s too", entry.key, "cancelled" if change.cancelled else "moved", channel.platform)
+            moved += 1
+        return moved
 
     async def act(self, action: PostAction) -> int:
         """A posts.actions event: change or take down every cut of the footage posted on the channel, once per

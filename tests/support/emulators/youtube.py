@@ -336,6 +336,8 @@ class YouTubeEmulator(Emulator):
                 return _error(400, "The request metadata specifies an invalid description.", "invalidDescription")
             if not snippet.get("categoryId"):
                 return _error(400, "The request metadata does not specify a video category.", "invalidCategoryId")
+        if "status" in parts and "publishAt" in body["status"] and body["status"].get("privacyStatus") != "private":
+            return _error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
         spent = self._spend(fault)
         if spent:
             return spent

@@ -121,6 +121,14 @@ class LivePost:
 
 
 @runtime_checkable
+class Reschedules(Protocol):
+    """A platform that schedules a post itself (YouTube's publishAt) and lets Loa move or cancel that time after the
+    upload, before the platform shows it."""
+
+    async def reschedule(self, post: LivePost, publish_at: datetime | None, cancelled: bool) -> None: ...
+
+
+@runtime_checkable
 class EditsText(Protocol):
     async def update_text(self, post: LivePost, text: PostText) -> None: ...
 

@@ -174,6 +174,19 @@ class YouTubeAdapter:
             post, "PUT", "make private", params={"part": "status"}, json={"id": post.post_id, "status": status}
         )
 
+    async def reschedule(self, post: LivePost, publish_at: datetime | None, cancelled: bool) -> None:
+        """A video uploaded scheduled (private with publishAt) that YouTube has not shown yet: videos.update,
+        part=status, with the new publishAt (private until then); cancelled: private without publishAt (never
+        shown unless rescheduled); moved to now: the channel's privacy, without publishAt."""
+        status: dict[str, Any] = {"privacyStatus": "private", "selfDeclaredMadeForKids": False}
+        if not cancelled and publish_at is not None and publish_at > self._clock():
+            status["publishAt"] = publish_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif not cancelled:
+            status["privacyStatus"] = str(post.channel.options.get("privacy", "private"))
+        await self._videos(
+            post, "PUT", "change publishAt", params={"part": "status"}, json={"id": post.post_id, "status": status}
+        )
+
     async def _videos(self, post: LivePost, method: str, what: str, *, gone_ok: bool = False, **kwargs: Any) -> None:
         base = str(post.channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         tokens = self.tokens(post.channel)
