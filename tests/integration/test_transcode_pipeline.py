@@ -49,7 +49,14 @@ async def test_every_cut_of_a_horizontal_clip(storage: LocalStorage, tmp_path: P
         integrated, peak = ebur128(path)
         assert abs(integrated - -14.0) <= 1.0, (rendition.profile, integrated)
         assert peak <= -1.0
-    assert {i.kind: (i.width, i.height) for i in ready.images} == {"thumbnail": (1280, 720), "cover": (1080, 1920)}
+    # The default picks and three candidates of each, spread over the footage, for a person to pick from.
+    sizes = {"thumbnail": (1280, 720), "cover": (1080, 1920)}
+    assert {i.kind: (i.width, i.height) for i in ready.images} == sizes | {
+        f"{kind}-{n}": size for kind, size in sizes.items() for n in (1, 2, 3)
+    }
+    times = [next(i.at_s for i in ready.images if i.kind == f"thumbnail-{n}") for n in (1, 2, 3)]
+    assert all(t is not None for t in times) and times == sorted(times) and len(set(times)) == 3, times
+    assert all(t is not None and 0 <= t < 2.0 for t in times)
     for image in ready.images:
         stream = ffprobe(_file(storage, image.key))["streams"][0]
         assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", image.width, image.height)

@@ -14,7 +14,7 @@ from loa_transcode.conform import Expected, conformance_problems, damage_report,
 from loa_transcode.loudness import Loudness, clamped, parse_loudnorm
 from loa_transcode.profiles import PROFILES, resolve
 from loa_transcode.progress import parse_progress
-from loa_transcode.thumbnails import pick_frame
+from loa_transcode.thumbnails import pick_frame, pick_frames
 
 LOUDNORM_STDERR = """size=N/A time=00:00:02.00 bitrate=N/A speed= 512x
 [Parsed_loudnorm_0 @ 0x55e5e4ce0100]
@@ -163,6 +163,20 @@ def test_pick_frame_skips_black_and_flat_and_prefers_sharp() -> None:
     assert pick_frame(raw, w, h) == 3
     assert pick_frame(black.tobytes() + (black + 10).tobytes(), w, h) == 1  # all dark: the brightest
     assert pick_frame(b"", w, h) is None
+
+
+def test_pick_frames_spreads_candidates_over_the_footage() -> None:
+    w, h = 16, 12
+    black = np.zeros((h, w), np.uint8)
+    blurry = np.tile(np.linspace(40, 200, w, dtype=np.uint8), (h, 1))
+    sharp = np.where((np.indices((h, w)).sum(axis=0) % 2) == 0, 40, 220).astype(np.uint8)
+    # Three stretches of three frames: (black, sharp, blurry), (black, black, blurry), (blurry, black, sharp).
+    order = (black, sharp, blurry, black, black, blurry, blurry, black, sharp)
+    raw = b"".join(f.tobytes() for f in order)
+    assert pick_frame(raw, w, h) == 1, "the default pick: the sharpest of all"
+    assert pick_frames(raw, w, h, 3) == [1, 5, 8], "the best of each third, never a black frame"
+    assert pick_frames(raw[: 2 * w * h], w, h, 3) == [0, 1], "fewer frames than candidates: one per frame"
+    assert pick_frames(b"", w, h, 3) == []
 
 
 def _mp4(path: Path, boxes: list[bytes]) -> Path:

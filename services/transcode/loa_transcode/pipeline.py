@@ -43,10 +43,10 @@ from loa_transcode.graph import (
     stills_args,
 )
 from loa_transcode.loudness import Loudness, parse_loudnorm
-from loa_transcode.profiles import IMAGES, Target, profiles_for, resolve
+from loa_transcode.profiles import CANDIDATE_STILLS, IMAGES, Target, profiles_for, resolve
 from loa_transcode.progress import Progress, parse_progress
 from loa_transcode.source import SourceInfo, source_info
-from loa_transcode.thumbnails import pick_frame
+from loa_transcode.thumbnails import pick_frame, pick_frames
 
 log = logging.getLogger(__name__)
 
@@ -375,29 +375,46 @@ async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUplo
 
 
 async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: float) -> list[tuple[Image, Path]]:
+    """The default stills (`thumbnail`, `cover`) at the best frame, and the candidates a person may pick instead
+    (`thumbnail-N`, `cover-N`) at the best frame of each of CANDIDATE_STILLS stretches of the footage."""
     assert job.candidates is not None
     raw = job.candidates.path.read_bytes() if job.candidates.path.exists() else b""
-    index = pick_frame(raw, job.candidates.width, job.candidates.height)
-    at_s = job.trim.start_s + (index or 0) * every_s
-    paths = [(spec.width, spec.height, workdir / f"{spec.kind}.jpg") for spec in IMAGES]
+    best = pick_frame(raw, job.candidates.width, job.candidates.height) or 0
+    picks = [("", best)] + [
+        (f"-{n}", i)
+        for n, i in enumerate(pick_frames(raw, job.candidates.width, job.candidates.height, CANDIDATE_STILLS), 1)
+    ]
+    images = []
+    for suffix, index in picks:
+        images += await _stills_at(job, event, workdir, index * every_s, suffix)
+    return images
+
+
+async def _stills_at(
+    job: Job, event: FootageUploaded, workdir: Path, offset_s: float, suffix: str
+) -> list[tuple[Image, Path]]:
+    at_s = job.trim.start_s + offset_s
+    paths = [(spec.width, spec.height, workdir / f"{spec.kind}{suffix}.jpg") for spec in IMAGES]
     try:
         await run_ffmpeg(stills_args(job.source, at_s, job.info, paths))
     except MediaError as exc:
         raise PermanentError(f"could not make the stills at {at_s:.2f} s: {exc}") from exc
     images = []
     for spec, (_w, _h, path) in zip(IMAGES, paths, strict=True):
-        found = await _probe(path, f"the {spec.kind}")
+        kind = spec.kind + suffix
+        found = await _probe(path, f"the {kind}")
         video = found.video
         if video is None or (video.width, video.height) != (spec.width, spec.height):
-            raise PermanentError(f"{spec.kind}: not a {spec.width}x{spec.height} picture")
+            raise PermanentError(f"{kind}: not a {spec.width}x{spec.height} picture")
         images.append(
             (
                 Image(
-                    kind=spec.kind,
-                    key=layout.image_key(event.footage_id, spec.kind),
+                    kind=kind,
+                    key=layout.image_key(event.footage_id, kind),
                     width=spec.width,
                     height=spec.height,
                     size_bytes=path.stat().st_size,
+                    at_s=round(offset_s, 3),
                 ),
                 path,
             )

@@ -74,6 +74,9 @@ PROFILES: dict[str, Profile] = {
 
 # Every footage gets both stills, whatever its channels: they are small and every platform takes a cover.
 IMAGES: tuple[ImageSpec, ...] = (ImageSpec("thumbnail", 1280, 720), ImageSpec("cover", 1080, 1920))
+# How many other frames, spread over the footage, are made into both stills for a person to pick from
+# (`thumbnail-1..N`, `cover-1..N`).
+CANDIDATE_STILLS = 3
 
 # What a size-driven file may use of its limit: the muxer's overhead and x264's rate-control error.
 SIZE_HEADROOM = 0.90

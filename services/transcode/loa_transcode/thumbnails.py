@@ -23,14 +23,29 @@ def pick_frame(raw: bytes, width: int, height: int) -> int | None:
     Frames that are black or flat are passed over; if every frame is, the brightest one is taken, so
     footage that is dark throughout still gets a still.
     """
+    frames = _frames(raw, width, height)
+    return None if len(frames) == 0 else _best(frames, range(len(frames)))
+
+
+def pick_frames(raw: bytes, width: int, height: int, count: int) -> list[int]:
+    """Up to `count` candidates spread over the footage: the best frame (as `pick_frame` judges) of each of `count`
+    equal stretches, in order; fewer when there are fewer frames."""
+    frames = _frames(raw, width, height)
+    n = len(frames)
+    stretches = [range(i * n // count, (i + 1) * n // count) for i in range(count)]
+    return [_best(frames, s) for s in stretches if len(s) > 0]
+
+
+def _frames(raw: bytes, width: int, height: int) -> np.ndarray:
     size = width * height
     count = len(raw) // size
-    if count == 0:
-        return None
-    frames = np.frombuffer(raw[: count * size], dtype=np.uint8).reshape(count, height, width)
+    return np.frombuffer(raw[: count * size], dtype=np.uint8).reshape(count, height, width)
+
+
+def _best(frames: np.ndarray, indices: range) -> int:
     means = frames.mean(axis=(1, 2))
     stds = frames.std(axis=(1, 2))
-    usable = [i for i in range(count) if means[i] >= BLACK_LUMA and stds[i] >= FLAT_STD]
+    usable = [i for i in indices if means[i] >= BLACK_LUMA and stds[i] >= FLAT_STD]
     if not usable:
-        return int(np.argmax(means))
+        return max(indices, key=lambda i: float(means[i]))
     return max(usable, key=lambda i: sharpness(frames[i]))

@@ -71,13 +71,16 @@ class Rendition(Contract):
 
 
 class Image(Contract):
-    """A still made for the footage: the 16:9 `thumbnail` and the 9:16 `cover` (JPEG)."""
+    """A still made for the footage (JPEG): the 16:9 `thumbnail` and the 9:16 `cover` (the default picks), and the
+    candidates a person may pick instead, `thumbnail-1..3` and `cover-1..3` (spread over the footage)."""
 
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     key: str
     width: int = Field(ge=1)
     height: int = Field(ge=1)
     size_bytes: int = Field(ge=1)
+    # Where in the footage (seconds after its trim's start, before any intro) the frame was taken; None: not said.
+    at_s: float | None = Field(default=None, ge=0)
 
 
 class RenditionsReady(Event):
