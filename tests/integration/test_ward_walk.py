@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,11 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"json": {"title": "Tiêu đề mới"}}
     if (method, path) == ("POST", "/posts/{footage_id}/{channel}/unpublish"):
         return {"json": {"how": "delete"}}
+    if (method, path) == ("POST", "/posts/{footage_id}/{channel}/text"):
+        return {"json": {"text": {"title": "Tiêu đề mới"}}}
+    if (method, path) == ("GET", "/schedule/posts"):  # a window around now: ward A's post was published now
+        today = datetime.now(UTC).date()
+        return {"params": {"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}}
     if (method, path) == ("POST", "/posts/{footage_id}/{channel}/reschedule"):
         return {"json": {"publish_at": None}}
     if (method, path) == ("POST", "/subtitles"):
@@ -295,6 +300,7 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> No
     assert by_route[("POST", "/posts/{footage_id}/{channel}/unpublish")] == 404
     assert by_route[("POST", "/subtitles")] == 422, "ward B stores no subtitles under ward A's name"
     assert by_route[("POST", "/posts/{footage_id}/{channel}/reschedule")] == 404
+    assert by_route[("GET", "/schedule/posts")] == 200, "ward B's calendar: its own posts only (markers checked)"
     assert by_route[("POST", "/posts/{footage_id}/{channel}/cancel")] == 404
 
 
@@ -346,6 +352,10 @@ def test_ward_a_sees_its_own_so_the_walk_used_real_ids(wards: Wards) -> None:
     upload = httpx.get(f"{wards.ingest.url}/files/{wards.a_upload}", headers=_auth(wards.a_admin)).json()
     assert upload["footage_id"] == wards.a_footage and upload["ward"] == WARD_A
     assert wards.a_token_id in httpx.get(f"{wards.ingest.url}/tokens", headers=_auth(wards.a_admin)).text
+    today = datetime.now(UTC).date()
+    window = {"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}
+    calendar = httpx.get(f"{wards.ingest.url}/schedule/posts", params=window, headers=_auth(wards.a_admin)).json()
+    assert [(p["footage_id"], p["state"]) for p in calendar] == [(wards.a_footage, "published")]
 
 
 def test_the_same_file_in_two_wards_is_two_footage(wards: Wards) -> None:
