@@ -9,7 +9,8 @@ in headless Chromium, where each admin signs in with a password and the TOTP enr
 - ward 2 adds a local channel whose posts wait for an approver, uploads for it and approves the post (ward 1's
   admin cannot), and sees none of ward 1's footage, channels or posts, on its pages
   and through ingest's and metrics' APIs;
-- the district admin sees both wards' channels and footage, and the totals per ward (`loa report --district`);
+- the district admin sees both wards' channels and footage, and the totals per ward (the district page and
+  `loa report --district`);
 - no secret the run configured or created appears in any log line of the run or in any record on any of its topics.
 
 One stack for the module: the tests run in file order and share what the first ones made (the secrets check last).
@@ -360,6 +361,8 @@ def test_ward_2_sees_none_of_ward_1s_footage_channels_or_posts(run: Run, browser
         screenshots(page, SHOTS, "ward-2-footage-list")
         other = page.goto(f"{run.ingest}/ui/footage/{run.footage_id}")
         assert other is not None and other.status == 404
+        district = page.goto(f"{run.ingest}/ui/district")
+        assert district is not None and district.status == 403
         # Ingest's API with the session the page holds, as the page's own scripts call it.
         assert page.request.get(f"{run.ingest}/footage/{run.footage_id}").status == 404
         assert page.request.get(f"{run.ingest}/channels/p1-youtube").status == 404
@@ -400,6 +403,16 @@ def test_the_district_admin_sees_both_wards_and_their_totals(run: Run, browser: 
         for footage_id in (run.footage_id, run.footage_id_2):
             expect(page.locator(f"#footage-list tr[data-footage='{footage_id}']")).to_be_visible()
         screenshots(page, SHOTS, "district-footage-list")
+        # The district's page: each ward's totals (footage, posts published), then per platform.
+        page.goto(f"{run.ingest}/ui/district")
+        for ward, platforms in ((WARD_1, {"youtube": "1", "tiktok": "1"}), (WARD_2, {"local": "2"})):
+            totals = page.locator(f"#district tr.ward-total[data-ward='{ward}'] td")
+            expect(totals.nth(1)).to_have_text("1")
+            expect(totals.nth(2)).to_have_text("2")
+            for platform, published in platforms.items():
+                row = page.locator(f"#district tr[data-ward='{ward}'][data-platform='{platform}'] td")
+                expect(row.nth(3)).to_have_text(published)
+        screenshots(page, SHOTS, "district-totals")
     with httpx.Client(
         base_url=run.stack.url("metrics"), headers={"Authorization": f"Bearer {run.stack.token}"}, timeout=30
     ) as metrics:
