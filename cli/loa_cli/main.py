@@ -55,6 +55,16 @@ def upload(
     publish_at: Annotated[
         str | None, typer.Option(help="When to publish, e.g. 2026-11-21T19:00:00+07:00 (giờ đăng)")
     ] = None,
+    channel_publish_at: Annotated[
+        list[str] | None,
+        typer.Option(help="One channel's publish time, CHANNEL=TIME (Vietnam time without an offset); repeat"),
+    ] = None,
+    framing: Annotated[
+        str | None, typer.Option(help="Vertical framing: blur (whole frame) or subject (follow the speaker)")
+    ] = None,
+    subtitles: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, readable=True, help="SRT subtitles, UTF-8 (phụ đề)")
+    ] = None,
     ward: Annotated[
         str | None, typer.Option(help="District admins: the ward the footage belongs to (phường của video)")
     ] = None,
@@ -74,8 +84,23 @@ def upload(
         "trim_start_s": None if trim_start is None else f"{trim_start:g}",
         "trim_end_s": None if trim_end is None else f"{trim_end:g}",
         "publish_at": publish_at,
+        "vertical_framing": framing,
         "ward": ward,
     }
+    for pair in channel_publish_at or []:
+        name, sep, when = pair.partition("=")
+        if not sep or not name or not when:
+            typer.echo(f"--channel-publish-at takes CHANNEL=TIME, not {pair!r}. / Sai định dạng KÊNH=GIỜ.", err=True)
+            raise typer.Exit(2)
+        optional[f"publish_at.{name.strip()}"] = when.strip()
+    if subtitles is not None:
+        # Checked and stored by ingest first; the upload names what it stored.
+        stored = _admin_request(
+            "POST", "/subtitles", params={"ward": ward} if ward else {}, content=subtitles.read_bytes()
+        )
+        if stored.status_code != 201:
+            _fail(stored)
+        optional["subtitles_key"] = stored.json()["subtitles_key"]
     fields.update({k: v for k, v in optional.items() if v})
     try:
         result = upload_resumable(config, file, fields, chunk_bytes=chunk_mib * 1024 * 1024, retries=retries)

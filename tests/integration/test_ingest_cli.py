@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,26 @@ def test_upload_prints_the_footage_id_and_carries_the_metadata(ingest: IngestPro
     assert f"already uploaded: it is footage {footage_id}" in err
     assert "not applied: title, trim start, trim end" in err and "không được áp dụng" in err
     assert [e.metadata.title for e in ingest.uploaded_events() if e.footage_id == footage_id] == ["Họp dân khu phố 3"]
+
+
+def test_upload_with_subtitles_framing_and_a_channels_own_time(ingest: IngestProcess, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "phu-de.mp4", width=320, height=180, duration_s=1.5)
+    srt = tmp_path / "phu-de.srt"
+    srt.write_text("1\n00:00:00,100 --> 00:00:01,000\nKính thưa quý vị\n", "utf-8")
+    when = (datetime.now(UTC) + timedelta(days=1, hours=7)).strftime("%Y-%m-%dT%H:%M:00")  # tomorrow, Vietnam time
+    code, out, err = _loa(
+        ingest, tmp_path / "state.json", "upload", str(clip), "--title", "Có phụ đề",
+        "--framing", "subject", "--subtitles", str(srt), "--channel-publish-at", f"local={when}",
+    )  # fmt: skip
+    assert code == 0, err
+    (event,) = [e for e in ingest.uploaded_events() if e.footage_id == out.strip()]
+    assert event.metadata.vertical_framing == "subject"
+    assert event.metadata.subtitles_key is not None and event.metadata.subtitles_key.startswith("subtitles/default/")
+    assert event.metadata.publish_at["local"] == datetime.fromisoformat(f"{when}+07:00")
+    bad = tmp_path / "hong.srt"
+    bad.write_bytes("1\n00:00:01,000 --> 00:00:02,000\nchào\n".encode("cp1258"))
+    code, out, err = _loa(ingest, tmp_path / "state.json", "upload", str(clip), "--title", "t", "--subtitles", str(bad))
+    assert code == 1 and out == "" and "not UTF-8" in err and "không phải UTF-8" in err
 
 
 def test_interrupted_upload_resumes_when_run_again(ingest: IngestProcess, tmp_path: Path) -> None:
