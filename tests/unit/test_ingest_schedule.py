@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from loa_core.contracts import FootageUploaded, PostSchedule, new_id
+from loa_core import db
+from loa_core.contracts import INGEST, FootageUploaded, PostSchedule, new_id
+from loa_ingest.catalog import Catalog
 from loa_ingest.metadata import WARD_TIMEZONE
 from loa_ingest.schedule import Window, calendar_posts
 from tests.support.metrics_events import T0, uploaded
@@ -74,3 +77,19 @@ def test_a_reschedule_moves_the_post_and_a_cancel_marks_it_the_newest_change_win
         (b, "cancelled", planned),
         (c, "due", NOW - timedelta(minutes=2)),
     }
+
+
+def test_the_catalog_gives_the_wards_uploads_with_a_publish_time_only(tmp_path: Path) -> None:
+    engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
+    db.migrate(engine, INGEST)
+    catalog = Catalog(engine)
+    timed, untimed, other = (
+        _scheduled(new_id(), local=NOW).model_copy(update={"ward": "p1"}),
+        uploaded(new_id()).model_copy(update={"ward": "p1"}),
+        _scheduled(new_id(), local=NOW).model_copy(update={"ward": "p2"}),
+    )
+    for n, event in enumerate((timed, untimed, other)):
+        sha = f"{n}" * 64
+        assert catalog.reserve(event.model_copy(update={"media": event.media.model_copy(update={"sha256": sha})}))
+    assert [e.footage_id for e in catalog.scheduled("p1")] == [timed.footage_id]
+    assert {e.footage_id for e in catalog.scheduled(None)} == {timed.footage_id, other.footage_id}

@@ -90,7 +90,9 @@ class Catalog:
 
     def scheduled(self, ward: str | None) -> list[FootageUploaded]:
         """The announced footage of `ward` (None: every ward) with a publish time for at least one channel."""
-        query = select(footage.c.event).where(footage.c.event.is_not(None))
+        # Only rows whose recorded event has a non-empty publish_at (the event's compact JSON), so the calendar does
+        # not read every footage the ward ever uploaded; the check below is the exact one.
+        query = select(footage.c.event).where(footage.c.event.like('%"publish_at":{"%'))
         if ward is not None:
             query = query.where(footage.c.ward == ward)
         rows = db.transaction(self._engine, lambda c: c.execute(query).scalars().all())
