@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
+from loa_core.contracts import layout
+from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
 from tests.support.footage_stack import WARD_A, WARD_B, FootageStack, footage_stack, make_token
 from tests.support.footage_stack import auth as _auth
@@ -115,3 +117,15 @@ def test_an_editor_saves_a_posts_text_and_the_page_shows_it_as_the_post(footage:
     html = httpx.get(url, headers=_auth(editor)).text
     assert ">Hội thi tiếng hát — bản đã sửa</textarea>" in html and 'data-drafted="true"' in html
     assert 'data-role="drafted"' in html
+    assert 'name="frame"' not in html, "no candidate stills made: nothing to pick"
+
+    # With transcode's candidate stills in storage, the editor picks frame 1 for the post (saved with its text).
+    storage = LocalStorage(footage.ingest.storage_root)
+    for kind in ("thumbnail-1", "cover-1"):
+        storage.put_stream(layout.image_key(footage.footage_id, kind), [b"\xff\xd8\xff\xe0" + kind.encode()])
+    still = httpx.get(f"{footage.ingest.url}/footage/{footage.footage_id}/stills/thumbnail-1", headers=_auth(editor))
+    assert still.status_code == 200 and still.content.endswith(b"thumbnail-1")
+    assert 'name="frame" value="1" ' in httpx.get(url, headers=_auth(editor)).text
+    picked = httpx.post(save, json={"text": text, "frame": 1}, headers=_auth(editor))
+    assert picked.status_code == 201, picked.text
+    assert 'name="frame" value="1" checked' in httpx.get(url, headers=_auth(editor)).text

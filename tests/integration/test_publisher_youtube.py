@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import new_id
+from loa_core.contracts import Image, layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import LivePost, PermanentError, PostText, QuotaExceeded, RetryableError
@@ -225,3 +226,32 @@ async def test_a_delete_repeated_after_a_crash_counts_the_video_as_deleted(h: Ha
     with pytest.raises(PermanentError, match="cannot be found"):  # a deleted video's text cannot change
         await adapter.update_text(post, PostText("x", ""))
     assert h.emulator.refresh_calls == refreshes + 1
+
+
+def _stills(h: Harness, frame_bytes: dict[str, bytes]) -> tuple[Image, ...]:
+    images = []
+    for kind, data in frame_bytes.items():
+        key = layout.image_key(h.footage_id, kind)
+        h.storage.put_stream(key, [data])
+        images.append(Image(kind=kind, key=key, width=1280, height=720, size_bytes=len(data), at_s=1.0))
+    return tuple(images)
+
+
+async def test_the_picked_still_is_set_as_the_thumbnail_with_thumbnails_set(h: Harness) -> None:
+    jpeg = {f"thumbnail-{n}": b"\xff\xd8\xff\xe0" + bytes([n]) * 4000 for n in (1, 2, 3)}
+    images = _stills(h, jpeg | {"thumbnail": b"\xff\xd8\xff\xe0default"})
+    request = replace(request_for(h.channel, h.rendition, h.footage_id, h.meta), images=images, frame=2)
+    result = await h.adapter().publish(request, ledger_session(h.ledger, h.key))
+    assert h.emulator.thumbnails == {result.post_id: jpeg["thumbnail-2"]}, "exactly the picked frame's still"
+    assert h.emulator.units_spent == 50
+
+
+async def test_no_pick_leaves_youtube_its_own_and_a_refused_still_leaves_the_video_out(h: Harness) -> None:
+    images = _stills(h, {"thumbnail-1": b"not a picture"})
+    plain = await h.publish()
+    assert h.emulator.thumbnails == {} and h.emulator.units_spent == 0, "nothing picked: no thumbnails.set"
+    refused = replace(request_for(h.channel, h.rendition, h.footage_id, h.meta), images=images, frame=1)
+    ledger_key = PostKey(new_id(), "ward-yt", "youtube")
+    result = await h.adapter().publish(refused, ledger_session(h.ledger, ledger_key))
+    assert result.post_id != plain and result.post_id in h.emulator.videos, "the video is out all the same"
+    assert h.emulator.thumbnails == {} and h.emulator.units_spent == 0, "invalidImage: refused before the quota"

@@ -132,6 +132,11 @@ def test_an_editor_changes_a_posts_text_on_any_channel_of_its_ward_and_it_is_log
     assert env.producer.sent == sent
     logged = env.client.get("/audit", headers=env.token("viewer", "p1")).json()
     assert [PostDecision.model_validate(d["decision"]) for d in logged] == sent
+    # The still picked with it: candidate frame 1-9 only.
+    picked = env.client.post(f"/posts/{FOOTAGE}/p1-local/text", json=edited | {"frame": 2}, headers=editor)
+    assert picked.status_code == 201 and PostDecision.model_validate(picked.json()["decision"]).frame == 2
+    refused = env.client.post(f"/posts/{FOOTAGE}/p1-local/text", json=edited | {"frame": 0}, headers=editor)
+    assert refused.status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from loa_core.contracts import (
     FootageMetadata,
     FootageStatus,
     FootageView,
+    PostDecision,
     PostText,
     PostView,
     PublishedStage,
@@ -187,9 +188,19 @@ def test_the_text_is_the_channels_rendering_and_cuts_are_named_only_when_all_are
 
 def test_a_persons_saved_text_is_the_post_text_within_the_platforms_limits() -> None:
     draft = PostText(title="Đã sửa <tiêu đề>", description="Mô tả mới", hashtags=("#PhườngMột",))
-    rows = {row.channel: row for row in post_rows(_view(), CHANNELS, METADATA, {"p1-youtube": draft})}
+    edit = PostDecision(
+        footage_id=FOOTAGE,
+        channel="p1-youtube",
+        decision="edited",
+        by="acc",
+        text=draft,
+        text_sha256=draft.sha256(),
+        frame=2,
+    )
+    rows = {row.channel: row for row in post_rows(_view(), CHANNELS, METADATA, {"p1-youtube": edit})}
     youtube = rows["p1-youtube"]
-    assert youtube.drafted and youtube.text is not None
+    assert youtube.drafted and youtube.text is not None and youtube.frame == 2
+    assert rows["p1-tiktok"].frame is None
     assert (youtube.text.title, youtube.text.description) == ("Đã sửa ‹tiêu đề›", "Mô tả mới"), "YouTube refuses < >"
     assert not rows["p1-tiktok"].drafted and rows["p1-tiktok"].text is not None
     assert rows["p1-tiktok"].text.title.endswith("#Vănhóa"), "the others keep the channel's templates"

@@ -13,6 +13,7 @@ from loa_core.contracts import (
     PostDecision,
     PostText,
     approval_of,
+    chosen_frame,
     chosen_text,
 )
 from loa_publisher.decide import (
@@ -247,6 +248,14 @@ def test_the_approval_of_a_post(
 )
 def test_the_text_a_post_goes_out_with(decision: PostDecision | None, approval: Approval, expected: PostText) -> None:
     assert chosen_text(decision, approval) == expected
+
+
+def test_the_still_a_post_goes_out_with_follows_the_same_rule_as_its_text() -> None:
+    picked = _decision("edited", text=EDITED).model_copy(update={"frame": 2})
+    assert chosen_frame(picked, NOT_NEEDED) == 2
+    assert chosen_frame(picked, AWAITING) is None, "an approval channel waits for the pick to be approved"
+    assert chosen_frame(_decision().model_copy(update={"frame": 3}), APPROVED) == 3
+    assert chosen_frame(_decision(), APPROVED) is None and chosen_frame(None, NOT_NEEDED) is None
 
 
 def test_an_edit_names_its_text_and_an_approval_its_cuts() -> None:

@@ -35,12 +35,14 @@ from loa_ingest.channels import ChannelStore
 
 Requires = Callable[[Role], Callable[..., Awaitable[Caller]]]
 Cuts = dict[ProfileName, Sha256]
+Frame = Annotated[int, Field(ge=1, le=9)] | None
 
 
 class Approval(BaseModel):
     cuts: Cuts = Field(description="profile → sha256 of each cut of the channel the approver watched")
     text: PostText | None = Field(default=None, description="the post's text, when the approver changed it")
     text_sha256: Sha256 | None = Field(default=None, description="the footage's own text seen (without `text`)")
+    frame: Frame = Field(default=None, description="the still picked (candidate frame N), when one was")
 
 
 class Rejection(BaseModel):
@@ -52,6 +54,7 @@ class Rejection(BaseModel):
 
 class TextEdit(BaseModel):
     text: PostText = Field(description="the post's new title, description and hashtags")
+    frame: Frame = Field(default=None, description="the still picked: candidate frame N (thumbnail-N, cover-N)")
 
 
 class Decided(BaseModel):
@@ -101,6 +104,7 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
         text: PostText | None,
         text_sha256: str | None,
         reason: str | None,
+        frame: int | None = None,
     ) -> Decided:
         channel = channel_of(who, name)
         if not channel.approval_required:
@@ -133,6 +137,7 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
             cuts=cuts,
             text=text,
             text_sha256=text_sha256,
+            frame=frame,
         )
         return decided(await log.record(event))
 
@@ -145,7 +150,9 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
     async def approve(
         footage_id: FootageId, channel: ChannelName, who: Approver, body: Annotated[Approval, Body()]
     ) -> Decided:
-        return await decide(who, footage_id, channel, "approved", body.cuts, body.text, body.text_sha256, None)
+        return await decide(
+            who, footage_id, channel, "approved", body.cuts, body.text, body.text_sha256, None, body.frame
+        )
 
     @router.post(
         "/posts/{footage_id}/{channel}/reject",
@@ -176,6 +183,7 @@ def approval_router(channels: ChannelStore, log: AuditLog, requires: Requires) -
             by=decided_by(who),
             text=body.text,
             text_sha256=body.text.sha256(),
+            frame=body.frame,
         )
         return decided(await log.record(event))
 

@@ -49,6 +49,9 @@ from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable
 
 Requires = Callable[[Role], Callable[..., Awaitable[Caller]]]
 STILLS = ("thumbnail", "cover")
+# The candidate frames transcode makes into both stills (`thumbnail-N`, `cover-N`) for a person to pick per post.
+FRAMES = (1, 2, 3)
+CANDIDATES = tuple(f"{kind}-{n}" for kind in STILLS for n in FRAMES)
 # What an approval record (contracts.decisions PostText) takes as a title, whatever the platform allows.
 APPROVAL_TITLE_CHARS = 200
 NOT_FOUND = "No such footage in your ward. / Không tìm thấy video này trong phường của bạn."
@@ -109,6 +112,12 @@ STRINGS: Strings = {
         "Text changed by an editor or an approver (no longer the channel's templates).",
     ),
     "save_text": ("Lưu nội dung", "Save text"),
+    "pick_still": (
+        "Ảnh cho bài (nền tảng nhận ảnh nếu có thể)",
+        "The post's still (sent where the platform takes one)",
+    ),
+    "still_default": ("Tự chọn", "Automatic"),
+    "still_frame": ("Khung hình", "Frame"),
     "text_saved": ("Đã lưu nội dung; bài sẽ đăng với nội dung này.", "Text saved; the post goes out with it."),
     "text_saved_approval": (
         "Đã lưu nội dung; bài chờ người duyệt duyệt nội dung mới.",
@@ -201,6 +210,7 @@ class PostRow:
     advice: Advice | None
     text: PostText | None  # as it will go out (rendered from the channel's templates), None if unknown
     drafted: bool  # `text` is a person's (an editor's edit, an approver's change), not the templates'
+    frame: int | None  # the candidate frame a person picked for the post's still, None: the default
     limits: Limits
     cuts: dict[str, str] | None  # profile -> sha256 of the cuts an approval names; None until every one is known
 
@@ -209,7 +219,7 @@ def post_rows(
     view: FootageView,
     channels: dict[str, Channel],
     metadata: FootageMetadata | None,
-    drafts: dict[str, DecidedText] | None = None,
+    drafts: dict[str, PostDecision] | None = None,
 ) -> list[PostRow]:
     """One row per channel the footage goes to: its state (published, failed, or where it stands with the
     approvers, else on its way), the newest unresolved error with its advice, and the text it will post: the newest
@@ -245,6 +255,7 @@ def post_rows(
         else:
             state = "pending"
         cuts = {p: shas.get(p) for p in profiles}
+        draft = drafts.get(name)
         rows.append(
             PostRow(
                 channel=name,
@@ -257,8 +268,9 @@ def post_rows(
                 reason=reason,
                 by=by,
                 advice=advice,
-                text=_text(channel, metadata, view.footage_id, drafts.get(name)),
-                drafted=channel is not None and name in drafts,
+                text=_text(channel, metadata, view.footage_id, draft.text if draft else None),
+                drafted=channel is not None and draft is not None and draft.text is not None,
+                frame=draft.frame if draft else None,
                 limits=LIMITS.get(platform, LIMITS["local"]),
                 cuts={p: s for p, s in cuts.items() if s} if all(cuts.values()) and cuts else None,
             )
@@ -274,14 +286,15 @@ def _text(
     return None if channel is None or metadata is None else render(channel, metadata, footage_id)
 
 
-def drafts_of(entries: list[Recorded]) -> dict[str, DecidedText]:
-    """Each channel's newest decision's text, when it has one (entries oldest first, as the audit log lists them):
-    what the publisher would post (contracts.decisions.chosen_text, once approved where approval is required)."""
+def drafts_of(entries: list[Recorded]) -> dict[str, PostDecision]:
+    """Each channel's newest decision (entries oldest first, as the audit log lists them): its text and picked frame
+    are what the publisher would post (contracts.decisions.chosen_text/chosen_frame, once approved where approval is
+    required)."""
     newest: dict[str, PostDecision] = {}
     for entry in entries:
         if isinstance(entry.entry, PostDecision):
             newest[entry.entry.channel] = entry.entry
-    return {channel: d.text for channel, d in newest.items() if d.text is not None}
+    return newest
 
 
 def limits_of(row: PostRow) -> dict[str, Any]:
@@ -369,20 +382,24 @@ def footage_page_router(
     @router.get(
         "/footage/{footage_id}/stills/{kind}",
         tags=["footage"],
-        summary="The footage's thumbnail (16:9) or cover (9:16), from storage",
+        summary="The footage's thumbnail (16:9) or cover (9:16), or a candidate (thumbnail-N, cover-N), from storage",
         response_class=Response,
         responses={200: {"content": {"image/jpeg": {}}}},
     )
     async def still(
         footage_id: FootageId,
-        kind: Annotated[str, Path(description="thumbnail or cover")],
+        kind: Annotated[str, Path(description="thumbnail, cover, thumbnail-N or cover-N")],
         request: Request,
         who: Viewer,
         credentials: Credentials,
     ) -> Response:
         await view_of(footage_id, credentials, who)
-        if kind not in STILLS:
-            raise HTTPException(404, "No such still: thumbnail or cover. / Không có ảnh này: thumbnail hoặc cover.")
+        if kind not in STILLS + CANDIDATES:
+            raise HTTPException(
+                404,
+                "No such still: thumbnail, cover, thumbnail-N or cover-N. / Không có ảnh này: thumbnail, cover, "
+                "thumbnail-N hoặc cover-N.",
+            )
         return await stream(request, layout.image_key(footage_id, kind), "image/jpeg")
 
     signed_in_or_redirect = sign_in_first(session_of)
@@ -413,11 +430,15 @@ def footage_page_router(
         decided = await asyncio.to_thread(audit.listed, view.ward, footage_id=footage_id) if audit else []
         rows = post_rows(view, known, metadata, drafts_of(decided))
         stills = [k for k in STILLS if await asyncio.to_thread(storage.exists, layout.image_key(footage_id, k))]
+        frames = [
+            n for n in FRAMES if await asyncio.to_thread(storage.exists, layout.image_key(footage_id, f"cover-{n}"))
+        ]
         context = {
             "view": view,
             "rows": rows,
             "limits": {row.channel: limits_of(row) for row in rows},
             "stills": stills,
+            "frames": frames,
             "focus": request.query_params.get("channel"),
             "approver": who.allows("approver"),
             "editor": who.allows("editor"),

@@ -34,6 +34,7 @@ from loa_core.contracts import (
     Rendition,
     RenditionsReady,
     approval_of,
+    chosen_frame,
     chosen_text,
     utc_now,
 )
@@ -468,7 +469,8 @@ class Publisher:
                 # footage's own.
                 changed = chosen_text(decision, approval)
                 text = approved(channel, changed) if changed else render(channel, event.metadata, key.footage_id)
-                await self._attempt(event, post, key, publish_at, seen.failing_since, text)
+                frame = chosen_frame(decision, approval)
+                await self._attempt(event, post, key, publish_at, seen.failing_since, text, frame)
 
     async def _attempt(
         self,
@@ -478,6 +480,7 @@ class Publisher:
         publish_at: datetime | None,
         failing_since: datetime | None,
         text: PostText,
+        frame: int | None = None,
     ) -> None:
         """One call to the adapter, with its outcome written to the ledger (and announced)."""
         channel, request_json = post.channel, event.model_dump_json()
@@ -496,6 +499,8 @@ class Publisher:
             metadata=event.metadata,
             text=text,
             publish_at=publish_at,
+            images=event.images,
+            frame=frame,
         )
         heartbeat = asyncio.create_task(self._heartbeat(key))
         try:

@@ -14,6 +14,12 @@ the video; `DELETE /youtube/v3/videos?id=` answers 204. An unknown or deleted id
 quota units (`units_spent`); `units_remaining` (None: unlimited) below 50 is 403 quotaExceeded. Faults on "update"
 and "delete": status, quota, expire_token.
 
+thumbnails.set [docs: developers.google.com/youtube/v3/docs/thumbnails/set]: `POST
+/upload/youtube/v3/thumbnails/set?videoId=` with the image as the body (Content-Type image/jpeg, image/png or
+application/octet-stream; at most 2 MB; no body: 400 mediaBodyRequired; not a JPEG or PNG: 400 invalidImage; an
+unknown or deleted video: 404 videoNotFound), 50 quota units; answers youtube#thumbnailSetResponse and keeps the
+image (`thumbnails`). Faults on "thumbnail".
+
 Google's OAuth authorization-code grant (developers.google.com/identity/protocols/oauth2/web-server): the authorize
 endpoint `/o/oauth2/v2/auth` wants client_id, a registered redirect_uri, response_type=code and a scope, and takes
 a PKCE challenge (S256 here) and access_type/prompt; its consent page redirects with code+state or
@@ -77,6 +83,7 @@ class YouTubeEmulator(Emulator):
         self.units_spent = 0
         self.units_remaining: int | None = None  # None = unlimited
         self.deleted: set[str] = set()
+        self.thumbnails: dict[str, bytes] = {}  # video id -> the custom thumbnail set
         # Crash tests: once a session holds this many bytes, the next chunk waits (before reading its body)
         # until `release()`, so the test can kill the uploader while an upload is certainly in flight.
         self.pause_after_bytes: int | None = None
@@ -94,6 +101,7 @@ class YouTubeEmulator(Emulator):
         app.router.add_put("/upload/youtube/v3/videos", self._put)
         app.router.add_put("/youtube/v3/videos", self._update)
         app.router.add_delete("/youtube/v3/videos", self._delete)
+        app.router.add_post("/upload/youtube/v3/thumbnails/set", self._thumbnail)
         app.router.add_put("/plain/{name}", self._plain_put)
 
     # --- OAuth
@@ -358,6 +366,31 @@ class YouTubeEmulator(Emulator):
             return spent
         self.deleted.add(video.id)
         return web.Response(status=204)
+
+    async def _thumbnail(self, request: web.Request) -> web.Response:
+        self.log("thumbnail", request.query.get("videoId", ""))
+        denied, fault = self._authorized(request, "thumbnail")
+        if denied:
+            return denied
+        video = self.videos.get(request.query.get("videoId", ""))
+        if video is None or video.id in self.deleted:
+            return _error(404, "The video that you are trying to set a thumbnail for cannot be found.", "videoNotFound")
+        media_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type not in ("image/jpeg", "image/png", "application/octet-stream"):
+            return _error(400, f"Media type '{media_type}' is not supported.", "mediaTypeNotSupported")
+        data = await request.read()
+        if not data:
+            return _error(400, "The request does not include the image content.", "mediaBodyRequired")
+        if len(data) > 2 * 1024 * 1024:
+            return _error(413, "The thumbnail image file is too large.", "uploadTooLarge")
+        if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+            return _error(400, "The provided image content is invalid.", "invalidImage")
+        spent = self._spend(fault)
+        if spent:
+            return spent
+        self.thumbnails[video.id] = data
+        url = f"https://i.ytimg.com/vi/{video.id}/maxresdefault.jpg"
+        return web.json_response({"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": url}}]})
 
     # --- the benchmark's baseline: one plain streamed PUT
 

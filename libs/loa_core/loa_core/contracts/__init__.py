@@ -49,6 +49,7 @@ from loa_core.contracts.decisions import (
     PostText,
     Sha256,
     approval_of,
+    chosen_frame,
     chosen_text,
 )
 from loa_core.contracts.events import (
@@ -186,6 +187,7 @@ __all__ = [
     "approval_of",
     "check_consumes",
     "check_produces",
+    "chosen_frame",
     "chosen_text",
     "consumer_groups",
     "group_id",

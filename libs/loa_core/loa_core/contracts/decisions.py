@@ -71,6 +71,9 @@ class PostDecision(Event):
     # The text decided on: `text` when the approver changed it, else the footage's own (`PostText.of`).
     text: PostText | None = None
     text_sha256: Sha256
+    # The still a person picked for the post: candidate frame N (the footage's `thumbnail-N` and `cover-N` images);
+    # None: the default pick. Where the platform takes one, the publisher sends it.
+    frame: Annotated[int, Field(ge=1, le=9)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> PostDecision:
@@ -142,3 +145,10 @@ def chosen_text(decision: PostDecision | None, approval: Approval) -> PostText |
     if decision is None or (approval.needed and not approval.approved):
         return None
     return decision.text
+
+
+def chosen_frame(decision: PostDecision | None, approval: Approval) -> int | None:
+    """The candidate frame a person picked for the post's still, by the same rule as `chosen_text` (pure)."""
+    if decision is None or (approval.needed and not approval.approved):
+        return None
+    return decision.frame

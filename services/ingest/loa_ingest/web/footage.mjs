@@ -88,11 +88,16 @@ for (const form of document.querySelectorAll("form.post-text")) {
     description: (form.elements.description?.value ?? "").normalize("NFC"),
     hashtags: JSON.parse(form.dataset.hashtags),
   });
+  // The candidate frame picked for the post's still (null: the default pick).
+  const frame = () => {
+    const picked = form.querySelector('input[name="frame"]:checked');
+    return picked && picked.value ? Number(picked.value) : null;
+  };
   const save = form.querySelector("button.save-text");
   save?.addEventListener("click", async () => {
     const result = form.querySelector(".result");
     const url = `/posts/${encodeURIComponent(form.dataset.footage)}/${encodeURIComponent(form.dataset.channel)}/text`;
-    if (await send(url, { text: text() }, result, result.dataset.saved)) {
+    if (await send(url, { text: text(), frame: frame() }, result, result.dataset.saved)) {
       // The saved words are now the post's own: an approval names them (a channel with approval waits again).
       form.dataset.drafted = "true";
       Object.assign(original, { title: form.elements.title.value, description: form.elements.description?.value ?? "" });
@@ -112,7 +117,7 @@ for (const form of document.querySelectorAll("form.post-text")) {
   });
   const cuts = JSON.parse(form.dataset.cuts);
   approve.addEventListener("click", () => {
-    const body = { cuts };
+    const body = { cuts, frame: frame() };
     // A person's draft (an editor's saved text) is approved as itself, like the approver's own change.
     if (changed() || form.dataset.drafted === "true") {
       body.text = text();

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import TypeAdapter, ValidationError
 
 from loa_core.channels import Channel
-from loa_core.contracts import FootageMetadata, Rendition
+from loa_core.contracts import FootageMetadata, Image, Rendition
 from loa_core.posttext import PostText
 from loa_core.streaming import PermanentError, RetryableError
 
@@ -57,6 +57,15 @@ class PublishRequest:
     # When the post should go public. Adapters that can schedule on the platform (YouTube publishAt) use it;
     # the others are only called once it has passed.
     publish_at: datetime | None = None
+    # The footage's stills and the candidate frame a person picked (None: the default pick, left to the platform).
+    images: tuple[Image, ...] = ()
+    frame: int | None = None
+
+    def picked(self, kind: str) -> Image | None:
+        """The still of `kind` (thumbnail, cover) at the frame a person picked, if one was and it was made."""
+        if self.frame is None:
+            return None
+        return next((i for i in self.images if i.kind == f"{kind}-{self.frame}"), None)
 
 
 @dataclass(frozen=True)

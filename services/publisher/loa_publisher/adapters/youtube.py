@@ -4,12 +4,19 @@ Not google-api-python-client: it stalls after a 503 (it re-sends a consumed stre
 connection (see PLATFORMS.md). Here every chunk is read from storage at the offset the server acknowledged, so a
 retry always sends the right bytes, and the session URI lives in the ledger so a restarted publisher resumes it.
 
+After the upload, a still a person picked (`PublishRequest.picked("thumbnail")`) is set with thumbnails.set
+(POST {base}/upload/youtube/v3/thumbnails/set?videoId=, the JPEG as the body, 50 quota units [docs:
+developers.google.com/youtube/v3/docs/thumbnails/set]). The video is out by then: a refusal (a channel not verified
+for custom thumbnails, the quota spent) is logged with YouTube's words and the post stands with YouTube's own.
+
 Channel options: base_url, token_url, privacy (private|unlisted|public; default private), category_id.
 Secrets: client_id, client_secret, refresh_token.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +29,7 @@ import httpx
 from loa_core.channels import Channel
 from loa_core.contracts import utc_now
 from loa_core.storage import Storage
+from loa_core.streaming import RetryableError
 from loa_publisher.adapters import (
     LivePost,
     PermanentError,
@@ -41,6 +49,8 @@ from loa_publisher.adapters.http import (
     with_backoff,
 )
 from loa_publisher.auth import RefresherPerChannel, RefreshTokenStore, Secrets, TokenSource, authorized_request
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://www.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
@@ -146,7 +156,32 @@ class YouTubeAdapter:
         video_id = resource.get("id")
         if not isinstance(video_id, str) or not video_id:
             raise PermanentError(f"upload finished without a video id: {str(resource)[:200]}")
+        thumbnail = request.picked("thumbnail")
+        if thumbnail is not None:
+            await self._set_thumbnail(base, tokens, video_id, thumbnail.key)
         return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+    async def _set_thumbnail(self, base: str, tokens: TokenSource, video_id: str, key: str) -> None:
+        """thumbnails.set with the picked still; refused or failing through the backoff: logged, not raised (the
+        video went out: raising would upload it again)."""
+        data = await asyncio.to_thread(_read_all, self._storage, key)
+
+        async def attempt() -> None:
+            response = await self._send(
+                tokens,
+                "POST",
+                f"{base}/upload/youtube/v3/thumbnails/set",
+                params={"videoId": video_id},
+                body=data,
+                headers={"Content-Type": "image/jpeg"},
+            )
+            if response.status_code != 200:
+                self._raise_for(response, "set thumbnail")
+
+        try:
+            await with_backoff(self._policy, "set thumbnail", attempt)
+        except (RetryableError, PermanentError) as exc:
+            log.warning("video %s is out with YouTube's own thumbnail; the picked one was refused: %s", video_id, exc)
 
     # --- after publishing: videos.update and videos.delete [docs], 50 quota units each
 
@@ -317,6 +352,11 @@ class YouTubeAdapter:
             resource = await with_backoff(self._policy, "upload chunk", attempt)
             if resource is not None:
                 return resource
+
+
+def _read_all(storage: Storage, key: str) -> bytes:
+    with storage.open_read(key) as stream:
+        return stream.read()
 
 
 def _next_offset(response: httpx.Response) -> int:
