@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,13 +11,13 @@ import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import layout, new_id, utc_now
+from loa_core.contracts import Image, layout, new_id, utc_now
 from loa_core.hashing import sha256_file
 from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import PermanentError, RetryableError, UploadSession
 from loa_publisher.adapters.http import RetryPolicy
-from loa_publisher.adapters.tiktok import TikTokAdapter
+from loa_publisher.adapters.tiktok import TikTokAdapter, cover_timestamp_ms
 from loa_publisher.auth import Secrets
 from loa_publisher.ledger import Ledger, PostKey
 from tests.support.emulators.tiktok import MB, TikTokEmulator
@@ -240,3 +241,25 @@ async def test_a_publish_tiktok_reports_failed_is_started_again(h: Harness) -> N
     await h.publish(16 * MB)
     h.assert_one_identical_video()
     assert len(h.emulator.publishes) == 2
+
+
+async def test_the_picked_frame_is_the_covers_timestamp_and_none_is_sent_without_a_pick(h: Harness) -> None:
+    h.rendition = stored_rendition(h.storage, 1 * MB, profile="tiktok", footage_id=h.footage_id)
+    covers = tuple(
+        Image(
+            kind=f"cover-{n}", key=f"images/{h.footage_id}/cover-{n}.jpg", width=1080, height=1920, size_bytes=9, at_s=t
+        )
+        for n, t in ((1, 0.2), (2, 1.25), (3, 2.5))
+    )
+    plain = request_for(h.channel(), h.rendition, h.footage_id, h.meta)
+    await h.adapter().publish(replace(plain, images=covers, frame=2), ledger_session(h.ledger, h.key))
+    await h.adapter().publish(
+        replace(plain, images=covers), ledger_session(h.ledger, PostKey(new_id(), "ward-tt", "tiktok"))
+    )
+    first, second = h.emulator.publishes.values()
+    assert first.post_info["video_cover_timestamp_ms"] == 1250, "frame 2's time in the cut, in ms"
+    assert "video_cover_timestamp_ms" not in second.post_info, "nothing picked: TikTok's own frame"
+    with_intro = replace(
+        plain, channel=h.channel().model_copy(update={"intro_key": "intros/x.mp4"}), images=covers, frame=2
+    )
+    assert cover_timestamp_ms(with_intro) is None, "an intro shifts the cut's time by an unknown length: not sent"

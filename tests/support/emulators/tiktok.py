@@ -249,6 +249,9 @@ class TikTokEmulator(Emulator):
             title = post_info.get("title", "")
             if len(title.encode("utf-16-le")) // 2 > 2200:
                 return _api(code="invalid_params", message="title is longer than 2200 runes", status=400)
+            cover_ms = post_info.get("video_cover_timestamp_ms", 0)
+            if not isinstance(cover_ms, int) or isinstance(cover_ms, bool) or cover_ms < 0:
+                return _api(code="invalid_params", message="video_cover_timestamp_ms must be an int32 >= 0", status=400)
         elif post_info:
             return _api(code="invalid_params", message="inbox upload takes source_info only", status=400)
         plan = self._source(body)

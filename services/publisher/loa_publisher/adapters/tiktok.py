@@ -283,6 +283,9 @@ class TikTokAdapter:
             "disable_duet": bool(options.get("disable_duet", False)) or bool(creator.get("duet_disabled")),
             "disable_stitch": bool(options.get("disable_stitch", False)) or bool(creator.get("stitch_disabled")),
         }
+        cover_ms = cover_timestamp_ms(request)
+        if cover_ms is not None:
+            post_info["video_cover_timestamp_ms"] = cover_ms
         return mode, plan, {"post_info": post_info, "source_info": source}
 
     async def _call(self, tokens: TokenSource, base: str, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
@@ -376,3 +379,14 @@ class TikTokAdapter:
                 # Held and polled again later; the session says the upload is done.
                 raise RetryableError(f"still {state} after {self._poll_timeout_s:.0f} s")
             await asyncio.sleep(self._poll_s)
+
+
+def cover_timestamp_ms(request: PublishRequest) -> int | None:
+    """The picked still's frame as TikTok's `post_info.video_cover_timestamp_ms` (pure): its time in the footage,
+    in milliseconds, within the cut. None when nothing was picked, when the still does not say its time, or when
+    the channel puts an intro before the footage (the cut's time would be off by the intro, which is not known
+    here): TikTok then takes its default frame."""
+    cover = request.picked("cover")
+    if cover is None or cover.at_s is None or request.channel.intro_key is not None:
+        return None
+    return min(round(cover.at_s * 1000), max(0, round(request.rendition.duration_s * 1000) - 1))
