@@ -12,11 +12,25 @@ from pathlib import Path
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, PostFailed, PostPublished, new_id
+from loa_core.contracts import (
+    POSTS_DECISIONS,
+    POSTS_FAILED,
+    POSTS_PUBLISHED,
+    RENDITIONS_READY,
+    Image,
+    PostDecision,
+    PostFailed,
+    PostPublished,
+    PostText,
+    layout,
+    new_id,
+)
 from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
+from tests.integration.test_publisher_registry import ready
+from tests.integration.test_publisher_registry import send as send_to
 from tests.support.emulators.tiktok import TikTokEmulator
 from tests.support.emulators.youtube import ALIGN, YouTubeEmulator
 from tests.support.kafka import read_topic
@@ -204,3 +218,40 @@ def test_sigterm_mid_upload_abandons_it_and_the_restart_resumes_it_once(
     assert list(youtube.videos) == [post.post_id]
     assert len(youtube.sessions) == 1  # the same session was resumed, not a second upload started
     assert sha256_file(youtube.videos[post.post_id].path) == sha256_file(storage.root / rendition.key)
+
+
+def test_an_edited_youtube_post_goes_out_with_its_text_and_the_picked_thumbnail(
+    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    """An editor's saved text and picked still (a decision 'edited' on posts.decisions, the channel without
+    approval) before the cuts come: the video goes out with that title and thumbnails.set sets that frame's still."""
+    storage = LocalStorage(publisher.root / "storage")
+    footage_id = new_id()
+    stills = {f"thumbnail-{n}": b"\xff\xd8\xff\xe0" + bytes([n]) * 2048 for n in (1, 2, 3)}
+    images = []
+    for kind, data in stills.items():
+        key = layout.image_key(footage_id, kind)
+        storage.put_stream(key, [data])
+        images.append(Image(kind=kind, key=key, width=1280, height=720, size_bytes=len(data), at_s=0.5))
+    event = event_for(footage_id, metadata(("ward-yt",)), stored_rendition(storage, 3 * ALIGN, "youtube", footage_id))
+    text = PostText(title="Lễ kỷ niệm — tiêu đề biên tập viên sửa", description="Mô tả đã sửa", hashtags=("#BếnNghé",))
+    edit = PostDecision(
+        footage_id=footage_id,
+        channel="ward-yt",
+        decision="edited",
+        by="acc-editor",
+        text=text,
+        text_sha256=text.sha256(),
+        frame=3,
+    )
+    publisher.start()
+    wait_for("/readyz", lambda: ready(publisher), 120, publisher)
+    send_to(kafka_broker.bootstrap, topic_prefix, POSTS_DECISIONS, edit)
+    kept = f"edited {footage_id}/ward-yt"
+    wait_for("the edit kept", lambda: kept in publisher.log_text(), 60, publisher)
+    send(kafka_broker.bootstrap, topic_prefix, event.model_copy(update={"images": tuple(images)}))
+    read_topic(kafka_broker.bootstrap, POSTS_PUBLISHED.full_name(topic_prefix), lambda r: len(r) >= 1, 120)
+    (video_id,) = youtube.videos
+    assert youtube.videos[video_id].meta["snippet"]["title"] == text.title, "the editor's title"
+    assert youtube.thumbnails == {video_id: stills["thumbnail-3"]}, "the picked frame's still, set once"
+    assert youtube.units_spent == 50
