@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import DeadLetter, Event, FootageUploaded, PostFailed, PostPublished, RenditionsReady
+from loa_core.contracts import (
+    DeadLetter,
+    Event,
+    FootageStatus,
+    FootageUploaded,
+    PostFailed,
+    PostPublished,
+    RenditionsReady,
+)
+from loa_metrics import views as metrics_views
 from loa_metrics.engagement_store import PostStats
 from loa_metrics.projection import Projection, open_projection
 from tests.support.metrics_events import T0, dead_letter, new_id, post_failed, published, renditions, uploaded
@@ -100,6 +109,48 @@ def test_list_footage_filters(projection: Projection) -> None:
     assert ids(date_to=date(2026, 11, 21)) == [b, a]
     assert ids(date_from=date(2026, 11, 21), date_to=date(2026, 11, 21)) == [b]
     assert ids(limit=1, offset=1) == [b]
+
+
+def test_a_status_filtered_list_reads_chunks_and_agrees_with_each_footages_status(
+    projection: Projection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list reads only rows that could have the status (views.could_be) a chunk at a time, then computes it:
+    each status's list, and each page of it, is exactly the footage whose own view has that status."""
+    monkeypatch.setattr(metrics_views, "STATUS_CHUNK", 2)
+    at = itertools.count()
+    for _ in range(3):
+        uploaded_only, transcoded, publishing, published_, failed = (new_id() for _ in range(5))
+        for fid in (uploaded_only, transcoded, publishing, published_, failed):
+            projection.events.footage_uploaded(uploaded(fid, T0 + timedelta(minutes=next(at)), channels=("yt", "tt")))
+        for fid in (transcoded, publishing, published_, failed):
+            projection.events.renditions_ready(renditions(fid, channels=("yt", "tt")))
+        for fid in (publishing, published_):
+            projection.events.post_published(published(fid, "youtube", channel="yt", platform="youtube"))
+        projection.events.post_published(published(published_, "tiktok", channel="tt", platform="tiktok"))
+        projection.events.failure(post_failed(failed, "tt", "tiktok"))
+        projection.events.post_published(published(new_id(), "youtube", channel="yt", platform="youtube"))  # unseen
+    everything = projection.views.list_footage(ward=None, limit=1000)
+    assert len(everything) == 18
+    for status in FootageStatus:
+        expected = [v.footage_id for v in everything if v.status == status]
+        listed = projection.views.list_footage(ward=None, status=status)
+        assert [v.footage_id for v in listed] == expected, status
+        assert {v.status for v in listed} <= {status}
+        paged = projection.views.list_footage(ward=None, status=status, limit=1, offset=1)
+        assert [v.footage_id for v in paged] == expected[1:2], status
+    assert {v.status for v in everything} >= {"uploaded", "transcoded", "publishing", "published", "failed"}
+
+
+def test_the_channel_filter_matches_a_whole_channel_name(tmp_path: Path) -> None:
+    """Names hold '_', a LIKE wildcard: 'y_t' lists its own footage, not 'yat''s."""
+    channels = {n: Channel(name=n, platform="local", profiles=("youtube",)) for n in ("y_t", "yat", "y")}
+    projection = open_projection(tmp_path / "p.sqlite3", channels)
+    own, other = new_id(), new_id()
+    projection.events.footage_uploaded(uploaded(own, T0, channels=("y_t",)))
+    projection.events.footage_uploaded(uploaded(other, T0, channels=("yat", "y")))
+    assert [v.footage_id for v in projection.views.list_footage(ward=None, channel="y_t")] == [own]
+    assert [v.footage_id for v in projection.views.list_footage(ward=None, channel="y")] == [other]
+    projection.close()
 
 
 def test_posts_engagement_and_reports_inputs(projection: Projection) -> None:

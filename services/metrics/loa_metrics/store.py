@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, Text, TextClause, text
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, Text, TextClause, bindparam, text
 
 from loa_core import db
 from loa_core.contracts import METRICS
@@ -174,13 +174,17 @@ class Database:
             with self._lock:
                 self._version += 1
 
-    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """A read, in SQL both databases speak, with :named parameters."""
-        statement = _text(sql)
+    def rows(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, lists: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """A read, in SQL both databases speak, with :named parameters; those named in `lists` take a list of
+        values (`footage_id IN :ids`)."""
+        statement = _text(sql, lists)
         return self._run(lambda c: [dict(r._mapping) for r in c.execute(statement, dict(params or {}))])
 
 
 @functools.lru_cache(maxsize=256)
-def _text(sql: str) -> TextClause:
+def _text(sql: str, lists: tuple[str, ...] = ()) -> TextClause:
     # Parsed once per query (the filters make a few dozen shapes): parsing costs more than running it on SQLite.
-    return text(sql)
+    statement = text(sql)
+    return statement.bindparams(*(bindparam(name, expanding=True) for name in lists)) if lists else statement

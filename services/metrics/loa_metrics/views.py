@@ -30,6 +30,26 @@ from loa_core.contracts import (
 from loa_metrics.status import Failure, Publication, expected_posts_for, footage_status, stands
 from loa_metrics.store import Database, day_range
 
+# The most footage rows a status-filtered list reads at a time (their statuses are computed in Python): first as
+# many as the page could need, then twice as many each time, up to this.
+STATUS_CHUNK = 2000
+_HAS_POSTS = "EXISTS (SELECT 1 FROM posts WHERE posts.footage_id = footage.footage_id)"
+_COULD_BE = {
+    FootageStatus.FAILED: "EXISTS (SELECT 1 FROM failures WHERE failures.footage_id = footage.footage_id)",
+    FootageStatus.PUBLISHED: f"transcoded_at IS NOT NULL AND {_HAS_POSTS}",
+    FootageStatus.PUBLISHING: _HAS_POSTS,
+    FootageStatus.TRANSCODED: f"transcoded_at IS NOT NULL AND NOT {_HAS_POSTS}",
+    FootageStatus.UPLOADED: f"transcoded_at IS NULL AND uploaded_at IS NOT NULL AND NOT {_HAS_POSTS}",
+    FootageStatus.UNKNOWN: f"transcoded_at IS NULL AND uploaded_at IS NULL AND NOT {_HAS_POSTS}",
+}
+
+
+def could_be(status: FootageStatus) -> str:
+    """A SQL condition on a footage row that every footage `status.footage_status` calls `status` meets (failed
+    needs a failure; published and publishing a post; transcoded and uploaded none, ...): what a status-filtered
+    list reads before computing the statuses. Necessary, not sufficient."""
+    return _COULD_BE[status]
+
 
 class FootageViews:
     def __init__(self, db: Database, channels: Mapping[str, Channel]) -> None:
@@ -40,7 +60,7 @@ class FootageViews:
     def footage(self, footage_id: str) -> FootageView | None:
         """One footage's view, whatever its ward (the API checks the caller sees the view's `ward`)."""
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id = :fid", {"fid": footage_id})
-        return self._view(rows[0]) if rows else None
+        return self._views(rows)[0] if rows else None
 
     def channel_wards(self) -> dict[str, str]:
         """Each known channel's ward."""
@@ -56,18 +76,32 @@ class FootageViews:
         renditions = json.loads(row["renditions"]) if row["renditions"] else []
         return channel_names, renditions, expected_posts_for(channel_names, renditions, self._channels)
 
-    def _view(self, data: dict[str, Any]) -> FootageView:
-        footage_id = data["footage_id"]
-        posts = self._db.rows(
-            "SELECT channel, profile, platform, post_id, url, published_at, views, likes, comments, shares, stats_at, "
-            "COALESCE(state, 'published') AS state, "
-            "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id = :fid "
+    def _views(self, rows: list[dict[str, Any]]) -> list[FootageView]:
+        """The views of these footage rows, in their order: their posts and failures read in one query each."""
+        ids = [row["footage_id"] for row in rows]
+        if not ids:
+            return []
+        posts: dict[str, list[dict[str, Any]]] = {}
+        for post in self._db.rows(
+            "SELECT footage_id, channel, profile, platform, post_id, url, published_at, views, likes, comments, "
+            "shares, stats_at, COALESCE(state, 'published') AS state, "
+            "COALESCE(announced_at, published_at) AS announced_at FROM posts WHERE footage_id IN :ids "
             "ORDER BY channel, profile",
-            {"fid": footage_id},
-        )
-        errors = self._db.rows(
-            "SELECT stage, channel, reason, at FROM failures WHERE footage_id = :fid ORDER BY at", {"fid": footage_id}
-        )
+            {"ids": ids},
+            lists=("ids",),
+        ):
+            posts.setdefault(post.pop("footage_id"), []).append(post)
+        errors: dict[str, list[dict[str, Any]]] = {}
+        for error in self._db.rows(
+            "SELECT footage_id, stage, channel, reason, at FROM failures WHERE footage_id IN :ids ORDER BY at",
+            {"ids": ids},
+            lists=("ids",),
+        ):
+            errors.setdefault(error.pop("footage_id"), []).append(error)
+        return [self._view(row, posts.get(fid, []), errors.get(fid, [])) for row, fid in zip(rows, ids, strict=True)]
+
+    def _view(self, data: dict[str, Any], posts: list[dict[str, Any]], errors: list[dict[str, Any]]) -> FootageView:
+        footage_id = data["footage_id"]
         publications = [Publication(p["channel"], p["profile"], p.pop("announced_at")) for p in posts]
         failures = [Failure(e["stage"], e["channel"], e["at"]) for e in errors]
         channel_names, renditions, expected = self._plan(data)
@@ -141,35 +175,59 @@ class FootageViews:
         limit: int = 100,
         offset: int = 0,
     ) -> list[FootageView]:
-        """Newest first, of one ward (None: every ward). Dates are inclusive and compare the upload day (UTC)."""
+        """Newest first, of one ward (None: every ward). Dates are inclusive and compare the upload day (UTC).
+
+        Only the page asked for is read and expanded. The status is derived, not stored: with a status filter the
+        rows that could have it (`could_be`) are read newest first a chunk at a time (STATUS_CHUNK), their statuses
+        computed, until the page is full.
+        """
         where: list[str] = ["1=1"]
         params: dict[str, Any] = {}
         for column, value in (("ward", ward), ("series", series)):
             if value is not None:
                 where.append(f"{column} = :{column}")
                 params[column] = value
+        if channel is not None:  # the channels are a JSON list of names (which never hold a quote), both databases
+            where.append("channels LIKE :channel ESCAPE '!'")
+            params["channel"] = '%"' + channel.replace("!", "!!").replace("_", "!_").replace("%", "!%") + '"%'
         day_range("uploaded_at", date_from, date_to, where, params)
-        rows = self._db.rows(
+        if status is not None:
+            where.append(could_be(status))
+        query = (
             f"SELECT * FROM footage WHERE {' AND '.join(where)} "  # noqa: S608
-            "ORDER BY uploaded_at DESC NULLS LAST, footage_id",
-            params,
+            "ORDER BY uploaded_at DESC NULLS LAST, footage_id LIMIT :limit OFFSET :offset"
         )
-        if channel is not None:  # the channels are a JSON list: matched here, the same on both databases
-            rows = [r for r in rows if channel in json.loads(r["channels"] or "[]")]
-        # The status is derived, not stored: computed for all matching rows in bulk (three queries), then only
-        # the requested page is expanded into full views.
-        statuses = self._statuses(rows)
-        matching = [r for r in rows if status is None or statuses[r["footage_id"]] == status]
-        return [self._view(r) for r in matching[offset : offset + limit]]
+        if status is None:
+            return self._views(self._db.rows(query, {**params, "limit": limit, "offset": offset}))
+        matching: list[dict[str, Any]] = []
+        skip, read, size = offset, 0, min(offset + limit, STATUS_CHUNK)
+        while len(matching) < limit:
+            chunk = self._db.rows(query, {**params, "limit": size, "offset": read})
+            statuses = self._statuses(chunk, [row["footage_id"] for row in chunk])
+            for row in chunk:
+                if statuses[row["footage_id"]] != status:
+                    continue
+                if skip:
+                    skip -= 1
+                elif len(matching) < limit:
+                    matching.append(row)
+            if len(chunk) < size:
+                break
+            read, size = read + size, min(2 * size, STATUS_CHUNK)
+        return self._views(matching)
 
-    def _statuses(self, rows: list[dict[str, Any]]) -> dict[str, FootageStatus]:
+    def _statuses(self, rows: list[dict[str, Any]], ids: list[str] | None = None) -> dict[str, FootageStatus]:
+        """The status of each row, reading the posts and failures of `ids` (None: of every footage)."""
+        if ids == []:
+            return {}
+        only, params, lists = ("AND footage_id IN :ids", {"ids": ids}, ("ids",)) if ids is not None else ("", {}, ())
+        posts = f"SELECT footage_id, channel, profile, COALESCE(announced_at, published_at) AS at FROM posts WHERE 1=1 {only}"  # noqa: E501, S608
         publications: dict[str, list[Publication]] = {}
-        for p in self._db.rows(
-            "SELECT footage_id, channel, profile, COALESCE(announced_at, published_at) AS at FROM posts"
-        ):
+        for p in self._db.rows(posts, params, lists=lists):
             publications.setdefault(p["footage_id"], []).append(Publication(p["channel"], p["profile"], p["at"]))
+        failed = f"SELECT footage_id, stage, channel, at FROM failures WHERE footage_id IS NOT NULL {only}"  # noqa: S608
         failures: dict[str, list[Failure]] = {}
-        for f in self._db.rows("SELECT footage_id, stage, channel, at FROM failures WHERE footage_id IS NOT NULL"):
+        for f in self._db.rows(failed, params, lists=lists):
             failures.setdefault(f["footage_id"], []).append(Failure(f["stage"], f["channel"], f["at"]))
         out = {}
         for row in rows:
