@@ -1,11 +1,14 @@
-"""The footage page's decisions, pure: which bytes a Range header asks for, and what each post's row says (its state,
-reason, advice, cuts an approval names, text as it will go out)."""
+"""The footage page's decisions, pure: which bytes a Range header asks for, what each post's row says (its state,
+reason, advice, cuts an approval names, text as it will go out), and which actions on a post that went out the page
+offers to whom (Edit title, Take down, or where to do it by hand), as rendered."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from starlette.requests import Request
 
 from loa_core.contracts import (
     ApprovalView,
@@ -24,7 +27,17 @@ from loa_core.contracts import (
 )
 from loa_core.contracts.channels import Channel
 from loa_ingest.advice import Action
-from loa_ingest.footage_page import Unsatisfiable, byte_range, post_rows
+from loa_ingest.footage_page import (
+    STRINGS,
+    PostActions,
+    PostRow,
+    Unsatisfiable,
+    byte_range,
+    limits_of,
+    post_actions,
+    post_rows,
+)
+from loa_ingest.pages import render
 
 SIZE = 1000
 
@@ -204,3 +217,97 @@ def test_a_persons_saved_text_is_the_post_text_within_the_platforms_limits() -> 
     assert (youtube.text.title, youtube.text.description) == ("Đã sửa ‹tiêu đề›", "Mô tả mới"), "YouTube refuses < >"
     assert not rows["p1-tiktok"].drafted and rows["p1-tiktok"].text is not None
     assert rows["p1-tiktok"].text.title.endswith("#Vănhóa"), "the others keep the channel's templates"
+
+
+def _out(platform: str, approval: bool, state: str = "published") -> PostRow:
+    (row,) = [r for r in post_rows(_view(), CHANNELS, METADATA) if r.channel == "p1-youtube"]
+    return replace(row, platform=platform, approval_required=approval, state=state)  # type: ignore[arg-type]
+
+
+TIKTOK_STUDIO = "https://www.tiktok.com/tiktokstudio/content"
+
+
+@pytest.mark.parametrize(
+    ("platform", "approval", "editor", "approver", "expected"),
+    [
+        # YouTube with approval: only an approver changes the words; any editor takes it down, deleted or private.
+        ("youtube", True, True, True, PostActions(edit=True, unpublish=("delete", "private"), by_hand=None)),
+        ("youtube", True, True, False, PostActions(edit=False, unpublish=("delete", "private"), by_hand=None)),
+        ("youtube", False, True, False, PostActions(edit=True, unpublish=("delete", "private"), by_hand=None)),
+        ("facebook", False, True, False, PostActions(edit=True, unpublish=("delete",), by_hand=None)),
+        ("zalo", False, True, True, PostActions(edit=False, unpublish=("delete",), by_hand=None)),
+        ("tiktok", True, True, True, PostActions(edit=False, unpublish=(), by_hand=TIKTOK_STUDIO)),
+        ("local", False, True, True, PostActions(edit=False, unpublish=(), by_hand=None)),
+        ("youtube", False, False, False, PostActions(edit=False, unpublish=(), by_hand=None)),  # a viewer
+    ],
+)
+def test_which_actions_a_published_post_offers_to_whom(
+    platform: str, approval: bool, editor: bool, approver: bool, expected: PostActions
+) -> None:
+    assert post_actions(_out(platform, approval), editor, approver) == expected
+    assert post_actions(_out(platform, approval, "edited"), editor, approver) == expected, "edited: still out"
+
+
+@pytest.mark.parametrize("state", ["pending", "awaiting", "approved", "rejected", "failed", "unpublished"])
+def test_a_post_not_out_offers_no_action_on_the_platform(state: str) -> None:
+    assert not post_actions(_out("youtube", False, state), editor=True, approver=True).any
+
+
+def _page(rows: list[PostRow], editor: bool, approver: bool, lang: str = "vi") -> str:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/ui/footage/{FOOTAGE}",
+        "query_string": f"lang={lang}".encode(),
+        "headers": [(b"host", b"loa.test")],
+        "scheme": "http",
+        "server": ("loa.test", 80),
+    }
+    context = {
+        "view": _view(),
+        "rows": rows,
+        "limits": {row.channel: limits_of(row) for row in rows},
+        "actions": {row.channel: post_actions(row, editor, approver) for row in rows},
+        "stills": [],
+        "frames": [],
+        "focus": None,
+        "approver": approver,
+        "editor": editor,
+        "lang_code": lang,
+    }
+    return bytes(render(Request(scope), "footage.html", STRINGS, context, csrf_token="csrf").body).decode()
+
+
+def _article(html: str, channel: str) -> str:
+    return html.split(f'id="post-{channel}"')[1].split("</article>")[0]
+
+
+def test_the_page_renders_edit_and_take_down_where_allowed_and_tiktoks_way_by_hand() -> None:
+    rows = [
+        replace(_out("youtube", True), channel="p1-youtube"),
+        replace(_out("tiktok", True), channel="p1-tiktok"),
+        replace(_out("youtube", True, "failed"), channel="p1-local"),
+    ]
+    approver = _page(rows, editor=True, approver=True)
+    youtube = _article(approver, "p1-youtube")
+    assert 'class="edit-published"' in youtube and "Sửa tiêu đề" in youtube
+    assert '"title_chars": 100' in youtube, "YouTube's title limit, counted as typed"
+    assert 'class="unpublish danger"' in youtube and "Gỡ bài này khỏi nền tảng?" in youtube
+    assert '<option value="private">Chuyển sang riêng tư</option>' in youtube
+    assert 'data-role="by-hand"' not in youtube
+    tiktok = _article(approver, "p1-tiktok")
+    assert "edit-published" not in tiktok and "unpublish" not in tiktok
+    assert f'href="{TIKTOK_STUDIO}"' in tiktok and "không có API để sửa hay gỡ" in tiktok
+    assert 'data-role="actions"' not in _article(approver, "p1-local"), "a failed post: Retry, not these"
+
+    editor = _article(_page(rows, editor=True, approver=False), "p1-youtube")
+    assert "edit-published" not in editor, "a channel with approval: only an approver changes the words"
+    assert 'class="unpublish danger"' in editor
+    viewer = _page(rows, editor=False, approver=False)
+    assert 'data-role="actions"' not in _article(viewer, "p1-youtube")
+    assert f'href="{TIKTOK_STUDIO}"' in _article(viewer, "p1-tiktok"), "anyone may read where it is done by hand"
+
+    english = _article(_page(rows, editor=True, approver=True, lang="en"), "p1-youtube")
+    assert "Edit title" in english and "Take down" in english and "Make it private" in english
+    assert "Take this post down from the platform?" in english
+    assert "no API to change or take down" in _article(_page(rows, True, True, "en"), "p1-tiktok")

@@ -23,6 +23,8 @@ from fastapi.responses import Response, StreamingResponse
 from loa_core.auth import Caller, Role
 from loa_core.contracts import (
     FOOTAGE_STATUSES,
+    MANUAL_ACTION_URLS,
+    PLATFORM_ACTIONS,
     ChannelName,
     FootageId,
     FootageList,
@@ -31,6 +33,8 @@ from loa_core.contracts import (
     FootageView,
     PostDecision,
     ProfileName,
+    Unpublish,
+    allows,
     layout,
 )
 from loa_core.contracts import PostText as DecidedText
@@ -148,6 +152,31 @@ STRINGS: Strings = {
     "status_away": (
         "Chưa lấy được trạng thái từ dịch vụ đo lường; hãy tải lại sau ít giây.",
         "The status service is not answering; reload in a few seconds.",
+    ),
+    "fix_post": ("Sửa bài đã đăng", "Fix what went out"),
+    "edit_title": ("Sửa tiêu đề", "Edit title"),
+    "edit_note": (
+        "Tiêu đề và mô tả mới được gửi lên nền tảng thay cho nội dung đang hiển thị.",
+        "The new title and description replace what the platform shows now.",
+    ),
+    "edit_sent": (
+        "Đã gửi yêu cầu sửa; trang cập nhật khi nền tảng trả lời (tải lại trang).",
+        "The change is on its way; reload the page to see how it went.",
+    ),
+    "take_down": ("Gỡ bài", "Take down"),
+    "how_delete": ("Xóa hẳn", "Delete it"),
+    "how_private": ("Chuyển sang riêng tư", "Make it private"),
+    "take_down_confirm": (
+        "Gỡ bài này khỏi nền tảng? Người xem sẽ không còn thấy bài.",
+        "Take this post down from the platform? Viewers will no longer see it.",
+    ),
+    "taken_down_sent": (
+        "Đã gửi yêu cầu gỡ bài; trang cập nhật khi nền tảng trả lời (tải lại trang).",
+        "The take-down is on its way; reload the page to see how it went.",
+    ),
+    "by_hand": (
+        "Nền tảng này không có API để sửa hay gỡ bài đã đăng: hãy làm trực tiếp trong ứng dụng hoặc tại",
+        "This platform offers no API to change or take down a post: do it by hand in its app or at",
     ),
     "unknown_text": (
         "Chưa đọc được nội dung bài (video được tải lên trước khi Loa lưu nội dung).",
@@ -284,6 +313,36 @@ def _text(
     if channel is not None and draft is not None:
         return approved(channel, draft)
     return None if channel is None or metadata is None else render(channel, metadata, footage_id)
+
+
+@dataclass(frozen=True)
+class PostActions:
+    """What the page offers a person for a post that went out (the same rules as actions_api's routes)."""
+
+    edit: bool  # change its title and description
+    unpublish: tuple[Unpublish, ...]  # the ways to take it down, first the default; () none
+    by_hand: str | None  # where to do it by hand, on a platform whose API cannot
+
+    @property
+    def any(self) -> bool:
+        return self.edit or bool(self.unpublish) or self.by_hand is not None
+
+
+NO_ACTIONS = PostActions(edit=False, unpublish=(), by_hand=None)
+
+
+def post_actions(row: PostRow, editor: bool, approver: bool) -> PostActions:
+    """For a published (or edited) post: Edit title where the platform allows it, to an approver on a channel that
+    requires approval, else to an editor; Take down to an editor where the platform allows it; on a platform with
+    neither (TikTok), where to do it by hand."""
+    if row.state not in ("published", "edited"):
+        return NO_ACTIONS
+    ways = PLATFORM_ACTIONS.get(row.platform, {}).get("unpublish", ())
+    return PostActions(
+        edit=allows(row.platform, "edit") and (approver if row.approval_required else editor),
+        unpublish=tuple(ways) if editor and allows(row.platform, "unpublish") else (),
+        by_hand=MANUAL_ACTION_URLS.get(row.platform),
+    )
 
 
 def drafts_of(entries: list[Recorded]) -> dict[str, PostDecision]:
@@ -437,6 +496,7 @@ def footage_page_router(
             "view": view,
             "rows": rows,
             "limits": {row.channel: limits_of(row) for row in rows},
+            "actions": {row.channel: post_actions(row, who.allows("editor"), who.allows("approver")) for row in rows},
             "stills": stills,
             "frames": frames,
             "focus": request.query_params.get("channel"),

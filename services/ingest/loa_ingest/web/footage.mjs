@@ -1,6 +1,7 @@
 // The footage page (templates/footage.html): each post's text checked against its platform's limits as it is typed
 // (the same numbers loa_core.posttext cuts to), an editor's Save text (POST /posts/{footage}/{channel}/text) and an
-// approver's Approve / Reject (POST /posts/{footage}/{channel}/approve|reject), sent with the session's CSRF token.
+// approver's Approve / Reject (POST /posts/{footage}/{channel}/approve|reject), and on a post that went out Edit title
+// (POST .../edit) and Take down after a confirmation (POST .../unpublish), sent with the session's CSRF token.
 const words = document.getElementById("words").content.firstElementChild.dataset;
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
@@ -128,5 +129,35 @@ for (const form of document.querySelectorAll("form.post-text")) {
   });
   form.querySelector("button.reject").addEventListener("click", () => {
     decide(form, "reject", { cuts, text_sha256: form.dataset.textSha256, reason: form.elements.reason.value });
+  });
+}
+
+const postUrl = (el, verb) =>
+  `/posts/${encodeURIComponent(el.dataset.footage)}/${encodeURIComponent(el.dataset.channel)}/${verb}`;
+
+for (const form of document.querySelectorAll("form.edit-published")) {
+  check(form, "title", (l) => l.title_chars, words.chars, (t, l) => (l.title_utf16 ? t.length : codePoints(t)));
+  if (JSON.parse(form.dataset.limits).description_bytes != null) {
+    check(form, "description", (l) => l.description_bytes, words.bytes, (t) => utf8Bytes(t));
+  } else {
+    check(form, "description", (l) => l.description_chars, words.chars, (t) => codePoints(t));
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = {
+      title: form.elements.title.value.normalize("NFC"),
+      description: (form.elements.description?.value ?? "").normalize("NFC"),
+    };
+    send(postUrl(form, "edit"), body, form.querySelector(".result"));
+  });
+}
+
+for (const box of document.querySelectorAll(".take-down")) {
+  const button = box.querySelector("button.unpublish");
+  button.addEventListener("click", async () => {
+    if (!window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    const sent = await send(postUrl(box, "unpublish"), { how: box.querySelector('[name="how"]').value }, box.querySelector(".result"));
+    button.disabled = sent;
   });
 }
