@@ -556,15 +556,45 @@ def test_a_district_admin_uploads_for_a_ward_with_the_cli_and_a_ward_admin_canno
 
 def test_the_district_page_shows_every_wards_totals_to_a_district_admin_only(wards: Wards) -> None:
     url = f"{wards.ingest.url}/ui/district"
-    shown = httpx.get(url, params={"lang": "en"}, headers=_auth(STATIC))
+    added = httpx.post(  # a YouTube channel nobody signed in to yet: disconnected
+        f"{wards.ingest.url}/channels",
+        json={"name": "b-youtube", "platform": "youtube", "profiles": ["youtube"], "ward": WARD_B},
+        headers=_auth(STATIC),
+    )
+    assert added.status_code in (200, 201), added.text
+    try:
+        shown = httpx.get(url, params={"lang": "en"}, headers=_auth(STATIC))
+    finally:
+        httpx.delete(f"{wards.ingest.url}/channels/b-youtube", headers=_auth(STATIC)).raise_for_status()
     assert shown.status_code == 200, shown.text
     assert "The wards at a glance" in shown.text
-    for ward in (WARD_A, WARD_B):  # each ward's total row: 1 footage, 1 post published, 1 failed
-        row = re.search(rf'<tr class="ward-total" data-ward="{ward}">(.*?)</tr>', shown.text)
+    month = datetime.now(UTC).strftime("%Y-%m")
+    for ward, channel, state in ((WARD_A, "a-local", "Connected"), (WARD_B, "b-local", "Connected")):
+        card = re.search(rf'<article class="card ward" id="ward-{ward}".*?</article>', shown.text, re.S)
+        assert card is not None, ward
+        row = re.search(rf'<tr class="ward-total" data-ward="{ward}">(.*?)</tr>', card.group(0))
         assert row is not None, ward
-        assert re.findall(r"<td>(\d+)</td>", row.group(1))[:3] == ["1", "1", "1"], row.group(1)
+        # the ward's total row: 1 footage, 1 post published, 1 failed
+        assert re.findall(r"<td[^>]*>(\d+)</td>", row.group(1))[:3] == ["1", "1", "1"], row.group(1)
+        link = re.search(r'<a class="ward-footage" href="([^"]+)"', card.group(0))
+        assert link is not None and link.group(1).startswith(f"/ui/footage?ward={ward}&amp;from={month}-01&amp;to=")
+        assert re.search(rf'id="channel-{channel}" data-state="connected">.*?{state}</span>', card.group(0))
+        assert ("b-youtube" in card.group(0)) == (ward == WARD_B)
+    assert re.search(r'id="channel-b-youtube" data-state="disconnected">.*?Disconnected</span>', shown.text)
+    # The ward's link: its footage list, a district admin's ward filter (metrics' /footage?ward=, relayed)
+    listed = httpx.get(f"{wards.ingest.url}/ui/footage", params={"ward": WARD_B}, headers=_auth(STATIC))
+    assert listed.status_code == 200, listed.text
+    assert wards.b_footage in listed.text and wards.a_footage not in listed.text
+    week = datetime.now(UTC).isocalendar()
+    by_week = httpx.get(url, params={"week": f"{week.year}-W{week.week:02d}"}, headers=_auth(STATIC))
+    assert by_week.status_code == 200 and f"{week.year}-W{week.week:02d}" in by_week.text
     refused = httpx.get(url, headers=_auth(wards.a_admin))
     assert refused.status_code == 403 and WARD_B not in refused.text
     assert_bilingual(refused.json()["detail"])
+    # a ward's people cannot reach another ward's list through the filter (nor confirm the ward exists)
+    for where in (f"{wards.ingest.url}/ui/footage", f"{wards.metrics}/footage"):
+        other = httpx.get(where, params={"ward": WARD_B}, headers=_auth(wards.a_admin))
+        assert other.status_code == 404 and wards.b_footage not in other.text, where
+        assert_bilingual(other.json()["detail"])
     browser = httpx.get(url)
     assert browser.status_code == 303 and browser.headers["location"].startswith("/signin?next=")

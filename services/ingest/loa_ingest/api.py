@@ -328,7 +328,7 @@ def create_api(
     api.include_router(
         footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of, audit)
     )
-    api.include_router(district_page_router(relay, requires, gate.session_of))
+    api.include_router(district_page_router(relay, channels, requires, gate.session_of))
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

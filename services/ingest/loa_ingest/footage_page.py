@@ -517,8 +517,10 @@ def footage_page_router(
         series: Annotated[str | None, Query(max_length=100)] = None,
         date_from: Annotated[date | None, Query(alias="from")] = None,
         date_to: Annotated[date | None, Query(alias="to")] = None,
+        ward: Annotated[str | None, Query(max_length=64)] = None,  # a district admin's choice (the district page)
     ) -> Response:
         params = {
+            "ward": ward or None,
             "status": status_,
             "series": series or None,
             "channel": channel or None,
@@ -537,8 +539,9 @@ def footage_page_router(
         context = {
             "items": listed.items,
             "statuses": FOOTAGE_STATUSES,
-            "channels": [s.channel.name for s in channels.listed(who.ward_filter())],
+            "channels": [s.channel.name for s in channels.listed(ward or who.ward_filter())],
             "filters": {
+                "ward": ward or "",
                 "status": status_.value if status_ else "",
                 "channel": channel or "",
                 "series": series or "",

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response, status
 
 from loa_core.auth import Caller, bearer_dependency
-from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView
+from loa_core.contracts import ChannelName, FootageId, FootageList, FootageStatus, FootageView, WardId
 from loa_core.observability import ReadinessCheck, health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 from loa_metrics import reports
@@ -50,11 +50,14 @@ def create_api(
         channel: Annotated[ChannelName | None, Query()] = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
+        ward: Annotated[WardId | None, Query(description="One ward's footage (a district admin's choice)")] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> FootageList:
+        if ward is not None and not who.sees(ward):  # another ward is not even confirmed to exist
+            raise HTTPException(404, f"No ward {ward} in your reach. / Không có phường {ward} trong phạm vi của bạn.")
         items = views.list_footage(
-            ward=who.ward_filter(),
+            ward=ward if ward is not None else who.ward_filter(),
             status=status_,
             series=series,
             channel=channel,
