@@ -403,15 +403,19 @@ def test_the_district_admin_sees_both_wards_and_their_totals(run: Run, browser: 
         for footage_id in (run.footage_id, run.footage_id_2):
             expect(page.locator(f"#footage-list tr[data-footage='{footage_id}']")).to_be_visible()
         screenshots(page, SHOTS, "district-footage-list")
-        # The district's page: each ward's totals (footage, posts published), then per platform.
+        # The district's page: a card per ward with its totals (footage, posts published), per platform, and its
+        # channels.
         page.goto(f"{run.ingest}/ui/district")
         for ward, platforms in ((WARD_1, {"youtube": "1", "tiktok": "1"}), (WARD_2, {"local": "2"})):
-            totals = page.locator(f"#district tr.ward-total[data-ward='{ward}'] td")
-            expect(totals.nth(1)).to_have_text("1")
-            expect(totals.nth(2)).to_have_text("2")
+            card = page.locator(f"#wards article.ward[data-ward='{ward}']")
+            totals = card.locator("tr.ward-total td")
+            expect(totals.nth(0)).to_have_text("1")  # footage
+            expect(totals.nth(1)).to_have_text("2")  # posts published
             for platform, published in platforms.items():
-                row = page.locator(f"#district tr[data-ward='{ward}'][data-platform='{platform}'] td")
-                expect(row.nth(3)).to_have_text(published)
+                expect(card.locator(f"tr[data-platform='{platform}'] td").nth(1)).to_have_text(published)
+        for ward, channel in ((WARD_1, "p1-youtube"), (WARD_1, "p1-tiktok"), (WARD_2, "p2-local")):
+            shown = page.locator(f"#wards article.ward[data-ward='{ward}'] #channel-{channel}")
+            expect(shown).to_have_attribute("data-state", "connected")
         screenshots(page, SHOTS, "district-totals")
     with httpx.Client(
         base_url=run.stack.url("metrics"), headers={"Authorization": f"Bearer {run.stack.token}"}, timeout=30
