@@ -72,7 +72,8 @@ class Stack:
         if service == "ingest":
             # Ingest's page relays pipeline status from metrics, with the caller's own token.
             env["LOA_METRICS_URL"] = self.url("metrics")
-            env["LOA_PUBLISHER_URL"] = self.url("publisher")  # the page's retry, relayed with the caller's credential
+            if "publisher" in self.ports:  # a stack of ingest and metrics only (the crash trials) has none
+                env["LOA_PUBLISHER_URL"] = self.url("publisher")  # the page's retry, relayed with the caller's token
             env["LOA_PUBLIC_URL"] = self.url("ingest")  # where the platforms' sign-in sends browsers back
             env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
         if service == "publisher":
