@@ -45,12 +45,20 @@ def test_schemathesis_finds_no_server_errors(ingest: IngestProcess, tmp_path: Pa
         "--request-timeout",
         "60",
         "--no-shrink",
-        # The two status relays answer 502 by design here: no metrics service runs in this test. They are
-        # exercised against a running metrics by tests/e2e/test_ingest_page.py, and their 502 by test_ingest_access.
+        # The relays answer 502 by design here: no metrics service and no publisher run in this test. The status
+        # relays are exercised against a running metrics by tests/e2e/test_ingest_page.py (their 502 by
+        # test_ingest_access), the cut and still endpoints (which ask metrics for the cut's key) by
+        # test_ingest_footage_page.py, and the retry relay against a running publisher by test_post_actions.py.
         "--exclude-name",
         "GET /footage",
         "--exclude-name",
         "GET /footage/{footage_id}",
+        "--exclude-name",
+        "GET /footage/{footage_id}/cuts/{profile}",
+        "--exclude-name",
+        "GET /footage/{footage_id}/stills/{kind}",
+        "--exclude-name",
+        "POST /posts/{footage_id}/retry",
     ]
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks", "PYTHONPATH": str(repo)}
