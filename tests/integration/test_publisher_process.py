@@ -22,6 +22,7 @@ from loa_core.contracts import (
     PostFailed,
     PostPublished,
     PostText,
+    RenditionsReady,
     layout,
     new_id,
 )
@@ -64,6 +65,14 @@ def publisher(
             options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
         ),
         Channel(name="ward-tt", platform="tiktok", profiles=("tiktok",), options={"base_url": tiktok.base_url}),
+        # The same YouTube account behind a channel whose posts wait for an approver.
+        Channel(
+            name="ward-yt-review",
+            platform="youtube",
+            profiles=("youtube",),
+            approval_required=True,
+            options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
+        ),
     ]
     process = PublisherProcess(
         tmp_path / "publisher",
@@ -75,6 +84,9 @@ def publisher(
             "LOA_SECRET_WARD_YT_CLIENT_ID": youtube.client_id,
             "LOA_SECRET_WARD_YT_CLIENT_SECRET": youtube.client_secret,
             "LOA_SECRET_WARD_YT_REFRESH_TOKEN": youtube.refresh_token,
+            "LOA_SECRET_WARD_YT_REVIEW_CLIENT_ID": youtube.client_id,
+            "LOA_SECRET_WARD_YT_REVIEW_CLIENT_SECRET": youtube.client_secret,
+            "LOA_SECRET_WARD_YT_REVIEW_REFRESH_TOKEN": youtube.refresh_token,
             "LOA_YOUTUBE_CHUNK_BYTES": str(ALIGN),
             "LOA_SECRET_WARD_TT_CLIENT_KEY": tiktok.client_key,
             "LOA_SECRET_WARD_TT_CLIENT_SECRET": tiktok.client_secret,
@@ -255,3 +267,47 @@ def test_an_edited_youtube_post_goes_out_with_its_text_and_the_picked_thumbnail(
     assert youtube.videos[video_id].meta["snippet"]["title"] == text.title, "the editor's title"
     assert youtube.thumbnails == {video_id: stills["thumbnail-3"]}, "the picked frame's still, set once"
     assert youtube.units_spent == 50
+
+
+def test_a_rejected_post_never_reaches_the_platform_and_an_approved_one_does(
+    publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
+) -> None:
+    """Two footage for a YouTube channel that requires approval: the approver rejects one (before its cuts come)
+    and approves the other; the emulator receives exactly the approved one, not even an upload session of the
+    rejected one, and the rejection is said on posts.failed with the approver's reason."""
+    storage = LocalStorage(publisher.root / "storage")
+
+    def footage(title: str) -> tuple[RenditionsReady, PostDecision]:
+        footage_id = new_id()
+        cut = stored_rendition(storage, 2 * ALIGN, "youtube", footage_id)
+        path = storage.local_path(cut.key)
+        assert path is not None
+        meta = metadata(("ward-yt-review",)).model_copy(update={"title": title})
+        event = event_for(footage_id, meta, cut.model_copy(update={"sha256": sha256_file(path)}))
+        verdict = PostDecision(
+            footage_id=footage_id,
+            channel="ward-yt-review",
+            decision="approved",
+            by="acc-approver",
+            cuts={"youtube": event.renditions[0].sha256 or ""},
+            text_sha256=PostText.of(meta).sha256(),
+        )
+        return event, verdict
+
+    rejected, rejection = footage("Bản sai tên đồng chí Bí thư")
+    rejection = rejection.model_copy(update={"decision": "rejected", "reason": "Sai tên / wrong name"})
+    approved, approval = footage("Lễ kỷ niệm — bản đã duyệt")
+    publisher.start()
+    wait_for("/readyz", lambda: ready(publisher), 120, publisher)
+    for verdict in (rejection, approval):
+        send_to(kafka_broker.bootstrap, topic_prefix, POSTS_DECISIONS, verdict)
+    for event in (rejected, approved):
+        send(kafka_broker.bootstrap, topic_prefix, event)
+    published = read_topic(kafka_broker.bootstrap, POSTS_PUBLISHED.full_name(topic_prefix), lambda r: len(r) >= 1, 120)
+    failed = read_topic(kafka_broker.bootstrap, POSTS_FAILED.full_name(topic_prefix), lambda r: len(r) >= 1, 120)
+    assert [PostPublished.from_bytes(r.value).footage_id for r in published] == [approved.footage_id]
+    said = PostFailed.from_bytes(failed[0].value)
+    assert (said.footage_id, said.retryable) == (rejected.footage_id, False) and "Sai tên" in said.reason
+    (video,) = youtube.videos.values()
+    assert video.meta["snippet"]["title"].startswith("Lễ kỷ niệm — bản đã duyệt")
+    assert len(youtube.sessions) == 1, "no upload was even started for the rejected post"
