@@ -11,11 +11,12 @@ import asyncio
 import html
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pyotp
@@ -399,13 +400,28 @@ def test_an_editor_may_turn_on_two_step_sign_in_and_then_needs_it(ingest: Ingest
     assert done.status_code == 303 and again.get("/whoami").json()["role"] == "editor"
 
 
+class HeldHasher(PasswordHasher):
+    """Fast hashes; a verify() that waits (up to 10 s) until the test releases it: a password check in progress for
+    as long as the test needs, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.checking = threading.Event()
+        self.release = threading.Event()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.checking.set()
+        self.release.wait(10)
+        return super().verify(hash, password)
+
+
 async def test_a_sign_in_does_not_hold_up_the_other_requests(tmp_path: Path) -> None:
     # argon2 is slow on purpose; checked on the event loop it stalled every request of ingest (uploads included)
-    # for as long as it took. With a hasher made slow enough to see it: a request sent while a sign-in is being
-    # checked is answered first.
-    slow = PasswordHasher(time_cost=30, memory_cost=8 * 1024, parallelism=1)
+    # for as long as it took. With a hasher that holds the check until the test lets it go: a request sent while a
+    # sign-in is being checked is answered first (on the loop, the held check would block it, and the order flip).
+    held = HeldHasher()
     state = open_state(tmp_path / "ingest.sqlite3", tmp_path / "spool")
-    people = People(state.engine, None, LockoutPolicy(), hasher=slow)
+    people = People(state.engine, None, LockoutPolicy(), hasher=held)
     people.create_ward(DEFAULT_WARD, "Phường mặc định")
     people.create("bien.tap", "", DEFAULT_WARD, "editor", PASSWORD, "test")
     gate = Gate(people, IngestSettings(data_dir=tmp_path), frozenset, state.tokens)
@@ -426,8 +442,9 @@ async def test_a_sign_in_does_not_hold_up_the_other_requests(tmp_path: Path) -> 
 
         form = {"username": "bien.tap", "password": PASSWORD}
         signing_in = asyncio.create_task(call("signin", client.post("/signin", data=form)))
-        await asyncio.sleep(0.2)  # the sign-in is in argon2 by now (its lookup before it takes milliseconds)
+        assert await asyncio.to_thread(held.checking.wait, 10), "the sign-in reached its password check"
         await call("ping", client.get("/ping"))
+        held.release.set()
         await signing_in
     state.close()
     assert done == ["ping", "signin"]

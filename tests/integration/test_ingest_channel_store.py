@@ -89,5 +89,8 @@ def test_changes_racing_on_one_channel_each_get_a_revision_and_the_newest_is_sen
     newest = ChannelStore(state.engine, EventProducer("127.0.0.1:1")).get("p1-youtube")
     assert newest is not None and (newest.revision, newest.sent) == (21, True)
     records = [r for r in _on_topic(kafka_broker.bootstrap, topic_prefix) if r.name == "p1-youtube"]
-    assert {r.revision for r in records} == set(range(1, 22)), "every revision was written once and sent"
+    # Every change was written as its own revision (21 in all, above). A send publishes the row's newest record, so a
+    # revision another replica overtook before its own send may never reach the topic: readers need only the newest,
+    # and the highest revision wins in every reader.
+    assert {r.revision for r in records} <= set(range(1, 22)), "only revisions that were written"
     assert records[-1].revision == 21, "the last record of the channel (the one compaction keeps) is the newest"
