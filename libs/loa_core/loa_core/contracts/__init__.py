@@ -7,6 +7,7 @@
 - `views`: the footage status view metrics serves, ingest relays and the CLI and the page read;
 - `actions`: people's fixes to published posts (edit, unpublish) and what came of them;
 - `decisions`: approvers' decisions on posts, and the text and cuts they pin;
+- `feedback`: citizens' comments and messages, people's acts on them, and replies;
 - `schedule`: people's changes to when a post goes out (reschedule, cancel);
 - `channels`: the channel, and the registry event that carries it to every service;
 - `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
@@ -64,6 +65,14 @@ from loa_core.contracts.events import (
     SourceMedia,
     TranscodeProgress,
 )
+from loa_core.contracts.feedback import (
+    FEEDBACK_ABILITIES,
+    FeedbackAction,
+    FeedbackDone,
+    FeedbackReceived,
+    clean_text,
+    feedback_item_id,
+)
 from loa_core.contracts.schedule import PostSchedule
 from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, FootageStatus
 from loa_core.contracts.topics import (
@@ -113,6 +122,7 @@ __all__ = [
     "CHANNEL_REGISTRY",
     "DEAD_LETTER",
     "DEFAULT_WARD",
+    "FEEDBACK_ABILITIES",
     "FIRST_ADMIN",
     "FIRST_ADMIN_PASSWORD_FILE",
     "FOOTAGE_STATUSES",
@@ -149,6 +159,9 @@ __all__ = [
     "Decision",
     "Event",
     "FailureView",
+    "FeedbackAction",
+    "FeedbackDone",
+    "FeedbackReceived",
     "FootageId",
     "FootageList",
     "FootageMetadata",
@@ -189,7 +202,9 @@ __all__ = [
     "check_produces",
     "chosen_frame",
     "chosen_text",
+    "clean_text",
     "consumer_groups",
+    "feedback_item_id",
     "group_id",
     "is_footage_id",
     "layout",
