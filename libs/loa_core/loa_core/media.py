@@ -43,6 +43,7 @@ class StreamInfo:
     height: int | None
     # What transcode needs to plan and to check its outputs; empty/None when ffprobe did not say.
     profile: str = ""
+    level: int | None = None  # H.264's level times ten (40: level 4.0, 42: level 4.2)
     pix_fmt: str = ""
     sample_aspect_ratio: str = ""  # "1:1", "16:15", ... ("" or "0:1" when unknown)
     r_frame_rate: float = 0.0  # the container's base rate
@@ -53,6 +54,7 @@ class StreamInfo:
     nb_frames: int | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    bit_rate: int | None = None  # bits per second, as the container's index or the stream's header says
     # Colour tags as ffprobe names them; "" when the file does not say (ffprobe's "unknown").
     color_range: str = ""  # "tv" (limited) or "pc" (full)
     color_space: str = ""  # the YCbCr matrix: "bt709", "smpte170m", "bt470bg", "bt2020nc", ...
@@ -129,6 +131,7 @@ def parse_probe(raw: dict[str, Any]) -> ProbeResult:
                 width=int(s["width"]) if s.get("width") else None,
                 height=int(s["height"]) if s.get("height") else None,
                 profile=str(s.get("profile", "")),
+                level=_int_or_none(s.get("level")),
                 pix_fmt=str(s.get("pix_fmt", "")),
                 sample_aspect_ratio=str(s.get("sample_aspect_ratio", "")),
                 r_frame_rate=_rate(s.get("r_frame_rate")),
@@ -139,6 +142,7 @@ def parse_probe(raw: dict[str, Any]) -> ProbeResult:
                 nb_frames=_int_or_none(s.get("nb_frames")),
                 sample_rate=_int_or_none(s.get("sample_rate")),
                 channels=_int_or_none(s.get("channels")),
+                bit_rate=_int_or_none(s.get("bit_rate")),
                 color_range=_tag(s.get("color_range")),
                 color_space=_tag(s.get("color_space")),
                 color_transfer=_tag(s.get("color_transfer")),

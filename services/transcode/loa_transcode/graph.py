@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loa_transcode.colour import OUTPUT_TAGS, to_bt709
+from loa_core.media import ProbeResult
+from loa_transcode.colour import BT709, OUTPUT_TAGS, to_bt709
 from loa_transcode.loudness import Loudness, clamped
 from loa_transcode.profiles import Profile, Target
-from loa_transcode.source import SourceInfo
+from loa_transcode.source import INTERLACED_ORDERS, SourceInfo
 
 # The blurred background is computed at a quarter of the output size: blur is the costly part, and a
 # background that is blurred anyway loses nothing visible at low resolution.
@@ -36,6 +37,8 @@ LOGO_MARGIN_SHARE = 0.03
 # Subtitle font: DejaVu Sans has every Vietnamese diacritic (ư, ơ, ẫ, ệ, ...) and ships with Debian's fontconfig.
 SUBTITLE_FONT = "DejaVu Sans"
 ASPECT_TOLERANCE = 0.01
+# A source's frame rate is the cut's when it is within this share of it (ffprobe prints 30000/1001 as 29.97002997).
+RATE_TOLERANCE = 0.001
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Output:
     target: Target
     path: Path
     crop: CropPath | None = None
+    # The source's video stream is copied into this cut as it is (see passthrough_problems); its audio is still
+    # normalized and encoded like every cut's.
+    copy_video: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,9 +263,71 @@ def measure_job_loudness_args(job: Job) -> list[str]:
     return [*inputs.args, "-filter_complex", graph, "-map", "[aout]", "-f", "null", "-"]
 
 
+def passthrough_problems(job: Job, out: Output, probed: ProbeResult) -> list[str]:
+    """Why the source's video cannot be copied into this cut as it is; empty when it can (pure).
+
+    It can when the source already is what the cut would be (H.264 High 8-bit 4:2:0 BT.709, the cut's frame,
+    a constant rate the profile allows, a level and bitrate within its copy limits) and no edit touches the
+    cut's picture (logo, trim, subtitles, bumpers, a subject crop, a cut to the profile's length).
+    """
+    t, info, name = out.target, job.info, out.target.name
+    video = probed.video
+    if video is None:
+        return [f"{name}: the source has no video"]
+    limits = t.copy
+    if limits is None or t.video_kbps is not None:
+        # Size-driven cuts (Zalo) need their own bitrate; profiles without copy limits are always encoded.
+        return [f"{name}: this profile is always encoded"]
+    problems: list[str] = []
+    if video.codec_name != "h264" or video.profile != "High":
+        problems.append(f"{name}: video is {video.codec_name} {video.profile}, not h264 High")
+    if video.level is None or video.level <= 0 or video.level > limits.max_level:
+        problems.append(f"{name}: H.264 level {video.level}, at most {limits.max_level} passed through")
+    if video.pix_fmt != "yuv420p":
+        problems.append(f"{name}: pixel format {video.pix_fmt}, not yuv420p")
+    if (video.width, video.height) != (t.width, t.height) or video.rotation % 360 != 0:
+        problems.append(
+            f"{name}: frame {video.width}x{video.height} turned {video.rotation}°, not the cut's {t.width}x{t.height}"
+        )
+    if video.sample_aspect_ratio not in ("1:1", "") or abs(info.sar - 1.0) > ASPECT_TOLERANCE:
+        problems.append(f"{name}: pixels are not square (SAR {video.sample_aspect_ratio})")
+    if info.interlaced or video.field_order in INTERLACED_ORDERS:
+        problems.append(f"{name}: interlaced")
+    tags = (video.color_primaries, video.color_transfer, video.color_space, video.color_range)
+    if tags != (BT709.primaries, BT709.transfer, BT709.matrix, BT709.range):
+        # Untagged or other colour: the encode converts it or writes the tags every cut must carry.
+        problems.append(f"{name}: colour tagged {'/'.join(x or 'untagged' for x in tags)}, not BT.709 tv")
+    rates = (video.avg_frame_rate, video.r_frame_rate)
+    if any(abs(r - info.fps_value) > info.fps_value * RATE_TOLERANCE for r in rates) or (
+        info.fps_value > t.profile.max_fps + RATE_TOLERANCE
+    ):
+        # A variable rate (average and base rate differ) is made constant by the encode.
+        problems.append(
+            f"{name}: frame rate {video.avg_frame_rate:.3f} (base {video.r_frame_rate:.3f}), "
+            f"not a constant {info.fps_value:.3f} within {t.profile.max_fps:g}"
+        )
+    # Without the stream's own figure (Matroska does not index one), the whole file's: an upper bound of the video's.
+    whole = int(probed.size_bytes * 8 / probed.duration_s) if probed.duration_s > 0 else None
+    bit_rate = video.bit_rate or whole
+    if bit_rate is None or bit_rate > limits.max_kbps * 1000:
+        problems.append(f"{name}: video bitrate {bit_rate} b/s, at most {limits.max_kbps} kb/s passed through")
+    edits = [
+        ("a logo", job.logo is not None),
+        ("a trim", job.trim != Trim()),
+        ("subtitles", job.subtitles is not None),
+        ("bumpers", bool(job.bumpers)),
+        ("a subject crop", out.crop is not None),
+        ("a cut to the profile's length", t.duration_s < info.duration_s - RATE_TOLERANCE),
+    ]
+    problems += [f"{name}: {edit} changes the picture" for edit, applies in edits if applies]
+    return problems
+
+
 def _copies(out: Output, info: SourceInfo) -> int:
     """How many copies of the source `_frame` needs for this output: the picture, a background to blur, or both
-    plus the crop when a subject crop falls back to the blurred fit for some shots."""
+    plus the crop when a subject crop falls back to the blurred fit for some shots; none when it is copied."""
+    if out.copy_video:
+        return 0
     if out.crop is not None:
         return 1 + (_copies(_plain(out), info) if out.crop.fallback else 0)
     return 1 if same_aspect(info, out.target) else 2
@@ -365,7 +433,8 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
             raise ValueError("an output follows a subject, but the job has no crop_commands file")
         # Timed commands move the subject crops; after fps, so they see the cut's own timeline.
         prepare.append(f"sendcmd=f={escape_value(str(job.crop_commands))}")
-    chains.append(_fan("0:v", prepare, copy_labels))
+    if copy_labels:  # nothing to decode when every cut copies the source's video and no still is wanted
+        chains.append(_fan("0:v", prepare, copy_labels))
 
     logo_labels: list[str] = []
     if inputs.logo is not None:
@@ -386,6 +455,9 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
     cursor = 0
     bumper_cursor = dict.fromkeys(bumper_copies, 0)
     for i, out in enumerate(job.outputs):
+        if out.copy_video:
+            video_labels.append("")  # mapped from the source itself (build_args)
+            continue
         t = out.target
         used = _copies(out, info)
         framed = f"f{i}"
@@ -456,9 +528,13 @@ def build_args(job: Job) -> list[str]:
     args = [*inputs.args, "-filter_complex", graph]
     for out, v, a in zip(job.outputs, video_labels, audio_labels, strict=True):
         t = out.target
-        args += ["-map", f"[{v}]", "-map", f"[{a}]", *_video_codec_args(out, job.options)]
-        # Explicit colour tags in the H.264 stream, as the frames carry them: no player guesses.
-        args += [x for pair in OUTPUT_TAGS for x in pair]
+        if out.copy_video:
+            # Passed through: the source's own H.264 stream, already tagged BT.709 (passthrough_problems).
+            args += ["-map", "0:v:0", "-map", f"[{a}]", "-c:v", "copy"]
+        else:
+            args += ["-map", f"[{v}]", "-map", f"[{a}]", *_video_codec_args(out, job.options)]
+            # Explicit colour tags in the H.264 stream, as the frames carry them: no player guesses.
+            args += [x for pair in OUTPUT_TAGS for x in pair]
         args += ["-c:a", "aac", "-b:a", f"{t.profile.audio_kbps}k", "-ar", str(t.profile.audio_rate), "-ac", "2"]
         # moov before mdat, so platforms and browsers start playing before the download ends.
         args += ["-movflags", "+faststart"]

@@ -40,6 +40,7 @@ from loa_transcode.graph import (
     crop_script,
     measure_job_loudness_args,
     measure_loudness_args,
+    passthrough_problems,
     stills_args,
 )
 from loa_transcode.loudness import Loudness, parse_loudnorm
@@ -177,7 +178,8 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
     workdir.mkdir(parents=True)
     try:
         source = await _local_source(storage, event.media.key, workdir)
-        info = source_info(await _probe(source, "the source"))
+        probed = await _probe(source, "the source")
+        info = source_info(probed)
         trim = plan_trim(event, info)
         look = channel_look(event.metadata.channels, ctx.channels)
         base = Job(
@@ -201,6 +203,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         encoded = distinct_outputs(targets, workdir)
         if event.metadata.vertical_framing == "subject":
             encoded = await _follow_subjects(base, encoded, workdir)
+        encoded = passed_through(base, encoded, probed)
         job = replace(
             base,
             outputs=tuple(dict.fromkeys(encoded.values())),
@@ -263,6 +266,20 @@ def scratch_full(scratch: Path, exc: BaseException) -> str:
         f"transcode đã đầy ({scratch}): giải phóng chỗ hoặc cấp đĩa tạm lớn hơn cho worker, rồi gửi lại bản ghi "
         f"tải lên này. ({type(exc).__name__}: {str(exc)[-300:]})"
     )
+
+
+def passed_through(base: Job, encoded: dict[str, Output], probed: ProbeResult) -> dict[str, Output]:
+    """The cuts whose picture the source already is copy its video instead of encoding it (graph's decision)."""
+    chosen: dict[str, Output] = {}
+    for name, out in encoded.items():
+        problems = passthrough_problems(base, out, probed)
+        if problems:
+            log.info("%s is encoded: %s", name, "; ".join(problems))
+            chosen[name] = out
+        else:
+            log.info("%s passes the source's video through (no re-encode)", name)
+            chosen[name] = replace(out, copy_video=True)
+    return chosen
 
 
 async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path) -> dict[str, Output]:

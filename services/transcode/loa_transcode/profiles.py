@@ -14,6 +14,15 @@ MB = 1_000_000
 
 
 @dataclass(frozen=True)
+class CopyLimits:
+    """What a source's H.264 video may be for a cut to take it as it is (passed through, not re-encoded)."""
+
+    # H.264 level times ten, as ffprobe says it: 42 (level 4.2) is 1080p at 60 fps, 52 is 2160p at 60 fps.
+    max_level: int
+    max_kbps: int
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     width: int
@@ -30,6 +39,10 @@ class Profile:
     max_video_kbps: int = 2500
     audio_rate: int = 48_000
     audio_kbps: int = 128
+    # A conformant source with no edit for this cut is passed through within these limits (None: always encoded),
+    # and within `large_copy` when the cut keeps the large frame.
+    copy: CopyLimits | None = None
+    large_copy: CopyLimits | None = None
 
     @property
     def aspect(self) -> float:
@@ -50,6 +63,8 @@ class Target:
     duration_s: float
     # None: quality-driven (CRF). A number: size-driven average bitrate, capped by the VBV buffer.
     video_kbps: int | None = None
+    # What a source must stay within to be passed through into this cut (None: the cut is always encoded).
+    copy: CopyLimits | None = None
 
     @property
     def name(self) -> str:
@@ -63,11 +78,17 @@ class ImageSpec:
     height: int
 
 
+# Passthrough limits. 20 Mb/s is above what phones record 1080p30 at (16-17 Mb/s) and what cameras record 1080p60
+# at; a file above it costs more upload time than the encode it saves. 4K: phones record 2160p30 at 40-50 Mb/s,
+# 2160p60 at 60-80. The platforms re-encode whatever they are handed, so a copy is the last generation loss avoided.
+HD_COPY = CopyLimits(max_level=42, max_kbps=20_000)
+UHD_COPY = CopyLimits(max_level=52, max_kbps=80_000)
+
 PROFILES: dict[str, Profile] = {
-    "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0),
+    "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0, copy=HD_COPY),
     # YouTube classifies a vertical video of at most 3 minutes as a Short; no API flag exists.
-    "shorts": Profile("shorts", 1080, 1920, max_duration_s=180.0),
-    "youtube": Profile("youtube", 1920, 1080, large_width=3840, large_height=2160),
+    "shorts": Profile("shorts", 1080, 1920, max_duration_s=180.0, copy=HD_COPY),
+    "youtube": Profile("youtube", 1920, 1080, large_width=3840, large_height=2160, copy=HD_COPY, large_copy=UHD_COPY),
     # Zalo articles take at most 50 MB; 720p keeps the bitrate per pixel sensible for long footage.
     "zalo": Profile("zalo", 1280, 720, max_size_bytes=50 * MB, audio_kbps=96),
 }
@@ -93,7 +114,7 @@ def profiles_for(names: set[str] | frozenset[str]) -> list[Profile]:
 
 def resolve(profile: Profile, *, source_width: int, source_height: int, duration_s: float) -> Target:
     """Pick the frame size, length and bitrate of one cut for one footage (pure)."""
-    width, height = profile.width, profile.height
+    width, height, copy = profile.width, profile.height, profile.copy
     if (
         profile.large_width is not None
         and profile.large_height is not None
@@ -101,7 +122,7 @@ def resolve(profile: Profile, *, source_width: int, source_height: int, duration
         and max(source_width, source_height) >= profile.large_width
         and min(source_width, source_height) >= profile.large_height
     ):
-        width, height = profile.large_width, profile.large_height
+        width, height, copy = profile.large_width, profile.large_height, profile.large_copy
     if profile.max_duration_s is not None:
         duration_s = min(duration_s, profile.max_duration_s)
     video_kbps = None
@@ -113,4 +134,4 @@ def resolve(profile: Profile, *, source_width: int, source_height: int, duration
                 f"{profile.name}: {duration_s:.0f} s of footage cannot fit in {profile.max_size_bytes / MB:.0f} MB "
                 f"(would need {video_kbps} kb/s of video, minimum {MIN_VIDEO_KBPS}); trim it or drop this cut"
             )
-    return Target(profile, width, height, duration_s, video_kbps)
+    return Target(profile, width, height, duration_s, video_kbps, copy)
