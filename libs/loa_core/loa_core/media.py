@@ -195,6 +195,46 @@ async def probe(path: Path, timeout_s: float = 60.0) -> ProbeResult:
         raise MediaError(f"ffprobe printed something that is not its JSON: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class VideoPacket:
+    """One packet of a file's first video stream, in decode order: its presentation time in seconds after the
+    file's start (what ffmpeg's input -ss counts from; None when the container gives none) and its keyframe flag."""
+
+    pts_s: float | None
+    key: bool
+
+
+def parse_packets(raw: dict[str, Any]) -> tuple[VideoPacket, ...]:
+    """ffprobe's JSON of `-show_entries packet=pts_time,flags:format=start_time` as packets (pure)."""
+    start = _float_or_none((raw.get("format") or {}).get("start_time")) or 0.0
+    packets = []
+    for p in raw.get("packets") or []:
+        pts = _float_or_none(p.get("pts_time"))
+        packets.append(VideoPacket(None if pts is None else round(pts - start, 6), "K" in str(p.get("flags", ""))))
+    return tuple(packets)
+
+
+async def video_packets(path: Path, timeout_s: float = 300.0) -> tuple[VideoPacket, ...]:
+    """Every video packet's time and keyframe flag, read by demuxing only (no decoding: seconds for an hour)."""
+    argv = [
+        FFPROBE,
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "packet=pts_time,flags:format=start_time",
+        "-print_format",
+        "json",
+        f"file:{path}",
+    ]
+    out, _ = await _run(argv, timeout_s)
+    try:
+        return parse_packets(json.loads(out))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise MediaError(f"ffprobe printed something that is not its JSON: {exc}") from exc
+
+
 ProgressCallback = Callable[[dict[str, str]], Awaitable[None]]
 
 

@@ -417,8 +417,9 @@ def _fan(source: str, steps: list[str], labels: list[str], split: str = "split")
     return f"[{source}]{','.join([*steps, fan])}" + "".join(f"[{x}]" for x in labels)
 
 
-def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str], list[str]]:
-    """The filtergraph, and the labels of each output's video and audio (pure)."""
+def build_graph(job: Job, inputs: Inputs | None = None, *, audio: bool = True) -> tuple[str, list[str], list[str]]:
+    """The filtergraph, and the labels of each output's video and audio (pure). Without `audio`, video only (a
+    chunk's: its cut's audio is made once for the whole programme, see chunks.py)."""
     if not job.outputs:
         raise ValueError("at least one output is needed")
     inputs = inputs or plan_inputs(job)
@@ -503,14 +504,20 @@ def build_graph(job: Job, inputs: Inputs | None = None) -> tuple[str, list[str],
         c = job.candidates
         chains.append(f"[{copy_labels[cursor]}]fps=1/{_num(c.every_s)},scale={c.width}:{c.height},format=gray[cand]")
 
+    if not audio:
+        return ";".join(chains), video_labels, []
+    audio_graph, audio_labels = build_audio_graph(job, inputs)
+    return ";".join([*chains, audio_graph]), video_labels, audio_labels
+
+
+def build_audio_graph(job: Job, inputs: Inputs) -> tuple[str, list[str]]:
+    """The audio of every output, normalized once and split: the chains and each output's label (pure)."""
     loudnorm = loudnorm_filter(job.loudness) if job.loudness is not None else None
-    chains.append(_audio_chain(job, inputs, loudnorm))
     audio_labels = [f"a{i}" for i in range(len(job.outputs))]
-    chains.append(_fan("aout", [], audio_labels, split="asplit"))
-    return ";".join(chains), video_labels, audio_labels
+    return ";".join([_audio_chain(job, inputs, loudnorm), _fan("aout", [], audio_labels, split="asplit")]), audio_labels
 
 
-def _video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
+def video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
     t = out.target
     args = ["-c:v", "libx264", "-preset", options.preset, "-profile:v", "high"]
     if t.video_kbps is None:
@@ -519,6 +526,10 @@ def _video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
         # Size-driven: an average bitrate with a VBV ceiling, so the file cannot overshoot its size limit.
         args += ["-b:v", f"{t.video_kbps}k", "-maxrate", f"{t.video_kbps}k", "-bufsize", f"{2 * t.video_kbps}k"]
     return [*args, "-threads", str(options.threads)]
+
+
+def audio_codec_args(t: Target) -> list[str]:
+    return ["-c:a", "aac", "-b:a", f"{t.profile.audio_kbps}k", "-ar", str(t.profile.audio_rate), "-ac", "2"]
 
 
 def build_args(job: Job) -> list[str]:
@@ -532,10 +543,10 @@ def build_args(job: Job) -> list[str]:
             # Passed through: the source's own H.264 stream, already tagged BT.709 (passthrough_problems).
             args += ["-map", "0:v:0", "-map", f"[{a}]", "-c:v", "copy"]
         else:
-            args += ["-map", f"[{v}]", "-map", f"[{a}]", *_video_codec_args(out, job.options)]
+            args += ["-map", f"[{v}]", "-map", f"[{a}]", *video_codec_args(out, job.options)]
             # Explicit colour tags in the H.264 stream, as the frames carry them: no player guesses.
             args += [x for pair in OUTPUT_TAGS for x in pair]
-        args += ["-c:a", "aac", "-b:a", f"{t.profile.audio_kbps}k", "-ar", str(t.profile.audio_rate), "-ac", "2"]
+        args += audio_codec_args(t)
         # moov before mdat, so platforms and browsers start playing before the download ends.
         args += ["-movflags", "+faststart"]
         # Several outputs fed by one graph can run ahead of each other; a deeper queue avoids ffmpeg's

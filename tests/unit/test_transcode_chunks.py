@@ -1,0 +1,158 @@
+"""The chunk planner and its commands (transcode/chunks.py), without ffmpeg: when a footage is chunked, where the
+chunks start and end, what each chunk's crop path and frame count are, and every reason to keep the single run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loa_core.media import VideoPacket, parse_packets
+from loa_transcode.chunks import (
+    BOUNDARY_S,
+    ChunkPlan,
+    ChunkPolicy,
+    SingleRun,
+    audio_args,
+    chunk_args,
+    concat_list,
+    join_args,
+    plan_chunks,
+    slice_crop,
+)
+from loa_transcode.graph import CropPath, Job, Output, Trim, crop_script
+from loa_transcode.profiles import PROFILES, resolve
+from loa_transcode.source import SourceInfo
+
+POLICY = ChunkPolicy(from_s=60.0, chunk_s=10.0, max_s=30.0)
+
+
+def _info(duration_s: float, fps: float = 30.0, **kw: object) -> SourceInfo:
+    return SourceInfo(1920, 1080, duration_s, True, "30" if fps == 30.0 else "25", fps, **kw)  # type: ignore[arg-type]
+
+
+def _packets(duration_s: float, *, fps: float = 30.0, gop: int = 60, bframes: int = 2) -> list[VideoPacket]:
+    """Closed GOPs in decode order: keyframe, then P before the B frames it anchors (as x264 writes them)."""
+    n = round(duration_s * fps)
+    order: list[int] = []
+    for g in range(0, n, gop):
+        end = min(n, g + gop)
+        order.append(g)
+        i = g + 1
+        while i < end:
+            anchor = min(i + bframes, end - 1)
+            order += [anchor, *range(i, anchor)]
+            i = anchor + 1
+    return [VideoPacket(round(i / fps, 6), i % gop == 0) for i in order]
+
+
+def test_ffprobes_packets_are_read_relative_to_the_files_start() -> None:
+    raw = {
+        "packets": [{"pts_time": "1.400000", "flags": "K__"}, {"pts_time": "N/A", "flags": "__"}],
+        "format": {"start_time": "1.400000"},
+    }
+    assert parse_packets(raw) == (VideoPacket(0.0, True), VideoPacket(None, False))
+
+
+def test_a_long_closed_gop_footage_is_cut_at_keyframes_into_chunks_covering_every_frame_once() -> None:
+    plan = plan_chunks(_packets(92.0), _info(92.0), Trim(), POLICY, duration_s=92.0)
+    assert isinstance(plan, ChunkPlan)
+    assert plan.frames == 92 * 30
+    # Keyframes every 2 s: a chunk ends at the first keyframe at least 10 s after its start.
+    assert [c.first_frame for c in plan.chunks] == [0, 300, 600, 900, 1200, 1500, 1800, 2100, 2400]
+    assert sum(c.frames for c in plan.chunks) == plan.frames
+    for a, b in zip(plan.chunks, plan.chunks[1:], strict=False):
+        assert a.first_frame + a.frames == b.first_frame
+        assert a.end_s == b.start_s == round(b.first_frame / 30 - BOUNDARY_S, 6)
+    assert plan.chunks[0].start_s == 0.0 and plan.chunks[-1].end_s is None
+    # The last 2 s stay with the chunk before: a chunk under a quarter of the length is not worth a request.
+    assert plan.chunks[-1].frames == 92 * 30 - 2400
+    longer = plan_chunks(_packets(95.0), _info(95.0), Trim(), POLICY, duration_s=95.0)
+    assert isinstance(longer, ChunkPlan) and longer.chunks[-1].frames == 5 * 30
+
+
+def test_a_trimmed_footage_chunks_only_its_trim_and_the_first_chunk_starts_at_the_in_point() -> None:
+    plan = plan_chunks(_packets(120.0), _info(120.0), Trim(12.5, 100.0), POLICY, duration_s=87.5)
+    assert isinstance(plan, ChunkPlan)
+    assert plan.chunks[0].start_s == 12.5 and plan.chunks[-1].end_s == 100.0
+    assert plan.frames == (100 * 30) - 375
+    assert plan.chunks[1].start_s == round(24.0 - BOUNDARY_S, 6)  # the first keyframe 10 s after 12.5 s
+
+
+def test_a_cut_shorter_than_the_footage_takes_frames_of_the_first_chunks_only() -> None:
+    plan = plan_chunks(_packets(95.0), _info(95.0), Trim(), POLICY, duration_s=95.0)
+    assert isinstance(plan, ChunkPlan)
+    frames = plan.cut_frames(25.0)
+    assert frames == 750
+    assert [plan.frames_in(c, frames) for c in plan.chunks[:4]] == [300, 300, 150, 0]
+    assert plan.cut_frames(95.0) == plan.frames == plan.cut_frames(95.02)
+    assert plan.offset_s(plan.chunks[2]) == 20.0
+
+
+def test_what_keeps_the_single_run() -> None:
+    def reason(packets: list[VideoPacket], info: SourceInfo | None = None, **kw: object) -> str:
+        policy = kw.pop("policy", POLICY)
+        plan = plan_chunks(packets, info or _info(95.0), Trim(), policy, duration_s=95.0, **kw)  # type: ignore[arg-type]
+        assert isinstance(plan, SingleRun)
+        return plan.reason
+
+    assert "shorter" in str(plan_chunks(_packets(50.0), _info(50.0), Trim(), POLICY, duration_s=50.0))
+    # One keyframe in 95 s: no chunk shorter than the limit.
+    assert "no keyframe for 95 s" in reason(_packets(95.0, gop=95 * 30))
+    # Every chunk within the limit, but only one.
+    assert reason(_packets(95.0, gop=95 * 30), policy=ChunkPolicy(60.0, 10.0, 100.0)) == "no keyframe splits it"
+    # A keyframe every 40 s: chunks would be 40 s, over the 30 s limit.
+    assert "no keyframe for 40 s" in reason(_packets(95.0, gop=40 * 30))
+    # Open GOP: a B frame after the keyframe (in decode order) is shown before it.
+    packets = _packets(95.0)
+    k = next(i for i, p in enumerate(packets) if p.key and p.pts_s == 2.0)
+    packets.insert(k + 1, packets.pop(k - 1))
+    assert "open GOP at 2.000 s" in reason(packets)
+    # Variable frame rate: one frame 40 ms after the previous one.
+    vfr = [VideoPacket(p.pts_s + 0.007 if p.pts_s and p.pts_s > 50 else p.pts_s, p.key) for p in _packets(95.0)]
+    assert "not a constant 30" in reason(vfr)
+    # A 25 fps source made 30 fps: the fps filter would repeat frames where each run starts.
+    assert "not a constant" in reason(_packets(95.0, fps=25.0), _info(95.0))
+    assert reason(_packets(95.0), _info(95.0, interlaced=True)) == "interlaced source"
+    assert "intro or outro" in reason(_packets(95.0), bumpers=True)
+    assert "without timestamps" in reason([*_packets(95.0), VideoPacket(None, False)])
+
+
+def test_a_crop_path_sliced_at_a_chunk_moves_the_window_as_the_whole_does() -> None:
+    path = CropPath(608, 1080, ((0.0, 0.0), (20.0, 400.0), (40.0, 400.0)), fallback=((5.0, 8.0), (25.0, 50.0)))
+    sliced = slice_crop(path, 10.0, 10.0)
+    # Halfway along the first stretch at the chunk's start; the next keyframe kept as the stretch's target.
+    assert sliced.keyframes == ((0.0, 200.0), (10.0, 400.0))
+    assert sliced.fallback == ()
+    late = slice_crop(path, 22.0, 10.0)
+    assert late.keyframes == ((0.0, 400.0), (18.0, 400.0)) and late.fallback == ((3.0, 28.0),)
+    # The script of the slice gives the same x at a chunk time as the whole script at the cut's time.
+    assert "crop@f0 x '200+(200)*(t-0)/10'" in crop_script(
+        Job(Path("s"), _info(95.0), (Output(_target(), Path("o"), crop=sliced),))
+    )
+
+
+def _target():  # type: ignore[no-untyped-def]
+    return resolve(PROFILES["zalo"], source_width=1920, source_height=1080, duration_s=95.0)
+
+
+def test_a_chunk_command_is_video_only_exact_in_frames_and_reads_only_its_stretch() -> None:
+    job = Job(Path("/src.mp4"), _info(95.0), (Output(_target(), Path("/w/zalo.mp4")),), trim=Trim(9.999, 19.999))
+    args = chunk_args(job, [300])
+    assert args[:4] == ["-ss", "9.999", "-to", "19.999"]
+    assert "-frames:v" in args and args[args.index("-frames:v") + 1] == "300"
+    graph = args[args.index("-filter_complex") + 1]
+    assert "loudnorm" not in graph and "aout" not in graph and "-c:a" not in args
+
+
+def test_the_audio_command_makes_each_cuts_whole_programme_audio_once() -> None:
+    job = Job(Path("/src.mp4"), _info(95.0), (Output(_target(), Path("/w/zalo.m4a")),), trim=Trim(2.0))
+    args = audio_args(job)
+    assert "-c:v" not in args and args[args.index("-c:a") + 1] == "aac" and args[args.index("-b:a") + 1] == "96k"
+    # From the in point, as long as the cut (the target's length, the video's too).
+    assert args[:2] == ["-ss", "2"] and args[args.index("-t") + 1] == "95.000000" and args[-1] == "file:/w/zalo.m4a"
+
+
+def test_the_join_copies_streams_and_lists_the_chunks_in_order() -> None:
+    text = concat_list([Path("/w/a/0.mp4"), Path("/w/it's/1.mp4")])
+    assert text.splitlines() == ["ffconcat version 1.0", "file 'file:/w/a/0.mp4'", "file 'file:/w/it'\\''s/1.mp4'"]
+    args = join_args(Path("/w/list"), Path("/w/a.m4a"), Path("/w/out.mp4"))
+    assert args[args.index("-c") + 1] == "copy" and "-filter_complex" not in args
