@@ -6,7 +6,7 @@ import socket
 import threading
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, insert, select
+from sqlalchemy import Column, MetaData, Table, Text, insert, select, text
 
 from loa_core import db
 from tests.support.postgres import PostgresServer
@@ -57,3 +57,65 @@ def test_a_server_that_accepts_and_never_answers_is_unavailable_not_waited_on(mo
         assert not worker.is_alive(), "the connection attempt is still waiting on a server that never answers"
         assert len(outcome) == 1 and isinstance(outcome[0], db.DatabaseUnavailable), outcome
         engine.dispose()
+
+
+def test_a_statement_stuck_behind_a_lock_is_stopped_by_the_server_and_is_unavailable(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung client holding a row lock would otherwise stall every replica that writes the same row, for ever."""
+    monkeypatch.setattr(db, "POSTGRES_STATEMENT_TIMEOUT_MS", 500)
+    url = postgres_server.new_database()
+    engine = db.make_engine(url, service="publisher")
+    rows = Table("rows", MetaData(), Column("row_id", Text, primary_key=True), Column("state", Text))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE SCHEMA publisher")
+        rows.create(connection)
+        connection.execute(insert(rows).values(row_id="a", state="new"))
+    holder = engine.connect()
+    holder.begin()
+    holder.exec_driver_sql("SELECT * FROM rows WHERE row_id = 'a' FOR UPDATE")  # and never commits
+    try:
+        with pytest.raises(db.DatabaseUnavailable, match="statement timeout"):
+            db.transaction(engine, lambda c: c.exec_driver_sql("UPDATE rows SET state = 'done' WHERE row_id = 'a'"))
+        assert holder.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"
+    finally:
+        holder.rollback()
+        holder.close()
+    # The lock gone, the same write goes through: the timeout stopped only what waited on it.
+    db.transaction(engine, lambda c: c.exec_driver_sql("UPDATE rows SET state = 'done' WHERE row_id = 'a'"))
+    engine.dispose()
+
+
+def test_a_replica_waits_for_anothers_migration_longer_than_the_statement_timeout(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replicas starting together: one migrates (a revision may rewrite a large table), the others wait on its lock;
+    the statement timeout must not turn that wait into a failed start."""
+    monkeypatch.setattr(db, "POSTGRES_STATEMENT_TIMEOUT_MS", 300)
+    url = postgres_server.new_database()
+    engine = db.make_engine(url, service="publisher")
+    other_replica = engine.connect()
+    other_replica.begin()
+    other_replica.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    other_replica.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": db.migration_lock_key("publisher")})
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            db.migrate(engine, "publisher")
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - the test reads what was raised
+            outcome.append(error)
+
+    waiting = threading.Thread(target=start, daemon=True)
+    waiting.start()
+    waiting.join(1.5)  # five statement timeouts: without the lifted limit, migrate has failed by now
+    assert waiting.is_alive() and not outcome, outcome
+    other_replica.rollback()  # the other replica's migration is done: its lock goes
+    other_replica.close()
+    waiting.join(60)
+    assert outcome == [None]
+    with engine.connect() as connection:
+        version = connection.exec_driver_sql(f"SELECT version_num FROM {db.version_table('publisher')}").scalar()
+    assert version == db.head_revision("publisher")
+    engine.dispose()

@@ -62,6 +62,13 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # libpq waits for ever by default for a server that accepts the connection and never answers (a frozen or
 # overloaded host): every request of the service would hang behind it. 10 s, then DatabaseUnavailable.
 POSTGRES_CONNECT_TIMEOUT_S = 10
+# A statement that runs this long is stopped by the server (statement_timeout), and so is a transaction left idle
+# this long (idle_in_transaction_session_timeout): a lock held by a stuck statement or a hung client would otherwise
+# stall every replica waiting on the same rows. The service sees DatabaseUnavailable and retries later, as for a
+# restart. Every statement of Loa's stores is a single-row or indexed one, far under it; `migrate` lifts the limit,
+# since a revision may rewrite a large table.
+POSTGRES_STATEMENT_TIMEOUT_MS = 30_000
+POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 
 class DatabaseUnavailable(Exception):
@@ -106,14 +113,23 @@ def make_engine(
     foreign keys enforced, `synchronous` as the database's durability needs (FULL: every commit fsynced), and real
     transactions (BEGIN is emitted by us: pysqlite's own would leave DDL and reads outside them). `private`: the
     file is readable by its owner only (it holds secrets such as refresh tokens).
-    PostgreSQL: a pooled connection is checked before use, so a server restart costs no failed statement, and a
-    server that does not answer within POSTGRES_CONNECT_TIMEOUT_S is unavailable rather than waited on for ever.
+    PostgreSQL: a pooled connection is checked before use, so a server restart costs no failed statement, a
+    server that does not answer within POSTGRES_CONNECT_TIMEOUT_S is unavailable rather than waited on for ever, and
+    no statement runs longer than POSTGRES_STATEMENT_TIMEOUT_MS (nor a transaction idles longer than
+    POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS) before the server stops it (DatabaseUnavailable).
     """
     url = normalize_url(location)
     if url.get_backend_name() != "sqlite":
-        options: dict[str, Any] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+        settings = [
+            f"statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}",
+            f"idle_in_transaction_session_timeout={POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+        ]
         if service:
-            options["options"] = f"-c search_path={_schema(service)}"
+            settings.append(f"search_path={_schema(service)}")
+        options: dict[str, Any] = {
+            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+            "options": " ".join(f"-c {setting}" for setting in settings),
+        }
         return create_engine(url, pool_pre_ping=True, connect_args=options)
     if url.database and url.database != ":memory:":
         path = Path(url.database)
@@ -239,6 +255,11 @@ def head_revision(service: str) -> str:
     return head
 
 
+def migration_lock_key(service: str) -> int:
+    """The PostgreSQL advisory lock a service's replicas take in turn to migrate its schema."""
+    return int.from_bytes(hashlib.sha256(version_table(service).encode()).digest()[:8], "big", signed=True)
+
+
 def migrate(engine: Engine, service: str) -> None:
     """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction."""
     from alembic import command
@@ -250,8 +271,9 @@ def migrate(engine: Engine, service: str) -> None:
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 # Replicas starting together: one migrates, the others wait for it and then find nothing to do.
-                key = int.from_bytes(hashlib.sha256(version_table(service).encode()).digest()[:8], "big", signed=True)
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                # A revision may rewrite a large table, and a replica waits here for another's migration.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(service)})
                 if connection.execute(text("SELECT current_setting('search_path')")).scalar() != _schema(service):
                     raise ValueError(f"the engine of {service} is made with make_engine(..., service={service!r})")
                 connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_schema(service)}")
