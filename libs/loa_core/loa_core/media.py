@@ -269,3 +269,10 @@ async def run_ffmpeg(args: Sequence[str], on_progress: ProgressCallback | None =
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         raise MediaError(f"ffmpeg exited with {returncode}: {tail[-2000:]}", stderr)
     return stderr
+
+
+async def ffmpeg_stdout(args: Sequence[str], timeout_s: float | None = None) -> bytes:
+    """Run ffmpeg with `args` (everything after the program name) and return what it wrote on stdout: raw frames
+    for an output `-f rawvideo pipe:1` (loa_core.fingerprint reads small grayscale frames this way)."""
+    out, _ = await _run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *args], timeout_s)
+    return out
