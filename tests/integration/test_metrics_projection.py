@@ -186,8 +186,8 @@ def test_posts_engagement_and_reports_inputs(projection: Projection) -> None:
     assert [p["post_id"] for p in projection.views.list_posts(ward=None, date_from=date(2026, 12, 1))] == ["ytB"]
     assert [t["views"] for t in projection.engagement.top_posts(2)] == [1000, 100]
 
-    projection.engagement.record_followers("tt", "tiktok", 1234, T0)
-    projection.engagement.record_followers("tt", "tiktok", 1240, T0)
+    projection.engagement.record_followers("tt", "default", "tiktok", 1234, T0)
+    projection.engagement.record_followers("tt", "default", "tiktok", 1240, T0)
     assert projection.engagement.followers() == [
         {"channel": "tt", "platform": "tiktok", "followers": 1240, "polled_at": T0.isoformat()}
     ]

@@ -5,6 +5,11 @@ counts as strings, unknown ids left out) and GET /youtube/v3/channels?part=stati
 quota answers 403 with reason quotaExceeded. TikTok: POST /v2/video/query/?fields=… with
 {"filters": {"video_ids": [...]}} (≤ 20 ids) and GET /v2/user/info/?fields=follower_count, each answering
 {"data": …, "error": {"code": "ok", …}}; over the per-minute limit: 429 rate_limit_exceeded.
+Facebook Graph API: GET /{v}/{video-id}/video_insights?metric=… (a metric a page, `paging.next` to the rest) and
+GET /{v}/{page-id}?fields=followers_count, the Page token as `Authorization: OAuth …`; a refused token is code 190,
+the Page's rate limit code 32, an unknown video code 100 subcode 33. Zalo OA: GET /v2.0/article/getslice
+(offset, limit ≤ 10, type normal|video; `data.medias`, `data.total`) and GET /v2.0/oa/getoa (`data.num_follower`),
+header access_token; errors as HTTP 200 with `error` -216 (token) or -32 (rate).
 """
 
 from __future__ import annotations
@@ -186,3 +191,173 @@ class TikTokStatsEmulator(Emulator):
         if request.query.get("fields") != "follower_count":
             return _tt(None, "invalid_params", "this emulator serves fields=follower_count only", 400)
         return _tt({"user": {"follower_count": self.followers}})
+
+
+def _fb_error(status: int, code: int, message: str, subcode: int | None = None) -> web.Response:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "emulator"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return web.json_response({"error": error}, status=status)
+
+
+FB_VIDEO_METRICS = ("total_video_views", "total_video_views_unique", "total_video_impressions")
+
+
+class FacebookStatsEmulator(Emulator):
+    def __init__(
+        self,
+        root: Any,
+        *,
+        page_id: str = "1001",
+        access_token: str = "fb-page-token",
+        version: str = "v21.0",
+        calls_allowed: int | None = None,
+    ) -> None:
+        super().__init__(root)
+        self.page_id = page_id
+        self.version = version
+        self.valid_tokens = {access_token}
+        self.videos: dict[str, Figures] = {}
+        self.followers = 0
+        self.calls_allowed = calls_allowed  # None = unlimited; then code 32 (the Page's rate limit)
+        self.calls: list[tuple[str, str]] = []  # (endpoint, object id)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get(f"/{self.version}/{{video_id}}/video_insights", self._insights)
+        app.router.add_get(f"/{self.version}/{{object_id}}", self._node)
+
+    def _check(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("OAuth ") if auth.startswith("OAuth ") else request.query.get("access_token", "")
+        if token not in self.valid_tokens:
+            return _fb_error(400, 190, "Error validating access token: Session has expired.", 463)
+        if self.calls_allowed is not None:
+            if self.calls_allowed <= 0:
+                return _fb_error(403, 32, "Page request limit reached")
+            self.calls_allowed -= 1
+        return None
+
+    async def _insights(self, request: web.Request) -> web.Response:
+        video_id = request.match_info["video_id"]
+        self.calls.append(("video_insights", video_id))
+        if (problem := self._check(request)) is not None:
+            return problem
+        figures = self.videos.get(video_id)
+        if figures is None:
+            return _fb_error(
+                400, 100, f"Unsupported get request. Object with ID '{video_id}' does not exist", subcode=33
+            )
+        asked = [m for m in request.query.get("metric", ",".join(FB_VIDEO_METRICS)).split(",") if m]
+        if unknown := [m for m in asked if m not in FB_VIDEO_METRICS]:
+            return _fb_error(400, 100, f"(#100) The value must be a valid insights metric: {unknown}")
+        values = {
+            "total_video_views": figures.views,
+            "total_video_views_unique": max(1, figures.views * 2 // 3) if figures.views else 0,
+            "total_video_impressions": figures.views * 3,
+        }
+        after = int(request.query.get("after", "0"))
+        page = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": values[name]}],
+                "title": name,
+                "id": f"{video_id}/video_insights/{name}/lifetime",
+            }
+            for name in asked[after : after + 1]  # a metric a page: the client must follow `paging.next`
+        ]
+        body: dict[str, Any] = {"data": page}
+        if after + 1 < len(asked):
+            body["paging"] = {
+                "next": f"{self.base_url}/{self.version}/{video_id}/video_insights?metric={','.join(asked)}"
+                f"&after={after + 1}"
+            }
+        return web.json_response(body)
+
+    async def _node(self, request: web.Request) -> web.Response:
+        object_id = request.match_info["object_id"]
+        self.calls.append(("node", object_id))
+        if (problem := self._check(request)) is not None:
+            return problem
+        if object_id != self.page_id or request.query.get("fields") != "followers_count":
+            return _fb_error(400, 100, "this emulator serves the Page's followers_count only", subcode=33)
+        return web.json_response({"followers_count": self.followers, "id": self.page_id})
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    views: int
+    shares: int = 0
+    type: str = "video"
+
+
+def _zalo(data: dict[str, Any] | None, error: int = 0, message: str = "Success") -> web.Response:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if data is not None:
+        body["data"] = data
+    return web.json_response(body)  # Zalo answers errors with HTTP 200 too
+
+
+class ZaloStatsEmulator(Emulator):
+    def __init__(self, root: Any, *, access_token: str = "zalo-token", calls_allowed: int | None = None) -> None:
+        super().__init__(root)
+        self.valid_tokens = {access_token}
+        self.articles: list[Article] = []  # newest first, as the OA lists them
+        self.followers = 0
+        self.calls_allowed = calls_allowed
+        self.pages_forever = False  # a broken list: every page full and `total` always one page further
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/v2.0/article/getslice", self._getslice)
+        app.router.add_get("/v2.0/oa/getoa", self._getoa)
+
+    def _check(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("access_token", "") not in self.valid_tokens:
+            return _zalo(None, -216, "Access token is invalid")
+        if self.calls_allowed is not None:
+            if self.calls_allowed <= 0:
+                return _zalo(None, -32, "Exceed rate limit")
+            self.calls_allowed -= 1
+        return None
+
+    async def _getslice(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.calls.append(("getslice", query))
+        if (problem := self._check(request)) is not None:
+            return problem
+        try:
+            offset, limit = int(query.get("offset", "0")), int(query.get("limit", "10"))
+        except ValueError:
+            return _zalo(None, -201, "offset and limit must be numbers")
+        if query.get("type") not in {"normal", "video"}:
+            return _zalo(None, -201, "type accept only 2 value normal and video.")
+        if not 1 <= limit <= 10 or offset < 0:
+            return _zalo(None, -201, "limit must be between 1 and 10")
+        if self.pages_forever:
+            medias = [
+                {"id": f"filler{offset + i}", "title": "…", "type": query["type"], "total_view": 1, "total_share": 0}
+                for i in range(limit)
+            ]
+            return _zalo({"medias": medias, "total": offset + limit + 1})
+        listed = [a for a in self.articles if a.type == query["type"]]
+        medias = [
+            {
+                "id": a.id,
+                "title": a.title,
+                "type": a.type,
+                "status": "show",
+                "total_view": a.views,
+                "total_share": a.shares,
+            }
+            for a in listed[offset : offset + limit]
+        ]
+        return _zalo({"medias": medias, "total": len(listed)})
+
+    async def _getoa(self, request: web.Request) -> web.Response:
+        self.calls.append(("getoa", {}))
+        if (problem := self._check(request)) is not None:
+            return problem
+        return _zalo({"oa_id": "579745863508352884", "name": "Phường 1", "num_follower": self.followers})

@@ -47,7 +47,7 @@ def seed(projection: Projection) -> tuple[str, str]:
     projection.events.footage_uploaded(uploaded(b, T0 + timedelta(days=20), series=None, channels=("yt",)))
     projection.engagement.record_post_stats("youtube", {"ytA": PostStats(200, 10, 5, None)}, T0)
     projection.engagement.record_post_stats("tiktok", {"ttA": PostStats(1000, 50, 20, 30)}, T0)
-    projection.engagement.record_followers("tt", "tiktok", 321, T0)
+    projection.engagement.record_followers("tt", "default", "tiktok", 321, T0)
     return a, b
 
 

@@ -44,7 +44,15 @@ from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
 from loa_metrics import metrics
 from loa_metrics.api import create_api
-from loa_metrics.engagement import Budget, Poller, TikTokStats, YouTubeStats, load_credentials
+from loa_metrics.engagement import (
+    Budget,
+    FacebookStats,
+    Poller,
+    TikTokStats,
+    YouTubeStats,
+    ZaloStats,
+    load_credentials,
+)
 from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.store import seconds_between
@@ -172,17 +180,22 @@ def create_app(
 
     @app.task
     async def poll_engagement() -> None:
-        if settings.stats_credentials_file is None:
-            log.info("no LOA_STATS_CREDENTIALS_FILE: engagement polling is off")
-            return
+        # Always on: a channel is polled as soon as it has credentials, every platform within its own budget.
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
             poller = Poller(
                 projection.engagement,
                 projection.channels,
-                [YouTubeStats(http, settings.youtube_api_base), TikTokStats(http, settings.tiktok_api_base)],
+                [
+                    YouTubeStats(http, settings.youtube_api_base),
+                    TikTokStats(http, settings.tiktok_api_base),
+                    FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version),
+                    ZaloStats(http, settings.zalo_api_base),
+                ],
                 {
                     "youtube": Budget(settings.youtube_daily_units, 24 * 3600),
                     "tiktok": Budget(settings.tiktok_requests_per_minute, 60),
+                    "facebook": Budget(settings.facebook_requests_per_hour, 3600),
+                    "zalo": Budget(settings.zalo_requests_per_hour, 3600),
                 },
                 partial(load_credentials, settings.stats_credentials_file),
             )

@@ -6,6 +6,17 @@ Quotas, from the platforms' documentation:
   poller only takes its configured share, counted over a sliding 24 h window.
 - TikTok: /v2/video/query/ (up to 20 ids) and /v2/user/info/ allow 600 requests a minute each (sliding
   1-minute window); the poller keeps well below with its own per-minute budget.
+- Facebook Page [docs: developers.facebook.com/docs/video-api/guides/insights]: `GET /{video-id}/video_insights`
+  with the Page token answers lifetime metrics, among them `total_video_views` (3-second views) and
+  `total_video_views_unique`; one video per call. Page followers: `GET /{page-id}?fields=followers_count`. Rate
+  limits are per Page over a rolling 24 h (Business Use Case limits): errors with code 4, 17, 32, 613 or 80001
+  mean stop; code 190 is an expired or revoked token. The poller takes its own hourly share.
+- Zalo OA [2nd-hand, community SDKs; no official page was reachable]: `GET /v2.0/article/getslice?offset&limit&type`
+  (header access_token; 10 a page, `data.medias` and `data.total`) lists the OA's articles with their counters;
+  this poller reads `total_view` and `total_share` from each (the names the community code uses; unconfirmed) and
+  pages until every asked id is found or the list ends, at most ZALO_MAX_PAGES pages. Followers:
+  `GET /v2.0/oa/getoa` → `data.num_follower`. Errors come as HTTP 200 with `error` ≠ 0: -216/-124 are an
+  invalid or expired token; -32 is taken as the rate limit (unconfirmed).
 Fresh posts change fast and old ones barely move, so each post is polled on an interval that grows with
 its age (`poll_interval`): a quota is spent where the figures actually change.
 """
@@ -32,11 +43,26 @@ log = logging.getLogger(__name__)
 
 YOUTUBE_MAX_IDS = 50
 TIKTOK_MAX_IDS = 20
+ZALO_PAGE = 10
+ZALO_MAX_PAGES = 50  # 500 articles: a list that pages forever stops here
+FACEBOOK_MAX_PAGES = 10  # pages of one video's insights (a metric a page)
+FACEBOOK_RATE_CODES = {4, 17, 32, 613, 80001}
+ZALO_TOKEN_ERRORS = {-216, -124}
+ZALO_RATE_ERROR = -32
 FOLLOWERS_INTERVAL = timedelta(hours=6)
 
 
 class StatsError(Exception):
     """The platform answered with an error for this call; the next round tries again."""
+
+
+class TokenRejected(StatsError):
+    """The platform refused the channel's token (expired or revoked): nothing more is asked for that channel this
+    round; whoever refreshes the channel's credentials makes the next round work."""
+
+
+class _Gone(StatsError):
+    """The platform does not know the object (deleted, or not the Page's)."""
 
 
 class QuotaExhausted(StatsError):
@@ -118,7 +144,7 @@ class StatsClient(Protocol):
 
     async def video_stats(self, ids: list[str], creds: Credentials) -> dict[str, PostStats]: ...
 
-    async def followers(self, creds: Credentials) -> int: ...
+    async def followers(self, creds: Credentials, channel: Channel) -> int: ...
 
 
 def _int(value: Any) -> int:
@@ -151,6 +177,8 @@ class YouTubeStats:
         reasons = {
             e.get("reason") for e in (_json(response).get("error", {}).get("errors") or []) if isinstance(e, dict)
         }
+        if response.status_code == 401:
+            raise TokenRejected(f"YouTube refused the token: {sorted(r for r in reasons if r)}")
         if response.status_code == 403 and reasons & {"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded"}:
             # The daily quota resets at midnight Pacific time; waiting an hour and asking again is cheap.
             raise QuotaExhausted(f"YouTube quota: {sorted(r for r in reasons if r)}", retry_after_s=3600)
@@ -168,7 +196,7 @@ class YouTubeStats:
             )
         return out
 
-    async def followers(self, creds: Credentials) -> int:
+    async def followers(self, creds: Credentials, channel: Channel) -> int:
         body = await self._get("/youtube/v3/channels", {"part": "statistics", "mine": "true"}, creds)
         items = body.get("items") or []
         if not items:
@@ -194,6 +222,8 @@ class TikTokStats:
         code = (body.get("error") or {}).get("code")
         if response.status_code == 429 or code == "rate_limit_exceeded":
             raise QuotaExhausted("TikTok rate limit", retry_after_s=60)
+        if code in {"access_token_invalid", "scope_not_authorized"}:
+            raise TokenRejected(f"TikTok refused the token: {code}")
         if response.status_code != 200 or code != "ok":
             raise StatsError(f"TikTok {path} answered {response.status_code} {code}: {response.text[:300]}")
         data: dict[str, Any] = body.get("data") or {}
@@ -220,7 +250,7 @@ class TikTokStats:
             for v in data.get("videos", [])
         }
 
-    async def followers(self, creds: Credentials) -> int:
+    async def followers(self, creds: Credentials, channel: Channel) -> int:
         path = "/v2/user/info/"
         response = await self._http.get(
             f"{self._base}{path}",
@@ -228,6 +258,111 @@ class TikTokStats:
             headers={"Authorization": f"Bearer {creds.access_token}"},
         )
         return _int(self._check(response, path).get("user", {}).get("follower_count"))
+
+
+class FacebookStats:
+    """Page video insights and Page followers through the Graph API, with the Page token."""
+
+    platform = "facebook"
+    max_ids = 1  # video_insights is one video's edge
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, version: str) -> None:
+        self._http = http
+        self._graph = f"{base_url.rstrip('/')}/{version}"
+
+    def queryable(self, post_id: str) -> bool:
+        return post_id.isdigit()
+
+    async def _get(self, url: str, params: dict[str, str] | None, creds: Credentials) -> dict[str, Any]:
+        response = await self._http.get(url, params=params, headers={"Authorization": f"OAuth {creds.access_token}"})
+        body = _json(response)
+        if response.status_code == 200:
+            return body
+        error = body.get("error") or {}
+        code = error.get("code")
+        if code == 190:
+            raise TokenRejected(f"Facebook refused the Page token: {error.get('message', '')[:200]}")
+        if code in FACEBOOK_RATE_CODES:
+            raise QuotaExhausted(f"Facebook rate limit (code {code})", retry_after_s=3600)
+        if code == 100 and error.get("error_subcode") == 33:  # "Object with ID ... does not exist"
+            raise _Gone(str(error.get("message", ""))[:200])
+        raise StatsError(f"Facebook answered {response.status_code}: {response.text[:300]}")
+
+    async def video_stats(self, ids: list[str], creds: Credentials) -> dict[str, PostStats]:
+        if len(ids) != 1:
+            raise ValueError("one video per video_insights call")
+        video_id = ids[0]
+        metrics_: dict[str, int] = {}
+        url: str | None = f"{self._graph}/{video_id}/video_insights"
+        params: dict[str, str] | None = {"metric": "total_video_views,total_video_views_unique"}
+        for _ in range(FACEBOOK_MAX_PAGES):
+            if url is None:
+                break
+            try:
+                body = await self._get(url, params, creds)
+            except _Gone:
+                return {}
+            for metric in body.get("data") or []:
+                values = metric.get("values") or [{}]
+                metrics_[str(metric.get("name"))] = _int(values[-1].get("value"))
+            url, params = (body.get("paging") or {}).get("next"), None  # `next` carries every parameter
+        if "total_video_views" not in metrics_:
+            return {}  # not the Page's video, or deleted: the poller marks it polled
+        return {video_id: PostStats(metrics_["total_video_views"], 0, 0, None)}
+
+    async def followers(self, creds: Credentials, channel: Channel) -> int:
+        page_id = str(channel.options.get("page_id", ""))
+        if not page_id:
+            raise StatsError(f"channel {channel.name} has no page_id option")
+        body = await self._get(f"{self._graph}/{page_id}", {"fields": "followers_count"}, creds)
+        return _int(body.get("followers_count"))
+
+
+class ZaloStats:
+    """Zalo OA article counters (from the article list) and the OA's followers."""
+
+    platform = "zalo"
+    max_ids = ZALO_PAGE * ZALO_MAX_PAGES  # one listing of the OA's articles answers for all of them
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+
+    def queryable(self, post_id: str) -> bool:
+        return bool(post_id)
+
+    async def _get(self, path: str, params: dict[str, str], creds: Credentials) -> dict[str, Any]:
+        response = await self._http.get(
+            f"{self._base}{path}", params=params, headers={"access_token": creds.access_token or ""}
+        )
+        body = _json(response)
+        code = body.get("error")
+        if code in ZALO_TOKEN_ERRORS:
+            raise TokenRejected(f"Zalo refused the token ({code}): {str(body.get('message'))[:200]}")
+        if code == ZALO_RATE_ERROR or response.status_code == 429:
+            raise QuotaExhausted("Zalo rate limit", retry_after_s=3600)
+        if response.status_code != 200 or code != 0:
+            raise StatsError(f"Zalo {path} answered {response.status_code} {code}: {response.text[:300]}")
+        data: dict[str, Any] = body.get("data") or {}
+        return data
+
+    async def video_stats(self, ids: list[str], creds: Credentials) -> dict[str, PostStats]:
+        wanted, out = set(ids), {}
+        for page in range(ZALO_MAX_PAGES):
+            params = {"offset": str(page * ZALO_PAGE), "limit": str(ZALO_PAGE), "type": "video"}
+            data = await self._get("/v2.0/article/getslice", params, creds)
+            medias = data.get("medias") or []
+            for article in medias:
+                if str(article.get("id")) in wanted:
+                    out[str(article["id"])] = PostStats(
+                        _int(article.get("total_view")), 0, 0, _int(article.get("total_share"))
+                    )
+            if len(out) == len(wanted) or not medias or (page + 1) * ZALO_PAGE >= _int(data.get("total")):
+                break
+        return out
+
+    async def followers(self, creds: Credentials, channel: Channel) -> int:
+        return _int((await self._get("/v2.0/oa/getoa", {}, creds)).get("num_follower"))
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -271,6 +406,7 @@ class Poller:
             if client.queryable(post.post_id) and is_due(post, now):
                 due_by_channel.setdefault(post.channel, []).append(post)
         updated = 0
+        rejected: set[str] = set()
         try:
             for channel, posts in sorted(due_by_channel.items()):
                 channel_creds = creds.get(channel)
@@ -281,12 +417,16 @@ class Poller:
                     if not budget.try_spend():
                         metrics.ENGAGEMENT_POLLS.labels(client.platform, "deferred").inc()
                         return updated
-                    stats = await self._call(client, client.video_stats(batch, channel_creds))
+                    try:
+                        stats = await self._call(client, client.video_stats(batch, channel_creds))
+                    except TokenRejected:
+                        rejected.add(channel)
+                        break
                     if stats is None:
                         continue
                     updated += self._store.record_post_stats(client.platform, stats, now)
                     self._store.mark_polled(client.platform, [i for i in batch if i not in stats], now)
-            await self._poll_followers(client, creds, now, budget)
+            await self._poll_followers(client, {c: v for c, v in creds.items() if c not in rejected}, now, budget)
         except QuotaExhausted as exc:
             budget.block_for(exc.retry_after_s)
             metrics.ENGAGEMENT_POLLS.labels(client.platform, "quota").inc()
@@ -305,15 +445,23 @@ class Poller:
             if not budget.try_spend():
                 metrics.ENGAGEMENT_POLLS.labels(client.platform, "deferred").inc()
                 return
-            count = await self._call(client, client.followers(creds[channel.name]))
+            try:
+                count = await self._call(client, client.followers(creds[channel.name], channel))
+            except TokenRejected:
+                continue
             if count is not None:
-                self._store.record_followers(channel.name, client.platform, count, now)
+                self._store.record_followers(channel.name, channel.ward, client.platform, count, now)
 
     async def _call(self, client: StatsClient, call: Any) -> Any:
-        """Run one platform call; a plain error is logged and counted, a quota error stops the round."""
+        """Run one platform call; a plain error is logged and counted, a quota error stops the round, a refused
+        token stops the channel's round (raised on, counted)."""
         try:
             result = await call
         except QuotaExhausted:
+            raise
+        except TokenRejected as exc:
+            metrics.ENGAGEMENT_POLLS.labels(client.platform, "token_rejected").inc()
+            log.warning("%s refused a channel's token: %s", client.platform, exc)
             raise
         except (StatsError, httpx.HTTPError, ValueError, KeyError) as exc:
             metrics.ENGAGEMENT_POLLS.labels(client.platform, "error").inc()

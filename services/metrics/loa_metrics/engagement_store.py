@@ -14,7 +14,7 @@ from sqlalchemy import Connection, update
 
 from loa_core.db import upsert
 from loa_metrics.status import PUBLISH
-from loa_metrics.store import Database, channel_stats, post_views_daily, posts, ts
+from loa_metrics.store import Database, channel_stats, followers_daily, post_views_daily, posts, ts
 
 NO_SERIES = "none"
 
@@ -98,9 +98,35 @@ class EngagementStore:
         )
         self._db.write(lambda c: c.execute(statement))
 
-    def record_followers(self, channel: str, platform: str, followers: int, at: datetime) -> None:
+    def record_followers(self, channel: str, ward: str, platform: str, followers: int, at: datetime) -> None:
+        """The channel's latest figure, and the day's point of its series (the day's last figure wins)."""
         row = {"channel": channel, "platform": platform, "followers": followers, "polled_at": ts(at)}
-        self._db.write(lambda c: upsert(c, channel_stats, row, update=["platform", "followers", "polled_at"]))
+        day = {"channel": channel, "day": ts(at)[:10], "ward": ward, "platform": platform, "followers": followers}
+
+        def record(connection: Connection) -> None:
+            upsert(connection, channel_stats, row, update=["platform", "followers", "polled_at"])
+            upsert(connection, followers_daily, day, update=["ward", "platform", "followers"])
+
+        self._db.write(record)
+
+    def followers_series(self, start: date, end: date, *, ward: str | None) -> list[dict[str, Any]]:
+        """Each channel's daily followers within the days [start, end) of one ward (None: every ward), and its
+        last point before `start` (dated on it), so a month's gain is its last point minus its first."""
+        in_ward = "" if ward is None else "AND ward = :ward"
+        params = {"start": start.isoformat(), "end": end.isoformat(), "ward": ward}
+        within = self._db.rows(
+            "SELECT channel, ward, platform, day, followers FROM followers_daily "  # noqa: S608
+            f"WHERE day >= :start AND day < :end {in_ward} ORDER BY channel, day",
+            params,
+        )
+        before = self._db.rows(
+            "SELECT d.channel, d.ward, d.platform, d.day, d.followers FROM followers_daily d "  # noqa: S608
+            "WHERE d.day = (SELECT MAX(e.day) FROM followers_daily e WHERE e.channel = d.channel AND e.day < :start) "
+            f"{'' if ward is None else 'AND d.ward = :ward'} ORDER BY d.channel",
+            params,
+        )
+        series = [{**r, "day": start.isoformat()} for r in before] + within
+        return sorted(series, key=lambda r: (r["channel"], r["day"]))
 
     def followers(self) -> list[dict[str, Any]]:
         return self._db.rows("SELECT channel, platform, followers, polled_at FROM channel_stats ORDER BY channel")

@@ -44,7 +44,8 @@ DEAD_LETTERS = Counter("loa_dead_letters_total", "Records seen on the dead-lette
 STAGE_LATENCY = job_duration_histogram("loa_stage_latency_seconds", "Time a footage spent per stage", ["stage"])
 STAGES = ("transcode", "publish", "end_to_end")
 # Statistics calls to the platforms, by outcome: ok, error, quota (platform said stop), deferred (our own
-# budget is spent for now), no_credentials (a channel with posts but no token to ask with).
+# budget is spent for now), no_credentials (a channel with posts but no token to ask with), token_rejected (the
+# platform refused the channel's token: expired or revoked).
 ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to the platforms", ["platform", "outcome"])
 TOP_POSTS = 10
 

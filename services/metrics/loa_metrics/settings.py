@@ -15,7 +15,11 @@ class MetricsSettings(CommonSettings):
     # Engagement polling. Base URLs are configurable so the tests point them at emulators.
     youtube_api_base: str = "https://www.googleapis.com"
     tiktok_api_base: str = "https://open.tiktokapis.com"
-    # {"<channel>": {"access_token": "...", "api_key": "..."}}; re-read every round. No file: no polling.
+    facebook_api_base: str = "https://graph.facebook.com"
+    facebook_api_version: str = "v21.0"
+    zalo_api_base: str = "https://openapi.zalo.me"
+    # {"<channel>": {"access_token": "...", "api_key": "..."}}; re-read every round. A channel without credentials
+    # is skipped (counted as no_credentials); polling itself always runs.
     stats_credentials_file: Path | None = None
     # How often the poller wakes; each post is only asked for when due (see engagement.poll_interval).
     stats_round_s: float = 300.0
@@ -24,6 +28,10 @@ class MetricsSettings(CommonSettings):
     youtube_daily_units: int = 2000
     # Requests a minute the poller may send TikTok per endpoint family (the platform allows 600).
     tiktok_requests_per_minute: int = 60
+    # Requests an hour the poller may send each Facebook Page's Graph API (a Page's own limit is counted over 24 h
+    # from its engaged users; one video_insights call per video) and Zalo's OpenAPI.
+    facebook_requests_per_hour: int = 200
+    zalo_requests_per_hour: int = 200
 
     def projection_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/metrics-projection.sqlite3."""

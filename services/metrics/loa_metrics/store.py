@@ -102,6 +102,17 @@ channel_stats = Table(
     Column("polled_at", Text, nullable=False),
 )
 
+# Followers of each channel over time: the last figure polled on each UTC day (revision 0007).
+followers_daily = Table(
+    "followers_daily",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("day", Text, primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("ward", Text, nullable=False),  # the channel's ward when polled (a removed channel keeps its history)
+    Column("platform", Text, nullable=False),
+    Column("followers", Integer, nullable=False),
+)
+
 
 def ts(moment: datetime) -> str:
     """Stored times are UTC ISO strings, so text order is time order and the first 10 characters are the UTC day."""
