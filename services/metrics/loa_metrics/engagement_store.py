@@ -196,6 +196,35 @@ class EngagementStore:
             {"none": NO_SERIES, "n": n},
         )
 
+    def top_posts_published(self, start: str, end: str, *, ward: str | None, n: int) -> list[dict[str, Any]]:
+        """The `n` most viewed posts published in [start, end) (ISO timestamps) of one ward (None: every ward)."""
+        in_ward = "" if ward is None else "AND p.ward = :ward"
+        return self._db.rows(
+            "SELECT p.ward, p.channel, p.platform, f.title, p.url, p.published_at, COALESCE(p.views, 0) AS views "  # noqa: S608
+            "FROM posts p JOIN footage f USING (footage_id) "
+            f"WHERE p.published_at >= :start AND p.published_at < :end {in_ward} "
+            "ORDER BY COALESCE(p.views, 0) DESC, p.published_at DESC LIMIT :n",
+            {"start": start, "end": end, "ward": ward, "n": n},
+        )
+
+    def feedback_counts(self, start: str, end: str, *, ward: str | None) -> list[dict[str, Any]] | None:
+        """Citizens' comments and messages written in [start, end) per (ward, channel, platform), and how many of
+        them were answered on the platform (`answered` None while the inbox's table is not there); None while no
+        feedback is collected at all (no feedback_items table)."""
+        if not self._db.has_table("feedback_items"):
+            return None
+        in_ward = "" if ward is None else "AND i.ward = :ward"
+        inbox = self._db.has_table("inbox_state")
+        answered = "SUM(CASE WHEN s.first_reply_at IS NOT NULL THEN 1 ELSE 0 END)" if inbox else "NULL"
+        join = "LEFT JOIN inbox_state s ON s.item_id = i.item_id" if inbox else ""
+        return self._db.rows(
+            f"SELECT i.ward, i.channel, i.platform, COUNT(*) AS received, {answered} AS answered "  # noqa: S608
+            f"FROM feedback_items i {join} "
+            f"WHERE i.by_channel = 0 AND i.written_at >= :start AND i.written_at < :end {in_ward} "
+            "GROUP BY i.ward, i.channel, i.platform ORDER BY i.ward, i.channel",
+            {"start": start, "end": end, "ward": ward},
+        )
+
     def ward_totals(
         self, start: str, end: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:

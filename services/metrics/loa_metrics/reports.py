@@ -20,6 +20,7 @@ from loa_metrics.engagement_store import EngagementRow, EngagementStore
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 CSV_COLUMNS = (
     "period",
@@ -89,6 +90,39 @@ def week_period(value: str | None, today: date | None = None) -> Period:
     except ValueError as exc:  # week 53 of a year that has 52
         raise ValueError(f"{value} is not an ISO week. / Năm này không có tuần đó.") from exc
     return Period(value, start, start + timedelta(days=7))
+
+
+def quarter_period(value: str | None, today: date | None = None) -> Period:
+    if value is None:
+        today = today or datetime.now(UTC).date()
+        value = f"{today.year:04d}-Q{(today.month - 1) // 3 + 1}"
+    match = _QUARTER.match(value)
+    if not match:
+        raise ValueError(f"quarter must look like 2026-Q4, got {value!r}. / Quý phải có dạng 2026-Q4.")
+    year, quarter = int(match[1]), int(match[2])
+    start = date(year, 3 * quarter - 2, 1)
+    end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return Period(value, start, end)
+
+
+def parse_period(value: str) -> Period:
+    """A month (2026-11), an ISO week (2026-W47) or a quarter (2026-Q4)."""
+    if "W" in value:
+        return week_period(value)
+    if "Q" in value:
+        return quarter_period(value)
+    return month_period(value)
+
+
+def period_kind(period: Period) -> str:
+    return "week" if "W" in period.label else "quarter" if "Q" in period.label else "month"
+
+
+def previous_month(today: date) -> Period:
+    """The month before `today`'s: what the report of the 1st covers."""
+    first = today.replace(day=1)
+    last = first - timedelta(days=1)
+    return month_period(f"{last.year:04d}-{last.month:02d}")
 
 
 def report_rows(

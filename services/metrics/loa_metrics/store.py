@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, Text, TextClause, bindparam, text
+from sqlalchemy import inspect as sa_inspect
 
 from loa_core import db
 from loa_core.contracts import METRICS
@@ -162,6 +163,10 @@ class Database:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the schema has this table (a table another revision adds, read when present)."""
+        return self._run(lambda c: sa_inspect(c).has_table(name))
 
     @property
     def version(self) -> int | None:
