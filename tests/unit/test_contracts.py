@@ -25,12 +25,17 @@ from loa_core.contracts import (
     UnsupportedSchemaVersion,
     Versioned,
 )
+from loa_core.contracts.verification import Verification, VerifyRequest
 from loa_core.streaming import process_record
 
 EXAMPLES = resources.files("loa_core.contracts") / "examples"
 _EXAMPLE_NAME = re.compile(r"^(?P<topic>.+)\.v(?P<version>[0-9]+)\.json$")
 # The responses other services and the page read, versioned by the same rule; their examples sit beside the events'.
-RESPONSES: dict[str, type[Versioned]] = {"footage.view": FootageView}
+RESPONSES: dict[str, type[Versioned]] = {
+    "footage.view": FootageView,
+    "verification.request": VerifyRequest,
+    "verification.answer": Verification,
+}
 
 
 def _examples(spec: TopicSpec, version: int | None = None) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from loa_core.refusals import explain_invalid_requests
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.settings import MetricsSettings
+from loa_metrics.verification import Verifications
+from loa_metrics.verify_api import verification_router
 from loa_metrics.views import FootageViews
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -31,6 +33,7 @@ def create_api(
     views: FootageViews,
     engagement: EngagementStore,
     readiness: ReadinessCheck = _always_ready,
+    verifications: Verifications | None = None,
 ) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
@@ -156,4 +159,6 @@ def create_api(
         return report
 
     api.include_router(router)
+    if verifications is not None:
+        api.include_router(verification_router(verifications, require_token))
     return api

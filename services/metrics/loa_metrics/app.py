@@ -158,7 +158,7 @@ def create_app(
     async def ready() -> str | None:
         return not_ready(app)
 
-    api = create_api(settings, projection.views, projection.engagement, ready)
+    api = create_api(settings, projection.views, projection.engagement, ready, projection.verifications)
 
     @app.task
     async def serve_http() -> None:

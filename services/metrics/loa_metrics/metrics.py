@@ -47,6 +47,9 @@ STAGES = ("transcode", "publish", "end_to_end")
 # budget is spent for now), no_credentials (a channel with posts but no token to ask with), token_rejected (the
 # platform refused the channel's token: expired or revoked).
 ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to the platforms", ["platform", "outcome"])
+# Checks of a video (the public verification page and `loa verify`), by the ward of the post it matched ("none":
+# no post matched; bounded by the wards) and the answer (signed, matches, no_match, invalid).
+VERIFICATIONS = Counter("loa_verifications_total", "Videos checked against the published cuts", ["ward", "answer"])
 TOP_POSTS = 10
 
 

@@ -2,7 +2,8 @@
 
 - `events` (projector.Projector), the write model: pipeline events applied to each footage and post;
 - `views` (views.FootageViews), the read views: statuses and the lists the API and the collector serve;
-- `engagement` (engagement_store.EngagementStore): the platforms' figures and their sums for reports.
+- `engagement` (engagement_store.EngagementStore): the platforms' figures and their sums for reports;
+- `verifications` (verification.Verifications): the published cuts' fingerprints, checked for the public.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from loa_core.channels import Channel
 from loa_metrics.engagement_store import EngagementStore
 from loa_metrics.projector import Projector
 from loa_metrics.store import Database
+from loa_metrics.verification import Verifications
 from loa_metrics.views import FootageViews
 
 
@@ -25,6 +27,7 @@ class Projection:
     views: FootageViews
     engagement: EngagementStore
     database: Database
+    verifications: Verifications
 
     def close(self) -> None:
         self.database.close()
@@ -34,4 +37,4 @@ def open_projection(location: str | Path, channels: Mapping[str, Channel]) -> Pr
     """`location`: a SQLite file's path or a database URL (settings: `database_url(settings, FILE)`)."""
     db = Database.open(location)
     views = FootageViews(db, channels)
-    return Projection(channels, Projector(db, views), views, EngagementStore(db), db)
+    return Projection(channels, Projector(db, views), views, EngagementStore(db), db, Verifications(db))

@@ -25,7 +25,7 @@ from loa_core.contracts import (
 )
 from loa_core.db import insert_ignore, upsert
 from loa_metrics.status import PUBLISH
-from loa_metrics.store import Database, decisions, failures, footage, posts, ts
+from loa_metrics.store import Database, cut_fingerprints, decisions, failures, footage, posts, ts
 from loa_metrics.views import FootageViews
 
 
@@ -104,8 +104,23 @@ class Projector:
             "v_channels": json.dumps(list(event.metadata.channels)),
         }
 
+        prints = [
+            {
+                "footage_id": event.footage_id,
+                "profile": r.profile,
+                "ward": event.ward,
+                "event_id": event.event_id,
+                "sha256": r.sha256,
+                "fingerprint": r.fingerprint,
+            }
+            for r in event.renditions
+        ]
+
         def apply(connection: Connection) -> bool:
             _ensure_row(connection, event.footage_id, event.ward)
+            # Every announcement's cuts, a redone transcode's too: they are what was (or will be) published.
+            for row in prints:
+                upsert(connection, cut_fingerprints, row, update=("ward", "event_id", "sha256", "fingerprint"))
             return connection.execute(_TRANSCODED, values).rowcount > 0
 
         return self._db.write(apply)

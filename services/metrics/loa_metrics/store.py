@@ -113,6 +113,29 @@ followers_daily = Table(
     Column("platform", Text, nullable=False),
     Column("followers", Integer, nullable=False),
 )
+# Every cut's sha256 and perceptual fingerprint (renditions.ready), what a copy found elsewhere is checked against
+# (loa_metrics.verification); `event_id`: the announcement it came from (a redone transcode replaces the row).
+cut_fingerprints = Table(
+    "cut_fingerprints",
+    metadata,
+    Column("footage_id", Text, primary_key=True),
+    Column("profile", Text, primary_key=True),
+    Column("ward", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("sha256", Text),
+    Column("fingerprint", Text),
+)
+# Verification requests (the public page and `loa verify`) per UTC day, the ward of the post they matched ("none"
+# when none did), the answer and where they came from: what the report upward counts.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("ward", Text, primary_key=True),
+    Column("answer", Text, primary_key=True),
+    Column("via", Text, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
 
 
 def ts(moment: datetime) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from loa_core import subtitles as srt
 from loa_core.channels import Channel
 from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
+from loa_core.fingerprint import fingerprint_file
 from loa_core.hashing import sha256_file
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
@@ -214,7 +215,9 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
         await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
-        renditions = [await _checked(out, info, loudness is not None, event) for out in cuts]
+        # Once per file: cuts encoded identically share one (distinct_outputs).
+        prints = {o.path: await _fingerprint(o.path) for o in job.outputs}
+        renditions = [await _checked(out, info, loudness is not None, event, prints[out.path]) for out in cuts]
         images = await _stills(job, event, workdir, every_s)
         ready = RenditionsReady(
             event_id=announcement_id(event),
@@ -362,7 +365,17 @@ async def _measure_output(path: Path) -> Loudness | None:
         raise PermanentError(f"could not measure the loudness of {path.name}: {exc}") from exc
 
 
-async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUploaded) -> Rendition:
+async def _fingerprint(path: Path) -> str:
+    """The cut's perceptual fingerprint (loa_core.fingerprint), so a copy a platform re-encoded can be recognised."""
+    try:
+        return (await fingerprint_file(path)).to_text()
+    except MediaError as exc:
+        raise PermanentError(f"could not fingerprint {path.name}: {exc}") from exc
+
+
+async def _checked(
+    out: Output, info: SourceInfo, loud: bool, event: FootageUploaded, fingerprint: str | None = None
+) -> Rendition:
     target: Target = out.target
     found = await _probe(out.path, f"the {target.name} cut")
     problems = conformance_problems(
@@ -388,6 +401,7 @@ async def _checked(out: Output, info: SourceInfo, loud: bool, event: FootageUplo
         audio_codec=audio.codec_name if audio else None,
         # What an approval pins (contracts.decisions): hashed off the loop, as the file is large.
         sha256=await asyncio.to_thread(sha256_file, out.path),
+        fingerprint=fingerprint,
     )
 
 

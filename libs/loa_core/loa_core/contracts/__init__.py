@@ -10,6 +10,7 @@
 - `feedback`: citizens' comments and messages, people's acts on them, and replies;
 - `schedule`: people's changes to when a post goes out (reschedule, cancel);
 - `channels`: the channel, and the registry event that carries it to every service;
+- `verification`: checking whether a video is the ward's (the public page, `loa verify`) against metrics;
 - `base`: ids (`FootageId`), wards (`WardId`), channel and profile names.
 """
 

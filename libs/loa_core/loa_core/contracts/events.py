@@ -68,6 +68,9 @@ class Rendition(Contract):
     audio_codec: str | None
     # sha256 of the file: what an approval pins (contracts.decisions). None in events from before it was recorded.
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    # The cut's perceptual fingerprint (loa_core.fingerprint's text form, "pf1:..."), so a copy re-encoded by a
+    # platform can be recognised (contracts.verification). None in events from before it was computed.
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=400_000)] | None = None
 
 
 class Image(Contract):
