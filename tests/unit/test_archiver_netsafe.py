@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from loa_archiver.netsafe import (
+from loa_core.netsafe import (
     FetchError,
     Policy,
     RefusedUrl,

@@ -1,7 +1,8 @@
-"""SSRF-safe HTTP GET for HLS pull: allow-listed hosts only, no internal addresses, every redirect hop checked.
+"""SSRF-safe HTTP GET: allow-listed hosts only, no internal addresses, every redirect hop checked.
 
-The archiver fetches playlists and segments itself (ffmpeg never sees a URL), so every URL it follows is
-checked here. A host name is resolved once, every address it resolves to is checked, and the connection is
+The archiver fetches HLS playlists and segments itself (ffmpeg never sees a URL), and ingest's verification page
+fetches a clip someone links to (any public host, "*"): every URL either follows is checked here.
+A host name is resolved once, every address it resolves to is checked, and the connection is
 made to that checked address (the Host header and TLS SNI still carry the name). So a DNS answer that changes
 between the check and the connection (DNS rebinding) cannot lead the fetch somewhere else.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -32,15 +34,21 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Policy:
+    # Host names, "*.example.org" for its subdomains, or "*" for any host (internal addresses stay refused).
     allowed_hosts: tuple[str, ...]
     # Hosts or IP literals the operator named explicitly: these may be loopback, private or link-local.
     allowed_private: tuple[str, ...] = ()
+    # The settings that hold the two lists, named in refusals so the operator knows what to change.
+    hosts_setting: str = "LOA_HLS_ALLOWED_HOSTS"
+    private_setting: str = "LOA_HLS_ALLOWED_PRIVATE"
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         if host in self.allowed_private:
             return True
         for pattern in self.allowed_hosts:
+            if pattern == "*":
+                return True
             if pattern.startswith("*."):
                 if host.endswith(pattern[1:]) and host != pattern[2:]:
                     return True
@@ -72,7 +80,7 @@ def check_url_shape(url: str, policy: Policy) -> tuple[str, str, int]:
         raise RefusedUrl("the URL has no host. / URL thiếu tên máy chủ.")
     if not policy.host_allowed(host):
         raise RefusedUrl(
-            f"host {host!r} is not in the archiver's allow-list (LOA_HLS_ALLOWED_HOSTS). "
+            f"host {host!r} is not in the allow-list ({policy.hosts_setting}). "
             "/ Máy chủ này không nằm trong danh sách được phép."
         )
     try:
@@ -102,7 +110,7 @@ async def resolve_checked(url: str, policy: Policy, resolve: Resolver = system_r
             # Refuse if any answer is internal: picking a "good" one would still let a rebinding answer through.
             raise RefusedUrl(
                 f"{host} resolves to a loopback, private or link-local address ({internal[0]}); name it in "
-                "LOA_HLS_ALLOWED_PRIVATE to allow it. / Máy chủ trỏ tới địa chỉ nội bộ, không được phép."
+                f"{policy.private_setting} to allow it. / Máy chủ trỏ tới địa chỉ nội bộ, không được phép."
             )
     return addresses[0], host
 
@@ -123,6 +131,7 @@ class SafeFetcher:
         timeout_s: float = 15.0,
         resolve: Resolver = system_resolve,
         transport: httpx.AsyncBaseTransport | None = None,
+        user_agent: str = "loa-archiver",
     ) -> None:
         self.policy = policy
         self._resolve = resolve
@@ -132,15 +141,15 @@ class SafeFetcher:
             timeout=timeout_s,
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": "loa-archiver"},
+            headers={"User-Agent": user_agent},
             transport=transport,
         )
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def get(self, url: str, max_bytes: int) -> tuple[str, bytes]:
-        """The final URL (after redirects, for resolving relative URIs) and the body."""
+    async def _response(self, url: str) -> tuple[str, httpx.Response]:
+        """The final URL and its open 200 response (the caller closes it), every redirect hop checked."""
         for _ in range(MAX_REDIRECTS + 1):
             address, host = await resolve_checked(url, self.policy, self._resolve)
             parts = urlsplit(url)
@@ -155,24 +164,48 @@ class SafeFetcher:
                 response = await self._client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
-            try:
-                if response.status_code in (301, 302, 303, 307, 308):
-                    location = response.headers.get("location")
-                    if not location:
-                        raise FetchError(f"GET {url}: redirect without a Location")
-                    url = urljoin(url, location)
-                    continue
-                if response.status_code != 200:
-                    raise FetchError(f"GET {url}: HTTP {response.status_code}")
-                body = bytearray()
-                try:
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            raise RefusedUrl(f"GET {url}: body larger than {max_bytes} bytes")
-                except httpx.HTTPError as exc:
-                    raise FetchError(f"GET {url} failed while reading: {exc}") from exc
-                return url, bytes(body)
-            finally:
+            if response.status_code in (301, 302, 303, 307, 308):
+                location = response.headers.get("location")
                 await response.aclose()
+                if not location:
+                    raise FetchError(f"GET {url}: redirect without a Location")
+                url = urljoin(url, location)
+                continue
+            if response.status_code != 200:
+                await response.aclose()
+                raise FetchError(f"GET {url}: HTTP {response.status_code}")
+            return url, response
         raise RefusedUrl(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    async def get(self, url: str, max_bytes: int) -> tuple[str, bytes]:
+        """The final URL (after redirects, for resolving relative URIs) and the body."""
+        final, response = await self._response(url)
+        body = bytearray()
+        async for chunk in _capped(response, url, max_bytes):
+            body += chunk
+        return final, bytes(body)
+
+    async def download(self, url: str, target: Path, max_bytes: int) -> int:
+        """Write the body to `target` (bounded memory); its size."""
+        _, response = await self._response(url)
+        size = 0
+        with target.open("wb") as out:
+            async for chunk in _capped(response, url, max_bytes):
+                out.write(chunk)
+                size += len(chunk)
+        return size
+
+
+async def _capped(response: httpx.Response, url: str, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body's chunks, RefusedUrl past `max_bytes`; the response is closed after."""
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise RefusedUrl(f"GET {url}: body larger than {max_bytes} bytes")
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise FetchError(f"GET {url} failed while reading: {exc}") from exc
+    finally:
+        await response.aclose()

@@ -8,12 +8,12 @@ from fastapi import Depends, FastAPI, HTTPException, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from loa_archiver.netsafe import RefusedUrl, check_url_shape
 from loa_archiver.page import LIVE_PAGE
 from loa_archiver.recorder import restream_url_problem
 from loa_archiver.service import Archiver
 from loa_archiver.store import Archive, Pull, StreamKey
 from loa_core.auth import Caller, bearer_dependency, hash_token, new_token
+from loa_core.netsafe import RefusedUrl, check_url_shape
 from loa_core.observability import health_router, instrument_http
 from loa_core.refusals import explain_invalid_requests
 

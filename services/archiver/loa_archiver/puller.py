@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from loa_archiver.finalizer import Finalizer
 from loa_archiver.hls import MasterPlaylist, MediaSegment, PlaylistError, parse_playlist
 from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
-from loa_archiver.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.stopping import see_through
 from loa_archiver.store import ArchiveStore, Pull, PullState
 from loa_core.contracts import layout
+from loa_core.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
 from loa_core.storage import Storage
 
 log = logging.getLogger(__name__)
