@@ -23,11 +23,19 @@ class CliConfig:
     publisher_url: str = "http://127.0.0.1:8003"
 
 
-def load_config() -> CliConfig:
+def load_urls() -> tuple[str, str]:
+    """Ingest's and metrics' URLs, for commands anyone may run without a token (`loa verify`)."""
     path = Path(os.environ.get("LOA_CLI_CONFIG", DEFAULT_CONFIG))
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     ingest = os.environ.get("LOA_INGEST_URL", stored.get("ingest_url", "http://127.0.0.1:8001"))
     metrics = os.environ.get("LOA_METRICS_URL", stored.get("metrics_url", "http://127.0.0.1:8004"))
+    return ingest.rstrip("/"), metrics.rstrip("/")
+
+
+def load_config() -> CliConfig:
+    path = Path(os.environ.get("LOA_CLI_CONFIG", DEFAULT_CONFIG))
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    ingest, metrics = load_urls()
     publisher = os.environ.get("LOA_PUBLISHER_URL", stored.get("publisher_url", "http://127.0.0.1:8003"))
     token = os.environ.get("LOA_TOKEN", stored.get("token", ""))
     if not token:

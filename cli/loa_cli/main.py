@@ -13,12 +13,14 @@ import typer
 from loa_cli.approval import approval_app, awaiting_approvers
 from loa_cli.config import CliConfig, ConfigError, load_config
 from loa_cli.tus import UploadError, cannot_reach, upload_resumable
+from loa_cli.verify import verify
 from loa_core.channels import load_channels
 from loa_core.contracts import SETTLED, FootageStatus, FootageView
 
 app = typer.Typer(
     help="Loa: đăng video sự kiện lên mọi kênh / post event footage to every channel.", no_args_is_help=True
 )
+app.command()(verify)
 
 
 def _config() -> CliConfig:

@@ -47,6 +47,9 @@ def test_every_command_says_why_it_failed_in_both_languages(env: dict[str, str],
         (2, ["channels", "import", str(video)]),
         (2, ["report", "--format", "xml"]),
         (2, ["report", "--month", "2026-11", "--week", "2026-W47"]),
+        (3, ["verify", "a" * 64]),
+        (3, ["verify", str(tmp_path / "missing.mp4")]),
+        (3, ["verify", str(video)]),
     ]
     for code, argv in failing:
         result = CliRunner().invoke(cli, argv, env=env)
