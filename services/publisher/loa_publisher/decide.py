@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from loa_core.contracts import MANUAL_ACTION_URLS, NOT_NEEDED, ActionKind, Approval, Unpublish, allows
+from loa_core.contracts.feedback import ActionKind as FeedbackActionKind
+from loa_core.contracts.feedback import can
 from loa_publisher.ledger import WENT_OUT, ActionState, PostState
 
 # Platforms that schedule a post themselves (YouTube's publishAt): uploaded at once, shown at the time.
@@ -266,4 +268,51 @@ def decide_action(
     if post is PostState.UNPUBLISHED and (action == "edit" or how == "private"):
         # A deleted post cannot be edited or hidden; deleting it again is harmless (a hidden one can be deleted).
         return Refuse(TAKEN_DOWN)
+    return Act(again=done is ActionState.DOING)
+
+
+# --- people's acts on citizens' comments and messages (feedback.actions)
+
+# The acts that reach a platform; the others (assign, tag, handled, reopen) live in the inbox only.
+ON_PLATFORM: frozenset[FeedbackActionKind] = frozenset({"reply", "hide", "unhide"})
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Not the publisher's act (assign, tag, handled, reopen: the inbox's own)."""
+
+
+FeedbackStep = Act | Repeat | Refuse | Ignore
+
+UNKNOWN_CHANNEL = (
+    "the channel is not configured in the publisher, or belongs to another ward / kênh chưa được cấu hình trong"
+    " publisher, hoặc thuộc phường khác"
+)
+
+
+def no_feedback_api(platform: str, action: FeedbackActionKind) -> str:
+    """Why a reply or a hide is refused on a platform whose API cannot do it (contracts.feedback.FEEDBACK_ABILITIES)."""
+    what_en, what_vi = (
+        ("reply", "trả lời") if action == "reply" else ("hide or show a comment", "ẩn hay hiện bình luận")
+    )
+    return (
+        f"{platform} offers no API to {what_en}: do it in {platform}'s own app / {platform} không có API để {what_vi}:"
+        f" hãy làm trực tiếp trong ứng dụng {platform}"
+    )
+
+
+def decide_feedback(
+    action: FeedbackActionKind, done: ActionState | None, *, platform: str | None, has_adapter: bool
+) -> FeedbackStep:
+    """One act on one comment or message, from what the ledger knows of its action id (pure). `platform`: the
+    channel's, None when the channel is not the publisher's (unknown here, or of another ward)."""
+    if action not in ON_PLATFORM:
+        return Ignore()
+    if done in (ActionState.DONE, ActionState.FAILED):
+        return Repeat()
+    if platform is None:
+        return Refuse(UNKNOWN_CHANNEL)
+    if not can(platform, "reply" if action == "reply" else "hide") or not has_adapter:
+        return Refuse(no_feedback_api(platform, action))
+    # DOING: an earlier attempt may have reached the platform (a crash): a reply is looked for before it is made again.
     return Act(again=done is ActionState.DOING)

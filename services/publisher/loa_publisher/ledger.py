@@ -71,6 +71,16 @@ class ActionEntry:
 
 
 @dataclass(frozen=True)
+class FeedbackEntry:
+    """One feedback action (reply, hide, unhide) as the ledger knows it."""
+
+    state: ActionState
+    started_at: datetime
+    reply_id: str | None
+    record: str | None  # the FeedbackDone announced (JSON), once DONE or FAILED
+
+
+@dataclass(frozen=True)
 class PostKey:
     footage_id: str
     channel: str
@@ -158,6 +168,21 @@ actions = Table(
     Column("channel", Text, nullable=False),
     Column("state", Text, nullable=False),
     Column("record", Text),
+    Column("updated_at", Text, nullable=False),
+)
+# People's acts on citizens' comments and messages (feedback.actions: reply, hide, unhide), one row per action id.
+feedback_actions = Table(
+    "feedback_actions",
+    metadata,
+    Column("action_id", Text, primary_key=True),
+    Column("item_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("reply_id", Text),  # the reply's platform id, once known
+    Column("record", Text),  # the FeedbackDone announced (JSON), once DONE or FAILED
+    Column("started_at", Text, nullable=False),  # first asked of the platform: a reply made after it may be this one's
     Column("updated_at", Text, nullable=False),
 )
 connection_tokens = Table(
@@ -421,6 +446,53 @@ class Ledger:
                 c.execute(update(posts).where(_is(key)).values(state=post_state.value, updated_at=values["updated_at"]))
 
         self._run(work)
+
+    # --- people's acts on citizens' comments and messages (feedback.actions)
+
+    def feedback(self, action_id: str) -> FeedbackEntry | None:
+        query = select(feedback_actions).where(feedback_actions.c.action_id == action_id)
+        row = self._run(lambda c: c.execute(query).first())
+        if row is None:
+            return None
+        started = _ts(row.started_at)
+        assert started is not None
+        return FeedbackEntry(ActionState(row.state), started, row.reply_id, row.record)
+
+    def start_feedback(self, action_id: str, *, item_id: str, channel: str, external_id: str, action: str) -> None:
+        """About to ask the platform: durable before the call, so a crash leaves DOING (and when it began: a reply
+        found in the thread afterwards, made since then and by no other action, is this one's)."""
+        now = self._now()
+        values = {
+            "action_id": action_id,
+            "item_id": item_id,
+            "channel": channel,
+            "external_id": external_id,
+            "action": action,
+            "state": ActionState.DOING.value,
+            "started_at": now,
+            "updated_at": now,
+        }
+        self._run(lambda c: db.insert_ignore(c, feedback_actions, values))
+
+    def finish_feedback(self, action_id: str, *, done: bool, record: str, reply_id: str | None = None) -> None:
+        """The platform answered: DONE (with the reply's id for a reply) or FAILED, with the FeedbackDone announced."""
+        state = ActionState.DONE if done else ActionState.FAILED
+        statement = (
+            update(feedback_actions)
+            .where(feedback_actions.c.action_id == action_id)
+            .values(state=state.value, record=record, reply_id=reply_id, updated_at=self._now())
+        )
+        self._run(lambda c: c.execute(statement))
+
+    def replies_made(self, channel: str, external_id: str) -> frozenset[str]:
+        """The platform ids of the replies Loa's actions made to one comment or message: what a reply read back from
+        the thread must not be (it belongs to another action)."""
+        query = select(feedback_actions.c.reply_id).where(
+            feedback_actions.c.channel == channel,
+            feedback_actions.c.external_id == external_id,
+            feedback_actions.c.reply_id.is_not(None),
+        )
+        return frozenset(str(r) for r in self._run(lambda c: c.execute(query).scalars().all()))
 
     def updated_at(self, key: PostKey) -> datetime | None:
         return _ts(self._run(lambda c: c.execute(select(posts.c.updated_at).where(_is(key))).scalar()))

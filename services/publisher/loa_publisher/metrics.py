@@ -37,6 +37,19 @@ POST_ACTIONS = Counter(
     "loa_post_actions_total", "Actions on published posts by outcome", ["platform", "action", "outcome"]
 )
 
+# People's acts on citizens' comments and messages that reach a platform (feedback.actions: reply, hide, unhide), by
+# platform, action and outcome (replied, hidden, unhidden, failed). An act answered again after a redelivery is not
+# counted twice.
+FEEDBACK_ACTIONS = Counter(
+    "loa_publisher_feedback_actions_total",
+    "Acts on comments and messages by outcome",
+    ["platform", "action", "outcome"],
+)
+# YouTube Data API quota units the publisher spent, by call (comments.insert and comments.setModerationStatus 50,
+# comments.list and channels.list 1, thumbnails.set 50): the project's daily quota (10,000 by default) is shared
+# with metrics' polling.
+YOUTUBE_QUOTA_UNITS = Counter("loa_publisher_youtube_quota_units_total", "YouTube quota units spent", ["call"])
+
 for _kind in ("token_rejected", "refresh_refused", "still_unauthorized"):
     AUTH_FAILURES.labels(_kind)
 for _way in ("email", "webhook"):

@@ -10,6 +10,16 @@ After publishing [docs: developers.facebook.com/docs/graph-api/reference/video, 
 `DELETE /{version}/{video-id}?access_token=` deletes the video; an unknown or deleted id is error 100 ("Object with
 ID … does not exist"). Faults on "update" and "delete".
 
+Comments [docs: developers.facebook.com/docs/graph-api/reference/object/comments, …/reference/comment]:
+`add_comment` puts a citizen's comment (or a reply) under a video; `delete_comment` takes it away as its author
+would. `POST /{version}/{comment-id}/comments` with the Page token and `message` (1–8,000 characters) replies as the
+Page (`from` = the Page) → `{"id"}`; `GET /{version}/{comment-id}/comments?fields=…` lists the replies oldest first,
+`limit` (≤ 100) a page, with `paging.cursors.after` and `paging.next` while more remain; `POST /{version}/{comment-id}`
+with `is_hidden=true|false` hides or shows it → `{"success": true}` (only a comment on the Page's own post, not the
+Page's own comment: error 100 otherwise). A comment that is gone is error 100 ("Object with ID … does not exist").
+Faults on "reply" (status; drop: the reply is made and its answer lost), "replies", "hide"; `endless_paging` makes
+the replies listing page for ever.
+
 Facebook Login, built manually (developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow, …/oidc-token
 for PKCE, …/access-tokens/get-long-lived): `/{version}/dialog/oauth` wants client_id (the app id), a registered
 redirect_uri and takes scope, state and a PKCE challenge (S256 here); Deny redirects with error=access_denied,
@@ -23,6 +33,7 @@ for a bad code or verifier, 190 for a bad token); the wording for a wrong verifi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +54,10 @@ class Upload:
     path: Path
     offset: int = 0
     handle: str | None = None
+
+
+def _graph_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def _error(status: int, message: str, code: int = 100, kind: str = "OAuthException") -> web.Response:
@@ -68,6 +83,8 @@ class FacebookEmulator(Emulator):
         self.handles: dict[str, Upload] = {}
         self.videos: dict[str, Stored] = {}
         self.deleted: set[str] = set()
+        self.comments: dict[str, dict[str, Any]] = {}  # comment id -> {id, parent, message, from, created_time, ...}
+        self.endless_paging = False
 
     def routes(self, app: web.Application) -> None:
         self.consent.routes(app)
@@ -75,6 +92,8 @@ class FacebookEmulator(Emulator):
         app.router.add_get("/{version}/oauth/access_token", self._access_token)
         app.router.add_get("/{version}/me/accounts", self._accounts)
         app.router.add_post("/{version}/{app_id}/uploads", self._start)
+        app.router.add_post("/{version}/{node}/comments", self._reply)
+        app.router.add_get("/{version}/{node}/comments", self._replies)
         app.router.add_post("/{version}/{node}/videos", self._publish)
         app.router.add_get("/{version}/{node}/videos", self._list)
         app.router.add_post("/{version}/{upload_id}", self._upload)
@@ -248,9 +267,110 @@ class FacebookEmulator(Emulator):
         self.deleted.add(video.id)
         return web.json_response({"success": True})
 
+    # --- comments
+
+    def add_comment(
+        self, message: str, *, on: str = "10000001", author: str = "citizen-1", parent: str | None = None
+    ) -> str:
+        comment_id = f"{on}_{self.new_id('')}" if parent is None else f"{parent.split('_')[0]}_{self.new_id('')}"
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "on": on,
+            "parent": parent,
+            "message": message,
+            "from": {"id": author, "name": "Người dân" if author != self.page_id else self.page_name},
+            "created_time": _graph_now(),
+            "is_hidden": False,
+        }
+        return comment_id
+
+    def delete_comment(self, comment_id: str) -> None:
+        self.comments.pop(comment_id, None)
+
+    def replies_to(self, parent: str) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["parent"] == parent]
+
+    def _gone(self, node: str) -> web.Response:
+        return _error(
+            400,
+            f"Unsupported post request. Object with ID '{node}' does not exist, cannot be loaded due to missing"
+            " permissions, or does not support this operation.",
+            100,
+            "GraphMethodException",
+        )
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        self.log("reply", request.match_info["node"])
+        form = await request.post()
+        if not self.page_token_valid(str(form.get("access_token", ""))):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("reply")
+        if failed:
+            return failed
+        parent = self.comments.get(request.match_info["node"])
+        if parent is None:
+            return self._gone(request.match_info["node"])
+        message = str(form.get("message", ""))
+        if not message.strip() or len(message) > 8000:
+            return _error(400, "(#100) message must be 1 to 8000 characters")
+        reply_id = self.add_comment(message, on=parent["on"], author=self.page_id, parent=parent["id"])
+        fault = self.take_fault("reply_made")
+        if fault and fault.kind == "drop" and request.transport is not None:
+            request.transport.abort()  # made, but the answer is lost
+            return web.Response(status=500)
+        return web.json_response({"id": reply_id})
+
+    async def _replies(self, request: web.Request) -> web.Response:
+        self.log("replies", request.match_info["node"])
+        if not self.page_token_valid(request.query.get("access_token")):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("replies")
+        if failed:
+            return failed
+        node = request.match_info["node"]
+        if node not in self.comments:
+            return self._gone(node)
+        try:
+            limit = int(request.query.get("limit", "25"))
+        except ValueError:
+            return _error(400, "(#100) limit must be a number")
+        if not 1 <= limit <= 100:
+            return _error(400, "(#100) limit must be between 1 and 100")
+        start = int(request.query.get("after", "0") or 0)
+        fields = set(request.query.get("fields", "id,message,created_time").split(","))
+        replies = [{k: v for k, v in c.items() if k in fields} for c in self.replies_to(node)]
+        body: dict[str, Any] = {"data": replies[start : start + limit]}
+        more = self.endless_paging or start + limit < len(replies)
+        cursors = {"before": str(start), "after": str(start + limit)}
+        body["paging"] = {"cursors": cursors, **({"next": f"{self.base_url}/next"} if more else {})}
+        return web.json_response(body)
+
+    async def _hide(self, request: web.Request) -> web.Response:
+        node = request.match_info["upload_id"]
+        self.log("hide", node)
+        form = await request.post()
+        if not self.page_token_valid(str(form.get("access_token", ""))):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("hide")
+        if failed:
+            return failed
+        comment = self.comments[node]
+        hidden = str(form.get("is_hidden", ""))
+        if hidden not in ("true", "false"):
+            return _error(400, "(#100) is_hidden must be true or false")
+        if comment["from"]["id"] == self.page_id:
+            return _error(400, "(#100) A Page cannot hide its own comment", 100)
+        comment["is_hidden"] = hidden == "true"
+        return web.json_response({"success": True})
+
     async def _upload(self, request: web.Request) -> web.Response:
-        if request.match_info["upload_id"] in self.videos:
+        if request.match_info["upload_id"] in self.comments:
+            return await self._hide(request)  # POST /{comment-id}: a comment's is_hidden
+        node = request.match_info["upload_id"]
+        if node in self.videos:
             return await self._update(request)  # POST /{video-id}: a video's fields, not an upload session
+        if not node.startswith("upload:"):
+            return self._gone(node)  # a comment or a video that is gone (or never was)
         self.log("upload", request.headers.get("file_offset", ""))
         upload = self._session(request)
         if isinstance(upload, web.Response):

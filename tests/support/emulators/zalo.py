@@ -9,6 +9,14 @@ Article removal (zaloplatform/zalo-java-sdk RemoveArticle): `POST /v2.0/article/
 access_token header; an article that does not exist (or was removed) answers error -230 (the emulator's choice; the
 real code is unconfirmed). Faults on "remove".
 
+Consultation messages (zaloplatform/zalo-java-sdk SendQuoteCSMessage; the 48-hour rule from Zalo OA's help centre):
+`citizen_writes(user_id, text)` is a citizen's message to the OA (it opens the window: 48 hours, 8 replies);
+`POST /v3.0/oa/message/cs` with `{"recipient": {"user_id"}, "message": {"text"}}` (text 1–2,000 characters) answers
+`data.message_id`; to a user who never wrote, -213 (the emulator's choice); outside the window (`advance` moves the
+clock) or past 8 replies, -224 (the emulator's choice: the real code is unconfirmed). `GET /v2.0/oa/conversation?data=
+{"user_id", "offset", "count" ≤ 10}` lists the conversation newest first (src 0: the OA's, 1: the user's; time in ms).
+Faults on "message" (status, rate, expire_token; drop: the message is sent and its answer lost).
+
 OA authorization v4 (oauth.zaloapp.com, 2nd-hand from community SDKs and guides): `/v4/oa/permission` wants
 app_id and the app's registered callback as redirect_uri, and takes state and code_challenge (S256: there is no
 method parameter); the consent page redirects with code, oa_id and state. A Deny is not described anywhere found:
@@ -19,6 +27,8 @@ or unknown code (-14005 here) or a wrong verifier (-14019 here): both numbers ar
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +73,9 @@ class ZaloEmulator(Emulator):
         self.articles: dict[str, Article] = {}
         self.removed: set[str] = set()
         self.processing_polls = 1
+        # user id -> the conversation, oldest first: {message_id, src (0 the OA, 1 the user), message, time (ms)}
+        self.conversations: dict[str, list[dict[str, Any]]] = {}
+        self.windows: dict[str, tuple[float, int]] = {}  # user id -> (when the user last wrote, replies since)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v4/oa/access_token", self._token)
@@ -74,6 +87,8 @@ class ZaloEmulator(Emulator):
         app.router.add_post("/v2.0/article/verify", self._verify_article)
         app.router.add_get("/v2.0/article/getslice", self._list)
         app.router.add_post("/v2.0/article/remove", self._remove)
+        app.router.add_post("/v3.0/oa/message/cs", self._message)
+        app.router.add_get("/v2.0/oa/conversation", self._conversation)
 
     async def _authorize(self, request: web.Request) -> web.Response:
         self.log("authorize")
@@ -226,3 +241,63 @@ class ZaloEmulator(Emulator):
             return _err(-230, "Article does not exist")
         self.removed.add(article_id)
         return _ok()
+
+    # --- consultation messages
+
+    def citizen_writes(self, user_id: str, text: str) -> str:
+        message_id = self.new_id("msg")
+        self._append(user_id, message_id, 1, text)
+        self.windows[user_id] = (self.now(), 0)
+        return message_id
+
+    def _append(self, user_id: str, message_id: str, src: int, text: str) -> None:
+        entry = {"message_id": message_id, "src": src, "type": "text", "message": text, "time": int(time.time() * 1000)}
+        self.conversations.setdefault(user_id, []).append(entry)
+
+    def replies_to(self, user_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.conversations.get(user_id, []) if m["src"] == 0]
+
+    async def _message(self, request: web.Request) -> web.Response:
+        self.log("message")
+        fault = self.take_fault("message")
+        if fault and fault.kind != "drop":
+            self.inject(fault.kind, "message_check", status=fault.status)
+        denied = self._check(request, "message_check")
+        if denied:
+            return denied
+        try:
+            body = await request.json()
+            user_id = str(body["recipient"]["user_id"])
+            text = body["message"]["text"]
+        except (ValueError, KeyError, TypeError):
+            return _err(-201, "Parameters are invalid")
+        if not isinstance(text, str) or not 1 <= len(text) <= 2000:
+            return _err(-201, "message.text must be 1 to 2000 characters")
+        window = self.windows.get(user_id)
+        if window is None:
+            return _err(-213, "User has not interacted with the OA")
+        since, used = window
+        if self.now() - since > 48 * 3600 or used >= 8:
+            return _err(-224, "Out of the consultation window: the user has not interacted in 48 hours")
+        self.windows[user_id] = (since, used + 1)
+        message_id = self.new_id("msg")
+        self._append(user_id, message_id, 0, text)
+        if fault and fault.kind == "drop" and request.transport is not None:
+            request.transport.abort()  # sent, but the answer is lost
+            return web.Response(status=500)
+        return _ok({"message_id": message_id, "user_id": user_id})
+
+    async def _conversation(self, request: web.Request) -> web.Response:
+        self.log("conversation")
+        denied = self._check(request, "conversation")
+        if denied:
+            return denied
+        try:
+            query = json.loads(request.query["data"])
+            user_id, offset, count = str(query["user_id"]), int(query["offset"]), int(query["count"])
+        except (KeyError, ValueError, TypeError):
+            return _err(-201, "data must be JSON with user_id, offset and count")
+        if count > 10 or offset < 0:
+            return _err(-201, "count must be at most 10")
+        newest_first = list(reversed(self.conversations.get(user_id, [])))
+        return _ok(newest_first[offset : offset + count])

@@ -117,13 +117,16 @@ class FeedbackAction(Event):
     """A person's act on one inbox item. Key: item_id. `event_id` is the action id (the publisher acts on a reply
     or a hide once per id). `external_id`/`thread_id` name the item on the platform, so the publisher needs no
     inbox of its own. `assign`: `assignee` (an account id, None to unassign); `tag`: `topic`; `reply`: `text`.
-    `by`: the account that acted (never a token). Every action is also in ingest's audit log."""
+    `by`: the account that acted (never a token). `author_id`: the item's author on the platform (the item's own
+    `author_id`), whom a reply to a message is sent to (Zalo's recipient user_id). Every action is also in ingest's
+    audit log."""
 
     item_id: Id
     ward: WardId = DEFAULT_WARD
     channel: ChannelName
     external_id: ExternalId
     thread_id: ExternalId | None = None
+    author_id: ExternalId | None = None
     action: ActionKind
     by: Who
     assignee: Who | None = None

@@ -21,6 +21,7 @@ from loa_core.contracts.events import (
     RenditionsReady,
     TranscodeProgress,
 )
+from loa_core.contracts.feedback import FeedbackDone
 from loa_core.contracts.schedule import PostSchedule
 
 DAY_MS = 24 * 3600 * 1000
@@ -72,6 +73,8 @@ POSTS_CHANGED = TopicSpec("posts.changed", PostChanged, "footage_id", 6, 365 * D
 # as long as the posts: a post scheduled months ahead must still find its change.
 POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
+# The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item.
+FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,))
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic
 # dead-letters what it cannot process.
@@ -101,6 +104,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_ACTIONS,
     POSTS_CHANGED,
     POSTS_SCHEDULE,
+    FEEDBACK_DONE,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
     CHANNEL_REGISTRY,

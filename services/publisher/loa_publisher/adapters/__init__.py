@@ -27,12 +27,16 @@ from loa_core.streaming import PermanentError, RetryableError
 __all__ = [
     "Adapter",
     "EditsText",
+    "FeedbackItem",
+    "ItemGone",
     "LivePost",
+    "Moderates",
     "PermanentError",
     "PostResult",
     "PostText",
     "PublishRequest",
     "QuotaExceeded",
+    "Replies",
     "RetryableError",
     "Unpublishes",
     "UploadSession",
@@ -145,3 +149,41 @@ class EditsText(Protocol):
 @runtime_checkable
 class Unpublishes(Protocol):
     async def unpublish(self, post: LivePost, how: str) -> None: ...
+
+
+# --- citizens' comments and messages (feedback.actions): replies, hiding
+
+
+class ItemGone(PermanentError):
+    """The comment or message is no longer on the platform (its author or a moderator deleted it): nothing to answer
+    or hide, never worth a retry."""
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """A comment or message on the platform, as an act on it needs it: the channel, the platform's id for it, the
+    top comment of its thread (None for a top comment or a message) and its author's platform id."""
+
+    channel: Channel
+    external_id: str
+    thread_id: str | None = None
+    author_id: str | None = None
+
+
+@runtime_checkable
+class Replies(Protocol):
+    """A platform whose API answers a comment or message. `reply` posts `text` once and returns the reply's platform
+    id; `find_reply` reads the thread back for a reply by the channel with exactly `text`, written at or after
+    `since` and not one of `known` (replies other actions made): how a reply whose answer was lost (a crash, a dropped
+    connection) is found instead of being posted again."""
+
+    async def reply(self, item: FeedbackItem, text: str) -> str: ...
+
+    async def find_reply(self, item: FeedbackItem, text: str, since: datetime, known: frozenset[str]) -> str | None: ...
+
+
+@runtime_checkable
+class Moderates(Protocol):
+    """A platform whose API hides a comment from the public and shows it again; repeating either is harmless."""
+
+    async def set_hidden(self, item: FeedbackItem, hidden: bool) -> None: ...

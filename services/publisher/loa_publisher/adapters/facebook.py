@@ -13,6 +13,13 @@ After publishing [docs: Graph API Video node, developers.facebook.com/docs/graph
 {video-id}` with the Page token, `name` (the title) and `description` changes the text; `DELETE /{v}/{video-id}`
 deletes the video (one already gone counts as deleted).
 
+Citizens' comments [docs: developers.facebook.com/docs/graph-api/reference/object/comments, …/reference/comment]:
+a reply is `POST /{v}/{comment-id}/comments` with the Page token and `message` (to the thread's top comment: a reply
+to a reply goes under it too, as Facebook shows them) → the reply's id; a reply whose answer was lost is looked for
+with `GET /{v}/{comment-id}/comments?fields=id,message,from,created_time` among the Page's own (from.id = page_id);
+hiding is `POST /{v}/{comment-id}` with `is_hidden=true` (false shows it again) → `{"success": true}`. A comment
+that is gone is error 100 (an ItemGone).
+
 Channel options: base_url (https://graph-video.facebook.com), version (v21.0), app_id, page_id.
 Secrets: user_token (app admin, for the upload session), page_token (posts on the Page).
 """
@@ -20,13 +27,23 @@ Secrets: user_token (app admin, for the upload session), page_token (posts on th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from loa_core.channels import Channel
 from loa_core.storage import Storage
-from loa_publisher.adapters import LivePost, PermanentError, PostResult, PostText, PublishRequest, UploadSession
+from loa_publisher.adapters import (
+    FeedbackItem,
+    ItemGone,
+    LivePost,
+    PermanentError,
+    PostResult,
+    PostText,
+    PublishRequest,
+    UploadSession,
+)
 from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
@@ -104,6 +121,76 @@ class FacebookAdapter:
             await with_backoff(self._policy, what, attempt)
         except TokenRejected as rejected:
             raise await self._secrets.lost(channel, rejected) from None
+
+    # --- citizens' comments
+
+    async def reply(self, item: FeedbackItem, text: str) -> str:
+        """One attempt (the caller's backoff looks the reply up before trying again)."""
+        graph, page = await self._graph_and_page(item.channel)
+        target = item.thread_id or item.external_id
+        try:
+            response = await self._http.post(
+                f"{graph}/{target}/comments", data={"access_token": await page.token(), "message": text}
+            )
+            body = await self._comment_json(response, "reply")
+        except TokenRejected as rejected:
+            raise await self._secrets.lost(item.channel, rejected) from None
+        if not body.get("id"):
+            raise PermanentError(f"reply answered without a comment id: {str(body)[:200]}")
+        return str(body["id"])
+
+    async def find_reply(self, item: FeedbackItem, text: str, since: datetime, known: frozenset[str]) -> str | None:
+        graph, page = await self._graph_and_page(item.channel)
+        page_id = self._option(item.channel, "page_id")
+        target = item.thread_id or item.external_id
+        params = {"fields": "id,message,from,created_time", "filter": "stream", "limit": "100"}
+        try:
+            for _ in range(MAX_PAGES):
+                response = await self._http.get(
+                    f"{graph}/{target}/comments", params={**params, "access_token": await page.token()}
+                )
+                listing = await self._comment_json(response, "list replies")
+                for comment in listing.get("data", []):
+                    created = _graph_time(comment.get("created_time"))
+                    if (
+                        comment.get("id") not in known
+                        and (comment.get("from") or {}).get("id") == page_id
+                        and comment.get("message") == text
+                        and created is not None
+                        and created >= since
+                    ):
+                        return str(comment["id"])
+                after = (listing.get("paging") or {}).get("cursors", {}).get("after")
+                if not (listing.get("paging") or {}).get("next") or not after:
+                    return None
+                params["after"] = str(after)
+        except TokenRejected as rejected:
+            raise await self._secrets.lost(item.channel, rejected) from None
+        raise PermanentError(f"list replies: more than {MAX_PAGES} pages; not replying again without knowing")
+
+    async def set_hidden(self, item: FeedbackItem, hidden: bool) -> None:
+        graph, page = await self._graph_and_page(item.channel)
+        try:
+            response = await self._http.post(
+                f"{graph}/{item.external_id}",
+                data={"access_token": await page.token(), "is_hidden": "true" if hidden else "false"},
+            )
+            body = await self._comment_json(response, "hide" if hidden else "show")
+        except TokenRejected as rejected:
+            raise await self._secrets.lost(item.channel, rejected) from None
+        if body.get("success") is not True:
+            raise PermanentError(f"{'hide' if hidden else 'show'}: answered without success: {str(body)[:200]}")
+
+    async def _graph_and_page(self, channel: Channel) -> tuple[str, TokenSource]:
+        base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        graph = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}"
+        page = StaticToken(channel.name, (await self._secrets.of(channel, ("page_token",)))["page_token"])
+        return graph, page
+
+    async def _comment_json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        if response.status_code != 200 and _graph_code(response) == NO_SUCH_OBJECT:
+            raise ItemGone(f"{what}: {platform_message(response)}")
+        return await self._json(response, what)
 
     async def _post(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
@@ -228,6 +315,21 @@ class FacebookAdapter:
                 video_id = str(video["id"])
                 return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
         return None
+
+
+# The most pages of replies read back looking for a reply whose answer was lost (a platform paging for ever).
+MAX_PAGES = 50
+
+
+def _graph_time(value: object) -> datetime | None:
+    """A Graph API time (`2026-12-01T04:05:03+0000`), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
 
 
 # Graph API error 190: the access token is invalid (expired, revoked, the app removed from the Page).

@@ -9,6 +9,14 @@ After the upload, a still a person picked (`PublishRequest.picked("thumbnail")`)
 developers.google.com/youtube/v3/docs/thumbnails/set]). The video is out by then: a refusal (a channel not verified
 for custom thumbnails, the quota spent) is logged with YouTube's words and the post stands with YouTube's own.
 
+Citizens' comments [docs: developers.google.com/youtube/v3/docs/comments]: a reply is comments.insert (part=snippet,
+snippet.parentId = the thread's top comment: YouTube threads are one level deep, so a reply to a reply goes under
+the top comment too; snippet.textOriginal), 50 units; a reply whose answer was lost is looked for with comments.list
+(parentId, 1 unit a page) among the channel's own (channels.list mine=true, 1 unit, once per channel). Hiding is
+comments.setModerationStatus (50 units) with heldForReview, and showing again is published: not rejected, which the
+docs say cannot be set back to published. A comment that is gone answers 404 commentNotFound (an ItemGone). Every
+call's units are counted (loa_publisher_youtube_quota_units_total).
+
 Channel options: base_url, token_url, privacy (private|unlisted|public; default private), category_id.
 Secrets: client_id, client_secret, refresh_token.
 """
@@ -30,7 +38,10 @@ from loa_core.channels import Channel
 from loa_core.contracts import utc_now
 from loa_core.storage import Storage
 from loa_core.streaming import RetryableError
+from loa_publisher import metrics
 from loa_publisher.adapters import (
+    FeedbackItem,
+    ItemGone,
     LivePost,
     PermanentError,
     PostResult,
@@ -63,6 +74,9 @@ RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 # Daily quotas reset at midnight Pacific time.
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 _RANGE = re.compile(r"^bytes=0-(\d+)$")
+# The most pages of replies read back looking for a reply whose answer was lost: a thread that pages on past this
+# (a platform paging for ever) fails the reply rather than risk posting it twice.
+MAX_PAGES = 50
 
 
 def next_quota_reset(now: datetime) -> datetime:
@@ -112,6 +126,7 @@ class YouTubeAdapter:
         self._policy = policy or RetryPolicy()
         self._clock = clock
         self._refreshers = RefresherPerChannel(http, secrets, token_store, self._policy)
+        self._channel_ids: dict[str, str] = {}  # channel name -> its YouTube channel id (channels.list mine=true)
 
     def tokens(self, channel: Channel) -> TokenSource:
         token_url = str(channel.options.get("token_url", DEFAULT_TOKEN_URL))
@@ -161,6 +176,87 @@ class YouTubeAdapter:
             await self._set_thumbnail(base, tokens, video_id, thumbnail.key)
         return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
 
+    # --- citizens' comments
+
+    async def reply(self, item: FeedbackItem, text: str) -> str:
+        """comments.insert: one attempt (the caller's backoff looks the reply up before trying again)."""
+        base, tokens = _base(item.channel), self.tokens(item.channel)
+        body = {"snippet": {"parentId": item.thread_id or item.external_id, "textOriginal": text}}
+        response = await self._send(
+            tokens, "POST", f"{base}/youtube/v3/comments", params={"part": "snippet"}, json=body
+        )
+        if response.status_code != 200:
+            self._raise_for_comment(response, "reply")
+        _spent("comments.insert", 50)
+        reply_id = response.json().get("id")
+        if not isinstance(reply_id, str) or not reply_id:
+            raise PermanentError(f"reply answered without a comment id: {response.text[:200]}")
+        return reply_id
+
+    async def find_reply(self, item: FeedbackItem, text: str, since: datetime, known: frozenset[str]) -> str | None:
+        """The channel's own reply with exactly `text` under the thread, published since `since` and not in `known`:
+        comments.list by parentId, page by page (at most MAX_PAGES)."""
+        base, tokens = _base(item.channel), self.tokens(item.channel)
+        own = await self._own_channel_id(item.channel, base, tokens)
+        params = {"part": "snippet", "parentId": item.thread_id or item.external_id, "maxResults": "100"}
+        params["textFormat"] = "plainText"
+        for _ in range(MAX_PAGES):
+            response = await self._send(tokens, "GET", f"{base}/youtube/v3/comments", params=params)
+            if response.status_code != 200:
+                self._raise_for_comment(response, "list replies")
+            _spent("comments.list", 1)
+            page = response.json()
+            for comment in page.get("items", []):
+                snippet = comment.get("snippet", {})
+                published = _parse_time(snippet.get("publishedAt"))
+                if (
+                    comment.get("id") not in known
+                    and snippet.get("authorChannelId", {}).get("value") == own
+                    and snippet.get("textOriginal") == text
+                    and published is not None
+                    and published >= since
+                ):
+                    return str(comment["id"])
+            token = page.get("nextPageToken")
+            if not token:
+                return None
+            params["pageToken"] = str(token)
+        raise PermanentError(f"list replies: more than {MAX_PAGES} pages; not replying again without knowing")
+
+    async def set_hidden(self, item: FeedbackItem, hidden: bool) -> None:
+        """comments.setModerationStatus: heldForReview hides, published shows again (idempotent: one attempt)."""
+        base, tokens = _base(item.channel), self.tokens(item.channel)
+        status = "heldForReview" if hidden else "published"
+        response = await self._send(
+            tokens,
+            "POST",
+            f"{base}/youtube/v3/comments/setModerationStatus",
+            params={"id": item.external_id, "moderationStatus": status},
+        )
+        if response.status_code != 204:
+            self._raise_for_comment(response, "hide" if hidden else "show")
+        _spent("comments.setModerationStatus", 50)
+
+    async def _own_channel_id(self, channel: Channel, base: str, tokens: TokenSource) -> str:
+        """The channel's YouTube id (channels.list mine=true), asked once per channel."""
+        known = self._channel_ids.get(channel.name)
+        if known is not None:
+            return known
+        response = await self._send(tokens, "GET", f"{base}/youtube/v3/channels", params={"part": "id", "mine": "true"})
+        if response.status_code != 200:
+            self._raise_for(response, "own channel")
+        _spent("channels.list", 1)
+        items = response.json().get("items") or []
+        if not items or not items[0].get("id"):
+            raise PermanentError("the signed-in account has no YouTube channel")
+        self._channel_ids[channel.name] = str(items[0]["id"])
+        return self._channel_ids[channel.name]
+
+    def _raise_for_comment(self, response: httpx.Response, what: str) -> None:
+        if response.status_code == 404:
+            raise ItemGone(f"{what}: {platform_message(response)}")
+        self._raise_for(response, what)
+
     async def _set_thumbnail(self, base: str, tokens: TokenSource, video_id: str, key: str) -> None:
         """thumbnails.set with the picked still; refused or failing through the backoff: logged, not raised (the
         video went out: raising would upload it again)."""
@@ -177,6 +273,7 @@ class YouTubeAdapter:
             )
             if response.status_code != 200:
                 self._raise_for(response, "set thumbnail")
+            _spent("thumbnails.set", 50)
 
         try:
             await with_backoff(self._policy, "set thumbnail", attempt)
@@ -352,6 +449,24 @@ class YouTubeAdapter:
             resource = await with_backoff(self._policy, "upload chunk", attempt)
             if resource is not None:
                 return resource
+
+
+def _base(channel: Channel) -> str:
+    return str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+
+
+def _spent(call: str, units: int) -> None:
+    metrics.YOUTUBE_QUOTA_UNITS.labels(call).inc(units)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _read_all(storage: Storage, key: str) -> bytes:

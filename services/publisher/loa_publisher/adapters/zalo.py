@@ -17,6 +17,14 @@ change an article's text was found: an edit is refused before it reaches the pub
 OAuth v4: `POST https://oauth.zaloapp.com/v4/oa/access_token` (header secret_key; app_id, grant_type=refresh_token,
 refresh_token). The refresh token rotates on every refresh: the new one is stored in the ledger at once.
 
+Citizens' messages [2nd-hand: zaloplatform/zalo-java-sdk SendQuoteCSMessage; the 48-hour rule from Zalo OA's help
+centre, zalooa.freshdesk.com "Các loại tin của Zalo Official Account"]: a reply is a consultation message, `POST
+{base}/v3.0/oa/message/cs` with `{"recipient": {"user_id": author}, "message": {"text": …}}` → `data.message_id`.
+Zalo takes it only within 48 hours of the citizen's last message to the OA (8 replies in that window); outside it the
+reply fails with Zalo's words and why (WINDOW_CLOSED is the emulator's code: the real one is unconfirmed). A reply
+whose answer was lost is looked for in `GET {base}/v2.0/oa/conversation?data={"user_id", "offset", "count"}` among
+the OA's own messages (src 0). Zalo has no API to hide a message.
+
 Channel options: base_url, token_url, oa_url (link shown for posts), cover_url (optional article cover).
 Secrets: app_id, secret_key, refresh_token.
 """
@@ -24,17 +32,27 @@ Secrets: app_id, secret_key, refresh_token.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets as random_tokens
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from loa_core.channels import Channel
 from loa_core.storage import Storage
-from loa_publisher.adapters import LivePost, PermanentError, PostResult, PublishRequest, RetryableError, UploadSession
+from loa_publisher.adapters import (
+    FeedbackItem,
+    LivePost,
+    PermanentError,
+    PostResult,
+    PublishRequest,
+    RetryableError,
+    UploadSession,
+)
 from loa_publisher.adapters.http import (
     RangeReader,
     RetryPolicy,
@@ -51,7 +69,18 @@ DEFAULT_TOKEN_URL = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105
 MAX_VIDEO_BYTES = 50 * 1024 * 1024
 TOKEN_ERRORS = {-216, -124}
 RATE_ERRORS = {-32}  # "exceeded rate limit"
-ARTICLE_GONE = -230  # the emulator's code for an article that does not exist (the real one is unconfirmed)
+ARTICLE_GONE = -230
+# A consultation message outside the window (48 h after the citizen's last message, 8 replies): the emulator's code.
+WINDOW_CLOSED = -224
+WINDOW_RULE = (
+    "Zalo accepts a reply only within 48 hours of the citizen's last message to the OA (at most 8 replies): answer"
+    " in the Zalo OA app, or wait for the citizen to write again / Zalo chỉ cho phép trả lời trong vòng 48 giờ kể từ"
+    " tin nhắn gần nhất của người dân gửi OA (tối đa 8 tin): hãy trả lời trong ứng dụng Zalo OA, hoặc chờ người dân"
+    " nhắn lại"
+)
+NO_RECIPIENT = "the message has no author id to reply to / tin nhắn không có mã người gửi để trả lời"
+# The newest messages of a conversation read back looking for a reply whose answer was lost.
+CONVERSATION_COUNT = 10  # the emulator's code for an article that does not exist (the real one is unconfirmed)
 
 
 def _zalo_error(response: httpx.Response) -> int | None:
@@ -141,15 +170,81 @@ class ZaloAdapter:
             done_on={ARTICLE_GONE},
         )
 
+    # --- citizens' messages
+
+    async def reply(self, item: FeedbackItem, text: str) -> str:
+        """One consultation message (the caller's backoff looks the reply up before trying again)."""
+        if not item.author_id:
+            raise PermanentError(NO_RECIPIENT)
+        base = str(item.channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        body = {"recipient": {"user_id": item.author_id}, "message": {"text": text}}
+        response = await authorized_request(
+            self._http,
+            self.tokens(item.channel),
+            "POST",
+            f"{base}/v3.0/oa/message/cs",
+            header="access_token",
+            scheme="",
+            unauthorized=lambda r: _zalo_error(r) in TOKEN_ERRORS,
+            json=body,
+        )
+        transient = transient_for(response)
+        if transient:
+            raise transient
+        code = _zalo_error(response)
+        if code in RATE_ERRORS:
+            raise Transient(platform_message(response))
+        if code == WINDOW_CLOSED:
+            raise PermanentError(f"{WINDOW_RULE}: {platform_message(response)}")
+        if response.status_code != 200 or code != 0:
+            raise PermanentError(f"reply: {platform_message(response)}")
+        message_id = (response.json().get("data") or {}).get("message_id")
+        if not message_id:
+            raise PermanentError(f"reply answered without a message id: {response.text[:200]}")
+        return str(message_id)
+
+    async def find_reply(self, item: FeedbackItem, text: str, since: datetime, known: frozenset[str]) -> str | None:
+        if not item.author_id:
+            return None
+        base = str(item.channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        query = {"user_id": item.author_id, "offset": 0, "count": CONVERSATION_COUNT}
+        data = await self._api(
+            self.tokens(item.channel),
+            "GET",
+            f"{base}/v2.0/oa/conversation",
+            "list conversation",
+            params={"data": json.dumps(query)},
+            listing=True,
+        )
+        for message in data.get("messages", []):
+            sent = message.get("time")
+            when = datetime.fromtimestamp(sent / 1000, UTC) if isinstance(sent, int) else None
+            if (
+                message.get("src") == 0
+                and str(message.get("message_id")) not in known
+                and message.get("message") == text
+                and when is not None
+                and when >= since
+            ):
+                return str(message["message_id"])
+        return None
+
     def _result(self, channel: Channel, article_id: str) -> PostResult:
         oa_url = str(channel.options.get("oa_url", "https://zalo.me")).rstrip("/")
         return PostResult(post_id=article_id, url=f"{oa_url}#article-{article_id}")
 
     async def _api(
-        self, tokens: TokenSource, method: str, url: str, what: str, done_on: set[int] | None = None, **kwargs: Any
+        self,
+        tokens: TokenSource,
+        method: str,
+        url: str,
+        what: str,
+        done_on: set[int] | None = None,
+        listing: bool = False,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         """One API call with backoff: `data` when `error` is 0 (or one of `done_on`); the error classified
-        otherwise."""
+        otherwise. `listing`: `data` is a list, returned as {"messages": data}."""
 
         async def attempt() -> dict[str, Any]:
             response = await authorized_request(
@@ -167,7 +262,10 @@ class ZaloAdapter:
                 raise transient
             code = _zalo_error(response)
             if response.status_code == 200 and (code == 0 or code in (done_on or set())):
-                return dict(response.json().get("data") or {})
+                data = response.json().get("data")
+                if listing:
+                    return {"messages": list(data or [])}
+                return dict(data or {})
             if code in RATE_ERRORS:
                 raise Transient(platform_message(response))
             raise PermanentError(f"{what}: {platform_message(response)}")
