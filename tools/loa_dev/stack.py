@@ -68,6 +68,9 @@ class Stack:
             "LOA_API_TOKEN_HASHES": hash_token(self.token),
             # The key that encrypts channel tokens at rest: made once under the stack's folder (`make run`'s run dir).
             "LOA_SECRET_KEY_FILE": str(ensure_key_file(self.root / "secret-key")),
+            # One process per service, restarted under the same name when it dies: a static consumer-group member,
+            # so a restarted worker takes its partitions back at once (CommonSettings.instance_id).
+            "LOA_INSTANCE_ID": service,
         }
         if service == "ingest":
             # Ingest's page relays pipeline status from metrics, with the caller's own token.

@@ -28,6 +28,13 @@ class CommonSettings(BaseSettings):
     # services may share one database (each keeps its own tables and migration history). Unset: SQLite files in
     # data_dir, the embedded default.
     database_url: str | None = None
+    # This process's name among its service's replicas, stable across its restarts (`make run` names each service;
+    # a StatefulSet's pod name). With it a Faust worker is a static member of its consumer group (KIP-345): killed
+    # and restarted, it takes its partitions back at once instead of waiting out its old session (Faust's
+    # broker_session_timeout, 60 s) in a rebalance. The trade: a static member that stops for good (scaled down, or
+    # replaced under a new name by a rolling update) does not leave the group, so its partitions wait out that same
+    # session before moving. Unset: a dynamic member, which leaves at once on a clean stop.
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     # Where the service's HTTP server (API, /healthz, /readyz, /metrics) listens.
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -210,8 +210,15 @@ def make_app(service: str, settings: CommonSettings, **overrides: Any) -> Servic
         "topic_disable_leader": True,
         "web_in_thread": False,
         "datadir": str(settings.data_dir / f"faust-{service}"),
+        # None: a dynamic member (see CommonSettings.instance_id).
+        "consumer_group_instance_id": settings.instance_id,
     }
     options.update(overrides)
+    # Faust refuses a session longer than its request timeout (90 s): a service that lengthens the session (a static
+    # member given time to come back) gets a request timeout to match.
+    session_s = options.get("broker_session_timeout")
+    if session_s is not None and "broker_request_timeout" not in options:
+        options["broker_request_timeout"] = max(90.0, float(session_s) + 30.0)
     app = ServiceApp(group_id(service, settings.topic_prefix), **options)
     consumption = app.consumption = Consumption(service, settings)
     # Faust's own sensor (events, commits, lag, rebalances) under one stable name prefix, so dashboards
