@@ -250,6 +250,7 @@ class Pipeline:
             port = free_port()
             env = {**stack.service_env("transcode"), "LOA_HTTP_PORT": str(port)}
             env["LOA_DATA_DIR"] = str(stack.root / f"data-transcode-{n}")  # its own scratch space, as a pod has
+            env["LOA_INSTANCE_ID"] = f"transcode-{n}"  # a static member's name is its own: one name, one member
             log = (stack.logs_dir / f"transcode-{n}.log").open("ab")
             self.extra.append(
                 subprocess.Popen(
