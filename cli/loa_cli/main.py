@@ -419,25 +419,41 @@ def retry(footage_id: Annotated[str, typer.Argument(help="The footage whose fail
         typer.echo(f"retrying {post['channel']}/{post['profile']}")
 
 
+DOCUMENTS = ("pdf", "xlsx")
+
+
 @app.command()
 def report(
     month: Annotated[str | None, typer.Option(help="Month YYYY-MM, e.g. 2026-11 (default: this month)")] = None,
     week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www instead of a month, e.g. 2026-W47")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
-    output: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal")] = None,
+    period: Annotated[
+        str | None, typer.Option(help="For pdf/xlsx: 2026-11 (month), 2026-W47 (week) or 2026-Q4 (quarter)")
+    ] = None,
+    ward: Annotated[
+        str | None, typer.Option(help="For pdf/xlsx: the ward (default: yours), or district (district admins)")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table, csv, json, pdf or xlsx")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file")] = None,
     district: Annotated[
         bool, typer.Option("--district", help="Every ward's totals (district admins) / tổng hợp các phường")
     ] = False,
 ) -> None:
     """Posts, views, average views per post and engagement rate per channel and series of your ward (báo cáo);
-    with --district, every ward's footage, posts published and failed per platform and engagement (district admins)."""
-    if output_format not in ("table", "csv", "json"):
-        typer.echo("--format must be table, csv or json. / --format phải là table, csv hoặc json.", err=True)
+    with --district, every ward's footage, posts published and failed per platform and engagement (district admins);
+    with --format pdf or xlsx, the report upward as a document (báo cáo gửi cấp trên) written to -o FILE."""
+    if output_format not in ("table", "csv", "json", *DOCUMENTS):
+        typer.echo(
+            "--format must be table, csv, json, pdf or xlsx. / --format phải là table, csv, json, pdf hoặc xlsx.",
+            err=True,
+        )
         raise typer.Exit(2)
     if month and week:
         typer.echo("Give --month or --week, not both. / Chỉ chọn --month hoặc --week.", err=True)
         raise typer.Exit(2)
     config = _config()
+    if output_format in DOCUMENTS:
+        _report_document(config, period or week or month, "district" if district else ward, output_format, output)
+        return
     params: dict[str, str | None] = {"week": week} if week else {"month": month}
     path = "/reports/district" if district else "/reports/weekly" if week else "/reports/monthly"
     query = {k: v for k, v in params.items() if v} | {"format": "csv" if output_format == "csv" else "json"}
@@ -473,6 +489,28 @@ def report(
         typer.echo(f"Wrote {output}", err=True)
     else:
         typer.echo(text, nl=False)
+
+
+def _report_document(config: CliConfig, period: str | None, ward: str | None, fmt: str, output: Path | None) -> None:
+    """The report upward as a PDF or XLSX file (metrics' GET /reports/upward)."""
+    if output is None:
+        typer.echo("--format pdf/xlsx needs -o FILE. / Cần -o TỆP để ghi báo cáo.", err=True)
+        raise typer.Exit(2)
+    query = {"format": fmt, **({"period": period} if period else {}), **({"ward": ward} if ward else {})}
+    try:
+        response = httpx.get(
+            f"{config.metrics_url}/reports/upward",
+            params=query,
+            headers={"Authorization": f"Bearer {config.token}"},
+            timeout=120.0,  # a PDF with its charts takes seconds on a busy machine
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(cannot_reach("the metrics API", config.metrics_url, exc), err=True)
+        raise typer.Exit(1) from exc
+    if response.status_code != 200:
+        _fail(response)
+    output.write_bytes(response.content)
+    typer.echo(f"Wrote {output} ({len(response.content)} bytes)", err=True)
 
 
 def _table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import Result
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from loa_cli.main import app as cli
@@ -413,6 +414,37 @@ def test_loa_report_district_prints_and_exports_the_roll_up_for_a_district_admin
     assert (tmp_path / "district.csv").read_text(encoding="utf-8").startswith(",".join(DISTRICT_COLUMNS))
     refused = run(wards.a_admin)
     assert refused.exit_code == 1 and "district admin" in refused.output and "quản trị quận" in refused.output
+
+
+def test_the_report_upward_keeps_to_the_callers_ward(wards: Wards, tmp_path: Path) -> None:
+    upward = f"{wards.metrics}/reports/upward"
+    other = httpx.get(upward, params={"ward": WARD_A}, headers=_auth(wards.b_admin))
+    assert other.status_code == 404 and WARD_A in other.json()["detail"]
+    assert_bilingual(other.json()["detail"])
+    rolled = httpx.get(upward, params={"ward": "district"}, headers=_auth(wards.b_admin))
+    assert rolled.status_code == 403
+    assert_bilingual(rolled.json()["detail"])
+    own = httpx.get(upward, headers=_auth(wards.b_admin)).json()
+    assert own["scope"] == WARD_B and [c["channel"] for c in own["channels"]] == ["b-local"]
+    assert own["totals"]["posts"] == 1 and [p["channel"] for p in own["top_posts"]] == ["b-local"]
+
+    def run(token: str, *args: str) -> Result:
+        env = {"LOA_METRICS_URL": wards.metrics, "LOA_TOKEN": token, "LOA_CLI_CONFIG": str(tmp_path / "none.json")}
+        return CliRunner().invoke(cli, ["report", *args], env=env)
+
+    month = f"{datetime.now(UTC):%Y-%m}"
+    xlsx = tmp_path / "district.xlsx"
+    made = run(STATIC, "--ward", "district", "--period", month, "--format", "xlsx", "-o", str(xlsx))
+    assert made.exit_code == 0, made.output
+    book = load_workbook(xlsx)
+    wards_rows = [r[:2] for r in book["Tổng quan"].iter_rows(values_only=True) if r[0] in (WARD_A, WARD_B)]
+    assert wards_rows == [(WARD_A, 1), (WARD_B, 1)], "every ward's posts in the district's roll-up"
+    pdf = tmp_path / "a.pdf"
+    made = run(STATIC, "--ward", WARD_A, "--period", month, "--format", "pdf", "-o", str(pdf))
+    assert made.exit_code == 0, made.output
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    refused = run(wards.a_admin, "--ward", WARD_B, "--format", "pdf", "-o", str(tmp_path / "b.pdf"))
+    assert refused.exit_code == 1 and not (tmp_path / "b.pdf").exists()
 
 
 @pytest.fixture(scope="module")

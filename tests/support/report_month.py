@@ -97,6 +97,13 @@ def _feedback(p: Projection) -> None:
                 f"INSERT INTO inbox_state (item_id, ward, first_reply_at) VALUES ('f{i}', '{ward}', '{at}')"
             )
 
+    # The public's checks of videos (GET /verify), as the verification counter keeps them per day.
+    for day, ward, n in (("2026-11-10", "phuong-1", 3), ("2026-11-11", "phuong-2", 2), ("2026-11-12", "none", 1)):
+        statements.append(
+            "INSERT INTO verifications (day, ward, answer, via, count) "
+            f"VALUES ('{day}', '{ward}', 'match', 'page', {n})"
+        )
+
     def run(connection: object) -> None:
         for statement in statements:
             connection.execute(text(statement))  # type: ignore[attr-defined]

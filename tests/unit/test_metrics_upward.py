@@ -36,8 +36,9 @@ def test_titles_of_each_kind_of_period() -> None:
 
 
 def test_a_wards_month(projection: Projection) -> None:
-    report = gather(projection.engagement, NOVEMBER, "phuong-1", CHANNELS, NAMES)
+    report = gather(projection.engagement, NOVEMBER, "phuong-1", CHANNELS, NAMES, projection.verifications)
     assert report.scope_name == "Phường 1"
+    assert report.verification_requests == 3
     lines = {c.channel: c for c in report.channels}
     assert set(lines) == {"p1-yt", "p1-fb"}, "another ward's channel is not in a ward's report"
     yt, fb = lines["p1-yt"], lines["p1-fb"]
@@ -67,6 +68,13 @@ def test_a_wards_month(projection: Projection) -> None:
 
 def test_the_district_roll_up_is_the_sum_of_its_wards(projection: Projection) -> None:
     district = gather(projection.engagement, NOVEMBER, DISTRICT, CHANNELS, NAMES)
+    assert district.verification_requests is None, "not counted when no counter is given"
+    assert (
+        gather(
+            projection.engagement, NOVEMBER, DISTRICT, CHANNELS, NAMES, projection.verifications
+        ).verification_requests
+        == 6
+    )
     wards = {w: gather(projection.engagement, NOVEMBER, w, CHANNELS, NAMES).totals for w in ("phuong-1", "phuong-2")}
     assert dict(district.wards) == wards
     assert district.totals == wards["phuong-1"] + wards["phuong-2"]

@@ -12,6 +12,7 @@ from loa_core.observability import ReadinessCheck, health_router, instrument_htt
 from loa_core.refusals import explain_invalid_requests
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
+from loa_metrics.reports_api import reports_router
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.verification import Verifications
 from loa_metrics.verify_api import verification_router
@@ -159,6 +160,7 @@ def create_api(
         return report
 
     api.include_router(router)
+    api.include_router(reports_router(require_token, views, engagement, settings.ward_names, verifications))
     if verifications is not None:
         api.include_router(verification_router(verifications, require_token))
     return api

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
@@ -32,6 +34,9 @@ class MetricsSettings(CommonSettings):
     # from its engaged users; one video_insights call per video) and Zalo's OpenAPI.
     facebook_requests_per_hour: int = 200
     zalo_requests_per_hour: int = 200
+
+    # The report upward: each ward's name as printed ({"phuong-1": "Phường 1"}; a ward without one shows its id).
+    ward_names: dict[str, str] = Field(default_factory=dict)
 
     def projection_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/metrics-projection.sqlite3."""

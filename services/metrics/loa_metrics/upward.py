@@ -10,12 +10,14 @@ A district report lists every ward's totals, and its totals are the sum of the w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from loa_core.channels import Channel
 from loa_metrics.engagement_store import EngagementRow, EngagementStore
 from loa_metrics.reports import Period, period_kind
+from loa_metrics.verification import Verifications
 
 TOP_POSTS = 10
 DISTRICT = "district"  # the scope of a district's roll-up (a ward id never is: ids are lower-case slugs)
@@ -242,10 +244,15 @@ def gather(
     scope: str,
     channels: Mapping[str, Channel],
     names: Mapping[str, str] | None = None,
+    verifications: Verifications | None = None,
 ) -> UpwardReport:
-    """Read what the report needs of one ward (or of every ward: DISTRICT) and build it."""
+    """Read what the report needs of one ward (or of every ward: DISTRICT) and build it. `verifications`: where the
+    public's checks of videos are counted (None: not counted here)."""
     ward = None if scope == DISTRICT else scope
     start, end = period.bounds()
+    checks = None
+    if verifications is not None:
+        checks = int(verifications.counts(ward, period.start, period.end - timedelta(days=1))["total"])
     return build(
         period,
         scope,
@@ -256,4 +263,27 @@ def gather(
         top_posts=store.top_posts_published(start, end, ward=ward, n=TOP_POSTS),
         feedback=store.feedback_counts(start, end, ward=ward),
         names=names,
+        verification_requests=checks,
     )
+
+
+def as_json(report: UpwardReport) -> dict[str, Any]:
+    """The report as JSON-able data (the API's format=json)."""
+    totals = asdict(report.totals)
+    return {
+        "title": report.title,
+        "title_en": report.title_en,
+        "period": report.period.label,
+        "from": report.period.start.isoformat(),
+        "to": report.period.end.isoformat(),  # exclusive
+        "scope": report.scope,
+        "scope_name": report.scope_name,
+        "totals": totals,
+        "wards": [{"ward": w, "name": report.name(w), **asdict(t)} for w, t in report.wards],
+        "channels": [{**asdict(c), "followers_gained": c.followers_gained} for c in report.channels],
+        "top_posts": list(report.top_posts),
+        "followers": {c: [list(p) for p in points] for c, points in report.followers.items()},
+        "feedback": None if report.feedback is None else [asdict(f) for f in report.feedback],
+        "verification_requests": report.verification_requests,
+        "notes": list(report.notes),
+    }

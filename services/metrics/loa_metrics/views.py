@@ -62,6 +62,11 @@ class FootageViews:
         rows = self._db.rows("SELECT * FROM footage WHERE footage_id = :fid", {"fid": footage_id})
         return self._views(rows)[0] if rows else None
 
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """The channels known now (the registry the projection follows)."""
+        return self._channels
+
     def channel_wards(self) -> dict[str, str]:
         """Each known channel's ward."""
         return {name: channel.ward for name, channel in self._channels.items()}
