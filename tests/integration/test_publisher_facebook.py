@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import new_id
+from loa_core.contracts import Image, layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import LivePost, PermanentError, PostText, RetryableError
@@ -132,3 +133,18 @@ async def test_a_page_video_retitled_through_a_500_and_a_delete_repeated_after_a
         await adapter.update_text(post, PostText(title="x", description=""))
     with pytest.raises(PermanentError, match="only be deleted"):
         await adapter.unpublish(post, "private")
+
+
+async def test_the_thumbnail_goes_with_the_video_and_a_refused_one_leaves_it_out(h: Harness) -> None:
+    jpeg = b"\xff\xd8\xff\xe0default" * 100
+    key = layout.image_key(h.footage_id, "thumbnail")
+    h.storage.put_stream(key, [jpeg])
+    still = Image(kind="thumbnail", key=key, width=1280, height=720, size_bytes=len(jpeg), at_s=1.0)
+    request = replace(request_for(h.channel, h.rendition, h.footage_id, h.meta), images=(still,))
+    video_id = (await h.adapter().publish(request, ledger_session(h.ledger, h.key))).post_id
+    assert h.emulator.thumbnails == {video_id: jpeg}
+
+    h.emulator.inject("status", "thumbnail", status=400)  # refused: the video stands with Facebook's own
+    other = PostKey(new_id(), "ward-fb", "youtube")
+    second = await h.adapter().publish(replace(request, footage_id=other.footage_id), ledger_session(h.ledger, other))
+    assert second.post_id in h.emulator.videos and second.post_id not in h.emulator.thumbnails

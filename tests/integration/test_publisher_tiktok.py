@@ -263,3 +263,7 @@ async def test_the_picked_frame_is_the_covers_timestamp_and_none_is_sent_without
         plain, channel=h.channel().model_copy(update={"intro_key": "intros/x.mp4"}), images=covers, frame=2
     )
     assert cover_timestamp_ms(with_intro) is None, "an intro shifts the cut's time by an unknown length: not sent"
+    default = Image(
+        kind="cover", key=f"images/{h.footage_id}/cover.jpg", width=1080, height=1920, size_bytes=9, at_s=0.75
+    )
+    assert cover_timestamp_ms(replace(plain, images=(default, *covers))) == 750, "no pick: transcode's default cover"

@@ -255,3 +255,11 @@ async def test_no_pick_leaves_youtube_its_own_and_a_refused_still_leaves_the_vid
     result = await h.adapter().publish(refused, ledger_session(h.ledger, ledger_key))
     assert result.post_id != plain and result.post_id in h.emulator.videos, "the video is out all the same"
     assert h.emulator.thumbnails == {} and h.emulator.units_spent == 0, "invalidImage: refused before the quota"
+
+
+async def test_without_a_pick_transcodes_default_still_is_the_thumbnail(h: Harness) -> None:
+    jpeg = {"thumbnail": b"\xff\xd8\xff\xe0default" * 100, "thumbnail-1": b"\xff\xd8\xff\xe0one" * 100}
+    request = replace(request_for(h.channel, h.rendition, h.footage_id, h.meta), images=_stills(h, jpeg))
+    result = await h.adapter().publish(request, ledger_session(h.ledger, h.key))
+    assert h.emulator.thumbnails == {result.post_id: jpeg["thumbnail"]}, "the default pick, not a candidate"
+    assert h.emulator.units_by_call == {"thumbnails.set": 50}

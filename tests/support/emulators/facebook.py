@@ -17,6 +17,10 @@ Page (`from` = the Page) → `{"id"}`; `GET /{version}/{comment-id}/comments?fie
 `limit` (≤ 100) a page, with `paging.cursors.after` and `paging.next` while more remain; `POST /{version}/{comment-id}`
 with `is_hidden=true|false` hides or shows it → `{"success": true}` (only a comment on the Page's own post, not the
 Page's own comment: error 100 otherwise). A comment that is gone is error 100 ("Object with ID … does not exist").
+Video thumbnails [docs: developers.facebook.com/docs/graph-api/reference/video/thumbnails]: `POST
+/{version}/{video-id}/thumbnails`, multipart with the Page token, the image as `source` (a JPEG or PNG, ≤ 10 MB)
+and `is_preferred` → `{"success": true}`; kept in `thumbnails` (video id -> bytes). Faults on "thumbnail".
+
 Faults on "reply" (status; drop: the reply is made and its answer lost), "replies", "hide"; `endless_paging` makes
 the replies listing page for ever.
 
@@ -85,6 +89,7 @@ class FacebookEmulator(Emulator):
         self.deleted: set[str] = set()
         self.comments: dict[str, dict[str, Any]] = {}  # comment id -> {id, parent, message, from, created_time, ...}
         self.endless_paging = False
+        self.thumbnails: dict[str, bytes] = {}  # video id -> its preferred thumbnail
 
     def routes(self, app: web.Application) -> None:
         self.consent.routes(app)
@@ -92,6 +97,7 @@ class FacebookEmulator(Emulator):
         app.router.add_get("/{version}/oauth/access_token", self._access_token)
         app.router.add_get("/{version}/me/accounts", self._accounts)
         app.router.add_post("/{version}/{app_id}/uploads", self._start)
+        app.router.add_post("/{version}/{node}/thumbnails", self._thumbnail)
         app.router.add_post("/{version}/{node}/comments", self._reply)
         app.router.add_get("/{version}/{node}/comments", self._replies)
         app.router.add_post("/{version}/{node}/videos", self._publish)
@@ -265,6 +271,32 @@ class FacebookEmulator(Emulator):
         if isinstance(video, web.Response):
             return video
         self.deleted.add(video.id)
+        return web.json_response({"success": True})
+
+    # --- video thumbnails
+
+    async def _thumbnail(self, request: web.Request) -> web.Response:
+        self.log("thumbnail", request.match_info["node"])
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            return _error(400, "(#100) the thumbnail must be sent as multipart/form-data")
+        form = await request.post()
+        if not self.page_token_valid(str(form.get("access_token", ""))):
+            return _error(400, "Invalid OAuth access token.", 190)
+        failed = self._fault("thumbnail")
+        if failed:
+            return failed
+        video = self._live(request.match_info["node"], "post")
+        if isinstance(video, web.Response):
+            return video
+        source = form.get("source")
+        data = source.file.read() if source is not None and hasattr(source, "file") else b""
+        if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+            return _error(400, "(#100) source must be a JPEG or PNG image")
+        if len(data) > 10 * 1024 * 1024:
+            return _error(400, "(#100) the thumbnail is larger than 10 MB")
+        if str(form.get("is_preferred", "false")) not in ("true", "false"):
+            return _error(400, "(#100) is_preferred must be true or false")
+        self.thumbnails[video.id] = data
         return web.json_response({"success": True})
 
     # --- comments

@@ -61,7 +61,7 @@ class PublishRequest:
     # When the post should go public. Adapters that can schedule on the platform (YouTube publishAt) use it;
     # the others are only called once it has passed.
     publish_at: datetime | None = None
-    # The footage's stills and the candidate frame a person picked (None: the default pick, left to the platform).
+    # The footage's stills and the candidate frame a person picked (None: transcode's default pick).
     images: tuple[Image, ...] = ()
     frame: int | None = None
 
@@ -70,6 +70,13 @@ class PublishRequest:
         if self.frame is None:
             return None
         return next((i for i in self.images if i.kind == f"{kind}-{self.frame}"), None)
+
+    def still(self, kind: str) -> Image | None:
+        """The still of `kind` to give the platform: the picked frame's, else transcode's default pick (a sharp,
+        non-black frame: better than a platform's first or middle frame); None when neither was made."""
+        if self.frame is not None:
+            return self.picked(kind)
+        return next((i for i in self.images if i.kind == kind), None)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ from storage → `{"h": handle}`; after an interruption `GET /{v}/upload:<id>` �
 Publish: `POST /{v}/{page-id}/videos` with the Page token, title, description and
 `fbuploader_video_file_chunk=<handle>` → the video id.
 
+Then the thumbnail (`PublishRequest.still("thumbnail")`: the picked frame's, else transcode's default pick) [docs:
+developers.facebook.com/docs/graph-api/reference/video/thumbnails]: `POST /{v}/{video-id}/thumbnails`, multipart
+with the image as `source` (≤ 10 MB) and `is_preferred=true`, Page token. The video is out by then: a refusal is
+logged with Facebook's words and the video keeps Facebook's own thumbnail.
+
 The publish call is not idempotent, so the ledger records "publishing" before it; a post resumed in that state
 first looks for the video among the Page's recent videos (by title and description) before publishing again.
 
@@ -26,6 +31,8 @@ Secrets: user_token (app admin, for the upload session), page_token (posts on th
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +41,7 @@ import httpx
 
 from loa_core.channels import Channel
 from loa_core.storage import Storage
+from loa_core.streaming import RetryableError
 from loa_publisher.adapters import (
     FeedbackItem,
     ItemGone,
@@ -53,6 +61,8 @@ from loa_publisher.adapters.http import (
     with_backoff,
 )
 from loa_publisher.auth import Secrets, StaticToken, TokenRejected, TokenSource, authorized_request
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://graph-video.facebook.com"
 DEFAULT_VERSION = "v21.0"
@@ -210,7 +220,31 @@ class FacebookAdapter:
             saved = replace(saved, handle=handle)
             session.save(saved)
         session.save(replace(saved, publishing=True))
-        return await self._publish(graph, page_id, page, request, handle, look_first=saved.publishing)
+        result = await self._publish(graph, page_id, page, request, handle, look_first=saved.publishing)
+        thumbnail = request.still("thumbnail")
+        if thumbnail is not None:
+            await self._set_thumbnail(graph, page, result.post_id, thumbnail.key)
+        return result
+
+    async def _set_thumbnail(self, graph: str, page: TokenSource, video_id: str, key: str) -> None:
+        """The video's preferred thumbnail; refused or failing through the backoff: logged, not raised (the video
+        went out: raising would post it again)."""
+        data = await asyncio.to_thread(_read_all, self._storage, key)
+
+        async def attempt() -> None:
+            response = await self._http.post(
+                f"{graph}/{video_id}/thumbnails",
+                data={"access_token": await page.token(), "is_preferred": "true"},
+                files={"source": ("thumbnail.jpg", data, "image/jpeg")},
+            )
+            body = await self._json(response, "set thumbnail")
+            if body.get("success") is not True:
+                raise PermanentError(f"set thumbnail: answered without success: {str(body)[:200]}")
+
+        try:
+            await with_backoff(self._policy, "set thumbnail", attempt)
+        except (RetryableError, PermanentError) as exc:
+            log.warning("video %s is out with Facebook's own thumbnail; Loa's was refused: %s", video_id, exc)
 
     async def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         transient = transient_for(response)
@@ -315,6 +349,11 @@ class FacebookAdapter:
                 video_id = str(video["id"])
                 return PostResult(post_id=video_id, url=f"https://www.facebook.com/{page_id}/videos/{video_id}")
         return None
+
+
+def _read_all(storage: Storage, key: str) -> bytes:
+    with storage.open_read(key) as stream:
+        return stream.read()
 
 
 # The most pages of replies read back looking for a reply whose answer was lost (a platform paging for ever).

@@ -382,11 +382,12 @@ class TikTokAdapter:
 
 
 def cover_timestamp_ms(request: PublishRequest) -> int | None:
-    """The picked still's frame as TikTok's `post_info.video_cover_timestamp_ms` (pure): its time in the footage,
-    in milliseconds, within the cut. None when nothing was picked, when the still does not say its time, or when
+    """The cover still's frame (the picked one, else transcode's default pick) as TikTok's
+    `post_info.video_cover_timestamp_ms` (pure): its time in the footage, in milliseconds, within the cut. None when
+    no cover was made, when the still does not say its time, or when
     the channel puts an intro before the footage (the cut's time would be off by the intro, which is not known
     here): TikTok then takes its default frame."""
-    cover = request.picked("cover")
+    cover = request.still("cover")
     if cover is None or cover.at_s is None or request.channel.intro_key is not None:
         return None
     return min(round(cover.at_s * 1000), max(0, round(request.rendition.duration_s * 1000) - 1))

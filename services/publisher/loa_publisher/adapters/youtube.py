@@ -4,7 +4,8 @@ Not google-api-python-client: it stalls after a 503 (it re-sends a consumed stre
 connection (see PLATFORMS.md). Here every chunk is read from storage at the offset the server acknowledged, so a
 retry always sends the right bytes, and the session URI lives in the ledger so a restarted publisher resumes it.
 
-After the upload, a still a person picked (`PublishRequest.picked("thumbnail")`) is set with thumbnails.set
+After the upload, the thumbnail (`PublishRequest.still("thumbnail")`: the frame a person picked, else transcode's
+default pick) is set with thumbnails.set
 (POST {base}/upload/youtube/v3/thumbnails/set?videoId=, the JPEG as the body, 50 quota units [docs:
 developers.google.com/youtube/v3/docs/thumbnails/set]). The video is out by then: a refusal (a channel not verified
 for custom thumbnails, the quota spent) is logged with YouTube's words and the post stands with YouTube's own.
@@ -171,7 +172,7 @@ class YouTubeAdapter:
         video_id = resource.get("id")
         if not isinstance(video_id, str) or not video_id:
             raise PermanentError(f"upload finished without a video id: {str(resource)[:200]}")
-        thumbnail = request.picked("thumbnail")
+        thumbnail = request.still("thumbnail")
         if thumbnail is not None:
             await self._set_thumbnail(base, tokens, video_id, thumbnail.key)
         return PostResult(post_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
@@ -278,7 +279,7 @@ class YouTubeAdapter:
         try:
             await with_backoff(self._policy, "set thumbnail", attempt)
         except (RetryableError, PermanentError) as exc:
-            log.warning("video %s is out with YouTube's own thumbnail; the picked one was refused: %s", video_id, exc)
+            log.warning("video %s is out with YouTube's own thumbnail; Loa's was refused: %s", video_id, exc)
 
     # --- after publishing: videos.update and videos.delete [docs], 50 quota units each
 
