@@ -26,6 +26,7 @@ from loa_core.contracts import (
     RENDITIONS_READY,
     SERVICES,
     SETTLED,
+    TRANSCODE_CHUNKS,
     TRANSCODE_PROGRESS,
     FootageId,
     FootageStatus,
@@ -182,13 +183,14 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 
 
 def test_the_routing_of_the_pipeline() -> None:
-    assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED,)
+    # Transcode also reads its own chunk requests: the group shares a long footage's chunks (contracts/chunks.py).
+    assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS)
     assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE)
     assert topics_consumed_by("ingest") == ()
-    assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, DEAD_LETTER}
+    assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, TRANSCODE_CHUNKS, DEAD_LETTER}
     assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
     assert consumer_groups() == {
-        "transcode": (FOOTAGE_UPLOADED,),
+        "transcode": (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS),
         "publisher": (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE),
         "metrics": topics_consumed_by("metrics"),
     }

@@ -3,9 +3,14 @@ chunks start and end, what each chunk's crop path and frame count are, and every
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from aiokafka.partitioner import DefaultPartitioner
+
+from loa_core.contracts import TRANSCODE_CHUNKS, FootageMetadata, FootageUploaded, SourceMedia, chunk_slot, layout
 from loa_core.media import VideoPacket, parse_packets
+from loa_transcode.chunked import chunk_requests
 from loa_transcode.chunks import (
     BOUNDARY_S,
     ChunkPlan,
@@ -18,11 +23,28 @@ from loa_transcode.chunks import (
     plan_chunks,
     slice_crop,
 )
-from loa_transcode.graph import CropPath, Job, Output, Trim, crop_script
+from loa_transcode.graph import CropPath, EncodeOptions, Job, Output, Trim, crop_script
 from loa_transcode.profiles import PROFILES, resolve
 from loa_transcode.source import SourceInfo
 
 POLICY = ChunkPolicy(from_s=60.0, chunk_s=10.0, max_s=30.0)
+FOOTAGE = "3b1f5c0e2d9a4e6f8a7b6c5d4e3f2a1b"
+
+
+def upload_event() -> FootageUploaded:
+    return FootageUploaded(
+        footage_id=FOOTAGE,
+        metadata=FootageMetadata(title="Đại hội", channels=("ward",)),
+        media=SourceMedia(
+            key=layout.source_key(FOOTAGE),
+            size_bytes=1,
+            sha256="0" * 64,
+            duration_s=92.0,
+            width=1920,
+            height=1080,
+            has_audio=True,
+        ),
+    )
 
 
 def _info(duration_s: float, fps: float = 30.0, **kw: object) -> SourceInfo:
@@ -156,3 +178,37 @@ def test_the_join_copies_streams_and_lists_the_chunks_in_order() -> None:
     assert text.splitlines() == ["ffconcat version 1.0", "file 'file:/w/a/0.mp4'", "file 'file:/w/it'\\''s/1.mp4'"]
     args = join_args(Path("/w/list"), Path("/w/a.m4a"), Path("/w/out.mp4"))
     assert args[args.index("-c") + 1] == "copy" and "-filter_complex" not in args
+
+
+def test_a_jobs_chunks_go_round_the_partitions() -> None:
+    partitions = TRANSCODE_CHUNKS.partitions
+    sent = [DefaultPartitioner()(chunk_slot(i, partitions).encode(), list(range(partitions)), []) for i in range(30)]
+    assert sent == [i % partitions for i in range(30)]
+
+
+def test_chunk_requests_carry_each_cuts_frames_and_subtitles_on_the_chunks_timeline(tmp_path: Path) -> None:
+    subtitles = tmp_path / "cut.srt"
+    subtitles.write_text("1\n00:00:09,000 --> 00:00:11,000\nChào mừng\n\n", "utf-8")
+    info = _info(92.0)
+    youtube = resolve(PROFILES["youtube"], source_width=1920, source_height=1080, duration_s=92.0)
+    shorts = resolve(PROFILES["shorts"], source_width=1920, source_height=1080, duration_s=15.0)
+    outputs = (Output(youtube, tmp_path / "youtube.mp4"), Output(shorts, tmp_path / "shorts.mp4"))
+    job = Job(tmp_path / "src.mp4", info, outputs, subtitles=subtitles)
+    plan = plan_chunks(_packets(92.0), info, Trim(), POLICY, duration_s=92.0)
+    assert isinstance(plan, ChunkPlan)
+    event = upload_event()
+    chunks = chunk_requests(job, event, plan, outputs, "branding/ward/ward/logo-0123456789abcdef.png")
+    assert [c.index for c in chunks] == list(range(9)) and {c.count for c in chunks} == {9}
+    assert [[(cut.profile, cut.frames) for cut in c.cuts] for c in chunks[:3]] == [
+        [("youtube", 300), ("shorts", 300)],
+        [("youtube", 300), ("shorts", 150)],
+        [("youtube", 300)],
+    ]
+    assert chunks[0].subtitles is not None and "00:00:09,000 --> 00:00:10,000" in chunks[0].subtitles
+    assert chunks[1].subtitles is not None and "00:00:00,000 --> 00:00:01,000" in chunks[1].subtitles
+    assert chunks[2].subtitles is None
+    # The same plan for the same upload is the same job (a redone job finds its chunks); another plan is another.
+    again = chunk_requests(job, event, plan, outputs, "branding/ward/ward/logo-0123456789abcdef.png")
+    assert [c.job_id for c in again] == [c.job_id for c in chunks] and len({c.job_id for c in chunks}) == 1
+    other = chunk_requests(replace(job, options=EncodeOptions(crf=20)), event, plan, outputs, None)
+    assert other[0].job_id != chunks[0].job_id

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from loa_core.contracts import (
     FOOTAGE_UPLOADED,
     RENDITIONS_READY,
     TRANSCODE,
+    TRANSCODE_CHUNKS,
     TRANSCODE_PROGRESS,
     Event,
     FootageUploaded,
+    TranscodeChunk,
     TranscodeProgress,
 )
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
 from loa_transcode import metrics
+from loa_transcode.chunked import Chunking, encode_chunk
+from loa_transcode.chunks import ChunkPolicy
 from loa_transcode.graph import EncodeOptions
 from loa_transcode.pipeline import JobContext, transcode
 from loa_transcode.progress import Progress
@@ -58,6 +63,18 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
         ),
         workdir_root=settings.data_dir / "transcode-work",
     )
+    if settings.chunked:
+
+        async def request_chunk(chunk: TranscodeChunk) -> None:
+            await producer.send(TRANSCODE_CHUNKS, chunk)
+
+        chunking = Chunking(
+            ChunkPolicy(settings.chunked_from_s, settings.chunk_s, settings.chunk_max_s),
+            request_chunk,
+            stall_s=settings.chunk_stall_s,
+            requests=settings.chunk_requests,
+        )
+        ctx = replace(ctx, chunked=chunking.encode)
 
     async def handle(event: FootageUploaded) -> None:
         await channels.wait_ready()  # a channel not read yet is not one that does not exist
@@ -112,6 +129,19 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
                 ),
             )
 
+    async def handle_chunk(chunk: TranscodeChunk) -> None:
+        await encode_chunk(chunk, ctx)
+
+    # Every worker encodes chunks, whether or not it chunks its own footage (the group shares the topic).
+    consume(
+        app,
+        TRANSCODE_CHUNKS,
+        service=SERVICE,
+        prefix=settings.topic_prefix,
+        producer=producer,
+        handler=handle_chunk,
+        concurrency=settings.chunk_concurrency,
+    )
     consume(
         app,
         FOOTAGE_UPLOADED,

@@ -58,6 +58,9 @@ MAX_CANDIDATES = 60
 PROGRESS_EVERY_S = 2.0
 
 ProgressReport = Callable[[Progress], Awaitable[None]]
+# Encodes a job's outputs from chunks made by the whole group (chunked.Chunking.encode): False when the footage keeps
+# the single run. Arguments: the job, its upload, the context, the logo's storage key, the progress report.
+ChunkedEncode = Callable[["Job", FootageUploaded, "JobContext", str | None, ProgressReport | None], Awaitable[bool]]
 
 
 class OneJobPerUpload:
@@ -96,6 +99,7 @@ class JobContext:
     options: EncodeOptions
     workdir_root: Path
     jobs: OneJobPerUpload = field(default_factory=OneJobPerUpload)
+    chunked: ChunkedEncode | None = None  # None: every footage in a single run
 
 
 def announcement_id(event: FootageUploaded) -> str:
@@ -213,7 +217,8 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
             crop_commands=workdir / "crop.cmd",
         )
         (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
-        await _encode(job, max(t.duration_s for t in targets), report)
+        if ctx.chunked is None or not await ctx.chunked(job, event, ctx, look.logo_key, report):
+            await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
         prints = {o.path: await _fingerprint(o.path) for o in job.outputs}

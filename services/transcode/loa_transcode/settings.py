@@ -24,3 +24,15 @@ class TranscodeSettings(CommonSettings):
     broker_session_timeout_s: float = 30.0
     broker_heartbeat_interval_s: float = 3.0
     broker_max_poll_interval_s: float = 3 * 3600.0
+    # Chunked encoding (chunks.py): footage at least `chunked_from_s` long (after its trim) is cut at keyframes into
+    # chunks of about `chunk_s` that every worker of the group encodes; a stretch without keyframe longer than
+    # `chunk_max_s` keeps the single run. The owner asks again for missing chunks when none has finished for
+    # `chunk_stall_s`, at most `chunk_requests` times, then encodes in a single run. Each worker encodes up to
+    # `chunk_concurrency` chunks at once (besides its `concurrency` jobs, which mostly wait while chunked).
+    chunked: bool = True
+    chunked_from_s: float = 180.0
+    chunk_s: float = 30.0
+    chunk_max_s: float = 120.0
+    chunk_stall_s: float = 300.0
+    chunk_requests: int = 3
+    chunk_concurrency: int = 1

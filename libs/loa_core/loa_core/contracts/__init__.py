@@ -43,6 +43,7 @@ from loa_core.contracts.base import (
     utc_now,
 )
 from loa_core.contracts.channels import PLATFORMS, Channel, ChannelState, ChannelUpdated, Platform
+from loa_core.contracts.chunks import ChunkCrop, ChunkCut, ChunkResult, TranscodeChunk, chunk_slot
 from loa_core.contracts.decisions import (
     NOT_NEEDED,
     Approval,
@@ -95,6 +96,7 @@ from loa_core.contracts.topics import (
     RENDITIONS_READY,
     SERVICES,
     TRANSCODE,
+    TRANSCODE_CHUNKS,
     TRANSCODE_PROGRESS,
     TopicSpec,
     UndeclaredTopic,
@@ -148,6 +150,7 @@ __all__ = [
     "SERVICES",
     "SETTLED",
     "TRANSCODE",
+    "TRANSCODE_CHUNKS",
     "TRANSCODE_PROGRESS",
     "ActionKind",
     "Approval",
@@ -157,6 +160,9 @@ __all__ = [
     "ChannelName",
     "ChannelState",
     "ChannelUpdated",
+    "ChunkCrop",
+    "ChunkCut",
+    "ChunkResult",
     "Contract",
     "DeadLetter",
     "Decision",
@@ -191,6 +197,7 @@ __all__ = [
     "SourceMedia",
     "Stages",
     "TopicSpec",
+    "TranscodeChunk",
     "TranscodeProgress",
     "TranscodedStage",
     "UndeclaredTopic",
@@ -205,6 +212,7 @@ __all__ = [
     "check_produces",
     "chosen_frame",
     "chosen_text",
+    "chunk_slot",
     "clean_text",
     "consumer_groups",
     "feedback_item_id",

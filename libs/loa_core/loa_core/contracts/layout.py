@@ -8,6 +8,7 @@ never builds a key: it takes the one in the event. Writers build every key here,
     renditions/<footage_id>/<kind>.jpg        the stills: thumbnail, cover                (transcode)
     renditions/<footage_id>/manifest.json     written last: "this set is complete"        (transcode)
     staging/transcode/<footage_id>/<attempt>/ a job's outputs before they move into place (transcode)
+    staging/transcode/<footage_id>/chunks/<job>/<NNNNN>/  a chunk's file per cut, then its result (transcode)
     live/<archive_id>/segNNNNN.{ts,mp4}       a livestream's segments, stored as they close (archiver)
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
     branding/<ward>/<channel>/<kind>-<digest>.<ext>  a channel's logo, intro or outro, as uploaded   (ingest)
@@ -86,6 +87,16 @@ def staging_prefix(footage_id: str) -> str:
 def staging_key(footage_id: str, attempt_id: str, final_key: str) -> str:
     """Where one transcode attempt writes the object that then moves to `final_key` (same file name)."""
     return f"{staging_prefix(footage_id)}{_id(attempt_id)}/{final_key.rsplit('/', 1)[-1]}"
+
+
+def chunk_key(footage_id: str, job_id: str, index: int, name: str) -> str:
+    """One object of a chunk of a chunked job (contracts/chunks.py): a cut's file `<profile>.mp4`, or its result.
+
+    Under the footage's staging prefix: what a finished job's publish clears (a chunk that a slow worker writes after
+    that is left behind; it is never read again)."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,60}", name) or index < 0:
+        raise ValueError(f"not a chunk object: {index!r} {name!r}")
+    return f"{staging_prefix(footage_id)}chunks/{_id(job_id)}/{index:05d}/{name}"
 
 
 def live_prefix(archive_id: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from loa_core.contracts.actions import PostAction, PostChanged
 from loa_core.contracts.base import Event
 from loa_core.contracts.channels import ChannelUpdated
+from loa_core.contracts.chunks import TranscodeChunk
 from loa_core.contracts.decisions import PostDecision
 from loa_core.contracts.events import (
     DeadLetter,
@@ -76,6 +77,10 @@ POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 
 # The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item.
 FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,))
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
+# Chunks of long footage for the whole transcode group (contracts/chunks.py): keyed by a slot that sends a job's
+# chunks round the partitions, so every worker takes its share; more partitions than footage topics, since one
+# footage's chunks should reach as many workers as run. A chunk matters only while its footage's job waits for it.
+TRANSCODE_CHUNKS = TopicSpec("transcode.chunks", TranscodeChunk, "slot", 12, 1 * DAY_MS, (TRANSCODE,), (TRANSCODE,))
 # Dead letters are kept long: each one is something a person must look at. Every service that consumes a topic
 # dead-letters what it cannot process.
 DEAD_LETTER = TopicSpec(
@@ -107,6 +112,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     FEEDBACK_DONE,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
+    TRANSCODE_CHUNKS,
     CHANNEL_REGISTRY,
 )
 
