@@ -58,7 +58,12 @@ def make_token(ingest: IngestProcess, role: str, ward: str) -> str:
 
 @contextmanager
 def footage_stack(
-    kafka_broker: KafkaBroker, root: Path, channels: list[Channel], title: str, series: str
+    kafka_broker: KafkaBroker,
+    root: Path,
+    channels: list[Channel],
+    title: str,
+    series: str,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[FootageStack]:
     """Ward A's footage `title` for its first channel (whose cut is `tiktok`), cut and in metrics' view."""
     channels_file = root / "channels.json"
@@ -71,9 +76,11 @@ def footage_stack(
         "LOA_API_TOKEN_HASHES": hash_token(STATIC),
         "LOA_RATE_LIMIT_PER_S": "1000",
         "LOA_RATE_LIMIT_BURST": "1000",
+        **(extra_env or {}),
     }
     try:
-        with serve_in_thread(create_api(settings, projection.views, projection.engagement)) as metrics:
+        api = create_api(settings, projection.views, projection.engagement, verifications=projection.verifications)
+        with serve_in_thread(api) as metrics:
             env["LOA_METRICS_URL"] = metrics
             with run_ingest(root / "ingest", kafka_broker.bootstrap, env, port=ingest_port) as ingest:
                 for ward in (WARD_A, WARD_B):

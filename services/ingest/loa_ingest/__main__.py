@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from loa_core.channels import load_channels
 from loa_core.contracts import INGEST
 from loa_core.kafka import EventProducer, ensure_topics
+from loa_core.netsafe import Policy
 from loa_core.observability import setup_logging
 from loa_core.secrets import SecretKeyError
 from loa_core.storage import make_storage
@@ -28,9 +29,24 @@ from loa_ingest.signin import Gate
 from loa_ingest.state import open_state
 from loa_ingest.status import StatusRelay
 from loa_ingest.tus import TusUploads
+from loa_ingest.verify_page import VerifyPage
 
 log = logging.getLogger("loa_ingest")
 SWEEP_EVERY_S = 60.0
+
+
+def verify_page(settings: IngestSettings) -> VerifyPage:
+    """The public verification page (loa_ingest/verify_page.py) with its own limits."""
+    private = tuple(h.strip() for h in settings.verify_allowed_private.split(",") if h.strip())
+    return VerifyPage(
+        metrics_url=settings.metrics_url.rstrip("/"),
+        trust=lambda: None,  # no ward key store yet: any manifest reads as untrusted, never as authentic
+        limiter=RateLimiter(settings.verify_rate_per_s, settings.verify_rate_burst),
+        scratch=settings.data_dir / "verify",
+        max_bytes=settings.verify_max_bytes,
+        fetch_policy=Policy(("*",), private, private_setting="LOA_VERIFY_ALLOWED_PRIVATE"),
+        fetch_timeout_s=settings.verify_fetch_timeout_s,
+    )
 
 
 def build_app(settings: IngestSettings) -> FastAPI:
@@ -63,6 +79,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         Gate(people, settings, settings.token_hashes, state.tokens),
         sign_in,
         audit,
+        verify_page(settings),
     )
     tus: TusUploads = api.state.tus
 

@@ -51,6 +51,7 @@ from loa_ingest.subtitles_api import subtitles_router
 from loa_ingest.tus import TusError, TusUploads, error_response, visible
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
+from loa_ingest.verify_page import VerifyPage, verify_page_router
 
 WEB_DIR = FilePath(__file__).parent / "web"
 # services/ingest/loa_ingest/api.py -> the repository root, where scripts/setup.sh puts npm packages.
@@ -122,6 +123,7 @@ def create_api(
     gate: Gate,
     sign_in: ChannelSignIn | None = None,
     audit: AuditLog | None = None,
+    verify_page: VerifyPage | None = None,
 ) -> FastAPI:
     settings = service.settings
     api = FastAPI(title="Loa ingest", version="0.2.0")
@@ -329,6 +331,8 @@ def create_api(
         footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of, audit)
     )
     api.include_router(district_page_router(relay, channels, requires, gate.session_of))
+    if verify_page is not None:
+        api.include_router(verify_page_router(verify_page))  # public: no sign-in, its own rate limit
 
     # -- status for people, relayed from metrics (see status.py for why a relay) --------------------------------
 

@@ -21,6 +21,14 @@ class IngestSettings(CommonSettings):
     # Per API token: requests per second on average and the burst allowed (a tus client sends one PATCH per chunk).
     rate_limit_per_s: float = 20.0
     rate_limit_burst: int = 200
+    # The public verification page (/verify, no sign-in): the largest file it checks (uploaded or linked), the checks
+    # per second each client may make on average and in a burst, the time a linked file may take to download, and
+    # hosts a link may point to although they are loopback or private (tests; comma-separated).
+    verify_max_bytes: int = Field(default=512 * 1024**2, ge=1)
+    verify_rate_per_s: float = Field(default=0.2, gt=0)
+    verify_rate_burst: int = Field(default=5, ge=1)
+    verify_fetch_timeout_s: float = Field(default=60.0, gt=0)
+    verify_allowed_private: str = ""
     # The metrics service, whose status API the web page shows (ingest relays it with the caller's own token, so
     # metrics answers with what the caller's ward may see).
     metrics_url: str = "http://127.0.0.1:8004"

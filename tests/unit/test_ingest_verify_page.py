@@ -1,0 +1,79 @@
+"""The public verification page's house rules, without a browser: no sign-in, a rate limit per client, a size limit
+(declared or counted), links only to public addresses, nothing left of an upload after the check, and each refusal
+said in the reader's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from loa_core.netsafe import Policy
+from loa_ingest.access import RateLimiter
+from loa_ingest.verify_page import FORM_OVERHEAD, VerifyPage, verify_page_router
+
+CLOSED = "http://127.0.0.1:9"  # nothing listens: metrics "away"
+
+
+def client(tmp_path: Path, *, burst: int = 50, max_bytes: int = 1000) -> TestClient:
+    page = VerifyPage(
+        metrics_url=CLOSED,
+        trust=lambda: None,
+        limiter=RateLimiter(0.001, burst),
+        scratch=tmp_path / "verify",
+        max_bytes=max_bytes,
+        fetch_policy=Policy(("*",), private_setting="LOA_VERIFY_ALLOWED_PRIVATE"),
+        fetch_timeout_s=5.0,
+    )
+    app = FastAPI()
+    app.include_router(verify_page_router(page))
+    return TestClient(app)
+
+
+def test_the_page_is_open_to_anyone_in_both_languages(tmp_path: Path) -> None:
+    c = client(tmp_path)
+    vi, en = c.get("/verify"), c.get("/verify?lang=en")
+    assert vi.status_code == en.status_code == 200
+    assert "Kiểm tra video" in vi.text and "Check a video" in en.text
+    assert 'enctype="multipart/form-data"' in vi.text
+    assert c.get("/verify/trust").json() == {"roots_pem": [], "revoked": []}
+
+
+def test_refusals_are_said_and_nothing_is_kept(tmp_path: Path) -> None:
+    c = client(tmp_path)
+    nothing = c.post("/verify?lang=en", data={"hash": ""})
+    assert nothing.status_code == 400 and "Choose a file, paste a link or a hash." in nothing.text
+    bad_hash = c.post("/verify?lang=vi", data={"hash": "abc"})
+    assert bad_hash.status_code == 400 and "Mã băm phải gồm 64 ký tự" in bad_hash.text
+    # Larger than the limit once counted (the declared length alone let it through).
+    big = c.post("/verify?lang=en", files={"file": ("../../etc/passwd", b"x" * 2000, "video/mp4")})
+    assert big.status_code == 413 and "too large" in big.text
+    # Larger than the limit as declared: refused before the body is read.
+    declared = c.post(
+        "/verify?lang=en",
+        content=b"x" * (1000 + FORM_OVERHEAD + 1),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert declared.status_code == 413
+    # A link into the server's own network is not fetched.
+    loopback = c.post("/verify?lang=en", data={"url": "http://127.0.0.1:9/clip.mp4"})
+    assert loopback.status_code == 400 and "public server only" in loopback.text
+    not_http = c.post("/verify?lang=en", data={"url": "file:///etc/passwd"})
+    assert not_http.status_code == 400
+    not_video = c.post("/verify?lang=en", files={"file": ("clip.mp4", b"not a video" * 10, "video/mp4")})
+    assert not_video.status_code == 422 and "not a video" in not_video.text
+    away = c.post("/verify?lang=en", data={"hash": "a" * 64})
+    assert away.status_code == 502 and "not answering" in away.text
+    # The sender's file name never became a path, and every upload's folder is gone.
+    assert list((tmp_path / "verify").iterdir()) == []
+    assert not (tmp_path / "etc").exists()
+
+
+def test_each_client_is_rate_limited(tmp_path: Path) -> None:
+    c = client(tmp_path, burst=2)
+    for _ in range(2):
+        assert c.post("/verify", data={"hash": "abc"}).status_code == 400
+    limited = c.post("/verify?lang=en", data={"hash": "abc"})
+    assert limited.status_code == 429 and "Too many checks" in limited.text
+    assert int(limited.headers["Retry-After"]) >= 1
