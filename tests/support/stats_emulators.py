@@ -2,7 +2,14 @@
 
 YouTube Data API v3: GET /youtube/v3/videos?part=statistics&id=a,b (≤ 50 ids, 1 quota unit per call,
 counts as strings, unknown ids left out) and GET /youtube/v3/channels?part=statistics&mine=true; a spent
-quota answers 403 with reason quotaExceeded. TikTok: POST /v2/video/query/?fields=… with
+quota answers 403 with reason quotaExceeded.
+Comments [docs: developers.google.com/youtube/v3/docs/commentThreads/list]: GET /youtube/v3/commentThreads with part
+(snippet and/or replies, nothing else), exactly one filter of allThreadsRelatedToChannelId, videoId or id,
+maxResults 1-100 (default 20), order time (default) or relevance, textFormat html or plainText, pageToken (an
+unknown one: 400 processingFailure): newest thread first, up to 5 replies listed with a thread, nextPageToken while
+more remain; 1 quota unit a call. `pages_forever`: past the last thread every page is empty and names a next one
+(a platform that pages for ever). `expire_tokens()` makes every token answer 401 (an expired access token).
+TikTok: POST /v2/video/query/?fields=… with
 {"filters": {"video_ids": [...]}} (≤ 20 ids) and GET /v2/user/info/?fields=follower_count, each answering
 {"data": …, "error": {"code": "ok", …}}; over the per-minute limit: 429 rate_limit_exceeded.
 Facebook Graph API: GET /{v}/{video-id}/video_insights?metric=… (a metric a page, `paging.next` to the rest) and
@@ -15,6 +22,7 @@ header access_token; errors as HTTP 200 with `error` -216 (token) or -32 (rate).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,10 +55,58 @@ class YouTubeStatsEmulator(Emulator):
         self.subscribers = 0
         self.quota_remaining = quota_units  # None = unlimited
         self.calls: list[tuple[str, list[str]]] = []  # (endpoint, ids asked)
+        self.units_spent = 0
+        self.channel_id = "UCward"
+        self.threads: list[dict[str, Any]] = []  # commentThread resources, newest first
+        self.pages_forever = False
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/youtube/v3/videos", self._videos)
         app.router.add_get("/youtube/v3/channels", self._channels)
+        app.router.add_get("/youtube/v3/commentThreads", self._comment_threads)
+
+    def expire_tokens(self) -> None:
+        self.valid_tokens = set()
+
+    def comment(
+        self,
+        video_id: str,
+        text: str,
+        published_at: str,
+        *,
+        author: str = "Người dân",
+        author_channel: str = "UCcitizen",
+        reply_to: str | None = None,
+    ) -> str:
+        """A comment written on the platform (a reply when `reply_to` names a thread); its id."""
+        comment_id = self.new_id("Ugx")
+        comment = {
+            "kind": "youtube#comment",
+            "id": comment_id if reply_to is None else f"{reply_to}.{comment_id}",
+            "snippet": {
+                "channelId": self.channel_id,
+                "videoId": video_id,
+                "textDisplay": text,
+                "textOriginal": text,
+                "authorDisplayName": author,
+                "authorChannelId": {"value": author_channel},
+                "publishedAt": published_at,
+                "updatedAt": published_at,
+            },
+        }
+        if reply_to is None:
+            thread = {
+                "kind": "youtube#commentThread",
+                "id": comment_id,
+                "snippet": {"channelId": self.channel_id, "videoId": video_id, "topLevelComment": comment},
+                "replies": {"comments": []},
+            }
+            self.threads.append(thread)
+            self.threads.sort(key=lambda t: t["snippet"]["topLevelComment"]["snippet"]["publishedAt"], reverse=True)
+        else:
+            thread = next(t for t in self.threads if t["id"] == reply_to)
+            thread["replies"]["comments"].append(comment)
+        return str(comment["id"])
 
     def _figures(self, video_id: str) -> Figures | None:
         found = self.videos.get(video_id)
@@ -58,19 +114,64 @@ class YouTubeStatsEmulator(Emulator):
             found = self.figures_for(video_id)
         return found
 
-    def _check(self, request: web.Request) -> web.Response | None:
+    def _check(self, request: web.Request, parts: frozenset[str] = frozenset({"statistics"})) -> web.Response | None:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.valid_tokens:
             return _yt_error(401, "authError", "Invalid Credentials")
-        if request.query.get("part") != "statistics":
-            return _yt_error(400, "invalidPart", "this emulator serves part=statistics only")
+        asked = set(request.query.get("part", "").split(","))
+        if not asked or not asked <= parts:
+            return _yt_error(400, "invalidPart", f"this emulator serves part={','.join(sorted(parts))}")
         if self.quota_remaining is not None:
             if self.quota_remaining <= 0:
                 return _yt_error(
                     403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota."
                 )
             self.quota_remaining -= 1
+        self.units_spent += 1
         return None
+
+    async def _comment_threads(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.calls.append(("commentThreads", [q.get("pageToken", "")]))
+        if (problem := self._check(request, frozenset({"snippet", "replies", "id"}))) is not None:
+            return problem
+        filters = [f for f in ("allThreadsRelatedToChannelId", "videoId", "id") if f in q]
+        if len(filters) != 1:
+            return _yt_error(400, "missingRequiredParameter", "exactly one filter is required")
+        if q.get("order", "time") not in ("time", "relevance") or q.get("textFormat", "html") not in (
+            "html",
+            "plainText",
+        ):
+            return _yt_error(400, "invalidParameter", "bad order or textFormat")
+        try:
+            size = int(q.get("maxResults", "20"))
+        except ValueError:
+            return _yt_error(400, "invalidParameter", "maxResults is not a number")
+        if not 1 <= size <= 100:
+            return _yt_error(400, "invalidParameter", "maxResults: 1 to 100")
+        token = q.get("pageToken", "")
+        if token and not re.fullmatch(r"QURTSl\d+", token):
+            return _yt_error(400, "processingFailure", "The API server failed to process the request: pageToken")
+        start = int(token[6:]) if token else 0
+        if filters[0] == "allThreadsRelatedToChannelId":
+            if q["allThreadsRelatedToChannelId"] != self.channel_id:
+                return _yt_error(404, "channelNotFound", "The channel could not be found.")
+            threads = self.threads
+        elif filters[0] == "videoId":
+            threads = [t for t in self.threads if t["snippet"]["videoId"] == q["videoId"]]
+        else:
+            wanted = set(q["id"].split(","))
+            threads = [t for t in self.threads if t["id"] in wanted]
+        parts = set(q["part"].split(","))
+        page = [
+            {k: v for k, v in t.items() if k in ("kind", "id") or k in parts}
+            | ({"replies": {"comments": t["replies"]["comments"][:5]}} if "replies" in parts else {})
+            for t in threads[start : start + size]
+        ]
+        body: dict[str, Any] = {"kind": "youtube#commentThreadListResponse", "items": page}
+        if start + size < len(threads) or self.pages_forever:
+            body["nextPageToken"] = f"QURTSl{start + size}"
+        return web.json_response(body)
 
     async def _videos(self, request: web.Request) -> web.Response:
         ids = [i for i in request.query.get("id", "").split(",") if i]
@@ -103,10 +204,12 @@ class YouTubeStatsEmulator(Emulator):
 
     async def _channels(self, request: web.Request) -> web.Response:
         self.calls.append(("channels", []))
-        if (problem := self._check(request)) is not None:
+        if (problem := self._check(request, frozenset({"statistics", "id"}))) is not None:
             return problem
         if request.query.get("mine") != "true":
             return _yt_error(400, "missingRequiredParameter", "this emulator serves mine=true only")
+        if request.query["part"] == "id":
+            return web.json_response({"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id}]})
         stats = {
             "viewCount": "0",
             "subscriberCount": str(self.subscribers),
@@ -114,7 +217,7 @@ class YouTubeStatsEmulator(Emulator):
             "videoCount": "1",
         }
         return web.json_response(
-            {"kind": "youtube#channelListResponse", "items": [{"id": "UCward", "statistics": stats}]}
+            {"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id, "statistics": stats}]}
         )
 
 

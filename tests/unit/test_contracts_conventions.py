@@ -15,6 +15,7 @@ from loa_core.contracts import (
     ALL_TOPICS,
     CHANNEL_REGISTRY,
     DEAD_LETTER,
+    FEEDBACK_RECEIVED,
     FOOTAGE_STATUSES,
     FOOTAGE_UPLOADED,
     IN_PROGRESS,
@@ -203,6 +204,9 @@ def test_the_routing_of_the_pipeline() -> None:
         CHANNEL_REGISTRY,
     )
     assert POSTS_CHANGED in topics_produced_by("publisher") and POSTS_CHANGED in topics_consumed_by("metrics")
+    # Metrics collects the citizens' feedback (poller and webhooks) and projects it: it is both ends of the topic.
+    assert FEEDBACK_RECEIVED in topics_produced_by("metrics") and FEEDBACK_RECEIVED in topics_consumed_by("metrics")
+    assert set(topics_produced_by("metrics")) == {FEEDBACK_RECEIVED, DEAD_LETTER}
 
 
 def test_every_consumer_may_dead_letter() -> None:

@@ -8,7 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -19,6 +23,7 @@ from prometheus_client import REGISTRY
 from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
+    FEEDBACK_RECEIVED,
     FOOTAGE_UPLOADED,
     POSTS_CHANGED,
     POSTS_DECISIONS,
@@ -28,6 +33,7 @@ from loa_core.contracts import (
     Channel,
     ChannelState,
     DeadLetter,
+    FeedbackReceived,
     FootageUploaded,
     PostChanged,
     PostDecision,
@@ -46,6 +52,7 @@ from loa_metrics import metrics
 from loa_metrics.api import create_api
 from loa_metrics.engagement import (
     Budget,
+    Credentials,
     FacebookStats,
     Poller,
     TikTokStats,
@@ -53,6 +60,7 @@ from loa_metrics.engagement import (
     ZaloStats,
     load_credentials,
 )
+from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.projection import Projection
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.store import seconds_between
@@ -129,6 +137,10 @@ def create_app(
         metrics.EVENTS_PROJECTED.labels(POSTS_CHANGED.name).inc()
         projection.events.post_changed(event)
 
+    async def on_feedback(event: FeedbackReceived) -> None:
+        metrics.EVENTS_PROJECTED.labels(FEEDBACK_RECEIVED.name).inc()
+        projection.feedback.record(event, datetime.now(UTC))
+
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()
         if projection.events.failure(event):
@@ -148,6 +160,7 @@ def create_app(
         POSTS_FAILED: on_failed,
         POSTS_DECISIONS: on_decision,
         POSTS_CHANGED: on_changed,
+        FEEDBACK_RECEIVED: on_feedback,
         DEAD_LETTER: on_dead_letter,
     }
     # Exactly the topics the contracts route to metrics: consume() refuses one not routed here (UndeclaredTopic), and
@@ -179,31 +192,60 @@ def create_app(
             await monitor.close()
 
     @app.task
-    async def poll_engagement() -> None:
+    async def poll_platforms() -> None:
         # Always on: a channel is polled as soon as it has credentials, every platform within its own budget.
+        holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        lease = timedelta(seconds=3 * settings.stats_round_s)
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+            youtube = YouTubeStats(http, settings.youtube_api_base)
+            facebook = FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version)
+            # One budget per platform for statistics and comments together: the poller's share of each quota.
+            budgets = {
+                "youtube": Budget(settings.youtube_daily_units, 24 * 3600, platform="youtube"),
+                "tiktok": Budget(settings.tiktok_requests_per_minute, 60, platform="tiktok"),
+                "facebook": Budget(settings.facebook_requests_per_hour, 3600, platform="facebook"),
+                "zalo": Budget(settings.zalo_requests_per_hour, 3600, platform="zalo"),
+            }
+            credentials = partial(load_credentials, settings.stats_credentials_file)
             poller = Poller(
                 projection.engagement,
                 projection.channels,
                 [
-                    YouTubeStats(http, settings.youtube_api_base),
+                    youtube,
                     TikTokStats(http, settings.tiktok_api_base),
-                    FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version),
+                    facebook,
                     ZaloStats(http, settings.zalo_api_base),
                 ],
-                {
-                    "youtube": Budget(settings.youtube_daily_units, 24 * 3600),
-                    "tiktok": Budget(settings.tiktok_requests_per_minute, 60),
-                    "facebook": Budget(settings.facebook_requests_per_hour, 3600),
-                    "zalo": Budget(settings.zalo_requests_per_hour, 3600),
-                },
-                partial(load_credentials, settings.stats_credentials_file),
+                budgets,
+                credentials,
+            )
+
+            async def feedback_credentials() -> dict[str, Credentials]:
+                return credentials()
+
+            async def send_feedback(event: FeedbackReceived) -> None:
+                await producer.send(FEEDBACK_RECEIVED, event)
+
+            comments = FeedbackPoller(
+                projection.feedback,
+                projection.engagement,
+                projection.channels,
+                YouTubeComments(youtube),
+                FacebookComments(facebook),
+                budgets,
+                feedback_credentials,
+                send_feedback,
+                page_cap=settings.feedback_page_cap,
             )
             while True:
-                try:
-                    await poller.poll_once()
-                except Exception:  # a bug in one round must not stop the next ones
-                    log.exception("engagement polling round failed")
+                # One replica polls at a time (a lease row in the shared database; a SQLite file is one replica's):
+                # the others would spend the same quota on the same answers.
+                if projection.feedback.take_lease("poller", holder, lease, datetime.now(UTC)):
+                    for name, round_ in (("engagement", poller.poll_once), ("comments", comments.poll_once)):
+                        try:
+                            await round_()
+                        except Exception:  # a bug in one round must not stop the next ones
+                            log.exception("%s polling round failed", name)
                 await asyncio.sleep(settings.stats_round_s)
 
     return app

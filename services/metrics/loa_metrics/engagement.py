@@ -96,7 +96,11 @@ def batches(ids: Sequence[str], size: int) -> list[list[str]]:
 class Budget:
     """At most `limit` units in any sliding window of `window_s` seconds (in-process, so per replica)."""
 
-    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic, *, platform: str | None = None
+    ) -> None:
+        """`platform`: count what is spent in loa_quota_units_total and the window's gauges under that name."""
+        self._platform = platform
         self._limit = limit
         self._window_s = window_s
         self._clock = clock
@@ -113,6 +117,10 @@ class Budget:
         if now < self._blocked_until or self._used(now) + units > self._limit:
             return False
         self._spent.append((now, units))
+        if self._platform is not None:
+            metrics.QUOTA_UNITS.labels(self._platform).inc(units)
+            metrics.QUOTA_WINDOW_USED.labels(self._platform).set(self._used(now))
+            metrics.QUOTA_WINDOW_LIMIT.labels(self._platform).set(self._limit)
         return True
 
     def block_for(self, seconds: float) -> None:
@@ -168,7 +176,7 @@ class YouTubeStats:
         params = {"key": creds.api_key} if creds.api_key and not creds.access_token else {}
         return headers, params
 
-    async def _get(self, path: str, params: dict[str, str], creds: Credentials) -> dict[str, Any]:
+    async def get(self, path: str, params: dict[str, str], creds: Credentials) -> dict[str, Any]:
         headers, auth_params = self._auth(creds)
         response = await self._http.get(f"{self._base}{path}", params={**params, **auth_params}, headers=headers)
         if response.status_code == 200:
@@ -187,7 +195,7 @@ class YouTubeStats:
     async def video_stats(self, ids: list[str], creds: Credentials) -> dict[str, PostStats]:
         if len(ids) > self.max_ids:
             raise ValueError(f"at most {self.max_ids} ids per videos.list call")
-        body = await self._get("/youtube/v3/videos", {"part": "statistics", "id": ",".join(ids)}, creds)
+        body = await self.get("/youtube/v3/videos", {"part": "statistics", "id": ",".join(ids)}, creds)
         out = {}
         for item in body.get("items", []):
             s = item.get("statistics", {})
@@ -197,7 +205,7 @@ class YouTubeStats:
         return out
 
     async def followers(self, creds: Credentials, channel: Channel) -> int:
-        body = await self._get("/youtube/v3/channels", {"part": "statistics", "mine": "true"}, creds)
+        body = await self.get("/youtube/v3/channels", {"part": "statistics", "mine": "true"}, creds)
         items = body.get("items") or []
         if not items:
             raise StatsError("YouTube channels.list returned no channel for this token")
@@ -268,12 +276,12 @@ class FacebookStats:
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, version: str) -> None:
         self._http = http
-        self._graph = f"{base_url.rstrip('/')}/{version}"
+        self.graph = f"{base_url.rstrip('/')}/{version}"
 
     def queryable(self, post_id: str) -> bool:
         return post_id.isdigit()
 
-    async def _get(self, url: str, params: dict[str, str] | None, creds: Credentials) -> dict[str, Any]:
+    async def get(self, url: str, params: dict[str, str] | None, creds: Credentials) -> dict[str, Any]:
         response = await self._http.get(url, params=params, headers={"Authorization": f"OAuth {creds.access_token}"})
         body = _json(response)
         if response.status_code == 200:
@@ -293,13 +301,13 @@ class FacebookStats:
             raise ValueError("one video per video_insights call")
         video_id = ids[0]
         metrics_: dict[str, int] = {}
-        url: str | None = f"{self._graph}/{video_id}/video_insights"
+        url: str | None = f"{self.graph}/{video_id}/video_insights"
         params: dict[str, str] | None = {"metric": "total_video_views,total_video_views_unique"}
         for _ in range(FACEBOOK_MAX_PAGES):
             if url is None:
                 break
             try:
-                body = await self._get(url, params, creds)
+                body = await self.get(url, params, creds)
             except _Gone:
                 return {}
             for metric in body.get("data") or []:
@@ -314,7 +322,7 @@ class FacebookStats:
         page_id = str(channel.options.get("page_id", ""))
         if not page_id:
             raise StatsError(f"channel {channel.name} has no page_id option")
-        body = await self._get(f"{self._graph}/{page_id}", {"fields": "followers_count"}, creds)
+        body = await self.get(f"{self.graph}/{page_id}", {"fields": "followers_count"}, creds)
         return _int(body.get("followers_count"))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -50,6 +50,16 @@ ENGAGEMENT_POLLS = Counter("loa_engagement_polls_total", "Statistics calls to th
 # Checks of a video (the public verification page and `loa verify`), by the ward of the post it matched ("none":
 # no post matched; bounded by the wards) and the answer (signed, matches, no_match, invalid).
 VERIFICATIONS = Counter("loa_verifications_total", "Videos checked against the published cuts", ["ward", "answer"])
+# Comment listing calls, by platform and outcome: ok (the budget allowed it), deferred (our own budget is spent for
+# now), quota (the platform said stop), error.
+FEEDBACK_POLLS = Counter("loa_feedback_polls_total", "Comment listing calls to the platforms", ["platform", "outcome"])
+# Quota units the poller spent (statistics and comments), by platform: a YouTube unit is one of the project's daily
+# quota (commentThreads.list, videos.list, channels.list: 1 each); elsewhere one request. Per day:
+# increase(loa_quota_units_total[1d]).
+QUOTA_UNITS = Counter("loa_quota_units_total", "Quota units the poller spent", ["platform"])
+# Units spent within the budget's sliding window (YouTube: the last 24 h) and the budget itself, as of the last spend.
+QUOTA_WINDOW_USED = Gauge("loa_quota_window_units", "Quota units spent in the budget's sliding window", ["platform"])
+QUOTA_WINDOW_LIMIT = Gauge("loa_quota_window_limit", "Quota units the poller may spend per window", ["platform"])
 TOP_POSTS = 10
 
 

@@ -34,6 +34,8 @@ class MetricsSettings(CommonSettings):
     # from its engaged users; one video_insights call per video) and Zalo's OpenAPI.
     facebook_requests_per_hour: int = 200
     zalo_requests_per_hour: int = 200
+    # Pages of one comment listing a round reads at most; an unfinished listing resumes on the next round.
+    feedback_page_cap: int = 10
 
     # The report upward: each ward's name as printed ({"phuong-1": "Phường 1"}; a ward without one shows its id).
     ward_names: dict[str, str] = Field(default_factory=dict)

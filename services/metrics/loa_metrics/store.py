@@ -136,6 +136,47 @@ verifications = Table(
     Column("via", Text, primary_key=True),
     Column("count", Integer, nullable=False),
 )
+# The citizens' comments and messages (loa_metrics.feedback_store), one row per item id (migration 0006).
+feedback_items = Table(
+    "feedback_items",
+    metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("ward", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("platform", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("thread_id", Text),
+    Column("post_id", Text),
+    Column("footage_id", Text),
+    Column("author_name", Text, nullable=False, server_default=""),
+    Column("author_id", Text),
+    Column("text", Text, nullable=False),
+    Column("truncated", Integer, nullable=False, server_default="0"),
+    Column("url", Text),
+    Column("written_at", Text, nullable=False),
+    Column("by_channel", Integer, nullable=False, server_default="0"),
+    Column("received_at", Text, nullable=False),
+)
+# Where each collection stands, per channel and scope ("" or a platform post id).
+feedback_cursors = Table(
+    "feedback_cursors",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("scope", Text, primary_key=True),
+    Column("newest_at", Text),
+    Column("page_token", Text),
+    Column("listing_newest_at", Text),
+    Column("updated_at", Text, nullable=False),
+)
+# Which replica runs a singleton task until when (loa_metrics.feedback_store.FeedbackStore.take_lease).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+)
 
 
 def ts(moment: datetime) -> str:
@@ -212,6 +253,10 @@ class Database:
         finally:
             with self._lock:
                 self._version += 1
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """One transaction that only reads (SQLAlchemy Core)."""
+        return self._run(work)
 
     def rows(
         self, sql: str, params: Mapping[str, Any] | None = None, *, lists: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from loa_core.contracts.events import (
     RenditionsReady,
     TranscodeProgress,
 )
-from loa_core.contracts.feedback import FeedbackDone
+from loa_core.contracts.feedback import FeedbackDone, FeedbackReceived
 from loa_core.contracts.schedule import PostSchedule
 
 DAY_MS = 24 * 3600 * 1000
@@ -73,9 +73,13 @@ POSTS_CHANGED = TopicSpec("posts.changed", PostChanged, "footage_id", 6, 365 * D
 # People's changes to when a post goes out (reschedule, cancel), from ingest (recorded in its audit log first); kept
 # as long as the posts: a post scheduled months ahead must still find its change.
 POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER,))
-# Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
+# Citizens' comments and messages as the platforms gave them, keyed by channel: metrics collects them (its poller
+# and the platforms' webhooks) and projects them into each ward's inbox. Kept a year, like the posts they answer, so
+# a replay rebuilds the inbox.
+FEEDBACK_RECEIVED = TopicSpec("feedback.received", FeedbackReceived, "channel", 6, 365 * DAY_MS, (METRICS,), (METRICS,))
 # The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item.
 FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,))
+# Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Chunks of long footage for the whole transcode group (contracts/chunks.py): keyed by a slot that sends a job's
 # chunks round the partitions, so every worker takes its share; more partitions than footage topics, since one
@@ -110,6 +114,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_CHANGED,
     POSTS_SCHEDULE,
     FEEDBACK_DONE,
+    FEEDBACK_RECEIVED,
     DEAD_LETTER,
     TRANSCODE_PROGRESS,
     TRANSCODE_CHUNKS,
