@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from loa_core.channels import Channel
-from loa_core.contracts import Image, layout, new_id
+from loa_core.contracts import Image, Rendition, layout, new_id
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_publisher.adapters import LivePost, PermanentError, PostText, RetryableError
@@ -49,15 +50,23 @@ class Harness:
             name="ward-fb",
             platform="facebook",
             profiles=("youtube",),
-            options={"base_url": emulator.base_url, "app_id": emulator.app_id, "page_id": emulator.page_id},
+            options={
+                "base_url": emulator.base_url,
+                "reels_base_url": emulator.base_url,
+                "app_id": emulator.app_id,
+                "page_id": emulator.page_id,
+            },
         )
 
-    def adapter(self, policy: RetryPolicy = FAST, page_token: str | None = None) -> FacebookAdapter:
+    def adapter(
+        self, policy: RetryPolicy = FAST, page_token: str | None = None, *, reels: bool = False
+    ) -> FacebookAdapter:
         environ = {
             "LOA_SECRET_WARD_FB_USER_TOKEN": self.emulator.user_token,
             "LOA_SECRET_WARD_FB_PAGE_TOKEN": page_token or self.emulator.page_token,
         }
-        return FacebookAdapter(self.storage, self.http, Secrets(None, environ), policy=policy)
+        secrets = Secrets(None, environ)
+        return FacebookAdapter(self.storage, self.http, secrets, policy=policy, reels=self.ledger if reels else None)
 
     async def publish(self, adapter: FacebookAdapter | None = None) -> str:
         request = request_for(self.channel, self.rendition, self.footage_id, self.meta)
@@ -148,3 +157,39 @@ async def test_the_thumbnail_goes_with_the_video_and_a_refused_one_leaves_it_out
     other = PostKey(new_id(), "ward-fb", "youtube")
     second = await h.adapter().publish(replace(request, footage_id=other.footage_id), ledger_session(h.ledger, other))
     assert second.post_id in h.emulator.videos and second.post_id not in h.emulator.thumbnails
+
+
+def _vertical(h: Harness, duration_s: float) -> Rendition:
+    return h.rendition.model_copy(update={"width": 1080, "height": 1920, "duration_s": duration_s})
+
+
+async def test_a_vertical_cut_is_a_reel_in_three_phases_resumed_after_a_drop(h: Harness) -> None:
+    h.emulator.inject("drop", "rupload", after_bytes=1024 * 1024)  # the upload breaks 1 MB in
+    h.emulator.inject("drop", "reel_finish")  # published, the answer lost: looked up, not finished twice
+    request = request_for(h.channel, _vertical(h, 30.0), h.footage_id, h.meta)
+    result = await h.adapter(reels=True).publish(request, ledger_session(h.ledger, h.key))
+
+    reel = h.emulator.reels[result.post_id]
+    assert result.url == f"https://www.facebook.com/reel/{result.post_id}"
+    assert reel.state == "PUBLISHED" and reel.description.startswith(request.text.title)
+    assert sha256_file(reel.path) == sha256_file(h.storage.root / h.rendition.key)
+    assert [int(o) for k, o in h.emulator.requests if k == "rupload"] == [0, 1024 * 1024], "resumed where it broke"
+    assert h.emulator.count("reel_start") == 1
+    assert h.emulator.count("reel_finish") == 1, "the lost answer: the status says published, not finished again"
+    assert h.emulator.videos == {}, "a Reel, not a Page video"
+    assert h.ledger.reels_since(h.emulator.page_id, datetime.now(UTC) - timedelta(hours=1)) == 1
+
+
+async def test_a_vertical_cut_too_long_for_a_reel_and_a_page_past_its_30_go_as_page_videos(h: Harness) -> None:
+    long = await h.adapter(reels=True).publish(
+        request_for(h.channel, _vertical(h, 120.0), h.footage_id, h.meta), ledger_session(h.ledger, h.key)
+    )
+    assert long.post_id in h.emulator.videos and h.emulator.reels == {}, "over 90 s: a plain Page video"
+
+    for n in range(30):
+        h.ledger.record_reel(h.emulator.page_id, f"earlier-{n}")
+    other = PostKey(new_id(), "ward-fb", "youtube")
+    capped = await h.adapter(reels=True).publish(
+        request_for(h.channel, _vertical(h, 30.0), other.footage_id, h.meta), ledger_session(h.ledger, other)
+    )
+    assert capped.post_id in h.emulator.videos and h.emulator.reels == {}, "30 reels in 24 h: a Page video"

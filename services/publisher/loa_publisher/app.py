@@ -69,7 +69,7 @@ def build_adapters(
             poll_s=settings.status_poll_s,
             poll_timeout_s=settings.status_timeout_s,
         ),
-        "facebook": FacebookAdapter(storage, http, secrets, policy=policy),
+        "facebook": FacebookAdapter(storage, http, secrets, policy=policy, reels=ledger),
         "zalo": ZaloAdapter(
             storage,
             http,

@@ -185,6 +185,14 @@ feedback_actions = Table(
     Column("started_at", Text, nullable=False),  # first asked of the platform: a reply made after it may be this one's
     Column("updated_at", Text, nullable=False),
 )
+# Facebook Reels started per Page (the Page's moving 24-hour cap), one row per reel.
+reels = Table(
+    "reels",
+    metadata,
+    Column("page_id", Text, primary_key=True),
+    Column("video_id", Text, primary_key=True),
+    Column("started_at", Text, nullable=False),
+)
 connection_tokens = Table(
     "connection_tokens",
     metadata,
@@ -493,6 +501,18 @@ class Ledger:
             feedback_actions.c.reply_id.is_not(None),
         )
         return frozenset(str(r) for r in self._run(lambda c: c.execute(query).scalars().all()))
+
+    # --- Facebook Reels per Page
+
+    def reels_since(self, page_id: str, since: datetime) -> int:
+        """How many reels the Page's posts started since `since`."""
+        query = select(func.count()).where(reels.c.page_id == page_id, reels.c.started_at >= _iso(since))
+        return int(self._run(lambda c: c.execute(query).scalar()) or 0)
+
+    def record_reel(self, page_id: str, video_id: str) -> None:
+        """A reel's upload session started (counted once, however often it is resumed)."""
+        values = {"page_id": page_id, "video_id": video_id, "started_at": self._now()}
+        self._run(lambda c: db.insert_ignore(c, reels, values))
 
     def updated_at(self, key: PostKey) -> datetime | None:
         return _ts(self._run(lambda c: c.execute(select(posts.c.updated_at).where(_is(key))).scalar()))

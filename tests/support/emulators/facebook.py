@@ -17,6 +17,18 @@ Page (`from` = the Page) → `{"id"}`; `GET /{version}/{comment-id}/comments?fie
 `limit` (≤ 100) a page, with `paging.cursors.after` and `paging.next` while more remain; `POST /{version}/{comment-id}`
 with `is_hidden=true|false` hides or shows it → `{"success": true}` (only a comment on the Page's own post, not the
 Page's own comment: error 100 otherwise). A comment that is gone is error 100 ("Object with ID … does not exist").
+
+Reels [docs: developers.facebook.com/docs/video-api/guides/reels-publishing; the rupload headers 2nd-hand,
+trypostit/trypost#32]: `POST /{version}/{page-id}/video_reels` with the Page token, upload_phase=start → video_id and
+upload_url (`/video-upload/{version}/{video-id}` here, rupload.facebook.com there); `POST {upload_url}` with
+`Authorization: OAuth <Page token>`, `offset` (what the reel holds) and `file_size` headers (the same every time) and
+the bytes from offset → `{"success": true}` (a dropped one keeps what arrived);
+`GET /{version}/{video-id}?fields=status` → status.uploading_phase.bytes_transferred and
+publishing_phase.status; upload_phase=finish with video_id, video_state (PUBLISHED, DRAFT or SCHEDULED) and
+description, once the whole file arrived → `{"success": true}`; a finish past `reels_per_day` published in the
+moving 24 hours (the emulator's clock) is error 4 ("Application request limit reached"). Faults on "reel_start",
+"rupload" (status; drop after `after_bytes`), "reel_finish" (status; drop: published, the answer lost).
+
 Video thumbnails [docs: developers.facebook.com/docs/graph-api/reference/video/thumbnails]: `POST
 /{version}/{video-id}/thumbnails`, multipart with the Page token, the image as `source` (a JPEG or PNG, ≤ 10 MB)
 and `is_preferred` → `{"success": true}`; kept in `thumbnails` (video id -> bytes). Faults on "thumbnail".
@@ -48,6 +60,17 @@ from tests.support.emulators.oauth import Consent, Refusal
 
 SHORT_LIVED_S = 2 * 3600.0
 LONG_LIVED_S = 60 * 86400.0
+
+
+@dataclass
+class Reel:
+    video_id: str
+    path: Path
+    size: int | None = None
+    received: int = 0
+    state: str | None = None  # video_state once finished
+    description: str = ""
+    published_at: float | None = None
 
 
 @dataclass
@@ -90,6 +113,8 @@ class FacebookEmulator(Emulator):
         self.comments: dict[str, dict[str, Any]] = {}  # comment id -> {id, parent, message, from, created_time, ...}
         self.endless_paging = False
         self.thumbnails: dict[str, bytes] = {}  # video id -> its preferred thumbnail
+        self.reels: dict[str, Reel] = {}
+        self.reels_per_day = 30
 
     def routes(self, app: web.Application) -> None:
         self.consent.routes(app)
@@ -98,6 +123,8 @@ class FacebookEmulator(Emulator):
         app.router.add_get("/{version}/me/accounts", self._accounts)
         app.router.add_post("/{version}/{app_id}/uploads", self._start)
         app.router.add_post("/{version}/{node}/thumbnails", self._thumbnail)
+        app.router.add_post("/{version}/{node}/video_reels", self._video_reels)
+        app.router.add_post("/video-upload/{version}/{video_id}", self._rupload)
         app.router.add_post("/{version}/{node}/comments", self._reply)
         app.router.add_get("/{version}/{node}/comments", self._replies)
         app.router.add_post("/{version}/{node}/videos", self._publish)
@@ -221,6 +248,9 @@ class FacebookEmulator(Emulator):
         return upload
 
     async def _status(self, request: web.Request) -> web.Response:
+        reel = self.reels.get(request.match_info["upload_id"])
+        if reel is not None:
+            return self._reel_status(request, reel)
         self.log("status")
         upload = self._session(request)
         if isinstance(upload, web.Response):
@@ -272,6 +302,101 @@ class FacebookEmulator(Emulator):
             return video
         self.deleted.add(video.id)
         return web.json_response({"success": True})
+
+    # --- reels
+
+    def published_reels(self) -> list[Reel]:
+        return [r for r in self.reels.values() if r.published_at is not None]
+
+    async def _video_reels(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        phase = str(form.get("upload_phase", ""))
+        self.log(f"reel_{phase}")
+        if request.match_info["node"] != self.page_id:
+            return _error(400, "Unsupported post request.", 100, "GraphMethodException")
+        if not self.page_token_valid(str(form.get("access_token", ""))):
+            return _error(400, "Invalid OAuth access token.", 190)
+        if phase == "start":
+            failed = self._fault("reel_start")
+            if failed:
+                return failed
+            video_id = self.new_id("20")
+            self.reels[video_id] = Reel(video_id, self.root / f"reel-{video_id}.part")
+            return web.json_response(
+                {"video_id": video_id, "upload_url": f"{self.base_url}/video-upload/v21.0/{video_id}"}
+            )
+        if phase != "finish":
+            return _error(400, "(#100) upload_phase must be start or finish")
+        fault = self.take_fault("reel_finish")
+        if fault and fault.kind == "status":
+            return _error(fault.status, "An unexpected error has occurred. Please retry your request later.", 2)
+        reel = self.reels.get(str(form.get("video_id", "")))
+        if reel is None:
+            return _error(400, "(#100) video_id is not a reel upload session of this Page")
+        if reel.size is None or reel.received != reel.size:
+            return _error(400, "(#6000) The video upload is not complete", 6000)
+        state = str(form.get("video_state", ""))
+        if state not in ("PUBLISHED", "DRAFT", "SCHEDULED"):
+            return _error(400, "(#100) video_state must be PUBLISHED, DRAFT or SCHEDULED")
+        if reel.state is not None:
+            return _error(400, "(#100) This reel was already published")
+        day_ago = self.now() - 86400
+        if sum(1 for r in self.published_reels() if r.published_at and r.published_at > day_ago) >= self.reels_per_day:
+            return _error(400, "(#4) Application request limit reached", 4)
+        reel.state, reel.description = state, str(form.get("description", ""))
+        reel.published_at = self.now()
+        if fault and fault.kind == "drop" and request.transport is not None:
+            request.transport.abort()  # published, but the answer is lost
+            return web.Response(status=500)
+        return web.json_response({"success": True})
+
+    async def _rupload(self, request: web.Request) -> web.Response:
+        self.log("rupload", request.headers.get("offset", ""))
+        if not self.page_token_valid(request.headers.get("Authorization", "").removeprefix("OAuth ")):
+            return _error(401, "Invalid OAuth access token.", 190)
+        reel = self.reels.get(request.match_info["video_id"])
+        if reel is None:
+            return _error(400, "(#100) no such reel upload session")
+        try:
+            offset, size = int(request.headers["offset"]), int(request.headers["file_size"])
+        except (KeyError, ValueError):
+            return _error(400, "HeaderValuePredicate: offset and file_size headers are required", 100)
+        if reel.size is not None and size != reel.size:
+            return _error(400, f"file_size {size} differs from the upload's {reel.size}")
+        if offset != reel.received:
+            return _error(400, f"offset {offset} does not match the {reel.received} bytes received", 6000)
+        if request.content_length != size - offset:
+            return _error(400, f"Content-Length must be the rest of the file ({size - offset})")
+        reel.size = size
+        fault = self.take_fault("rupload")
+        if fault and fault.kind == "status":
+            await request.read()
+            return _error(fault.status, "An unexpected error has occurred. Please retry your request later.", 2)
+        drop = fault.after_bytes if fault and fault.kind == "drop" else None
+        got = await receive_body(request, reel.path, offset, size - offset, drop_after=drop)
+        reel.received = offset + got
+        if drop is not None:
+            return web.Response(status=500)
+        if reel.received != size:
+            return _error(400, "incomplete upload")
+        return web.json_response({"success": True})
+
+    def _reel_status(self, request: web.Request, reel: Reel) -> web.Response:
+        self.log("reel_status")
+        if not self.page_token_valid(request.query.get("access_token")):
+            return _error(400, "Invalid OAuth access token.", 190)
+        if request.query.get("fields") != "status":
+            return _error(400, "(#100) ask for fields=status")
+        uploaded = reel.size is not None and reel.received == reel.size
+        status = {
+            "video_status": "ready" if reel.state else ("upload_complete" if uploaded else "uploading"),
+            "uploading_phase": {
+                "status": "complete" if uploaded else "in_progress",
+                "bytes_transferred": reel.received,
+            },
+            "publishing_phase": {"status": "complete" if reel.state else "not_started"},
+        }
+        return web.json_response({"id": reel.video_id, "status": status})
 
     # --- video thumbnails
 

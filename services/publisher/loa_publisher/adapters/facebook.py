@@ -25,7 +25,22 @@ with `GET /{v}/{comment-id}/comments?fields=id,message,from,created_time` among 
 hiding is `POST /{v}/{comment-id}` with `is_hidden=true` (false shows it again) → `{"success": true}`. A comment
 that is gone is error 100 (an ItemGone).
 
-Channel options: base_url (https://graph-video.facebook.com), version (v21.0), app_id, page_id.
+A vertical (9:16) cut goes as a Reel where Facebook takes it [docs: developers.facebook.com/docs/video-api/guides/
+reels-publishing: 9:16, at least 540×960, 24–60 fps, 3–90 s; 30 API-published reels per Page in a moving 24 hours,
+which Meta asks apps to enforce too]: `reel_or_video` decides (pure) from the cut and the Page's reels of the last 24
+hours in the ledger; a cut that is too long or too small, or a Page whose 30 are spent, goes as a plain Page video
+(said in the log), never refused. A reel has three phases on graph.facebook.com (channel option reels_base_url):
+`POST /{v}/{page-id}/video_reels` upload_phase=start → video_id and upload_url (saved in the ledger, and the reel
+counted); `POST {upload_url}` (rupload.facebook.com/video-upload/{v}/{video-id}) with `Authorization: OAuth <Page
+token>`, `offset` and `file_size` headers and the bytes from offset, resumed after `GET /{v}/{video-id}?fields=status`
+says status.uploading_phase.bytes_transferred [the rupload headers 2nd-hand: trypostit/trypost#32; the status
+fields as the guide shows them]; `POST /{v}/{page-id}/video_reels` upload_phase=finish, video_id,
+video_state=PUBLISHED and the description (the title, then the description). A reel being published is looked up
+(publishing_phase) before finishing again. The frame rate is not in the renditions event: transcode's vertical
+profile keeps the source's rate up to 60 fps, so a source under 24 fps would be refused by Facebook (said then).
+
+Channel options: base_url (https://graph-video.facebook.com), reels_base_url (https://graph.facebook.com), version
+(v21.0), app_id, page_id, reels (default true: vertical cuts as Reels).
 Secrets: user_token (app admin, for the upload session), page_token (posts on the Page).
 """
 
@@ -33,13 +48,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import httpx
 
 from loa_core.channels import Channel
+from loa_core.contracts import utc_now
 from loa_core.storage import Storage
 from loa_core.streaming import RetryableError
 from loa_publisher.adapters import (
@@ -65,7 +82,36 @@ from loa_publisher.auth import Secrets, StaticToken, TokenRejected, TokenSource,
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://graph-video.facebook.com"
+DEFAULT_REELS_BASE_URL = "https://graph.facebook.com"  # the reels guide: "Be sure the host is graph.facebook.com"
 DEFAULT_VERSION = "v21.0"
+
+# Reels [docs]: 3–90 s, 9:16, at least 540×960; 30 API-published reels per Page in a moving 24 hours.
+REEL_MIN_S, REEL_MAX_S = 3.0, 90.0
+REEL_MIN_WIDTH, REEL_MIN_HEIGHT = 540, 960
+REELS_PER_DAY = 30
+REELS_WINDOW = timedelta(hours=24)
+
+
+class ReelLog(Protocol):
+    """Where the Page's reels are counted (the ledger)."""
+
+    def reels_since(self, page_id: str, since: datetime) -> int: ...
+
+    def record_reel(self, page_id: str, video_id: str) -> None: ...
+
+
+def reel_or_video(width: int, height: int, duration_s: float, *, reels_last_24h: int) -> tuple[bool, str]:
+    """Whether a cut goes as a Reel (pure), and why not when it does not: a 9:16 cut of 3–90 s and at least 540×960,
+    while the Page has reels left in its moving 24 hours. Anything else is a plain Page video."""
+    if abs(width * 16 - height * 9) > height * 16 // 100:  # 9:16 within 1 %
+        return False, "not a vertical 9:16 cut"
+    if not REEL_MIN_S <= duration_s <= REEL_MAX_S:
+        return False, f"{duration_s:.1f} s is outside a Reel's {REEL_MIN_S:.0f}-{REEL_MAX_S:.0f} s"
+    if width < REEL_MIN_WIDTH or height < REEL_MIN_HEIGHT:
+        return False, f"{width}x{height} is below a Reel's {REEL_MIN_WIDTH}x{REEL_MIN_HEIGHT}"
+    if reels_last_24h >= REELS_PER_DAY:
+        return False, f"the Page's {REELS_PER_DAY} reels of the last 24 hours are spent"
+    return True, ""
 
 
 @dataclass(frozen=True)
@@ -78,16 +124,36 @@ class FacebookUpload:
     publishing: bool = False  # the publish call may have gone through: look before publishing again
 
 
+@dataclass(frozen=True)
+class FacebookReel:
+    """A Reel's upload session (video id and upload URL from the start phase), then whether publishing began."""
+
+    video_id: str
+    upload_url: str
+    size: int
+    uploaded: bool = False
+    publishing: bool = False  # the finish call may have gone through: look before finishing again
+
+
 class FacebookAdapter:
     platform = "facebook"
 
     def __init__(
-        self, storage: Storage, http: httpx.AsyncClient, secrets: Secrets, *, policy: RetryPolicy | None = None
+        self,
+        storage: Storage,
+        http: httpx.AsyncClient,
+        secrets: Secrets,
+        *,
+        policy: RetryPolicy | None = None,
+        reels: ReelLog | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._storage = storage
         self._http = http
         self._secrets = secrets
         self._policy = policy or RetryPolicy()
+        self._reels = reels  # None: no reels (every cut a Page video)
+        self._clock = clock
 
     def _option(self, channel: Channel, name: str) -> str:
         value = channel.options.get(name)
@@ -203,6 +269,141 @@ class FacebookAdapter:
         return await self._json(response, what)
 
     async def _post(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        if session.data is not None and "upload_url" in session.data:
+            return await self._reel(request, session)  # begun as a reel: it goes on as one
+        if session.data is None and self._as_reel(request):
+            return await self._reel(request, session)
+        return await self._video(request, session)
+
+    def _as_reel(self, request: PublishRequest) -> bool:
+        channel, cut = request.channel, request.rendition
+        if self._reels is None or channel.options.get("reels", True) is False:
+            return False
+        page_id = self._option(channel, "page_id")
+        spent = self._reels.reels_since(page_id, self._clock() - REELS_WINDOW)
+        reel, why = reel_or_video(cut.width, cut.height, cut.duration_s, reels_last_24h=spent)
+        if not reel and cut.height > cut.width:
+            log.info("%s: the vertical cut goes as a Page video: %s", request.footage_id, why)
+        return reel
+
+    async def _reel(self, request: PublishRequest, session: UploadSession) -> PostResult:
+        channel = request.channel
+        assert self._reels is not None
+        reels_base = str(channel.options.get("reels_base_url", DEFAULT_REELS_BASE_URL)).rstrip("/")
+        graph = f"{reels_base}/{channel.options.get('version', DEFAULT_VERSION)}"
+        page_id = self._option(channel, "page_id")
+        page = StaticToken(channel.name, (await self._secrets.of(channel, ("page_token",)))["page_token"])
+        size = await stored_size(self._storage, request.rendition.key)
+        saved = session.load(FacebookReel)
+        if saved is None or saved.size != size:
+            video_id, upload_url = await self._reel_start(graph, page_id, page)
+            saved = FacebookReel(video_id=video_id, upload_url=upload_url, size=size)
+            session.save(saved)  # durable before the first byte
+            self._reels.record_reel(page_id, video_id)
+        if not saved.uploaded:
+            await self._reel_upload(graph, saved, page, request)
+            saved = replace(saved, uploaded=True)
+            session.save(saved)
+        url = f"https://www.facebook.com/reel/{saved.video_id}"
+        if saved.publishing and await self._reel_published(graph, saved.video_id, page):
+            return PostResult(post_id=saved.video_id, url=url)
+        session.save(replace(saved, publishing=True))
+        await self._reel_finish(graph, page_id, page, saved.video_id, request)
+        return PostResult(post_id=saved.video_id, url=url)
+
+    async def _reel_start(self, graph: str, page_id: str, page: TokenSource) -> tuple[str, str]:
+        async def attempt() -> tuple[str, str]:
+            response = await self._http.post(
+                f"{graph}/{page_id}/video_reels", data={"upload_phase": "start", "access_token": await page.token()}
+            )
+            body = await self._json(response, "start reel")
+            if not body.get("video_id") or not body.get("upload_url"):
+                raise PermanentError(f"start reel answered without a video id and upload URL: {str(body)[:200]}")
+            return str(body["video_id"]), str(body["upload_url"])
+
+        return await with_backoff(self._policy, "start reel", attempt)
+
+    async def _reel_status(self, graph: str, video_id: str, page: TokenSource) -> dict[str, Any]:
+        response = await self._http.get(
+            f"{graph}/{video_id}", params={"fields": "status", "access_token": await page.token()}
+        )
+        return dict((await self._json(response, "reel status")).get("status") or {})
+
+    async def _reel_upload(self, graph: str, reel: FacebookReel, page: TokenSource, request: PublishRequest) -> None:
+        reader = RangeReader(self._storage, request.rendition.key, reel.size)
+        offset: int | None = None
+
+        async def attempt() -> None:
+            nonlocal offset
+            if offset is None:
+                # Where the upload stands (0 for a new one): the source of truth after any interruption.
+                status = await self._reel_status(graph, reel.video_id, page)
+                offset = int((status.get("uploading_phase") or {}).get("bytes_transferred", 0))
+            start = offset
+            if start >= reel.size:
+                return
+            try:
+                response = await authorized_request(
+                    self._http,
+                    page,
+                    "POST",
+                    reel.upload_url,
+                    scheme="OAuth ",
+                    body=lambda: reader.stream(start),
+                    headers={
+                        "offset": str(start),
+                        "file_size": str(reel.size),
+                        "Content-Length": str(reel.size - start),
+                    },
+                )
+                body = await self._json(response, "upload reel")
+            except Exception:
+                offset = None  # ask again before the next attempt
+                raise
+            if body.get("success") is not True:
+                offset = None
+                raise PermanentError(f"upload reel answered without success: {str(body)[:200]}")
+
+        try:
+            await with_backoff(self._policy, "upload reel", attempt)
+        finally:
+            await reader.aclose()
+
+    async def _reel_published(self, graph: str, video_id: str, page: TokenSource) -> bool:
+        """Whether an earlier finish went through (its answer lost): the publishing phase began or ended."""
+        status = await with_backoff(self._policy, "reel status", lambda: self._reel_status(graph, video_id, page))
+        return (status.get("publishing_phase") or {}).get("status") in ("in_progress", "complete")
+
+    async def _reel_finish(
+        self, graph: str, page_id: str, page: TokenSource, video_id: str, request: PublishRequest
+    ) -> None:
+        text = request.text
+        description = f"{text.title}\n\n{text.description}" if text.description else text.title
+
+        tried = False
+
+        async def attempt() -> None:
+            nonlocal tried
+            if tried and await self._reel_published(graph, video_id, page):
+                return  # an earlier finish went through with its answer lost
+            tried = True
+            response = await self._http.post(
+                f"{graph}/{page_id}/video_reels",
+                data={
+                    "upload_phase": "finish",
+                    "video_id": video_id,
+                    "video_state": "PUBLISHED",
+                    "description": description,
+                    "access_token": await page.token(),
+                },
+            )
+            body = await self._json(response, "publish reel")
+            if body.get("success") is not True:
+                raise PermanentError(f"publish reel answered without success: {str(body)[:200]}")
+
+        await with_backoff(self._policy, "publish reel", attempt)
+
+    async def _video(self, request: PublishRequest, session: UploadSession) -> PostResult:
         channel = request.channel
         base = str(channel.options.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
         graph = f"{base}/{channel.options.get('version', DEFAULT_VERSION)}"
