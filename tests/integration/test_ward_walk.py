@@ -37,6 +37,7 @@ from loa_core.contracts import (
     RenditionsReady,
     layout,
 )
+from loa_core.contracts.feedback import feedback_item_id
 from loa_core.kafka import EventProducer
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_metrics.api import create_api
@@ -61,6 +62,7 @@ PERSON_A = "nguoi.phuong.a"
 STATIC = new_token()  # a district admin (LOA_API_TOKEN_HASHES of both services)
 # Routes that carry no ward's data: health and Prometheus.
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
+ITEM_A = feedback_item_id("a-local", "comment-of-ward-a")  # an inbox item of ward A
 
 
 @dataclass
@@ -211,6 +213,7 @@ def _fill(path: str, wards: Wards) -> str:
         "channel": "a-local",
         "kind": "logo",  # of a channel's branding (a footage's still: refused as unknown after the ward check)
         "profile": "youtube",  # a footage's cut
+        "item_id": ITEM_A,
         **wards.archived,
     }
     filled = path
@@ -259,6 +262,13 @@ def _ingest_request(method: str, path: str, wards: Wards) -> dict[str, Any]:
         return {"json": {"publish_at": None}}
     if (method, path) == ("POST", "/subtitles"):
         return {"params": {"ward": WARD_A}, "content": "1\n00:00:01,000 --> 00:00:02,000\nchào\n".encode()}
+    inbox_bodies = {
+        "/inbox/{item_id}/assign": {"assignee": wards.a_account},
+        "/inbox/{item_id}/tag": {"topic": "dien"},
+        "/inbox/{item_id}/reply": {"text": "Cảm ơn anh"},
+    }
+    if method == "POST" and path in inbox_bodies:
+        return {"json": inbox_bodies[path]}
     if (method, path) == ("POST", "/channels/{name}/branding/{kind}"):
         return {"files": {"file": ("logo.png", b"\x89PNG", "image/png")}}
     return {"headers": headers}
@@ -299,6 +309,7 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_ingest_route(wards: Wards) -> No
     assert by_route[("POST", "/wards")] == 403
     assert by_route[("POST", "/posts/{footage_id}/{channel}/edit")] == 404
     assert by_route[("POST", "/posts/{footage_id}/{channel}/unpublish")] == 404
+    assert by_route[("POST", "/inbox/{item_id}/reply")] == by_route[("GET", "/inbox/{item_id}")] == 404
     assert by_route[("POST", "/subtitles")] == 422, "ward B stores no subtitles under ward A's name"
     assert by_route[("POST", "/posts/{footage_id}/{channel}/reschedule")] == 404
     assert by_route[("GET", "/schedule/posts")] == 200, "ward B's calendar: its own posts only (markers checked)"

@@ -20,6 +20,8 @@ from loa_core.contracts import (
     FootageMetadata,
     FootageUploaded,
     FootageView,
+    InboxItem,
+    InboxList,
     RenditionsReady,
     TopicSpec,
     UnsupportedSchemaVersion,
@@ -35,6 +37,7 @@ RESPONSES: dict[str, type[Versioned]] = {
     "footage.view": FootageView,
     "verification.request": VerifyRequest,
     "verification.answer": Verification,
+    "inbox.item": InboxItem,
 }
 
 
@@ -96,6 +99,17 @@ def test_footage_view_examples_of_every_accepted_version_decode() -> None:
                 FootageView.model_validate(raw)  # no misspelt field hides in the example
     listing = FootageList(items=tuple(FootageView.model_validate(r) for r in _view_examples(1)), limit=2, offset=0)
     assert FootageList.from_bytes(listing.to_bytes()) == listing
+
+
+def test_inbox_item_examples_decode_and_a_list_of_them_round_trips() -> None:
+    raw = json.loads((EXAMPLES / "inbox.item.v1.json").read_text("utf-8"))
+    items = tuple(InboxItem.from_bytes(_wire(r)) for r in raw)
+    for r, item in zip(raw, items, strict=True):
+        InboxItem.model_validate(r)  # no misspelt field hides in the example
+        assert InboxItem.from_bytes(item.to_bytes()) == item
+    assert [r.state for i in items for r in i.replies] == ["posted", "failed"]
+    listing = InboxList(items=items, limit=50, offset=0, topics=("dien", "ha-tang"), open=2, overdue=1)
+    assert InboxList.from_bytes(listing.to_bytes()) == listing
 
 
 def test_a_newer_metrics_fields_in_the_status_view_are_ignored_and_a_newer_shape_refused() -> None:

@@ -15,6 +15,8 @@ from loa_core.contracts import (
     ALL_TOPICS,
     CHANNEL_REGISTRY,
     DEAD_LETTER,
+    FEEDBACK_ACTIONS,
+    FEEDBACK_DONE,
     FEEDBACK_RECEIVED,
     FOOTAGE_STATUSES,
     FOOTAGE_UPLOADED,
@@ -201,8 +203,10 @@ def test_the_routing_of_the_pipeline() -> None:
         POSTS_DECISIONS,
         POSTS_ACTIONS,
         POSTS_SCHEDULE,
+        FEEDBACK_ACTIONS,
         CHANNEL_REGISTRY,
     )
+    assert FEEDBACK_ACTIONS in topics_consumed_by("metrics") and FEEDBACK_DONE in topics_consumed_by("metrics")
     assert POSTS_CHANGED in topics_produced_by("publisher") and POSTS_CHANGED in topics_consumed_by("metrics")
     # Metrics collects the citizens' feedback (poller and webhooks) and projects it: it is both ends of the topic.
     assert FEEDBACK_RECEIVED in topics_produced_by("metrics") and FEEDBACK_RECEIVED in topics_consumed_by("metrics")

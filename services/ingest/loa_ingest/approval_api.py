@@ -21,6 +21,7 @@ from loa_core.contracts import (
     Channel,
     ChannelName,
     ChannelState,
+    FeedbackAction,
     FootageId,
     PostAction,
     PostDecision,
@@ -63,10 +64,13 @@ class Decided(BaseModel):
     decision: PostDecision | None = None
     action: PostAction | None = None
     schedule: PostSchedule | None = None  # a reschedule or a cancel (contracts.schedule)
+    feedback: FeedbackAction | None = None  # an act on an inbox item (contracts.feedback)
     sent: bool  # whether it is known to be on posts.decisions / posts.actions (else it is sent shortly)
 
 
 def decided(entry: Recorded) -> Decided:
+    if isinstance(entry.entry, FeedbackAction):
+        return Decided(feedback=entry.entry, sent=entry.sent)
     if isinstance(entry.entry, PostAction):
         return Decided(action=entry.entry, sent=entry.sent)
     if isinstance(entry.entry, PostSchedule):

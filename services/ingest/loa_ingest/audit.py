@@ -1,10 +1,12 @@
-"""The audit log of approvers' decisions and of people's actions on published posts, kept in ingest's database, and
-their records on `posts.decisions` (a `PostDecision`) and `posts.actions` (a `PostAction`: edit the text, unpublish).
+"""The audit log of approvers' decisions, of people's actions on published posts and of their acts on the citizens'
+inbox, kept in ingest's database, and their records on `posts.decisions` (a `PostDecision`), `posts.actions` (a
+`PostAction`: edit the text, unpublish) and `feedback.actions` (a `FeedbackAction`).
 
 An action's row keeps the action kind (edit, unpublish) in `decision`, its new text (edit) in `text` and how it is
 taken down (unpublish) in `reason`; `cuts` is `{}` and `text_sha256` the new text's (empty for an unpublish). A
 schedule change (`PostSchedule` on `posts.schedule`) is `reschedule` (the new time in `reason`, empty: at once) or
-`cancel`, with `cuts` `{}` and an empty `text_sha256`.
+`cancel`, with `cuts` `{}` and an empty `text_sha256`. An act on an inbox item is `inbox.<kind>` (inbox.assign,
+inbox.reply…) with the item in `item_id` (no footage), the assignee or topic in `reason`, a reply's words in `text`.
 
 Append-only: a decision is one row, written once with the `PostDecision` it sends and never changed or deleted (a
 new decision on the same post is a new row; the newest wins in the publisher). The row is also the outbox (as the
@@ -26,9 +28,11 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Row, Table, Text, inse
 
 from loa_core import db
 from loa_core.contracts import (
+    FEEDBACK_ACTIONS,
     POSTS_ACTIONS,
     POSTS_DECISIONS,
     POSTS_SCHEDULE,
+    FeedbackAction,
     PostAction,
     PostDecision,
     PostSchedule,
@@ -47,7 +51,7 @@ audit_log = Table(
     Column("event_id", Text, nullable=False, unique=True),
     Column("at", Text, nullable=False),  # ISO-8601 UTC, when the decision was made
     Column("ward", Text, nullable=False),
-    Column("footage_id", Text, nullable=False),
+    Column("footage_id", Text),  # None: an act on an inbox item (revision 0009)
     Column("channel", Text, nullable=False),
     Column("decision", Text, nullable=False),  # approved | rejected, or an action: edit | unpublish
     Column("by", Text, nullable=False),  # the account (or, for a token without one, "token:<token id>")
@@ -57,12 +61,14 @@ audit_log = Table(
     Column("text_sha256", Text, nullable=False),
     Column("record", Text, nullable=False),  # the PostDecision (or PostAction), as sent
     Column("sent", Integer, nullable=False),  # whether that record is known to be on the topic
+    Column("item_id", Text),  # the inbox item an act on the citizens' feedback is about (revision 0009)
 )
 
 
 ACTIONS = ("edit", "unpublish")  # `decision` values of an action's row
 SCHEDULE_CHANGES = ("reschedule", "cancel")  # `decision` values of a schedule change's row
-Entry = PostDecision | PostAction | PostSchedule
+INBOX = "inbox."  # the prefix of the `decision` value of an act on an inbox item: inbox.assign, inbox.reply…
+Entry = PostDecision | PostAction | PostSchedule | FeedbackAction
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Recorded:
 
 
 def _read(decision: str, record: str) -> Entry:
+    if decision.startswith(INBOX):
+        return FeedbackAction.read_json(record)
     if decision in SCHEDULE_CHANGES:
         return PostSchedule.read_json(record)
     return PostAction.read_json(record) if decision in ACTIONS else PostDecision.read_json(record)
@@ -87,6 +95,17 @@ def _schedule_row(change: PostSchedule) -> dict[str, Any]:
         "reason": None if change.cancelled else when,
         "cuts": "{}",
         "text": None,
+        "text_sha256": "",
+    }
+
+
+def _feedback_row(act: FeedbackAction) -> dict[str, Any]:
+    return {
+        "decision": INBOX + act.action,
+        "item_id": act.item_id,
+        "reason": act.assignee or act.topic,
+        "cuts": "{}",
+        "text": act.text,
         "text_sha256": "",
     }
 
@@ -118,13 +137,15 @@ class AuditLog:
             "event_id": decision.event_id,
             "at": decision.occurred_at.isoformat(),
             "ward": decision.ward,
-            "footage_id": decision.footage_id,
+            "footage_id": None if isinstance(decision, FeedbackAction) else decision.footage_id,
             "channel": decision.channel,
             "by": decision.by,
             "record": decision.model_dump_json(),
             "sent": 0,
         }
-        if isinstance(decision, PostAction):
+        if isinstance(decision, FeedbackAction):
+            values |= _feedback_row(decision)
+        elif isinstance(decision, PostAction):
             values |= _action_row(decision)
         elif isinstance(decision, PostSchedule):
             values |= _schedule_row(decision)
@@ -156,7 +177,13 @@ class AuditLog:
         return _recorded(row) if row is not None else None
 
     def listed(
-        self, ward: str | None, *, footage_id: str | None = None, limit: int = 1000, offset: int = 0
+        self,
+        ward: str | None,
+        *,
+        footage_id: str | None = None,
+        item_id: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[Recorded]:
         """Decisions and actions oldest first: of `ward` only, or of every ward when None (a district admin)."""
         query = select(audit_log).order_by(audit_log.c.seq).limit(limit).offset(offset)
@@ -164,6 +191,8 @@ class AuditLog:
             query = query.where(audit_log.c.ward == ward)
         if footage_id is not None:
             query = query.where(audit_log.c.footage_id == footage_id)
+        if item_id is not None:
+            query = query.where(audit_log.c.item_id == item_id)
         return [_recorded(r) for r in db.transaction(self._engine, lambda c: c.execute(query).all())]
 
     def schedule_changes(self, ward: str | None) -> list[PostSchedule]:
@@ -177,7 +206,9 @@ class AuditLog:
     # -- the outbox ----------------------------------------------------------------------------------------------
 
     async def _send(self, decision: Entry) -> None:
-        if isinstance(decision, PostAction):
+        if isinstance(decision, FeedbackAction):
+            await self._producer.send(FEEDBACK_ACTIONS, decision)
+        elif isinstance(decision, PostAction):
             await self._producer.send(POSTS_ACTIONS, decision)
         elif isinstance(decision, PostSchedule):
             await self._producer.send(POSTS_SCHEDULE, decision)
@@ -210,6 +241,7 @@ CSV_COLUMNS = (
     "hashtags",
     "text_sha256",
     "event_id",
+    "item_id",
 )
 # A cell starting with one of these is a formula to a spreadsheet: a reason typed as "=HYPERLINK(…)" must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -227,13 +259,19 @@ def audit_csv(entries: list[Recorded]) -> str:
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         d = entry.entry
+        if isinstance(d, FeedbackAction):
+            act = _feedback_row(d)
+            cells = (d.occurred_at.isoformat(), d.ward, "", d.channel, act["decision"], d.by, act["reason"] or "",
+                     "", "", d.text or "", "", "", d.event_id, d.item_id)  # fmt: skip
+            writer.writerow([_cell(value) for value in cells])
+            continue
         if isinstance(d, PostAction):
             writer.writerow([_cell(value) for value in _action_csv(d)])
             continue
         if isinstance(d, PostSchedule):
             change = _schedule_row(d)
             cells = (d.occurred_at.isoformat(), d.ward, d.footage_id, d.channel, change["decision"], d.by,
-                     change["reason"] or "", "", "", "", "", "", d.event_id)  # fmt: skip
+                     change["reason"] or "", "", "", "", "", "", d.event_id, "")  # fmt: skip
             writer.writerow([_cell(value) for value in cells])
             continue
         text = d.text
@@ -251,6 +289,7 @@ def audit_csv(entries: list[Recorded]) -> str:
             " ".join(text.hashtags) if text else "",
             d.text_sha256,
             d.event_id,
+            "",
         )
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
@@ -273,4 +312,5 @@ def _action_csv(a: PostAction) -> tuple[str, ...]:
         "",
         str(text["text_sha256"]),
         a.event_id,
+        "",
     )

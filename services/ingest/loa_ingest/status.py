@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from loa_core.contracts import FootageList, FootageView, Versioned
+from loa_core.contracts import FootageList, FootageView, InboxItem, InboxList, Versioned
 
 log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Versioned)
@@ -70,6 +70,13 @@ class StatusRelay:
 
     async def footage_list(self, params: dict[str, Any], caller_token: str) -> FootageList:
         return await self._get("/footage", params, caller_token, FootageList)
+
+    async def inbox(self, params: dict[str, Any], caller_token: str) -> InboxList:
+        """Metrics' GET /inbox: a page of the caller's ward's inbox (loa_ingest/inbox_api.py)."""
+        return await self._get("/inbox", params, caller_token, InboxList)
+
+    async def inbox_item(self, item_id: str, caller_token: str) -> InboxItem:
+        return await self._get(f"/inbox/{item_id}", {}, caller_token, InboxItem)
 
     async def posts(self, params: dict[str, Any], caller_token: str) -> list[dict[str, Any]]:
         """Metrics' /posts (the caller's ward's published posts, newest first): its items."""

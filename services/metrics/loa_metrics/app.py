@@ -23,6 +23,8 @@ from prometheus_client import REGISTRY
 from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
+    FEEDBACK_ACTIONS,
+    FEEDBACK_DONE,
     FEEDBACK_RECEIVED,
     FOOTAGE_UPLOADED,
     POSTS_CHANGED,
@@ -33,6 +35,8 @@ from loa_core.contracts import (
     Channel,
     ChannelState,
     DeadLetter,
+    FeedbackAction,
+    FeedbackDone,
     FeedbackReceived,
     FootageUploaded,
     PostChanged,
@@ -141,6 +145,14 @@ def create_app(
         metrics.EVENTS_PROJECTED.labels(FEEDBACK_RECEIVED.name).inc()
         projection.feedback.record(event, datetime.now(UTC))
 
+    async def on_feedback_action(event: FeedbackAction) -> None:
+        metrics.EVENTS_PROJECTED.labels(FEEDBACK_ACTIONS.name).inc()
+        projection.inbox.action(event)
+
+    async def on_feedback_done(event: FeedbackDone) -> None:
+        metrics.EVENTS_PROJECTED.labels(FEEDBACK_DONE.name).inc()
+        projection.inbox.done(event)
+
     async def on_dead_letter(event: DeadLetter) -> None:
         metrics.EVENTS_PROJECTED.labels(DEAD_LETTER.name).inc()
         if projection.events.failure(event):
@@ -161,6 +173,8 @@ def create_app(
         POSTS_DECISIONS: on_decision,
         POSTS_CHANGED: on_changed,
         FEEDBACK_RECEIVED: on_feedback,
+        FEEDBACK_ACTIONS: on_feedback_action,
+        FEEDBACK_DONE: on_feedback_done,
         DEAD_LETTER: on_dead_letter,
     }
     # Exactly the topics the contracts route to metrics: consume() refuses one not routed here (UndeclaredTopic), and

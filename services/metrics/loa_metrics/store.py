@@ -177,6 +177,54 @@ leases = Table(
     Column("holder", Text, nullable=False),
     Column("expires_at", Text, nullable=False),
 )
+# The citizens' inbox (revision 0009, loa_metrics/inbox.py): people's acts, the platform's outcomes, a ward's rules.
+inbox_state = Table(
+    "inbox_state",
+    metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("ward", Text, nullable=False),
+    Column("assignee", Text),  # an account id
+    Column("topic", Text),  # a person's tag
+    Column("rule_topic", Text),  # what the ward's rules found in the text when it arrived
+    Column("handled", Integer, nullable=False, server_default="0"),
+    Column("handled_at", Text),
+    Column("hidden", Integer, nullable=False, server_default="0"),  # the newest hide/unhide asked
+    Column("hide_action", Text),  # that hide/unhide's action id (its outcome: inbox_done)
+    Column("first_reply_at", Text),  # when a reply was first posted on the platform
+)
+inbox_actions = Table(
+    "inbox_actions",
+    metadata,
+    Column("action_id", Text, primary_key=True),  # the FeedbackAction's event id: a redelivery is applied once
+    Column("item_id", Text, nullable=False),
+    Column("ward", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("assignee", Text),
+    Column("topic", Text),
+    Column("text", Text),  # a reply's words
+)
+inbox_done = Table(
+    "inbox_done",
+    metadata,
+    Column("action_id", Text, primary_key=True),  # the action it answers
+    Column("item_id", Text, nullable=False),
+    Column("state", Text, nullable=False),  # replied | hidden | unhidden | failed
+    Column("reply_id", Text),
+    Column("reason", Text),
+    Column("at", Text, nullable=False),
+)
+inbox_settings = Table(
+    "inbox_settings",
+    metadata,
+    Column("ward", Text, primary_key=True),
+    Column("target_hours", Integer, nullable=False),
+    Column("rules", Text),  # JSON; NULL: the shipped defaults (loa_metrics/triage.py)
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
 
 
 def ts(moment: datetime) -> str:

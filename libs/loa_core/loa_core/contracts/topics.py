@@ -22,7 +22,7 @@ from loa_core.contracts.events import (
     RenditionsReady,
     TranscodeProgress,
 )
-from loa_core.contracts.feedback import FeedbackDone, FeedbackReceived
+from loa_core.contracts.feedback import FeedbackAction, FeedbackDone, FeedbackReceived
 from loa_core.contracts.schedule import PostSchedule
 
 DAY_MS = 24 * 3600 * 1000
@@ -77,8 +77,13 @@ POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 
 # and the platforms' webhooks) and projects them into each ward's inbox. Kept a year, like the posts they answer, so
 # a replay rebuilds the inbox.
 FEEDBACK_RECEIVED = TopicSpec("feedback.received", FeedbackReceived, "channel", 6, 365 * DAY_MS, (METRICS,), (METRICS,))
-# The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item.
-FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,))
+# People's acts on the citizens' comments and messages in a ward's inbox (assign, tag, handled, reopen, hide, unhide,
+# reply), from ingest (recorded in its audit log first), keyed by the inbox item: metrics applies each to the inbox.
+# Kept a year: the inbox is a record of how a ward answered its citizens (the report upward counts it).
+FEEDBACK_ACTIONS = TopicSpec("feedback.actions", FeedbackAction, "item_id", 6, 365 * DAY_MS, (INGEST,), (METRICS,))
+# The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item; metrics
+# shows it in the item's thread.
+FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Chunks of long footage for the whole transcode group (contracts/chunks.py): keyed by a slot that sends a job's
@@ -113,6 +118,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     POSTS_ACTIONS,
     POSTS_CHANGED,
     POSTS_SCHEDULE,
+    FEEDBACK_ACTIONS,
     FEEDBACK_DONE,
     FEEDBACK_RECEIVED,
     DEAD_LETTER,

@@ -116,3 +116,71 @@ class FootageList(Versioned):
     items: tuple[FootageView, ...]
     limit: int
     offset: int
+
+
+# -- the citizens' inbox (metrics' GET /inbox and /inbox/{item_id}, relayed by ingest to its page) ---------------------
+
+
+class ReplyView(Contract):
+    """One reply in an item's thread: the ward's, sent from Loa (`action_id`: the reply's FeedbackAction, `by` its
+    account; `pending` until the publisher says it is `posted` or `failed`, with the reason), or written on the
+    platform outside Loa (`action_id` None, `posted`, `author_name` as the platform shows it)."""
+
+    action_id: str | None = None
+    text: str
+    by: str | None = None
+    author_name: str = ""
+    at: datetime
+    state: Literal["pending", "posted", "failed"]
+    reason: str | None = None
+    reply_id: str | None = None  # the reply's own id on the platform, once posted
+
+
+class InboxItem(Versioned):
+    """One comment or message in a ward's inbox and what the ward did about it.
+
+    `topic`: a person's tag (`topic_by` "person"), else what the ward's rules found in the text (`topic_by` "rule"),
+    else None. `due_at`: when the ward's response-time target runs out (`written_at` + target); `overdue`: it ran
+    out and the item is neither handled nor answered. `hidden`: the newest hide/unhide asked hid it (`hide_state`:
+    where that stands on the platform, `hide_reason`: why it failed)."""
+
+    item_id: str
+    ward: WardId = DEFAULT_WARD
+    channel: ChannelName
+    platform: str
+    kind: Literal["comment", "message"]
+    external_id: str
+    thread_id: str | None = None
+    post_id: str | None = None
+    footage_id: str | None = None
+    post_title: str | None = None  # the title of the footage the comment is under, when Loa posted it
+    author_name: str = ""
+    text: str
+    truncated: bool = False
+    url: str | None = None
+    written_at: datetime
+    topic: str | None = None
+    topic_by: Literal["rule", "person"] | None = None
+    assignee: str | None = None  # an account id
+    handled: bool = False
+    handled_at: datetime | None = None
+    hidden: bool = False
+    hide_state: Literal["pending", "done", "failed"] | None = None
+    hide_reason: str | None = None
+    first_reply_at: datetime | None = None
+    due_at: datetime | None = None
+    overdue: bool = False
+    replies: tuple[ReplyView, ...] = ()
+
+
+class InboxList(Versioned):
+    """A page of a ward's inbox, newest first, with the ward's topics (what a tag may name) and its response-time
+    target in hours, and how many of its items are open and overdue (of the whole inbox, not the page)."""
+
+    items: tuple[InboxItem, ...]
+    limit: int
+    offset: int
+    topics: tuple[str, ...] = ()
+    target_hours: int = 48
+    open: int = 0
+    overdue: int = 0

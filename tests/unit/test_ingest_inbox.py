@@ -1,0 +1,261 @@
+"""Ingest's inbox routes (loa_ingest/inbox_api.py) over a real SQLite database and the audit log, with metrics' side
+(the inbox it reads items from, ward-filtered by the caller) as an in-process fake: who may act, another ward's item
+is 404, what a platform's API cannot do is refused with where to do it by hand, and each act is recorded in the
+audit log and sent on feedback.actions naming exactly the item metrics holds."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from loa_core import db
+from loa_core.auth import Role, bearer_dependency
+from loa_core.channels import Channel
+from loa_core.contracts import FEEDBACK_ACTIONS, INGEST, Event, FeedbackAction, InboxItem, InboxList, TopicSpec
+from loa_core.contracts.feedback import feedback_item_id
+from loa_core.kafka import EventProducer
+from loa_ingest.access import TokenStore
+from loa_ingest.accounts import LockoutPolicy, People
+from loa_ingest.approval_api import approval_router
+from loa_ingest.audit import AuditLog, audit_csv
+from loa_ingest.channels import ChannelStore
+from loa_ingest.inbox_api import inbox_router, who_may
+from loa_ingest.status import StatusRefused
+from tests.support.bilingual import assert_bilingual
+
+P1_YOUTUBE = Channel(name="p1-youtube", platform="youtube", profiles=("youtube",), ward="p1")
+P1_FACEBOOK = Channel(name="p1-facebook", platform="facebook", profiles=("youtube",), ward="p1", approval_required=True)
+P1_ZALO = Channel(name="p1-zalo", platform="zalo", profiles=("zalo",), ward="p1")
+P2_YOUTUBE = Channel(name="p2-youtube", platform="youtube", profiles=("youtube",), ward="p2")
+
+
+def item(channel: Channel, external_id: str, kind: str = "comment", **more: Any) -> InboxItem:
+    return InboxItem(
+        item_id=feedback_item_id(channel.name, external_id),
+        ward=channel.ward,
+        channel=channel.name,
+        platform=channel.platform,
+        kind=kind,  # type: ignore[arg-type]
+        external_id=external_id,
+        text="Đường Lê Lợi bị ngập nước mỗi khi mưa",
+        written_at=datetime(2026, 12, 1, 2, 8, tzinfo=UTC),
+        **more,
+    )
+
+
+YT = item(P1_YOUTUBE, "Ugx1.reply", thread_id="Ugx1")
+FB = item(P1_FACEBOOK, "123_456")
+ZALO = item(P1_ZALO, "msg-1", kind="message")
+OTHER = item(P2_YOUTUBE, "Ugz9")
+
+
+class Metrics:
+    """Metrics' inbox as ingest sees it: an item of the caller's ward, else metrics' 404."""
+
+    def __init__(self, tokens: TokenStore) -> None:
+        self.tokens = tokens
+        self.items = {i.item_id: i for i in (YT, FB, ZALO, OTHER)}
+        self.asked: list[dict[str, Any]] = []
+
+    async def _ward(self, token: str) -> str | None:
+        caller = await self.tokens.caller_of(token)
+        assert caller is not None
+        return caller.ward_filter()
+
+    async def inbox_item(self, item_id: str, caller_token: str) -> InboxItem:
+        ward = await self._ward(caller_token)
+        found = self.items.get(item_id)
+        if found is None or (ward is not None and found.ward != ward):
+            raise StatusRefused(404, "No such item. / Không có mục này.")
+        return found
+
+    async def inbox(self, params: dict[str, Any], caller_token: str) -> InboxList:
+        ward = await self._ward(caller_token)
+        self.asked.append(params)
+        items = tuple(i for i in self.items.values() if ward is None or i.ward == ward)
+        return InboxList(items=items, limit=params["limit"], offset=params["offset"])
+
+
+class Acts(EventProducer):
+    def __init__(self) -> None:
+        super().__init__("127.0.0.1:1", service=INGEST)
+        self.sent: list[FeedbackAction] = []
+        self.down = False
+
+    async def send(self, spec: TopicSpec, event: Event) -> None:
+        if spec is not FEEDBACK_ACTIONS:
+            return  # the channels' registry records
+        assert isinstance(event, FeedbackAction)
+        if self.down:
+            raise ConnectionError("broker away")
+        self.sent.append(event)
+
+
+class Env:
+    def __init__(self, tmp_path: Path) -> None:
+        engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
+        db.migrate(engine, INGEST)
+        self.producer = Acts()
+        self.tokens = TokenStore(engine)
+        self.audit = AuditLog(engine, self.producer)
+        self.people = People(
+            engine, None, LockoutPolicy(), hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        )
+        for ward in ("p1", "p2"):
+            self.people.create_ward(ward, ward)
+        self.metrics = Metrics(self.tokens)
+        channels = ChannelStore(engine, self.producer)
+        channels.import_if_empty([P1_YOUTUBE, P1_FACEBOOK, P1_ZALO, P2_YOUTUBE])
+
+        def requires(role: Role):  # type: ignore[no-untyped-def]
+            return bearer_dependency(frozenset, self.tokens, need=role)
+
+        app = FastAPI()
+        app.include_router(approval_router(channels, self.audit, requires))
+        app.include_router(inbox_router(self.metrics, channels, self.audit, self.people, requires))
+        self.client = TestClient(app)
+
+    def token(self, role: Role, ward: str = "p1") -> dict[str, str]:
+        issued = self.tokens.create(role, f"{role} of {ward}", "test", ward)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    yield Env(tmp_path)
+
+
+def test_an_editor_tags_assigns_marks_handled_and_replies_and_each_act_is_audited_and_sent(env: Env) -> None:
+    editor = env.token("editor")
+    person = env.people.create("lan", "Chị Lan", "p1", "editor", "mật khẩu đủ dài 1", "test")
+    base = f"/inbox/{YT.item_id}"
+    assert env.client.post(f"{base}/tag", json={"topic": "ha-tang"}, headers=editor).status_code == 202
+    assert env.client.post(f"{base}/assign", json={"assignee": person.id}, headers=editor).status_code == 202
+    answer = env.client.post(f"{base}/reply", json={"text": "Phường đã ghi nhận, cảm ơn anh."}, headers=editor)
+    assert answer.status_code == 202, answer.text
+    assert env.client.post(f"{base}/handled", headers=editor).status_code == 202
+    assert env.client.post(f"{base}/reopen", headers=editor).status_code == 202
+    assert env.client.post(f"{base}/assign", json={}, headers=editor).status_code == 202  # nobody
+    sent = env.producer.sent
+    assert [a.action for a in sent] == ["tag", "assign", "reply", "handled", "reopen", "assign"]
+    # The item as metrics holds it, never what the request claimed; by: who acted (a token's id, never the token).
+    assert {(a.item_id, a.ward, a.channel, a.external_id, a.thread_id) for a in sent} == {
+        (YT.item_id, "p1", "p1-youtube", "Ugx1.reply", "Ugx1")
+    }
+    assert (sent[0].topic, sent[1].assignee, sent[2].text, sent[5].assignee) == (
+        "ha-tang",
+        person.id,
+        "Phường đã ghi nhận, cảm ơn anh.",
+        None,
+    )
+    assert all(a.by.startswith("token:") and a.by != editor["Authorization"] for a in sent)
+    body = answer.json()
+    assert body["sent"] is True and body["feedback"]["event_id"] == sent[2].event_id
+    logged = env.client.get("/audit", headers=env.token("viewer")).json()
+    assert [entry["feedback"]["action"] for entry in logged] == [
+        "tag",
+        "assign",
+        "reply",
+        "handled",
+        "reopen",
+        "assign",
+    ]
+    assert [e.entry for e in env.audit.listed("p1", item_id=YT.item_id)] == sent
+    rows = list(csv.DictReader(io.StringIO(audit_csv(env.audit.listed("p1")))))
+    assert {k: rows[2][k] for k in ("footage_id", "channel", "decision", "by", "description", "item_id")} == {
+        "footage_id": "",
+        "channel": "p1-youtube",
+        "decision": "inbox.reply",
+        "by": sent[2].by,
+        "description": "Phường đã ghi nhận, cảm ơn anh.",
+        "item_id": YT.item_id,
+    }
+    assert rows[0]["reason"] == "ha-tang" and rows[1]["reason"] == person.id
+
+
+def test_another_wards_item_is_404_and_acts_on_nothing(env: Env) -> None:
+    for path, body in (("tag", {"topic": "dien"}), ("reply", {"text": "x"}), ("handled", None)):
+        response = env.client.post(f"/inbox/{OTHER.item_id}/{path}", json=body, headers=env.token("ward_admin"))
+        assert response.status_code == 404, response.text
+    assert env.client.get(f"/inbox/{OTHER.item_id}", headers=env.token("viewer")).status_code == 404
+    assert env.producer.sent == [] and env.audit.listed(None) == []
+    # A district admin reaches every ward's item.
+    district = env.token("district_admin", "p1")
+    assert env.client.post(f"/inbox/{OTHER.item_id}/handled", headers=district).status_code == 202
+    assert env.producer.sent[0].ward == "p2"
+
+
+def test_viewers_read_editors_act_and_approvers_hide_or_reply_where_approval_is_required(env: Env) -> None:
+    viewer, editor, approver = env.token("viewer"), env.token("editor"), env.token("approver")
+    listing = env.client.get("/inbox", params={"state": "open", "overdue": True}, headers=viewer)
+    assert listing.status_code == 200
+    assert {i["item_id"] for i in listing.json()["items"]} == {YT.item_id, FB.item_id, ZALO.item_id}
+    assert env.metrics.asked[-1] == {
+        "state": "open", "overdue": "true", "assignee": None, "topic": None, "channel": None, "limit": 50, "offset": 0
+    }  # fmt: skip
+    assert env.client.get(f"/inbox/{YT.item_id}", headers=viewer).json()["thread_id"] == "Ugx1"
+    assert env.client.post(f"/inbox/{YT.item_id}/handled", headers=viewer).status_code == 403
+    refused = env.client.post(f"/inbox/{YT.item_id}/hide", headers=editor)
+    assert refused.status_code == 403
+    assert_bilingual(refused.json()["detail"])
+    refused = env.client.post(f"/inbox/{FB.item_id}/reply", json={"text": "Cảm ơn chị"}, headers=editor)
+    assert refused.status_code == 403  # the Facebook channel requires approval
+    assert (
+        env.client.post(f"/inbox/{FB.item_id}/reply", json={"text": "Cảm ơn chị"}, headers=approver).status_code == 202
+    )
+    assert env.client.post(f"/inbox/{YT.item_id}/hide", headers=approver).status_code == 202
+    assert env.client.post(f"/inbox/{YT.item_id}/unhide", headers=approver).status_code == 202
+    assert [(a.channel, a.action) for a in env.producer.sent] == [
+        ("p1-facebook", "reply"),
+        ("p1-youtube", "hide"),
+        ("p1-youtube", "unhide"),
+    ]
+    assert who_may("tag", True) == "editor" and who_may("reply", False) == "editor"
+    assert who_may("reply", True) == who_may("hide", False) == "approver"
+
+
+def test_what_the_platform_cannot_do_is_refused_with_where_to_do_it_by_hand(env: Env) -> None:
+    approver = env.token("approver")
+    refused = env.client.post(f"/inbox/{ZALO.item_id}/hide", headers=approver)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert_bilingual(detail)
+    assert "oa.zalo.me" in detail
+    # A Zalo message is answered through the API (within its consultation window).
+    assert env.client.post(f"/inbox/{ZALO.item_id}/reply", json={"text": "Dạ"}, headers=approver).status_code == 202
+    assert [a.action for a in env.producer.sent] == ["reply"]
+
+
+def test_an_assignee_must_be_a_person_of_the_items_ward_and_a_reply_has_words(env: Env) -> None:
+    editor = env.token("editor")
+    stranger = env.people.create("minh", "Anh Minh", "p2", "editor", "mật khẩu đủ dài 2", "test")
+    for assignee in (stranger.id, "a-000000000000"):
+        refused = env.client.post(f"/inbox/{YT.item_id}/assign", json={"assignee": assignee}, headers=editor)
+        assert refused.status_code == 422
+        assert_bilingual(refused.json()["detail"])
+    assert env.client.post(f"/inbox/{YT.item_id}/reply", json={"text": ""}, headers=editor).status_code == 422
+    long = "ạ" * 2001
+    assert env.client.post(f"/inbox/{YT.item_id}/reply", json={"text": long}, headers=editor).status_code == 422
+    assert env.client.post(f"/inbox/{YT.item_id}/tag", json={"topic": "Điện"}, headers=editor).status_code == 422
+    assert env.producer.sent == []
+
+
+def test_an_act_not_sent_is_sent_again_by_the_outbox_with_the_same_id(env: Env) -> None:
+    env.producer.down = True
+    answer = env.client.post(f"/inbox/{YT.item_id}/handled", headers=env.token("editor"))
+    assert answer.status_code == 202 and answer.json()["sent"] is False
+    env.producer.down = False
+    assert asyncio.run(env.audit.send_pending()) == 1
+    (sent,) = env.producer.sent
+    assert sent.event_id == answer.json()["feedback"]["event_id"]
+    assert asyncio.run(env.audit.send_pending()) == 0
