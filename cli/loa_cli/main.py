@@ -12,6 +12,7 @@ import typer
 
 from loa_cli.approval import approval_app, awaiting_approvers
 from loa_cli.config import CliConfig, ConfigError, load_config
+from loa_cli.provenance import provenance_app
 from loa_cli.tus import UploadError, cannot_reach, upload_resumable
 from loa_cli.verify import verify
 from loa_core.channels import load_channels
@@ -115,6 +116,7 @@ def upload(
 
 
 app.add_typer(approval_app, name="approval")  # approve, reject, audit (loa_cli/approval.py)
+app.add_typer(provenance_app, name="provenance")  # signing keys, where ingest runs (loa_cli/provenance.py)
 token_app = typer.Typer(help="API tokens (admins) / mã truy cập (quản trị).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -40,6 +40,8 @@ class PublisherProcess:
             "LOA_RETRY_MAX_S": "0.5",
             "LOA_SCHEDULE_POLL_S": "0.5",
             "LOA_BROKER_SESSION_TIMEOUT_S": "10",
+            # Most tests post synthetic bytes (no video, nothing to sign); the signing tests turn it on.
+            "LOA_SIGN_CUTS": "false",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -299,7 +299,8 @@ def created(description: str) -> Action:
 
 
 # How Loa's edits are named as C2PA actions (C2PA 2.1 "Actions": the standard list has no "trimmed").
-TRIMMED = "c2pa.edited"  # a span cut from the footage (parameters: start_s, end_s)
+EDITED = "c2pa.edited"
+TRIMMED = EDITED  # a span cut from the footage (parameters: start_s, end_s)
 REFRAMED = "c2pa.cropped"  # reframed to another aspect ratio (9:16 from 16:9)
 RESIZED = "c2pa.resized"
 SUBTITLES = "c2pa.edited"  # burned-in subtitles ("c2pa.placed" is for an ingredient placed into the asset)
@@ -308,6 +309,43 @@ LOUDNESS = "c2pa.edited"  # loudness normalised (EBU R128); C2PA has no audio-le
 COLOUR = "c2pa.color_adjustments"
 TRANSCODED = "c2pa.transcoded"
 PUBLISHED = "c2pa.published"
+
+
+# Each edit transcode records (contracts.events.Edit) as a C2PA action, with what it was in words.
+EDIT_ACTIONS: dict[str, tuple[str, str]] = {
+    "trimmed": (TRIMMED, "trimmed: a span of the footage kept"),
+    "reframed": (REFRAMED, "reframed to the platform's aspect ratio"),
+    "resized": (RESIZED, "scaled to the platform's size"),
+    "subtitles": (SUBTITLES, "subtitles burned in"),
+    "logo": (LOGO, "the ward's logo drawn over the picture"),
+    "intro": (EDITED, "the channel's intro put before the footage"),
+    "outro": (EDITED, "the channel's outro put after the footage"),
+    "loudness": (LOUDNESS, "loudness normalised (EBU R128)"),
+}
+
+
+def actions_for(
+    edits: Iterable[str],
+    *,
+    trim_start_s: float | None = None,
+    trim_end_s: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    channel: str,
+) -> list[Action]:
+    """A cut's C2PA actions (pure): created from the ward's capture, each edit transcode made, then published on
+    `channel`. Unknown edit words (a newer transcode) are kept as c2pa.edited with the word."""
+    actions = [created("cut by Loa from the ward's footage")]
+    for edit in edits:
+        name, words = EDIT_ACTIONS.get(edit, ("c2pa.edited", edit))
+        parameters: dict[str, Any] = {"loa:edit": edit}
+        if edit == "trimmed":
+            parameters |= {k: v for k, v in (("start_s", trim_start_s), ("end_s", trim_end_s)) if v is not None}
+        if edit in ("reframed", "resized") and width and height:
+            parameters |= {"width": width, "height": height}
+        actions.append(Action(name, words, parameters))
+    actions.append(Action(PUBLISHED, f"published on channel {channel}", {"loa:channel": channel}))
+    return actions
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from loa_ingest.credentials import reencrypt
 from loa_ingest.oauth_api import ChannelSignIn
+from loa_ingest.provenance_api import provenance_router
+from loa_ingest.provenance_keys import provenance_keys
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
 from loa_ingest.signin import Gate
@@ -81,6 +83,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         audit,
         verify_page(settings),
     )
+    api.include_router(provenance_router(settings, provenance_keys(settings, state.engine)))
     tus: TusUploads = api.state.tus
 
     # The outboxes: what was recorded to be sent on Kafka and is not known to be sent (a crash, a failed send).

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from loa_core import db
 from loa_core.auth import hash_token
 from loa_core.secrets import SecretBox, SecretUndecryptable
+from loa_ingest.provenance_keys import ENCRYPTED_COLUMNS as PROVENANCE_KEYS
 
 metadata = MetaData()
 oauth_states = Table(
@@ -202,6 +203,7 @@ EncryptedColumn = tuple[Table, str, tuple[str, ...]]
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     (channel_credentials, "tokens", ("channel", "connection_id")),
     (oauth_states, "verifier", ("state_sha256",)),
+    *PROVENANCE_KEYS,  # the wards' and the root's signing keys (loa_ingest/provenance_keys.py)
 )
 
 

@@ -40,6 +40,7 @@ from loa_publisher.ledger import Ledger
 from loa_publisher.notify import Notifier
 from loa_publisher.publish import Publisher
 from loa_publisher.settings import PublisherSettings
+from loa_publisher.signing import CutSigner, IngestKeys, NoKeys
 
 SERVICE = PUBLISHER
 log = logging.getLogger(__name__)
@@ -82,6 +83,17 @@ def build_adapters(
     }
 
 
+def cut_signer(settings: PublisherSettings, storage: Storage, http: httpx.AsyncClient) -> CutSigner | None:
+    """Each post's cut signed with its ward's key from ingest (none without LOA_INGEST_URL and LOA_SERVICE_TOKEN:
+    then every post fails, said so, rather than go out unsigned)."""
+    if not settings.sign_cuts:
+        log.warning("LOA_SIGN_CUTS is off: cuts are published without a C2PA manifest")
+        return None
+    token = settings.service_token.get_secret_value() if settings.service_token else None
+    keys = IngestKeys(settings.ingest_url, token, http) if settings.ingest_url and token else NoKeys()
+    return CutSigner(storage, keys, settings.data_dir / "signing")
+
+
 def http_client() -> httpx.AsyncClient:
     # Long write/read timeouts: a chunk of several MB on a slow uplink; connect fails fast.
     return httpx.AsyncClient(timeout=httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=30.0))
@@ -109,6 +121,7 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
         heartbeat=timedelta(seconds=settings.heartbeat_s),
         abandoned_after=timedelta(seconds=settings.abandoned_after_s),
         notify=Notifier(settings, http).awaiting,
+        signer=cut_signer(settings, storage, http),
     )
 
     async def handle(event: RenditionsReady) -> None:

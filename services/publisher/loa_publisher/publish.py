@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from loa_core.channels import Channel
@@ -76,6 +76,7 @@ from loa_publisher.decide import (
 )
 from loa_publisher.ledger import ActionEntry, Ledger, LedgerEntry, PostKey, PostState
 from loa_publisher.notify import AwaitingApproval
+from loa_publisher.signing import CutNotSigned, CutSigner
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class Publisher:
         abandoned_after: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = utc_now,
         notify: Callable[[AwaitingApproval], Awaitable[None]] | None = None,
+        signer: CutSigner | None = None,
     ) -> None:
         self.channels = channels
         self.adapters = adapters
@@ -148,6 +150,9 @@ class Publisher:
         self.abandoned_after = abandoned_after
         self.clock = clock
         self.notify = notify  # tells the ward's approvers when a post first waits for them
+        # Signs each post's cut (C2PA) before its upload; the bootstrap always passes one (None: tests that post
+        # synthetic bytes, which are no video).
+        self.signer = signer
         self._locks: dict[PostKey, asyncio.Lock] = {}
 
     async def handle(self, event: RenditionsReady) -> None:
@@ -504,6 +509,10 @@ class Publisher:
         )
         heartbeat = asyncio.create_task(self._heartbeat(key))
         try:
+            if self.signer is not None:
+                # Signed once, before the first byte goes out: a retry finds the same signed copy.
+                signed = await self.signer.signed(event, post.rendition, channel, publish_at)
+                request = replace(request, rendition=signed)
             with metrics.upload(channel.platform):
                 result = await adapter.publish(request, session)
         except QuotaExceeded as exc:
@@ -538,6 +547,12 @@ class Publisher:
             self.ledger.schedule(key, self.clock(), request=request_json, ward=event.ward, reason=DISCONNECTED)
             log.warning("%s waits: channel %s lost its authorization on %s", key, channel.name, channel.platform)
             return
+        except CutNotSigned as exc:
+            # Not published, and said so; retryable (`loa retry`) once the key or the cut is fixed.
+            reason = redact(str(exc))
+            self.ledger.mark_failed(key, reason)
+            await self._failed(key, event.ward, channel.name, channel.platform, reason, retryable=True)
+            raise PermanentError(reason) from exc
         except PermanentError as exc:
             reason = failure_reason(channel.platform, exc)
             self.ledger.mark_failed(key, reason)

@@ -23,6 +23,9 @@ class PublisherSettings(CommonSettings):
     # The service token that reads connected channels' credentials from ingest (LOA_INGEST_URL); ingest knows its
     # sha256 (LOA_SERVICE_TOKEN_HASHES). `make run` generates one.
     service_token: SecretStr | None = None
+    # Sign every post's cut with its ward's key (a C2PA manifest, from ingest over the service token) before its
+    # upload; a cut that cannot be signed is not published. Off only for test stacks that post synthetic bytes.
+    sign_cuts: bool = True
     # YouTube chunk size: a multiple of 256 KiB. Chunks are streamed from storage in 2 MiB pieces, so this sets
     # how much is re-sent after an interruption and how many round trips an upload takes, not memory.
     youtube_chunk_bytes: int = 32 * 1024 * 1024

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loa_core.contracts.events import Edit
 from loa_core.media import ProbeResult
 from loa_transcode.colour import BT709, OUTPUT_TAGS, to_bt709
 from loa_transcode.loudness import Loudness, clamped
@@ -163,6 +164,29 @@ def _num(value: float) -> str:
 
 def same_aspect(info: SourceInfo, target: Target) -> bool:
     return abs(info.aspect - target.width / target.height) / (target.width / target.height) < ASPECT_TOLERANCE
+
+
+def edits_of(job: Job, target: Target) -> tuple[Edit, ...]:
+    """What making `target` from the footage did to it, as its C2PA manifest will say (pure): the span kept, a
+    reframe to another aspect ratio, a scale, burned-in subtitles, the logo, the bumpers, the loudness."""
+    info = job.info
+    found: list[Edit] = []
+    if job.trim.start_s > 0 or (job.trim.end_s is not None and job.trim.end_s < info.duration_s):
+        found.append("trimmed")
+    if not same_aspect(info, target):
+        found.append("reframed")
+    if (info.width, info.height) != (target.width, target.height):
+        found.append("resized")
+    added: tuple[tuple[Edit, object], ...] = (
+        ("subtitles", job.subtitles),
+        ("logo", job.logo),
+        ("intro", job.intro),
+        ("outro", job.outro),
+    )
+    found += [edit for edit, done in added if done is not None]
+    if job.loudness is not None:
+        found.append("loudness")
+    return tuple(found)
 
 
 def loudnorm_filter(loudness: Loudness | None) -> str:

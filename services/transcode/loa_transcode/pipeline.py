@@ -23,6 +23,7 @@ from pathlib import Path
 from loa_core import subtitles as srt
 from loa_core.channels import Channel
 from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
+from loa_core.contracts.events import Edit
 from loa_core.fingerprint import fingerprint_file
 from loa_core.hashing import sha256_file
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
@@ -39,6 +40,7 @@ from loa_transcode.graph import (
     Trim,
     build_args,
     crop_script,
+    edits_of,
     measure_job_loudness_args,
     measure_loudness_args,
     passthrough_problems,
@@ -222,7 +224,10 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
         prints = {o.path: await _fingerprint(o.path) for o in job.outputs}
-        renditions = [await _checked(out, info, loudness is not None, event, prints[out.path]) for out in cuts]
+        renditions = [
+            await _checked(out, info, loudness is not None, event, prints[out.path], edits_of(job, out.target))
+            for out in cuts
+        ]
         images = await _stills(job, event, workdir, every_s)
         ready = RenditionsReady(
             event_id=announcement_id(event),
@@ -231,6 +236,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
             metadata=event.metadata,
             renditions=tuple(renditions),
             images=tuple(image for image, _ in images),
+            source_sha256=event.media.sha256,
         )
         # Each file goes to the key its announcement names.
         files = [(r.key, o.path) for r, o in zip(renditions, cuts, strict=True)] + [
@@ -379,7 +385,12 @@ async def _fingerprint(path: Path) -> str:
 
 
 async def _checked(
-    out: Output, info: SourceInfo, loud: bool, event: FootageUploaded, fingerprint: str | None = None
+    out: Output,
+    info: SourceInfo,
+    loud: bool,
+    event: FootageUploaded,
+    fingerprint: str | None = None,
+    edits: tuple[Edit, ...] = (),
 ) -> Rendition:
     target: Target = out.target
     found = await _probe(out.path, f"the {target.name} cut")
@@ -407,6 +418,7 @@ async def _checked(
         # What an approval pins (contracts.decisions): hashed off the loop, as the file is large.
         sha256=await asyncio.to_thread(sha256_file, out.path),
         fingerprint=fingerprint,
+        edits=edits,  # what the cut's signed manifest says was done (the publisher signs it)
     )
 
 

@@ -57,6 +57,12 @@ class FootageUploaded(Event):
     media: SourceMedia
 
 
+# What transcode did to the footage to make a cut, as the C2PA actions of its signed manifest say it
+# (loa_core.provenance.actions_for): a span kept, reframed to another aspect ratio, scaled, subtitles burned in,
+# the channel's logo drawn over it, its intro or outro added, its loudness normalised.
+Edit = Literal["trimmed", "reframed", "resized", "subtitles", "logo", "intro", "outro", "loudness"]
+
+
 class Rendition(Contract):
     profile: ProfileName
     key: str
@@ -71,6 +77,8 @@ class Rendition(Contract):
     # The cut's perceptual fingerprint (loa_core.fingerprint's text form, "pf1:..."), so a copy re-encoded by a
     # platform can be recognised (contracts.verification). None in events from before it was computed.
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=400_000)] | None = None
+    # What was done to the footage to make this cut; empty in events from before it was recorded.
+    edits: tuple[Edit, ...] = ()
 
 
 class Image(Contract):
@@ -95,6 +103,8 @@ class RenditionsReady(Event):
     metadata: FootageMetadata
     renditions: tuple[Rendition, ...] = Field(min_length=1)
     images: tuple[Image, ...] = ()
+    # The raw footage's sha256 (SourceMedia.sha256), which each cut's C2PA manifest names; None in older events.
+    source_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class TranscodeProgress(Event):

@@ -13,6 +13,8 @@ never builds a key: it takes the one in the event. Writers build every key here,
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
     branding/<ward>/<channel>/<kind>-<digest>.<ext>  a channel's logo, intro or outro, as uploaded   (ingest)
     subtitles/<ward>/<digest>.srt             an SRT file checked on upload (FootageMetadata.subtitles_key) (ingest)
+    signed/<footage_id>/<channel>/<profile>.mp4   a post's cut with its C2PA manifest, signed once (publisher)
+    signed/<footage_id>/<channel>/<profile>.json  written after it: what was signed (a retry reuses it)   (publisher)
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ BRANDING = Area("branding/", "ingest", "each channel's logo, intro and outro, as
 # Named by content and ward: the same file uploaded twice is one object, and a ward only names its own.
 SUBTITLES = Area("subtitles/", "ingest", "SRT subtitle files as an editor uploaded them, checked (UTF-8, timings)")
 
-AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING, SUBTITLES)
+# A post is a cut on a channel, and its manifest names the channel: one signed copy per post, made before its
+# upload and reused by every retry (the upload session resumes the same bytes).
+SIGNED = Area("signed/", "publisher", "each post's cut with its signed C2PA manifest, and what was signed")
+
+AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING, SUBTITLES, SIGNED)
 BRANDING_KINDS = ("logo", "intro", "outro")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # a ward id or a channel name (contracts/base.py)
 _DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
@@ -77,6 +83,14 @@ def image_key(footage_id: str, kind: str) -> str:
 
 def manifest_key(footage_id: str) -> str:
     return f"{renditions_prefix(footage_id)}manifest.json"
+
+
+def signed_key(footage_id: str, channel: str, profile: str) -> str:
+    return f"{SIGNED.prefix}{_id(footage_id)}/{_slug(channel)}/{_slug(profile)}.mp4"
+
+
+def signed_record_key(footage_id: str, channel: str, profile: str) -> str:
+    return f"{SIGNED.prefix}{_id(footage_id)}/{_slug(channel)}/{_slug(profile)}.json"
 
 
 def staging_prefix(footage_id: str) -> str:
