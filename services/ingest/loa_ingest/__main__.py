@@ -24,7 +24,7 @@ from loa_ingest.channels import ChannelStore
 from loa_ingest.credentials import reencrypt
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.provenance_api import provenance_router
-from loa_ingest.provenance_keys import provenance_keys
+from loa_ingest.provenance_keys import ProvenanceKeys, provenance_keys
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
 from loa_ingest.signin import Gate
@@ -37,12 +37,13 @@ log = logging.getLogger("loa_ingest")
 SWEEP_EVERY_S = 60.0
 
 
-def verify_page(settings: IngestSettings) -> VerifyPage:
-    """The public verification page (loa_ingest/verify_page.py) with its own limits."""
+def verify_page(settings: IngestSettings, keys: ProvenanceKeys | None) -> VerifyPage:
+    """The public verification page (loa_ingest/verify_page.py) with its own limits, trusting the installation's
+    roots (none before a first key is made, nor without the operator's key: a manifest then reads untrusted)."""
     private = tuple(h.strip() for h in settings.verify_allowed_private.split(",") if h.strip())
     return VerifyPage(
         metrics_url=settings.metrics_url.rstrip("/"),
-        trust=lambda: None,  # no ward key store yet: any manifest reads as untrusted, never as authentic
+        trust=keys.trust_if_any if keys is not None else lambda: None,
         limiter=RateLimiter(settings.verify_rate_per_s, settings.verify_rate_burst),
         scratch=settings.data_dir / "verify",
         max_bytes=settings.verify_max_bytes,
@@ -81,9 +82,9 @@ def build_app(settings: IngestSettings) -> FastAPI:
         Gate(people, settings, settings.token_hashes, state.tokens),
         sign_in,
         audit,
-        verify_page(settings),
+        verify_page(settings, keys := provenance_keys(settings, state.engine)),
     )
-    api.include_router(provenance_router(settings, provenance_keys(settings, state.engine)))
+    api.include_router(provenance_router(settings, keys))
     tus: TusUploads = api.state.tus
 
     # The outboxes: what was recorded to be sent on Kafka and is not known to be sent (a crash, a failed send).

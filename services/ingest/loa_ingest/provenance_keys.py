@@ -223,6 +223,11 @@ class ProvenanceKeys:
         listed = self.trust_list()
         return provenance.Trust(listed.roots_pem, frozenset(listed.revoked))
 
+    def trust_if_any(self) -> provenance.Trust | None:
+        """The trust, or None before any root exists (the verification page's way of saying "nothing trusted")."""
+        trust = self.trust()
+        return trust if trust.roots_pem else None
+
     # -- inside ----------------------------------------------------------------------------------------------------
 
     def _ward_name(self, ward: str) -> str:
