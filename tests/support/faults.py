@@ -16,6 +16,7 @@ from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.minio import MinioServer
 from tests.support.pipeline import CHANNELS, BatchOutcome, Pipeline, send_all
 from tests.support.polling import wait_until
+from tests.support.postgres import PostgresServer
 from tests.support.transcode import EventCollector
 
 PREFIX = "restart."
@@ -63,6 +64,49 @@ def broker_restart_batch(root: Path, batch: int, timeout_s: float = 300.0) -> Ba
             return pipe.outcome(uploads, timings)
     finally:
         broker.stop()
+
+
+def postgres_outage_batch(
+    root: Path, batch: int, bootstrap: str, prefix: str, outage_s: float = 5.0, timeout_s: float = 300.0
+) -> tuple[BatchOutcome, int]:
+    """A batch of `batch` tiny footage through one transcode worker and one publisher whose ledger is on a
+    PostgreSQL server of its own, which crashes after the first post (connections cut, no checkpoint), stays away
+    `outage_s` and comes back on the same port and data while the batch is still being posted. Returns the outcome
+    and the number of posts made before the outage."""
+    server = PostgresServer()
+    server.start()
+    timings: dict[str, float] = {}
+    try:
+        asyncio.run(ensure_topics(bootstrap, prefix))
+        with YouTubeEmulator(root / "yt") as youtube:
+            pipe = Pipeline(root / "pipe", bootstrap, prefix, youtube)
+            uploads = pipe.uploads(batch)
+            transcoder = pipe.transcoder("t1")
+            publisher = pipe.publisher("p1", LOA_DATABASE_URL=server.new_database())
+            wanted = {(u.footage_id, c) for u in uploads for c in CHANNELS}
+            try:
+                transcoder.start()
+                publisher.start()
+                transcoder.wait_assigned()
+                started = time.monotonic()
+                with EventCollector(bootstrap, prefix, POSTS_PUBLISHED) as events:
+                    send_all(bootstrap, prefix, uploads)
+                    wait_until(lambda: events.of(POSTS_PUBLISHED), timeout_s, "a first post", diagnose=pipe.logs)
+                    timings["first post"] = time.monotonic() - started
+                    posted_before = len({(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED)})
+                    server.outage(outage_s)
+                    wait_until(
+                        lambda: wanted <= {(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED)},
+                        timeout_s,
+                        "every footage posted to every channel after the database came back",
+                        diagnose=pipe.logs,
+                    )
+                timings["batch"] = time.monotonic() - started
+            finally:
+                pipe.stop()
+            return pipe.outcome(uploads, timings), posted_before
+    finally:
+        server.stop()
 
 
 def scale_up_batch(

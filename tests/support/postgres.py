@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -59,6 +60,15 @@ class PostgresServer:
         log = str(self.root / "log")
         self._run(
             _bin("pg_ctl"), "-D", str(self.data), "-o", self._options, "-l", log, "-m", "immediate", "-w", "restart"
+        )
+
+    def outage(self, seconds: float) -> None:
+        """The server crashes (every connection cut, no shutdown checkpoint), stays away `seconds`, and comes back
+        on the same port and data, as after a host reboot."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        time.sleep(seconds)
+        self._run(
+            _bin("pg_ctl"), "-D", str(self.data), "-o", self._options, "-l", str(self.root / "log"), "-w", "start"
         )
 
     def stop(self) -> None:
