@@ -296,6 +296,8 @@ async def encode_chunk(chunk: TranscodeChunk, ctx: JobContext) -> None:
         workdir = ctx.workdir_root / f"chunk-{chunk.job_id}-{chunk.index:05d}"
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
+        what = f"chunk {chunk.index} of {chunk.count} of footage {chunk.footage_id} (job {chunk.job_id})"
+        log.info("encoding %s", what)
         try:
             try:
                 result = await _encode_chunk(chunk, ctx, workdir)
@@ -305,6 +307,7 @@ async def encode_chunk(chunk: TranscodeChunk, ctx: JobContext) -> None:
             path = workdir / RESULT_NAME
             path.write_text(result.model_dump_json(), "utf-8")
             await _put(storage, result_key, path)
+            log.info("encoded %s", what)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
