@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 from fastapi import FastAPI, Request
 
 from loa_core.channels import Channel
@@ -33,7 +29,7 @@ from loa_core.contracts import (
 )
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
-from loa_dev.kafka import KafkaBroker, free_port
+from loa_dev.kafka import KafkaBroker
 from loa_publisher.decide import AWAITING_APPROVAL, rejected_because
 from loa_publisher.ledger import Ledger, PostState
 from tests.integration.test_publisher_registry import ready, send, wait_for
@@ -41,6 +37,7 @@ from tests.support.asgi_server import serve_in_thread
 from tests.support.kafka import read_topic
 from tests.support.publisher_process import PublisherProcess
 from tests.support.publishing import event_for, metadata, stored_rendition
+from tests.support.smtp import Inbox, smtp_server
 
 CHANNEL = Channel(name="ward-local", platform="local", profiles=("youtube",), ward="p1", approval_required=True)
 OPEN = Channel(name="ward-open", platform="local", profiles=("youtube",), ward="p1", approval_required=False)
@@ -52,27 +49,10 @@ EDITED = PostText(
 APPROVER = "duyet@phuong1.example.vn"
 
 
-class Inbox:
-    """An SMTP server's handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

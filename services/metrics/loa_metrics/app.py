@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from prometheus_client import REGISTRY
 
+from loa_core import mail as mail_out
 from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
@@ -66,6 +67,7 @@ from loa_metrics.engagement import (
 )
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.projection import Projection
+from loa_metrics.report_mail import ReportMailer
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.store import seconds_between
 
@@ -204,6 +206,29 @@ def create_app(
             await monitor.run(settings.lag_interval_s)
         finally:
             await monitor.close()
+
+    @app.task
+    async def mail_reports() -> None:
+        smtp = mail_out.smtp_of(settings)
+        if smtp is None or not any(settings.report_emails.values()):
+            log.info("no LOA_SMTP_HOST or LOA_REPORT_EMAILS: the monthly report is not mailed")
+            return
+        mailer = ReportMailer(
+            projection.database,
+            projection.engagement,
+            projection.channels,
+            smtp,
+            settings.report_emails,
+            days=settings.report_mail_days,
+            names=settings.ward_names,
+            verifications=projection.verifications,
+        )
+        while True:
+            try:
+                await mailer.run_once()
+            except Exception:  # a bug in one check must not stop the next ones
+                log.exception("mailing the monthly reports failed")
+            await asyncio.sleep(settings.report_mail_interval_s)
 
     @app.task
     async def poll_platforms() -> None:

@@ -61,6 +61,8 @@ QUOTA_UNITS = Counter("loa_quota_units_total", "Quota units the poller spent", [
 QUOTA_WINDOW_USED = Gauge("loa_quota_window_units", "Quota units spent in the budget's sliding window", ["platform"])
 QUOTA_WINDOW_LIMIT = Gauge("loa_quota_window_limit", "Quota units the poller may spend per window", ["platform"])
 TOP_POSTS = 10
+# The monthly report mailed, by outcome: sent, failed (tried again at the next check).
+REPORT_MAILS = Counter("loa_report_mails_total", "Monthly reports mailed upward", ["outcome"])
 
 
 class ProjectionCollector(Collector):
@@ -139,5 +141,7 @@ def initialise(channels: dict[str, tuple[str, str]]) -> None:
     for name, (ward, platform) in channels.items():
         POSTS_PUBLISHED.labels(ward, platform, name)
         POSTS_FAILED.labels(ward, platform, name)
+    for outcome in ("sent", "failed"):
+        REPORT_MAILS.labels(outcome)
     FOOTAGE_UPLOADED.labels("upload")
     FOOTAGE_UPLOADED.labels("livestream")

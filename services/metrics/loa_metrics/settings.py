@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
@@ -39,6 +39,20 @@ class MetricsSettings(CommonSettings):
 
     # The report upward: each ward's name as printed ({"phuong-1": "Phường 1"}; a ward without one shows its id).
     ward_names: dict[str, str] = Field(default_factory=dict)
+    # The monthly report mailed (loa_metrics/report_mail.py) on the 1st, the PDF and the XLSX attached, once per ward
+    # and month: to report_emails, JSON {ward: [address, …]} ("district": the district's roll-up). Sent within the
+    # first report_mail_days days of the month (a replica down on the 1st still sends on the 2nd; a new installation
+    # does not mail last month's report in mid-month), checked every report_mail_interval_s.
+    report_emails: dict[str, list[str]] = Field(default_factory=dict)
+    report_mail_days: int = 3
+    report_mail_interval_s: float = 600.0
+    # SMTP for those reports (the same fields as the publisher's; nothing is mailed without smtp_host).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "loa@localhost"
 
     def projection_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/metrics-projection.sqlite3."""

@@ -226,6 +226,17 @@ inbox_settings = Table(
     Column("updated_at", Text, nullable=False),
 )
 
+# Each report upward mailed (revision 0010): claimed by one replica, then sent; once per scope and period.
+report_sends = Table(
+    "report_sends",
+    metadata,
+    Column("scope", Text, primary_key=True),  # a ward, or "district"
+    Column("period", Text, primary_key=True),  # 2026-11
+    Column("claimed_at", Text, nullable=False),
+    Column("sent_at", Text),
+    Column("recipients", Text, nullable=False),  # comma-separated, as mailed
+)
+
 
 def ts(moment: datetime) -> str:
     """Stored times are UTC ISO strings, so text order is time order and the first 10 characters are the UTC day."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import smtplib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 
 import httpx
 
+from loa_core import mail as mail_out
 from loa_core.observability import redact
 from loa_publisher import metrics
 from loa_publisher.settings import PublisherSettings
@@ -44,11 +44,10 @@ class AwaitingApproval:
 
 def message(notice: AwaitingApproval, link: str, sender: str, recipients: list[str]) -> EmailMessage:
     """The e-mail: Vietnamese first, English below, UTF-8 throughout (pure)."""
-    mail = EmailMessage()
-    mail["Subject"] = f"Chờ duyệt / Awaiting approval: {notice.title} → {notice.channel}"
-    mail["From"] = sender
-    mail["To"] = ", ".join(recipients)
-    mail.set_content(
+    return mail_out.message(
+        sender,
+        recipients,
+        f"Chờ duyệt / Awaiting approval: {notice.title} → {notice.channel}",
         f"Bài đăng lên kênh {notice.channel} ({notice.platform}) của phường {notice.ward} đang chờ anh/chị duyệt:\n"
         f"  {notice.title}\n"
         f"Xem bản dựng và duyệt hoặc từ chối tại (cần đăng nhập):\n  {link}\n\n"
@@ -56,9 +55,8 @@ def message(notice: AwaitingApproval, link: str, sender: str, recipients: list[s
         f"  {notice.title}\n"
         f"Watch the cut and approve or reject it at (signing in first):\n  {link}\n\n"
         f"Footage {notice.footage_id}, cut {notice.profile} sha256 {notice.cut_sha256 or '-'}, "
-        f"text sha256 {notice.text_sha256}\n"
+        f"text sha256 {notice.text_sha256}\n",
     )
-    return mail
 
 
 class Notifier:
@@ -89,14 +87,9 @@ class Notifier:
             log.error("approval notice by %s not sent: %s", way, redact(str(exc)))
 
     def _mail(self, mail: EmailMessage) -> None:
-        settings = self._settings
-        assert settings.smtp_host is not None
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_user and settings.smtp_password:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-            smtp.send_message(mail)
+        smtp = mail_out.smtp_of(self._settings)
+        assert smtp is not None
+        mail_out.send(smtp, mail)
 
     async def _hook(self, notice: AwaitingApproval) -> None:
         assert self._settings.approval_webhook_url is not None
