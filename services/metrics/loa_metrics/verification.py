@@ -40,6 +40,7 @@ class Verifications:
         self._index = FingerprintIndex()
         self._loaded: dict[str, str] = {}  # key -> the event_id its fingerprint came from
         self._seen_version: int | None = None
+        self._own_writes = 0  # the counts this room wrote (they change no fingerprint)
         self._lock = threading.Lock()
 
     # --- the index -------------------------------------------------------------------------------------------------
@@ -47,8 +48,11 @@ class Verifications:
     def refresh(self) -> int:
         """Bring the in-memory index up to the database; how many cuts were (re)loaded."""
         version = self._db.version
-        if version is not None and version == self._seen_version:
-            return 0  # nothing written by this process since (and no other process writes this database)
+        # Writes by anything but this room's own counting (a SQLite file is this process's alone; with PostgreSQL,
+        # version is None: other replicas write too, so the rows are always compared).
+        others = None if version is None else version - self._own_writes
+        if others is not None and others == self._seen_version:
+            return 0
         rows = self._db.rows("SELECT footage_id, profile, event_id FROM cut_fingerprints WHERE fingerprint IS NOT NULL")
         stale = {
             _key(r["footage_id"], r["profile"]): r["event_id"]
@@ -77,7 +81,7 @@ class Verifications:
         else:
             for key, fingerprint in loaded:
                 self._index.add(key, fingerprint)
-        self._seen_version = version
+        self._seen_version = others
         return len(loaded)
 
     # --- a check ---------------------------------------------------------------------------------------------------
@@ -164,6 +168,7 @@ class Verifications:
                 connection.execute(_BUMP, key)  # another replica inserted it meanwhile
 
         self._db.write(apply)
+        self._own_writes += 1
 
     def counts(self, ward: str | None, date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
         """Checks per day, ward, answer and origin (`ward`: one ward's, None: every ward's and the unmatched),
