@@ -77,3 +77,46 @@ def test_each_client_is_rate_limited(tmp_path: Path) -> None:
     limited = c.post("/verify?lang=en", data={"hash": "abc"})
     assert limited.status_code == 429 and "Too many checks" in limited.text
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+def _footage_page(view: object, lang: str) -> str:
+    from starlette.requests import Request
+
+    from loa_ingest.footage_page import STRINGS
+    from loa_ingest.pages import render
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/ui/footage/x",
+        "query_string": f"lang={lang}".encode(),
+        "headers": [(b"host", b"loa.test")],
+        "scheme": "http",
+        "server": ("loa.test", 80),
+    }
+    context = {"view": view, "rows": [], "limits": {}, "actions": {}, "stills": [], "frames": [], "focus": None,
+               "approver": False, "editor": False, "lang_code": lang}  # fmt: skip
+    return bytes(render(Request(scope), "footage.html", STRINGS, context, csrf_token="c").body).decode()
+
+
+def test_the_footage_page_shows_the_seal_of_a_fingerprinted_cut() -> None:
+    import json
+    from importlib import resources
+
+    from loa_core.contracts import FootageView
+
+    examples = resources.files("loa_core.contracts") / "examples"
+    raw = next(
+        v
+        for v in json.loads((examples / "footage.view.v1.json").read_text("utf-8"))
+        if v["stages"]["transcoded"]["renditions"]
+    )
+    view = FootageView.model_validate(raw)
+    first, *rest = view.stages.transcoded.renditions
+    sealed = first.model_copy(update={"fingerprinted": True})
+    transcoded = view.stages.transcoded.model_copy(update={"renditions": (sealed, *rest)})
+    view = view.model_copy(update={"stages": view.stages.model_copy(update={"transcoded": transcoded})})
+    vi, en = _footage_page(view, "vi"), _footage_page(view, "en")
+    assert f'id="seal-{first.profile}"' in vi and "Đã niêm phong" in vi and 'href="/verify"' in vi
+    assert "Sealed: a copy of this cut can be checked as the ward" in en
+    assert all(f'id="seal-{r.profile}"' not in vi for r in rest), "a cut without a fingerprint shows no seal"

@@ -77,6 +77,11 @@ STRINGS: Strings = {
     "status_published": ("Đã đăng", "Published"),
     "status_failed": ("Cần xử lý", "Needs attention"),
     "cuts": ("Bản dựng", "Cuts"),
+    "seal": (
+        "Đã niêm phong: bản sao của bản dựng này kiểm tra được là của phường.",
+        "Sealed: a copy of this cut can be checked as the ward's.",
+    ),
+    "seal_check": ("Kiểm tra video", "Check a video"),
     "no_cuts": ("Chưa có bản dựng nào.", "No cut yet."),
     "stills": ("Ảnh đại diện và ảnh bìa", "Thumbnail and cover"),
     "still_thumbnail": ("Ảnh đại diện 16:9", "Thumbnail 16:9"),

@@ -92,6 +92,7 @@ class Projector:
     def renditions_ready(self, event: RenditionsReady) -> bool:
         renditions = [
             r.model_dump(include={"profile", "key", "width", "height", "duration_s", "size_bytes", "sha256"})
+            | {"fingerprinted": r.fingerprint is not None}
             for r in event.renditions
         ]
         values = {

@@ -35,7 +35,8 @@ footage = Table(
     Column("source", Text),
     Column("uploaded_at", Text),
     Column("transcoded_at", Text),
-    Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes, sha256}
+    Column("renditions", Text),  # JSON list of {profile, key, width, height, duration_s, size_bytes, sha256,
+    # fingerprinted}
     Column("published_counted", Integer, nullable=False, server_default="0"),
     Column("source_bytes", Integer),
     # The ward the footage belongs to (from its events; before its upload event is seen, the first event's).

@@ -55,6 +55,9 @@ class RenditionView(Contract):
     duration_s: float
     size_bytes: int | None = None  # absent from renditions recorded by metrics before it kept sizes
     sha256: str | None = None  # what an approval names (contracts.decisions); absent from cuts made before
+    # The seal: the cut's fingerprint is kept, so anyone can check a copy of it (the public page /verify, `loa
+    # verify`); False for cuts made before fingerprints.
+    fingerprinted: bool = False
 
 
 class ApprovalView(Contract):
