@@ -265,17 +265,18 @@ def test_the_secret_key_is_a_file_given_only_to_the_services_that_keep_secrets(c
     assert compose["secrets"]["loa-secret-key"]["file"].startswith("${SECRET_KEY_FILE:?")
 
 
-def test_the_publisher_and_ingest_share_the_service_token_and_ingest_knows_its_public_url(
+def test_the_publisher_metrics_and_ingest_share_the_service_token_and_ingest_knows_its_public_url(
     compose: dict[str, Any],
 ) -> None:
-    ingest, publisher = (environment_of(compose["services"][name]) for name in ("ingest", "publisher"))
+    ingest, publisher, metrics = (environment_of(compose["services"][n]) for n in ("ingest", "publisher", "metrics"))
     required = required_variables(compose)
     assert publisher["LOA_SERVICE_TOKEN"].startswith("${LOA_SERVICE_TOKEN:?")
+    assert metrics["LOA_SERVICE_TOKEN"].startswith("${LOA_SERVICE_TOKEN:?")
     assert ingest["LOA_SERVICE_TOKEN_HASHES"].startswith("${LOA_SERVICE_TOKEN_HASHES:?")
     assert ingest["LOA_PUBLIC_URL"].startswith("${LOA_PUBLIC_URL:?")
     assert {"LOA_SERVICE_TOKEN", "LOA_SERVICE_TOKEN_HASHES", "LOA_PUBLIC_URL", "SECRET_KEY_FILE"} <= required
-    # Only the publisher holds the token itself.
-    for name in set(LOA_SERVICES) - {"publisher"}:
+    # Only the services that act for a channel (the publisher posts, metrics polls) hold the token itself.
+    for name in set(LOA_SERVICES) - {"publisher", "metrics"}:
         assert "LOA_SERVICE_TOKEN" not in environment_of(compose["services"][name]), name
     # The platform apps are optional: a blank leaves a platform unconnectable, never stops Compose.
     apps = {key for key in ingest if key.startswith(("LOA_YOUTUBE_", "LOA_TIKTOK_", "LOA_FACEBOOK_", "LOA_ZALO_"))}

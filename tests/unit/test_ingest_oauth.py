@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from loa_core.auth import bearer_dependency, hash_token
 from loa_core.contracts import new_id
 from loa_core.contracts.channels import Channel, ChannelState
+from loa_core.ingest_credentials import AuthorizationLost, IngestCredentials
 from loa_core.secrets import SecretBox, new_key
 from loa_core.storage import LocalStorage
 from loa_ingest.accounts import ENCRYPTED_COLUMNS as ACCOUNT_SECRETS
@@ -26,7 +27,7 @@ from loa_ingest.oauth_api import internal_router, oauth_router
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
 from loa_publisher.adapters.facebook import FacebookAdapter
-from loa_publisher.auth import AuthorizationLost, IngestCredentials, RefresherPerChannel, Secrets
+from loa_publisher.auth import RefresherPerChannel, Secrets
 from loa_publisher.ledger import Ledger, PostKey
 from tests.support.emulators.facebook import FacebookEmulator
 from tests.support.emulators.oauth import click_consent

@@ -270,11 +270,12 @@ def test_the_services_that_keep_secrets_read_the_key_file_and_share_the_service_
         assert mount["readOnly"] is True
         assert env["LOA_SECRET_KEY_FILE"]["value"] == f"{mount['mountPath']}/secret-key"
         assert "LOA_SECRET_KEY" not in env
-    ingest, publisher = (
+    ingest, publisher, metrics = (
         {v["name"]: v for v in by_name(objects, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]["env"]}
-        for name in ("ingest", "publisher")
+        for name in ("ingest", "publisher", "metrics")
     )
     assert publisher["LOA_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
+    assert metrics["LOA_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"  # it polls with them
     assert ingest["LOA_SERVICE_TOKEN_HASHES"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
     assert "LOA_SERVICE_TOKEN" not in ingest and "LOA_SERVICE_TOKEN_HASHES" not in publisher
     assert ingest["LOA_PUBLIC_URL"]["value"].startswith(("https://", "http://"))

@@ -79,7 +79,7 @@ class Stack:
                 env["LOA_PUBLISHER_URL"] = self.url("publisher")  # the page's retry, relayed with the caller's token
             env["LOA_PUBLIC_URL"] = self.url("ingest")  # where the platforms' sign-in sends browsers back
             env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
-        if service == "publisher":
+        if service in ("publisher", "metrics"):  # both read connected channels' credentials from ingest
             env["LOA_SERVICE_TOKEN"] = self.service_token
         if service in ("metrics", "archiver", "publisher"):
             env["LOA_INGEST_URL"] = self.url("ingest")  # they ask ingest about role tokens

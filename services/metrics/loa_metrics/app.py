@@ -13,7 +13,6 @@ import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import httpx
@@ -50,20 +49,20 @@ from loa_core.contracts import (
     group_id,
 )
 from loa_core.contracts.topics import METRICS
+from loa_core.ingest_credentials import IngestCredentials
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
 from loa_metrics import metrics
 from loa_metrics.api import create_api
+from loa_metrics.channel_tokens import ChannelTokens
 from loa_metrics.engagement import (
     Budget,
-    Credentials,
     FacebookStats,
     Poller,
     TikTokStats,
     YouTubeStats,
     ZaloStats,
-    load_credentials,
 )
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.projection import Projection
@@ -245,7 +244,9 @@ def create_app(
                 "facebook": Budget(settings.facebook_requests_per_hour, 3600, platform="facebook"),
                 "zalo": Budget(settings.zalo_requests_per_hour, 3600, platform="zalo"),
             }
-            credentials = partial(load_credentials, settings.stats_credentials_file)
+            token = settings.service_token.get_secret_value() if settings.service_token else None
+            ingest = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
+            tokens = ChannelTokens(projection.channels, settings.stats_credentials_file, ingest, http)
             poller = Poller(
                 projection.engagement,
                 projection.channels,
@@ -256,11 +257,8 @@ def create_app(
                     ZaloStats(http, settings.zalo_api_base),
                 ],
                 budgets,
-                credentials,
+                tokens.current,
             )
-
-            async def feedback_credentials() -> dict[str, Credentials]:
-                return credentials()
 
             async def send_feedback(event: FeedbackReceived) -> None:
                 await producer.send(FEEDBACK_RECEIVED, event)
@@ -272,7 +270,7 @@ def create_app(
                 YouTubeComments(youtube),
                 FacebookComments(facebook),
                 budgets,
-                feedback_credentials,
+                tokens.current,
                 send_feedback,
                 page_cap=settings.feedback_page_cap,
             )
@@ -280,6 +278,7 @@ def create_app(
                 # One replica polls at a time (a lease row in the shared database; a SQLite file is one replica's):
                 # the others would spend the same quota on the same answers.
                 if projection.feedback.take_lease("poller", holder, lease, datetime.now(UTC)):
+                    await tokens.refresh()
                     for name, round_ in (("engagement", poller.poll_once), ("comments", comments.poll_once)):
                         try:
                             await round_()

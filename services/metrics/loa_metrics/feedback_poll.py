@@ -129,7 +129,7 @@ class FeedbackPoller:
         youtube: YouTubeComments,
         facebook: FacebookComments,
         budgets: Mapping[str, Budget],
-        credentials: Callable[[], Awaitable[dict[str, Credentials]]],
+        credentials: Callable[[], Mapping[str, Credentials]],
         send: Send,
         page_cap: int = PAGE_CAP,
     ) -> None:
@@ -146,7 +146,7 @@ class FeedbackPoller:
     async def poll_once(self, now: datetime | None = None) -> dict[str, int]:
         """Returns how many comments were sent, per channel."""
         now = now or datetime.now(UTC)
-        creds = await self._credentials()
+        creds = self._credentials()
         sent: dict[str, int] = {}
         posts = {p: self._engagement.published_posts(p) for p in ("youtube", "facebook")}
         for channel in sorted(self._channels.values(), key=lambda c: c.name):

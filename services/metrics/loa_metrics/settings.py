@@ -20,9 +20,13 @@ class MetricsSettings(CommonSettings):
     facebook_api_base: str = "https://graph.facebook.com"
     facebook_api_version: str = "v21.0"
     zalo_api_base: str = "https://openapi.zalo.me"
-    # {"<channel>": {"access_token": "...", "api_key": "..."}}; re-read every round. A channel without credentials
-    # is skipped (counted as no_credentials); polling itself always runs.
+    # For channels configured by hand (no OAuth connection): {"<channel>": {"access_token": "...", "api_key": "..."}};
+    # re-read every round. A channel without credentials is skipped (counted as no_credentials); polling always runs.
     stats_credentials_file: Path | None = None
+    # The service token that reads connected channels' credentials from ingest (LOA_INGEST_URL), as the publisher's
+    # does; ingest knows its sha256 (LOA_SERVICE_TOKEN_HASHES). A connected channel is polled with them, no file
+    # needed (loa_metrics.channel_tokens).
+    service_token: SecretStr | None = None
     # How often the poller wakes; each post is only asked for when due (see engagement.poll_interval).
     stats_round_s: float = 300.0
     # Units a day the poller may spend of the YouTube project's quota (default 10,000 shared with uploads,

@@ -24,6 +24,7 @@ from loa_core.contracts import (
     RenditionsReady,
     is_footage_id,
 )
+from loa_core.ingest_credentials import IngestCredentials
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
@@ -34,7 +35,7 @@ from loa_publisher.adapters.local import LocalAdapter
 from loa_publisher.adapters.tiktok import TikTokAdapter
 from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.adapters.zalo import ZaloAdapter
-from loa_publisher.auth import IngestCredentials, Secrets
+from loa_publisher.auth import Secrets
 from loa_publisher.decide import replica_conflict
 from loa_publisher.ledger import Ledger
 from loa_publisher.notify import Notifier

@@ -39,6 +39,7 @@ from loa_core.contracts import (
     utc_now,
 )
 from loa_core.contracts import PostText as ApprovedText
+from loa_core.ingest_credentials import AuthorizationLost
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.observability import redact
 from loa_core.posttext import approved, render
@@ -55,7 +56,6 @@ from loa_publisher.adapters import (
     Unpublishes,
     UploadSession,
 )
-from loa_publisher.auth import AuthorizationLost
 from loa_publisher.decide import (
     AWAITING_APPROVAL,
     DISCONNECTED,
