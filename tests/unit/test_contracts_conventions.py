@@ -188,13 +188,14 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 def test_the_routing_of_the_pipeline() -> None:
     # Transcode also reads its own chunk requests: the group shares a long footage's chunks (contracts/chunks.py).
     assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS)
-    assert topics_consumed_by("publisher") == (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE)
+    publisher = (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE, FEEDBACK_ACTIONS)
+    assert topics_consumed_by("publisher") == publisher
     assert topics_consumed_by("ingest") == ()
     assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, TRANSCODE_CHUNKS, DEAD_LETTER}
     assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
     assert consumer_groups() == {
         "transcode": (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS),
-        "publisher": (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE),
+        "publisher": publisher,
         "metrics": topics_consumed_by("metrics"),
     }
     assert TRANSCODE_PROGRESS not in topics_consumed_by("metrics")
@@ -208,6 +209,8 @@ def test_the_routing_of_the_pipeline() -> None:
     )
     assert FEEDBACK_ACTIONS in topics_consumed_by("metrics") and FEEDBACK_DONE in topics_consumed_by("metrics")
     assert POSTS_CHANGED in topics_produced_by("publisher") and POSTS_CHANGED in topics_consumed_by("metrics")
+    # The publisher does the platform's part of replies and hiding, and says what it did on feedback.done.
+    assert FEEDBACK_DONE in topics_produced_by("publisher")
     # Metrics collects the citizens' feedback (poller and webhooks) and projects it: it is both ends of the topic.
     assert FEEDBACK_RECEIVED in topics_produced_by("metrics") and FEEDBACK_RECEIVED in topics_consumed_by("metrics")
     assert set(topics_produced_by("metrics")) == {FEEDBACK_RECEIVED, DEAD_LETTER}

@@ -13,11 +13,13 @@ from faust.web import Request, Response, View
 
 from loa_core.auth import check_authorization
 from loa_core.contracts import (
+    FEEDBACK_ACTIONS,
     POSTS_ACTIONS,
     POSTS_DECISIONS,
     POSTS_SCHEDULE,
     PUBLISHER,
     RENDITIONS_READY,
+    FeedbackAction,
     PostAction,
     PostDecision,
     PostSchedule,
@@ -37,6 +39,7 @@ from loa_publisher.adapters.youtube import YouTubeAdapter
 from loa_publisher.adapters.zalo import ZaloAdapter
 from loa_publisher.auth import Secrets
 from loa_publisher.decide import replica_conflict
+from loa_publisher.feedback import Responder
 from loa_publisher.ledger import Ledger
 from loa_publisher.notify import Notifier
 from loa_publisher.publish import Publisher
@@ -55,7 +58,7 @@ def build_adapters(
     token = settings.service_token.get_secret_value() if settings.service_token else None
     connections = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
     secrets = Secrets(settings.secrets_dir, connections=connections)
-    policy = RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s)
+    policy = retry_policy(settings)
     return {
         "local": LocalAdapter(storage, settings.publish_dir),
         "youtube": YouTubeAdapter(
@@ -95,6 +98,10 @@ def cut_signer(settings: PublisherSettings, storage: Storage, http: httpx.AsyncC
     return CutSigner(storage, keys, settings.data_dir / "signing")
 
 
+def retry_policy(settings: PublisherSettings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s)
+
+
 def http_client() -> httpx.AsyncClient:
     # Long write/read timeouts: a chunk of several MB on a slow uplink; connect fails fast.
     return httpx.AsyncClient(timeout=httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=30.0))
@@ -112,9 +119,10 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
     # at once; a post whose channel is not connected waits in the ledger (decide.DISCONNECTED).
     channels = follow_channels(app, settings, SERVICE)
     http = http_client()
+    adapters = build_adapters(settings, storage, ledger, http)
     publisher = Publisher(
         channels=channels,
-        adapters=build_adapters(settings, storage, ledger, http),
+        adapters=adapters,
         ledger=ledger,
         producer=producer,
         hold_after_transient=timedelta(seconds=settings.hold_after_transient_s),
@@ -151,6 +159,17 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
 
     # People's changes to when a post goes out (reschedule, cancel): kept in the ledger, held posts re-decided.
     consume(app, POSTS_SCHEDULE, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=rescheduled)
+    responder = Responder(
+        channels=channels, adapters=adapters, ledger=ledger, producer=producer, policy=retry_policy(settings)
+    )
+
+    async def feedback(action: FeedbackAction) -> None:
+        await channels.wait_ready()
+        await responder.handle(action)
+
+    # People's replies to citizens and their hiding of comments: on the platform once per action id, through the
+    # ledger; the inbox's own acts (assign, tag, handled, reopen) are passed over.
+    consume(app, FEEDBACK_ACTIONS, service=SERVICE, prefix=settings.topic_prefix, producer=producer, handler=feedback)
     topic = RENDITIONS_READY.full_name(settings.topic_prefix)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing predates async receivers

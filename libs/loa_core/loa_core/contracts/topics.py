@@ -78,9 +78,12 @@ POSTS_SCHEDULE = TopicSpec("posts.schedule", PostSchedule, "footage_id", 6, 365 
 # a replay rebuilds the inbox.
 FEEDBACK_RECEIVED = TopicSpec("feedback.received", FeedbackReceived, "channel", 6, 365 * DAY_MS, (METRICS,), (METRICS,))
 # People's acts on the citizens' comments and messages in a ward's inbox (assign, tag, handled, reopen, hide, unhide,
-# reply), from ingest (recorded in its audit log first), keyed by the inbox item: metrics applies each to the inbox.
+# reply), from ingest (recorded in its audit log first), keyed by the inbox item: metrics applies each to the inbox,
+# the publisher does the platform's part of reply, hide and unhide (once per action id, through its ledger).
 # Kept a year: the inbox is a record of how a ward answered its citizens (the report upward counts it).
-FEEDBACK_ACTIONS = TopicSpec("feedback.actions", FeedbackAction, "item_id", 6, 365 * DAY_MS, (INGEST,), (METRICS,))
+FEEDBACK_ACTIONS = TopicSpec(
+    "feedback.actions", FeedbackAction, "item_id", 6, 365 * DAY_MS, (INGEST,), (PUBLISHER, METRICS)
+)
 # The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item; metrics
 # shows it in the item's thread.
 FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
