@@ -37,7 +37,7 @@ from loa_core.contracts import (
     RenditionsReady,
     layout,
 )
-from loa_core.contracts.feedback import feedback_item_id
+from loa_core.contracts.feedback import FeedbackReceived, feedback_item_id
 from loa_core.kafka import EventProducer
 from loa_dev.kafka import KafkaBroker, free_port
 from loa_metrics.api import create_api
@@ -63,6 +63,7 @@ STATIC = new_token()  # a district admin (LOA_API_TOKEN_HASHES of both services)
 # Routes that carry no ward's data: health and Prometheus.
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 ITEM_A = feedback_item_id("a-local", "comment-of-ward-a")  # an inbox item of ward A
+COMMENT_A = "Hẻm 5 phường A bị ngập nước"
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Wards:
     def markers(self) -> list[str]:
         """What must never appear in an answer to ward B: ward A's ids, title and name."""
         return [
-            *(self.a_token_id, self.a_account, self.a_upload, self.a_footage, TITLE_A, WARD_A, PERSON_A),
+            *(self.a_token_id, self.a_account, self.a_upload, self.a_footage, TITLE_A, WARD_A, PERSON_A, COMMENT_A),
             *self.archived.values(),
         ]
 
@@ -117,7 +118,8 @@ def wards(kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -
         "LOA_RATE_LIMIT_PER_S": "1000",
         "LOA_RATE_LIMIT_BURST": "1000",
     }
-    with serve_in_thread(create_api(settings, projection.views, projection.engagement)) as metrics:
+    api = create_api(settings, projection.views, projection.engagement, inbox=projection.inbox)
+    with serve_in_thread(api) as metrics:
         env["LOA_METRICS_URL"] = metrics
         with run_ingest(root / "ingest", kafka_broker.bootstrap, env, port=ingest_port) as ingest:
             a_admin, b_admin = _token(ingest, "ward_admin", WARD_A), _token(ingest, "ward_admin", WARD_B)
@@ -192,6 +194,17 @@ def _project(wards: Wards) -> None:
             PostPublished(**common, profile="youtube", post_id=f"p-{channel}", url="file:///x", published_at=now)
         )
         wards.projection.events.failure(PostFailed(**common, reason="disk full"))
+    comment = FeedbackReceived(
+        item_id=ITEM_A,
+        ward=WARD_A,
+        channel="a-local",
+        platform="local",
+        kind="comment",
+        external_id="comment-of-ward-a",
+        text=COMMENT_A,
+        written_at=now,
+    )
+    assert wards.projection.feedback.record(comment, now)
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
@@ -368,6 +381,9 @@ def test_ward_a_sees_its_own_so_the_walk_used_real_ids(wards: Wards) -> None:
     window = {"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}
     calendar = httpx.get(f"{wards.ingest.url}/schedule/posts", params=window, headers=_auth(wards.a_admin)).json()
     assert [(p["footage_id"], p["state"]) for p in calendar] == [(wards.a_footage, "published")]
+    for url in (f"{wards.ingest.url}/inbox/{ITEM_A}", f"{wards.metrics}/inbox/{ITEM_A}"):
+        answer = httpx.get(url, headers=_auth(wards.a_admin))
+        assert answer.status_code == 200 and answer.json()["text"] == COMMENT_A
 
 
 def test_the_same_file_in_two_wards_is_two_footage(wards: Wards) -> None:

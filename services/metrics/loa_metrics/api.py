@@ -12,6 +12,8 @@ from loa_core.observability import ReadinessCheck, health_router, instrument_htt
 from loa_core.refusals import explain_invalid_requests
 from loa_metrics import reports
 from loa_metrics.engagement_store import EngagementStore
+from loa_metrics.inbox import Inbox
+from loa_metrics.inbox_api import inbox_router, utc_clock
 from loa_metrics.reports_api import reports_router
 from loa_metrics.settings import MetricsSettings
 from loa_metrics.verification import Verifications
@@ -35,6 +37,7 @@ def create_api(
     engagement: EngagementStore,
     readiness: ReadinessCheck = _always_ready,
     verifications: Verifications | None = None,
+    inbox: Inbox | None = None,
 ) -> FastAPI:
     api = FastAPI(title="Loa metrics", version="0.2.0")
     instrument_http(api)
@@ -163,4 +166,6 @@ def create_api(
     api.include_router(reports_router(require_token, views, engagement, settings.ward_names, verifications))
     if verifications is not None:
         api.include_router(verification_router(verifications, require_token))
+    if inbox is not None:
+        api.include_router(inbox_router(inbox, require_token, utc_clock))
     return api

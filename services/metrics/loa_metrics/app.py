@@ -53,7 +53,7 @@ from loa_core.ingest_credentials import IngestCredentials
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
-from loa_metrics import metrics
+from loa_metrics import metrics, triage
 from loa_metrics.api import create_api
 from loa_metrics.channel_tokens import ChannelTokens
 from loa_metrics.engagement import (
@@ -144,7 +144,10 @@ def create_app(
 
     async def on_feedback(event: FeedbackReceived) -> None:
         metrics.EVENTS_PROJECTED.labels(FEEDBACK_RECEIVED.name).inc()
-        projection.feedback.record(event, datetime.now(UTC))
+        if projection.feedback.record(event, datetime.now(UTC)) and not event.by_channel:
+            # Triage once, when the item is new: pyvi's segmenter is CPU work, kept off the loop.
+            topic = await asyncio.to_thread(triage.topic_of, event.text, projection.inbox.rules(event.ward))
+            projection.inbox.tag_by_rules(event, topic)
 
     async def on_feedback_action(event: FeedbackAction) -> None:
         metrics.EVENTS_PROJECTED.labels(FEEDBACK_ACTIONS.name).inc()
@@ -186,7 +189,9 @@ def create_app(
     async def ready() -> str | None:
         return not_ready(app)
 
-    api = create_api(settings, projection.views, projection.engagement, ready, projection.verifications)
+    api = create_api(
+        settings, projection.views, projection.engagement, ready, projection.verifications, projection.inbox
+    )
 
     @app.task
     async def serve_http() -> None:
