@@ -55,7 +55,7 @@ def item(channel: Channel, external_id: str, kind: str = "comment", **more: Any)
 
 YT = item(P1_YOUTUBE, "Ugx1.reply", thread_id="Ugx1")
 FB = item(P1_FACEBOOK, "123_456")
-ZALO = item(P1_ZALO, "msg-1", kind="message")
+ZALO = item(P1_ZALO, "msg-1", kind="message", author_id="zalo-user-7")
 OTHER = item(P2_YOUTUBE, "Ugz9")
 
 
@@ -234,6 +234,7 @@ def test_what_the_platform_cannot_do_is_refused_with_where_to_do_it_by_hand(env:
     # A Zalo message is answered through the API (within its consultation window).
     assert env.client.post(f"/inbox/{ZALO.item_id}/reply", json={"text": "Dạ"}, headers=approver).status_code == 202
     assert [a.action for a in env.producer.sent] == ["reply"]
+    assert env.producer.sent[0].author_id == "zalo-user-7", "whom the publisher sends the reply to"
 
 
 def test_an_assignee_must_be_a_person_of_the_items_ward_and_a_reply_has_words(env: Env) -> None:

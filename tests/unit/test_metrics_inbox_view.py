@@ -74,7 +74,7 @@ def act(item: FeedbackReceived, action: str, minutes_ago: int = 30, **fields: An
 
 
 FLOOD = received("p1-youtube", "Ugx1", "Đường Lê Lợi bị ngập nước mỗi khi mưa, mong phường xử lý.", 60)
-POWER = received("p1-facebook", "111_222", "mat dien ca khu pho 4 tu sang", 2)
+POWER = received("p1-facebook", "111_222", "mat dien ca khu pho 4 tu sang", 2, author_id="fb-user-3")
 THANKS = received("p1-youtube", "Ugx2", "Video hay quá, cảm ơn phường!", 1)
 OTHER = received("p2-youtube", "Ugz9", "Rác chưa được thu gom", 70, ward="p2")
 # The ward's own reply under the flood comment, written on YouTube itself (not from Loa).
@@ -114,6 +114,7 @@ def test_a_wards_inbox_is_newest_first_triaged_and_overdue_against_its_target(
     assert (by_id[FLOOD.item_id].topic, by_id[FLOOD.item_id].topic_by) == ("ha-tang", "rule")
     assert by_id[POWER.item_id].topic == "dien" and by_id[THANKS.item_id].topic is None
     assert by_id[FLOOD.item_id].text == FLOOD.text and by_id[FLOOD.item_id].author_name == "Nguyễn Văn An"
+    assert by_id[POWER.item_id].author_id == "fb-user-3" and by_id[FLOOD.item_id].author_id is None
     assert [i.overdue for i in page.items] == [False, False, True]  # 60 h against the default 48 h
     assert by_id[FLOOD.item_id].due_at == FLOOD.written_at + timedelta(hours=48)
     assert (page.open, page.overdue, page.target_hours) == (3, 1, 48)

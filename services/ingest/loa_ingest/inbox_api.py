@@ -180,6 +180,7 @@ def inbox_router(
             channel=found.channel,
             external_id=found.external_id,
             thread_id=found.thread_id,
+            author_id=found.author_id,
             action=action,
             by=decided_by(who),
             **fields,

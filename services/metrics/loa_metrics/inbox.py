@@ -42,7 +42,7 @@ class Filters:
 # One item with its state, its post's title and whether the ward answered it on the platform itself.
 _ITEM_SQL = """
 SELECT f.item_id, f.ward, f.channel, f.platform, f.kind, f.external_id, f.thread_id, f.post_id, f.footage_id,
-       f.author_name, f.text, f.truncated, f.url, f.written_at,
+       f.author_name, f.author_id, f.text, f.truncated, f.url, f.written_at,
        s.assignee, s.topic, s.rule_topic, COALESCE(s.handled, 0) AS handled, s.handled_at,
        COALESCE(s.hidden, 0) AS hidden, s.hide_action, s.first_reply_at,
        d.state AS hide_done, d.reason AS hide_reason, ft.title AS post_title,
@@ -254,6 +254,7 @@ class Inbox:
                     footage_id=row["footage_id"],
                     post_title=row["post_title"],
                     author_name=row["author_name"],
+                    author_id=row["author_id"],
                     text=row["text"],
                     truncated=bool(row["truncated"]),
                     url=row["url"],

@@ -158,6 +158,7 @@ class InboxItem(Versioned):
     footage_id: str | None = None
     post_title: str | None = None  # the title of the footage the comment is under, when Loa posted it
     author_name: str = ""
+    author_id: str | None = None  # the author's platform id: whom a reply to a message goes to (Zalo's user_id)
     text: str
     truncated: bool = False
     url: str | None = None
