@@ -21,7 +21,16 @@ from fastapi.testclient import TestClient
 from loa_core import db
 from loa_core.auth import Role, bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts import FEEDBACK_ACTIONS, INGEST, Event, FeedbackAction, InboxItem, InboxList, TopicSpec
+from loa_core.contracts import (
+    FEEDBACK_ACTIONS,
+    INGEST,
+    Event,
+    FeedbackAction,
+    InboxItem,
+    InboxList,
+    ReplyView,
+    TopicSpec,
+)
 from loa_core.contracts.feedback import feedback_item_id
 from loa_core.kafka import EventProducer
 from loa_ingest.access import TokenStore
@@ -29,7 +38,8 @@ from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog, audit_csv
 from loa_ingest.channels import ChannelStore
-from loa_ingest.inbox_api import inbox_router, who_may
+from loa_ingest.inbox_api import InboxDesk, inbox_router, who_may
+from loa_ingest.inbox_page import inbox_page_router
 from loa_ingest.status import StatusRefused
 from tests.support.bilingual import assert_bilingual
 
@@ -37,9 +47,11 @@ P1_YOUTUBE = Channel(name="p1-youtube", platform="youtube", profiles=("youtube",
 P1_FACEBOOK = Channel(name="p1-facebook", platform="facebook", profiles=("youtube",), ward="p1", approval_required=True)
 P1_ZALO = Channel(name="p1-zalo", platform="zalo", profiles=("zalo",), ward="p1")
 P2_YOUTUBE = Channel(name="p2-youtube", platform="youtube", profiles=("youtube",), ward="p2")
+P1_TIKTOK = Channel(name="p1-tiktok", platform="tiktok", profiles=("tiktok",), ward="p1")
 
 
 def item(channel: Channel, external_id: str, kind: str = "comment", **more: Any) -> InboxItem:
+    more.setdefault("text", "Đường Lê Lợi bị ngập nước mỗi khi mưa")
     return InboxItem(
         item_id=feedback_item_id(channel.name, external_id),
         ward=channel.ward,
@@ -47,15 +59,32 @@ def item(channel: Channel, external_id: str, kind: str = "comment", **more: Any)
         platform=channel.platform,
         kind=kind,  # type: ignore[arg-type]
         external_id=external_id,
-        text="Đường Lê Lợi bị ngập nước mỗi khi mưa",
         written_at=datetime(2026, 12, 1, 2, 8, tzinfo=UTC),
         **more,
     )
 
 
-YT = item(P1_YOUTUBE, "Ugx1.reply", thread_id="Ugx1")
+YT = item(
+    P1_YOUTUBE,
+    "Ugx1.reply",
+    thread_id="Ugx1",
+    overdue=True,
+    topic="ha-tang",
+    topic_by="rule",
+    url="https://www.youtube.com/watch?v=v1&lc=Ugx1.reply",
+    replies=(
+        ReplyView(action_id="f" * 32, text="Phường đã ghi nhận", by="a-1", at=datetime(2026, 12, 1, 3, tzinfo=UTC),
+                  state="failed", reason="The comment was deleted. / Bình luận đã bị xoá."),
+    ),
+)  # fmt: skip
 FB = item(P1_FACEBOOK, "123_456")
-ZALO = item(P1_ZALO, "msg-1", kind="message", author_id="zalo-user-7")
+ZALO = item(
+    P1_ZALO,
+    "msg-1",
+    kind="message",
+    author_id="zalo-user-7",
+    text="<script>alert('x')</script> Cho hỏi lịch thu gom rác ạ?",
+)
 OTHER = item(P2_YOUTUBE, "Ugz9")
 
 
@@ -83,7 +112,15 @@ class Metrics:
         ward = await self._ward(caller_token)
         self.asked.append(params)
         items = tuple(i for i in self.items.values() if ward is None or i.ward == ward)
-        return InboxList(items=items, limit=params["limit"], offset=params["offset"])
+        return InboxList(
+            items=items,
+            limit=params["limit"],
+            offset=params["offset"],
+            topics=("dien", "ha-tang"),
+            departments={"dien": "Điện lực", "ha-tang": "Hạ tầng, thoát nước"},
+            open=3,
+            overdue=1,
+        )
 
 
 class Acts(EventProducer):
@@ -115,14 +152,16 @@ class Env:
             self.people.create_ward(ward, ward)
         self.metrics = Metrics(self.tokens)
         channels = ChannelStore(engine, self.producer)
-        channels.import_if_empty([P1_YOUTUBE, P1_FACEBOOK, P1_ZALO, P2_YOUTUBE])
+        channels.import_if_empty([P1_YOUTUBE, P1_FACEBOOK, P1_ZALO, P1_TIKTOK, P2_YOUTUBE])
 
         def requires(role: Role):  # type: ignore[no-untyped-def]
             return bearer_dependency(frozenset, self.tokens, need=role)
 
         app = FastAPI()
         app.include_router(approval_router(channels, self.audit, requires))
-        app.include_router(inbox_router(self.metrics, channels, self.audit, self.people, requires))
+        desk = InboxDesk(self.metrics, channels, self.audit, self.people)
+        app.include_router(inbox_router(desk, requires))
+        app.include_router(inbox_page_router(desk, channels, requires, lambda request: None))
         self.client = TestClient(app)
 
     def token(self, role: Role, ward: str = "p1") -> dict[str, str]:
@@ -260,3 +299,39 @@ def test_an_act_not_sent_is_sent_again_by_the_outbox_with_the_same_id(env: Env) 
     (sent,) = env.producer.sent
     assert sent.event_id == answer.json()["feedback"]["event_id"]
     assert asyncio.run(env.audit.send_pending()) == 0
+
+
+def test_the_page_shows_the_wards_inbox_escaped_with_what_each_person_may_do(env: Env) -> None:
+    page = env.client.get("/ui/inbox", headers=env.token("editor"))
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "Hộp thư người dân" in html and "Đường Lê Lợi bị ngập nước mỗi khi mưa" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Cho hỏi" in html
+    assert f'id="item-{YT.item_id}"' in html and 'class="card item overdue"' in html
+    assert "Hạ tầng, thoát nước" in html and "Không đăng được" in html and "Bình luận đã bị xoá" in html
+    assert "https://www.youtube.com/watch?v=v1&amp;lc=Ugx1.reply" in html
+    assert "Kênh p1-tiktok (tiktok) không thu thập bình luận" in html
+    assert OTHER.item_id not in html
+    # An editor: no hiding (an approver's), and Zalo offers none at all (where by hand instead).
+    assert 'class="hide-form"' not in html and "oa.zalo.me" in html and 'class="reply-form"' in html
+    approver = env.client.get("/ui/inbox", params={"lang": "en"}, headers=env.token("approver")).text
+    assert "Citizens&#39; inbox" in approver and approver.count('class="hide-form"') == 2  # YouTube and Facebook
+    viewer = env.client.get("/ui/inbox", headers=env.token("viewer")).text
+    assert 'class="reply-form"' not in viewer and 'class="tag-form"' not in viewer
+
+
+def test_a_reply_from_the_page_is_audited_and_sent_and_returns_to_the_item(env: Env) -> None:
+    editor = env.token("editor")
+    form = {"action": "reply", "text": "  Phường sẽ kiểm tra trong tuần.  ", "back": "/ui/inbox?state=all"}
+    answer = env.client.post(f"/ui/inbox/{YT.item_id}", data=form, headers=editor, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/ui/inbox?state=all#item-{YT.item_id}"
+    (sent,) = env.producer.sent
+    assert (sent.action, sent.text, sent.item_id) == ("reply", "Phường sẽ kiểm tra trong tuần.", YT.item_id)
+    away = {"action": "handled", "back": "https://example.org/"}
+    answer = env.client.post(f"/ui/inbox/{YT.item_id}", data=away, headers=editor, follow_redirects=False)
+    assert answer.headers["location"] == f"/ui/inbox#item-{YT.item_id}"  # never back to another site
+    refused = env.client.post(f"/ui/inbox/{YT.item_id}", data={"action": "hide"}, headers=editor)
+    assert refused.status_code == 403 and "Chỉ người duyệt" in refused.text
+    empty = env.client.post(f"/ui/inbox/{YT.item_id}", data={"action": "reply", "text": "   "}, headers=editor)
+    assert empty.status_code == 422 and "Câu trả lời có từ 1 đến" in empty.text
+    assert [a.action for a in env.producer.sent] == ["reply", "handled"]

@@ -41,7 +41,8 @@ from loa_ingest.channels_page import channels_page_router
 from loa_ingest.district_page import district_page_router
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.footage_page import footage_page_router
-from loa_ingest.inbox_api import inbox_router
+from loa_ingest.inbox_api import InboxDesk, inbox_router
+from loa_ingest.inbox_page import inbox_page_router
 from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.schedule import changes_router, schedule_router
@@ -324,7 +325,9 @@ def create_api(
         api.include_router(approval_router(channels, audit, requires))
         api.include_router(changes_router(service.catalog, audit, requires))
         api.include_router(actions_router(channels, audit, requires, relay, service.catalog))
-        api.include_router(inbox_router(relay, channels, audit, gate.people, requires))
+        inbox = InboxDesk(relay, channels, audit, gate.people)
+        api.include_router(inbox_router(inbox, requires))
+        api.include_router(inbox_page_router(inbox, channels, requires, gate.session_of))
     api.include_router(subtitles_router(service.storage, requires))
     api.include_router(schedule_router(service.catalog, channels, relay, requires, gate.session_of, audit))
     for router in sign_in.routers(channels, requires) if sign_in else ():

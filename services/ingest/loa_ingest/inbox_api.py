@@ -116,13 +116,65 @@ async def read(answer: Any) -> Any:
         raise HTTPException(code, exc.detail) from exc
 
 
-def inbox_router(
-    source: InboxSource, channels: ChannelStore, log: AuditLog, people: People, requires: Requires
-) -> APIRouter:
+class InboxDesk:
+    """The acts on inbox items, one way for the API and the page: read the item from metrics with the caller's
+    credential, check the role and what the platform can do, record and send the act."""
+
+    def __init__(self, source: InboxSource, channels: ChannelStore, log: AuditLog, people: People) -> None:
+        self.source = source
+        self.channels = channels
+        self.log = log
+        self.people = people
+
+    async def item(self, item_id: str, credentials: str) -> InboxItem:
+        found: InboxItem = await read(self.source.inbox_item(item_id, credentials))
+        return found
+
+    async def listing(self, params: dict[str, Any], credentials: str) -> InboxList:
+        found: InboxList = await read(self.source.inbox(params, credentials))
+        return found
+
+    async def act(self, item_id: str, who: Caller, credentials: str, action: ActionKind, **fields: Any) -> Decided:
+        found = await self.item(item_id, credentials)
+        stored = self.channels.get(found.channel)
+        if not who.sees(found.ward) or stored is None or stored.channel.state == ChannelState.REMOVED:
+            raise refusal(404, "No such item in your ward.", "Không tìm thấy mục này trong phường của bạn.")
+        channel = stored.channel
+        need = who_may(action, channel.approval_required)
+        if not who.allows(need):
+            why_en = "hiding a comment" if action in ("hide", "unhide") else f"channel {channel.name} needs approval"
+            why_vi = "ẩn bình luận" if action in ("hide", "unhide") else f"kênh {channel.name} cần duyệt"
+            raise refusal(
+                403, f"Only an approver may do this ({why_en}).", f"Chỉ người duyệt được làm việc này ({why_vi})."
+            )
+        if action == "assign" and (assignee := fields["assignee"]) is not None:
+            account = self.people.get(assignee)
+            if account is None or account.disabled_at is not None or account.ward != found.ward:
+                raise refusal(422, "No such person in the item's ward.", "Không có người này trong phường của mục.")
+        if action == "reply" and not can(channel.platform, "reply"):
+            raise cannot(channel.platform, "reply")
+        if action in ("hide", "unhide") and (found.kind != "comment" or not can(channel.platform, "hide")):
+            raise cannot(channel.platform, "hide")
+        event = FeedbackAction(
+            item_id=found.item_id,
+            ward=found.ward,
+            channel=found.channel,
+            external_id=found.external_id,
+            thread_id=found.thread_id,
+            author_id=found.author_id,
+            action=action,
+            by=decided_by(who),
+            **fields,
+        )
+        return decided(await self.log.record(event))
+
+
+def inbox_router(desk: InboxDesk, requires: Requires) -> APIRouter:
     router = APIRouter(tags=["inbox"])
     Viewer = Annotated[Caller, Depends(requires("viewer"))]
     Editor = Annotated[Caller, Depends(requires("editor"))]
     Credentials = Annotated[str, Depends(relayed_credential)]
+    act = desk.act
 
     @router.get("/inbox", summary="The ward's comments and messages, newest first (relayed from metrics)")
     async def inbox(
@@ -145,47 +197,11 @@ def inbox_router(
             "limit": limit,
             "offset": offset,
         }
-        answer: InboxList = await read(source.inbox(params, credentials))
-        return answer
+        return await desk.listing(params, credentials)
 
     @router.get("/inbox/{item_id}", summary="One item of the ward's inbox with its thread (relayed from metrics)")
     async def item(item_id: ItemId, _: Viewer, credentials: Credentials) -> InboxItem:
-        found: InboxItem = await read(source.inbox_item(item_id, credentials))
-        return found
-
-    async def act(item_id: str, who: Caller, credentials: str, action: ActionKind, **fields: Any) -> Decided:
-        found: InboxItem = await read(source.inbox_item(item_id, credentials))
-        stored = channels.get(found.channel)
-        if not who.sees(found.ward) or stored is None or stored.channel.state == ChannelState.REMOVED:
-            raise refusal(404, "No such item in your ward.", "Không tìm thấy mục này trong phường của bạn.")
-        channel = stored.channel
-        need = who_may(action, channel.approval_required)
-        if not who.allows(need):
-            why_en = "hiding a comment" if action in ("hide", "unhide") else f"channel {channel.name} needs approval"
-            why_vi = "ẩn bình luận" if action in ("hide", "unhide") else f"kênh {channel.name} cần duyệt"
-            raise refusal(
-                403, f"Only an approver may do this ({why_en}).", f"Chỉ người duyệt được làm việc này ({why_vi})."
-            )
-        if action == "assign" and (assignee := fields["assignee"]) is not None:
-            account = people.get(assignee)
-            if account is None or account.disabled_at is not None or account.ward != found.ward:
-                raise refusal(422, "No such person in the item's ward.", "Không có người này trong phường của mục.")
-        if action == "reply" and not can(channel.platform, "reply"):
-            raise cannot(channel.platform, "reply")
-        if action in ("hide", "unhide") and (found.kind != "comment" or not can(channel.platform, "hide")):
-            raise cannot(channel.platform, "hide")
-        event = FeedbackAction(
-            item_id=found.item_id,
-            ward=found.ward,
-            channel=found.channel,
-            external_id=found.external_id,
-            thread_id=found.thread_id,
-            author_id=found.author_id,
-            action=action,
-            by=decided_by(who),
-            **fields,
-        )
-        return decided(await log.record(event))
+        return await desk.item(item_id, credentials)
 
     def summary(what: str, role: str) -> str:
         return f"{what} ({role} of the item's ward; audited, sent on feedback.actions)"

@@ -53,6 +53,7 @@ def inbox_router(inbox: Inbox, viewer: Callable[..., object], clock: Callable[[]
             limit=limit,
             offset=offset,
             topics=rules.topics(),
+            departments={rule.topic: rule.department for rule in rules.rules},
             target_hours=rules.target_hours,
             open=open_,
             overdue=late,

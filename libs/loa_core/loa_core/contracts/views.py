@@ -185,6 +185,9 @@ class InboxList(Versioned):
     limit: int
     offset: int
     topics: tuple[str, ...] = ()
+    departments: dict[str, str] = Field(
+        default_factory=dict
+    )  # topic -> the department it goes to, as the ward names it
     target_hours: int = 48
     open: int = 0
     overdue: int = 0
