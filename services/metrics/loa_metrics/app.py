@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import uvicorn
 from prometheus_client import REGISTRY
+from pydantic import SecretStr
 
 from loa_core import mail as mail_out
 from loa_core.channel_registry import ChannelRegistry
@@ -65,6 +66,7 @@ from loa_metrics.engagement import (
     ZaloStats,
 )
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
+from loa_metrics.feedback_webhooks import webhook_router
 from loa_metrics.projection import Projection
 from loa_metrics.report_mail import ReportMailer
 from loa_metrics.settings import MetricsSettings
@@ -193,6 +195,24 @@ def create_app(
         settings, projection.views, projection.engagement, ready, projection.verifications, projection.inbox
     )
 
+    async def send_feedback(event: FeedbackReceived) -> None:
+        await producer.send(FEEDBACK_RECEIVED, event)
+
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    api.include_router(
+        webhook_router(
+            projection.channels,
+            send_feedback,
+            projection.feedback.footage_of,
+            facebook_app_secret=secret(settings.facebook_app_secret),
+            facebook_verify_token=secret(settings.facebook_webhook_verify_token),
+            zalo_app_id=settings.zalo_app_id,
+            zalo_oa_secrets={oa: key.get_secret_value() for oa, key in settings.zalo_oa_secret_keys.items()},
+        )
+    )
+
     @app.task
     async def serve_http() -> None:
         config = uvicorn.Config(api, host=settings.http_host, port=settings.http_port, log_level="warning")
@@ -264,9 +284,6 @@ def create_app(
                 budgets,
                 tokens.current,
             )
-
-            async def send_feedback(event: FeedbackReceived) -> None:
-                await producer.send(FEEDBACK_RECEIVED, event)
 
             comments = FeedbackPoller(
                 projection.feedback,

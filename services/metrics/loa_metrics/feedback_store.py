@@ -18,7 +18,7 @@ from sqlalchemy import Connection, or_, select, update
 
 from loa_core.contracts import FeedbackReceived
 from loa_core.db import insert_ignore, upsert
-from loa_metrics.store import Database, feedback_cursors, feedback_items, leases, ts
+from loa_metrics.store import Database, feedback_cursors, feedback_items, leases, posts, ts
 
 # What a re-collected item may change: the platform's own words (a comment edited on the platform).
 _REFRESHED = ("text", "truncated", "author_name", "url")
@@ -79,6 +79,11 @@ class FeedbackStore:
         if ward is not None:
             query = query.where(feedback_items.c.ward == ward)
         return self._db.read(lambda c: [dict(r._mapping) for r in c.execute(query.limit(limit))])
+
+    def footage_of(self, channel: str, post_id: str) -> str | None:
+        """The footage Loa posted as `post_id` on `channel`, if it did."""
+        query = select(posts.c.footage_id).where(posts.c.channel == channel, posts.c.post_id == post_id).limit(1)
+        return self._db.read(lambda c: c.execute(query).scalar())
 
     def cursor(self, channel: str, scope: str = "") -> Cursor:
         c = feedback_cursors.c

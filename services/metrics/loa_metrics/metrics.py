@@ -53,6 +53,10 @@ VERIFICATIONS = Counter("loa_verifications_total", "Videos checked against the p
 # Comment listing calls, by platform and outcome: ok (the budget allowed it), deferred (our own budget is spent for
 # now), quota (the platform said stop), error.
 FEEDBACK_POLLS = Counter("loa_feedback_polls_total", "Comment listing calls to the platforms", ["platform", "outcome"])
+# Webhook deliveries of citizens' feedback, by platform and outcome: accepted (its items are on Kafka), refused (a
+# wrong or missing signature: nothing kept), unavailable (Kafka failed: answered 503, the platform sends it again),
+# skipped (an event that is not feedback), unknown_account (a Page or OA no channel names).
+FEEDBACK_WEBHOOKS = Counter("loa_feedback_webhooks_total", "Feedback webhook deliveries", ["platform", "outcome"])
 # Quota units the poller spent (statistics and comments), by platform: a YouTube unit is one of the project's daily
 # quota (commentThreads.list, videos.list, channels.list: 1 each); elsewhere one request. Per day:
 # increase(loa_quota_units_total[1d]).

@@ -38,6 +38,13 @@ class MetricsSettings(CommonSettings):
     # from its engaged users; one video_insights call per video) and Zalo's OpenAPI.
     facebook_requests_per_hour: int = 200
     zalo_requests_per_hour: int = 200
+    # The platforms' feedback webhooks (loa_metrics.feedback_webhooks), each off until configured. Facebook: the
+    # app's secret (signs every delivery) and the verify token typed into the app's webhook setup. Zalo: Loa's app
+    # id and each linked OA's secret key by OA id ({"<oa id>": "<key>"}; a channel names its OA with its `oa_id`).
+    facebook_app_secret: SecretStr | None = None
+    facebook_webhook_verify_token: SecretStr | None = None
+    zalo_app_id: str | None = None
+    zalo_oa_secret_keys: dict[str, SecretStr] = Field(default_factory=dict)
     # Pages of one comment listing a round reads at most; an unfinished listing resumes on the next round.
     feedback_page_cap: int = 10
 

@@ -33,6 +33,11 @@ Video thumbnails [docs: developers.facebook.com/docs/graph-api/reference/video/t
 /{version}/{video-id}/thumbnails`, multipart with the Page token, the image as `source` (a JPEG or PNG, ≤ 10 MB)
 and `is_preferred` → `{"success": true}`; kept in `thumbnails` (video id -> bytes). Faults on "thumbnail".
 
+`GET /{version}/{video-id}/comments` lists the comments under a video: `filter` toplevel (default: top comments
+only) or stream (every comment, replies with their `parent`), `order` chronological (default) or
+reverse_chronological, the same paging; the token as `access_token` or an `Authorization: OAuth` header (both are
+Graph's), an invalid or expired one (`expire_page_tokens()`) error 190.
+
 Faults on "reply" (status; drop: the reply is made and its answer lost), "replies", "hide"; `endless_paging` makes
 the replies listing page for ever.
 
@@ -85,6 +90,20 @@ class Upload:
 
 def _graph_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _top_fields(fields: str) -> list[str]:
+    """Graph's field list, split at the top level only ("from{id,name},parent{id}" is two fields)."""
+    out, depth, current = [], 0, ""
+    for ch in fields:
+        depth += ch == "{"
+        depth -= ch == "}"
+        if ch == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*out, current] if current else out
 
 
 def _error(status: int, message: str, code: int = 100, kind: str = "OAuthException") -> web.Response:
@@ -441,6 +460,11 @@ class FacebookEmulator(Emulator):
         }
         return comment_id
 
+    def expire_page_tokens(self) -> None:
+        """Every Page token stops working (a password change, a revoked app): error 190 from here on."""
+        self.page_token = f"expired-{self.new_id('')}"
+        self.page_tokens.clear()
+
     def delete_comment(self, comment_id: str) -> None:
         self.comments.pop(comment_id, None)
 
@@ -479,13 +503,18 @@ class FacebookEmulator(Emulator):
 
     async def _replies(self, request: web.Request) -> web.Response:
         self.log("replies", request.match_info["node"])
-        if not self.page_token_valid(request.query.get("access_token")):
+        header = request.headers.get("Authorization", "")
+        token = request.query.get("access_token") or (
+            header.removeprefix("OAuth ") if header.startswith("OAuth ") else None
+        )
+        if not self.page_token_valid(token):
             return _error(400, "Invalid OAuth access token.", 190)
         failed = self._fault("replies")
         if failed:
             return failed
         node = request.match_info["node"]
-        if node not in self.comments:
+        on_video = node not in self.comments and any(c["on"] == node for c in self.comments.values())
+        if node not in self.comments and not on_video and node not in self.videos:
             return self._gone(node)
         try:
             limit = int(request.query.get("limit", "25"))
@@ -494,8 +523,22 @@ class FacebookEmulator(Emulator):
         if not 1 <= limit <= 100:
             return _error(400, "(#100) limit must be between 1 and 100")
         start = int(request.query.get("after", "0") or 0)
-        fields = set(request.query.get("fields", "id,message,created_time").split(","))
-        replies = [{k: v for k, v in c.items() if k in fields} for c in self.replies_to(node)]
+        if node in self.comments:
+            listed = self.replies_to(node)
+        else:
+            stream = request.query.get("filter", "toplevel")
+            order = request.query.get("order", "chronological")
+            if stream not in ("toplevel", "stream") or order not in ("chronological", "reverse_chronological"):
+                return _error(
+                    400, "(#100) filter must be toplevel or stream, order chronological or reverse_chronological"
+                )
+            listed = [c for c in self.comments.values() if c["on"] == node and (stream == "stream" or not c["parent"])]
+            listed.sort(key=lambda c: (c["created_time"], c["id"]), reverse=order == "reverse_chronological")
+        fields = {f.split("{")[0] for f in _top_fields(request.query.get("fields", "id,message,created_time"))}
+        replies = [
+            {k: ({"id": v} if k == "parent" else v) for k, v in c.items() if k in fields and v is not None}
+            for c in listed
+        ]
         body: dict[str, Any] = {"data": replies[start : start + limit]}
         more = self.endless_paging or start + limit < len(replies)
         cursors = {"before": str(start), "after": str(start + limit)}
