@@ -474,6 +474,23 @@ def test_the_report_upward_keeps_to_the_callers_ward(wards: Wards, tmp_path: Pat
     assert refused.exit_code == 1 and not (tmp_path / "b.pdf").exists()
 
 
+def test_the_pages_report_downloads_relay_metrics_with_the_callers_reach(wards: Wards) -> None:
+    download = f"{wards.ingest.url}/ui/reports/download"
+    month = f"{datetime.now(UTC):%Y-%m}"
+    page = httpx.get(f"{wards.ingest.url}/ui/district", params={"month": month}, headers=_auth(STATIC))
+    assert page.status_code == 200
+    assert f"/ui/reports/download?format=pdf&amp;period={month}&amp;ward={WARD_A}" in page.text
+    pdf = httpx.get(download, params={"ward": WARD_A, "period": month}, headers=_auth(STATIC), timeout=120)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert f"loa-bao-cao-{WARD_A}-{month}.pdf" in pdf.headers["content-disposition"]
+    own = httpx.get(download, params={"format": "xlsx"}, headers=_auth(wards.b_admin), timeout=120)
+    assert own.status_code == 200 and f"loa-bao-cao-{WARD_B}-" in own.headers["content-disposition"]
+    other = httpx.get(download, params={"ward": WARD_A}, headers=_auth(wards.b_admin), timeout=120)
+    assert other.status_code == 404
+    assert_bilingual(other.json()["detail"])
+
+
 @pytest.fixture(scope="module")
 def archived(wards: Wards, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiverProcess]:
     """The archiver (following ingest's channel registry, asking ingest about tokens) with ward A's stream key, pull

@@ -45,6 +45,7 @@ from loa_ingest.inbox_api import InboxDesk, inbox_router
 from loa_ingest.inbox_page import inbox_page_router
 from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
+from loa_ingest.report_download import report_download_router
 from loa_ingest.schedule import changes_router, schedule_router
 from loa_ingest.service import CHUNK, IngestService, SpooledUpload
 from loa_ingest.signin import Gate, relayed_credential
@@ -336,6 +337,7 @@ def create_api(
         footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of, audit)
     )
     api.include_router(district_page_router(relay, channels, requires, gate.session_of))
+    api.include_router(report_download_router(relay, gate.people, requires))
     if verify_page is not None:
         api.include_router(verify_page_router(verify_page))  # public: no sign-in, its own rate limit
 

@@ -60,6 +60,12 @@ STRINGS: Strings = {
     "state_connected": ("Đã kết nối", "Connected"),
     "state_disconnected": ("Chưa kết nối", "Disconnected"),
     "channels_page": ("Kênh", "Channels"),
+    "report_title": ("Báo cáo gửi cấp trên", "The report upward"),
+    "report_period": ("Kỳ báo cáo", "Period"),
+    "report_period_hint": ("2026-11 (tháng), 2026-W47 (tuần), 2026-Q4 (quý)", "2026-11 (month), 2026-W47, 2026-Q4"),
+    "report_district": ("Toàn quận", "Whole district"),
+    "download_pdf": ("Tải PDF", "Download PDF"),
+    "download_xlsx": ("Tải Excel", "Download XLSX"),
 }
 
 

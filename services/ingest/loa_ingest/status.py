@@ -92,7 +92,14 @@ class StatusRelay:
             raise StatusUnavailable("metrics answered a district report ingest cannot read")
         return body
 
-    async def _send(self, method: str, url: str, params: dict[str, Any], caller_token: str) -> httpx.Response:
+    async def report_document(self, params: dict[str, Any], caller_token: str) -> httpx.Response:
+        """Metrics' /reports/upward as a PDF or XLSX (the caller's ward's, or the district's for a district admin):
+        drawing the charts takes seconds, so this waits longer than a status read."""
+        return await self._send("GET", f"{self._base}/reports/upward", params, caller_token, timeout_s=120.0)
+
+    async def _send(
+        self, method: str, url: str, params: dict[str, Any], caller_token: str, *, timeout_s: float | None = None
+    ) -> httpx.Response:
         """One request with the caller's credential: a refusal is passed on (StatusRefused), no answer is
         StatusUnavailable."""
         try:
@@ -101,6 +108,7 @@ class StatusRelay:
                 url,
                 params={k: v for k, v in params.items() if v is not None},
                 headers={"Authorization": f"Bearer {caller_token}"},
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
             )
         except httpx.HTTPError as exc:
             log.warning("%s did not answer: %s", url.split("/", 3)[2], exc)
