@@ -1,9 +1,10 @@
 """The public verification page in headless Chromium, signed out, on a phone: a citizen drops a re-encoded excerpt of
 a ward's post and reads that it matches the post of its day at the span it covers, with the post's link; pastes a
 link to a copy (fetched by ingest with netsafe) and gets the same; pastes the hash of an unrelated file and reads
-"no match"; reads the page in English; a file of no video is refused in words. Uploads are discarded after each check.
-Ingest is a process on a real broker, metrics' API (holding the cut's fingerprint) in this process
-(tests/support/footage_stack.py). Screenshots under test-artifacts/verify-page/."""
+"no match"; finds the post, sealed, on the public post list; reads the page in English; a file of no video is
+refused in words. Uploads are discarded after each check. Ingest is a process on a real broker, metrics' API
+(holding the cut's fingerprint) in this process (tests/support/footage_stack.py). Screenshots under
+test-artifacts/verify-page/."""
 
 from __future__ import annotations
 
@@ -113,6 +114,15 @@ def test_a_citizen_checks_a_copy_a_link_and_a_hash_without_signing_in(
             expect(verdict).to_have_attribute("data-answer", "no_match")
             expect(page.locator("#headline")).to_have_text("Không khớp: đây không phải video do phường đăng.")
             screenshots(page, folder, "verify-no-match")
+
+            # The public post list: the ward's post, sealed, with its link.
+            page.locator("a[href='/verify/posts']").click()
+            sealed = page.locator("#public-posts li[data-sealed='yes']")
+            expect(sealed).to_have_count(1)
+            expect(sealed).to_contain_text("Lễ chào cờ phường A")
+            expect(sealed).to_contain_text("Đã niêm phong")
+            expect(sealed.locator("a")).to_have_attribute("href", POST_URL)
+            screenshots(page, folder, "public-posts")
 
             page.goto(f"{made.ingest.url}/verify?lang=en")
             page.locator("#verify-file").set_input_files(str(excerpt))

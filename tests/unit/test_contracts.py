@@ -27,7 +27,7 @@ from loa_core.contracts import (
     UnsupportedSchemaVersion,
     Versioned,
 )
-from loa_core.contracts.verification import Verification, VerifyRequest
+from loa_core.contracts.verification import PublicPosts, Verification, VerifyRequest
 from loa_core.streaming import process_record
 
 EXAMPLES = resources.files("loa_core.contracts") / "examples"
@@ -37,6 +37,7 @@ RESPONSES: dict[str, type[Versioned]] = {
     "footage.view": FootageView,
     "verification.request": VerifyRequest,
     "verification.answer": Verification,
+    "verification.posts": PublicPosts,
     "inbox.item": InboxItem,
 }
 

@@ -163,3 +163,42 @@ def test_the_verification_examples_decode() -> None:
         for raw in json.loads((examples / "verification.answer.v1.json").read_text("utf-8"))
     ]
     assert {a.answer for a in answers} == {"no_match", "matches"}
+
+
+def test_the_public_post_list_shows_published_posts_with_their_seal(tmp_path: Path) -> None:
+    from loa_core.contracts import ChangeState, PostChanged
+
+    projection = open_projection(tmp_path / "projection.sqlite3", ChannelRegistry([YT]))
+    sealed, unsealed, taken_down = new_id(), new_id(), new_id()
+    publish(projection, sealed, hashes(8, 40), "3" * 64)
+    projection.events.footage_uploaded(uploaded(unsealed, channels=("yt",)))
+    projection.events.post_published(published(unsealed, "youtube", channel="yt", platform="youtube", post_id="u"))
+    publish(projection, taken_down, hashes(9, 40), "4" * 64)
+    state: ChangeState = "unpublished"
+    projection.events.post_changed(
+        PostChanged(
+            footage_id=taken_down,
+            channel="yt",
+            platform="youtube",
+            profile="youtube",
+            post_id="x",
+            action_id=new_id(),
+            state=state,
+            how="delete",
+        )
+    )
+    listed = projection.verifications.public_posts(None, 10).items
+    assert {(p.footage_id, p.sealed) for p in listed} == {(sealed, True), (unsealed, False)}
+    assert projection.verifications.public_posts("default", 1).items[0].title == "Lễ ra mắt"
+    assert projection.verifications.public_posts("another-ward", 10).items == ()
+
+    client = TestClient(
+        create_api(
+            MetricsSettings(api_token_hashes=hash_token(TOKEN)),
+            projection.views,
+            projection.engagement,
+            verifications=projection.verifications,
+        )
+    )
+    answer = client.get("/verify/posts", params={"ward": "default"})  # no sign-in: public facts
+    assert answer.status_code == 200 and len(answer.json()["items"]) == 2

@@ -20,15 +20,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from loa_core import provenance
-from loa_core.contracts.verification import Verification
+from loa_core.contracts import WardId
+from loa_core.contracts.verification import PublicPosts, Verification
 from loa_core.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
 from loa_core.verification import Inspection, NotAVideo, explain, inspect_file, inspect_hash, is_sha256
 from loa_ingest.access import RateLimiter, retry_after_header
@@ -71,6 +72,15 @@ STRINGS: Strings = {
         "The checking service is not answering; try again shortly.",
     ),
     "taken_down": ("đã gỡ", "taken down"),
+    "posts_title": ("Bài đăng của phường", "The ward's posts"),
+    "posts_intro": (
+        "Các bài phường đã đăng, mới nhất trước. Bài có dấu niêm phong: bản sao của nó kiểm tra được tại trang Kiểm "
+        "tra video.",
+        "What the ward published, newest first. A sealed post: a copy of it can be checked on the Check a video page.",
+    ),
+    "sealed": ("Đã niêm phong", "Sealed"),
+    "no_posts": ("Chưa có bài đăng nào.", "No posts yet."),
+    "posts_link": ("Bài đăng của phường", "The ward's posts"),
 }
 
 
@@ -117,6 +127,17 @@ def verify_page_router(page: VerifyPage) -> APIRouter:
     @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
     async def verify_form(request: Request) -> HTMLResponse:
         return show(request, {})
+
+    @router.get("/verify/posts", response_class=HTMLResponse, include_in_schema=False)
+    async def public_posts(request: Request, ward: Annotated[WardId | None, Query()] = None) -> HTMLResponse:
+        params = {"limit": 50} | ({"ward": ward} if ward else {})
+        try:
+            response = await http.get(f"{page.metrics_url}/verify/posts", params=params)
+            response.raise_for_status()
+            listed = PublicPosts.model_validate_json(response.content)
+        except (httpx.HTTPError, ValueError):
+            return render(request, "public_posts.html", STRINGS, {"posts": [], "error": "err_away"}, status_code=502)
+        return render(request, "public_posts.html", STRINGS, {"posts": listed.items, "ward": ward})
 
     @router.get("/verify/trust", summary="The roots a Loa manifest must chain to and the revoked serials (public)")
     async def trust_list() -> JSONResponse:

@@ -13,7 +13,15 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from loa_core.contracts.verification import CutMatch, PostLink, Verification, VerifyRequest, answer_of
+from loa_core.contracts.verification import (
+    CutMatch,
+    PostLink,
+    PublicPost,
+    PublicPosts,
+    Verification,
+    VerifyRequest,
+    answer_of,
+)
 from loa_core.db import insert_ignore
 from loa_core.fingerprint import Fingerprint, FingerprintIndex
 from loa_metrics import metrics
@@ -21,6 +29,14 @@ from loa_metrics.store import Database, day_range, verifications
 
 NO_WARD = "none"  # the ward counted for a check that matched no post
 _LOAD_CHUNK = 500
+# The newest posts standing published, with their seal; {ward}: nothing, or the one ward's condition.
+_PUBLIC_POSTS = (
+    "SELECT p.footage_id, p.channel, p.platform, p.profile, p.url, p.published_at, p.title AS edited, f.title, "
+    "f.ward, c.fingerprint IS NOT NULL AS sealed FROM posts p JOIN footage f ON f.footage_id = p.footage_id "
+    "LEFT JOIN cut_fingerprints c ON c.footage_id = p.footage_id AND c.profile = p.profile "
+    "WHERE p.published_at IS NOT NULL AND (p.state IS NULL OR p.state <> 'unpublished') {ward} "
+    "ORDER BY p.published_at DESC, p.channel LIMIT :limit"
+)
 _BUMP = text(
     "UPDATE verifications SET count = count + 1 WHERE day = :day AND ward = :ward AND answer = :answer AND via = :via"
 )
@@ -153,6 +169,31 @@ class Verifications:
                 )
                 for p in posts
             ),
+        )
+
+    # --- the public post list ------------------------------------------------------------------------------------
+
+    def public_posts(self, ward: str | None, limit: int) -> PublicPosts:
+        """The newest posts that stand published (not taken down), of `ward` or every ward, each with its seal."""
+        if ward is None:
+            rows = self._db.rows(_PUBLIC_POSTS.format(ward=""), {"limit": limit})
+        else:
+            rows = self._db.rows(_PUBLIC_POSTS.format(ward="AND f.ward = :ward"), {"ward": ward, "limit": limit})
+        return PublicPosts(
+            items=tuple(
+                PublicPost(
+                    ward=r["ward"],
+                    footage_id=r["footage_id"],
+                    title=r["edited"] or r["title"] or "",
+                    channel=r["channel"],
+                    platform=r["platform"],
+                    profile=r["profile"],
+                    url=r["url"],
+                    published_at=datetime.fromisoformat(r["published_at"]),
+                    sealed=bool(r["sealed"]),
+                )
+                for r in rows
+            )
         )
 
     # --- the count -------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from loa_core.auth import Caller
-from loa_core.contracts.verification import Verification, VerifyRequest
+from loa_core.contracts import WardId
+from loa_core.contracts.verification import PublicPosts, Verification, VerifyRequest
 from loa_metrics.verification import Verifications
 
 
@@ -26,6 +27,13 @@ def verification_router(room: Verifications, require_token: Callable[..., Awaita
             raise HTTPException(
                 422, f"The fingerprint is damaged: {exc}. / Dấu vân tay video bị hỏng, không đọc được."
             ) from exc
+
+    @router.get("/verify/posts", summary="The newest posts published, with their seal (no sign-in: public facts)")
+    async def public_posts(
+        ward: Annotated[WardId | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> PublicPosts:
+        return await asyncio.to_thread(room.public_posts, ward, limit)
 
     @router.get("/verifications", summary="Checks per day, ward, answer and origin (the caller's ward)")
     async def verifications(

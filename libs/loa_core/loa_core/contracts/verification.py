@@ -76,6 +76,27 @@ class CutMatch(Contract):
     links: tuple[PostLink, ...] = ()
 
 
+class PublicPost(Contract):
+    """A post the ward published, as anyone may see it (the public post list): `sealed` when its cut's fingerprint is
+    kept, so a copy of it can be checked."""
+
+    ward: WardId
+    footage_id: FootageId
+    title: str
+    channel: ChannelName
+    platform: str
+    profile: ProfileName
+    url: str | None
+    published_at: datetime
+    sealed: bool
+
+
+class PublicPosts(Versioned):
+    """The newest published posts (of one ward, or of every ward), newest first: metrics' GET /verify/posts."""
+
+    items: tuple[PublicPost, ...]
+
+
 class Verification(Versioned):
     """Metrics' answer to a VerifyRequest."""
 
