@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loa_core.contracts import RenditionsReady
+from loa_core.contracts import RenditionsReady, layout
 from loa_core.media import probe, video_packets
 from loa_core.storage import LocalStorage
 from loa_transcode.chunks import ChunkPlan, SingleRun, plan_chunks
@@ -87,6 +87,12 @@ async def test_the_chunked_cut_is_the_single_runs_frame_for_frame_and_in_sync(
     assert all(r.error is None for r in group.results.values()) and len(group.results) == 6
     assert sum(r.frames["zalo"] for r in group.results.values()) == round((24.0 - TRIM_START) * 30)
     _assert_same_cut(cut, single)
+    # The staging area is clear, and a request that comes after the cuts are announced (asked again, then
+    # redelivered) is skipped: nothing is encoded, nothing left behind.
+    footage_id = group.requests[0].footage_id
+    assert group.storage.list(layout.staging_prefix(footage_id)) == []
+    await group.encode(group.requests[0])
+    assert group.storage.list(layout.staging_prefix(footage_id)) == []
 
 
 async def test_a_chunk_never_encoded_is_asked_for_again(

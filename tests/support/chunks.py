@@ -13,6 +13,7 @@ import numpy as np
 
 from loa_core.contracts import ChunkResult, TranscodeChunk, layout
 from loa_core.contracts.chunks import RESULT_NAME
+from loa_core.storage import Storage
 from loa_transcode.chunked import Chunking, encode_chunk
 from loa_transcode.chunks import ChunkPolicy
 from loa_transcode.pipeline import JobContext
@@ -107,11 +108,17 @@ class Group:
         self.requests.append(chunk)
         sent = self.tamper(chunk, sum(r.index == chunk.index for r in self.requests))
         if sent is not None:
-            task = asyncio.create_task(self._encode(sent))
+            task = asyncio.create_task(self.encode(sent))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _encode(self, chunk: TranscodeChunk) -> None:
+    @property
+    def storage(self) -> Storage:
+        assert self._ctx is not None
+        return self._ctx.storage
+
+    async def encode(self, chunk: TranscodeChunk) -> None:
+        """What a worker of the group does with a chunk request."""
         assert self._ctx is not None
         async with self.workers:
             await encode_chunk(chunk, self._ctx)

@@ -29,13 +29,14 @@ from loa_core.contracts import (
     ChunkCut,
     ChunkResult,
     FootageUploaded,
+    RenditionsReady,
     TranscodeChunk,
     chunk_slot,
     layout,
 )
 from loa_core.contracts.chunks import RESULT_NAME
 from loa_core.media import MediaError, run_ffmpeg, video_packets
-from loa_core.storage import Storage
+from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode.chunks import (
     ChunkPlan,
@@ -51,7 +52,15 @@ from loa_transcode.chunks import (
 )
 from loa_transcode.conform import damage_report
 from loa_transcode.graph import CropPath, Job, Output, Trim, build_args, crop_script
-from loa_transcode.pipeline import JobContext, ProgressReport, _download, _fetch, _local_source, _probe
+from loa_transcode.pipeline import (
+    JobContext,
+    ProgressReport,
+    _download,
+    _fetch,
+    _local_source,
+    _probe,
+    announcement_of,
+)
 from loa_transcode.profiles import PROFILES, Target
 from loa_transcode.progress import Progress
 from loa_transcode.source import source_info
@@ -184,6 +193,7 @@ def chunk_requests(
             TranscodeChunk(
                 footage_id=event.footage_id,
                 ward=event.ward,
+                upload_event_id=event.event_id,
                 job_id="0" * 32,
                 index=chunk.index,
                 count=1,
@@ -293,6 +303,10 @@ async def encode_chunk(chunk: TranscodeChunk, ctx: JobContext) -> None:
         if await asyncio.to_thread(storage.exists, result_key):
             log.info("chunk %d of job %s is done already", chunk.index, chunk.job_id)
             return
+        if await _announced(storage, chunk):
+            # A request that outlived its job (asked again, then redelivered): nobody waits for it any more.
+            log.info("chunk %d of job %s: its footage's cuts are announced already", chunk.index, chunk.job_id)
+            return
         workdir = ctx.workdir_root / f"chunk-{chunk.job_id}-{chunk.index:05d}"
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
@@ -310,6 +324,20 @@ async def encode_chunk(chunk: TranscodeChunk, ctx: JobContext) -> None:
             log.info("encoded %s", what)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _announced(storage: Storage, chunk: TranscodeChunk) -> bool:
+    """Whether the job that asked for the chunk announced its cuts (its manifest is in place)."""
+    key = layout.manifest_key(chunk.footage_id)
+    try:
+        if not await asyncio.to_thread(storage.exists, key):
+            return False
+        ready = RenditionsReady.from_bytes(await asyncio.to_thread(_read, storage, key))
+    except ObjectNotFound:
+        return False
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+    return ready.event_id == announcement_of(chunk.upload_event_id)
 
 
 async def _put(storage: Storage, key: str, path: Path) -> None:

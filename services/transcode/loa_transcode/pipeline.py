@@ -106,7 +106,11 @@ class JobContext:
 
 def announcement_id(event: FootageUploaded) -> str:
     """The renditions.ready event id, derived from the upload: a redone job announces the same event."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:renditions.ready:{event.event_id}").hex
+    return announcement_of(event.event_id)
+
+
+def announcement_of(upload_event_id: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:renditions.ready:{upload_event_id}").hex
 
 
 def wanted_profiles(channel_names: tuple[str, ...], channels: Mapping[str, Channel]) -> set[str]:

@@ -47,6 +47,8 @@ class TranscodeChunk(Event):
 
     footage_id: FootageId
     ward: WardId = DEFAULT_WARD
+    # The footage.uploaded event whose job asks (a chunk that comes after that job announced its cuts is skipped).
+    upload_event_id: Id
     # The owner's plan: the chunks of one plan share it, and it names their storage keys.
     job_id: Id
     index: int = Field(ge=0)
