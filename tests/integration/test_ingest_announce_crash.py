@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from loa_core.contracts import layout
 from loa_core.hashing import sha256_file
 from loa_dev.kafka import KafkaBroker
 from tests.support.ingest import IngestProcess, run_ingest
@@ -64,4 +65,6 @@ def test_a_crash_between_the_announcement_and_its_record_keeps_one_footage(
     # The event may be on the topic twice (sent again at the restart), but it is one footage: one id, one event.
     assert {e.footage_id for e in for_this_file} == {announced.footage_id}
     assert {e.event_id for e in for_this_file} == {announced.event_id}
-    assert [p.relative_to(second.storage_root).as_posix() for p in second.stored_objects()] == [announced.media.key]
+    # One source, and its signed C2PA manifest beside it (made once, before the crash).
+    stored = [p.relative_to(second.storage_root).as_posix() for p in second.stored_objects()]
+    assert stored == [announced.media.key, layout.source_manifest_key(announced.footage_id)]

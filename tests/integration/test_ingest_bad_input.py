@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from loa_core.contracts import layout
 from loa_dev.kafka import KafkaBroker
 from tests.support.bilingual import assert_bilingual
 from tests.support.ingest import IngestProcess, run_ingest, tus_metadata
@@ -252,7 +253,9 @@ def test_corpus_is_big_enough_and_service_still_accepts_good_footage(ingest: Ing
     assert response.status_code == 204, response.text
     (event,) = ingest.uploaded_events()
     assert event.footage_id == response.headers["Loa-Footage-Id"]
-    assert len(ingest.stored_objects()) == 1
+    # The source, and its signed C2PA manifest beside it (raw/<id>/source.c2pa).
+    stored = [p.relative_to(ingest.storage_root).as_posix() for p in ingest.stored_objects()]
+    assert stored == [event.media.key, layout.source_manifest_key(event.footage_id)]
 
 
 def test_an_upload_with_checked_subtitles_and_the_framing_switch(ingest: IngestProcess, media: Media) -> None:

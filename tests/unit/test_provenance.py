@@ -241,3 +241,24 @@ def test_a_failure_to_sign_never_shows_the_key(
     for text in (str(refused.value), repr(refused.value), caplog.text):
         assert body[:40] not in text and "PRIVATE KEY" not in text
     assert not (tmp_path / "out.mp4").exists()  # nothing half-written is left under the final name
+
+
+def test_the_raw_footage_is_signed_beside_it_and_stays_as_sent(
+    clips: tuple[Path, Path], ward_a: KeyPair, trust: Trust
+) -> None:
+    before = clips[0].read_bytes()
+    sidecar = provenance.sign_sidecar(
+        clips[0], key=ward_a, trust=trust, ward="phuong-1", ward_name="Phường 1", title="Lễ kỷ niệm",
+        event_date="2026-09-02", received_at="2026-09-02T10:00:00+07:00", source_sha256=SOURCE_SHA,
+        footage_id="f" * 32,
+    )  # fmt: skip
+    assert clips[0].read_bytes() == before  # its sha256, the footage's identity, is unchanged
+    verdict = read(clips[0], trust, sidecar=sidecar)
+    assert isinstance(verdict, Signed), verdict
+    assert verdict.claims.profile == "source" and verdict.claims.footage_id == "f" * 32
+    assert [a["action"] for a in verdict.actions] == ["c2pa.created"]
+    changed = bytearray(before)
+    changed[changed.find(b"mdat") + 300] ^= 0x01
+    tampered = read(bytes(changed), trust, sidecar=sidecar)
+    assert isinstance(tampered, Invalid) and tampered.reason is Reason.TAMPERED, tampered
+    assert isinstance(read(clips[1], trust, sidecar=sidecar), Invalid)  # another video under this manifest

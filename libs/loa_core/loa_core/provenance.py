@@ -422,6 +422,53 @@ def _iso(value: dt.datetime | dt.date | str | None) -> str | None:
     return value.isoformat()
 
 
+def _manifest(claims: Claims, actions: Sequence[Action], mime: str) -> dict[str, Any]:
+    return {
+        "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": "1"}],
+        "title": claims.title,
+        "format": mime,
+        "assertions": [
+            {"label": ACTIONS, "data": {"actions": [a.to_c2pa() for a in actions]}},
+            {"label": ASSERTION, "data": claims.to_json()},
+        ],
+    }
+
+
+def _usable(key: KeyPair) -> str:
+    """The signing certificate's serial, once it is known valid now (ProvenanceError, bilingual, if not)."""
+    cert = key.certificate
+    serial = serial_hex(cert)
+    if not cert.not_valid_before_utc <= now() < cert.not_valid_after_utc:
+        until = cert.not_valid_after_utc.isoformat()
+        raise ProvenanceError(
+            f"the signing certificate {serial} is not valid now (valid until {until}): rotate the ward's key / chứng "
+            f"thư ký {serial} không còn hiệu lực (đến {until}): hãy thay khóa của phường"
+        )
+    return serial
+
+
+def _signed_with(
+    key: KeyPair, trust: Trust, manifest: dict[str, Any], mime: str, source: Any, dest: Any, *, embed: bool
+) -> bytes:
+    """The C2PA SDK's signing, its errors as ProvenanceError (the key never in the message)."""
+    try:
+        context = trust.context()
+        signer = c2pa.Signer.from_info(
+            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, key.chain_pem.encode(), key.key_pem.encode(), None)
+        )
+        try:
+            builder = c2pa.Builder(manifest, context=context)
+            if not embed:
+                builder.set_no_embed()
+            return bytes(builder.sign(signer, mime, source, dest))
+        finally:
+            signer.close()
+            context.close()
+    except c2pa.C2paError as exc:
+        # The SDK's words name the failure (a format, a certificate), never the key we passed.
+        raise ProvenanceError(f"C2PA signing failed: {_redacted(str(exc), key)}") from None
+
+
 def sign(
     src_path: Path,
     dst_path: Path,
@@ -452,47 +499,50 @@ def sign(
         footage_id=footage_id,
         profile=profile,
     )
-    manifest = {
-        "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": "1"}],
-        "title": title,
-        "format": MP4,
-        "assertions": [
-            {"label": ACTIONS, "data": {"actions": [a.to_c2pa() for a in actions]}},
-            {"label": ASSERTION, "data": claims.to_json()},
-        ],
-    }
-    cert = key.certificate
-    serial = serial_hex(cert)
-    if not cert.not_valid_before_utc <= now() < cert.not_valid_after_utc:
-        until = cert.not_valid_after_utc.isoformat()
-        raise ProvenanceError(
-            f"the signing certificate {serial} is not valid now (valid until {until}): rotate the ward's key / chứng "
-            f"thư ký {serial} không còn hiệu lực (đến {until}): hãy thay khóa của phường"
-        )
+    serial = _usable(key)
     tmp = dst_path.with_name(f".{dst_path.name}.{os.getpid()}.signing")
     try:
-        context = trust.context()
-        signer = c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, key.chain_pem.encode(), key.key_pem.encode(), None)
-        )
-        try:
-            builder = c2pa.Builder(manifest, context=context)
-            with src_path.open("rb") as source, tmp.open("w+b") as dest:
-                raw = builder.sign(signer, MP4, source, dest)
-        finally:
-            signer.close()
-            context.close()
+        with src_path.open("rb") as source, tmp.open("w+b") as dest:
+            raw = _signed_with(key, trust, _manifest(claims, actions, MP4), MP4, source, dest, embed=True)
         tmp.replace(dst_path)
-    except c2pa.C2paError as exc:
+    except ProvenanceError:
         tmp.unlink(missing_ok=True)
-        # The SDK's words name the failure (a format, a certificate), never the key we passed.
-        raise ProvenanceError(f"C2PA signing failed: {_redacted(str(exc), key)}") from None
+        raise
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ProvenanceError(f"C2PA signing failed: {exc.strerror or exc}") from None
     label = _manifest_label(raw)
     log.info("signed %s for ward %s (certificate %s)", dst_path.name, ward, serial)
     return SignedFile(manifest_label=label, serial=serial, size=dst_path.stat().st_size)
+
+
+def sign_sidecar(
+    src_path: Path,
+    *,
+    key: KeyPair,
+    trust: Trust,
+    ward: str,
+    ward_name: str,
+    title: str,
+    event_date: dt.date | str | None,
+    received_at: dt.datetime | str,
+    source_sha256: str,
+    footage_id: str,
+    mime: str = MP4,
+) -> bytes:
+    """A signed manifest for the raw footage, kept beside it (a sidecar, `.c2pa`): the footage's bytes stay as the
+    media team sent them (their sha256 is the footage's identity). Blocking. ProvenanceError if it cannot be signed
+    (a container C2PA does not bind, an unusable key)."""
+    claims = Claims(ward=ward, ward_name=ward_name, channel="", title=title, event_date=_iso(event_date),
+                    published_at=_iso(received_at) or "", source_sha256=source_sha256, footage_id=footage_id,
+                    profile="source")  # fmt: skip
+    actions = [created("received by Loa from the ward's media team")]
+    _usable(key)
+    try:
+        with src_path.open("rb") as source:
+            return _signed_with(key, trust, _manifest(claims, actions, mime), mime, source, io.BytesIO(), embed=False)
+    except OSError as exc:
+        raise ProvenanceError(f"C2PA signing failed: {exc.strerror or exc}") from None
 
 
 def _manifest_label(raw: bytes) -> str:
@@ -591,15 +641,16 @@ _REVOKED_CODES = ("signingCredential.ocsp.revoked",)
 _UNTRUSTED_CODES = ("signingCredential.untrusted", "signingCredential.invalid")
 
 
-def read(source: Path | bytes, trust: Trust) -> Verdict:
-    """The verdict on an MP4 (a path, or its bytes). Blocking: run it in a thread."""
+def read(source: Path | bytes, trust: Trust, *, sidecar: bytes | None = None, mime: str = MP4) -> Verdict:
+    """The verdict on an MP4 (a path, or its bytes), from its embedded manifest or the `sidecar` one given.
+    Blocking: run it in a thread."""
     stream: io.BufferedIOBase
     stream = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
     context = trust.context()
     try:
         with stream:
             try:
-                reader = c2pa.Reader(MP4, stream, context=context)
+                reader = c2pa.Reader(mime, stream, sidecar, context=context)
             except c2pa.C2paError.ManifestNotFound:
                 return Absent()
             except c2pa.C2paError as exc:

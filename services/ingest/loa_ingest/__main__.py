@@ -57,7 +57,9 @@ def build_app(settings: IngestSettings) -> FastAPI:
     data = settings.data_dir
     state = open_state(settings.state_location(), data / "ingest-spool" / "tus")
     relay = StatusRelay(settings.metrics_url, publisher_url=settings.publisher_url)
-    service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog)
+    keys = provenance_keys(settings, state.engine)  # the C2PA signing keys (loa_ingest/provenance_keys.py)
+    sign_source = keys.sign_source if keys is not None else None
+    service = IngestService(settings, make_storage(settings.storage()), producer, state.catalog, sign_source)
     channels = ChannelStore(state.engine, producer)
     audit = AuditLog(state.engine, producer)  # approvers' decisions (loa_ingest/audit.py)
     try:
@@ -82,7 +84,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         Gate(people, settings, settings.token_hashes, state.tokens),
         sign_in,
         audit,
-        verify_page(settings, keys := provenance_keys(settings, state.engine)),
+        verify_page(settings, keys),
     )
     api.include_router(provenance_router(settings, keys))
     tus: TusUploads = api.state.tus

@@ -15,11 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Column, Connection, Engine, Float, MetaData, Table, Text, insert, select, update
 
 from loa_core import db, provenance
+from loa_core.contracts import FootageUploaded
 from loa_core.contracts.provenance import TrustList, WardSigningKey
 from loa_core.provenance import KeyPair, ProvenanceError
 from loa_core.secrets import SecretBox
@@ -209,6 +211,22 @@ class ProvenanceKeys:
             )
             for r in rows
         ]
+
+    def sign_source(self, path: Path, event: FootageUploaded) -> bytes:
+        """The raw footage's signed C2PA manifest, as a sidecar (its bytes stay as sent). Blocking."""
+        key = self.signing_key(event.ward)
+        return provenance.sign_sidecar(
+            path,
+            key=KeyPair(key.chain_pem, key.key_pem.get_secret_value()),
+            trust=provenance.Trust(key.trust.roots_pem, frozenset(key.trust.revoked)),
+            ward=event.ward,
+            ward_name=key.ward_name,
+            title=event.metadata.title,
+            event_date=event.metadata.event_date,
+            received_at=event.occurred_at,
+            source_sha256=event.media.sha256,
+            footage_id=event.footage_id,
+        )
 
     # -- trust ---------------------------------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ import asyncio
 import errno
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, layout, new_id
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe, run_ffmpeg
+from loa_core.provenance import ProvenanceError
 from loa_core.storage import LocalStorage, Storage, validate_key
 from loa_ingest import metrics
 from loa_ingest.catalog import Catalog
@@ -30,8 +32,17 @@ class Accepted:
 
 
 class IngestService:
-    def __init__(self, settings: IngestSettings, storage: Storage, producer: EventProducer, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        storage: Storage,
+        producer: EventProducer,
+        catalog: Catalog,
+        sign_source: Callable[[Path, FootageUploaded], bytes] | None = None,
+    ) -> None:
         self.settings = settings
+        # The raw footage's C2PA manifest, kept beside it (loa_ingest/provenance_keys.py); None: not signed.
+        self.sign_source = sign_source
         self.storage = storage
         self.producer = producer
         self.catalog = catalog
@@ -125,9 +136,25 @@ class IngestService:
         # happens next (a crash, a failed send, a retry) can only finish this footage, never start a second one.
         if not self.catalog.reserve(event):
             return None
+        await self._keep_source_manifest(event, path, found.format_name)
         await self._finish_announcement(event, path)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
+
+    async def _keep_source_manifest(self, event: FootageUploaded, path: Path, format_name: str) -> None:
+        """Sign the raw footage as received (a sidecar manifest at raw/<id>/source.c2pa). Evidence, not a gate: a
+        container C2PA cannot bind (an MKV, a transport stream) or a failure is logged and the upload goes on."""
+        if self.sign_source is None:
+            return
+        if "mp4" not in format_name.split(","):
+            log.info("footage %s: no C2PA manifest for a %s source (C2PA binds MP4/MOV)", event.footage_id, format_name)
+            return
+        try:
+            manifest = await asyncio.to_thread(self.sign_source, path, event)
+            key = layout.source_manifest_key(event.footage_id)
+            await asyncio.to_thread(self.storage.put_stream, key, [manifest])
+        except (ProvenanceError, OSError) as exc:
+            log.warning("footage %s: its source was not signed: %s", event.footage_id, exc)
 
     async def _finish_announcement(self, event: FootageUploaded, path: Path) -> None:
         """Store the source (unless it already is) and announce it; on a failed send, give the bytes back."""

@@ -4,6 +4,7 @@ Keys cross service boundaries inside events (`SourceMedia.key`, `Rendition.key`,
 never builds a key: it takes the one in the event. Writers build every key here, nowhere else.
 
     raw/<footage_id>/source                   an upload as received                      (ingest)
+    raw/<footage_id>/source.c2pa              its signed C2PA manifest (a sidecar: the bytes stay as sent) (ingest)
     renditions/<footage_id>/<profile>.mp4     each platform cut                          (transcode)
     renditions/<footage_id>/<kind>.jpg        the stills: thumbnail, cover                (transcode)
     renditions/<footage_id>/manifest.json     written last: "this set is complete"        (transcode)
@@ -66,6 +67,10 @@ def _id(value: str) -> str:
 
 def source_key(footage_id: str) -> str:
     return f"{RAW.prefix}{_id(footage_id)}/source"
+
+
+def source_manifest_key(footage_id: str) -> str:
+    return f"{RAW.prefix}{_id(footage_id)}/source.c2pa"
 
 
 def renditions_prefix(footage_id: str) -> str:
