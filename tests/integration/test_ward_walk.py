@@ -489,6 +489,12 @@ def test_the_pages_report_downloads_relay_metrics_with_the_callers_reach(wards: 
     other = httpx.get(download, params={"ward": WARD_A}, headers=_auth(wards.b_admin), timeout=120)
     assert other.status_code == 404
     assert_bilingual(other.json()["detail"])
+    # The reports page: a ward's people choose the period only; a district admin also the ward or the district.
+    mine = httpx.get(f"{wards.ingest.url}/ui/reports", headers=_auth(wards.b_admin))
+    assert mine.status_code == 200 and 'action="/ui/reports/download"' in mine.text
+    assert 'name="ward"' not in mine.text and WARD_A not in mine.text
+    everyone = httpx.get(f"{wards.ingest.url}/ui/reports", headers=_auth(STATIC)).text
+    assert all(f'<option value="{w}">' in everyone for w in ("district", WARD_A, WARD_B))
 
 
 @pytest.fixture(scope="module")

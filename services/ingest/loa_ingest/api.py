@@ -337,7 +337,7 @@ def create_api(
         footage_page_router(relay, channels, service.catalog, service.storage, requires, gate.session_of, audit)
     )
     api.include_router(district_page_router(relay, channels, requires, gate.session_of))
-    api.include_router(report_download_router(relay, gate.people, requires))
+    api.include_router(report_download_router(relay, gate.people, requires, gate.session_of))
     if verify_page is not None:
         api.include_router(verify_page_router(verify_page))  # public: no sign-in, its own rate limit
 

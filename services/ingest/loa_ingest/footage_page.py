@@ -63,6 +63,7 @@ NOT_FOUND = "No such footage in your ward. / Không tìm thấy video này trong
 STRINGS: Strings = {
     "list_title": ("Video đã tải lên", "Uploaded footage"),
     "footage_page": ("Danh sách video", "Footage"),
+    "reports_page": ("Báo cáo", "Reports"),
     "channels_page": ("Kênh", "Channels"),
     "stages": ("Các bước", "Stages"),
     "stage_uploaded": ("Đã tải lên", "Uploaded"),
