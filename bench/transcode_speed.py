@@ -1,6 +1,6 @@
 """All cuts in one ffmpeg run, against one run per cut (naive) and against the floor, for a 1080p30 source.
 
-Run: .cache/venv/bin/python bench/transcode_speed.py [--seconds 8] [--repeat 2] [--preset veryfast]
+Run: .cache/venv/bin/python bench/transcode_speed.py [--seconds 8] [--repeat 2] [--preset veryfast] [--crf 23]
          [--source phone|grainy|synthetic] [--ffmpeg PATH] [--against FFMPEG]
 
 Sources (all 1080p30 H.264 High with AAC sound, made untimed before the rounds). How much the one decode saves
@@ -20,12 +20,15 @@ same rounds.
          same preset and CRF (the frames are rendered to raw files first, untimed).
 Each figure is the best of --repeat interleaved rounds (the machine may be shared). Prints wall and CPU
 times (CPU time is what a loaded machine distorts least), the ratios (goal: naive/ours >= 1.35,
-ours/floor <= 1.10), the real-time factor and the peak RSS of each ffmpeg.
+ours/floor <= 1.10), the real-time factor, the peak RSS of each ffmpeg, and each cut's VMAF against its own
+frames before encoding (the floor's raw files) with the settings it was encoded with (each cut's own, from
+profiles.py, unless --preset/--crf force them).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -37,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from loa_core.media import FFMPEG  # noqa: E402
+from loa_core.media import FFMPEG, parse_vmaf, run_ffmpeg, vmaf_args  # noqa: E402
 from loa_transcode.graph import (  # noqa: E402
     Candidates,
     EncodeOptions,
@@ -46,6 +49,7 @@ from loa_transcode.graph import (  # noqa: E402
     build_args,
     build_graph,
     plan_inputs,
+    video_codec_args,
 )
 from loa_transcode.profiles import PROFILES, resolve  # noqa: E402
 from loa_transcode.source import SourceInfo  # noqa: E402
@@ -89,8 +93,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--preset", default="veryfast")
-    parser.add_argument("--crf", type=int, default=23)
+    # Unset: each cut's own measured settings (profiles.py), as the service runs.
+    parser.add_argument("--preset")
+    parser.add_argument("--crf", type=int)
     parser.add_argument("--source", choices=sorted(SOURCES), default="phone")
     parser.add_argument("--ffmpeg", default=FFMPEG, help="the ffmpeg binary to time (default: the services' own)")
     parser.add_argument("--against", metavar="FFMPEG", help="also time 'ours' with this binary in the same rounds")
@@ -154,7 +159,7 @@ def main() -> None:
         print(f"ffmpeg {version_of(ffmpeg)} ({ffmpeg})")
         print(
             f"source: {opts.seconds:g} s 1080p30 {opts.source}, {source_mbps:.1f} Mb/s; cuts: {', '.join(CUTS)}; "
-            f"preset {opts.preset}, crf {opts.crf}"
+            f"preset {opts.preset or 'per cut'}, crf {opts.crf or 'per cut'}"
         )
         print(f"load average (1 min) before/after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} CPUs")
         print(f"wall: ours {ours.wall_s:.2f} s | naive {naive_wall:.2f} s | floor {floor_wall:.2f} s")
@@ -166,6 +171,14 @@ def main() -> None:
             f"peak RSS: ours {ours.rss_mib} MiB, naive max {max(f.rss_mib for f in naive)} MiB, "
             f"decode {figures['decode'].rss_mib} MiB"
         )
+        # Each cut's quality beside the speed: VMAF of ours' cut against its exact frames before encoding.
+        for out in outputs:
+            reference = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{out.target.width}x{out.target.height}"]
+            reference += ["-r", info.fps, "-i", f"file:{work / (out.target.name + '.yuv')}"]
+            score = parse_vmaf(asyncio.run(run_ffmpeg(vmaf_args(["-i", f"file:{out.path}"], reference))))
+            codec = video_codec_args(out, options)
+            settings = " ".join(codec[2:-2])  # after "-c:v libx264", before "-threads N"
+            print(f"{out.target.name:8s} VMAF {score:6.2f}  ({settings}; {out.path.stat().st_size / 1e6:.1f} MB)")
         if opts.against:
             other = figures["ours (against)"]
             print(

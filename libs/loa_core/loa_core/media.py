@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -233,6 +235,32 @@ async def video_packets(path: Path, timeout_s: float = 300.0) -> tuple[VideoPack
         return parse_packets(json.loads(out))
     except (ValueError, TypeError, AttributeError) as exc:
         raise MediaError(f"ffprobe printed something that is not its JSON: {exc}") from exc
+
+
+# libvmaf's pooled score line on stderr: "[Parsed_libvmaf_0 @ 0x...] VMAF score: 93.177263".
+_VMAF_SCORE = re.compile(r"VMAF score: (-?[0-9]+(?:\.[0-9]+)?)")
+
+
+def vmaf_args(distorted: Sequence[str], reference: Sequence[str], threads: int = 0) -> list[str]:
+    """ffmpeg arguments measuring VMAF (libvmaf's default model, v0.6.1) of a video against its reference (pure).
+
+    Each side is given as the input arguments that open it (a raw reference needs its format, size and rate). The
+    pinned FFmpeg 9 has libvmaf (--enable-libvmaf; Debian's 5.1 has not). Both sides start at 0, so frames pair
+    by their place in the video.
+    """
+    graph = (
+        "[0:v]setpts=PTS-STARTPTS[distorted];[1:v]setpts=PTS-STARTPTS[reference];"
+        f"[distorted][reference]libvmaf=n_threads={threads or os.cpu_count() or 1}"
+    )
+    return [*distorted, *reference, "-lavfi", graph, "-f", "null", "-"]
+
+
+def parse_vmaf(stderr: str) -> float:
+    """The pooled (mean) VMAF score libvmaf printed; ValueError when it printed none."""
+    found = _VMAF_SCORE.findall(stderr)
+    if not found:
+        raise ValueError("libvmaf printed no VMAF score")
+    return float(found[-1])
 
 
 ProgressCallback = Callable[[dict[str, str]], Awaitable[None]]

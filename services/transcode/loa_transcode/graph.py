@@ -44,8 +44,10 @@ RATE_TOLERANCE = 0.001
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    preset: str = "veryfast"
-    crf: int = 23
+    # None: each cut's own measured settings (Profile.preset, Profile.crf); a value overrides them for every cut
+    # (tests take a fast preset and a high CRF).
+    preset: str | None = None
+    crf: int | None = None
     threads: int = 0
     # Read the source at most this many times faster than real time (0: as fast as possible). A cap
     # keeps a transcode from starving services that share the machine, and makes a job's length
@@ -542,10 +544,11 @@ def build_audio_graph(job: Job, inputs: Inputs) -> tuple[str, list[str]]:
 
 
 def video_codec_args(out: Output, options: EncodeOptions) -> list[str]:
+    """x264 for one cut: the options' preset and CRF, else the cut's profile's (pure)."""
     t = out.target
-    args = ["-c:v", "libx264", "-preset", options.preset, "-profile:v", "high"]
+    args = ["-c:v", "libx264", "-preset", options.preset or t.profile.preset, "-profile:v", "high"]
     if t.video_kbps is None:
-        args += ["-crf", str(options.crf)]
+        args += ["-crf", str(t.profile.crf if options.crf is None else options.crf)]
     else:
         # Size-driven: an average bitrate with a VBV ceiling, so the file cannot overshoot its size limit.
         args += ["-b:v", f"{t.video_kbps}k", "-maxrate", f"{t.video_kbps}k", "-bufsize", f"{2 * t.video_kbps}k"]

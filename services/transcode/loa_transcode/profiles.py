@@ -43,6 +43,10 @@ class Profile:
     # and within `large_copy` when the cut keeps the large frame.
     copy: CopyLimits | None = None
     large_copy: CopyLimits | None = None
+    # x264's speed/size trade-off and constant rate factor for this cut (the CRF is unused when size-driven),
+    # chosen by measurement (tools/loa_dev/encoder_settings.py; see PROFILES).
+    preset: str = "veryfast"
+    crf: int = 23
 
     @property
     def aspect(self) -> float:

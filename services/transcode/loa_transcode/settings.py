@@ -7,11 +7,13 @@ from loa_core.settings import CommonSettings
 
 class TranscodeSettings(CommonSettings):
     http_port: int = 8002
-    # x264 speed/size trade-off; "veryfast" keeps a 2-core machine near real time for 1080p. Not "ultrafast":
-    # it turns off CABAC and B-frames, so its output is Constrained Baseline, not the High profile platforms want.
-    x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
-    # x264 constant rate factor: lower is better quality and bigger files.
-    crf: int = 23
+    # x264 speed/size trade-off for every cut; unset: each cut's own, chosen by measuring VMAF (profiles.py). Not
+    # "ultrafast": it turns off CABAC and B-frames, so its output is Constrained Baseline, not the High profile
+    # platforms want.
+    x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] | None = None
+    # x264 constant rate factor for every quality-driven cut (lower is better quality and bigger files); unset: each
+    # cut's own (profiles.py).
+    crf: int | None = None
     # Threads per ffmpeg run; 0 lets x264 pick (all cores).
     ffmpeg_threads: int = 0
     # Cap on how fast the source is read, in multiples of real time (0: no cap); see EncodeOptions.read_rate.

@@ -59,10 +59,11 @@ class TranscodeChunk(Event):
     start_s: float = Field(ge=0)
     end_s: float | None = None
     # The cuts' constant frame rate (an ffmpeg rational, "30" or "30000/1001") and the encoder settings of the
-    # job: every chunk of a cut is encoded alike, or its chunks would not join by stream copy.
+    # job: every chunk of a cut is encoded alike, or its chunks would not join by stream copy. None: each cut's own
+    # measured settings (transcode's profiles.py), the same for every chunk.
     fps: str
-    preset: str
-    crf: int = Field(ge=0, le=51)
+    preset: str | None = None
+    crf: int | None = Field(default=None, ge=0, le=51)
     cuts: tuple[ChunkCut, ...] = Field(min_length=1)
     logo_key: str | None = None
     # The cues on this chunk's timeline, as SRT, burnt in; None: no subtitles.
