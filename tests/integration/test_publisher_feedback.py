@@ -286,7 +286,8 @@ async def test_a_thread_that_pages_for_ever_fails_the_reply_rather_than_risk_a_s
     finally:
         fb.endless_paging = False
 
-    assert done is not None and done.state == "failed"
+    assert done is not None and done.state == "failed" and done.reason
+    assert_bilingual(done.reason)
     assert fb.replies_to(top) == []
 
 
@@ -307,6 +308,17 @@ async def test_acts_not_the_publishers_and_platforms_without_an_api(world: World
     )
     refused = await responder.handle(other_ward)
     assert refused is not None and refused.state == "failed"
+    yt = world.youtube
+    down = yt.add_comment("Khi nào có lịch cắt điện?")
+    yt.inject("status", "comment_insert", status=503, times=10)  # YouTube stays down through the backoff
+    try:
+        failed = await responder.handle(act("p1-yt", down, "reply", text=REPLY))
+    finally:
+        while yt.take_fault("comment_insert"):
+            pass
+    assert failed is not None and failed.state == "failed" and failed.reason and "ask again" in failed.reason
+    assert_bilingual(failed.reason)
+    assert yt.replies_to(down) == []
 
 
 def test_every_answer_is_on_feedback_done(kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path) -> None:

@@ -47,6 +47,20 @@ GONE = (
 )
 
 
+def failed_because(platform: str, exc: Exception) -> str:
+    """Why an act failed, for the person who asked (English, then Vietnamese): the platform's own words, and whether
+    asking again later may help."""
+    words = failure_reason(platform, exc)
+    if " / " in words:  # already said in both languages (a Zalo window, a refusal of ours)
+        return words
+    if isinstance(exc, RetryableError):
+        return (
+            f"{words}: ask again once {platform} is back / {platform} chưa phản hồi hoặc đã hết hạn mức: hãy thử lại"
+            f" sau ({words})"
+        )
+    return f"{words} / {platform} từ chối yêu cầu ({words})"
+
+
 def done_id(action_id: str) -> str:
     """The feedback.done event id of one action: announcing it again repeats the same event."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:feedback.done:{action_id}").hex
@@ -137,7 +151,7 @@ class Responder:
             # The adapter and the backoff already retried (a quota spent is a RetryableError too). Rather than hold
             # the partition, every later act waiting behind it, the act is answered failed with the platform's words
             # (AuthorizationLost: the channel must be connected again); a person asks again once it can work.
-            reason = failure_reason(channel.platform, exc)
+            reason = failed_because(channel.platform, exc)
         log.warning("feedback action %s failed: %s", action.event_id, reason)
         return await self._answer(action, channel.platform, "failed", reason=reason)
 
