@@ -125,7 +125,7 @@ def test_a_published_cut_carries_a_manifest_the_reader_validates_against_the_roo
             assert [a["action"] for a in verdict.actions][-1] == "c2pa.published"
             # The uploaded bytes are the signed copy kept in storage for retries, signed once per post.
             kept = json.loads((storage.root / layout.signed_record_key(footage_id, channel, "youtube")).read_text())
-            assert sha256_file(path) == kept["sha256"] and kept["serial"] == verdict.serial
+            assert sha256_file(path) == kept["sha256"] == posts[channel].sha256 and kept["serial"] == verdict.serial
         assert publisher.log_text().count("signed by ward p1") == 2
         # The private key is in ingest's database encrypted, and in no log.
         with sqlite3.connect(ingest.root / "data" / "ingest.sqlite3") as db:

@@ -12,7 +12,16 @@ import pytest
 
 from loa_core import provenance
 from loa_core.channels import Channel
-from loa_core.contracts import POSTS_FAILED, PostFailed, Rendition, RenditionsReady, layout, new_id
+from loa_core.contracts import (
+    POSTS_FAILED,
+    POSTS_PUBLISHED,
+    PostFailed,
+    PostPublished,
+    Rendition,
+    RenditionsReady,
+    layout,
+    new_id,
+)
 from loa_core.contracts.provenance import TrustList, WardSigningKey
 from loa_core.hashing import sha256_file
 from loa_core.provenance import Signed
@@ -89,7 +98,7 @@ def event(storage: LocalStorage, cut: Path) -> RenditionsReady:
 async def test_the_uploaded_cut_is_the_signed_copy_and_a_retry_reuses_it(tmp_path: Path, cut: Path) -> None:
     keys = Keys()
     adapter = FakeAdapter(RetryableError("503 from the platform"), "v1")
-    publisher, _, ledger, clock = make(tmp_path, adapter, keys)
+    publisher, producer, ledger, clock = make(tmp_path, adapter, keys)
     storage = LocalStorage(tmp_path / "storage")
     ready = event(storage, cut)
 
@@ -112,6 +121,9 @@ async def test_the_uploaded_cut_is_the_signed_copy_and_a_retry_reuses_it(tmp_pat
     assert ledger.get(ready.footage_id, "tt", "tiktok").state is PostState.POSTED  # type: ignore[union-attr]
     assert adapter.requests[1].rendition == first
     assert keys.asked == 1
+    # The announcement names the bytes the platform received: a copy downloaded from the post hashes to them.
+    (announced,) = [e for topic, e in producer.sent if topic == POSTS_PUBLISHED.name]
+    assert isinstance(announced, PostPublished) and announced.sha256 == first.sha256
     assert provenance.read(storage.root / first.key, keys.trust) == verdict
 
 

@@ -583,6 +583,9 @@ class Publisher:
 
     async def _announce(self, entry: LedgerEntry, channel: Channel) -> None:
         assert entry.post_id and entry.url and entry.published_at
+        signed = None
+        if self.signer is not None:
+            signed = await self.signer.uploaded_sha256(entry.footage_id, channel.name, entry.profile)
         await self.producer.send(
             POSTS_PUBLISHED,
             PostPublished(
@@ -595,5 +598,6 @@ class Publisher:
                 post_id=entry.post_id,
                 url=entry.url,
                 published_at=entry.published_at,
+                sha256=signed,
             ),
         )

@@ -141,6 +141,16 @@ class CutSigner:
                  rendition.profile, event.ward, signed.serial, time.perf_counter() - started)  # fmt: skip
         return rendition.model_copy(update={"key": target, "size_bytes": signed.size, "sha256": sha256})
 
+    async def uploaded_sha256(self, footage_id: str, channel: str, profile: str) -> str | None:
+        """The sha256 of the post's signed copy (what the platform received), from its record; None if unknown."""
+        try:
+            done = await asyncio.to_thread(self._record, layout.signed_record_key(footage_id, channel, profile))
+        except (OSError, ValueError) as exc:
+            log.warning("%s/%s/%s: the signed copy's record is unreadable: %s", footage_id, channel, profile, exc)
+            return None
+        sha256 = done.get("sha256") if done is not None else None
+        return sha256 if isinstance(sha256, str) else None
+
     @staticmethod
     def _sign(
         source: Path,

@@ -138,6 +138,9 @@ class PostPublished(Event):
     post_id: str
     url: str
     published_at: datetime
+    # sha256 of the bytes the platform received: the cut with its signed C2PA manifest (a copy downloaded from the
+    # post before any re-encoding hashes to it, not to Rendition.sha256). None: not signed, or an older event.
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class PostFailed(Event):
