@@ -13,6 +13,7 @@ then the result (last). A chunk whose result is in storage is not encoded again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -112,8 +113,13 @@ class Chunking:
         )
         try:
             failure = await self._collect(ctx.storage, chunks, report)
-        finally:
-            await side
+        except BaseException:
+            # Stopping, or storage or Kafka gone: the side runs' ffmpeg processes go too (run_ffmpeg kills them).
+            side.cancel()
+            with contextlib.suppress(BaseException):
+                await side
+            raise
+        await side
         if failure is not None:
             log.warning("footage %s: single run after all, %s", event.footage_id, failure)
             return False
