@@ -21,6 +21,7 @@ from loa_transcode.graph import (
     build_args,
     build_graph,
     crop_script,
+    edits_of,
     escape_value,
     measure_job_loudness_args,
     measure_loudness_args,
@@ -489,3 +490,30 @@ def test_read_rate_caps_the_input() -> None:
     args = build_args(_job("youtube", options=EncodeOptions(read_rate=1.5), trim=Trim(1.0)))
     assert args[: args.index("-i")] == ["-ss", "1", "-readrate", "1.5"]
     assert "-readrate" not in build_args(_job("youtube"))
+
+
+# --- what a cut's signed manifest says was done --------------------------------------------------------
+
+
+def test_a_cuts_edits_are_what_its_job_did_to_the_footage() -> None:
+    loud = Loudness(input_i=-23.5, input_tp=-6.1, input_lra=4.2, input_thresh=-33.9, target_offset=0.3)
+    plain = _job("youtube", "tiktok")
+    youtube, tiktok = (out.target for out in plain.outputs)
+    assert edits_of(plain, youtube) == ()  # a 1080p 16:9 source as the 1080p 16:9 cut: nothing done to it
+    assert edits_of(plain, tiktok) == ("reframed", "resized")  # 9:16, 1080x1920 from 1920x1080
+    everything = replace(
+        plain,
+        trim=Trim(start_s=2.0, end_s=8.0),
+        subtitles=Path("/w/subs.srt"),
+        logo=Path("/w/logo.png"),
+        intro=INTRO,
+        outro=OUTRO,
+        loudness=loud,
+    )
+    done = ("trimmed", "reframed", "resized", "subtitles", "logo", "intro", "outro", "loudness")
+    assert edits_of(everything, tiktok) == done
+    # A trim that keeps the whole footage is no trim; a smaller cut of the same shape is a resize.
+    assert edits_of(replace(plain, trim=Trim(start_s=0.0, end_s=10.0)), youtube) == ()
+    uhd = _job("youtube", info=SourceInfo(3840, 2160, 10.0, True, "30", 30.0))
+    assert edits_of(uhd, uhd.outputs[0].target) == ()  # 4K stays 4K on YouTube
+    assert edits_of(plain, _target("zalo")) == ("resized",)  # 1280x720: the same shape, smaller
