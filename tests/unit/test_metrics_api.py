@@ -167,3 +167,18 @@ def test_readiness_reports_the_reason(projection: Projection) -> None:
     response = TestClient(api).get("/readyz")
     assert response.status_code == 503 and response.json()["reason"] == "no partitions assigned yet"
     assert TestClient(api).get("/healthz").status_code == 200
+
+
+def test_the_report_upward_in_each_format(client: TestClient, projection: Projection) -> None:
+    seed(projection)
+    month = T0.strftime("%Y-%m")
+    body = client.get("/reports/upward", params={"period": month, "ward": "district"}, headers=AUTH).json()
+    assert body["title"] == f"Báo cáo tháng {T0.month}/{T0.year}" and body["scope"] == "district"
+    assert body["totals"]["posts"] == 2 and body["totals"]["views"] == 1200
+    xlsx = client.get("/reports/upward", params={"period": month, "format": "xlsx"}, headers=AUTH)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip: the workbook
+    assert f'filename="loa-bao-cao-district-{month}.xlsx"' in xlsx.headers["content-disposition"]
+    for bad in ("2026-13", "2026-W54", "2026-Q5", "november"):
+        refused = client.get("/reports/upward", params={"period": bad}, headers=AUTH)
+        assert refused.status_code == 422, bad
+        assert_bilingual(refused.json()["detail"])
