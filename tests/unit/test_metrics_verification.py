@@ -202,3 +202,18 @@ def test_the_public_post_list_shows_published_posts_with_their_seal(tmp_path: Pa
     )
     answer = client.get("/verify/posts", params={"ward": "default"})  # no sign-in: public facts
     assert answer.status_code == 200 and len(answer.json()["items"]) == 2
+
+
+def test_a_posts_uploaded_file_is_found_by_its_own_hash(tmp_path: Path) -> None:
+    """The publisher uploads a signed copy of the cut (other bytes): its sha256, carried on posts.published, finds
+    the post too."""
+    projection = open_projection(tmp_path / "projection.sqlite3", ChannelRegistry([YT]))
+    post = new_id()
+    projection.events.footage_uploaded(uploaded(post, channels=("yt",)))
+    projection.events.renditions_ready(cut(post, hashes(10, 30), "5" * 64))
+    announced = published(post, "youtube", channel="yt", platform="youtube", post_id="s1")
+    projection.events.post_published(announced.model_copy(update={"sha256": "6" * 64}))
+    found = projection.verifications.check(VerifyRequest(sha256="6" * 64))
+    assert found.answer == "matches" and found.match is not None
+    assert (found.match.footage_id, found.match.exact, found.match.span_end_s) == (post, True, 15.0)
+    assert projection.verifications.check(VerifyRequest(sha256="7" * 64)).answer == "no_match"

@@ -137,6 +137,7 @@ class Projector:
             "published_at": ts(event.published_at),
             "announced_at": ts(event.occurred_at),
             "ward": event.ward,
+            "sha256": event.sha256,
         }
 
         def apply(connection: Connection) -> bool:

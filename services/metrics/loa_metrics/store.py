@@ -65,6 +65,7 @@ posts = Table(
     # After a person's action (posts.changed): edited or unpublished; NULL while it stands as published.
     Column("state", Text),
     Column("title", Text),  # the title an edit put on the platform
+    Column("sha256", Text),  # the file uploaded (its signed copy), what a check by hash finds (revision 0011)
 )
 # The newest approver's decision per (footage, channel): the PostDecision as received.
 decisions = Table(

@@ -29,6 +29,13 @@ from loa_metrics.store import Database, day_range, verifications
 
 NO_WARD = "none"  # the ward counted for a check that matched no post
 _LOAD_CHUNK = 500
+# The cuts a sha256 names: a cut's own, or a post's uploaded file's (with the cut's fingerprint, for its length).
+_BY_SHA256 = (
+    "SELECT k.footage_id, k.profile, c.fingerprint FROM ("
+    "SELECT footage_id, profile FROM cut_fingerprints WHERE sha256 = :s "
+    "UNION SELECT footage_id, profile FROM posts WHERE sha256 = :s) k "
+    "LEFT JOIN cut_fingerprints c ON c.footage_id = k.footage_id AND c.profile = k.profile ORDER BY k.profile"
+)
 # The newest posts standing published, with their seal; {ward}: nothing, or the one ward's condition.
 _PUBLIC_POSTS = (
     "SELECT p.footage_id, p.channel, p.platform, p.profile, p.url, p.published_at, p.title AS edited, f.title, "
@@ -113,10 +120,8 @@ class Verifications:
         return Verification(answer=answer, match=found)
 
     def _by_sha256(self, sha256: str) -> CutMatch | None:
-        for row in self._db.rows(
-            "SELECT footage_id, profile, fingerprint FROM cut_fingerprints WHERE sha256 = :s ORDER BY profile",
-            {"s": sha256},
-        ):
+        """The cut whose bytes these are: transcode's cut itself, or a post's uploaded (signed) copy of it."""
+        for row in self._db.rows(_BY_SHA256, {"s": sha256}):
             length = Fingerprint.from_text(row["fingerprint"]).duration_s if row["fingerprint"] else 0.0
             found = self._cut(row["footage_id"], row["profile"], exact=True, span=(0.0, length), score=1.0)
             if found is not None:
