@@ -131,6 +131,11 @@ def test_a_signed_cut_reads_back_signed_with_what_it_says(
 def test_a_video_without_a_manifest_is_absent(clips: tuple[Path, Path], trust: Trust) -> None:
     verdict = read(clips[0], trust)
     assert isinstance(verdict, Absent) and not verdict.authentic
+    # Bytes that are no video at all carry no manifest either; a damaged one still says a manifest is there.
+    assert isinstance(read(bytes(range(256)) * 40, trust), Absent)
+    assert isinstance(read(b"", trust), Absent)
+    broken = read(b"\0\0\0\x10jumbc2pa" + bytes(5000), trust)
+    assert isinstance(broken, Invalid) and broken.reason is Reason.MALFORMED
 
 
 def test_one_changed_byte_in_the_video_is_tampering(

@@ -654,6 +654,11 @@ def read(source: Path | bytes, trust: Trust, *, sidecar: bytes | None = None, mi
             except c2pa.C2paError.ManifestNotFound:
                 return Absent()
             except c2pa.C2paError as exc:
+                # Not a container the SDK reads (random bytes, a truncated file): a manifest is only said to be
+                # there, damaged, when its JUMBF box is.
+                stream.seek(0)
+                if not _has_jumbf(stream):
+                    return Absent()
                 log.info("unreadable C2PA data: %s", exc)
                 return Invalid(Reason.MALFORMED, None)
             try:
@@ -662,6 +667,16 @@ def read(source: Path | bytes, trust: Trust, *, sidecar: bytes | None = None, mi
                 reader.close()
     finally:
         context.close()
+
+
+def _has_jumbf(stream: Any, chunk: int = 1 << 20) -> bool:
+    """Whether a JUMBF superbox ("jumb") is anywhere in the stream, read in blocks (a box may span two)."""
+    tail = b""
+    while block := stream.read(chunk):
+        if b"jumb" in tail + block:
+            return True
+        tail = block[-3:]
+    return False
 
 
 def now() -> dt.datetime:
