@@ -14,6 +14,8 @@ from fastapi import FastAPI
 
 from loa_core import provenance
 from loa_core.auth import hash_token, new_token
+from loa_core.contracts import FootageUploaded, new_id
+from loa_core.hashing import sha256_file
 from loa_core.provenance import KeyPair, ProvenanceError
 from loa_core.secrets import SecretBox, new_key
 from loa_ingest.credentials import reencrypt
@@ -21,6 +23,7 @@ from loa_ingest.provenance_api import provenance_router
 from loa_ingest.provenance_keys import ProvenanceKeys
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import open_state
+from tests.support.media import make_clip
 
 NAMES = {"p1": "Phường 1", "p2": "Phường 2"}
 
@@ -123,3 +126,19 @@ async def test_the_internal_route_gives_a_key_to_the_service_token_only(tmp_path
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=keyless), base_url="http://ingest") as client:
         none = await client.get("/internal/provenance/keys/p1", headers={"Authorization": f"Bearer {token}"})
         assert none.status_code == 503 and "LOA_SECRET_KEY" in none.text
+
+
+def test_the_raw_footage_is_signed_with_its_wards_key_as_a_sidecar(tmp_path: Path) -> None:
+    keys, _ = store(tmp_path, SecretBox([new_key()]))
+    clip = make_clip(tmp_path / "raw.mp4", width=160, height=90, duration_s=1.0)
+    event = FootageUploaded.model_validate(
+        {"footage_id": new_id(), "ward": "p1", "metadata": {"title": "Họp dân", "channels": ["local"]},
+         "media": {"key": "raw/x/source", "size_bytes": clip.stat().st_size, "sha256": sha256_file(clip),
+                   "duration_s": 1.0, "width": 160, "height": 90, "has_audio": True}}
+    )  # fmt: skip
+    sidecar = keys.sign_source(clip, event)
+    verdict = provenance.read(clip, keys.trust(), sidecar=sidecar)
+    assert isinstance(verdict, provenance.Signed), verdict
+    assert verdict.claims.ward == "p1" and verdict.claims.ward_name == "Phường 1"
+    assert verdict.claims.footage_id == event.footage_id and verdict.claims.source_sha256 == event.media.sha256
+    assert verdict.serial == keys.signing_key("p1").serial
