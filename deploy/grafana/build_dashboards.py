@@ -364,6 +364,37 @@ def channels() -> Board:
         w=12,
         unit="percentunit",
     )
+    b.row("Citizens' inbox")
+    b.panel(
+        "stat",
+        "Inbox: open and overdue per ward",
+        "Comments and messages not handled yet, and those past the ward's response time with no reply.",
+        [
+            ("sum by (ward) (loa_inbox_open)", "{{ward}} open"),
+            ("sum by (ward) (loa_inbox_overdue)", "{{ward}} overdue"),
+        ],
+        w=8,
+        h=6,
+        instant=True,
+    )
+    b.panel(
+        "timeseries",
+        "Inbox: comments received per channel",
+        "Citizens' comments and messages reaching the inbox, per hour.",
+        [('sum by (channel) (increase(loa_feedback_received_total{channel=~"$channel"}[1h]))', "{{channel}}")],
+        w=8,
+        h=6,
+    )
+    b.panel(
+        "stat",
+        "Inbox: median time to first reply",
+        "Median time from a comment to the ward's first reply on the platform, over those answered in 30 days.",
+        [('max by (channel) (loa_inbox_first_reply_median_seconds{channel=~"$channel"})', "{{channel}}")],
+        w=8,
+        h=6,
+        unit="s",
+        instant=True,
+    )
     b.row("Top posts")
     b.panel(
         "table",

@@ -56,6 +56,7 @@ def test_every_alert_has_a_unit_test_that_fires() -> None:
         "LoaTranscodeFailureRatioHigh",
         "LoaPublisherAuthFailures",
         "LoaStorageAlmostFull",
+        "LoaInboxOverdue",
     }
     tests: list[dict[str, Any]] = yaml.safe_load((PROMETHEUS_DIR / "tests" / "loa-alerts.test.yml").read_text())[
         "tests"

@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,10 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[Prometheus]:
         log.close()
 
 
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _dashboard_queries() -> list[tuple[str, str, str]]:
     queries = []
     for path in sorted(DASHBOARDS.glob("*.json")):
@@ -289,6 +294,21 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
         "Prometheus to scrape the figures",
         0.5,
     )
+
+    # A citizen's comment under the YouTube video, answered by the ward on YouTube itself: metrics collects both (the
+    # answer in the comment's thread), so the inbox's panels have their open items and time to first reply.
+    video_id = next(iter(platforms.youtube.videos))
+    written = datetime.now(UTC).replace(microsecond=0)
+    thread = platforms.youtube_stats.comment(video_id, "Đường trước chợ bị ngập nước", _rfc3339(written))
+    own = platforms.youtube_stats.channel_id
+    answer = _rfc3339(written + timedelta(seconds=90))
+    platforms.youtube_stats.comment(video_id, "Phường đã ghi nhận", answer, author_channel=own, reply_to=thread)
+
+    def answered() -> bool:
+        items = httpx.get(f"{stack.url('metrics')}/inbox", headers=headers, timeout=10).json()["items"]
+        return [i["first_reply_at"] is not None for i in items] == [True]
+
+    wait_until(answered, 90, "the comment and its answer in the inbox", 0.5, lambda: stack.log_tail("metrics"))
 
     # Every query of every panel returns at least one finite sample.
     missing = []

@@ -66,3 +66,5 @@ def test_pipeline_and_channels_cover_what_ops_and_leadership_asked_for() -> None
     for metric in ("Views", "Likes", "Comments"):
         assert f"{metric} per channel" in channels and f"{metric} per series" in channels
     assert "Top posts" in channels and "Followers" in channels
+    for wanted in ("open and overdue per ward", "comments received per channel", "median time to first reply"):
+        assert f"Inbox: {wanted}" in channels

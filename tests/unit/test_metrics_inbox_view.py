@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from loa_core.auth import Caller
+from loa_core.channels import Channel
 from loa_core.contracts import FeedbackAction, FeedbackDone, FeedbackReceived, InboxItem, InboxList
 from loa_core.contracts.feedback import feedback_item_id
 from loa_metrics import triage
 from loa_metrics.inbox_api import inbox_router
+from loa_metrics.metrics import InboxCollector
 from loa_metrics.projection import Projection, open_projection
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -197,3 +200,34 @@ def test_a_ward_admin_changes_the_rules_and_target_and_new_items_follow_them(
     assert by_id[market.item_id].topic == "cho" and by_id[market.item_id].overdue  # 30 h against 24 h
     assert by_id[POWER.item_id].topic == "dien"  # triaged when it came, under the rules then
     assert page.overdue == 2
+
+
+def test_prometheus_reads_open_overdue_and_the_median_first_reply_per_ward_and_channel(env: Env) -> None:
+    projection, _ = env
+    registry = CollectorRegistry()
+    quiet = Channel(name="p2-facebook", platform="facebook", profiles=("youtube",), ward="p2")
+    tiktok = Channel(name="p2-tiktok", platform="tiktok", profiles=("tiktok",), ward="p2")
+    registry.register(InboxCollector(projection.inbox, {c.name: c for c in (quiet, tiktok)}, lambda: NOW))
+
+    def value(name: str, ward: str, channel: str) -> float | None:
+        return registry.get_sample_value(name, {"ward": ward, "channel": channel})
+
+    assert value("loa_inbox_open", "p1", "p1-youtube") == 2 and value("loa_inbox_open", "p2", "p2-youtube") == 1
+    assert value("loa_inbox_overdue", "p1", "p1-youtube") == 1 and value("loa_inbox_overdue", "p1", "p1-facebook") == 0
+    assert value("loa_inbox_first_reply_median_seconds", "p1", "p1-youtube") is None  # nothing answered yet
+    # A channel that collects has its series before its first item; one that collects nothing (TikTok) has none.
+    assert value("loa_inbox_open", "p2", "p2-facebook") == 0 and value("loa_inbox_open", "p2", "p2-tiktok") is None
+    # The flood comment (60 h old) answered from Loa 30 min ago; the thanks (1 h old) by the ward on YouTube itself.
+    reply = act(FLOOD, "reply", text="Cảm ơn anh")
+    projection.inbox.action(reply)
+    projection.inbox.done(
+        FeedbackDone(
+            item_id=FLOOD.item_id, ward="p1", channel="p1-youtube", action_id=reply.event_id, state="replied",
+            reply_id="r1", text=reply.text, occurred_at=NOW - timedelta(minutes=30),
+        )
+    )  # fmt: skip
+    collect(projection, received("p1-youtube", "Ugx2.own", "Cảm ơn bạn!", 0.5, thread_id="Ugx2", by_channel=True))
+    assert value("loa_inbox_overdue", "p1", "p1-youtube") == 0
+    waits = [(60 - 0.5) * 3600, 0.5 * 3600]
+    assert value("loa_inbox_first_reply_median_seconds", "p1", "p1-youtube") == sum(waits) / 2
+    assert value("loa_inbox_open", "p1", "p1-youtube") == 2  # answered is not handled

@@ -102,6 +102,7 @@ def create_app(
     channels.subscribe(channel_changed)
     storage_root = settings.storage_root if settings.storage_backend == "local" else None
     REGISTRY.register(metrics.ProjectionCollector(projection.views, projection.engagement, storage_root))
+    REGISTRY.register(metrics.InboxCollector(projection.inbox, projection.channels))
 
     def observe_stages(footage_id: str, *, transcoded: bool = False, published: bool = False) -> None:
         times = projection.views.stage_times(footage_id)
@@ -147,6 +148,7 @@ def create_app(
     async def on_feedback(event: FeedbackReceived) -> None:
         metrics.EVENTS_PROJECTED.labels(FEEDBACK_RECEIVED.name).inc()
         if projection.feedback.record(event, datetime.now(UTC)) and not event.by_channel:
+            metrics.FEEDBACK_RECEIVED.labels(event.ward, event.channel).inc()
             # Triage once, when the item is new: pyvi's segmenter is CPU work, kept off the loop.
             topic = await asyncio.to_thread(triage.topic_of, event.text, projection.inbox.rules(event.ward))
             projection.inbox.tag_by_rules(event, topic)

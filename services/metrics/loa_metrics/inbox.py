@@ -12,7 +12,7 @@ applied before its action, which is why it is kept in its own table and joined w
 
 from __future__ import annotations
 
-import json
+import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -220,6 +220,45 @@ class Inbox:
             found.append(int(self._db.rows(sql, params)[0]["n"]))
         return found[0], found[1]
 
+    def gauges(self, now: datetime) -> list[dict[str, Any]]:
+        """Per ward and channel: items open, overdue, and the median seconds to the first reply over the items
+        answered in the last 30 days (None: none answered) — what Prometheus scrapes (metrics.InboxCollector)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, overdue in (("open", False), ("overdue", True)):
+            params: dict[str, Any] = {}
+            where = " AND ".join(self._where(Filters(ward=None, state="open", overdue=overdue), now, params))
+            # Only fixed SQL fragments are joined; every value is a bound parameter.
+            sql = (
+                "SELECT f.ward, f.channel, COUNT(*) AS n FROM feedback_items f "  # noqa: S608
+                f"LEFT JOIN inbox_state s ON s.item_id = f.item_id WHERE {where} GROUP BY f.ward, f.channel"
+            )
+            for row in self._db.rows(sql, params):
+                entry = found.setdefault((row["ward"], row["channel"]), {"open": 0, "overdue": 0, "waits": []})
+                entry[name] = int(row["n"])
+        answered = self._db.rows(
+            f"""SELECT f.ward, f.channel, f.written_at, s.first_reply_at, own.at AS own_reply_at
+                FROM feedback_items f LEFT JOIN inbox_state s ON s.item_id = f.item_id
+                LEFT JOIN (SELECT channel, thread_id, MIN(written_at) AS at FROM feedback_items WHERE by_channel = 1
+                           GROUP BY channel, thread_id) own ON own.channel = f.channel AND own.thread_id = f.external_id
+                WHERE f.by_channel = 0 AND f.written_at >= :since AND {_ANSWERED}""",  # noqa: S608
+            {"since": ts(now - timedelta(days=30))},
+        )
+        for row in answered:
+            first = min(filter(None, (row["first_reply_at"], row["own_reply_at"])))
+            wait = (datetime.fromisoformat(first) - datetime.fromisoformat(row["written_at"])).total_seconds()
+            entry = found.setdefault((row["ward"], row["channel"]), {"open": 0, "overdue": 0, "waits": []})
+            entry["waits"].append(max(0.0, wait))
+        return [
+            {
+                "ward": ward,
+                "channel": channel,
+                "open": e["open"],
+                "overdue": e["overdue"],
+                "median": _median(e["waits"]),
+            }
+            for (ward, channel), e in sorted(found.items())
+        ]
+
     def item(self, item_id: str, now: datetime) -> InboxItem | None:
         rows = self._db.rows(f"{_ITEM_SQL} WHERE f.item_id = :item_id AND f.by_channel = 0", {"item_id": item_id})
         views = self._views(rows, now)
@@ -319,5 +358,5 @@ class Inbox:
         return threads
 
 
-def rules_json(rules: triage.Rules) -> dict[str, Any]:
-    return dict(json.loads(rules.model_dump_json()))
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None

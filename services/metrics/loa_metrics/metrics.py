@@ -10,7 +10,7 @@ The shared HTTP, dead-letter and consumer-lag metrics live in loa_core.metrics.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +18,11 @@ from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from loa_core.contracts import DEAD_LETTER
+from loa_core.channels import Channel
+from loa_core.contracts import DEAD_LETTER, FEEDBACK_ABILITIES
 from loa_core.metrics import job_duration_histogram
 from loa_metrics.engagement_store import EngagementStore
+from loa_metrics.inbox import Inbox
 from loa_metrics.store import seconds_between
 from loa_metrics.views import FootageViews
 
@@ -64,7 +66,55 @@ QUOTA_UNITS = Counter("loa_quota_units_total", "Quota units the poller spent", [
 # Units spent within the budget's sliding window (YouTube: the last 24 h) and the budget itself, as of the last spend.
 QUOTA_WINDOW_USED = Gauge("loa_quota_window_units", "Quota units spent in the budget's sliding window", ["platform"])
 QUOTA_WINDOW_LIMIT = Gauge("loa_quota_window_limit", "Quota units the poller may spend per window", ["platform"])
+# Citizens' comments and messages that reached a ward's inbox (new items, not the ward's own replies), by ward and
+# channel (bounded like POSTS_PUBLISHED: channels are configuration, a channel is of one ward).
+FEEDBACK_RECEIVED = Counter(
+    "loa_feedback_received_total", "Citizens' comments and messages received", ["ward", "channel"]
+)
 TOP_POSTS = 10
+
+
+class InboxCollector(Collector):
+    """The inbox's state at scrape time, from the database (right across restarts and replicas), per ward and
+    channel: items open, items overdue (past the ward's response time, open and unanswered), and the median time to
+    the first reply over the items answered in the last 30 days."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        channels: Mapping[str, Channel],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._inbox = inbox
+        self._channels = channels  # every channel that collects feedback has its series, at 0 before its first item
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["ward", "channel"]
+        open_ = GaugeMetricFamily("loa_inbox_open", "Inbox items not handled yet", labels=labels)
+        overdue = GaugeMetricFamily(
+            "loa_inbox_overdue", "Inbox items past the ward's response time, open and unanswered", labels=labels
+        )
+        median = GaugeMetricFamily(
+            "loa_inbox_first_reply_median_seconds",
+            "Median time from a comment to the ward's first reply on the platform (items answered in 30 days)",
+            labels=labels,
+        )
+        rows = {(r["ward"], r["channel"]): r for r in self._inbox.gauges(self._clock())}
+        for name, channel in self._channels.items():
+            if FEEDBACK_ABILITIES.get(channel.platform, frozenset()) & {"comments", "messages"}:
+                rows.setdefault((channel.ward, name), {"open": 0, "overdue": 0, "median": None})
+        for (ward, channel_name), row in sorted(rows.items()):
+            key = [ward, channel_name]
+            open_.add_metric(key, row["open"])
+            overdue.add_metric(key, row["overdue"])
+            if row["median"] is not None:
+                median.add_metric(key, row["median"])
+        yield open_
+        yield overdue
+        yield median
+
+
 # The monthly report mailed, by outcome: sent, failed (tried again at the next check).
 REPORT_MAILS = Counter("loa_report_mails_total", "Monthly reports mailed upward", ["outcome"])
 
@@ -145,6 +195,7 @@ def initialise(channels: dict[str, tuple[str, str]]) -> None:
     for name, (ward, platform) in channels.items():
         POSTS_PUBLISHED.labels(ward, platform, name)
         POSTS_FAILED.labels(ward, platform, name)
+        FEEDBACK_RECEIVED.labels(ward, name)
     for outcome in ("sent", "failed"):
         REPORT_MAILS.labels(outcome)
     FOOTAGE_UPLOADED.labels("upload")
