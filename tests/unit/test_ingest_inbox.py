@@ -314,6 +314,7 @@ def test_the_page_shows_the_wards_inbox_escaped_with_what_each_person_may_do(env
     assert OTHER.item_id not in html
     # An editor: no hiding (an approver's), and Zalo offers none at all (where by hand instead).
     assert 'class="hide-form"' not in html and "oa.zalo.me" in html and 'class="reply-form"' in html
+    assert "Ẩn bình luận cần người duyệt." in html and "Trả lời trên kênh này cần người duyệt" in html
     approver = env.client.get("/ui/inbox", params={"lang": "en"}, headers=env.token("approver")).text
     assert "Citizens&#39; inbox" in approver and approver.count('class="hide-form"') == 2  # YouTube and Facebook
     viewer = env.client.get("/ui/inbox", headers=env.token("viewer")).text

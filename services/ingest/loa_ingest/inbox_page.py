@@ -82,7 +82,11 @@ STRINGS: Strings = {
     ),
     "cannot_reply": ("Không trả lời được qua Loa", "Cannot reply through Loa"),
     "cannot_hide": ("Không ẩn được qua Loa", "Cannot hide through Loa"),
-    "needs_approver": ("Cần người duyệt", "Needs an approver"),
+    "reply_needs_approver": (
+        "Trả lời trên kênh này cần người duyệt (kênh cần duyệt nội dung).",
+        "Replying on this channel takes an approver (the channel requires approval).",
+    ),
+    "hide_needs_approver": ("Ẩn bình luận cần người duyệt.", "Hiding a comment takes an approver."),
     "collects_nothing": (
         "Kênh {channel} ({platform}) không thu thập bình luận: API của {platform} không cho Loa đọc bình luận.",
         "Channel {channel} ({platform}) collects nothing: {platform}'s API gives Loa no comments.",
@@ -99,7 +103,7 @@ class Offer:
     """What the page offers on one item to one person: each act allowed, or why not (a note)."""
 
     reply: bool
-    reply_note: str | None  # "cannot_reply" (with where by hand) or "needs_approver"
+    reply_note: str | None  # "cannot_reply" (with where by hand) or "reply_needs_approver"
     hide: bool
     hide_note: str | None
     bookkeeping: bool  # tag, assign, handled/reopen
@@ -116,12 +120,12 @@ def offer(item: InboxItem, approval_required: bool, who: Caller) -> Offer:
     if not can(item.platform, "reply"):
         reply_note = "cannot_reply"
     elif not allowed("reply"):
-        reply_note = "needs_approver"
+        reply_note = "reply_needs_approver"
     hide_note = None
     if item.kind != "comment" or not can(item.platform, "hide"):
         hide_note = "cannot_hide"
     elif not allowed("hide"):
-        hide_note = "needs_approver"
+        hide_note = "hide_needs_approver"
     return Offer(
         reply=reply_note is None,
         reply_note=reply_note,
