@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +17,12 @@ import pytest
 from loa_core.channels import Channel, dump_channels
 from loa_core.contracts import POSTS_PUBLISHED, new_id
 from loa_core.kafka import EventProducer
-from loa_dev.kafka import KafkaBroker, free_port
-from loa_dev.processes import stop_processes, wait_healthy
+from loa_dev.kafka import KafkaBroker
+from loa_dev.processes import stop_processes
 from tests.support.emulators.facebook import FacebookEmulator
 from tests.support.emulators.webhooks import facebook_comment, zalo_message
 from tests.support.metrics_events import published
+from tests.support.metrics_process import MetricsProcess as Metrics
 from tests.support.polling import wait_until
 from tests.support.stats_emulators import YouTubeStatsEmulator
 
@@ -37,50 +33,6 @@ OA_SECRET = "oa-secret"
 def youtube(tmp_path: Path) -> Iterator[YouTubeStatsEmulator]:
     with YouTubeStatsEmulator(tmp_path / "yt") as emulator:
         yield emulator  # type: ignore[misc]
-
-
-class Metrics:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root = root
-        self.port = free_port()
-        self.log_path = root / "metrics.log"
-        self.env = {**os.environ, **env, "LOA_HTTP_PORT": str(self.port), "LOA_DATA_DIR": str(root / "data")}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def counter(self, name: str, **labels: str) -> float:
-        for line in httpx.get(f"{self.url}/metrics", timeout=10).text.splitlines():
-            if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-                return float(line.split()[-1])
-        return 0.0
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "loa_metrics"], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
-            )
-        url = f"http://127.0.0.1:{self.port}/healthz"
-        wait_healthy(self.process, url, name="metrics", log_tail=self.log_tail, timeout_s=120)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def items(self) -> list[tuple[str, str, str | None, str]]:
-        """(external_id, text, thread_id, channel) of every stored item."""
-        path = self.root / "data" / "metrics-projection.sqlite3"
-        if not path.exists():
-            return []
-        with sqlite3.connect(path) as db:
-            try:
-                return db.execute("SELECT external_id, text, thread_id, channel FROM feedback_items").fetchall()
-            except sqlite3.OperationalError:  # not migrated yet
-                return []
 
 
 def test_youtube_comments_are_collected_once_each_across_a_kill_mid_collection(

@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from loa_core import mail as mail_out
+from loa_core.auth import bearer_dependency
 from loa_core.channel_registry import ChannelRegistry
 from loa_core.contracts import (
     DEAD_LETTER,
@@ -65,6 +66,7 @@ from loa_metrics.engagement import (
     YouTubeStats,
     ZaloStats,
 )
+from loa_metrics.feedback_api import collection_router
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.feedback_webhooks import webhook_router
 from loa_metrics.projection import Projection
@@ -196,6 +198,16 @@ def create_app(
     api = create_api(
         settings, projection.views, projection.engagement, ready, projection.verifications, projection.inbox
     )
+    # One budget per platform for statistics and comments together: the poller's share of each quota (shown on the
+    # channel pages through /feedback/collection).
+    budgets = {
+        "youtube": Budget(settings.youtube_daily_units, 24 * 3600, platform="youtube"),
+        "tiktok": Budget(settings.tiktok_requests_per_minute, 60, platform="tiktok"),
+        "facebook": Budget(settings.facebook_requests_per_hour, 3600, platform="facebook"),
+        "zalo": Budget(settings.zalo_requests_per_hour, 3600, platform="zalo"),
+    }
+    viewer = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
+    api.include_router(collection_router(viewer, projection.channels, projection.feedback, budgets))
 
     async def send_feedback(event: FeedbackReceived) -> None:
         await producer.send(FEEDBACK_RECEIVED, event)
@@ -264,13 +276,6 @@ def create_app(
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
             youtube = YouTubeStats(http, settings.youtube_api_base)
             facebook = FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version)
-            # One budget per platform for statistics and comments together: the poller's share of each quota.
-            budgets = {
-                "youtube": Budget(settings.youtube_daily_units, 24 * 3600, platform="youtube"),
-                "tiktok": Budget(settings.tiktok_requests_per_minute, 60, platform="tiktok"),
-                "facebook": Budget(settings.facebook_requests_per_hour, 3600, platform="facebook"),
-                "zalo": Budget(settings.zalo_requests_per_hour, 3600, platform="zalo"),
-            }
             token = settings.service_token.get_secret_value() if settings.service_token else None
             ingest = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
             tokens = ChannelTokens(projection.channels, settings.stats_credentials_file, ingest, http)

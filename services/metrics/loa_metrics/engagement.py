@@ -123,6 +123,18 @@ class Budget:
             metrics.QUOTA_WINDOW_LIMIT.labels(self._platform).set(self._limit)
         return True
 
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    def used(self) -> int:
+        """Units spent within the window now."""
+        return self._used(self._clock())
+
     def block_for(self, seconds: float) -> None:
         """The platform said stop: spend nothing until then, whatever our own count says."""
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)

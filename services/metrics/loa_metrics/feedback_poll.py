@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -172,8 +173,8 @@ class FeedbackPoller:
 
     def _sender(self, channel: Channel, footage: Mapping[str, str]) -> Callable[[Sequence[Seen]], Awaitable[None]]:
         async def send(comments: Sequence[Seen]) -> None:
-            for seen in comments:
-                await self._send(received(channel, seen, footage.get))
+            # A page's events together: the producer batches them, and the page counts as sent once all are acked.
+            await asyncio.gather(*(self._send(received(channel, seen, footage.get)) for seen in comments))
 
         return send
 

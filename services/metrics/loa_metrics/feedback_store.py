@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from loa_core.contracts import FeedbackReceived
 from loa_core.db import insert_ignore, upsert
@@ -96,6 +96,13 @@ class FeedbackStore:
         c = feedback_cursors.c
         query = select(c.scope, c.updated_at).where(c.channel == channel)
         return self._db.read(lambda conn: {r.scope: r.updated_at for r in conn.execute(query)})
+
+    def last_collected(self, channel: str) -> str | None:
+        """When the channel's collection last did something: a listing read, or an item received."""
+        read = select(func.max(feedback_cursors.c.updated_at)).where(feedback_cursors.c.channel == channel)
+        got = select(func.max(feedback_items.c.received_at)).where(feedback_items.c.channel == channel)
+        times = self._db.read(lambda c: [c.execute(read).scalar(), c.execute(got).scalar()])
+        return max((t for t in times if t), default=None)
 
     def advance(self, channel: str, scope: str, cursor: Cursor, at: datetime) -> None:
         """Keep where the collection stands; called only once the events it covers are on Kafka."""
