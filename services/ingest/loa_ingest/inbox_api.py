@@ -62,6 +62,8 @@ class InboxSource(Protocol):
 
     async def inbox_item(self, item_id: str, caller_token: str) -> InboxItem: ...
 
+    async def inbox_rules(self, caller_token: str, rules: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
 
 class Assign(BaseModel):
     assignee: str | None = Field(

@@ -9,6 +9,7 @@ collects nothing (TikTok: its API gives no comments) is named as such.
 """
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which use locals.
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -20,10 +21,16 @@ from loa_core.contracts import ChannelState, Id, InboxItem, InboxList
 from loa_core.contracts.feedback import FEEDBACK_ABILITIES, MAX_REPLY, ActionKind, can
 from loa_ingest.approval_api import Requires
 from loa_ingest.channels import ChannelStore
-from loa_ingest.inbox_api import InboxDesk, manual_place, who_may
+from loa_ingest.inbox_api import InboxDesk, manual_place, read, who_may
 from loa_ingest.pages import SessionOf, Strings, render, sign_in_first
 from loa_ingest.signin import relayed_credential
 from loa_ingest.status import StatusUnavailable
+
+RULES_HELP = (
+    "Một dòng một chủ đề: mã | tên phòng ban | từ khoá, từ khoá… | ngoại lệ, ngoại lệ… (có dấu hoặc không dấu).",
+    "One topic a line: code | department | keyword, keyword… | exception, exception… (with or without diacritics).",
+)
+
 
 STRINGS: Strings = {
     "inbox_title": ("Hộp thư người dân", "Citizens' inbox"),
@@ -91,6 +98,12 @@ STRINGS: Strings = {
         "Kênh {channel} ({platform}) không thu thập bình luận: API của {platform} không cho Loa đọc bình luận.",
         "Channel {channel} ({platform}) collects nothing: {platform}'s API gives Loa no comments.",
     ),
+    "rules_title": ("Quy tắc phân loại hộp thư", "The inbox's triage rules"),
+    "rules_link": ("Quy tắc phân loại", "Triage rules"),
+    "rules_help": RULES_HELP,
+    "target_hours": ("Thời hạn trả lời (giờ)", "Response time (hours)"),
+    "save": ("Lưu", "Save"),
+    "saved": ("Đã lưu. Quy tắc áp dụng cho bình luận mới đến.", "Saved. The rules apply to comments from now on."),
     "status_away": (
         "Hộp thư (dịch vụ metrics) chưa trả lời; hãy tải lại trang sau ít phút.",
         "The inbox (metrics) is not answering; reload the page in a few minutes.",
@@ -134,6 +147,36 @@ def offer(item: InboxItem, approval_required: bool, who: Caller) -> Offer:
         bookkeeping=who.allows("editor"),
         by_hand=manual_place(item.platform),
     )
+
+
+def format_rules(rules: list[dict[str, Any]]) -> str:
+    """A ward's rules as the form's text: one topic a line, `topic | department | keywords | exceptions`."""
+    lines = []
+    for rule in rules:
+        parts = [rule["topic"], rule["department"], ", ".join(rule["keywords"]), ", ".join(rule.get("exceptions", []))]
+        lines.append(" | ".join(parts).rstrip(" |"))
+    return "\n".join(lines)
+
+
+def parse_rules(text: str) -> list[dict[str, Any]]:
+    """The form's text back as rules (pure); ValueError in both languages naming the line that is wrong. What each
+    field may hold (a topic's code, lengths) metrics checks again (422 with its reason)."""
+    rules = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) not in (3, 4) or not parts[0] or not parts[1]:
+            raise ValueError(
+                f"Line {number}: write code | department | keywords (| exceptions). / Dòng {number}: hãy viết "
+                "mã | tên phòng ban | từ khoá (| ngoại lệ)."
+            )
+        keywords = [k.strip() for k in parts[2].split(",") if k.strip()]
+        exceptions = [k.strip() for k in parts[3].split(",") if k.strip()] if len(parts) == 4 else []
+        if not keywords:
+            raise ValueError(f"Line {number}: no keyword. / Dòng {number}: chưa có từ khoá nào.")
+        rules.append({"topic": parts[0], "department": parts[1], "keywords": keywords, "exceptions": exceptions})
+    return rules
 
 
 def _back(value: str) -> str:
@@ -186,6 +229,7 @@ def inbox_page_router(desk: InboxDesk, channels: ChannelStore, requires: Require
             "error": error,
             "away": away,
             "max_reply": MAX_REPLY,
+            "ward_admin": who.allows("ward_admin"),
         }
         return render(
             request,
@@ -224,6 +268,52 @@ def inbox_page_router(desk: InboxDesk, channels: ChannelStore, requires: Require
         channel: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_-]*$")] = None,
     ) -> Response:
         return await page(request, who, session, credentials, params_of(state, overdue, mine, topic, channel, who))
+
+    WardAdmin = Annotated[Caller, Depends(requires("ward_admin"))]
+
+    def rules_page(
+        request: Request, session: Any, rules: dict[str, Any], text: str, error: str | None, code: int = 200
+    ) -> Response:
+        context = {
+            "rules_text": text,
+            "target": rules.get("target_hours", 48),
+            "error": error,
+            "saved": request.query_params.get("saved") == "1",
+        }
+        return render(
+            request,
+            "inbox_rules.html",
+            STRINGS,
+            context,
+            status_code=code,
+            person=(session.account.display_name or session.account.username) if session else None,
+            csrf_token=session.csrf_token if session else None,
+        )
+
+    @router.get("/ui/inbox/rules")
+    async def rules_form(request: Request, session: Signed, _: WardAdmin, credentials: Credentials) -> Response:
+        rules = await read(desk.source.inbox_rules(credentials))
+        return rules_page(request, session, rules, format_rules(rules["rules"]), None)
+
+    @router.post("/ui/inbox/rules")
+    async def rules_save(
+        request: Request,
+        session: Signed,
+        _: WardAdmin,
+        credentials: Credentials,
+        target_hours: Annotated[int, Form(ge=1, le=24 * 90)],
+        rules: Annotated[str, Form(max_length=50_000)] = "",
+    ) -> Response:
+        try:
+            await read(
+                desk.source.inbox_rules(credentials, {"target_hours": target_hours, "rules": parse_rules(rules)})
+            )
+        except (ValueError, HTTPException) as exc:
+            detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+            code = exc.status_code if isinstance(exc, HTTPException) else 422
+            message = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)[:1000]
+            return rules_page(request, session, {"target_hours": target_hours}, rules, message, code)
+        return RedirectResponse("/ui/inbox/rules?saved=1", status_code=status.HTTP_303_SEE_OTHER)
 
     @router.post("/ui/inbox/{item_id}")
     async def act_from_page(

@@ -78,6 +78,16 @@ class StatusRelay:
     async def inbox_item(self, item_id: str, caller_token: str) -> InboxItem:
         return await self._get(f"/inbox/{item_id}", {}, caller_token, InboxItem)
 
+    async def inbox_rules(self, caller_token: str, rules: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Metrics' triage rules of the caller's ward (GET /inbox/rules), or changed to `rules` (PUT: its ward
+        admin; metrics validates them and answers 422 with the reason)."""
+        method = "GET" if rules is None else "PUT"
+        response = await self._send(method, f"{self._base}/inbox/rules", {}, caller_token, body=rules)
+        answer = response.json()
+        if not isinstance(answer, dict) or not isinstance(answer.get("rules"), list):
+            raise StatusUnavailable("metrics answered triage rules ingest cannot read")
+        return answer
+
     async def posts(self, params: dict[str, Any], caller_token: str) -> list[dict[str, Any]]:
         """Metrics' /posts (the caller's ward's published posts, newest first): its items."""
         response = await self._send("GET", f"{self._base}/posts", params, caller_token)
@@ -98,7 +108,14 @@ class StatusRelay:
         return await self._send("GET", f"{self._base}/reports/upward", params, caller_token, timeout_s=120.0)
 
     async def _send(
-        self, method: str, url: str, params: dict[str, Any], caller_token: str, *, timeout_s: float | None = None
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any],
+        caller_token: str,
+        *,
+        timeout_s: float | None = None,
+        body: Any = None,
     ) -> httpx.Response:
         """One request with the caller's credential: a refusal is passed on (StatusRefused), no answer is
         StatusUnavailable."""
@@ -109,6 +126,7 @@ class StatusRelay:
                 params={k: v for k, v in params.items() if v is not None},
                 headers={"Authorization": f"Bearer {caller_token}"},
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+                json=body,
             )
         except httpx.HTTPError as exc:
             log.warning("%s did not answer: %s", url.split("/", 3)[2], exc)
