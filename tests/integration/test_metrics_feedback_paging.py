@@ -16,7 +16,8 @@ from loa_core.contracts import FeedbackReceived
 from loa_metrics.engagement import Budget, Credentials, YouTubeStats
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.projection import Projection, open_projection
-from tests.support.stats_emulators import YouTubeStatsEmulator
+from tests.support.emulators.youtube import YouTubeEmulator
+from tests.support.stats_emulators import YouTubeStatsEmulator, threads_of
 
 CHANNELS = {"p1-yt": Channel(name="p1-yt", platform="youtube", profiles=("youtube",), ward="p1")}
 CREDS = {"p1-yt": Credentials(access_token="yt-token")}
@@ -121,3 +122,24 @@ async def test_an_expired_token_collects_nothing_and_loses_nothing(
         for _ in range(2):
             await run.poller.poll_once()
     assert len({e.external_id for e in run.sent}) == 250
+
+
+async def test_comments_answered_on_the_upload_emulator_are_collected_with_the_channels_reply_in_its_thread(
+    tmp_path: Path, projection: Projection
+) -> None:
+    """One comment store for a whole test: the publisher's emulator keeps the comments and its replies; the
+    statistics emulator lists them as commentThreads."""
+    with YouTubeEmulator(tmp_path / "up") as upload, YouTubeStatsEmulator(tmp_path / "stats") as stats:
+        stats.channel_id = upload.channel_id  # type: ignore[attr-defined]
+        stats.threads_from = threads_of(lambda: upload.comments, upload.channel_id)  # type: ignore[attr-defined]
+        top = upload.add_comment("Nước sinh hoạt bị đục", video_id="vidA")  # type: ignore[attr-defined]
+        reply = upload.add_comment(
+            "Phường đã báo công ty cấp nước", video_id="vidA", parent=top, author=upload.channel_id
+        )  # type: ignore[attr-defined]
+        async with httpx.AsyncClient() as http:
+            run = Round(projection, stats, http)  # type: ignore[arg-type]
+            await run.poller.poll_once()
+    by_id = {e.external_id: e for e in run.sent}
+    assert sorted(by_id) == sorted([top, reply])
+    assert by_id[reply].thread_id == top and by_id[reply].by_channel and not by_id[top].by_channel
+    assert by_id[top].text == "Nước sinh hoạt bị đục" and by_id[top].post_id == "vidA"

@@ -58,6 +58,9 @@ class YouTubeStatsEmulator(Emulator):
         self.units_spent = 0
         self.channel_id = "UCward"
         self.threads: list[dict[str, Any]] = []  # commentThread resources, newest first
+        # Optional: the threads of another emulator's comments instead (`threads_of(upload emulator)`, where the
+        # publisher replies), so a test has one comment store: collected here, answered there.
+        self.threads_from: Callable[[], list[dict[str, Any]]] | None = None
         self.pages_forever = False
 
     def routes(self, app: web.Application) -> None:
@@ -153,15 +156,16 @@ class YouTubeStatsEmulator(Emulator):
         if token and not re.fullmatch(r"QURTSl\d+", token):
             return _yt_error(400, "processingFailure", "The API server failed to process the request: pageToken")
         start = int(token[6:]) if token else 0
+        every = self.threads if self.threads_from is None else self.threads_from()
         if filters[0] == "allThreadsRelatedToChannelId":
             if q["allThreadsRelatedToChannelId"] != self.channel_id:
                 return _yt_error(404, "channelNotFound", "The channel could not be found.")
-            threads = self.threads
+            threads = every
         elif filters[0] == "videoId":
-            threads = [t for t in self.threads if t["snippet"]["videoId"] == q["videoId"]]
+            threads = [t for t in every if t["snippet"]["videoId"] == q["videoId"]]
         else:
             wanted = set(q["id"].split(","))
-            threads = [t for t in self.threads if t["id"] in wanted]
+            threads = [t for t in every if t["id"] in wanted]
         parts = set(q["part"].split(","))
         page = [
             {k: v for k, v in t.items() if k in ("kind", "id") or k in parts}
@@ -219,6 +223,33 @@ class YouTubeStatsEmulator(Emulator):
         return web.json_response(
             {"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id, "statistics": stats}]}
         )
+
+
+def threads_of(
+    comments: Callable[[], dict[str, dict[str, Any]]], channel_id: str
+) -> Callable[[], list[dict[str, Any]]]:
+    """commentThread resources, newest first, from comment resources by id (tests.support.emulators.youtube's
+    `comments`: top comments and replies with `snippet.parentId`)."""
+
+    def threads() -> list[dict[str, Any]]:
+        every = list(comments().values())
+        out = []
+        for top in every:
+            if top["snippet"].get("parentId"):
+                continue
+            replies = [c for c in every if c["snippet"].get("parentId") == top["id"]]
+            out.append(
+                {
+                    "kind": "youtube#commentThread",
+                    "id": top["id"],
+                    "snippet": {"channelId": channel_id, "videoId": top["snippet"]["videoId"], "topLevelComment": top},
+                    "replies": {"comments": replies},
+                }
+            )
+        out.sort(key=lambda t: t["snippet"]["topLevelComment"]["snippet"]["publishedAt"], reverse=True)
+        return out
+
+    return threads
 
 
 def _tt(data: dict[str, Any] | None, code: str = "ok", message: str = "", status: int = 200) -> web.Response:
