@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from loa_core.contracts import RenditionsReady, layout, new_id
+from loa_core.fingerprint import fingerprint_file
 from loa_core.hashing import sha256_file
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
@@ -105,6 +106,8 @@ async def test_the_same_record_delivered_twice_at_once_is_encoded_once_and_annou
         assert _file(storage, rendition.key).stat().st_size == rendition.size_bytes
         # The stored file is the one an approval's sha256 pins (contracts.decisions).
         assert rendition.sha256 == sha256_file(_file(storage, rendition.key))
+        # And its fingerprint is the stored file's (what a copy of the post is checked against).
+        assert rendition.fingerprint == (await fingerprint_file(_file(storage, rendition.key))).to_text()
     assert storage.list(layout.STAGING.prefix) == []
     assert len(ctx.jobs) == 0  # nothing held once both are done
     assert list((tmp_path / "work").iterdir()) == []

@@ -108,7 +108,8 @@ class Said:
     exit_code: int
 
 
-def _day(moment: datetime | str | None) -> date | None:
+def vietnam_day(moment: datetime | str | None) -> date | None:
+    """The day a moment falls on in Vietnam (what people read as a post's date)."""
     if moment is None or moment == "":
         return None
     when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
@@ -147,7 +148,7 @@ def explain(verification: Verification, manifest: provenance.Verdict | None) -> 
     if answer == "signed" and isinstance(manifest, provenance.Signed):
         claims = manifest.claims
         name = manifest.signer or claims.ward_name or claims.ward
-        day = _day(claims.published_at)
+        day = vietnam_day(claims.published_at)
         return Said(
             answer,
             f"Đã được {name} ký ngày {_vi_date(day)}, chưa bị sửa đổi.",
@@ -166,12 +167,12 @@ def explain(verification: Verification, manifest: provenance.Verdict | None) -> 
         vi = f"Không xác thực: bản kê khai C2PA {vi_reason}."
         en = f"Not authentic: the C2PA manifest is {en_reason}."
         if match is not None:
-            day = _day(match.published_at)
+            day = vietnam_day(match.published_at)
             vi += f" Hình ảnh giống bài đăng ngày {_vi_date(day)} (đoạn {_span(match)})."
             en += f" The picture resembles the post of {_en_date(day)} (at {_span(match)})."
         return Said("invalid", vi, en, "", "", links, EXIT_CODES["invalid"])
     if match is not None:
-        day = _day(match.published_at)
+        day = vietnam_day(match.published_at)
         detail_vi, detail_en = _post_detail(match)
         return Said(
             "matches",

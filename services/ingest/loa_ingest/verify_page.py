@@ -31,7 +31,15 @@ from loa_core import provenance
 from loa_core.contracts import WardId
 from loa_core.contracts.verification import PublicPosts, Verification
 from loa_core.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
-from loa_core.verification import Inspection, NotAVideo, explain, inspect_file, inspect_hash, is_sha256
+from loa_core.verification import (
+    Inspection,
+    NotAVideo,
+    explain,
+    inspect_file,
+    inspect_hash,
+    is_sha256,
+    vietnam_day,
+)
 from loa_ingest.access import RateLimiter, retry_after_header
 from loa_ingest.pages import Strings, render
 
@@ -137,7 +145,8 @@ def verify_page_router(page: VerifyPage) -> APIRouter:
             listed = PublicPosts.model_validate_json(response.content)
         except (httpx.HTTPError, ValueError):
             return render(request, "public_posts.html", STRINGS, {"posts": [], "error": "err_away"}, status_code=502)
-        return render(request, "public_posts.html", STRINGS, {"posts": listed.items, "ward": ward})
+        posts = [(p, vietnam_day(p.published_at)) for p in listed.items]
+        return render(request, "public_posts.html", STRINGS, {"posts": posts, "ward": ward})
 
     @router.get("/verify/trust", summary="The roots a Loa manifest must chain to and the revoked serials (public)")
     async def trust_list() -> JSONResponse:
