@@ -129,6 +129,7 @@ DEFAULT_RULES = Rules(
 Word = tuple[str, ...]  # a word's syllables, lowercase NFC
 
 
+@functools.lru_cache(maxsize=8192)  # a language's syllables are few: each is stripped once
 def strip_marks(syllable: str) -> str:
     """The syllable without its diacritics ("điện" -> "dien"): what it is when typed without marks."""
     decomposed = unicodedata.normalize("NFD", syllable.replace("đ", "d").replace("Đ", "D"))
@@ -169,6 +170,7 @@ def words(text: str) -> list[Word]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # the rules' keywords, split once
 def phrase(text: str) -> Word:
     """A keyword's syllables, as the rules write it (spaces between syllables; marks or not)."""
     return tuple(unicodedata.normalize("NFC", text).casefold().split())
