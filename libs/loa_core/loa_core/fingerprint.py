@@ -274,7 +274,7 @@ class _Bands:
     track: npt.NDArray[np.int32]
     position: npt.NDArray[np.int32]
     sorted_bands: list[npt.NDArray[np.uint16]] = field(default_factory=list)
-    orders: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    orders: list[npt.NDArray[np.int32]] = field(default_factory=list)
 
     @classmethod
     def build(cls, tracks: list[tuple[str, Variant, Hashes]]) -> _Bands:
@@ -294,7 +294,7 @@ class _Bands:
             values = ((all_hashes >> np.uint64(16 * b)) & BAND_MASK).astype(np.uint16)
             order = np.argsort(values, kind="stable")
             bands.sorted_bands.append(values[order])
-            bands.orders.append(order)
+            bands.orders.append(order.astype(np.int32))  # half the memory of argsort's int64 (10,000 cuts: ~45 MB)
         return bands
 
     def candidates(self, query: Hashes) -> list[int]:
