@@ -65,6 +65,7 @@ STRINGS: Strings = {
     "footage_page": ("Danh sách video", "Footage"),
     "reports_page": ("Báo cáo", "Reports"),
     "channels_page": ("Kênh", "Channels"),
+    "inbox_page": ("Hộp thư", "Inbox"),
     "stages": ("Các bước", "Stages"),
     "stage_uploaded": ("Đã tải lên", "Uploaded"),
     "stage_transcoded": ("Đã dựng", "Cut"),
