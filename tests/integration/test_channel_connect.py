@@ -5,7 +5,9 @@ A ward admin connects a YouTube, TikTok, Facebook and Zalo channel (authorize â†
 are stored encrypted (the database column holds none of them); the refused callbacks change nothing; the publisher
 posts with the connected credentials, keeps Zalo's rotating refresh token across its own restart, and when the
 platform refuses the refresh token the channel shows as disconnected and its post waits, then goes out once the
-channel is connected again. No secret configured or issued in the run appears in any log line."""
+channel is connected again. Metrics polls the connected TikTok and Zalo channels with access tokens the publisher
+refreshed (it alone spends their rotating refresh tokens). No secret configured or issued in the run appears in any
+log line."""
 
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ import httpx
 import pytest
 
 from loa_core.auth import hash_token, new_token
+from loa_core.channels import Channel
 from loa_core.contracts import POSTS_FAILED, POSTS_PUBLISHED, RENDITIONS_READY, PostPublished, new_id
 from loa_core.kafka import EventProducer, ensure_topics
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
+from loa_metrics.channel_tokens import ChannelTokens, PublisherTokens
+from loa_metrics.engagement import TikTokStats, ZaloStats
 from loa_publisher.decide import DISCONNECTED
 from loa_publisher.ledger import Ledger, PostState
 from tests.support.emulators.facebook import FacebookEmulator
@@ -35,6 +40,7 @@ from tests.support.ingest import IngestProcess, run_ingest
 from tests.support.kafka import read_topic
 from tests.support.publisher_process import PublisherProcess
 from tests.support.publishing import event_for, metadata, stored_rendition
+from tests.support.stats_emulators import TikTokStatsEmulator, ZaloStatsEmulator
 
 SERVICE_TOKEN = new_token()
 TOKEN_NAMES = ("refresh_token", "user_token", "page_token")  # what a connection stores (the app's own are settings)
@@ -313,3 +319,120 @@ def test_posts_go_out_with_the_connected_credentials_rotation_survives_a_restart
         assert text.strip(), f"{log_path} is empty"
         leaked = [s[:6] + "â€¦" for s in secrets if s and s in text]
         assert leaked == [], f"{log_path.name} holds secrets starting {leaked}"
+
+
+def test_metrics_polls_connected_tiktok_and_zalo_with_the_publishers_tokens_and_the_rotation_stays_the_publishers(
+    world: World, kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """TikTok and Zalo rotate the refresh token on every refresh (the emulators accept only the newest), so metrics
+    never refreshes them: it asks the publisher (/internal/access_tokens, the service token), which refreshes once
+    however many ask at once, through the same refresher its uploads use. Metrics polls both with those tokens; the
+    publisher's next uploads, after the access tokens expired, refresh with the rotated token it kept and go out; the
+    channels stay connected. Nobody but a service gets a token, and only for a connected TikTok or Zalo channel of
+    the ward named."""
+    bootstrap, prefix = kafka_broker.bootstrap, world.ingest.prefix
+    for platform in ("tiktok", "zalo"):
+        if world.channel(platform)["state"] != "connected":
+            assert world.connect(platform).status_code == 200
+    # Access tokens issued earlier expired: the publisher must refresh before it can hand one out.
+    world.tiktok.revoke_tokens()
+    world.zalo.revoke_tokens()
+    publisher = PublisherProcess(
+        tmp_path / "publisher",
+        bootstrap=bootstrap,
+        prefix=prefix,
+        channels=[],
+        token=new_token(),
+        env={
+            "LOA_INGEST_URL": world.ingest.url,
+            "LOA_SERVICE_TOKEN": SERVICE_TOKEN,
+            "LOA_SERVICE_TOKEN_HASHES": hash_token(SERVICE_TOKEN),  # metrics holds the same service token
+            "LOA_STATUS_POLL_S": "0.2",
+        },
+    )
+    storage = LocalStorage(publisher.root / "storage")
+    channels = {c.name: c for c in (Channel.model_validate(world.channel(p)) for p in ("tiktok", "zalo"))}
+
+    def logs() -> str:
+        return f"{publisher.log_tail()}\n--- ingest ---\n{world.ingest.log()[-4000:]}"
+
+    def ask(channel: str, token: str | None, **params: str) -> httpx.Response:
+        headers = {"Authorization": token} if token else {}
+        return httpx.get(f"{publisher.url}/internal/access_tokens/{channel}", params=params, headers=headers)
+
+    async def metrics_round(tts: TikTokStatsEmulator, zls: ZaloStatsEmulator) -> tuple[list[str], dict[str, int]]:
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            from_publisher = PublisherTokens(publisher.url, SERVICE_TOKEN, http)
+            asked = await asyncio.gather(
+                *(from_publisher.access_token(c, str(c.connection_id)) for c in channels.values() for _ in range(3))
+            )
+            creds = await ChannelTokens(channels, None, None, http, publisher=from_publisher).refresh()
+            followers = {
+                "tiktok": await TikTokStats(http, tts.base_url).followers(creds["p1-tiktok"], channels["p1-tiktok"]),
+                "zalo": await ZaloStats(http, zls.base_url).followers(creds["p1-zalo"], channels["p1-zalo"]),
+            }
+            return list(asked), followers
+
+    with TikTokStatsEmulator(tmp_path / "tts") as tts, ZaloStatsEmulator(tmp_path / "zls") as zls:
+        # One platform each: the statistics endpoints accept what the token endpoint issued.
+        tts.valid_tokens, zls.valid_tokens = world.tiktok.valid_tokens, world.zalo.valid_tokens
+        tts.followers, zls.followers = 1200, 3400
+        publisher.start()
+        try:
+            service = f"Bearer {SERVICE_TOKEN}"
+            wait_for("the registry read", lambda: ask("p9-tiktok", service).status_code == 404, 60, logs)
+            refusals = {
+                "no token": ask("p1-tiktok", None),
+                "a made-up token": ask("p1-tiktok", f"Bearer {new_token()}"),
+                "a ward admin's token": ask("p1-tiktok", world.admin["Authorization"]),
+                "another ward's": ask("p1-tiktok", service, ward="p2"),
+                "a YouTube channel": ask("p1-youtube", service),
+                "an unknown channel": ask("p9-tiktok", service),
+                "a replaced connection": ask("p1-zalo", service, connection_id="replaced-connection"),
+            }
+            assert {why: r.status_code for why, r in refusals.items()} == {
+                "no token": 401,
+                "a made-up token": 403,
+                "a ward admin's token": 403,
+                "another ward's": 404,
+                "a YouTube channel": 404,
+                "an unknown channel": 404,
+                "a replaced connection": 409,
+            }
+            for answer in refusals.values():
+                assert " / " in answer.json()["detail"] and "access_token" not in answer.json()
+
+            refreshed = world.tiktok.refresh_calls, world.zalo.refresh_calls
+            asked, followers = asyncio.run(metrics_round(tts, zls))
+            assert followers == {"tiktok": 1200, "zalo": 3400}
+            # Six asks at once, one refresh per connection: everyone got the same token.
+            assert (world.tiktok.refresh_calls, world.zalo.refresh_calls) == (refreshed[0] + 1, refreshed[1] + 1)
+            assert len(set(asked[:3])) == 1 and len(set(asked[3:])) == 1
+            assert world.credentials("zalo")["refresh_token"] == world.zalo.refresh_token  # ingest told of it
+            assert world.credentials("tiktok")["refresh_token"] == world.tiktok.refresh_token
+
+            # The tokens expire; the publisher's next uploads refresh with the rotated refresh token it kept.
+            world.tiktok.revoke_tokens()
+            world.zalo.revoke_tokens()
+            footage_id = new_id()
+            renditions = [stored_rendition(storage, 300_000, p, footage_id) for p in ("tiktok", "zalo")]
+            send(bootstrap, prefix, event_for(footage_id, metadata(("p1-tiktok", "p1-zalo")), *renditions))
+
+            def posted() -> list[str]:
+                records = read_topic(bootstrap, POSTS_PUBLISHED.full_name(prefix), timeout_s=1)
+                published = (PostPublished.from_bytes(r.value) for r in records)
+                return sorted(p.channel for p in published if p.footage_id == footage_id)
+
+            wait_for("both posts", lambda: posted() == ["p1-tiktok", "p1-zalo"], 120, logs)
+            assert world.channel("tiktok")["state"] == world.channel("zalo")["state"] == "connected"
+            assert (world.tiktok.refresh_calls, world.zalo.refresh_calls) == (refreshed[0] + 2, refreshed[1] + 2)
+            # Metrics' next round gets the publisher's new tokens.
+            again, followers = asyncio.run(metrics_round(tts, zls))
+            assert followers == {"tiktok": 1200, "zalo": 3400}
+            assert again[0] != asked[0] and again[3] != asked[3] and len(set(again[:3])) == len(set(again[3:])) == 1
+            assert (world.tiktok.refresh_calls, world.zalo.refresh_calls) == (refreshed[0] + 2, refreshed[1] + 2)
+        finally:
+            publisher.stop()
+    issued = {*world.tiktok.minted, *world.zalo.minted, world.tiktok.refresh_token, world.zalo.refresh_token}
+    text = publisher.log_path.read_text(errors="replace")
+    assert text.strip() and [s[:6] for s in issued if s in text] == []

@@ -552,6 +552,9 @@ def test_ward_b_gets_nothing_of_ward_a_from_any_archiver_route(wards: Wards, arc
 # The publisher's web view is Faust's, without an OpenAPI schema: its routes, listed here (with /healthz, /readyz and
 # /metrics, which carry no ward's data). A route added to the publisher must be added here.
 PUBLISHER_ROUTES = [("POST", "/posts/{footage_id}/retry")]
+# The publisher's routes for Loa's services only (a service token; metrics takes TikTok and Zalo access tokens):
+# every person is refused, ward A's own admin and the district included.
+PUBLISHER_SERVICE_ROUTES = [("GET", "/internal/access_tokens/{channel}")]
 
 
 @pytest.fixture(scope="module")
@@ -613,6 +616,12 @@ def test_ward_b_cannot_retry_ward_as_posts_on_the_publisher(wards: Wards, publis
         assert refused.status_code == 404, refused.text
         assert not any(marker in refused.text for marker in (WARD_A, TITLE_A, "a-local"))
         assert_bilingual(refused.json()["detail"])
+    for method, path in PUBLISHER_SERVICE_ROUTES:
+        for token in (wards.b_admin, wards.a_admin, STATIC):
+            refused = call(method, path, token)
+            assert refused.status_code == 403, refused.text
+            assert "access_token" not in refused.json() and WARD_A not in refused.text
+            assert_bilingual(refused.json()["detail"])
     # Ward A's own people and the district are let through to ward A's post (posted, so nothing to retry).
     for token in (wards.a_admin, STATIC):
         allowed = call("POST", "/posts/{footage_id}/retry", token)

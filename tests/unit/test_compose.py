@@ -273,6 +273,9 @@ def test_the_publisher_metrics_and_ingest_share_the_service_token_and_ingest_kno
     assert publisher["LOA_SERVICE_TOKEN"].startswith("${LOA_SERVICE_TOKEN:?")
     assert metrics["LOA_SERVICE_TOKEN"].startswith("${LOA_SERVICE_TOKEN:?")
     assert ingest["LOA_SERVICE_TOKEN_HASHES"].startswith("${LOA_SERVICE_TOKEN_HASHES:?")
+    # Metrics takes connected TikTok and Zalo channels' access tokens from the publisher, with the same token.
+    assert publisher["LOA_SERVICE_TOKEN_HASHES"].startswith("${LOA_SERVICE_TOKEN_HASHES:?")
+    assert metrics["LOA_PUBLISHER_URL"] == "http://publisher:8003"
     assert ingest["LOA_PUBLIC_URL"].startswith("${LOA_PUBLIC_URL:?")
     assert {"LOA_SERVICE_TOKEN", "LOA_SERVICE_TOKEN_HASHES", "LOA_PUBLIC_URL", "SECRET_KEY_FILE"} <= required
     # Only the services that act for a channel (the publisher posts, metrics polls) hold the token itself.

@@ -255,7 +255,8 @@ def test_the_secrets_taken_whole_are_optional_and_read_by_their_service_only() -
 def test_the_services_that_keep_secrets_read_the_key_file_and_share_the_service_token(kustomization: str) -> None:
     """ingest and the publisher refuse to start without the operator's key (loa_core.secrets): each mounts the Secret
     loa-secret-key and LOA_SECRET_KEY_FILE names the mounted file; the publisher's LOA_SERVICE_TOKEN and ingest's
-    LOA_SERVICE_TOKEN_HASHES come from loa-secrets; ingest knows the address people reach it at."""
+    LOA_SERVICE_TOKEN_HASHES (and the publisher's, for metrics' token) come from loa-secrets; ingest knows the
+    address people reach it at."""
     objects = render(kustomization)
     for name, deployment in by_name(objects, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
@@ -277,7 +278,10 @@ def test_the_services_that_keep_secrets_read_the_key_file_and_share_the_service_
     assert publisher["LOA_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
     assert metrics["LOA_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"  # it polls with them
     assert ingest["LOA_SERVICE_TOKEN_HASHES"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
-    assert "LOA_SERVICE_TOKEN" not in ingest and "LOA_SERVICE_TOKEN_HASHES" not in publisher
+    # Metrics takes connected TikTok and Zalo channels' access tokens from the publisher, with the same token.
+    assert publisher["LOA_SERVICE_TOKEN_HASHES"]["valueFrom"]["secretKeyRef"]["name"] == "loa-secrets"
+    assert metrics["LOA_PUBLISHER_URL"]["value"] == "http://publisher:8003"
+    assert "LOA_SERVICE_TOKEN" not in ingest and "LOA_SERVICE_TOKEN_HASHES" not in metrics
     assert ingest["LOA_PUBLIC_URL"]["value"].startswith(("https://", "http://"))
     assert "secret-key" in example_secrets()["loa-secret-key"]["stringData"]
 

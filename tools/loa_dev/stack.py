@@ -81,6 +81,10 @@ class Stack:
             env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
         if service in ("publisher", "metrics"):  # both read connected channels' credentials from ingest
             env["LOA_SERVICE_TOKEN"] = self.service_token
+        if service == "publisher":  # metrics takes connected TikTok and Zalo channels' access tokens from it
+            env["LOA_SERVICE_TOKEN_HASHES"] = hash_token(self.service_token)
+        if service == "metrics" and "publisher" in self.ports:
+            env["LOA_PUBLISHER_URL"] = self.url("publisher")
         if service in ("metrics", "archiver", "publisher"):
             env["LOA_INGEST_URL"] = self.url("ingest")  # they ask ingest about role tokens
         env.update(self.extra_env)

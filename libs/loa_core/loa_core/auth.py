@@ -54,6 +54,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_hashes(listed: str) -> frozenset[str]:
+    """A setting's comma-separated sha256 hex digests (LOA_API_TOKEN_HASHES, LOA_SERVICE_TOKEN_HASHES)."""
+    return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
+
+
 def token_is_valid(token: str, allowed_hashes: frozenset[str]) -> bool:
     digest = hash_token(token)
     return any(hmac.compare_digest(digest, allowed) for allowed in allowed_hashes)

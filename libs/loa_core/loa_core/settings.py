@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from loa_core.auth import IngestRoles
+from loa_core.auth import IngestRoles, token_hashes
 from loa_core.secrets import SecretBox, SecretKeyMissing, read_keys
 from loa_core.storage import StorageSettings
 
@@ -84,7 +84,7 @@ class CommonSettings(BaseSettings):
     dead_letter_window: int = Field(default=100, ge=1)
 
     def token_hashes(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.api_token_hashes.split(",") if h.strip())
+        return token_hashes(self.api_token_hashes)
 
     def secret_box(self) -> SecretBox | None:
         """The operator's keys, None when none is configured (SecretKeyError for a key that is not one)."""

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from loa_core.auth import token_hashes
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 from loa_ingest.oauth import PlatformApp
@@ -118,7 +119,7 @@ class IngestSettings(CommonSettings):
         return found
 
     def service_tokens(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.service_token_hashes.split(",") if h.strip())
+        return token_hashes(self.service_token_hashes)
 
     def state_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/ingest.sqlite3 (tus upload records, catalog, role tokens)."""

@@ -57,7 +57,7 @@ from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
 from loa_metrics import metrics, triage
 from loa_metrics.api import create_api
-from loa_metrics.channel_tokens import ChannelTokens
+from loa_metrics.channel_tokens import ChannelTokens, PublisherTokens
 from loa_metrics.engagement import (
     Budget,
     FacebookStats,
@@ -278,7 +278,11 @@ def create_app(
             facebook = FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version)
             token = settings.service_token.get_secret_value() if settings.service_token else None
             ingest = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
-            tokens = ChannelTokens(projection.channels, settings.stats_credentials_file, ingest, http)
+            publisher_url = settings.publisher_url
+            publisher = PublisherTokens(publisher_url, token, http) if publisher_url and token else None
+            tokens = ChannelTokens(
+                projection.channels, settings.stats_credentials_file, ingest, http, publisher=publisher
+            )
             poller = Poller(
                 projection.engagement,
                 projection.channels,

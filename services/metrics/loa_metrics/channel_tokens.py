@@ -5,8 +5,9 @@
   endpoint with the connection's refresh token and Loa's client (Google's refresh tokens do not rotate, so the
   publisher's copy stays good), kept until a minute before it expires. Facebook: the Page token (long-lived).
 - TikTok and Zalo rotate the refresh token on a refresh (Zalo on every one): a second service spending it would
-  leave the publisher holding a dead one and disconnect the channel. Their connected channels are not polled from
-  here until ingest hands out access tokens itself (said once in the log); the file still serves them.
+  leave the publisher holding a dead one and disconnect the channel. Their access tokens come from the publisher
+  (`LOA_PUBLISHER_URL`, the same service token: loa_core.contracts.credentials), asked every round, which refreshes
+  through its own refresher of the connection.
 - A channel without a connection: `LOA_STATS_CREDENTIALS_FILE` ({"<channel>": {"access_token", "api_key"}}), re-read
   every round, for channels configured by hand.
 """
@@ -22,6 +23,7 @@ import httpx
 
 from loa_core.channels import Channel
 from loa_core.contracts import ChannelState
+from loa_core.contracts.credentials import ACCESS_TOKENS_PATH, ROTATING_PLATFORMS, AccessToken
 from loa_core.ingest_credentials import IngestCredentials
 from loa_core.streaming import PermanentError, RetryableError
 from loa_metrics.engagement import Credentials, load_credentials
@@ -29,7 +31,26 @@ from loa_metrics.engagement import Credentials, load_credentials
 log = logging.getLogger(__name__)
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 — a URL, not a password
-ROTATING = frozenset({"tiktok", "zalo"})
+
+
+class PublisherTokens:
+    """A connected TikTok or Zalo channel's current access token, from the publisher (the one that refreshes)."""
+
+    def __init__(self, publisher_url: str, service_token: str, http: httpx.AsyncClient) -> None:
+        self._base = f"{publisher_url.rstrip('/')}{ACCESS_TOKENS_PATH}"
+        self._headers = {"Authorization": f"Bearer {service_token}"}
+        self._http = http
+
+    async def access_token(self, channel: Channel, connection_id: str) -> str:
+        params = {"connection_id": connection_id, "ward": channel.ward}
+        try:
+            answer = await self._http.get(f"{self._base}/{channel.name}", params=params, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise RetryableError("the publisher did not answer for its access token") from exc
+        if answer.status_code != 200:  # its reason is in the publisher's log; this round goes without
+            error = RetryableError if answer.status_code >= 500 else PermanentError
+            raise error(f"the publisher gave no access token (HTTP {answer.status_code})")
+        return AccessToken.model_validate_json(answer.content).access_token.get_secret_value()
 
 
 class ChannelTokens:
@@ -43,10 +64,12 @@ class ChannelTokens:
         ingest: IngestCredentials | None,
         http: httpx.AsyncClient,
         clock: Callable[[], float] = time.monotonic,
+        publisher: PublisherTokens | None = None,
     ) -> None:
         self._channels = channels
         self._file = file
         self._ingest = ingest
+        self._publisher = publisher
         self._http = http
         self._clock = clock
         self._access: dict[tuple[str, str], tuple[str, float]] = {}  # (channel, connection) -> (token, expires at)
@@ -61,11 +84,8 @@ class ChannelTokens:
         for channel in sorted(self._channels.values(), key=lambda c: c.name):
             if channel.connection_id is None or channel.state is not ChannelState.CONNECTED:
                 continue
-            if self._ingest is None:
-                self._once(channel.name, "connected, but metrics has no LOA_INGEST_URL and LOA_SERVICE_TOKEN")
-                continue
             try:
-                creds = await self._connected(channel, channel.connection_id, self._ingest)
+                creds = await self._connected(channel, channel.connection_id)
             except (PermanentError, RetryableError, httpx.HTTPError) as exc:
                 log.warning("channel %s: no credentials this round: %s", channel.name, exc)
                 continue
@@ -79,11 +99,16 @@ class ChannelTokens:
             self._said.add(channel)
             log.info("channel %s is not polled: %s", channel, why)
 
-    async def _connected(self, channel: Channel, connection: str, ingest: IngestCredentials) -> Credentials | None:
-        if channel.platform in ROTATING:
-            self._once(channel.name, f"{channel.platform} rotates refresh tokens, which only the publisher spends")
+    async def _connected(self, channel: Channel, connection: str) -> Credentials | None:
+        if channel.platform in ROTATING_PLATFORMS:
+            if self._publisher is None:
+                self._once(channel.name, "connected, but metrics has no LOA_PUBLISHER_URL and LOA_SERVICE_TOKEN")
+                return None
+            return Credentials(access_token=await self._publisher.access_token(channel, connection))
+        if self._ingest is None:
+            self._once(channel.name, "connected, but metrics has no LOA_INGEST_URL and LOA_SERVICE_TOKEN")
             return None
-        secrets = await ingest.fetch(channel.name, connection)
+        secrets = await self._ingest.fetch(channel.name, connection)
         if channel.platform == "facebook":
             page = secrets.get("page_token")
             return Credentials(access_token=page) if page else None

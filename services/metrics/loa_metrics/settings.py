@@ -27,6 +27,10 @@ class MetricsSettings(CommonSettings):
     # does; ingest knows its sha256 (LOA_SERVICE_TOKEN_HASHES). A connected channel is polled with them, no file
     # needed (loa_metrics.channel_tokens).
     service_token: SecretStr | None = None
+    # Where the publisher answers: a connected TikTok or Zalo channel's access token comes from it, asked with the
+    # service token (the publisher knows its sha256, LOA_SERVICE_TOKEN_HASHES): their refresh tokens rotate, so
+    # only the publisher refreshes them. Unset: such channels are not polled (said once in the log).
+    publisher_url: str | None = None
     # How often the poller wakes; each post is only asked for when due (see engagement.poll_interval).
     stats_round_s: float = 300.0
     # Units a day the poller may spend of the YouTube project's quota (default 10,000 shared with uploads,

@@ -30,6 +30,7 @@ from loa_core.ingest_credentials import IngestCredentials
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
 from loa_core.streaming import ServiceApp, consume, follow_channels, make_app
+from loa_publisher.access_tokens import serve_access_tokens
 from loa_publisher.adapters import Adapter
 from loa_publisher.adapters.facebook import FacebookAdapter
 from loa_publisher.adapters.http import RetryPolicy
@@ -215,6 +216,11 @@ def create_app(settings: PublisherSettings, storage: Storage, producer: EventPro
                 "retried": [{"channel": k.channel, "profile": k.profile} for k in keys],
             }
             return self.json(body)
+
+    # Metrics polls connected TikTok and Zalo channels with the access tokens this publisher's refreshers hold.
+    tiktok, zalo = adapters["tiktok"], adapters["zalo"]
+    assert isinstance(tiktok, TikTokAdapter) and isinstance(zalo, ZaloAdapter)
+    serve_access_tokens(app, channels, {"tiktok": tiktok.tokens, "zalo": zalo.tokens}, settings.service_tokens())
 
     # Closed at the stop once the jobs in flight are drained (loa_core.streaming.Consumption), never under them.
     app.consumption.closers.append(http.aclose)

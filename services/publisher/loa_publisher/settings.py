@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from loa_core.auth import token_hashes
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
 
@@ -23,6 +24,10 @@ class PublisherSettings(CommonSettings):
     # The service token that reads connected channels' credentials from ingest (LOA_INGEST_URL); ingest knows its
     # sha256 (LOA_SERVICE_TOKEN_HASHES). `make run` generates one.
     service_token: SecretStr | None = None
+    # sha256 hex digests of the service tokens that may take a connected TikTok or Zalo channel's access token
+    # (/internal/access_tokens: metrics' LOA_SERVICE_TOKEN; their refresh tokens rotate, so only the publisher
+    # refreshes). No person's token ever may. `make run` generates one.
+    service_token_hashes: str = ""
     # Sign every post's cut with its ward's key (a C2PA manifest, from ingest over the service token) before its
     # upload; a cut that cannot be signed is not published. Off only for test stacks that post synthetic bytes.
     sign_cuts: bool = True
@@ -68,6 +73,9 @@ class PublisherSettings(CommonSettings):
     # Kafka consumer session timeout; unset keeps Faust's default. Tests shorten it so a SIGKILLed
     # worker's partitions move to its replacement quickly.
     broker_session_timeout_s: float | None = None
+
+    def service_tokens(self) -> frozenset[str]:
+        return token_hashes(self.service_token_hashes)
 
     def ledger_location(self) -> str:
         return database_url(self, "publisher-ledger.sqlite3")
