@@ -21,6 +21,7 @@ keywords match most often wins; a tie goes to the rule listed first.
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -157,11 +158,17 @@ def _tokenizer():  # type: ignore[no-untyped-def]
     return ViTokenizer
 
 
+# pyvi tags with one python-crfsuite Tagger, which is not safe to use from two threads at once (metrics triages off
+# its loop, in the default executor's threads): one segmentation at a time.
+_SEGMENTING = threading.Lock()
+
+
 def words(text: str) -> list[Word]:
     """The text's words, segmented by pyvi: NFC first (a phone may send NFD), then lowercased syllables; punctuation
     and numbers dropped."""
     normal = unicodedata.normalize("NFC", text)
-    segmented: str = _tokenizer().tokenize(normal)
+    with _SEGMENTING:
+        segmented: str = _tokenizer().tokenize(normal)
     found: list[Word] = []
     for token in segmented.split():
         syllables = tuple(s.casefold() for s in token.split("_") if any(ch.isalpha() for ch in s))
