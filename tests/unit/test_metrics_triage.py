@@ -106,3 +106,9 @@ def test_overdue_is_past_the_target_and_unanswered() -> None:
     assert not is_overdue(written, 48, False, written + timedelta(hours=47, minutes=59))
     assert is_overdue(written, 48, False, written + timedelta(hours=48))
     assert not is_overdue(written, 48, True, written + timedelta(days=10))
+
+
+def test_a_10_kb_comment_with_control_characters_is_triaged() -> None:
+    text = "Xin chào\x00\x07 " + "bãi rác bốc mùi hôi thối, " * 400  # a broken or hostile input, 10,000+ characters
+    assert len(text) > 10_000
+    assert topic_of(text, DEFAULT_RULES) == "moi-truong"
