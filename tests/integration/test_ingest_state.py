@@ -15,6 +15,7 @@ from loa_core import db
 from loa_core.auth import hash_token
 from loa_core.contracts import DEFAULT_WARD, FootageUploaded
 from loa_ingest.__main__ import build_app
+from loa_ingest.access import RateLimiter
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
 from loa_ingest.uploads import Upload
@@ -278,3 +279,46 @@ async def test_a_database_away_is_a_503_to_retry_not_a_server_error(tmp_path: Pa
     assert answer.status_code == 503, answer.text
     assert answer.headers["Retry-After"] == "5" and answer.headers["Tus-Resumable"] == "1.0.0"
     assert "database" in answer.json()["detail"] and "Cơ sở dữ liệu" in answer.json()["detail"]
+
+
+def test_two_replicas_racing_on_one_range_commit_it_once(database_url: str, state: IngestState) -> None:
+    replica = open_state(database_url, None)  # another replica, with the shared spool (no local file)
+    try:
+        upload = Upload(
+            id=new_id(), length=100, offset=0, raw_metadata="", metadata_json="{}", owner="t",
+            created_at=0.0, expires_at=1e12, state="receiving",
+        )  # fmt: skip
+        replica.uploads.create(upload)
+        seen_here, seen_there = state.uploads.get(upload.id), replica.uploads.get(upload.id)
+        assert seen_here is not None and seen_there is not None
+        assert state.uploads.commit_part(seen_here, ("tus/a", 40), 1e12, "receiving")
+        assert not replica.uploads.commit_part(seen_there, ("tus/b", 40), 1e12, "receiving"), "the range is taken"
+        now = replica.uploads.get(upload.id)
+        assert now is not None and (now.offset, now.parts) == (40, (("tus/a", 40),))
+        assert replica.uploads.commit_part(now, ("tus/c", 60), 1e12, "received")
+        done = state.uploads.get(upload.id)
+        assert done is not None and (done.offset, done.state) == (100, "received")
+        assert done.parts == (*now.parts, ("tus/c", 60))
+        state.uploads.finish(upload.id, "terminated")
+        assert not state.uploads.commit_part(done, None, 1e12, "received"), "an upload that ended takes nothing"
+    finally:
+        replica.close()
+
+
+def test_a_rate_limit_in_the_shared_database_counts_every_replica(postgres_server: PostgresServer) -> None:
+    url = postgres_server.new_database()
+    one, two = open_state(url, None), open_state(url, None)
+    try:
+        now = [1000.0]
+        clock = lambda: now[0]  # noqa: E731
+        limiters = [RateLimiter(1.0, 3, clock, engine=s.engine, name="api") for s in (one, two)]
+        assert [limiters[i % 2].take("caller") for i in range(4)] == [0.0, 0.0, 0.0, 1.0]
+        other = RateLimiter(1.0, 3, clock, engine=one.engine, name="verify")
+        assert other.take("caller") == 0.0, "another limiter's bucket of the same key"
+        now[0] += 1.0
+        assert limiters[1].take("caller") == 0.0
+        assert limiters[0].take("caller") == pytest.approx(1.0)
+        assert RateLimiter.for_replicas(1.0, 3, one.engine, "api")._engine is one.engine
+    finally:
+        one.close()
+        two.close()

@@ -135,6 +135,7 @@ def _every_key(owner: str) -> list[str]:
         layout.staging_key(owner, owner, "x/y.mp4"),
         layout.segment_key(owner, 1),
         layout.archive_key(owner),
+        layout.tus_part_key(owner, 4096, owner),
     ]
 
 

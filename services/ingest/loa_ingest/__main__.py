@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from loa_core.channels import load_channels
 from loa_core.contracts import INGEST
@@ -37,14 +38,14 @@ log = logging.getLogger("loa_ingest")
 SWEEP_EVERY_S = 60.0
 
 
-def verify_page(settings: IngestSettings, keys: ProvenanceKeys | None) -> VerifyPage:
+def verify_page(settings: IngestSettings, keys: ProvenanceKeys | None, engine: Engine) -> VerifyPage:
     """The public verification page (loa_ingest/verify_page.py) with its own limits, trusting the installation's
     roots (none before a first key is made, nor without the operator's key: a manifest then reads untrusted)."""
     private = tuple(h.strip() for h in settings.verify_allowed_private.split(",") if h.strip())
     return VerifyPage(
         metrics_url=settings.metrics_url.rstrip("/"),
         trust=keys.trust_if_any if keys is not None else lambda: None,
-        limiter=RateLimiter(settings.verify_rate_per_s, settings.verify_rate_burst),
+        limiter=RateLimiter.for_replicas(settings.verify_rate_per_s, settings.verify_rate_burst, engine, "verify"),
         scratch=settings.data_dir / "verify",
         max_bytes=settings.verify_max_bytes,
         fetch_policy=Policy(("*",), private, private_setting="LOA_VERIFY_ALLOWED_PRIVATE"),
@@ -55,7 +56,7 @@ def verify_page(settings: IngestSettings, keys: ProvenanceKeys | None) -> Verify
 def build_app(settings: IngestSettings) -> FastAPI:
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, service=INGEST)
     data = settings.data_dir
-    state = open_state(settings.state_location(), data / "ingest-spool" / "tus")
+    state = open_state(settings.state_location(), settings.tus_spool_dir())
     relay = StatusRelay(settings.metrics_url, publisher_url=settings.publisher_url)
     keys = provenance_keys(settings, state.engine)  # the C2PA signing keys (loa_ingest/provenance_keys.py)
     sign_source = keys.sign_source if keys is not None else None
@@ -79,12 +80,12 @@ def build_app(settings: IngestSettings) -> FastAPI:
         channels,
         state.tokens,
         state.uploads,
-        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        RateLimiter.for_replicas(settings.rate_limit_per_s, settings.rate_limit_burst, state.engine, "api"),
         relay,
         Gate(people, settings, settings.token_hashes, state.tokens),
         sign_in,
         audit,
-        verify_page(settings, keys),
+        verify_page(settings, keys, state.engine),
     )
     api.include_router(provenance_router(settings, keys))
     tus: TusUploads = api.state.tus

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Float, MetaData, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Float, MetaData, Table, Text, insert, select, update
 
 from loa_core import db
 from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, parse_role, role_allows
@@ -107,27 +107,79 @@ class TokenStore:
         return Caller(id=str(row.token_id), role=role, label=str(row.label), ward=str(row.ward), account=row.account_id)
 
 
-class RateLimiter:
-    """A token bucket per API token: `rate` requests per second on average, bursts up to `burst`."""
+# A token bucket per key in the database replicas share (RateLimiter.for_replicas): seconds since the epoch.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+
+def spend(tokens: float, last: float, now: float, rate: float, burst: float) -> tuple[float, float]:
+    """One request from a bucket holding `tokens` at `last`: (tokens left at `now`, 0 if allowed, else the seconds
+    to wait). A clock behind `last` (another replica's) refills nothing rather than going back."""
+    tokens = min(burst, tokens + max(0.0, now - last) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate
+
+
+class RateLimiter:
+    """A token bucket per API token: `rate` requests per second on average, bursts up to `burst`.
+
+    In this process, or (`engine`) in the database replicas share: one row per key, read and written in one
+    transaction under its row lock (SELECT ... FOR UPDATE on PostgreSQL, SQLite's write lock), so requests reaching
+    two replicas spend from one bucket and neither spends a token the other already took.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] | None = None,
+        *,
+        engine: Engine | None = None,
+        name: str = "",
+    ) -> None:
         self._rate = rate
         self._burst = float(burst)
-        self._clock = clock
+        # Buckets in the database are dated by the wall clock, which every replica shares (more or less).
+        self._clock = clock or (time.monotonic if engine is None else time.time)
+        self._engine = engine
+        self._name = name
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_replicas(cls, rate: float, burst: int, engine: Engine, name: str) -> RateLimiter:
+        """In the database when it is one replicas share (PostgreSQL), else in this process; `name` keeps this
+        limiter's keys apart from other limiters' in the shared table."""
+        return cls(rate, burst, engine=engine if engine.dialect.name == "postgresql" else None, name=name)
 
     def take(self, key: str) -> float:
         """Spend one request; return 0 if allowed, else the seconds to wait before the next one is."""
         now = self._clock()
+        if self._engine is not None:
+            return self._take_shared(self._engine, f"{self._name}:{key}", now)
         with self._lock:
             tokens, last = self._buckets.get(key, (self._burst, now))
-            tokens = min(self._burst, tokens + (now - last) * self._rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
+            tokens, wait = spend(tokens, last, now, self._rate, self._burst)
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self._rate
+            return wait
+
+    def _take_shared(self, engine: Engine, key: str, now: float) -> float:
+        def work(connection: Connection) -> float:
+            db.insert_ignore(connection, rate_buckets, {"key": key, "tokens": self._burst, "updated_at": now})
+            query = select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(rate_buckets.c.key == key)
+            row = connection.execute(query.with_for_update()).one()
+            tokens, wait = spend(row.tokens, row.updated_at, now, self._rate, self._burst)
+            values = {"tokens": tokens, "updated_at": max(now, row.updated_at)}
+            connection.execute(update(rate_buckets).where(rate_buckets.c.key == key).values(values))
+            return wait
+
+        return db.transaction(engine, work, immediate=True)
 
 
 def retry_after_header(wait_s: float) -> str:

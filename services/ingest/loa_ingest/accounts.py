@@ -260,6 +260,7 @@ class People:
         hasher: PasswordHasher | None = None,
     ) -> None:
         self._engine = engine
+        self.engine = engine  # for what shares the database with the accounts (the sign-in limits)
         self._box = box
         self.policy = policy
         self.clock = clock

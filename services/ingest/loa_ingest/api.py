@@ -52,6 +52,7 @@ from loa_ingest.signin import Gate, relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
 from loa_ingest.subtitles_api import subtitles_router
 from loa_ingest.tus import TusError, TusUploads, error_response, visible
+from loa_ingest.tus_parts import shared_parts
 from loa_ingest.uploads import UploadStore
 from loa_ingest.validation import RejectedUpload
 from loa_ingest.verify_page import VerifyPage, verify_page_router
@@ -138,6 +139,7 @@ def create_api(
         lambda fields, caller: describe_upload(fields, caller, channels.active()),
         max_size=settings.max_upload_bytes,
         expiry_s=settings.upload_expiry_s,
+        shared=shared_parts(settings, service.storage),
     )
     api.state.tus = tus
 

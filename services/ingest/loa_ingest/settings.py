@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -19,6 +20,11 @@ class IngestSettings(CommonSettings):
     max_side_px: int = 8192
     # An unfinished tus upload is kept this long after its last byte arrived (a ward office's evening outage).
     upload_expiry_s: float = 24 * 3600.0
+    # Where unfinished tus uploads keep their bytes: `local`, a spool file on this machine's disk (the fastest; one
+    # replica), or `shared`, one part per PATCH in object storage (LOA_STORAGE_*: S3 for replicas on several
+    # machines) with the offsets in the database, so replicas behind one address share every upload (an upload
+    # started on one resumes on another). Replicas also need a shared LOA_DATABASE_URL (PostgreSQL).
+    tus_spool: Literal["local", "shared"] = "local"
     # Per API token: requests per second on average and the burst allowed (a tus client sends one PATCH per chunk).
     rate_limit_per_s: float = 20.0
     rate_limit_burst: int = 200
@@ -120,6 +126,10 @@ class IngestSettings(CommonSettings):
 
     def service_tokens(self) -> frozenset[str]:
         return token_hashes(self.service_token_hashes)
+
+    def tus_spool_dir(self) -> Path | None:
+        """The local spool's folder; None with the shared spool (the parts are in object storage)."""
+        return self.data_dir / "ingest-spool" / "tus" if self.tus_spool == "local" else None
 
     def state_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/ingest.sqlite3 (tus upload records, catalog, role tokens)."""

@@ -151,8 +151,10 @@ class Gate:
         self.settings = settings
         self._token_hashes = token_hashes
         self._tokens = TokensAndSessions(tokens, people)
-        self._by_username = RateLimiter(settings.signin_per_username_per_min / 60, settings.signin_per_username_burst)
-        self._by_address = RateLimiter(settings.signin_per_address_per_min / 60, settings.signin_per_address_burst)
+        by_username = settings.signin_per_username_per_min / 60, settings.signin_per_username_burst
+        by_address = settings.signin_per_address_per_min / 60, settings.signin_per_address_burst
+        self._by_username = RateLimiter.for_replicas(*by_username, people.engine, "signin-username")
+        self._by_address = RateLimiter.for_replicas(*by_address, people.engine, "signin-address")
 
     # -- who a request is --------------------------------------------------------------------------------------
 

@@ -37,8 +37,10 @@ class IngestState:
             engine.dispose()
 
 
-def open_state(location: str | Path, spool_dir: Path) -> IngestState:
-    """Connect, bring the schema to its newest revision (an older database is adopted in place), build the stores."""
+def open_state(location: str | Path, spool_dir: Path | None) -> IngestState:
+    """Connect, bring the schema to its newest revision (an older database is adopted in place), build the stores.
+
+    `spool_dir`: the tus uploads' local spool; None with the shared spool (parts in object storage)."""
     # FULL: a catalog row lost to a power cut lets the same file become a second footage; a lost revocation
     # revives a token (docs/decisions/0007).
     engine = db.make_engine(location, service=INGEST, synchronous="FULL")

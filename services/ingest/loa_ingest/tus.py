@@ -5,6 +5,8 @@ two 4 MiB blocks per upload, one being received while worker threads write and h
 committed to SQLite after each PATCH, and a dropped connection keeps what arrived, so the client resumes from the
 server's offset. When the last byte is in, the spool is validated (ffprobe, dedup by sha256) by
 `IngestService.accept`, streamed to storage (local or S3 multipart) and announced.
+With LOA_TUS_SPOOL=shared the bytes go to object storage instead, one part per PATCH, so replicas share every
+upload (loa_ingest/tus_parts.py).
 The final PATCH answers 204 with `Loa-Footage-Id`, or 422 with the reason when the file is refused (with
 `Loa-Footage-Id` too when the file already is footage and was sent with other details: see duplicates.py).
 """
@@ -35,6 +37,7 @@ from loa_core.contracts import FootageMetadata, new_id
 from loa_core.hashing import sha256_file
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.service import IngestService
+from loa_ingest.tus_parts import SharedParts
 from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
 
@@ -171,6 +174,7 @@ class _SpoolWriter:
     """Appends a body to the spool file and hashes it, in worker threads, overlapping with the network."""
 
     def __init__(self, path: Path, offset: int, file_hash: Any | None, checksum_algorithm: str | None) -> None:
+        self._start = offset
         self._file: BinaryIO = path.open("r+b")
         # Anything past the committed offset is an uncommitted tail from a crash: cut it off.
         self._file.truncate(offset)
@@ -181,23 +185,24 @@ class _SpoolWriter:
         self._lanes = [_Lane(self._file.writelines)]
         self._lanes += [_hash_lane(self.request_hash)] if self.request_hash is not None else []
         self._lanes += [self._file_hash_lane] if self._file_hash_lane is not None else []
+        self.running_hash: concurrent.futures.Future[object] | None = None
 
     async def push(self, block: Block) -> None:
         """Hand a block over (not to be changed afterwards); returns as soon as the previous block is done."""
         for lane in self._lanes:
             await lane.push(block)
 
-    async def flush(self) -> concurrent.futures.Future[object] | None:
+    async def flush(self) -> None:
         """Wait until every block is written and checksummed (raising the first failure).
 
         The whole-file hash alone may still be busy with the last block: it is only needed by the next PATCH or at
         the end, so the PATCH answers without waiting for it (3-4 ms per PATCH the client would otherwise wait).
-        Returns what to wait for before using it.
+        `running_hash` is then what to wait for before using it.
         """
         for lane in self._lanes:
             if lane is not self._file_hash_lane:
                 await lane.wait()
-        return self._file_hash_lane.running() if self._file_hash_lane is not None else None
+        self.running_hash = self._file_hash_lane.running() if self._file_hash_lane is not None else None
 
     def commit(self) -> None:
         # No fsync per PATCH: it cost more than half the throughput (a 16 MiB chunk waited ~100 ms for the disk).
@@ -206,11 +211,11 @@ class _SpoolWriter:
         # client resends the rest (tus clients keep the file until the upload is finished).
         self._file.close()
 
-    def rollback(self, offset: int) -> None:
+    def rollback(self) -> None:
         # A write may still be running (the request was cancelled while awaiting it): let it end before cutting.
         for lane in self._lanes:
             lane.settle()
-        self._file.truncate(offset)
+        self._file.truncate(self._start)
         self._file.close()
 
 
@@ -232,8 +237,11 @@ class TusUploads:
         max_size: int,
         expiry_s: float,
         clock: Callable[[], float] = time.time,
+        shared: SharedParts | None = None,
     ) -> None:
         self.service = service
+        # The shared spool (parts in object storage, offsets guarded in the shared database), or None: local files.
+        self.shared = shared
         self.store = store
         self.build_metadata = build_metadata
         self.max_size = max_size
@@ -280,7 +288,7 @@ class TusUploads:
         if upload.state in GONE_STATES:
             reason = upload.reason or "The upload is gone."
             raise TusError(410, f"{reason} / Lượt tải lên không còn ({upload.state}).")
-        if upload.state in ("receiving", "received"):
+        if upload.state in ("receiving", "received") and self.shared is None:
             spool = self.store.spool_path(upload.id)
             if not spool.exists():
                 spool.touch()  # lost with its disk: start this upload's bytes again rather than fail
@@ -299,8 +307,15 @@ class TusUploads:
 
     async def expire(self, upload_id: str) -> None:
         self.store.finish(upload_id, "expired", reason="The upload expired before it was finished.")
+        await self._forget(upload_id)
+
+    async def _forget(self, upload_id: str) -> None:
+        """An upload ended (expired, terminated, refused, accepted): drop what this process (and the shared spool)
+        kept for it."""
         self._hashes.pop(upload_id, None)
         self._locks.pop(upload_id, None)
+        if self.shared is not None:
+            await self.shared.drop(upload_id)
 
     async def expire_due(self) -> int:
         """Drop every unfinished upload past its Upload-Expires; called periodically by the bootstrap."""
@@ -342,7 +357,8 @@ class TusUploads:
             ward=ward,
         )
         self.store.create(upload)
-        self._hashes[upload.id] = (0, hashlib.sha256(), None)
+        if self.shared is None:
+            self._hashes[upload.id] = (0, hashlib.sha256(), None)
         log.info("tus upload %s created (%d bytes) by token %s", upload.id, length, caller.id)
         headers = {
             **self.base_headers(),
@@ -415,13 +431,17 @@ class TusUploads:
                 )
             if declared is not None and declared.isdigit() and offset + int(declared) > upload.length:
                 raise TusError(413, "The body runs past Upload-Length. / Dữ liệu vượt quá độ dài đã khai báo.")
-            received = await self._receive(upload, request, checksum)
-            new_offset = upload.offset + received.size
-            now = self.clock()
-            state: UploadState = "received" if new_offset == upload.length else "receiving"
-            self.store.set_offset(upload.id, new_offset, now + self.expiry_s, state)
-            if received.sha256_state is not None:
-                self._hashes[upload.id] = (new_offset, received.sha256_state, received.sha256_pending)
+            if self.shared is None:
+                received = await self._receive(upload, request, checksum)
+                new_offset = upload.offset + received.size
+                now = self.clock()
+                state: UploadState = "received" if new_offset == upload.length else "receiving"
+                self.store.set_offset(upload.id, new_offset, now + self.expiry_s, state)
+                if received.sha256_state is not None:
+                    self._hashes[upload.id] = (new_offset, received.sha256_state, received.sha256_pending)
+            else:
+                upload = await self._receive_part(upload, self.shared, request, checksum)
+                new_offset, state, now = upload.offset, upload.state, self.clock()
             upload = replace(upload, offset=new_offset, expires_at=now + self.expiry_s, state=state)
             if state == "received":
                 upload = await self._finish(upload)
@@ -445,6 +465,39 @@ class TusUploads:
         writer = await asyncio.to_thread(
             _SpoolWriter, self.store.spool_path(upload.id), upload.offset, file_hash, checksum[0] if checksum else None
         )
+        size = await self._stream(upload, writer, request, checksum)
+        return _Received(size=size, sha256_state=writer.file_hash, sha256_pending=writer.running_hash)
+
+    async def _receive_part(
+        self, upload: Upload, shared: SharedParts, request: Request, checksum: tuple[str, bytes] | None
+    ) -> Upload:
+        """The shared spool: the body becomes a part in object storage, committed to the upload's row only if no
+        other replica moved the upload on meanwhile (else the part is deleted and the request answers 409)."""
+        body = shared.scratch_file("patch")
+        try:
+            writer = await asyncio.to_thread(_SpoolWriter, body, 0, None, checksum[0] if checksum else None)
+            size = await self._stream(upload, writer, request, checksum)
+        except BaseException:
+            body.unlink(missing_ok=True)
+            raise
+        part = await shared.store(upload, body, size)
+        offset = upload.offset + size
+        expires_at = self.clock() + self.expiry_s
+        state: UploadState = "received" if offset == upload.length else "receiving"
+        if not self.store.commit_part(upload, part, expires_at, state):
+            await shared.discard(part)
+            raise TusError(
+                409,
+                "Another request moved this upload on while this one was received; send HEAD and resume."
+                " / Lượt tải lên đã được ghi tiếp bởi yêu cầu khác; hãy hỏi lại vị trí.",
+            )
+        parts = (*upload.parts, part) if part is not None else upload.parts
+        return replace(upload, offset=offset, parts=parts, expires_at=expires_at, state=state)
+
+    async def _stream(
+        self, upload: Upload, writer: _SpoolWriter, request: Request, checksum: tuple[str, bytes] | None
+    ) -> int:
+        """Hand the body to `writer` block by block; checked against its checksum; how many bytes it held."""
         remaining = upload.length - upload.offset
         size = 0
         # Two blocks at most: one collecting chunks here while the worker threads write and hash the other.
@@ -469,18 +522,18 @@ class TusUploads:
                 disconnected = True
             if block:
                 await writer.push(block)
-            sha256_pending = await writer.flush()
+            await writer.flush()
             if checksum is not None:
                 assert writer.request_hash is not None
                 if disconnected or not hmac.compare_digest(writer.request_hash.digest(), checksum[1]):
                     raise TusError(460, "Checksum mismatch: the chunk was damaged; send it again. / Sai mã kiểm tra.")
             await asyncio.to_thread(writer.commit)
         except BaseException:
-            await asyncio.to_thread(writer.rollback, upload.offset)
+            await asyncio.to_thread(writer.rollback)
             raise
         if disconnected:
             log.info("tus upload %s: client went away at offset %d", upload.id, upload.offset + size)
-        return _Received(size=size, sha256_state=writer.file_hash, sha256_pending=sha256_pending)
+        return size
 
     async def _file_hash(self, upload_id: str, offset: int) -> Any | None:
         """The whole-file hash object covering exactly `offset` bytes, once its last block is hashed; else None."""
@@ -501,22 +554,27 @@ class TusUploads:
 
     async def _finish(self, upload: Upload) -> Upload:
         """All bytes are in: validate, store and announce, or refuse and drop the bytes."""
-        path = self.store.spool_path(upload.id)
-        known = await self._file_hash(upload.id, upload.length)
-        self._hashes.pop(upload.id, None)
-        sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(sha256_file, path)
-        metadata = FootageMetadata.read_json(upload.metadata_json)
+        assembled: Path | None = None
         try:
+            if self.shared is None:
+                path = self.store.spool_path(upload.id)
+                known = await self._file_hash(upload.id, upload.length)
+                self._hashes.pop(upload.id, None)
+                sha256 = known.hexdigest() if known is not None else await asyncio.to_thread(sha256_file, path)
+            else:
+                path, sha256 = await self.shared.assemble(upload)
+                assembled = path
+            metadata = FootageMetadata.read_json(upload.metadata_json)
             accepted = await self.service.accept(path, sha256, upload.length, metadata, upload.ward)
         except AlreadyUploaded as exc:
             self.store.finish(upload.id, "rejected", reason=str(exc), footage_id=exc.footage_id)
-            self._locks.pop(upload.id, None)
+            await self._forget(upload.id)
             # 422 like any refused file, not 409: tus clients (tus-js-client, so Uppy) take a 409 for an offset
             # conflict and retry the upload from the start, which would only be refused again.
             raise TusError(422, str(exc), {"Loa-Footage-Id": exc.footage_id}) from exc
         except RejectedUpload as exc:
             self.store.finish(upload.id, "rejected", reason=str(exc))
-            self._locks.pop(upload.id, None)
+            await self._forget(upload.id)
             raise
         except Exception as exc:
             # Storage or Kafka failed: the bytes stay, and an empty PATCH at the final offset tries again.
@@ -527,8 +585,11 @@ class TusUploads:
                 "offset to try again. / Chưa lưu được, hãy thử lại.",
                 {"Retry-After": "5"},
             ) from exc
+        finally:
+            if assembled is not None:  # the shared spool's copy (gone if local storage took it by rename)
+                assembled.unlink(missing_ok=True)
         self.store.finish(upload.id, "accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
-        self._locks.pop(upload.id, None)
+        await self._forget(upload.id)
         return replace(upload, state="accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
 
     def _done_response(self, upload: Upload, status: int, extra_headers: dict[str, str]) -> Response:
@@ -551,8 +612,7 @@ class TusUploads:
             raise TusError(409, "The upload is finished and accepted; it cannot be terminated. / Đã hoàn tất.")
         async with self._lock(upload.id):
             self.store.finish(upload.id, "terminated", reason="The upload was terminated by the client.")
-        self._hashes.pop(upload.id, None)
-        self._locks.pop(upload.id, None)
+        await self._forget(upload.id)
         return Response(status_code=204, headers=self.base_headers())
 
     def status(self, upload: Upload) -> dict[str, object]:

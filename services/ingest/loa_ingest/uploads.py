@@ -1,5 +1,6 @@
 """The state of every resumable (tus) upload: a row in ingest's database plus a spool file holding the bytes received
-so far (loa_ingest/state.py: SQLite, or PostgreSQL shared by replicas; the spool file stays in `spool_dir`).
+so far (loa_ingest/state.py: SQLite, or PostgreSQL shared by replicas; the spool file stays in `spool_dir`), or, with
+the shared spool (LOA_TUS_SPOOL=shared, loa_ingest/tus_parts.py), the parts in object storage the row lists.
 
 The row's `offset` is the truth; the spool file may hold a longer, uncommitted tail after a crash and is cut back
 to the row's offset before the next write. Hashes are kept in memory while the process lives and recomputed from
@@ -8,8 +9,9 @@ the spool file when it does not (a restart), so the sha256 of a 2 GB upload neve
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +42,8 @@ class Upload:
     duplicate: bool = False
     reason: str | None = None
     ward: str = DEFAULT_WARD  # the ward the footage will belong to (loa_ingest.metadata.upload_ward)
+    # The shared spool's committed parts in order: (storage key, size); they cover exactly `offset` bytes.
+    parts: tuple[tuple[str, int], ...] = field(default=())
 
 
 # The newest revision of the table (loa_ingest/migrations/versions); times are seconds since the epoch.
@@ -60,6 +64,7 @@ uploads = Table(
     Column("duplicate", Integer, nullable=False),
     Column("reason", Text),
     Column("ward", Text, nullable=False),
+    Column("parts", Text, nullable=False),  # JSON [[key, size], ...]
 )
 
 
@@ -78,23 +83,28 @@ def _upload(row: Row[Any]) -> Upload:
         duplicate=bool(row.duplicate),
         reason=row.reason,
         ward=row.ward,
+        parts=tuple((str(key), int(size)) for key, size in json.loads(row.parts)),
     )
 
 
 class UploadStore:
-    """`engine`: ingest's database (loa_ingest/state.py); `spool_dir`: where this process keeps the bytes."""
+    """`engine`: ingest's database (loa_ingest/state.py); `spool_dir`: where this process keeps the bytes, None when
+    they are parts in object storage (the shared spool)."""
 
-    def __init__(self, engine: Engine, spool_dir: Path) -> None:
-        spool_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, engine: Engine, spool_dir: Path | None) -> None:
+        if spool_dir is not None:
+            spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
         self._engine = engine
 
     def spool_path(self, upload_id: str) -> Path:
+        assert self.spool_dir is not None, "the shared spool keeps no local file"
         return self.spool_dir / f"{upload_id}.bin"
 
     def create(self, upload: Upload) -> None:
-        self.spool_path(upload.id).touch()
-        values = {**vars(upload), "duplicate": int(upload.duplicate)}
+        if self.spool_dir is not None:
+            self.spool_path(upload.id).touch()
+        values = {**vars(upload), "duplicate": int(upload.duplicate), "parts": json.dumps(upload.parts)}
         db.transaction(self._engine, lambda c: c.execute(insert(uploads).values(values)))
 
     def get(self, upload_id: str) -> Upload | None:
@@ -107,6 +117,23 @@ class UploadStore:
             update(uploads).where(uploads.c.id == upload_id).values(offset=offset, expires_at=expires_at, state=state)
         )
         db.transaction(self._engine, lambda c: c.execute(statement))
+
+    def commit_part(self, upload: Upload, part: tuple[str, int] | None, expires_at: float, state: UploadState) -> bool:
+        """Move the upload on from `upload.offset` by `part` (None: no bytes, only the expiry and state), if no one
+        else moved it meanwhile: a conditional update, so of two replicas writing the same range only one commits.
+        False: the offset changed or the upload ended (the caller's part is not the upload's)."""
+        parts = (*upload.parts, part) if part is not None else upload.parts
+        offset = upload.offset + (part[1] if part is not None else 0)
+        statement = (
+            update(uploads)
+            .where(
+                uploads.c.id == upload.id,
+                uploads.c.offset == upload.offset,
+                uploads.c.state.in_(("receiving", "received")),
+            )
+            .values(offset=offset, parts=json.dumps(parts), expires_at=expires_at, state=state)
+        )
+        return db.transaction(self._engine, lambda c: c.execute(statement).rowcount) == 1
 
     def finish(
         self,
@@ -124,7 +151,8 @@ class UploadStore:
             .values(state=state, footage_id=footage_id, duplicate=int(duplicate), reason=reason)
         )
         db.transaction(self._engine, lambda c: c.execute(statement))
-        self.spool_path(upload_id).unlink(missing_ok=True)
+        if self.spool_dir is not None:
+            self.spool_path(upload_id).unlink(missing_ok=True)
 
     def expired_ids(self, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now

@@ -16,6 +16,7 @@ never builds a key: it takes the one in the event. Writers build every key here,
     subtitles/<ward>/<digest>.srt             an SRT file checked on upload (FootageMetadata.subtitles_key) (ingest)
     signed/<footage_id>/<channel>/<profile>.mp4   a post's cut with its C2PA manifest, signed once (publisher)
     signed/<footage_id>/<channel>/<profile>.json  written after it: what was signed (a retry reuses it)   (publisher)
+    tus/<upload_id>/<offset>-<nonce>          a part of an unfinished tus upload, shared by replicas (ingest)
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ SUBTITLES = Area("subtitles/", "ingest", "SRT subtitle files as an editor upload
 # upload and reused by every retry (the upload session resumes the same bytes).
 SIGNED = Area("signed/", "publisher", "each post's cut with its signed C2PA manifest, and what was signed")
 
-AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING, SUBTITLES, SIGNED)
+# Only with LOA_TUS_SPOOL=shared: the bytes of unfinished uploads, one object per PATCH, readable by every replica;
+# deleted when the upload is finished, refused, terminated or expired (raw/ gets the whole file, never a part).
+TUS = Area("tus/", "ingest", "the parts of unfinished tus uploads shared by ingest replicas (deleted after)")
+
+AREAS: tuple[Area, ...] = (RAW, RENDITIONS, STAGING, LIVE, BRANDING, SUBTITLES, SIGNED, TUS)
 BRANDING_KINDS = ("logo", "intro", "outro")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")  # a ward id or a channel name (contracts/base.py)
 _DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
@@ -128,6 +133,18 @@ def segment_key(archive_id: str, n: int, ext: str = "ts") -> str:
 
 def archive_key(archive_id: str) -> str:
     return f"{live_prefix(archive_id)}archive.mp4"
+
+
+def tus_part_key(upload_id: str, offset: int, nonce: str) -> str:
+    """The bytes one PATCH brought to an upload from `offset`; `nonce` (a Loa id) keeps two replicas racing on the
+    same offset from writing one object (the loser's part is deleted, never read)."""
+    if offset < 0:
+        raise ValueError(f"not an offset: {offset!r}")
+    return f"{tus_prefix(upload_id)}{offset:015d}-{_id(nonce)}"
+
+
+def tus_prefix(upload_id: str) -> str:
+    return f"{TUS.prefix}{_id(upload_id)}/"
 
 
 def _slug(value: str) -> str:

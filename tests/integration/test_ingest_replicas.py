@@ -1,0 +1,182 @@
+"""Two ingest replicas behind a round-robin proxy, as processes sharing one PostgreSQL database and one MinIO bucket
+with the shared tus spool (LOA_TUS_SPOOL=shared): an upload started on one resumes on the other after the first is
+SIGKILLed, the same file sent through both at once is one footage, and a rate limit holds across them."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from tusclient import client as tus_client
+from tusclient.uploader import Uploader
+
+from loa_core.auth import hash_token, new_token
+from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded, layout
+from loa_core.hashing import sha256_file
+from loa_core.secrets import ensure_key_file
+from loa_core.storage import S3Storage
+from loa_dev.kafka import KafkaBroker
+from tests.support.ingest import IngestProcess, read_topic, run_ingest
+from tests.support.media import make_clip
+from tests.support.minio import MinioServer
+from tests.support.polling import wait_until
+from tests.support.postgres import PostgresServer
+from tests.support.round_robin import RoundRobinProxy, round_robin
+
+BURST = 100  # requests each token may make (the refill is negligible): the uploads here need far fewer
+CHUNK = 512 * 1024
+
+
+class Sha256Uploader(Uploader):  # type: ignore[misc]
+    CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
+
+
+@dataclass
+class Replicas:
+    a: IngestProcess
+    b: IngestProcess
+    proxy: RoundRobinProxy
+    token: str  # for the uploads
+    limited: str  # only for the rate limit's test
+    storage: S3Storage
+    bootstrap: str
+    prefix: str
+
+    def uploader(self, path: Path, title: str) -> Sha256Uploader:
+        client = tus_client.TusClient(f"{self.proxy.url}/files/", headers={"Authorization": f"Bearer {self.token}"})
+        return Sha256Uploader(
+            file_path=str(path),
+            client=client,
+            chunk_size=CHUNK,
+            metadata={"title": title},
+            upload_checksum=True,
+            retries=10,
+            retry_delay=0.5,
+        )
+
+    def events(self) -> list[FootageUploaded]:
+        topic = FOOTAGE_UPLOADED.full_name(self.prefix)
+        return [FootageUploaded.from_bytes(v) for v in read_topic(self.bootstrap, topic)]
+
+    def logs(self) -> str:
+        return f"--- a ---\n{self.a.log()[-3000:]}\n--- b ---\n{self.b.log()[-3000:]}"
+
+
+def _port(ingest: IngestProcess) -> int:
+    return int(ingest.url.rsplit(":", 1)[1])
+
+
+@contextmanager
+def two_replicas(root: Path, kafka: KafkaBroker, postgres: PostgresServer, minio: MinioServer) -> Iterator[Replicas]:
+    token, limited = new_token(), new_token()
+    bucket, prefix = f"replicas-{uuid.uuid4().hex[:12]}", f"r{uuid.uuid4().hex[:10]}."
+    env = {
+        "LOA_DATABASE_URL": postgres.new_database(),
+        "LOA_TUS_SPOOL": "shared",
+        **minio.service_env(bucket),
+        "LOA_TOPIC_PREFIX": prefix,
+        "LOA_API_TOKEN_HASHES": f"{hash_token(token)},{hash_token(limited)}",
+        "LOA_SECRET_KEY_FILE": str(ensure_key_file(root / "secret-key")),
+        "LOA_RATE_LIMIT_PER_S": "0.001",
+        "LOA_RATE_LIMIT_BURST": str(BURST),
+    }
+    with (
+        run_ingest(root / "a", kafka.bootstrap, env) as a,
+        run_ingest(root / "b", kafka.bootstrap, env) as b,
+        round_robin([_port(a), _port(b)]) as proxy,
+    ):
+        storage = S3Storage(bucket, minio.endpoint_url, minio.access_key, minio.secret_key, create_bucket=False)
+        yield Replicas(a, b, proxy, token, limited, storage, kafka.bootstrap, prefix)
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    kafka_broker: KafkaBroker,
+    postgres_server: PostgresServer,
+    minio_server: MinioServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Replicas]:
+    with two_replicas(tmp_path_factory.mktemp("replicas"), kafka_broker, postgres_server, minio_server) as pair:
+        yield pair
+
+
+def _noise_clip(path: Path, seconds: int) -> Path:
+    """Noise does not compress: a few seconds are several MB, so many tus chunks."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "nullsrc=s=320x240:r=25,geq=random(1)*255:128:128",
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_an_upload_resumes_on_the_other_replica_after_one_is_killed(
+    kafka_broker: KafkaBroker, postgres_server: PostgresServer, minio_server: MinioServer, tmp_path: Path
+) -> None:
+    clip = _noise_clip(tmp_path / "noise.mp4", 2)
+    size = clip.stat().st_size
+    assert size > 6 * CHUNK
+    with two_replicas(tmp_path / "pair", kafka_broker, postgres_server, minio_server) as pair:
+        uploader = pair.uploader(clip, "Hai máy chủ")
+        uploader.upload(stop_at=size // 3)
+        upload_id = uploader.url.rsplit("/", 1)[1]
+        assert {_port(pair.a), _port(pair.b)} <= set(pair.proxy.served), "both replicas took part"
+        # What the replicas committed so far is in the bucket, not on either replica's disk.
+        assert pair.storage.list(layout.tus_prefix(upload_id))
+        assert not list((pair.a.spool_dir / "tus-scratch").iterdir())
+
+        # The rest is sent while replica a is SIGKILLed, probably in the middle of a PATCH.
+        sender = threading.Thread(target=uploader.upload)
+        sender.start()
+        wait_until(lambda: uploader.offset >= 2 * size // 3 or None, 60, "two thirds sent", diagnose=pair.logs)
+        pair.a.process.kill()
+        pair.a.process.wait()
+        sender.join(120)
+        assert not sender.is_alive()
+
+        footage_id = uploader.request.response_headers["loa-footage-id"]
+        (event,) = [e for e in pair.events() if e.footage_id == footage_id]
+        pair.storage.download(event.media.key, tmp_path / "back.mp4")
+        assert sha256_file(tmp_path / "back.mp4") == sha256_file(clip) == event.media.sha256
+        assert event.media.size_bytes == size
+        # Every part is gone once the upload is accepted; nothing else but the footage is in the bucket.
+        assert pair.storage.list(layout.TUS.prefix) == []
+        assert [k for k in pair.storage.list() if not k.startswith(layout.RAW.prefix)] == []
+        # The upload's status answers the same from the surviving replica.
+        answer = httpx.get(f"{pair.proxy.url}/files/{upload_id}", headers={"Authorization": f"Bearer {pair.token}"})
+        assert answer.json()["state"] == "accepted" and answer.json()["footage_id"] == footage_id
+
+
+def test_the_same_file_through_both_replicas_at_once_is_one_footage(replicas: Replicas, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "same.mp4", width=320, height=240, duration_s=2.0)
+    uploaders = [replicas.uploader(clip, "Cùng một tệp") for _ in range(2)]
+    threads = [threading.Thread(target=u.upload) for u in uploaders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    ids = {u.request.response_headers["loa-footage-id"] for u in uploaders}
+    assert len(ids) == 1
+    # Announced as that one footage only (the same event may be sent by both if they raced to announce it).
+    assert {e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)} == ids
+
+
+def test_a_rate_limit_holds_across_replicas(replicas: Replicas) -> None:
+    headers = {"Authorization": f"Bearer {replicas.limited}"}
+    before = len(replicas.proxy.served)
+    # A new connection per request: the proxy sends them to each replica in turn.
+    with httpx.Client(
+        base_url=replicas.proxy.url, headers=headers, limits=httpx.Limits(max_keepalive_connections=0)
+    ) as c:
+        answers = [c.get("/whoami").status_code for _ in range(BURST + 1)]
+    served = replicas.proxy.served[before:]
+    assert served.count(_port(replicas.a)) >= BURST // 2 and served.count(_port(replicas.b)) >= BURST // 2
+    assert answers == [200] * BURST + [429]
