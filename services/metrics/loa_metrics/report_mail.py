@@ -21,10 +21,8 @@ from loa_core.db import insert_ignore
 from loa_core.observability import redact
 from loa_metrics import metrics, upward
 from loa_metrics.engagement_store import EngagementStore
-from loa_metrics.report_pdf import render_pdf
-from loa_metrics.report_xlsx import render_xlsx
 from loa_metrics.reports import Period, previous_month
-from loa_metrics.reports_api import MEDIA_TYPES, filename
+from loa_metrics.reports_api import MEDIA_TYPES, filename, render
 from loa_metrics.store import Database, report_sends, ts
 from loa_metrics.verification import Verifications
 
@@ -50,8 +48,7 @@ def compose(report: upward.UpwardReport, sender: str, recipients: Sequence[str])
         "an Excel workbook to add up.\n\nLoa\n"
     )
     attachments = [
-        mail_out.Attachment(filename(report, fmt), render(report), MEDIA_TYPES[fmt])
-        for fmt, render in (("pdf", render_pdf), ("xlsx", render_xlsx))
+        mail_out.Attachment(filename(report, fmt), render(report, fmt), MEDIA_TYPES[fmt]) for fmt in ("pdf", "xlsx")
     ]
     return mail_out.message(
         sender, recipients, f"{report.title} – {report.scope_name} / {report.title_en}", body, attachments

@@ -14,8 +14,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from loa_core.auth import Caller
 from loa_metrics import reports, upward
 from loa_metrics.engagement_store import EngagementStore
-from loa_metrics.report_pdf import render_pdf
-from loa_metrics.report_xlsx import render_xlsx
 from loa_metrics.verification import Verifications
 from loa_metrics.views import FootageViews
 
@@ -26,7 +24,15 @@ MEDIA_TYPES = {
 
 
 def render(report: upward.UpwardReport, fmt: str) -> bytes:
-    return render_pdf(report) if fmt == "pdf" else render_xlsx(report)
+    """The report as a PDF or an XLSX document. The renderers are imported here, on first use: matplotlib, fpdf2 and
+    openpyxl weigh about 60 MB in a process that renders a report a month (tests/unit/test_metrics_imports.py)."""
+    if fmt == "pdf":
+        from loa_metrics.report_pdf import render_pdf
+
+        return render_pdf(report)
+    from loa_metrics.report_xlsx import render_xlsx
+
+    return render_xlsx(report)
 
 
 def filename(report: upward.UpwardReport, fmt: str) -> str:

@@ -2,14 +2,16 @@
 looked up for the public verification page and `loa verify`, and the count of those checks for the report upward.
 
 The fingerprints are searched in memory (loa_core.fingerprint.FingerprintIndex), loaded from the database and kept
-up to date before each search: only rows whose announcement changed are read again.
+up to date before each search: only rows whose announcement changed are read again. loa_core.fingerprint (numpy) is
+imported by the first check, not when the service starts: most metrics processes never see one.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
@@ -23,9 +25,11 @@ from loa_core.contracts.verification import (
     answer_of,
 )
 from loa_core.db import insert_ignore
-from loa_core.fingerprint import Fingerprint, FingerprintIndex
 from loa_metrics import metrics
 from loa_metrics.store import Database, day_range, verifications
+
+if TYPE_CHECKING:
+    from loa_core.fingerprint import Fingerprint, FingerprintIndex
 
 NO_WARD = "none"  # the ward counted for a check that matched no post
 _LOAD_CHUNK = 500
@@ -57,16 +61,27 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _parse(text: str) -> Fingerprint:
+    from loa_core.fingerprint import Fingerprint
+
+    return Fingerprint.from_text(text)
+
+
 class Verifications:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._index = FingerprintIndex()
         self._loaded: dict[str, str] = {}  # key -> the event_id its fingerprint came from
         self._seen_version: int | None = None
         self._own_writes = 0  # the counts this room wrote (they change no fingerprint)
         self._lock = threading.Lock()
 
     # --- the index -------------------------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _index(self) -> FingerprintIndex:
+        from loa_core.fingerprint import FingerprintIndex
+
+        return FingerprintIndex()
 
     def refresh(self) -> int:
         """Bring the in-memory index up to the database; how many cuts were (re)loaded."""
@@ -95,7 +110,7 @@ class Verifications:
                 key = _key(r["footage_id"], r["profile"])
                 if key in stale:
                     try:
-                        loaded.append((key, Fingerprint.from_text(r["fingerprint"])))
+                        loaded.append((key, _parse(r["fingerprint"])))
                     except ValueError:
                         continue  # contracts validated it on the way in; a damaged row cannot match anything
                     self._loaded[key] = r["event_id"]
@@ -111,7 +126,7 @@ class Verifications:
 
     def check(self, request: VerifyRequest) -> Verification:
         """The answer to one check (blocking: run it in a thread), counted. ValueError: a damaged fingerprint."""
-        query = Fingerprint.from_text(request.fingerprint) if request.fingerprint else None
+        query = _parse(request.fingerprint) if request.fingerprint else None
         found = self._by_sha256(request.sha256) if request.sha256 else None
         if found is None and query is not None:
             found = self._by_fingerprint(query)
@@ -122,7 +137,7 @@ class Verifications:
     def _by_sha256(self, sha256: str) -> CutMatch | None:
         """The cut whose bytes these are: transcode's cut itself, or a post's uploaded (signed) copy of it."""
         for row in self._db.rows(_BY_SHA256, {"s": sha256}):
-            length = Fingerprint.from_text(row["fingerprint"]).duration_s if row["fingerprint"] else 0.0
+            length = _parse(row["fingerprint"]).duration_s if row["fingerprint"] else 0.0
             found = self._cut(row["footage_id"], row["profile"], exact=True, span=(0.0, length), score=1.0)
             if found is not None:
                 return found
