@@ -88,11 +88,31 @@ class ImageSpec:
 HD_COPY = CopyLimits(max_level=42, max_kbps=20_000)
 UHD_COPY = CopyLimits(max_level=52, max_kbps=80_000)
 
+# Encoder settings per cut, measured (python -m loa_dev.encoder_settings --seconds 5, phone-like 1080p30 source,
+# 2026-12-06, libvmaf v0.6.1 in the pinned FFmpeg 9): the least x264 CPU time whose VMAF against the cut's own
+# frames is at or above what veryfast/CRF 23 gave before.
+#   tiktok/shorts (1080x1920, a 16:9 source fitted on blur): veryfast/23 VMAF 95.15, 4.08 CPU-s, 0.74 MB
+#     -> superfast/31: VMAF 95.26, 3.03 CPU-s (1.35x less), 0.65 MB. (superfast/32: 94.82; veryfast/24: 95.07.)
+#   youtube (1920x1080): veryfast/23 VMAF 95.31, 4.83 CPU-s, 3.42 MB
+#     -> superfast/28: VMAF 95.45, 3.72 CPU-s (1.30x less), 4.09 MB (+20 %). (superfast/29: 94.75.)
+# faster, fast and medium reach the bar only at 1.6-2.8x veryfast's CPU time. The machine was shared (load 8-32 on
+# 2 CPUs): one run per candidate, CPU time (user+sys) rather than wall. Zalo (size-driven) keeps veryfast: not
+# measured yet.
 PROFILES: dict[str, Profile] = {
-    "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0, copy=HD_COPY),
+    "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0, copy=HD_COPY, preset="superfast", crf=31),
     # YouTube classifies a vertical video of at most 3 minutes as a Short; no API flag exists.
-    "shorts": Profile("shorts", 1080, 1920, max_duration_s=180.0, copy=HD_COPY),
-    "youtube": Profile("youtube", 1920, 1080, large_width=3840, large_height=2160, copy=HD_COPY, large_copy=UHD_COPY),
+    "shorts": Profile("shorts", 1080, 1920, max_duration_s=180.0, copy=HD_COPY, preset="superfast", crf=31),
+    "youtube": Profile(
+        "youtube",
+        1920,
+        1080,
+        large_width=3840,
+        large_height=2160,
+        copy=HD_COPY,
+        large_copy=UHD_COPY,
+        preset="superfast",
+        crf=28,
+    ),
     # Zalo articles take at most 50 MB; 720p keeps the bitrate per pixel sensible for long footage.
     "zalo": Profile("zalo", 1280, 720, max_size_bytes=50 * MB, audio_kbps=96),
 }
