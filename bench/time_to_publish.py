@@ -198,9 +198,16 @@ def report(results: list[Result], duration_s: float, chunk_s: float) -> None:
     print()
     print("derived on paper, N workers of this machine's size (each chunk as fast as alone on one worker):")
     per = statistics.mean(wall)
-    for n in (1, 2, 4, 8, 16, len(chunks)):
+    # On a loaded machine a chunk's wall time is mostly waiting for a core: the same curve with each second scaled
+    # by (a chunk's CPU-seconds / the cores) / its wall time is what an unloaded machine of this size would do.
+    quiet = statistics.mean(cpu) / (os.cpu_count() or 1) / per
+    print(f"  (quiet: x {quiet:.3f}, a chunk's CPU-seconds over {os.cpu_count()} cores against its wall time)")
+    for n in sorted({1, 2, 4, 8, 16, len(chunks)}):
         t = one.first_chunk_after_s + math.ceil(len(chunks) / n) * per + one.after_last_chunk_s
-        print(f"  N={n:<3} time to publish ≈ {t:7.1f} s = {t / duration_s:.2f} x the footage's duration")
+        print(
+            f"  N={n:<3} time to publish ≈ {t:7.1f} s = {t / duration_s:5.2f} x the duration;"
+            f" quiet ≈ {t * quiet:6.1f} s = {t * quiet / duration_s:.2f} x"
+        )
 
 
 def main() -> None:
