@@ -18,6 +18,13 @@ DATASOURCE = {"type": "prometheus", "uid": "loa-prometheus"}  # provisioning/dat
 RATE = "$__rate_interval"
 
 
+def once(selector: str) -> str:
+    """A gauge every metrics replica exports with the same value (read from the shared database at scrape time), one
+    series per label set: aggregate this, never the raw gauge, or two replicas count everything twice. Counters are
+    incremented once per event by the replica that consumed it, so they are summed as they are."""
+    return f"max without (instance, pod) ({selector})"
+
+
 class Board:
     def __init__(self, uid: str, title: str, description: str) -> None:
         self.uid, self.title, self.description = uid, title, description
@@ -130,7 +137,7 @@ def pipeline() -> Board:
         "stat",
         "Footage by status",
         "Footage currently in each status (metrics service projection).",
-        [("sum by (status) (loa_footage)", "{{status}}")],
+        [(f"sum by (status) ({once('loa_footage')})", "{{status}}")],
         w=8,
         h=6,
         instant=True,
@@ -288,7 +295,7 @@ def pipeline() -> Board:
         "Storage",
         "Bytes the pipeline has put in storage, by kind (raw uploads, renditions).",
         [
-            ("sum by (kind) (loa_storage_bytes)", "{{kind}}"),
+            (f"sum by (kind) ({once('loa_storage_bytes')})", "{{kind}}"),
         ],
         unit="bytes",
     )
@@ -308,12 +315,17 @@ def channels() -> Board:
     b.variable("channel", "Channel", "label_values(loa_engagement_views, channel)")
     b.variable("series", "Series", "label_values(loa_engagement_views, series)")
     sel = 'channel=~"$channel", series=~"$series"'
+    followers = 'loa_channel_followers{channel=~"$channel"}'
+
+    def engagement(metric: str) -> str:
+        return once(f"loa_engagement_{metric}{{{sel}}}")
+
     b.row("Audience")
     b.panel(
         "stat",
         "Followers",
         "Followers per channel, as last polled from the platform.",
-        [('sum by (channel) (loa_channel_followers{channel=~"$channel"})', "{{channel}}")],
+        [(f"sum by (channel) ({once(followers)})", "{{channel}}")],
         w=12,
         h=6,
         instant=True,
@@ -322,7 +334,7 @@ def channels() -> Board:
         "stat",
         "Posts",
         "Posts published per channel (all time).",
-        [(f"sum by (channel) (loa_engagement_posts{{{sel}}})", "{{channel}}")],
+        [(f"sum by (channel) ({once(engagement('posts'))})", "{{channel}}")],
         w=12,
         h=6,
         instant=True,
@@ -333,21 +345,21 @@ def channels() -> Board:
             "timeseries",
             f"{title} per channel",
             f"Lifetime {metric} of every post, summed per channel, as last polled.",
-            [(f"sum by (channel) (loa_engagement_{metric}{{{sel}}})", "{{channel}}")],
+            [(f"sum by (channel) ({once(engagement(metric))})", "{{channel}}")],
             w=12,
         )
         b.panel(
             "timeseries",
             f"{title} per series",
             f"Lifetime {metric} of every post, summed per event series, as last polled.",
-            [(f"sum by (series) (loa_engagement_{metric}{{{sel}}})", "{{series}}")],
+            [(f"sum by (series) ({once(engagement(metric))})", "{{series}}")],
             w=12,
         )
     b.panel(
         "timeseries",
         "Followers over time",
         "Followers per channel.",
-        [('sum by (channel) (loa_channel_followers{channel=~"$channel"})', "{{channel}}")],
+        [(f"sum by (channel) ({once(followers)})", "{{channel}}")],
         w=12,
     )
     b.panel(
@@ -356,8 +368,8 @@ def channels() -> Board:
         "(likes + comments + shares) / views, per channel.",
         [
             (
-                f"sum by (channel) (loa_engagement_likes{{{sel}}} + loa_engagement_comments{{{sel}}} "
-                f"+ loa_engagement_shares{{{sel}}}) / sum by (channel) (loa_engagement_views{{{sel}}})",
+                f"sum by (channel) ({engagement('likes')} + {engagement('comments')} + {engagement('shares')}) "
+                f"/ sum by (channel) ({engagement('views')})",
                 "{{channel}}",
             )
         ],
@@ -370,8 +382,8 @@ def channels() -> Board:
         "Inbox: open and overdue per ward",
         "Comments and messages not handled yet, and those past the ward's response time with no reply.",
         [
-            ("sum by (ward) (loa_inbox_open)", "{{ward}} open"),
-            ("sum by (ward) (loa_inbox_overdue)", "{{ward}} overdue"),
+            (f"sum by (ward) ({once('loa_inbox_open')})", "{{ward}} open"),
+            (f"sum by (ward) ({once('loa_inbox_overdue')})", "{{ward}} overdue"),
         ],
         w=8,
         h=6,
@@ -400,7 +412,7 @@ def channels() -> Board:
         "table",
         "Top posts",
         "The ten most viewed posts (title, channel, series, views).",
-        [(f"topk(10, loa_top_post_views{{{sel}}})", "")],
+        [(f"topk(10, {once(f'loa_top_post_views{{{sel}}}')})", "")],
         w=24,
         h=10,
         instant=True,
