@@ -1,7 +1,7 @@
 """tus upload throughput and ingest's peak RSS for a large file, against a plain copy into the same storage.
 
 Run: .cache/venv/bin/python bench/ingest_upload.py [--size-mb 2048] [--chunk-mb 16] [--rounds 1] [--floor] [--s3]
-         [--no-checksum] [--profile DIR]
+         [--no-checksum] [--profile DIR] [--shared]
 
 Makes (once, cached in .cache/bench/) a valid video of about --size-mb: raw 1280x720 frames in Matroska, so it
 passes ingest's ffprobe and decode checks and costs no encoding time. Starts a Kafka broker and the real ingest
@@ -17,6 +17,9 @@ every receiver must (write the spool and hash the whole file, in two lanes), "th
 (the transport alone), and "uvicorn, discard" drops them in a bare ASGI app on uvicorn, ingest's server (what its
 receive path costs before any work). ingest / floor says how much ingest's own code costs; floor / copy, what no
 receiver of that kind can beat on this machine with this client. With --s3, storage is a local MinIO (.cache/bin/minio).
+With --shared, each round also uploads to an ingest with the shared tus spool (LOA_TUS_SPOOL=shared: a part in the
+storage per chunk, read back and hashed at the end; loa_ingest/tus_parts.py), same storage and database kind, and
+prints its ratio to the local spool.
 With --profile DIR, py-spy (if installed in the venv) samples the ingest process and this client during the upload
 and writes their collapsed stacks to DIR (ingest.txt, client.txt); the busiest functions are printed.
 """
@@ -245,6 +248,7 @@ def main() -> None:
     parser.add_argument("--no-checksum", action="store_true", help="send chunks without Upload-Checksum")
     parser.add_argument("--floor", action="store_true", help="also upload to the three floors of bench/tus_floor.py")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of ingest and this client to this folder")
+    parser.add_argument("--shared", action="store_true", help="also upload to an ingest with the shared tus spool")
     args = parser.parse_args()
     source = make_source(args.size_mb)
     source_sha256 = ""
@@ -326,6 +330,18 @@ def main() -> None:
                     assert answer.get("loa-duplicate", "false") == "false", answer
                     peaks.append(vm_hwm(ingest.process.pid))
                 shutil.rmtree(work / f"ingest-{number}", ignore_errors=True)
+                if args.shared:
+                    shared_env = env | {"LOA_TUS_SPOOL": "shared"}
+                    with run_ingest(work / f"shared-{number}", broker.bootstrap, shared_env) as ingest:
+                        answer = {}
+                        measured["ingest (tus, shared spool)"] = timed(
+                            "client (tuspy)",
+                            {"ingest": ingest.process.pid, "MinIO": minio_pid},
+                            lambda: answer.update(tus_upload(f"{ingest.url}/files/", ingest.headers(), source, args)),  # noqa: B023
+                        )
+                        assert answer.get("loa-footage-id"), answer
+                        assert answer.get("loa-duplicate", "false") == "false", answer
+                    shutil.rmtree(work / f"shared-{number}", ignore_errors=True)
                 rounds.append(measured)
                 print(f"round {number}: " + ", ".join(
                     f"{name} {size / MB / t.seconds:.0f} MiB/s ({t.cores:.1f} cores)" for name, t in measured.items()
@@ -359,6 +375,9 @@ def report(
     # Ratios per round (each against the copy of its own round), then the median.
     ratio = {name: statistics.median(r["plain copy"].seconds / r[name].seconds for r in rounds) for name in rounds[0]}
     print(f"ratio ingest / plain copy : {ratio['ingest (tus)']:.2f}  (goal >= 0.7)")
+    if "ingest (tus, shared spool)" in rounds[0]:
+        shared = statistics.median(r["ingest (tus)"].seconds / r["ingest (tus, shared spool)"].seconds for r in rounds)
+        print(f"ratio shared spool / local spool: {shared:.2f}")
     for name in rounds[0]:
         if name.startswith("floor"):
             print(f"ratio {name} / plain copy : {ratio[name]:.2f}")
