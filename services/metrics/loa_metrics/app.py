@@ -91,7 +91,10 @@ def create_app(
 ) -> ServiceApp:
     """`channels`: the registry the projection was opened with, followed from here."""
     # Faust's own web server is off: FastAPI answers /healthz, /readyz and /metrics (Faust's sensor included).
-    app = make_app(SERVICE, settings, web_enabled=False)
+    overrides: dict[str, Any] = {}
+    if settings.broker_session_timeout_s is not None:
+        overrides["broker_session_timeout"] = settings.broker_session_timeout_s
+    app = make_app(SERVICE, settings, web_enabled=False, **overrides)
     metrics.initialise({name: (c.ward, c.platform) for name, c in channels.items()})
     follow_channels(app, settings, SERVICE, channels)
 

@@ -11,6 +11,10 @@ from loa_core.settings import CommonSettings
 class MetricsSettings(CommonSettings):
     http_port: int = 8004
 
+    # Kafka consumer session timeout; unset keeps Faust's default. A SIGKILLed replica's partitions move to the others
+    # after this long without its heartbeat (tests shorten it).
+    broker_session_timeout_s: float | None = None
+
     # How often consumer lag is measured for every Loa consumer group (one small request per group).
     lag_interval_s: float = 15.0
 
