@@ -24,7 +24,7 @@ from loa_core.hashing import sha256_file
 from loa_core.secrets import ensure_key_file
 from loa_core.storage import S3Storage
 from loa_dev.kafka import KafkaBroker
-from tests.support.ingest import IngestProcess, read_topic, run_ingest
+from tests.support.ingest import IngestProcess, read_topic, run_ingest, tus_metadata
 from tests.support.media import make_clip
 from tests.support.minio import MinioServer
 from tests.support.polling import wait_until
@@ -180,3 +180,56 @@ def test_a_rate_limit_holds_across_replicas(replicas: Replicas) -> None:
     served = replicas.proxy.served[before:]
     assert served.count(_port(replicas.a)) >= BURST // 2 and served.count(_port(replicas.b)) >= BURST // 2
     assert answers == [200] * BURST + [429]
+
+
+def _create(replicas: Replicas, length: int) -> str:
+    headers = {
+        "Authorization": f"Bearer {replicas.token}",
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": str(length),
+        "Upload-Metadata": tus_metadata(title="Từng phần"),
+    }
+    answer = httpx.post(f"{replicas.proxy.url}/files/", headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.headers["location"].rsplit("/", 1)[1]
+
+
+def _patch(replicas: Replicas, upload_id: str, offset: int, body: bytes) -> httpx.Response:
+    headers = {
+        "Authorization": f"Bearer {replicas.token}",
+        "Tus-Resumable": "1.0.0",
+        "Upload-Offset": str(offset),
+        "Content-Type": "application/offset+octet-stream",
+    }
+    return httpx.patch(f"{replicas.proxy.url}/files/{upload_id}", headers=headers, content=body, timeout=60)
+
+
+def test_two_patches_of_one_range_through_both_replicas_commit_once(replicas: Replicas) -> None:
+    upload_id = _create(replicas, 4 * CHUNK)
+    body = bytes(range(256)) * (CHUNK // 256)
+    answers: list[int] = []
+
+    def send() -> None:
+        answers.append(_patch(replicas, upload_id, 0, body).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]  # the same request twice, at the same time
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [204, 409]
+    (part,) = replicas.storage.list(layout.tus_prefix(upload_id))  # the loser's part is gone
+    assert replicas.storage.size(part) == CHUNK
+    status = httpx.get(f"{replicas.proxy.url}/files/{upload_id}", headers={"Authorization": f"Bearer {replicas.token}"})
+    assert status.json()["offset"] == CHUNK
+
+
+def test_a_terminated_upload_leaves_no_part(replicas: Replicas) -> None:
+    upload_id = _create(replicas, 4 * CHUNK)
+    assert _patch(replicas, upload_id, 0, b"x" * CHUNK).status_code == 204
+    assert _patch(replicas, upload_id, CHUNK, b"y" * CHUNK).status_code == 204
+    assert len(replicas.storage.list(layout.tus_prefix(upload_id))) == 2
+    headers = {"Authorization": f"Bearer {replicas.token}", "Tus-Resumable": "1.0.0"}
+    assert httpx.delete(f"{replicas.proxy.url}/files/{upload_id}", headers=headers).status_code == 204
+    assert replicas.storage.list(layout.tus_prefix(upload_id)) == []
+    assert httpx.head(f"{replicas.proxy.url}/files/{upload_id}", headers=headers).status_code in (404, 410)

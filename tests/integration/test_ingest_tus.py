@@ -19,6 +19,7 @@ from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
+from loa_core.contracts import layout
 from loa_core.hashing import sha256_file
 from loa_core.storage import S3Storage
 from loa_dev.kafka import KafkaBroker
@@ -292,7 +293,8 @@ def test_tus_upload_into_s3_multipart(
     s3 = S3Storage(
         bucket, minio_server.endpoint_url, minio_server.access_key, minio_server.secret_key, create_bucket=False
     )
-    assert s3.list() == [event.media.key]
+    # The source, and its signed C2PA manifest beside it (loa_ingest/service.py: _keep_source_manifest).
+    assert s3.list() == [event.media.key, layout.source_manifest_key(footage_id)]
     s3.download(event.media.key, tmp_path / "back.mp4")
     assert sha256_file(tmp_path / "back.mp4") == sha256_file(big_clip)
 
