@@ -72,7 +72,7 @@ def main() -> None:
             youtube.videos[video] = Figures(views=10 * i, likes=i, comments=args.comments // args.posts)
         for n in range(args.comments):
             at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_764_000_000 + 30 * n))
-            youtube.comment(videos[n % args.posts], f"Bình luận {n}: đường ngập, rác chưa thu", at)
+            youtube.comments.comment(videos[n % args.posts], f"Bình luận {n}: đường ngập, rác chưa thu", at)
         (work / "m").mkdir()
         channels = work / "channels.json"
         channels.write_text(

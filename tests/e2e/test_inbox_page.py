@@ -87,6 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: KafkaBroker) -
     ):
         assert isinstance(youtube, YouTubeEmulator) and isinstance(facebook, FacebookEmulator)
         assert isinstance(youtube_stats, YouTubeStatsEmulator)
+        youtube_stats.comments = youtube.comments  # one platform: the poller lists what the publisher replies to
         channels = [
             Channel(
                 name="p1-youtube",
@@ -150,12 +151,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: KafkaBroker) -
 
 def _comment_on_youtube(world: World, text: str) -> str:
     """A citizen's comment under the ward's video: in the commentThreads listing metrics polls, and on the platform
-    the publisher replies to (the two emulators of one platform hold the same comment under one id)."""
+    the publisher replies to (both emulators of the platform serve one comment store)."""
     written = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    comment_id = world.youtube_stats.comment("vid-ward-1", text, written, author="Nguyễn Văn An")
-    made = world.youtube.add_comment(text, video_id="vid-ward-1")
-    world.youtube.comments[comment_id] = world.youtube.comments.pop(made) | {"id": comment_id}
-    return comment_id
+    return world.youtube.comments.comment("vid-ward-1", text, written, author="Nguyễn Văn An")
 
 
 def _comment_on_facebook(world: World, text: str) -> str:
@@ -243,7 +241,7 @@ def test_comments_from_two_platforms_are_triaged_and_one_is_answered_once_from_t
         finally:
             browser.close()
 
-    replies = world.youtube.replies_to(youtube_comment)
+    replies = world.youtube.comments.replies_to(youtube_comment)
     assert [(r["snippet"]["textOriginal"], r["snippet"]["authorChannelId"]["value"]) for r in replies] == [
         (REPLY, world.youtube.channel_id)
     ], "exactly one reply, as the ward's channel"

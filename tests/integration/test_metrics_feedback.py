@@ -42,10 +42,10 @@ def test_youtube_comments_are_collected_once_each_across_a_kill_mid_collection(
     expected: dict[str, str] = {}
     for i in range(250):
         text = f"Bình luận số {i}: đường ngập nước"
-        comment_id = youtube.comment("vid1", text, f"2026-12-01T{i // 60:02d}:{i % 60:02d}:00Z")
+        comment_id = youtube.comments.comment("vid1", text, f"2026-12-01T{i // 60:02d}:{i % 60:02d}:00Z")
         expected[comment_id] = text
     thread = next(iter(expected))
-    reply = youtube.comment("vid1", "Phường đã tiếp nhận", "2026-12-01T05:00:00Z", reply_to=thread)
+    reply = youtube.comments.comment("vid1", "Phường đã tiếp nhận", "2026-12-01T05:00:00Z", reply_to=thread)
     expected[reply] = "Phường đã tiếp nhận"
     channels = tmp_path / "channels.json"
     channels.write_text(dump_channels([Channel(name="p1-yt", platform="youtube", profiles=("youtube",), ward="p1")]))
@@ -71,7 +71,7 @@ def test_youtube_comments_are_collected_once_each_across_a_kill_mid_collection(
         before = len(metrics.items())
         assert before < len(expected), "killed mid-collection"
         # Written while it was down: collected on the next listing, above the mark.
-        late = youtube.comment("vid2", "Rác chưa được thu gom", "2026-12-02T08:00:00Z", author="Trần Thị Bình")
+        late = youtube.comments.comment("vid2", "Rác chưa được thu gom", "2026-12-02T08:00:00Z", author="Trần Thị Bình")
         expected[late] = "Rác chưa được thu gom"
         metrics.start()
         wait_until(

@@ -17,7 +17,7 @@ from loa_metrics.engagement import Budget, Credentials, YouTubeStats
 from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.projection import Projection, open_projection
 from tests.support.emulators.youtube import YouTubeEmulator
-from tests.support.stats_emulators import YouTubeStatsEmulator, threads_of
+from tests.support.stats_emulators import YouTubeStatsEmulator
 
 CHANNELS = {"p1-yt": Channel(name="p1-yt", platform="youtube", profiles=("youtube",), ward="p1")}
 CREDS = {"p1-yt": Credentials(access_token="yt-token")}
@@ -27,7 +27,7 @@ CREDS = {"p1-yt": Credentials(access_token="yt-token")}
 def youtube(tmp_path: Path) -> Iterator[YouTubeStatsEmulator]:
     with YouTubeStatsEmulator(tmp_path / "yt") as emulator:
         for i in range(250):  # three pages of 100
-            emulator.comment(f"vid{i % 7}", f"Ý kiến {i}", f"2026-12-01T{i // 60:02d}:{i % 60:02d}:00Z")
+            emulator.comments.comment(f"vid{i % 7}", f"Ý kiến {i}", f"2026-12-01T{i // 60:02d}:{i % 60:02d}:00Z")
         yield emulator  # type: ignore[misc]
 
 
@@ -66,7 +66,7 @@ class Round:
 async def test_a_platform_that_pages_for_ever_is_read_a_page_cap_at_a_time_without_loss(
     youtube: YouTubeStatsEmulator, projection: Projection
 ) -> None:
-    youtube.pages_forever = True
+    youtube.comments.pages_forever = True
     async with httpx.AsyncClient() as http:
         run = Round(projection, youtube, http)
         for _ in range(4):
@@ -124,20 +124,25 @@ async def test_an_expired_token_collects_nothing_and_loses_nothing(
     assert len({e.external_id for e in run.sent}) == 250
 
 
-async def test_comments_answered_on_the_upload_emulator_are_collected_with_the_channels_reply_in_its_thread(
+async def test_a_reply_posted_on_the_platform_is_collected_as_the_channels_own_in_its_thread(
     tmp_path: Path, projection: Projection
 ) -> None:
-    """One comment store for a whole test: the publisher's emulator keeps the comments and its replies; the
-    statistics emulator lists them as commentThreads."""
+    """One comment store for the platform: the publisher's side replies with comments.insert on the upload
+    emulator, the poller lists the statistics emulator's commentThreads and finds that reply in its thread, written
+    by the channel."""
     with YouTubeEmulator(tmp_path / "up") as upload, YouTubeStatsEmulator(tmp_path / "stats") as stats:
-        stats.channel_id = upload.channel_id  # type: ignore[attr-defined]
-        stats.threads_from = threads_of(lambda: upload.comments, upload.channel_id)  # type: ignore[attr-defined]
-        top = upload.add_comment("Nước sinh hoạt bị đục", video_id="vidA")  # type: ignore[attr-defined]
-        reply = upload.add_comment(
-            "Phường đã báo công ty cấp nước", video_id="vidA", parent=top, author=upload.channel_id
-        )  # type: ignore[attr-defined]
+        stats.comments = upload.comments
+        top = upload.comments.comment("vidA", "Nước sinh hoạt bị đục", "2026-12-01T08:00:00Z")
         async with httpx.AsyncClient() as http:
-            run = Round(projection, stats, http)  # type: ignore[arg-type]
+            made = await http.post(
+                f"{upload.base_url}/youtube/v3/comments",
+                params={"part": "snippet"},
+                json={"snippet": {"parentId": top, "textOriginal": "Phường đã báo công ty cấp nước"}},
+                headers={"Authorization": f"Bearer {upload.mint_token()}"},
+            )
+            assert made.status_code == 200, made.text
+            reply = made.json()["id"]
+            run = Round(projection, stats, http)
             await run.poller.poll_once()
     by_id = {e.external_id: e for e in run.sent}
     assert sorted(by_id) == sorted([top, reply])

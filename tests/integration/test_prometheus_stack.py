@@ -299,10 +299,12 @@ def test_every_dashboard_query_returns_data_from_a_live_stack(
     # answer in the comment's thread), so the inbox's panels have their open items and time to first reply.
     video_id = next(iter(platforms.youtube.videos))
     written = datetime.now(UTC).replace(microsecond=0)
-    thread = platforms.youtube_stats.comment(video_id, "Đường trước chợ bị ngập nước", _rfc3339(written))
+    thread = platforms.youtube_stats.comments.comment(video_id, "Đường trước chợ bị ngập nước", _rfc3339(written))
     own = platforms.youtube_stats.channel_id
     answer = _rfc3339(written + timedelta(seconds=90))
-    platforms.youtube_stats.comment(video_id, "Phường đã ghi nhận", answer, author_channel=own, reply_to=thread)
+    platforms.youtube_stats.comments.comment(
+        video_id, "Phường đã ghi nhận", answer, author_channel=own, reply_to=thread
+    )
 
     def answered() -> bool:
         items = httpx.get(f"{stack.url('metrics')}/inbox", headers=headers, timeout=10).json()["items"]

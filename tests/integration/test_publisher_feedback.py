@@ -138,8 +138,8 @@ async def test_a_youtube_reply_is_posted_once_under_the_top_comment_and_answered
     world: World,
 ) -> None:
     yt = world.youtube
-    top = yt.add_comment("Cống ở hẻm 12 bị tắc, nước ngập.")
-    under = yt.add_comment("Đúng vậy, nhà tôi cũng bị.", parent=top)
+    top = yt.comments.comment("vid-any", "Cống ở hẻm 12 bị tắc, nước ngập.")
+    under = yt.comments.comment("vid-any", "Đúng vậy, nhà tôi cũng bị.", reply_to=top)
     # A reply to a reply goes under the thread's top comment: YouTube threads are one level deep.
     action = act("p1-yt", under, "reply", thread_id=top, text=REPLY)
     responder = world.responder()
@@ -148,7 +148,7 @@ async def test_a_youtube_reply_is_posted_once_under_the_top_comment_and_answered
     again = await world.responder().handle(action)  # redelivered to a restarted publisher
 
     assert first is not None and first.state == "replied" and first.text == REPLY
-    mine = [c for c in yt.replies_to(top) if c["snippet"]["authorChannelId"]["value"] == yt.channel_id]
+    mine = [c for c in yt.comments.replies_to(top) if c["snippet"]["authorChannelId"]["value"] == yt.channel_id]
     assert [c["id"] for c in mine] == [first.reply_id]
     assert mine[0]["snippet"]["textOriginal"] == REPLY
     assert again == first and first.event_id == done_id(action.event_id)
@@ -157,7 +157,7 @@ async def test_a_youtube_reply_is_posted_once_under_the_top_comment_and_answered
 
 async def test_a_reply_whose_answer_is_lost_is_found_in_the_thread_not_posted_twice(world: World) -> None:
     yt, fb, zl = world.youtube, world.facebook, world.zalo
-    yt_top = yt.add_comment("Đèn đường hỏng.")
+    yt_top = yt.comments.comment("vid-any", "Đèn đường hỏng.")
     fb_top = fb.add_comment("Rác chưa được thu gom.")
     zl_message = zl.citizen_writes("user-7", "Cho hỏi lịch tiêm chủng?")
     # Each platform makes the reply, then the connection drops before its answer: the retry must look first.
@@ -173,7 +173,7 @@ async def test_a_reply_whose_answer_is_lost_is_found_in_the_thread_not_posted_tw
     ]
 
     assert [d.state for d in done if d] == ["replied"] * 3
-    assert [c["id"] for c in yt.replies_to(yt_top)] == [done[0] and done[0].reply_id]
+    assert [c["id"] for c in yt.comments.replies_to(yt_top)] == [done[0] and done[0].reply_id]
     assert [c["id"] for c in fb.replies_to(fb_top)] == [done[1] and done[1].reply_id]
     assert [m["message_id"] for m in zl.replies_to("user-7")] == [done[2] and done[2].reply_id]
 
@@ -196,25 +196,25 @@ async def test_the_same_words_twice_by_two_actions_are_two_replies(world: World)
 
 async def test_hide_and_show_again_on_youtube_and_facebook(world: World) -> None:
     yt, fb = world.youtube, world.facebook
-    yt_comment = yt.add_comment("Quảng cáo vay tiền nhanh!!!")
+    yt_comment = yt.comments.comment("vid-any", "Quảng cáo vay tiền nhanh!!!")
     fb_comment = fb.add_comment("Spam spam spam")
     responder = world.responder()
 
     hidden = [await responder.handle(act(c, i, "hide")) for c, i in (("p1-yt", yt_comment), ("p1-fb", fb_comment))]
     assert [d.state for d in hidden if d] == ["hidden", "hidden"]
-    assert yt.comments[yt_comment]["moderationStatus"] == "heldForReview"
+    assert yt.comments.status(yt_comment) == "heldForReview"
     assert fb.comments[fb_comment]["is_hidden"] is True
 
     shown = [await responder.handle(act(c, i, "unhide")) for c, i in (("p1-yt", yt_comment), ("p1-fb", fb_comment))]
     assert [d.state for d in shown if d] == ["unhidden", "unhidden"]
-    assert yt.comments[yt_comment]["moderationStatus"] == "published"
+    assert yt.comments.status(yt_comment) == "published"
     assert fb.comments[fb_comment]["is_hidden"] is False
 
 
 async def test_a_reply_to_a_deleted_comment_fails_clearly_once_and_the_next_act_still_works(world: World) -> None:
     yt, fb = world.youtube, world.facebook
-    yt_gone, fb_gone = yt.add_comment("sẽ bị xoá"), fb.add_comment("sẽ bị xoá")
-    yt.delete_comment(yt_gone)
+    yt_gone, fb_gone = yt.comments.comment("vid-any", "sẽ bị xoá"), fb.add_comment("sẽ bị xoá")
+    yt.comments.delete(yt_gone)
     fb.delete_comment(fb_gone)
     responder = world.responder()
     inserts_before = yt.count("comment_insert")
@@ -229,9 +229,9 @@ async def test_a_reply_to_a_deleted_comment_fails_clearly_once_and_the_next_act_
         assert "no longer on the platform" in done.reason
         assert_bilingual(done.reason)
     assert yt.count("comment_insert") == inserts_before + 1  # asked once: a gone comment is not retried
-    alive = yt.add_comment("Vẫn còn đây")
+    alive = yt.comments.comment("vid-any", "Vẫn còn đây")
     assert (await responder.handle(act("p1-yt", alive, "reply", text=REPLY))) is not None
-    assert len(yt.replies_to(alive)) == 1
+    assert len(yt.comments.replies_to(alive)) == 1
 
 
 async def test_zalo_replies_within_the_window_and_refuses_clearly_outside_it(world: World) -> None:
@@ -258,7 +258,7 @@ async def test_zalo_replies_within_the_window_and_refuses_clearly_outside_it(wor
 
 async def test_an_expired_token_is_refreshed_and_a_5xx_retried(world: World) -> None:
     yt = world.youtube
-    top = yt.add_comment("Hỏi về giờ làm việc")
+    top = yt.comments.comment("vid-any", "Hỏi về giờ làm việc")
     refreshes = yt.refresh_calls
     yt.inject("expire_token", "comment_insert")
     yt.inject("status", "moderate", status=503)
@@ -270,7 +270,7 @@ async def test_an_expired_token_is_refreshed_and_a_5xx_retried(world: World) -> 
     assert replied is not None and replied.state == "replied"
     assert hidden is not None and hidden.state == "hidden"
     assert yt.refresh_calls == refreshes + 2  # the first token of this publisher, then one after the expiry
-    assert len(yt.replies_to(top)) == 1
+    assert len(yt.comments.replies_to(top)) == 1
 
 
 async def test_a_thread_that_pages_for_ever_fails_the_reply_rather_than_risk_a_second(world: World) -> None:
@@ -309,7 +309,7 @@ async def test_acts_not_the_publishers_and_platforms_without_an_api(world: World
     refused = await responder.handle(other_ward)
     assert refused is not None and refused.state == "failed"
     yt = world.youtube
-    down = yt.add_comment("Khi nào có lịch cắt điện?")
+    down = yt.comments.comment("vid-any", "Khi nào có lịch cắt điện?")
     yt.inject("status", "comment_insert", status=503, times=10)  # YouTube stays down through the backoff
     try:
         failed = await responder.handle(act("p1-yt", down, "reply", text=REPLY))
@@ -318,7 +318,7 @@ async def test_acts_not_the_publishers_and_platforms_without_an_api(world: World
             pass
     assert failed is not None and failed.state == "failed" and failed.reason and "ask again" in failed.reason
     assert_bilingual(failed.reason)
-    assert yt.replies_to(down) == []
+    assert yt.comments.replies_to(down) == []
 
 
 def test_every_answer_is_on_feedback_done(kafka_broker: KafkaBroker, topic_prefix: str, tmp_path: Path) -> None:

@@ -102,23 +102,25 @@ def wait_for(what: str, check: Callable[[], bool], timeout_s: float, publisher: 
 def test_a_reply_is_posted_once_through_a_sigkill_after_the_platform_made_it_and_a_redelivery(
     publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
 ) -> None:
-    top = youtube.add_comment("Đèn đường ở ngõ 7 bị hỏng mấy hôm nay.")
+    top = youtube.comments.comment("vid-any", "Đèn đường ở ngõ 7 bị hỏng mấy hôm nay.")
     action = act(top, "reply", text=REPLY)
-    youtube.hold_replies = True  # YouTube makes the reply, then holds its answer: the ledger still says DOING
+    youtube.comments.hold_replies = True  # YouTube makes the reply, then holds its answer: the ledger still says DOING
 
     publisher.start()
     send(kafka_broker.bootstrap, topic_prefix, action)
-    wait_for("YouTube making the reply", youtube.reply_held.is_set, 120, publisher)
+    wait_for("YouTube making the reply", youtube.comments.reply_held.is_set, 120, publisher)
     publisher.kill()  # after the platform call, before the ledger's commit (and before the offset's)
-    youtube.hold_replies = False
-    youtube.release_replies()
+    youtube.comments.hold_replies = False
+    youtube.comments.release_replies()
 
     publisher.start()  # the action is delivered again: the reply is looked for in the thread, found, not re-posted
     done = answers(kafka_broker.bootstrap, topic_prefix, lambda d: any(a.action_id == action.event_id for a in d))
     send(kafka_broker.bootstrap, topic_prefix, action)  # and once more, as a redelivery would
     done = answers(kafka_broker.bootstrap, topic_prefix, lambda d: sum(a.action_id == action.event_id for a in d) >= 2)
 
-    mine = [c for c in youtube.replies_to(top) if c["snippet"]["authorChannelId"]["value"] == youtube.channel_id]
+    mine = [
+        c for c in youtube.comments.replies_to(top) if c["snippet"]["authorChannelId"]["value"] == youtube.channel_id
+    ]
     assert len(mine) == 1, publisher.log_tail()
     assert youtube.count("comment_insert") == 1, "asked once: the restart found it instead of asking again"
     first, again = [d for d in done if d.action_id == action.event_id]
@@ -131,9 +133,9 @@ def test_a_reply_is_posted_once_through_a_sigkill_after_the_platform_made_it_and
 def test_a_reply_to_a_deleted_comment_fails_with_why_and_the_next_act_is_done(
     publisher: PublisherProcess, youtube: YouTubeEmulator, kafka_broker: KafkaBroker, topic_prefix: str
 ) -> None:
-    gone = youtube.add_comment("Sẽ bị xoá")
-    youtube.delete_comment(gone)
-    spam = youtube.add_comment("Vay tiền nhanh, lãi suất 0%!!!")
+    gone = youtube.comments.comment("vid-any", "Sẽ bị xoá")
+    youtube.comments.delete(gone)
+    spam = youtube.comments.comment("vid-any", "Vay tiền nhanh, lãi suất 0%!!!")
     reply, hide, tag = act(gone, "reply", text=REPLY), act(spam, "hide"), act(spam, "tag", topic="rac-thai")
 
     publisher.start()
@@ -147,6 +149,6 @@ def test_a_reply_to_a_deleted_comment_fails_with_why_and_the_next_act_is_done(
     assert failed.state == "failed" and failed.reason and "no longer on the platform" in failed.reason
     assert_bilingual(failed.reason)
     assert by_action[hide.event_id].state == "hidden"
-    assert youtube.comments[spam]["moderationStatus"] == "heldForReview"
+    assert youtube.comments.status(spam) == "heldForReview"
     assert tag.event_id not in by_action, "the inbox's own act is not the publisher's"
     assert youtube.count("comment_insert") == 1, "a gone comment is asked about once, not retried"

@@ -3,12 +3,9 @@
 YouTube Data API v3: GET /youtube/v3/videos?part=statistics&id=a,b (≤ 50 ids, 1 quota unit per call,
 counts as strings, unknown ids left out) and GET /youtube/v3/channels?part=statistics&mine=true; a spent
 quota answers 403 with reason quotaExceeded.
-Comments [docs: developers.google.com/youtube/v3/docs/commentThreads/list]: GET /youtube/v3/commentThreads with part
-(snippet and/or replies, nothing else), exactly one filter of allThreadsRelatedToChannelId, videoId or id,
-maxResults 1-100 (default 20), order time (default) or relevance, textFormat html or plainText, pageToken (an
-unknown one: 400 processingFailure): newest thread first, up to 5 replies listed with a thread, nextPageToken while
-more remain; 1 quota unit a call. `pages_forever`: past the last thread every page is empty and names a next one
-(a platform that pages for ever). `expire_tokens()` makes every token answer 401 (an expired access token).
+Comments: the one store of the channel's threads and replies (`comments`, tests.support.emulators.youtube_comments),
+commentThreads.list for the poller, 1 quota unit a call (shared with the upload emulator's when a test runs both).
+`expire_tokens()` makes every token answer 401 (an expired access token).
 TikTok: POST /v2/video/query/?fields=… with
 {"filters": {"video_ids": [...]}} (≤ 20 ids) and GET /v2/user/info/?fields=follower_count, each answering
 {"data": …, "error": {"code": "ok", …}}; over the per-minute limit: 429 rate_limit_exceeded.
@@ -22,14 +19,14 @@ header access_token; errors as HTTP 200 with `error` -216 (token) or -32 (rate).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.emulators import Emulator
+from tests.support.emulators import Emulator, Fault
+from tests.support.emulators.youtube_comments import QUOTA_EXCEEDED, YouTubeComments, yt_error
 
 
 @dataclass
@@ -38,11 +35,6 @@ class Figures:
     likes: int
     comments: int
     shares: int = 0
-
-
-def _yt_error(status: int, reason: str, message: str) -> web.Response:
-    body = {"error": {"code": status, "message": message, "errors": [{"reason": reason, "message": message}]}}
-    return web.json_response(body, status=status)
 
 
 class YouTubeStatsEmulator(Emulator):
@@ -56,60 +48,39 @@ class YouTubeStatsEmulator(Emulator):
         self.quota_remaining = quota_units  # None = unlimited
         self.calls: list[tuple[str, list[str]]] = []  # (endpoint, ids asked)
         self.units_spent = 0
-        self.channel_id = "UCward"
-        self.threads: list[dict[str, Any]] = []  # commentThread resources, newest first
-        # Optional: the threads of another emulator's comments instead (`threads_of(upload emulator)`, where the
-        # publisher replies), so a test has one comment store: collected here, answered there.
-        self.threads_from: Callable[[], list[dict[str, Any]]] | None = None
-        self.pages_forever = False
+        self.comments = YouTubeComments("UCward")
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/youtube/v3/videos", self._videos)
         app.router.add_get("/youtube/v3/channels", self._channels)
-        app.router.add_get("/youtube/v3/commentThreads", self._comment_threads)
+        self.comments.routes(app, self)
 
     def expire_tokens(self) -> None:
         self.valid_tokens = set()
 
-    def comment(
-        self,
-        video_id: str,
-        text: str,
-        published_at: str,
-        *,
-        author: str = "Người dân",
-        author_channel: str = "UCcitizen",
-        reply_to: str | None = None,
-    ) -> str:
-        """A comment written on the platform (a reply when `reply_to` names a thread); its id."""
-        comment_id = self.new_id("Ugx")
-        comment = {
-            "kind": "youtube#comment",
-            "id": comment_id if reply_to is None else f"{reply_to}.{comment_id}",
-            "snippet": {
-                "channelId": self.channel_id,
-                "videoId": video_id,
-                "textDisplay": text,
-                "textOriginal": text,
-                "authorDisplayName": author,
-                "authorChannelId": {"value": author_channel},
-                "publishedAt": published_at,
-                "updatedAt": published_at,
-            },
-        }
-        if reply_to is None:
-            thread = {
-                "kind": "youtube#commentThread",
-                "id": comment_id,
-                "snippet": {"channelId": self.channel_id, "videoId": video_id, "topLevelComment": comment},
-                "replies": {"comments": []},
-            }
-            self.threads.append(thread)
-            self.threads.sort(key=lambda t: t["snippet"]["topLevelComment"]["snippet"]["publishedAt"], reverse=True)
-        else:
-            thread = next(t for t in self.threads if t["id"] == reply_to)
-            thread["replies"]["comments"].append(comment)
-        return str(comment["id"])
+    @property
+    def channel_id(self) -> str:
+        return self.comments.channel_id
+
+    # --- the comments store's host: the token, the calls and the quota units
+
+    def authorized(self, request: web.Request, on: str) -> tuple[web.Response | None, Fault | None]:
+        self.calls.append((on, [request.query.get("pageToken", "")]))
+        return self._token_refused(request), self.take_fault(on)
+
+    def _token_refused(self, request: web.Request) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.valid_tokens:
+            return yt_error(401, "Invalid Credentials", "authError")
+        return None
+
+    def spend(self, fault: Fault | None, units: int, call: str) -> web.Response | None:
+        if self.quota_remaining is not None:
+            if self.quota_remaining < units:
+                return yt_error(403, QUOTA_EXCEEDED, "quotaExceeded")
+            self.quota_remaining -= units
+        self.units_spent += units
+        return None
 
     def _figures(self, video_id: str) -> Figures | None:
         found = self.videos.get(video_id)
@@ -118,64 +89,12 @@ class YouTubeStatsEmulator(Emulator):
         return found
 
     def _check(self, request: web.Request, parts: frozenset[str] = frozenset({"statistics"})) -> web.Response | None:
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.valid_tokens:
-            return _yt_error(401, "authError", "Invalid Credentials")
+        if (refused := self._token_refused(request)) is not None:
+            return refused
         asked = set(request.query.get("part", "").split(","))
         if not asked or not asked <= parts:
-            return _yt_error(400, "invalidPart", f"this emulator serves part={','.join(sorted(parts))}")
-        if self.quota_remaining is not None:
-            if self.quota_remaining <= 0:
-                return _yt_error(
-                    403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota."
-                )
-            self.quota_remaining -= 1
-        self.units_spent += 1
-        return None
-
-    async def _comment_threads(self, request: web.Request) -> web.Response:
-        q = request.query
-        self.calls.append(("commentThreads", [q.get("pageToken", "")]))
-        if (problem := self._check(request, frozenset({"snippet", "replies", "id"}))) is not None:
-            return problem
-        filters = [f for f in ("allThreadsRelatedToChannelId", "videoId", "id") if f in q]
-        if len(filters) != 1:
-            return _yt_error(400, "missingRequiredParameter", "exactly one filter is required")
-        if q.get("order", "time") not in ("time", "relevance") or q.get("textFormat", "html") not in (
-            "html",
-            "plainText",
-        ):
-            return _yt_error(400, "invalidParameter", "bad order or textFormat")
-        try:
-            size = int(q.get("maxResults", "20"))
-        except ValueError:
-            return _yt_error(400, "invalidParameter", "maxResults is not a number")
-        if not 1 <= size <= 100:
-            return _yt_error(400, "invalidParameter", "maxResults: 1 to 100")
-        token = q.get("pageToken", "")
-        if token and not re.fullmatch(r"QURTSl\d+", token):
-            return _yt_error(400, "processingFailure", "The API server failed to process the request: pageToken")
-        start = int(token[6:]) if token else 0
-        every = self.threads if self.threads_from is None else self.threads_from()
-        if filters[0] == "allThreadsRelatedToChannelId":
-            if q["allThreadsRelatedToChannelId"] != self.channel_id:
-                return _yt_error(404, "channelNotFound", "The channel could not be found.")
-            threads = every
-        elif filters[0] == "videoId":
-            threads = [t for t in every if t["snippet"]["videoId"] == q["videoId"]]
-        else:
-            wanted = set(q["id"].split(","))
-            threads = [t for t in every if t["id"] in wanted]
-        parts = set(q["part"].split(","))
-        page = [
-            {k: v for k, v in t.items() if k in ("kind", "id") or k in parts}
-            | ({"replies": {"comments": t["replies"]["comments"][:5]}} if "replies" in parts else {})
-            for t in threads[start : start + size]
-        ]
-        body: dict[str, Any] = {"kind": "youtube#commentThreadListResponse", "items": page}
-        if start + size < len(threads) or self.pages_forever:
-            body["nextPageToken"] = f"QURTSl{start + size}"
-        return web.json_response(body)
+            return yt_error(400, f"this emulator serves part={','.join(sorted(parts))}", "invalidPart")
+        return self.spend(None, 1, "statistics")
 
     async def _videos(self, request: web.Request) -> web.Response:
         ids = [i for i in request.query.get("id", "").split(",") if i]
@@ -183,11 +102,9 @@ class YouTubeStatsEmulator(Emulator):
         if (problem := self._check(request)) is not None:
             return problem
         if not ids:
-            return _yt_error(
-                400, "missingRequiredParameter", "No filter selected. Expected one of: id, myRating, chart"
-            )
+            return yt_error(400, "No filter selected. Expected one of: id, myRating, chart", "missingRequiredParameter")
         if len(ids) > 50:
-            return _yt_error(400, "invalidFilters", "at most 50 ids")
+            return yt_error(400, "at most 50 ids", "invalidFilters")
         items = [
             {
                 "kind": "youtube#video",
@@ -211,7 +128,7 @@ class YouTubeStatsEmulator(Emulator):
         if (problem := self._check(request, frozenset({"statistics", "id"}))) is not None:
             return problem
         if request.query.get("mine") != "true":
-            return _yt_error(400, "missingRequiredParameter", "this emulator serves mine=true only")
+            return yt_error(400, "this emulator serves mine=true only", "missingRequiredParameter")
         if request.query["part"] == "id":
             return web.json_response({"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id}]})
         stats = {
@@ -223,33 +140,6 @@ class YouTubeStatsEmulator(Emulator):
         return web.json_response(
             {"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id, "statistics": stats}]}
         )
-
-
-def threads_of(
-    comments: Callable[[], dict[str, dict[str, Any]]], channel_id: str
-) -> Callable[[], list[dict[str, Any]]]:
-    """commentThread resources, newest first, from comment resources by id (tests.support.emulators.youtube's
-    `comments`: top comments and replies with `snippet.parentId`)."""
-
-    def threads() -> list[dict[str, Any]]:
-        every = list(comments().values())
-        out = []
-        for top in every:
-            if top["snippet"].get("parentId"):
-                continue
-            replies = [c for c in every if c["snippet"].get("parentId") == top["id"]]
-            out.append(
-                {
-                    "kind": "youtube#commentThread",
-                    "id": top["id"],
-                    "snippet": {"channelId": channel_id, "videoId": top["snippet"]["videoId"], "topLevelComment": top},
-                    "replies": {"comments": replies},
-                }
-            )
-        out.sort(key=lambda t: t["snippet"]["topLevelComment"]["snippet"]["publishedAt"], reverse=True)
-        return out
-
-    return threads
 
 
 def _tt(data: dict[str, Any] | None, code: str = "ok", message: str = "", status: int = 200) -> web.Response:

@@ -20,18 +20,10 @@ application/octet-stream; at most 2 MB; no body: 400 mediaBodyRequired; not a JP
 unknown or deleted video: 404 videoNotFound), 50 quota units; answers youtube#thumbnailSetResponse and keeps the
 image (`thumbnails`). Faults on "thumbnail".
 
-Comments [docs: developers.google.com/youtube/v3/docs/comments/insert, …/list, …/setModerationStatus,
-…/channels/list]: `add_comment` puts a citizen's comment (or a reply) on a video; `delete_comment` takes it away as
-its author would. `POST /youtube/v3/comments?part=snippet` with `{"snippet": {"parentId", "textOriginal"}}` replies
-(the parent must be a top comment that exists: else 404 commentNotFound, or 400 operationNotSupported for a reply;
-text 1–10,000 characters) as the channel (`channel_id`), 50 units; `GET /youtube/v3/comments?part=snippet&parentId=`
-lists the thread's replies oldest first, `maxResults` (≤ 100) per page with `nextPageToken`, 1 unit;
-`POST /youtube/v3/comments/setModerationStatus?id=&moderationStatus=heldForReview|published|rejected` answers 204
-(a rejected comment cannot be set back to published: 400; a gone one: 404 commentNotFound), 50 units;
-`GET /youtube/v3/channels?part=id&mine=true` names the channel, 1 unit. Faults on "comment_insert",
-"comment_list", "moderate" (status, quota, expire_token, drop: the reply is made and its answer lost); a comment
-insert can be held (`hold_replies`) after it is made, before it is answered, so a test can kill the publisher then.
-Units are counted in `units_by_call`.
+Comments: one store of the channel's threads and replies (`comments`, tests.support.emulators.youtube_comments:
+comments.insert, comments.list, setModerationStatus and commentThreads.list, shared with the statistics emulator
+when a test runs both). `GET /youtube/v3/channels?part=id&mine=true` names the channel, 1 unit. Units are counted
+in `units_by_call`.
 
 Google's OAuth authorization-code grant (developers.google.com/identity/protocols/oauth2/web-server): the authorize
 endpoint `/o/oauth2/v2/auth` wants client_id, a registered redirect_uri, response_type=code and a scope, and takes
@@ -49,7 +41,6 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +48,7 @@ from aiohttp import web
 
 from tests.support.emulators import Emulator, Fault, Stored, receive_body
 from tests.support.emulators.oauth import Consent, Refusal
+from tests.support.emulators.youtube_comments import QUOTA_EXCEEDED, YouTubeComments, yt_error
 
 ALIGN = 256 * 1024
 UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
@@ -76,15 +68,6 @@ class Session:
     chunks: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _error(status: int, message: str, reason: str = "badRequest") -> web.Response:
-    body = {"error": {"code": status, "message": message, "errors": [{"reason": reason, "message": message}]}}
-    return web.json_response(body, status=status)
-
-
 class YouTubeEmulator(Emulator):
     def __init__(
         self, root: Path, *, client_id: str = "cid", client_secret: str = "csecret", refresh_token: str = "rt-1"
@@ -102,13 +85,8 @@ class YouTubeEmulator(Emulator):
         self.units_remaining: int | None = None  # None = unlimited
         self.deleted: set[str] = set()
         self.thumbnails: dict[str, bytes] = {}  # video id -> the custom thumbnail set
-        self.channel_id = "UCemuWardChannel0000000"
-        self.comments: dict[str, dict[str, Any]] = {}  # comment id -> the comment resource (snippet, status)
+        self.comments = YouTubeComments("UCemuWardChannel0000000")
         self.units_by_call: dict[str, int] = {}
-        # Crash tests: a reply is made, then waits to be answered until `release_replies()`.
-        self.hold_replies = False
-        self.reply_held = threading.Event()
-        self._replies_released = threading.Event()
         # Crash tests: once a session holds this many bytes, the next chunk waits (before reading its body)
         # until `release()`, so the test can kill the uploader while an upload is certainly in flight.
         self.pause_after_bytes: int | None = None
@@ -118,33 +96,9 @@ class YouTubeEmulator(Emulator):
     def release(self) -> None:
         self._released.set()
 
-    def release_replies(self) -> None:
-        self._replies_released.set()
-
-    # --- comments: what citizens wrote, as a test puts it there
-
-    def add_comment(
-        self, text: str, *, video_id: str = "vid-any", parent: str | None = None, author: str = "UCcitizen"
-    ) -> str:
-        comment_id = self.new_id("Ugx") if parent is None else f"{parent}.{self.new_id('r')}"
-        self.comments[comment_id] = {
-            "id": comment_id,
-            "snippet": {
-                "videoId": video_id,
-                "textOriginal": text,
-                "authorChannelId": {"value": author},
-                "publishedAt": _now_iso(),
-                **({"parentId": parent} if parent else {}),
-            },
-            "moderationStatus": "published",
-        }
-        return comment_id
-
-    def delete_comment(self, comment_id: str) -> None:
-        self.comments.pop(comment_id, None)
-
-    def replies_to(self, parent: str) -> list[dict[str, Any]]:
-        return [c for c in self.comments.values() if c["snippet"].get("parentId") == parent]
+    @property
+    def channel_id(self) -> str:
+        return self.comments.channel_id
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/token", self._token)
@@ -156,9 +110,7 @@ class YouTubeEmulator(Emulator):
         app.router.add_delete("/youtube/v3/videos", self._delete)
         app.router.add_post("/upload/youtube/v3/thumbnails/set", self._thumbnail)
         app.router.add_put("/plain/{name}", self._plain_put)
-        app.router.add_post("/youtube/v3/comments", self._comment_insert)
-        app.router.add_get("/youtube/v3/comments", self._comment_list)
-        app.router.add_post("/youtube/v3/comments/setModerationStatus", self._moderate)
+        self.comments.routes(app, self)
         app.router.add_get("/youtube/v3/channels", self._channels)
 
     # --- OAuth
@@ -211,7 +163,7 @@ class YouTubeEmulator(Emulator):
         form = await request.post()
         fault = self.take_fault("token")
         if fault and fault.kind == "status":
-            return _error(fault.status, "backend error")
+            return yt_error(fault.status, "backend error")
         if form.get("grant_type") not in ("refresh_token", "authorization_code"):
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
@@ -226,7 +178,7 @@ class YouTubeEmulator(Emulator):
         self.refresh_calls += 1
         return web.json_response({"access_token": self.mint_token(), "expires_in": 3599, "token_type": "Bearer"})
 
-    def _authorized(self, request: web.Request, on: str) -> tuple[web.Response | None, Fault | None]:
+    def authorized(self, request: web.Request, on: str) -> tuple[web.Response | None, Fault | None]:
         """(a 401 answer or None, the fault injected for this request)."""
         fault = self.take_fault(on)
         if fault and fault.kind == "expire_token":
@@ -234,14 +186,14 @@ class YouTubeEmulator(Emulator):
             fault = None
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer ") or header.removeprefix("Bearer ") not in self.valid_tokens:
-            return _error(401, "Request had invalid authentication credentials.", "authError"), fault
+            return yt_error(401, "Request had invalid authentication credentials.", "authError"), fault
         return None, fault
 
     # --- resumable upload
 
     async def _start(self, request: web.Request) -> web.Response:
         self.log("init")
-        denied, fault = self._authorized(request, "init")
+        denied, fault = self.authorized(request, "init")
         if denied:
             return denied
         if fault and fault.kind == "status":
@@ -250,29 +202,29 @@ class YouTubeEmulator(Emulator):
                 {"error": {"code": fault.status, "message": "Backend Error"}}, status=fault.status, headers=headers
             )
         if request.query.get("uploadType") != "resumable":
-            return _error(400, "uploadType must be resumable")
+            return yt_error(400, "uploadType must be resumable")
         if set(request.query.get("part", "").split(",")) != {"snippet", "status"}:
-            return _error(400, "part must be snippet,status")
+            return yt_error(400, "part must be snippet,status")
         try:
             size = int(request.headers["X-Upload-Content-Length"])
         except (KeyError, ValueError):
-            return _error(400, "X-Upload-Content-Length is required")
+            return yt_error(400, "X-Upload-Content-Length is required")
         if not request.headers.get("X-Upload-Content-Type", "").startswith("video/"):
-            return _error(400, "X-Upload-Content-Type must be video/*")
+            return yt_error(400, "X-Upload-Content-Type must be video/*")
         if (fault and fault.kind == "quota") or self.quota_remaining == 0:
-            return _error(403, "The request cannot be completed because you have exceeded your quota.", "quotaExceeded")
+            return yt_error(403, QUOTA_EXCEEDED, "quotaExceeded")
         try:
             meta = json.loads(await request.text())
         except ValueError:
-            return _error(400, "body is not JSON")
+            return yt_error(400, "body is not JSON")
         snippet, status = meta.get("snippet", {}), meta.get("status", {})
         title = snippet.get("title", "")
         if not title or len(title) > 100 or "<" in title or ">" in title:
-            return _error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
+            return yt_error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
         if len(snippet.get("description", "").encode("utf-8")) > 5000 or "<" in snippet.get("description", ""):
-            return _error(400, "The request metadata specifies an invalid video description.", "invalidDescription")
+            return yt_error(400, "The request metadata specifies an invalid video description.", "invalidDescription")
         if "publishAt" in status and status.get("privacyStatus") != "private":
-            return _error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
+            return yt_error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
         if self.quota_remaining is not None:
             self.quota_remaining -= 1
         session_id = self.new_id("sess")
@@ -300,13 +252,13 @@ class YouTubeEmulator(Emulator):
         content_range = request.headers.get("Content-Range", "")
         kind = "status" if content_range.startswith("bytes */") else "chunk"
         self.log(kind, content_range)
-        denied, fault = self._authorized(request, kind)
+        denied, fault = self.authorized(request, kind)
         if denied:
             return denied
         if fault and fault.kind == "expire_session" and session is not None:
             session.expired = True
         if session is None or session.expired:
-            return _error(404, "upload session not found", "notFound")
+            return yt_error(404, "upload session not found", "notFound")
         if fault and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             if kind == "chunk":
@@ -317,25 +269,25 @@ class YouTubeEmulator(Emulator):
         if kind == "status":
             match = _QUERY.match(content_range)
             if not match or int(match.group(1)) != session.size or request.content_length not in (0, None):
-                return _error(400, f"bad status query Content-Range {content_range!r}")
+                return yt_error(400, f"bad status query Content-Range {content_range!r}")
             return self._finished(session) if session.video else self._incomplete(session)
         match = _RANGE.match(content_range)
         if not match:
-            return _error(400, f"bad Content-Range {content_range!r}")
+            return yt_error(400, f"bad Content-Range {content_range!r}")
         first, last, total = (int(g) for g in match.groups())
         length = last - first + 1
         if total != session.size:
-            return _error(400, f"Content-Range total {total} differs from X-Upload-Content-Length {session.size}")
+            return yt_error(400, f"Content-Range total {total} differs from X-Upload-Content-Length {session.size}")
         if session.video is not None:
-            return _error(400, "upload already complete")
+            return yt_error(400, "upload already complete")
         if first != session.persisted:
-            return _error(400, f"chunk starts at {first} but the session holds {session.persisted} bytes")
+            return yt_error(400, f"chunk starts at {first} but the session holds {session.persisted} bytes")
         if last >= session.size or length <= 0:
-            return _error(400, "chunk goes past the end of the file")
+            return yt_error(400, "chunk goes past the end of the file")
         if request.content_length != length:
-            return _error(400, f"Content-Length {request.content_length} differs from the range length {length}")
+            return yt_error(400, f"Content-Length {request.content_length} differs from the range length {length}")
         if last != session.size - 1 and length % ALIGN:
-            return _error(400, f"chunk of {length} bytes is not a multiple of 256 KiB and is not the last")
+            return yt_error(400, f"chunk of {length} bytes is not a multiple of 256 KiB and is not the last")
         if self.pause_after_bytes is not None and first >= self.pause_after_bytes and not self._released.is_set():
             self.paused.set()
             while not self._released.is_set():
@@ -363,12 +315,12 @@ class YouTubeEmulator(Emulator):
 
     # --- after publishing: videos.update and videos.delete
 
-    def _spend(self, fault: Fault | None, units: int, call: str) -> web.Response | None:
+    def spend(self, fault: Fault | None, units: int, call: str) -> web.Response | None:
         """`units` quota units, or the quota error when they are not there (or a fault says so)."""
         if fault and fault.kind == "status":
             return web.json_response({"error": {"code": fault.status, "message": "Backend Error"}}, status=fault.status)
         if (fault and fault.kind == "quota") or (self.units_remaining is not None and self.units_remaining < units):
-            return _error(403, "The request cannot be completed because you have exceeded your quota.", "quotaExceeded")
+            return yt_error(403, QUOTA_EXCEEDED, "quotaExceeded")
         self.units_spent += units
         self.units_by_call[call] = self.units_by_call.get(call, 0) + units
         if self.units_remaining is not None:
@@ -377,34 +329,34 @@ class YouTubeEmulator(Emulator):
 
     async def _update(self, request: web.Request) -> web.Response:
         self.log("update", request.query.get("part", ""))
-        denied, fault = self._authorized(request, "update")
+        denied, fault = self.authorized(request, "update")
         if denied:
             return denied
         parts = set(request.query.get("part", "").split(","))
         if not parts or not parts <= {"snippet", "status"}:
-            return _error(400, "part must name snippet and/or status")
+            return yt_error(400, "part must name snippet and/or status")
         try:
             body = json.loads(await request.text())
         except ValueError:
-            return _error(400, "body is not JSON")
+            return yt_error(400, "body is not JSON")
         video = self.videos.get(str(body.get("id", "")))
         if video is None or video.id in self.deleted:
-            return _error(404, "The video that you are trying to update cannot be found.", "videoNotFound")
+            return yt_error(404, "The video that you are trying to update cannot be found.", "videoNotFound")
         if any(part not in body for part in parts):
-            return _error(400, "every part named must be in the body")
+            return yt_error(400, "every part named must be in the body")
         if "snippet" in parts:
             snippet = body["snippet"]
             title = snippet.get("title", "")
             if not title or len(title) > 100 or "<" in title or ">" in title:
-                return _error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
+                return yt_error(400, "The request metadata specifies an invalid video title.", "invalidTitle")
             description = snippet.get("description", "")
             if len(description.encode("utf-8")) > 5000 or "<" in description:
-                return _error(400, "The request metadata specifies an invalid description.", "invalidDescription")
+                return yt_error(400, "The request metadata specifies an invalid description.", "invalidDescription")
             if not snippet.get("categoryId"):
-                return _error(400, "The request metadata does not specify a video category.", "invalidCategoryId")
+                return yt_error(400, "The request metadata does not specify a video category.", "invalidCategoryId")
         if "status" in parts and "publishAt" in body["status"] and body["status"].get("privacyStatus") != "private":
-            return _error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
-        spent = self._spend(fault, 50, "videos.update")
+            return yt_error(400, "publishAt needs privacyStatus private", "invalidPublishAt")
+        spent = self.spend(fault, 50, "videos.update")
         if spent:
             return spent
         for part in parts:
@@ -413,13 +365,13 @@ class YouTubeEmulator(Emulator):
 
     async def _delete(self, request: web.Request) -> web.Response:
         self.log("delete", request.query.get("id", ""))
-        denied, fault = self._authorized(request, "delete")
+        denied, fault = self.authorized(request, "delete")
         if denied:
             return denied
         video = self.videos.get(request.query.get("id", ""))
         if video is None or video.id in self.deleted:
-            return _error(404, "The video that you are trying to delete cannot be found.", "videoNotFound")
-        spent = self._spend(fault, 50, "videos.delete")
+            return yt_error(404, "The video that you are trying to delete cannot be found.", "videoNotFound")
+        spent = self.spend(fault, 50, "videos.delete")
         if spent:
             return spent
         self.deleted.add(video.id)
@@ -427,126 +379,39 @@ class YouTubeEmulator(Emulator):
 
     async def _thumbnail(self, request: web.Request) -> web.Response:
         self.log("thumbnail", request.query.get("videoId", ""))
-        denied, fault = self._authorized(request, "thumbnail")
+        denied, fault = self.authorized(request, "thumbnail")
         if denied:
             return denied
         video = self.videos.get(request.query.get("videoId", ""))
         if video is None or video.id in self.deleted:
-            return _error(404, "The video that you are trying to set a thumbnail for cannot be found.", "videoNotFound")
+            return yt_error(
+                404, "The video that you are trying to set a thumbnail for cannot be found.", "videoNotFound"
+            )
         media_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         if media_type not in ("image/jpeg", "image/png", "application/octet-stream"):
-            return _error(400, f"Media type '{media_type}' is not supported.", "mediaTypeNotSupported")
+            return yt_error(400, f"Media type '{media_type}' is not supported.", "mediaTypeNotSupported")
         data = await request.read()
         if not data:
-            return _error(400, "The request does not include the image content.", "mediaBodyRequired")
+            return yt_error(400, "The request does not include the image content.", "mediaBodyRequired")
         if len(data) > 2 * 1024 * 1024:
-            return _error(413, "The thumbnail image file is too large.", "uploadTooLarge")
+            return yt_error(413, "The thumbnail image file is too large.", "uploadTooLarge")
         if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
-            return _error(400, "The provided image content is invalid.", "invalidImage")
-        spent = self._spend(fault, 50, "thumbnails.set")
+            return yt_error(400, "The provided image content is invalid.", "invalidImage")
+        spent = self.spend(fault, 50, "thumbnails.set")
         if spent:
             return spent
         self.thumbnails[video.id] = data
         url = f"https://i.ytimg.com/vi/{video.id}/maxresdefault.jpg"
         return web.json_response({"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": url}}]})
 
-    # --- comments
-
-    async def _comment_insert(self, request: web.Request) -> web.Response:
-        self.log("comment_insert")
-        denied, fault = self._authorized(request, "comment_insert")
-        if denied:
-            return denied
-        if request.query.get("part") != "snippet":
-            return _error(400, "part must be snippet")
-        try:
-            snippet = json.loads(await request.text())["snippet"]
-        except (ValueError, KeyError, TypeError):
-            return _error(400, "body is not a comment resource with a snippet")
-        text, parent_id = snippet.get("textOriginal", ""), snippet.get("parentId", "")
-        if not isinstance(text, str) or not text.strip():
-            return _error(400, "The comment text is required.", "commentTextRequired")
-        if len(text) > 10_000:
-            return _error(400, "The comment text is too long.", "commentTextTooLong")
-        parent = self.comments.get(parent_id)
-        if parent is None:
-            return _error(404, "The parent comment could not be found.", "commentNotFound")
-        if "parentId" in parent["snippet"]:
-            return _error(400, "A reply must be made to a top-level comment.", "operationNotSupported")
-        spent = self._spend(fault, 50, "comments.insert")
-        if spent:
-            return spent
-        reply_id = self.add_comment(
-            text, video_id=parent["snippet"]["videoId"], parent=parent_id, author=self.channel_id
-        )
-        if self.hold_replies:
-            self.reply_held.set()
-            while not self._replies_released.is_set():
-                await asyncio.sleep(0.05)
-            return web.Response(status=503)  # the publisher that asked is gone by now
-        if fault and fault.kind == "drop" and request.transport is not None:
-            request.transport.abort()  # made, but the answer is lost
-            return web.Response(status=500)
-        return web.json_response({"kind": "youtube#comment", **self.comments[reply_id]})
-
-    async def _comment_list(self, request: web.Request) -> web.Response:
-        self.log("comment_list", request.query.get("parentId", ""))
-        denied, fault = self._authorized(request, "comment_list")
-        if denied:
-            return denied
-        parent_id = request.query.get("parentId")
-        if request.query.get("part") != "snippet" or not parent_id:
-            return _error(400, "part=snippet and parentId are required")
-        if parent_id not in self.comments:
-            return _error(404, "The comment could not be found.", "commentNotFound")
-        try:
-            size = int(request.query.get("maxResults", "20"))
-        except ValueError:
-            return _error(400, "maxResults must be a number")
-        if not 1 <= size <= 100:
-            return _error(400, "maxResults must be between 1 and 100", "invalidParameter")
-        spent = self._spend(fault, 1, "comments.list")
-        if spent:
-            return spent
-        replies = self.replies_to(parent_id)
-        start = int(request.query.get("pageToken", "0") or 0)
-        body: dict[str, Any] = {"kind": "youtube#commentListResponse", "items": replies[start : start + size]}
-        if start + size < len(replies):
-            body["nextPageToken"] = str(start + size)
-        return web.json_response(body)
-
-    async def _moderate(self, request: web.Request) -> web.Response:
-        self.log("moderate", request.query.get("moderationStatus", ""))
-        denied, fault = self._authorized(request, "moderate")
-        if denied:
-            return denied
-        status = request.query.get("moderationStatus")
-        if status not in ("heldForReview", "published", "rejected"):
-            return _error(400, "moderationStatus must be heldForReview, published or rejected")
-        if request.content_length:
-            return _error(400, "Do not provide a request body when calling this method.")
-        ids = request.query.get("id", "").split(",")
-        found = [self.comments.get(i) for i in ids]
-        if not ids or any(c is None for c in found):
-            return _error(404, "One or more comments could not be found.", "commentNotFound")
-        if status == "published" and any(c["moderationStatus"] == "rejected" for c in found if c):
-            return _error(400, "A rejected comment cannot be published again.", "operationNotSupported")
-        spent = self._spend(fault, 50, "comments.setModerationStatus")
-        if spent:
-            return spent
-        for comment in found:
-            assert comment is not None
-            comment["moderationStatus"] = status
-        return web.Response(status=204)
-
     async def _channels(self, request: web.Request) -> web.Response:
         self.log("channels")
-        denied, fault = self._authorized(request, "channels")
+        denied, fault = self.authorized(request, "channels")
         if denied:
             return denied
         if request.query.get("mine") != "true" or "id" not in request.query.get("part", "").split(","):
-            return _error(400, "part=id and mine=true are required here")
-        spent = self._spend(fault, 1, "channels.list")
+            return yt_error(400, "part=id and mine=true are required here")
+        spent = self.spend(fault, 1, "channels.list")
         if spent:
             return spent
         return web.json_response({"kind": "youtube#channelListResponse", "items": [{"id": self.channel_id}]})
