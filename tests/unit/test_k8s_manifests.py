@@ -231,13 +231,17 @@ def example_secrets() -> dict[str, dict[str, Any]]:
 
 
 # The Secrets a container takes whole as variables (envFrom), each optional: ingest Loa's platform apps, the publisher
-# the channels' credentials given by hand.
-ENV_FROM_SECRETS = {"ingest": ["loa-platform-apps"], "publisher": ["loa-channel-secrets"]}
+# the channels' credentials given by hand, metrics the platforms' feedback webhooks' keys.
+ENV_FROM_SECRETS = {
+    "ingest": ["loa-platform-apps"],
+    "publisher": ["loa-channel-secrets"],
+    "metrics": ["loa-feedback-webhooks"],
+}
 
 
 def test_the_secrets_taken_whole_are_optional_and_read_by_their_service_only() -> None:
-    """loa-platform-apps: variables IngestSettings reads; loa-channel-secrets: LOA_SECRET_<CHANNEL>_<NAME> variables,
-    which loa_publisher.auth reads by name."""
+    """loa-platform-apps: variables IngestSettings reads; loa-feedback-webhooks: variables MetricsSettings reads;
+    loa-channel-secrets: LOA_SECRET_<CHANNEL>_<NAME> variables, which loa_publisher.auth reads by name."""
     for kustomization in KUSTOMIZATIONS:
         for deployment in of_kind(render(kustomization), "Deployment"):
             for container in deployment["spec"]["template"]["spec"]["containers"]:
@@ -246,6 +250,7 @@ def test_the_secrets_taken_whole_are_optional_and_read_by_their_service_only() -
                 assert all(r["optional"] is True for r in refs)
     example = example_secrets()
     assert set(example["loa-platform-apps"]["stringData"]) <= variables_read(IngestSettings)
+    assert set(example["loa-feedback-webhooks"]["stringData"]) <= variables_read(MetricsSettings)
     for key in example["loa-channel-secrets"]["stringData"]:
         channel, name = "phuong-youtube", key.removeprefix("LOA_SECRET_PHUONG_YOUTUBE_").lower()
         assert Secrets.env_name(channel, name) == key
@@ -447,3 +452,24 @@ def test_every_dashboard_is_provisioned_and_the_rules_are_the_prometheus_files()
         for g in yaml.safe_load(path.read_text("utf-8"))["groups"]
     ]
     assert groups == expected
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_metrics_runs_replicas_on_the_shared_database(kustomization: str) -> None:
+    """Two metrics replicas share the projection in PostgreSQL (tests/integration/test_metrics_replicas.py), so they
+    are rolled one at a time, keep nothing on a volume of their own, and one may be down at a time."""
+    objects = render(kustomization)
+    metrics = by_name(objects, "Deployment")["metrics"]
+    assert metrics["spec"]["replicas"] >= 2
+    assert metrics["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    pod = metrics["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {v["name"]: v for v in container["env"]}
+    assert env["LOA_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "loa-secrets", "key": "LOA_DATABASE_URL"}
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert "metrics-data" not in by_name(objects, "PersistentVolumeClaim")
+    (budget,) = [p for p in of_kind(objects, "PodDisruptionBudget") if p["metadata"]["name"] == "metrics"]
+    assert budget["spec"]["maxUnavailable"] == 1
