@@ -135,3 +135,20 @@ def test_zalo_messages_text_and_image_are_sent_and_other_events_acknowledged() -
         ("m2", "message", "p1-zalo", "u1"),
     ]
     assert sent[0].text == "Cho hỏi lịch thu gom rác?" and sent[1].text == "[image] https://zalo.example/p.jpg"
+
+
+def test_webhook_keys_left_blank_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose passes a platform left blank in .env as "": never an empty signing key (anyone could sign with it),
+    and an empty map of Zalo OA keys rather than a start refused on JSON."""
+    from loa_metrics.settings import MetricsSettings
+
+    for name in ("FACEBOOK_APP_SECRET", "FACEBOOK_WEBHOOK_VERIFY_TOKEN", "ZALO_APP_ID", "ZALO_OA_SECRET_KEYS"):
+        monkeypatch.setenv(f"LOA_{name}", "")
+    blank = MetricsSettings()
+    assert blank.facebook_app_secret is None and blank.facebook_webhook_verify_token is None
+    assert blank.zalo_app_id is None and blank.zalo_oa_secret_keys == {}
+    monkeypatch.setenv("LOA_FACEBOOK_APP_SECRET", "app-secret")
+    monkeypatch.setenv("LOA_ZALO_OA_SECRET_KEYS", '{"4300": "oa-key"}')
+    given = MetricsSettings()
+    assert given.facebook_app_secret is not None and given.facebook_app_secret.get_secret_value() == "app-secret"
+    assert {oa: key.get_secret_value() for oa, key in given.zalo_oa_secret_keys.items()} == {"4300": "oa-key"}

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from loa_core.db import database_url
 from loa_core.settings import CommonSettings
@@ -52,7 +55,8 @@ class MetricsSettings(CommonSettings):
     facebook_app_secret: SecretStr | None = None
     facebook_webhook_verify_token: SecretStr | None = None
     zalo_app_id: str | None = None
-    zalo_oa_secret_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # A blank value is unset (Compose passes a platform left blank in .env as ""): the webhook stays off.
+    zalo_oa_secret_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     # Pages of one comment listing a round reads at most; an unfinished listing resumes on the next round.
     feedback_page_cap: int = 10
 
@@ -72,6 +76,18 @@ class MetricsSettings(CommonSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "loa@localhost"
+
+    @field_validator(
+        "facebook_app_secret", "facebook_webhook_verify_token", "zalo_app_id", "zalo_oa_secret_keys", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any, info: Any) -> Any:
+        # Never an empty key: a webhook signed with "" (or verified against "") would take anyone's deliveries.
+        if isinstance(value, str) and not value.strip():
+            return {} if info.field_name == "zalo_oa_secret_keys" else None
+        if info.field_name == "zalo_oa_secret_keys" and isinstance(value, str):
+            return json.loads(value)
+        return value
 
     def projection_location(self) -> str:
         """LOA_DATABASE_URL, else <data_dir>/metrics-projection.sqlite3."""
