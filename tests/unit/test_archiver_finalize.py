@@ -12,7 +12,7 @@ from loa_archiver.finalizer import Finalizer
 from loa_archiver.push import PushSession
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
-from loa_core.contracts import FootageUploaded, TopicSpec, layout
+from loa_core.contracts import FootageUploaded, LiveChunk, TopicSpec, layout
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import free_port
 from tests.support.channel_registry import known
@@ -23,9 +23,9 @@ class FlakyProducer:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.sent: list[FootageUploaded] = []
+        self.sent: list[FootageUploaded | LiveChunk] = []
 
-    async def send(self, spec: TopicSpec, event: FootageUploaded) -> None:
+    async def send(self, spec: TopicSpec, event: FootageUploaded | LiveChunk) -> None:
         self.calls += 1
         if self.calls == 2:
             raise ConnectionError("broker down")
@@ -104,8 +104,13 @@ async def test_restarted_archiver_finishes_an_archive_whose_publisher_never_retu
         await archiver.stop()
     assert found.state == "announced"
     assert [s.n for s in store.segments(archive.archive_id)] == [1, 2]
-    assert [e.footage_id for e in producer.sent] == [archive.footage_id]
-    assert abs(producer.sent[0].media.duration_s - 4.0) < 0.3
+    # The live's last chunk (both segments: under live_chunk_s) is announced before the archive, which says so.
+    chunks = [e for e in producer.sent if isinstance(e, LiveChunk)]
+    announced = [e for e in producer.sent if isinstance(e, FootageUploaded)]
+    assert [(c.index, len(c.segments)) for c in chunks] == [(0, 2)]
+    assert producer.sent.index(chunks[0]) < producer.sent.index(announced[0])
+    assert [e.footage_id for e in announced] == [archive.footage_id] and announced[0].live_chunks == 1
+    assert abs(announced[0].media.duration_s - 4.0) < 0.3
 
 
 async def test_silent_publisher_ends_the_stream() -> None:

@@ -21,6 +21,7 @@ from loa_core.contracts import (
     FOOTAGE_STATUSES,
     FOOTAGE_UPLOADED,
     IN_PROGRESS,
+    LIVE_CHUNKS,
     POSTS_ACTIONS,
     POSTS_CHANGED,
     POSTS_DECISIONS,
@@ -187,15 +188,16 @@ def test_every_producer_and_consumer_is_a_known_service_and_every_topic_has_a_pr
 
 
 def test_the_routing_of_the_pipeline() -> None:
-    # Transcode also reads its own chunk requests: the group shares a long footage's chunks (contracts/chunks.py).
-    assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS)
+    # Transcode also reads its own chunk requests: the group shares a long footage's chunks (contracts/chunks.py);
+    # and a live's chunks from the archiver while it goes on (contracts/live.py).
+    assert topics_consumed_by("transcode") == (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS, LIVE_CHUNKS)
     publisher = (RENDITIONS_READY, POSTS_DECISIONS, POSTS_ACTIONS, POSTS_SCHEDULE, FEEDBACK_ACTIONS)
     assert topics_consumed_by("publisher") == publisher
     assert topics_consumed_by("ingest") == ()
     assert set(topics_produced_by("transcode")) == {RENDITIONS_READY, TRANSCODE_PROGRESS, TRANSCODE_CHUNKS, DEAD_LETTER}
-    assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED,)
+    assert topics_produced_by("archiver") == (FOOTAGE_UPLOADED, LIVE_CHUNKS)
     assert consumer_groups() == {
-        "transcode": (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS),
+        "transcode": (FOOTAGE_UPLOADED, TRANSCODE_CHUNKS, LIVE_CHUNKS),
         "publisher": publisher,
         "metrics": topics_consumed_by("metrics"),
     }

@@ -143,7 +143,7 @@ def test_a_copied_cut_maps_the_sources_video_and_still_gets_the_normalized_audio
     assert "split=2" in graph  # the TikTok cut's picture and its blurred background; nothing for the copy
     args = build_args(job)
     first = args[: args.index(f"file:{out.path}")]
-    assert first[first.index("-map") :][:6] == ["-map", "0:v:0", "-map", "[a0]", "-c:v", "copy"]
+    assert first[first.index("-map") :][:6] == ["-map", "0:v:0", "-c:v", "copy", "-map", "[a0]"]
     assert "libx264" not in first[first.index("-map") :]
     second = args[args.index(f"file:{out.path}") :]
     assert second[second.index("-map") :][:2] == ["-map", "[v1]"] and "libx264" in second

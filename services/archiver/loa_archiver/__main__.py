@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from loa_archiver.api import create_api
 from loa_archiver.finalizer import Finalizer
+from loa_archiver.live import LiveChunker
 from loa_archiver.puller import HlsPuller
 from loa_archiver.push import PushSessions
 from loa_archiver.service import Archiver
@@ -32,7 +33,8 @@ def build_archiver(
     channels: ChannelRegistry,
 ) -> Archiver:
     """The three rooms: the finalizer, and the two sources (push sessions, HLS puller) that hand archives to it."""
-    finalizer = Finalizer(settings, storage, producer, store)
+    live = LiveChunker(store, producer, settings.live_chunk_s)
+    finalizer = Finalizer(settings, storage, producer, store, live)
     return Archiver(
         settings,
         store,
@@ -40,6 +42,7 @@ def build_archiver(
         finalizer,
         PushSessions(settings, storage, store, finalizer),
         HlsPuller(settings, storage, store, finalizer),
+        live,
     )
 
 

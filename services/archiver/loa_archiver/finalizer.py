@@ -22,6 +22,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from loa_archiver.finalize import assemble, clamp_range, highlight_title
+from loa_archiver.live import LiveChunker
 from loa_archiver.metrics import ARCHIVES_FINISHED
 from loa_archiver.recorder import sweep
 from loa_archiver.settings import ArchiverSettings
@@ -38,12 +39,19 @@ log = logging.getLogger(__name__)
 
 class Finalizer:
     def __init__(
-        self, settings: ArchiverSettings, storage: Storage, producer: EventProducer, store: ArchiveStore
+        self,
+        settings: ArchiverSettings,
+        storage: Storage,
+        producer: EventProducer,
+        store: ArchiveStore,
+        live: LiveChunker | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.producer = producer
         self.store = store
+        # Announces the archive's last live chunks before it is assembled (None: no live chunks).
+        self.live = live
         # Archives a publisher is recording into (or about to): finalize leaves them alone. Held and checked
         # without an await in between, so a reconnect and a grace period running out cannot both win.
         self._held: set[str] = set()
@@ -145,6 +153,8 @@ class Finalizer:
         if not segments:
             log.info("archive %s: no segment was recorded; nothing to announce", archive_id)
             return []
+        # The last chunks first: transcode encodes them while the archive is assembled and stored.
+        live_chunks = await self.live.announce(archive, ended=True) if self.live and self.live.enabled else 0
         tmp_root = self.settings.work_root() / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{archive_id}-", dir=tmp_root))
@@ -166,7 +176,12 @@ class Finalizer:
             title=archive.title[:200], channels=archive.archive_channels, event_date=self._event_date(archive)
         )
         archive_event = FootageUploaded(
-            footage_id=archive.footage_id, ward=archive.ward, source="livestream", metadata=metadata, media=media
+            footage_id=archive.footage_id,
+            ward=archive.ward,
+            source="livestream",
+            metadata=metadata,
+            media=media,
+            live_chunks=live_chunks or None,
         )
         return [archive_event, *self._highlights(archive, media)]
 

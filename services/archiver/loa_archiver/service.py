@@ -9,10 +9,12 @@ finalized again (with the same footage ids).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from loa_archiver.finalizer import Finalizer
+from loa_archiver.live import LiveChunker
 from loa_archiver.puller import HlsPuller
 from loa_archiver.push import PushSessions
 from loa_archiver.settings import ArchiverSettings
@@ -28,13 +30,20 @@ class Archiver:
     finalizer: Finalizer
     pushes: PushSessions
     puller: HlsPuller
+    live: LiveChunker | None = None  # announces closed live chunks while archives record
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         self.finalizer.start()
         await self.pushes.start()
         await self.puller.start()
+        if self.live is not None and self.live.enabled:
+            self._tasks.append(asyncio.create_task(self.live.run()))
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         # Sources first: an ended publish or pull hands its archive to the finalizer, which stops last.
         await self.puller.stop()
         await self.pushes.stop()

@@ -27,6 +27,10 @@ class ArchiverSettings(CommonSettings):
     rtmps_key_file: Path | None = None
     # Recording segment length: a crash loses at most the segment being written.
     segment_s: float = 4.0
+    # Live chunks: every closed run of segments at least this long is announced on live.chunks while the live goes
+    # on, so transcode encodes it before the end; what is left at the end is at most this much (0: no live chunks;
+    # transcode then encodes the whole archive after the end).
+    live_chunk_s: float = 12.0
     # End of stream when no media arrived for this long (also how long a dropped publisher has to reconnect).
     silence_timeout_s: float = 30.0
     # HLS pull: host names the archiver may fetch from ("example.com" or "*.example.com").

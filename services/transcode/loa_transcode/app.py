@@ -8,14 +8,17 @@ from typing import Any
 
 from loa_core.contracts import (
     FOOTAGE_UPLOADED,
+    LIVE_CHUNKS,
     RENDITIONS_READY,
     TRANSCODE,
     TRANSCODE_CHUNKS,
     TRANSCODE_PROGRESS,
     Event,
     FootageUploaded,
+    LiveChunk,
     TranscodeChunk,
     TranscodeProgress,
+    utc_now,
 )
 from loa_core.kafka import EventProducer
 from loa_core.storage import Storage
@@ -24,6 +27,7 @@ from loa_transcode import metrics
 from loa_transcode.chunked import Chunking, encode_chunk
 from loa_transcode.chunks import ChunkPolicy
 from loa_transcode.graph import EncodeOptions
+from loa_transcode.live import encode_live_chunk
 from loa_transcode.pipeline import JobContext, transcode
 from loa_transcode.progress import Progress
 from loa_transcode.settings import TranscodeSettings
@@ -141,6 +145,39 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
         producer=producer,
         handler=handle_chunk,
         concurrency=settings.chunk_concurrency,
+    )
+
+    async def handle_live_chunk(chunk: LiveChunk) -> None:
+        await channels.wait_ready()
+        backlog = max(0.0, (utc_now() - chunk.occurred_at).total_seconds())
+        metrics.LIVE_BACKLOG.set(backlog)
+        try:  # informational, like all progress: a failed send is logged, never fails the chunk
+            await producer.send(
+                TRANSCODE_PROGRESS,
+                TranscodeProgress(
+                    footage_id=chunk.footage_id,
+                    ward=chunk.ward,
+                    state="running",
+                    percent=0.0,
+                    live_backlog_s=round(backlog, 1),
+                ),
+            )
+        except Exception:
+            log.warning("could not send the live backlog of %s", chunk.footage_id, exc_info=True)
+        outcome = "error"
+        try:
+            result = await encode_live_chunk(chunk, ctx)
+            outcome = "skipped" if result.error else "ok"
+        finally:
+            metrics.LIVE_CHUNKS.labels(outcome).inc()
+
+    consume(
+        app,
+        LIVE_CHUNKS,
+        service=SERVICE,
+        prefix=settings.topic_prefix,
+        producer=producer,
+        handler=handle_live_chunk,
     )
     consume(
         app,

@@ -559,8 +559,11 @@ def audio_codec_args(t: Target) -> list[str]:
     return ["-c:a", "aac", "-b:a", f"{t.profile.audio_kbps}k", "-ar", str(t.profile.audio_rate), "-ac", "2"]
 
 
-def build_args(job: Job) -> list[str]:
-    """ffmpeg arguments (without the program name) for one decode feeding every output (pure)."""
+def build_args(job: Job, *, audio: bool = True) -> list[str]:
+    """ffmpeg arguments (without the program name) for one decode feeding every output (pure).
+
+    Without `audio`, the cuts are video only (a live chunk's: its sound is the whole archive's, made at the end).
+    """
     inputs = plan_inputs(job)
     graph, video_labels, audio_labels = build_graph(job, inputs)
     args = [*inputs.args, "-filter_complex", graph]
@@ -568,12 +571,13 @@ def build_args(job: Job) -> list[str]:
         t = out.target
         if out.copy_video:
             # Passed through: the source's own H.264 stream, already tagged BT.709 (passthrough_problems).
-            args += ["-map", "0:v:0", "-map", f"[{a}]", "-c:v", "copy"]
+            args += ["-map", "0:v:0", "-c:v", "copy"]
         else:
-            args += ["-map", f"[{v}]", "-map", f"[{a}]", *video_codec_args(out, job.options)]
+            args += ["-map", f"[{v}]", *video_codec_args(out, job.options)]
             # Explicit colour tags in the H.264 stream, as the frames carry them: no player guesses.
             args += [x for pair in OUTPUT_TAGS for x in pair]
-        args += audio_codec_args(t)
+        if audio:
+            args += ["-map", f"[{a}]", *audio_codec_args(t)]
         # moov before mdat, so platforms and browsers start playing before the download ends.
         args += ["-movflags", "+faststart"]
         # Several outputs fed by one graph can run ahead of each other; a deeper queue avoids ffmpeg's
@@ -583,6 +587,9 @@ def build_args(job: Job) -> list[str]:
         args += ["-t", _num(t.duration_s), "-f", "mp4", f"file:{out.path}"]
     if job.candidates is not None:
         args += ["-map", "[cand]", "-f", "rawvideo", "-pix_fmt", "gray", f"file:{job.candidates.path}"]
+    if not audio:
+        # The graph's sound goes nowhere, but every output of a filtergraph must be used.
+        args += [*(x for a in audio_labels for x in ("-map", f"[{a}]")), "-f", "null", "-"]
     return args
 
 

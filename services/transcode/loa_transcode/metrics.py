@@ -21,6 +21,13 @@ MEDIA_SECONDS = Counter("loa_transcode_media_seconds_total", "Seconds of footage
 # Bytes of renditions written to storage.
 BYTES_STORED = Counter("loa_transcode_bytes_stored_total", "Bytes of renditions written to storage")
 
+# Live chunks (live.chunks) encoded while their live goes on, by outcome: ok (encoded or found done), skipped (the
+# archive cannot be made from chunks: it takes the single run) or error (retried or dead-lettered).
+LIVE_CHUNKS = Counter("loa_transcode_live_chunks_total", "Live chunks handled", ["outcome"])
+# How long the live chunk this worker started last had waited since the archiver announced it: near zero while the
+# workers keep up with the lives; growing when they do not (the backlog a live's end will have to wait for).
+LIVE_BACKLOG = Gauge("loa_transcode_live_backlog_seconds", "Wait of the latest live chunk before its encode began")
+
 for _outcome in ("ok", "error"):
     JOBS.labels(_outcome)
     JOB_SECONDS.labels(_outcome)
@@ -39,3 +46,7 @@ def job() -> Iterator[None]:
         JOBS_ACTIVE.dec()
         JOBS.labels(outcome).inc()
         JOB_SECONDS.labels(outcome).observe(time.monotonic() - started)
+
+
+for _outcome in ("ok", "skipped", "error"):
+    LIVE_CHUNKS.labels(_outcome)

@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,30 +209,43 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
             resolve(p, source_width=info.width, source_height=info.height, duration_s=base.total_s) for p in profiles
         ]
         any_sound = info.has_audio or any(b.info.has_audio for b in base.bumpers)
-        loudness = await _measure_loudness(base) if any_sound else None
         every_s = max(length / MAX_CANDIDATES, min(1.0, length / 4))
         encoded = distinct_outputs(targets, workdir)
-        if event.metadata.vertical_framing == "subject":
-            encoded = await _follow_subjects(base, encoded, workdir)
-        encoded = passed_through(base, encoded, probed)
-        job = replace(
-            base,
-            outputs=tuple(dict.fromkeys(encoded.values())),
-            loudness=loudness,
-            candidates=Candidates(workdir / "candidates.gray", every_s=every_s),
-            crop_commands=workdir / "crop.cmd",
-        )
-        (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
-        if ctx.chunked is None or not await ctx.chunked(job, event, ctx, look.logo_key, report):
-            await _encode(job, max(t.duration_s for t in targets), report)
+        subject = event.metadata.vertical_framing == "subject"
+        candidates = Candidates(workdir / "candidates.gray", every_s=every_s)
+        joined = None
+        if event.live_chunks:
+            from loa_transcode.live import join_live  # here: live.py builds on this module
+
+            encoded = passed_through(base, encoded, probed)
+            job = replace(base, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
+            joined = await join_live(job, event, ctx, workdir, subject)
+        if joined is None:
+            loudness = await _measure_loudness(base) if any_sound else None
+            encoded = distinct_outputs(targets, workdir)
+            if subject:
+                encoded = await _follow_subjects(base, encoded, workdir)
+            encoded = passed_through(base, encoded, probed)
+            job = replace(
+                base,
+                outputs=tuple(dict.fromkeys(encoded.values())),
+                loudness=loudness,
+                candidates=candidates,
+                crop_commands=workdir / "crop.cmd",
+            )
+            (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
+            if ctx.chunked is None or not await ctx.chunked(job, event, ctx, look.logo_key, report):
+                await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
         prints = {o.path: await _fingerprint(o.path) for o in job.outputs}
+        # A live's join made one sound for every cut, measured once.
+        loud, measured = (joined.loud, joined.loudness) if joined else (loudness is not None, _MEASURE)
         renditions = [
-            await _checked(out, info, loudness is not None, event, prints[out.path], edits_of(job, out.target))
+            await _checked(out, info, loud, event, prints[out.path], edits_of(job, out.target), measured)
             for out in cuts
         ]
-        images = await _stills(job, event, workdir, every_s)
+        images = await _stills(job, event, workdir, every_s, times=joined.times if joined else None)
         ready = RenditionsReady(
             event_id=announcement_id(event),
             footage_id=event.footage_id,
@@ -388,6 +401,9 @@ async def _fingerprint(path: Path) -> str:
         raise PermanentError(f"could not fingerprint {path.name}: {exc}") from exc
 
 
+_MEASURE = Loudness(0.0, 0.0, 0.0, 0.0, 0.0)  # the default of `measured`: measure the cut's sound
+
+
 async def _checked(
     out: Output,
     info: SourceInfo,
@@ -395,7 +411,9 @@ async def _checked(
     event: FootageUploaded,
     fingerprint: str | None = None,
     edits: tuple[Edit, ...] = (),
+    measured: Loudness | None = _MEASURE,
 ) -> Rendition:
+    """The cut's rendition once it conforms; `measured`: its sound's loudness when already known."""
     target: Target = out.target
     found = await _probe(out.path, f"the {target.name} cut")
     problems = conformance_problems(
@@ -403,7 +421,7 @@ async def _checked(
         found,
         Expected(duration_s=target.duration_s, fps=info.fps_value, loud=loud),
         faststart=moov_before_mdat(out.path),
-        loudness=await _measure_output(out.path),
+        loudness=await _measure_output(out.path) if measured is _MEASURE else measured,
     )
     if problems:
         raise PermanentError("; ".join(problems))
@@ -426,9 +444,12 @@ async def _checked(
     )
 
 
-async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: float) -> list[tuple[Image, Path]]:
+async def _stills(
+    job: Job, event: FootageUploaded, workdir: Path, every_s: float, times: Sequence[float] | None = None
+) -> list[tuple[Image, Path]]:
     """The default stills (`thumbnail`, `cover`) at the best frame, and the candidates a person may pick instead
-    (`thumbnail-N`, `cover-N`) at the best frame of each of CANDIDATE_STILLS stretches of the footage."""
+    (`thumbnail-N`, `cover-N`) at the best frame of each of CANDIDATE_STILLS stretches of the footage. Candidate i
+    is at `times[i]`, or at i * every_s."""
     assert job.candidates is not None
     raw = job.candidates.path.read_bytes() if job.candidates.path.exists() else b""
     best = pick_frame(raw, job.candidates.width, job.candidates.height) or 0
@@ -438,7 +459,8 @@ async def _stills(job: Job, event: FootageUploaded, workdir: Path, every_s: floa
     ]
     images = []
     for suffix, index in picks:
-        images += await _stills_at(job, event, workdir, index * every_s, suffix)
+        at_s = times[index] if times is not None and index < len(times) else index * every_s
+        images += await _stills_at(job, event, workdir, at_s, suffix)
     return images
 
 

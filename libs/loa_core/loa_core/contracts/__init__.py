@@ -8,6 +8,7 @@
 - `actions`: people's fixes to published posts (edit, unpublish) and what came of them;
 - `decisions`: approvers' decisions on posts, and the text and cuts they pin;
 - `feedback`: citizens' comments and messages, people's acts on them, and replies;
+- `live`: a livestream's closed stretches, transcoded while it is still live;
 - `schedule`: people's changes to when a post goes out (reschedule, cancel);
 - `channels`: the channel, and the registry event that carries it to every service;
 - `verification`: checking whether a video is the ward's (the public page, `loa verify`) against metrics;
@@ -75,6 +76,7 @@ from loa_core.contracts.feedback import (
     clean_text,
     feedback_item_id,
 )
+from loa_core.contracts.live import LIVE_CANDIDATES, LIVE_RESULT, LiveChunk, LiveChunkResult, LiveSegment
 from loa_core.contracts.schedule import PostSchedule
 from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, FootageStatus
 from loa_core.contracts.topics import (
@@ -87,6 +89,7 @@ from loa_core.contracts.topics import (
     FEEDBACK_RECEIVED,
     FOOTAGE_UPLOADED,
     INGEST,
+    LIVE_CHUNKS,
     METRICS,
     POSTS_ACTIONS,
     POSTS_CHANGED,
@@ -141,6 +144,9 @@ __all__ = [
     "FOOTAGE_UPLOADED",
     "INGEST",
     "IN_PROGRESS",
+    "LIVE_CANDIDATES",
+    "LIVE_CHUNKS",
+    "LIVE_RESULT",
     "MANUAL_ACTION_URLS",
     "METRICS",
     "NOT_NEEDED",
@@ -188,6 +194,9 @@ __all__ = [
     "Image",
     "InboxItem",
     "InboxList",
+    "LiveChunk",
+    "LiveChunkResult",
+    "LiveSegment",
     "Platform",
     "PostAction",
     "PostChanged",

@@ -55,6 +55,9 @@ class FootageUploaded(Event):
     source: Literal["upload", "livestream"] = "upload"
     metadata: FootageMetadata
     media: SourceMedia
+    # A livestream's archive transcoded while live: how many live.chunks (contracts/live.py) it is made of, in
+    # order from 0; None: not chunked (transcode encodes the whole file).
+    live_chunks: int | None = Field(default=None, ge=1)
 
 
 # What transcode did to the footage to make a cut, as the C2PA actions of its signed manifest say it
@@ -124,6 +127,9 @@ class TranscodeProgress(Event):
     # The footage.uploaded event this job works on (a redelivered job reports under the same id).
     upload_event_id: str = ""
     reason: str | None = None
+    # A live being transcoded as it goes (live.chunks): how long the chunk now starting waited since the archiver
+    # announced it. Near zero when the workers keep up; growing when they do not.
+    live_backlog_s: float | None = Field(default=None, ge=0)
 
 
 class PostPublished(Event):

@@ -1,0 +1,62 @@
+"""A livestream transcoded while it is still live: the archiver announces each closed stretch of it.
+
+- `LiveChunk` (topic `live.chunks`, archiver → transcode): a run of recorded segments that closed, in order, about
+  `live_chunk_s` long; any transcode worker encodes its video for every cut of the archive's channels and stores
+  the result under `layout.live_chunk_key(...)` (its result last). Keyed by the archive's footage id, so one
+  worker takes a live's chunks in order as they come.
+- At the end the archive's `FootageUploaded` says how many chunks it is made of (`live_chunks`): transcode joins
+  the chunks' video by stream copy, and only the chunks still being encoded, the sound of the whole archive
+  (normalized once) and the checks are left to do, whatever the live's length.
+A chunk announced twice (a restarted archiver announces again what it may have announced) writes the same
+objects: the second finds the result and stops.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, Event, FootageId, ProfileName, WardId
+
+
+class LiveSegment(Contract):
+    key: str  # live/<archive_id>/segNNNNN.ts
+    duration_s: float = Field(ge=0)
+
+
+class LiveChunk(Event):
+    """A closed stretch of a livestream being recorded, for transcode to encode before the live ends.
+    Key: footage_id (the archive's)."""
+
+    footage_id: FootageId
+    ward: WardId = DEFAULT_WARD
+    archive_id: str
+    index: int = Field(ge=0)
+    # Where the chunk starts in the archive (the sum of the segments before it), seconds.
+    start_s: float = Field(ge=0)
+    segments: tuple[LiveSegment, ...] = Field(min_length=1)
+    # The archive's channels: their profiles are the cuts to encode.
+    channels: tuple[ChannelName, ...] = Field(min_length=1)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.segments)
+
+
+class LiveChunkResult(Contract):
+    """What a worker says about a live chunk it encoded (`layout.live_chunk_key(..., RESULT)`, written last)."""
+
+    # Where the chunk is in the archive, seconds.
+    start_s: float = Field(ge=0)
+    duration_s: float = Field(ge=0)
+    # Each encoded cut's file (cuts of the same frame share one: {"tiktok": "tiktok.mp4", "shorts": "tiktok.mp4"});
+    # a cut the source passes through, or one that ends before the chunk, has none.
+    files: dict[ProfileName, str] = Field(default_factory=dict)
+    # The frames of each file, and how many thumbnail candidates the chunk has (one every few seconds).
+    frames: dict[str, int] = Field(default_factory=dict)
+    candidates: int = Field(default=0, ge=0)
+    # Why the chunk could not be made: the archive then takes the single run.
+    error: str | None = None
+
+
+LIVE_RESULT = "result.json"
+LIVE_CANDIDATES = "candidates.gray"

@@ -1,0 +1,93 @@
+"""Live chunks: while a livestream is recorded, each closed run of its stored segments about `live_chunk_s` long is
+announced on live.chunks, so transcode encodes it before the live ends (contracts/live.py).
+
+The grouping is a pure function of the archive's stored segments (in order, their durations never change once
+stored), so it needs no state of its own: a restarted archiver groups the same way, and announces again what it
+may have announced before (transcode finds those chunks done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+
+from loa_archiver.store import Archive, ArchiveStore, Segment
+from loa_core.contracts import LIVE_CHUNKS, LiveChunk, LiveSegment
+from loa_core.kafka import EventProducer
+
+log = logging.getLogger(__name__)
+
+
+def live_groups(segments: Sequence[Segment], chunk_s: float, *, ended: bool) -> list[list[Segment]]:
+    """The segments in chunks, in order (pure): a chunk closes once it holds at least `chunk_s`; the last one,
+    still filling, counts only when the live has ended."""
+    groups: list[list[Segment]] = []
+    current: list[Segment] = []
+    for segment in segments:
+        current.append(segment)
+        if sum(s.duration_s for s in current) >= chunk_s:
+            groups.append(current)
+            current = []
+    if current and ended:
+        groups.append(current)
+    return groups
+
+
+def chunk_event_id(archive_id: str, index: int) -> str:
+    """The same chunk announced again carries the same event id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"loa:live.chunks:{archive_id}:{index}").hex
+
+
+class LiveChunker:
+    """Announces each archive's closed chunks while it records, and the rest when it ends."""
+
+    def __init__(self, store: ArchiveStore, producer: EventProducer, chunk_s: float, every_s: float = 1.0) -> None:
+        self.store = store
+        self.producer = producer
+        self.chunk_s = chunk_s
+        self.every_s = every_s
+        self._sent: dict[str, int] = {}  # archive id → chunks announced by this process
+
+    @property
+    def enabled(self) -> bool:
+        return self.chunk_s > 0
+
+    async def run(self) -> None:
+        """Every `every_s`, the recording archives' newly closed chunks (until cancelled)."""
+        while True:
+            for archive in self.store.archives("recording"):
+                try:
+                    await self.announce(archive, ended=False)
+                except Exception:
+                    # Kafka away: the chunk is announced on a later round, or at the end at the latest.
+                    log.warning("archive %s: could not announce a live chunk yet", archive.archive_id, exc_info=True)
+            await asyncio.sleep(self.every_s)
+
+    async def announce(self, archive: Archive, *, ended: bool) -> int:
+        """Announce the chunks not announced yet; return how many chunks the archive has so far."""
+        groups = live_groups(self.store.segments(archive.archive_id), self.chunk_s, ended=ended)
+        start = 0.0
+        for index, group in enumerate(groups):
+            if index >= self._sent.get(archive.archive_id, 0):
+                await self.producer.send(
+                    LIVE_CHUNKS,
+                    LiveChunk(
+                        event_id=chunk_event_id(archive.archive_id, index),
+                        footage_id=archive.footage_id,
+                        ward=archive.ward,
+                        archive_id=archive.archive_id,
+                        index=index,
+                        start_s=round(start, 6),
+                        segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
+                        channels=archive.archive_channels,
+                    ),
+                )
+                self._sent[archive.archive_id] = index + 1
+                log.info("archive %s: live chunk %d announced (%.1f s from %.1f s)", archive.archive_id, index,
+                         sum(s.duration_s for s in group), start)  # fmt: skip
+            start += sum(s.duration_s for s in group)
+        if ended:
+            self._sent.pop(archive.archive_id, None)
+        return len(groups)

@@ -1,0 +1,396 @@
+"""A livestream transcoded while it is still live (contracts/live.py): each live chunk's video is encoded as it
+comes, and the archive's job joins them.
+
+Any worker's side (`encode_live_chunk`): the chunk's segments, joined by stream copy, are encoded into every cut of
+the archive's channels (video only: the sound is normalized over the whole archive at the end), with the thumbnail
+candidates; the files, then the result (last), go to `layout.live_chunk_key(...)`. A chunk whose result is in
+storage is not encoded again.
+
+The archive's job (`join_live`, called by the pipeline in place of the single run): wait for every chunk's result,
+join each cut's video by stream copy (x264 with the same settings writes the same headers, and each chunk starts
+with a keyframe), measure the whole archive's sound once (EBU R128, audio only), encode it once with one gain, and
+put it beside each cut's video. What is left after the live's end is the last chunk, the sound and the checks:
+bounded by the chunk length, not the live's, but for the sound (audio decode and AAC encode of the whole archive,
+about 0.01 s per second of live here). Anything short of every chunk returns None and the pipeline encodes the
+archive in a single run; a join that does not conform fails the checks like any cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from loa_core.contracts import (
+    LIVE_CANDIDATES,
+    LIVE_RESULT,
+    FootageUploaded,
+    LiveChunk,
+    LiveChunkResult,
+    layout,
+)
+from loa_core.media import MediaError, run_ffmpeg
+from loa_core.storage import ObjectNotFound, Storage
+from loa_core.streaming import PermanentError, RetryableError
+from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, build_args, passthrough_problems
+from loa_transcode.loudness import Loudness
+from loa_transcode.pipeline import JobContext, _download, _fetch, _probe, channel_look, wanted_profiles
+from loa_transcode.profiles import Target, profiles_for, resolve
+from loa_transcode.source import source_info
+
+log = logging.getLogger(__name__)
+
+# One thumbnail candidate every this many seconds of the live, from each chunk as it is encoded.
+STILL_EVERY_S = 4.0
+# The archive's job waits for the chunks still being encoded, but encodes in a single run when none has finished for
+# this long (a chunk lost, or no worker taking live chunks).
+CHUNK_STALL_S = 180.0
+POLL_S = 0.5
+# Over this sample peak (dBFS) after the gain, a limiter holds the peaks (true peak stays under -1 dBTP).
+LIMIT_DBFS = -2.5
+# EBU R128's absolute gate: at or under it, the sound is taken as silence.
+SILENCE_LUFS = -70.0
+
+
+# --- the pure decisions -------------------------------------------------------------------------------------------
+
+
+def live_problem(job: Job, outputs: Sequence[Output], subject: bool) -> str | None:
+    """Why a job cannot be made from live chunks (pure); None when it can."""
+    if job.trim != Trim():
+        return "a trim"
+    if job.subtitles is not None:
+        return "subtitles"
+    if job.bumpers:
+        return "bumpers"
+    if subject:
+        return "the subject crop (planned over the whole archive)"
+    sized = [o.target.name for o in outputs if o.target.video_kbps is not None]
+    if sized:
+        return f"{', '.join(sized)}: its bitrate comes from the whole archive's length"
+    return None
+
+
+def chunk_file_name(target: Target) -> str:
+    return f"{target.name}.mp4"
+
+
+def shared_outputs(targets: Sequence[Target], workdir: Path) -> dict[str, Output]:
+    """Each cut's file in a chunk: cuts of the same frame and settings (TikTok and Shorts) share one encode."""
+    by_shape: dict[tuple[object, ...], Output] = {}
+    chosen: dict[str, Output] = {}
+    for t in targets:
+        p = t.profile
+        shape = (t.width, t.height, t.video_kbps, p.preset, p.crf)
+        chosen[t.name] = by_shape.setdefault(shape, Output(t, workdir / chunk_file_name(t)))
+    return chosen
+
+
+def gain_filter(loudness: Loudness) -> list[str]:
+    """One gain to the target loudness, and a limiter only when the peaks would pass LIMIT_DBFS (pure)."""
+    gain = TARGET_LUFS - loudness.input_i
+    steps = [f"volume={gain:.2f}dB"]
+    if loudness.input_tp + gain > LIMIT_DBFS:
+        # level=false: hold the peaks only, no make-up gain (which would move the loudness).
+        steps.append(f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:attack=1:release=50:level=false")
+    return steps
+
+
+_SUMMARY = re.compile(
+    r"Integrated loudness:\s*I:\s*(?P<i>-?[0-9.]+|-inf) LUFS\s*Threshold:\s*(?P<thresh>-?[0-9.]+|-inf) LUFS"
+    r".*?Loudness range:\s*LRA:\s*(?P<lra>-?[0-9.]+) LU"
+    r".*?True peak:\s*Peak:\s*(?P<tp>-?[0-9.]+|-inf) dBFS",
+    re.DOTALL,
+)
+
+
+def parse_ebur128(stderr: str) -> Loudness | None:
+    """ebur128's summary (integrated loudness, threshold, range, true peak) as a Loudness; None for silence."""
+    found = list(_SUMMARY.finditer(stderr))
+    if not found:
+        raise ValueError("ebur128 printed no summary")
+    m = found[-1]
+    if "inf" in m["i"] or "inf" in m["tp"] or float(m["i"]) <= SILENCE_LUFS:
+        # Silence (ebur128's gate is -70 LUFS): nothing to bring to the target, as loudness.parse_loudnorm says.
+        return None
+    return Loudness(
+        input_i=float(m["i"]),
+        input_tp=float(m["tp"]),
+        input_lra=float(m["lra"]),
+        input_thresh=float(m["thresh"]) if m["thresh"] != "-inf" else -70.0,
+        target_offset=0.0,
+    )
+
+
+def candidate_times(results: Sequence[LiveChunkResult]) -> list[float]:
+    """The time in the archive of each thumbnail candidate, chunk after chunk (pure)."""
+    return [round(r.start_s + k * STILL_EVERY_S, 3) for r in results for k in range(r.candidates)]
+
+
+def concat_list(paths: Sequence[Path], durations: Sequence[float | None] | None = None) -> str:
+    """The concat demuxer's script (a duration for fragmented-MP4 segments, which report their end as theirs)."""
+    lines = []
+    for i, path in enumerate(paths):
+        lines.append("file '" + str(path).replace("'", "'\\''") + "'\n")
+        if durations and durations[i] is not None:
+            lines.append(f"duration {durations[i]:.6f}\n")
+    return "".join(lines)
+
+
+def _concat_input(list_path: Path) -> list[str]:
+    # -safe 0: the list holds absolute paths (our own work folder), which the safe mode refuses.
+    return ["-f", "concat", "-safe", "0", "-i", f"file:{list_path}"]
+
+
+# --- any worker: one chunk ----------------------------------------------------------------------------------------
+
+
+async def _read_result(storage: Storage, key: str) -> LiveChunkResult | None:
+    try:
+        if not await asyncio.to_thread(storage.exists, key):
+            return None
+        with await asyncio.to_thread(storage.open_read, key) as f:
+            return LiveChunkResult.model_validate_json(f.read())
+    except ObjectNotFound:
+        return None
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+
+
+async def _put(storage: Storage, key: str, path: Path) -> None:
+    try:
+        await asyncio.to_thread(storage.put_file, key, path)
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while writing {key}: {exc}") from exc
+
+
+async def encode_live_chunk(chunk: LiveChunk, ctx: JobContext) -> LiveChunkResult:
+    """Encode one live chunk's video into each cut of the archive's channels (see the module's docstring)."""
+    storage = ctx.storage
+    result_key = layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_RESULT)
+    existing = await _read_result(storage, result_key)
+    if existing is not None:
+        log.info("live chunk %s/%d: already encoded", chunk.footage_id, chunk.index)
+        return existing
+    workdir = ctx.workdir_root / f"live-{chunk.footage_id}-{chunk.index:05d}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
+        result = await _encode_chunk(chunk, ctx, workdir)
+        if result.error is not None:
+            log.info("live chunk %s/%d: not encoded (%s)", chunk.footage_id, chunk.index, result.error)
+        path = workdir / LIVE_RESULT
+        path.write_text(result.model_dump_json(), "utf-8")
+        await _put(storage, result_key, path)  # last: "this chunk is done"
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> LiveChunkResult:
+    storage = ctx.storage
+
+    def failed(reason: str) -> LiveChunkResult:
+        return LiveChunkResult(start_s=chunk.start_s, duration_s=chunk.duration_s, error=reason)
+
+    try:
+        profiles = profiles_for(wanted_profiles(chunk.channels, ctx.channels))
+    except (KeyError, PermanentError) as exc:
+        return failed(str(exc))
+    paths = []
+    for segment in chunk.segments:
+        path = workdir / segment.key.rsplit("/", 1)[-1]
+        await _download(storage, segment.key, path)
+        paths.append(path)
+    listing = workdir / "segments.txt"
+    durations = [s.duration_s if s.key.endswith(".mp4") else None for s in chunk.segments]
+    listing.write_text(concat_list(paths, durations), "utf-8")
+    source = workdir / "chunk.mkv"
+    try:
+        await run_ffmpeg([*_concat_input(listing), "-map", "0:v:0", "-c", "copy", "-f", "matroska", f"file:{source}"])
+    except MediaError as exc:
+        return failed(f"the segments do not join: {exc}")
+    for path in paths:
+        path.unlink()
+    probed = await _probe(source, f"live chunk {chunk.index}")
+    info = source_info(probed)
+    look = channel_look(chunk.channels, ctx.channels)
+    job = Job(
+        source=source,
+        info=replace(info, has_audio=False),  # video only: the sound is the whole archive's, made at the end
+        outputs=(),
+        options=ctx.options,
+        logo=await _fetch(storage, look.logo_key, workdir / "logo.png"),
+    )
+    if look.intro_key or look.outro_key:
+        return failed("not made from live chunks: bumpers")
+    # Cuts that end before this chunk (a 10-minute TikTok cut of a longer live) have nothing in it.
+    wanted = [p for p in profiles if p.max_duration_s is None or p.max_duration_s > chunk.start_s]
+    targets = [
+        resolve(p, source_width=info.width, source_height=info.height, duration_s=info.duration_s) for p in wanted
+    ]
+    outputs = shared_outputs(targets, workdir)
+    problem = live_problem(job, list(outputs.values()), subject=False)
+    if problem is not None:
+        return failed(f"not made from live chunks: {problem}")
+    # A cut the source passes through is copied from the archive at the end: nothing to encode for it here.
+    encoded = {n: o for n, o in outputs.items() if passthrough_problems(job, o, probed)}
+    candidates = Candidates(workdir / LIVE_CANDIDATES, every_s=STILL_EVERY_S)
+    job = replace(job, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
+    try:
+        await run_ffmpeg(build_args(job, audio=False))
+    except MediaError as exc:
+        return failed(f"ffmpeg could not encode the chunk: {exc}")
+    frames: dict[str, int] = {}
+    for out in job.outputs:
+        video = (await _probe(out.path, out.path.name)).video
+        if video is None or not video.nb_frames:
+            return failed(f"{out.path.name}: no frames")
+        frames[out.path.name] = video.nb_frames
+        await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, out.path.name), out.path)
+    raw = candidates.path.read_bytes() if candidates.path.exists() else b""
+    count = len(raw) // (candidates.width * candidates.height)
+    if count:
+        await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_CANDIDATES), candidates.path)
+    files = {name: o.path.name for name, o in encoded.items()}
+    log.info("live chunk %s/%d: encoded %s (%.1f s)", chunk.footage_id, chunk.index, sorted(files), chunk.duration_s)
+    return LiveChunkResult(
+        start_s=chunk.start_s, duration_s=chunk.duration_s, files=files, frames=frames, candidates=count
+    )
+
+
+# --- the archive's job: the join --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What the join made besides the cuts: the sound's loudness as the cuts carry it (None: silent) and the time in
+    the archive of each thumbnail candidate (in job.candidates)."""
+
+    loudness: Loudness | None
+    loud: bool
+    times: list[float]
+
+
+async def _wait_results(event: FootageUploaded, storage: Storage, count: int) -> list[LiveChunkResult] | None:
+    results: list[LiveChunkResult] = []
+    for index in range(count):
+        key = layout.live_chunk_key(event.footage_id, index, LIVE_RESULT)
+        deadline = time.monotonic() + CHUNK_STALL_S
+        while (result := await _read_result(storage, key)) is None:
+            if time.monotonic() > deadline:
+                log.warning("footage %s: live chunk %d never came; encoding in a single run", event.footage_id, index)
+                return None
+            await asyncio.sleep(POLL_S)
+        # Each chunk that comes gives the next one its own time: a slow worker still making progress is waited for.
+        if result.error is not None:
+            log.info("footage %s: live chunk %d: %s; encoding in a single run", event.footage_id, index, result.error)
+            return None
+        results.append(result)
+    return results
+
+
+async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: Path, subject: bool) -> Joined | None:
+    """Make `job`'s outputs from the archive's live chunks; None when it keeps the single run (see the docstring)."""
+    count = event.live_chunks
+    if not count:
+        return None
+    problem = live_problem(job, job.outputs, subject)
+    if problem is not None:
+        log.info("footage %s: not made from live chunks (%s)", event.footage_id, problem)
+        return None
+    storage = ctx.storage
+    results = await _wait_results(event, storage, count)
+    if results is None:
+        return None
+    chunks = workdir / "live"
+    chunks.mkdir()
+    fetched: dict[str, Path] = {}
+
+    async def fetch(index: int, name: str) -> Path:
+        key = layout.live_chunk_key(event.footage_id, index, name)
+        if key not in fetched:
+            fetched[key] = chunks / f"{index:05d}-{name}"
+            await _download(storage, key, fetched[key])
+        return fetched[key]
+
+    videos: dict[Path, list[str]] = {}
+    for out in job.outputs:
+        if out.copy_video:
+            videos[out.path] = ["-i", f"file:{job.source}"]
+            continue
+        needed = [(i, r) for i, r in enumerate(results) if r.start_s < out.target.duration_s]
+        if any(out.target.name not in r.files for _, r in needed):
+            log.info("footage %s: a live chunk lacks the %s cut; single run", event.footage_id, out.target.name)
+            return None
+        listing = chunks / f"{out.target.name}.txt"
+        listing.write_text(concat_list([await fetch(i, r.files[out.target.name]) for i, r in needed]), "utf-8")
+        videos[out.path] = _concat_input(listing)
+    sound = await _archive_sound(job, chunks)
+    for out in job.outputs:
+        args = [
+            *videos[out.path],
+            "-i",
+            f"file:{sound[out.target.profile.audio_kbps]}",
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+        ]
+        args += ["-c", "copy", "-t", f"{out.target.duration_s:.3f}", "-movflags", "+faststart", "-f", "mp4"]
+        await _run([*args, f"file:{out.path}"], f"joining the {out.target.name} cut")
+    if job.candidates is not None:
+        with job.candidates.path.open("wb") as raw:
+            for i, r in enumerate(results):
+                if r.candidates:
+                    raw.write((await fetch(i, LIVE_CANDIDATES)).read_bytes())
+    measured = await _loudness(next(iter(sound.values()))) if job.info.has_audio else None
+    return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results))
+
+
+async def _run(args: list[str], what: str) -> str:
+    try:
+        return await run_ffmpeg(args)
+    except MediaError as exc:
+        raise PermanentError(f"{what} failed: {exc}") from exc
+
+
+async def _loudness(path: Path) -> Loudness | None:
+    stderr = await _run(
+        ["-i", f"file:{path}", "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"], "measuring the loudness"
+    )
+    try:
+        return parse_ebur128(stderr)
+    except ValueError as exc:
+        raise PermanentError(f"could not measure the loudness of {path.name}: {exc}") from exc
+
+
+async def _archive_sound(job: Job, work: Path) -> dict[int, Path]:
+    """The whole archive's sound at the target loudness, once per audio bitrate the cuts want (AAC in MP4)."""
+    if job.info.has_audio:
+        loudness = await _loudness(job.source)
+        steps = gain_filter(loudness) if loudness is not None else []
+        source = ["-i", f"file:{job.source}", "-map", "0:a:0"]
+    else:
+        steps = []
+        source = [
+            "-f",
+            "lavfi",
+            "-t",
+            f"{job.duration_s:.3f}",
+            "-i",
+            "anullsrc=channel_layout=stereo:sample_rate=48000",
+        ]
+    steps += ["aresample=48000", "aformat=sample_fmts=fltp:channel_layouts=stereo"]
+    made: dict[int, Path] = {}
+    for kbps in sorted({o.target.profile.audio_kbps for o in job.outputs}):
+        path = work / f"sound-{kbps}.m4a"
+        args = [*source, "-af", ",".join(steps), "-c:a", "aac", "-b:a", f"{kbps}k", "-ar", "48000", "-ac", "2"]
+        await _run([*args, "-f", "mp4", f"file:{path}"], "making the archive's sound")
+        made[kbps] = path
+    return made

@@ -1,0 +1,133 @@
+"""Live chunks, the pure parts: how the archiver groups segments, what the join may take, the one gain, the
+candidates' times, the video-only command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loa_archiver.live import chunk_event_id, live_groups
+from loa_archiver.store import Segment
+from loa_core.contracts import LiveChunkResult
+from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
+from loa_transcode.live import (
+    LIMIT_DBFS,
+    STILL_EVERY_S,
+    candidate_times,
+    gain_filter,
+    live_problem,
+    parse_ebur128,
+    shared_outputs,
+)
+from loa_transcode.loudness import Loudness
+from loa_transcode.profiles import PROFILES, resolve
+from loa_transcode.source import SourceInfo
+
+HD = SourceInfo(1280, 720, 12.0, True, "30", 30.0)
+
+
+def _segments(*durations: float) -> list[Segment]:
+    return [Segment(n, f"live/a/seg{n:05d}.ts", d, None) for n, d in enumerate(durations, 1)]
+
+
+def test_segments_close_a_chunk_once_it_holds_the_chunk_length() -> None:
+    segments = _segments(4, 4, 4, 4, 4.1, 3.9, 2)
+    groups = live_groups(segments, 12, ended=False)
+    assert [[s.n for s in g] for g in groups] == [[1, 2, 3], [4, 5, 6]]
+    # The rest, still filling, is a chunk only once the live ended.
+    assert [[s.n for s in g] for g in live_groups(segments, 12, ended=True)] == [[1, 2, 3], [4, 5, 6], [7]]
+    # Grouping only looks at the stored segments in order: more segments never change the chunks made before.
+    more = live_groups([*segments, *_segments(4, 4, 4)], 12, ended=False)
+    assert more[:2] == groups
+
+
+def test_a_chunk_announced_again_has_the_same_event_id() -> None:
+    assert chunk_event_id("a", 3) == chunk_event_id("a", 3) != chunk_event_id("a", 4) != chunk_event_id("b", 3)
+
+
+def _job(*names: str, **edits: object) -> Job:
+    outputs = tuple(
+        Output(resolve(PROFILES[n], source_width=1280, source_height=720, duration_s=12.0), Path(f"/w/{n}.mp4"))
+        for n in names
+    )
+    return Job(Path("/w/chunk.mkv"), HD, outputs, **edits)  # type: ignore[arg-type]
+
+
+def test_what_a_live_join_cannot_make() -> None:
+    assert live_problem(_job("youtube", "tiktok"), _job("youtube", "tiktok").outputs, subject=False) is None
+    bumper = Bumper(Path("/w/intro.mp4"), HD)
+    for job, words in (
+        (_job("youtube", trim=Trim(2.0)), "a trim"),
+        (_job("youtube", subtitles=Path("/w/s.srt")), "subtitles"),
+        (_job("youtube", intro=bumper), "bumpers"),
+        (_job("youtube", "zalo"), "zalo: its bitrate comes from the whole archive's length"),
+    ):
+        assert live_problem(job, job.outputs, subject=False) == words
+    assert live_problem(_job("tiktok"), _job("tiktok").outputs, subject=True) is not None
+
+
+def test_tiktok_and_shorts_share_one_encode_in_a_chunk() -> None:
+    targets = [
+        resolve(PROFILES[n], source_width=1280, source_height=720, duration_s=12.0)
+        for n in ("tiktok", "shorts", "youtube")
+    ]
+    chosen = shared_outputs(targets, Path("/w"))
+    assert chosen["tiktok"] is chosen["shorts"] and chosen["tiktok"].path == Path("/w/tiktok.mp4")
+    assert chosen["youtube"].path == Path("/w/youtube.mp4")
+
+
+def test_one_gain_to_the_target_and_a_limiter_only_when_the_peaks_need_it() -> None:
+    quiet = Loudness(input_i=-24.0, input_tp=-20.0, input_lra=5.0, input_thresh=-34.0, target_offset=0.0)
+    assert gain_filter(quiet) == ["volume=10.00dB"]
+    loud_peaks = Loudness(input_i=-20.0, input_tp=-3.0, input_lra=5.0, input_thresh=-30.0, target_offset=0.0)
+    steps = gain_filter(loud_peaks)
+    assert steps[0] == "volume=6.00dB" and steps[1].startswith("alimiter=limit=")
+    assert float(steps[1].split("limit=")[1].split(":")[0]) == pytest.approx(10 ** (LIMIT_DBFS / 20), abs=1e-4)
+    assert "level=false" in steps[1]
+
+
+SUMMARY = """[Parsed_ebur128_0 @ 0x55d0c8a3f2c0] Summary:
+
+  Integrated loudness:
+    I:         -23.4 LUFS
+    Threshold: -33.9 LUFS
+
+  Loudness range:
+    LRA:         2.1 LU
+    Threshold: -43.6 LUFS
+    LRA low:   -24.5 LUFS
+    LRA high:  -22.4 LUFS
+
+  True peak:
+    Peak:       -9.8 dBFS
+"""
+
+
+def test_ebur128s_summary_is_read_as_a_measurement() -> None:
+    m = parse_ebur128("frame=  600\n" + SUMMARY)
+    assert (m is not None) and (m.input_i, m.input_thresh, m.input_lra, m.input_tp) == (-23.4, -33.9, 2.1, -9.8)
+    silent = SUMMARY.replace("-23.4 LUFS", "-inf LUFS").replace("-9.8 dBFS", "-inf dBFS")
+    assert parse_ebur128(silent) is None
+    with pytest.raises(ValueError, match="no summary"):
+        parse_ebur128("frame=  600")
+
+
+def test_the_candidates_are_timed_chunk_after_chunk() -> None:
+    results = [
+        LiveChunkResult(start_s=0.0, duration_s=12.02, candidates=4),
+        LiveChunkResult(start_s=12.02, duration_s=6.0, candidates=2),
+    ]
+    e = STILL_EVERY_S
+    assert candidate_times(results) == [0.0, e, 2 * e, 3 * e, 12.02, round(12.02 + e, 3)]
+
+
+def test_a_chunks_command_writes_video_only_cuts_and_its_sound_nowhere() -> None:
+    job = _job("youtube", "tiktok")
+    job = Job(job.source, job.info, job.outputs, candidates=Candidates(Path("/w/c.gray"), every_s=STILL_EVERY_S))
+    args = build_args(job, audio=False)
+    assert "-c:a" not in args and args.count("-an") == 0
+    assert args[-7:] == ["-map", "[a0]", "-map", "[a1]", "-f", "null", "-"]
+    for out in job.outputs:
+        before = args[: args.index(f"file:{out.path}")]
+        assert before[len(before) - before[::-1].index("-map") :][0].startswith("[v")
