@@ -96,8 +96,9 @@ UHD_COPY = CopyLimits(max_level=52, max_kbps=80_000)
 #   youtube (1920x1080): veryfast/23 VMAF 95.31, 4.83 CPU-s, 3.42 MB
 #     -> superfast/28: VMAF 95.45, 3.72 CPU-s (1.30x less), 4.09 MB (+20 %). (superfast/29: 94.75.)
 # faster, fast and medium reach the bar only at 1.6-2.8x veryfast's CPU time. The machine was shared (load 8-32 on
-# 2 CPUs): one run per candidate, CPU time (user+sys) rather than wall. Zalo (size-driven) keeps veryfast: not
-# measured yet.
+# 2 CPUs): one run per candidate, CPU time (user+sys) rather than wall. Zalo (size-driven, at the bitrate of 10 minutes
+# of footage) keeps veryfast: VMAF 89.87 at 2.20 CPU-s; superfast is 86.15, under the bar; faster and slower presets
+# gain 1-2 points at 1.5-2x the CPU.
 PROFILES: dict[str, Profile] = {
     "tiktok": Profile("tiktok", 1080, 1920, max_duration_s=600.0, copy=HD_COPY, preset="superfast", crf=31),
     # YouTube classifies a vertical video of at most 3 minutes as a Short; no API flag exists.
