@@ -183,7 +183,10 @@ def test_the_join_copies_streams_and_lists_the_chunks_in_order() -> None:
 def test_a_jobs_chunks_go_round_the_partitions() -> None:
     partitions = TRANSCODE_CHUNKS.partitions
     sent = [DefaultPartitioner()(chunk_slot(i, partitions).encode(), list(range(partitions)), []) for i in range(30)]
-    assert sent == [i % partitions for i in range(30)]
+    assert sorted(sent[:12]) == list(range(12)) and sent[12:24] == sent[:12] and sent[:4] == [0, 6, 3, 9]
+    # Whatever the assignor: a contiguous half of the partitions each, or every other one, two workers share the
+    # first four chunks of a job (the bench once saw the first six go to one worker holding partitions 0-5).
+    assert {p // 6 for p in sent[:2]} == {0, 1} and {p % 2 for p in sent[:4]} == {0, 1}
 
 
 def test_chunk_requests_carry_each_cuts_frames_and_subtitles_on_the_chunks_timeline(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ encodes one, and says it is done in storage.
 
 - `TranscodeChunk` (topic `transcode.chunks`, produced and consumed by transcode): one chunk to encode, everything
   a worker needs in it (the footage's whole-programme decisions sliced onto the chunk's timeline). Keyed by `slot`,
-  which `chunk_slot` picks so that a job's chunks go round the partitions (the group's workers share them evenly).
+  which `chunk_slot` picks so that a job's chunks go round the partitions, spread (the workers share them).
 - The result is in storage, not on a topic: the chunk's file per cut at `layout.chunk_key(...)`, then its
   `ChunkResult` (written last). The owner, which holds the footage's job, waits for those objects; a topic would
   reach whichever worker owns its partition, not the owner. Keys are deterministic (job id, index): a chunk done
@@ -81,13 +81,31 @@ class ChunkResult(Contract):
 RESULT_NAME = "result.json"
 
 
+def spread(partitions: int) -> tuple[int, ...]:
+    """The partitions in the order a job's chunks take them: each next one as far as possible from those taken
+    (0, 6, 3, 9, ... for 12), so the first chunks of a job reach every worker whether the group's assignor gives a
+    worker a contiguous range of partitions or every n-th one."""
+    order = [0]
+    while len(order) < partitions:
+
+        def apart(p: int, q: int) -> int:
+            return min(abs(p - q), partitions - abs(p - q))
+
+        def score(p: int) -> tuple[int, int, int]:
+            # Far from every partition taken, then far from the last one taken; the lowest on a tie.
+            return (min(apart(p, q) for q in order), apart(p, order[-1]), -p)
+
+        order.append(max((p for p in range(partitions) if p not in order), key=score))
+    return tuple(order)
+
+
 @cache
 def chunk_slot(index: int, partitions: int) -> str:
     """The smallest number whose text the producers' default partitioner (murmur2, as Kafka's Java client) sends to
-    partition index % partitions: chunk i of a job goes to partition i, round the topic."""
+    the `index`-th partition of `spread(partitions)`, round and round."""
     from aiokafka.partitioner import DefaultPartitioner
 
-    wanted = index % partitions
+    wanted = spread(partitions)[index % partitions]
     every = list(range(partitions))
     n = 0
     while DefaultPartitioner()(str(n).encode(), every, every) != wanted:
