@@ -47,6 +47,19 @@ class Expected:
     loud: bool
 
 
+def length_problem(name: str, probe: ProbeResult, expected: Expected) -> str | None:
+    """The cut's video is not the expected length within one frame (a cut ends on a frame boundary of its own rate,
+    the source's end need not), or None."""
+    video = probe.video
+    frame_s = 1.0 / (expected.fps or 30.0)
+    actual = video.duration_s if video is not None and video.duration_s is not None else probe.duration_s
+    if abs(actual - expected.duration_s) > frame_s + 1e-3:
+        return (
+            f"{name}: video lasts {actual:.3f} s, expected {expected.duration_s:.3f} s (± one frame, {frame_s:.3f} s)"
+        )
+    return None
+
+
 def moov_before_mdat(path: Path) -> bool:
     """Faststart: the index (moov) precedes the media data (mdat), so playback starts before download ends."""
     boxes = []
@@ -121,13 +134,8 @@ def conformance_problems(
         )
     if not faststart:
         problems.append(f"{name}: moov is not before mdat (not faststart)")
-    # One frame of slack: a cut ends on a frame boundary of its own rate, the source's end need not.
-    frame_s = 1.0 / (expected.fps or 30.0)
-    actual = video.duration_s if video.duration_s is not None else probe.duration_s
-    if abs(actual - expected.duration_s) > frame_s + 1e-3:
-        problems.append(
-            f"{name}: video lasts {actual:.3f} s, expected {expected.duration_s:.3f} s (± one frame, {frame_s:.3f} s)"
-        )
+    if (wrong_length := length_problem(name, probe, expected)) is not None:
+        problems.append(wrong_length)
     if target.profile.max_size_bytes is not None and probe.size_bytes > target.profile.max_size_bytes:
         problems.append(f"{name}: {probe.size_bytes} bytes, more than the {target.profile.max_size_bytes} allowed")
     if expected.loud:

@@ -30,7 +30,7 @@ from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import subject
-from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
+from loa_transcode.conform import Expected, conformance_problems, damage_report, length_problem, moov_before_mdat
 from loa_transcode.graph import (
     Bumper,
     Candidates,
@@ -220,6 +220,11 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
             encoded = passed_through(base, encoded, probed)
             job = replace(base, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
             joined = await join_live(job, event, ctx, workdir, subject)
+            if joined is not None and (seams := await _misjoined(job, info)):
+                # Chunks of a live converted to the cut's rate each on their own timeline can drift by a frame at
+                # a seam; a cut of the wrong length would fail its check, so the archive takes the single run.
+                log.warning("footage %s: the live chunks joined wrong (%s); single run", event.footage_id, seams)
+                joined = None
         if joined is None:
             loudness = await _measure_loudness(base) if any_sound else None
             encoded = distinct_outputs(targets, workdir)
@@ -329,6 +334,20 @@ async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path)
         return encoded
     cropped = {id(o): replace(o, crop=path) for o in vertical.values()}
     return {name: cropped.get(id(o), o) for name, o in encoded.items()}
+
+
+async def _misjoined(job: Job, info: SourceInfo) -> str | None:
+    """Why the cuts joined from a live's chunks are not their whole length within a frame, or None."""
+    problems = []
+    for out in job.outputs:
+        expected = Expected(duration_s=out.target.duration_s, fps=info.fps_value, loud=False)
+        if (
+            problem := length_problem(
+                out.target.name, await _probe(out.path, f"the joined {out.target.name} cut"), expected
+            )
+        ) is not None:
+            problems.append(problem)
+    return "; ".join(problems) or None
 
 
 async def _probe(path: Path, what: str) -> ProbeResult:
