@@ -497,10 +497,11 @@ def test_a_projection_made_by_the_previous_code_is_adopted_with_every_row(tmp_pa
     projection = open_projection(path, CHANNELS)  # the new code starts on it: adopts it as revision 0001
     # Columns that came later: the ward (rows from before wards are the default ward's), a failure's platform, the
     # footage's text fingerprint (approval; none for footage transcoded before it), a post's state and text after a
-    # person changed it (none: as published).
+    # person changed it (none: as published), the sha256 of the file the platform received (revision 0011: none for
+    # posts announced before it).
     later = {
         "footage": {"ward": "default", "text_sha256": None},
-        "posts": {"ward": "default", "state": None, "title": None},
+        "posts": {"ward": "default", "state": None, "title": None, "sha256": None},
         "failures": {"platform": None},
     }
     for table, rows in PREVIOUS_ROWS.items():
