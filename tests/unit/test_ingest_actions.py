@@ -14,14 +14,14 @@ from fastapi.testclient import TestClient
 from loa_core import db
 from loa_core.auth import Role, bearer_dependency
 from loa_core.channels import Channel
-from loa_core.contracts import INGEST, POSTS_ACTIONS, Event, PostAction, TopicSpec
-from loa_core.kafka import EventProducer
+from loa_core.contracts import INGEST, POSTS_ACTIONS, PostAction
 from loa_ingest.access import TokenStore
 from loa_ingest.actions_api import actions_router
 from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from tests.support.bilingual import assert_bilingual
+from tests.support.recording import RecordingProducer
 
 FOOTAGE = "3b1f5c0e2d9a4e6f8a7b6c5d4e3f2a1b"
 P1_YOUTUBE = Channel(name="p1-youtube", platform="youtube", profiles=("youtube",), ward="p1", approval_required=True)
@@ -31,26 +31,11 @@ P1_ZALO = Channel(name="p1-zalo", platform="zalo", profiles=("zalo",), ward="p1"
 P2_YOUTUBE = Channel(name="p2-youtube", platform="youtube", profiles=("youtube",), ward="p2")
 
 
-class Actions(EventProducer):
-    def __init__(self) -> None:
-        super().__init__("127.0.0.1:1", service=INGEST)
-        self.sent: list[PostAction] = []
-        self.down = False
-
-    async def send(self, spec: TopicSpec, event: Event) -> None:
-        if spec is not POSTS_ACTIONS:
-            return  # the channels' registry records
-        assert isinstance(event, PostAction)
-        if self.down:
-            raise ConnectionError("broker away")
-        self.sent.append(event)
-
-
 class Env:
     def __init__(self, tmp_path: Path) -> None:
         engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
         db.migrate(engine, INGEST)
-        self.producer = Actions()
+        self.producer = RecordingProducer(POSTS_ACTIONS, PostAction)
         self.tokens = TokenStore(engine)
         self.audit = AuditLog(engine, self.producer)
         channels = ChannelStore(engine, self.producer)

@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 
 from loa_core import db
 from loa_core.auth import Role, bearer_dependency
-from loa_core.contracts import INGEST, POSTS_DECISIONS, Channel, Event, PostDecision, PostText, TopicSpec
-from loa_core.kafka import EventProducer
+from loa_core.contracts import INGEST, POSTS_DECISIONS, Channel, PostDecision, PostText
 from loa_ingest.access import TokenStore
 from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from tests.support.bilingual import assert_bilingual
+from tests.support.recording import RecordingProducer
 
 FOOTAGE = "3b1f5c0e2d9a4e6f8a7b6c5d4e3f2a1b"
 CUT = "a" * 64
@@ -31,26 +31,11 @@ P2_YOUTUBE = Channel(name="p2-youtube", platform="youtube", profiles=("youtube",
 P1_LOCAL = Channel(name="p1-local", platform="local", profiles=("tiktok",), ward="p1")
 
 
-class Recorded(EventProducer):
-    def __init__(self) -> None:
-        super().__init__("127.0.0.1:1", service=INGEST)
-        self.sent: list[PostDecision] = []
-        self.down = False
-
-    async def send(self, spec: TopicSpec, event: Event) -> None:
-        if spec is not POSTS_DECISIONS:
-            return  # the channels' registry records
-        assert isinstance(event, PostDecision)
-        if self.down:
-            raise ConnectionError("broker away")
-        self.sent.append(event)
-
-
 class Env:
     def __init__(self, tmp_path: Path) -> None:
         engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
         db.migrate(engine, INGEST)
-        self.producer = Recorded()
+        self.producer = RecordingProducer(POSTS_DECISIONS, PostDecision)
         self.tokens = TokenStore(engine)
         self.audit = AuditLog(engine, self.producer)
         channels = ChannelStore(engine, self.producer)

@@ -24,15 +24,12 @@ from loa_core.channels import Channel
 from loa_core.contracts import (
     FEEDBACK_ACTIONS,
     INGEST,
-    Event,
     FeedbackAction,
     InboxItem,
     InboxList,
     ReplyView,
-    TopicSpec,
 )
 from loa_core.contracts.feedback import feedback_item_id
-from loa_core.kafka import EventProducer
 from loa_ingest.access import TokenStore
 from loa_ingest.accounts import LockoutPolicy, People
 from loa_ingest.approval_api import approval_router
@@ -42,6 +39,7 @@ from loa_ingest.inbox_api import InboxDesk, inbox_router, who_may
 from loa_ingest.inbox_page import format_rules, inbox_page_router, parse_rules
 from loa_ingest.status import StatusRefused
 from tests.support.bilingual import assert_bilingual
+from tests.support.recording import RecordingProducer
 
 P1_YOUTUBE = Channel(name="p1-youtube", platform="youtube", profiles=("youtube",), ward="p1")
 P1_FACEBOOK = Channel(name="p1-facebook", platform="facebook", profiles=("youtube",), ward="p1", approval_required=True)
@@ -132,26 +130,11 @@ class Metrics:
         )
 
 
-class Acts(EventProducer):
-    def __init__(self) -> None:
-        super().__init__("127.0.0.1:1", service=INGEST)
-        self.sent: list[FeedbackAction] = []
-        self.down = False
-
-    async def send(self, spec: TopicSpec, event: Event) -> None:
-        if spec is not FEEDBACK_ACTIONS:
-            return  # the channels' registry records
-        assert isinstance(event, FeedbackAction)
-        if self.down:
-            raise ConnectionError("broker away")
-        self.sent.append(event)
-
-
 class Env:
     def __init__(self, tmp_path: Path) -> None:
         engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
         db.migrate(engine, INGEST)
-        self.producer = Acts()
+        self.producer = RecordingProducer(FEEDBACK_ACTIONS, FeedbackAction)
         self.tokens = TokenStore(engine)
         self.audit = AuditLog(engine, self.producer)
         self.people = People(
