@@ -17,10 +17,12 @@ from loa_core import db
 from loa_core.auth import Role, bearer_dependency
 from loa_core.contracts import (
     INGEST,
+    POSTS_DECISIONS,
     ApprovalView,
     Channel,
     FootageStatus,
     FootageView,
+    PostDecision,
     PostText,
     PostView,
     PublishedStage,
@@ -34,7 +36,7 @@ from loa_ingest.approval_api import approval_router
 from loa_ingest.audit import AuditLog
 from loa_ingest.channels import ChannelStore
 from tests.support.asgi_server import serve_in_thread
-from tests.unit.test_ingest_approval import Recorded
+from tests.support.recording import RecordingProducer
 
 FOOTAGE = "3b1f5c0e2d9a4e6f8a7b6c5d4e3f2a1b"
 CHANNEL = Channel(name="p1-tiktok", platform="tiktok", profiles=("tiktok",), ward="p1", approval_required=True)
@@ -65,7 +67,7 @@ class Ingest:
     def __init__(self, tmp_path: Path) -> None:
         engine = db.make_engine(tmp_path / "ingest.sqlite3", service=INGEST)
         db.migrate(engine, INGEST)
-        self.producer = Recorded()
+        self.producer = RecordingProducer(POSTS_DECISIONS, PostDecision)
         self.tokens = TokenStore(engine)
         channels = ChannelStore(engine, self.producer)
         channels.import_if_empty([CHANNEL])
