@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from loa_core import db
 from loa_core.auth import hash_token
 from loa_core.contracts import DEFAULT_WARD, FootageUploaded
 from loa_ingest.__main__ import build_app
-from loa_ingest.access import RateLimiter
+from loa_ingest.access import RateLimiter, rate_buckets
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import IngestState, open_state
 from loa_ingest.uploads import Upload
@@ -322,3 +322,25 @@ def test_a_rate_limit_in_the_shared_database_counts_every_replica(postgres_serve
     finally:
         one.close()
         two.close()
+
+
+def test_the_shared_rate_limit_sweeps_buckets_that_are_full_again(database_url: str, state: IngestState) -> None:
+    now = [1000.0]
+    limiter = RateLimiter(1.0, 3, lambda: now[0], engine=state.engine, name="api")
+    other = RateLimiter(1.0, 3, lambda: now[0], engine=state.engine, name="verify")
+    for key in ("once", "emptied", "recent"):
+        limiter.take(key)
+    limiter.take("emptied")
+    limiter.take("emptied")  # 0 tokens left at 1000: full again at 1003
+    other.take("once")
+    now[0] = 1002.5
+    limiter.take("recent")
+
+    def keys() -> set[str]:
+        with state.engine.connect() as connection:
+            return set(connection.execute(select(rate_buckets.c.key)).scalars())
+
+    assert limiter.sweep(1003.5) == 2, "full again: 'once' and 'emptied'; 'recent' is refilling"
+    assert keys() == {"api:recent", "verify:once"}, "another limiter's buckets are its own to sweep"
+    now[0] = 1003.5
+    assert [limiter.take("emptied") for _ in range(4)] == [0.0, 0.0, 0.0, 1.0], "swept: starts full"

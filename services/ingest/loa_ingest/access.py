@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Engine, Float, MetaData, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Float, MetaData, Table, Text, delete, insert, select, update
 
 from loa_core import db
 from loa_core.auth import ROLES, Caller, Role, hash_token, new_token, parse_role, role_allows
@@ -126,12 +126,25 @@ def spend(tokens: float, last: float, now: float, rate: float, burst: float) -> 
     return tokens, (1.0 - tokens) / rate
 
 
+def full_again_before(now: float, rate: float, burst: float) -> float:
+    """The last use before which every bucket is full again at `now`, even one left empty: such a bucket answers
+    exactly as a missing one (a new key starts full), so it can be swept."""
+    return now - burst / rate
+
+
+# How often each limiter sweeps its full buckets (on the first request after the interval, so no task to run): often
+# enough that the table holds about one interval's worth of callers beyond the ones refilling, rarely enough that
+# the sweep (one DELETE, or one pass over a dict) costs nothing next to the requests it rides on.
+SWEEP_EVERY_S = 600.0
+
+
 class RateLimiter:
     """A token bucket per API token: `rate` requests per second on average, bursts up to `burst`.
 
     In this process, or (`engine`) in the database replicas share: one row per key, read and written in one
     transaction under its row lock (SELECT ... FOR UPDATE on PostgreSQL, SQLite's write lock), so requests reaching
-    two replicas spend from one bucket and neither spends a token the other already took.
+    two replicas spend from one bucket and neither spends a token the other already took. Buckets idle long enough
+    to be full again are swept every SWEEP_EVERY_S, so a key used once does not stay forever.
     """
 
     def __init__(
@@ -151,6 +164,7 @@ class RateLimiter:
         self._name = name
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._next_sweep = self._clock() + SWEEP_EVERY_S
 
     @classmethod
     def for_replicas(cls, rate: float, burst: int, engine: Engine, name: str) -> RateLimiter:
@@ -161,6 +175,9 @@ class RateLimiter:
     def take(self, key: str) -> float:
         """Spend one request; return 0 if allowed, else the seconds to wait before the next one is."""
         now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY_S
+            self.sweep(now)
         if self._engine is not None:
             return self._take_shared(self._engine, f"{self._name}:{key}", now)
         with self._lock:
@@ -169,11 +186,29 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return wait
 
+    def sweep(self, now: float) -> int:
+        """Forget this limiter's buckets that are full again at `now`; how many were forgotten."""
+        before = full_again_before(now, self._rate, self._burst)
+        if self._engine is None:
+            with self._lock:
+                full = [key for key, (_, last) in self._buckets.items() if last < before]
+                for key in full:
+                    del self._buckets[key]
+                return len(full)
+        # A take of the same key meanwhile either commits first (PostgreSQL re-checks the row it waited for, now
+        # recent, and keeps it) or finds its row swept, which `_take_shared` handles.
+        statement = delete(rate_buckets).where(
+            rate_buckets.c.key.startswith(f"{self._name}:", autoescape=True), rate_buckets.c.updated_at < before
+        )
+        return int(db.transaction(self._engine, lambda c: c.execute(statement).rowcount))
+
     def _take_shared(self, engine: Engine, key: str, now: float) -> float:
         def work(connection: Connection) -> float:
-            db.insert_ignore(connection, rate_buckets, {"key": key, "tokens": self._burst, "updated_at": now})
             query = select(rate_buckets.c.tokens, rate_buckets.c.updated_at).where(rate_buckets.c.key == key)
-            row = connection.execute(query.with_for_update()).one()
+            row = None
+            while row is None:  # a row swept between the insert and the select was full: the new one is too
+                db.insert_ignore(connection, rate_buckets, {"key": key, "tokens": self._burst, "updated_at": now})
+                row = connection.execute(query.with_for_update()).first()
             tokens, wait = spend(row.tokens, row.updated_at, now, self._rate, self._burst)
             values = {"tokens": tokens, "updated_at": max(now, row.updated_at)}
             connection.execute(update(rate_buckets).where(rate_buckets.c.key == key).values(values))
