@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ BAD_KEYS = [
 KEY_CALLS: list[Any] = [
     pytest.param(lambda s, k, f: s.put_file(k, f), id="put_file"),
     pytest.param(lambda s, k, f: s.put_stream(k, [b"x"]), id="put_stream"),
+    pytest.param(lambda s, k, f: s.create(k, b"x"), id="create"),
     pytest.param(lambda s, k, f: s.download(k, f.parent / "dest"), id="download"),
     pytest.param(lambda s, k, f: s.open_read(k), id="open_read"),
     pytest.param(lambda s, k, f: s.read_range(k, 0, 0), id="read_range"),
@@ -166,6 +169,32 @@ class StorageContract:
         with storage.open_read("raw/v3/source.mp4") as stream:
             assert stream.read() == b"old content"
         assert storage.list("raw/") == ["raw/v3/source.mp4"]
+
+    def test_create_stores_only_where_nothing_is(self, storage: Storage) -> None:
+        assert storage.create("staging/v1/lease", b"first")
+        assert not storage.create("staging/v1/lease", b"second")
+
+        with storage.open_read("staging/v1/lease") as stream:
+            assert stream.read() == b"first"
+        assert storage.list("staging/") == ["staging/v1/lease"]
+        storage.delete("staging/v1/lease")
+        assert storage.create("staging/v1/lease", b"third")
+
+    def test_of_writers_racing_to_create_a_key_exactly_one_wins(self, storage: Storage) -> None:
+        writers = 8
+        start = threading.Barrier(writers)
+
+        def create(n: int) -> bool:
+            start.wait()
+            return storage.create("staging/v2/lease", f"writer {n}".encode())
+
+        with ThreadPoolExecutor(writers) as pool:
+            won = list(pool.map(create, range(writers)))
+
+        assert won.count(True) == 1
+        with storage.open_read("staging/v2/lease") as stream:
+            assert stream.read() == f"writer {won.index(True)}".encode()
+        assert storage.list("staging/") == ["staging/v2/lease"]
 
     def test_delete_removes_and_tolerates_missing(self, storage: Storage) -> None:
         storage.put_stream("tmp/v1/part", [b"abc"])

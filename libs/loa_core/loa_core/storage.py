@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -50,6 +51,8 @@ MULTIPART_PART_SIZE = 8 * 1024 * 1024
 _TEMP_PREFIX = ".loa-tmp-"
 
 _COPY_BUFSIZE = 1024 * 1024
+# S3Storage.create retries a 409 ConditionalRequestConflict (a concurrent write to the key) this many times.
+_CREATE_CONFLICT_RETRIES = 4
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,6 +125,12 @@ class Storage(ABC):
     @abstractmethod
     def put_file(self, key: str, path: Path) -> None:
         """Store the file at ``path`` under ``key``, replacing any existing object."""
+
+    @abstractmethod
+    def create(self, key: str, data: bytes) -> bool:
+        """Store ``data`` under ``key`` only if no object is there: True if this call stored it, False if an object
+        was there already. Atomic: of writers racing to create one key, exactly one gets True, and a reader sees
+        the whole object or none (a claim such as transcode's job lease builds on this)."""
 
     @abstractmethod
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
@@ -231,6 +240,25 @@ class LocalStorage(Storage):
             return out.tell()
 
         _write_via_temp(target, write, prefix=_TEMP_PREFIX)
+
+    def create(self, key: str, data: bytes) -> bool:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), 0o644)
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            # link(2) fails if the name exists, atomically, and shows the file complete (O_EXCL would show it empty).
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         target = self._path(key)
@@ -445,6 +473,26 @@ class S3Storage(Storage):
         validate_key(key)
         # upload_file switches to a parallel multipart upload above the threshold.
         self._client.upload_file(str(path), self.bucket, key, Config=self._transfer_config)
+
+    @_s3_call
+    def create(self, key: str, data: bytes) -> bool:
+        validate_key(key)
+        # A conditional write (AWS since Nov 2024, MinIO; botocore >= 1.35.16): 412 PreconditionFailed when the key
+        # exists; 409 ConditionalRequestConflict while a concurrent write to it is under way, to be retried (then it
+        # is the 412, or ours wins if the other one failed).
+        attempt = 0
+        while True:
+            try:
+                self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                return True
+            except ClientError as err:
+                code = str(err.response.get("Error", {}).get("Code", ""))
+                if code == "PreconditionFailed":
+                    return False
+                if code != "ConditionalRequestConflict" or attempt == _CREATE_CONFLICT_RETRIES:
+                    raise
+            time.sleep(0.05 * 2**attempt)
+            attempt += 1
 
     @_s3_call
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
