@@ -9,13 +9,15 @@ import subprocess
 import sys
 
 HEAVY = ("matplotlib", "fpdf", "openpyxl", "pyvi", "sklearn", "numpy", "imagehash", "PIL")
+# What serving and consuming need, and polling does not: Faust, the HTTP server, S3, the secrets' cryptography.
+SERVING = ("faust", "mode", "fastapi", "starlette", "uvicorn", "boto3", "botocore", "cryptography")
 
 
-def heavy_after_import(module: str) -> list[str]:
-    """The heavy top-level packages in sys.modules after importing `module` in a fresh interpreter."""
+def heavy_after_import(module: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """The `heavy` top-level packages in sys.modules after importing `module` in a fresh interpreter."""
     code = (
         f"import json, sys; import {module}; "
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(heavy)!r}))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     found: list[str] = json.loads(done.stdout)
@@ -30,3 +32,11 @@ def test_the_renderers_still_bring_theirs() -> None:
     # The check above sees these libraries when a module does import them.
     assert {"matplotlib", "fpdf", "openpyxl"} <= set(heavy_after_import("loa_metrics.report_pdf"))
     assert "numpy" in heavy_after_import("loa_core.fingerprint")
+
+
+def test_polling_imports_neither_faust_nor_the_api_nor_s3() -> None:
+    # The comment and statistics polling, the channel registry and the producer it sends with: the settings of every
+    # service import FastAPI (auth), boto3 (storage) and cryptography (secrets) only where a method needs them.
+    polling = "loa_metrics.feedback_poll, loa_metrics.channel_tokens, loa_metrics.projection, loa_core.channel_registry"
+    assert heavy_after_import(polling, SERVING + HEAVY) == []
+    assert {"faust", "fastapi"} <= set(heavy_after_import("loa_metrics.app", SERVING))

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from loa_core.contracts.credentials import CREDENTIALS_PATH, ChannelCredentials, RotatedRefreshToken
 from loa_core.contracts.credentials import AuthorizationLost as AuthorizationLostReport
-from loa_core.streaming import PermanentError, RetryableError
+from loa_core.errors import PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
 

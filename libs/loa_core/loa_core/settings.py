@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from loa_core.auth import IngestRoles, token_hashes
-from loa_core.secrets import SecretBox, SecretKeyMissing, read_keys
-from loa_core.storage import StorageSettings
+if TYPE_CHECKING:
+    # Imported where used: loa_core.auth brings FastAPI, loa_core.storage boto3, loa_core.secrets cryptography,
+    # which a process that serves no API and stores nothing (the metrics poller) should not load (about 25 MiB).
+    from loa_core.auth import IngestRoles
+    from loa_core.secrets import SecretBox
+    from loa_core.storage import StorageSettings
 
 
 class CommonSettings(BaseSettings):
@@ -84,25 +87,35 @@ class CommonSettings(BaseSettings):
     dead_letter_window: int = Field(default=100, ge=1)
 
     def token_hashes(self) -> frozenset[str]:
+        from loa_core.auth import token_hashes
+
         return token_hashes(self.api_token_hashes)
 
     def secret_box(self) -> SecretBox | None:
         """The operator's keys, None when none is configured (SecretKeyError for a key that is not one)."""
+        from loa_core.secrets import SecretBox, read_keys
+
         key = self.secret_key.get_secret_value() if self.secret_key is not None else None
         keys = read_keys(key, self.secret_key_file)
         return SecretBox(keys) if keys else None
 
     def required_secret_box(self) -> SecretBox:
         """The operator's keys for a service that keeps secrets: SecretKeyMissing (bilingual) when none is set."""
+        from loa_core.secrets import SecretKeyMissing
+
         box = self.secret_box()
         if box is None:
             raise SecretKeyMissing()
         return box
 
     def ingest_roles(self) -> IngestRoles | None:
+        from loa_core.auth import IngestRoles
+
         return IngestRoles(self.ingest_url) if self.ingest_url else None
 
     def storage(self) -> StorageSettings:
+        from loa_core.storage import StorageSettings
+
         return StorageSettings(
             backend=self.storage_backend,
             root=self.storage_root,

@@ -34,6 +34,8 @@ from pydantic import ValidationError
 
 from loa_core.channel_registry import ChannelRegistry, RegistryReader
 from loa_core.contracts import DEAD_LETTER, Event, TopicSpec, check_consumes, group_id
+from loa_core.errors import PermanentError as PermanentError
+from loa_core.errors import RetryableError as RetryableError
 from loa_core.kafka import EventProducer, dead_letter_for, send_dead_letter
 from loa_core.metrics import CONSUMER_STOPPED
 from loa_core.settings import CommonSettings
@@ -41,14 +43,6 @@ from loa_core.settings import CommonSettings
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 R = TypeVar("R")
-
-
-class RetryableError(Exception):
-    """Try again later: storage or a platform is briefly unavailable."""
-
-
-class PermanentError(Exception):
-    """Will never succeed as is: goes to the dead-letter topic with this message."""
 
 
 class Outcome(enum.Enum):

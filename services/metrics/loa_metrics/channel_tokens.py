@@ -24,8 +24,8 @@ import httpx
 from loa_core.channels import Channel
 from loa_core.contracts import ChannelState
 from loa_core.contracts.credentials import ACCESS_TOKENS_PATH, ROTATING_PLATFORMS, AccessToken
+from loa_core.errors import PermanentError, RetryableError
 from loa_core.ingest_credentials import IngestCredentials
-from loa_core.streaming import PermanentError, RetryableError
 from loa_metrics.engagement import Credentials, load_credentials
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from loa_core import db
 from loa_core.contracts import METRICS
-from loa_core.streaming import RetryableError
+from loa_core.errors import RetryableError
 
 T = TypeVar("T")
 
