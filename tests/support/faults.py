@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import Counter
 from pathlib import Path
 
 from loa_core.contracts import POSTS_PUBLISHED, RENDITIONS_READY
@@ -14,7 +13,7 @@ from loa_core.storage import LocalStorage, Storage
 from loa_dev.kafka import KafkaBroker
 from tests.support.emulators.youtube import YouTubeEmulator
 from tests.support.minio import MinioServer
-from tests.support.pipeline import CHANNELS, BatchOutcome, Pipeline, send_all
+from tests.support.pipeline import CHANNELS, BatchOutcome, Pipeline, encodes, send_all
 from tests.support.polling import wait_until
 from tests.support.postgres import PostgresServer
 from tests.support.transcode import EventCollector
@@ -143,15 +142,8 @@ def scale_up_batch(
                     )
                 finally:
                     pipe.stop()
-            encodes = Counter(
-                u.footage_id
-                for worker in pipe.transcoders
-                for line in worker.log_path.read_text(errors="replace").splitlines()
-                if "libx264" in line and "running" in line
-                for u in uploads
-                if u.footage_id in line
-            )
-            return pipe.outcome(uploads), {f: n for f, n in encodes.items() if n > 1}
+            encoded = encodes([w.log_path for w in pipe.transcoders], [u.footage_id for u in uploads])
+            return pipe.outcome(uploads), {f: n for f, n in encoded.items() if n > 1}
     finally:
         broker.stop()
 

@@ -20,6 +20,14 @@ def make_clip(
     return path
 
 
+def tagged_copy(base: Path, path: Path, tag: str) -> Path:
+    """`base` remuxed with `tag` as its comment: the same picture, another file (its own content hash, so ingest takes
+    it for new footage)."""
+    remux = ["ffmpeg", "-v", "error", "-y", "-i", str(base), "-c", "copy", "-metadata", f"comment={tag}", str(path)]
+    subprocess.run(remux, check=True)
+    return path
+
+
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],

@@ -44,6 +44,41 @@ from tests.support.transcode import TranscodeWorker, upload
 CHANNELS = ("ward", "ward-yt")
 
 
+def two_channels(youtube: YouTubeEmulator) -> list[Channel]:
+    """`ward` (the `local` target) and `ward-yt` (the YouTube emulator), each posting the YouTube cut."""
+    return [
+        Channel(name="ward", platform="local", profiles=("youtube",)),
+        Channel(
+            name="ward-yt",
+            platform="youtube",
+            profiles=("youtube",),
+            options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
+        ),
+    ]
+
+
+def youtube_secrets(youtube: YouTubeEmulator) -> dict[str, str]:
+    """The publisher's environment for `ward-yt`'s credentials on the emulator."""
+    return {
+        "LOA_SECRET_WARD_YT_CLIENT_ID": youtube.client_id,
+        "LOA_SECRET_WARD_YT_CLIENT_SECRET": youtube.client_secret,
+        "LOA_SECRET_WARD_YT_REFRESH_TOKEN": youtube.refresh_token,
+    }
+
+
+def encodes(logs: list[Path], footage_ids: list[str]) -> Counter[str]:
+    """How many times each footage was encoded, from transcode workers' logs of the ffmpeg runs they started."""
+    return Counter(
+        footage_id
+        for log in logs
+        if log.exists()
+        for line in log.read_text(errors="replace").splitlines()
+        if "libx264" in line and "running" in line
+        for footage_id in footage_ids
+        if footage_id in line
+    )
+
+
 def partition_of(footage_id: str, partitions: int = 6) -> int:
     """The partition a footage's records go to (the producers' default partitioner, keyed by footage id)."""
     return int(DefaultPartitioner()(footage_id.encode(), list(range(partitions)), list(range(partitions))))
@@ -146,15 +181,7 @@ class Pipeline:
             env = minio.service_env("loa-pipe")
             self.storage_settings = {k.removeprefix("LOA_").lower(): v for k, v in env.items()}
         self.publish_dir = root / "published"
-        self.channels = [
-            Channel(name="ward", platform="local", profiles=("youtube",)),
-            Channel(
-                name="ward-yt",
-                platform="youtube",
-                profiles=("youtube",),
-                options={"base_url": youtube.base_url, "token_url": f"{youtube.base_url}/token"},
-            ),
-        ]
+        self.channels = two_channels(youtube)
         self.channels_file = root / "channels.json"
         root.mkdir(parents=True, exist_ok=True)
         self.channels_file.write_text(dump_channels(self.channels), "utf-8")
@@ -195,9 +222,7 @@ class Pipeline:
             env={
                 **{f"LOA_{k.upper()}": v for k, v in self.storage_settings.items()},
                 "LOA_PUBLISH_DIR": str(self.publish_dir),
-                "LOA_SECRET_WARD_YT_CLIENT_ID": self.youtube.client_id,
-                "LOA_SECRET_WARD_YT_CLIENT_SECRET": self.youtube.client_secret,
-                "LOA_SECRET_WARD_YT_REFRESH_TOKEN": self.youtube.refresh_token,
+                **youtube_secrets(self.youtube),
                 # A SIGKILLed worker's partitions move after 6 s without its heartbeat (as the transcode workers'), and
                 # a post it left in flight is resumed by another after 3 s without a heartbeat in the ledger.
                 "LOA_BROKER_SESSION_TIMEOUT_S": "6",

@@ -12,7 +12,6 @@ suite's trials: a Faust worker restarted after a SIGKILL waits for its dead pred
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
 import uuid
@@ -26,7 +25,7 @@ from loa_core.contracts import FOOTAGE_UPLOADED, FootageUploaded
 from loa_dev.kafka import free_port
 from loa_dev.stack import Stack
 from tests.support.kafka import read_topic
-from tests.support.media import make_clip
+from tests.support.media import make_clip, tagged_copy
 
 WITH_METRICS = ("ingest", "metrics")
 TITLE = "Hội nghị tiếp xúc cử tri phường"
@@ -73,11 +72,7 @@ class CrashRun:
             clips.mkdir(parents=True, exist_ok=True)
             make_clip(base, width=160, height=90, duration_s=1.0)
         self._clips += 1
-        path = clips / f"clip-{self._clips}.mp4"
-        tag = f"comment={self._clips}"
-        remux = ["ffmpeg", "-v", "error", "-y", "-i", str(base), "-c", "copy", "-metadata", tag, str(path)]
-        subprocess.run(remux, check=True)
-        return path
+        return tagged_copy(base, clips / f"clip-{self._clips}.mp4", str(self._clips))
 
     def _upload(self, stack: Stack, clip: Path, timeout_s: float = 30.0) -> httpx.Response:
         with clip.open("rb") as body:
