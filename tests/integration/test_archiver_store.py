@@ -4,6 +4,7 @@ store made by the previous code adopted with its rows."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def test_announcements_are_planned_once_and_survive_reopening(database_url: str)
 
 
 # The schema the hand-written store made (before Alembic), and a row in every table.
-ARCHIVER_TABLES = sorted(metadata.tables)
+ARCHIVER_TABLES = sorted(set(metadata.tables) - {"leases"})  # leases came with replicas (revision 0003)
 PREVIOUS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stream_keys (
     key_id TEXT PRIMARY KEY, channel TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
@@ -146,7 +147,9 @@ INSERT INTO stream_keys VALUES
     ('k1', 'local', 'hash1', 'Họp dân', '["yt"]', '["tt"]', '["rtmp://x/y"]', '2026-11-01T08:00:00+00:00', NULL);
 INSERT INTO archives VALUES
     ('a1', 'rtmp', 'k1', 'local', 'Họp dân', '["yt"]', '["tt"]', 'f1', 'finalizing', '2026-11-01T08:01:00+00:00',
-     '2026-11-01T09:00:00+00:00', NULL);
+     '2026-11-01T09:00:00+00:00', NULL),
+    ('a2', 'rtmp', 'k1', 'local', 'Họp dân', '["yt"]', '["tt"]', 'f3', 'recording', '2026-11-02T08:01:00+00:00',
+     NULL, NULL);
 INSERT INTO segments VALUES ('a1', 1, 'live/a1/seg00001.ts', 2.5, NULL), ('a1', 2, 'live/a1/seg00002.ts', 2.0, 7);
 INSERT INTO marks VALUES ('a1', 1, 5.0, 20.5, 'Khai mạc', 'f2');
 INSERT INTO announcements VALUES ('a1', 0, 'f1', '{"a": 1}', '2026-11-01T09:01:00+00:00'), ('a1', 1, 'f2', '{}', NULL);
@@ -170,7 +173,11 @@ def test_a_store_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: P
     # Every row kept; stream keys, archives and pulls from before wards are the default ward's (revision 0002).
     warded = {"stream_keys", "archives", "pulls"}
     expected = {t: [(*row, "default") if t in warded else row for row in rows] for t, rows in expected.items()}
+    # Archives have no stop asked and no live chunk announced (revision 0003).
+    expected["archives"] = [(*row, None, 0) for row in expected["archives"]]
     assert {t: adopted.execute(f"SELECT * FROM {t}").fetchall() for t in ARCHIVER_TABLES} == expected
+    # The archive recording then holds a lease lapsed at the upgrade: its publisher has the silence timeout to return.
+    assert adopted.execute("SELECT name, holder FROM leases").fetchall() == [("archive:a2", "")]
     version = adopted.execute("SELECT version_num FROM alembic_version_archiver").fetchall()
     assert version == [(head_revision(ARCHIVER),)]
     adopted.close()
@@ -180,4 +187,62 @@ def test_a_store_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: P
     assert [(a.footage_id, a.sent) for a in store.announcements("a1")] == [("f1", True), ("f2", False)]
     pull = store.pull("p1")
     assert pull is not None and pull.archive_id == "a1"
+    store.close()
+
+
+def test_a_segment_another_replica_stored_under_the_same_number_is_not_overwritten(tmp_path: Path) -> None:
+    """An archiver restarted on its old disk finds a segment its killed run closed; meanwhile another replica went on
+    with the live and stored its own segment under that number. The stored one counts."""
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
+    storage = LocalStorage(tmp_path / "storage")
+    archive = store.create_archive("rtmp", "k", "local", "T", ("local",), ("local",))
+    key = layout.segment_key(archive.archive_id, 2)
+    storage.put_stream(key, [b"the other replica's segment 2"])
+    store.add_segment(archive.archive_id, 2, key, 4.0)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "seg00002.ts").write_bytes(b"the killed run's segment 2")
+    (work / "list-1.csv").write_text("seg00002.ts,2.0,4.0\n")
+    assert sweep(work, archive.archive_id, storage, store) == 0
+    with storage.open_read(key) as stored:
+        assert stored.read() == b"the other replica's segment 2"
+    assert [s.duration_s for s in store.segments(archive.archive_id)] == [4.0]
+    assert not (work / "seg00002.ts").exists()
+
+
+def test_leases_are_held_by_one_replica_until_released_or_lapsed(database_url: str) -> None:
+    store = ArchiveStore.open(database_url)
+    assert store.take_lease("pull:p1", "a", 30)
+    assert not store.take_lease("pull:p1", "b", 30)  # a holds it
+    assert store.take_lease("pull:p1", "a", 30)  # ours already: renewed
+    assert store.renew_lease("pull:p1", "a", 30) and not store.renew_lease("pull:p1", "b", 30)
+    store.release_lease("pull:p1", "b")  # not b's: nothing happens
+    assert not store.take_lease("pull:p1", "b", 30)
+    store.release_lease("pull:p1", "a")  # lapsed now, kept with when
+    lapsed = store.leases()["pull:p1"]
+    assert lapsed.holder == "a" and lapsed.expires_at <= datetime.now(UTC)
+    assert store.take_lease("pull:p1", "b", 30)
+    assert not store.renew_lease("pull:p1", "a", 30)  # a finds it taken over
+    store.release_lease("pull:p1", "b", forget=True)
+    assert "pull:p1" not in store.leases()
+    # A lease that lapsed on its own (its holder died) is taken over.
+    assert store.take_lease("archive:x", "dead", 0.05)
+    time.sleep(0.1)
+    assert store.take_lease("archive:x", "b", 30) and store.leases()["archive:x"].holder == "b"
+    store.close()
+
+
+def test_a_pull_cancelled_on_one_replica_is_not_started_on_another(database_url: str) -> None:
+    store = ArchiveStore.open(database_url)
+    pull = store.add_pull("https://x/a.m3u8", "local", "T", ("local",), ("local",), datetime.now(UTC), None)
+    archive = store.create_archive("hls", pull.pull_id, "local", "T", ("local",), ("local",))
+    assert store.cancel_scheduled_pull(pull.pull_id) and not store.cancel_scheduled_pull(pull.pull_id)
+    assert not store.start_pull(pull.pull_id, archive.archive_id)
+    other = store.add_pull("https://x/b.m3u8", "local", "T", ("local",), ("local",), datetime.now(UTC), None)
+    assert store.start_pull(other.pull_id, archive.archive_id) and not store.cancel_scheduled_pull(other.pull_id)
+    assert store.request_stop(archive.archive_id)
+    found = store.archive(archive.archive_id)
+    assert found is not None and found.stop_requested_at is not None
+    store.set_archive_state(archive.archive_id, "announced")
+    assert not store.request_stop(archive.archive_id)  # not recording any more
     store.close()

@@ -50,6 +50,8 @@ class ArchiverProcess:
             "LOA_SEGMENT_S": str(SEGMENT_S),
             "LOA_SILENCE_TIMEOUT_S": "5",
             "LOA_HIGHLIGHT_FIRST_S": "4",
+            # A killed archiver's leases lapse this soon: its restart, or another replica, takes over.
+            "LOA_LEASE_S": "3",
             **{f"LOA_{k.upper()}": v for k, v in settings.items()},
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -244,17 +246,20 @@ def livestream_events(bootstrap: str, prefix: str, count: int, timeout_s: float 
 def footage_events_now(bootstrap: str, prefix: str) -> list[FootageUploaded]:
     """Every footage.uploaded event on the topic now: read up to the end offsets taken first, so a duplicate
     already acknowledged to its producer cannot be missed by stopping early."""
+    return [FootageUploaded.from_bytes(v) for v in values_now(bootstrap, f"{prefix}footage.uploaded")]
 
-    async def read() -> list[FootageUploaded]:
-        consumer = AIOKafkaConsumer(
-            f"{prefix}footage.uploaded", bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-        )
+
+def values_now(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record's value on `topic` now, read up to the end offsets taken first."""
+
+    async def read() -> list[bytes]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
         await consumer.start()
-        events: list[FootageUploaded] = []
+        values: list[bytes] = []
 
         async def more() -> None:
             batch = await consumer.getmany(timeout_ms=500)
-            events.extend(FootageUploaded.from_bytes(r.value) for part in batch.values() for r in part if r.value)
+            values.extend(r.value for part in batch.values() for r in part if r.value)
 
         try:
             while not consumer.assignment():  # without a group, every partition is assigned once metadata is in
@@ -262,7 +267,7 @@ def footage_events_now(bootstrap: str, prefix: str) -> list[FootageUploaded]:
             end = await consumer.end_offsets(list(consumer.assignment()))
             while [tp for tp in end if await consumer.position(tp) < end[tp]]:
                 await more()
-            return events
+            return values
         finally:
             await consumer.stop()
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from loa_archiver.__main__ import build_archiver
 from loa_archiver.finalizer import Finalizer
+from loa_archiver.leases import Leases, archive_lease
 from loa_archiver.push import PushSession
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.store import ArchiveStore
@@ -139,11 +140,18 @@ async def test_finalize_leaves_an_archive_a_publisher_is_back_on(tmp_path: Path)
     producer = FlakyProducer()
     finalizer = Finalizer(settings, LocalStorage(tmp_path / "s"), producer, store)  # type: ignore[arg-type]
     archive = store.create_archive("rtmp", "k", "local", "Live", ("local",), ("local",))
-    # The grace period ran out just as the publisher reconnected: the reconnect registered first.
-    finalizer.hold(archive.archive_id)
+    # The grace period ran out just as the publisher reconnected: the reconnect took the archive's lease first,
+    # on this replica (the same holder) or on another.
+    for holder in (finalizer.leases, Leases(store, 10)):
+        assert holder.take(archive_lease(archive.archive_id))
+        await finalizer.finalize(archive.archive_id)
+        found = store.archive(archive.archive_id)
+        assert found is not None and found.state == "recording" and producer.sent == []
+        holder.release(archive_lease(archive.archive_id))
+    # Once the publisher is gone, the finalize takes the lease.
     await finalizer.finalize(archive.archive_id)
     found = store.archive(archive.archive_id)
-    assert found is not None and found.state == "recording" and producer.sent == []
+    assert found is not None and found.state == "empty"
 
 
 async def test_nothing_is_finalized_after_the_stop(tmp_path: Path) -> None:

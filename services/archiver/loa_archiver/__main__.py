@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from loa_archiver.api import create_api
 from loa_archiver.finalizer import Finalizer
+from loa_archiver.leases import Leases
 from loa_archiver.live import LiveChunker
 from loa_archiver.puller import HlsPuller
 from loa_archiver.push import PushSessions
@@ -33,8 +34,9 @@ def build_archiver(
     channels: ChannelRegistry,
 ) -> Archiver:
     """The three rooms: the finalizer, and the two sources (push sessions, HLS puller) that hand archives to it."""
-    live = LiveChunker(store, producer, settings.live_chunk_s)
-    finalizer = Finalizer(settings, storage, producer, store, live)
+    leases = Leases(store, settings.lease_s)
+    live = LiveChunker(store, producer, settings.live_chunk_s, leases=leases)
+    finalizer = Finalizer(settings, storage, producer, store, live, leases)
     return Archiver(
         settings,
         store,

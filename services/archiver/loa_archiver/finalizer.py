@@ -5,8 +5,9 @@ restarted archiver finalizes it again. Once the archive is assembled and stored,
 highlights are written to the store (an outbox) and sent one by one, each marked as sent when the broker has it:
 a finalize redone after a failure (Kafka or storage down, retried with backoff), a stop or a crash sends only what
 was not sent. A stop (SIGTERM) lets a send in flight finish and be recorded; only a kill between the broker's
-answer and that record can repeat an event, under the same footage id. Archives a publisher is recording into are
-held, and left alone.
+answer and that record can repeat an event, under the same footage id. A finalize holds the archive's lease
+(loa_archiver/leases.py), so it never runs while a publisher records into the archive, nor on two replicas at once;
+an archive whose finalizing replica died is finalized again by another once the lease lapses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from loa_archiver.finalize import assemble, clamp_range, highlight_title
+from loa_archiver.leases import Leases, archive_lease
 from loa_archiver.live import LiveChunker
 from loa_archiver.metrics import ARCHIVES_FINISHED
 from loa_archiver.recorder import sweep
@@ -45,6 +47,7 @@ class Finalizer:
         producer: EventProducer,
         store: ArchiveStore,
         live: LiveChunker | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -52,24 +55,13 @@ class Finalizer:
         self.store = store
         # Announces the archive's last live chunks before it is assembled (None: no live chunks).
         self.live = live
-        # Archives a publisher is recording into (or about to): finalize leaves them alone. Held and checked
-        # without an await in between, so a reconnect and a grace period running out cannot both win.
-        self._held: set[str] = set()
+        self.leases = leases or Leases(store, settings.lease_s)
+        # Archives whose lease this finalizer holds (being finalized, or waiting to be tried again).
+        self._owned: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._attempts: dict[str, int] = {}
         self._stopping = False
-
-    def hold(self, archive_id: str) -> None:
-        self._held.add(archive_id)
-
-    def release(self, archive_id: str) -> None:
-        self._held.discard(archive_id)
-
-    def start(self) -> None:
-        """Archives that were being finalized when the archiver stopped are finalized again."""
-        for archive in self.store.archives("finalizing"):
-            self.schedule(archive.archive_id)
 
     async def stop(self) -> None:
         # From now on nothing new starts: a retry timer going off, or a source handing over an archive late.
@@ -80,6 +72,10 @@ class Finalizer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # What was left lapses now: another replica (or the next start) finalizes it at once.
+        for archive_id in self._owned:
+            self.leases.release(archive_lease(archive_id))
+        self._owned.clear()
 
     def schedule(self, archive_id: str) -> None:
         if self._stopping:
@@ -95,11 +91,16 @@ class Finalizer:
 
     async def finalize(self, archive_id: str) -> None:
         async with self._locks[archive_id]:
+            if archive_id not in self._owned:
+                # Taken, or held by a publisher recording into it (here or on another replica), or by another
+                # replica's finalize: then that one carries on.
+                if not self.leases.take(archive_lease(archive_id)):
+                    log.info("archive %s: recorded into or finalized elsewhere; not finishing it here", archive_id)
+                    return
+                self._owned.add(archive_id)
             archive = self.store.archive(archive_id)
             if archive is None or archive.state in ("announced", "empty"):
-                return
-            if archive_id in self._held:
-                log.info("archive %s: a publisher is back; not finishing it", archive_id)
+                self._done(archive_id)
                 return
             self.store.set_archive_state(archive_id, "finalizing")
             try:
@@ -118,7 +119,12 @@ class Finalizer:
                 return
             self._attempts.pop(archive_id, None)
             self.store.set_archive_state(archive_id, outcome)
+            self._done(archive_id)
             ARCHIVES_FINISHED.labels(outcome=outcome).inc()
+
+    def _done(self, archive_id: str) -> None:
+        self._owned.discard(archive_id)
+        self.leases.release(archive_lease(archive_id), forget=True)
 
     async def _finalize(self, archive: Archive) -> Literal["announced", "empty"]:
         archive_id = archive.archive_id

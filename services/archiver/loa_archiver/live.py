@@ -2,8 +2,9 @@
 announced on live.chunks, so transcode encodes it before the live ends (contracts/live.py).
 
 The grouping is a pure function of the archive's stored segments (in order, their durations never change once
-stored), so it needs no state of its own: a restarted archiver groups the same way, and announces again what it
-may have announced before (transcode finds those chunks done).
+stored): a restarted archiver, or the replica that takes a live over, groups the same way and goes on after the
+chunks the store counts as announced (a kill between a send and its count repeats one chunk, under the same event
+id: transcode finds it done). Each replica announces the lives it records (whose archive lease it holds).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from loa_archiver.leases import Leases, archive_lease
 from loa_archiver.store import Archive, ArchiveStore, Segment
 from loa_core.contracts import LIVE_CHUNKS, LiveChunk, LiveSegment
 from loa_core.kafka import EventProducer
@@ -43,12 +45,19 @@ def chunk_event_id(archive_id: str, index: int) -> str:
 class LiveChunker:
     """Announces each archive's closed chunks while it records, and the rest when it ends."""
 
-    def __init__(self, store: ArchiveStore, producer: EventProducer, chunk_s: float, every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: ArchiveStore,
+        producer: EventProducer,
+        chunk_s: float,
+        every_s: float = 1.0,
+        leases: Leases | None = None,
+    ) -> None:
         self.store = store
         self.producer = producer
         self.chunk_s = chunk_s
         self.every_s = every_s
-        self._sent: dict[str, int] = {}  # archive id → chunks announced by this process
+        self.leases = leases  # None: every recording archive is this process's
 
     @property
     def enabled(self) -> bool:
@@ -58,6 +67,8 @@ class LiveChunker:
         """Every `every_s`, the recording archives' newly closed chunks (until cancelled)."""
         while True:
             for archive in self.store.archives("recording"):
+                if self.leases is not None and not self.leases.holds(archive_lease(archive.archive_id)):
+                    continue  # recorded on another replica, or waiting for its publisher
                 try:
                     await self.announce(archive, ended=False)
                 except Exception:
@@ -68,9 +79,11 @@ class LiveChunker:
     async def announce(self, archive: Archive, *, ended: bool) -> int:
         """Announce the chunks not announced yet; return how many chunks the archive has so far."""
         groups = live_groups(self.store.segments(archive.archive_id), self.chunk_s, ended=ended)
+        now = self.store.archive(archive.archive_id)
+        sent = now.live_chunks_sent if now is not None else 0
         start = 0.0
         for index, group in enumerate(groups):
-            if index >= self._sent.get(archive.archive_id, 0):
+            if index >= sent:
                 await self.producer.send(
                     LIVE_CHUNKS,
                     LiveChunk(
@@ -84,10 +97,8 @@ class LiveChunker:
                         channels=archive.archive_channels,
                     ),
                 )
-                self._sent[archive.archive_id] = index + 1
+                self.store.set_live_chunks_sent(archive.archive_id, index + 1)
                 log.info("archive %s: live chunk %d announced (%.1f s from %.1f s)", archive.archive_id, index,
                          sum(s.duration_s for s in group), start)  # fmt: skip
             start += sum(s.duration_s for s in group)
-        if ended:
-            self._sent.pop(archive.archive_id, None)
         return len(groups)

@@ -2,6 +2,8 @@
 
 A pull that was running when the archiver stopped goes on after its archive's last stored media sequence number;
 when a pull ends (end of list, silence, capture window closed, stop, refusal), what it recorded is finalized.
+With several replicas, each pull runs on exactly one: the replica that takes its lease (loa_archiver/leases.py)
+when it is due, or, when that replica dies, the one that takes the lapsed lease over and resumes it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from datetime import UTC, datetime
 
 from loa_archiver.finalizer import Finalizer
 from loa_archiver.hls import MasterPlaylist, MediaSegment, PlaylistError, parse_playlist
+from loa_archiver.leases import Leases, archive_lease, pull_lease
 from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.stopping import see_through
 from loa_archiver.store import ArchiveStore, Pull, PullState
 from loa_core.contracts import layout
+from loa_core.db import DatabaseUnavailable
 from loa_core.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
 from loa_core.storage import Storage
 
@@ -31,6 +35,7 @@ class HlsPuller:
         self.storage = storage
         self.store = store
         self.finalizer = finalizer
+        self.leases: Leases = finalizer.leases
         self.policy = Policy(settings.allowed_hosts(), settings.allowed_private())
         self._fetcher: SafeFetcher | None = None
         self._pulls: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}  # by pull id
@@ -38,12 +43,7 @@ class HlsPuller:
 
     async def start(self) -> None:
         self._fetcher = SafeFetcher(self.policy, self.settings.hls_timeout_s)
-        for archive in self.store.archives("recording"):
-            if archive.source == "hls":
-                pull = self.store.pull(archive.owner_id)
-                if pull is None or pull.state != "running":
-                    # The pull had ended but the archive was not finalized yet when we stopped.
-                    self.finalizer.schedule(archive.archive_id)
+        # An archive whose pull had ended but was not finalized yet is the takeover watch's (Archiver).
         self._scheduler = asyncio.create_task(self._schedule_pulls())
 
     async def stop(self) -> None:
@@ -58,33 +58,53 @@ class HlsPuller:
             await self._fetcher.aclose()
 
     async def _schedule_pulls(self) -> None:
-        # Pulls that were running when the archiver stopped continue; scheduled ones start when due.
-        for pull in self.store.pulls("running"):
-            self._start_pull(pull)
+        # Running pulls no replica holds (theirs stopped or died) continue; scheduled ones start when due.
         while True:
-            now = datetime.now(UTC)
-            for pull in self.store.pulls("scheduled"):
-                if datetime.fromisoformat(pull.start_at) <= now and pull.pull_id not in self._pulls:
-                    self._start_pull(pull)
+            try:
+                self.claim_pulls()
+            except DatabaseUnavailable:
+                log.warning("pulls: the database is unavailable; trying again", exc_info=True)
             await asyncio.sleep(self.settings.scheduler_interval_s)
 
-    def _start_pull(self, pull: Pull) -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(self._run_pull(pull, stop))
-        self._pulls[pull.pull_id] = (task, stop)
+    def claim_pulls(self) -> None:
+        now = datetime.now(UTC)
+        due = [p for p in self.store.pulls("scheduled") if datetime.fromisoformat(p.start_at) <= now]
+        for pull in [*self.store.pulls("running"), *due]:
+            if pull.pull_id in self._pulls:
+                continue
+            stop = asyncio.Event()
+            if not self.leases.take(pull_lease(pull.pull_id), stop.set):
+                continue  # another replica runs it
+            found = self.store.pull(pull.pull_id)  # as it is now that it is ours
+            if found is None or found.state not in ("scheduled", "running"):
+                self.leases.release(pull_lease(pull.pull_id), forget=True)
+                continue
+            log.info("pull %s: claimed (%s)", pull.pull_id, found.state)
+            task = asyncio.create_task(self._run_pull(found, stop))
+            self._pulls[pull.pull_id] = (task, stop)
 
     def cancel(self, pull_id: str) -> bool:
+        """Cancel a pull not started yet, or stop a running one (here, or through the store on its replica)."""
         pull = self.store.pull(pull_id)
         if pull is None:
             return False
-        if pull.state == "scheduled" and pull_id not in self._pulls:
-            self.store.set_pull_state(pull_id, "cancelled")
-            return True
         running = self._pulls.get(pull_id)
         if running is not None:
             running[1].set()
             return True
+        if pull.state == "scheduled" and self.store.cancel_scheduled_pull(pull_id):
+            return True
+        if pull.state == "running" and pull.archive_id is not None:
+            return self.store.request_stop(pull.archive_id)
         return False
+
+    def check_requests(self) -> None:
+        """Stop the pulls running here whose archive was asked to stop through another replica."""
+        for pull_id, (_, stop) in list(self._pulls.items()):
+            pull = self.store.pull(pull_id)
+            archive = self.store.archive(pull.archive_id) if pull is not None and pull.archive_id else None
+            if archive is not None and archive.stop_requested_at is not None:
+                stop.set()
 
     def end_archive(self, archive_id: str) -> bool:
         """Stop the pull recording into this archive, if one is; the archive is then finalized."""
@@ -96,6 +116,7 @@ class HlsPuller:
         return False
 
     async def _run_pull(self, pull: Pull, stop: asyncio.Event) -> None:
+        lease = pull_lease(pull.pull_id)
         archive = self.store.archive(pull.archive_id) if pull.archive_id else None
         if archive is None or archive.state != "recording":
             archive = self.store.create_archive(
@@ -107,7 +128,18 @@ class HlsPuller:
                 pull.highlight_channels,
                 ward=pull.ward,
             )
-        self.store.set_pull_state(pull.pull_id, "running", archive.archive_id)
+        elif pull.state == "running":
+            log.info("pull %s: resuming archive %s", pull.pull_id, archive.archive_id)
+        # The archive's lease too, as a publish holds it: its live chunks are announced from here.
+        recording = archive_lease(archive.archive_id)
+        if not await self.leases.take_waiting(recording, stop.set) or not self.store.start_pull(
+            pull.pull_id, archive.archive_id
+        ):
+            # Cancelled meanwhile (on any replica): its empty archive is finalized as such by the takeover watch.
+            self.leases.release(recording)
+            self.leases.release(lease, forget=True)
+            self._pulls.pop(pull.pull_id, None)
+            return
         LIVE_STREAMS.labels(source="hls").inc()
         state: PullState = "done"
         error: str | None = None
@@ -123,8 +155,13 @@ class HlsPuller:
             state, error = "failed", str(exc)
         finally:
             LIVE_STREAMS.labels(source="hls").dec()
-        self.store.set_pull_state(pull.pull_id, state, error=error)
         self._pulls.pop(pull.pull_id, None)
+        self.leases.release(recording)
+        if not self.leases.holds(lease):
+            log.warning("pull %s: another replica took it over; leaving it to that one", pull.pull_id)
+            return
+        self.store.set_pull_state(pull.pull_id, state, error=error)
+        self.leases.release(lease, forget=True)
         # Whatever was recorded is archived, also after a refusal mid-stream.
         self.finalizer.schedule(archive.archive_id)
 

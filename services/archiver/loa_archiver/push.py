@@ -1,7 +1,10 @@
 """RTMP push: the listeners, stream-key checks, and one session per publish recording into its archive.
 
-A publisher that drops has `silence_timeout_s` to reconnect (OBS does by itself) and continues the same archive;
-after that, or when the stream ends on our side (silence, a revoked key, a stop), the archive is finalized.
+A publisher that drops has `silence_timeout_s` to reconnect (OBS does by itself) and continues the same archive,
+on whichever replica the balancer sends it to; after that, or when the stream ends on our side (silence, a revoked
+key, a stop asked through any replica), the archive is finalized. A live publish holds its stream key's and its
+archive's leases (loa_archiver/leases.py): a second publish with the key is refused on every replica, and a
+publisher whose replica died is taken in by another as soon as the dead one's leases lapse.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from loa_archiver.finalizer import Finalizer
+from loa_archiver.leases import Leases, archive_lease, stream_lease
 from loa_archiver.metrics import LIVE_STREAMS, RTMP_REFUSED
 from loa_archiver.recorder import SegmentRecorder
 from loa_archiver.rtmp import FLV_HEADER, RtmpConnection, RtmpServer
@@ -85,6 +89,7 @@ class PushSessions:
         self.storage = storage
         self.store = store
         self.finalizer = finalizer
+        self.leases: Leases = finalizer.leases
         self.rtmp = RtmpServer(settings.rtmp_host, settings.rtmp_port, self.authorize_publish)
         self.rtmps: RtmpServer | None = None
         if settings.rtmps_port:
@@ -93,14 +98,10 @@ class PushSessions:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(settings.rtmps_cert_file, settings.rtmps_key_file)
             self.rtmps = RtmpServer(settings.rtmp_host, settings.rtmps_port, self.authorize_publish, tls)
-        self._live: dict[str, PushSession] = {}  # by stream key id
-        self._grace: dict[str, asyncio.Task[None]] = {}  # by archive id: waiting for a publisher to come back
+        self._live: dict[str, PushSession] = {}  # by stream key id: the publishes live on this replica
 
     async def start(self) -> None:
-        for archive in self.store.archives("recording"):
-            if archive.source == "rtmp":
-                # The publisher was cut off when we stopped; give it the usual time to reconnect.
-                self._start_grace(archive.archive_id)
+        # Archives whose publisher was cut off are waited for by the takeover watch (Archiver), on every replica.
         await self.rtmp.start()
         if self.rtmps is not None:
             await self.rtmps.start()
@@ -110,10 +111,6 @@ class PushSessions:
         await self.rtmp.stop()
         if self.rtmps is not None:
             await self.rtmps.stop()
-        tasks = list(self._grace.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
     def ready_problem(self) -> str | None:
         if not self.rtmp.listening:
@@ -133,28 +130,17 @@ class PushSessions:
             log.warning("rtmp %s: refused a publish with an unknown or revoked stream key", conn.peer)
             RTMP_REFUSED.inc()
             return None
-        if key.key_id in self._live:
+        # On any replica, one publish per key at a time; one that may be a dead replica's is waited out.
+        stream = stream_lease(key.key_id)
+        if not await self.leases.take_waiting(stream):
             log.warning("rtmp %s: refused a second publish for stream key %s", conn.peer, key.key_id)
             RTMP_REFUSED.inc()
             return None
-        archive = self.store.recording_archive_for(key.key_id)
+        archive = await self._archive_for(key)
         if archive is None:
-            archive = self.store.create_archive(
-                "rtmp",
-                key.key_id,
-                key.channel,
-                key.title,
-                key.archive_channels,
-                key.highlight_channels,
-                ward=key.ward,
-            )
-            log.info("archive %s: new RTMP archive for stream key %s", archive.archive_id, key.key_id)
-        else:
-            log.info("archive %s: publisher is back, continuing the archive", archive.archive_id)
-        self.finalizer.hold(archive.archive_id)
-        grace = self._grace.pop(archive.archive_id, None)
-        if grace is not None:
-            grace.cancel()
+            self.leases.release(stream, forget=True)
+            RTMP_REFUSED.inc()
+            return None
         recorder = SegmentRecorder(
             archive.archive_id,
             self.settings.recording_dir(archive.archive_id),
@@ -168,20 +154,45 @@ class PushSessions:
         except Exception:
             # No recorder, no publish: the publisher is refused (and retries) rather than streaming into nothing.
             log.exception("archive %s: the recorder did not start", archive.archive_id)
-            self.finalizer.release(archive.archive_id)
-            self._start_grace(archive.archive_id)
+            self.leases.release(archive_lease(archive.archive_id))
+            self.leases.release(stream, forget=True)
             return None
         session = PushSession(key, archive, recorder, conn, self.settings.silence_timeout_s, self._ended)
         self._live[key.key_id] = session
+        # Another replica took a lease over (this one stalled past it): the publish ends here.
+        self.leases.guard(stream, session.end_by_us)
+        self.leases.guard(archive_lease(archive.archive_id), session.end_by_us)
         LIVE_STREAMS.labels(source="rtmp").inc()
         return session
+
+    async def _archive_for(self, key: StreamKey) -> Archive | None:
+        """The archive the key's publish records into, its lease taken: the one still recording (a publisher
+        coming back, here or from a replica that died), else a new one. None if another replica holds it."""
+        archive = self.store.recording_archive_for(key.key_id)
+        if archive is not None and archive.stop_requested_at is None:
+            if not await self.leases.take_waiting(archive_lease(archive.archive_id)):
+                log.warning("archive %s: held by another replica; refusing the publish", archive.archive_id)
+                return None
+            found = self.store.archive(archive.archive_id)
+            if found is not None and found.state == "recording":
+                log.info("archive %s: publisher is back, continuing the archive", archive.archive_id)
+                return found
+            self.leases.release(archive_lease(archive.archive_id))  # finalized meanwhile: a new archive
+        archive = self.store.create_archive(
+            "rtmp", key.key_id, key.channel, key.title, key.archive_channels, key.highlight_channels, ward=key.ward
+        )
+        self.leases.take(archive_lease(archive.archive_id))  # new: no one else knows it yet
+        log.info("archive %s: new RTMP archive for stream key %s", archive.archive_id, key.key_id)
+        return archive
 
     async def _ended(self, session: PushSession, finished: bool) -> None:
         self._live.pop(session.key.key_id, None)
         LIVE_STREAMS.labels(source="rtmp").dec()
         await session.recorder.finish()
         archive_id = session.archive.archive_id
-        self.finalizer.release(archive_id)
+        # Lapsed from now: the silence timeout counts from here, and the publisher may come back on any replica.
+        self.leases.release(archive_lease(archive_id))
+        self.leases.release(stream_lease(session.key.key_id), forget=True)
         if finished:
             log.info("archive %s: stream ended", archive_id)
             self.finalizer.schedule(archive_id)
@@ -189,15 +200,15 @@ class PushSessions:
             log.info(
                 "archive %s: publisher dropped; waiting %.0f s for it", archive_id, self.settings.silence_timeout_s
             )
-            self._start_grace(archive_id)
 
-    def _start_grace(self, archive_id: str) -> None:
-        async def wait_then_finalize() -> None:
-            await asyncio.sleep(self.settings.silence_timeout_s)
-            self._grace.pop(archive_id, None)
-            self.finalizer.schedule(archive_id)
-
-        self._grace[archive_id] = asyncio.create_task(wait_then_finalize())
+    def check_requests(self) -> None:
+        """End the publishes whose key was revoked, or whose archive was asked to stop, through any replica."""
+        for session in list(self._live.values()):
+            key = self.store.stream_key(session.key.key_id)
+            archive = self.store.archive(session.archive.archive_id)
+            if (key is None or key.revoked_at is not None) or (archive is None or archive.stop_requested_at):
+                log.info("archive %s: stop asked (a stop or a revoked key)", session.archive.archive_id)
+                session.end_by_us()
 
     def revoke_key(self, key_id: str) -> bool:
         revoked = self.store.revoke_stream_key(key_id)

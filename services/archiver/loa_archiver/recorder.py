@@ -101,6 +101,13 @@ def _sweep(work_dir: Path, archive_id: str, storage: Storage, store: ArchiveStor
         path = work_dir / f"seg{n:05d}.ts"
         if not path.is_file():
             continue  # already stored (the file is removed only after it was recorded)
+        if store.has_segment(archive_id, n):
+            # Recorded already: this run was killed between recording it and removing the file, or (an archiver
+            # restarted on the same disk) another replica went on with the live and numbered its own segment so.
+            # The stored one counts; this one must not overwrite it.
+            log.info("archive %s: segment %d is already stored; dropping the local copy", archive_id, n)
+            path.unlink()
+            continue
         key = layout.segment_key(archive_id, n)
         storage.put_file(key, path)
         store.add_segment(archive_id, n, key, duration)

@@ -47,6 +47,10 @@ class ArchiverSettings(CommonSettings):
     scheduler_interval_s: float = 1.0
     # The ward's time zone: an archive's event_date is the day the live started there.
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Replicas (one database and one object storage shared): how long what a replica does (a publish, a pull, a
+    # finalize) stays its own without its renewal (every third of it). A replica that dies is taken over this long
+    # after; a publisher reconnecting to another replica waits up to this long to be let in.
+    lease_s: float = 10.0
     # First wait before finalizing again after a failure (Kafka or storage down); doubles up to 5 minutes.
     finalize_retry_s: float = 5.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,8 +26,10 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
+    delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -70,6 +72,10 @@ archives = Table(
     Column("ended_at", Text),
     Column("error", Text),
     Column("ward", Text, nullable=False, server_default=DEFAULT_WARD),  # its stream key's or pull's ward
+    # A stop asked through any replica's API; the replica recording into the archive sees it and ends the stream.
+    Column("stop_requested_at", Text),
+    # Live chunks announced so far (loa_archiver/live.py), so the replica that takes the archive over goes on.
+    Column("live_chunks_sent", Integer, nullable=False, server_default="0"),
 )
 segments = Table(
     "segments",
@@ -102,6 +108,16 @@ announcements = Table(
     Column("event", Text, nullable=False),
     Column("sent_at", Text),
 )
+# Which replica holds what, until when (loa_archiver/leases.py): "stream:<key id>" while a publish is live,
+# "archive:<id>" while a replica records into the archive or finalizes it, "pull:<id>" while a replica runs the pull.
+# A lease released stays as lapsed (expires_at: when), so the silence timeout counts from then.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+)
 # pulls.last_seq is not used: a pull resumes after MAX(segments.source_seq) of its archive, which is written in
 # the same statement as the segment itself.
 pulls = Table(
@@ -125,6 +141,11 @@ pulls = Table(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def lease_time(at: datetime) -> str:
+    """A lease's time as text that sorts as time on both databases (always with microseconds, always UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,15 @@ class Archive:
     ended_at: str | None
     error: str | None
     ward: str = DEFAULT_WARD
+    stop_requested_at: str | None = None
+    live_chunks_sent: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    name: str
+    holder: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -311,6 +341,8 @@ class ArchiveStore:
             ended_at=row.ended_at,
             error=row.error,
             ward=row.ward,
+            stop_requested_at=row.stop_requested_at,
+            live_chunks_sent=int(row.live_chunks_sent),
         )
 
     def create_archive(
@@ -370,6 +402,50 @@ class ArchiveStore:
             .values(state=state, error=error, ended_at=func.coalesce(archives.c.ended_at, ended))
         )
 
+    def request_stop(self, archive_id: str) -> bool:
+        """Ask the replica recording into the archive to end its stream; False if it is not recording."""
+        c = archives.c
+        statement = update(archives).where(c.archive_id == archive_id, c.state == "recording")
+        return self._exec(statement.values(stop_requested_at=_now())) > 0
+
+    def set_live_chunks_sent(self, archive_id: str, count: int) -> None:
+        self._exec(update(archives).where(archives.c.archive_id == archive_id).values(live_chunks_sent=count))
+
+    # --- leases
+    def take_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Hold `name` until now + ttl if it is free, lapsed or already ours; False if another holder has it."""
+        now = datetime.now(UTC)
+        expires = lease_time(now + timedelta(seconds=ttl_s))
+
+        def take(connection: Connection) -> bool:
+            if db.insert_ignore(connection, leases, {"name": name, "holder": holder, "expires_at": expires}):
+                return True
+            c = leases.c
+            mine_or_lapsed = or_(c.holder == holder, c.expires_at < lease_time(now))
+            statement = update(leases).where(c.name == name, mine_or_lapsed).values(holder=holder, expires_at=expires)
+            return bool(connection.execute(statement).rowcount)
+
+        return db.transaction(self._engine, take)
+
+    def renew_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Extend our lease; False if it is no longer ours (another replica took it after it lapsed)."""
+        c = leases.c
+        expires = lease_time(datetime.now(UTC) + timedelta(seconds=ttl_s))
+        return self._exec(update(leases).where(c.name == name, c.holder == holder).values(expires_at=expires)) > 0
+
+    def release_lease(self, name: str, holder: str, *, forget: bool = False) -> None:
+        """Let our lease lapse now (kept, so its end is known), or `forget` it (its thing is over)."""
+        c = leases.c
+        mine = (c.name == name) & (c.holder == holder)
+        if forget:
+            self._exec(delete(leases).where(mine))
+        else:
+            self._exec(update(leases).where(mine).values(expires_at=lease_time(datetime.now(UTC))))
+
+    def leases(self) -> dict[str, Lease]:
+        rows = self._all(select(leases))
+        return {r.name: Lease(r.name, r.holder, datetime.fromisoformat(r.expires_at)) for r in rows}
+
     # --- segments
     def add_segment(self, archive_id: str, n: int, key: str, duration_s: float, source_seq: int | None = None) -> None:
         row = {"archive_id": archive_id, "n": n, "key": key, "duration_s": duration_s, "source_seq": source_seq}
@@ -382,6 +458,10 @@ class ArchiveStore:
             Segment(int(r.n), r.key, float(r.duration_s), None if r.source_seq is None else int(r.source_seq))
             for r in rows
         ]
+
+    def has_segment(self, archive_id: str, n: int) -> bool:
+        c = segments.c
+        return bool(self._all(select(c.n).where(c.archive_id == archive_id, c.n == n)))
 
     def next_segment_number(self, archive_id: str) -> int:
         last = self._all(select(func.max(segments.c.n)).where(segments.c.archive_id == archive_id))[0][0]
@@ -502,6 +582,18 @@ class ArchiveStore:
         if state is not None:
             query = query.where(pulls.c.state == state)
         return [self._pull(r) for r in self._all(query)]
+
+    def start_pull(self, pull_id: str, archive_id: str) -> bool:
+        """Mark the pull running into `archive_id`, unless it was cancelled or has ended meanwhile."""
+        c = pulls.c
+        statement = update(pulls).where(c.pull_id == pull_id, c.state.in_(("scheduled", "running")))
+        return self._exec(statement.values(state="running", archive_id=archive_id, error=None)) > 0
+
+    def cancel_scheduled_pull(self, pull_id: str) -> bool:
+        """Cancel a pull that has not started (on any replica); False if it has."""
+        c = pulls.c
+        statement = update(pulls).where(c.pull_id == pull_id, c.state == "scheduled")
+        return self._exec(statement.values(state="cancelled")) > 0
 
     def set_pull_state(
         self, pull_id: str, state: PullState, archive_id: str | None = None, error: str | None = None
