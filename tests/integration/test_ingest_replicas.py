@@ -1,6 +1,7 @@
 """Two ingest replicas behind a round-robin proxy, as processes sharing one PostgreSQL database and one MinIO bucket
 with the shared tus spool (LOA_TUS_SPOOL=shared): an upload started on one resumes on the other after the first is
-SIGKILLed, the same file sent through both at once is one footage, and a rate limit holds across them."""
+SIGKILLed, the same file sent through both at once is one footage, a final PATCH retried on another replica while the
+first still finishes the upload is answered with that one outcome, and a rate limit holds across them."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class Replicas:
     storage: S3Storage
     bootstrap: str
     prefix: str
+    env: dict[str, str]  # what both replicas were started with: a third one joins them with it
 
     def uploader(self, path: Path, title: str) -> Sha256Uploader:
         client = tus_client.TusClient(f"{self.proxy.url}/files/", headers={"Authorization": f"Bearer {self.token}"})
@@ -94,7 +96,7 @@ def two_replicas(root: Path, kafka: KafkaBroker, postgres: PostgresServer, minio
         round_robin([_port(a), _port(b)]) as proxy,
     ):
         storage = S3Storage(bucket, minio.endpoint_url, minio.access_key, minio.secret_key, create_bucket=False)
-        yield Replicas(a, b, proxy, token, limited, storage, kafka.bootstrap, prefix)
+        yield Replicas(a, b, proxy, token, limited, storage, kafka.bootstrap, prefix, env)
 
 
 @pytest.fixture(scope="module")
@@ -182,26 +184,28 @@ def test_a_rate_limit_holds_across_replicas(replicas: Replicas) -> None:
     assert answers == [200] * BURST + [429]
 
 
-def _create(replicas: Replicas, length: int) -> str:
+def _create(replicas: Replicas, length: int, title: str = "Từng phần") -> str:
     headers = {
         "Authorization": f"Bearer {replicas.token}",
         "Tus-Resumable": "1.0.0",
         "Upload-Length": str(length),
-        "Upload-Metadata": tus_metadata(title="Từng phần"),
+        "Upload-Metadata": tus_metadata(title=title),
     }
     answer = httpx.post(f"{replicas.proxy.url}/files/", headers=headers)
     assert answer.status_code == 201, answer.text
     return answer.headers["location"].rsplit("/", 1)[1]
 
 
-def _patch(replicas: Replicas, upload_id: str, offset: int, body: bytes) -> httpx.Response:
+def _patch(replicas: Replicas, upload_id: str, offset: int, body: bytes, via: str | None = None) -> httpx.Response:
+    """PATCH through the proxy, or `via` one replica's URL."""
     headers = {
         "Authorization": f"Bearer {replicas.token}",
         "Tus-Resumable": "1.0.0",
         "Upload-Offset": str(offset),
         "Content-Type": "application/offset+octet-stream",
     }
-    return httpx.patch(f"{replicas.proxy.url}/files/{upload_id}", headers=headers, content=body, timeout=60)
+    url = f"{via or replicas.proxy.url}/files/{upload_id}"
+    return httpx.patch(url, headers=headers, content=body, timeout=60)
 
 
 def test_two_patches_of_one_range_through_both_replicas_commit_once(replicas: Replicas) -> None:
@@ -233,3 +237,49 @@ def test_a_terminated_upload_leaves_no_part(replicas: Replicas) -> None:
     assert httpx.delete(f"{replicas.proxy.url}/files/{upload_id}", headers=headers).status_code == 204
     assert replicas.storage.list(layout.tus_prefix(upload_id)) == []
     assert httpx.head(f"{replicas.proxy.url}/files/{upload_id}", headers=headers).status_code in (404, 410)
+
+
+def test_a_final_patch_retried_on_another_replica_while_the_first_finishes_gets_its_one_outcome(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    """The client's final PATCH reached replica c, which stops dead while checking the file (as a slow check would
+    hold it); the client gives up waiting and sends the final PATCH again (empty, at the final offset), which reaches
+    replica a. a must not finish the upload a second time: it waits for c's outcome and answers the same."""
+    clip = make_clip(tmp_path / "retried.mp4", width=352, height=288, duration_s=2.0)
+    data = clip.read_bytes()
+    upload_id = _create(replicas, len(data), title="Gửi lại")
+    assert _patch(replicas, upload_id, 0, data[:-1000]).status_code == 204
+    answers: dict[str, httpx.Response] = {}
+
+    def send(name: str, via: str, offset: int, body: bytes) -> threading.Thread:
+        thread = threading.Thread(target=lambda: answers.update({name: _patch(replicas, upload_id, offset, body, via)}))
+        thread.start()
+        return thread
+
+    with run_ingest(
+        tmp_path / "c", replicas.bootstrap, replicas.env, pause_at="loa_ingest.service:IngestService.accept"
+    ) as c:
+        first = send("first", c.url, len(data) - 1000, data[-1000:])
+        paused = c.root / "paused"
+        wait_until(lambda: paused.exists() or None, 60, "replica c checks the file", diagnose=c.log)
+        retried = send("retried", replicas.a.url, len(data), b"")
+        wait_until(
+            lambda: "retried" in answers or "another request is finishing it" in replicas.a.log() or None,
+            30,
+            "replica a answers the retry or waits for c",
+            diagnose=replicas.logs,
+        )
+        (c.root / "paused.resume").touch()
+        first.join(60)
+        retried.join(60)
+
+    assert answers["first"].status_code == 204, answers["first"].text
+    assert answers["retried"].status_code == 204, answers["retried"].text
+    footage_id = answers["first"].headers["loa-footage-id"]
+    assert answers["retried"].headers["loa-footage-id"] == footage_id
+    # Neither answer takes this upload for a copy of another: it was checked and recorded once, by c.
+    assert answers["first"].headers["loa-duplicate"] == answers["retried"].headers["loa-duplicate"] == "false"
+    assert [e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)] == [footage_id]
+    status = httpx.get(f"{replicas.proxy.url}/files/{upload_id}", headers={"Authorization": f"Bearer {replicas.token}"})
+    assert (status.json()["state"], status.json()["duplicate"]) == ("accepted", False)
+    assert replicas.storage.list(layout.tus_prefix(upload_id)) == []

@@ -305,6 +305,37 @@ def test_two_replicas_racing_on_one_range_commit_it_once(database_url: str, stat
         replica.close()
 
 
+def test_one_request_at_a_time_finishes_an_upload_and_a_lapsed_claim_is_taken_over(
+    database_url: str, state: IngestState
+) -> None:
+    store = state.uploads
+    store.create(an_upload("u", expires_at=100.0))
+    assert not store.claim_finish("u", "first", now=50.0, until=110.0), "not all bytes are in"
+    store.set_offset("u", 1000, 100.0, "received")
+    assert store.claim_finish("u", "first", now=50.0, until=110.0)
+    assert not store.claim_finish("u", "second", now=60.0, until=120.0), "claimed"
+    assert store.expired_ids(now=105.0) == [], "past its expiry, but being finished"
+    assert not store.finish("u", "terminated", unclaimed_at=60.0), "no termination while it is being finished"
+    assert store.renew_claim("u", "first", until=130.0)
+    assert not store.claim_finish("u", "second", now=120.0, until=180.0), "renewed"
+    # The first request's replica died: once its claim lapsed, another takes it over, and the first cannot renew.
+    assert store.claim_finish("u", "second", now=131.0, until=191.0)
+    assert not store.renew_claim("u", "first", until=200.0)
+    store.release_claim("u", "first")  # the first's is gone already: the second's stays
+    assert not store.claim_finish("u", "third", now=140.0, until=200.0)
+    assert store.finish("u", "accepted", footage_id="f" * 32)
+    assert not store.finish("u", "accepted", footage_id="g" * 32), "the first outcome recorded stays"
+    assert not store.claim_finish("u", "third", now=500.0, until=560.0), "nothing left to finish"
+    done = store.get("u")
+    assert done is not None and (done.state, done.footage_id) == ("accepted", "f" * 32)
+    # A retryable failure gives its claim up: the next request claims at once.
+    store.create(an_upload("v", expires_at=100.0))
+    store.set_offset("v", 1000, 100.0, "received")
+    assert store.claim_finish("v", "first", now=50.0, until=110.0)
+    store.release_claim("v", "first")
+    assert store.claim_finish("v", "second", now=51.0, until=111.0)
+
+
 def test_a_rate_limit_in_the_shared_database_counts_every_replica(postgres_server: PostgresServer) -> None:
     url = postgres_server.new_database()
     one, two = open_state(url, None), open_state(url, None)

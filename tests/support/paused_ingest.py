@@ -3,9 +3,9 @@
     python tests/support/paused_ingest.py loa_ingest.catalog:Catalog.mark_announced /tmp/paused
 
 Everything runs as in `python -m loa_ingest` until the named function is first called; then the marker file is
-written and the calling thread (the event loop, for ingest's steps) blocks for ever, so the process does nothing
-more until the test SIGKILLs it. Ingest itself has no hook for this: the point is patched here, in the test's
-own launcher.
+written and the calling thread (the event loop, for ingest's steps) blocks, so the process does nothing more until
+the test SIGKILLs it, or creates the file `<marker>.resume` to let the call go on. Ingest itself has no hook for
+this: the point is patched here, in the test's own launcher.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ def pause_at(point: str, marker: Path) -> None:
         owner = getattr(owner, name)
     original = getattr(owner, function_name)
 
+    resume = marker.with_name(f"{marker.name}.resume")
+
     @functools.wraps(original)
     def paused(*args: object, **kwargs: object) -> object:
         marker.write_text(point)
-        while True:
-            time.sleep(3600)
+        while not resume.exists():
+            time.sleep(0.05)
+        return original(*args, **kwargs)
 
     setattr(owner, function_name, paused)
 

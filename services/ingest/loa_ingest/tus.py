@@ -9,6 +9,12 @@ With LOA_TUS_SPOOL=shared the bytes go to object storage instead, one part per P
 upload (loa_ingest/tus_parts.py).
 The final PATCH answers 204 with `Loa-Footage-Id`, or 422 with the reason when the file is refused (with
 `Loa-Footage-Id` too when the file already is footage and was sent with other details: see duplicates.py).
+
+Replicas: what two requests for one upload could race on is decided by a conditional update of the upload's row
+(loa_ingest/uploads.py), never by this process's locks, which only spare a request in this process a needless
+conflict. Of two PATCHes of one range only one commits its bytes; the finish (assemble, check, store, announce) is
+claimed by one request, and any other request for the upload meanwhile (a client whose final PATCH timed out,
+retrying on another replica) waits for its outcome and answers the same.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from loa_core.hashing import sha256_file
 from loa_ingest.duplicates import AlreadyUploaded
 from loa_ingest.service import IngestService
 from loa_ingest.tus_parts import SharedParts
-from loa_ingest.uploads import GONE_STATES, Upload, UploadState, UploadStore
+from loa_ingest.uploads import GONE_STATES, OPEN_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,13 @@ MAX_METADATA_HEADER = 16 * 1024
 # so larger blocks are faster (4 MiB: ~2.5x fewer samples in the hand-off than 1 MiB), but the first and the last
 # block of each PATCH do not overlap with the network; memory stays bounded at two blocks per upload in flight.
 WRITE_BLOCK = 4 * 1024 * 1024
+# The claim on finishing an upload lasts this long unless renewed; it is renewed every third of it while the finish
+# runs, so it only lapses when its replica died (or stalled that long), and then another request takes it over.
+FINISH_LEASE_S = 60.0
+# How long a request waits for another's finish before answering 423 (tus clients retry a 423), and how often it
+# looks at the row meanwhile. The same wait as for this process's lock on the upload.
+FINISH_WAIT_S = 15.0
+FINISH_POLL_S = 0.2
 
 
 class TusError(Exception):
@@ -277,15 +290,16 @@ class TusUploads:
     def _lock(self, upload_id: str) -> asyncio.Lock:
         return self._locks.setdefault(upload_id, asyncio.Lock())
 
-    async def _live(self, upload_id: str, caller: Caller) -> Upload:
-        """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily)."""
+    async def _live(self, upload_id: str, caller: Caller, *, rejected_too: bool = False) -> Upload:
+        """The upload, if it exists, is visible to this token, and has not expired (expiring it lazily).
+        `rejected_too`: a refused upload too (a PATCH answers its refusal again)."""
         upload = self.store.get(upload_id)
         if upload is None or not visible(upload, caller):
             raise TusError(404, "No such upload. / Không tìm thấy lượt tải lên.")
-        if upload.state in ("receiving", "received") and upload.expires_at < self.clock():
+        if upload.state in OPEN_STATES and upload.expires_at < self.clock():
             await self.expire(upload.id)
-            upload = replace(upload, state="expired")
-        if upload.state in GONE_STATES:
+            upload = self.store.get(upload_id) or replace(upload, state="expired")
+        if upload.state in GONE_STATES and not (rejected_too and upload.state == "rejected"):
             reason = upload.reason or "The upload is gone."
             raise TusError(410, f"{reason} / Lượt tải lên không còn ({upload.state}).")
         if upload.state in ("receiving", "received") and self.shared is None:
@@ -305,9 +319,13 @@ class TusUploads:
                 upload = replace(upload, offset=on_disk, state="receiving")
         return upload
 
-    async def expire(self, upload_id: str) -> None:
-        self.store.finish(upload_id, "expired", reason="The upload expired before it was finished.")
+    async def expire(self, upload_id: str) -> bool:
+        """Expire the upload unless it ended or a request is finishing it meanwhile; True if it was expired."""
+        reason = "The upload expired before it was finished."
+        if not self.store.finish(upload_id, "expired", reason=reason, unclaimed_at=self.clock()):
+            return False
         await self._forget(upload_id)
+        return True
 
     async def _forget(self, upload_id: str) -> None:
         """An upload ended (expired, terminated, refused, accepted): drop what this process (and the shared spool)
@@ -319,13 +337,12 @@ class TusUploads:
 
     async def expire_due(self) -> int:
         """Drop every unfinished upload past its Upload-Expires; called periodically by the bootstrap."""
-        ids = self.store.expired_ids(self.clock())
-        for upload_id in ids:
-            lock = self._lock(upload_id)
-            if lock.locked():
-                continue  # being written to right now: its PATCH renews the expiry
-            await self.expire(upload_id)
-        return len(ids)
+        expired = 0
+        for upload_id in self.store.expired_ids(self.clock()):
+            if self._lock(upload_id).locked():
+                continue  # being written to right now, in this process: its PATCH renews the expiry
+            expired += await self.expire(upload_id)
+        return expired
 
     # -- protocol --------------------------------------------------------------------------------------------
 
@@ -401,7 +418,7 @@ class TusUploads:
             raise TusError(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}. / Sai kiểu nội dung (Content-Type).")
         if request.headers.get("upload-offset") is None:
             raise TusError(400, "Upload-Offset is required. / Cần header Upload-Offset.")
-        upload = await self._live(upload_id, caller)
+        upload = await self._live(upload_id, caller, rejected_too=True)
         return await self._patch(upload, request, status_on_success=204, extra_headers={})
 
     async def _patch(
@@ -419,10 +436,8 @@ class TusUploads:
             raise TusError(423, "The upload is busy with another request. / Đang bận, thử lại sau.") from exc
         try:
             upload = self.store.get(upload.id) or upload  # re-read: the previous PATCH may have moved it on
-            if upload.state in GONE_STATES:
-                raise TusError(410, "The upload is gone. / Lượt tải lên không còn.")
-            if upload.state == "accepted":
-                return self._done_response(upload, status_on_success, extra_headers)
+            if upload.state not in OPEN_STATES:
+                return self._done_response(self._outcome(upload), status_on_success, extra_headers)
             if offset != upload.offset:
                 raise TusError(
                     409,
@@ -444,7 +459,7 @@ class TusUploads:
                 new_offset, state, now = upload.offset, upload.state, self.clock()
             upload = replace(upload, offset=new_offset, expires_at=now + self.expiry_s, state=state)
             if state == "received":
-                upload = await self._finish(upload)
+                upload = await self._finish_once(upload)
                 return self._done_response(upload, status_on_success, extra_headers)
             return Response(
                 status_code=status_on_success,
@@ -552,8 +567,67 @@ class TusUploads:
                 return None
         return digest
 
+    def _outcome(self, upload: Upload) -> Upload:
+        """The upload as it ended: accepted (returned), or the refusal to answer again."""
+        if upload.state == "accepted":
+            return upload
+        if upload.state == "rejected":
+            # The same answer as the request that refused it gave (see _finish).
+            headers = {"Loa-Footage-Id": upload.footage_id} if upload.footage_id else {}
+            raise TusError(422, upload.reason or "The file was refused. / Tệp bị từ chối.", headers)
+        raise TusError(410, f"{upload.reason or 'The upload is gone.'} / Lượt tải lên không còn ({upload.state}).")
+
+    async def _finish_once(self, upload: Upload) -> Upload:
+        """Finish the received upload, if this request claims it; else wait for the request that did, and answer
+        as it did. However many requests (on however many replicas) reach this, the upload is assembled, checked
+        and announced once, and each of them gets the one outcome."""
+        deadline = time.monotonic() + FINISH_WAIT_S
+        waiting = False
+        while True:
+            claim = new_id()
+            now = self.clock()
+            if self.store.claim_finish(upload.id, claim, now, now + FINISH_LEASE_S):
+                return await self._finish_claimed(upload, claim)
+            current = self.store.get(upload.id)
+            if current is None or current.state not in OPEN_STATES:
+                return self._outcome(current or replace(upload, state="terminated"))
+            if current.state == "receiving":  # the local spool was found short (see _live): bytes are missing
+                raise TusError(409, "Bytes are missing; send HEAD and resume. / Thiếu dữ liệu, hãy hỏi lại vị trí.")
+            if not waiting:
+                log.info("tus upload %s: another request is finishing it; waiting for its outcome", upload.id)
+                waiting = True
+            if time.monotonic() >= deadline:
+                raise TusError(
+                    423,
+                    "The upload is complete and still being checked; send an empty PATCH at the final offset again."
+                    " / Tệp đã nhận đủ và đang được kiểm tra; hãy thử lại sau.",
+                    {"Retry-After": "5"},
+                )
+            await asyncio.sleep(FINISH_POLL_S)
+
+    async def _finish_claimed(self, upload: Upload, claim: str) -> Upload:
+        """Finish under `claim`, renewed while the finish runs, and given up when it ends: by then the outcome is
+        recorded (which clears the claim), or the finish failed in a way worth retrying and the next request claims."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(FINISH_LEASE_S / 3)
+                try:
+                    if not self.store.renew_claim(upload.id, claim, self.clock() + FINISH_LEASE_S):
+                        log.warning("tus upload %s: its claim lapsed and was taken over", upload.id)
+                        return
+                except Exception:
+                    log.exception("tus upload %s: its claim could not be renewed", upload.id)
+
+        renewing = asyncio.create_task(renew())
+        try:
+            return await self._finish(upload)
+        finally:
+            renewing.cancel()
+            self.store.release_claim(upload.id, claim)
+
     async def _finish(self, upload: Upload) -> Upload:
-        """All bytes are in: validate, store and announce, or refuse and drop the bytes."""
+        """All bytes are in: validate, store and announce, or refuse and drop the bytes. Only under a claim."""
         assembled: Path | None = None
         try:
             if self.shared is None:
@@ -588,7 +662,11 @@ class TusUploads:
         finally:
             if assembled is not None:  # the shared spool's copy (gone if local storage took it by rename)
                 assembled.unlink(missing_ok=True)
-        self.store.finish(upload.id, "accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
+        if not self.store.finish(upload.id, "accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate):
+            # This claim had lapsed and another request finished the upload first: its outcome is the upload's.
+            ended = self.store.get(upload.id)
+            assert ended is not None
+            return self._outcome(ended)
         await self._forget(upload.id)
         return replace(upload, state="accepted", footage_id=accepted.footage_id, duplicate=accepted.duplicate)
 
@@ -611,7 +689,15 @@ class TusUploads:
         if upload.state == "accepted":
             raise TusError(409, "The upload is finished and accepted; it cannot be terminated. / Đã hoàn tất.")
         async with self._lock(upload.id):
-            self.store.finish(upload.id, "terminated", reason="The upload was terminated by the client.")
+            reason = "The upload was terminated by the client."
+            ended = self.store.finish(upload.id, "terminated", reason=reason, unclaimed_at=self.clock())
+        if not ended:  # it ended meanwhile, or a request (on any replica) is finishing it
+            current = self.store.get(upload.id)
+            if current is not None and current.state in GONE_STATES:
+                raise TusError(410, "The upload is gone. / Lượt tải lên không còn.")
+            raise TusError(
+                409, "The upload is complete and being accepted; it cannot be terminated. / Đã nhận đủ, không thể hủy."
+            )
         await self._forget(upload.id)
         return Response(status_code=204, headers=self.base_headers())
 
