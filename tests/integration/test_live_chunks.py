@@ -14,10 +14,11 @@ import pytest
 
 from loa_core.channels import Channel
 from loa_core.contracts import LiveChunk, layout
+from loa_core.fingerprint import fingerprint_file
 from loa_core.media import FFMPEG
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
-from loa_transcode.live import concat_list, encode_live_chunk
+from loa_transcode.live import concat_list, encode_live_chunk, joined_fingerprint
 from loa_transcode.pipeline import JobContext, transcode
 from tests.support.archiver import Publisher, archiver_process, livestream_events
 from tests.support.kafka import read_topic
@@ -97,6 +98,14 @@ def test_a_live_is_encoded_while_it_goes_on_and_its_cuts_are_the_chunks_joined(
             assert abs(float(video_stream(path)["duration"]) - archive.media.duration_s) <= 1 / 25 + 1e-3
             integrated, peak = ebur128(path)
             assert abs(integrated - -14.0) <= 1.0 and peak <= -1.0, (integrated, peak)
+        # Each cut's fingerprint was made from its chunks' during the live, and is the whole cut's.
+        for rendition in ready.renditions:
+            from_chunks = joined_fingerprint(results, rendition.profile)
+            assert from_chunks is not None and rendition.fingerprint == from_chunks
+            cut = cuts[rendition.profile]
+            assert cut is not None
+            whole = asyncio.run(fingerprint_file(cut))
+            assert from_chunks == whole.to_text()
         assert {i.kind for i in ready.images} >= {"thumbnail", "cover", "thumbnail-1"}
         # The job cleared the chunks from staging once the cuts were in place.
         assert storage.list(layout.staging_prefix(archive.footage_id)) == []

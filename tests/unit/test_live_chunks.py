@@ -3,19 +3,23 @@ candidates' times, the video-only command."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from loa_archiver.live import chunk_event_id, live_groups
 from loa_archiver.store import Segment
 from loa_core.contracts import LiveChunkResult
+from loa_core.fingerprint import Fingerprint, FramePrints
 from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
 from loa_transcode.live import (
     LIMIT_DBFS,
     STILL_EVERY_S,
     candidate_times,
     gain_filter,
+    joined_fingerprint,
     live_problem,
     parse_ebur128,
     shared_outputs,
@@ -131,3 +135,34 @@ def test_a_chunks_command_writes_video_only_cuts_and_its_sound_nowhere() -> None
     for out in job.outputs:
         before = args[: args.index(f"file:{out.path}")]
         assert before[len(before) - before[::-1].index("-map") :][0].startswith("[v")
+
+
+def _printed(frames: int, hashes: list[int]) -> LiveChunkResult:
+    every = np.array(hashes, dtype=np.uint64)
+    text = FramePrints(full=every, center=every, rate=Fraction(30)).to_text()
+    return LiveChunkResult(
+        start_s=0.0,
+        duration_s=frames / 30,
+        files={"youtube": "youtube.mp4"},
+        frames={"youtube.mp4": frames},
+        frame_prints={"youtube.mp4": text},
+    )
+
+
+def test_a_cuts_fingerprint_is_the_samples_of_its_chunks_frames_where_each_chunk_starts() -> None:
+    # 30 fps sampled at 2: sample n shows frame 15 n + 7 (the last whose time rounds to n or before).
+    results = [_printed(10, list(range(1, 11))), _printed(20, list(range(11, 31))), _printed(5, [31, 32, 33, 34, 35])]
+    joined = joined_fingerprint(results, "youtube")
+    assert joined is not None
+    # Frames 7, 22 (the second chunk's 13th) and 37 (none: the cut has 35); the second chunk counted from frame 10.
+    assert Fingerprint.from_text(joined).full.tolist() == [8, 23]
+    # A chunk from before its frames were hashed: the whole cut is fingerprinted instead.
+    assert joined_fingerprint([results[0], results[1].model_copy(update={"frame_prints": {}})], "youtube") is None
+
+
+def test_a_frame_is_sampled_once_per_sample_it_covers() -> None:
+    # At 1 fps every frame covers two samples of 2 fps: each is shown twice (the fps filter duplicates).
+    part = FramePrints(
+        full=np.array([5, 6], dtype=np.uint64), center=np.array([5, 6], dtype=np.uint64), rate=Fraction(1)
+    )
+    assert part.sampled(0).full.tolist() == [5, 5, 6, 6]

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterable
+import itertools
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -116,19 +119,24 @@ def _unb64(text: str) -> Hashes:
 # --- From a file ---------------------------------------------------------------------------------------------------
 
 
-def decode_args(path: Path, fps: float = FPS) -> list[str]:
+def decode_args(path: Path, fps: float | None = FPS) -> list[str]:
     """ffmpeg's arguments (after the program name) writing, for each sampled frame, the whole frame and its centre
-    9:16 crop side by side, each squashed to FRAME_PIXELS square in gray: raw bytes on stdout (pure)."""
+    9:16 crop side by side, each squashed to FRAME_PIXELS square in gray: raw bytes on stdout (pure).
+
+    fps None: every frame, as the file has them (`frame_prints`)."""
     side = FRAME_PIXELS
+    rate = "" if fps is None else f"fps={fps:g},"
     graph = (
-        f"[0:v:0]fps={fps:g},format=gray,split=2[a][b];"
+        f"[0:v:0]{rate}format=gray,split=2[a][b];"
         f"[a]scale={side}:{side}:flags=area[f];"
         # The centre 9:16 of a landscape frame; a frame already 9:16 or narrower is kept whole.
         f"[b]crop=w='min(iw,ih*9/16)':h='min(ih,iw*16/9)',scale={side}:{side}:flags=area[c];"
         "[f][c]hstack=inputs=2[out]"
     )
+    # passthrough: each frame once, as decoded (no frame dropped or doubled to a rate).
+    every = ["-fps_mode", "passthrough"] if fps is None else []
     # "file:" stops ffmpeg from reading a name like "concat:..." as a protocol.
-    return ["-i", f"file:{path}", "-filter_complex", graph, "-map", "[out]", "-f", "rawvideo", "pipe:1"]
+    return ["-i", f"file:{path}", "-filter_complex", graph, "-map", "[out]", *every, "-f", "rawvideo", "pipe:1"]
 
 
 def frame_hash(frame: npt.NDArray[np.uint8]) -> int:
@@ -157,6 +165,65 @@ async def fingerprint_file(path: Path, *, timeout_s: float | None = None) -> Fin
     raw = await media.ffmpeg_stdout(decode_args(path), timeout_s)
     full, center = await asyncio.to_thread(frame_hashes, raw)
     return Fingerprint(full=full, center=None if np.array_equal(full, center) else center)
+
+
+# --- From parts (a live's chunks) ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FramePrints:
+    """The hashes of every frame of a part of a video at its constant frame `rate`: the part's share of the whole's
+    fingerprint, whichever of the whole's frames it turns out to start at (`sampled`). A live chunk's cut is
+    fingerprinted so as it is encoded, before the frames of the chunks before it are known."""
+
+    full: Hashes
+    center: Hashes
+    rate: Fraction
+
+    def to_text(self) -> str:
+        """`ff1:<rate>:<full>:<center>`, each a base64 of big-endian 64-bit hashes."""
+        return f"{FRAMES_VERSION}:{self.rate}:{_b64(self.full)}:{_b64(self.center)}"
+
+    @classmethod
+    def from_text(cls, text: str) -> FramePrints:
+        parts = text.split(":")
+        if len(parts) != 4 or parts[0] != FRAMES_VERSION:
+            raise ValueError(f"not {FRAMES_VERSION} frame hashes")
+        return cls(full=_unb64(parts[2]), center=_unb64(parts[3]), rate=Fraction(parts[1]))
+
+    def sampled(self, first_frame: int, fps: float = FPS) -> Fingerprint:
+        """The whole's samples that show this part's frames, when the part starts at frame `first_frame` of the
+        whole (pure). ffmpeg's fps filter (decode_args) gives sample n the last frame whose time, rounded to the
+        nearest sample (halves up), is at most n: frame k, at k / rate, is shown by the samples from
+        round(k / rate * fps) to just before round((k + 1) / rate * fps), and by none when those are equal."""
+        step = Fraction(fps) / self.rate
+        edges = [math.floor((first_frame + j) * step + Fraction(1, 2)) for j in range(len(self.full) + 1)]
+        shown = np.array([b - a for a, b in itertools.pairwise(edges)], dtype=np.int64)
+        full, center = np.repeat(self.full, shown), np.repeat(self.center, shown)
+        return Fingerprint(full=full, center=None if np.array_equal(full, center) else center, fps=fps)
+
+
+FRAMES_VERSION = "ff1"
+
+
+async def frame_prints(path: Path, rate: Fraction, *, timeout_s: float | None = None) -> FramePrints:
+    """Every frame of `path` (a constant `rate`) hashed as `fingerprint_file` hashes its samples. Raises
+    MediaError."""
+    raw = await media.ffmpeg_stdout(decode_args(path, fps=None), timeout_s)
+    full, center = await asyncio.to_thread(frame_hashes, raw)
+    return FramePrints(full=full, center=center, rate=rate)
+
+
+def concatenate(parts: Sequence[Fingerprint]) -> Fingerprint:
+    """The fingerprint of a video made of parts end to end, from theirs (`FramePrints.sampled`) (pure)."""
+    if not parts:
+        raise ValueError("no parts to join")
+    fps = parts[0].fps
+    if any(p.fps != fps for p in parts):
+        raise ValueError("parts sampled at different rates cannot be joined")
+    full = np.concatenate([p.full for p in parts])
+    center = np.concatenate([p.full if p.center is None else p.center for p in parts])
+    return Fingerprint(full=full, center=None if np.array_equal(full, center) else center, fps=fps)
 
 
 # --- Matching (pure) -----------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 from loa_core.contracts import (
@@ -34,6 +35,7 @@ from loa_core.contracts import (
     LiveChunkResult,
     layout,
 )
+from loa_core.fingerprint import FramePrints, concatenate, frame_prints
 from loa_core.media import MediaError, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -125,6 +127,23 @@ def parse_ebur128(stderr: str) -> Loudness | None:
         input_thresh=float(m["thresh"]) if m["thresh"] != "-inf" else -70.0,
         target_offset=0.0,
     )
+
+
+def joined_fingerprint(results: Sequence[LiveChunkResult], cut: str) -> str | None:
+    """The cut's fingerprint from its chunks' frame hashes (pure): each chunk's samples once the frames before it
+    are counted, end to end, which is exactly the whole cut's (frame-exact chunks at a constant rate); None when a
+    chunk has none (from before they were made) or not one per frame, and the cut is then fingerprinted whole."""
+    parts = []
+    first = 0
+    for r in results:
+        file = r.files[cut]
+        text = r.frame_prints.get(file)
+        every = FramePrints.from_text(text) if text is not None else None
+        if every is None or len(every.full) != r.frames[file]:
+            return None  # none, or not one hash per frame the file holds
+        parts.append(every.sampled(first))
+        first += r.frames[file]
+    return concatenate(parts).to_text() if parts else None
 
 
 def candidate_times(results: Sequence[LiveChunkResult]) -> list[float]:
@@ -247,11 +266,18 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     except MediaError as exc:
         return failed(f"ffmpeg could not encode the chunk: {exc}")
     frames: dict[str, int] = {}
+    prints: dict[str, str] = {}
     for out in job.outputs:
         video = (await _probe(out.path, out.path.name)).video
         if video is None or not video.nb_frames:
             return failed(f"{out.path.name}: no frames")
         frames[out.path.name] = video.nb_frames
+        # The cut's fingerprint over this chunk, made now rather than from the whole cut once the live has ended.
+        rate = Fraction(video.r_frame_rate).limit_denominator(1001)
+        try:
+            prints[out.path.name] = (await frame_prints(out.path, rate)).to_text()
+        except MediaError as exc:
+            return failed(f"could not fingerprint {out.path.name}: {exc}")
         await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, out.path.name), out.path)
     raw = candidates.path.read_bytes() if candidates.path.exists() else b""
     count = len(raw) // (candidates.width * candidates.height)
@@ -260,7 +286,12 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     files = {name: o.path.name for name, o in encoded.items()}
     log.info("live chunk %s/%d: encoded %s (%.1f s)", chunk.footage_id, chunk.index, sorted(files), chunk.duration_s)
     return LiveChunkResult(
-        start_s=chunk.start_s, duration_s=chunk.duration_s, files=files, frames=frames, candidates=count
+        start_s=chunk.start_s,
+        duration_s=chunk.duration_s,
+        files=files,
+        frames=frames,
+        candidates=count,
+        frame_prints=prints,
     )
 
 
@@ -275,6 +306,7 @@ class Joined:
     loudness: Loudness | None
     loud: bool
     times: list[float]
+    fingerprints: dict[Path, str] = field(default_factory=dict)  # by output file, where the chunks' make the cut's
 
 
 async def _wait_results(event: FootageUploaded, storage: Storage, count: int) -> list[LiveChunkResult] | None:
@@ -320,6 +352,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         return fetched[key]
 
     videos: dict[Path, list[str]] = {}
+    prints: dict[Path, str] = {}
     for out in job.outputs:
         if out.copy_video:
             videos[out.path] = ["-i", f"file:{job.source}"]
@@ -328,6 +361,11 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         if any(out.target.name not in r.files for _, r in needed):
             log.info("footage %s: a live chunk lacks the %s cut; single run", event.footage_id, out.target.name)
             return None
+        # A cut shorter than the archive ends inside a chunk: fingerprinted whole.
+        if out.target.duration_s >= job.total_s and (
+            joined := joined_fingerprint([r for _, r in needed], out.target.name)
+        ):
+            prints[out.path] = joined
         listing = chunks / f"{out.target.name}.txt"
         listing.write_text(concat_list([await fetch(i, r.files[out.target.name]) for i, r in needed]), "utf-8")
         videos[out.path] = _concat_input(listing)
@@ -350,7 +388,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
                 if r.candidates:
                     raw.write((await fetch(i, LIVE_CANDIDATES)).read_bytes())
     measured = await _loudness(next(iter(sound.values()))) if job.info.has_audio else None
-    return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results))
+    return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results), fingerprints=prints)
 
 
 async def _run(args: list[str], what: str) -> str:

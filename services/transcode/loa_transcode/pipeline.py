@@ -243,7 +243,9 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
                 await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
-        prints = {o.path: await _fingerprint(o.path) for o in job.outputs}
+        # A live's cuts joined from chunks have their fingerprints from the chunks' (live.joined_fingerprint).
+        made = joined.fingerprints if joined else {}
+        prints = {o.path: made.get(o.path) or await _fingerprint(o.path) for o in job.outputs}
         # A live's join made one sound for every cut, measured once.
         loud, measured = (joined.loud, joined.loudness) if joined else (loudness is not None, _MEASURE)
         renditions = [

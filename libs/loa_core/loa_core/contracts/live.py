@@ -54,6 +54,9 @@ class LiveChunkResult(Contract):
     # The frames of each file, and how many thumbnail candidates the chunk has (one every few seconds).
     frames: dict[str, int] = Field(default_factory=dict)
     candidates: int = Field(default=0, ge=0)
+    # Each file's frames hashed as the fingerprint hashes its samples (loa_core.fingerprint.FramePrints as text):
+    # the join takes from them the cut's fingerprint, once it knows where the chunk starts in the cut.
+    frame_prints: dict[str, str] = Field(default_factory=dict)
     # Why the chunk could not be made: the archive then takes the single run.
     error: str | None = None
 

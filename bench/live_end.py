@@ -1,0 +1,226 @@
+"""The work left when a live ends, step by step, in CPU-seconds and wall: what grows with the live's length?
+
+Run: .cache/venv/bin/python bench/live_end.py prepare DIR [--minutes 2] [--size 1280x720] [--chunk-s 12]
+     .cache/venv/bin/python bench/live_end.py end DIR [--steps]
+
+`prepare` (untimed) makes what the archiver and the transcode workers have when a live ends: a live as the push in
+bench/live_to_published.py sends it (testsrc2 with a tone, 30 fps, H.264 3 Mb/s with a keyframe every 2 s, AAC),
+cut into 4 s MPEG-TS segments by the recorder's own ffmpeg arguments, stored (LocalStorage) as the recorder stores
+them, grouped into live chunks by the archiver's own rule, and every chunk but the last encoded by
+`encode_live_chunk` for one channel with the YouTube profile (the cuts' own settings), as the workers do while
+the live goes on.
+
+`end` copies DIR (hard links) and times, with the code it imports, what runs once the stream has ended:
+- the archiver: its segments fetched, assembled by stream copy, probed, hashed and stored (finalize.assemble and
+  the steps of Finalizer._store_media);
+- a worker: the last chunk (`encode_live_chunk`), in parallel with the above in the real system;
+- transcode: the archive's job (`pipeline.transcode`), which joins the chunks, makes the sound, fingerprints, checks,
+  makes the stills and stores the cuts.
+CPU-seconds are this process's and its ffmpeg children's (getrusage), which a loaded machine distorts least.
+`--steps` also times, on the files made, the whole-length steps one by one (each is a separate pass here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from loa_archiver.finalize import assemble  # noqa: E402
+from loa_archiver.live import live_groups  # noqa: E402
+from loa_archiver.recorder import recorder_args  # noqa: E402
+from loa_archiver.store import Segment  # noqa: E402
+from loa_core.channels import Channel  # noqa: E402
+from loa_core.contracts import FootageMetadata, FootageUploaded, LiveChunk, LiveSegment, SourceMedia, layout  # noqa: E402
+from loa_core.fingerprint import fingerprint_file  # noqa: E402
+from loa_core.hashing import sha256_file  # noqa: E402
+from loa_core.media import FFMPEG, probe, run_ffmpeg  # noqa: E402
+from loa_core.storage import LocalStorage  # noqa: E402
+from loa_transcode.graph import EncodeOptions  # noqa: E402
+from loa_transcode.live import encode_live_chunk  # noqa: E402
+from loa_transcode.pipeline import JobContext, transcode  # noqa: E402
+
+ARCHIVE = "b" * 32
+FOOTAGE = "f" * 32
+CHANNEL = Channel(name="ward-youtube", platform="local", profiles=("youtube",))
+T = TypeVar("T")
+
+
+def cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(what: str, step: Callable[[], Awaitable[T]], figures: dict[str, tuple[float, float]]) -> T:
+    cpu, wall = cpu_s(), time.monotonic()
+    result = asyncio.run(step())  # type: ignore[arg-type]
+    figures[what] = (cpu_s() - cpu, time.monotonic() - wall)
+    print(f"  {what:34s} {figures[what][0]:8.1f} CPU-s {figures[what][1]:8.1f} s wall", flush=True)
+    return result
+
+
+def context(root: Path) -> JobContext:
+    return JobContext(
+        storage=LocalStorage(root / "storage"),
+        channels={CHANNEL.name: CHANNEL},
+        options=EncodeOptions(threads=2),
+        workdir_root=root / "work",
+    )
+
+
+def chunks(root: Path) -> list[LiveChunk]:
+    segments = [Segment(**s) for s in json.loads((root / "segments.json").read_text())]
+    groups = live_groups(segments, float((root / "chunk_s").read_text()), ended=True)
+    made, start = [], 0.0
+    for index, group in enumerate(groups):
+        made.append(
+            LiveChunk(
+                event_id=f"{index:032x}",
+                footage_id=FOOTAGE,
+                archive_id=ARCHIVE,
+                index=index,
+                start_s=round(start, 6),
+                segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
+                channels=(CHANNEL.name,),
+            )
+        )
+        start += sum(s.duration_s for s in group)
+    return made
+
+
+def prepare(root: Path, minutes: float, size: str, chunk_s: float) -> None:
+    root.mkdir(parents=True)
+    flv = root / "live.flv"
+    subprocess.run(
+        [FFMPEG, "-hide_banner", "-loglevel", "error",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", f"{minutes * 60:g}",
+         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-b:v", "3M", "-g", "60",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(flv)],
+        check=True,
+    )  # fmt: skip
+    rec = root / "rec"
+    rec.mkdir()
+    with flv.open("rb") as stdin:
+        subprocess.run([FFMPEG, *recorder_args(rec, "bench", 4.0, 1)], stdin=stdin, check=True)
+    flv.unlink()
+    storage = LocalStorage(root / "storage")
+    segments = []
+    for line in (rec / "list-bench.csv").read_text().splitlines():
+        name, start, end = line.split(",")
+        n = int(name[3:8])
+        key = layout.segment_key(ARCHIVE, n)
+        storage.put_file(key, rec / name)
+        segments.append({"n": n, "key": key, "duration_s": float(end) - float(start), "source_seq": None})
+    shutil.rmtree(rec)
+    (root / "segments.json").write_text(json.dumps(segments))
+    (root / "chunk_s").write_text(f"{chunk_s:g}")
+    ctx = context(root)
+    every = chunks(root)
+    print(f"{len(segments)} segments, {len(every)} chunks; encoding all but the last (as during the live)", flush=True)
+    for chunk in every[:-1]:
+        result = asyncio.run(encode_live_chunk(chunk, ctx))
+        assert result.error is None, result.error
+
+
+async def _archive(root: Path, ctx: JobContext) -> SourceMedia:
+    """What Finalizer._assemble_and_store does with the segments once the live ended."""
+    storage = ctx.storage
+    segments = [Segment(**s) for s in json.loads((root / "segments.json").read_text())]
+    work = root / "archiver"
+    work.mkdir()
+    paths = []
+    for segment in segments:
+        path = work / segment.key.rsplit("/", 1)[-1]
+        await asyncio.to_thread(storage.download, segment.key, path)
+        paths.append(path)
+    out = await assemble(paths, work, [None] * len(paths))
+    found = await probe(out)
+    sha256 = await asyncio.to_thread(sha256_file, out)
+    key = layout.archive_key(ARCHIVE)
+    await asyncio.to_thread(storage.put_file, key, out)
+    video = found.video
+    assert video is not None and video.width and video.height
+    media = SourceMedia(
+        key=key,
+        size_bytes=out.stat().st_size,
+        sha256=sha256,
+        duration_s=found.duration_s,
+        width=video.width,
+        height=video.height,
+        has_audio=found.has_audio,
+    )
+    shutil.rmtree(work)
+    return media
+
+
+def end(prepared: Path, steps: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="loa-bench-live-end-", dir=prepared.parent) as tmp:
+        root = Path(tmp) / "live"
+        shutil.copytree(prepared, root, copy_function=lambda s, d: Path(d).hardlink_to(s))  # type: ignore[arg-type]
+        ctx = context(root)
+        every = chunks(root)
+        figures: dict[str, tuple[float, float]] = {}
+        length = sum(s.duration_s for c in every for s in c.segments)
+        print(f"the end of a {length:.0f} s live ({len(every)} chunks):")
+        media = timed("archiver: assemble, hash, store", lambda: _archive(root, ctx), figures)
+        timed("worker: the last chunk", lambda: encode_live_chunk(every[-1], ctx), figures)
+        event = FootageUploaded(
+            footage_id=FOOTAGE,
+            source="livestream",
+            metadata=FootageMetadata(title="bench", channels=(CHANNEL.name,)),
+            media=media,
+            live_chunks=len(every),
+        )
+        ready: Any = timed("transcode: the archive's job", lambda: transcode(event, ctx=ctx), figures)
+        cpu = sum(c for c, _ in figures.values())
+        wall = figures["archiver: assemble, hash, store"][1] + figures["transcode: the archive's job"][1]
+        print(f"  {'end of live, in all':34s} {cpu:8.1f} CPU-s {wall:8.1f} s wall (archiver + transcode in turn)")
+        if steps:
+            print("the whole-length steps, each alone:")
+            storage = ctx.storage
+            cut = storage.local_path(ready.renditions[0].key)
+            archive = storage.local_path(media.key)
+            assert cut is not None and archive is not None
+            whole = timed("fingerprint of the whole cut", lambda: fingerprint_file(cut), figures)
+            same = ready.renditions[0].fingerprint == whole.to_text()
+            print(f"  (the announced fingerprint is the whole cut's: {same})")
+            loud = ["-i", f"file:{archive}", "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
+            timed("loudness of the whole archive", lambda: run_ffmpeg(loud), figures)
+            timed("sha256 of the cut", lambda: asyncio.to_thread(sha256_file, cut), figures)
+            timed("sha256 of the archive", lambda: asyncio.to_thread(sha256_file, archive), figures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("prepare", "end"))
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--chunk-s", type=float, default=12.0)
+    parser.add_argument("--steps", action="store_true")
+    parser.add_argument("--log", action="store_true", help="the services' log (each ffmpeg command) on stderr")
+    opts = parser.parse_args()
+    if opts.log:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if opts.what == "prepare":
+        prepare(opts.dir.resolve(), opts.minutes, opts.size, opts.chunk_s)
+    else:
+        end(opts.dir.resolve(), opts.steps)
+
+
+if __name__ == "__main__":
+    main()
