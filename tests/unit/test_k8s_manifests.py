@@ -455,11 +455,13 @@ def test_every_dashboard_is_provisioned_and_the_rules_are_the_prometheus_files()
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
-def test_metrics_runs_replicas_on_the_shared_database(kustomization: str) -> None:
-    """Two metrics replicas share the projection in PostgreSQL (tests/integration/test_metrics_replicas.py), so they
-    are rolled one at a time, keep nothing on a volume of their own, and one may be down at a time."""
+@pytest.mark.parametrize("service", ["metrics", "archiver"])
+def test_replicas_on_the_shared_database(kustomization: str, service: str) -> None:
+    """Two metrics replicas share the projection in PostgreSQL (tests/integration/test_metrics_replicas.py), two
+    archivers their stream keys, archives and leases (tests/integration/test_archiver_replicas.py), so they are
+    rolled one at a time, keep nothing on a volume of their own, and one may be down at a time."""
     objects = render(kustomization)
-    metrics = by_name(objects, "Deployment")["metrics"]
+    metrics = by_name(objects, "Deployment")[service]
     assert metrics["spec"]["replicas"] >= 2
     assert metrics["spec"]["strategy"] == {
         "type": "RollingUpdate",
@@ -470,6 +472,6 @@ def test_metrics_runs_replicas_on_the_shared_database(kustomization: str) -> Non
     env = {v["name"]: v for v in container["env"]}
     assert env["LOA_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "loa-secrets", "key": "LOA_DATABASE_URL"}
     assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
-    assert "metrics-data" not in by_name(objects, "PersistentVolumeClaim")
-    (budget,) = [p for p in of_kind(objects, "PodDisruptionBudget") if p["metadata"]["name"] == "metrics"]
+    assert f"{service}-data" not in by_name(objects, "PersistentVolumeClaim")
+    (budget,) = [p for p in of_kind(objects, "PodDisruptionBudget") if p["metadata"]["name"] == service]
     assert budget["spec"]["maxUnavailable"] == 1
