@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,29 @@ class TranscodeWorker:
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def hold_encodes(self) -> set[int]:
+        """SIGSTOP the worker's encodes running now (its ffmpeg children writing H.264), holding their jobs in flight
+        until `release`; returns their pids."""
+        assert self.process is not None
+        held = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                encoding = parent == self.process.pid and b"libx264" in (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+            if encoding:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(stat.parent.name), signal.SIGSTOP)
+                    held.add(int(stat.parent.name))
+        return held
+
+    @staticmethod
+    def release(pids: Iterable[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 class EventCollector:

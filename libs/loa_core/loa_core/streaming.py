@@ -310,13 +310,15 @@ async def process_record(
             # Dead-lettering a broken dead letter would loop forever; it stays on its topic for a person.
             log.error("unreadable record on %s[%s]@%s left in place: %s", topic, partition, offset, exc)
             return Outcome.DONE
-        if limit is not None and limit.refusal() is not None:
-            return Outcome.HELD
+        if limit is not None:
+            if limit.refusal() is not None:
+                return Outcome.HELD
+            # Counted before the send's await, so that a record of another agent (concurrency > 1) deciding
+            # meanwhile sees this one: checked and counted with no await between, the limit holds exactly.
+            limit.record(dead_lettered=True)
         await send_dead_letter(
             producer, dead_letter_for(raw, service=service, topic=topic, error=exc, partition=partition, offset=offset)
         )
-        if limit is not None:
-            limit.record(dead_lettered=True)
         return Outcome.DEAD_LETTERED
     footage_id = getattr(event, "footage_id", None)
     ward = getattr(event, "ward", None)
@@ -341,9 +343,11 @@ async def process_record(
             if not isinstance(exc, PermanentError):
                 log.exception("unexpected error handling %s", footage_id)
             error = exc
-        if limit is not None and limit.refusal() is not None:
-            log.error("not dead-lettering %s[%s]@%s (%s): %s", topic, partition, offset, footage_id, error)
-            return Outcome.HELD
+        if limit is not None:
+            if limit.refusal() is not None:
+                log.error("not dead-lettering %s[%s]@%s (%s): %s", topic, partition, offset, footage_id, error)
+                return Outcome.HELD
+            limit.record(dead_lettered=True)  # before any await, as above
         letter = dead_letter_for(
             raw,
             service=service,
@@ -355,8 +359,6 @@ async def process_record(
             ward=ward,
         )
         await send_dead_letter(producer, letter)
-        if limit is not None:
-            limit.record(dead_lettered=True)
         if on_dead_letter is not None:
             await on_dead_letter(event, error)
         return Outcome.DEAD_LETTERED

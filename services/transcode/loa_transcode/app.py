@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import Any
@@ -27,6 +28,7 @@ from loa_transcode import metrics
 from loa_transcode.chunked import Chunking, encode_chunk
 from loa_transcode.chunks import ChunkPolicy
 from loa_transcode.graph import EncodeOptions
+from loa_transcode.lease import JobLeases
 from loa_transcode.live import encode_live_chunk
 from loa_transcode.pipeline import JobContext, transcode
 from loa_transcode.progress import Progress
@@ -47,8 +49,9 @@ def faust_options(settings: TranscodeSettings) -> dict[str, Any]:
         "broker_session_timeout": settings.broker_session_timeout_s,
         "broker_heartbeat_interval": settings.broker_heartbeat_interval_s,
         "broker_max_poll_interval": settings.broker_max_poll_interval_s,
-        # Do not wait for in-flight events to drain at rebalance: a job interrupted then is redone by the
-        # partition's new owner (its offset was never committed), and a 30-minute job must not stall it.
+        # Do not wait for in-flight events to drain at rebalance: a 30-minute job must not stall it. The job's
+        # offset is not committed yet, so the partition's new owner receives it too, and waits on the job's lease
+        # (lease.py) for the old owner's manifest instead of encoding it again; a dead owner's lease goes stale.
         "stream_wait_empty": False,
     }
 
@@ -66,6 +69,12 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
             read_rate=settings.ffmpeg_read_rate,
         ),
         workdir_root=settings.data_dir / "transcode-work",
+        leases=JobLeases.for_group(
+            storage,
+            session_timeout_s=settings.broker_session_timeout_s,
+            heartbeat_s=settings.broker_heartbeat_interval_s,
+        ),
+        places=asyncio.Semaphore(settings.concurrency),
     )
     if settings.chunked:
 
@@ -187,6 +196,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
         producer=producer,
         handler=handle,
         on_dead_letter=on_dead_letter,
-        concurrency=settings.concurrency,
+        # As many records again as jobs: a record waiting on another worker's lease holds no job's place (ctx.places).
+        concurrency=2 * settings.concurrency,
     )
     return app

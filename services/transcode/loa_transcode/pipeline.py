@@ -46,6 +46,7 @@ from loa_transcode.graph import (
     passthrough_problems,
     stills_args,
 )
+from loa_transcode.lease import HeldLease, JobLeases
 from loa_transcode.loudness import Loudness, parse_loudnorm
 from loa_transcode.profiles import CANDIDATE_STILLS, IMAGES, Target, profiles_for, resolve
 from loa_transcode.progress import Progress, parse_progress
@@ -102,6 +103,11 @@ class JobContext:
     workdir_root: Path
     jobs: OneJobPerUpload = field(default_factory=OneJobPerUpload)
     chunked: ChunkedEncode | None = None  # None: every footage in a single run
+    # Which worker does each job now, shared by the group (lease.py); None: no lease (one worker on its own).
+    leases: JobLeases | None = None
+    # At most this many jobs run at once in this worker (LOA_CONCURRENCY); a job waiting for another worker's lease
+    # holds none of these places. None: no limit but the agent's.
+    places: asyncio.Semaphore | None = None
 
 
 def announcement_id(event: FootageUploaded) -> str:
@@ -169,7 +175,47 @@ async def transcode(
     event: FootageUploaded, *, ctx: JobContext, report: ProgressReport | None = None
 ) -> RenditionsReady:
     async with ctx.jobs.turn(event.event_id):
-        return await _transcode(event, ctx, report)
+        if ctx.leases is None:
+            async with _place(ctx):
+                return await _transcode(event, ctx, report)
+        held = await _lease(event, ctx, ctx.leases)
+        if isinstance(held, RenditionsReady):
+            return held
+        async with held, _place(ctx):
+            return await _transcode(event, ctx, report)
+
+
+@asynccontextmanager
+async def _place(ctx: JobContext) -> AsyncIterator[None]:
+    if ctx.places is None:
+        yield
+        return
+    async with ctx.places:
+        yield
+
+
+async def _lease(event: FootageUploaded, ctx: JobContext, leases: JobLeases) -> HeldLease | RenditionsReady:
+    """The job's lease once no other worker is doing the job, or its announcement once the one that was doing it
+    (the partition's old owner, at a rebalance) has finished: this worker does not encode it again."""
+    watch = leases.watch(event.footage_id, event.event_id)
+    waited = False
+    while True:
+        existing = await _existing_announcement(ctx.storage, event)
+        if existing is not None:
+            if waited:
+                log.info("footage %s: done by %s meanwhile, announcing it again", event.footage_id, watch.holder)
+            return existing
+        held = await watch.take()
+        if held is not None:
+            return held
+        if not waited:
+            log.info(
+                "footage %s: %s is doing this job; waiting for its manifest, or for its lease to go stale",
+                event.footage_id,
+                watch.holder,
+            )
+            waited = True
+        await asyncio.sleep(leases.heartbeat_s)
 
 
 async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressReport | None) -> RenditionsReady:

@@ -19,7 +19,8 @@ class TranscodeSettings(CommonSettings):
     # Cap on how fast the source is read, in multiples of real time (0: no cap); see EncodeOptions.read_rate.
     ffmpeg_read_rate: float = 0.0
     # Jobs one worker runs at once. More than one lets a short job pass a long one from another partition
-    # (each job's offset is committed only once it is done, so none is lost either way).
+    # (each job's offset is committed only once it is done, so none is lost either way). As many more may wait,
+    # without running, for a job another worker holds (its lease: lease.py), as after a rebalance.
     concurrency: int = 2
     # Consumer-group timing (see app.faust_options). The session timeout bounds how long a dead worker's
     # partitions wait for a new owner; max poll interval is above the longest job (2-hour livestreams).

@@ -11,6 +11,7 @@ never builds a key: it takes the one in the event. Writers build every key here,
     staging/transcode/<footage_id>/<attempt>/ a job's outputs before they move into place (transcode)
     staging/transcode/<footage_id>/chunks/<job>/<NNNNN>/  a chunk's file per cut, then its result (transcode)
     staging/transcode/<footage_id>/live/<NNNNN>/  a live chunk's video per cut, candidates, result (transcode)
+    staging/transcode/<footage_id>/lease/<upload_event_id>/<NNNNN>  which worker does the job now (transcode)
     live/<archive_id>/segNNNNN.{ts,mp4}       a livestream's segments, stored as they close (archiver)
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
     branding/<ward>/<channel>/<kind>-<digest>.<ext>  a channel's logo, intro or outro, as uploaded   (ingest)
@@ -131,6 +132,23 @@ def live_chunk_key(footage_id: str, index: int, name: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,60}", name) or index < 0:
         raise ValueError(f"not a live chunk object: {index!r} {name!r}")
     return f"{staging_prefix(footage_id)}live/{index:05d}/{name}"
+
+
+def lease_prefix(footage_id: str, upload_event_id: str) -> str:
+    """The leases of one upload's transcode job (loa_transcode/lease.py), one object per generation."""
+    return f"{staging_prefix(footage_id)}lease/{_id(upload_event_id)}/"
+
+
+def lease_key(footage_id: str, upload_event_id: str, generation: int) -> str:
+    """A generation of a job's lease: created only where none is (Storage.create), so one worker takes each."""
+    if generation < 0:
+        raise ValueError(f"not a lease generation: {generation!r}")
+    return f"{lease_prefix(footage_id, upload_event_id)}{generation:05d}"
+
+
+def lease_generation(key: str) -> int:
+    """The generation a lease key names (the inverse of lease_key's last part)."""
+    return int(key.rsplit("/", 1)[-1])
 
 
 def live_prefix(archive_id: str) -> str:
