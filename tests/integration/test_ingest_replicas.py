@@ -110,6 +110,31 @@ def replicas(
         yield pair
 
 
+@dataclass
+class Paused:
+    """A third replica beside `replicas`' two, which stops dead each time it reaches Catalog.reserve: it has checked
+    a file that is all in (and claimed its upload's finish) and is about to record it as footage."""
+
+    ingest: IngestProcess
+
+    def wait(self) -> None:
+        marker = self.ingest.root / "paused"
+        wait_until(lambda: marker.exists() or None, 60, "replica c stops at Catalog.reserve", diagnose=self.ingest.log)
+
+    def resume(self) -> None:
+        go, marker = self.ingest.root / "paused.resume", self.ingest.root / "paused"
+        go.touch()
+        wait_until(lambda: not marker.exists() or None, 30, "replica c goes on", diagnose=self.ingest.log)
+        go.unlink()
+
+
+@pytest.fixture(scope="module")
+def paused(replicas: Replicas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paused]:
+    root = tmp_path_factory.mktemp("paused")
+    with run_ingest(root, replicas.bootstrap, replicas.env, pause_at="loa_ingest.catalog:Catalog.reserve") as c:
+        yield Paused(c)
+
+
 def _noise_clip(path: Path, seconds: int) -> Path:
     """Noise does not compress: a few seconds are several MB, so many tus chunks."""
     subprocess.run(
@@ -239,47 +264,70 @@ def test_a_terminated_upload_leaves_no_part(replicas: Replicas) -> None:
     assert httpx.head(f"{replicas.proxy.url}/files/{upload_id}", headers=headers).status_code in (404, 410)
 
 
+def _send(
+    replicas: Replicas, upload_id: str, offset: int, body: bytes, via: str
+) -> tuple[threading.Thread, list[httpx.Response]]:
+    """PATCH in a thread (its replica may stop dead meanwhile); the answer lands in the list."""
+    answer: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: answer.append(_patch(replicas, upload_id, offset, body, via)))
+    thread.start()
+    return thread, answer
+
+
 def test_a_final_patch_retried_on_another_replica_while_the_first_finishes_gets_its_one_outcome(
-    replicas: Replicas, tmp_path: Path
+    replicas: Replicas, paused: Paused, tmp_path: Path
 ) -> None:
-    """The client's final PATCH reached replica c, which stops dead while checking the file (as a slow check would
-    hold it); the client gives up waiting and sends the final PATCH again (empty, at the final offset), which reaches
-    replica a. a must not finish the upload a second time: it waits for c's outcome and answers the same."""
+    """The client's final PATCH reached replica c, which stops dead while finishing the upload (as a slow check
+    would hold it); the client gives up waiting and sends the final PATCH again (empty, at the final offset), which
+    reaches replica a. a must not finish the upload a second time: it waits for c's outcome and answers the same."""
     clip = make_clip(tmp_path / "retried.mp4", width=352, height=288, duration_s=2.0)
     data = clip.read_bytes()
     upload_id = _create(replicas, len(data), title="Gửi lại")
     assert _patch(replicas, upload_id, 0, data[:-1000]).status_code == 204
-    answers: dict[str, httpx.Response] = {}
+    first, first_answer = _send(replicas, upload_id, len(data) - 1000, data[-1000:], paused.ingest.url)
+    paused.wait()
+    retried, retried_answer = _send(replicas, upload_id, len(data), b"", replicas.a.url)
+    wait_until(
+        lambda: retried_answer or "another request is finishing it" in replicas.a.log() or None,
+        30,
+        "replica a answers the retry or waits for c",
+        diagnose=replicas.logs,
+    )
+    paused.resume()
+    first.join(60)
+    retried.join(60)
 
-    def send(name: str, via: str, offset: int, body: bytes) -> threading.Thread:
-        thread = threading.Thread(target=lambda: answers.update({name: _patch(replicas, upload_id, offset, body, via)}))
-        thread.start()
-        return thread
-
-    with run_ingest(
-        tmp_path / "c", replicas.bootstrap, replicas.env, pause_at="loa_ingest.service:IngestService.accept"
-    ) as c:
-        first = send("first", c.url, len(data) - 1000, data[-1000:])
-        paused = c.root / "paused"
-        wait_until(lambda: paused.exists() or None, 60, "replica c checks the file", diagnose=c.log)
-        retried = send("retried", replicas.a.url, len(data), b"")
-        wait_until(
-            lambda: "retried" in answers or "another request is finishing it" in replicas.a.log() or None,
-            30,
-            "replica a answers the retry or waits for c",
-            diagnose=replicas.logs,
-        )
-        (c.root / "paused.resume").touch()
-        first.join(60)
-        retried.join(60)
-
-    assert answers["first"].status_code == 204, answers["first"].text
-    assert answers["retried"].status_code == 204, answers["retried"].text
-    footage_id = answers["first"].headers["loa-footage-id"]
-    assert answers["retried"].headers["loa-footage-id"] == footage_id
+    (one,), (other,) = first_answer, retried_answer
+    assert (one.status_code, other.status_code) == (204, 204), (one.text, other.text)
+    footage_id = one.headers["loa-footage-id"]
+    assert other.headers["loa-footage-id"] == footage_id
     # Neither answer takes this upload for a copy of another: it was checked and recorded once, by c.
-    assert answers["first"].headers["loa-duplicate"] == answers["retried"].headers["loa-duplicate"] == "false"
+    assert one.headers["loa-duplicate"] == other.headers["loa-duplicate"] == "false"
     assert [e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)] == [footage_id]
     status = httpx.get(f"{replicas.proxy.url}/files/{upload_id}", headers={"Authorization": f"Bearer {replicas.token}"})
     assert (status.json()["state"], status.json()["duplicate"]) == ("accepted", False)
     assert replicas.storage.list(layout.tus_prefix(upload_id)) == []
+
+
+def test_the_same_file_recorded_on_two_replicas_at_once_is_one_footage(
+    replicas: Replicas, paused: Paused, tmp_path: Path
+) -> None:
+    """Two uploads of one file: replica c has checked the first and found no footage for it, and stops just before
+    recording it; meanwhile replica a takes the second through to an announced footage. When c goes on, the shared
+    catalog tells it the file is that footage already: one footage, announced once, the later answer a duplicate."""
+    clip = make_clip(tmp_path / "twice.mp4", width=384, height=216, duration_s=2.0)
+    data = clip.read_bytes()
+    first, second = _create(replicas, len(data), title="Hai lần"), _create(replicas, len(data), title="Hai lần")
+    on_c, c_answer = _send(replicas, first, 0, data, paused.ingest.url)
+    paused.wait()
+    on_a = _patch(replicas, second, 0, data, replicas.a.url)
+    assert on_a.status_code == 204, on_a.text
+    paused.resume()
+    on_c.join(60)
+
+    (on_c_answer,) = c_answer
+    assert on_c_answer.status_code == 204, on_c_answer.text
+    footage_id = on_a.headers["loa-footage-id"]
+    assert on_c_answer.headers["loa-footage-id"] == footage_id
+    assert (on_a.headers["loa-duplicate"], on_c_answer.headers["loa-duplicate"]) == ("false", "true")
+    assert [e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)] == [footage_id]

@@ -2,10 +2,11 @@
 
     python tests/support/paused_ingest.py loa_ingest.catalog:Catalog.mark_announced /tmp/paused
 
-Everything runs as in `python -m loa_ingest` until the named function is first called; then the marker file is
-written and the calling thread (the event loop, for ingest's steps) blocks, so the process does nothing more until
-the test SIGKILLs it, or creates the file `<marker>.resume` to let the call go on. Ingest itself has no hook for
-this: the point is patched here, in the test's own launcher.
+Everything runs as in `python -m loa_ingest` until the named function is called; then the marker file is written
+and the calling thread (the event loop, for ingest's steps) blocks, so the process does nothing more until the test
+SIGKILLs it, or creates the file `<marker>.resume`: then the marker is removed and the call goes on (and the next
+call stops again once the test removed `<marker>.resume`). Ingest itself has no hook for this: the point is patched
+here, in the test's own launcher.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def pause_at(point: str, marker: Path) -> None:
         marker.write_text(point)
         while not resume.exists():
             time.sleep(0.05)
+        marker.unlink()
         return original(*args, **kwargs)
 
     setattr(owner, function_name, paused)
