@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from loa_core.hashing import sha256_file
 from loa_core.storage import InvalidKey, ObjectNotFound, RangeNotSatisfiable, Storage
 
 BAD_KEYS = [
@@ -96,6 +97,15 @@ class StorageContract:
         assert storage.size("raw/v1/source.mp4") == sample.stat().st_size
         dest = tmp_path / "out" / "copy.mp4"  # parent folder does not exist yet
         storage.download("raw/v1/source.mp4", dest)
+        assert dest.read_bytes() == sample.read_bytes()
+
+    def test_put_file_hashed_stores_the_file_and_gives_its_sha256(
+        self, storage: Storage, sample: Path, tmp_path: Path
+    ) -> None:
+        # A small block: the hash is made across many reads, in order.
+        assert storage.put_file_hashed("raw/v4/source.mp4", sample, block=7_000) == sha256_file(sample)
+        dest = tmp_path / "copy.mp4"
+        storage.download("raw/v4/source.mp4", dest)
         assert dest.read_bytes() == sample.read_bytes()
 
     def test_put_file_replaces_existing_object(self, storage: Storage, tmp_path: Path) -> None:

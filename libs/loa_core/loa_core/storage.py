@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import shutil
 import tempfile
@@ -125,6 +126,20 @@ class Storage(ABC):
     @abstractmethod
     def put_file(self, key: str, path: Path) -> None:
         """Store the file at ``path`` under ``key``, replacing any existing object."""
+
+    def put_file_hashed(self, key: str, path: Path, block: int = 1 << 20) -> str:
+        """Store the file at ``path`` under ``key`` (as put_stream does) and return its sha256 (hex, as
+        hashing.sha256_file gives), hashed in the one read that stores it rather than in a read of its own."""
+        digest = hashlib.sha256()
+
+        def blocks() -> Iterator[bytes]:
+            with path.open("rb") as f:
+                while data := f.read(block):
+                    digest.update(data)
+                    yield data
+
+        self.put_stream(key, blocks())
+        return digest.hexdigest()
 
     @abstractmethod
     def create(self, key: str, data: bytes) -> bool:

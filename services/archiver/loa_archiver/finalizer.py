@@ -31,7 +31,6 @@ from loa_archiver.settings import ArchiverSettings
 from loa_archiver.stopping import see_through
 from loa_archiver.store import Announcement, Archive, ArchiveStore
 from loa_core.contracts import FOOTAGE_UPLOADED, FootageMetadata, FootageUploaded, SourceMedia, layout
-from loa_core.hashing import sha256_file
 from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe
 from loa_core.storage import Storage
@@ -202,8 +201,8 @@ class Finalizer:
         video = found.video
         if video is None or not video.width or not video.height or found.duration_s <= 0:
             raise RuntimeError("the assembled file has no video or no duration")
-        sha256 = await asyncio.to_thread(sha256_file, path)
-        await asyncio.to_thread(self.storage.put_file, key, path)
+        # Hashed as it is stored: one read of the archive, not two.
+        sha256 = await asyncio.to_thread(self.storage.put_file_hashed, key, path)
         return SourceMedia(
             key=key,
             size_bytes=path.stat().st_size,

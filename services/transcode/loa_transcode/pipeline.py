@@ -25,7 +25,6 @@ from loa_core.channels import Channel
 from loa_core.contracts import FootageUploaded, Image, Rendition, RenditionsReady, layout
 from loa_core.contracts.events import Edit
 from loa_core.fingerprint import fingerprint_file
-from loa_core.hashing import sha256_file
 from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -312,8 +311,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         files = [(r.key, o.path) for r, o in zip(renditions, cuts, strict=True)] + [
             (image.key, path) for image, path in images
         ]
-        await _publish(storage, event, files, ready)
-        return ready
+        return await _publish(storage, event, files, ready)
     except (OSError, PermanentError) as exc:
         # Storage errors are RetryableError by now: an out-of-space here is the scratch disk (the work folder).
         if out_of_space(exc):
@@ -504,8 +502,6 @@ async def _checked(
         size_bytes=out.path.stat().st_size,
         video_codec=video.codec_name,
         audio_codec=audio.codec_name if audio else None,
-        # What an approval pins (contracts.decisions): hashed off the loop, as the file is large.
-        sha256=await asyncio.to_thread(sha256_file, out.path),
         fingerprint=fingerprint,
         edits=edits,  # what the cut's signed manifest says was done (the publisher signs it)
     )
@@ -614,14 +610,20 @@ async def _existing_announcement(storage: Storage, event: FootageUploaded) -> Re
 
 async def _publish(
     storage: Storage, event: FootageUploaded, files: list[tuple[str, Path]], ready: RenditionsReady
-) -> None:
-    """Write each (key, file) to a staging key first, then move them all into place, the manifest last."""
+) -> RenditionsReady:
+    """Write each (key, file) to a staging key first, then move them all into place, the manifest last; return
+    `ready` with each rendition's sha256 (what an approval pins, contracts.decisions), hashed as it is staged."""
     attempt = uuid.uuid4().hex
-    manifest = Path(files[0][1]).parent / "manifest.json"
-    manifest.write_bytes(ready.to_bytes())
     try:
+        hashes = {}
         for key, path in files:
-            await asyncio.to_thread(storage.put_file, layout.staging_key(event.footage_id, attempt, key), path)
+            staged = layout.staging_key(event.footage_id, attempt, key)
+            hashes[key] = await asyncio.to_thread(storage.put_file_hashed, staged, path)
+        ready = ready.model_copy(
+            update={"renditions": tuple(r.model_copy(update={"sha256": hashes[r.key]}) for r in ready.renditions)}
+        )
+        manifest = Path(files[0][1]).parent / "manifest.json"
+        manifest.write_bytes(ready.to_bytes())
         for key, _ in files:
             await asyncio.to_thread(storage.move, layout.staging_key(event.footage_id, attempt, key), key)
         # Last: the manifest says "this set is complete"; a redelivered job that finds it announces again.
@@ -632,3 +634,4 @@ async def _publish(
             await asyncio.to_thread(storage.delete, leftover)
     except OSError as exc:
         raise RetryableError(f"storage unavailable while writing renditions: {exc}") from exc
+    return ready
