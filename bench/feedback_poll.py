@@ -1,16 +1,17 @@
-"""Polling 1,000 posts for comments and statistics: YouTube quota units spent and the metrics process's RSS.
+"""Polling 1,000 posts for comments and statistics: YouTube quota units spent and the poller's RSS.
 
-Run: .cache/venv/bin/python bench/feedback_poll.py [--posts 1000] [--comments 5000] [--steady-rounds 10]
+Run: .cache/venv/bin/python bench/feedback_poll.py [--posts 1000] [--comments 5000] [--steady-rounds 10] [--timeout 900]
 
 Starts a Kafka broker, the strict YouTube statistics emulator (statistics, channels, commentThreads; 1 unit a call,
-counted by the emulator itself) and the metrics service as a process (`python -m loa_metrics`, Faust and all) with
-one YouTube channel, 1-second rounds and the default page cap. The baseline is that process idle (settled, nothing
-to poll); then --posts posts are announced on posts.published and --comments comments wait on the platform. The
-process's RSS is sampled every 50 ms from /proc until every comment is stored and every post has figures (the
-catch-up), then for --steady-rounds more rounds (nothing new: each round is one commentThreads call per channel,
-the statistics waiting until due). Prints the units of the catch-up and of a steady round, what a day of steady
-rounds at the default 300 s costs against the poller's budget (youtube_daily_units, 2,000 of the project's
-10,000), and RSS idle, peak and peak/idle (goal: peak < 100 MB).
+counted by the emulator itself) and the metrics service as a process (`python -m loa_metrics`, Faust and all), which
+starts its poller as a child process (`python -m loa_metrics.poller`), with one YouTube channel, 1-second rounds and
+the default page cap. The baseline is the poller idle (settled, nothing to poll); then --posts posts are announced on
+posts.published and --comments comments wait on the platform. The poller's RSS (and, for reference, the service's
+own: it stores and triages what the poller collects) is sampled every 50 ms from /proc until every comment is stored
+and every post has figures (the catch-up), then for --steady-rounds more rounds (nothing new: each round is one
+commentThreads call per channel, the statistics waiting until due). Prints the units of the catch-up and of a steady
+round, what a day of steady rounds at the default 300 s costs against the poller's budget (youtube_daily_units,
+2,000 of the project's 10,000), and the poller's RSS idle, peak and peak/idle (goal: peak < 100 MB).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--comments", type=int, default=5000)
     parser.add_argument("--steady-rounds", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds the catch-up may take (a loaded machine)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loa-bench-feedback-"))
     broker = KafkaBroker(work / "kafka")
@@ -93,17 +95,18 @@ def main() -> None:
         )
         metrics.start()
         assert metrics.process is not None
-        pid = metrics.process.pid
+        service_pid, pid = metrics.process.pid, metrics.poller_pid()
         time.sleep(10)  # settled: consumer group joined, first (empty) rounds done
-        idle = rss_of(pid)
+        idle, service_idle = rss_of(pid), rss_of(service_pid)
         units_idle = youtube.units_spent
-        peak = idle
+        peak, service_peak = idle, service_idle
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, service_peak
             while not done.is_set():
                 peak = max(peak, rss_of(pid))
+                service_peak = max(service_peak, rss_of(service_pid))
                 time.sleep(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -122,7 +125,7 @@ def main() -> None:
 
         started = time.perf_counter()
         asyncio.run(announce())
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             stored = metrics.count("SELECT COUNT(*) FROM feedback_items")
             polled = metrics.count("SELECT COUNT(*) FROM posts WHERE stats_at IS NOT NULL")
@@ -130,7 +133,10 @@ def main() -> None:
                 break
             time.sleep(0.5)
         else:
-            raise SystemExit(f"not caught up: {stored} comments, {polled} posts polled\n{metrics.log_tail()}")
+            raise SystemExit(
+                f"{metrics.log_tail()}\nnot caught up: {stored} comments, {polled} posts polled; poller RSS so far: "
+                f"idle {idle / MB:.1f} MB, peak {peak / MB:.1f} MB"
+            )
         caught_up_s = time.perf_counter() - started
         units_catch_up = youtube.units_spent - units_idle
         calls = [c[0] for c in youtube.calls]
@@ -157,9 +163,12 @@ def main() -> None:
             f"{-(-args.posts // 50) * 24} units a day while every post is fresh (hourly), far fewer later"
         )
         print(f"comments stored: {args.comments - duplicates} distinct, duplicates {duplicates}")
-        print(f"metrics RSS idle:             {idle / MB:7.1f} MB")
-        print(f"metrics RSS peak (polling):   {peak / MB:7.1f} MB (goal < 100 MB)")
+        if metrics.children() != [pid]:
+            raise SystemExit(f"the poller measured ({pid}) is not the service's one child: {metrics.children()}")
+        print(f"poller RSS idle:              {idle / MB:7.1f} MB")
+        print(f"poller RSS peak (polling):    {peak / MB:7.1f} MB (goal < 100 MB)")
         print(f"peak / idle:                  {peak / idle:7.2f}")
+        print(f"service RSS idle, peak:       {service_idle / MB:7.1f}, {service_peak / MB:7.1f} MB (stores, triages)")
     finally:
         if metrics is not None and metrics.process is not None:
             metrics.process.terminate()

@@ -165,8 +165,9 @@ def test_two_metrics_replicas_answer_the_same_and_one_takes_over_when_the_other_
         for replica in replicas:
             assert _gauges(replica) == expected, f"{replica.root.name}: {_gauges(replica)}"
 
-        # One replica polls: the lease names it, and it keeps renewing it (the other never takes it while it lives).
-        pids = {r.process.pid: r for r in replicas if r.process is not None}
+        # One replica polls: the lease names its poller (a child process of each replica), and it keeps renewing it
+        # (the other never takes it while it lives).
+        pids = {r.poller_pid(): r for r in replicas}
         poller_pid = wait_until(
             lambda: _lease_holder(database), 30, "a replica holding the poller lease", diagnose=logs
         )
@@ -189,7 +190,7 @@ def test_two_metrics_replicas_answer_the_same_and_one_takes_over_when_the_other_
         [alone] = (owned_posts_partitions(1) or {"": set()}).values()
         assert alone == set(range(PARTITIONS)), alone
         wait_until(
-            lambda: survivor.process is not None and _lease_holder(database) == survivor.process.pid,
+            lambda: _lease_holder(database) == survivor.poller_pid(),
             30,
             "the survivor holding the poller lease",
             diagnose=logs,

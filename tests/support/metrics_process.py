@@ -1,13 +1,16 @@
 """The metrics service as a process (`python -m loa_metrics`) on its own SQLite projection, for tests and benches
-that watch what it collects: its log, its Prometheus counters and the feedback rows in its database."""
+that watch what it collects: its log, its Prometheus counters and the feedback rows in its database. Its poller runs
+as its child (loa_metrics.poller): `poller_pid` finds it, `kill` kills both."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -39,8 +42,30 @@ class MetricsProcess:
         url = f"http://127.0.0.1:{self.port}/healthz"
         wait_healthy(self.process, url, name="metrics", log_tail=self.log_tail, timeout_s=120)
 
-    def kill(self) -> None:
+    def children(self) -> list[int]:
+        """The pids of the service's child processes (its poller)."""
         assert self.process is not None
+        found: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                found += [int(pid) for pid in (task / "children").read_text().split()]
+        return found
+
+    def poller_pid(self, timeout_s: float = 60) -> int:
+        """The poller's pid, once the service has started it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if found := self.children():
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no poller process after {timeout_s} s\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the service and its poller at once, as a machine's crash would."""
+        assert self.process is not None
+        for pid in self.children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 

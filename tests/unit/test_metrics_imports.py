@@ -34,9 +34,9 @@ def test_the_renderers_still_bring_theirs() -> None:
     assert "numpy" in heavy_after_import("loa_core.fingerprint")
 
 
-def test_polling_imports_neither_faust_nor_the_api_nor_s3() -> None:
-    # The comment and statistics polling, the channel registry and the producer it sends with: the settings of every
-    # service import FastAPI (auth), boto3 (storage) and cryptography (secrets) only where a method needs them.
-    polling = "loa_metrics.feedback_poll, loa_metrics.channel_tokens, loa_metrics.projection, loa_core.channel_registry"
-    assert heavy_after_import(polling, SERVING + HEAVY) == []
+def test_the_poller_imports_neither_faust_nor_the_api_nor_s3() -> None:
+    # The poller's process (loa_metrics.poller): the settings of every service import FastAPI (auth), boto3 (storage)
+    # and cryptography (secrets) only where a method needs them, and the projection's rooms import no triage.
+    assert heavy_after_import("loa_metrics.poller", SERVING + HEAVY) == []
+    assert heavy_after_import("loa_metrics.projection", SERVING + HEAVY) == []
     assert {"faust", "fastapi"} <= set(heavy_after_import("loa_metrics.app", SERVING))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
-import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -13,37 +10,10 @@ from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from loa_core.logs import RedactingFormatter as RedactingFormatter
+from loa_core.logs import redact as redact
+from loa_core.logs import setup_logging as setup_logging
 from loa_core.metrics import HTTP_LATENCY, HTTP_REQUESTS
-
-# Anything that looks like a credential is masked before a log line is written.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(authorization:\s*(bearer|oauth)\s+)\S+"),
-    re.compile(
-        r"(?i)((access_token|refresh_token|client_secret|secret_key|password|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,]+"
-    ),
-)
-
-
-def redact(text: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
-
-
-class RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
-
-
-def setup_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # aiokafka logs every coordinator hiccup at ERROR while a group forms; those are not errors of ours.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 

@@ -8,14 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import uvicorn
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -51,23 +47,12 @@ from loa_core.contracts import (
     group_id,
 )
 from loa_core.contracts.topics import METRICS
-from loa_core.ingest_credentials import IngestCredentials
 from loa_core.kafka import EventProducer
 from loa_core.lag import Group, LagMonitor
 from loa_core.streaming import Handler, ServiceApp, consume, follow_channels, make_app, not_ready
-from loa_metrics import metrics, triage
+from loa_metrics import metrics, poller, triage
 from loa_metrics.api import create_api
-from loa_metrics.channel_tokens import ChannelTokens, PublisherTokens
-from loa_metrics.engagement import (
-    Budget,
-    FacebookStats,
-    Poller,
-    TikTokStats,
-    YouTubeStats,
-    ZaloStats,
-)
 from loa_metrics.feedback_api import collection_router
-from loa_metrics.feedback_poll import FacebookComments, FeedbackPoller, YouTubeComments
 from loa_metrics.feedback_webhooks import webhook_router
 from loa_metrics.projection import Projection
 from loa_metrics.report_mail import ReportMailer
@@ -201,13 +186,11 @@ def create_app(
     api = create_api(
         settings, projection.views, projection.engagement, ready, projection.verifications, projection.inbox
     )
-    # One budget per platform for statistics and comments together: the poller's share of each quota (shown on the
-    # channel pages through /feedback/collection).
+    # The poller runs in a child process (loa_metrics.poller); its series and its budgets' use come from its file.
+    poller_series = metrics.PollerSeries(settings.data_dir / poller.SERIES_FILE)
     budgets = {
-        "youtube": Budget(settings.youtube_daily_units, 24 * 3600, platform="youtube"),
-        "tiktok": Budget(settings.tiktok_requests_per_minute, 60, platform="tiktok"),
-        "facebook": Budget(settings.facebook_requests_per_hour, 3600, platform="facebook"),
-        "zalo": Budget(settings.zalo_requests_per_hour, 3600, platform="zalo"),
+        platform: poller.PolledBudget(budget, platform, poller_series)
+        for platform, budget in poller.budgets_of(settings).items()
     }
     viewer = bearer_dependency(settings.token_hashes, settings.ingest_roles(), need="viewer")
     api.include_router(collection_router(viewer, projection.channels, projection.feedback, budgets))
@@ -274,52 +257,8 @@ def create_app(
     @app.task
     async def poll_platforms() -> None:
         # Always on: a channel is polled as soon as it has credentials, every platform within its own budget.
-        holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-        lease = timedelta(seconds=3 * settings.stats_round_s)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
-            youtube = YouTubeStats(http, settings.youtube_api_base)
-            facebook = FacebookStats(http, settings.facebook_api_base, settings.facebook_api_version)
-            token = settings.service_token.get_secret_value() if settings.service_token else None
-            ingest = IngestCredentials(settings.ingest_url, token, http) if settings.ingest_url and token else None
-            publisher_url = settings.publisher_url
-            publisher = PublisherTokens(publisher_url, token, http) if publisher_url and token else None
-            tokens = ChannelTokens(
-                projection.channels, settings.stats_credentials_file, ingest, http, publisher=publisher
-            )
-            poller = Poller(
-                projection.engagement,
-                projection.channels,
-                [
-                    youtube,
-                    TikTokStats(http, settings.tiktok_api_base),
-                    facebook,
-                    ZaloStats(http, settings.zalo_api_base),
-                ],
-                budgets,
-                tokens.current,
-            )
-
-            comments = FeedbackPoller(
-                projection.feedback,
-                projection.engagement,
-                projection.channels,
-                YouTubeComments(youtube),
-                FacebookComments(facebook),
-                budgets,
-                tokens.current,
-                send_feedback,
-                page_cap=settings.feedback_page_cap,
-            )
-            while True:
-                # One replica polls at a time (a lease row in the shared database; a SQLite file is one replica's):
-                # the others would spend the same quota on the same answers.
-                if projection.feedback.take_lease("poller", holder, lease, datetime.now(UTC)):
-                    await tokens.refresh()
-                    for name, round_ in (("engagement", poller.poll_once), ("comments", comments.poll_once)):
-                        try:
-                            await round_()
-                        except Exception:  # a bug in one round must not stop the next ones
-                            log.exception("%s polling round failed", name)
-                await asyncio.sleep(settings.stats_round_s)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        metrics.serve_poller_series(poller_series)
+        await poller.supervise(settings, settings.data_dir / poller.SERIES_FILE)
 
     return app

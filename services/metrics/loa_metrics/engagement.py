@@ -119,9 +119,15 @@ class Budget:
         self._spent.append((now, units))
         if self._platform is not None:
             metrics.QUOTA_UNITS.labels(self._platform).inc(units)
-            metrics.QUOTA_WINDOW_USED.labels(self._platform).set(self._used(now))
-            metrics.QUOTA_WINDOW_LIMIT.labels(self._platform).set(self._limit)
+        self.export()
         return True
+
+    def export(self) -> None:
+        """Set the window's gauges to now (after every spend, and by the poller after every round, as the window
+        slides)."""
+        if self._platform is not None:
+            metrics.QUOTA_WINDOW_USED.labels(self._platform).set(self.used())
+            metrics.QUOTA_WINDOW_LIMIT.labels(self._platform).set(self._limit)
 
     @property
     def limit(self) -> int:

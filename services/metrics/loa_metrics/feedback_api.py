@@ -9,7 +9,7 @@ in the budget's window (YouTube: units in the last 24 h, of the poller's daily s
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations.
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from loa_core.auth import Caller
 from loa_core.channels import Channel
 from loa_core.contracts import FEEDBACK_ABILITIES
-from loa_metrics.engagement import Budget
 from loa_metrics.feedback_store import FeedbackStore
 
 How = Literal["polling", "webhook", "none"]
@@ -28,6 +27,18 @@ NOTHING: Mapping[str, str] = {
     "xem bình luận trong ứng dụng TikTok.",
     "local": "A local target has no audience. / Đích cục bộ không có người xem.",
 }
+
+
+class QuotaUse(Protocol):
+    """A platform's budget as shown: engagement.Budget, or the service's view of the poller's (poller.PolledBudget)."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def window_s(self) -> float: ...
+
+    def used(self) -> int: ...
 
 
 class Quota(BaseModel):
@@ -60,7 +71,7 @@ def collection_router(
     require_token: Callable[..., Awaitable[Caller]],
     channels: Mapping[str, Channel],
     store: FeedbackStore,
-    budgets: Mapping[str, Budget],
+    budgets: Mapping[str, QuotaUse],
 ) -> APIRouter:
     router = APIRouter()
 

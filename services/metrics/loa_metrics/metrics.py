@@ -9,13 +9,15 @@ The shared HTTP, dead-letter and consumer-lag metrics live in loa_core.metrics.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from loa_core.channels import Channel
@@ -63,7 +65,8 @@ FEEDBACK_WEBHOOKS = Counter("loa_feedback_webhooks_total", "Feedback webhook del
 # quota (commentThreads.list, videos.list, channels.list: 1 each); elsewhere one request. Per day:
 # increase(loa_quota_units_total[1d]).
 QUOTA_UNITS = Counter("loa_quota_units_total", "Quota units the poller spent", ["platform"])
-# Units spent within the budget's sliding window (YouTube: the last 24 h) and the budget itself, as of the last spend.
+# Units spent within the budget's sliding window (YouTube: the last 24 h) and the budget itself, as of the poller's
+# last round.
 QUOTA_WINDOW_USED = Gauge("loa_quota_window_units", "Quota units spent in the budget's sliding window", ["platform"])
 QUOTA_WINDOW_LIMIT = Gauge("loa_quota_window_limit", "Quota units the poller may spend per window", ["platform"])
 # Citizens' comments and messages that reached a ward's inbox (new items, not the ward's own replies), by ward and
@@ -72,6 +75,50 @@ FEEDBACK_RECEIVED = Counter(
     "loa_feedback_received_total", "Citizens' comments and messages received", ["ward", "channel"]
 )
 TOP_POSTS = 10
+# The series the poller counts: it runs in a child process (loa_metrics.poller), which writes them to a file after
+# every round; the service serves them from there (PollerSeries), in place of its own copies, which stay at nothing.
+POLLER_SERIES = (ENGAGEMENT_POLLS, FEEDBACK_POLLS, QUOTA_UNITS, QUOTA_WINDOW_USED, QUOTA_WINDOW_LIMIT)
+
+
+class PollerSeries(Collector):
+    """The poller's series, read from the file its process writes (Prometheus text), as of its last round."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._names = {family.name for series in POLLER_SERIES for family in series.describe()}
+
+    def describe(self) -> Iterator[Metric]:
+        for series in POLLER_SERIES:
+            yield from series.describe()
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except FileNotFoundError:  # the poller has not finished its first round yet
+            return
+        for family in text_string_to_metric_families(text):
+            if family.name in self._names:
+                yield family
+
+    def value(self, sample: str, **labels: str) -> float:
+        """One sample's value (0 when absent)."""
+        for family in self.collect():
+            for found in family.samples:
+                if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
+                    return float(found.value)
+        return 0.0
+
+
+def serve_poller_series(relay: PollerSeries) -> None:
+    """The service's registry serves the poller's series from `relay`, instead of this process's own copies."""
+    for series in (*POLLER_SERIES, *_SERVING):
+        with contextlib.suppress(KeyError):  # already swapped (a second app in one test process)
+            REGISTRY.unregister(series)
+    _SERVING[:] = [relay]
+    REGISTRY.register(relay)
+
+
+_SERVING: list[PollerSeries] = []
 
 
 class InboxCollector(Collector):
