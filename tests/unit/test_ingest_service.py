@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -22,6 +23,7 @@ from loa_ingest.duplicates import AlreadyUploaded, already_uploaded, changed_det
 from loa_ingest.service import IngestService
 from loa_ingest.settings import IngestSettings
 from loa_ingest.state import open_state
+from loa_ingest.tus import TusUploads
 from tests.support.media import make_clip
 
 
@@ -157,3 +159,16 @@ def test_changed_details_names_only_what_differs() -> None:
     message = str(already_uploaded("b" * 32, META, ["channels"]))
     assert "not applied: channels" in message and "không được áp dụng: kênh đăng" in message
     assert f"loa status {'b' * 32}" in message
+
+
+async def test_the_tus_locks_of_uploads_no_request_holds_are_swept(tmp_path: Path) -> None:
+    state = open_state(tmp_path / "ingest.sqlite3", None)
+    tus = TusUploads(
+        cast(IngestService, None), state.uploads, lambda f, c: ("default", FootageMetadata()), max_size=1, expiry_s=60
+    )
+    # Uploads this replica once took a PATCH of, then finished on another replica: nothing here ever ends them.
+    idle, held = tus._lock("finished-elsewhere"), tus._lock("being-written")
+    await held.acquire()
+    assert idle is not held and await tus.expire_due() == 0
+    assert tus._locks == {"being-written": held}
+    state.close()

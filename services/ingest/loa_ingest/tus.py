@@ -336,12 +336,17 @@ class TusUploads:
             await self.shared.drop(upload_id)
 
     async def expire_due(self) -> int:
-        """Drop every unfinished upload past its Upload-Expires; called periodically by the bootstrap."""
+        """Drop every unfinished upload past its Upload-Expires, and the locks of uploads no request here holds;
+        called periodically by the bootstrap."""
         expired = 0
         for upload_id in self.store.expired_ids(self.clock()):
             if self._lock(upload_id).locked():
                 continue  # being written to right now, in this process: its PATCH renews the expiry
             expired += await self.expire(upload_id)
+        # The locks of uploads no request here holds: with replicas, an upload finished elsewhere never ends here,
+        # so its lock would stay for ever. A request that then finds none makes a new one; the row's conditional
+        # updates keep it correct even beside one still woken from the old lock.
+        self._locks = {upload_id: lock for upload_id, lock in self._locks.items() if lock.locked()}
         return expired
 
     # -- protocol --------------------------------------------------------------------------------------------
