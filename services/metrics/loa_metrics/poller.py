@@ -156,7 +156,8 @@ async def supervise(settings: MetricsSettings, series: Path) -> None:
         try:
             code = await child.wait()
         except asyncio.CancelledError:
-            if child.returncode is None:
+            # It may be gone already: a Ctrl-C reaches the whole process group.
+            with contextlib.suppress(ProcessLookupError):
                 child.terminate()
                 try:
                     await asyncio.wait_for(child.wait(), 10)
