@@ -7,9 +7,14 @@ SQLite state, local storage, static group membership), kept up by `make run`'s o
 a unit that exits is started again after its backoff), polled from a thread. Footage goes to the two channels of
 tests/support/pipeline.py: `ward` (the `local` target) and `ward-yt` (the YouTube emulator, where a post made twice is
 a second video). Each trial uploads a batch of distinct tiny clips at once with `loa upload` (tus, resumable; run
-again when it fails, as its message asks), SIGKILLs one unit chosen at random at a random moment after the batch
-began, waits for every post and for the killed unit to be back, and counts, for the batch's footage, what the topics,
-the platform, the publish folder, the publisher's ledger and metrics' status say.
+again when it fails, as its message asks), SIGKILLs one unit chosen at random at a random point of the batch's
+progress, waits for every post and for the killed unit to be back, and counts, for the batch's footage, what the
+topics, the platform, the publish folder, the publisher's ledger and metrics' status say.
+
+The kill point is drawn over the batch's progress, not over a clock, so that it falls inside the batch (at every
+stage alike) however fast the machine is: a batch of N clips makes 4N announcements (N footage.uploaded, N
+renditions.ready, 2N posts.published); the kill comes after a random number k of them (0 <= k < 4N), plus a random
+0 to `JITTER_S` seconds (so it hits the work in flight, not only the moment an announcement was read).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from tests.support.transcode import EventCollector
 UNITS = (KAFKA, *SERVICES)
 LOA = Path(sys.executable).with_name("loa")  # the venv's console script
 UPLOAD_RUNS = 4  # `loa upload` runs per clip at most (the first and what a person would run again)
+JITTER_S = 2.0
 
 
 @dataclass
@@ -57,7 +63,7 @@ class KillTrial:
     number: int
     unit: str  # the one SIGKILLed
     moment_s: float  # after the batch's uploads began
-    at_kill: str  # how far the batch was then
+    at_kill: str  # how far the batch was then (the announcements k it waited for, and what was done)
     footage: int = 0
     lost: int = 0  # (footage, channel) posts not made, and clips never announced as footage
     duplicated: int = 0  # posts made more than once (by any count), and clips announced as two footage
@@ -79,12 +85,11 @@ class KillTrial:
 class ServiceKills:
     """The stack, the emulator and the supervisor, and the trials run on them (`with ServiceKills(...) as run`)."""
 
-    def __init__(self, root: Path, rng: random.Random, batch: int = 3, window_s: float = 8.0) -> None:
-        """`batch` clips a trial; the kill comes 0 to `window_s` seconds after its uploads began."""
+    def __init__(self, root: Path, rng: random.Random, batch: int = 3) -> None:
+        """`batch` clips a trial."""
         self.root = root
         self.rng = rng
         self.batch = batch
-        self.window_s = window_s
         self.youtube = YouTubeEmulator(root / "youtube")
         self.stack = Stack(root=root / "stack", token=f"kills-{uuid.uuid4().hex}", kafka_port=free_port())
         self.supervisor_log: list[str] = []
@@ -192,15 +197,13 @@ class ServiceKills:
         assert self._events is not None
         return self._events
 
-    def _progress(self, titles: set[str], uploaded: dict[str, str | None]) -> str:
+    def _progress(self, titles: set[str]) -> tuple[int, int, int]:
+        """The batch's footage announced, cut and posted (footage x channel) so far."""
         events = self._events_of()
-        ids = {e.footage_id for e in events.of(FOOTAGE_UPLOADED) if e.metadata.title in titles}
+        ids = self._announced(titles)
         cut = {e.footage_id for e in events.of(RENDITIONS_READY) if e.footage_id in ids}
         posted = {(e.footage_id, e.channel) for e in events.of(POSTS_PUBLISHED) if e.footage_id in ids}
-        return (
-            f"uploads answered {len(uploaded)}/{len(titles)}, announced {len(ids)}, cut {len(cut)}, "
-            f"posted {len(posted)}/{len(titles) * len(CHANNELS)}"
-        )
+        return len(ids), len(cut), len(posted)
 
     def trial(self, number: int, timeout_s: float = 240.0) -> KillTrial:
         """One batch with one kill; every post and the killed unit waited for (up to `timeout_s`), then counted."""
@@ -218,24 +221,30 @@ class ServiceKills:
 
         senders = [threading.Thread(target=upload, args=item) for item in titles.items()]
         unit = self.rng.choice(UNITS)
-        moment = self.rng.uniform(0.0, self.window_s)
+        after = self.rng.randrange(4 * len(titles))  # announcements to wait for before the kill
+        jitter = self.rng.uniform(0.0, JITTER_S)
         began = time.monotonic()
+        deadline = began + timeout_s
         for sender in senders:
             sender.start()
-        time.sleep(max(0.0, began + moment - time.monotonic()))
-        at_kill = self._progress(set(titles), uploaded)
+        while sum(self._progress(set(titles))) < after and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(jitter)
         killed = self.stack.process(unit)
         assert killed is not None
         killed.kill()  # SIGKILL; the supervisor reaps it and starts the unit again
+        moment = time.monotonic() - began
+        announced, cut, posted = self._progress(set(titles))
+        at_kill = (
+            f"{after} announcements + {jitter:.1f} s: uploads answered {len(uploaded)}/{len(titles)}, announced "
+            f"{announced}, cut {cut}, posted {posted}/{len(titles) * len(CHANNELS)}"
+        )
         trial = KillTrial(number=number, unit=unit, moment_s=moment, at_kill=at_kill)
 
-        deadline = began + timeout_s
         for sender in senders:
             sender.join(max(0.0, deadline - time.monotonic()))
-        ids: set[str] = set()
         while time.monotonic() < deadline:
-            ids = self._announced(set(titles))
-            if self._back(unit, killed) and self._done(ids, len(titles)):
+            if self._back(unit, killed) and self._done(self._announced(set(titles)), len(titles)):
                 break
             time.sleep(0.5)
         trial.took_s = time.monotonic() - began
