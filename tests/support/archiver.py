@@ -65,6 +65,11 @@ class ArchiverProcess:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (replicas start side by side, then `wait_ready`)."""
         self.runs += 1
         log = (self.root / f"archiver-{self.runs}.log").open("wb")
         self.proc = subprocess.Popen(
@@ -72,6 +77,8 @@ class ArchiverProcess:
         )
         log.close()
 
+    def wait_ready(self) -> None:
+        assert self.proc is not None
         url = f"http://127.0.0.1:{self.http_port}/readyz"
         wait_healthy(self.proc, url, name="the archiver", log_tail=self.log_tail, timeout_s=60)
 
