@@ -10,7 +10,7 @@ run: setup
 	$(PY) -m loa_dev.run
 
 test: setup-test lint
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses 2 --dist loadfile
 
 setup:
 	@scripts/setup.sh
