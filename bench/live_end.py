@@ -149,9 +149,12 @@ async def _archive(root: Path, ctx: JobContext) -> SourceMedia:
         paths.append(path)
     out = await assemble(paths, work, [None] * len(paths))
     found = await probe(out)
-    sha256 = await asyncio.to_thread(sha256_file, out)
     key = layout.archive_key(ARCHIVE)
-    await asyncio.to_thread(storage.put_file, key, out)
+    if hasattr(storage, "put_file_hashed"):  # hashed as it is stored (since 38eb502)
+        sha256 = await asyncio.to_thread(storage.put_file_hashed, key, out)
+    else:
+        sha256 = await asyncio.to_thread(sha256_file, out)
+        await asyncio.to_thread(storage.put_file, key, out)
     video = found.video
     assert video is not None and video.width and video.height
     media = SourceMedia(

@@ -3,6 +3,7 @@ candidates' times, the video-only command."""
 
 from __future__ import annotations
 
+import asyncio
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import pytest
 
 from loa_archiver.live import chunk_event_id, live_groups
 from loa_archiver.store import Segment
-from loa_core.contracts import LiveChunkResult
+from loa_core.contracts import LIVE_RESULT, LiveChunkResult, layout
 from loa_core.fingerprint import Fingerprint, FramePrints
+from loa_core.storage import LocalStorage
 from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
 from loa_transcode.live import (
     LIMIT_DBFS,
     STILL_EVERY_S,
+    _read_result,
     candidate_times,
     gain_filter,
     joined_fingerprint,
@@ -166,3 +169,12 @@ def test_a_frame_is_sampled_once_per_sample_it_covers() -> None:
         full=np.array([5, 6], dtype=np.uint64), center=np.array([5, 6], dtype=np.uint64), rate=Fraction(1)
     )
     assert part.sampled(0).full.tolist() == [5, 5, 6, 6]
+
+
+def test_a_chunk_result_written_by_a_newer_worker_is_read(tmp_path: Path) -> None:
+    # A rolling upgrade: the result has a field this release does not know (frame_prints was one once).
+    storage = LocalStorage(tmp_path)
+    key = layout.live_chunk_key("f" * 32, 0, LIVE_RESULT)
+    storage.put_stream(key, [b'{"start_s": 0, "duration_s": 12, "files": {"youtube": "youtube.mp4"}, "later": 1}'])
+    result = asyncio.run(_read_result(storage, key))
+    assert result is not None and result.files == {"youtube": "youtube.mp4"}

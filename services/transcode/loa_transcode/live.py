@@ -174,7 +174,8 @@ async def _read_result(storage: Storage, key: str) -> LiveChunkResult | None:
         if not await asyncio.to_thread(storage.exists, key):
             return None
         with await asyncio.to_thread(storage.open_read, key) as f:
-            return LiveChunkResult.model_validate_json(f.read())
+            # A worker of a newer release may have written fields this one does not know: ignored.
+            return LiveChunkResult.read_json(f.read())
     except ObjectNotFound:
         return None
     except OSError as exc:
