@@ -13,8 +13,8 @@ shared database; a SQLite file is one replica's, so its one child).
   back, stores and triages them. The channels come from the registry topic, as in every process.
 - Its Prometheus series (metrics.POLLER_SERIES) are written to a file after every round, which the service's
   /metrics serves (metrics.PollerSeries); the budgets' use shown on the channel pages comes from there too.
-- It stops when the service does: on SIGTERM, and when its stdin reaches its end (the service died, even killed).
-  The service starts it again, after a pause, whenever it exits.
+- It stops when the service does: on SIGTERM or SIGINT, and when its stdin reaches its end (the service died, even
+  killed). The service starts it again, after a pause, whenever it exits.
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         work = asyncio.current_task()
         assert work is not None
-        loop.add_signal_handler(signal.SIGTERM, work.cancel)
+        for stop in (signal.SIGTERM, signal.SIGINT):  # SIGINT: a Ctrl-C on `make run` reaches the process group
+            loop.add_signal_handler(stop, work.cancel)
 
         def watch_stdin() -> None:
             sys.stdin.buffer.read()  # returns at the end: the service is gone
