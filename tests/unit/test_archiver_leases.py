@@ -1,12 +1,15 @@
-"""When a replica takes over an archive no replica holds and finalizes it (loa_archiver/leases.should_finalize)."""
+"""When a replica takes over an archive no replica holds and finalizes it (loa_archiver/leases.should_finalize), and
+what a replica does when it finds a lease of its own taken over."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from loa_archiver.leases import should_finalize
-from loa_archiver.store import Archive, Lease, Pull
+from loa_archiver.leases import Leases, should_finalize
+from loa_archiver.store import Archive, ArchiveStore, Lease, Pull
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 SILENCE_S = 30.0
@@ -60,3 +63,22 @@ def test_a_finalize_whose_replica_died_is_redone_at_once_and_finished_ones_never
     assert should_finalize(replace(RTMP, state="finalizing"), lease(-1), None, NOW, SILENCE_S)
     for state in ("announced", "empty", "failed"):
         assert not should_finalize(replace(RTMP, state=state), None, None, NOW, SILENCE_S)  # type: ignore[arg-type]
+
+
+def test_a_replica_that_finds_its_lease_taken_over_stops_what_it_guarded(tmp_path: Path) -> None:
+    store = ArchiveStore.open(tmp_path / "a.sqlite3")
+    stalled, other = Leases(store, 0.05), Leases(store, 30)
+    lost: list[str] = []
+    assert stalled.take("pull:p1", lambda: lost.append("p1"))
+    assert not stalled.take("pull:p1")  # going on here already
+    assert not other.take("pull:p1")
+    time.sleep(0.1)  # the stalled replica did not renew in time
+    assert other.take("pull:p1")
+    stalled.renew()
+    assert lost == ["p1"] and not stalled.holds("pull:p1")
+    stalled.release("pull:p1")  # no longer its own: the other's lease is untouched
+    assert store.leases()["pull:p1"].holder == other.holder
+    # A graceful stop lets every lease lapse at once, for the others to take.
+    other.release_all()
+    assert stalled.take("pull:p1")
+    store.close()

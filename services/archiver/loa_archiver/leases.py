@@ -128,3 +128,5 @@ class Leases:
                 self.renew()
             except DatabaseUnavailable:
                 log.warning("could not renew leases: the database is unavailable", exc_info=True)
+            except Exception:
+                log.exception("could not renew leases; trying again")

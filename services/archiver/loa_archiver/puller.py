@@ -64,6 +64,8 @@ class HlsPuller:
                 self.claim_pulls()
             except DatabaseUnavailable:
                 log.warning("pulls: the database is unavailable; trying again", exc_info=True)
+            except Exception:
+                log.exception("pulls: claiming failed; trying again")
             await asyncio.sleep(self.settings.scheduler_interval_s)
 
     def claim_pulls(self) -> None:

@@ -72,6 +72,9 @@ class Archiver:
                 self.puller.check_requests()
             except DatabaseUnavailable:
                 log.warning("takeover watch: the database is unavailable; trying again", exc_info=True)
+            except Exception:
+                # The watch must outlive any one round: without it, nothing orphaned would be finalized.
+                log.exception("takeover watch: a round failed; trying again")
             await asyncio.sleep(self.settings.scheduler_interval_s)
 
     def take_over(self) -> None:
