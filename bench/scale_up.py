@@ -6,9 +6,9 @@ One broker of its own; tiny footage (160x90, 1 s) to a `local` channel and the Y
 `--ledger postgres` (a throwaway server, LOA_DATABASE_URL shared by both publishers) every footage must be posted
 once. With `--ledger sqlite` (a ledger each, the embedded default) the publishers now refuse to consume beside each
 other, so the batch cannot finish: the run ends at the timeout with their refusal in the log (before that refusal, a
-run posted one footage twice). Prints losses, double posts, repeated announcements and footage encoded twice (a job
-in flight on a partition that moved is finished by its old owner and redone by the new one: wasted work, no harm,
-since outputs are idempotent and the announcement repeats the same event).
+run posted one footage twice). Prints losses, double posts, repeated announcements and footage encoded twice (must be
+none: a job in flight on a partition that moved is finished by its old owner, while the new one waits on the job's
+lease and announces the same event again; before the lease, the new owner encoded it again).
 """
 
 from __future__ import annotations

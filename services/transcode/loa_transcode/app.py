@@ -73,6 +73,7 @@ def create_app(settings: TranscodeSettings, storage: Storage, producer: EventPro
             storage,
             session_timeout_s=settings.broker_session_timeout_s,
             heartbeat_s=settings.broker_heartbeat_interval_s,
+            instance_id=settings.instance_id,
         ),
         places=asyncio.Semaphore(settings.concurrency),
     )

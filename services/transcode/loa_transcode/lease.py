@@ -194,9 +194,14 @@ class JobLeases:
     me: str = field(default_factory=worker_name)
 
     @classmethod
-    def for_group(cls, storage: Storage, *, session_timeout_s: float, heartbeat_s: float) -> JobLeases:
-        """Beats as often as the consumer group's heartbeat; stale as `stale_after` says."""
-        return cls(storage, heartbeat_s, stale_after(session_timeout_s, heartbeat_s))
+    def for_group(
+        cls, storage: Storage, *, session_timeout_s: float, heartbeat_s: float, instance_id: str | None = None
+    ) -> JobLeases:
+        """Beats as often as the consumer group's heartbeat; stale as `stale_after` says. A static member (its
+        `instance_id`, stable across restarts) holds leases under that name: restarted after a kill, it gets its
+        partitions back at once and takes its own former leases without waiting for them to go stale."""
+        me = instance_id or worker_name()
+        return cls(storage, heartbeat_s, stale_after(session_timeout_s, heartbeat_s), me)
 
     def watch(self, footage_id: str, upload_event_id: str) -> LeaseWatch:
         return LeaseWatch(self.storage, footage_id, upload_event_id, self.me, self.heartbeat_s, self.stale_s)
