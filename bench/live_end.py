@@ -147,7 +147,7 @@ async def _archive(root: Path, ctx: JobContext) -> SourceMedia:
         path = work / segment.key.rsplit("/", 1)[-1]
         await asyncio.to_thread(storage.download, segment.key, path)
         paths.append(path)
-    out = await assemble(paths, work, [None] * len(paths))
+    out = await assemble(paths, work)
     found = await probe(out)
     key = layout.archive_key(ARCHIVE)
     if hasattr(storage, "put_file_hashed"):  # hashed as it is stored (since 38eb502)

@@ -18,7 +18,8 @@ from loa_core.fingerprint import fingerprint_file
 from loa_core.media import FFMPEG
 from loa_core.storage import LocalStorage
 from loa_dev.kafka import KafkaBroker
-from loa_transcode.live import concat_list, encode_live_chunk, joined_fingerprint
+from loa_transcode.chunks import concat_list
+from loa_transcode.live import encode_live_chunk, joined_fingerprint
 from loa_transcode.pipeline import JobContext, transcode
 from tests.support.archiver import Publisher, archiver_process, livestream_events
 from tests.support.kafka import read_topic

@@ -41,10 +41,12 @@ def numbered_clip(path: Path, *, duration_s: float = 30.0, gop: int = 60, x264: 
     return path
 
 
-def frame_numbers(path: Path) -> list[int]:
-    """The number each frame of a cut shows (its picture scaled back to the clip's 640x360)."""
+def frame_numbers(path: Path, *, as_stored: bool = False) -> list[int]:
+    """The number each frame of a cut shows (its picture scaled back to the clip's 640x360), as a player shows
+    them from 0 at the stream's rate (a frame held over a gap in the times counts twice), or `as_stored`."""
+    held = ["-fps_mode", "passthrough"] if as_stored else []
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", "scale=640:360,format=gray", "-f", "rawvideo", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), *held, "-vf", "scale=640:360,format=gray", "-f", "rawvideo", "-"],
         capture_output=True,
         check=True,
     ).stdout

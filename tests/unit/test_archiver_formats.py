@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loa_archiver.finalize import assemble_args, clamp_range, concat_list, highlight_title
+from loa_archiver.finalize import assemble_args, clamp_range, highlight_title
 from loa_archiver.hls import MasterPlaylist, MediaPlaylist, PlaylistError, parse_playlist
 from loa_archiver.recorder import listed_segments, recorder_args, restream_url_problem
 from loa_archiver.rtmp import FLV_HEADER, MSG_DATA_AMF0, MSG_VIDEO, amf0_decode_all, amf0_encode, flv_tag
@@ -94,10 +94,6 @@ def test_listed_segments(tmp_path: Path) -> None:
 
 
 def test_finalize_pieces(tmp_path: Path) -> None:
-    assert concat_list([Path("/a/seg1.ts"), Path("/b/it's.ts")]) == "file '/a/seg1.ts'\nfile '/b/it'\\''s.ts'\n"
-    assert concat_list([Path("/a/1.mp4"), Path("/a/2.ts")], [2.0, None]) == (
-        "file '/a/1.mp4'\nduration 2.000000\nfile '/a/2.ts'\n"
-    )
     args = assemble_args(tmp_path / "l.txt", tmp_path / "o.mp4")
     assert args[:6] == ["-f", "concat", "-safe", "0", "-i", str(tmp_path / "l.txt")]
     assert args[args.index("-c") + 1] == "copy"

@@ -18,6 +18,7 @@ from loa_transcode.chunks import (
     SingleRun,
     audio_args,
     chunk_args,
+    concat_input,
     concat_list,
     join_args,
     plan_chunks,
@@ -176,8 +177,15 @@ def test_the_audio_command_makes_each_cuts_whole_programme_audio_once() -> None:
 def test_the_join_copies_streams_and_lists_the_chunks_in_order() -> None:
     text = concat_list([Path("/w/a/0.mp4"), Path("/w/it's/1.mp4")])
     assert text.splitlines() == ["ffconcat version 1.0", "file 'file:/w/a/0.mp4'", "file 'file:/w/it'\\''s/1.mp4'"]
-    args = join_args(Path("/w/list"), Path("/w/a.m4a"), Path("/w/out.mp4"))
-    assert args[args.index("-c") + 1] == "copy" and "-filter_complex" not in args
+    args = join_args(concat_input(Path("/w/list")), Path("/w/a.m4a"), Path("/w/out.mp4"))
+    assert args[args.index("-c") + 1] == "copy" and "-filter_complex" not in args and "-t" not in args
+    assert args[:6] == ["-f", "concat", "-safe", "0", "-i", "file:/w/list"]
+    # A live's chunks: each starts where the frames before it end; a cut shorter than its chunks ends at its length.
+    timed = concat_list([Path("/w/0.mp4"), Path("/w/1.mp4")], [12.0, 4.0 / 3])
+    assert timed.splitlines()[1:] == ["file 'file:/w/0.mp4'", "duration 12.000000", "file 'file:/w/1.mp4'",
+                                      "duration 1.333333"]  # fmt: skip
+    ended = join_args(["-i", "file:/w/archive.mp4"], Path("/w/a.m4a"), Path("/w/out.mp4"), duration_s=600.0)
+    assert ended[ended.index("-t") + 1] == "600.000000"
 
 
 def test_a_jobs_chunks_go_round_the_partitions() -> None:

@@ -53,6 +53,8 @@ class StreamInfo:
     field_order: str = ""  # "progressive", "tt", "bb", "tb", "bt" or "" (unknown)
     rotation: int = 0  # degrees from the display matrix (phones film sideways and say so here)
     duration_s: float | None = None
+    # When its first packet shows, in seconds after the file's start (the earliest packet of any stream).
+    start_s: float | None = None
     nb_frames: int | None = None
     sample_rate: int | None = None
     channels: int | None = None
@@ -102,6 +104,10 @@ def _rate(value: Any) -> float:
     return n / d if d else 0.0
 
 
+def _since(time_s: float | None, start_s: float) -> float | None:
+    return None if time_s is None else round(time_s - start_s, 6)
+
+
 def _tag(value: Any) -> str:
     text = str(value or "")
     return "" if text in ("unknown", "unspecified", "reserved") else text
@@ -121,6 +127,7 @@ def _rotation(stream: dict[str, Any]) -> int:
 def parse_probe(raw: dict[str, Any]) -> ProbeResult:
     """Turn ffprobe's JSON into a ProbeResult (pure, so it is tested without ffprobe)."""
     fmt: dict[str, Any] = raw.get("format") or {}
+    file_start = _float_or_none(fmt.get("start_time")) or 0.0
     streams = []
     for s in raw.get("streams") or []:
         # Attached pictures (cover art) are "video" streams that are not footage.
@@ -141,6 +148,7 @@ def parse_probe(raw: dict[str, Any]) -> ProbeResult:
                 field_order=str(s.get("field_order", "")),
                 rotation=_rotation(s),
                 duration_s=_float_or_none(s.get("duration")),
+                start_s=_since(_float_or_none(s.get("start_time")), file_start),
                 nb_frames=_int_or_none(s.get("nb_frames")),
                 sample_rate=_int_or_none(s.get("sample_rate")),
                 channels=_int_or_none(s.get("channels")),

@@ -9,21 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loa_core.media import run_ffmpeg
-
-
-def concat_list(paths: list[Path], durations: list[float | None] | None = None) -> str:
-    """The concat demuxer's script. Paths are ours (a temp folder), quoted anyway as the demuxer documents.
-
-    A duration is given for fragmented-MP4 segments (HLS with EXT-X-MAP): ffmpeg reports such a file's end
-    time as its duration, which would push every following segment later by the time before it.
-    """
-    lines = []
-    for i, path in enumerate(paths):
-        lines.append("file '" + str(path).replace("'", "'\\''") + "'\n")
-        duration = durations[i] if durations else None
-        if duration is not None:
-            lines.append(f"duration {duration:.6f}\n")
-    return "".join(lines)
+from loa_core.segments import concat_script, probe_segments
 
 
 def assemble_args(list_path: Path, out: Path) -> list[str]:
@@ -49,9 +35,11 @@ def assemble_args(list_path: Path, out: Path) -> list[str]:
     ]
 
 
-async def assemble(segment_paths: list[Path], work: Path, durations: list[float | None] | None = None) -> Path:
+async def assemble(segment_paths: list[Path], work: Path) -> Path:
+    """The segments joined by stream copy, each one's first frame right after the last frame of the one before
+    (loa_core.segments: the same timeline transcode's live chunks are cut from)."""
     list_path = work / "concat.txt"
-    list_path.write_text(concat_list(segment_paths, durations), encoding="utf-8")
+    list_path.write_text(concat_script(segment_paths, await probe_segments(segment_paths)), encoding="utf-8")
     out = work / "archive.mp4"
     await run_ffmpeg(assemble_args(list_path, out))
     return out

@@ -169,8 +169,7 @@ class Finalizer:
                 path = work / segment.key.rsplit("/", 1)[-1]
                 await asyncio.to_thread(self.storage.download, segment.key, path)
                 paths.append(path)
-            durations = [s.duration_s if s.key.endswith(".mp4") else None for s in segments]
-            out = await assemble(paths, work, durations)
+            out = await assemble(paths, work)
             for path in paths:
                 path.unlink()
             media = await self._store_media(out, layout.archive_key(archive_id))

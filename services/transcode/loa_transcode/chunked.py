@@ -46,6 +46,7 @@ from loa_transcode.chunks import (
     audio_args,
     candidates_args,
     chunk_args,
+    concat_input,
     concat_list,
     join_args,
     plan_chunks,
@@ -290,7 +291,7 @@ async def _join(storage: Storage, out: Output, chunks: list[TranscodeChunk], aud
         files.append(local)
     listing = workdir / f"{name}.concat"
     listing.write_text(concat_list(files), "utf-8")
-    await _run(join_args(listing, audio, out.path), f"{name} cut from its chunks")
+    await _run(join_args(concat_input(listing), audio, out.path), f"{name} cut from its chunks")
     video = (await _probe(out.path, f"the joined {name} cut")).video
     if video is None or video.nb_frames != expected:
         return f"the joined {name} cut has {video and video.nb_frames} frames, its chunks {expected}"

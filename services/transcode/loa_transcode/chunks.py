@@ -188,7 +188,8 @@ def slice_crop(path: CropPath, offset_s: float, length_s: float) -> CropPath:
 
 
 def chunk_args(job: Job, frames: Sequence[int]) -> list[str]:
-    """One chunk: its stretch (`job.trim`) decoded once into each output's video, `frames[i]` frames each, no audio.
+    """One chunk: its stretch (`job.trim`) decoded once into each output's video, `frames[i]` frames each, no audio
+    (and the thumbnail candidates when the job wants them).
 
     `-frames:v` makes the count exact whatever the fps filter does at the stretch's end; the encoder settings are
     the single run's, and every chunk starts with a keyframe of its own, so the chunks join by stream copy.
@@ -200,6 +201,9 @@ def chunk_args(job: Job, frames: Sequence[int]) -> list[str]:
         args += ["-map", f"[{label}]", *video_codec_args(out, job.options)]
         args += [x for pair in OUTPUT_TAGS for x in pair]
         args += ["-frames:v", str(count), "-f", "mp4", f"file:{out.path}"]
+    if job.candidates is not None:
+        # A live chunk's thumbnail candidates, from the same decode (a footage's chunks leave them to the owner).
+        args += ["-map", "[cand]", "-f", "rawvideo", "-pix_fmt", "gray", f"file:{job.candidates.path}"]
     return args
 
 
@@ -237,37 +241,28 @@ def candidates_args(source: Path, trim: Trim, every_s: float, path: Path, width:
     ]
 
 
-def concat_list(paths: Sequence[Path]) -> str:
-    """The concat demuxer's list of the chunk files, in order (single quotes escaped as its syntax wants)."""
+def concat_list(paths: Sequence[Path], durations: Sequence[float] | None = None) -> str:
+    """The concat demuxer's list of the chunk files, in order (single quotes escaped as its syntax wants); with
+    `durations` (each chunk's frames over the rate), each chunk starts exactly where the frames before it end."""
     lines = ["ffconcat version 1.0"]
-    for p in paths:
+    for i, p in enumerate(paths):
         quoted = str(p).replace("'", "'\\''")
         lines.append(f"file 'file:{quoted}'")
+        if durations is not None:
+            lines.append(f"duration {durations[i]:.6f}")
     return "\n".join(lines) + "\n"
 
 
-def join_args(listing: Path, audio: Path, out: Path) -> list[str]:
-    """A cut from its chunks (listed in `listing`) and its audio, by stream copy: nothing is encoded again."""
-    return [
-        # -safe 0: the list names absolute paths of the job's own folder (with the file: protocol).
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        f"file:{listing}",
-        "-i",
-        f"file:{audio}",
-        "-map",
-        "0:v:0",
-        "-map",
-        "1:a:0",
-        "-c",
-        "copy",
-        # moov before mdat, as every cut (conform.moov_before_mdat).
-        "-movflags",
-        "+faststart",
-        "-f",
-        "mp4",
-        f"file:{out}",
-    ]
+def concat_input(listing: Path) -> list[str]:
+    # -safe 0: the list names absolute paths of the job's own folder (with the file: protocol).
+    return ["-f", "concat", "-safe", "0", "-i", f"file:{listing}"]
+
+
+def join_args(video: Sequence[str], audio: Path, out: Path, duration_s: float | None = None) -> list[str]:
+    """A cut from its video (the input arguments of its chunks' listing, or of a file passed through) and its
+    audio, by stream copy: nothing is encoded again. `duration_s`: where the cut ends, when its video goes on."""
+    args = [*video, "-i", f"file:{audio}", "-map", "0:v:0", "-map", "1:a:0", "-c", "copy"]
+    if duration_s is not None:
+        args += ["-t", f"{duration_s:.6f}"]
+    # moov before mdat, as every cut (conform.moov_before_mdat).
+    return [*args, "-movflags", "+faststart", "-f", "mp4", f"file:{out}"]

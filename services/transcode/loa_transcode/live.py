@@ -37,9 +37,11 @@ from loa_core.contracts import (
 )
 from loa_core.fingerprint import FramePrints, concatenate, frame_prints
 from loa_core.media import MediaError, run_ffmpeg
+from loa_core.segments import concat_script, probe_segments, spans
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
-from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, build_args, passthrough_problems
+from loa_transcode.chunks import chunk_args, concat_input, concat_list, join_args
+from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, passthrough_problems
 from loa_transcode.loudness import Loudness
 from loa_transcode.pipeline import JobContext, _download, _fetch, _probe, channel_look, wanted_profiles
 from loa_transcode.profiles import Target, profiles_for, resolve
@@ -151,21 +153,6 @@ def candidate_times(results: Sequence[LiveChunkResult]) -> list[float]:
     return [round(r.start_s + k * STILL_EVERY_S, 3) for r in results for k in range(r.candidates)]
 
 
-def concat_list(paths: Sequence[Path], durations: Sequence[float | None] | None = None) -> str:
-    """The concat demuxer's script (a duration for fragmented-MP4 segments, which report their end as theirs)."""
-    lines = []
-    for i, path in enumerate(paths):
-        lines.append("file '" + str(path).replace("'", "'\\''") + "'\n")
-        if durations and durations[i] is not None:
-            lines.append(f"duration {durations[i]:.6f}\n")
-    return "".join(lines)
-
-
-def _concat_input(list_path: Path) -> list[str]:
-    # -safe 0: the list holds absolute paths (our own work folder), which the safe mode refuses.
-    return ["-f", "concat", "-safe", "0", "-i", f"file:{list_path}"]
-
-
 # --- any worker: one chunk ----------------------------------------------------------------------------------------
 
 
@@ -227,18 +214,29 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         path = workdir / segment.key.rsplit("/", 1)[-1]
         await _download(storage, segment.key, path)
         paths.append(path)
+    # The segments on the archive's own timeline (loa_core.segments: the archiver joins them the same way), so the
+    # chunk's frames are exactly the archive's frames of its stretch.
+    try:
+        videos = await probe_segments(paths)
+    except MediaError as exc:
+        return failed(f"the segments do not probe: {exc}")
+    lasting = spans(videos)
+    if lasting is None:
+        return failed("the segments have no video")
     listing = workdir / "segments.txt"
-    durations = [s.duration_s if s.key.endswith(".mp4") else None for s in chunk.segments]
-    listing.write_text(concat_list(paths, durations), "utf-8")
+    listing.write_text(concat_script(paths, videos), "utf-8")
     source = workdir / "chunk.mkv"
     try:
-        await run_ffmpeg([*_concat_input(listing), "-map", "0:v:0", "-c", "copy", "-f", "matroska", f"file:{source}"])
+        await run_ffmpeg([*concat_input(listing), "-map", "0:v:0", "-c", "copy", "-f", "matroska", f"file:{source}"])
     except MediaError as exc:
         return failed(f"the segments do not join: {exc}")
     for path in paths:
         path.unlink()
     probed = await _probe(source, f"live chunk {chunk.index}")
     info = source_info(probed)
+    # Its frames at the cut's rate: one per frame of the live, a dropped frame's place repeated (as the fps filter
+    # does in a single run of the archive).
+    expected = round(sum(lasting) * info.fps_value)
     look = channel_look(chunk.channels, ctx.channels)
     job = Job(
         source=source,
@@ -260,19 +258,24 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         return failed(f"not made from live chunks: {problem}")
     # A cut the source passes through is copied from the archive at the end: nothing to encode for it here.
     encoded = {n: o for n, o in outputs.items() if passthrough_problems(job, o, probed)}
-    candidates = Candidates(workdir / LIVE_CANDIDATES, every_s=STILL_EVERY_S)
+    # ffmpeg's fps filter gives a candidate only for a stretch that reaches half its spacing: none from a chunk
+    # shorter than the spacing, rather than an empty output that fails the run.
+    candidates = Candidates(workdir / LIVE_CANDIDATES, every_s=STILL_EVERY_S) if sum(lasting) >= STILL_EVERY_S else None
     job = replace(job, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
-    try:
-        await run_ffmpeg(build_args(job, audio=False))
-    except MediaError as exc:
-        return failed(f"ffmpeg could not encode the chunk: {exc}")
+    if job.outputs:
+        try:
+            await run_ffmpeg(chunk_args(job, [expected] * len(job.outputs)))
+        except MediaError as exc:
+            return failed(f"ffmpeg could not encode the chunk: {exc}")
     frames: dict[str, int] = {}
     prints: dict[str, str] = {}
     for out in job.outputs:
         video = (await _probe(out.path, out.path.name)).video
-        if video is None or not video.nb_frames:
-            return failed(f"{out.path.name}: no frames")
-        frames[out.path.name] = video.nb_frames
+        found = video.nb_frames if video is not None else None
+        if video is None or found != expected:
+            # Never joined: a chunk a frame short or long would move every frame after its seam.
+            return failed(f"{out.path.name}: {found} frames, expected {expected}")
+        frames[out.path.name] = expected
         # The cut's fingerprint over this chunk, made now rather than from the whole cut once the live has ended.
         rate = Fraction(video.r_frame_rate).limit_denominator(1001)
         try:
@@ -280,10 +283,11 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         except MediaError as exc:
             return failed(f"could not fingerprint {out.path.name}: {exc}")
         await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, out.path.name), out.path)
-    raw = candidates.path.read_bytes() if candidates.path.exists() else b""
-    count = len(raw) // (candidates.width * candidates.height)
-    if count:
-        await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_CANDIDATES), candidates.path)
+    count = 0
+    if candidates is not None and candidates.path.exists():
+        count = candidates.path.stat().st_size // (candidates.width * candidates.height)
+        if count:
+            await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_CANDIDATES), candidates.path)
     files = {name: o.path.name for name, o in encoded.items()}
     log.info("live chunk %s/%d: encoded %s (%.1f s)", chunk.footage_id, chunk.index, sorted(files), chunk.duration_s)
     return LiveChunkResult(
@@ -354,6 +358,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
 
     videos: dict[Path, list[str]] = {}
     prints: dict[Path, str] = {}
+    fps = job.info.fps_value
     for out in job.outputs:
         if out.copy_video:
             videos[out.path] = ["-i", f"file:{job.source}"]
@@ -367,22 +372,16 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
             joined := joined_fingerprint([r for _, r in needed], out.target.name)
         ):
             prints[out.path] = joined
+        files = [await fetch(i, r.files[out.target.name]) for i, r in needed]
+        # Each chunk starts exactly where the frames before it end: its frames over the rate.
+        durations = [r.frames[r.files[out.target.name]] / fps for _, r in needed]
         listing = chunks / f"{out.target.name}.txt"
-        listing.write_text(concat_list([await fetch(i, r.files[out.target.name]) for i, r in needed]), "utf-8")
-        videos[out.path] = _concat_input(listing)
+        listing.write_text(concat_list(files, durations), "utf-8")
+        videos[out.path] = concat_input(listing)
     sound = await _archive_sound(job, chunks)
     for out in job.outputs:
-        args = [
-            *videos[out.path],
-            "-i",
-            f"file:{sound[out.target.profile.audio_kbps]}",
-            "-map",
-            "0:v:0",
-            "-map",
-            "1:a:0",
-        ]
-        args += ["-c", "copy", "-t", f"{out.target.duration_s:.3f}", "-movflags", "+faststart", "-f", "mp4"]
-        await _run([*args, f"file:{out.path}"], f"joining the {out.target.name} cut")
+        args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
+        await _run(args, f"joining the {out.target.name} cut")
     if job.candidates is not None:
         with job.candidates.path.open("wb") as raw:
             for i, r in enumerate(results):
@@ -414,7 +413,11 @@ async def _archive_sound(job: Job, work: Path) -> dict[int, Path]:
     if job.info.has_audio:
         loudness = await _loudness(job.source)
         steps = gain_filter(loudness) if loudness is not None else []
-        source = ["-i", f"file:{job.source}", "-map", "0:a:0"]
+        # From the archive's first frame: its sound may start a little before its picture, and the joined chunks'
+        # first frame is at 0 (an exact seek: ffmpeg decodes and drops the samples before it).
+        video = (await _probe(job.source, "the archive")).video
+        start = ["-ss", f"{video.start_s:.6f}"] if video is not None and video.start_s else []
+        source = [*start, "-i", f"file:{job.source}", "-map", "0:a:0"]
     else:
         steps = []
         source = [

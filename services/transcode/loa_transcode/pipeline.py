@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import shutil
 import time
 import uuid
@@ -29,7 +30,7 @@ from loa_core.media import MediaError, ProbeResult, probe, run_ffmpeg
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import subject
-from loa_transcode.conform import Expected, conformance_problems, damage_report, length_problem, moov_before_mdat
+from loa_transcode.conform import Expected, conformance_problems, damage_report, moov_before_mdat
 from loa_transcode.graph import (
     Bumper,
     Candidates,
@@ -266,8 +267,8 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
             job = replace(base, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
             joined = await join_live(job, event, ctx, workdir, subject)
             if joined is not None and (seams := await _misjoined(job, info)):
-                # Chunks of a live converted to the cut's rate each on their own timeline can drift by a frame at
-                # a seam; a cut of the wrong length would fail its check, so the archive takes the single run.
+                # A chunk that decoded to the wrong length (or a seam that lost or doubled a frame) would shift
+                # every frame after it: the archive takes the single run.
                 log.warning("footage %s: the live chunks joined wrong (%s); single run", event.footage_id, seams)
                 joined = None
         if joined is None:
@@ -383,16 +384,18 @@ async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path)
 
 
 async def _misjoined(job: Job, info: SourceInfo) -> str | None:
-    """Why the cuts joined from a live's chunks are not their whole length within a frame, or None."""
+    """Why the cuts joined from a live's chunks are not exactly the archive's frames, or None. No tolerance: the
+    chunks are cut on the archive's own timeline, so a frame more or less is a seam that lost or doubled one."""
     problems = []
     for out in job.outputs:
-        expected = Expected(duration_s=out.target.duration_s, fps=info.fps_value, loud=False)
-        if (
-            problem := length_problem(
-                out.target.name, await _probe(out.path, f"the joined {out.target.name} cut"), expected
-            )
-        ) is not None:
-            problems.append(problem)
+        video = (await _probe(out.path, f"the joined {out.target.name} cut")).video
+        found = video.nb_frames if video is not None else None
+        # The archive's frames; a cut that ends sooner (TikTok's 10 minutes) keeps those that start before its end.
+        expected = round(info.duration_s * info.fps_value)
+        if out.target.duration_s < info.duration_s:
+            expected = min(expected, math.ceil(out.target.duration_s * info.fps_value - 1e-6))
+        if found != expected:
+            problems.append(f"{out.target.name}: {found} frames, the archive's {expected}")
     return "; ".join(problems) or None
 
 
