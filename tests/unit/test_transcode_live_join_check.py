@@ -21,7 +21,9 @@ def check(cut: Path, archive_s: float, cut_s: float | None = None) -> str | None
     """The check of a joined cut of an archive `archive_s` long (the cut as long, or `cut_s`)."""
     target = resolve(PROFILES["youtube"], source_width=1280, source_height=720, duration_s=cut_s or archive_s)
     info = replace(INFO, duration_s=archive_s)
-    return asyncio.run(_misjoined(Job(Path("/archive.mp4"), info, (Output(target, cut),)), info))
+    problem, found = asyncio.run(_misjoined(Job(Path("/archive.mp4"), info, (Output(target, cut),)), info))
+    assert found[cut].video is not None  # what the cut's check reads, not probed again
+    return problem
 
 
 def test_a_join_of_exactly_the_archives_frames_is_used_and_one_frame_off_is_not(tmp_path: Path) -> None:

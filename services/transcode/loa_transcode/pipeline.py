@@ -260,17 +260,20 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         subject = event.metadata.vertical_framing == "subject"
         candidates = Candidates(workdir / "candidates.gray", every_s=every_s)
         joined = None
+        joined_probes: dict[Path, ProbeResult] = {}  # what the join's check found, not probed again
         if event.live_chunks:
             from loa_transcode.live import join_live  # here: live.py builds on this module
 
             encoded = passed_through(base, encoded, probed)
             job = replace(base, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
             joined = await join_live(job, event, ctx, workdir, subject)
-            if joined is not None and (seams := await _misjoined(job, info)):
-                # A chunk that decoded to the wrong length (or a seam that lost or doubled a frame) would shift
-                # every frame after it: the archive takes the single run.
-                log.warning("footage %s: the live chunks joined wrong (%s); single run", event.footage_id, seams)
-                joined = None
+            if joined is not None:
+                seams, joined_probes = await _misjoined(job, info)
+                if seams is not None:
+                    # A chunk that decoded to the wrong length (or a seam that lost or doubled a frame) would shift
+                    # every frame after it: the archive takes the single run.
+                    log.warning("footage %s: the live chunks joined wrong (%s); single run", event.footage_id, seams)
+                    joined, joined_probes = None, {}
         if joined is None:
             loudness = await _measure_loudness(base) if any_sound else None
             encoded = distinct_outputs(targets, workdir)
@@ -295,7 +298,16 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         # A live's join made one sound for every cut, measured once.
         loud, measured = (joined.loud, joined.loudness) if joined else (loudness is not None, _MEASURE)
         renditions = [
-            await _checked(out, info, loud, event, prints[out.path], edits_of(job, out.target), measured)
+            await _checked(
+                out,
+                info,
+                loud,
+                event,
+                prints[out.path],
+                edits_of(job, out.target),
+                measured,
+                joined_probes.get(out.path),
+            )
             for out in cuts
         ]
         images = await _stills(job, event, workdir, every_s, times=joined.times if joined else None)
@@ -383,12 +395,15 @@ async def _follow_subjects(base: Job, encoded: dict[str, Output], workdir: Path)
     return {name: cropped.get(id(o), o) for name, o in encoded.items()}
 
 
-async def _misjoined(job: Job, info: SourceInfo) -> str | None:
-    """Why the cuts joined from a live's chunks are not exactly the archive's frames, or None. No tolerance: the
-    chunks are cut on the archive's own timeline, so a frame more or less is a seam that lost or doubled one."""
+async def _misjoined(job: Job, info: SourceInfo) -> tuple[str | None, dict[Path, ProbeResult]]:
+    """Why the cuts joined from a live's chunks are not exactly the archive's frames, or None; and what ffprobe
+    found in each (its check reads it too). No tolerance: the chunks are cut on the archive's own timeline, so a
+    frame more or less is a seam that lost or doubled one."""
     problems = []
+    found_in: dict[Path, ProbeResult] = {}
     for out in job.outputs:
-        video = (await _probe(out.path, f"the joined {out.target.name} cut")).video
+        found_in[out.path] = await _probe(out.path, f"the joined {out.target.name} cut")
+        video = found_in[out.path].video
         found = video.nb_frames if video is not None else None
         # The archive's frames; a cut that ends sooner (TikTok's 10 minutes) keeps those that start before its end.
         expected = round(info.duration_s * info.fps_value)
@@ -396,7 +411,7 @@ async def _misjoined(job: Job, info: SourceInfo) -> str | None:
             expected = min(expected, math.ceil(out.target.duration_s * info.fps_value - 1e-6))
         if found != expected:
             problems.append(f"{out.target.name}: {found} frames, the archive's {expected}")
-    return "; ".join(problems) or None
+    return "; ".join(problems) or None, found_in
 
 
 async def _probe(path: Path, what: str) -> ProbeResult:
@@ -480,10 +495,12 @@ async def _checked(
     fingerprint: str | None = None,
     edits: tuple[Edit, ...] = (),
     measured: Loudness | None = _MEASURE,
+    found: ProbeResult | None = None,
 ) -> Rendition:
-    """The cut's rendition once it conforms; `measured`: its sound's loudness when already known."""
+    """The cut's rendition once it conforms; `measured`: its sound's loudness when already known, `found`: what
+    ffprobe found in it, when already probed."""
     target: Target = out.target
-    found = await _probe(out.path, f"the {target.name} cut")
+    found = found or await _probe(out.path, f"the {target.name} cut")
     problems = conformance_problems(
         target,
         found,
