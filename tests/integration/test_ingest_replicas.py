@@ -112,27 +112,34 @@ def replicas(
 
 @dataclass
 class Paused:
-    """A third replica beside `replicas`' two, which stops dead each time it reaches Catalog.reserve: it has checked
-    a file that is all in (and claimed its upload's finish) and is about to record it as footage."""
+    """A replica beside `replicas`' two, which stops dead each time it reaches `point`."""
 
     ingest: IngestProcess
+    point: str
 
     def wait(self) -> None:
         marker = self.ingest.root / "paused"
-        wait_until(lambda: marker.exists() or None, 60, "replica c stops at Catalog.reserve", diagnose=self.ingest.log)
+        wait_until(lambda: marker.exists() or None, 60, f"the replica stops at {self.point}", diagnose=self.ingest.log)
 
     def resume(self) -> None:
         go, marker = self.ingest.root / "paused.resume", self.ingest.root / "paused"
         go.touch()
-        wait_until(lambda: not marker.exists() or None, 30, "replica c goes on", diagnose=self.ingest.log)
+        wait_until(lambda: not marker.exists() or None, 30, "the paused replica goes on", diagnose=self.ingest.log)
         go.unlink()
+
+
+@contextmanager
+def paused_replica(replicas: Replicas, root: Path, point: str) -> Iterator[Paused]:
+    with run_ingest(root, replicas.bootstrap, replicas.env, pause_at=f"loa_ingest.catalog:{point}") as ingest:
+        yield Paused(ingest, point)
 
 
 @pytest.fixture(scope="module")
 def paused(replicas: Replicas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paused]:
-    root = tmp_path_factory.mktemp("paused")
-    with run_ingest(root, replicas.bootstrap, replicas.env, pause_at="loa_ingest.catalog:Catalog.reserve") as c:
-        yield Paused(c)
+    """Replica c, stopped at Catalog.reserve: it has checked a file that is all in (and claimed its upload's finish)
+    and is about to record it as footage."""
+    with paused_replica(replicas, tmp_path_factory.mktemp("paused"), "Catalog.reserve") as c:
+        yield c
 
 
 def _noise_clip(path: Path, seconds: int) -> Path:
@@ -331,3 +338,36 @@ def test_the_same_file_recorded_on_two_replicas_at_once_is_one_footage(
     assert on_c_answer.headers["loa-footage-id"] == footage_id
     assert (on_a.headers["loa-duplicate"], on_c_answer.headers["loa-duplicate"]) == ("false", "true")
     assert [e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)] == [footage_id]
+
+
+def test_a_second_upload_of_a_file_being_announced_waits_for_that_announcement(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    """Two uploads of one file: replica d has recorded, stored and sent the first's footage, and stops dead before
+    marking it announced; the second reaches replica a meanwhile. a neither stores nor announces the footage again
+    (nor could it delete d's source after a failed send of its own): it waits for d's outcome and answers a
+    duplicate of that footage. (Before, a announced it a second time and both answers said it was no duplicate.)"""
+    clip = make_clip(tmp_path / "announcing.mp4", width=416, height=240, duration_s=2.0)
+    data = clip.read_bytes()
+    first, second = _create(replicas, len(data), title="Đang báo"), _create(replicas, len(data), title="Đang báo")
+    with paused_replica(replicas, tmp_path / "d", "Catalog.mark_announced") as d:
+        on_d, d_answer = _send(replicas, first, 0, data, d.ingest.url)
+        d.wait()
+        on_a, a_answer = _send(replicas, second, 0, data, replicas.a.url)
+        wait_until(
+            lambda: a_answer or "another request is announcing it" in replicas.a.log() or None,
+            30,
+            "replica a answers or waits for d's announcement",
+            diagnose=replicas.logs,
+        )
+        d.resume()
+        on_d.join(60)
+        on_a.join(60)
+
+    (from_d,), (from_a,) = d_answer, a_answer
+    assert (from_d.status_code, from_a.status_code) == (204, 204), (from_d.text, from_a.text)
+    footage_id = from_d.headers["loa-footage-id"]
+    assert from_a.headers["loa-footage-id"] == footage_id
+    assert (from_d.headers["loa-duplicate"], from_a.headers["loa-duplicate"]) == ("false", "true")
+    assert [e.footage_id for e in replicas.events() if e.media.sha256 == sha256_file(clip)] == [footage_id]
+    assert replicas.storage.exists(layout.source_key(footage_id))

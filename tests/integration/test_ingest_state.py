@@ -53,6 +53,24 @@ def test_the_catalog_reserves_a_file_once_and_keeps_the_outbox(database_url: str
     reopened.close()
 
 
+def test_one_request_at_a_time_announces_a_footage_and_a_lapsed_claim_is_taken_over(state: IngestState) -> None:
+    catalog, event = state.catalog, footage_of("c" * 64)
+    assert catalog.reserve(event, "first", until=110.0), "recorded with the recording request's claim"
+    assert not catalog.claim(event, "second", now=60.0, until=120.0), "claimed"
+    assert catalog.renew(event, "first", until=130.0)
+    assert not catalog.claim(event, "second", now=120.0, until=180.0), "renewed"
+    # The first request's replica died: once its claim lapsed, another takes it over, and the first cannot renew.
+    assert catalog.claim(event, "second", now=131.0, until=191.0)
+    assert not catalog.renew(event, "first", until=200.0)
+    catalog.release(event, "first")  # not its claim any more: nothing changes
+    assert not catalog.claim(event, "third", now=140.0, until=200.0)
+    catalog.release(event, "second")  # its send failed: the next request claims at once
+    assert catalog.claim(event, "third", now=141.0, until=201.0)
+    catalog.mark_announced(event)
+    assert not catalog.renew(event, "third", until=210.0), "announced: nothing left to claim"
+    assert not catalog.claim(event, "fourth", now=300.0, until=360.0)
+
+
 async def test_created_tokens_authenticate_with_their_role_and_are_stored_hashed(
     database_url: str, state: IngestState, tmp_path: Path
 ) -> None:

@@ -7,6 +7,8 @@ tests/integration/test_ingest_announce_crash.py.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -82,6 +84,54 @@ async def test_a_failed_send_keeps_the_footage_id_for_the_retry(tmp_path: Path, 
     assert retried.footage_id == attempt.footage_id and not retried.duplicate
     assert [e.event_id for e in producer.sent] == [attempt.event_id], "the same event, not a second footage"
     assert sha256_file(tmp_path / "storage" / attempt.media.key) == sha
+
+
+class HeldProducer(FakeProducer):
+    """Holds each send until told to go on: an announcement caught in the middle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def send(self, spec: TopicSpec, event: object) -> None:
+        self.sending.set()
+        await self.go_on.wait()
+        await super().send(spec, event)
+
+
+async def test_a_second_upload_of_a_file_being_announced_waits_and_never_loses_the_source(
+    tmp_path: Path, source: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two uploads of one file on two replicas (two services on one database and one storage). The first has stored
+    the source and is sending its announcement when the second arrives: the second neither stores nor announces it
+    while the first is on it, but waits. The first's send fails, so it takes back the source it stored; the second
+    then finishes the footage with its own bytes. Announced once, with its source. (Before, the second announced the
+    footage with the first's stored source, which the first then deleted.)"""
+    caplog.set_level(logging.INFO, logger="loa_ingest.service")
+    held = HeldProducer()
+    held.failures = 1
+    first = service_in(tmp_path, held)
+    other = FakeProducer()
+    second = service_in(tmp_path, other)
+    sha, size = sha256_file(source), source.stat().st_size
+    first_spool = spooled(first, source, "a.part")
+    failing = asyncio.create_task(first.accept(first_spool, sha, size, META, "default"))
+    await held.sending.wait()
+    waiting = asyncio.create_task(second.accept(spooled(second, source, "b.part"), sha, size, META, "default"))
+    while not waiting.done() and "waiting for its outcome" not in caplog.text:
+        await asyncio.sleep(0.01)
+    assert other.attempted == [], "nothing announced while the first upload is on it"
+
+    held.go_on.set()
+    with pytest.raises(ConnectionError):
+        await failing
+    accepted = await waiting
+    (attempt,) = held.attempted
+    assert first_spool.exists(), "the first took back what it stored"
+    assert accepted.footage_id == attempt.footage_id and not accepted.duplicate
+    assert [e.event_id for e in other.sent] == [attempt.event_id]
+    assert sha256_file(tmp_path / "storage" / attempt.media.key) == sha, "the announced footage has its source"
 
 
 async def test_a_recorded_announcement_is_sent_at_start_with_its_ids(tmp_path: Path, source: Path) -> None:

@@ -47,7 +47,7 @@ from loa_ingest.metadata import describe_upload
 from loa_ingest.oauth_api import ChannelSignIn
 from loa_ingest.report_download import report_download_router
 from loa_ingest.schedule import changes_router, schedule_router
-from loa_ingest.service import CHUNK, IngestService, SpooledUpload
+from loa_ingest.service import CHUNK, AnnouncementBusy, IngestService, SpooledUpload
 from loa_ingest.signin import Gate, relayed_credential
 from loa_ingest.status import StatusRefused, StatusRelay, StatusUnavailable, View
 from loa_ingest.subtitles_api import subtitles_router
@@ -193,6 +193,14 @@ def create_api(
         # PostgreSQL restarting or failing over: a tus client retries a 503 (after Retry-After), as the page does.
         return JSONResponse(
             {"detail": DATABASE_AWAY},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_S), "Tus-Resumable": "1.0.0"},
+        )
+
+    @api.exception_handler(AnnouncementBusy)
+    async def announcement_busy(_: object, exc: AnnouncementBusy) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_S), "Tus-Resumable": "1.0.0"},
         )

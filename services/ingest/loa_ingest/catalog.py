@@ -7,13 +7,18 @@ by the next upload of the same file: consumers may see the event twice, but neve
 
 The rows live in ingest's database (loa_ingest/state.py): SQLite by default, PostgreSQL when replicas share it; a
 file reserved by two replicas at once is recorded by one of them only.
+
+A recorded footage is stored and announced by one request at a time, on whichever replica: the one that holds the
+row's claim (`announcer`, until `announcing_until`; loa_ingest/leases.py). Another upload of the same file waits for
+that request's outcome, and only the holder may give back a source it stored after a failed send: no request deletes
+a source another one may have announced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, select, update
+from sqlalchemy import Column, ColumnElement, Engine, Float, Integer, MetaData, Table, Text, or_, select, update
 
 from loa_core import db
 from loa_core.contracts import FootageUploaded, utc_now
@@ -31,7 +36,20 @@ footage = Table(
     Column("created_at", Text, nullable=False),
     Column("event", Text),
     Column("announced", Integer, nullable=False),
+    # The claim of the one request storing and announcing the footage, and when it lapses unless renewed; both None
+    # when no one is on it (announced, or its last attempt failed).
+    Column("announcer", Text),
+    Column("announcing_until", Float),
 )
+
+
+def _of(event: FootageUploaded) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return footage.c.ward == event.ward, footage.c.sha256 == event.media.sha256
+
+
+def _unclaimed(now: float) -> ColumnElement[bool]:
+    """No request is announcing the footage at `now`: none claimed it, or its claim lapsed (its replica died)."""
+    return or_(footage.c.announcing_until.is_(None), footage.c.announcing_until < now)
 
 
 @dataclass(frozen=True)
@@ -62,8 +80,9 @@ class Catalog:
         event = db.transaction(self._engine, lambda c: c.execute(query).scalar())
         return None if event is None else FootageUploaded.from_bytes(event.encode())
 
-    def reserve(self, event: FootageUploaded) -> bool:
-        """Record the footage (pending) before its event is sent; False if the file already has a footage."""
+    def reserve(self, event: FootageUploaded, claim: str | None = None, until: float | None = None) -> bool:
+        """Record the footage (pending) before its event is sent, claimed by `claim` until `until` (see claim); False
+        if the file already has a footage."""
         values = {
             "ward": event.ward,
             "sha256": event.media.sha256,
@@ -71,15 +90,41 @@ class Catalog:
             "created_at": utc_now().isoformat(),
             "event": event.to_bytes().decode(),
             "announced": 0,
+            "announcer": claim,
+            "announcing_until": until,
         }
         return db.transaction(self._engine, lambda c: db.insert_ignore(c, footage, values)) == 1
 
-    def mark_announced(self, event: FootageUploaded) -> None:
+    def claim(self, event: FootageUploaded, claim: str, now: float, until: float) -> bool:
+        """Claim the storing and announcing of a recorded footage not yet announced until `until`, unless another
+        request holds a live claim on it."""
         statement = (
             update(footage)
-            .where(footage.c.ward == event.ward, footage.c.sha256 == event.media.sha256)
-            .values(announced=1)
+            .where(*_of(event), footage.c.announced == 0, _unclaimed(now))
+            .values(announcer=claim, announcing_until=until)
         )
+        return db.transaction(self._engine, lambda c: c.execute(statement).rowcount) == 1
+
+    def renew(self, event: FootageUploaded, claim: str, until: float) -> bool:
+        """Keep the claim while its work goes on; False if it is no longer held (announced, or taken over)."""
+        statement = (
+            update(footage)
+            .where(*_of(event), footage.c.announcer == claim, footage.c.announced == 0)
+            .values(announcing_until=until)
+        )
+        return db.transaction(self._engine, lambda c: c.execute(statement).rowcount) == 1
+
+    def release(self, event: FootageUploaded, claim: str) -> None:
+        """Give the claim up (the attempt failed, or it is over): the next request claims."""
+        statement = (
+            update(footage)
+            .where(*_of(event), footage.c.announcer == claim)
+            .values(announcer=None, announcing_until=None)
+        )
+        db.transaction(self._engine, lambda c: c.execute(statement))
+
+    def mark_announced(self, event: FootageUploaded) -> None:
+        statement = update(footage).where(*_of(event)).values(announced=1, announcer=None, announcing_until=None)
         db.transaction(self._engine, lambda c: c.execute(statement))
 
     def pending(self) -> list[FootageUploaded]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from loa_core.kafka import EventProducer
 from loa_core.media import MediaError, probe, run_ffmpeg
 from loa_core.provenance import ProvenanceError
 from loa_core.storage import LocalStorage, Storage, validate_key
-from loa_ingest import metrics
+from loa_ingest import leases, metrics
 from loa_ingest.catalog import Catalog
 from loa_ingest.duplicates import already_uploaded, changed_details
 from loa_ingest.settings import IngestSettings
@@ -23,6 +25,14 @@ from loa_ingest.validation import RejectedUpload, media_problems, trim_problems
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+# How long an upload waits for another request storing and announcing the same file before it gives up (and its
+# client retries), and how often it looks at the footage's row meanwhile.
+ANNOUNCE_WAIT_S = 30.0
+ANNOUNCE_POLL_S = 0.2
+
+
+class AnnouncementBusy(Exception):
+    """Another request is still storing and announcing this file: worth retrying shortly."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class IngestService:
         self.storage = storage
         self.producer = producer
         self.catalog = catalog
+        self.clock: Callable[[], float] = time.time  # for the claims on announcements (seconds since the epoch)
         self.spool_dir = settings.data_dir / "ingest-spool"
         self.spool_dir.mkdir(parents=True, exist_ok=True)
 
@@ -73,11 +84,11 @@ class IngestService:
             assert entry is not None
         first_answer = False
         if not entry.announced:
-            # Recorded but not known to be sent (a crash or a failed send): finish it as recorded, with these bytes
-            # if the stored copy was given back. The first successful answer for this footage is not a duplicate.
+            # Recorded but not known to be sent: another request is storing and announcing it (then its outcome is
+            # this one's), or it crashed or its send failed (then this one finishes it as recorded, with these bytes
+            # if the stored copy was given back). The first successful answer for this footage is not a duplicate.
             assert entry.event is not None
-            await self._finish_announcement(entry.event, path)
-            first_answer = True
+            first_answer = await self._finish_recorded(entry.event, path)
         existing = entry.event.metadata if entry.event is not None else None
         changed = changed_details(existing, metadata)
         if changed:
@@ -89,14 +100,56 @@ class IngestService:
     async def announce_pending(self) -> int:
         """Send every recorded announcement not known to be sent (at start, and periodically); how many were sent.
 
-        One whose source was given back after a failed send waits for its upload to be retried.
+        One that a request is storing and announcing right now is left to it; one whose source was given back after
+        a failed send waits for its upload to be retried.
         """
         sent = 0
         for event in self.catalog.pending():
-            if await asyncio.to_thread(self.storage.exists, event.media.key):
-                await self._announce(event)
-                sent += 1
+            claim, now = new_id(), self.clock()
+            if not self.catalog.claim(event, claim, now, now + leases.LEASE_S):
+                continue
+            try:
+                if await asyncio.to_thread(self.storage.exists, event.media.key):
+                    await self._announce(event)
+                    sent += 1
+            finally:
+                self.catalog.release(event, claim)
         return sent
+
+    async def _finish_recorded(self, event: FootageUploaded, path: Path) -> bool:
+        """Store and announce a recorded footage not known to be sent, if this request claims it (True); else wait
+        until the request that did has announced it (False: this upload is a duplicate of that one), or has given
+        up (then claim it). However many uploads of the file reach this, on however many replicas, one at a time
+        stores and announces it."""
+        deadline = time.monotonic() + ANNOUNCE_WAIT_S
+        waiting = False
+        while True:
+            claim, now = new_id(), self.clock()
+            if self.catalog.claim(event, claim, now, now + leases.LEASE_S):
+                async with self._holding(event, claim):
+                    await self._finish_announcement(event, path, claim)
+                return True
+            current = self.catalog.find(event.media.sha256, event.ward)
+            if current is not None and current.announced:
+                return False
+            if not waiting:
+                log.info("footage %s: another request is announcing it; waiting for its outcome", event.footage_id)
+                waiting = True
+            if time.monotonic() >= deadline:
+                raise AnnouncementBusy(
+                    "The same file is being stored by another upload; send it again shortly."
+                    " / Tệp này đang được lưu bởi một lượt tải lên khác; hãy gửi lại sau ít phút."
+                )
+            await asyncio.sleep(ANNOUNCE_POLL_S)
+
+    def _holding(self, event: FootageUploaded, claim: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the claim on announcing `event` while the body runs."""
+        return leases.held(
+            lambda until: self.catalog.renew(event, claim, until),
+            lambda: self.catalog.release(event, claim),
+            self.clock,
+            f"footage {event.footage_id}",
+        )
 
     async def _accept_new(
         self, path: Path, sha256: str, size: int, metadata: FootageMetadata, ward: str
@@ -134,10 +187,12 @@ class IngestService:
         )
         # The footage id is decided once per file, here: recorded before anything is stored or sent, so whatever
         # happens next (a crash, a failed send, a retry) can only finish this footage, never start a second one.
-        if not self.catalog.reserve(event):
+        claim = new_id()
+        if not self.catalog.reserve(event, claim, self.clock() + leases.LEASE_S):
             return None
-        await self._keep_source_manifest(event, path, found.format_name)
-        await self._finish_announcement(event, path)
+        async with self._holding(event, claim):
+            await self._keep_source_manifest(event, path, found.format_name)
+            await self._finish_announcement(event, path, claim)
         log.info("accepted footage %s (%d bytes, %.1f s)", footage_id, size, found.duration_s)
         return Accepted(footage_id, duplicate=False)
 
@@ -156,24 +211,28 @@ class IngestService:
         except (ProvenanceError, OSError) as exc:
             log.warning("footage %s: its source was not signed: %s", event.footage_id, exc)
 
-    async def _finish_announcement(self, event: FootageUploaded, path: Path) -> None:
-        """Store the source (unless it already is) and announce it; on a failed send, give the bytes back."""
+    async def _finish_announcement(self, event: FootageUploaded, path: Path, claim: str) -> None:
+        """Store the source (unless it already is) and announce it, under `claim`; on a failed send, give back the
+        bytes this request stored, if the claim is still its own (else another request may have announced them)."""
         key = event.media.key
         stored = moved = False
         if not await asyncio.to_thread(self.storage.exists, key):
             moved = await asyncio.to_thread(self._store, key, path)
             stored = True
         try:
-            await self._announce(event)
+            await self.producer.send(FOOTAGE_UPLOADED, event)
         except Exception:
             # Not announced: give the bytes back to the spool, so a retry of the upload has them (and keeps this
             # footage id), and leave no stray object. Should the send have reached Kafka after all, the retry sends
-            # the same event again: same footage id, same event id.
-            if moved:
-                await asyncio.to_thread(self._local_target(key).replace, path)
-            elif stored:
-                await asyncio.to_thread(self.storage.delete, key)
+            # the same event again: same footage id, same event id. A source this request did not store, or whose
+            # claim it lost (its lease lapsed), is left where it is: the next claim announces it.
+            if stored and self.catalog.renew(event, claim, self.clock() + leases.LEASE_S):
+                if moved:
+                    await asyncio.to_thread(self._local_target(key).replace, path)
+                else:
+                    await asyncio.to_thread(self.storage.delete, key)
             raise
+        self.catalog.mark_announced(event)
 
     async def _announce(self, event: FootageUploaded) -> None:
         await self.producer.send(FOOTAGE_UPLOADED, event)

@@ -41,8 +41,9 @@ from starlette.requests import ClientDisconnect
 from loa_core.auth import Caller
 from loa_core.contracts import FootageMetadata, new_id
 from loa_core.hashing import sha256_file
+from loa_ingest import leases
 from loa_ingest.duplicates import AlreadyUploaded
-from loa_ingest.service import IngestService
+from loa_ingest.service import AnnouncementBusy, IngestService
 from loa_ingest.tus_parts import SharedParts
 from loa_ingest.uploads import GONE_STATES, OPEN_STATES, Upload, UploadState, UploadStore
 from loa_ingest.validation import RejectedUpload
@@ -59,9 +60,6 @@ MAX_METADATA_HEADER = 16 * 1024
 # so larger blocks are faster (4 MiB: ~2.5x fewer samples in the hand-off than 1 MiB), but the first and the last
 # block of each PATCH do not overlap with the network; memory stays bounded at two blocks per upload in flight.
 WRITE_BLOCK = 4 * 1024 * 1024
-# The claim on finishing an upload lasts this long unless renewed; it is renewed every third of it while the finish
-# runs, so it only lapses when its replica died (or stalled that long), and then another request takes it over.
-FINISH_LEASE_S = 60.0
 # How long a request waits for another's finish before answering 423 (tus clients retry a 423), and how often it
 # looks at the row meanwhile. The same wait as for this process's lock on the upload.
 FINISH_WAIT_S = 15.0
@@ -591,7 +589,7 @@ class TusUploads:
         while True:
             claim = new_id()
             now = self.clock()
-            if self.store.claim_finish(upload.id, claim, now, now + FINISH_LEASE_S):
+            if self.store.claim_finish(upload.id, claim, now, now + leases.LEASE_S):
                 return await self._finish_claimed(upload, claim)
             current = self.store.get(upload.id)
             if current is None or current.state not in OPEN_STATES:
@@ -613,23 +611,13 @@ class TusUploads:
     async def _finish_claimed(self, upload: Upload, claim: str) -> Upload:
         """Finish under `claim`, renewed while the finish runs, and given up when it ends: by then the outcome is
         recorded (which clears the claim), or the finish failed in a way worth retrying and the next request claims."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(FINISH_LEASE_S / 3)
-                try:
-                    if not self.store.renew_claim(upload.id, claim, self.clock() + FINISH_LEASE_S):
-                        log.warning("tus upload %s: its claim lapsed and was taken over", upload.id)
-                        return
-                except Exception:
-                    log.exception("tus upload %s: its claim could not be renewed", upload.id)
-
-        renewing = asyncio.create_task(renew())
-        try:
+        async with leases.held(
+            lambda until: self.store.renew_claim(upload.id, claim, until),
+            lambda: self.store.release_claim(upload.id, claim),
+            self.clock,
+            f"tus upload {upload.id}",
+        ):
             return await self._finish(upload)
-        finally:
-            renewing.cancel()
-            self.store.release_claim(upload.id, claim)
 
     async def _finish(self, upload: Upload) -> Upload:
         """All bytes are in: validate, store and announce, or refuse and drop the bytes. Only under a claim."""
@@ -655,6 +643,9 @@ class TusUploads:
             self.store.finish(upload.id, "rejected", reason=str(exc))
             await self._forget(upload.id)
             raise
+        except AnnouncementBusy as exc:
+            # Another upload of the same file is storing and announcing it: this one's answer is its outcome, later.
+            raise TusError(423, str(exc), {"Retry-After": "5"}) from exc
         except Exception as exc:
             # Storage or Kafka failed: the bytes stay, and an empty PATCH at the final offset tries again.
             log.exception("tus upload %s: accepting failed; the client may retry", upload.id)
