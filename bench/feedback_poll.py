@@ -140,11 +140,11 @@ def main() -> None:
         caught_up_s = time.perf_counter() - started
         units_catch_up = youtube.units_spent - units_idle
         calls = [c[0] for c in youtube.calls]
-        before_steady = youtube.units_spent
-        rounds_before = metrics.counter("loa_feedback_polls_total", platform="youtube", outcome="ok")
+        before_steady, calls_before = youtube.units_spent, len(youtube.calls)
         time.sleep(args.steady_rounds * 1.0 + 0.5)
         steady_units = youtube.units_spent - before_steady
-        steady_calls = metrics.counter("loa_feedback_polls_total", platform="youtube", outcome="ok") - rounds_before
+        # Counted by the emulator, live (the service's counters are the poller's as of its last round).
+        steady_calls = [c[0] for c in youtube.calls[calls_before:]].count("commentThreads")
         done.set()
         sampler.join()
         duplicates = args.comments - metrics.count("SELECT COUNT(DISTINCT external_id) FROM feedback_items")
@@ -156,7 +156,7 @@ def main() -> None:
             f"YouTube units, catch-up:      {units_catch_up:6d} (videos.list {calls.count('videos')}, "
             f"channels.list {calls.count('channels')}, commentThreads.list {calls.count('commentThreads')})"
         )
-        print(f"YouTube units, steady round:  {per_round:6.2f} ({steady_units} in {steady_calls:.0f} comment calls)")
+        print(f"YouTube units, steady round:  {per_round:6.2f} ({steady_units} in {steady_calls} comment calls)")
         print(
             f"steady day at {defaults.stats_round_s:.0f} s rounds: {per_day:6.0f} units of the poller's "
             f"{defaults.youtube_daily_units} (project: 10,000); statistics add ≤ "
