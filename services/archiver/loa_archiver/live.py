@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 
 from loa_archiver.leases import Leases, archive_lease
@@ -58,6 +59,7 @@ class LiveChunker:
         self.chunk_s = chunk_s
         self.every_s = every_s
         self.leases = leases  # None: every recording archive is this process's
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
     def enabled(self) -> bool:
@@ -78,6 +80,11 @@ class LiveChunker:
 
     async def announce(self, archive: Archive, *, ended: bool) -> int:
         """Announce the chunks not announced yet; return how many chunks the archive has so far."""
+        # One announce per archive at a time: the finalize's last one waits for a round still sending.
+        async with self._locks[archive.archive_id]:
+            return await self._announce(archive, ended=ended)
+
+    async def _announce(self, archive: Archive, *, ended: bool) -> int:
         groups = live_groups(self.store.segments(archive.archive_id), self.chunk_s, ended=ended)
         now = self.store.archive(archive.archive_id)
         sent = now.live_chunks_sent if now is not None else 0
