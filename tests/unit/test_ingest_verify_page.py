@@ -4,7 +4,9 @@ said in the reader's language."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -12,13 +14,15 @@ from fastapi.testclient import TestClient
 from loa_core.netsafe import Policy
 from loa_ingest.access import RateLimiter
 from loa_ingest.verify_page import FORM_OVERHEAD, VerifyPage, verify_page_router
+from tests.support.asgi_server import serve_in_thread
 
 CLOSED = "http://127.0.0.1:9"  # nothing listens: metrics "away"
+EXAMPLES = Path(__file__).resolve().parents[2] / "libs/loa_core/loa_core/contracts/examples"
 
 
-def client(tmp_path: Path, *, burst: int = 50, max_bytes: int = 1000) -> TestClient:
+def client(tmp_path: Path, *, burst: int = 50, max_bytes: int = 1000, metrics_url: str = CLOSED) -> TestClient:
     page = VerifyPage(
-        metrics_url=CLOSED,
+        metrics_url=metrics_url,
         trust=lambda: None,
         limiter=RateLimiter(0.001, burst),
         scratch=tmp_path / "verify",
@@ -120,3 +124,23 @@ def test_the_footage_page_shows_the_seal_of_a_fingerprinted_cut() -> None:
     assert f'id="seal-{first.profile}"' in vi and "Đã niêm phong" in vi and 'href="/verify"' in vi
     assert "Sealed: a copy of this cut can be checked as the ward" in en
     assert all(f'id="seal-{r.profile}"' not in vi for r in rest), "a cut without a fingerprint shows no seal"
+
+
+def test_metrics_answers_of_a_newer_release_are_read(tmp_path: Path) -> None:
+    # A rolling upgrade: metrics already answers with a field this ingest does not know. The answer is still read
+    # (before, the page said metrics was away).
+    metrics = FastAPI()
+    posts = json.loads((EXAMPLES / "verification.posts.v1.json").read_text())[0]
+    answer = json.loads((EXAMPLES / "verification.answer.v1.json").read_text())[0]
+
+    @metrics.get("/verify/posts")
+    def listed() -> dict[str, Any]:
+        return posts | {"later": 1}
+
+    @metrics.post("/verify")
+    def verified() -> dict[str, Any]:
+        return answer | {"later": 1}
+
+    with serve_in_thread(metrics) as url, client(tmp_path, metrics_url=url) as c:
+        assert c.get("/verify/posts?lang=en").status_code == 200
+        assert c.post("/verify?lang=en", data={"hash": "a" * 64}).status_code == 200

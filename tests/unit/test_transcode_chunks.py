@@ -9,8 +9,10 @@ from pathlib import Path
 from aiokafka.partitioner import DefaultPartitioner
 
 from loa_core.contracts import TRANSCODE_CHUNKS, FootageMetadata, FootageUploaded, SourceMedia, chunk_slot, layout
+from loa_core.contracts.chunks import RESULT_NAME
 from loa_core.media import VideoPacket, parse_packets
-from loa_transcode.chunked import chunk_requests
+from loa_core.storage import LocalStorage
+from loa_transcode.chunked import chunk_requests, read_result
 from loa_transcode.chunks import (
     BOUNDARY_S,
     ChunkPlan,
@@ -223,3 +225,11 @@ def test_chunk_requests_carry_each_cuts_frames_and_subtitles_on_the_chunks_timel
     assert [c.job_id for c in again] == [c.job_id for c in chunks] and len({c.job_id for c in chunks}) == 1
     other = chunk_requests(replace(job, options=EncodeOptions(crf=20)), event, plan, outputs, None)
     assert other[0].job_id != chunks[0].job_id
+
+
+def test_a_chunk_result_written_by_a_newer_worker_is_read(tmp_path: Path) -> None:
+    # A rolling upgrade: the result has a field this release does not know; the owner still reads the frames.
+    storage = LocalStorage(tmp_path)
+    key = layout.chunk_key("f" * 32, "e" * 32, 0, RESULT_NAME)
+    storage.put_stream(key, [b'{"frames": {"youtube": 360}, "later": 1}'])
+    assert read_result(storage, key).frames == {"youtube": 360}

@@ -142,7 +142,7 @@ def verify_page_router(page: VerifyPage) -> APIRouter:
         try:
             response = await http.get(f"{page.metrics_url}/verify/posts", params=params)
             response.raise_for_status()
-            listed = PublicPosts.model_validate_json(response.content)
+            listed = PublicPosts.read_json(response.content)
         except (httpx.HTTPError, ValueError):
             return render(request, "public_posts.html", STRINGS, {"posts": [], "error": "err_away"}, status_code=502)
         posts = [(p, vietnam_day(p.published_at)) for p in listed.items]
@@ -206,7 +206,7 @@ def verify_page_router(page: VerifyPage) -> APIRouter:
                     f"{page.metrics_url}/verify", json=inspection.request.model_dump(mode="json")
                 )
                 response.raise_for_status()
-                answer = Verification.model_validate_json(response.content)
+                answer = Verification.read_json(response.content)
             except (httpx.HTTPError, ValueError) as exc:
                 raise _Refused("err_away", 502) from exc
         except _Refused as refused:

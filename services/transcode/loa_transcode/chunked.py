@@ -154,7 +154,7 @@ class Chunking:
                 key = layout.chunk_key(chunk.footage_id, chunk.job_id, index, RESULT_NAME)
                 if key not in present:
                     continue
-                result = ChunkResult.model_validate_json(await asyncio.to_thread(_read, storage, key))
+                result = await asyncio.to_thread(read_result, storage, key)
                 if result.error is not None:
                     return f"chunk {index} failed: {result.error}"
                 del pending[index]
@@ -250,6 +250,12 @@ def _job_prefix(chunk: TranscodeChunk) -> str:
 def _read(storage: Storage, key: str) -> bytes:
     with storage.open_read(key) as f:
         return f.read()
+
+
+def read_result(storage: Storage, key: str) -> ChunkResult:
+    """A chunk's stored result. A worker of a newer release may have written fields this one does not know (a
+    rolling upgrade): they are ignored, as the contracts' rule says."""
+    return ChunkResult.read_json(_read(storage, key))
 
 
 async def _run(args: list[str], what: str) -> None:
