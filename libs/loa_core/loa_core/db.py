@@ -46,7 +46,23 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Table, bindparam, create_engine, event, exc, make_url, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Executable,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    make_url,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -222,6 +238,28 @@ def insert_ignore(connection: Connection, table: Table, values: Mapping[str, Any
     Counted from RETURNING: an INSERT's rowcount is -1 on psycopg through SQLAlchemy 2.1."""
     statement = _insert_ignore_statement(table, connection.dialect.name, tuple(values))
     return len(connection.execute(statement, dict(values)).all())
+
+
+def lease_table(metadata: MetaData) -> Table:
+    """Which replica holds a named task until when (`take_lease`), as the services that run replicas declare it."""
+    return Table(
+        "leases",
+        metadata,
+        Column("name", Text, primary_key=True),
+        Column("holder", Text, nullable=False),
+        Column("expires_at", Text, nullable=False),
+    )
+
+
+def take_lease(connection: Connection, leases: Table, name: str, holder: str, *, now: str, expires: str) -> bool:
+    """Hold the lease `name` until `expires` if it is free, lapsed (it ended before `now`) or already `holder`'s;
+    False if another holds it. Times are text that sorts as time (UTC ISO strings)."""
+    if insert_ignore(connection, leases, {"name": name, "holder": holder, "expires_at": expires}):
+        return True
+    c = leases.c
+    mine_or_lapsed = or_(c.holder == holder, c.expires_at < now)
+    statement = update(leases).where(c.name == name, mine_or_lapsed).values(holder=holder, expires_at=expires)
+    return bool(connection.execute(statement).rowcount)
 
 
 def _schema(service: str) -> str:

@@ -29,7 +29,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -111,13 +110,7 @@ announcements = Table(
 # Which replica holds what, until when (loa_archiver/leases.py): "stream:<key id>" while a publish is live,
 # "archive:<id>" while a replica records into the archive or finalizes it, "pull:<id>" while a replica runs the pull.
 # A lease released stays as lapsed (expires_at: when), so the silence timeout counts from then.
-leases = Table(
-    "leases",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("holder", Text, nullable=False),
-    Column("expires_at", Text, nullable=False),
-)
+leases = db.lease_table(metadata)
 # pulls.last_seq is not used: a pull resumes after MAX(segments.source_seq) of its archive, which is written in
 # the same statement as the segment itself.
 pulls = Table(
@@ -418,12 +411,7 @@ class ArchiveStore:
         expires = lease_time(now + timedelta(seconds=ttl_s))
 
         def take(connection: Connection) -> bool:
-            if db.insert_ignore(connection, leases, {"name": name, "holder": holder, "expires_at": expires}):
-                return True
-            c = leases.c
-            mine_or_lapsed = or_(c.holder == holder, c.expires_at < lease_time(now))
-            statement = update(leases).where(c.name == name, mine_or_lapsed).values(holder=holder, expires_at=expires)
-            return bool(connection.execute(statement).rowcount)
+            return db.take_lease(connection, leases, name, holder, now=lease_time(now), expires=expires)
 
         return db.transaction(self._engine, take)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
 from loa_core.contracts import FeedbackReceived
-from loa_core.db import insert_ignore, upsert
+from loa_core.db import insert_ignore, take_lease, upsert
 from loa_metrics.store import Database, feedback_cursors, feedback_items, leases, posts, ts
 
 # What a re-collected item may change: the platform's own words (a comment edited on the platform).
@@ -118,13 +118,6 @@ class FeedbackStore:
         expires = ts(now + ttl)
 
         def take(connection: Connection) -> bool:
-            if insert_ignore(connection, leases, {"name": name, "holder": holder, "expires_at": expires}):
-                return True
-            taken = connection.execute(
-                update(leases)
-                .where(leases.c.name == name, or_(leases.c.holder == holder, leases.c.expires_at < ts(now)))
-                .values(holder=holder, expires_at=expires)
-            ).rowcount
-            return bool(taken)
+            return take_lease(connection, leases, name, holder, now=ts(now), expires=expires)
 
         return self._db.write(take)

@@ -172,13 +172,7 @@ feedback_cursors = Table(
     Column("updated_at", Text, nullable=False),
 )
 # Which replica runs a singleton task until when (loa_metrics.feedback_store.FeedbackStore.take_lease).
-leases = Table(
-    "leases",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("holder", Text, nullable=False),
-    Column("expires_at", Text, nullable=False),
-)
+leases = db.lease_table(metadata)
 # The citizens' inbox (revision 0009, loa_metrics/inbox.py): people's acts, the platform's outcomes, a ward's rules.
 inbox_state = Table(
     "inbox_state",
