@@ -205,10 +205,11 @@ def _chunks(stream: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
             yield chunk
 
 
-def _write_via_temp(path: Path, write: Callable[[BinaryIO], int], prefix: str) -> int:
+def _write_via_temp(path: Path, write: Callable[[BinaryIO], int], prefix: str, *, exclusive: bool = False) -> int:
     """Create ``path`` through a temp file in the same folder: one filesystem, so the final rename is atomic.
 
-    Readers see the old file or the complete new one, never a partial write; on error the temp file goes.
+    Readers see the old file or the complete new one, never a partial write; on error the temp file goes. With
+    ``exclusive``, an existing ``path`` is left alone and FileExistsError raised.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix)
@@ -221,7 +222,12 @@ def _write_via_temp(path: Path, write: Callable[[BinaryIO], int], prefix: str) -
             out.flush()
             # Durable before it becomes visible: a crash must not publish a truncated file.
             os.fsync(out.fileno())
-        tmp.replace(path)
+        if exclusive:
+            # link(2) fails if the name exists, atomically, and shows the file complete (O_EXCL would show it empty).
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -257,22 +263,10 @@ class LocalStorage(Storage):
         _write_via_temp(target, write, prefix=_TEMP_PREFIX)
 
     def create(self, key: str, data: bytes) -> bool:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                os.fchmod(out.fileno(), 0o644)
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            # link(2) fails if the name exists, atomically, and shows the file complete (O_EXCL would show it empty).
-            os.link(tmp, target)
+            _write_via_temp(self._path(key), lambda out: out.write(data), prefix=_TEMP_PREFIX, exclusive=True)
         except FileExistsError:
             return False
-        finally:
-            tmp.unlink(missing_ok=True)
         return True
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
