@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from loa_archiver.live import chunk_event_id, live_groups
 from loa_archiver.store import Segment
-from loa_core.contracts import LIVE_RESULT, LiveChunkResult, layout
+from loa_core.contracts import LIVE_CHUNKS, LIVE_RESULT, LiveChunk, LiveChunkResult, LiveSegment, layout
 from loa_core.fingerprint import Fingerprint, FramePrints
+from loa_core.kafka import record_key
 from loa_core.storage import LocalStorage
 from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
 from loa_transcode.live import (
@@ -51,6 +53,30 @@ def test_segments_close_a_chunk_once_it_holds_the_chunk_length() -> None:
 
 def test_a_chunk_announced_again_has_the_same_event_id() -> None:
     assert chunk_event_id("a", 3) == chunk_event_id("a", 3) != chunk_event_id("a", 4) != chunk_event_id("b", 3)
+
+
+def test_a_lives_chunks_go_round_the_partitions() -> None:
+    """Keyed by the live's footage id, every chunk of a live went to one partition, so one worker encoded them all
+    however many ran, and a live one worker could not keep up with stayed behind."""
+    partitions = list(range(LIVE_CHUNKS.partitions))
+
+    def partition(index: int) -> int:
+        chunk = LiveChunk(
+            footage_id="f" * 32,
+            archive_id="a",
+            index=index,
+            start_s=12.0 * index,
+            segments=(LiveSegment(key="live/a/seg00001.ts", duration_s=12.0),),
+            channels=("local",),
+        )
+        key = record_key(LIVE_CHUNKS, chunk)
+        assert key is not None
+        return int(DefaultPartitioner()(key, partitions, partitions))
+
+    sent = [partition(i) for i in range(2 * len(partitions))]
+    assert sorted(sent[: len(partitions)]) == partitions and sent[len(partitions) :] == sent[: len(partitions)]
+    # Two workers (whatever the assignor gave each) share a live's first chunks.
+    assert {p % 2 for p in sent[:2]} == {0, 1}
 
 
 def _job(*names: str, **edits: object) -> Job:

@@ -2,8 +2,9 @@
 
 - `LiveChunk` (topic `live.chunks`, archiver → transcode): a run of recorded segments that closed, in order, about
   `live_chunk_s` long; any transcode worker encodes its video for every cut of the archive's channels and stores
-  the result under `layout.live_chunk_key(...)` (its result last). Keyed by the archive's footage id, so one
-  worker takes a live's chunks in order as they come.
+  the result under `layout.live_chunk_key(...)` (its result last). Keyed by `slot` (contracts/chunks.py's
+  `chunk_slot` of the chunk's index), so a live's chunks go round the partitions and every worker of the group
+  takes its share: a live whose resolution one worker cannot keep up with is kept up with by several.
 - At the end the archive's `FootageUploaded` says how many chunks it is made of (`live_chunks`): transcode joins
   the chunks' video by stream copy, and only the chunks still being encoded, the sound of the whole archive
   (normalized once) and the checks are left to do, whatever the live's length.
@@ -16,6 +17,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from loa_core.contracts.base import DEFAULT_WARD, ChannelName, Contract, Event, FootageId, ProfileName, WardId
+from loa_core.contracts.chunks import chunk_slot
+
+# live.chunks' partitions (contracts/topics.py: LIVE_CHUNKS): the slots go round them.
+LIVE_CHUNK_PARTITIONS = 6
 
 
 class LiveSegment(Contract):
@@ -24,8 +29,7 @@ class LiveSegment(Contract):
 
 
 class LiveChunk(Event):
-    """A closed stretch of a livestream being recorded, for transcode to encode before the live ends.
-    Key: footage_id (the archive's)."""
+    """A closed stretch of a livestream being recorded, for transcode to encode before the live ends. Key: slot."""
 
     footage_id: FootageId
     ward: WardId = DEFAULT_WARD
@@ -40,6 +44,12 @@ class LiveChunk(Event):
     @property
     def duration_s(self) -> float:
         return sum(s.duration_s for s in self.segments)
+
+    @property
+    def slot(self) -> str:
+        """The record's key: sends the live's chunks round the topic's partitions, one after another. Derived from
+        the index, not a field, so a chunk announced again goes where it went before."""
+        return chunk_slot(self.index, LIVE_CHUNK_PARTITIONS)
 
 
 class LiveChunkResult(Contract):

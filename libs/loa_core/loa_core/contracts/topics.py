@@ -23,7 +23,7 @@ from loa_core.contracts.events import (
     TranscodeProgress,
 )
 from loa_core.contracts.feedback import FeedbackAction, FeedbackDone, FeedbackReceived
-from loa_core.contracts.live import LiveChunk
+from loa_core.contracts.live import LIVE_CHUNK_PARTITIONS, LiveChunk
 from loa_core.contracts.schedule import PostSchedule
 
 DAY_MS = 24 * 3600 * 1000
@@ -88,9 +88,10 @@ FEEDBACK_ACTIONS = TopicSpec(
 # The publisher's platform outcome of a reply, hide or unhide (contracts.feedback), keyed by the inbox item; metrics
 # shows it in the item's thread.
 FEEDBACK_DONE = TopicSpec("feedback.done", FeedbackDone, "item_id", 6, 365 * DAY_MS, (PUBLISHER,), (METRICS,))
-# A livestream's closed stretches, for transcode to encode while the live goes on (contracts/live.py); keyed by the
-# archive's footage id, so a live's chunks arrive in order. Needed only until the archive's job has joined them.
-LIVE_CHUNKS = TopicSpec("live.chunks", LiveChunk, "footage_id", 6, 2 * DAY_MS, (ARCHIVER,), (TRANSCODE,))
+# A livestream's closed stretches, for transcode to encode while the live goes on (contracts/live.py); keyed by a
+# slot that sends a live's chunks round the partitions, so every worker of the group takes its share (the join
+# waits for them all, in any order). Needed only until the archive's job has joined them.
+LIVE_CHUNKS = TopicSpec("live.chunks", LiveChunk, "slot", LIVE_CHUNK_PARTITIONS, 2 * DAY_MS, (ARCHIVER,), (TRANSCODE,))
 # Progress is only interesting while a job runs; no service reads it (people and tools follow it, e.g. kcat).
 TRANSCODE_PROGRESS = TopicSpec("transcode.progress", TranscodeProgress, "footage_id", 6, 7 * DAY_MS, (TRANSCODE,))
 # Chunks of long footage for the whole transcode group (contracts/chunks.py): keyed by a slot that sends a job's
