@@ -13,10 +13,11 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from loa_archiver.live import chunk_event_id, live_groups
 from loa_archiver.store import Segment
-from loa_core.contracts import LIVE_CHUNKS, LIVE_RESULT, LiveChunk, LiveChunkResult, LiveSegment, layout
+from loa_core.contracts import LIVE_CHUNKS, LIVE_RESULT, LIVE_SOURCE, LiveChunk, LiveChunkResult, LiveSegment, layout
 from loa_core.fingerprint import Fingerprint, FramePrints
 from loa_core.kafka import record_key
 from loa_core.storage import LocalStorage
+from loa_transcode.chunks import chunk_args
 from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
 from loa_transcode.live import (
     LIMIT_DBFS,
@@ -187,6 +188,53 @@ def test_a_cuts_fingerprint_is_the_samples_of_its_chunks_frames_where_each_chunk
     assert Fingerprint.from_text(joined).full.tolist() == [8, 23]
     # A chunk from before its frames were hashed: the whole cut is fingerprinted instead.
     assert joined_fingerprint([results[0], results[1].model_copy(update={"frame_prints": {}})], "youtube") is None
+
+
+def _source_printed(frames: int, hashes: list[int]) -> LiveChunkResult:
+    """A chunk whose every cut passes the source through: no file, the source's own frames hashed."""
+    every = np.array(hashes, dtype=np.uint64)
+    text = FramePrints(full=every, center=every, rate=Fraction(30)).to_text()
+    return LiveChunkResult(
+        start_s=0.0, duration_s=frames / 30, frames={LIVE_SOURCE: frames}, frame_prints={LIVE_SOURCE: text}
+    )
+
+
+def test_a_passed_through_cuts_fingerprint_is_the_samples_of_its_chunks_source_frames() -> None:
+    results = [_source_printed(10, list(range(1, 11))), _source_printed(20, list(range(11, 31)))]
+    results.append(_source_printed(5, [31, 32, 33, 34, 35]))
+    joined = joined_fingerprint(results, "youtube", passed_through=True)
+    assert joined is not None and Fingerprint.from_text(joined).full.tolist() == [8, 23]
+    # Not from an encoded file's hashes: a chunk with only those (the cut encoded there) gives none.
+    assert joined_fingerprint([_printed(10, list(range(1, 11)))], "youtube", passed_through=True) is None
+    # A chunk from a release that hashed no source frames: the whole cut is fingerprinted instead.
+    older = results[1].model_copy(update={"frame_prints": {}, "frames": {}})
+    assert joined_fingerprint([results[0], older, results[2]], "youtube", passed_through=True) is None
+
+
+def test_a_cut_whose_picture_starts_after_its_sound_is_sampled_from_its_first_frames_time() -> None:
+    # A passed-through live's picture may start a little after its sound (19 ms): the fps filter's first sample is
+    # that time rounded, and sample n shows frame 15 n + 6, not 15 n + 7.
+    every = np.arange(1, 36, dtype=np.uint64)
+    part = FramePrints(full=every, center=every, rate=Fraction(30))
+    assert part.sampled(0).full.tolist() == [8, 23]
+    assert part.sampled(0, start_s=0.019).full.tolist() == [7, 22]
+    results = [_source_printed(10, list(range(1, 11))), _source_printed(25, list(range(11, 36)))]
+    joined = joined_fingerprint(results, "youtube", passed_through=True, start_s=0.019)
+    assert joined is not None and Fingerprint.from_text(joined).full.tolist() == [7, 22]
+
+
+def test_a_chunks_source_frames_are_hashed_from_the_same_decode_as_its_cuts() -> None:
+    job = _job("tiktok")
+    args = chunk_args(job, [360], Path("/w/source.prints"))
+    assert args.count("-i") == 1, "one input, decoded once"
+    graph = args[args.index("-filter_complex") + 1]
+    # The source's frames as decoded, before any filter of the cuts', every one of them, to the file.
+    assert graph.count("[0:v:0]format=gray,split=2[printsa][printsb]") == 1
+    assert args[-7:] == ["-map", "[prints]", "-fps_mode", "passthrough", "-f", "rawvideo", "file:/w/source.prints"]
+    # Without it, the same command less the branch and its output.
+    plain = chunk_args(job, [360])
+    assert "prints" not in " ".join(plain) and plain[-1] == "file:/w/tiktok.mp4"
+    assert [a for a in args[:-7] if a != graph] == [a for a in plain if "[s0]" not in a]
 
 
 def test_a_frame_is_sampled_once_per_sample_it_covers() -> None:

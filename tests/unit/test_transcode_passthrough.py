@@ -134,6 +134,19 @@ def test_a_subject_crop_or_a_cut_to_the_profiles_length_means_an_encode() -> Non
     assert passthrough_problems(job, cropped, _probe()) == ["youtube: a subject crop changes the picture"]
 
 
+def test_a_stretch_of_a_source_may_pass_through_whatever_its_own_bitrate_and_length() -> None:
+    # A live chunk cannot tell the whole archive's bitrate, nor whether the archive outlasts a cut's length.
+    heavy = replace(PHONE, bit_rate=24_000_000, width=1080, height=1920, duration_s=300.0)
+    probed = ProbeResult("matroska,webm", 300.0, 900_000_000, (heavy, AUDIO))
+    job, out = _job(probed, "shorts")
+    assert len(passthrough_problems(job, out, probed)) == 2
+    assert passthrough_problems(job, out, probed, stretch=True) == []
+    # What every stretch shares still decides.
+    job, out = _job(_probe(replace(PHONE, profile="Main")), logo=Path("/w/logo.png"))
+    problems = passthrough_problems(job, out, _probe(replace(PHONE, profile="Main")), stretch=True)
+    assert len(problems) == 2 and "a logo" in problems[1]
+
+
 def test_a_copied_cut_maps_the_sources_video_and_still_gets_the_normalized_audio() -> None:
     job, out = _job(_probe())
     tiktok = Output(resolve(PROFILES["tiktok"], source_width=1920, source_height=1080, duration_s=10.0), Path("/t"))

@@ -119,24 +119,37 @@ def _unb64(text: str) -> Hashes:
 # --- From a file ---------------------------------------------------------------------------------------------------
 
 
-def decode_args(path: Path, fps: float | None = FPS) -> list[str]:
-    """ffmpeg's arguments (after the program name) writing, for each sampled frame, the whole frame and its centre
-    9:16 crop side by side, each squashed to FRAME_PIXELS square in gray: raw bytes on stdout (pure).
+def decode_graph(fps: float | None = FPS, source: str = "0:v:0", out: str = "out") -> str:
+    """The filtergraph from the video `source` (an input stream) to `out`: for each sampled frame, the whole frame
+    and its centre 9:16 crop side by side, each squashed to FRAME_PIXELS square in gray (pure).
 
-    fps None: every frame, as the file has them (`frame_prints`)."""
+    fps None: every frame, as the input has them (`frame_prints`; a branch of another run, `prints_output_args`)."""
     side = FRAME_PIXELS
     rate = "" if fps is None else f"fps={fps:g},"
-    graph = (
-        f"[0:v:0]{rate}format=gray,split=2[a][b];"
-        f"[a]scale={side}:{side}:flags=area[f];"
+    return (
+        f"[{source}]{rate}format=gray,split=2[{out}a][{out}b];"
+        f"[{out}a]scale={side}:{side}:flags=area[{out}f];"
         # The centre 9:16 of a landscape frame; a frame already 9:16 or narrower is kept whole.
-        f"[b]crop=w='min(iw,ih*9/16)':h='min(ih,iw*16/9)',scale={side}:{side}:flags=area[c];"
-        "[f][c]hstack=inputs=2[out]"
+        f"[{out}b]crop=w='min(iw,ih*9/16)':h='min(ih,iw*16/9)',scale={side}:{side}:flags=area[{out}c];"
+        f"[{out}f][{out}c]hstack=inputs=2[{out}]"
     )
-    # passthrough: each frame once, as decoded (no frame dropped or doubled to a rate).
-    every = ["-fps_mode", "passthrough"] if fps is None else []
+
+
+def prints_output_args(label: str, target: str) -> list[str]:
+    """The output of `decode_graph(None, ..., label)`: every frame once, as decoded (passthrough: none dropped or
+    doubled to a rate), raw bytes to `target` (pipe:1, or a file)."""
+    return ["-map", f"[{label}]", "-fps_mode", "passthrough", "-f", "rawvideo", target]
+
+
+def decode_args(path: Path, fps: float | None = FPS) -> list[str]:
+    """ffmpeg's arguments (after the program name) writing `decode_graph`'s frames as raw bytes on stdout (pure).
+
+    fps None: every frame, as the file has them (`frame_prints`)."""
     # "file:" stops ffmpeg from reading a name like "concat:..." as a protocol.
-    return ["-i", f"file:{path}", "-filter_complex", graph, "-map", "[out]", *every, "-f", "rawvideo", "pipe:1"]
+    args = ["-i", f"file:{path}", "-filter_complex", decode_graph(fps)]
+    if fps is None:
+        return [*args, *prints_output_args("out", "pipe:1")]
+    return [*args, "-map", "[out]", "-f", "rawvideo", "pipe:1"]
 
 
 def frame_hash(frame: npt.NDArray[np.uint8]) -> int:
@@ -191,13 +204,15 @@ class FramePrints:
             raise ValueError(f"not {FRAMES_VERSION} frame hashes")
         return cls(full=_unb64(parts[2]), center=_unb64(parts[3]), rate=Fraction(parts[1]))
 
-    def sampled(self, first_frame: int, fps: float = FPS) -> Fingerprint:
+    def sampled(self, first_frame: int, fps: float = FPS, start_s: float = 0.0) -> Fingerprint:
         """The whole's samples that show this part's frames, when the part starts at frame `first_frame` of the
-        whole (pure). ffmpeg's fps filter (decode_args) gives sample n the last frame whose time, rounded to the
-        nearest sample (halves up), is at most n: frame k, at k / rate, is shown by the samples from
-        round(k / rate * fps) to just before round((k + 1) / rate * fps), and by none when those are equal."""
+        whole, whose first frame is at `start_s` (as ffprobe prints it, to the microsecond) (pure). ffmpeg's fps
+        filter (decode_args) gives sample n the last frame whose time, rounded to the nearest sample (halves up),
+        is at most n: frame k, at t_k = start_s + k / rate, is shown by the samples from round(t_k * fps) to just
+        before round(t_(k+1) * fps), and by none when those are equal."""
         step = Fraction(fps) / self.rate
-        edges = [math.floor((first_frame + j) * step + Fraction(1, 2)) for j in range(len(self.full) + 1)]
+        start = Fraction(f"{start_s:.6f}") * Fraction(fps)
+        edges = [math.floor(start + (first_frame + j) * step + Fraction(1, 2)) for j in range(len(self.full) + 1)]
         shown = np.array([b - a for a, b in itertools.pairwise(edges)], dtype=np.int64)
         full, center = np.repeat(self.full, shown), np.repeat(self.center, shown)
         return Fingerprint(full=full, center=None if np.array_equal(full, center) else center, fps=fps)
@@ -209,7 +224,11 @@ FRAMES_VERSION = "ff1"
 async def frame_prints(path: Path, rate: Fraction, *, timeout_s: float | None = None) -> FramePrints:
     """Every frame of `path` (a constant `rate`) hashed as `fingerprint_file` hashes its samples. Raises
     MediaError."""
-    raw = await media.ffmpeg_stdout(decode_args(path, fps=None), timeout_s)
+    return await hashed_frames(await media.ffmpeg_stdout(decode_args(path, fps=None), timeout_s), rate)
+
+
+async def hashed_frames(raw: bytes, rate: Fraction) -> FramePrints:
+    """The FramePrints of every frame `decode_graph(None)` wrote as `raw` (a constant `rate`)."""
     full, center = await asyncio.to_thread(frame_hashes, raw)
     return FramePrints(full=full, center=center, rate=rate)
 

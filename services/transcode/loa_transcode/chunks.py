@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from loa_core.fingerprint import decode_graph, prints_output_args
 from loa_core.media import VideoPacket
 from loa_transcode.colour import OUTPUT_TAGS
 from loa_transcode.graph import (
@@ -187,15 +188,19 @@ def slice_crop(path: CropPath, offset_s: float, length_s: float) -> CropPath:
     return replace(path, keyframes=((0.0, round(x, 1)), *kept, *beyond), fallback=fallback)
 
 
-def chunk_args(job: Job, frames: Sequence[int]) -> list[str]:
+def chunk_args(job: Job, frames: Sequence[int], prints: Path | None = None) -> list[str]:
     """One chunk: its stretch (`job.trim`) decoded once into each output's video, `frames[i]` frames each, no audio
-    (and the thumbnail candidates when the job wants them).
+    (and the thumbnail candidates when the job wants them; with `prints`, the source's own frames as the
+    fingerprint reads them, raw, to that file: a live chunk's, for the cuts that pass the source through).
 
     `-frames:v` makes the count exact whatever the fps filter does at the stretch's end; the encoder settings are
     the single run's, and every chunk starts with a keyframe of its own, so the chunks join by stream copy.
     """
     inputs = plan_inputs(job)
     graph, video, _ = build_graph(job, inputs, audio=False)
+    if prints is not None:
+        # The decoded source feeds this branch too: no second decode. Every frame as decoded, before any filter.
+        graph += ";" + decode_graph(None, source="0:v:0", out="prints")
     args = [*inputs.args, "-filter_complex", graph]
     for out, label, count in zip(job.outputs, video, frames, strict=True):
         args += ["-map", f"[{label}]", *video_codec_args(out, job.options)]
@@ -204,6 +209,8 @@ def chunk_args(job: Job, frames: Sequence[int]) -> list[str]:
     if job.candidates is not None:
         # A live chunk's thumbnail candidates, from the same decode (a footage's chunks leave them to the owner).
         args += ["-map", "[cand]", "-f", "rawvideo", "-pix_fmt", "gray", f"file:{job.candidates.path}"]
+    if prints is not None:
+        args += prints_output_args("prints", f"file:{prints}")
     return args
 
 

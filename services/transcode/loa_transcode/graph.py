@@ -289,12 +289,15 @@ def measure_job_loudness_args(job: Job) -> list[str]:
     return [*inputs.args, "-filter_complex", graph, "-map", "[aout]", "-f", "null", "-"]
 
 
-def passthrough_problems(job: Job, out: Output, probed: ProbeResult) -> list[str]:
+def passthrough_problems(job: Job, out: Output, probed: ProbeResult, *, stretch: bool = False) -> list[str]:
     """Why the source's video cannot be copied into this cut as it is; empty when it can (pure).
 
     It can when the source already is what the cut would be (H.264 High 8-bit 4:2:0 BT.709, the cut's frame,
     a constant rate the profile allows, a level and bitrate within its copy limits) and no edit touches the
     cut's picture (logo, trim, subtitles, bumpers, a subject crop, a cut to the profile's length).
+
+    `stretch`: the source is a stretch of a longer one (a live chunk), which may pass the cut through as far as
+    the stretch can tell: its bitrate and its length are the whole's to judge.
     """
     t, info, name = out.target, job.info, out.target.name
     video = probed.video
@@ -335,7 +338,7 @@ def passthrough_problems(job: Job, out: Output, probed: ProbeResult) -> list[str
     # Without the stream's own figure (Matroska does not index one), the whole file's: an upper bound of the video's.
     whole = int(probed.size_bytes * 8 / probed.duration_s) if probed.duration_s > 0 else None
     bit_rate = video.bit_rate or whole
-    if bit_rate is None or bit_rate > limits.max_kbps * 1000:
+    if not stretch and (bit_rate is None or bit_rate > limits.max_kbps * 1000):
         problems.append(f"{name}: video bitrate {bit_rate} b/s, at most {limits.max_kbps} kb/s passed through")
     edits = [
         ("a logo", job.logo is not None),
@@ -343,7 +346,7 @@ def passthrough_problems(job: Job, out: Output, probed: ProbeResult) -> list[str
         ("subtitles", job.subtitles is not None),
         ("bumpers", bool(job.bumpers)),
         ("a subject crop", out.crop is not None),
-        ("a cut to the profile's length", t.duration_s < info.duration_s - RATE_TOLERANCE),
+        ("a cut to the profile's length", not stretch and t.duration_s < info.duration_s - RATE_TOLERANCE),
     ]
     problems += [f"{name}: {edit} changes the picture" for edit, applies in edits if applies]
     return problems

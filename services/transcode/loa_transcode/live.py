@@ -30,12 +30,13 @@ from pathlib import Path
 from loa_core.contracts import (
     LIVE_CANDIDATES,
     LIVE_RESULT,
+    LIVE_SOURCE,
     FootageUploaded,
     LiveChunk,
     LiveChunkResult,
     layout,
 )
-from loa_core.fingerprint import FramePrints, concatenate, frame_prints
+from loa_core.fingerprint import FramePrints, concatenate, frame_prints, hashed_frames
 from loa_core.media import MediaError, run_ffmpeg
 from loa_core.segments import concat_script, probe_segments, spans
 from loa_core.storage import ObjectNotFound, Storage
@@ -131,19 +132,23 @@ def parse_ebur128(stderr: str) -> Loudness | None:
     )
 
 
-def joined_fingerprint(results: Sequence[LiveChunkResult], cut: str) -> str | None:
+def joined_fingerprint(
+    results: Sequence[LiveChunkResult], cut: str, *, passed_through: bool = False, start_s: float = 0.0
+) -> str | None:
     """The cut's fingerprint from its chunks' frame hashes (pure): each chunk's samples once the frames before it
     are counted, end to end, which is exactly the whole cut's (frame-exact chunks at a constant rate); None when a
-    chunk has none (from before they were made) or not one per frame, and the cut is then fingerprinted whole."""
+    chunk has none (from before they were made) or not one per frame, and the cut is then fingerprinted whole.
+    `passed_through`: the cut is the archive's own video, whose frames are each chunk's source's (LIVE_SOURCE),
+    its first frame at `start_s` in the cut (the archive's picture may start a little after its sound)."""
     parts = []
     first = 0
     for r in results:
-        file = r.files[cut]
+        file = LIVE_SOURCE if passed_through else r.files[cut]
         text = r.frame_prints.get(file)
         every = FramePrints.from_text(text) if text is not None else None
-        if every is None or len(every.full) != r.frames[file]:
+        if every is None or len(every.full) != r.frames.get(file):
             return None  # none, or not one hash per frame the file holds
-        parts.append(every.sampled(first))
+        parts.append(every.sampled(first, start_s=start_s))
         first += r.frames[file]
     return concatenate(parts).to_text() if parts else None
 
@@ -258,17 +263,37 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         return failed(f"not made from live chunks: {problem}")
     # A cut the source passes through is copied from the archive at the end: nothing to encode for it here.
     encoded = {n: o for n, o in outputs.items() if passthrough_problems(job, o, probed)}
+    # Such a cut's fingerprint over this chunk is the source's frames': hashed whenever the archive may pass a cut
+    # through (its bitrate and length are the whole archive's to judge), used by the join only for a cut it does.
+    passable = any(not passthrough_problems(job, o, probed, stretch=True) for o in outputs.values())
+    source_prints = workdir / "source.prints" if passable else None
     # ffmpeg's fps filter gives a candidate only for a stretch that reaches half its spacing: none from a chunk
     # shorter than the spacing, rather than an empty output that fails the run.
     candidates = Candidates(workdir / LIVE_CANDIDATES, every_s=STILL_EVERY_S) if sum(lasting) >= STILL_EVERY_S else None
     job = replace(job, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
     if job.outputs:
         try:
-            await run_ffmpeg(chunk_args(job, [expected] * len(job.outputs)))
+            # The source's frames for the prints from the same decode as the cuts.
+            await run_ffmpeg(chunk_args(job, [expected] * len(job.outputs), source_prints))
         except MediaError as exc:
             return failed(f"ffmpeg could not encode the chunk: {exc}")
     frames: dict[str, int] = {}
     prints: dict[str, str] = {}
+    if source_prints is not None:
+        rate = Fraction(info.fps)  # the archive's own rate (passthrough_problems: constant, within 0.1 %)
+        try:
+            if job.outputs:
+                hashed = await hashed_frames(source_prints.read_bytes(), rate)
+            else:
+                hashed = await frame_prints(source, rate)  # nothing encoded: the one decode of this chunk
+        except MediaError as exc:
+            return failed(f"could not fingerprint the chunk's source: {exc}")
+        if len(hashed.full) == expected:
+            prints[LIVE_SOURCE], frames[LIVE_SOURCE] = hashed.to_text(), expected
+        else:
+            # Not one frame per period (a frame dropped): not the constant rate the join's samples assume.
+            hashes = len(hashed.full)
+            log.info("live chunk %s/%d: %d source frames, not %d", chunk.footage_id, chunk.index, hashes, expected)
     for out in job.outputs:
         video = (await _probe(out.path, out.path.name)).video
         found = video.nb_frames if video is not None else None
@@ -360,6 +385,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     prints: dict[Path, str] = {}
     fps = job.info.fps_value
     for out in job.outputs:
+        # A cut shorter than the archive ends inside a chunk: fingerprinted whole.
         if out.copy_video:
             videos[out.path] = ["-i", f"file:{job.source}"]
             continue
@@ -382,6 +408,13 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     for out in job.outputs:
         args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
         await _run(args, f"joining the {out.target.name} cut")
+        if out.copy_video and out.target.duration_s >= job.total_s:
+            # The archive's frames are the chunks' sources': its fingerprint is theirs, made during the live, from
+            # where its first frame is in the cut (a demuxing probe, not a decode).
+            video = (await _probe(out.path, f"the {out.target.name} cut")).video
+            start = video.start_s if video is not None and video.start_s else 0.0
+            if joined := joined_fingerprint(results, out.target.name, passed_through=True, start_s=start):
+                prints[out.path] = joined
     if job.candidates is not None:
         with job.candidates.path.open("wb") as raw:
             for i, r in enumerate(results):

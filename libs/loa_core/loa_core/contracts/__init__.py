@@ -76,7 +76,7 @@ from loa_core.contracts.feedback import (
     clean_text,
     feedback_item_id,
 )
-from loa_core.contracts.live import LIVE_CANDIDATES, LIVE_RESULT, LiveChunk, LiveChunkResult, LiveSegment
+from loa_core.contracts.live import LIVE_CANDIDATES, LIVE_RESULT, LIVE_SOURCE, LiveChunk, LiveChunkResult, LiveSegment
 from loa_core.contracts.schedule import PostSchedule
 from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, FootageStatus
 from loa_core.contracts.topics import (
@@ -147,6 +147,7 @@ __all__ = [
     "LIVE_CANDIDATES",
     "LIVE_CHUNKS",
     "LIVE_RESULT",
+    "LIVE_SOURCE",
     "MANUAL_ACTION_URLS",
     "METRICS",
     "NOT_NEEDED",

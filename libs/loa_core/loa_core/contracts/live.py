@@ -65,7 +65,9 @@ class LiveChunkResult(Contract):
     frames: dict[str, int] = Field(default_factory=dict)
     candidates: int = Field(default=0, ge=0)
     # Each file's frames hashed as the fingerprint hashes its samples (loa_core.fingerprint.FramePrints as text):
-    # the join takes from them the cut's fingerprint, once it knows where the chunk starts in the cut.
+    # the join takes from them the cut's fingerprint, once it knows where the chunk starts in the cut. Under
+    # LIVE_SOURCE (in `frames` too), the chunk's source's own frames, when a cut may pass the source through: the
+    # frames that cut carries, no file of the chunk's.
     frame_prints: dict[str, str] = Field(default_factory=dict)
     # Why the chunk could not be made: the archive then takes the single run.
     error: str | None = None
@@ -73,3 +75,4 @@ class LiveChunkResult(Contract):
 
 LIVE_RESULT = "result.json"
 LIVE_CANDIDATES = "candidates.gray"
+LIVE_SOURCE = "source"  # never a cut's file name (<profile>.mp4)

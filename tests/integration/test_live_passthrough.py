@@ -1,0 +1,145 @@
+"""A live whose archive already is the YouTube cut (1080p H.264 High, BT.709, no edit): the cut passes the archive's
+video through, and its fingerprint comes from the live chunks' hashes of their source frames, made during the live,
+not from a decode of the whole cut once the live has ended."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loa_archiver.finalize import assemble
+from loa_archiver.live import live_groups
+from loa_archiver.recorder import listed_segments, recorder_args
+from loa_archiver.store import Segment
+from loa_core import fingerprint
+from loa_core.contracts import (
+    LIVE_SOURCE,
+    FootageMetadata,
+    FootageUploaded,
+    LiveChunk,
+    LiveSegment,
+    SourceMedia,
+    layout,
+    new_id,
+)
+from loa_core.hashing import sha256_file
+from loa_core.media import FFMPEG, probe
+from loa_core.storage import LocalStorage
+from loa_transcode import pipeline
+from loa_transcode.live import _encode_chunk, encode_live_chunk, joined_fingerprint
+from tests.support.transcode import context, video_stream
+
+
+def _video_md5(path: Path) -> str:
+    """The MD5 of the video's packets as stored: equal only for the same stream (an encode would change it)."""
+    out = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 4 s of 1080p30 as a phone or an encoder would push it, a keyframe every second: the recorder cuts 4 segments.
+    push = tmp_path / "push.flv"
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
+         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", "30", "-keyint_min", "30",
+         "-sc_threshold", "0", "-b:v", "4M", "-pix_fmt", "yuv420p", "-color_range", "tv",
+         # BT.709 in the stream itself (x264's VUI): ffmpeg's output colour options are the frames' to set.
+         "-x264-params", "colorprim=bt709:transfer=bt709:colormatrix=bt709",
+         "-c:a", "aac", "-f", "flv", str(push)],
+        check=True,
+    )  # fmt: skip
+    recording = tmp_path / "recording"
+    recording.mkdir()
+    with push.open("rb") as stdin:
+        subprocess.run([FFMPEG, *recorder_args(recording, "1", 1.0, 1)], stdin=stdin, check=True)
+    storage = LocalStorage(tmp_path / "storage")
+    archive_id, footage_id = new_id(), new_id()
+    segments = []
+    for n, duration in listed_segments(recording):
+        key = layout.segment_key(archive_id, n)
+        storage.put_file(key, recording / f"seg{n:05d}.ts")
+        segments.append((n, key, duration))
+    archive = asyncio.run(assemble([recording / f"seg{n:05d}.ts" for n, _, _ in segments], tmp_path))
+    storage.put_file(layout.archive_key(archive_id), archive)
+    found = asyncio.run(probe(archive))
+    assert found.video is not None
+
+    # Two segments a chunk, encoded (here: hashed only) as they come during the live.
+    groups = live_groups([Segment(n, key, d, None) for n, key, d in segments], 2.0, ended=True)
+    chunks, start = [], 0.0
+    for index, group in enumerate(groups):
+        chunks.append(
+            LiveChunk(
+                footage_id=footage_id,
+                archive_id=archive_id,
+                index=index,
+                start_s=round(start, 6),
+                segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
+                channels=("ward",),
+            )
+        )
+        start += sum(s.duration_s for s in group)
+    assert len(chunks) >= 2
+    ctx = context(storage, tmp_path / "work", "youtube")
+    results = [asyncio.run(encode_live_chunk(c, ctx)) for c in chunks]
+    for result in results:
+        # Nothing to encode: the YouTube cut will be the archive's video. Its frames are hashed all the same.
+        assert result.error is None and result.files == {}, result
+        assert LIVE_SOURCE in result.frame_prints, result
+    # A chunk that encodes another cut (TikTok) hashes the same frames from a branch of that encode's decode.
+    work = tmp_path / "both"
+    work.mkdir()
+    both = asyncio.run(_encode_chunk(chunks[0], context(storage, tmp_path / "work", "youtube", "tiktok"), work))
+    assert both.error is None and both.files == {"tiktok": "tiktok.mp4"}, both
+    assert both.frame_prints[LIVE_SOURCE] == results[0].frame_prints[LIVE_SOURCE]
+
+    event = FootageUploaded(
+        footage_id=footage_id,
+        source="livestream",
+        metadata=FootageMetadata(title="Đại hội", channels=("ward",)),
+        media=SourceMedia(
+            key=layout.archive_key(archive_id),
+            size_bytes=archive.stat().st_size,
+            sha256=sha256_file(archive),
+            duration_s=found.duration_s,
+            width=found.video.width or 0,
+            height=found.video.height or 0,
+            has_audio=True,
+        ),
+        live_chunks=len(chunks),
+    )
+    decoded: list[Path] = []
+    whole_cut = fingerprint.fingerprint_file
+
+    async def counted(path: Path, **kwargs: Any) -> fingerprint.Fingerprint:
+        decoded.append(path)
+        return await whole_cut(path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "fingerprint_file", counted)
+    ready = asyncio.run(pipeline.transcode(event, ctx=ctx))
+    assert "single run" not in caplog.text
+    [rendition] = ready.renditions
+    cut = storage.local_path(rendition.key)
+    assert cut is not None
+    # Passed through: the archive's own video stream, not an encode of it.
+    assert _video_md5(cut) == _video_md5(archive)
+    # No decode of the whole cut once the live had ended: its fingerprint is the chunks' (the cut's picture starts
+    # a little after its sound, as the archive's: the samples are taken from there).
+    assert decoded == []
+    start = video_stream(cut)["start_time"]
+    assert float(start) > 0, "the push's picture starts after its sound: what this test is about"
+    assert rendition.fingerprint == joined_fingerprint(results, "youtube", passed_through=True, start_s=float(start))
+    # And it is exactly the whole cut's, as a fresh decode of it makes it.
+    assert rendition.fingerprint == asyncio.run(whole_cut(cut)).to_text()
