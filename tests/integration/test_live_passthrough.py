@@ -29,7 +29,7 @@ from loa_core.contracts import (
 from loa_core.hashing import sha256_file
 from loa_core.media import FFMPEG, probe
 from loa_core.storage import LocalStorage
-from loa_transcode import pipeline
+from loa_transcode import live, pipeline
 from loa_transcode.live import _encode_chunk, encode_live_chunk, joined_fingerprint
 from tests.support.transcode import context, video_stream
 
@@ -93,11 +93,13 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
         start += sum(s.duration_s for s in group)
     assert len(chunks) >= 2
     ctx = context(storage, tmp_path / "work", "youtube")
+    monkeypatch.setattr(live, "STILL_EVERY_S", 1.0)  # thumbnail candidates from these short chunks too
     results = [asyncio.run(encode_live_chunk(c, ctx)) for c in chunks]
     for result in results:
-        # Nothing to encode: the YouTube cut will be the archive's video. Its frames are hashed all the same.
+        # Nothing to encode: the YouTube cut will be the archive's video. Its frames are hashed all the same, and
+        # its candidates made, from one decode.
         assert result.error is None and result.files == {}, result
-        assert LIVE_SOURCE in result.frame_prints, result
+        assert LIVE_SOURCE in result.frame_prints and result.candidates >= 1, result
     # A chunk that encodes another cut (TikTok) hashes the same frames from a branch of that encode's decode.
     work = tmp_path / "both"
     work.mkdir()

@@ -237,6 +237,15 @@ def test_a_chunks_source_frames_are_hashed_from_the_same_decode_as_its_cuts() ->
     assert [a for a in args[:-7] if a != graph] == [a for a in plain if "[s0]" not in a]
 
 
+def test_a_chunk_whose_every_cut_passes_through_is_decoded_once_for_its_candidates_and_frames() -> None:
+    job = Job(Path("/w/chunk.mkv"), HD, (), candidates=Candidates(Path("/w/c.gray"), every_s=STILL_EVERY_S))
+    args = chunk_args(job, [], Path("/w/source.prints"))
+    assert args.count("-i") == 1 and args.count("-map") == 2 and "[cand]" in args and "[prints]" in args
+    # A chunk too short for a candidate: its frames only.
+    only = chunk_args(Job(Path("/w/chunk.mkv"), HD, ()), [], Path("/w/source.prints"))
+    assert only[only.index("-filter_complex") + 1].startswith("[0:v:0]format=gray") and only.count("-map") == 1
+
+
 def test_a_frame_is_sampled_once_per_sample_it_covers() -> None:
     # At 1 fps every frame covers two samples of 2 fps: each is shown twice (the fps filter duplicates).
     part = FramePrints(

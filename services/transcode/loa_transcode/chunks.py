@@ -197,11 +197,15 @@ def chunk_args(job: Job, frames: Sequence[int], prints: Path | None = None) -> l
     the single run's, and every chunk starts with a keyframe of its own, so the chunks join by stream copy.
     """
     inputs = plan_inputs(job)
-    graph, video, _ = build_graph(job, inputs, audio=False)
+    chains: list[str] = []
+    video: list[str] = []
+    if job.outputs or job.candidates is not None:
+        graph, video, _ = build_graph(job, inputs, audio=False)
+        chains.append(graph)
     if prints is not None:
         # The decoded source feeds this branch too: no second decode. Every frame as decoded, before any filter.
-        graph += ";" + decode_graph(None, source="0:v:0", out="prints")
-    args = [*inputs.args, "-filter_complex", graph]
+        chains.append(decode_graph(None, source="0:v:0", out="prints"))
+    args = [*inputs.args, "-filter_complex", ";".join(chains)]
     for out, label, count in zip(job.outputs, video, frames, strict=True):
         args += ["-map", f"[{label}]", *video_codec_args(out, job.options)]
         args += [x for pair in OUTPUT_TAGS for x in pair]

@@ -449,8 +449,8 @@ def _fan(source: str, steps: list[str], labels: list[str], split: str = "split")
 def build_graph(job: Job, inputs: Inputs | None = None, *, audio: bool = True) -> tuple[str, list[str], list[str]]:
     """The filtergraph, and the labels of each output's video and audio (pure). Without `audio`, video only (a
     chunk's: its cut's audio is made once for the whole programme, see chunks.py)."""
-    if not job.outputs:
-        raise ValueError("at least one output is needed")
+    if not job.outputs and job.candidates is None:
+        raise ValueError("at least one output or the candidates are needed")
     inputs = inputs or plan_inputs(job)
     info = job.info
     chains: list[str] = []

@@ -271,23 +271,18 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     # shorter than the spacing, rather than an empty output that fails the run.
     candidates = Candidates(workdir / LIVE_CANDIDATES, every_s=STILL_EVERY_S) if sum(lasting) >= STILL_EVERY_S else None
     job = replace(job, outputs=tuple(dict.fromkeys(encoded.values())), candidates=candidates)
-    if job.outputs:
+    if job.outputs or candidates is not None or source_prints is not None:
         try:
-            # The source's frames for the prints from the same decode as the cuts.
+            # One decode of the chunk for its cuts, its candidates and its source's frames (even with no cut to
+            # encode: every cut passes through).
             await run_ffmpeg(chunk_args(job, [expected] * len(job.outputs), source_prints))
         except MediaError as exc:
             return failed(f"ffmpeg could not encode the chunk: {exc}")
     frames: dict[str, int] = {}
     prints: dict[str, str] = {}
     if source_prints is not None:
-        rate = Fraction(info.fps)  # the archive's own rate (passthrough_problems: constant, within 0.1 %)
-        try:
-            if job.outputs:
-                hashed = await hashed_frames(source_prints.read_bytes(), rate)
-            else:
-                hashed = await frame_prints(source, rate)  # nothing encoded: the one decode of this chunk
-        except MediaError as exc:
-            return failed(f"could not fingerprint the chunk's source: {exc}")
+        # At the archive's own rate (passthrough_problems: constant, within 0.1 %).
+        hashed = await hashed_frames(source_prints.read_bytes(), Fraction(info.fps))
         if len(hashed.full) == expected:
             prints[LIVE_SOURCE], frames[LIVE_SOURCE] = hashed.to_text(), expected
         else:
