@@ -16,6 +16,7 @@ from loa_archiver.store import Segment
 from loa_core.contracts import LIVE_CHUNKS, LIVE_RESULT, LIVE_SOURCE, LiveChunk, LiveChunkResult, LiveSegment, layout
 from loa_core.fingerprint import Fingerprint, FramePrints
 from loa_core.kafka import record_key
+from loa_core.media import ProbeResult, StreamInfo
 from loa_core.storage import LocalStorage
 from loa_transcode.chunks import chunk_args
 from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_args
@@ -26,13 +27,14 @@ from loa_transcode.live import (
     candidate_times,
     gain_filter,
     joined_fingerprint,
+    left_to_the_archive,
     live_problem,
     parse_ebur128,
     shared_outputs,
 )
 from loa_transcode.loudness import Loudness
 from loa_transcode.profiles import PROFILES, resolve
-from loa_transcode.source import SourceInfo
+from loa_transcode.source import SourceInfo, source_info
 
 HD = SourceInfo(1280, 720, 12.0, True, "30", 30.0)
 
@@ -99,6 +101,32 @@ def test_what_a_live_join_cannot_make() -> None:
     ):
         assert live_problem(job, job.outputs, subject=False) == words
     assert live_problem(_job("tiktok"), _job("tiktok").outputs, subject=True) is not None
+
+
+def _chunk_probe(width: int, height: int) -> ProbeResult:
+    """A 12 s live chunk (video only, Matroska) that already is a cut of that frame: H.264 High, BT.709, 30 fps."""
+    video = StreamInfo(
+        "video", "h264", width, height, profile="High", level=40, pix_fmt="yuv420p", sample_aspect_ratio="1:1",
+        r_frame_rate=30.0, avg_frame_rate=30.0, field_order="progressive", color_range="tv", color_space="bt709",
+        color_transfer="bt709", color_primaries="bt709",
+    )  # fmt: skip
+    return ProbeResult("matroska,webm", 12.0, 6_000_000, (video,))
+
+
+def test_a_chunk_leaves_to_the_archive_only_the_cuts_the_archive_surely_passes_through() -> None:
+    for (width, height), name, left in (
+        ((1920, 1080), "youtube", True),
+        ((1280, 720), "youtube", False),  # upscaled: encoded
+        # A vertical live that already is the TikTok cut: a live longer than 10 minutes has its TikTok cut cut to
+        # that length, encoded from the chunks, which no chunk can tell before the live ends.
+        ((1080, 1920), "tiktok", False),
+        ((1080, 1920), "shorts", False),
+    ):
+        probed = _chunk_probe(width, height)
+        info = source_info(probed)
+        target = resolve(PROFILES[name], source_width=width, source_height=height, duration_s=info.duration_s)
+        out = Output(target, Path(f"/w/{name}.mp4"))
+        assert left_to_the_archive(Job(Path("/w/chunk.mkv"), info, (out,)), out, probed) is left, name
 
 
 def test_tiktok_and_shorts_share_one_encode_in_a_chunk() -> None:

@@ -37,7 +37,7 @@ from loa_core.contracts import (
     layout,
 )
 from loa_core.fingerprint import FramePrints, concatenate, frame_prints, hashed_frames
-from loa_core.media import MediaError, run_ffmpeg
+from loa_core.media import MediaError, ProbeResult, run_ffmpeg
 from loa_core.segments import concat_script, probe_segments, spans
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -79,6 +79,14 @@ def live_problem(job: Job, outputs: Sequence[Output], subject: bool) -> str | No
     if sized:
         return f"{', '.join(sized)}: its bitrate comes from the whole archive's length"
     return None
+
+
+def left_to_the_archive(job: Job, out: Output, probed: ProbeResult) -> bool:
+    """Whether a chunk leaves this cut's video to the archive's, encoding nothing for it (pure): only when the
+    archive's job will pass it through too, or the join would lack the cut's chunks and take the single run. A cut
+    with a length of its own (TikTok's 10 minutes) is encoded: the live may outlast it, and the archive is then cut
+    to that length (`passthrough_problems` on the whole archive), which no chunk can tell yet."""
+    return not passthrough_problems(job, out, probed) and out.target.profile.max_duration_s is None
 
 
 def chunk_file_name(target: Target) -> str:
@@ -262,7 +270,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     if problem is not None:
         return failed(f"not made from live chunks: {problem}")
     # A cut the source passes through is copied from the archive at the end: nothing to encode for it here.
-    encoded = {n: o for n, o in outputs.items() if passthrough_problems(job, o, probed)}
+    encoded = {n: o for n, o in outputs.items() if not left_to_the_archive(job, o, probed)}
     # Such a cut's fingerprint over this chunk is the source's frames': hashed whenever the archive may pass a cut
     # through (its bitrate and length are the whole archive's to judge), used by the join only for a cut it does.
     passable = any(not passthrough_problems(job, o, probed, stretch=True) for o in outputs.values())
