@@ -388,7 +388,6 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     prints: dict[Path, str] = {}
     fps = job.info.fps_value
     for out in job.outputs:
-        # A cut shorter than the archive ends inside a chunk: fingerprinted whole.
         if out.copy_video:
             videos[out.path] = ["-i", f"file:{job.source}"]
             continue
