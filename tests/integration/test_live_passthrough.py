@@ -1,6 +1,6 @@
 """A live whose archive already is the YouTube cut (1080p H.264 High, BT.709, no edit): the cut passes the archive's
-video through, and its fingerprint comes from the live chunks' hashes of their source frames, made during the live,
-not from a decode of the whole cut once the live has ended."""
+video through, in sync with its sound, and its fingerprint comes from the live chunks' hashes of their source frames,
+made during the live, not from a decode of the whole cut once the live has ended."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from loa_core.media import FFMPEG, probe
 from loa_core.storage import LocalStorage
 from loa_transcode import live, pipeline
 from loa_transcode.live import _encode_chunk, encode_live_chunk, joined_fingerprint
+from tests.support.chunks import audio_samples, lag_samples
+from tests.support.media import ffprobe
 from tests.support.transcode import context, video_stream
 
 
@@ -52,7 +54,7 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
     push = tmp_path / "push.flv"
     subprocess.run(
         [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
+         "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.3:sample_rate=48000", "-t", "4",
          "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-g", "30", "-keyint_min", "30",
          "-sc_threshold", "0", "-b:v", "4M", "-pix_fmt", "yuv420p", "-color_range", "tv",
          # BT.709 in the stream itself (x264's VUI): ffmpeg's output colour options are the frames' to set.
@@ -137,11 +139,14 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
     assert cut is not None
     # Passed through: the archive's own video stream, not an encode of it.
     assert _video_md5(cut) == _video_md5(archive)
-    # No decode of the whole cut once the live had ended: its fingerprint is the chunks' (the cut's picture starts
-    # a little after its sound, as the archive's: the samples are taken from there).
+    # The archive's picture starts a little after its sound (the push's): the cut's sound is made from its first
+    # frame on, and its picture is moved back as much. In sync: both are early on the archive by that lead.
+    lead = float(video_stream(archive)["start_time"]) - float(ffprobe(archive)["format"]["start_time"])
+    assert lead > 0, "the push's picture starts after its sound: what this test is about"
+    start = float(video_stream(cut)["start_time"]) - float(ffprobe(cut)["format"]["start_time"])
+    assert abs(lag_samples(audio_samples(archive), audio_samples(cut)) - (start - lead) * 48000) <= 48
+    # No decode of the whole cut once the live had ended: its fingerprint is the chunks'.
     assert decoded == []
-    start = video_stream(cut)["start_time"]
-    assert float(start) > 0, "the push's picture starts after its sound: what this test is about"
-    assert rendition.fingerprint == joined_fingerprint(results, "youtube", passed_through=True, start_s=float(start))
+    assert rendition.fingerprint == joined_fingerprint(results, "youtube", passed_through=True, start_s=start)
     # And it is exactly the whole cut's, as a fresh decode of it makes it.
     assert rendition.fingerprint == asyncio.run(whole_cut(cut)).to_text()

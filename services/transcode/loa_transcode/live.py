@@ -387,9 +387,12 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     videos: dict[Path, list[str]] = {}
     prints: dict[Path, str] = {}
     fps = job.info.fps_value
+    lead = await _picture_lead(job) if any(o.copy_video for o in job.outputs) else 0.0
     for out in job.outputs:
         if out.copy_video:
-            videos[out.path] = ["-i", f"file:{job.source}"]
+            # The sound is the archive's from its first frame on (_archive_sound): the archive's video, copied, is
+            # moved back by as much, or the cut's picture would come that much after its sound.
+            videos[out.path] = ["-itsoffset", f"{-lead:.6f}", "-i", f"file:{job.source}"]
             continue
         needed = [(i, r) for i, r in enumerate(results) if r.start_s < out.target.duration_s]
         if any(out.target.name not in r.files for _, r in needed):
@@ -424,6 +427,12 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
                     raw.write((await fetch(i, LIVE_CANDIDATES)).read_bytes())
     measured = await _loudness(next(iter(sound.values()))) if job.info.has_audio else None
     return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results), fingerprints=prints)
+
+
+async def _picture_lead(job: Job) -> float:
+    """How long after the archive's start its first frame shows (its sound may start a little before)."""
+    video = (await _probe(job.source, "the archive")).video
+    return video.start_s if video is not None and video.start_s else 0.0
 
 
 async def _run(args: list[str], what: str) -> str:
