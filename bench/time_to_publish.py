@@ -79,9 +79,13 @@ def footage(minutes: float) -> Path:
         )  # fmt: skip
         partial.rename(minute)
     partial = path.with_suffix(".partial.mp4")
+    # The minute's picture looped alone (each loop exactly 1800 frames long), and a sound made for the whole length:
+    # looped with its sound, each loop started after the minute's longest stream, and the picture had a 44 ms gap
+    # every minute, which transcode rightly takes for a variable frame rate (and encodes in a single run).
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-stream_loop", str(math.ceil(minutes) - 1), "-i", str(minute),
-         "-t", str(minutes * 60), "-c", "copy", str(partial)],
+         "-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=48000", "-t", str(minutes * 60),
+         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", str(partial)],
         check=True,
     )  # fmt: skip
     partial.rename(path)
