@@ -17,7 +17,9 @@ the live goes on.
 - transcode: the archive's job (`pipeline.transcode`), which joins the chunks, makes the sound, fingerprints, checks,
   makes the stills and stores the cuts.
 CPU-seconds are this process's and its ffmpeg children's (getrusage), which a loaded machine distorts least.
-`--steps` also times, on the files made, the whole-length steps one by one (each is a separate pass here).
+`--steps` also times, on the files made, the whole-length steps one by one (each is a separate pass here): the
+archive's loudness is measured whole only when a chunk has no measure of its sound (live._archive_sound); the sound's
+AAC encode (one gain over the whole live) and the check's measure of it run at every end.
 """
 
 from __future__ import annotations
@@ -202,7 +204,13 @@ def end(prepared: Path, steps: bool) -> None:
             same = ready.renditions[0].fingerprint == whole.to_text()
             print(f"  (the announced fingerprint is the whole cut's: {same})")
             loud = ["-i", f"file:{archive}", "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
+            # Since the chunks measure their sound, only for a chunk of an older release (live._archive_sound).
             timed("loudness of the whole archive", lambda: run_ffmpeg(loud), figures)
+            sound = root / "sound.m4a"
+            aac = ["-i", f"file:{archive}", "-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", f"file:{sound}"]
+            timed("AAC encode of the whole sound", lambda: run_ffmpeg(aac), figures)
+            heard = ["-i", f"file:{sound}", "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
+            timed("loudness of the encoded sound", lambda: run_ffmpeg(heard), figures)
             timed("sha256 of the cut", lambda: asyncio.to_thread(sha256_file, cut), figures)
             timed("sha256 of the archive", lambda: asyncio.to_thread(sha256_file, archive), figures)
 

@@ -1,7 +1,8 @@
 """A live's seams, frame by frame: 8 s whose frames carry their number, pushed as FLV (what the archiver's RTMP server
 hands its recorder) into the recorder's own ffmpeg command, cut into 30 segments of 8 frames (B-frames, sound that
 starts before the picture by a different amount in each), assembled by the archiver, encoded as 15 live chunks and
-joined by transcode: no frame duplicated or dropped at any of the 44 seams, the sound in sync from start to end.
+joined by transcode: no frame duplicated or dropped at any of the 44 seams, the sound in sync from start to end and
+at the target loudness from the chunks' own measures (the archive's, only for a chunk without one).
 What goes wrong on the way (a chunk that never comes, a chunk that decodes to the wrong length) leaves the archive to
 the single run, which is frame-exact too."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -25,7 +27,9 @@ from loa_core.contracts import (
     FootageMetadata,
     FootageUploaded,
     LiveChunk,
+    LiveChunkResult,
     LiveSegment,
+    LiveSound,
     SourceMedia,
     layout,
     new_id,
@@ -33,11 +37,13 @@ from loa_core.contracts import (
 from loa_core.hashing import sha256_file
 from loa_core.media import FFMPEG, probe
 from loa_core.storage import LocalStorage
+from loa_core.streaming import PermanentError
 from loa_transcode import live
+from loa_transcode.graph import TARGET_LUFS
 from loa_transcode.live import encode_live_chunk
 from loa_transcode.pipeline import transcode
 from tests.support.chunks import audio_samples, frame_numbers, lag_samples, numbered_clip, packet_times
-from tests.support.transcode import context
+from tests.support.transcode import context, ebur128
 
 SECONDS = 8.0
 FRAMES = 240
@@ -144,9 +150,17 @@ def _assert_exact(live: Live, cut: Path, *, single_run: bool = False) -> None:
     assert abs(lags[1] - lags[0]) <= 48, lags
 
 
+def _loudness_runs(live: Live, storage: LocalStorage, caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]]:
+    """The ffmpeg runs the job measured loudness in (loa_core.media logs each command): over the archive, and others."""
+    archive = storage.local_path(live.event.media.key)
+    runs = [r.getMessage() for r in caplog.records if r.name == "loa_core.media" and "ebur128" in r.getMessage()]
+    return [r for r in runs if f"file:{archive} " in r], [r for r in runs if f"file:{archive} " not in r]
+
+
 def test_a_live_joined_from_its_chunks_has_every_frame_once_and_its_sound_in_sync(
     recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="loa_core.media")
     storage = _storage(recorded, tmp_path)
     # Each chunk holds exactly its two segments' frames, the ones right after the chunk before.
     first = 0
@@ -158,6 +172,48 @@ def test_a_live_joined_from_its_chunks_has_every_frame_once_and_its_sound_in_syn
     cut = _cut(recorded, storage, tmp_path)
     assert "single run" not in caplog.text
     _assert_exact(recorded, cut)
+    # Its sound at the target, from the loudness its chunks measured during the live: the archive's sound was not
+    # decoded again to be measured; the one measure left is the check's, of the encoded sound.
+    over_archive, others = _loudness_runs(recorded, storage, caplog)
+    assert over_archive == [] and len(others) == 1 and "sound-" in others[0], others
+    integrated, peak = ebur128(cut)
+    assert abs(integrated - TARGET_LUFS) <= 0.3 and peak <= -1.0, (integrated, peak)
+
+
+def test_a_chunk_without_a_sound_measure_has_the_archive_measured_whole(
+    recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = _storage(recorded, tmp_path)
+    key = layout.live_chunk_key(recorded.event.footage_id, 5, LIVE_RESULT)
+    with storage.open_read(key) as f:
+        measured = LiveChunkResult.read_json(f.read())
+    assert measured.sound is not None and measured.sound.true_peak_dbtp is not None
+    # As a worker of the release before wrote it: no sound field.
+    storage.put_stream(key, [measured.model_dump_json(exclude={"sound"}).encode()])
+    caplog.set_level(logging.INFO)
+    cut = _cut(recorded, storage, tmp_path)
+    assert "single run" not in caplog.text and "sound was not measured: the archive's measured whole" in caplog.text
+    over_archive, _ = _loudness_runs(recorded, storage, caplog)
+    assert len(over_archive) == 1
+    integrated, peak = ebur128(cut)
+    assert abs(integrated - TARGET_LUFS) <= 0.3 and peak <= -1.0, (integrated, peak)
+
+
+def test_the_check_still_measures_the_joined_sound_and_fails_a_wrong_loudness(
+    recorded: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chunks' measure as if it read 8 LU too loud: the gain leaves the sound 8 LU too quiet, and the check, which
+    # measures the encoded sound itself, refuses the cut.
+    right = live.measured_level
+
+    def too_loud(sounds: list[LiveSound]) -> tuple[float, float]:
+        level = right(sounds)
+        assert level is not None
+        return level[0] + 8.0, level[1] + 8.0
+
+    monkeypatch.setattr(live, "measured_level", too_loud)
+    with pytest.raises(PermanentError, match=r"youtube: loudness -2[1-3]\.\d LUFS, expected -14 ±1"):
+        _cut(recorded, _storage(recorded, tmp_path), tmp_path)
 
 
 def test_a_chunk_that_never_comes_leaves_the_archive_to_the_single_run(

@@ -13,7 +13,16 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from loa_archiver.live import chunk_event_id, live_groups
 from loa_archiver.store import Segment
-from loa_core.contracts import LIVE_CHUNKS, LIVE_RESULT, LIVE_SOURCE, LiveChunk, LiveChunkResult, LiveSegment, layout
+from loa_core.contracts import (
+    LIVE_CHUNKS,
+    LIVE_RESULT,
+    LIVE_SOURCE,
+    LiveChunk,
+    LiveChunkResult,
+    LiveSegment,
+    LiveSound,
+    layout,
+)
 from loa_core.fingerprint import Fingerprint, FramePrints
 from loa_core.kafka import record_key
 from loa_core.media import ProbeResult, StreamInfo
@@ -29,10 +38,11 @@ from loa_transcode.live import (
     joined_fingerprint,
     left_to_the_archive,
     live_problem,
+    live_sound,
+    measured_level,
     parse_ebur128,
     shared_outputs,
 )
-from loa_transcode.loudness import Loudness
 from loa_transcode.profiles import PROFILES, resolve
 from loa_transcode.source import SourceInfo, source_info
 
@@ -140,10 +150,8 @@ def test_tiktok_and_shorts_share_one_encode_in_a_chunk() -> None:
 
 
 def test_one_gain_to_the_target_and_a_limiter_only_when_the_peaks_need_it() -> None:
-    quiet = Loudness(input_i=-24.0, input_tp=-20.0, input_lra=5.0, input_thresh=-34.0, target_offset=0.0)
-    assert gain_filter(quiet) == ["volume=10.00dB"]
-    loud_peaks = Loudness(input_i=-20.0, input_tp=-3.0, input_lra=5.0, input_thresh=-30.0, target_offset=0.0)
-    steps = gain_filter(loud_peaks)
+    assert gain_filter(-24.0, -20.0) == ["volume=10.00dB"]
+    steps = gain_filter(-20.0, -3.0)
     assert steps[0] == "volume=6.00dB" and steps[1].startswith("alimiter=limit=")
     assert float(steps[1].split("limit=")[1].split(":")[0]) == pytest.approx(10 ** (LIMIT_DBFS / 20), abs=1e-4)
     assert "level=false" in steps[1]
@@ -173,6 +181,34 @@ def test_ebur128s_summary_is_read_as_a_measurement() -> None:
     assert parse_ebur128(silent) is None
     with pytest.raises(ValueError, match="no summary"):
         parse_ebur128("frame=  600")
+
+
+def test_a_chunks_sound_is_its_blocks_and_its_true_peak() -> None:
+    line = "[Parsed_ebur128_0 @ 0x55d0c8a3f2c0] t: {t:.6f}   TARGET:-23 LUFS    M:{m:6.1f} S:-120.7     I: -70.0 LUFS\n"
+    blocks = (-120.7, -120.7, -22.6, -24.3)  # gated: -23.37 LUFS, the summary's -23.4
+
+    def log(blocks: tuple[float, ...]) -> str:
+        return "".join(line.format(t=0.1 * (k + 2), m=m) for k, m in enumerate(blocks))
+
+    assert live_sound(log(blocks) + SUMMARY) == LiveSound(momentary_lufs=blocks, true_peak_dbtp=-9.8)
+    with pytest.raises(ValueError, match="no summary"):
+        live_sound(log(blocks))  # no sound (nothing measured): not taken for silence
+    # Blocks that do not give the summary's own loudness were not read as ebur128 wrote them: no measure.
+    with pytest.raises(ValueError, match=r"the 2 blocks read give -20\.00 LUFS, the summary says -23\.4 LUFS"):
+        live_sound(log((-20.0, -20.0)) + SUMMARY)
+    with pytest.raises(ValueError, match=r"the 0 blocks read give silence, the summary says -23\.4 LUFS"):
+        live_sound(SUMMARY)
+
+
+def test_the_archives_level_is_every_chunks_blocks_gated_at_once_and_the_highest_peak() -> None:
+    loud = LiveSound(momentary_lufs=(-120.7, -20.0, -20.0, -20.0), true_peak_dbtp=-6.0)
+    quiet = LiveSound(momentary_lufs=(-120.7, -35.0, -35.0, -35.0), true_peak_dbtp=-19.0)
+    silent = LiveSound(momentary_lufs=(-120.7, -120.7, -90.0), true_peak_dbtp=None)
+    # The quiet chunk is more than 10 LU under the programme's mean: gated out over the whole, not averaged per chunk.
+    assert measured_level([loud, quiet, silent, LiveSound()]) == (pytest.approx(-20.0), -6.0)
+    # Alone, a quiet chunk's blocks are its own loudness.
+    assert measured_level([quiet, silent]) == (pytest.approx(-35.0), -19.0)
+    assert measured_level([silent, LiveSound()]) is None
 
 
 def test_the_candidates_are_timed_chunk_after_chunk() -> None:
@@ -289,3 +325,9 @@ def test_a_chunk_result_written_by_a_newer_worker_is_read(tmp_path: Path) -> Non
     storage.put_stream(key, [b'{"start_s": 0, "duration_s": 12, "files": {"youtube": "youtube.mp4"}, "later": 1}'])
     result = asyncio.run(_read_result(storage, key))
     assert result is not None and result.files == {"youtube": "youtube.mp4"}
+    # Written before chunks measured their sound: none (the archive's is then measured whole).
+    assert result.sound is None
+    sound = LiveSound(momentary_lufs=(-120.7, -21.5), true_peak_dbtp=-3.2)
+    stored = LiveChunkResult(start_s=0.0, duration_s=12.0, sound=sound)
+    storage.put_stream(key, [stored.model_dump_json().encode()])
+    assert asyncio.run(_read_result(storage, key)) == stored

@@ -3,16 +3,18 @@ comes, and the archive's job joins them.
 
 Any worker's side (`encode_live_chunk`): the chunk's segments, joined by stream copy, are encoded into every cut of
 the archive's channels (video only: the sound is normalized over the whole archive at the end), with the thumbnail
-candidates; the files, then the result (last), go to `layout.live_chunk_key(...)`. A chunk whose result is in
-storage is not encoded again.
+candidates; its sound is measured in the same run as the join (EBU R128 blocks that add up: `LiveSound`); the files,
+then the result (last), go to `layout.live_chunk_key(...)`. A chunk whose result is in storage is not encoded again.
 
 The archive's job (`join_live`, called by the pipeline in place of the single run): wait for every chunk's result,
 join each cut's video by stream copy (x264 with the same settings writes the same headers, and each chunk starts
-with a keyframe), measure the whole archive's sound once (EBU R128, audio only), encode it once with one gain, and
-put it beside each cut's video. What is left after the live's end is the last chunk, the sound and the checks:
-bounded by the chunk length, not the live's, but for the sound (audio decode and AAC encode of the whole archive,
-about 0.01 s per second of live here). Anything short of every chunk returns None and the pipeline encodes the
-archive in a single run; a join that does not conform fails the checks like any cut.
+with a keyframe), take the whole archive's loudness from the chunks' blocks gated together (`measured_level`; the
+archive's sound measured whole only when a chunk from an older release has no measure), encode the sound once with
+one gain, and put it beside each cut's video. What is left after the live's end is the last chunk, the sound and
+the checks: bounded by the chunk length, not the live's, but for the sound's AAC encode (one gain over the whole
+programme cannot be applied before its end) and the check's measure of that encoded sound. Anything short of every
+chunk returns None and the pipeline encodes the archive in a single run; a join that does not conform fails the
+checks like any cut.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from loa_core.contracts import (
     FootageUploaded,
     LiveChunk,
     LiveChunkResult,
+    LiveSound,
     layout,
 )
 from loa_core.fingerprint import FramePrints, concatenate, frame_prints, hashed_frames
@@ -43,7 +46,7 @@ from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode.chunks import chunk_args, concat_input, concat_list, join_args
 from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, passthrough_problems
-from loa_transcode.loudness import Loudness
+from loa_transcode.loudness import Loudness, gated_loudness, momentary_blocks, summary_true_peak
 from loa_transcode.pipeline import JobContext, _download, _fetch, _probe, channel_look, wanted_profiles
 from loa_transcode.profiles import Target, profiles_for, resolve
 from loa_transcode.source import source_info
@@ -60,6 +63,16 @@ POLL_S = 0.5
 LIMIT_DBFS = -2.5
 # EBU R128's absolute gate: at or under it, the sound is taken as silence.
 SILENCE_LUFS = -70.0
+# A chunk's sound measured in the run that joins its segments (decoded, nothing written): ebur128's frame log gives
+# each 400 ms block's loudness every 100 ms (`framelog=info`: printed at ffmpeg's default log level), its summary the
+# true peak. The picture is copied there too (no decode), so that the output has a stream when the live has no sound.
+MEASURE_SOUND = [
+    *("-map", "0:v:0?", "-map", "0:a:0?", "-c:v", "copy"),
+    *("-af", "ebur128=framelog=info:peak=true", "-f", "null", "-"),
+]
+# The blocks read from the frame log give the chunk's own integrated loudness, as ebur128's summary prints it, within
+# this: both are printed to 0.1 LU, and ebur128 gates a histogram of 0.01 LU bins. Further apart, the log was misread.
+BLOCKS_SLACK_LU = 0.3
 
 
 # --- the pure decisions -------------------------------------------------------------------------------------------
@@ -104,11 +117,11 @@ def shared_outputs(targets: Sequence[Target], workdir: Path) -> dict[str, Output
     return chosen
 
 
-def gain_filter(loudness: Loudness) -> list[str]:
+def gain_filter(integrated_lufs: float, true_peak_dbtp: float) -> list[str]:
     """One gain to the target loudness, and a limiter only when the peaks would pass LIMIT_DBFS (pure)."""
-    gain = TARGET_LUFS - loudness.input_i
+    gain = TARGET_LUFS - integrated_lufs
     steps = [f"volume={gain:.2f}dB"]
-    if loudness.input_tp + gain > LIMIT_DBFS:
+    if true_peak_dbtp + gain > LIMIT_DBFS:
         # level=false: hold the peaks only, no make-up gain (which would move the loudness).
         steps.append(f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:attack=1:release=50:level=false")
     return steps
@@ -138,6 +151,31 @@ def parse_ebur128(stderr: str) -> Loudness | None:
         input_thresh=float(m["thresh"]) if m["thresh"] != "-inf" else -70.0,
         target_offset=0.0,
     )
+
+
+def live_sound(stderr: str) -> LiveSound:
+    """A chunk's sound as MEASURE_SOUND printed it (pure). ValueError: no measure (no sound), or blocks that do not
+    give the chunk's own integrated loudness printed in ebur128's summary (a frame log not read as it was written)."""
+    blocks = tuple(momentary_blocks(stderr))
+    own, ours = parse_ebur128(stderr), gated_loudness(blocks)
+    if (own is None) != (ours is None) or (
+        own is not None and ours is not None and abs(own.input_i - ours) > BLOCKS_SLACK_LU
+    ):
+        read = "silence" if ours is None else f"{ours:.2f} LUFS"
+        summary = "silence" if own is None else f"{own.input_i:g} LUFS"
+        raise ValueError(f"the {len(blocks)} blocks read give {read}, the summary says {summary}")
+    return LiveSound(momentary_lufs=blocks, true_peak_dbtp=summary_true_peak(stderr))
+
+
+def measured_level(sounds: Sequence[LiveSound]) -> tuple[float, float] | None:
+    """The whole archive's integrated loudness (LUFS) and true peak (dBTP) from its chunks' sounds (pure): EBU R128's
+    gates over every chunk's blocks at once, and the highest chunk's peak. None: silence. What the whole's measure
+    has and this lacks: the 3 blocks that straddle each seam (their sound is in the blocks on either side)."""
+    integrated = gated_loudness(b for s in sounds for b in s.momentary_lufs)
+    peaks = [s.true_peak_dbtp for s in sounds if s.true_peak_dbtp is not None]
+    if integrated is None or not peaks:
+        return None
+    return integrated, max(peaks)
 
 
 def joined_fingerprint(
@@ -240,9 +278,17 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     listing.write_text(concat_script(paths, videos), "utf-8")
     source = workdir / "chunk.mkv"
     try:
-        await run_ffmpeg([*concat_input(listing), "-map", "0:v:0", "-c", "copy", "-f", "matroska", f"file:{source}"])
+        joining = await run_ffmpeg(
+            [*concat_input(listing), "-map", "0:v:0", "-c", "copy", "-f", "matroska", f"file:{source}", *MEASURE_SOUND]
+        )
     except MediaError as exc:
         return failed(f"the segments do not join: {exc}")
+    try:
+        sound: LiveSound | None = live_sound(joining)
+    except ValueError as exc:
+        # No sound, or no measure of it: the archive's sound, when it has one, is then measured whole at the end.
+        log.info("live chunk %s/%d: its sound not measured (%s)", chunk.footage_id, chunk.index, exc)
+        sound = None
     for path in paths:
         path.unlink()
     probed = await _probe(source, f"live chunk {chunk.index}")
@@ -325,6 +371,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         frames=frames,
         candidates=count,
         frame_prints=prints,
+        sound=sound,
     )
 
 
@@ -409,7 +456,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         listing = chunks / f"{out.target.name}.txt"
         listing.write_text(concat_list(files, durations), "utf-8")
         videos[out.path] = concat_input(listing)
-    sound = await _archive_sound(job, chunks)
+    sound = await _archive_sound(job, chunks, results)
     for out in job.outputs:
         args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
         await _run(args, f"joining the {out.target.name} cut")
@@ -452,11 +499,18 @@ async def _loudness(path: Path) -> Loudness | None:
         raise PermanentError(f"could not measure the loudness of {path.name}: {exc}") from exc
 
 
-async def _archive_sound(job: Job, work: Path) -> dict[int, Path]:
+async def _archive_sound(job: Job, work: Path, results: Sequence[LiveChunkResult]) -> dict[int, Path]:
     """The whole archive's sound at the target loudness, once per audio bitrate the cuts want (AAC in MP4)."""
     if job.info.has_audio:
-        loudness = await _loudness(job.source)
-        steps = gain_filter(loudness) if loudness is not None else []
+        sounds = [r.sound for r in results if r.sound is not None]
+        if len(sounds) == len(results):
+            level = measured_level(sounds)  # measured chunk by chunk during the live
+        else:
+            # A chunk from a release before chunks measured their sound (or one without sound): measured whole.
+            log.info("a live chunk's sound was not measured: the archive's measured whole")
+            whole = await _loudness(job.source)
+            level = (whole.input_i, whole.input_tp) if whole is not None else None
+        steps = gain_filter(*level) if level is not None else []
         # From the archive's first frame: its sound may start a little before its picture, and the joined chunks'
         # first frame is at 0 (an exact seek: ffmpeg decodes and drops the samples before it).
         video = (await _probe(job.source, "the archive")).video

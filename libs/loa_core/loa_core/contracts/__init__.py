@@ -76,7 +76,15 @@ from loa_core.contracts.feedback import (
     clean_text,
     feedback_item_id,
 )
-from loa_core.contracts.live import LIVE_CANDIDATES, LIVE_RESULT, LIVE_SOURCE, LiveChunk, LiveChunkResult, LiveSegment
+from loa_core.contracts.live import (
+    LIVE_CANDIDATES,
+    LIVE_RESULT,
+    LIVE_SOURCE,
+    LiveChunk,
+    LiveChunkResult,
+    LiveSegment,
+    LiveSound,
+)
 from loa_core.contracts.schedule import PostSchedule
 from loa_core.contracts.status import FOOTAGE_STATUSES, IN_PROGRESS, SETTLED, FootageStatus
 from loa_core.contracts.topics import (
@@ -198,6 +206,7 @@ __all__ = [
     "LiveChunk",
     "LiveChunkResult",
     "LiveSegment",
+    "LiveSound",
     "Platform",
     "PostAction",
     "PostChanged",

@@ -52,6 +52,18 @@ class LiveChunk(Event):
         return chunk_slot(self.index, LIVE_CHUNK_PARTITIONS)
 
 
+class LiveSound(Contract):
+    """A live chunk's sound measured as EBU R128 material that adds up (ITU-R BS.1770): the archive's job gates every
+    chunk's blocks together into the whole archive's integrated loudness, and takes the highest chunk's true peak,
+    instead of decoding the whole archive's sound again once the live has ended."""
+
+    # The loudness (LUFS) of each 400 ms block of the chunk's sound, one every 100 ms (ffmpeg's ebur128 momentary
+    # loudness, to 0.1 LU; under -70, the absolute gate, where less than 400 ms of sound had come).
+    momentary_lufs: tuple[float, ...] = ()
+    # The chunk's true peak (dBTP); None: digital silence.
+    true_peak_dbtp: float | None = None
+
+
 class LiveChunkResult(Contract):
     """What a worker says about a live chunk it encoded (`layout.live_chunk_key(..., RESULT)`, written last)."""
 
@@ -69,6 +81,9 @@ class LiveChunkResult(Contract):
     # LIVE_SOURCE (in `frames` too), the chunk's source's own frames, when a cut may pass the source through: the
     # frames that cut carries, no file of the chunk's.
     frame_prints: dict[str, str] = Field(default_factory=dict)
+    # The chunk's sound measured; None: no sound, or a release before chunks measured it (the archive's sound, when
+    # it has one, is then measured whole at the end).
+    sound: LiveSound | None = None
     # Why the chunk could not be made: the archive then takes the single run.
     error: str | None = None
 
