@@ -1,14 +1,16 @@
 """The work left when a live ends, step by step, in CPU-seconds and wall: what grows with the live's length?
 
 Run: .cache/venv/bin/python bench/live_end.py prepare DIR [--minutes 2] [--size 1280x720] [--chunk-s 12]
+                                                        [--segments-only]
      .cache/venv/bin/python bench/live_end.py end DIR [--steps]
+     .cache/venv/bin/python bench/live_end.py assembly DIR
 
 `prepare` (untimed) makes what the archiver and the transcode workers have when a live ends: a live as the push in
 bench/live_to_published.py sends it (testsrc2 with a tone, 30 fps, H.264 3 Mb/s with a keyframe every 2 s, AAC),
 cut into 4 s MPEG-TS segments by the recorder's own ffmpeg arguments, stored (LocalStorage) as the recorder stores
-them, grouped into live chunks by the archiver's own rule, and every chunk but the last encoded by
-`encode_live_chunk` for one channel with the YouTube profile (the cuts' own settings), as the workers do while
-the live goes on.
+them (each one's video read first, `read_video`, and recorded with it; what that costs is printed), grouped into
+live chunks by the archiver's own rule, and every chunk but the last encoded by `encode_live_chunk` for one channel
+with the YouTube profile (the cuts' own settings), as the workers do while the live goes on.
 
 `end` copies DIR (hard links) and times, with the code it imports, what runs once the stream has ended:
 - the archiver: its segments fetched, assembled by stream copy, probed, hashed and stored (finalize.assemble and
@@ -20,12 +22,17 @@ CPU-seconds are this process's and its ffmpeg children's (getrusage), which a lo
 `--steps` also times, on the files made, the whole-length steps one by one (each is a separate pass here): the
 archive's loudness is measured whole only when a chunk has no measure of its sound (live._archive_sound); the sound's
 AAC encode (one gain over the whole live) and the check's measure of it run at every end.
+
+`assembly` times only the archive's assembly (segments fetched and joined) by the videos recorded as the segments
+were stored, against the same with every segment's video read at the end (as before the recorder recorded them);
+it needs only the segments (`prepare --segments-only` encodes no chunk).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import resource
@@ -43,13 +50,14 @@ sys.path.insert(0, str(REPO))
 
 from loa_archiver.finalize import assemble  # noqa: E402
 from loa_archiver.live import live_groups  # noqa: E402
-from loa_archiver.recorder import recorder_args  # noqa: E402
+from loa_archiver.recorder import read_video, recorder_args  # noqa: E402
 from loa_archiver.store import Segment  # noqa: E402
 from loa_core.channels import Channel  # noqa: E402
 from loa_core.contracts import FootageMetadata, FootageUploaded, LiveChunk, LiveSegment, SourceMedia, layout  # noqa: E402
 from loa_core.fingerprint import fingerprint_file  # noqa: E402
 from loa_core.hashing import sha256_file  # noqa: E402
 from loa_core.media import FFMPEG, probe, run_ffmpeg  # noqa: E402
+from loa_core.segments import UNREAD, SegmentVideo, Unread  # noqa: E402
 from loa_core.storage import LocalStorage  # noqa: E402
 from loa_transcode.graph import EncodeOptions  # noqa: E402
 from loa_transcode.live import encode_live_chunk  # noqa: E402
@@ -83,8 +91,18 @@ def context(root: Path) -> JobContext:
     )
 
 
+def stored_segments(root: Path) -> list[Segment]:
+    """The segments as the archive store has them (a DIR prepared before videos were recorded: none recorded)."""
+    found = []
+    for raw in json.loads((root / "segments.json").read_text()):
+        video = raw.pop("video", "unread")
+        raw["video"] = UNREAD if video == "unread" else None if video is None else SegmentVideo(**video)
+        found.append(Segment(**raw))
+    return found
+
+
 def chunks(root: Path) -> list[LiveChunk]:
-    segments = [Segment(**s) for s in json.loads((root / "segments.json").read_text())]
+    segments = stored_segments(root)
     groups = live_groups(segments, float((root / "chunk_s").read_text()), ended=True)
     made, start = [], 0.0
     for index, group in enumerate(groups):
@@ -103,7 +121,7 @@ def chunks(root: Path) -> list[LiveChunk]:
     return made
 
 
-def prepare(root: Path, minutes: float, size: str, chunk_s: float) -> None:
+def prepare(root: Path, minutes: float, size: str, chunk_s: float, segments_only: bool) -> None:
     root.mkdir(parents=True)
     flv = root / "live.flv"
     subprocess.run(
@@ -121,15 +139,28 @@ def prepare(root: Path, minutes: float, size: str, chunk_s: float) -> None:
     flv.unlink()
     storage = LocalStorage(root / "storage")
     segments = []
+    cpu, wall = cpu_s(), time.monotonic()
     for line in (rec / "list-bench.csv").read_text().splitlines():
         name, start, end = line.split(",")
         n = int(name[3:8])
         key = layout.segment_key(ARCHIVE, n)
+        video = asyncio.run(read_video(rec / name))  # as the recorder reads it before storing it
         storage.put_file(key, rec / name)
-        segments.append({"n": n, "key": key, "duration_s": float(end) - float(start), "source_seq": None})
+        recorded = "unread" if isinstance(video, Unread) else None if video is None else dataclasses.asdict(video)
+        segments.append(
+            {"n": n, "key": key, "duration_s": float(end) - float(start), "source_seq": None, "video": recorded}
+        )
+    cpu, wall = cpu_s() - cpu, time.monotonic() - wall
+    print(
+        f"{len(segments)} segments read and stored as the recorder does, during the live: {cpu:.1f} CPU-s, "
+        f"{wall:.1f} s wall ({1000 * wall / len(segments):.0f} ms a segment)",
+        flush=True,
+    )
     shutil.rmtree(rec)
     (root / "segments.json").write_text(json.dumps(segments))
     (root / "chunk_s").write_text(f"{chunk_s:g}")
+    if segments_only:
+        return
     ctx = context(root)
     every = chunks(root)
     print(f"{len(segments)} segments, {len(every)} chunks; encoding all but the last (as during the live)", flush=True)
@@ -138,18 +169,29 @@ def prepare(root: Path, minutes: float, size: str, chunk_s: float) -> None:
         assert result.error is None, result.error
 
 
-async def _archive(root: Path, ctx: JobContext) -> SourceMedia:
-    """What Finalizer._assemble_and_store does with the segments once the live ended."""
-    storage = ctx.storage
-    segments = [Segment(**s) for s in json.loads((root / "segments.json").read_text())]
-    work = root / "archiver"
+async def _assembled(root: Path, ctx: JobContext, work: Path, *, read_all: bool = False) -> Path:
+    """The segments fetched and joined, by the videos recorded with them (`read_all`: every one read here)."""
+    segments = stored_segments(root)
     work.mkdir()
     paths = []
     for segment in segments:
         path = work / segment.key.rsplit("/", 1)[-1]
-        await asyncio.to_thread(storage.download, segment.key, path)
+        await asyncio.to_thread(ctx.storage.download, segment.key, path)
         paths.append(path)
-    out = await assemble(paths, work)
+    return await assemble(paths, [UNREAD if read_all else s.video for s in segments], work)
+
+
+async def _assembly(root: Path, ctx: JobContext, *, read_all: bool) -> None:
+    work = root / ("assembly-read-all" if read_all else "assembly-recorded")
+    await _assembled(root, ctx, work, read_all=read_all)
+    shutil.rmtree(work)
+
+
+async def _archive(root: Path, ctx: JobContext) -> SourceMedia:
+    """What Finalizer._assemble_and_store does with the segments once the live ended."""
+    storage = ctx.storage
+    work = root / "archiver"
+    out = await _assembled(root, ctx, work)
     found = await probe(out)
     key = layout.archive_key(ARCHIVE)
     if hasattr(storage, "put_file_hashed"):  # hashed as it is stored (since 38eb502)
@@ -215,20 +257,39 @@ def end(prepared: Path, steps: bool) -> None:
             timed("sha256 of the archive", lambda: asyncio.to_thread(sha256_file, archive), figures)
 
 
+def assembly(prepared: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="loa-bench-live-end-", dir=prepared.parent) as tmp:
+        root = Path(tmp) / "live"
+        shutil.copytree(prepared, root, copy_function=lambda s, d: Path(d).hardlink_to(s))  # type: ignore[arg-type]
+        ctx = context(root)
+        segments = stored_segments(root)
+        unread = sum(isinstance(s.video, Unread) for s in segments)
+        print(f"the archive's assembly from {len(segments)} segments ({unread} recorded without their video):")
+        figures: dict[str, tuple[float, float]] = {}
+        recorded, read_all = "by the videos recorded", "every video read at the end"
+        timed(read_all, lambda: _assembly(root, ctx, read_all=True), figures)
+        timed(recorded, lambda: _assembly(root, ctx, read_all=False), figures)
+        (before_cpu, before_wall), (after_cpu, after_wall) = figures[read_all], figures[recorded]
+        print(f"  ratio: {after_cpu / before_cpu:.2f} of the CPU-s, {after_wall / before_wall:.2f} of the wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("prepare", "end"))
+    parser.add_argument("what", choices=("prepare", "end", "assembly"))
     parser.add_argument("dir", type=Path)
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--chunk-s", type=float, default=12.0)
     parser.add_argument("--steps", action="store_true")
+    parser.add_argument("--segments-only", action="store_true", help="prepare: the segments only, no chunk encoded")
     parser.add_argument("--log", action="store_true", help="the services' log (each ffmpeg command) on stderr")
     opts = parser.parse_args()
     if opts.log:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if opts.what == "prepare":
-        prepare(opts.dir.resolve(), opts.minutes, opts.size, opts.chunk_s)
+        prepare(opts.dir.resolve(), opts.minutes, opts.size, opts.chunk_s, opts.segments_only)
+    elif opts.what == "assembly":
+        assembly(opts.dir.resolve())
     else:
         end(opts.dir.resolve(), opts.steps)
 

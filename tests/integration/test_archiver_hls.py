@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from loa_core.segments import SegmentVideo
 from loa_dev.kafka import KafkaBroker
 from tests.support.archiver import (
     SEGMENT_S,
@@ -202,3 +203,7 @@ def test_fragmented_mp4_playlist_behind_a_master_is_archived(
         archive_event = livestream_events(kafka_broker.bootstrap, topic_prefix, 2)[0]
         assert abs(archive_event.media.duration_s - 6.0) <= 0.3, archive_event.media.duration_s
         assert archive_event.media.has_audio
+        (archive,) = archiver.archives()
+    # Each pulled segment (its init segment and fragment) was recorded with its video, read as it was stored.
+    _, segments = archiver.stored_archive(archive["archive_id"])
+    assert len(segments) == 3 and all(isinstance(s.video, SegmentVideo) and s.video.frames == 50 for s in segments)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from loa_core.segments import SegmentVideo
 from loa_dev.kafka import KafkaBroker, free_port
 from tests.support.archiver import SEGMENT_S, TOKEN, Publisher, archiver_process, livestream_events
 from tests.support.media import ffprobe
@@ -61,6 +62,9 @@ def test_publish_is_archived_and_announced_with_a_highlight(
         (archive,) = archiver.archives()
         assert archive["state"] == "announced" and archive["footage_id"] == archive_event.footage_id
         assert len(archiver.stored_segments(archive["archive_id"])) >= 8 / SEGMENT_S - 1
+    # Each segment was recorded with its video, read as it was stored: the end of the live read none of them.
+    _, segments = archiver.stored_archive(archive_id)
+    assert segments and all(isinstance(s.video, SegmentVideo) and s.video.frames > 0 for s in segments)
 
 
 def test_revoked_key_is_refused(tmp_path: Path, kafka_broker: KafkaBroker, topic_prefix: str) -> None:

@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from loa_archiver.recorder import SegmentRecorder, sweep
-from loa_archiver.store import ArchiveStore, metadata
+from loa_archiver.store import ArchiveStore, Segment, metadata
+from loa_core import db
 from loa_core.contracts import ARCHIVER, layout
 from loa_core.db import head_revision
+from loa_core.segments import UNREAD, SegmentVideo
 from loa_core.storage import LocalStorage
 
 
@@ -75,6 +78,8 @@ def test_sweep_stores_closed_segments_left_by_a_killed_run(tmp_path: Path) -> No
     ]
     assert (work / "seg00003.ts").exists() and not (work / "seg00001.ts").exists()
     assert store.next_segment_number(archive.archive_id) == 3
+    # Their video could not be read (these are no media): stored all the same, to be read when the live ends.
+    assert [s.video for s in store.segments(archive.archive_id)] == [UNREAD, UNREAD]
 
 
 async def test_a_new_run_numbers_after_a_segment_an_old_ffmpeg_may_still_write(tmp_path: Path) -> None:
@@ -175,6 +180,8 @@ def test_a_store_made_by_the_previous_code_is_adopted_with_every_row(tmp_path: P
     expected = {t: [(*row, "default") if t in warded else row for row in rows] for t, rows in expected.items()}
     # Archives have no stop asked and no live chunk announced (revision 0003).
     expected["archives"] = [(*row, None, 0) for row in expected["archives"]]
+    # Segments were stored without their video read (revision 0004).
+    expected["segments"] = [(*row, None, None, None, None, None) for row in expected["segments"]]
     assert {t: adopted.execute(f"SELECT * FROM {t}").fetchall() for t in ARCHIVER_TABLES} == expected
     # The archive recording then holds a lease lapsed at the upgrade: its publisher has the silence timeout to return.
     assert adopted.execute("SELECT name, holder FROM leases").fetchall() == [("archive:a2", "")]
@@ -246,3 +253,25 @@ def test_a_pull_cancelled_on_one_replica_is_not_started_on_another(database_url:
     store.set_archive_state(archive.archive_id, "announced")
     assert not store.request_stop(archive.archive_id)  # not recording any more
     store.close()
+
+
+def test_segments_stored_before_their_video_was_recorded_are_read_at_the_end(database_url: str) -> None:
+    """A store of revision 0003 upgraded with a segment in it: the segment has no video recorded (the end of the
+    live reads it); one stored after keeps its video exactly (floats, a segment without video)."""
+    engine = db.make_engine(database_url, service=ARCHIVER)
+    db.migrate(engine, ARCHIVER, to="0003")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO segments (archive_id, n, key, duration_s, source_seq) VALUES ('a', 1, 'k1', 2.0, NULL)")
+        )
+    engine.dispose()
+
+    store = ArchiveStore.open(database_url)
+    assert store.segments("a") == [Segment(1, "k1", 2.0, None, UNREAD)]
+    video = SegmentVideo(0.1 + 0.2, 3.966667, 120, 118, 0.1 * 3 + 3.6)
+    store.add_segment("a", 2, "k2", 4.0, video=video)
+    store.add_segment("a", 3, "k3", 4.0, video=None)
+    store.close()
+    reopened = ArchiveStore.open(database_url)
+    assert [s.video for s in reopened.segments("a")] == [UNREAD, video, None]
+    reopened.close()

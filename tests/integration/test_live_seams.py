@@ -20,7 +20,7 @@ import pytest
 
 from loa_archiver.finalize import assemble
 from loa_archiver.live import live_groups
-from loa_archiver.recorder import listed_segments, recorder_args
+from loa_archiver.recorder import listed_segments, read_video, recorder_args
 from loa_archiver.store import Segment
 from loa_core.contracts import (
     LIVE_RESULT,
@@ -74,10 +74,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Live:
     segments = []
     for n, duration in listed_segments(recording):
         key = layout.segment_key(archive_id, n)
-        storage.put_file(key, recording / f"seg{n:05d}.ts")
-        segments.append(Segment(n, key, duration, None))
+        path = recording / f"seg{n:05d}.ts"
+        # Each segment's video read as the recorder stores it, and the archive joined by what was read.
+        segments.append(Segment(n, key, duration, None, asyncio.run(read_video(path))))
+        storage.put_file(key, path)
     assert len(segments) == FRAMES // GOP
-    assembled = asyncio.run(assemble([recording / f"seg{s.n:05d}.ts" for s in segments], work))
+    paths = [recording / f"seg{s.n:05d}.ts" for s in segments]
+    assembled = asyncio.run(assemble(paths, [s.video for s in segments], work))
     storage.put_file(layout.archive_key(archive_id), assembled)
     found = asyncio.run(probe(assembled))
     assert found.video is not None

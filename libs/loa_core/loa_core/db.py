@@ -298,8 +298,9 @@ def migration_lock_key(service: str) -> int:
     return int.from_bytes(hashlib.sha256(version_table(service).encode()).digest()[:8], "big", signed=True)
 
 
-def migrate(engine: Engine, service: str) -> None:
-    """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction."""
+def migrate(engine: Engine, service: str, *, to: str = "head") -> None:
+    """Bring the service's tables to its newest revision (loa_<service>/migrations), in one transaction (`to` an
+    older one: a test of the revisions after it)."""
     from alembic import command
     from alembic.util import CommandError
 
@@ -318,7 +319,7 @@ def migrate(engine: Engine, service: str) -> None:
             config.attributes["connection"] = connection
             config.attributes["version_table"] = version_table(service)
             try:
-                command.upgrade(config, "head")
+                command.upgrade(config, to)
             except CommandError as error:
                 raise MigrationError(
                     f"Không nâng cấp được cơ sở dữ liệu của {service} ({error}); có thể nó đã được một phiên bản "

@@ -12,6 +12,10 @@ Here each segment's place comes from its own video packets: its first frame's ti
 long its frames last (its last frame as long as the others). Each file is given the `duration` that makes its
 successor's first frame follow its own last frame by exactly one frame; its sound keeps its place against its
 picture, as recorded. A frame the live itself dropped inside a segment stays a gap, as the live had it.
+
+A segment's video is read once, when the archiver stores it (`probe_segment`, while the live goes on), and kept with
+the segment: the end of a live reads only what was not recorded then (`videos_of`), so the archive's assembly does
+not grow with the live's length.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import Final, TypeAlias
 
 from loa_core.media import video_packets
 
@@ -96,10 +102,31 @@ def concat_script(paths: Sequence[Path], videos: Sequence[SegmentVideo | None]) 
     return "".join(lines)
 
 
+async def probe_segment(path: Path, timeout_s: float = 60.0) -> SegmentVideo | None:
+    """A segment's video, read from its packets (demuxing only); None for a segment without video."""
+    packets = await video_packets(path, timeout_s=timeout_s)
+    return segment_video([p.pts_s for p in packets if p.pts_s is not None])
+
+
 async def probe_segments(paths: Sequence[Path]) -> list[SegmentVideo | None]:
     """Each segment's video, read from its packets (demuxing only)."""
+    return [await probe_segment(path) for path in paths]
+
+
+class Unread(Enum):
+    """A segment whose video was not read when it was stored: an older release stored it, or its probe failed."""
+
+    UNREAD = "unread"
+
+
+UNREAD: Final = Unread.UNREAD
+# A segment's video as recorded when it was stored: UNREAD, or what `probe_segment` read (None: it has no video).
+RecordedVideo: TypeAlias = SegmentVideo | Unread | None
+
+
+async def videos_of(paths: Sequence[Path], recorded: Sequence[RecordedVideo]) -> list[SegmentVideo | None]:
+    """Each segment's video: as recorded when it was stored, read from its file where it was not."""
     found = []
-    for path in paths:
-        packets = await video_packets(path, timeout_s=60.0)
-        found.append(segment_video([p.pts_s for p in packets if p.pts_s is not None]))
+    for path, video in zip(paths, recorded, strict=True):
+        found.append(await probe_segment(path) if isinstance(video, Unread) else video)
     return found

@@ -5,11 +5,12 @@ Pure argument builders plus one small ffmpeg step; the orchestration (state, ann
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from loa_core.media import run_ffmpeg
-from loa_core.segments import concat_script, probe_segments
+from loa_core.segments import RecordedVideo, concat_script, videos_of
 
 
 def assemble_args(list_path: Path, out: Path) -> list[str]:
@@ -35,11 +36,13 @@ def assemble_args(list_path: Path, out: Path) -> list[str]:
     ]
 
 
-async def assemble(segment_paths: list[Path], work: Path) -> Path:
+async def assemble(segment_paths: Sequence[Path], recorded: Sequence[RecordedVideo], work: Path) -> Path:
     """The segments joined by stream copy, each one's first frame right after the last frame of the one before
-    (loa_core.segments: the same timeline transcode's live chunks are cut from)."""
+    (loa_core.segments: the same timeline transcode's live chunks are cut from). Each segment's video as `recorded`
+    when it was stored; only the segments recorded without it are read here."""
     list_path = work / "concat.txt"
-    list_path.write_text(concat_script(segment_paths, await probe_segments(segment_paths)), encoding="utf-8")
+    videos = await videos_of(segment_paths, recorded)
+    list_path.write_text(concat_script(segment_paths, videos), encoding="utf-8")
     out = work / "archive.mp4"
     await run_ffmpeg(assemble_args(list_path, out))
     return out

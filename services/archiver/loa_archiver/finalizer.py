@@ -169,7 +169,7 @@ class Finalizer:
                 path = work / segment.key.rsplit("/", 1)[-1]
                 await asyncio.to_thread(self.storage.download, segment.key, path)
                 paths.append(path)
-            out = await assemble(paths, work)
+            out = await assemble(paths, [segment.video for segment in segments], work)
             for path in paths:
                 path.unlink()
             media = await self._store_media(out, layout.archive_key(archive_id))

@@ -11,19 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from loa_archiver.finalizer import Finalizer
 from loa_archiver.hls import MasterPlaylist, MediaSegment, PlaylistError, parse_playlist
 from loa_archiver.leases import Leases, archive_lease, pull_lease
 from loa_archiver.metrics import HLS_REFUSED, LIVE_STREAMS, SEGMENTS_STORED
+from loa_archiver.recorder import read_video
 from loa_archiver.settings import ArchiverSettings
 from loa_archiver.stopping import see_through
 from loa_archiver.store import ArchiveStore, Pull, PullState
 from loa_core.contracts import layout
 from loa_core.db import DatabaseUnavailable
 from loa_core.netsafe import FetchError, Policy, RefusedUrl, SafeFetcher
+from loa_core.segments import RecordedVideo
 from loa_core.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -170,8 +174,19 @@ class HlsPuller:
     async def _store_segment(
         self, archive_id: str, n: int, key: str, chunks: list[bytes], segment: MediaSegment
     ) -> None:
+        video = await self._read_video(key, chunks)
         await asyncio.to_thread(self.storage.put_stream, key, chunks)
-        self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq)
+        self.store.add_segment(archive_id, n, key, segment.duration_s, segment.seq, video)
+
+    async def _read_video(self, key: str, chunks: list[bytes]) -> RecordedVideo:
+        """The segment's video, read from a copy on disk (named as the end of the live names it) to be recorded
+        with it, so the end of the live need not read it."""
+        tmp_root = self.settings.work_root() / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+            path = Path(tmp) / key.rsplit("/", 1)[-1]
+            await asyncio.to_thread(path.write_bytes, b"".join(chunks))
+            return await read_video(path)
 
     async def _pull_loop(self, pull: Pull, archive_id: str, stop: asyncio.Event) -> str:
         assert self._fetcher is not None

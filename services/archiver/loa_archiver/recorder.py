@@ -6,6 +6,9 @@ recorded in the archive store; only then is the local file removed. If the archi
 child sees its stdin close, closes the segment it was writing and exits; the next run (a reconnect or the
 finalize step) stores whatever the lists name that is still on disk (`sweep`). At worst the segment being
 written is lost.
+
+Each segment's video is read (`read_video`) before it is stored and recorded with it, while the live goes on, so
+the end of the live joins the segments without reading them all again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from loa_archiver.metrics import SEGMENTS_STORED
 from loa_archiver.store import ArchiveStore
 from loa_core.contracts import layout
 from loa_core.media import FFMPEG
+from loa_core.segments import UNREAD, RecordedVideo, probe_segment
 from loa_core.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,16 @@ def listed_segments(work_dir: Path) -> list[tuple[int, float]]:
     return sorted(found.items())
 
 
+async def read_video(path: Path) -> RecordedVideo:
+    """A segment's video, read to be recorded with it; UNREAD when the read fails, which must not lose the segment
+    (it is stored without, and the end of the live reads it)."""
+    try:
+        return await probe_segment(path, timeout_s=30.0)
+    except Exception:  # any failure: an unread segment is stored all the same
+        log.warning("segment %s: its video could not be read; the end of the live reads it", path, exc_info=True)
+        return UNREAD
+
+
 _sweep_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
@@ -109,8 +123,10 @@ def _sweep(work_dir: Path, archive_id: str, storage: Storage, store: ArchiveStor
             path.unlink()
             continue
         key = layout.segment_key(archive_id, n)
+        # In this worker thread, an event loop of its own for the read.
+        video = asyncio.run(read_video(path))
         storage.put_file(key, path)
-        store.add_segment(archive_id, n, key, duration)
+        store.add_segment(archive_id, n, key, duration, video=video)
         path.unlink()
         SEGMENTS_STORED.labels(source="rtmp").inc()
         stored += 1

@@ -35,6 +35,7 @@ from sqlalchemy import (
 
 from loa_core import db
 from loa_core.contracts import ARCHIVER, DEFAULT_WARD, new_id
+from loa_core.segments import UNREAD, RecordedVideo, SegmentVideo, Unread
 
 ArchiveState = Literal["recording", "finalizing", "announced", "empty", "failed"]
 PullState = Literal["scheduled", "running", "done", "cancelled", "failed"]
@@ -84,6 +85,13 @@ segments = Table(
     Column("key", Text, nullable=False),
     Column("duration_s", Float, nullable=False),
     Column("source_seq", Integer),
+    # Its video as read when it was stored (loa_core.segments.SegmentVideo; video_frames 0: it has none). NULL: not
+    # read then (stored by an older release, or the read failed), so the end of the live reads it.
+    Column("video_first_s", Float),
+    Column("video_last_s", Float),
+    Column("video_frames", Integer),
+    Column("video_steady", Integer),
+    Column("video_steady_s", Float),
 )
 marks = Table(
     "marks",
@@ -186,6 +194,7 @@ class Segment:
     key: str
     duration_s: float
     source_seq: int | None
+    video: RecordedVideo = UNREAD  # as read when it was stored (None: it has no video)
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,34 @@ class Pull:
     last_seq: int | None
     error: str | None
     ward: str = DEFAULT_WARD
+
+
+def _video_columns(video: RecordedVideo) -> dict[str, Any]:
+    if isinstance(video, Unread):
+        return dict.fromkeys(("video_first_s", "video_last_s", "video_frames", "video_steady", "video_steady_s"))
+    if video is None:
+        video = SegmentVideo(0.0, 0.0, 0)
+    return {
+        "video_first_s": video.first_s,
+        "video_last_s": video.last_s,
+        "video_frames": video.frames,
+        "video_steady": video.steady,
+        "video_steady_s": video.steady_s,
+    }
+
+
+def _video(row: Row[Any]) -> RecordedVideo:
+    if row.video_frames is None:
+        return UNREAD
+    if row.video_frames == 0:
+        return None
+    return SegmentVideo(
+        float(row.video_first_s),
+        float(row.video_last_s),
+        int(row.video_frames),
+        int(row.video_steady),
+        float(row.video_steady_s),
+    )
 
 
 def _tuple(raw: str) -> tuple[str, ...]:
@@ -435,15 +472,29 @@ class ArchiveStore:
         return {r.name: Lease(r.name, r.holder, datetime.fromisoformat(r.expires_at)) for r in rows}
 
     # --- segments
-    def add_segment(self, archive_id: str, n: int, key: str, duration_s: float, source_seq: int | None = None) -> None:
+    def add_segment(
+        self,
+        archive_id: str,
+        n: int,
+        key: str,
+        duration_s: float,
+        source_seq: int | None = None,
+        video: RecordedVideo = UNREAD,
+    ) -> None:
+        """Record a stored segment, with its video as read before it was stored (UNREAD: the end of the live reads
+        it)."""
         row = {"archive_id": archive_id, "n": n, "key": key, "duration_s": duration_s, "source_seq": source_seq}
-        db.transaction(self._engine, lambda c: db.upsert(c, segments, row, update=["key", "duration_s", "source_seq"]))
+        row |= _video_columns(video)
+        kept = [column for column in row if column not in ("archive_id", "n")]
+        db.transaction(self._engine, lambda c: db.upsert(c, segments, row, update=kept))
 
     def segments(self, archive_id: str) -> list[Segment]:
         c = segments.c
-        rows = self._all(select(c.n, c.key, c.duration_s, c.source_seq).where(c.archive_id == archive_id).order_by(c.n))
+        rows = self._all(select(segments).where(c.archive_id == archive_id).order_by(c.n))
         return [
-            Segment(int(r.n), r.key, float(r.duration_s), None if r.source_seq is None else int(r.source_seq))
+            Segment(
+                int(r.n), r.key, float(r.duration_s), None if r.source_seq is None else int(r.source_seq), _video(r)
+            )
             for r in rows
         ]
 
