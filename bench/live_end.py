@@ -6,11 +6,14 @@ Run: .cache/venv/bin/python bench/live_end.py prepare DIR [--minutes 2] [--size 
      .cache/venv/bin/python bench/live_end.py assembly DIR
 
 `prepare` (untimed) makes what the archiver and the transcode workers have when a live ends: a live as the push in
-bench/live_to_published.py sends it (testsrc2 with a tone, 30 fps, H.264 3 Mb/s with a keyframe every 2 s, AAC),
+bench/live_to_published.py sends it (testsrc2 with a tone, 30 fps, H.264 High 3 Mb/s tagged BT.709 as encoders
+send HD, with a keyframe every 2 s, AAC),
 cut into 4 s MPEG-TS segments by the recorder's own ffmpeg arguments, stored (LocalStorage) as the recorder stores
 them (each one's video read first, `read_video`, and recorded with it; what that costs is printed), grouped into
 live chunks by the archiver's own rule, and every chunk but the last encoded by `encode_live_chunk` for one channel
-with the YouTube profile (the cuts' own settings), as the workers do while the live goes on.
+with the YouTube profile (the cuts' own settings), as the workers do while the live goes on. With `--size 1920x1080`
+the live already is the YouTube cut: the cut passes the archive's video through (no encode), and the chunks only
+hash their frames for its fingerprint.
 
 `end` copies DIR (hard links) and times, with the code it imports, what runs once the stream has ended:
 - the archiver: its segments fetched, assembled by stream copy, probed, hashed and stored (finalize.assemble and
@@ -129,7 +132,9 @@ def prepare(root: Path, minutes: float, size: str, chunk_s: float, segments_only
          "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", f"{minutes * 60:g}",
          "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-b:v", "3M", "-g", "60",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(flv)],
+         "-profile:v", "high", "-pix_fmt", "yuv420p", "-color_range", "tv",
+         "-x264-params", "colorprim=bt709:transfer=bt709:colormatrix=bt709",
+         "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(flv)],
         check=True,
     )  # fmt: skip
     rec = root / "rec"
