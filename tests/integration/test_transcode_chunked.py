@@ -4,15 +4,19 @@ never encoded, a chunk of the wrong length, sources that must keep the single ru
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loa_core.contracts import RenditionsReady, layout
 from loa_core.media import probe, video_packets
 from loa_core.storage import LocalStorage
+from loa_core.streaming import PermanentError
+from loa_transcode import chunked, pipeline
 from loa_transcode.chunks import ChunkPlan, SingleRun, plan_chunks
-from loa_transcode.graph import Trim
+from loa_transcode.graph import TARGET_LUFS, Job, Trim
 from loa_transcode.pipeline import transcode
 from loa_transcode.source import source_info
 from tests.support.chunks import (
@@ -24,7 +28,7 @@ from tests.support.chunks import (
     numbered_clip,
     packet_times,
 )
-from tests.support.transcode import context, upload
+from tests.support.transcode import context, ebur128, upload
 
 TRIM_START = 1.5  # not on a keyframe: the first chunk starts where the single run does
 FRAME_SAMPLES = 48000 // 30
@@ -155,3 +159,76 @@ async def test_sources_that_keep_the_single_run(tmp_path: Path) -> None:
     )  # fmt: skip
     varied = await plan(vfr)
     assert isinstance(varied, SingleRun) and "not a constant" in varied.reason, varied
+
+
+@pytest.fixture(scope="module")
+def two_cuts(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalStorage, RenditionsReady, list[list[str]]]:
+    """A 12 s clip chunked into its TikTok and YouTube cuts (one sound alike: 128 kb/s, 48 kHz, the same length),
+    with every ffmpeg run of the owner recorded."""
+    import asyncio
+
+    root = tmp_path_factory.mktemp("two")
+    clip = numbered_clip(root / "numbered.mp4", duration_s=12.0)
+    storage = LocalStorage(root / "storage")
+    runs: list[list[str]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (pipeline, chunked):
+            real = module.run_ffmpeg
+
+            async def spy(args: list[str], *more: Any, real: Any = real, **kw: Any) -> str:
+                runs.append(list(args))
+                return str(await real(args, *more, **kw))
+
+            patch.setattr(module, "run_ffmpeg", spy)
+
+        async def run() -> RenditionsReady:
+            group = Group()
+            ready = await transcode(
+                upload(storage, clip), ctx=group.context(context(storage, root / "work", "tiktok", "youtube"))
+            )
+            await group.settle()
+            assert len(group.results) == 3 and all(r.error is None for r in group.results.values())
+            return ready
+
+        ready = asyncio.run(run())
+    return storage, ready, runs
+
+
+def _measured_inputs(runs: list[list[str]]) -> list[str]:
+    """The file each loudness measure (loudnorm's first pass) read."""
+    return [a[a.index("-i") + 1] for a in runs if any("loudnorm" in x and "print_format=json" in x for x in a)]
+
+
+def test_cuts_that_carry_one_sound_have_it_measured_once(
+    two_cuts: tuple[LocalStorage, RenditionsReady, list[list[str]]],
+) -> None:
+    storage, ready, runs = two_cuts
+    assert {r.profile for r in ready.renditions} == {"tiktok", "youtube"}
+    # The source's measure (for the gain), then the one sound both cuts carry: not the tiktok cut's, then youtube's.
+    source = storage.local_path(layout.source_key(ready.footage_id))
+    measured = _measured_inputs(runs)
+    assert measured[0] == f"file:{source}"
+    assert len(measured) == 2 and measured[1].endswith(".m4a"), measured
+    for rendition in ready.renditions:
+        cut = storage.local_path(rendition.key)
+        assert cut is not None
+        integrated, peak = ebur128(cut)
+        assert abs(integrated - TARGET_LUFS) <= 1.0 and peak <= -1.0, (rendition.profile, integrated, peak)
+
+
+async def test_the_check_fails_a_chunked_cut_whose_sound_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sound made with a gain computed from a source measure 8 LU too loud: it comes out 8 LU too quiet, and the
+    # check, which reads the measure of the sound the cut carries, refuses the cut.
+    right = chunked.audio_args
+
+    def off(job: Job) -> list[str]:
+        assert job.loudness is not None
+        m = job.loudness
+        return right(replace(job, loudness=replace(m, input_i=m.input_i + 8.0)))
+
+    monkeypatch.setattr(chunked, "audio_args", off)
+    clip = numbered_clip(tmp_path / "numbered.mp4", duration_s=12.0)
+    with pytest.raises(PermanentError, match=r"zalo: loudness -2[1-3]\.\d LUFS, expected -14 ±1"):
+        await _chunked(tmp_path, clip, Group())

@@ -1,10 +1,11 @@
 """Chunked encoding across the transcode group, the I/O around chunks.py (whose docstring says what and why).
 
 The owner's side (`Chunking.encode`, called by the pipeline in place of the single run): plan the chunks, ask the
-group for them on `transcode.chunks`, make the whole programme's audio and the thumbnail candidates while the group
-encodes, wait for every chunk's result in storage (asking again for the missing ones when none has come for
-`stall_s`), join each cut by stream copy and count its frames. Anything short of every chunk, exact, returns False:
-the pipeline then runs the single run, so a cut never has a broken seam.
+group for them on `transcode.chunks`, make the whole programme's audio (one file per sound the cuts carry, each
+measured once for the cuts' checks) and the thumbnail candidates while the group encodes, wait for every chunk's
+result in storage (asking again for the missing ones when none has come for `stall_s`), join each cut by stream
+copy and count its frames. Anything short of every chunk, exact, returns None: the pipeline then runs the single
+run, so a cut never has a broken seam.
 
 Any worker's side (`encode_chunk`): encode one chunk's cuts, check each has exactly its frames, store the files,
 then the result (last). A chunk whose result is in storage is not encoded again.
@@ -19,7 +20,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,12 +55,15 @@ from loa_transcode.chunks import (
 )
 from loa_transcode.conform import damage_report
 from loa_transcode.graph import CropPath, Job, Output, Trim, build_args, crop_script
+from loa_transcode.loudness import Loudness
 from loa_transcode.pipeline import (
+    Chunked,
     JobContext,
     ProgressReport,
     _download,
     _fetch,
     _local_source,
+    _measure_output,
     _probe,
     announcement_of,
 )
@@ -83,35 +87,32 @@ class Chunking:
 
     async def encode(
         self, job: Job, event: FootageUploaded, ctx: JobContext, logo_key: str | None, report: ProgressReport | None
-    ) -> bool:
-        """Make `job`'s outputs from chunks encoded by the group; False when the footage keeps the single run."""
+    ) -> Chunked | None:
+        """Make `job`'s outputs from chunks encoded by the group; None when the footage keeps the single run."""
         encoded = tuple(o for o in job.outputs if not o.copy_video)
         if not encoded or job.duration_s < self.policy.from_s:
-            return False
+            return None
         try:
             packets = await video_packets(job.source)
         except MediaError as exc:
             log.warning("footage %s: single run, its packets could not be read: %s", event.footage_id, exc)
-            return False
+            return None
         plan = plan_chunks(
             packets, job.info, job.trim, self.policy, duration_s=job.duration_s, bumpers=bool(job.bumpers)
         )
         if isinstance(plan, SingleRun):
             log.info("footage %s: single run (%s)", event.footage_id, plan.reason)
-            return False
+            return None
         chunks = chunk_requests(job, event, plan, encoded, logo_key)
         log.info("footage %s: %d chunks of job %s", event.footage_id, len(chunks), chunks[0].job_id)
         for chunk in chunks:
             await self._send(chunk)
         assert job.crop_commands is not None  # the pipeline's job has one, in its work folder
         workdir = job.crop_commands.parent
-        audio = {o.path: o.path.with_suffix(".m4a") for o in encoded}
-        # While the group encodes: the whole programme's audio, the candidates, and the cuts that copy the source.
-        side = asyncio.gather(
-            _run(audio_args(replace(job, outputs=tuple(replace(o, path=audio[o.path]) for o in encoded))), "audio"),
-            _candidates(job),
-            _copied(job),
-        )
+        audio = sound_files(encoded)
+        # While the group encodes: the whole programme's audio (each sound file made and measured once), the
+        # candidates, and the cuts that copy the source.
+        side = asyncio.gather(_sounds(job, encoded, audio), _candidates(job), _copied(job))
         try:
             failure = await self._collect(ctx.storage, chunks, report)
         except BaseException:
@@ -120,16 +121,17 @@ class Chunking:
             with contextlib.suppress(BaseException):
                 await side
             raise
-        await side
+        measured, _, _ = await side
         if failure is not None:
             log.warning("footage %s: single run after all, %s", event.footage_id, failure)
-            return False
+            return None
         for out in encoded:
             problem = await _join(ctx.storage, out, chunks, audio[out.path], workdir)
             if problem is not None:
                 log.warning("footage %s: single run after all, %s", event.footage_id, problem)
-                return False
-        return True
+                return None
+        # Each cut carries its sound file as it is (stream copy): that file's measure is the cut's sound's.
+        return Chunked(loudness={o.path: measured[audio[o.path]] for o in encoded})
 
     async def _send(self, chunk: TranscodeChunk) -> None:
         try:
@@ -224,6 +226,25 @@ def chunk_requests(
         )
         for i, e in enumerate(events)
     ]
+
+
+def sound_files(encoded: Sequence[Output]) -> dict[Path, Path]:
+    """Each encoded cut's sound file, by the cut's file (pure): cuts whose sound is encoded alike (bitrate, rate,
+    length) share one, made and measured once."""
+    first: dict[tuple[int, int, float], Path] = {}
+    files = {}
+    for o in encoded:
+        p = o.target.profile
+        shape = (p.audio_kbps, p.audio_rate, round(o.target.duration_s, 6))
+        files[o.path] = first.setdefault(shape, o.path.with_suffix(".m4a"))
+    return files
+
+
+async def _sounds(job: Job, encoded: Sequence[Output], audio: dict[Path, Path]) -> dict[Path, Loudness | None]:
+    """The whole programme's sound files (one run), then each one's loudness, measured once (the cuts' check)."""
+    made = {audio[o.path]: replace(o, path=audio[o.path]) for o in encoded}
+    await _run(audio_args(replace(job, outputs=tuple(made.values()))), "audio")
+    return {path: await _measure_output(path) for path in made}
 
 
 def slot(i: int) -> str:

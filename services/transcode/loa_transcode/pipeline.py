@@ -61,9 +61,21 @@ MAX_CANDIDATES = 60
 PROGRESS_EVERY_S = 2.0
 
 ProgressReport = Callable[[Progress], Awaitable[None]]
-# Encodes a job's outputs from chunks made by the whole group (chunked.Chunking.encode): False when the footage keeps
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """What the chunked encode made besides the cuts, by output file: each encoded cut's sound's loudness, measured
+    once per sound file (cuts that carry the same whole-programme sound share its measure; None: silent)."""
+
+    loudness: dict[Path, Loudness | None] = field(default_factory=dict)
+
+
+# Encodes a job's outputs from chunks made by the whole group (chunked.Chunking.encode): None when the footage keeps
 # the single run. Arguments: the job, its upload, the context, the logo's storage key, the progress report.
-ChunkedEncode = Callable[["Job", FootageUploaded, "JobContext", str | None, ProgressReport | None], Awaitable[bool]]
+ChunkedEncode = Callable[
+    ["Job", FootageUploaded, "JobContext", str | None, ProgressReport | None], Awaitable[Chunked | None]
+]
 
 
 class OneJobPerUpload:
@@ -260,6 +272,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         subject = event.metadata.vertical_framing == "subject"
         candidates = Candidates(workdir / "candidates.gray", every_s=every_s)
         joined = None
+        chunked: Chunked | None = None
         joined_probes: dict[Path, ProbeResult] = {}  # what the join's check found, not probed again
         if event.live_chunks:
             from loa_transcode.live import join_live  # here: live.py builds on this module
@@ -288,15 +301,17 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
                 crop_commands=workdir / "crop.cmd",
             )
             (workdir / "crop.cmd").write_text(crop_script(job), "utf-8")
-            if ctx.chunked is None or not await ctx.chunked(job, event, ctx, look.logo_key, report):
+            chunked = await ctx.chunked(job, event, ctx, look.logo_key, report) if ctx.chunked else None
+            if chunked is None:
                 await _encode(job, max(t.duration_s for t in targets), report)
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
         # A live's cuts joined from chunks have their fingerprints from the chunks' (live.joined_fingerprint).
         made = joined.fingerprints if joined else {}
         prints = {o.path: made.get(o.path) or await _fingerprint(o.path) for o in job.outputs}
-        # A live's join made one sound for every cut, measured once.
-        loud, measured = (joined.loud, joined.loudness) if joined else (loudness is not None, _MEASURE)
+        # A live's join made one sound for every cut, measured once; the chunked path measured each sound file once.
+        loud = joined.loud if joined else loudness is not None
+        measured = {o.path: joined.loudness for o in job.outputs} if joined else chunked.loudness if chunked else {}
         renditions = [
             await _checked(
                 out,
@@ -305,7 +320,7 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
                 event,
                 prints[out.path],
                 edits_of(job, out.target),
-                measured,
+                measured.get(out.path, _MEASURE),
                 joined_probes.get(out.path),
             )
             for out in cuts
