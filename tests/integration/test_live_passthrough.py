@@ -13,7 +13,7 @@ import pytest
 
 from loa_archiver.finalize import assemble
 from loa_archiver.live import live_groups
-from loa_archiver.recorder import listed_segments, recorder_args
+from loa_archiver.recorder import listed_segments, read_video, recorder_args
 from loa_archiver.store import Segment
 from loa_core import fingerprint
 from loa_core.contracts import (
@@ -71,15 +71,18 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
     segments = []
     for n, duration in listed_segments(recording):
         key = layout.segment_key(archive_id, n)
-        storage.put_file(key, recording / f"seg{n:05d}.ts")
-        segments.append((n, key, duration))
-    archive = asyncio.run(assemble([recording / f"seg{n:05d}.ts" for n, _, _ in segments], tmp_path))
+        path = recording / f"seg{n:05d}.ts"
+        # Each segment's video read as the recorder stores it, and the archive joined by what was read.
+        segments.append(Segment(n, key, duration, None, asyncio.run(read_video(path))))
+        storage.put_file(key, path)
+    paths = [recording / f"seg{s.n:05d}.ts" for s in segments]
+    archive = asyncio.run(assemble(paths, [s.video for s in segments], tmp_path))
     storage.put_file(layout.archive_key(archive_id), archive)
     found = asyncio.run(probe(archive))
     assert found.video is not None
 
     # Two segments a chunk, encoded (here: hashed only) as they come during the live.
-    groups = live_groups([Segment(n, key, d, None) for n, key, d in segments], 2.0, ended=True)
+    groups = live_groups(segments, 2.0, ended=True)
     chunks, start = [], 0.0
     for index, group in enumerate(groups):
         chunks.append(
