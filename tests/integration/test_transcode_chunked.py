@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from loa_core.contracts import RenditionsReady, layout
+from loa_core.fingerprint import Fingerprint, fingerprint_file
 from loa_core.media import probe, video_packets
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
@@ -171,7 +172,15 @@ def two_cuts(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalStorage, Re
     clip = numbered_clip(root / "numbered.mp4", duration_s=12.0)
     storage = LocalStorage(root / "storage")
     runs: list[list[str]] = []
+    whole: list[Path] = []  # the cuts fingerprinted whole
     with pytest.MonkeyPatch.context() as patch:
+        real_print = pipeline.fingerprint_file
+
+        async def print_spy(path: Path, **kw: Any) -> Fingerprint:
+            whole.append(path)
+            return await real_print(path, **kw)
+
+        patch.setattr(pipeline, "fingerprint_file", print_spy)
         for module in (pipeline, chunked):
             real = module.run_ffmpeg
 
@@ -188,9 +197,12 @@ def two_cuts(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalStorage, Re
             )
             await group.settle()
             assert len(group.results) == 3 and all(r.error is None for r in group.results.values())
+            # Each chunk hashed the frames of each of its cuts' files.
+            assert all(set(r.frame_prints) == {"tiktok", "youtube"} for r in group.results.values())
             return ready
 
         ready = asyncio.run(run())
+    assert whole == []  # every cut's fingerprint came from its chunks'
     return storage, ready, runs
 
 
@@ -232,3 +244,14 @@ async def test_the_check_fails_a_chunked_cut_whose_sound_is_off(
     clip = numbered_clip(tmp_path / "numbered.mp4", duration_s=12.0)
     with pytest.raises(PermanentError, match=r"zalo: loudness -2[1-3]\.\d LUFS, expected -14 ±1"):
         await _chunked(tmp_path, clip, Group())
+
+
+async def test_a_chunked_cuts_fingerprint_from_its_chunks_is_a_decode_of_the_whole_cut(
+    two_cuts: tuple[LocalStorage, RenditionsReady, list[list[str]]],
+) -> None:
+    storage, ready, _ = two_cuts
+    for rendition in ready.renditions:
+        cut = storage.local_path(rendition.key)
+        assert cut is not None and rendition.fingerprint is not None
+        # Exactly: every sample, the whole frames' and the centre crops'.
+        assert rendition.fingerprint == (await fingerprint_file(cut)).to_text(), rendition.profile

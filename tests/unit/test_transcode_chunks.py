@@ -4,15 +4,27 @@ chunks start and end, what each chunk's crop path and frame count are, and every
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from aiokafka.partitioner import DefaultPartitioner
 
-from loa_core.contracts import TRANSCODE_CHUNKS, FootageMetadata, FootageUploaded, SourceMedia, chunk_slot, layout
+from loa_core.contracts import (
+    TRANSCODE_CHUNKS,
+    ChunkResult,
+    FootageMetadata,
+    FootageUploaded,
+    SourceMedia,
+    TranscodeChunk,
+    chunk_slot,
+    layout,
+)
 from loa_core.contracts.chunks import RESULT_NAME
+from loa_core.fingerprint import Fingerprint, FramePrints
 from loa_core.media import VideoPacket, parse_packets
 from loa_core.storage import LocalStorage
-from loa_transcode.chunked import chunk_requests, read_result
+from loa_transcode.chunked import chunk_requests, joined_cut_prints, read_result
 from loa_transcode.chunks import (
     BOUNDARY_S,
     ChunkPlan,
@@ -233,3 +245,38 @@ def test_a_chunk_result_written_by_a_newer_worker_is_read(tmp_path: Path) -> Non
     key = layout.chunk_key("f" * 32, "e" * 32, 0, RESULT_NAME)
     storage.put_stream(key, [b'{"frames": {"youtube": 360}, "later": 1}'])
     assert read_result(storage, key).frames == {"youtube": 360}
+
+
+def test_a_chunked_cuts_fingerprint_comes_from_its_chunks_frame_hashes_or_from_the_whole_cut(tmp_path: Path) -> None:
+    info = _info(92.0)
+    youtube = resolve(PROFILES["youtube"], source_width=1920, source_height=1080, duration_s=92.0)
+    shorts = resolve(PROFILES["shorts"], source_width=1920, source_height=1080, duration_s=15.0)
+    outputs = (Output(youtube, tmp_path / "youtube.mp4"), Output(shorts, tmp_path / "shorts.mp4"))
+    plan = plan_chunks(_packets(92.0), info, Trim(), POLICY, duration_s=92.0)
+    assert isinstance(plan, ChunkPlan)
+    chunks = chunk_requests(Job(tmp_path / "src.mp4", info, outputs), upload_event(), plan, outputs, None)
+
+    def hashed(chunk: TranscodeChunk) -> ChunkResult:
+        # Each frame of each cut's file hashed as its number in the cut (1-based: 0 is NO_PICTURE).
+        prints = {}
+        for cut in chunk.cuts:
+            first = sum(k.frames for c in chunks[: chunk.index] for k in c.cuts if k.profile == cut.profile)
+            every = np.arange(first + 1, first + cut.frames + 1, dtype=np.uint64)
+            prints[cut.profile] = FramePrints(full=every, center=every, rate=Fraction(30)).to_text()
+        return ChunkResult(frames={c.profile: c.frames for c in chunk.cuts}, frame_prints=prints)
+
+    results = {c.index: hashed(c) for c in chunks}
+    # 30 fps sampled at 2: sample n shows frame 15 n + 7 (its number 15 n + 8), across every seam.
+    for name, frames in (("youtube", 92 * 30), ("shorts", 15 * 30)):
+        joined = joined_cut_prints(name, chunks, results)
+        assert joined is not None
+        assert Fingerprint.from_text(joined).full.tolist() == [15 * n + 8 for n in range(frames // 15)], name
+    # A chunk from a release before chunks hashed their frames (its stored result has no prints): the cut is
+    # fingerprinted whole, the other cut still from its chunks.
+    storage = LocalStorage(tmp_path / "storage")
+    key = layout.chunk_key(FOOTAGE, chunks[0].job_id, 2, RESULT_NAME)
+    storage.put_stream(key, [b'{"frames": {"youtube": 300}}'])
+    results[2] = read_result(storage, key)
+    assert results[2].frame_prints == {}
+    assert joined_cut_prints("youtube", chunks, results) is None
+    assert joined_cut_prints("shorts", chunks, results) is not None

@@ -245,6 +245,22 @@ def concatenate(parts: Sequence[Fingerprint]) -> Fingerprint:
     return Fingerprint(full=full, center=None if np.array_equal(full, center) else center, fps=fps)
 
 
+def joined_prints(parts: Sequence[tuple[str | None, int | None]], *, start_s: float = 0.0) -> str | None:
+    """The fingerprint (text) of a video made of parts end to end, from each part's frame hashes (FramePrints text)
+    and the frames it holds (pure): each part's samples once the frames before it are counted, which is exactly the
+    whole's fingerprint (frame-exact parts at a constant rate), its first frame at `start_s`. None when a part has no
+    hashes (from a release before they were made) or not one per frame: the whole is then fingerprinted itself."""
+    sampled = []
+    first = 0
+    for text, frames in parts:
+        every = FramePrints.from_text(text) if text is not None else None
+        if every is None or frames is None or len(every.full) != frames:
+            return None
+        sampled.append(every.sampled(first, start_s=start_s))
+        first += frames
+    return concatenate(sampled).to_text() if sampled else None
+
+
 # --- Matching (pure) -----------------------------------------------------------------------------------------------
 
 

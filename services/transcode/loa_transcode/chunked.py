@@ -20,8 +20,9 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 from loa_core import subtitles as srt
@@ -37,6 +38,7 @@ from loa_core.contracts import (
     layout,
 )
 from loa_core.contracts.chunks import RESULT_NAME
+from loa_core.fingerprint import frame_prints, joined_prints
 from loa_core.media import MediaError, run_ffmpeg, video_packets
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
@@ -113,8 +115,9 @@ class Chunking:
         # While the group encodes: the whole programme's audio (each sound file made and measured once), the
         # candidates, and the cuts that copy the source.
         side = asyncio.gather(_sounds(job, encoded, audio), _candidates(job), _copied(job))
+        results: dict[int, ChunkResult] = {}
         try:
-            failure = await self._collect(ctx.storage, chunks, report)
+            failure = await self._collect(ctx.storage, chunks, report, results)
         except BaseException:
             # Stopping, or storage or Kafka gone: the side runs' ffmpeg processes go too (run_ffmpeg kills them).
             side.cancel()
@@ -125,13 +128,16 @@ class Chunking:
         if failure is not None:
             log.warning("footage %s: single run after all, %s", event.footage_id, failure)
             return None
+        prints = {}
         for out in encoded:
             problem = await _join(ctx.storage, out, chunks, audio[out.path], workdir)
             if problem is not None:
                 log.warning("footage %s: single run after all, %s", event.footage_id, problem)
                 return None
+            if (joined := joined_cut_prints(out.target.name, chunks, results)) is not None:
+                prints[out.path] = joined
         # Each cut carries its sound file as it is (stream copy): that file's measure is the cut's sound's.
-        return Chunked(loudness={o.path: measured[audio[o.path]] for o in encoded})
+        return Chunked(loudness={o.path: measured[audio[o.path]] for o in encoded}, fingerprints=prints)
 
     async def _send(self, chunk: TranscodeChunk) -> None:
         try:
@@ -140,9 +146,14 @@ class Chunking:
             raise RetryableError(f"could not request chunk {chunk.index} on {TRANSCODE_CHUNKS.name}: {exc}") from exc
 
     async def _collect(
-        self, storage: Storage, chunks: list[TranscodeChunk], report: ProgressReport | None
+        self,
+        storage: Storage,
+        chunks: list[TranscodeChunk],
+        report: ProgressReport | None,
+        results: dict[int, ChunkResult],
     ) -> str | None:
-        """Wait for every chunk's result; why not, when a chunk failed or stayed missing after every request."""
+        """Wait for every chunk's result (into `results`, by index); why not, when a chunk failed or stayed missing
+        after every request."""
         pending = {c.index: c for c in chunks}
         asked = dict.fromkeys(pending, 1)
         last = time.monotonic()
@@ -159,6 +170,7 @@ class Chunking:
                 result = await asyncio.to_thread(read_result, storage, key)
                 if result.error is not None:
                     return f"chunk {index} failed: {result.error}"
+                results[index] = result
                 del pending[index]
                 last = time.monotonic()
                 if report is not None:
@@ -226,6 +238,14 @@ def chunk_requests(
         )
         for i, e in enumerate(events)
     ]
+
+
+def joined_cut_prints(name: str, chunks: Sequence[TranscodeChunk], results: Mapping[int, ChunkResult]) -> str | None:
+    """A cut's fingerprint from the frame hashes of its chunks, in order (pure; None: a chunk has none)."""
+    holding = [
+        (c, next(k for k in c.cuts if k.profile == name)) for c in chunks if any(k.profile == name for k in c.cuts)
+    ]
+    return joined_prints([(results[c.index].frame_prints.get(name), k.frames) for c, k in holding])
 
 
 def sound_files(encoded: Sequence[Output]) -> dict[Path, Path]:
@@ -419,6 +439,7 @@ async def _encode_chunk(chunk: TranscodeChunk, ctx: JobContext, workdir: Path) -
     if damage is not None:
         raise PermanentError(f"the source is damaged in chunk {chunk.index}: {damage}")
     frames = {}
+    prints = {}
     for cut, out in zip(chunk.cuts, outputs, strict=True):
         video = (await _probe(out.path, f"chunk {chunk.index} of the {cut.profile} cut")).video
         found = video.nb_frames if video is not None else None
@@ -428,8 +449,14 @@ async def _encode_chunk(chunk: TranscodeChunk, ctx: JobContext, workdir: Path) -
                 f"chunk {chunk.index} of the {cut.profile} cut has {found} frames, expected {cut.frames}"
             )
         frames[cut.profile] = cut.frames
+        # The cut's fingerprint over this chunk, made here (spread over the group) rather than from the whole cut.
+        rate = Fraction(video.r_frame_rate).limit_denominator(1001) if video is not None else Fraction(info.fps)
+        try:
+            prints[cut.profile] = (await frame_prints(out.path, rate)).to_text()
+        except MediaError as exc:
+            raise PermanentError(f"could not fingerprint chunk {chunk.index} of the {cut.profile} cut: {exc}") from exc
     for cut, out in zip(chunk.cuts, outputs, strict=True):
         await _put(
             ctx.storage, layout.chunk_key(chunk.footage_id, chunk.job_id, chunk.index, f"{cut.profile}.mp4"), out.path
         )
-    return ChunkResult(frames=frames)
+    return ChunkResult(frames=frames, frame_prints=prints)

@@ -39,7 +39,7 @@ from loa_core.contracts import (
     LiveSound,
     layout,
 )
-from loa_core.fingerprint import FramePrints, concatenate, frame_prints, hashed_frames
+from loa_core.fingerprint import frame_prints, hashed_frames, joined_prints
 from loa_core.media import MediaError, ProbeResult, run_ffmpeg
 from loa_core.segments import concat_script, probe_segments, spans
 from loa_core.storage import ObjectNotFound, Storage
@@ -186,17 +186,10 @@ def joined_fingerprint(
     chunk has none (from before they were made) or not one per frame, and the cut is then fingerprinted whole.
     `passed_through`: the cut is the archive's own video, whose frames are each chunk's source's (LIVE_SOURCE),
     its first frame at `start_s` in the cut (the archive's picture may start a little after its sound)."""
-    parts = []
-    first = 0
-    for r in results:
-        file = LIVE_SOURCE if passed_through else r.files[cut]
-        text = r.frame_prints.get(file)
-        every = FramePrints.from_text(text) if text is not None else None
-        if every is None or len(every.full) != r.frames.get(file):
-            return None  # none, or not one hash per frame the file holds
-        parts.append(every.sampled(first, start_s=start_s))
-        first += r.frames[file]
-    return concatenate(parts).to_text() if parts else None
+    files = [LIVE_SOURCE if passed_through else r.files[cut] for r in results]
+    return joined_prints(
+        [(r.frame_prints.get(f), r.frames.get(f)) for r, f in zip(results, files, strict=True)], start_s=start_s
+    )
 
 
 def candidate_times(results: Sequence[LiveChunkResult]) -> list[float]:

@@ -69,6 +69,7 @@ class Chunked:
     once per sound file (cuts that carry the same whole-programme sound share its measure; None: silent)."""
 
     loudness: dict[Path, Loudness | None] = field(default_factory=dict)
+    fingerprints: dict[Path, str] = field(default_factory=dict)  # where the chunks' frame hashes make the cut's
 
 
 # Encodes a job's outputs from chunks made by the whole group (chunked.Chunking.encode): None when the footage keeps
@@ -307,7 +308,8 @@ async def _transcode(event: FootageUploaded, ctx: JobContext, report: ProgressRe
         cuts = [Output(t, encoded[t.name].path) for t in targets]
         # Once per file: cuts encoded identically share one (distinct_outputs).
         # A live's cuts joined from chunks have their fingerprints from the chunks' (live.joined_fingerprint).
-        made = joined.fingerprints if joined else {}
+        # The chunked path's, from its chunks' frame hashes (a chunk of an older release has none: fingerprinted whole).
+        made = joined.fingerprints if joined else chunked.fingerprints if chunked else {}
         prints = {o.path: made.get(o.path) or await _fingerprint(o.path) for o in job.outputs}
         # A live's join made one sound for every cut, measured once; the chunked path measured each sound file once.
         loud = joined.loud if joined else loudness is not None

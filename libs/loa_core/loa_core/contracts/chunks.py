@@ -76,6 +76,9 @@ class ChunkResult(Contract):
 
     frames: dict[ProfileName, int] = Field(default_factory=dict)
     error: str | None = None
+    # Each cut's file's frames hashed (loa_core.fingerprint.FramePrints text), so the owner takes the joined cut's
+    # fingerprint from them; empty from a release before they were made (the owner then fingerprints the cut whole).
+    frame_prints: dict[ProfileName, str] = Field(default_factory=dict)
 
 
 RESULT_NAME = "result.json"
