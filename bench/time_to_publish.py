@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -92,13 +93,15 @@ def footage(minutes: float) -> Path:
     return path
 
 
-KINDS = ("chunk", "join", "audio", "candidates", "single", "other")
+KINDS = ("chunk", "prints", "join", "audio", "candidates", "single", "other")
 
 
 def kind_of(run: Run) -> str:
     args = run.argv
     if "/chunk-" in args and "-frames:v" in args:
         return "chunk"
+    if "/chunk-" in args and "rawvideo" in args:
+        return "prints"  # a chunk's cut decoded to hash its frames (its share of the cut's fingerprint)
     if "\nconcat\n" in f"\n{args}\n":
         return "join"
     if "-skip_frame" in args:
@@ -150,7 +153,11 @@ def phase(name: str, workers: int, chunked: bool, args: argparse.Namespace, brok
             result.cpu_s = sum(proc_cpu(p) for p in pids) - cpu_before
             result.load_after = load()
         result.latency_s = published - done
-        mine = [r for r in read_runs(records) if footage_id in r.argv]
+        runs = read_runs(records)
+        mine = [r for r in runs if footage_id in r.argv]
+        # A chunk's runs on its own files name its job's folder, not the footage.
+        jobs = {m for r in mine for m in re.findall(r"/chunk-([0-9a-f]{32})-", r.argv)}
+        mine += [r for r in runs if footage_id not in r.argv and any(f"/chunk-{j}-" in r.argv for j in jobs)]
         for r in mine:
             result.runs.setdefault(kind_of(r), []).append(r)
         chunks = result.runs.get("chunk", [])
