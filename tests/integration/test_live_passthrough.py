@@ -32,19 +32,8 @@ from loa_core.storage import LocalStorage
 from loa_transcode import live, pipeline
 from loa_transcode.live import _encode_chunk, encode_live_chunk, joined_fingerprint
 from tests.support.chunks import audio_samples, lag_samples
-from tests.support.media import ffprobe
+from tests.support.media import ffprobe, video_md5
 from tests.support.transcode import context, video_stream
-
-
-def _video_md5(path: Path) -> str:
-    """The MD5 of the video's packets as stored: equal only for the same stream (an encode would change it)."""
-    out = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
@@ -141,7 +130,7 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
     cut = storage.local_path(rendition.key)
     assert cut is not None
     # Passed through: the archive's own video stream, not an encode of it.
-    assert _video_md5(cut) == _video_md5(archive)
+    assert video_md5(cut) == video_md5(archive)
     # The archive's picture starts a little after its sound (the push's): the cut's sound is made from its first
     # frame on, and its picture is moved back as much. In sync: both are early on the archive by that lead.
     lead = float(video_stream(archive)["start_time"]) - float(ffprobe(archive)["format"]["start_time"])

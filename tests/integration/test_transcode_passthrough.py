@@ -10,6 +10,7 @@ from loa_core.channels import Channel
 from loa_core.media import FFMPEG
 from loa_core.storage import LocalStorage
 from loa_transcode.pipeline import JobContext, transcode
+from tests.support.media import video_md5
 from tests.support.transcode import TEST_OPTIONS, ebur128, upload, video_stream
 
 TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
@@ -27,17 +28,6 @@ def _conformant_1080p(path: Path) -> Path:
     return path
 
 
-def _video_md5(path: Path) -> str:
-    """The MD5 of a file's video packets as stored (no decode): equal only for the very same stream."""
-    out = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return out.strip()
-
-
 def _context(storage: LocalStorage, work: Path, logo_key: str | None = None) -> JobContext:
     channel = Channel(name="ward", platform="local", profiles=("tiktok", "youtube"), logo_key=logo_key)
     return JobContext(storage=storage, channels={"ward": channel}, options=TEST_OPTIONS, workdir_root=work)
@@ -51,13 +41,13 @@ async def test_a_conformant_sources_youtube_cut_is_its_own_video_with_normalized
     cuts = {r.profile: storage.local_path(r.key) for r in ready.renditions}
     youtube, tiktok = cuts["youtube"], cuts["tiktok"]
     assert youtube is not None and tiktok is not None
-    assert _video_md5(youtube) == _video_md5(source)
+    assert video_md5(youtube) == video_md5(source)
     # The sound is not the source's: brought to -14 LUFS like every cut's.
     integrated, peak = ebur128(youtube)
     assert abs(integrated - -14.0) <= 1.0 and peak <= -1.0, (integrated, peak)
     # The vertical cut of the same run is encoded (framed on a blur).
     assert (video_stream(tiktok)["width"], video_stream(tiktok)["height"]) == (1080, 1920)
-    assert _video_md5(tiktok) != _video_md5(source)
+    assert video_md5(tiktok) != video_md5(source)
 
 
 async def test_a_logo_makes_the_youtube_cut_of_the_same_source_encoded(tmp_path: Path) -> None:
@@ -74,5 +64,5 @@ async def test_a_logo_makes_the_youtube_cut_of_the_same_source_encoded(tmp_path:
     )
     youtube = next(storage.local_path(r.key) for r in ready.renditions if r.profile == "youtube")
     assert youtube is not None
-    assert _video_md5(youtube) != _video_md5(source)
+    assert video_md5(youtube) != video_md5(source)
     assert video_stream(youtube)["profile"] == "High"

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from loa_core.media import FFMPEG
+
 
 def make_clip(
     path: Path, *, width: int = 640, height: int = 360, duration_s: float = 2.0, fps: int = 30, audio: bool = True
@@ -35,3 +37,15 @@ def ffprobe(path: Path) -> dict[str, Any]:
         capture_output=True,
     ).stdout
     return json.loads(out)  # type: ignore[no-any-return]
+
+
+def video_md5(path: Path) -> str:
+    """The MD5 of a file's video packets as stored (no decode): equal only for the very same stream (an encode would
+    change it)."""
+    out = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.strip()
