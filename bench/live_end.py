@@ -52,11 +52,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from loa_archiver.finalize import assemble  # noqa: E402
-from loa_archiver.live import live_groups  # noqa: E402
+from loa_archiver.live import live_chunks, live_groups  # noqa: E402
 from loa_archiver.recorder import read_video, recorder_args  # noqa: E402
 from loa_archiver.store import Segment  # noqa: E402
 from loa_core.channels import Channel  # noqa: E402
-from loa_core.contracts import FootageMetadata, FootageUploaded, LiveChunk, LiveSegment, SourceMedia, layout  # noqa: E402
+from loa_core.contracts import FootageMetadata, FootageUploaded, LiveChunk, SourceMedia, layout  # noqa: E402
 from loa_core.fingerprint import fingerprint_file  # noqa: E402
 from loa_core.hashing import sha256_file  # noqa: E402
 from loa_core.media import FFMPEG, probe, run_ffmpeg  # noqa: E402
@@ -107,21 +107,7 @@ def stored_segments(root: Path) -> list[Segment]:
 def chunks(root: Path) -> list[LiveChunk]:
     segments = stored_segments(root)
     groups = live_groups(segments, float((root / "chunk_s").read_text()), ended=True)
-    made, start = [], 0.0
-    for index, group in enumerate(groups):
-        made.append(
-            LiveChunk(
-                event_id=f"{index:032x}",
-                footage_id=FOOTAGE,
-                archive_id=ARCHIVE,
-                index=index,
-                start_s=round(start, 6),
-                segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
-                channels=(CHANNEL.name,),
-            )
-        )
-        start += sum(s.duration_s for s in group)
-    return made
+    return live_chunks(groups, archive_id=ARCHIVE, footage_id=FOOTAGE, channels=(CHANNEL.name,))
 
 
 def prepare(root: Path, minutes: float, size: str, chunk_s: float, segments_only: bool) -> None:

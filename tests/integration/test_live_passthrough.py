@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from loa_archiver.finalize import assemble
-from loa_archiver.live import live_groups
+from loa_archiver.live import live_chunks, live_groups
 from loa_archiver.recorder import listed_segments, read_video, recorder_args
 from loa_archiver.store import Segment
 from loa_core import fingerprint
@@ -20,8 +20,6 @@ from loa_core.contracts import (
     LIVE_SOURCE,
     FootageMetadata,
     FootageUploaded,
-    LiveChunk,
-    LiveSegment,
     SourceMedia,
     layout,
     new_id,
@@ -72,19 +70,7 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
 
     # Two segments a chunk, encoded (here: hashed only) as they come during the live.
     groups = live_groups(segments, 2.0, ended=True)
-    chunks, start = [], 0.0
-    for index, group in enumerate(groups):
-        chunks.append(
-            LiveChunk(
-                footage_id=footage_id,
-                archive_id=archive_id,
-                index=index,
-                start_s=round(start, 6),
-                segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
-                channels=("ward",),
-            )
-        )
-        start += sum(s.duration_s for s in group)
+    chunks = live_chunks(groups, archive_id=archive_id, footage_id=footage_id, channels=("ward",))
     assert len(chunks) >= 2
     ctx = context(storage, tmp_path / "work", "youtube")
     monkeypatch.setattr(live, "STILL_EVERY_S", 1.0)  # thumbnail candidates from these short chunks too

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from loa_archiver.finalize import assemble
-from loa_archiver.live import live_groups
+from loa_archiver.live import live_chunks, live_groups
 from loa_archiver.recorder import listed_segments, read_video, recorder_args
 from loa_archiver.store import Segment
 from loa_core.contracts import (
@@ -28,7 +28,6 @@ from loa_core.contracts import (
     FootageUploaded,
     LiveChunk,
     LiveChunkResult,
-    LiveSegment,
     LiveSound,
     SourceMedia,
     layout,
@@ -85,19 +84,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Live:
     found = asyncio.run(probe(assembled))
     assert found.video is not None
     # Two segments a chunk, as the archiver groups them (its announcements' start times too).
-    chunks, start = [], 0.0
-    for index, group in enumerate(live_groups(segments, 0.4, ended=True)):
-        chunks.append(
-            LiveChunk(
-                footage_id=footage_id,
-                archive_id=archive_id,
-                index=index,
-                start_s=round(start, 6),
-                segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
-                channels=("ward",),
-            )
-        )
-        start += sum(s.duration_s for s in group)
+    groups = live_groups(segments, 0.4, ended=True)
+    chunks = live_chunks(groups, archive_id=archive_id, footage_id=footage_id, channels=("ward",))
     ctx = context(storage, work / "work", "youtube")
     for chunk in chunks:
         result = asyncio.run(encode_live_chunk(chunk, ctx))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from loa_archiver.leases import Leases, archive_lease
 from loa_archiver.store import Archive, ArchiveStore, Segment
-from loa_core.contracts import LIVE_CHUNKS, LiveChunk, LiveSegment
+from loa_core.contracts import DEFAULT_WARD, LIVE_CHUNKS, LIVE_PREROLL_S, LiveChunk, LiveSegment
 from loa_core.kafka import EventProducer
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,53 @@ def live_groups(segments: Sequence[Segment], chunk_s: float, *, ended: bool) -> 
     if current and ended:
         groups.append(current)
     return groups
+
+
+def preroll(before: Sequence[Segment]) -> list[Segment]:
+    """The last segments of `before`, at least LIVE_PREROLL_S of them, in order (pure): what a chunk's sound is
+    encoded from ahead of its seam."""
+    taken: list[Segment] = []
+    for segment in reversed(before):
+        if sum(s.duration_s for s in taken) >= LIVE_PREROLL_S:
+            break
+        taken.insert(0, segment)
+    return taken
+
+
+def live_chunks(
+    groups: Sequence[Sequence[Segment]],
+    *,
+    archive_id: str,
+    footage_id: str,
+    channels: tuple[str, ...],
+    ward: str = DEFAULT_WARD,
+) -> list[LiveChunk]:
+    """Each group of an archive's segments as the chunk announced for it (pure): its index, where it starts in the
+    archive (the sum of the segments before it) and the segments before it for its sound's pre-roll."""
+    chunks: list[LiveChunk] = []
+    start = 0.0
+    done: list[Segment] = []
+    for index, group in enumerate(groups):
+        chunks.append(
+            LiveChunk(
+                event_id=chunk_event_id(archive_id, index),
+                footage_id=footage_id,
+                ward=ward,
+                archive_id=archive_id,
+                index=index,
+                start_s=round(start, 6),
+                segments=tuple(_live_segment(s) for s in group),
+                preroll=tuple(_live_segment(s) for s in preroll(done)),
+                channels=channels,
+            )
+        )
+        start += sum(s.duration_s for s in group)
+        done.extend(group)
+    return chunks
+
+
+def _live_segment(segment: Segment) -> LiveSegment:
+    return LiveSegment(key=segment.key, duration_s=segment.duration_s)
 
 
 def chunk_event_id(archive_id: str, index: int) -> str:
@@ -88,24 +135,16 @@ class LiveChunker:
         groups = live_groups(self.store.segments(archive.archive_id), self.chunk_s, ended=ended)
         now = self.store.archive(archive.archive_id)
         sent = now.live_chunks_sent if now is not None else 0
-        start = 0.0
-        for index, group in enumerate(groups):
-            if index >= sent:
-                await self.producer.send(
-                    LIVE_CHUNKS,
-                    LiveChunk(
-                        event_id=chunk_event_id(archive.archive_id, index),
-                        footage_id=archive.footage_id,
-                        ward=archive.ward,
-                        archive_id=archive.archive_id,
-                        index=index,
-                        start_s=round(start, 6),
-                        segments=tuple(LiveSegment(key=s.key, duration_s=s.duration_s) for s in group),
-                        channels=archive.archive_channels,
-                    ),
-                )
-                self.store.set_live_chunks_sent(archive.archive_id, index + 1)
-                log.info("archive %s: live chunk %d announced (%.1f s from %.1f s)", archive.archive_id, index,
-                         sum(s.duration_s for s in group), start)  # fmt: skip
-            start += sum(s.duration_s for s in group)
+        every = live_chunks(
+            groups,
+            archive_id=archive.archive_id,
+            footage_id=archive.footage_id,
+            channels=archive.archive_channels,
+            ward=archive.ward,
+        )
+        for chunk in every[sent:]:
+            await self.producer.send(LIVE_CHUNKS, chunk)
+            self.store.set_live_chunks_sent(archive.archive_id, chunk.index + 1)
+            log.info("archive %s: live chunk %d announced (%.1f s from %.1f s)", archive.archive_id, chunk.index,
+                     chunk.duration_s, chunk.start_s)  # fmt: skip
         return len(groups)

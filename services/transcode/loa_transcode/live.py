@@ -24,31 +24,36 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
 from loa_core.contracts import (
     LIVE_CANDIDATES,
+    LIVE_MEASURE,
     LIVE_RESULT,
     LIVE_SOURCE,
     FootageUploaded,
     LiveChunk,
+    LiveChunkMeasure,
     LiveChunkResult,
+    LiveEncodedSound,
     LiveSound,
     layout,
 )
 from loa_core.fingerprint import frame_prints, hashed_frames, joined_prints
 from loa_core.media import MediaError, ProbeResult, run_ffmpeg
-from loa_core.segments import concat_script, probe_segments, spans
+from loa_core.segments import SegmentVideo, concat_script, probe_segments, spans
 from loa_core.storage import ObjectNotFound, Storage
 from loa_core.streaming import PermanentError, RetryableError
+from loa_transcode import live_splice
 from loa_transcode.chunks import chunk_args, concat_input, concat_list, join_args
+from loa_transcode.conform import LOUDNESS_TOLERANCE_LU, MAX_TRUE_PEAK_DBTP
 from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, passthrough_problems
 from loa_transcode.loudness import Loudness, gated_loudness, momentary_blocks, summary_true_peak
 from loa_transcode.pipeline import JobContext, _download, _fetch, _probe, channel_look, wanted_profiles
-from loa_transcode.profiles import Target, profiles_for, resolve
+from loa_transcode.profiles import Profile, Target, profiles_for, resolve
 from loa_transcode.source import source_info
 
 log = logging.getLogger(__name__)
@@ -122,9 +127,15 @@ def gain_filter(integrated_lufs: float, true_peak_dbtp: float) -> list[str]:
     gain = TARGET_LUFS - integrated_lufs
     steps = [f"volume={gain:.2f}dB"]
     if true_peak_dbtp + gain > LIMIT_DBFS:
-        # level=false: hold the peaks only, no make-up gain (which would move the loudness).
-        steps.append(f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:attack=1:release=50:level=false")
+        steps.append(_limiter())
     return steps
+
+
+def _limiter(*, latency: bool = False) -> str:
+    """A limiter that holds the peaks under LIMIT_DBFS. level=false: no make-up gain (which would move the loudness).
+    `latency`: its look-ahead's delay taken back, for a chunk's sound that must stay where its seams are."""
+    limiter = f"alimiter=limit={10 ** (LIMIT_DBFS / 20):.4f}:attack=1:release=50:level=false"
+    return limiter + (":latency=1" if latency else "")
 
 
 _SUMMARY = re.compile(
@@ -282,13 +293,14 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         # No sound, or no measure of it: the archive's sound, when it has one, is then measured whole at the end.
         log.info("live chunk %s/%d: its sound not measured (%s)", chunk.footage_id, chunk.index, exc)
         sound = None
-    for path in paths:
-        path.unlink()
     probed = await _probe(source, f"live chunk {chunk.index}")
     info = source_info(probed)
     # Its frames at the cut's rate: one per frame of the live, a dropped frame's place repeated (as the fps filter
     # does in a single run of the archive).
     expected = round(sum(lasting) * info.fps_value)
+    # Written before any encode: the chunks after this one take from it where they start and the live's loudness.
+    measure = LiveChunkMeasure(frames=expected, sound=sound)
+    await _put_json(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_MEASURE), measure, workdir)
     look = channel_look(chunk.channels, ctx.channels)
     job = Job(
         source=source,
@@ -357,6 +369,10 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
             await _put(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_CANDIDATES), candidates.path)
     files = {name: o.path.name for name, o in encoded.items()}
     log.info("live chunk %s/%d: encoded %s (%.1f s)", chunk.footage_id, chunk.index, sorted(files), chunk.duration_s)
+    made_sound = None
+    if sound is not None:
+        segments = (paths, videos)
+        made_sound = await _encode_sound(chunk, ctx, workdir, segments, (expected, info.fps_value), sound, profiles)
     return LiveChunkResult(
         start_s=chunk.start_s,
         duration_s=chunk.duration_s,
@@ -365,7 +381,112 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         candidates=count,
         frame_prints=prints,
         sound=sound,
+        encoded_sound=made_sound,
     )
+
+
+async def _put_json(storage: Storage, key: str, contract: LiveChunkMeasure, workdir: Path) -> None:
+    path = workdir / key.rsplit("/", 1)[-1]
+    path.write_text(contract.model_dump_json(), "utf-8")
+    await _put(storage, key, path)
+
+
+# The measures of chunks already read by this worker (a measure never changes once written): a chunk reads every
+# measure before it, and each is fetched once.
+_measures: dict[tuple[str, int], LiveChunkMeasure] = {}
+MEASURES_KEPT = 20000
+
+
+async def _measures_before(storage: Storage, chunk: LiveChunk) -> list[LiveChunkMeasure] | None:
+    """Every measure of the chunks before this one; None when one is not written yet."""
+    found = []
+    for index in range(chunk.index):
+        known = _measures.get((chunk.footage_id, index))
+        if known is None:
+            key = layout.live_chunk_key(chunk.footage_id, index, LIVE_MEASURE)
+            try:
+                if not await asyncio.to_thread(storage.exists, key):
+                    return None
+                with await asyncio.to_thread(storage.open_read, key) as f:
+                    known = LiveChunkMeasure.read_json(f.read())
+            except ObjectNotFound:
+                return None
+            except OSError as exc:
+                raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+            if len(_measures) >= MEASURES_KEPT:
+                _measures.clear()
+            _measures[(chunk.footage_id, index)] = known
+        found.append(known)
+    return found
+
+
+async def _encode_sound(
+    chunk: LiveChunk,
+    ctx: JobContext,
+    workdir: Path,
+    segments: tuple[list[Path], list[SegmentVideo | None]],
+    frames: tuple[int, float],
+    own: LiveSound,
+    profiles: Sequence[Profile],
+) -> LiveEncodedSound | None:
+    """The chunk's sound, encoded for each audio bitrate of its cuts with the live's gain so far (live_splice); None
+    when it is left to the archive's job: the reason is logged."""
+    name = f"live chunk {chunk.footage_id}/{chunk.index}"
+    if chunk.index and not chunk.preroll:
+        log.info("%s: no segments before it announced; its sound is left to the archive", name)
+        return None
+    before = await _measures_before(ctx.storage, chunk)
+    if before is None or any(m.sound is None for m in before):
+        log.info("%s: a chunk before it is not measured yet; its sound is left to the archive", name)
+        return None
+    count, fps = frames
+    start_s = live_splice.cut_start_s((m.frames for m in before), fps)
+    gains = live_splice.chunk_gains([m.sound for m in before if m.sound is not None], own)
+    plan = live_splice.sound_plan(chunk.index, start_s, start_s + count / fps, gains)
+    paths, videos = segments
+    try:
+        earlier = []
+        for segment in chunk.preroll:
+            path = workdir / f"preroll-{segment.key.rsplit('/', 1)[-1]}"
+            await _download(ctx.storage, segment.key, path)
+            earlier.append(path)
+        earlier_videos = await probe_segments(earlier)
+    except (MediaError, PermanentError) as exc:
+        log.info("%s: its pre-roll is not readable (%s); its sound is left to the archive", name, exc)
+        return None
+    every = [*earlier_videos, *videos]
+    lasting = spans(every)
+    if lasting is None or any(v is None for v in every):
+        log.info("%s: a segment without video; its sound is left to the archive", name)
+        return None
+    # Where the chunk's first frame is in the joined segments: each segment's first frame follows the last frame of
+    # the one before (loa_core.segments), so after the pre-roll's frames.
+    first = every[0]
+    assert first is not None
+    first_frame_s = first.first_s + sum(lasting[: len(earlier)])
+    trim_from_s = first_frame_s + plan.encoded_from / live_splice.SAMPLE_RATE - start_s
+    if trim_from_s < 0:
+        log.info("%s: its pre-roll is too short; its sound is left to the archive", name)
+        return None
+    listing = workdir / "sound.txt"
+    listing.write_text(concat_script([*earlier, *paths], every), "utf-8")
+    limit = _limiter(latency=True) if (own.true_peak_dbtp or -120.0) + max(gains) > LIMIT_DBFS else None
+    sound_filter = plan.filter(trim_from_s, limit)
+    args = concat_input(listing)
+    files: dict[int, str] = {}
+    for kbps in sorted({p.audio_kbps for p in profiles}):
+        files[kbps] = f"sound-{kbps}.aac"
+        args += ["-map", "0:a:0", "-af", sound_filter, "-c:a", "aac", "-b:a", f"{kbps}k", "-ar", "48000", "-ac", "2"]
+        args += ["-f", "adts", f"file:{workdir / files[kbps]}"]
+    try:
+        await run_ffmpeg(args)
+    except MediaError as exc:
+        log.info("%s: its sound could not be encoded (%s); it is left to the archive", name, exc)
+        return None
+    for file in files.values():
+        await _put(ctx.storage, layout.live_chunk_key(chunk.footage_id, chunk.index, file), workdir / file)
+    aac_frames = len(live_splice.adts_frames((workdir / next(iter(files.values()))).read_bytes()))
+    return live_splice.encoded(plan, files, aac_frames)
 
 
 # --- the archive's job: the join --------------------------------------------------------------------------------
@@ -449,7 +570,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         listing = chunks / f"{out.target.name}.txt"
         listing.write_text(concat_list(files, durations), "utf-8")
         videos[out.path] = concat_input(listing)
-    sound = await _archive_sound(job, chunks, results)
+    sound, measured = await _sound(job, chunks, results, fetch)
     for out in job.outputs:
         args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
         await _run(args, f"joining the {out.target.name} cut")
@@ -465,8 +586,69 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
             for i, r in enumerate(results):
                 if r.candidates:
                     raw.write((await fetch(i, LIVE_CANDIDATES)).read_bytes())
-    measured = await _loudness(next(iter(sound.values()))) if job.info.has_audio else None
     return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results), fingerprints=prints)
+
+
+async def _sound(
+    job: Job, work: Path, results: Sequence[LiveChunkResult], fetch: Callable[[int, str], Awaitable[Path]]
+) -> tuple[dict[int, Path], Loudness | None]:
+    """The cut's sound, once per audio bitrate, and its loudness measured: the chunks' sound spliced, or else the
+    archive's encoded with one gain. A spliced sound the check would refuse is not used (live_splice's docstring)."""
+    if not job.info.has_audio:
+        return await _archive_sound(job, work, results), None
+    spliced = await _spliced_sound(job, work, results, fetch)
+    if spliced is not None:
+        measured = await _loudness(next(iter(spliced.values())))
+        if measured is not None and _conforms(measured):
+            return spliced, measured
+        log.info("the live chunks' spliced sound measures %s; the archive's sound is encoded with one gain", measured)
+    sound = await _archive_sound(job, work, results)
+    return sound, await _loudness(next(iter(sound.values())))
+
+
+def _conforms(loudness: Loudness) -> bool:
+    return abs(loudness.input_i - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU and loudness.input_tp <= MAX_TRUE_PEAK_DBTP
+
+
+async def _spliced_sound(
+    job: Job, work: Path, results: Sequence[LiveChunkResult], fetch: Callable[[int, str], Awaitable[Path]]
+) -> dict[int, Path] | None:
+    """The chunks' encoded sound, spliced by stream copy into one per audio bitrate (AAC in MP4, its priming frame
+    at the cut's start as any encode's); None when the chunks' sound cannot make it, with the reason logged."""
+    sounds = [r.encoded_sound for r in results]
+    problem = live_splice.splice_problem(sounds)
+    made: list[LiveEncodedSound] = [s for s in sounds if s is not None]
+    measures = [r.sound for r in results if r.sound is not None]
+    if problem is None and len(measures) < len(results):
+        problem = "a chunk's sound is not measured"
+    predicted = live_splice.spliced_loudness(measures, made) if problem is None else None
+    if problem is None and not live_splice.near_target(predicted):
+        problem = f"their gains would give {predicted} LUFS"
+    if problem is not None:
+        log.info("the live chunks' sound is not spliced (%s): the archive's is encoded with one gain", problem)
+        return None
+    spliced: dict[int, Path] = {}
+    for kbps in sorted({o.target.profile.audio_kbps for o in job.outputs}):
+        if any(kbps not in s.files for s in made):
+            log.info("a live chunk has no sound at %d kbps: the archive's is encoded with one gain", kbps)
+            return None
+        frames: list[bytes] = []
+        for index, sound in enumerate(made):
+            encoded = (await fetch(index, sound.files[kbps])).read_bytes()
+            try:
+                every = live_splice.adts_frames(encoded)
+            except ValueError as exc:
+                log.warning("live chunk %d's sound is not ADTS (%s): the archive's gets one gain", index, exc)
+                return None
+            frames += live_splice.kept_frames(every, sound, first=index == 0, last=index == len(made) - 1)
+        raw = work / f"spliced-{kbps}.aac"
+        raw.write_bytes(b"".join(frames))
+        # ADTS has no field for the priming: its first frame is moved back by as much, which MP4 keeps as an edit.
+        path = work / f"sound-{kbps}.m4a"
+        priming = f"{-live_splice.PRIMING / live_splice.SAMPLE_RATE:.9f}"
+        await _run(["-itsoffset", priming, "-i", f"file:{raw}", "-c", "copy", "-f", "mp4", f"file:{path}"], "splicing")
+        spliced[kbps] = path
+    return spliced
 
 
 async def _picture_lead(job: Job) -> float:

@@ -78,10 +78,14 @@ from loa_core.contracts.feedback import (
 )
 from loa_core.contracts.live import (
     LIVE_CANDIDATES,
+    LIVE_MEASURE,
+    LIVE_PREROLL_S,
     LIVE_RESULT,
     LIVE_SOURCE,
     LiveChunk,
+    LiveChunkMeasure,
     LiveChunkResult,
+    LiveEncodedSound,
     LiveSegment,
     LiveSound,
 )
@@ -154,6 +158,8 @@ __all__ = [
     "IN_PROGRESS",
     "LIVE_CANDIDATES",
     "LIVE_CHUNKS",
+    "LIVE_MEASURE",
+    "LIVE_PREROLL_S",
     "LIVE_RESULT",
     "LIVE_SOURCE",
     "MANUAL_ACTION_URLS",
@@ -204,7 +210,9 @@ __all__ = [
     "InboxItem",
     "InboxList",
     "LiveChunk",
+    "LiveChunkMeasure",
     "LiveChunkResult",
+    "LiveEncodedSound",
     "LiveSegment",
     "LiveSound",
     "Platform",

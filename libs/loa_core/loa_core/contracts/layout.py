@@ -10,7 +10,7 @@ never builds a key: it takes the one in the event. Writers build every key here,
     renditions/<footage_id>/manifest.json     written last: "this set is complete"        (transcode)
     staging/transcode/<footage_id>/<attempt>/ a job's outputs before they move into place (transcode)
     staging/transcode/<footage_id>/chunks/<job>/<NNNNN>/  a chunk's file per cut, then its result (transcode)
-    staging/transcode/<footage_id>/live/<NNNNN>/  a live chunk's video per cut, candidates, result (transcode)
+    staging/transcode/<footage_id>/live/<NNNNN>/  a live chunk's measure, video, sound, stills, result (transcode)
     staging/transcode/<footage_id>/lease/<upload_event_id>/<NNNNN>  which worker does the job now (transcode)
     live/<archive_id>/segNNNNN.{ts,mp4}       a livestream's segments, stored as they close (archiver)
     live/<archive_id>/archive.mp4             the assembled livestream, announced as footage (archiver)
@@ -126,9 +126,9 @@ def chunk_key(footage_id: str, job_id: str, index: int, name: str) -> str:
 
 
 def live_chunk_key(footage_id: str, index: int, name: str) -> str:
-    """One object of a live chunk's encode (contracts/live.py): a cut's video `<profile>.mp4`, the thumbnail
-    candidates, or the result (written last). Under the footage's staging prefix: the archive's finished job clears
-    it."""
+    """One object of a live chunk's encode (contracts/live.py): its measure (written first), a cut's video
+    `<profile>.mp4`, its sound, the thumbnail candidates, or the result (written last). Under the footage's staging
+    prefix: the archive's finished job clears it."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,60}", name) or index < 0:
         raise ValueError(f"not a live chunk object: {index!r} {name!r}")
     return f"{staging_prefix(footage_id)}live/{index:05d}/{name}"

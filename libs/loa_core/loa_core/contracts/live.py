@@ -5,9 +5,13 @@
   the result under `layout.live_chunk_key(...)` (its result last). Keyed by `slot` (contracts/chunks.py's
   `chunk_slot` of the chunk's index), so a live's chunks go round the partitions and every worker of the group
   takes its share: a live whose resolution one worker cannot keep up with is kept up with by several.
+- As soon as a worker has joined a chunk's segments it writes the chunk's measure (`LiveChunkMeasure`: its frames and
+  its sound's loudness, `layout.live_chunk_key(..., LIVE_MEASURE)`), before encoding anything: the chunks after it
+  take from the measures before them where they start in the cut and the live's loudness so far, the gain their
+  sound is encoded with.
 - At the end the archive's `FootageUploaded` says how many chunks it is made of (`live_chunks`): transcode joins
-  the chunks' video by stream copy, and only the chunks still being encoded, the sound of the whole archive
-  (normalized once) and the checks are left to do, whatever the live's length.
+  the chunks' video by stream copy and splices their encoded sound, and only the chunks still being encoded and the
+  checks are left to do, whatever the live's length.
 A chunk announced twice (a restarted archiver announces again what it may have announced) writes the same
 objects: the second finds the result and stops.
 """
@@ -21,6 +25,9 @@ from loa_core.contracts.chunks import chunk_slot
 
 # live.chunks' partitions (contracts/topics.py: LIVE_CHUNKS): the slots go round them.
 LIVE_CHUNK_PARTITIONS = 6
+# A chunk's sound is encoded from a little before the chunk (its encoder settled by the seam, where the join splices
+# it to the chunk before's): the segments before the chunk are announced with it, at least this long of them.
+LIVE_PREROLL_S = 0.5
 
 
 class LiveSegment(Contract):
@@ -38,6 +45,9 @@ class LiveChunk(Event):
     # Where the chunk starts in the archive (the sum of the segments before it), seconds.
     start_s: float = Field(ge=0)
     segments: tuple[LiveSegment, ...] = Field(min_length=1)
+    # The segments right before the chunk's, at least LIVE_PREROLL_S of them (none for the first chunk, or from an
+    # archiver of an older release: the chunk's sound is then left to the archive's job).
+    preroll: tuple[LiveSegment, ...] = ()
     # The archive's channels: their profiles are the cuts to encode.
     channels: tuple[ChannelName, ...] = Field(min_length=1)
 
@@ -64,6 +74,36 @@ class LiveSound(Contract):
     true_peak_dbtp: float | None = None
 
 
+class LiveChunkMeasure(Contract):
+    """A chunk's measure (`layout.live_chunk_key(..., LIVE_MEASURE)`), written as soon as the chunk's segments are
+    joined, before its encode: where the chunks after it start in the cut, and the live's loudness so far."""
+
+    # The chunk's frames at the live's rate: exactly the frames each of its encoded cuts has.
+    frames: int = Field(ge=0)
+    # Its sound measured; None: no sound, or no measure of it.
+    sound: LiveSound | None = None
+
+
+class LiveEncodedSound(Contract):
+    """A chunk's sound, encoded while the live goes on (AAC in ADTS, one file per audio bitrate), for the join to
+    splice by stream copy. Sample counts are at 48 kHz on the cut's timeline (0: the archive's first frame)."""
+
+    # kbps -> the file's name under the chunk's objects.
+    files: dict[int, str] = Field(min_length=1)
+    # The first sample the encode took in (the seam less the pre-roll): its first AAC frame is 1024 before it; and
+    # how many AAC frames it made (each file the same).
+    encoded_from: int
+    aac_frames: int = Field(ge=1)
+    # Where the chunk's sound starts and where the next chunk's starts, on AAC frames of 1024 samples (a little before
+    # each chunk's first frame: a chunk's sound may end a little before its picture).
+    seam: int = Field(ge=0)
+    next_seam: int = Field(ge=0)
+    # The gain (dB) at the seam and at the next: a ramp between them, the live's loudness so far brought to the
+    # target as it went.
+    gain_from_db: float
+    gain_to_db: float
+
+
 class LiveChunkResult(Contract):
     """What a worker says about a live chunk it encoded (`layout.live_chunk_key(..., RESULT)`, written last)."""
 
@@ -84,10 +124,14 @@ class LiveChunkResult(Contract):
     # The chunk's sound measured; None: no sound, or a release before chunks measured it (the archive's sound, when
     # it has one, is then measured whole at the end).
     sound: LiveSound | None = None
+    # The chunk's sound encoded; None: left to the archive's job (no sound, no pre-roll, a measure before it missing
+    # when it was encoded, or a release before chunks encoded their sound).
+    encoded_sound: LiveEncodedSound | None = None
     # Why the chunk could not be made: the archive then takes the single run.
     error: str | None = None
 
 
 LIVE_RESULT = "result.json"
+LIVE_MEASURE = "measure.json"
 LIVE_CANDIDATES = "candidates.gray"
 LIVE_SOURCE = "source"  # never a cut's file name (<profile>.mp4)
