@@ -169,6 +169,34 @@ def test_a_live_joined_from_its_chunks_has_every_frame_once_and_its_sound_in_syn
     assert over_archive == [] and len(others) == 1 and "sound-" in others[0], others
     integrated, peak = ebur128(cut)
     assert abs(integrated - TARGET_LUFS) <= 0.3 and peak <= -1.0, (integrated, peak)
+    # The sound is the chunks' own, encoded during the live and spliced: nothing is encoded after the end.
+    assert "not spliced" not in caplog.text
+    runs = [r.getMessage() for r in caplog.records if r.name == "loa_core.media"]
+    assert not [r for r in runs if "-c:a aac" in r], "the sound was encoded after the live"
+    assert [r for r in runs if "spliced-128.aac" in r]
+
+
+def test_a_spliced_sound_the_check_would_refuse_gives_way_to_the_archives_with_one_gain(
+    recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO)
+    # As if the spliced sound measured off the target (its own measure is checked in the test above).
+    monkeypatch.setattr(live, "_conforms", lambda loudness: False)
+    calls: list[Path] = []
+    measure = live._loudness
+
+    async def measured(path: Path) -> object:
+        calls.append(path)
+        return await measure(path)
+
+    monkeypatch.setattr(live, "_loudness", measured)
+    cut = _cut(recorded, _storage(recorded, tmp_path), tmp_path)
+    assert "spliced sound measures" in caplog.text and "single run" not in caplog.text
+    # Measured twice: the spliced sound, refused, then the archive's with one gain, which the cut carries.
+    assert len(calls) == 2
+    _assert_exact(recorded, cut)
+    integrated, peak = ebur128(cut)
+    assert abs(integrated - TARGET_LUFS) <= 0.3 and peak <= -1.0, (integrated, peak)
 
 
 def test_a_chunk_without_a_sound_measure_has_the_archive_measured_whole(
@@ -193,6 +221,12 @@ def test_a_chunk_without_a_sound_measure_has_the_archive_measured_whole(
 def test_the_check_still_measures_the_joined_sound_and_fails_a_wrong_loudness(
     recorded: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A chunk without its sound encoded (from a release before chunks encoded it): the archive's sound gets one gain.
+    storage = _storage(recorded, tmp_path)
+    key = layout.live_chunk_key(recorded.event.footage_id, 3, LIVE_RESULT)
+    with storage.open_read(key) as f:
+        result = LiveChunkResult.read_json(f.read())
+    storage.put_stream(key, [result.model_dump_json(exclude={"encoded_sound"}).encode()])
     # The chunks' measure as if it read 8 LU too loud: the gain leaves the sound 8 LU too quiet, and the check, which
     # measures the encoded sound itself, refuses the cut.
     right = live.measured_level
@@ -204,7 +238,7 @@ def test_the_check_still_measures_the_joined_sound_and_fails_a_wrong_loudness(
 
     monkeypatch.setattr(live, "measured_level", too_loud)
     with pytest.raises(PermanentError, match=r"youtube: loudness -2[1-3]\.\d LUFS, expected -14 ±1"):
-        _cut(recorded, _storage(recorded, tmp_path), tmp_path)
+        _cut(recorded, storage, tmp_path)
 
 
 def test_a_chunk_that_never_comes_leaves_the_archive_to_the_single_run(
