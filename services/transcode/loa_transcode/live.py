@@ -1,20 +1,22 @@
-"""A livestream transcoded while it is still live (contracts/live.py): each live chunk's video is encoded as it
-comes, and the archive's job joins them.
+"""A livestream transcoded while it is still live (contracts/live.py): each live chunk's video and sound are
+encoded as it comes, and the archive's job joins them.
 
-Any worker's side (`encode_live_chunk`): the chunk's segments, joined by stream copy, are encoded into every cut of
-the archive's channels (video only: the sound is normalized over the whole archive at the end), with the thumbnail
-candidates; its sound is measured in the same run as the join (EBU R128 blocks that add up: `LiveSound`); the files,
-then the result (last), go to `layout.live_chunk_key(...)`. A chunk whose result is in storage is not encoded again.
+Any worker's side (`encode_live_chunk`): the chunk's segments, joined by stream copy, have their sound measured in
+the same run (EBU R128 blocks that add up: `LiveSound`), and the chunk's measure (its frames and that sound) is
+written before anything is encoded; then its video is encoded into every cut of the archive's channels, with the
+thumbnail candidates, and its sound with the live's gain so far, from a pre-roll of the segments before it
+(live_splice); the files, then the result (last), go to `layout.live_chunk_key(...)`. A chunk whose result is in
+storage is not encoded again.
 
 The archive's job (`join_live`, called by the pipeline in place of the single run): wait for every chunk's result,
 join each cut's video by stream copy (x264 with the same settings writes the same headers, and each chunk starts
-with a keyframe), take the whole archive's loudness from the chunks' blocks gated together (`measured_level`; the
-archive's sound measured whole only when a chunk from an older release has no measure), encode the sound once with
-one gain, and put it beside each cut's video. What is left after the live's end is the last chunk, the sound and
-the checks: bounded by the chunk length, not the live's, but for the sound's AAC encode (one gain over the whole
-programme cannot be applied before its end) and the check's measure of that encoded sound. Anything short of every
-chunk returns None and the pipeline encodes the archive in a single run; a join that does not conform fails the
-checks like any cut.
+with a keyframe), splice the chunks' sound by stream copy on AAC frames, and put it beside each cut's video. What is
+left after the live's end is the last chunk, copying and the checks: bounded by the chunk length, not the live's,
+but for copying the cuts and the check's measure of their sound. The chunks' sound gives way to the archive's sound
+encoded once with one gain (the whole archive's loudness from the chunks' blocks gated together, `measured_level`;
+measured whole only when a chunk from an older release has no measure) when a chunk has none or the splice is off
+the target. Anything short of every chunk's video returns None and the pipeline encodes the archive in a single
+run; a join that does not conform fails the checks like any cut.
 """
 
 from __future__ import annotations
@@ -304,7 +306,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     look = channel_look(chunk.channels, ctx.channels)
     job = Job(
         source=source,
-        info=replace(info, has_audio=False),  # video only: the sound is the whole archive's, made at the end
+        info=replace(info, has_audio=False),  # video only: the sound is encoded apart (_encode_sound)
         outputs=(),
         options=ctx.options,
         logo=await _fetch(storage, look.logo_key, workdir / "logo.png"),
