@@ -12,7 +12,8 @@ channel with the YouTube profile (the full live's usual place); no highlight (th
 
 Prints, every minute, how far behind the live the transcode worker is (loa_transcode_live_backlog_seconds), then:
 the end of the stream → the archive announced (footage.uploaded) → its cut ready (renditions.ready) → published
-(posts.published), in seconds, and against the live's length.
+(posts.published), in seconds, and against the live's length; and whether the cut's sound was spliced from the
+chunks' or encoded after the end.
 """
 
 from __future__ import annotations
@@ -154,6 +155,12 @@ def main() -> None:
                 took = stages["published"] - ended
                 print(f"end -> published / live length = {took / seconds:.3f} (goal: under 60 s)")
             print(f"backlog at the end: {backlog(stack)} s")
+            # How the cut's sound was made: the chunks' spliced, or the archive's encoded after the end.
+            log = (stack.logs_dir / "transcode.log").read_text(errors="replace")
+            spliced = "spliced-" in log and "not spliced" not in log
+            left = log.count("is left to the archive")
+            made = "the chunks' spliced" if spliced else "the archive's, encoded after the end"
+            print(f"the cut's sound: {made} (chunks that left their sound to the archive: {left})")
         finally:
             archiver.stop()
             stack.stop()
