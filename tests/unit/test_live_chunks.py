@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from loa_archiver.live import chunk_event_id, live_groups
+from loa_archiver.live import chunk_event_id, live_chunks, live_groups, preroll
 from loa_archiver.store import Segment
 from loa_core.contracts import (
     LIVE_CHUNKS,
+    LIVE_PREROLL_S,
     LIVE_RESULT,
     LIVE_SOURCE,
     LiveChunk,
@@ -66,6 +67,65 @@ def test_segments_close_a_chunk_once_it_holds_the_chunk_length() -> None:
 
 def test_a_chunk_announced_again_has_the_same_event_id() -> None:
     assert chunk_event_id("a", 3) == chunk_event_id("a", 3) != chunk_event_id("a", 4) != chunk_event_id("b", 3)
+
+
+def test_a_chunks_preroll_is_the_last_segments_before_it_at_least_the_preroll_length() -> None:
+    assert LIVE_PREROLL_S == 0.5  # the figures below are chosen around it
+    # One segment is enough when it is long enough.
+    assert [s.n for s in preroll(_segments(4, 4, 4))] == [3]
+    # Short segments: as many of the last ones as make it, in order.
+    assert [s.n for s in preroll(_segments(4, 0.2, 0.2, 0.2, 0.2))] == [3, 4, 5]
+    assert [s.n for s in preroll(_segments(4, 0.1, 0.3, 0.25))] == [3, 4]
+    assert sum(s.duration_s for s in preroll(_segments(1, 0.3, 0.3))) >= LIVE_PREROLL_S
+    # Exactly the length: no more.
+    assert [s.n for s in preroll(_segments(0.25, 0.25, 0.25))] == [2, 3]
+    # Shorter in all than the pre-roll: every segment before.
+    assert [s.n for s in preroll(_segments(0.2, 0.1))] == [1, 2]
+    # The first chunk has none.
+    assert preroll([]) == []
+
+
+def test_each_chunk_announced_carries_its_index_start_preroll_and_event_id() -> None:
+    segments = _segments(4, 4, 4.04, 0.2, 0.2, 3.7, 4.1, 3.9, 2)
+    groups = live_groups(segments, 8, ended=True)
+    assert [[s.n for s in g] for g in groups] == [[1, 2], [3, 4, 5, 6], [7, 8], [9]]
+    chunks = live_chunks(groups, archive_id="a", footage_id="f" * 32, channels=("ward",), ward="hanoi")
+    assert [c.index for c in chunks] == [0, 1, 2, 3]
+    assert [c.event_id for c in chunks] == [chunk_event_id("a", k) for k in range(4)]
+    assert {(c.footage_id, c.archive_id, c.ward, c.channels) for c in chunks} == {("f" * 32, "a", "hanoi", ("ward",))}
+    # Where each starts: the sum of every segment before it.
+    assert [c.start_s for c in chunks] == [0.0, 8.0, pytest.approx(16.14), pytest.approx(24.14)]
+    assert [c.duration_s for c in chunks] == [8.0, pytest.approx(8.14), 8.0, 2.0]
+    # Each chunk's segments are its group's, and its pre-roll the segments right before them.
+    assert [[s.key for s in c.segments] for c in chunks] == [[s.key for s in g] for g in groups]
+    assert [[s.key for s in c.preroll] for c in chunks] == [
+        [],
+        ["live/a/seg00002.ts"],
+        ["live/a/seg00006.ts"],
+        ["live/a/seg00008.ts"],
+    ]
+    assert chunks[2].preroll[0].duration_s == 3.7
+    # Grouped again with more segments (a restarted archiver), the chunks announced before are the same events.
+    more = live_chunks(
+        live_groups([*segments, *_segments(4, 4)], 8, ended=False),
+        archive_id="a",
+        footage_id="f" * 32,
+        channels=("ward",),
+        ward="hanoi",
+    )
+    assert [c.model_dump(exclude={"occurred_at"}) for c in more[:3]] == [
+        c.model_dump(exclude={"occurred_at"}) for c in chunks[:3]
+    ]
+
+
+def test_short_segments_before_a_chunk_all_go_into_its_preroll() -> None:
+    # A chunk after segments of 0.2 s (a push that reconnected): as many of them as make the pre-roll.
+    segments = _segments(8, 0.2, 0.2, 0.2, 0.2, 8)
+    groups = [segments[:5], segments[5:]]
+    chunks = live_chunks(groups, archive_id="a", footage_id="f" * 32, channels=("ward",))
+    assert [s.key for s in chunks[1].preroll] == ["live/a/seg00003.ts", "live/a/seg00004.ts", "live/a/seg00005.ts"]
+    assert sum(s.duration_s for s in chunks[1].preroll) >= LIVE_PREROLL_S
+    assert chunks[1].start_s == 8.8 and chunks[0].preroll == ()
 
 
 def test_a_lives_chunks_go_round_the_partitions() -> None:
