@@ -543,18 +543,24 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     async def fetch(index: int, name: str) -> Path:
         key = layout.live_chunk_key(event.footage_id, index, name)
         if key not in fetched:
-            fetched[key] = chunks / f"{index:05d}-{name}"
-            await _download(storage, key, fetched[key])
+            # Read in place where storage is a filesystem: a live's chunks are as large as its cuts.
+            in_place = storage.local_path(key)
+            if in_place is not None and in_place.is_file():
+                fetched[key] = in_place
+            else:
+                fetched[key] = chunks / f"{index:05d}-{name}"
+                await _download(storage, key, fetched[key])
         return fetched[key]
 
     videos: dict[Path, list[str]] = {}
     prints: dict[Path, str] = {}
     fps = job.info.fps_value
-    lead = await _picture_lead(job) if any(o.copy_video for o in job.outputs) else 0.0
+    lead = await _picture_lead(job)
     for out in job.outputs:
         if out.copy_video:
-            # The sound is the archive's from its first frame on (_archive_sound): the archive's video, copied, is
-            # moved back by as much, or the cut's picture would come that much after its sound.
+            # The cut's sound starts at the archive's first frame (the chunks' spliced, or _archive_sound's): the
+            # archive's video, copied, is moved back by as much, or the cut's picture would come that much after its
+            # sound.
             videos[out.path] = ["-itsoffset", f"{-lead:.6f}", "-i", f"file:{job.source}"]
             continue
         needed = [(i, r) for i, r in enumerate(results) if r.start_s < out.target.duration_s]
@@ -572,40 +578,43 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         listing = chunks / f"{out.target.name}.txt"
         listing.write_text(concat_list(files, durations), "utf-8")
         videos[out.path] = concat_input(listing)
-    sound, measured = await _sound(job, chunks, results, fetch)
-    for out in job.outputs:
-        args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
-        await _run(args, f"joining the {out.target.name} cut")
-        if out.copy_video and out.target.duration_s >= job.total_s:
-            # The archive's frames are the chunks' sources': its fingerprint is theirs, made during the live, from
-            # where its first frame is in the cut (a demuxing probe, not a decode).
-            video = (await _probe(out.path, f"the {out.target.name} cut")).video
-            start = video.start_s if video is not None and video.start_s else 0.0
-            if joined := joined_fingerprint(results, out.target.name, passed_through=True, start_s=start):
-                prints[out.path] = joined
+
+    async def join_cuts(sound: dict[int, Path]) -> None:
+        for out in job.outputs:
+            args = join_args(videos[out.path], sound[out.target.profile.audio_kbps], out.path, out.target.duration_s)
+            await _run(args, f"joining the {out.target.name} cut")
+            if out.copy_video and out.target.duration_s >= job.total_s:
+                # The archive's frames are the chunks' sources': its fingerprint is theirs, made during the live,
+                # from where its first frame is in the cut (a demuxing probe, not a decode).
+                video = (await _probe(out.path, f"the {out.target.name} cut")).video
+                start = video.start_s if video is not None and video.start_s else 0.0
+                if joined := joined_fingerprint(results, out.target.name, passed_through=True, start_s=start):
+                    prints[out.path] = joined
+
+    measured = None
+    spliced = await _spliced_sound(job, chunks, results, fetch) if job.info.has_audio else None
+    if spliced is not None:
+        # The check's measure of the spliced sound (a decode, on one core) runs while the cuts are copied.
+        measuring = asyncio.create_task(_loudness(next(iter(spliced.values()))))
+        try:
+            await join_cuts(spliced)
+        except BaseException:
+            measuring.cancel()
+            raise
+        measured = await measuring
+        if measured is None or not _conforms(measured):
+            log.info("the live chunks' spliced sound measures %s; the archive's gets one gain", measured)
+            spliced = None
+    if spliced is None:
+        sound = await _archive_sound(job, chunks, results, lead)
+        measured = await _loudness(next(iter(sound.values()))) if job.info.has_audio else None
+        await join_cuts(sound)
     if job.candidates is not None:
         with job.candidates.path.open("wb") as raw:
             for i, r in enumerate(results):
                 if r.candidates:
                     raw.write((await fetch(i, LIVE_CANDIDATES)).read_bytes())
     return Joined(loudness=measured, loud=measured is not None, times=candidate_times(results), fingerprints=prints)
-
-
-async def _sound(
-    job: Job, work: Path, results: Sequence[LiveChunkResult], fetch: Callable[[int, str], Awaitable[Path]]
-) -> tuple[dict[int, Path], Loudness | None]:
-    """The cut's sound, once per audio bitrate, and its loudness measured: the chunks' sound spliced, or else the
-    archive's encoded with one gain. A spliced sound the check would refuse is not used (live_splice's docstring)."""
-    if not job.info.has_audio:
-        return await _archive_sound(job, work, results), None
-    spliced = await _spliced_sound(job, work, results, fetch)
-    if spliced is not None:
-        measured = await _loudness(next(iter(spliced.values())))
-        if measured is not None and _conforms(measured):
-            return spliced, measured
-        log.info("the live chunks' spliced sound measures %s; the archive's sound is encoded with one gain", measured)
-    sound = await _archive_sound(job, work, results)
-    return sound, await _loudness(next(iter(sound.values())))
 
 
 def _conforms(loudness: Loudness) -> bool:
@@ -676,8 +685,9 @@ async def _loudness(path: Path) -> Loudness | None:
         raise PermanentError(f"could not measure the loudness of {path.name}: {exc}") from exc
 
 
-async def _archive_sound(job: Job, work: Path, results: Sequence[LiveChunkResult]) -> dict[int, Path]:
-    """The whole archive's sound at the target loudness, once per audio bitrate the cuts want (AAC in MP4)."""
+async def _archive_sound(job: Job, work: Path, results: Sequence[LiveChunkResult], lead: float) -> dict[int, Path]:
+    """The whole archive's sound at the target loudness, once per audio bitrate the cuts want (AAC in MP4), from the
+    archive's first frame (`lead` after its start)."""
     if job.info.has_audio:
         sounds = [r.sound for r in results if r.sound is not None]
         if len(sounds) == len(results):
@@ -690,8 +700,7 @@ async def _archive_sound(job: Job, work: Path, results: Sequence[LiveChunkResult
         steps = gain_filter(*level) if level is not None else []
         # From the archive's first frame: its sound may start a little before its picture, and the joined chunks'
         # first frame is at 0 (an exact seek: ffmpeg decodes and drops the samples before it).
-        video = (await _probe(job.source, "the archive")).video
-        start = ["-ss", f"{video.start_s:.6f}"] if video is not None and video.start_s else []
+        start = ["-ss", f"{lead:.6f}"] if lead else []
         source = [*start, "-i", f"file:{job.source}", "-map", "0:a:0"]
     else:
         steps = []
