@@ -176,6 +176,37 @@ def test_a_live_joined_from_its_chunks_has_every_frame_once_and_its_sound_in_syn
     assert [r for r in runs if "spliced-128.aac" in r]
 
 
+class ObjectStore(LocalStorage):
+    """Storage read only through its API, as S3 is (no object has a path to read in place); it counts downloads."""
+
+    downloaded: list[str]
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def download(self, key: str, dest: Path) -> None:
+        self.downloaded.append(key)
+        super().download(key, dest)
+
+
+def test_a_live_whose_storage_has_no_files_in_place_is_joined_from_downloaded_chunks(
+    recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = ObjectStore(_storage(recorded, tmp_path).root)
+    storage.downloaded = []
+    caplog.set_level(logging.INFO)
+    ready = asyncio.run(transcode(recorded.event, ctx=context(storage, tmp_path / "work", "youtube")))
+    assert "single run" not in caplog.text and "not spliced" not in caplog.text
+    [rendition] = ready.renditions
+    cut = LocalStorage.local_path(storage, rendition.key)
+    assert cut is not None
+    _assert_exact(recorded, cut)
+    # Every chunk's video and sound came through the storage API into the job's folder.
+    for chunk in recorded.chunks:
+        for name in ("youtube.mp4", "sound-128.aac"):
+            assert layout.live_chunk_key(chunk.footage_id, chunk.index, name) in storage.downloaded, (chunk.index, name)
+
+
 def test_a_spliced_sound_the_check_would_refuse_gives_way_to_the_archives_with_one_gain(
     recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
