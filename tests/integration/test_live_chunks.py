@@ -74,6 +74,8 @@ def test_a_live_is_encoded_while_it_goes_on_and_its_cuts_are_the_chunks_joined(
         for before, after in itertools.pairwise(ordered):
             assert abs(before.start_s + before.duration_s - after.start_s) < 1e-3
         assert abs(ordered[-1].start_s + ordered[-1].duration_s - archive.media.duration_s) < 0.5
+        # The archive was assembled from its segments read where they are stored: every one is still stored.
+        assert all(storage.exists(s.key) for c in ordered for s in c.segments)
         results = [asyncio.run(encode_live_chunk(c, ctx)) for c in ordered]
         # A chunk announced again is found done, not encoded again.
         assert results[0] == asyncio.run(encode_live_chunk(ordered[0], ctx))

@@ -99,6 +99,20 @@ class StorageContract:
         storage.download("raw/v1/source.mp4", dest)
         assert dest.read_bytes() == sample.read_bytes()
 
+    def test_readable_is_the_object_in_place_or_else_downloaded(
+        self, storage: Storage, sample: Path, tmp_path: Path
+    ) -> None:
+        storage.put_file("live/a/seg00001.ts", sample)
+        dest = tmp_path / "work" / "seg00001.ts"
+        path = storage.readable("live/a/seg00001.ts", dest)
+        assert path.read_bytes() == sample.read_bytes()
+        # In place where the backend has a path for the object (nothing copied), downloaded to `dest` where not.
+        in_place = storage.local_path("live/a/seg00001.ts")
+        assert path == (in_place if in_place is not None else dest)
+        assert dest.exists() == (in_place is None)
+        with pytest.raises(ObjectNotFound):
+            storage.readable("live/a/seg00002.ts", tmp_path / "work" / "seg00002.ts")
+
     def test_put_file_hashed_stores_the_file_and_gives_its_sha256(
         self, storage: Storage, sample: Path, tmp_path: Path
     ) -> None:

@@ -193,6 +193,15 @@ class Storage(ABC):
     def local_path(self, key: str) -> Path | None:
         """A filesystem path where the object can be read in place, or None if it has none."""
 
+    def readable(self, key: str, dest: Path) -> Path:
+        """The object as a file to read: in place where it has a path (never to be changed or deleted), or else
+        downloaded to ``dest``. A live's segments and chunks are read once each: a copy first would double it."""
+        in_place = self.local_path(key)
+        if in_place is not None and in_place.is_file():
+            return in_place
+        self.download(key, dest)
+        return dest
+
 
 def _chunks(stream: BinaryIO, length: int, chunk_size: int) -> Iterator[bytes]:
     """``length`` bytes of ``stream`` (fewer if it ends first) in chunks, closing it at the end or on close()."""

@@ -54,7 +54,7 @@ from loa_transcode.chunks import chunk_args, concat_input, concat_list, join_arg
 from loa_transcode.conform import LOUDNESS_TOLERANCE_LU, MAX_TRUE_PEAK_DBTP
 from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, passthrough_problems
 from loa_transcode.loudness import Loudness, gated_loudness, momentary_blocks, summary_true_peak
-from loa_transcode.pipeline import JobContext, _download, _fetch, _probe, channel_look, wanted_profiles
+from loa_transcode.pipeline import JobContext, _fetch, _probe, channel_look, wanted_profiles
 from loa_transcode.profiles import Profile, Target, profiles_for, resolve
 from loa_transcode.source import source_info
 
@@ -226,6 +226,15 @@ async def _read_result(storage: Storage, key: str) -> LiveChunkResult | None:
         raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
 
 
+async def _readable(storage: Storage, key: str, dest: Path) -> Path:
+    try:
+        return await asyncio.to_thread(storage.readable, key, dest)
+    except ObjectNotFound as exc:
+        raise PermanentError(f"{key} is not in storage") from exc
+    except OSError as exc:
+        raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+
+
 async def _put(storage: Storage, key: str, path: Path) -> None:
     try:
         await asyncio.to_thread(storage.put_file, key, path)
@@ -266,11 +275,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         profiles = profiles_for(wanted_profiles(chunk.channels, ctx.channels))
     except (KeyError, PermanentError) as exc:
         return failed(str(exc))
-    paths = []
-    for segment in chunk.segments:
-        path = workdir / segment.key.rsplit("/", 1)[-1]
-        await _download(storage, segment.key, path)
-        paths.append(path)
+    paths = [await _readable(storage, s.key, workdir / s.key.rsplit("/", 1)[-1]) for s in chunk.segments]
     # The segments on the archive's own timeline (loa_core.segments: the archiver joins them the same way), so the
     # chunk's frames are exactly the archive's frames of its stretch.
     try:
@@ -447,11 +452,9 @@ async def _encode_sound(
     plan = live_splice.sound_plan(chunk.index, start_s, start_s + count / fps, gains)
     paths, videos = segments
     try:
-        earlier = []
-        for segment in chunk.preroll:
-            path = workdir / f"preroll-{segment.key.rsplit('/', 1)[-1]}"
-            await _download(ctx.storage, segment.key, path)
-            earlier.append(path)
+        earlier = [
+            await _readable(ctx.storage, s.key, workdir / f"preroll-{s.key.rsplit('/', 1)[-1]}") for s in chunk.preroll
+        ]
         earlier_videos = await probe_segments(earlier)
     except (MediaError, PermanentError) as exc:
         log.info("%s: its pre-roll is not readable (%s); its sound is left to the archive", name, exc)
@@ -543,13 +546,7 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
     async def fetch(index: int, name: str) -> Path:
         key = layout.live_chunk_key(event.footage_id, index, name)
         if key not in fetched:
-            # Read in place where storage is a filesystem: a live's chunks are as large as its cuts.
-            in_place = storage.local_path(key)
-            if in_place is not None and in_place.is_file():
-                fetched[key] = in_place
-            else:
-                fetched[key] = chunks / f"{index:05d}-{name}"
-                await _download(storage, key, fetched[key])
+            fetched[key] = await _readable(storage, key, chunks / f"{index:05d}-{name}")
         return fetched[key]
 
     videos: dict[Path, list[str]] = {}
