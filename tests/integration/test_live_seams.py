@@ -13,7 +13,7 @@ import itertools
 import logging
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,12 @@ from loa_core.contracts import (
     layout,
     new_id,
 )
+from loa_core.fingerprint import fingerprint_file
 from loa_core.hashing import sha256_file
 from loa_core.media import FFMPEG, probe
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
-from loa_transcode import live
+from loa_transcode import live, profiles
 from loa_transcode.graph import TARGET_LUFS
 from loa_transcode.live import encode_live_chunk
 from loa_transcode.pipeline import transcode
@@ -297,3 +298,29 @@ def test_a_chunk_of_the_wrong_length_is_never_joined(
     cut = _cut(recorded, storage, tmp_path)
     assert "youtube: 239 frames, the archive's 240" in caplog.text and "single run" in caplog.text
     _assert_exact(recorded, cut, single_run=True)
+
+
+def test_a_cut_shorter_than_the_live_has_its_fingerprint_from_the_chunks_up_to_its_end(
+    recorded: Live, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Shorts cut of 5 s of this 8 s live (as TikTok's 10 minutes of a longer one): it ends inside chunk 9.
+    monkeypatch.setitem(profiles.PROFILES, "shorts", replace(profiles.PROFILES["shorts"], max_duration_s=5.0))
+    storage = _storage(recorded, tmp_path)
+    for key in storage.list(layout.staging_prefix(recorded.event.footage_id)):
+        storage.delete(key)
+    ctx = context(storage, tmp_path / "work", "shorts")
+    for chunk in recorded.chunks:
+        assert asyncio.run(encode_live_chunk(chunk, ctx)).error is None
+    caplog.set_level(logging.INFO)
+    ready = asyncio.run(transcode(recorded.event, ctx=ctx))
+    assert "single run" not in caplog.text
+    [rendition] = ready.renditions
+    cut = storage.local_path(rendition.key)
+    assert cut is not None
+    # 5 s of frames (the vertical frame's numbers are too small to read): the chunk it ends in encoded only those.
+    found = asyncio.run(probe(cut)).video
+    assert found is not None and found.nb_frames == 150
+    # Its fingerprint is the chunks' frame hashes up to the cut's end, and exactly a fresh decode's of the cut.
+    runs = [r.getMessage() for r in caplog.records if r.name == "loa_core.media"]
+    assert not [r for r in runs if "rawvideo" in r and "shorts.mp4" in r], "the cut was decoded for its fingerprint"
+    assert rendition.fingerprint == asyncio.run(fingerprint_file(cut)).to_text()

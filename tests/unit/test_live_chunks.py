@@ -35,6 +35,7 @@ from loa_transcode.live import (
     STILL_EVERY_S,
     _read_result,
     candidate_times,
+    frames_to_end,
     gain_filter,
     joined_fingerprint,
     left_to_the_archive,
@@ -207,6 +208,36 @@ def test_tiktok_and_shorts_share_one_encode_in_a_chunk() -> None:
     chosen = shared_outputs(targets, Path("/w"))
     assert chosen["tiktok"] is chosen["shorts"] and chosen["tiktok"].path == Path("/w/tiktok.mp4")
     assert chosen["youtube"].path == Path("/w/youtube.mp4")
+
+
+def test_a_cut_that_ends_inside_a_chunk_has_a_file_of_its_own() -> None:
+    targets = [
+        resolve(PROFILES[n], source_width=1280, source_height=720, duration_s=12.0)
+        for n in ("tiktok", "shorts", "youtube")
+    ]
+    chosen = shared_outputs(targets, Path("/w"), apart={"shorts"})
+    assert chosen["shorts"] is not chosen["tiktok"]
+    assert chosen["shorts"].path == Path("/w/shorts.mp4") and chosen["tiktok"].path == Path("/w/tiktok.mp4")
+
+
+@pytest.mark.parametrize(
+    ("frames_before", "kept"),
+    [
+        (5040, None),  # 180 s at 30 fps is frame 5400: a chunk of 360 frames from 5040 ends exactly there
+        (5100, 300),  # the cut's last 300 frames
+        (5399, 1),
+        (5400, 1),  # announced before the cut's end, starting at it: one frame, which the join finds too many
+        (4000, None),  # ends before the cut's end
+    ],
+)
+def test_a_chunk_keeps_a_cuts_frames_up_to_its_end(frames_before: int, kept: int | None) -> None:
+    assert frames_to_end(180.0, 30.0, frames_before, 360) == kept
+
+
+def test_a_cut_ending_between_two_frames_keeps_the_frame_that_starts_before_its_end() -> None:
+    # 600 s at 29.97 fps is 17982.018 frame periods: frame 17982 starts at 599.9994 s, so 17983 frames.
+    assert frames_to_end(600.0, 30000 / 1001, 17900, 360) == 83
+    assert frames_to_end(10.01, 30.0, 0, 360) == 301
 
 
 def test_one_gain_to_the_target_and_a_limiter_only_when_the_peaks_need_it() -> None:

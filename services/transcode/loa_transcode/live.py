@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -113,15 +114,25 @@ def chunk_file_name(target: Target) -> str:
     return f"{target.name}.mp4"
 
 
-def shared_outputs(targets: Sequence[Target], workdir: Path) -> dict[str, Output]:
-    """Each cut's file in a chunk: cuts of the same frame and settings (TikTok and Shorts) share one encode."""
+def shared_outputs(targets: Sequence[Target], workdir: Path, apart: Collection[str] = ()) -> dict[str, Output]:
+    """Each cut's file in a chunk: cuts of the same frame and settings (TikTok and Shorts) share one encode, but for
+    the cuts `apart` (one that ends inside the chunk has fewer frames)."""
     by_shape: dict[tuple[object, ...], Output] = {}
     chosen: dict[str, Output] = {}
     for t in targets:
         p = t.profile
-        shape = (t.width, t.height, t.video_kbps, p.preset, p.crf)
+        shape = (t.name,) if t.name in apart else (t.width, t.height, t.video_kbps, p.preset, p.crf)
         chosen[t.name] = by_shape.setdefault(shape, Output(t, workdir / chunk_file_name(t)))
     return chosen
+
+
+def frames_to_end(max_duration_s: float, fps: float, frames_before: int, frames: int) -> int | None:
+    """How many of a chunk's `frames` a cut at most `max_duration_s` long keeps, the chunk starting `frames_before`
+    frames into the cut (pure): the frames that start before the cut's end, as the join counts them; None when the
+    cut keeps all of them. At least one: the join takes a chunk whose announced start is before the cut's end."""
+    total = math.ceil(max_duration_s * fps - 1e-6)
+    kept = total - frames_before
+    return max(kept, 1) if kept < frames else None
 
 
 def gain_filter(integrated_lufs: float, true_peak_dbtp: float) -> list[str]:
@@ -323,7 +334,22 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     targets = [
         resolve(p, source_width=info.width, source_height=info.height, duration_s=info.duration_s) for p in wanted
     ]
-    outputs = shared_outputs(targets, workdir)
+    # A cut with a length of its own that ends inside this chunk keeps only its frames up to its end: stream copy
+    # cannot end a cut between two frames (it cuts in decoding order, B-frames after their references).
+    before = await _measures_before(storage, chunk)
+    ending = {}
+    for p in wanted:
+        if p.max_duration_s is not None and chunk.start_s + chunk.duration_s > p.max_duration_s - 1.0:
+            if before is None:
+                # Where the chunk starts in the cut is not known: the join will find the cut too long.
+                log.info("live chunk %s/%d: the %s cut may end in it, and a chunk before it is not measured yet",
+                         chunk.footage_id, chunk.index, p.name)  # fmt: skip
+                continue
+            kept = frames_to_end(p.max_duration_s, info.fps_value, sum(m.frames for m in before), expected)
+            if kept is not None:
+                ending[p.name] = kept
+    outputs = shared_outputs(targets, workdir, apart=set(ending))
+    counts = {o: ending.get(name, expected) for name, o in outputs.items()}
     problem = live_problem(job, list(outputs.values()), subject=False)
     if problem is not None:
         return failed(f"not made from live chunks: {problem}")
@@ -341,7 +367,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
         try:
             # One decode of the chunk for its cuts, its candidates and its source's frames (even with no cut to
             # encode: every cut passes through).
-            await run_ffmpeg(chunk_args(job, [expected] * len(job.outputs), source_prints))
+            await run_ffmpeg(chunk_args(job, [counts[o] for o in job.outputs], source_prints))
         except MediaError as exc:
             return failed(f"ffmpeg could not encode the chunk: {exc}")
     frames: dict[str, int] = {}
@@ -358,10 +384,10 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     for out in job.outputs:
         video = (await _probe(out.path, out.path.name)).video
         found = video.nb_frames if video is not None else None
-        if video is None or found != expected:
+        if video is None or found != counts[out]:
             # Never joined: a chunk a frame short or long would move every frame after its seam.
-            return failed(f"{out.path.name}: {found} frames, expected {expected}")
-        frames[out.path.name] = expected
+            return failed(f"{out.path.name}: {found} frames, expected {counts[out]}")
+        frames[out.path.name] = counts[out]
         # The cut's fingerprint over this chunk, made now rather than from the whole cut once the live has ended.
         rate = Fraction(video.r_frame_rate).limit_denominator(1001)
         try:
@@ -564,10 +590,8 @@ async def join_live(job: Job, event: FootageUploaded, ctx: JobContext, workdir: 
         if any(out.target.name not in r.files for _, r in needed):
             log.info("footage %s: a live chunk lacks the %s cut; single run", event.footage_id, out.target.name)
             return None
-        # A cut shorter than the archive ends inside a chunk: fingerprinted whole.
-        if out.target.duration_s >= job.total_s and (
-            joined := joined_fingerprint([r for _, r in needed], out.target.name)
-        ):
+        # A cut shorter than the archive has its chunks' frames up to its end (the chunk it ends in encoded no more).
+        if joined := joined_fingerprint([r for _, r in needed], out.target.name):
             prints[out.path] = joined
         files = [await fetch(i, r.files[out.target.name]) for i, r in needed]
         # Each chunk starts exactly where the frames before it end: its frames over the rate.
