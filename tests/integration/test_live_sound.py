@@ -87,14 +87,14 @@ STARTS = (0.0, 7.52, 16.03, 24.41, 32.13)
 KBPS = 128
 RAW = ["-f", "f32le", "-ar", f"{RATE}", "-ac", "2"]
 # Each seam's 85 ms (the frame that overlaps the two encodes, and its neighbours) against the same 85 ms of one encode
-# of the whole, in dB of signal-to-noise ratio lost. Measured on this music, 16 frames of pre-roll: 13.2, 8.8, 3.7
-# and 16.7 dB (mean 10.6; 9.8 to 11.1 with four other seeds of the music); 2 frames: 33.3, 22.6, 27.2, 32.1 (mean 28.8;
-# 25.2 to 29.8); 1 frame: mean 31.4; 4 and 8 frames: 14.1 and 14.0. What 16 frames leave is not the splice but the
-# encoder starting again: ffmpeg's AAC encoder adapts over seconds (the single encode's own first two seconds measure
-# 18 and 27 dB, 32 to 47 each second after), and each chunk's encode has only its pre-roll behind it at its seam; over
-# the whole, the spliced sound measures 29.7 dB, the single encode 33.0.
-SEAM_SNR_LOSS_DB = 22.0
-SEAMS_SNR_LOSS_DB = 16.0
+# of the whole, in dB of signal-to-noise ratio lost. Measured on this music: 4 s of pre-roll (PREROLL_FRAMES, 188):
+# 0.1, -4.4, 3.2 and 1.5 dB (mean 0.1); 2 s: mean 3.1; 1 s: 6.7; 16 frames (0.34 s): 13.2, 8.8, 3.7 and 16.7 (mean
+# 10.6; 9.8 to 11.1 with four other seeds of the music); 2 frames: 33.3, 22.6, 27.2, 32.1 (mean 28.8; 25.2 to 29.8).
+# What a short pre-roll leaves is not the splice but the encoder starting again: ffmpeg's AAC encoder adapts over
+# seconds (the single encode's own first two seconds measure 18 and 27 dB, 32 to 47 each second after). Over the
+# whole, the spliced sound measures 33.1 dB with 4 s of pre-roll (29.7 with 16 frames), the single encode 33.0.
+SEAM_SNR_LOSS_DB = 8.0
+SEAMS_SNR_LOSS_DB = 4.0
 
 
 def _music(seconds: float) -> np.ndarray:

@@ -71,17 +71,17 @@ def test_a_chunk_announced_again_has_the_same_event_id() -> None:
 
 
 def test_a_chunks_preroll_is_the_last_segments_before_it_at_least_the_preroll_length() -> None:
-    assert LIVE_PREROLL_S == 0.5  # the figures below are chosen around it
+    p = LIVE_PREROLL_S
     # One segment is enough when it is long enough.
-    assert [s.n for s in preroll(_segments(4, 4, 4))] == [3]
+    assert [s.n for s in preroll(_segments(8 * p, 8 * p, 8 * p))] == [3]
     # Short segments: as many of the last ones as make it, in order.
-    assert [s.n for s in preroll(_segments(4, 0.2, 0.2, 0.2, 0.2))] == [3, 4, 5]
-    assert [s.n for s in preroll(_segments(4, 0.1, 0.3, 0.25))] == [3, 4]
-    assert sum(s.duration_s for s in preroll(_segments(1, 0.3, 0.3))) >= LIVE_PREROLL_S
+    assert [s.n for s in preroll(_segments(8 * p, 0.4 * p, 0.4 * p, 0.4 * p, 0.4 * p))] == [3, 4, 5]
+    assert [s.n for s in preroll(_segments(8 * p, 0.2 * p, 0.6 * p, 0.5 * p))] == [3, 4]
+    assert sum(s.duration_s for s in preroll(_segments(2 * p, 0.6 * p, 0.6 * p))) >= p
     # Exactly the length: no more.
-    assert [s.n for s in preroll(_segments(0.25, 0.25, 0.25))] == [2, 3]
+    assert [s.n for s in preroll(_segments(0.5 * p, 0.5 * p, 0.5 * p))] == [2, 3]
     # Shorter in all than the pre-roll: every segment before.
-    assert [s.n for s in preroll(_segments(0.2, 0.1))] == [1, 2]
+    assert [s.n for s in preroll(_segments(0.4 * p, 0.2 * p))] == [1, 2]
     # The first chunk has none.
     assert preroll([]) == []
 
@@ -99,13 +99,14 @@ def test_each_chunk_announced_carries_its_index_start_preroll_and_event_id() -> 
     assert [c.duration_s for c in chunks] == [8.0, pytest.approx(8.14), 8.0, 2.0]
     # Each chunk's segments are its group's, and its pre-roll the segments right before them.
     assert [[s.key for s in c.segments] for c in chunks] == [[s.key for s in g] for g in groups]
+    assert LIVE_PREROLL_S == 4.5  # the pre-rolls below are chosen around it
     assert [[s.key for s in c.preroll] for c in chunks] == [
         [],
-        ["live/a/seg00002.ts"],
-        ["live/a/seg00006.ts"],
-        ["live/a/seg00008.ts"],
+        ["live/a/seg00001.ts", "live/a/seg00002.ts"],
+        ["live/a/seg00003.ts", "live/a/seg00004.ts", "live/a/seg00005.ts", "live/a/seg00006.ts"],
+        ["live/a/seg00007.ts", "live/a/seg00008.ts"],
     ]
-    assert chunks[2].preroll[0].duration_s == 3.7
+    assert chunks[2].preroll[-1].duration_s == 3.7
     # Grouped again with more segments (a restarted archiver), the chunks announced before are the same events.
     more = live_chunks(
         live_groups([*segments, *_segments(4, 4)], 8, ended=False),
@@ -121,12 +122,13 @@ def test_each_chunk_announced_carries_its_index_start_preroll_and_event_id() -> 
 
 def test_short_segments_before_a_chunk_all_go_into_its_preroll() -> None:
     # A chunk after segments of 0.2 s (a push that reconnected): as many of them as make the pre-roll.
-    segments = _segments(8, 0.2, 0.2, 0.2, 0.2, 8)
+    p = LIVE_PREROLL_S
+    segments = _segments(16 * p, 0.4 * p, 0.4 * p, 0.4 * p, 0.4 * p, 16 * p)
     groups = [segments[:5], segments[5:]]
     chunks = live_chunks(groups, archive_id="a", footage_id="f" * 32, channels=("ward",))
     assert [s.key for s in chunks[1].preroll] == ["live/a/seg00003.ts", "live/a/seg00004.ts", "live/a/seg00005.ts"]
-    assert sum(s.duration_s for s in chunks[1].preroll) >= LIVE_PREROLL_S
-    assert chunks[1].start_s == 8.8 and chunks[0].preroll == ()
+    assert sum(s.duration_s for s in chunks[1].preroll) >= p
+    assert chunks[1].start_s == pytest.approx(17.6 * p) and chunks[0].preroll == ()
 
 
 def test_a_lives_chunks_go_round_the_partitions() -> None:

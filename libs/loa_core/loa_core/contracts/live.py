@@ -25,9 +25,9 @@ from loa_core.contracts.chunks import chunk_slot
 
 # live.chunks' partitions (contracts/topics.py: LIVE_CHUNKS): the slots go round them.
 LIVE_CHUNK_PARTITIONS = 6
-# A chunk's sound is encoded from a little before the chunk (its encoder settled by the seam, where the join splices
-# it to the chunk before's): the segments before the chunk are announced with it, at least this long of them.
-LIVE_PREROLL_S = 0.5
+# A chunk's sound is encoded from a few seconds before the chunk (its encoder settled by the seam, where the join
+# splices it to the chunk before's): the segments before the chunk are announced with it, at least this long of them.
+LIVE_PREROLL_S = 4.5
 
 
 class LiveSegment(Contract):
