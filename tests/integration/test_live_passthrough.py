@@ -11,25 +11,15 @@ from typing import Any
 
 import pytest
 
-from loa_archiver.finalize import assemble
-from loa_archiver.live import live_chunks, live_groups
-from loa_archiver.recorder import listed_segments, read_video, recorder_args
-from loa_archiver.store import Segment
 from loa_core import fingerprint
 from loa_core.contracts import (
     LIVE_SOURCE,
-    FootageMetadata,
-    FootageUploaded,
-    SourceMedia,
-    layout,
-    new_id,
 )
-from loa_core.hashing import sha256_file
-from loa_core.media import FFMPEG, probe
-from loa_core.storage import LocalStorage
+from loa_core.media import FFMPEG
 from loa_transcode import live, pipeline
 from loa_transcode.live import _encode_chunk, encode_live_chunk, joined_fingerprint
 from tests.support.chunks import audio_samples, lag_samples
+from tests.support.live import record_live
 from tests.support.media import ffprobe, video_md5
 from tests.support.transcode import context, video_stream
 
@@ -49,28 +39,9 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
          "-c:a", "aac", "-f", "flv", str(push)],
         check=True,
     )  # fmt: skip
-    recording = tmp_path / "recording"
-    recording.mkdir()
-    with push.open("rb") as stdin:
-        subprocess.run([FFMPEG, *recorder_args(recording, "1", 1.0, 1)], stdin=stdin, check=True)
-    storage = LocalStorage(tmp_path / "storage")
-    archive_id, footage_id = new_id(), new_id()
-    segments = []
-    for n, duration in listed_segments(recording):
-        key = layout.segment_key(archive_id, n)
-        path = recording / f"seg{n:05d}.ts"
-        # Each segment's video read as the recorder stores it, and the archive joined by what was read.
-        segments.append(Segment(n, key, duration, None, asyncio.run(read_video(path))))
-        storage.put_file(key, path)
-    paths = [recording / f"seg{s.n:05d}.ts" for s in segments]
-    archive = asyncio.run(assemble(paths, [s.video for s in segments], tmp_path))
-    storage.put_file(layout.archive_key(archive_id), archive)
-    found = asyncio.run(probe(archive))
-    assert found.video is not None
-
     # Two segments a chunk, encoded (here: hashed only) as they come during the live.
-    groups = live_groups(segments, 2.0, ended=True)
-    chunks = live_chunks(groups, archive_id=archive_id, footage_id=footage_id, channels=("ward",))
+    recorded = record_live(push, tmp_path, segment_s=1.0, chunk_s=2.0)
+    storage, archive, chunks, event = recorded.storage, recorded.archive, recorded.chunks, recorded.event
     assert len(chunks) >= 2
     ctx = context(storage, tmp_path / "work", "youtube")
     monkeypatch.setattr(live, "STILL_EVERY_S", 1.0)  # thumbnail candidates from these short chunks too
@@ -87,21 +58,6 @@ def test_a_passed_through_live_cut_has_its_fingerprint_from_the_chunks(
     assert both.error is None and both.files == {"tiktok": "tiktok.mp4"}, both
     assert both.frame_prints[LIVE_SOURCE] == results[0].frame_prints[LIVE_SOURCE]
 
-    event = FootageUploaded(
-        footage_id=footage_id,
-        source="livestream",
-        metadata=FootageMetadata(title="Đại hội", channels=("ward",)),
-        media=SourceMedia(
-            key=layout.archive_key(archive_id),
-            size_bytes=archive.stat().st_size,
-            sha256=sha256_file(archive),
-            duration_s=found.duration_s,
-            width=found.video.width or 0,
-            height=found.video.height or 0,
-            has_audio=True,
-        ),
-        live_chunks=len(chunks),
-    )
     decoded: list[Path] = []
     whole_cut = fingerprint.fingerprint_file
 

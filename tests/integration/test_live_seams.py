@@ -18,23 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from loa_archiver.finalize import assemble
-from loa_archiver.live import live_chunks, live_groups
-from loa_archiver.recorder import listed_segments, read_video, recorder_args
-from loa_archiver.store import Segment
 from loa_core.contracts import (
     LIVE_RESULT,
-    FootageMetadata,
     FootageUploaded,
     LiveChunk,
     LiveChunkResult,
     LiveSound,
-    SourceMedia,
     layout,
-    new_id,
 )
 from loa_core.fingerprint import fingerprint_file
-from loa_core.hashing import sha256_file
 from loa_core.media import FFMPEG, probe
 from loa_core.storage import LocalStorage
 from loa_core.streaming import PermanentError
@@ -43,6 +35,7 @@ from loa_transcode.graph import TARGET_LUFS
 from loa_transcode.live import encode_live_chunk
 from loa_transcode.pipeline import transcode
 from tests.support.chunks import audio_samples, frame_numbers, lag_samples, numbered_clip, packet_times
+from tests.support.live import record_live
 from tests.support.transcode import context, ebur128
 
 SECONDS = 8.0
@@ -65,48 +58,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Live:
     clip = numbered_clip(work / "numbered.mp4", duration_s=SECONDS, gop=GOP)
     push = work / "push.flv"
     subprocess.run([FFMPEG, "-v", "error", "-i", str(clip), "-c", "copy", "-f", "flv", str(push)], check=True)
-    recording = work / "recording"
-    recording.mkdir()
-    with push.open("rb") as stdin:
-        subprocess.run([FFMPEG, *recorder_args(recording, "1", 0.2, 1)], stdin=stdin, check=True)
-    archive_id, footage_id = new_id(), new_id()
-    storage = LocalStorage(work / "storage")
-    segments = []
-    for n, duration in listed_segments(recording):
-        key = layout.segment_key(archive_id, n)
-        path = recording / f"seg{n:05d}.ts"
-        # Each segment's video read as the recorder stores it, and the archive joined by what was read.
-        segments.append(Segment(n, key, duration, None, asyncio.run(read_video(path))))
-        storage.put_file(key, path)
-    assert len(segments) == FRAMES // GOP
-    paths = [recording / f"seg{s.n:05d}.ts" for s in segments]
-    assembled = asyncio.run(assemble(paths, [s.video for s in segments], work))
-    storage.put_file(layout.archive_key(archive_id), assembled)
-    found = asyncio.run(probe(assembled))
-    assert found.video is not None
-    # Two segments a chunk, as the archiver groups them (its announcements' start times too).
-    groups = live_groups(segments, 0.4, ended=True)
-    chunks = live_chunks(groups, archive_id=archive_id, footage_id=footage_id, channels=("ward",))
-    ctx = context(storage, work / "work", "youtube")
-    for chunk in chunks:
+    made = record_live(push, work, segment_s=0.2, chunk_s=0.4)
+    assert len(made.chunks) == FRAMES // GOP // 2  # two segments a chunk, as the archiver groups them
+    ctx = context(made.storage, work / "work", "youtube")
+    for chunk in made.chunks:
         result = asyncio.run(encode_live_chunk(chunk, ctx))
         assert result.error is None, result.error
-    event = FootageUploaded(
-        footage_id=footage_id,
-        source="livestream",
-        metadata=FootageMetadata(title="Đại hội", channels=("ward",)),
-        media=SourceMedia(
-            key=layout.archive_key(archive_id),
-            size_bytes=assembled.stat().st_size,
-            sha256=sha256_file(assembled),
-            duration_s=found.duration_s,
-            width=found.video.width or 0,
-            height=found.video.height or 0,
-            has_audio=True,
-        ),
-        live_chunks=len(chunks),
-    )
-    return Live(clip, work / "storage", event, tuple(chunks))
+    return Live(clip, made.storage.root, made.event, made.chunks)
 
 
 def _storage(live: Live, tmp_path: Path) -> LocalStorage:
