@@ -23,8 +23,9 @@ hash their frames for its fingerprint.
   makes the stills and stores the cuts.
 CPU-seconds are this process's and its ffmpeg children's (getrusage), which a loaded machine distorts least.
 `--steps` also times, on the files made, the whole-length steps one by one (each is a separate pass here): the
-archive's loudness is measured whole only when a chunk has no measure of its sound (live._archive_sound); the sound's
-AAC encode (one gain over the whole live) and the check's measure of it run at every end.
+archive's loudness is measured whole, and its sound encoded with one gain over the whole live, only when a chunk has
+no measure or no encode of its sound (the chunks' sound is otherwise spliced: live._spliced_sound); the check's
+measure of the cut's sound runs at every end.
 
 `assembly` times only the archive's assembly (segments fetched and joined) by the videos recorded as the segments
 were stored, against the same with every segment's video read at the end (as before the recorder recorded them);
@@ -239,6 +240,7 @@ def end(prepared: Path, steps: bool) -> None:
             loud = ["-i", f"file:{archive}", "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"]
             # Since the chunks measure their sound, only for a chunk of an older release (live._archive_sound).
             timed("loudness of the whole archive", lambda: run_ffmpeg(loud), figures)
+            # Since the chunks encode their sound, only when one has not (live._archive_sound).
             sound = root / "sound.m4a"
             aac = ["-i", f"file:{archive}", "-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", f"file:{sound}"]
             timed("AAC encode of the whole sound", lambda: run_ffmpeg(aac), figures)
