@@ -33,7 +33,7 @@ from loa_transcode.graph import Bumper, Candidates, Job, Output, Trim, build_arg
 from loa_transcode.live import (
     LIMIT_DBFS,
     STILL_EVERY_S,
-    _read_result,
+    _read,
     candidate_times,
     frames_to_end,
     gain_filter,
@@ -416,11 +416,11 @@ def test_a_chunk_result_written_by_a_newer_worker_is_read(tmp_path: Path) -> Non
     storage = LocalStorage(tmp_path)
     key = layout.live_chunk_key("f" * 32, 0, LIVE_RESULT)
     storage.put_stream(key, [b'{"start_s": 0, "duration_s": 12, "files": {"youtube": "youtube.mp4"}, "later": 1}'])
-    result = asyncio.run(_read_result(storage, key))
+    result = asyncio.run(_read(storage, key, LiveChunkResult))
     assert result is not None and result.files == {"youtube": "youtube.mp4"}
     # Written before chunks measured their sound: none (the archive's is then measured whole).
     assert result.sound is None
     sound = LiveSound(momentary_lufs=(-120.7, -21.5), true_peak_dbtp=-3.2)
     stored = LiveChunkResult(start_s=0.0, duration_s=12.0, sound=sound)
     storage.put_stream(key, [stored.model_dump_json().encode()])
-    assert asyncio.run(_read_result(storage, key)) == stored
+    assert asyncio.run(_read(storage, key, LiveChunkResult)) == stored

@@ -34,6 +34,7 @@ from loa_transcode.graph import (
     audio_codec_args,
     build_audio_graph,
     build_graph,
+    frames_before_end,
     plan_inputs,
     trim_input_args,
     video_codec_args,
@@ -83,7 +84,7 @@ class ChunkPlan:
 
     def cut_frames(self, duration_s: float) -> int:
         """The frames of a cut of `duration_s` (the single run's -t keeps frames that start before it)."""
-        return min(self.frames, math.ceil(duration_s * self.fps - 1e-6))
+        return min(self.frames, frames_before_end(duration_s, self.fps))
 
     def offset_s(self, chunk: Chunk) -> float:
         """Where the chunk starts on the cut's timeline."""

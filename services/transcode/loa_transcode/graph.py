@@ -12,6 +12,7 @@ Every option that is not obvious carries its reason in a comment next to it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,12 @@ def _even(n: float) -> int:
 
 def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def frames_before_end(duration_s: float, fps: float) -> int:
+    """How many frames a cut `duration_s` long keeps at `fps` (pure): those that start before its end, as the single
+    run's -t keeps them (the microsecond under a whole frame is rounding, not a frame)."""
+    return math.ceil(duration_s * fps - 1e-6)
 
 
 def same_aspect(info: SourceInfo, target: Target) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import shutil
 import time
@@ -31,6 +30,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 from loa_core.contracts import (
     LIVE_CANDIDATES,
@@ -45,6 +45,7 @@ from loa_core.contracts import (
     LiveSound,
     layout,
 )
+from loa_core.contracts.base import Contract
 from loa_core.fingerprint import frame_prints, hashed_frames, joined_prints
 from loa_core.media import MediaError, ProbeResult, run_ffmpeg
 from loa_core.segments import SegmentVideo, concat_script, probe_segments, spans
@@ -53,13 +54,23 @@ from loa_core.streaming import PermanentError, RetryableError
 from loa_transcode import live_splice
 from loa_transcode.chunks import chunk_args, concat_input, concat_list, join_args
 from loa_transcode.conform import LOUDNESS_TOLERANCE_LU, MAX_TRUE_PEAK_DBTP
-from loa_transcode.graph import TARGET_LUFS, Candidates, Job, Output, Trim, passthrough_problems
+from loa_transcode.graph import (
+    TARGET_LUFS,
+    Candidates,
+    Job,
+    Output,
+    Trim,
+    frames_before_end,
+    passthrough_problems,
+)
 from loa_transcode.loudness import Loudness, gated_loudness, momentary_blocks, summary_true_peak
 from loa_transcode.pipeline import JobContext, _fetch, _probe, channel_look, wanted_profiles
 from loa_transcode.profiles import Profile, Target, profiles_for, resolve
 from loa_transcode.source import source_info
 
 log = logging.getLogger(__name__)
+
+C = TypeVar("C", bound=Contract)
 
 # One thumbnail candidate every this many seconds of the live, from each chunk as it is encoded.
 STILL_EVERY_S = 4.0
@@ -130,8 +141,7 @@ def frames_to_end(max_duration_s: float, fps: float, frames_before: int, frames:
     """How many of a chunk's `frames` a cut at most `max_duration_s` long keeps, the chunk starting `frames_before`
     frames into the cut (pure): the frames that start before the cut's end, as the join counts them; None when the
     cut keeps all of them. At least one: the join takes a chunk whose announced start is before the cut's end."""
-    total = math.ceil(max_duration_s * fps - 1e-6)
-    kept = total - frames_before
+    kept = frames_before_end(max_duration_s, fps) - frames_before
     return max(kept, 1) if kept < frames else None
 
 
@@ -224,17 +234,25 @@ def candidate_times(results: Sequence[LiveChunkResult]) -> list[float]:
 # --- any worker: one chunk ----------------------------------------------------------------------------------------
 
 
-async def _read_result(storage: Storage, key: str) -> LiveChunkResult | None:
+async def _read(storage: Storage, key: str, kind: type[C]) -> C | None:
+    """A chunk's result or measure as stored; None when it is not written yet."""
     try:
         if not await asyncio.to_thread(storage.exists, key):
             return None
         with await asyncio.to_thread(storage.open_read, key) as f:
             # A worker of a newer release may have written fields this one does not know: ignored.
-            return LiveChunkResult.read_json(f.read())
+            return kind.read_json(f.read())
     except ObjectNotFound:
         return None
     except OSError as exc:
         raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
+
+
+async def _write(storage: Storage, key: str, contract: Contract, workdir: Path) -> None:
+    """A chunk's result or measure, stored under `key` (by way of a file in `workdir`)."""
+    path = workdir / key.rsplit("/", 1)[-1]
+    path.write_text(contract.model_dump_json(), "utf-8")
+    await _put(storage, key, path)
 
 
 async def _readable(storage: Storage, key: str, dest: Path) -> Path:
@@ -257,7 +275,7 @@ async def encode_live_chunk(chunk: LiveChunk, ctx: JobContext) -> LiveChunkResul
     """Encode one live chunk's video into each cut of the archive's channels (see the module's docstring)."""
     storage = ctx.storage
     result_key = layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_RESULT)
-    existing = await _read_result(storage, result_key)
+    existing = await _read(storage, result_key, LiveChunkResult)
     if existing is not None:
         log.info("live chunk %s/%d: already encoded", chunk.footage_id, chunk.index)
         return existing
@@ -268,9 +286,7 @@ async def encode_live_chunk(chunk: LiveChunk, ctx: JobContext) -> LiveChunkResul
         result = await _encode_chunk(chunk, ctx, workdir)
         if result.error is not None:
             log.info("live chunk %s/%d: not encoded (%s)", chunk.footage_id, chunk.index, result.error)
-        path = workdir / LIVE_RESULT
-        path.write_text(result.model_dump_json(), "utf-8")
-        await _put(storage, result_key, path)  # last: "this chunk is done"
+        await _write(storage, result_key, result, workdir)  # last: "this chunk is done"
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -318,7 +334,7 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     expected = round(sum(lasting) * info.fps_value)
     # Written before any encode: the chunks after this one take from it where they start and the live's loudness.
     measure = LiveChunkMeasure(frames=expected, sound=sound)
-    await _put_json(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_MEASURE), measure, workdir)
+    await _write(storage, layout.live_chunk_key(chunk.footage_id, chunk.index, LIVE_MEASURE), measure, workdir)
     look = channel_look(chunk.channels, ctx.channels)
     job = Job(
         source=source,
@@ -336,18 +352,21 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     ]
     # A cut with a length of its own that ends inside this chunk keeps only its frames up to its end: stream copy
     # cannot end a cut between two frames (it cuts in decoding order, B-frames after their references).
-    before = await _measures_before(storage, chunk)
+    end_s = chunk.start_s + chunk.duration_s
+    cut_ends = {
+        p.name: p.max_duration_s for p in wanted if p.max_duration_s is not None and end_s > p.max_duration_s - 1
+    }
+    before = await _measures_before(storage, chunk) if cut_ends else None
     ending = {}
-    for p in wanted:
-        if p.max_duration_s is not None and chunk.start_s + chunk.duration_s > p.max_duration_s - 1.0:
-            if before is None:
-                # Where the chunk starts in the cut is not known: the join will find the cut too long.
-                log.info("live chunk %s/%d: the %s cut may end in it, and a chunk before it is not measured yet",
-                         chunk.footage_id, chunk.index, p.name)  # fmt: skip
-                continue
-            kept = frames_to_end(p.max_duration_s, info.fps_value, sum(m.frames for m in before), expected)
-            if kept is not None:
-                ending[p.name] = kept
+    for name, cut_end_s in cut_ends.items():
+        if before is None:
+            # Where the chunk starts in the cut is not known: the join will find the cut too long.
+            log.info("live chunk %s/%d: the %s cut may end in it, and a chunk before it is not measured yet",
+                     chunk.footage_id, chunk.index, name)  # fmt: skip
+            continue
+        kept = frames_to_end(cut_end_s, info.fps_value, sum(m.frames for m in before), expected)
+        if kept is not None:
+            ending[name] = kept
     outputs = shared_outputs(targets, workdir, apart=set(ending))
     counts = {o: ending.get(name, expected) for name, o in outputs.items()}
     problem = live_problem(job, list(outputs.values()), subject=False)
@@ -418,12 +437,6 @@ async def _encode_chunk(chunk: LiveChunk, ctx: JobContext, workdir: Path) -> Liv
     )
 
 
-async def _put_json(storage: Storage, key: str, contract: LiveChunkMeasure, workdir: Path) -> None:
-    path = workdir / key.rsplit("/", 1)[-1]
-    path.write_text(contract.model_dump_json(), "utf-8")
-    await _put(storage, key, path)
-
-
 # The measures of chunks already read by this worker (a measure never changes once written): a chunk reads every
 # measure before it, and each is fetched once.
 _measures: dict[tuple[str, int], LiveChunkMeasure] = {}
@@ -437,15 +450,9 @@ async def _measures_before(storage: Storage, chunk: LiveChunk) -> list[LiveChunk
         known = _measures.get((chunk.footage_id, index))
         if known is None:
             key = layout.live_chunk_key(chunk.footage_id, index, LIVE_MEASURE)
-            try:
-                if not await asyncio.to_thread(storage.exists, key):
-                    return None
-                with await asyncio.to_thread(storage.open_read, key) as f:
-                    known = LiveChunkMeasure.read_json(f.read())
-            except ObjectNotFound:
+            known = await _read(storage, key, LiveChunkMeasure)
+            if known is None:
                 return None
-            except OSError as exc:
-                raise RetryableError(f"storage unavailable while reading {key}: {exc}") from exc
             if len(_measures) >= MEASURES_KEPT:
                 _measures.clear()
             _measures[(chunk.footage_id, index)] = known
@@ -539,7 +546,7 @@ async def _wait_results(event: FootageUploaded, storage: Storage, count: int) ->
     for index in range(count):
         key = layout.live_chunk_key(event.footage_id, index, LIVE_RESULT)
         deadline = time.monotonic() + CHUNK_STALL_S
-        while (result := await _read_result(storage, key)) is None:
+        while (result := await _read(storage, key, LiveChunkResult)) is None:
             if time.monotonic() > deadline:
                 log.warning("footage %s: live chunk %d never came; encoding in a single run", event.footage_id, index)
                 return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import math
 import shutil
 import time
 import uuid
@@ -41,6 +40,7 @@ from loa_transcode.graph import (
     build_args,
     crop_script,
     edits_of,
+    frames_before_end,
     measure_job_loudness_args,
     measure_loudness_args,
     passthrough_problems,
@@ -425,7 +425,7 @@ async def _misjoined(job: Job, info: SourceInfo) -> tuple[str | None, dict[Path,
         # The archive's frames; a cut that ends sooner (TikTok's 10 minutes) keeps those that start before its end.
         expected = round(info.duration_s * info.fps_value)
         if out.target.duration_s < info.duration_s:
-            expected = min(expected, math.ceil(out.target.duration_s * info.fps_value - 1e-6))
+            expected = min(expected, frames_before_end(out.target.duration_s, info.fps_value))
         if found != expected:
             problems.append(f"{out.target.name}: {found} frames, the archive's {expected}")
     return "; ".join(problems) or None, found_in
